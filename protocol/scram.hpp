@@ -1,0 +1,89 @@
+#pragma once
+// SASL mechanisms for the server side: SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802, RFC 7677), and PLAIN (RFC 4616)
+// checked against the same salted SCRAM keys, so no password is ever stored.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "protocol/expected.hpp"
+
+namespace hush::sasl {
+
+enum class scram_hash { sha1, sha256 };
+
+std::string_view mechanism_name(scram_hash hash);  // "SCRAM-SHA-1" / "SCRAM-SHA-256"
+
+// What the server keeps per account and hash: the salt, the iteration count, StoredKey and ServerKey (raw bytes).
+struct scram_credentials {
+    std::string salt;
+    std::uint32_t iterations = 0;
+    std::string stored_key;
+    std::string server_key;
+
+    bool operator==(const scram_credentials&) const = default;
+};
+
+// SaltedPassword = Hi(SASLprep(password), salt, i); StoredKey = H(HMAC(SaltedPassword, "Client Key"));
+// ServerKey = HMAC(SaltedPassword, "Server Key"). The password must already be SASLprepped.
+scram_credentials derive_credentials(scram_hash hash, std::string_view password, std::string_view salt,
+                                     std::uint32_t iterations);
+
+// New credentials with a fresh random 16-byte salt.
+scram_credentials make_credentials(scram_hash hash, std::string_view password, std::uint32_t iterations);
+
+// Credentials for an account that does not exist: deterministic per username (from a server secret), so the
+// exchange looks the same as for a real account and never succeeds — no account enumeration.
+scram_credentials decoy_credentials(scram_hash hash, std::string_view username, std::string_view server_secret,
+                                    std::uint32_t iterations);
+
+std::string random_bytes(std::size_t count);
+std::string base64_encode(std::string_view raw);
+hush::expected<std::string, std::string> base64_decode(std::string_view text);  // error: "bad base64"
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+// A SASL failure condition (RFC 6120 §6.5), e.g. "not-authorized", "malformed-request".
+struct sasl_failure {
+    std::string condition;
+    std::string text;  // optional human-readable detail
+};
+
+// One SCRAM exchange, server side. Usage:
+//   auto user = s.receive_client_first(msg);      // -> username (SASLprepped)
+//   auto first = s.server_first(creds);           // after looking up the credentials (or decoy ones)
+//   auto final = s.receive_client_final(msg);     // -> server-final-message ("v=...") on success
+// Channel binding is not offered: a client sending "p=" gets "malformed-request"; "y" is accepted since we
+// advertise no -PLUS mechanism.
+class scram_server {
+public:
+    explicit scram_server(scram_hash hash, std::string server_nonce = {});  // empty: random nonce
+
+    hush::expected<std::string, sasl_failure> receive_client_first(std::string_view message);
+    std::string server_first(const scram_credentials& creds);
+    hush::expected<std::string, sasl_failure> receive_client_final(std::string_view message);
+
+    scram_hash hash() const { return hash_; }
+    const std::string& authzid() const { return authzid_; }
+
+private:
+    scram_hash hash_;
+    std::string server_nonce_;
+    std::string client_nonce_;
+    std::string gs2_header_;
+    std::string client_first_bare_;
+    std::string server_first_;
+    std::string authzid_;
+    scram_credentials creds_;
+};
+
+// PLAIN: message = [authzid] NUL authcid NUL passwd.
+struct plain_message {
+    std::string authzid;
+    std::string authcid;   // SASLprepped
+    std::string password;  // SASLprepped
+};
+hush::expected<plain_message, sasl_failure> parse_plain(std::string_view message);
+
+// True when the password matches the stored credentials (recomputes StoredKey with the stored salt/iterations).
+bool verify_password(scram_hash hash, std::string_view password, const scram_credentials& creds);
+
+}  // namespace hush::sasl
