@@ -1,1 +1,209 @@
-// placeholder: filled by its issue work
+#include <doctest.h>
+
+#include "protocol/stream_parser.hpp"
+
+using namespace hush;
+using namespace hush::xml;
+
+namespace {
+
+const std::string header =
+    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+    "to='example.org' version='1.0' xml:lang='en'>";
+
+struct feed_result {
+    std::vector<stream_event> events;
+    std::optional<stream_error> error;
+};
+
+feed_result feed_all(const std::string& bytes, std::size_t chunk, parser_limits limits = {}) {
+    stream_parser parser(limits);
+    feed_result r;
+    for (std::size_t i = 0; i < bytes.size() && !r.error; i += chunk) {
+        r.error = parser.feed(std::string_view(bytes).substr(i, chunk), r.events);
+    }
+    return r;
+}
+
+std::vector<std::string> serialized_stanzas(const feed_result& r) {
+    std::vector<std::string> out;
+    for (const auto& e : r.events) {
+        if (auto* t = std::get_if<top_level_element>(&e)) {
+            out.push_back(t->element.serialize());
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("stream header, stanzas and close parse the same whatever the chunking") {
+    const std::string stream = header +
+                               "<message to='bob@example.org' type='chat' id='1'><body>Hi &amp; &lt;bye&gt; ü</body>"
+                               "<x:active xmlns:x='http://jabber.org/protocol/chatstates'/></message> \n "
+                               "<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>"
+                               "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>";
+    std::vector<std::string> reference;
+    for (std::size_t chunk : {stream.size(), std::size_t{1}, std::size_t{2}, std::size_t{7}, std::size_t{64}}) {
+        CAPTURE(chunk);
+        auto r = feed_all(stream, chunk);
+        REQUIRE_FALSE(r.error);
+        REQUIRE(r.events.size() == 5);
+        auto* open = std::get_if<stream_open>(&r.events[0]);
+        REQUIRE(open != nullptr);
+        CHECK(open->stream_ns == "http://etherx.jabber.org/streams");
+        CHECK(open->local_name == "stream");
+        CHECK(open->content_ns == "jabber:client");
+        CHECK(open->to == "example.org");
+        CHECK(open->version == "1.0");
+        CHECK(open->lang == "en");
+        CHECK(std::holds_alternative<stream_close>(r.events[4]));
+        auto stanzas = serialized_stanzas(r);
+        REQUIRE(stanzas.size() == 3);
+        if (reference.empty()) {
+            reference = stanzas;
+        }
+        CHECK(stanzas == reference);
+    }
+    CHECK(reference[0] ==
+          "<message to=\"bob@example.org\" type=\"chat\" id=\"1\"><body>Hi &amp; &lt;bye&gt; ü</body>"
+          "<active xmlns=\"http://jabber.org/protocol/chatstates\"/></message>");
+    CHECK(reference[1] == "<iq type=\"get\" id=\"p\"><ping xmlns=\"urn:xmpp:ping\"/></iq>");
+    CHECK(reference[2] == "<starttls xmlns=\"urn:ietf:params:xml:ns:xmpp-tls\"/>");
+}
+
+TEST_CASE("stanza kinds and namespaces") {
+    auto r = feed_all(header + "<message/><presence/><iq/><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", 3);
+    REQUIRE_FALSE(r.error);
+    REQUIRE(r.events.size() == 5);
+    CHECK(std::get<top_level_element>(r.events[1]).element.kind() == stanza_kind::message);
+    CHECK(std::get<top_level_element>(r.events[2]).element.kind() == stanza_kind::presence);
+    CHECK(std::get<top_level_element>(r.events[3]).element.kind() == stanza_kind::iq);
+    const auto& tls = std::get<top_level_element>(r.events[4]).element;
+    CHECK(tls.kind() == stanza_kind::other);
+    CHECK(tls.ns() == "urn:ietf:params:xml:ns:xmpp-tls");
+}
+
+TEST_CASE("an explicit jabber:client on a stanza is the content namespace") {
+    auto r = feed_all(header + "<message xmlns='jabber:client'><body>x</body></message>", 5);
+    REQUIRE_FALSE(r.error);
+    const auto& m = std::get<top_level_element>(r.events[1]).element;
+    CHECK(m.kind() == stanza_kind::message);
+    CHECK(m.serialize() == "<message><body>x</body></message>");
+}
+
+TEST_CASE("restricted XML is refused") {
+    for (const std::string& bad : {
+             std::string("<?xml version='1.0'?><!DOCTYPE foo [<!ENTITY x 'y'>]><stream:stream/>"),
+             header + "<!-- hello -->",
+             header + "<?evil thing?>",
+             header + "<message><!-- c --></message>",
+         }) {
+        CAPTURE(bad);
+        for (std::size_t chunk : {bad.size(), std::size_t{1}}) {
+            auto r = feed_all(bad, chunk);
+            REQUIRE(r.error);
+            CHECK(r.error->condition == "restricted-xml");
+        }
+    }
+}
+
+TEST_CASE("bad XML and invalid UTF-8 are not-well-formed") {
+    for (const std::string& bad : {
+             header + "<message><body></message>",
+             header + "<message a='1' a='2'/>",
+             header + "<message><body>\xff\xfe</body></message>",
+             header + "<message><body>\xc3\x28</body></message>",
+             header + "<message><undeclared:x/></message>",
+         }) {
+        CAPTURE(bad);
+        auto r = feed_all(bad, 1);
+        REQUIRE(r.error);
+        CHECK(r.error->condition == "not-well-formed");
+    }
+}
+
+TEST_CASE("text between stanzas other than whitespace is bad-format") {
+    auto r = feed_all(header + "  \n\t <presence/> hello", 1);
+    REQUIRE(r.error);
+    CHECK(r.error->condition == "bad-format");
+    CHECK(serialized_stanzas(r).size() == 1);
+}
+
+TEST_CASE("stanza size limit") {
+    parser_limits limits;
+    limits.max_stanza_bytes = 1024;
+    const std::string small = "<message><body>" + std::string(500, 'a') + "</body></message>";
+    const std::string big = "<message><body>" + std::string(2000, 'a') + "</body></message>";
+    SUBCASE("many small stanzas add up without tripping the limit") {
+        std::string s = header;
+        for (int i = 0; i < 10; ++i) {
+            s += small;
+        }
+        auto r = feed_all(s, 100, limits);
+        CHECK_FALSE(r.error);
+        CHECK(serialized_stanzas(r).size() == 10);
+    }
+    SUBCASE("one big stanza trips it, even fed in one piece") {
+        for (std::size_t chunk : {std::size_t{1}, std::size_t{100}, big.size() + header.size()}) {
+            auto r = feed_all(header + small + big, chunk, limits);
+            REQUIRE(r.error);
+            CHECK(r.error->condition == "policy-violation");
+            CHECK(serialized_stanzas(r).size() == 1);
+        }
+    }
+    SUBCASE("a huge start tag that never ends trips it too") {
+        auto r = feed_all(header + "<message a='" + std::string(5000, 'x'), 512, limits);
+        REQUIRE(r.error);
+        CHECK(r.error->condition == "policy-violation");
+    }
+}
+
+TEST_CASE("nesting depth limit") {
+    parser_limits limits;
+    limits.max_depth = 5;
+    auto nested = [](int n) {
+        std::string s = "<message>";
+        for (int i = 0; i < n; ++i) {
+            s += "<a>";
+        }
+        for (int i = 0; i < n; ++i) {
+            s += "</a>";
+        }
+        return s + "</message>";
+    };
+    CHECK_FALSE(feed_all(header + nested(5), 1, limits).error);
+    auto r = feed_all(header + nested(6), 1, limits);
+    REQUIRE(r.error);
+    CHECK(r.error->condition == "policy-violation");
+}
+
+TEST_CASE("reset starts a new stream") {
+    stream_parser parser({});
+    std::vector<stream_event> events;
+    REQUIRE_FALSE(parser.feed(header + "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", events));
+    CHECK(events.size() == 2);
+    parser.reset();
+    events.clear();
+    REQUIRE_FALSE(parser.feed(header + "<presence/>", events));
+    REQUIRE(events.size() == 2);
+    CHECK(std::holds_alternative<stream_open>(events[0]));
+}
+
+TEST_CASE("a second root element is refused") {
+    auto r = feed_all(header + "</stream:stream><stream:stream xmlns:stream='http://etherx.jabber.org/streams'>", 1);
+    REQUIRE(r.error);
+    CHECK(r.error->condition == "not-well-formed");
+}
+
+TEST_CASE("error replies swap addresses and carry the condition") {
+    auto r = feed_all(header + "<message from='a@x/r' to='b@y' id='7' type='chat'><body>hi</body></message>", 1000);
+    const auto& m = std::get<top_level_element>(r.events[1]).element;
+    auto e = make_error_reply(m, "service-unavailable");
+    CHECK(e.serialize() ==
+          "<message id=\"7\" type=\"error\" to=\"a@x/r\" from=\"b@y\"><body>hi</body><error type=\"cancel\">"
+          "<service-unavailable xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\"/></error></message>");
+    CHECK(serialize_stream_error({"policy-violation", "too <big>"}) ==
+          "<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+          "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>too &lt;big&gt;</text></stream:error>");
+}
