@@ -42,9 +42,13 @@ private:
 };
 
 // Stringprep profiles, exposed for SASL (SASLprep, RFC 4013) and tests. nullopt on prohibited input.
+// Nodeprep, Nameprep and SASLprep refuse unassigned code points (identifiers); Resourceprep allows them (emoji).
 std::optional<std::string> nodeprep(std::string_view in);
 std::optional<std::string> nameprep(std::string_view in);
 std::optional<std::string> resourceprep(std::string_view in);
 std::optional<std::string> saslprep(std::string_view in);
+
+// Strict UTF-8 (no overlong forms, surrogates or code points above U+10FFFF); used before any stringprep.
+bool valid_utf8(std::string_view text);
 
 }  // namespace hush

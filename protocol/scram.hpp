@@ -28,11 +28,13 @@ struct scram_credentials {
 scram_credentials derive_credentials(scram_hash hash, std::string_view password, std::string_view salt,
                                      std::uint32_t iterations);
 
-// New credentials with a fresh random 16-byte salt.
+// New credentials with a fresh random 16-byte salt. The password is SASLprepped here (idempotent); one that
+// SASLprep refuses gets empty keys that never verify, so callers should check saslprep() up front.
 scram_credentials make_credentials(scram_hash hash, std::string_view password, std::uint32_t iterations);
 
 // Credentials for an account that does not exist: deterministic per username (from a server secret), so the
-// exchange looks the same as for a real account and never succeeds — no account enumeration.
+// exchange looks the same as for a real account and never succeeds — no account enumeration. The salt differs per
+// mechanism (as a real account's does); server_secret must be secret and non-empty.
 scram_credentials decoy_credentials(scram_hash hash, std::string_view username, std::string_view server_secret,
                                     std::uint32_t iterations);
 
@@ -51,6 +53,7 @@ struct sasl_failure {
 //   auto user = s.receive_client_first(msg);      // -> username (SASLprepped)
 //   auto first = s.server_first(creds);           // after looking up the credentials (or decoy ones)
 //   auto final = s.receive_client_final(msg);     // -> server-final-message ("v=...") on success
+// Each step is accepted once, in order; out-of-order calls fail (server_first returns "").
 // Channel binding is not offered: a client sending "p=" gets "malformed-request"; "y" is accepted since we
 // advertise no -PLUS mechanism.
 class scram_server {
