@@ -1,1 +1,344 @@
-// placeholder: filled by its issue work
+// Loads hush.toml; conf/hush.toml documents every key and its default. The typed, located reads live in
+// config_reader.{hpp,cpp}; this file knows the keys, the defaults and the rules between fields. Rules between
+// fields run only when every field read so far was valid, so they never reason about a half-read value.
+#include "server/config.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "protocol/jid.hpp"
+#include "server/config_reader.hpp"
+
+namespace hush {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace config_detail;
+
+constexpr std::int64_t max_timeout_seconds = 365 * 24 * 3600;  // keeps every duration conversion in range
+constexpr std::array<std::string_view, 1> known_policies{"pass"};
+constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "warn", "error"};
+constexpr std::array<std::string_view, 2> tls_versions{"1.2", "1.3"};
+constexpr std::array<std::string_view, 2> listener_kinds{"c2s", "c2s_direct_tls"};  // as listener_config::kind
+constexpr std::array<std::string_view, 2> backends{"sqlite", "postgresql"};         // as store_options::backend_kind
+
+// The canonical text of an IP literal (so "::1" and "0::1" compare equal), or nullopt.
+std::optional<std::string> canonical_ip(const std::string& text) {
+    unsigned char bytes[16];
+    char buffer[INET6_ADDRSTRLEN];
+    for (const int family : {AF_INET, AF_INET6}) {
+        if (inet_pton(family, text.c_str(), bytes) == 1 && inet_ntop(family, bytes, buffer, sizeof buffer)) {
+            return std::string(buffer);
+        }
+    }
+    return std::nullopt;
+}
+
+hush::expected<std::string, std::string> read_file(const fs::path& path) {
+    struct closer {
+        void operator()(std::FILE* f) const { std::fclose(f); }
+    };
+    const std::unique_ptr<std::FILE, closer> file(std::fopen(path.c_str(), "rb"));
+    if (!file) {
+        return hush::unexpected{std::generic_category().message(errno)};
+    }
+    std::string text;
+    char buffer[8192];
+    std::size_t n = 0;
+    while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) {
+        text.append(buffer, n);
+    }
+    if (std::ferror(file.get())) {
+        return hush::unexpected{std::generic_category().message(errno)};
+    }
+    return text;
+}
+
+class loader : private toml_reader {
+public:
+    loader(std::string file, fs::path dir) : toml_reader(std::move(file)), dir_(std::move(dir)) {}
+
+    using toml_reader::error;
+
+    config load(const toml::table& root) {
+        config c;
+        check_keys(root, "", {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim"});
+        load_server(root, c);
+        load_log(root, c);
+        load_tls(root, c);
+        load_listeners(root, c);
+        load_limits(root, c);
+        load_sasl(root, c);
+        load_storage(root, c);
+        load_antispim(root, c);
+        return c;
+    }
+
+private:
+    void read_seconds(const toml::table& t, std::string_view prefix, std::string_view key, std::chrono::seconds& out) {
+        std::int64_t seconds = out.count();
+        if (read_int(t, prefix, key, seconds, 1, max_timeout_seconds)) {
+            out = std::chrono::seconds{seconds};
+        }
+    }
+
+    void load_server(const toml::table& root, config& c) {
+        c.hosts = {"localhost"};
+        c.data_dir = resolve(dir_, "../var");
+        const toml::table* t = section(root, "server");
+        if (!t) {
+            return;
+        }
+        check_keys(*t, "server", {"hosts", "data_dir", "threads"});
+        if (const toml::array* hosts = read_string_list(*t, "server", "hosts", c.hosts)) {
+            check_hosts(*hosts, c.hosts);
+        }
+        read_path(*t, "server", "data_dir", dir_, c.data_dir, false);
+        read_int(*t, "server", "threads", c.threads, 0, 1024);
+    }
+
+    void check_hosts(const toml::array& nodes, std::vector<std::string>& hosts) {
+        if (hosts.empty()) {
+            fail(nodes.source(), "server.hosts", "at least one host is required");
+            return;
+        }
+        std::set<std::string> seen;
+        for (std::size_t i = 0; i < hosts.size(); ++i) {
+            const toml::source_region& where = nodes.get(i)->source();
+            const std::string key = indexed("server.hosts", i);
+            // A host is the domain part of JIDs, so it gets exactly the JID domain preparation (nameprep per
+            // label, host-name characters, trailing dot dropped), and "Example.COM." and "example.com" collide.
+            const std::optional<jid> domain = jid::from_parts({}, hosts[i]);
+            if (!domain) {
+                fail(where, key, in_quotes(hosts[i]) + " is not a valid domain name");
+            } else if (!seen.insert(domain->domain()).second) {
+                fail(where, key, "duplicate host " + in_quotes(domain->domain()));
+            } else {
+                hosts[i] = domain->domain();
+            }
+        }
+    }
+
+    void load_log(const toml::table& root, config& c) {
+        const toml::table* t = section(root, "log");
+        if (!t) {
+            return;
+        }
+        check_keys(*t, "log", {"level"});
+        if (const auto i = read_choice(*t, "log", "level", log_levels)) {
+            c.log_level = log_levels[*i];
+        }
+    }
+
+    void load_tls(const toml::table& root, config& c) {
+        const toml::table* t = section(root, "tls");
+        if (!t) {
+            return;
+        }
+        check_keys(*t, "tls", {"certificate", "key", "min_version"});
+        const toml::node* certificate = read_path(*t, "tls", "certificate", dir_, c.tls.certificate, true);
+        const toml::node* key = read_path(*t, "tls", "key", dir_, c.tls.key, true);
+        if (const auto i = read_choice(*t, "tls", "min_version", tls_versions)) {
+            c.tls.min_version = tls_versions[*i];
+        }
+        // One without the other is a half-done setup, not a request for the self-signed fallback.
+        if (ok() && c.tls.certificate.empty() != c.tls.key.empty()) {
+            if (c.tls.key.empty()) {
+                fail(certificate->source(), "tls.certificate", "is set but tls.key is not; set both or neither");
+            } else {
+                fail(key->source(), "tls.key", "is set but tls.certificate is not; set both or neither");
+            }
+        }
+    }
+
+    void load_listeners(const toml::table& root, config& c) {
+        using kind = listener_config::kind;
+        c.listeners = {listener_config{kind::c2s_starttls, "127.0.0.1", 5222},
+                       listener_config{kind::c2s_direct_tls, "127.0.0.1", 5223}};
+        const toml::node* node = root.get("listen");
+        if (!node) {
+            return;
+        }
+        const toml::array* array = node->as_array();
+        if (!array || !array->is_array_of_tables()) {
+            fail(node->source(), "listen",
+                 array && array->empty() ? "at least one listener is required"
+                                         : "expected an array of tables ([[listen]] sections)");
+            return;
+        }
+        std::vector<listener_config> listeners;
+        std::vector<std::string> addresses;  // canonical, for the duplicate check
+        for (std::size_t i = 0; i < array->size(); ++i) {
+            const toml::table& t = *array->get(i)->as_table();
+            const std::string prefix = indexed("listen", i);
+            check_keys(t, prefix, {"kind", "address", "port"});
+            listener_config l;
+            if (const auto k = read_choice(t, prefix, "kind", listener_kinds)) {
+                l.type = static_cast<kind>(*k);
+            }
+            l.port = l.type == kind::c2s_direct_tls ? 5223 : 5222;
+            read_int(t, prefix, "port", l.port, 0, 65535);
+            std::string canonical = l.address;
+            if (const toml::node* address = read_string(t, prefix, "address", l.address)) {
+                if (auto ip = canonical_ip(l.address)) {
+                    canonical = std::move(*ip);
+                } else {
+                    fail(address->source(), join(prefix, "address"),
+                         "expected an IP address such as 127.0.0.1, ::1, 0.0.0.0 or :: (got " + in_quotes(l.address) +
+                             ")");
+                }
+            }
+            // Port 0 asks the kernel for a fresh port each time, so those never collide.
+            for (std::size_t j = 0; ok() && l.port != 0 && j < listeners.size(); ++j) {
+                if (listeners[j].port == l.port && addresses[j] == canonical) {
+                    fail(t.source(), prefix,
+                         l.address + " port " + std::to_string(l.port) + " is already used by " + indexed("listen", j));
+                }
+            }
+            listeners.push_back(std::move(l));
+            addresses.push_back(std::move(canonical));
+        }
+        c.listeners = std::move(listeners);
+    }
+
+    void load_limits(const toml::table& root, config& c) {
+        const toml::table* t = section(root, "limits");
+        if (!t) {
+            return;
+        }
+        check_keys(*t, "limits",
+                   {"max_stanza_bytes", "max_depth", "max_connections_per_ip", "max_outbox_bytes", "handshake_timeout",
+                    "idle_timeout", "auth_failures_per_connection", "auth_failures_before_delay"});
+        limits_config& l = c.limits;
+        read_int(*t, "limits", "max_stanza_bytes", l.max_stanza_bytes, 1024, 16 * 1024 * 1024);
+        read_int(*t, "limits", "max_depth", l.max_depth, 2, 1000);
+        read_int(*t, "limits", "max_connections_per_ip", l.max_connections_per_ip, 1, no_max);
+        read_int(*t, "limits", "max_outbox_bytes", l.max_outbox_bytes, 1024, no_max);
+        read_seconds(*t, "limits", "handshake_timeout", l.handshake_timeout);
+        read_seconds(*t, "limits", "idle_timeout", l.idle_timeout);
+        read_int(*t, "limits", "auth_failures_per_connection", l.auth_failures_per_connection, 1, 1000);
+        read_int(*t, "limits", "auth_failures_before_delay", l.auth_failures_before_delay, 1, 1000);
+    }
+
+    void load_sasl(const toml::table& root, config& c) {
+        const toml::table* t = section(root, "sasl");
+        if (!t) {
+            return;
+        }
+        check_keys(*t, "sasl", {"scram_iterations", "allow_plain"});
+        read_int(*t, "sasl", "scram_iterations", c.sasl.scram_iterations, 4096,
+                 std::numeric_limits<std::uint32_t>::max());
+        read_bool(*t, "sasl", "allow_plain", c.sasl.allow_plain);
+    }
+
+    void load_storage(const toml::table& root, config& c) {
+        using backend = storage::store_options::backend_kind;
+        storage::store_options& s = c.storage;
+        s.backend = backend::sqlite;
+        s.pool_size = 4;
+        fs::path sqlite_path = resolve(c.data_dir, "hush.db");
+        const toml::table* t = section(root, "storage");
+        if (t) {
+            check_keys(*t, "storage", {"backend", "path", "url", "pool_size"});
+            const toml::node* backend_node = nullptr;
+            if (const auto i = read_choice(*t, "storage", "backend", backends)) {
+                s.backend = static_cast<backend>(*i);
+                backend_node = t->get("backend");
+            }
+            // Empty is fine when PostgreSQL is used; checked below otherwise.
+            read_path(*t, "storage", "path", c.data_dir, sqlite_path, true);
+            const toml::node* url = read_string(*t, "storage", "url", s.postgres_url);
+            read_int(*t, "storage", "pool_size", s.pool_size, 1, 256);
+            if (ok() && s.backend == backend::sqlite && sqlite_path.empty()) {
+                fail(t->get("path")->source(), "storage.path", "must not be empty when backend = \"sqlite\"");
+            }
+            if (ok() && s.backend == backend::postgresql && s.postgres_url.empty()) {
+                fail((url ? url : backend_node)->source(), "storage.url",
+                     "is required when backend = \"postgresql\"");
+            }
+        }
+        s.sqlite_path = sqlite_path.string();
+    }
+
+    void load_antispim(const toml::table& root, config& c) {
+        const toml::table* t = section(root, "antispim");
+        if (!t) {
+            return;
+        }
+        check_keys(*t, "antispim", {"chain", "dry_run"});
+        antispim_config& a = c.antispim;
+        if (const toml::array* chain = read_string_list(*t, "antispim", "chain", a.chain)) {
+            std::string available;
+            for (const std::string_view p : known_policies) {
+                available += (available.empty() ? "" : ", ") + in_quotes(p);
+            }
+            std::set<std::string> seen;
+            for (std::size_t i = 0; i < a.chain.size(); ++i) {
+                const std::string& name = a.chain[i];
+                const toml::source_region& where = chain->get(i)->source();
+                const std::string key = indexed("antispim.chain", i);
+                if (std::find(known_policies.begin(), known_policies.end(), name) == known_policies.end()) {
+                    fail(where, key, "unknown policy " + in_quotes(name) + " (available: " + available + ")");
+                } else if (!seen.insert(name).second) {
+                    fail(where, key, "policy " + in_quotes(name) + " is listed twice");
+                }
+            }
+        }
+        const toml::array* dry_run = read_string_list(*t, "antispim", "dry_run", a.dry_run);
+        for (std::size_t i = 0; ok() && dry_run && i < a.dry_run.size(); ++i) {
+            const std::string& name = a.dry_run[i];
+            if (std::find(a.chain.begin(), a.chain.end(), name) == a.chain.end()) {
+                fail(dry_run->get(i)->source(), indexed("antispim.dry_run", i),
+                     in_quotes(name) + " is not in antispim.chain");
+            }
+        }
+    }
+
+    fs::path dir_;  // the config file's directory, absolute
+};
+
+}  // namespace
+
+hush::expected<config, std::string> load_config(const std::filesystem::path& path) {
+    const std::string file = path.string();
+    auto text = read_file(path);
+    if (!text) {
+        return hush::unexpected{file + ": cannot read: " + text.error()};
+    }
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::absolute(path, ec).lexically_normal();
+    if (ec) {
+        return hush::unexpected{file + ": cannot read: " + ec.message()};
+    }
+
+    toml::parse_result parsed = toml::parse(std::string_view{*text}, std::string_view{file});
+    if (!parsed) {
+        const toml::parse_error& err = parsed.error();
+        const toml::source_position at = err.source().begin;
+        return hush::unexpected{file + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": " +
+                                std::string(err.description())};
+    }
+
+    loader l(file, absolute.parent_path());
+    config c = l.load(parsed.table());
+    if (l.error()) {
+        return hush::unexpected{*l.error()};
+    }
+    c.source = absolute;
+    return c;
+}
+
+}  // namespace hush

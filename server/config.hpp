@@ -16,7 +16,7 @@ struct listener_config {
     enum class kind { c2s_starttls, c2s_direct_tls };
     kind type = kind::c2s_starttls;
     std::string address = "127.0.0.1";
-    std::uint16_t port = 5222;  // 0: an ephemeral port (tests); the bound port is logged
+    std::uint16_t port = 5222;  // 0: an ephemeral port (tests); the bound port is logged. Default by kind: 5222/5223
 };
 
 struct tls_config {
@@ -50,18 +50,19 @@ struct antispim_config {
 struct config {
     std::filesystem::path source;   // the file this came from
     std::vector<std::string> hosts;  // virtual hosts, nameprepped
-    std::filesystem::path data_dir;  // absolute (relative paths in the file resolve against its directory)
+    std::filesystem::path data_dir;  // absolute (relative paths in the file resolve against its directory); "../var"
     unsigned threads = 0;            // 0: one per core
     std::string log_level = "info";  // trace, debug, info, warn, error
     tls_config tls;
     std::vector<listener_config> listeners;
     limits_config limits;
     sasl_config sasl;
-    storage::store_options storage;  // sqlite_path resolved against data_dir
+    storage::store_options storage;  // sqlite_path absolute (storage.path resolved against data_dir); pool_size 4
     antispim_config antispim;
 };
 
-// Loads and validates; on error returns one line "FILE:LINE:COL: KEY: what is wrong".
+// Loads and validates; on error returns one line "FILE:LINE:COL: KEY: what is wrong" (the earliest in the file),
+// "FILE:LINE:COL: <toml++ description>" for TOML syntax errors, or "FILE: cannot read: <reason>".
 hush::expected<config, std::string> load_config(const std::filesystem::path& path);
 
 }  // namespace hush

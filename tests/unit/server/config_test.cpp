@@ -1,1 +1,303 @@
-// placeholder: filled by its issue work
+#include "server/config.hpp"
+
+#include <doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace fs = std::filesystem;
+using hush::config;
+using hush::load_config;
+using hush::listener_config;
+using hush::storage::store_options;
+
+namespace {
+
+// A fresh directory per process; each test writes its snippet to <dir>/conf/<name>.toml.
+const fs::path& test_dir() {
+    static const fs::path dir = [] {
+        fs::path d = fs::temp_directory_path() / ("hush_config_test_" + std::to_string(::getpid()));
+        fs::remove_all(d);
+        fs::create_directories(d / "conf");
+        return d;
+    }();
+    return dir;
+}
+
+fs::path write(const std::string& name, const std::string& text) {
+    const fs::path path = test_dir() / "conf" / (name + ".toml");
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+    return path;
+}
+
+config load_ok(const std::string& text) {
+    const fs::path path = write("ok", text);
+    auto result = load_config(path);
+    INFO((result ? std::string() : result.error()));
+    REQUIRE(result.has_value());
+    return *result;
+}
+
+// The full error line for `text`; the file part is checked here and stripped.
+std::string load_error(const std::string& text) {
+    const fs::path path = write("bad", text);
+    auto result = load_config(path);
+    REQUIRE_FALSE(result.has_value());
+    const std::string prefix = path.string() + ":";
+    REQUIRE(result.error().starts_with(prefix));
+    return result.error().substr(prefix.size());
+}
+
+// The defaults documented in conf/hush.toml, for a config file living in `dir`.
+void check_defaults(const config& c, const fs::path& dir) {
+    CHECK(c.hosts == std::vector<std::string>{"localhost"});
+    CHECK(c.data_dir == (dir / "../var").lexically_normal());
+    CHECK(c.data_dir.is_absolute());
+    CHECK(c.threads == 0);
+    CHECK(c.log_level == "info");
+    CHECK(c.tls.certificate.empty());
+    CHECK(c.tls.key.empty());
+    CHECK(c.tls.min_version == "1.2");
+    REQUIRE(c.listeners.size() == 2);
+    CHECK(c.listeners[0].type == listener_config::kind::c2s_starttls);
+    CHECK(c.listeners[0].address == "127.0.0.1");
+    CHECK(c.listeners[0].port == 5222);
+    CHECK(c.listeners[1].type == listener_config::kind::c2s_direct_tls);
+    CHECK(c.listeners[1].address == "127.0.0.1");
+    CHECK(c.listeners[1].port == 5223);
+    CHECK(c.limits.max_stanza_bytes == 262144);
+    CHECK(c.limits.max_depth == 32);
+    CHECK(c.limits.max_connections_per_ip == 32);
+    CHECK(c.limits.max_outbox_bytes == 1048576);
+    CHECK(c.limits.handshake_timeout == std::chrono::seconds{60});
+    CHECK(c.limits.idle_timeout == std::chrono::seconds{600});
+    CHECK(c.limits.auth_failures_per_connection == 3);
+    CHECK(c.limits.auth_failures_before_delay == 3);
+    CHECK(c.sasl.scram_iterations == 4096);
+    CHECK(c.sasl.allow_plain);
+    CHECK(c.storage.backend == store_options::backend_kind::sqlite);
+    CHECK(c.storage.sqlite_path == (c.data_dir / "hush.db").string());
+    CHECK(c.storage.postgres_url.empty());
+    CHECK(c.storage.pool_size == 4);
+    CHECK(c.antispim.chain == std::vector<std::string>{"pass"});
+    CHECK(c.antispim.dry_run.empty());
+}
+
+}  // namespace
+
+TEST_CASE("the shipped conf/hush.toml loads and holds the documented defaults") {
+    const fs::path path = fs::path(HUSH_SOURCE_DIR) / "conf" / "hush.toml";
+    auto result = load_config(path);
+    INFO((result ? std::string() : result.error()));
+    REQUIRE(result.has_value());
+    check_defaults(*result, path.parent_path());
+    CHECK(result->source == path.lexically_normal());
+    CHECK(result->data_dir == (fs::path(HUSH_SOURCE_DIR) / "var").lexically_normal());
+}
+
+TEST_CASE("an empty file gives the same defaults as the shipped one") {
+    const config c = load_ok("");
+    check_defaults(c, test_dir() / "conf");
+    CHECK(c.source == test_dir() / "conf" / "ok.toml");
+}
+
+TEST_CASE("a relative config path is made absolute") {
+    write("rel", "");
+    const fs::path old = fs::current_path();
+    fs::current_path(test_dir());
+    auto result = load_config("conf/../conf/rel.toml");
+    fs::current_path(old);
+    REQUIRE(result.has_value());
+    CHECK(result->source == test_dir() / "conf" / "rel.toml");
+    CHECK(result->data_dir == test_dir() / "var");
+}
+
+TEST_CASE("a missing file says it cannot be read") {
+    const fs::path path = test_dir() / "conf" / "nope.toml";
+    auto result = load_config(path);
+    REQUIRE_FALSE(result.has_value());
+    CHECK(result.error() == path.string() + ": cannot read: No such file or directory");
+
+    auto dir = load_config(test_dir());
+    REQUIRE_FALSE(dir.has_value());
+    CHECK(dir.error() == test_dir().string() + ": cannot read: Is a directory");
+}
+
+TEST_CASE("TOML syntax errors give file:line:col and toml++'s description") {
+    const std::string e = load_error("[server]\nhosts = [\"a\",\n  \"b\"\nthreads = 2\n");
+    CHECK(e.starts_with("4:1: "));
+    CHECK(e.find("array") != std::string::npos);
+
+    CHECK(load_error("[log]\nlevel = \"info\"\nlevel = \"debug\"\n").starts_with("3:"));
+}
+
+TEST_CASE("unknown keys and tables are errors") {
+    CHECK(load_error("[limits]\nmax_depth = 8\nmax_stanza_byte = 4096\n") ==
+          "3:1: limits.max_stanza_byte: unknown key (did you mean limits.max_stanza_bytes?)");
+    CHECK(load_error("[server]\nthreads = 1\n\n[srever]\nhosts = []\n") ==
+          "4:2: srever: unknown key (did you mean server?)");
+    CHECK(load_error("verbose = true\n") == "1:1: verbose: unknown key");
+    CHECK(load_error("[tls]\ncipher_list = \"HIGH\"\n") == "2:1: tls.cipher_list: unknown key");
+    CHECK(load_error("[[listen]]\nport = 1\n[[listen]]\nport = 2\nbacklog = 5\n") ==
+          "5:1: listen[1].backlog: unknown key");
+    // Dotted keys and inline tables are the same tables.
+    CHECK(load_error("limits.max_depht = 8\n") ==
+          "1:8: limits.max_depht: unknown key (did you mean limits.max_depth?)");
+    CHECK(load_error("sasl = { allow_plain = true, rounds = 5000 }\n") == "1:30: sasl.rounds: unknown key");
+}
+
+TEST_CASE("wrong types are errors") {
+    CHECK(load_error("[server]\nthreads = \"4\"\n") == "2:11: server.threads: expected an integer, got a string");
+    CHECK(load_error("[server]\nhosts = \"example.com\"\n") ==
+          "2:9: server.hosts: expected an array of strings, got a string");
+    CHECK(load_error("[server]\nhosts = [\"a\", 2]\n") == "2:15: server.hosts[1]: expected a string, got an integer");
+    CHECK(load_error("[sasl]\nallow_plain = 1\n") ==
+          "2:15: sasl.allow_plain: expected a boolean (true or false), got an integer");
+    CHECK(load_error("[tls]\nmin_version = 1.3\n") ==
+          "2:15: tls.min_version: expected a string, got a floating-point number");
+    CHECK(load_error("[limits]\nidle_timeout = 1.5\n") ==
+          "2:16: limits.idle_timeout: expected an integer, got a floating-point number");
+    CHECK(load_error("server = 1\n") == "1:10: server: expected a table, got an integer");
+    CHECK(load_error("[listen]\nport = 1\n") == "1:1: listen: expected an array of tables ([[listen]] sections)");
+    CHECK(load_error("listen = []\n") == "1:10: listen: at least one listener is required");
+    CHECK(load_error("[antispim]\nchain = [\"pass\", [\"x\"]]\n") ==
+          "2:18: antispim.chain[1]: expected a string, got an array");
+}
+
+TEST_CASE("numbers out of range are errors") {
+    CHECK(load_error("[[listen]]\nport = 5222\n[[listen]]\nport = 70000\n") ==
+          "4:8: listen[1].port: must be between 0 and 65535 (got 70000)");
+    CHECK(load_error("[[listen]]\nport = -1\n") == "2:8: listen[0].port: must be between 0 and 65535 (got -1)");
+    CHECK(load_error("[limits]\nmax_stanza_bytes = 1023\n") ==
+          "2:20: limits.max_stanza_bytes: must be between 1024 and 16777216 (got 1023)");
+    CHECK(load_error("[limits]\nmax_stanza_bytes = 16777217\n").starts_with("2:20: limits.max_stanza_bytes: "));
+    CHECK(load_error("[limits]\nmax_depth = 1\n") == "2:13: limits.max_depth: must be between 2 and 1000 (got 1)");
+    CHECK(load_error("[limits]\nmax_depth = 1001\n").starts_with("2:13: limits.max_depth: "));
+    CHECK(load_error("[limits]\nhandshake_timeout = 0\n")
+              .starts_with("2:21: limits.handshake_timeout: must be between 1 "));
+    CHECK(load_error("[limits]\nidle_timeout = -5\n").starts_with("2:16: limits.idle_timeout: "));
+    CHECK(load_error("[sasl]\nscram_iterations = 4095\n") ==
+          "2:20: sasl.scram_iterations: must be at least 4096 (got 4095)");
+    CHECK(load_error("[server]\nthreads = -1\n").starts_with("2:11: server.threads: "));
+
+    const config c = load_ok(
+        "[limits]\nmax_stanza_bytes = 16777216\nmax_depth = 1000\n[sasl]\nscram_iterations = 4096\n"
+        "[[listen]]\nport = 0\n[[listen]]\nport = 65535\n");
+    CHECK(c.limits.max_stanza_bytes == 16 * 1024 * 1024);
+    CHECK(c.limits.max_depth == 1000);
+    CHECK(c.listeners[0].port == 0);
+    CHECK(c.listeners[1].port == 65535);
+    CHECK(load_ok("[limits]\nmax_stanza_bytes = 1024\nmax_depth = 2\n").limits.max_depth == 2);
+}
+
+TEST_CASE("names that must be one of a set") {
+    CHECK(load_error("[log]\nlevel = \"verbose\"\n") ==
+          "2:9: log.level: must be one of \"trace\", \"debug\", \"info\", \"warn\", \"error\" (got \"verbose\")");
+    CHECK(load_error("[tls]\nmin_version = \"1.1\"\n") ==
+          "2:15: tls.min_version: must be one of \"1.2\", \"1.3\" (got \"1.1\")");
+    CHECK(load_error("[[listen]]\nkind = \"s2s\"\n") ==
+          "2:8: listen[0].kind: must be one of \"c2s\", \"c2s_direct_tls\" (got \"s2s\")");
+    CHECK(load_error("[storage]\nbackend = \"mysql\"\n") ==
+          "2:11: storage.backend: must be one of \"sqlite\", \"postgresql\" (got \"mysql\")");
+
+    const config c = load_ok("[log]\nlevel = \"warn\"\n[tls]\nmin_version = \"1.3\"\n");
+    CHECK(c.log_level == "warn");
+    CHECK(c.tls.min_version == "1.3");
+}
+
+TEST_CASE("hosts: at least one, nameprepped, no duplicates") {
+    CHECK(load_error("[server]\nhosts = []\n") == "2:9: server.hosts: at least one host is required");
+    CHECK(load_error("[server]\nhosts = [\"example.com\",\n  \"Example.COM.\"]\n") ==
+          "3:3: server.hosts[1]: duplicate host \"example.com\"");
+    CHECK(load_error("[server]\nhosts = [\"\"]\n") == "2:10: server.hosts[0]: \"\" is not a valid domain name");
+    CHECK(load_error("[server]\nhosts = [\"user@example.com\"]\n").starts_with("2:10: server.hosts[0]: "));
+
+    const config c = load_ok("[server]\nhosts = [\"Example.COM\", \"chat.example.org.\"]\n");
+    CHECK(c.hosts == std::vector<std::string>{"example.com", "chat.example.org"});
+    CHECK(load_ok("[server]\nhosts = [\"B\u00DCCHER.example\"]\n").hosts.at(0) == "b\u00fccher.example");
+}
+
+TEST_CASE("listeners: defaults per kind, IP addresses, no duplicate address:port") {
+    const config c = load_ok("[[listen]]\nkind = \"c2s_direct_tls\"\naddress = \"::\"\n");
+    REQUIRE(c.listeners.size() == 1);
+    CHECK(c.listeners[0].type == listener_config::kind::c2s_direct_tls);
+    CHECK(c.listeners[0].address == "::");
+    CHECK(c.listeners[0].port == 5223);
+    CHECK(load_ok("[[listen]]\n").listeners.at(0).port == 5222);
+
+    CHECK(load_error("[[listen]]\naddress = \"localhost\"\n") ==
+          "2:11: listen[0].address: expected an IP address such as 127.0.0.1, ::1, 0.0.0.0 or :: (got \"localhost\")");
+    CHECK(load_error("[[listen]]\nport = 5222\n\n[[listen]]\nkind = \"c2s_direct_tls\"\nport = 5222\n") ==
+          "4:1: listen[1]: 127.0.0.1 port 5222 is already used by listen[0]");
+    CHECK(load_error("[[listen]]\naddress = \"::1\"\n[[listen]]\naddress = \"0:0::1\"\n") ==
+          "3:1: listen[1]: 0:0::1 port 5222 is already used by listen[0]");
+
+    // Port 0 is a fresh ephemeral port each time; the same port on different addresses is fine too.
+    CHECK(load_ok("[[listen]]\nport = 0\n[[listen]]\nport = 0\n").listeners.size() == 2);
+    CHECK(load_ok("[[listen]]\naddress = \"127.0.0.1\"\n[[listen]]\naddress = \"::1\"\n").listeners.size() == 2);
+}
+
+TEST_CASE("relative paths resolve against the config file's directory, storage.path against data_dir") {
+    const fs::path conf = test_dir() / "conf";
+    config c = load_ok("[server]\ndata_dir = \"./data/../state\"\n"
+                       "[tls]\ncertificate = \"tls/cert.pem\"\nkey = \"../k.pem\"\n"
+                       "[storage]\npath = \"db/hush.sqlite\"\n");
+    CHECK(c.data_dir == conf / "state");
+    CHECK(c.tls.certificate == conf / "tls" / "cert.pem");
+    CHECK(c.tls.key == test_dir() / "k.pem");
+    CHECK(c.storage.sqlite_path == (conf / "state" / "db" / "hush.sqlite").string());
+
+    c = load_ok("[server]\ndata_dir = \"/srv//hush/\"\n[storage]\npath = \"/var/lib/hush.db\"\n");
+    CHECK(c.data_dir == "/srv/hush/");
+    CHECK(c.storage.sqlite_path == "/var/lib/hush.db");
+    CHECK(load_ok("[server]\ndata_dir = \"/srv/hush\"\n").storage.sqlite_path == "/srv/hush/hush.db");
+
+    CHECK(load_error("[server]\ndata_dir = \"\"\n") == "2:12: server.data_dir: must not be empty");
+    CHECK(load_error("[storage]\npath = \"\"\n") == "2:8: storage.path: must not be empty when backend = \"sqlite\"");
+}
+
+TEST_CASE("tls.certificate and tls.key go together") {
+    CHECK(load_error("[tls]\ncertificate = \"cert.pem\"\n") ==
+          "2:15: tls.certificate: is set but tls.key is not; set both or neither");
+    CHECK(load_error("[tls]\ncertificate = \"\"\nkey = \"key.pem\"\n") ==
+          "3:7: tls.key: is set but tls.certificate is not; set both or neither");
+}
+
+TEST_CASE("postgresql needs a url") {
+    CHECK(load_error("[storage]\nbackend = \"postgresql\"\n") ==
+          "2:11: storage.url: is required when backend = \"postgresql\"");
+    CHECK(load_error("[storage]\nbackend = \"postgresql\"\nurl = \"\"\n") ==
+          "3:7: storage.url: is required when backend = \"postgresql\"");
+
+    const config c = load_ok("[storage]\nbackend = \"postgresql\"\nurl = \"postgresql://hush@127.0.0.1/hush\"\n"
+                             "pool_size = 8\npath = \"\"\n");
+    CHECK(c.storage.backend == store_options::backend_kind::postgresql);
+    CHECK(c.storage.postgres_url == "postgresql://hush@127.0.0.1/hush");
+    CHECK(c.storage.pool_size == 8);
+    CHECK(load_error("[storage]\npool_size = 0\n").starts_with("2:13: storage.pool_size: must be between 1 "));
+}
+
+TEST_CASE("antispim: known policies, dry_run only from the chain") {
+    CHECK(load_error("[antispim]\nchain = [\"pass\", \"rbl\"]\n") ==
+          "2:18: antispim.chain[1]: unknown policy \"rbl\" (available: \"pass\")");
+    CHECK(load_error("[antispim]\nchain = [\"pass\", \"pass\"]\n") ==
+          "2:18: antispim.chain[1]: policy \"pass\" is listed twice");
+    CHECK(load_error("[antispim]\nchain = []\ndry_run = [\"pass\"]\n") ==
+          "3:12: antispim.dry_run[0]: \"pass\" is not in antispim.chain");
+
+    const config c = load_ok("[antispim]\nchain = [\"pass\"]\ndry_run = [\"pass\"]\n");
+    CHECK(c.antispim.dry_run == std::vector<std::string>{"pass"});
+    CHECK(load_ok("[antispim]\nchain = []\n").antispim.chain.empty());
+}
+
+TEST_CASE("threads: 0 stays 0, other values are kept") {
+    CHECK(load_ok("[server]\nthreads = 0\n").threads == 0);
+    CHECK(load_ok("[server]\nthreads = 8\n").threads == 8);
+}
+
+TEST_CASE("of several errors, the earliest in the file is reported") {
+    CHECK(load_error("[storage]\npool_size = 0\n[server]\nthreads = -1\n").starts_with("2:13: storage.pool_size: "));
+    CHECK(load_error("[server]\nthreads = -1\n[storage]\npool_size = 0\n").starts_with("2:11: server.threads: "));
+}
