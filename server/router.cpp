@@ -1,1 +1,183 @@
-// placeholder: filled by its issue work
+#include "server/router.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace hush {
+
+namespace {
+
+bool is_subscription_type(std::string_view type) {
+    return type == "subscribe" || type == "subscribed" || type == "unsubscribe" || type == "unsubscribed";
+}
+
+}  // namespace
+
+router::router(std::vector<std::string> hosts, session_registry& sessions, account_directory& accounts,
+               antispim::chain& chain, iq_handler& handlers)
+    : hosts_(std::move(hosts)), sessions_(sessions), accounts_(accounts), chain_(chain), handlers_(handlers) {}
+
+bool router::is_local_domain(std::string_view domain) const {
+    return std::find(hosts_.begin(), hosts_.end(), domain) != hosts_.end();
+}
+
+boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
+    const auto to = jid::parse(s.to());
+    const auto from = jid::parse(s.from());
+    if (!to || !from) {
+        // Sessions validate both; reaching here is a bug in the caller, not bad input.
+        spdlog::error("router: stanza without valid to/from dropped ({} -> {})", s.from(), s.to());
+        co_return;
+    }
+    if (!is_local_domain(to->domain())) {
+        // Federation is not there yet: every remote domain is unreachable.
+        co_await bounce(s, "remote-server-not-found", "this server does not federate yet");
+        co_return;
+    }
+    if (!to->has_node()) {
+        co_await route_to_server(std::move(s), *to);
+        co_return;
+    }
+    co_await route_to_account(std::move(s), *from, *to, std::move(origin));
+}
+
+boost::asio::awaitable<void> router::route_to_server(stanza s, const jid& to) {
+    if (s.kind() == stanza_kind::iq && (s.type() == "get" || s.type() == "set")) {
+        stanza reply = co_await handlers_.handle(s, to.bare());
+        co_await route(std::move(reply), route_origin{});
+    }
+    // Presence and messages to the server itself, and iq results/errors, need no answer.
+    co_return;
+}
+
+boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from, const jid& to, route_origin origin) {
+    const stanza_kind kind = s.kind();
+    const std::string_view type = s.type();
+    bool exists = !sessions_.resources(to.bare()).empty();
+    if (!exists) {
+        auto looked_up = co_await accounts_.exists(to.bare());
+        if (!looked_up) {
+            spdlog::error("router: account lookup for {} failed: {}", to.bare_string(), looked_up.error());
+            co_await bounce(s, "internal-server-error", error_type::wait);
+            co_return;
+        }
+        exists = *looked_up;
+    }
+    if (!exists) {
+        // RFC 6121 §8.5.1: no such account. Presence is silently dropped; iq and messages get an error.
+        if (kind == stanza_kind::message || (kind == stanza_kind::iq && (type == "get" || type == "set"))) {
+            co_await bounce(s, "service-unavailable");
+        }
+        co_return;
+    }
+    if (kind == stanza_kind::iq && to.is_bare() && (type == "get" || type == "set")) {
+        // The server answers iq to a bare JID on the account's behalf (RFC 6120 §10.5.3.2).
+        stanza reply = co_await handlers_.handle(s, to);
+        co_await route(std::move(reply), route_origin{});
+        co_return;
+    }
+    if (!co_await post(s, from, to, origin)) {
+        co_return;
+    }
+    if (!deliver_local(s, to)) {
+        co_await bounce(s, "service-unavailable");
+    }
+}
+
+boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, const jid& to, const route_origin& origin) {
+    const stanza_kind kind = s.kind();
+    // Error stanzas and stanzas between an account's own resources are never filtered.
+    if (s.is_error() || from.equals_bare(to)) {
+        co_return true;
+    }
+    if (kind == stanza_kind::iq && !(s.type() == "get" || s.type() == "set")) {
+        co_return true;
+    }
+    antispim::spim_context ctx{s};
+    ctx.sender = from;
+    ctx.receiver = to;
+    ctx.kind = kind;
+    ctx.subscription_request = kind == stanza_kind::presence && s.type() == "subscribe";
+    ctx.origin = origin.kind;
+    ctx.origin_domain = origin.domain;
+    ctx.peer_address = origin.peer_address;
+    const antispim::decision d = co_await chain_.evaluate(ctx);
+    using antispim::verdict_kind;
+    switch (d.result.kind) {
+    case verdict_kind::pass:
+        co_return true;
+    case verdict_kind::drop:
+        co_return false;
+    case verdict_kind::reject: {
+        const auto& cond = d.result.error_condition.empty() ? std::string("not-acceptable") : d.result.error_condition;
+        co_await bounce(s, cond, d.result.error_text);
+        co_return false;
+    }
+    case verdict_kind::hold:
+    case verdict_kind::defer: {
+        // No hold store is wired in yet; a held stanza is refused with a temporary error rather than lost.
+        const auto& cond =
+            d.result.error_condition.empty() ? std::string("policy-violation") : d.result.error_condition;
+        co_await bounce(s, cond, error_type::wait,
+                        d.result.error_text.empty() ? std::string_view("try again later") : d.result.error_text);
+        co_return false;
+    }
+    }
+    co_return false;
+}
+
+bool router::deliver_local(const stanza& s, const jid& to) {
+    const stanza_kind kind = s.kind();
+    const std::string_view type = s.type();
+    if (!to.is_bare()) {
+        if (auto target = sessions_.find(to)) {
+            target->deliver(share(s.serialize()));
+            return true;
+        }
+    }
+    // To the bare JID, or to a full JID whose resource is gone (RFC 6121 §8.5.3.2).
+    if (kind == stanza_kind::iq) {
+        return type != "get" && type != "set";  // an iq request to a missing resource gets an error
+    }
+    if (kind == stanza_kind::presence) {
+        if (!to.is_bare() && !is_subscription_type(type)) {
+            return true;  // directed presence to a gone resource is dropped
+        }
+        const auto bytes = share(s.serialize());
+        for (const auto& r : sessions_.resources(to.bare())) {
+            if (r.available) {
+                r.target->deliver(bytes);
+            }
+        }
+        return true;
+    }
+    if (type == "groupchat" && !to.is_bare()) {
+        return false;
+    }
+    const auto best = sessions_.best_available(to.bare());
+    if (best.empty()) {
+        // No offline storage yet: chat and normal messages are refused rather than lost; headlines are dropped.
+        return type == "headline" || type == "error";
+    }
+    const auto bytes = share(s.serialize());
+    for (const auto& r : best) {
+        r.target->deliver(bytes);
+    }
+    return true;
+}
+
+boost::asio::awaitable<void> router::bounce(const stanza& s, std::string_view condition, std::string_view text) {
+    co_await bounce(s, condition, default_error_type(condition), text);
+}
+
+boost::asio::awaitable<void> router::bounce(const stanza& s, std::string_view condition, error_type type,
+                                            std::string_view text) {
+    if (s.is_error() || s.type() == "result") {
+        co_return;  // never answer an error or a result with an error
+    }
+    stanza reply = make_error_reply(s, condition, type, text);
+    co_await route(std::move(reply), route_origin{});
+}
+
+}  // namespace hush

@@ -1,1 +1,173 @@
-// placeholder: filled by its issue work
+#include "server/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdio>
+#include <future>
+
+#include "server/certificate.hpp"
+
+#ifndef HUSH_VERSION
+#define HUSH_VERSION "0.1.0"
+#endif
+
+namespace hush {
+
+namespace asio = boost::asio;
+
+namespace {
+
+unsigned thread_count(unsigned configured) {
+    if (configured > 0) {
+        return configured;
+    }
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::vector<std::unique_ptr<asio::io_context>> make_loops(unsigned n) {
+    std::vector<std::unique_ptr<asio::io_context>> loops;
+    for (unsigned i = 0; i < n; ++i) {
+        loops.push_back(std::make_unique<asio::io_context>(1));  // one thread each: no locking inside
+    }
+    return loops;
+}
+
+}  // namespace
+
+server::server(config cfg)
+    : cfg_(std::move(cfg)),
+      loops_(make_loops(thread_count(cfg_.threads))),
+      connections_(cfg_.limits.max_connections_per_ip),
+      throttle_(cfg_.limits.auth_failures_before_delay),
+      signals_(std::make_unique<asio::signal_set>(*loops_.front(), SIGINT, SIGTERM, SIGHUP)) {
+    std::filesystem::create_directories(cfg_.data_dir);
+    store_ = std::make_unique<storage::async_store>(cfg_.storage);
+
+    auto cert = cfg_.tls.certificate;
+    auto key = cfg_.tls.key;
+    if (cert.empty()) {
+        auto generated = ensure_self_signed(cfg_.data_dir, cfg_.hosts);
+        cert = generated.certificate;
+        key = generated.key;
+        spdlog::warn("tls: using a self-signed certificate ({}){}; clients will ask to trust it. Set "
+                     "[tls] certificate and key for production.",
+                     cert.string(), generated.generated ? ", generated now" : "");
+    }
+    tls_ = std::make_unique<tls_context_provider>(cert, key, cfg_.tls.min_version);
+    chain_ = antispim::chain::build(cfg_.antispim);
+    accounts_ = std::make_unique<storage_account_directory>(*store_);
+    handlers_ = std::make_unique<server_handlers>(HUSH_VERSION);
+    router_ = std::make_unique<router>(cfg_.hosts, registry_, *accounts_, *chain_, *handlers_);
+    ctx_ = std::make_unique<server_context>(server_context{cfg_, registry_, *router_, *store_, *tls_, throttle_,
+                                                           connections_,
+                                                           ensure_server_secret(cfg_.data_dir / "secret")});
+    for (const auto& where : cfg_.listeners) {
+        listeners_.push_back(std::make_unique<listener>(loops_.front()->get_executor(), where, *ctx_,
+                                                        [this] { return next_executor(); }));
+    }
+}
+
+server::~server() = default;
+
+asio::any_io_executor server::next_executor() {
+    const auto i = next_loop_.fetch_add(1, std::memory_order_relaxed) % loops_.size();
+    return loops_[i]->get_executor();
+}
+
+int server::run() {
+    for (auto& l : listeners_) {
+        l->start();
+        std::printf("hushd: listening %s %s:%u\n", std::string(l->kind_name()).c_str(),
+                    cfg_.listeners[static_cast<std::size_t>(&l - listeners_.data())].address.c_str(), l->port());
+        spdlog::info("listening {} on port {}", l->kind_name(), l->port());
+    }
+    std::function<void()> wait_signal;
+    wait_signal = [this, &wait_signal] {
+        signals_->async_wait([this, &wait_signal](const boost::system::error_code& ec, int signo) {
+            if (ec) {
+                return;
+            }
+            if (signo == SIGHUP) {
+                const auto err = tls_->reload();
+                if (err.empty()) {
+                    spdlog::info("SIGHUP: TLS certificate reloaded");
+                } else {
+                    spdlog::error("SIGHUP: TLS certificate not reloaded, keeping the old one: {}", err);
+                }
+                wait_signal();
+                return;
+            }
+            spdlog::info("signal {}: shutting down", signo);
+            shutdown();
+        });
+    };
+    wait_signal();
+
+    for (auto& loop : loops_) {
+        guards_.push_back(asio::make_work_guard(*loop));
+    }
+    for (std::size_t i = 1; i < loops_.size(); ++i) {
+        threads_.emplace_back([loop = loops_[i].get()] { loop->run(); });
+    }
+    spdlog::info("hushd {} ready: {} event-loop thread(s), hosts {}", HUSH_VERSION, loops_.size(),
+                 fmt::join(cfg_.hosts, ", "));
+    std::printf("hushd: ready\n");
+    std::fflush(stdout);
+    // The main thread runs loop 0; shutdown() stops the loops once every session has closed (or time is up).
+    loops_.front()->run();
+    for (auto& t : threads_) {
+        t.join();
+    }
+    // Storage work still queued posts into the stopped loops; only then may the loops (and with them any session
+    // a pending handler still holds) be destroyed, while the registry and tracker they use are still alive.
+    store_->shutdown();
+    guards_.clear();
+    listeners_.clear();
+    signals_.reset();
+    for (auto& loop : loops_) {
+        loop.reset();
+    }
+    spdlog::info("hushd stopped");
+    return 0;
+}
+
+void server::shutdown() {
+    if (stopping_) {
+        return;
+    }
+    stopping_ = true;
+    signals_->cancel();
+    for (auto& l : listeners_) {
+        l->stop();
+    }
+    auto finish = std::make_shared<asio::steady_timer>(*loops_.front(), std::chrono::seconds(5));
+    auto done = [this, finish] {
+        asio::post(*loops_.front(), [this, finish] {
+            finish->cancel();
+        });
+    };
+    connections_.on_empty(done);
+    const auto sessions = connections_.all();
+    spdlog::info("closing {} connection(s)", sessions.size());
+    for (const auto& s : sessions) {
+        s->close(stream_error{"system-shutdown", "the server is shutting down"});
+    }
+    finish->async_wait([this, finish](const boost::system::error_code&) {
+        if (connections_.size() > 0) {
+            spdlog::warn("{} connection(s) did not close in time", connections_.size());
+        }
+        connections_.on_empty(nullptr);
+        guards_.clear();
+        for (auto& loop : loops_) {
+            loop->stop();
+        }
+    });
+    if (connections_.size() == 0) {
+        finish->cancel();
+    }
+}
+
+}  // namespace hush

@@ -1,0 +1,71 @@
+#pragma once
+// The one path every stanza takes after its session has validated it and stamped `from` (Prosody's
+// process → post → route):
+//   post:  the anti-SPIM chain, for every inbound message, presence and iq get/set to another account;
+//   route: the server itself, a local account (RFC 6120 §10, RFC 6121 §8 rules), or a remote domain.
+// Errors go back to the sender; an error is never answered with an error.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "antispim/chain.hpp"
+#include "protocol/expected.hpp"
+#include "protocol/jid.hpp"
+#include "protocol/stanza.hpp"
+#include "server/session_registry.hpp"
+
+namespace hush {
+
+// Where a stanza came from, for the anti-SPIM context and logs.
+struct route_origin {
+    antispim::origin_kind kind = antispim::origin_kind::local_session;
+    std::string domain;        // authenticated domain of the stream it arrived on
+    std::string peer_address;  // IP address of that stream's peer
+};
+
+// Does this local account exist? (Storage-backed in the server; a fake in tests.)
+class account_directory {
+public:
+    virtual ~account_directory() = default;
+    virtual boost::asio::awaitable<hush::expected<bool, std::string>> exists(const jid& bare) = 0;
+};
+
+// Answers iq get/set addressed to the server or, on an account's behalf, to its bare JID.
+class iq_handler {
+public:
+    virtual ~iq_handler() = default;
+    // `addressed` is the server domain or the account's bare JID. Returns the result or error reply.
+    virtual boost::asio::awaitable<stanza> handle(const stanza& iq, const jid& addressed) = 0;
+};
+
+class router {
+public:
+    router(std::vector<std::string> hosts, session_registry& sessions, account_directory& accounts,
+           antispim::chain& chain, iq_handler& handlers);
+
+    bool is_local_domain(std::string_view domain) const;
+
+    // `s` carries a validated `to` (non-empty) and a stamped `from`.
+    boost::asio::awaitable<void> route(stanza s, route_origin origin);
+
+private:
+    boost::asio::awaitable<void> route_to_server(stanza s, const jid& to);
+    boost::asio::awaitable<void> route_to_account(stanza s, const jid& from, const jid& to, route_origin origin);
+    // Returns false when the stanza must not be delivered (and has been answered as the verdict says).
+    boost::asio::awaitable<bool> post(const stanza& s, const jid& from, const jid& to, const route_origin& origin);
+    // Returns false when the stanza could not be delivered and deserves an error.
+    bool deliver_local(const stanza& s, const jid& to);
+    boost::asio::awaitable<void> bounce(const stanza& s, std::string_view condition, error_type type,
+                                        std::string_view text = {});
+    boost::asio::awaitable<void> bounce(const stanza& s, std::string_view condition, std::string_view text = {});
+
+    std::vector<std::string> hosts_;
+    session_registry& sessions_;
+    account_directory& accounts_;
+    antispim::chain& chain_;
+    iq_handler& handlers_;
+};
+
+}  // namespace hush

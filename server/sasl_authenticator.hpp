@@ -1,0 +1,56 @@
+#pragma once
+// One SASL negotiation on a client stream (RFC 6120 §6): SCRAM-SHA-256, SCRAM-SHA-1 and PLAIN, all checked
+// against the stored SCRAM keys. Unknown accounts run the same exchange against decoy credentials, so the
+// answers do not tell which accounts exist.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "protocol/scram.hpp"
+#include "storage/async_store.hpp"
+
+namespace hush {
+
+struct sasl_step {
+    enum class kind { challenge, success, failure };
+    kind type = kind::failure;
+    std::string payload;    // raw (not yet base64) challenge or additional success data
+    std::string condition;  // for failures: RFC 6120 §6.5 condition
+    std::string username;   // on success: the authenticated local part (nodeprepped)
+};
+
+class sasl_authenticator {
+public:
+    sasl_authenticator(storage::async_store& store, std::string domain, std::string server_secret,
+                       std::uint32_t iterations);
+
+    static std::vector<std::string> mechanisms(bool allow_plain);
+
+    // `initial` is the decoded initial response (nullopt when the client sent none).
+    boost::asio::awaitable<sasl_step> start(std::string_view mechanism, bool allow_plain,
+                                            std::optional<std::string> initial);
+    boost::asio::awaitable<sasl_step> respond(std::string response);
+    bool in_progress() const { return scram_.has_value() || awaiting_plain_; }
+    void reset();
+
+private:
+    boost::asio::awaitable<sasl_step> scram_first(std::string message);
+    boost::asio::awaitable<sasl_step> plain(std::string message);
+    boost::asio::awaitable<std::optional<storage::account_credentials>> lookup(const std::string& username);
+    static sasl_step failure(std::string condition);
+
+    storage::async_store& store_;
+    std::string domain_;
+    std::string server_secret_;
+    std::uint32_t iterations_;
+    std::optional<sasl::scram_server> scram_;
+    bool scram_first_done_ = false;
+    bool awaiting_plain_ = false;
+    bool account_missing_ = false;
+    std::string username_;
+};
+
+}  // namespace hush

@@ -1,0 +1,62 @@
+#pragma once
+// The whole server: one io_context per event-loop thread (sessions are spread round-robin and never migrate,
+// so a session needs no strand), listeners, the router and its services, signals, and orderly shutdown.
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "antispim/chain.hpp"
+#include "server/accounts.hpp"
+#include "server/auth_throttle.hpp"
+#include "server/config.hpp"
+#include "server/connection_tracker.hpp"
+#include "server/listener.hpp"
+#include "server/router.hpp"
+#include "server/server_context.hpp"
+#include "server/server_handlers.hpp"
+#include "server/session_registry.hpp"
+#include "server/tls_context.hpp"
+#include "storage/async_store.hpp"
+
+namespace hush {
+
+class server {
+public:
+    // Sets everything up; throws std::runtime_error with a clear message when something cannot start.
+    explicit server(config cfg);
+    ~server();
+
+    // Runs until SIGTERM/SIGINT; returns the process exit status.
+    int run();
+
+private:
+    void shutdown();
+    boost::asio::any_io_executor next_executor();
+
+    config cfg_;
+    std::vector<std::unique_ptr<boost::asio::io_context>> loops_;
+    std::vector<std::thread> threads_;
+    std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
+    std::atomic<std::size_t> next_loop_{0};
+
+    std::unique_ptr<storage::async_store> store_;
+    std::unique_ptr<tls_context_provider> tls_;
+    std::unique_ptr<antispim::chain> chain_;
+    session_registry registry_;
+    connection_tracker connections_;
+    auth_throttle throttle_;
+    std::unique_ptr<storage_account_directory> accounts_;
+    std::unique_ptr<server_handlers> handlers_;
+    std::unique_ptr<router> router_;
+    std::unique_ptr<server_context> ctx_;
+    std::vector<std::unique_ptr<listener>> listeners_;
+    std::unique_ptr<boost::asio::signal_set> signals_;
+    bool stopping_ = false;
+};
+
+}  // namespace hush

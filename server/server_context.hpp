@@ -1,0 +1,31 @@
+#pragma once
+// The long-lived services a session needs, built once at start-up and shared by every event-loop thread.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "server/auth_throttle.hpp"
+#include "server/config.hpp"
+#include "server/connection_tracker.hpp"
+#include "server/router.hpp"
+#include "server/session_registry.hpp"
+#include "server/tls_context.hpp"
+#include "storage/async_store.hpp"
+
+namespace hush {
+
+struct server_context {
+    const config& cfg;
+    session_registry& registry;
+    router& routes;
+    storage::async_store& store;
+    tls_context_provider& tls;
+    auth_throttle& throttle;
+    connection_tracker& connections;
+    std::string server_secret;
+};
+
+}  // namespace hush
