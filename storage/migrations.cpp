@@ -1,1 +1,138 @@
-// placeholder: filled by its issue work
+#include "storage/migrations.hpp"
+
+#include <array>
+#include <chrono>
+#include <string>
+
+namespace hush::storage {
+namespace {
+
+// Append only: never edit an entry once released, add a new one instead.
+constexpr std::array migration_list{
+    migration{1, "accounts",
+              R"sql(
+CREATE TABLE accounts (
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    created_at {int64} NOT NULL,
+    sha1_salt {blob} NOT NULL,
+    sha1_iterations {int64} NOT NULL,
+    sha1_stored_key {blob} NOT NULL,
+    sha1_server_key {blob} NOT NULL,
+    sha256_salt {blob} NOT NULL,
+    sha256_iterations {int64} NOT NULL,
+    sha256_stored_key {blob} NOT NULL,
+    sha256_server_key {blob} NOT NULL,
+    PRIMARY KEY (domain, username)
+);
+)sql"},
+};
+
+// The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.
+constexpr std::string_view schema_version_sql = R"sql(
+CREATE TABLE IF NOT EXISTS schema_version (
+    version {int64} NOT NULL PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at {int64} NOT NULL
+);
+)sql";
+
+struct token {
+    std::string_view name;
+    std::string_view sqlite;
+    std::string_view postgresql;
+};
+
+constexpr std::array tokens{
+    token{"{int64}", "INTEGER", "BIGINT"},
+    token{"{blob}", "BLOB", "BYTEA"},
+    token{"{key}", "TEXT", "TEXT COLLATE \"C\""},
+};
+
+std::int64_t now_unix() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+std::span<const migration> migrations() {
+    return migration_list;
+}
+
+int latest_schema_version() {
+    return migration_list.back().version;
+}
+
+std::string render_sql(std::string_view sql, sql_dialect dialect) {
+    std::string out;
+    out.reserve(sql.size() + 32);
+    std::size_t i = 0;
+    while (i < sql.size()) {
+        bool replaced = false;
+        if (sql[i] == '{') {
+            for (const auto& t : tokens) {
+                if (sql.substr(i, t.name.size()) == t.name) {
+                    out += dialect == sql_dialect::sqlite ? t.sqlite : t.postgresql;
+                    i += t.name.size();
+                    replaced = true;
+                    break;
+                }
+            }
+        }
+        if (!replaced) {
+            out += sql[i];
+            ++i;
+        }
+    }
+    return out;
+}
+
+result<int> apply_migrations(migration_target& target) {
+    const int latest = latest_schema_version();
+    const std::string bootstrap = render_sql(schema_version_sql, target.dialect());
+
+    // One transaction per migration; re-reading the version under the lock makes concurrent callers skip work
+    // another process has just done.
+    for (const auto& m : migrations()) {
+        if (auto begun = target.begin_exclusive(); !begun) {
+            return unexpected(begun.error());
+        }
+        if (auto created = target.execute_ddl(bootstrap); !created) {
+            target.rollback();
+            return unexpected(created.error());
+        }
+        auto current = target.read_version();
+        if (!current) {
+            target.rollback();
+            return unexpected(current.error());
+        }
+        if (*current > latest) {
+            target.rollback();
+            return unexpected(error{"database schema version " + std::to_string(*current) +
+                                    " is newer than this build supports (" + std::to_string(latest) + ")"});
+        }
+        if (*current >= m.version) {
+            target.rollback();
+            continue;
+        }
+        if (auto applied = target.execute_ddl(render_sql(m.sql, target.dialect())); !applied) {
+            target.rollback();
+            return unexpected(error{"migration " + std::to_string(m.version) + " (" + std::string(m.description) +
+                                    ") failed: " + applied.error().message});
+        }
+        if (auto recorded = target.record_version(m.version, m.description, now_unix()); !recorded) {
+            target.rollback();
+            return unexpected(recorded.error());
+        }
+        if (auto committed = target.commit(); !committed) {
+            target.rollback();
+            return unexpected(committed.error());
+        }
+    }
+
+    // Every entry is now either applied or was already covered by the stored version (never above latest).
+    return latest;
+}
+
+}  // namespace hush::storage

@@ -1,1 +1,680 @@
-// placeholder: filled by its issue work
+// Storage tests. Every store test runs against both backends: SQLite on a fresh temp file, PostgreSQL in a fresh
+// schema of the database named by HUSH_TEST_POSTGRES_URL (see scripts/with-postgres). Without that variable the
+// PostgreSQL cases are skipped, unless HUSH_REQUIRE_POSTGRES=1, which turns the skip into a failure.
+#include <doctest.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/async_store.hpp"
+#include "storage/migrations.hpp"
+#include "storage/store.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using namespace hush::storage;
+
+std::string env(const char* name) {
+    const char* value = std::getenv(name);
+    return value != nullptr ? value : "";
+}
+
+std::int64_t now_unix() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Built by hand: these tests must not depend on the SCRAM derivation code.
+account_credentials make_credentials(char seed) {
+    account_credentials creds;
+    creds.sha1.salt = std::string("salt\0\xff", 6) + seed;
+    creds.sha1.iterations = 4096;
+    creds.sha1.stored_key = std::string(20, seed);
+    creds.sha1.server_key = std::string("\x00\x01\x80\xfe", 4) + std::string(16, seed);
+    creds.sha256.salt = std::string("pepper") + seed;
+    creds.sha256.iterations = 4294967295u;  // the whole uint32 range must survive the round trip
+    creds.sha256.stored_key = std::string(32, static_cast<char>(seed + 1));
+    creds.sha256.server_key = std::string(31, static_cast<char>(seed + 2)) + '\0';
+    return creds;
+}
+
+class temp_dir {
+public:
+    temp_dir() {
+        std::string pattern = (fs::temp_directory_path() / "hush-store-test.XXXXXX").string();
+        if (mkdtemp(pattern.data()) == nullptr) {
+            throw std::runtime_error("mkdtemp failed");
+        }
+        path_ = pattern;
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+
+    const fs::path& path() const { return path_; }
+
+private:
+    fs::path path_;
+};
+
+// ---- backends ----
+
+struct sqlite_backend {
+    static constexpr bool is_postgres = false;
+
+    bool available() { return true; }
+
+    store_options options(unsigned pool_size = 1) const {
+        store_options o;
+        o.backend = store_options::backend_kind::sqlite;
+        o.sqlite_path = (dir.path() / "nested" / "dir" / "hush.db").string();  // parents do not exist yet
+        o.pool_size = pool_size;
+        return o;
+    }
+
+    // Out-of-band SQL, to set up states the store API cannot produce.
+    void exec_raw(const std::string& sql) const {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(options().sqlite_path.c_str(), &db) == SQLITE_OK);
+        sqlite3_busy_timeout(db, 5000);
+        const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+        const std::string message = sqlite3_errmsg(db);
+        sqlite3_close(db);
+        REQUIRE_MESSAGE(rc == SQLITE_OK, message);
+    }
+
+    temp_dir dir;
+};
+
+class postgres_backend {
+public:
+    static constexpr bool is_postgres = true;
+
+    postgres_backend() : base_url_(env("HUSH_TEST_POSTGRES_URL")) {
+        static std::atomic<int> counter{0};
+        schema_ = "hush_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+    }
+    ~postgres_backend() {
+        if (admin_ != nullptr) {
+            PQclear(PQexec(admin_, ("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE").c_str()));
+            PQfinish(admin_);
+        }
+    }
+    postgres_backend(const postgres_backend&) = delete;
+    postgres_backend& operator=(const postgres_backend&) = delete;
+
+    // False (with a note) when no server is configured; a failed test when one is required.
+    bool available() {
+        if (base_url_.empty()) {
+            if (env("HUSH_REQUIRE_POSTGRES") == "1") {
+                FAIL("HUSH_REQUIRE_POSTGRES=1 but HUSH_TEST_POSTGRES_URL is not set (run under scripts/with-postgres)");
+            }
+            static bool noted = false;
+            if (!noted) {
+                noted = true;
+                MESSAGE("skipping PostgreSQL storage tests: HUSH_TEST_POSTGRES_URL is not set");
+            }
+            return false;
+        }
+        admin_ = PQconnectdb(base_url_.c_str());
+        REQUIRE_MESSAGE(PQstatus(admin_) == CONNECTION_OK, PQerrorMessage(admin_));
+        PQsetNoticeProcessor(admin_, [](void*, const char*) {}, nullptr);
+        // A fresh, empty schema per test: nothing left over from earlier runs or other tests.
+        admin_exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE; CREATE SCHEMA " + schema_);
+        return true;
+    }
+
+    store_options options(unsigned pool_size = 1) const {
+        store_options o;
+        o.backend = store_options::backend_kind::postgresql;
+        o.postgres_url = url();
+        o.pool_size = pool_size;
+        return o;
+    }
+
+    void exec_raw(const std::string& sql) const { admin_exec("SET search_path TO " + schema_ + "; " + sql); }
+
+    // Kills every server session a store of this test opened (they carry the schema as application_name) and
+    // waits until they are gone; returns how many there were.
+    int terminate_sessions() const {
+        PGresult* res = PQexec(admin_, ("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                                        "WHERE application_name = '" + schema_ + "'").c_str());
+        REQUIRE_MESSAGE(PQresultStatus(res) == PGRES_TUPLES_OK, PQresultErrorMessage(res));
+        const int killed = PQntuples(res);
+        PQclear(res);
+        return killed;
+    }
+
+private:
+    std::string url() const {
+        const bool is_uri = base_url_.rfind("postgresql://", 0) == 0 || base_url_.rfind("postgres://", 0) == 0;
+        if (is_uri) {
+            const char sep = base_url_.find('?') == std::string::npos ? '?' : '&';
+            return base_url_ + sep + "options=-csearch_path%3D" + schema_ + "&application_name=" + schema_;
+        }
+        return base_url_ + " options='-csearch_path=" + schema_ + "' application_name=" + schema_;
+    }
+
+    void admin_exec(const std::string& sql) const {
+        PGresult* res = PQexec(admin_, sql.c_str());
+        const auto status = PQresultStatus(res);
+        const std::string message = PQresultErrorMessage(res);
+        PQclear(res);
+        REQUIRE_MESSAGE((status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK), message);
+    }
+
+    std::string base_url_;
+    std::string schema_;
+    PGconn* admin_ = nullptr;
+};
+
+}  // namespace
+
+TYPE_TO_STRING(sqlite_backend);
+TYPE_TO_STRING(postgres_backend);
+
+#define HUSH_BACKENDS sqlite_backend, postgres_backend
+
+// ---- schema and migrations ----
+
+TEST_CASE("migration list is ordered and renders for both dialects") {
+    int expected = 1;
+    for (const auto& m : migrations()) {
+        CHECK(m.version == expected);
+        ++expected;
+        for (auto dialect : {sql_dialect::sqlite, sql_dialect::postgresql}) {
+            CHECK(render_sql(m.sql, dialect).find('{') == std::string::npos);
+        }
+    }
+    CHECK(latest_schema_version() == expected - 1);
+    CHECK(render_sql("a {blob} b {int64} c {key}", sql_dialect::sqlite) == "a BLOB b INTEGER c TEXT");
+    CHECK(render_sql("a {blob} b {int64} c {key}", sql_dialect::postgresql) ==
+          "a BYTEA b BIGINT c TEXT COLLATE \"C\"");
+}
+
+TEST_CASE_TEMPLATE("migrate creates the schema once and is idempotent", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_store(backend.options());
+    auto before = s->schema_version();
+    REQUIRE(before);
+    CHECK(*before == 0);
+
+    // Before migrating, data calls fail with an error value, not an exception.
+    auto early = s->account_exists("example.org", "alice");
+    REQUIRE_FALSE(early);
+    CHECK_FALSE(early.error().message.empty());
+
+    auto first = s->migrate();
+    REQUIRE_MESSAGE(first, (first ? "" : first.error().message));
+    CHECK(*first == latest_schema_version());
+    auto second = s->migrate();
+    REQUIRE(second);
+    CHECK(*second == *first);
+    auto version = s->schema_version();
+    REQUIRE(version);
+    CHECK(*version == *first);
+
+    // A second connection (another process, in real life) sees the same version and has nothing to do.
+    auto other = open_store(backend.options());
+    auto third = other->migrate();
+    REQUIRE(third);
+    CHECK(*third == *first);
+    REQUIRE(s->create_account("example.org", "alice", make_credentials('a')));
+    CHECK(*other->account_exists("example.org", "alice"));
+}
+
+TEST_CASE_TEMPLATE("concurrent migrate from several connections is safe", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    constexpr int count = 4;
+    std::vector<std::unique_ptr<store>> stores;
+    for (int i = 0; i < count; ++i) {
+        stores.push_back(open_store(backend.options()));
+    }
+    std::vector<std::string> outcomes(count);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < count; ++i) {
+        threads.emplace_back([&, i] {
+            auto r = stores[i]->migrate();
+            outcomes[i] = r ? std::to_string(*r) : "error: " + r.error().message;
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    for (const auto& outcome : outcomes) {
+        CHECK(outcome == std::to_string(latest_schema_version()));
+    }
+}
+
+TEST_CASE_TEMPLATE("migrate refuses a database newer than this build", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_store(backend.options());
+    REQUIRE(s->migrate());
+    backend.exec_raw("INSERT INTO schema_version (version, description, applied_at) VALUES (999, 'future', 0)");
+    auto r = s->migrate();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("newer") != std::string::npos);
+}
+
+// ---- accounts ----
+
+TEST_CASE_TEMPLATE("accounts: create, exists, get", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_store(backend.options());
+    REQUIRE(s->migrate());
+
+    CHECK_FALSE(*s->account_exists("example.org", "alice"));
+    auto missing = s->get_credentials("example.org", "alice");
+    REQUIRE(missing);
+    CHECK_FALSE(missing->has_value());
+
+    const auto creds = make_credentials('a');
+    auto created = s->create_account("example.org", "alice", creds);
+    REQUIRE_MESSAGE(created, (created ? "" : created.error().message));
+    CHECK(*created);
+    CHECK(*s->account_exists("example.org", "alice"));
+    CHECK_FALSE(*s->account_exists("example.net", "alice"));  // accounts are per domain
+    CHECK_FALSE(*s->account_exists("example.org", "alic"));
+
+    auto got = s->get_credentials("example.org", "alice");
+    REQUIRE(got);
+    REQUIRE(got->has_value());
+    CHECK(got->value().sha1 == creds.sha1);
+    CHECK(got->value().sha256 == creds.sha256);
+
+    // Duplicate create: false, and the original credentials are untouched.
+    auto duplicate = s->create_account("example.org", "alice", make_credentials('z'));
+    REQUIRE(duplicate);
+    CHECK_FALSE(*duplicate);
+    CHECK(s->get_credentials("example.org", "alice")->value().sha256 == creds.sha256);
+
+    // The same username on another domain is a different account.
+    CHECK(*s->create_account("example.net", "alice", make_credentials('b')));
+}
+
+TEST_CASE_TEMPLATE("accounts: empty and non-ASCII values round trip", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_store(backend.options());
+    REQUIRE(s->migrate());
+    account_credentials empty;  // zero-length keys must come back as empty, not fail as NULL
+    CHECK(*s->create_account("example.org", "j\xc3\xbcrgen", empty));
+    auto got = s->get_credentials("example.org", "j\xc3\xbcrgen");
+    REQUIRE(got);
+    REQUIRE(got->has_value());
+    CHECK(got->value().sha1 == empty.sha1);
+    CHECK(got->value().sha256 == empty.sha256);
+}
+
+TEST_CASE_TEMPLATE("accounts: set credentials", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_store(backend.options());
+    REQUIRE(s->migrate());
+    REQUIRE(*s->create_account("example.org", "alice", make_credentials('a')));
+    REQUIRE(*s->create_account("example.org", "bob", make_credentials('b')));
+
+    const auto updated = make_credentials('c');
+    auto set = s->set_credentials("example.org", "alice", updated);
+    REQUIRE(set);
+    CHECK(*set);
+    auto got = s->get_credentials("example.org", "alice");
+    REQUIRE(got);
+    CHECK(got->value().sha1 == updated.sha1);
+    CHECK(got->value().sha256 == updated.sha256);
+    // Only alice changed.
+    CHECK(s->get_credentials("example.org", "bob")->value().sha1 == make_credentials('b').sha1);
+
+    auto missing = s->set_credentials("example.org", "carol", updated);
+    REQUIRE(missing);
+    CHECK_FALSE(*missing);
+    CHECK_FALSE(*s->account_exists("example.org", "carol"));
+}
+
+TEST_CASE_TEMPLATE("accounts: delete", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_store(backend.options());
+    REQUIRE(s->migrate());
+    REQUIRE(*s->create_account("example.org", "alice", make_credentials('a')));
+    REQUIRE(*s->create_account("example.net", "alice", make_credentials('b')));
+
+    auto deleted = s->delete_account("example.org", "alice");
+    REQUIRE(deleted);
+    CHECK(*deleted);
+    CHECK_FALSE(*s->account_exists("example.org", "alice"));
+    CHECK_FALSE(s->get_credentials("example.org", "alice")->has_value());
+    CHECK(*s->account_exists("example.net", "alice"));
+
+    auto again = s->delete_account("example.org", "alice");
+    REQUIRE(again);
+    CHECK_FALSE(*again);
+    auto never = s->delete_account("example.org", "nobody");
+    REQUIRE(never);
+    CHECK_FALSE(*never);
+}
+
+TEST_CASE_TEMPLATE("accounts: list is filtered by domain and ordered", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_store(backend.options());
+    REQUIRE(s->migrate());
+    auto empty = s->list_accounts("");
+    REQUIRE(empty);
+    CHECK(empty->empty());
+
+    const auto before = now_unix();
+    // Inserted out of order; "\xc3\xa4rger" (ärger) sorts after "bob" byte-wise, whatever the server locale.
+    const std::vector<std::pair<std::string, std::string>> inserted{
+        {"b.example", "zed"}, {"a.example", "\xc3\xa4rger"}, {"b.example", "alice"},
+        {"a.example", "bob"}, {"c.example", "carol"},        {"a.example", "Alice"},
+    };
+    for (const auto& [domain, user] : inserted) {
+        REQUIRE(*s->create_account(domain, user, make_credentials('x')));
+    }
+    const auto after = now_unix();
+
+    auto names = [](const std::vector<account>& accounts) {
+        std::vector<std::string> out;
+        for (const auto& a : accounts) {
+            out.push_back(a.domain + "/" + a.username);
+        }
+        return out;
+    };
+
+    auto all = s->list_accounts("");
+    REQUIRE(all);
+    CHECK(names(*all) == std::vector<std::string>{"a.example/Alice", "a.example/bob", "a.example/\xc3\xa4rger",
+                                                  "b.example/alice", "b.example/zed", "c.example/carol"});
+    for (const auto& a : *all) {
+        CHECK(a.created_at >= before);
+        CHECK(a.created_at <= after);
+    }
+
+    auto b = s->list_accounts("b.example");
+    REQUIRE(b);
+    CHECK(names(*b) == std::vector<std::string>{"b.example/alice", "b.example/zed"});
+
+    auto none = s->list_accounts("nowhere.example");
+    REQUIRE(none);
+    CHECK(none->empty());
+}
+
+// ---- backend specifics ----
+
+TEST_CASE("sqlite: WAL mode, and a second connection can write while the first is open") {
+    temp_dir dir;
+    const auto path = (dir.path() / "hush.db").string();
+    store_options o;
+    o.sqlite_path = path;
+    auto daemon = open_store(o);
+    REQUIRE(daemon->migrate());
+    auto ctl = open_store(o);  // hushctl while hushd runs
+    CHECK(*ctl->create_account("example.org", "alice", make_credentials('a')));
+    CHECK(*daemon->account_exists("example.org", "alice"));
+
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    std::string mode;
+    sqlite3_exec(
+        db, "PRAGMA journal_mode",
+        [](void* out, int, char** values, char**) {
+            *static_cast<std::string*>(out) = values[0];
+            return 0;
+        },
+        &mode, nullptr);
+    sqlite3_close(db);
+    CHECK(mode == "wal");
+}
+
+TEST_CASE("open_store: clear start-up errors") {
+    temp_dir dir;
+    SUBCASE("sqlite: parent is a file") {
+        const auto blocker = dir.path() / "file";
+        std::ofstream(blocker) << "x";
+        store_options o;
+        o.sqlite_path = (blocker / "hush.db").string();
+        try {
+            open_store(o);
+            FAIL("expected an exception");
+        } catch (const std::runtime_error& e) {
+            CHECK(std::string(e.what()).rfind("cannot open sqlite database " + o.sqlite_path + ": ", 0) == 0);
+        }
+    }
+    SUBCASE("sqlite: no path") {
+        store_options o;
+        CHECK_THROWS_WITH_AS(open_store(o), doctest::Contains("cannot open sqlite database"), std::runtime_error);
+    }
+    SUBCASE("postgresql: the password never appears in the message") {
+        for (const std::string url : {
+                 "postgresql://hush:s3cretpw@127.0.0.1:1/nodb",
+                 "postgresql://hush:s3cretpw@127.0.0.1:notaport/nodb",
+                 "postgresql://hush:s3cret%zzpw@127.0.0.1:1/nodb",
+                 "postgresql://hush@127.0.0.1:1/nodb?password=s3cretpw&bogus=1",
+                 "host=127.0.0.1 port=1 password=s3cretpw dbname=nodb",
+                 "host=127.0.0.1 port=1 password='s3cretpw' dbname",
+             }) {
+            CAPTURE(url);
+            store_options o;
+            o.backend = store_options::backend_kind::postgresql;
+            o.postgres_url = url;
+            try {
+                open_store(o);
+                FAIL("expected an exception");
+            } catch (const std::runtime_error& e) {
+                const std::string message = e.what();
+                CAPTURE(message);
+                CHECK(message.rfind("cannot connect to PostgreSQL: ", 0) == 0);
+                CHECK(message.find("s3cret") == std::string::npos);
+            }
+        }
+    }
+}
+
+TEST_CASE("postgresql: reconnects once after the server drops the connection") {
+    postgres_backend backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_store(backend.options());
+    REQUIRE(s->migrate());
+    REQUIRE(*s->create_account("example.org", "alice", make_credentials('a')));
+    REQUIRE(backend.terminate_sessions() == 1);
+    auto exists = s->account_exists("example.org", "alice");
+    REQUIRE_MESSAGE(exists, (exists ? "" : exists.error().message));
+    CHECK(*exists);
+    // And again: the retry budget is per statement, not per connection lifetime.
+    REQUIRE(backend.terminate_sessions() == 1);
+    CHECK(*s->create_account("example.org", "bob", make_credentials('b')));
+}
+
+// ---- async_store ----
+
+namespace {
+
+// Runs the coroutine to completion on `ctx` (on this thread); an exception escaping it fails the test.
+template <class Coroutine>
+void spawn(asio::io_context& ctx, Coroutine coroutine) {
+    asio::co_spawn(ctx, std::move(coroutine), [](std::exception_ptr e) {
+        if (e) {
+            std::rethrow_exception(e);
+        }
+    });
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("async_store: migrates at start-up and resumes on the caller's executor", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    async_store storage(backend.options(3));
+    CHECK(storage.size() == (B::is_postgres ? 3u : 1u));
+
+    asio::io_context ctx;
+    const auto main_thread = std::this_thread::get_id();
+    std::thread::id before, during, after;
+    std::optional<result<int>> version;
+    std::optional<result<bool>> created;
+    spawn(ctx, [&]() -> asio::awaitable<void> {
+        version = co_await storage.run([](store& s) { return s.schema_version(); });
+        before = std::this_thread::get_id();
+        created = co_await storage.run([&](store& s) {
+            during = std::this_thread::get_id();
+            return s.create_account("example.org", "alice", make_credentials('a'));
+        });
+        after = std::this_thread::get_id();
+    });
+    ctx.run();
+
+    REQUIRE(version.has_value());
+    REQUIRE(version->has_value());
+    CHECK(**version == latest_schema_version());
+    REQUIRE(created.has_value());
+    CHECK(created->value());
+    CHECK(before == main_thread);
+    CHECK(after == before);
+    CHECK(during != before);
+    CHECK(during != std::thread::id());
+}
+
+TEST_CASE_TEMPLATE("async_store: concurrent requests spread over the workers", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    async_store storage(backend.options(3));
+    asio::io_context ctx;
+    constexpr int count = 30;
+    std::mutex mutex;
+    std::set<const store*> connections;
+    int succeeded = 0;
+    for (int i = 0; i < count; ++i) {
+        spawn(ctx, [&, i]() -> asio::awaitable<void> {
+            auto r = co_await storage.run([&, i](store& s) {
+                {
+                    std::lock_guard lock(mutex);
+                    connections.insert(&s);
+                }
+                return s.create_account("example.org", "user" + std::to_string(i), make_credentials('u'));
+            });
+            if (r && *r) {
+                ++succeeded;  // resumed on ctx's only thread: no race
+            }
+        });
+    }
+    ctx.run();
+    CHECK(succeeded == count);
+    CHECK(connections.size() == storage.size());  // round robin reaches every connection
+
+    std::optional<result<std::vector<account>>> listed;
+    asio::io_context ctx2;
+    spawn(ctx2, [&]() -> asio::awaitable<void> {
+        listed = co_await storage.run([](store& s) { return s.list_accounts("example.org"); });
+    });
+    ctx2.run();
+    REQUIRE(listed.has_value());
+    REQUIRE(listed->has_value());
+    CHECK(listed->value().size() == count);
+}
+
+TEST_CASE_TEMPLATE("async_store: an exception from fn reaches the coroutine", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    async_store storage(backend.options(2));
+    asio::io_context ctx;
+    std::string caught;
+    spawn(ctx, [&]() -> asio::awaitable<void> {
+        try {
+            co_await storage.run([](store&) -> result<int> { throw std::runtime_error("boom"); });
+        } catch (const std::runtime_error& e) {
+            caught = e.what();
+        }
+    });
+    ctx.run();
+    CHECK(caught == "boom");
+}
+
+TEST_CASE_TEMPLATE("async_store: shutdown drains queued work, later calls get an error", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    async_store storage(backend.options(2));
+    asio::io_context ctx;
+    constexpr int count = 20;
+    std::atomic<int> ran{0};
+    int resumed = 0;
+    for (int i = 0; i < count; ++i) {
+        spawn(ctx, [&, i]() -> asio::awaitable<void> {
+            auto r = co_await storage.run([&, i](store& s) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                ++ran;
+                return s.create_account("example.org", "user" + std::to_string(i), make_credentials('u'));
+            });
+            if (r && *r) {
+                ++resumed;
+            }
+        });
+    }
+    ctx.poll();  // every coroutine has now queued its request and is suspended
+    storage.shutdown();
+    CHECK(ran.load() == count);  // nothing queued was dropped
+    ctx.run();
+    CHECK(resumed == count);
+
+    std::optional<result<bool>> late;
+    asio::io_context ctx2;
+    spawn(ctx2, [&]() -> asio::awaitable<void> {
+        late = co_await storage.run([](store& s) { return s.account_exists("example.org", "user0"); });
+    });
+    ctx2.run();
+    REQUIRE(late.has_value());
+    REQUIRE_FALSE(late->has_value());
+    CHECK(late->error().message == "storage is shut down");
+    storage.shutdown();  // idempotent
+}
