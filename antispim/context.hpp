@@ -10,6 +10,8 @@ namespace hush::antispim {
 enum class origin_kind { local_session, remote_domain };
 
 struct spim_context {
+    explicit spim_context(const hush::stanza& s) : stanza(s) {}
+
     const hush::stanza& stanza;
     hush::jid sender;    // full JID as stamped by the server
     hush::jid receiver;  // the addressed JID (local account)

@@ -9,6 +9,8 @@ namespace hush {
 
 template <class E>
 struct unexpected {
+    // A constructor, not an aggregate: Clang 14 has no class template argument deduction for aggregates.
+    explicit unexpected(E e) : error(std::move(e)) {}
     E error;
 };
 

@@ -145,7 +145,7 @@ void server::shutdown() {
     }
     auto finish = std::make_shared<asio::steady_timer>(*loops_.front(), std::chrono::seconds(5));
     auto done = [this, finish] {
-        asio::post(*loops_.front(), [this, finish] {
+        asio::post(*loops_.front(), [finish] {
             finish->cancel();
         });
     };

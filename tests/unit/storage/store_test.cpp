@@ -630,7 +630,7 @@ TEST_CASE_TEMPLATE("async_store: an exception from fn reaches the coroutine", B,
     std::string caught;
     spawn(ctx, [&]() -> asio::awaitable<void> {
         try {
-            co_await storage.run([](store&) -> result<int> { throw std::runtime_error("boom"); });
+            (void)co_await storage.run([](store&) -> result<int> { throw std::runtime_error("boom"); });
         } catch (const std::runtime_error& e) {
             caught = e.what();
         }
