@@ -18,9 +18,10 @@ std::optional<storage::account_credentials> make_credentials(std::string_view pa
 namespace hush {
 
 boost::asio::awaitable<hush::expected<bool, std::string>> storage_account_directory::exists(const jid& bare) {
-    auto found = co_await store_.run([domain = bare.domain(), node = bare.node()](storage::store& s) {
+    auto query = [domain = bare.domain(), node = bare.node()](storage::store& s) {
         return s.account_exists(domain, node);
-    });
+    };
+    auto found = co_await store_.run(std::move(query));
     if (!found) {
         co_return hush::unexpected(found.error().message);
     }

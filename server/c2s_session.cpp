@@ -476,7 +476,8 @@ asio::awaitable<void> c2s_session::handle_sasl(const stanza& s) {
             auto decoded = sasl::base64_decode(text);
             if (!decoded) {
                 sasl_->reset();
-                co_await finish_sasl(sasl_step{sasl_step::kind::failure, {}, "incorrect-encoding", {}});
+                sasl_step bad_encoding{sasl_step::kind::failure, {}, "incorrect-encoding", {}};
+                co_await finish_sasl(std::move(bad_encoding));
                 co_return;
             }
             payload = std::move(*decoded);
@@ -484,7 +485,8 @@ asio::awaitable<void> c2s_session::handle_sasl(const stanza& s) {
     }
     if (name == "auth") {
         const std::string mechanism = s.element().attribute("mechanism").value();
-        co_await finish_sasl(co_await sasl_->start(mechanism, ctx_.cfg.sasl.allow_plain, std::move(payload)));
+        auto step = co_await sasl_->start(mechanism, ctx_.cfg.sasl.allow_plain, std::move(payload));
+        co_await finish_sasl(std::move(step));
         co_return;
     }
     if (name == "response") {
@@ -492,7 +494,8 @@ asio::awaitable<void> c2s_session::handle_sasl(const stanza& s) {
             send(sasl_failure_element("malformed-request"));
             co_return;
         }
-        co_await finish_sasl(co_await sasl_->respond(payload.value_or(std::string())));
+        auto step = co_await sasl_->respond(payload.value_or(std::string()));
+        co_await finish_sasl(std::move(step));
         co_return;
     }
     begin_close(stream_error{"unsupported-stanza-type", "unexpected SASL element"});
@@ -615,7 +618,8 @@ asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
     if (spdlog::should_log(spdlog::level::debug) && kind != stanza_kind::message) {
         spdlog::debug("c2s {}: {} {} to {}", jid_.full_string(), s.name(), s.type(), s.to());
     }
-    co_await ctx_.routes.route(std::move(s), route_origin{antispim::origin_kind::local_session, domain_, peer_address_});
+    route_origin origin{antispim::origin_kind::local_session, domain_, peer_address_};
+    co_await ctx_.routes.route(std::move(s), std::move(origin));
 }
 
 void c2s_session::handle_own_presence(const stanza& p) {

@@ -8,6 +8,9 @@ namespace hush {
 
 namespace {
 
+// Stanzas the server itself originates (replies, errors). A function, not a braced temporary inside co_await.
+route_origin server_origin() { return route_origin{}; }
+
 bool is_subscription_type(std::string_view type) {
     return type == "subscribe" || type == "subscribed" || type == "unsubscribe" || type == "unsubscribed";
 }
@@ -45,7 +48,7 @@ boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
 boost::asio::awaitable<void> router::route_to_server(stanza s, const jid& to) {
     if (s.kind() == stanza_kind::iq && (s.type() == "get" || s.type() == "set")) {
         stanza reply = co_await handlers_.handle(s, to.bare());
-        co_await route(std::move(reply), route_origin{});
+        co_await route(std::move(reply), server_origin());
     }
     // Presence and messages to the server itself, and iq results/errors, need no answer.
     co_return;
@@ -74,7 +77,7 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     if (kind == stanza_kind::iq && to.is_bare() && (type == "get" || type == "set")) {
         // The server answers iq to a bare JID on the account's behalf (RFC 6120 §10.5.3.2).
         stanza reply = co_await handlers_.handle(s, to);
-        co_await route(std::move(reply), route_origin{});
+        co_await route(std::move(reply), server_origin());
         co_return;
     }
     if (!co_await post(s, from, to, origin)) {
@@ -177,7 +180,7 @@ boost::asio::awaitable<void> router::bounce(const stanza& s, std::string_view co
         co_return;  // never answer an error or a result with an error
     }
     stanza reply = make_error_reply(s, condition, type, text);
-    co_await route(std::move(reply), route_origin{});
+    co_await route(std::move(reply), server_origin());
 }
 
 }  // namespace hush

@@ -76,16 +76,14 @@ boost::asio::awaitable<sasl_step> sasl_authenticator::respond(std::string respon
     co_return ok;
 }
 
-boost::asio::awaitable<std::optional<storage::account_credentials>> sasl_authenticator::lookup(
+boost::asio::awaitable<storage::result<std::optional<storage::account_credentials>>> sasl_authenticator::lookup(
     const std::string& username) {
-    auto found = co_await store_.run([domain = domain_, username](storage::store& s) {
-        return s.get_credentials(domain, username);
-    });
+    auto query = [domain = domain_, username](storage::store& s) { return s.get_credentials(domain, username); };
+    auto found = co_await store_.run(std::move(query));
     if (!found) {
         spdlog::error("sasl: credential lookup failed: {}", found.error().message);
-        co_return std::nullopt;
     }
-    co_return std::move(*found);
+    co_return found;
 }
 
 boost::asio::awaitable<sasl_step> sasl_authenticator::scram_first(std::string message) {
@@ -106,7 +104,12 @@ boost::asio::awaitable<sasl_step> sasl_authenticator::scram_first(std::string me
             co_return failure("invalid-authzid");
         }
     }
-    auto creds = co_await lookup(*node);
+    auto found = co_await lookup(*node);
+    if (!found) {
+        reset();
+        co_return failure("temporary-auth-failure");
+    }
+    const auto& creds = *found;
     const auto hash = scram_->hash();
     sasl::scram_credentials chosen;
     if (creds) {
@@ -135,7 +138,11 @@ boost::asio::awaitable<sasl_step> sasl_authenticator::plain(std::string message)
             co_return failure("invalid-authzid");
         }
     }
-    auto creds = co_await lookup(*node);
+    auto found = co_await lookup(*node);
+    if (!found) {
+        co_return failure("temporary-auth-failure");
+    }
+    const auto& creds = *found;
     if (!creds) {
         // Spend the same work as a real check so timing does not reveal the missing account.
         (void)sasl::verify_password(sasl::scram_hash::sha256, parsed->password,

@@ -39,7 +39,9 @@ public:
 private:
     boost::asio::awaitable<sasl_step> scram_first(std::string message);
     boost::asio::awaitable<sasl_step> plain(std::string message);
-    boost::asio::awaitable<std::optional<storage::account_credentials>> lookup(const std::string& username);
+    // nullopt inside: no such account; an error: storage failed (answered with temporary-auth-failure).
+    boost::asio::awaitable<storage::result<std::optional<storage::account_credentials>>> lookup(
+        const std::string& username);
     static sasl_step failure(std::string condition);
 
     storage::async_store& store_;
