@@ -63,6 +63,16 @@ boost::asio::awaitable<stanza> server_handlers::handle(const stanza& iq, const j
         q.append_child("version").append_child(pugi::node_pcdata).set_value(version_.c_str());
         co_return reply;
     }
+    if (get && addressed.has_node() && name == std::string_view("query") && payload_ns == "jabber:iq:roster") {
+        // Rosters arrive with the IM core; until then every account's roster is empty, which is the truth.
+        const auto requester = jid::parse(iq.from());
+        if (requester && requester->equals_bare(addressed)) {
+            stanza reply = make_iq_result(iq);
+            add_query(reply, "jabber:iq:roster", {});
+            co_return reply;
+        }
+        co_return make_error_reply(iq, "forbidden");
+    }
     co_return make_error_reply(iq, "service-unavailable");
 }
 
