@@ -1,0 +1,364 @@
+// Stream negotiation and stanza intake for client sessions: stream headers and features, STARTTLS, SASL,
+// resource binding, then validation and stamping of every stanza before it goes to the router.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "protocol/namespaces.hpp"
+#include "server/c2s_session.hpp"
+
+namespace hush {
+
+namespace asio = boost::asio;
+using asio::use_awaitable;
+constexpr auto tuple_awaitable = asio::as_tuple(use_awaitable);
+
+namespace {
+
+std::string random_id() {
+    auto raw = sasl::random_bytes(12);
+    std::string out;
+    static constexpr char hex[] = "0123456789abcdef";
+    for (unsigned char c : raw) {
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+    return out;
+}
+
+std::string escape_attr(std::string_view in) {
+    std::string out;
+    for (char c : in) {
+        switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '\'': out += "&apos;"; break;
+        case '"': out += "&quot;"; break;
+        default: out += c;
+        }
+    }
+    return out;
+}
+
+std::string sasl_element(std::string_view name, std::string_view raw_payload) {
+    std::string out = "<";
+    out += name;
+    out += " xmlns='urn:ietf:params:xml:ns:xmpp-sasl'";
+    if (raw_payload.empty()) {
+        return out + "/>";
+    }
+    out += ">" + sasl::base64_encode(raw_payload) + "</" + std::string(name) + ">";
+    return out;
+}
+
+std::string sasl_failure_element(std::string_view condition) {
+    return "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><" + std::string(condition) + "/></failure>";
+}
+
+pugi::xml_node only_child_element(const stanza& s, std::size_t& count) {
+    pugi::xml_node found;
+    count = 0;
+    for (auto c : s.element().children()) {
+        if (c.type() == pugi::node_element) {
+            if (count++ == 0) {
+                found = c;
+            }
+        }
+    }
+    return found;
+}
+
+}  // namespace
+
+void c2s_session::handle_stream_open(const xml::stream_open& header) {
+    if (header.stream_ns != ns::streams || header.local_name != "stream") {
+        begin_close(stream_error{"invalid-namespace", "the root element must be stream:stream"});
+        return;
+    }
+    if (header.content_ns != ns::client) {
+        begin_close(stream_error{"invalid-namespace", "this port serves jabber:client"});
+        return;
+    }
+    auto host = nameprep(header.to);
+    if (!host || !ctx_.routes.is_local_domain(*host)) {
+        begin_close(stream_error{"host-unknown", "this server does not serve '" + header.to + "'"});
+        return;
+    }
+    if (!domain_.empty() && *host != domain_) {
+        begin_close(stream_error{"host-unknown", "the stream restarted for another host"});
+        return;
+    }
+    domain_ = *host;
+    if (header.version.empty() || header.version.front() < '1') {
+        begin_close(stream_error{"unsupported-version", "XMPP 1.0 is required"});
+        return;
+    }
+    stream_id_ = random_id();
+    std::string out = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                      "xmlns:stream='http://etherx.jabber.org/streams' id='" + stream_id_ + "' from='" +
+                      escape_attr(domain_) + "' version='1.0' xml:lang='en'>";
+    send(std::move(out));
+    header_sent_ = true;
+    send_features();
+}
+
+void c2s_session::send_features() {
+    std::string f = "<stream:features>";
+    switch (phase_) {
+    case phase::connected:
+        f += "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>";
+        break;
+    case phase::tls_done:
+        f += "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>";
+        for (const auto& m : sasl_authenticator::mechanisms(ctx_.cfg.sasl.allow_plain)) {
+            f += "<mechanism>" + m + "</mechanism>";
+        }
+        f += "</mechanisms>";
+        break;
+    case phase::authenticated:
+    case phase::bound:
+        f += "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"
+             "<session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session>";
+        break;
+    }
+    f += "</stream:features>";
+    send(std::move(f));
+}
+
+asio::awaitable<void> c2s_session::handle_element(stanza s) {
+    const std::string& element_ns = s.ns();
+    if (element_ns == ns::tls && s.name() == "starttls") {
+        if (phase_ != phase::connected) {
+            begin_close(stream_error{"policy-violation", "TLS is already negotiated"});
+            co_return;
+        }
+        send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+        co_await wait_flushed();
+        if (socket_closed_ || !co_await start_tls()) {
+            close_socket();
+            co_return;
+        }
+        restart_stream_ = true;
+        co_return;
+    }
+    if (element_ns == ns::sasl) {
+        co_await handle_sasl(s);
+        co_return;
+    }
+    if (!element_ns.empty() || s.kind() == stanza_kind::other) {
+        begin_close(stream_error{"unsupported-stanza-type", "unexpected <" + std::string(s.name()) + "/>"});
+        co_return;
+    }
+    if (phase_ == phase::connected) {
+        begin_close(stream_error{"policy-violation", "STARTTLS is required"});
+        co_return;
+    }
+    if (phase_ == phase::tls_done) {
+        begin_close(stream_error{"not-authorized", "authenticate first"});
+        co_return;
+    }
+    if (phase_ == phase::authenticated) {
+        if (s.kind() == stanza_kind::iq && s.type() == "set" && s.child("bind", ns::bind)) {
+            handle_bind(s);
+        } else if (s.kind() == stanza_kind::iq && !s.is_error() && s.type() != "result") {
+            send(make_error_reply(s, "not-authorized", "bind a resource first").serialize());
+        }
+        co_return;
+    }
+    co_await handle_stanza(std::move(s));
+}
+
+asio::awaitable<void> c2s_session::handle_sasl(const stanza& s) {
+    const std::string_view name = s.name();
+    if (phase_ == phase::connected) {
+        // No authentication in the clear, whatever the mechanism (RFC 6120 §5.3.1, §6.4.5).
+        send(sasl_failure_element("encryption-required"));
+        co_return;
+    }
+    if (phase_ != phase::tls_done) {
+        begin_close(stream_error{"policy-violation", "already authenticated"});
+        co_return;
+    }
+    if (!sasl_) {
+        sasl_ = std::make_unique<sasl_authenticator>(ctx_.store, domain_, ctx_.server_secret,
+                                                     ctx_.cfg.sasl.scram_iterations);
+    }
+    const std::string text = s.element().text().get();
+    if (name == "abort") {
+        sasl_->reset();
+        send(sasl_failure_element("aborted"));
+        co_return;
+    }
+    std::optional<std::string> payload;
+    if (!text.empty()) {
+        if (text == "=") {
+            payload = std::string();  // an empty initial response
+        } else {
+            auto decoded = sasl::base64_decode(text);
+            if (!decoded) {
+                sasl_->reset();
+                sasl_step bad_encoding{sasl_step::kind::failure, {}, "incorrect-encoding", {}};
+                co_await finish_sasl(std::move(bad_encoding));
+                co_return;
+            }
+            payload = std::move(*decoded);
+        }
+    }
+    if (name == "auth") {
+        const std::string mechanism = s.element().attribute("mechanism").value();
+        auto step = co_await sasl_->start(mechanism, ctx_.cfg.sasl.allow_plain, std::move(payload));
+        co_await finish_sasl(std::move(step));
+        co_return;
+    }
+    if (name == "response") {
+        if (!sasl_->in_progress()) {
+            send(sasl_failure_element("malformed-request"));
+            co_return;
+        }
+        auto step = co_await sasl_->respond(payload.value_or(std::string()));
+        co_await finish_sasl(std::move(step));
+        co_return;
+    }
+    begin_close(stream_error{"unsupported-stanza-type", "unexpected SASL element"});
+}
+
+asio::awaitable<void> c2s_session::finish_sasl(sasl_step step) {
+    switch (step.type) {
+    case sasl_step::kind::challenge:
+        send(sasl_element("challenge", step.payload));
+        co_return;
+    case sasl_step::kind::success: {
+        ctx_.throttle.record_success(peer_address_);
+        auto who = jid::from_parts(step.username, domain_);
+        if (!who) {
+            send(sasl_failure_element("not-authorized"));
+            co_return;
+        }
+        jid_ = *who;  // bare until bound
+        spdlog::info("c2s {}: authenticated as {}", peer_address_, jid_.bare_string());
+        send(sasl_element("success", step.payload));
+        phase_ = phase::authenticated;
+        restart_stream_ = true;
+        // jid_ is bare here; the registry only sees it once a resource is bound.
+        co_return;
+    }
+    case sasl_step::kind::failure:
+        break;
+    }
+    ++auth_failures_;
+    const auto delay = ctx_.throttle.record_failure(peer_address_);
+    spdlog::info("c2s {}: authentication failed ({}), failure {} on this connection", peer_address_, step.condition,
+                 auth_failures_);
+    if (delay.count() > 0) {
+        asio::steady_timer pause(executor_, delay);
+        co_await pause.async_wait(tuple_awaitable);
+    }
+    send(sasl_failure_element(step.condition));
+    if (auth_failures_ >= ctx_.cfg.limits.auth_failures_per_connection) {
+        begin_close(stream_error{"policy-violation", "too many failed authentication attempts"});
+    }
+}
+
+void c2s_session::handle_bind(const stanza& iq) {
+    auto bind = iq.child("bind", ns::bind);
+    std::string requested = bind.child("resource").text().get();
+    std::string resource;
+    if (requested.empty()) {
+        resource = "hush-" + random_id().substr(0, 12);
+    } else {
+        auto prepped = resourceprep(requested);
+        if (!prepped || prepped->empty()) {
+            send(make_error_reply(iq, "bad-request", "invalid resource").serialize());
+            return;
+        }
+        resource = std::move(*prepped);
+    }
+    jid_ = jid_.bare().with_resource(resource);
+    if (auto previous = ctx_.registry.bind(jid_, shared_from_this())) {
+        previous->close(stream_error{"conflict", "replaced by a new session"});
+    }
+    phase_ = phase::bound;
+    spdlog::info("c2s {}: bound {}", peer_address_, jid_.full_string());
+    stanza result = make_iq_result(iq);
+    result.remove_attribute("to");
+    result.remove_attribute("from");
+    auto b = result.element().append_child("bind");
+    b.append_attribute("xmlns").set_value(ns::bind.data());
+    b.append_child("jid").append_child(pugi::node_pcdata).set_value(jid_.full_string().c_str());
+    send(result.serialize());
+}
+
+asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
+    const stanza_kind kind = s.kind();
+    // `from`: the client may give its full or bare JID; anything else is spoofing (RFC 6120 §8.1.2.1).
+    if (!s.from().empty()) {
+        auto claimed = jid::parse(s.from());
+        if (!claimed || !claimed->equals_bare(jid_) || (!claimed->is_bare() && !claimed->equals_full(jid_))) {
+            begin_close(stream_error{"invalid-from", "'from' does not match the authenticated JID"});
+            co_return;
+        }
+    }
+    s.set_attribute("from", jid_.full_string());
+
+    if (kind == stanza_kind::iq) {
+        const auto type = s.type();
+        std::size_t children = 0;
+        only_child_element(s, children);
+        const bool request = type == "get" || type == "set";
+        if (s.id().empty() || !(request || type == "result" || type == "error") || (request && children != 1)) {
+            if (type != "error" && type != "result") {
+                send(make_error_reply(s, "bad-request", "an iq needs an id, a type and one payload").serialize());
+            }
+            co_return;
+        }
+        if (s.to().empty() && type == "set" && s.child("session", ns::session)) {
+            send(make_iq_result(s).serialize());  // RFC 3921 session establishment: a no-op kept for old clients
+            co_return;
+        }
+    }
+
+    if (s.to().empty()) {
+        if (kind == stanza_kind::presence) {
+            handle_own_presence(s);
+            co_return;
+        }
+        // A message or iq without 'to' is addressed to the account itself (RFC 6120 §10.3).
+        s.set_attribute("to", jid_.bare_string());
+    } else {
+        auto to = jid::parse(s.to());
+        if (!to) {
+            if (!s.is_error()) {
+                stanza reply = make_error_reply(s, "jid-malformed");
+                reply.set_attribute("from", jid_.domain());
+                send(reply.serialize());
+            }
+            co_return;
+        }
+        s.set_attribute("to", to->full_string());
+    }
+    if (spdlog::should_log(spdlog::level::debug) && kind != stanza_kind::message) {
+        spdlog::debug("c2s {}: {} {} to {}", jid_.full_string(), s.name(), s.type(), s.to());
+    }
+    route_origin origin{antispim::origin_kind::local_session, domain_, peer_address_};
+    co_await ctx_.routes.route(std::move(s), std::move(origin));
+}
+
+void c2s_session::handle_own_presence(const stanza& p) {
+    const auto type = p.type();
+    if (type.empty()) {
+        int priority = 0;
+        if (auto pr = p.element().child("priority")) {
+            priority = std::clamp(pr.text().as_int(0), -128, 127);
+        }
+        ctx_.registry.set_presence(jid_, true, priority);
+    } else if (type == "unavailable") {
+        ctx_.registry.set_presence(jid_, false, 0);
+    }
+    // Broadcasting to contacts needs rosters (the IM core issue); until then presence only marks availability.
+}
+
+}  // namespace hush
