@@ -155,13 +155,31 @@ bool router::deliver_local(const stanza& s, const jid& to) {
         }
         return true;
     }
-    if (type == "groupchat" && !to.is_bare()) {
-        return false;
+    // Messages (RFC 6121 §8.5.2 for a bare JID, §8.5.3.2.1 for a full JID whose resource is gone).
+    if (type == "error") {
+        return true;  // silently ignored
     }
+    if (type == "groupchat") {
+        return false;  // never delivered to a bare JID or a gone resource: <service-unavailable/>
+    }
+    if (type == "headline") {
+        if (!to.is_bare()) {
+            return true;  // silently ignored
+        }
+        // Every available resource with a non-negative priority.
+        const auto bytes = share(s.serialize());
+        for (const auto& r : sessions_.resources(to.bare())) {
+            if (r.available && r.priority >= 0) {
+                r.target->deliver(bytes);
+            }
+        }
+        return true;
+    }
+    // normal and chat: the most available resource(s).
     const auto best = sessions_.best_available(to.bare());
     if (best.empty()) {
-        // No offline storage yet: chat and normal messages are refused rather than lost; headlines are dropped.
-        return type == "headline" || type == "error";
+        // No offline storage yet: refused rather than lost (RFC 6121 §8.5.2.2.1 allows the error).
+        return false;
     }
     const auto bytes = share(s.serialize());
     for (const auto& r : best) {
