@@ -1,0 +1,502 @@
+"""Fixtures for Hush's integration tests: a real hushd per test, users made with hushctl, real XMPP clients.
+
+Run with Debian's interpreter (slixmpp is a Debian package):  /usr/bin/python3 -m pytest tests/integration
+
+Environment:
+  HUSH_BUILD_DIR          where hushd and hushctl are (default: <repo>/build)
+  HUSH_TEST_POSTGRES_URL  a PostgreSQL database to run the postgresql-parametrized tests against (scripts/with-postgres
+                          sets it); each hushd gets its own freshly created database next to it
+  HUSH_REQUIRE_POSTGRES=1 a missing HUSH_TEST_POSTGRES_URL fails those tests instead of skipping them
+  HUSH_TEST_TIMEOUT       seconds for each wait (default 20)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import re
+import signal
+import ssl
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TIMEOUT = float(os.environ.get("HUSH_TEST_TIMEOUT", "20"))
+LISTEN_RE = re.compile(r"^hushd: listening (\S+) (\S+):(\d+)$")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# hushd and hushctl
+# --------------------------------------------------------------------------------------------------------------
+
+def build_dir() -> Path:
+    return Path(os.environ.get("HUSH_BUILD_DIR", REPO / "build")).resolve()
+
+
+@pytest.fixture(scope="session")
+def hush_binaries() -> dict[str, Path]:
+    bins = {name: build_dir() / name for name in ("hushd", "hushctl")}
+    for name, path in bins.items():
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            pytest.fail(f"{path} is missing: build first (./dev test, or ninja -C {build_dir()}), "
+                        f"or point HUSH_BUILD_DIR at a build directory")
+    return bins
+
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def render_config(config: dict) -> str:
+    """dict of sections -> TOML. A list of dicts becomes an array of tables ([[listen]])."""
+    out = []
+    for section, body in config.items():
+        if isinstance(body, list):
+            for table in body:
+                out.append(f"[[{section}]]")
+                out += [f"{k} = {toml_value(v)}" for k, v in table.items()]
+                out.append("")
+        else:
+            out.append(f"[{section}]")
+            out += [f"{k} = {toml_value(v)}" for k, v in body.items()]
+            out.append("")
+    return "\n".join(out)
+
+
+class HushServer:
+    """One hushd process with its own directory, config, data and logs."""
+
+    def __init__(self, bins: dict[str, Path], workdir: Path, config: dict):
+        self.bins = bins
+        self.workdir = workdir
+        self.config_path = workdir / "hush.toml"
+        self.stderr_path = workdir / "hushd.stderr.log"
+        self.config = config
+        self.config_path.write_text(render_config(config))
+        self.proc: subprocess.Popen | None = None
+        self.stdout_lines: list[str] = []
+        self._lines: queue.Queue = queue.Queue()
+        self.ports: dict[str, int] = {}
+        self.returncode: int | None = None
+
+    # -- lifecycle --
+
+    def start(self, timeout: float = TIMEOUT) -> "HushServer":
+        stderr = open(self.stderr_path, "wb")
+        try:
+            self.proc = subprocess.Popen(
+                [str(self.bins["hushd"]), "--config", str(self.config_path)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+                text=True, bufsize=1, cwd=self.workdir)
+        finally:
+            stderr.close()
+        threading.Thread(target=self._read_stdout, name="hushd-stdout", daemon=True).start()
+        self._wait_ready(timeout)
+        return self
+
+    def _read_stdout(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            self.stdout_lines.append(line)
+            self._lines.put(line)
+        self._lines.put(None)  # EOF
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                line = self._lines.get(timeout=max(remaining, 0))
+            except queue.Empty:
+                self.kill()
+                raise AssertionError(f"hushd did not print 'hushd: ready' within {timeout}s\n{self.describe()}")
+            if line is None:
+                status = self.proc.wait(timeout=TIMEOUT)
+                self.returncode = status
+                raise AssertionError(f"hushd exited with status {status} before 'hushd: ready'\n{self.describe()}")
+            m = LISTEN_RE.match(line)
+            if m:
+                self.ports[m.group(1)] = int(m.group(3))
+            elif line == "hushd: ready":
+                missing = {l["kind"] for l in self.config.get("listen", [])} - set(self.ports)
+                if missing:
+                    raise AssertionError(f"hushd ready without announcing listeners {missing}\n{self.describe()}")
+                return
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        """Wait for exit; kill and fail if it takes longer than timeout."""
+        assert self.proc is not None
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"hushd did not exit within {timeout}s\n{self.describe()}")
+        return self.returncode
+
+    def stop(self, timeout: float = TIMEOUT) -> int:
+        """SIGTERM, then wait for exit (kill and fail on timeout). Returns the exit status."""
+        if self.running:
+            self.signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def kill(self) -> None:
+        if self.running:
+            self.proc.kill()
+            self.proc.wait()
+
+    # -- helpers --
+
+    def port(self, kind: str = "c2s") -> int:
+        return self.ports[kind]
+
+    def stderr_text(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def describe(self, tail: int = 200) -> str:
+        err = self.stderr_text().splitlines()[-tail:]
+        return ("--- config " + str(self.config_path) + " ---\n" + self.config_path.read_text()
+                + "--- hushd stdout ---\n" + "\n".join(self.stdout_lines)
+                + f"\n--- hushd stderr (last {tail} lines of {self.stderr_path}) ---\n" + "\n".join(err))
+
+    def hushctl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [str(self.bins["hushctl"]), "--config", str(self.config_path), *args],
+            input=input, stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=TIMEOUT)
+        if check and result.returncode != 0:
+            raise AssertionError(f"hushctl {' '.join(args)} exited {result.returncode}\n"
+                                 f"stdout: {result.stdout}\nstderr: {result.stderr}")
+        return result
+
+    def adduser(self, jid: str, password: str) -> None:
+        self.hushctl("adduser", jid, password)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# storage backends
+# --------------------------------------------------------------------------------------------------------------
+
+def _psql(url: str, sql: str) -> None:
+    result = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT)
+    if result.returncode != 0:
+        raise AssertionError(f"psql {sql!r} failed: {result.stderr}")
+
+
+class PostgresDatabases:
+    """Creates a fresh database per hushd on the server HUSH_TEST_POSTGRES_URL points at; drops them at the end."""
+
+    def __init__(self, base_url: str):
+        self.base = urlsplit(base_url)
+        self.created: list[str] = []
+
+    def _url(self, dbname: str) -> str:
+        return urlunsplit(self.base._replace(path="/" + dbname))
+
+    def create(self) -> str:
+        name = "hush_it_" + uuid.uuid4().hex[:12]
+        _psql(self._url("postgres"), f'create database "{name}"')
+        self.created.append(name)
+        return self._url(name)
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            _psql(self._url("postgres"), f'drop database if exists "{name}" with (force)')
+        self.created.clear()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage_backend(request) -> str:
+    """Parametrizes a test over the storage backends. postgresql needs HUSH_TEST_POSTGRES_URL (skipped without it,
+    unless HUSH_REQUIRE_POSTGRES=1, which makes a missing URL a failure)."""
+    if request.param == "postgresql" and not os.environ.get("HUSH_TEST_POSTGRES_URL"):
+        message = "HUSH_TEST_POSTGRES_URL is not set (run under scripts/with-postgres)"
+        if os.environ.get("HUSH_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + " but HUSH_REQUIRE_POSTGRES=1")
+        pytest.skip(message)
+    return request.param
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the hush fixture: start servers
+# --------------------------------------------------------------------------------------------------------------
+
+def base_config(data_dir: Path) -> dict:
+    return {
+        "server": {"hosts": ["localhost"], "data_dir": str(data_dir), "threads": 2},
+        "log": {"level": "debug"},
+        "tls": {"certificate": "", "key": ""},
+        "listen": [
+            {"kind": "c2s", "address": "127.0.0.1", "port": 0},
+            {"kind": "c2s_direct_tls", "address": "127.0.0.1", "port": 0},
+        ],
+        "storage": {"backend": "sqlite", "path": "hush.db"},
+    }
+
+
+@pytest.fixture
+def hush(request, tmp_path, hush_binaries):
+    """Factory: hush(storage="sqlite", **sections) starts a hushd and returns a HushServer once it is ready.
+
+    Extra keyword arguments are config sections merged over the defaults, e.g. hush(limits={"max_stanza_bytes":
+    8192}). Teardown stops every server still running with SIGTERM and fails the test unless it exits 0."""
+    servers: list[HushServer] = []
+    request.node.hush_servers = servers
+    databases: PostgresDatabases | None = None
+
+    def start(storage: str = "sqlite", **sections) -> HushServer:
+        nonlocal databases
+        workdir = tmp_path / f"hushd{len(servers)}"
+        workdir.mkdir()
+        config = base_config(workdir / "data")
+        if storage == "postgresql":
+            base_url = os.environ.get("HUSH_TEST_POSTGRES_URL")
+            if not base_url:
+                pytest.fail("storage='postgresql' needs HUSH_TEST_POSTGRES_URL")
+            if databases is None:
+                databases = PostgresDatabases(base_url)
+            config["storage"] = {"backend": "postgresql", "url": databases.create(), "pool_size": 2}
+        elif storage != "sqlite":
+            raise ValueError(storage)
+        for section, values in sections.items():
+            if isinstance(values, dict) and isinstance(config.get(section), dict):
+                config[section] = {**config[section], **values}
+            else:
+                config[section] = values
+        server = HushServer(hush_binaries, workdir, config)
+        servers.append(server)
+        return server.start()
+
+    yield start
+
+    problems = []
+    for server in servers:
+        if server.proc is None or server.returncode is not None:
+            continue  # never started, or the test already waited for it
+        try:
+            status = server.stop()
+        except AssertionError as e:
+            problems.append(str(e))
+            continue
+        if status != 0:
+            problems.append(f"hushd exited with status {status} after SIGTERM (expected 0)\n{server.describe()}")
+    if databases is not None:
+        databases.drop_all()
+    if problems:
+        pytest.fail("\n\n".join(problems))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, attach each hushd's config, stdout and stderr to the report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for i, server in enumerate(getattr(item, "hush_servers", [])):
+            report.sections.append((f"hushd #{i} ({report.when})", server.describe()))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# slixmpp clients
+# --------------------------------------------------------------------------------------------------------------
+
+class AuthFailed(Exception):
+    pass
+
+
+class Client:
+    """A slixmpp ClientXMPP plus queues of what it received. Make it with XmppLoop.client(); use it inside
+    XmppLoop.run()."""
+
+    def __init__(self, jid: str, password: str, mech: str | None = "SCRAM-SHA-256",
+                 loop: asyncio.AbstractEventLoop | None = None):
+        import slixmpp
+
+        loop = loop or asyncio.get_event_loop()
+        self.xmpp = x = slixmpp.ClientXMPP(jid, password)
+        x.loop = loop
+        x.ssl_context.check_hostname = False
+        x.ssl_context.verify_mode = ssl.CERT_NONE
+        if mech:
+            x["feature_mechanisms"].use_mech = mech
+        x.register_plugin("xep_0030")  # disco
+        x.register_plugin("xep_0199")  # ping
+        self.session = loop.create_future()       # result: bound JID; exception: AuthFailed / ConnectionError
+        self.closed = asyncio.Event()             # the TCP connection is gone
+        self.messages: asyncio.Queue = asyncio.Queue()
+        self.message_errors: asyncio.Queue = asyncio.Queue()
+        self.stream_errors: asyncio.Queue = asyncio.Queue()
+        self.auth_failures: list = []
+
+        def fail_session(exc: Exception) -> None:
+            if not self.session.done():
+                self.session.set_exception(exc)
+
+        def on_session_start(_event) -> None:
+            if not self.session.done():
+                self.session.set_result(x.boundjid.full)
+
+        def on_failed_auth(stanza) -> None:
+            self.auth_failures.append(stanza)
+            fail_session(AuthFailed(str(stanza)))
+
+        def on_connection_failed(error) -> None:
+            # slixmpp would retry forever with back-off; a test wants the error now.
+            x.cancel_connection_attempt()
+            fail_session(ConnectionError(f"connection failed: {error}"))
+
+        def on_disconnected(reason) -> None:
+            self.closed.set()
+            fail_session(ConnectionError(f"disconnected before the session started: {reason}"))
+
+        x.add_event_handler("session_start", on_session_start)
+        x.add_event_handler("failed_auth", on_failed_auth)
+        x.add_event_handler("failed_all_auth", lambda _e: fail_session(AuthFailed("no mechanism left")))
+        x.add_event_handler("connection_failed", on_connection_failed)
+        x.add_event_handler("disconnected", on_disconnected)
+        x.add_event_handler("message", lambda m: self.messages.put_nowait(m))
+        x.add_event_handler("message_error", lambda m: self.message_errors.put_nowait(m))
+        x.add_event_handler("stream_error", lambda e: self.stream_errors.put_nowait(e))
+
+    @property
+    def jid(self) -> str:
+        """The full JID the server bound."""
+        return self.xmpp.boundjid.full
+
+    async def connect(self, port: int, direct_tls: bool = False, presence: bool = True,
+                      timeout: float = TIMEOUT) -> str:
+        """Connect, authenticate, bind; return the bound full JID. Raises AuthFailed or ConnectionError."""
+        if direct_tls:
+            self.xmpp.connect(address=("127.0.0.1", port), use_ssl=True, force_starttls=False,
+                              disable_starttls=True)
+        else:
+            self.xmpp.connect(address=("127.0.0.1", port))  # STARTTLS, mandatory (force_starttls=True)
+        try:
+            jid = await asyncio.wait_for(asyncio.shield(self.session), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"{self.xmpp.requested_jid}: no session within {timeout}s") from None
+        if presence:
+            self.xmpp.send_presence()
+        return jid
+
+    async def wait_auth_failure(self, timeout: float = TIMEOUT):
+        """Expect the login to fail with failed_auth; return the <failure/> stanza."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self.session), timeout)
+        except AuthFailed:
+            return self.auth_failures[0]
+        except asyncio.TimeoutError:
+            raise AssertionError(f"no failed_auth within {timeout}s") from None
+        raise AssertionError(f"login unexpectedly succeeded as {self.jid}")
+
+    def send_message(self, to: str, body: str) -> None:
+        self.xmpp.send_message(mto=to, mbody=body, mtype="chat")
+
+    async def next_message(self, timeout: float = TIMEOUT):
+        try:
+            return await asyncio.wait_for(self.messages.get(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"{self.xmpp.boundjid}: no message within {timeout}s") from None
+
+    async def next_message_error(self, timeout: float = TIMEOUT):
+        try:
+            return await asyncio.wait_for(self.message_errors.get(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"{self.xmpp.boundjid}: no message error within {timeout}s") from None
+
+    async def next_stream_error(self, timeout: float = TIMEOUT):
+        try:
+            return await asyncio.wait_for(self.stream_errors.get(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"{self.xmpp.boundjid}: no stream error within {timeout}s") from None
+
+    async def wait_closed(self, timeout: float = TIMEOUT) -> None:
+        try:
+            await asyncio.wait_for(self.closed.wait(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"{self.xmpp.boundjid}: connection still open after {timeout}s") from None
+
+    async def disconnect(self, timeout: float = TIMEOUT) -> None:
+        if self.xmpp.transport is None:
+            return
+        self.xmpp.disconnect(wait=timeout / 2)
+        await self.wait_closed(timeout)
+
+
+class XmppLoop:
+    """An asyncio loop per test. run(coroutine) runs a scenario with an overall deadline; client() makes
+    Clients that are aborted at teardown."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.clients: list[Client] = []
+
+    def client(self, jid: str, password: str, mech: str | None = "SCRAM-SHA-256") -> Client:
+        c = Client(jid, password, mech, self.loop)
+        self.clients.append(c)
+        return c
+
+    def run(self, coroutine, timeout: float = TIMEOUT * 6):
+        return self.loop.run_until_complete(asyncio.wait_for(coroutine, timeout))
+
+    def close(self) -> None:
+        async def shutdown():
+            for c in self.clients:
+                c.xmpp.cancel_connection_attempt()
+                if c.xmpp.transport is not None:
+                    c.xmpp.abort()
+            for c in self.clients:
+                if c.xmpp.transport is not None or not c.closed.is_set():
+                    try:
+                        await asyncio.wait_for(c.closed.wait(), 2)
+                    except asyncio.TimeoutError:
+                        pass
+
+        try:
+            self.loop.run_until_complete(shutdown())
+            pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+            for t in pending:
+                t.cancel()
+            if pending:
+                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        finally:
+            asyncio.set_event_loop(None)
+            self.loop.close()
+
+
+@pytest.fixture
+def xmpp():
+    """XmppLoop for the test: xmpp.client(jid, password) inside xmpp.run(scenario())."""
+    loop = XmppLoop()
+    yield loop
+    loop.close()
+
