@@ -472,8 +472,14 @@ class XmppLoop:
         async def shutdown():
             for c in self.clients:
                 c.xmpp.cancel_connection_attempt()
-                if c.xmpp.transport is not None:
-                    c.xmpp.abort()
+                transport = c.xmpp.transport
+                if transport is not None:
+                    # Not slixmpp's abort(): it calls close() then abort(), and abort() on an asyncio SSL
+                    # transport that close() already detached raises AttributeError.
+                    try:
+                        transport.abort()
+                    except Exception:  # already closing: connection_lost follows anyway
+                        pass
             for c in self.clients:
                 if c.xmpp.transport is not None or not c.closed.is_set():
                     try:
