@@ -405,7 +405,15 @@ class Client:
             raise AssertionError(f"{self.xmpp.requested_jid}: no session within {timeout}s") from None
         if presence:
             self.xmpp.send_presence()
+            # The server handles one stream's stanzas in order: once the ping is answered, the presence has been
+            # processed and this resource is available (a message to the bare JID sent by another client right
+            # after connect() returns would otherwise race with it).
+            await self.ping_server(timeout)
         return jid
+
+    async def ping_server(self, timeout: float = TIMEOUT) -> None:
+        """XEP-0199 ping to our server; raises unless it answers with a result."""
+        await self.xmpp["xep_0199"].send_ping(self.xmpp.boundjid.domain, timeout=timeout)
 
     async def wait_auth_failure(self, timeout: float = TIMEOUT):
         """Expect the login to fail with failed_auth; return the <failure/> stanza."""
