@@ -3,7 +3,7 @@
 Run with Debian's interpreter (slixmpp is a Debian package):  /usr/bin/python3 -m pytest tests/integration
 
 Environment:
-  HUSH_BUILD_DIR          where hushd and hushctl are (default: <repo>/build)
+  HUSH_BUILD_DIR          where hushd and hushctl are (default: <repo>/build; relative to the repository)
   HUSH_TEST_POSTGRES_URL  a PostgreSQL database to run the postgresql-parametrized tests against (scripts/with-postgres
                           sets it); each hushd gets its own freshly created database next to it
   HUSH_REQUIRE_POSTGRES=1 a missing HUSH_TEST_POSTGRES_URL fails those tests instead of skipping them
@@ -38,7 +38,8 @@ LISTEN_RE = re.compile(r"^hushd: listening (\S+) (\S+):(\d+)$")
 # --------------------------------------------------------------------------------------------------------------
 
 def build_dir() -> Path:
-    return Path(os.environ.get("HUSH_BUILD_DIR", REPO / "build")).resolve()
+    """$HUSH_BUILD_DIR (a relative path is relative to the repository, as in ./dev), default <repo>/build."""
+    return (REPO / os.environ.get("HUSH_BUILD_DIR", "build")).resolve()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from conftest import TIMEOUT, AuthFailed, render_config
-from xmpp_raw import (SASL_NS, STREAM_NS, TLS_NS, RawStream, q, stream_error_condition)
+from xmpp_raw import CLIENT_NS, SASL_NS, STREAM_NS, TLS_NS, RawStream, q, stream_error_condition
 
 PASSWORDS = {"alice": "alice-secret-1", "bob": "bob-secret-2", "carol": "carol-secret-3"}
 
@@ -213,7 +213,31 @@ def test_message_to_unknown_account_bounces(hush, xmpp):
         assert error["error"]["condition"] == "service-unavailable", str(error)
         assert error["from"].bare == "nobody@localhost", str(error)
 
+        # A domain that can never resolve (.invalid): no federation today, and none possible later either.
+        alice.send_message("someone@nowhere.invalid", "hello out there")
+        error = await alice.next_message_error()
+        assert error["error"]["condition"] == "remote-server-not-found", str(error)
+        assert error["from"].bare == "someone@nowhere.invalid", str(error)
+
     xmpp.run(scenario())
+
+
+def test_spoofed_from_is_refused(hush):
+    """A client may not claim another JID in 'from': <invalid-from/>, and nothing reaches the victim."""
+    server = hush()
+    add_users(server, "alice", "bob")
+    with RawStream.connect("127.0.0.1", server.port("c2s")) as bob, \
+            RawStream.connect("127.0.0.1", server.port("c2s")) as alice:
+        assert bob.login("bob", PASSWORDS["bob"], resource="r") == "bob@localhost/r"
+        alice.login("alice", PASSWORDS["alice"], resource="r")
+        alice.send("<message to='bob@localhost/r' from='carol@localhost/x' type='chat'><body>spoof</body></message>")
+        error = alice.read_element()
+        assert stream_error_condition(error) == "invalid-from", alice.received_text()
+        alice.wait_closed()
+        # Bob's next stanza is the answer to his own ping, not the spoofed message.
+        bob.send("<iq type='get' id='ping1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+        reply = bob.read_element()
+        assert reply.tag == q(CLIENT_NS, "iq") and reply.get("id") == "ping1", bob.received_text()
 
 
 def test_oversized_stanza_closes_only_that_stream(hush, xmpp):
