@@ -5,14 +5,13 @@ Every test starts its own hushd (see conftest.py); users are made with hushctl l
 
 from __future__ import annotations
 
-import asyncio
 import re
 import signal
 import subprocess
 
 import pytest
 
-from conftest import TIMEOUT, AuthFailed, render_config
+from conftest import TIMEOUT
 from xmpp_raw import CLIENT_NS, SASL_NS, STREAM_NS, TLS_NS, RawStream, q, stream_error_condition
 
 PASSWORDS = {"alice": "alice-secret-1", "bob": "bob-secret-2", "carol": "carol-secret-3"}
