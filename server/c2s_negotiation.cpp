@@ -164,8 +164,9 @@ asio::awaitable<void> c2s_session::handle_element(stanza s) {
     if (phase_ == phase::authenticated) {
         if (s.kind() == stanza_kind::iq && s.type() == "set" && s.child("bind", ns::bind)) {
             handle_bind(s);
-        } else if (s.kind() == stanza_kind::iq && !s.is_error() && s.type() != "result") {
-            send(make_error_reply(s, "not-authorized", "bind a resource first").serialize());
+        } else {
+            // RFC 6120 §7.1: nothing but binding before a resource is bound.
+            begin_close(stream_error{"not-authorized", "bind a resource first"});
         }
         co_return;
     }

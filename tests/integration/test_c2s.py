@@ -186,6 +186,30 @@ def test_raw_starttls_offers_mechanisms_and_plain_login(hush):
         assert s.bind("raw1") == "alice@localhost/raw1"
 
 
+def test_stanza_before_bind_closes_stream(hush):
+    """RFC 6120 §7.1: after SASL, only resource binding; anything else is <not-authorized/>, nothing delivered."""
+    server = hush()
+    add_users(server, "alice", "bob")
+    with RawStream.connect("127.0.0.1", server.port("c2s")) as bob, \
+            RawStream.connect("127.0.0.1", server.port("c2s")) as alice:
+        bob.login("bob", PASSWORDS["bob"], resource="r")
+        alice.open_stream("localhost")
+        alice.features()
+        alice.starttls()
+        alice.open_stream("localhost")
+        alice.features()
+        assert alice.auth_plain("alice", PASSWORDS["alice"]).tag == q(SASL_NS, "success")
+        alice.open_stream("localhost")
+        alice.features()
+        alice.send("<message to='bob@localhost/r' type='chat'><body>unbound</body></message>")
+        error = alice.read_element()
+        assert stream_error_condition(error) == "not-authorized", alice.received_text()
+        alice.wait_closed()
+        bob.send("<iq type='get' id='ping1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+        reply = bob.read_element()
+        assert reply.tag == q(CLIENT_NS, "iq") and reply.get("id") == "ping1", bob.received_text()
+
+
 def test_unknown_host(hush):
     server = hush()
     with RawStream.connect("127.0.0.1", server.port("c2s")) as s:
