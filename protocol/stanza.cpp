@@ -17,7 +17,9 @@ struct string_writer final : pugi::xml_writer {
     }
 };
 
-std::string escape_text(std::string_view text) {
+}  // namespace
+
+std::string xml_escape(std::string_view text) {
     std::string out;
     out.reserve(text.size());
     for (char c : text) {
@@ -32,8 +34,6 @@ std::string escape_text(std::string_view text) {
     }
     return out;
 }
-
-}  // namespace
 
 stanza::stanza(std::shared_ptr<pugi::xml_document> doc, std::string ns) : doc_(std::move(doc)), ns_(std::move(ns)) {
     if (ns_ == ns::client || ns_ == ns::server) {
@@ -109,7 +109,7 @@ std::string serialize_stream_error(const stream_error& error) {
     out += " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>";
     if (!error.text.empty()) {
         out += "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>";
-        out += escape_text(error.text);
+        out += xml_escape(error.text);
         out += "</text>";
     }
     out += "</stream:error>";

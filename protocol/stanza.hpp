@@ -47,6 +47,9 @@ private:
     std::string ns_;
 };
 
+// Escapes text for element content or a quoted attribute value (& < > ' ").
+std::string xml_escape(std::string_view text);
+
 // RFC 6120 §4.9.3 stream error conditions used by Hush.
 struct stream_error {
     std::string condition;  // e.g. "not-well-formed", "policy-violation"

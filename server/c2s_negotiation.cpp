@@ -30,20 +30,6 @@ std::string random_id() {
     return out;
 }
 
-std::string escape_attr(std::string_view in) {
-    std::string out;
-    for (char c : in) {
-        switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '\'': out += "&apos;"; break;
-        case '"': out += "&quot;"; break;
-        default: out += c;
-        }
-    }
-    return out;
-}
-
 std::string sasl_element(std::string_view name, std::string_view raw_payload) {
     std::string out = "<";
     out += name;
@@ -100,7 +86,7 @@ void c2s_session::handle_stream_open(const xml::stream_open& header) {
     stream_id_ = random_id();
     std::string out = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
                       "xmlns:stream='http://etherx.jabber.org/streams' id='" + stream_id_ + "' from='" +
-                      escape_attr(domain_) + "' version='1.0' xml:lang='en'>";
+                      xml_escape(domain_) + "' version='1.0' xml:lang='en'>";
     send(std::move(out));
     header_sent_ = true;
     send_features();

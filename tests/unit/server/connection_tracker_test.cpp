@@ -5,15 +5,13 @@
 
 #include "server/connection_tracker.hpp"
 
+#include "tests/unit/server/null_session.hpp"
+
 using namespace hush;
 
 namespace {
 
-class null_session final : public session {
-public:
-    void deliver(shared_bytes) override {}
-    void close(stream_error) override {}
-};
+using test::null_session;
 
 }  // namespace
 

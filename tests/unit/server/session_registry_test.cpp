@@ -8,15 +8,13 @@
 
 #include "server/session_registry.hpp"
 
+#include "tests/unit/server/null_session.hpp"
+
 using namespace hush;
 
 namespace {
 
-class null_session final : public session {
-public:
-    void deliver(shared_bytes) override {}
-    void close(stream_error) override {}
-};
+using test::null_session;
 
 jid make_jid(std::string_view text) {
     auto j = jid::parse(text);
