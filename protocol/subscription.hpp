@@ -1,0 +1,42 @@
+#pragma once
+// The presence subscription state machine of RFC 6121 Appendix A, as pure functions over a roster item's
+// subscription state. The server applies them on both sides: the user's server for outbound stanzas (A.2),
+// the contact's server for inbound ones (A.3). No I/O here.
+#include "storage/records.hpp"
+
+namespace hush::subscriptions {
+
+enum class presence_type { subscribe, subscribed, unsubscribe, unsubscribed };
+
+// One account's view of one contact (no roster item = all false / none).
+struct state {
+    storage::subscription sub = storage::subscription::none;
+    bool pending_out = false;
+    bool pending_in = false;
+    bool approved = false;  // pre-approval (only meaningful while the contact has no "from")
+
+    bool operator==(const state&) const = default;
+};
+
+// The user sends `type` to the contact (Appendix A.2 and §3.1.2, §3.2.2, §3.3.2, §3.4).
+struct outbound_result {
+    state next;
+    bool route = false;    // send the stanza on to the contact
+    bool changed = false;  // the roster item changed: persist and push
+};
+outbound_result apply_outbound(const state& current, presence_type type);
+
+// The contact's `type` arrives for the user (Appendix A.3 and §3.1.3, §3.2.3, §3.3.3).
+struct inbound_result {
+    state next;
+    bool deliver = false;          // deliver to the user (a request is also stored while pending)
+    bool changed = false;          // persist and push
+    bool auto_subscribed = false;  // pre-approved subscribe: answer <subscribed/> for the user, deliver nothing
+};
+inbound_result apply_inbound(const state& current, presence_type type);
+
+// The roster item attribute values (RFC 6121 §2.1.2): "none", "to", "from", "both".
+const char* subscription_name(storage::subscription sub);
+bool parse_presence_type(std::string_view text, presence_type& out);
+
+}  // namespace hush::subscriptions
