@@ -20,7 +20,10 @@ enum class item_type { any, jid, group, subscription };  // any: an item without
 enum class action { allow, deny };
 
 // What a stanza is, seen from the list owner (XEP-0016 §2.2).
-enum class stanza_class { message, iq, presence_in, presence_out };
+// presence_other: any presence that is not a notification (subscription stanzas, probes, errors); XEP-0016 §2
+// counts only type-less and "unavailable" presence as notifications, so only items without child elements
+// (blocking every kind) apply to it.
+enum class stanza_class { message, iq, presence_in, presence_out, presence_other };
 
 struct item {
     item_type type = item_type::any;

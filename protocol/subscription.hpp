@@ -31,7 +31,11 @@ struct inbound_result {
     state next;
     bool deliver = false;          // deliver to the user (a request is also stored while pending)
     bool changed = false;          // persist and push
-    bool auto_subscribed = false;  // pre-approved subscribe: answer <subscribed/> for the user, deliver nothing
+    // Answer <subscribed/> for the user and deliver nothing: a pre-approved subscribe (§3.4), or a subscribe from
+    // a contact that already has a subscription (Table 6 note [2]: the contact lost its state; resynchronize).
+    bool auto_subscribed = false;
+    // Answer <unsubscribed/> for the user (Table 7 note [1], SHOULD): set with every delivered unsubscribe.
+    bool auto_unsubscribed = false;
 };
 inbound_result apply_inbound(const state& current, presence_type type);
 
