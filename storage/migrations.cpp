@@ -26,6 +26,99 @@ CREATE TABLE accounts (
     PRIMARY KEY (domain, username)
 );
 )sql"},
+    // Everything an account owns in the IM core. Each table is keyed by (domain, username) and references the
+    // account, so delete_account removes it all (SQLite runs with foreign_keys=ON).
+    migration{2, "im core",
+              R"sql(
+CREATE TABLE roster_versions (
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    version {int64} NOT NULL,
+    PRIMARY KEY (domain, username),
+    FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+);
+CREATE TABLE roster_items (
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    contact {key} NOT NULL,
+    name TEXT NOT NULL,
+    subscription TEXT NOT NULL CHECK (subscription IN ('none', 'to', 'from', 'both')),
+    pending_out {int64} NOT NULL,
+    pending_in {int64} NOT NULL,
+    approved {int64} NOT NULL,
+    version {int64} NOT NULL,
+    removed {int64} NOT NULL,
+    PRIMARY KEY (domain, username, contact),
+    FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+);
+CREATE INDEX roster_items_by_version ON roster_items (domain, username, version);
+CREATE TABLE roster_groups (
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    contact {key} NOT NULL,
+    group_name {key} NOT NULL,
+    position {int64} NOT NULL,
+    PRIMARY KEY (domain, username, contact, group_name),
+    FOREIGN KEY (domain, username, contact) REFERENCES roster_items (domain, username, contact) ON DELETE CASCADE
+);
+CREATE TABLE subscription_requests (
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    requester {key} NOT NULL,
+    stanza TEXT NOT NULL,
+    received_at {int64} NOT NULL,
+    PRIMARY KEY (domain, username, requester),
+    FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+);
+CREATE TABLE offline_messages (
+    id {serial},
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    stanza TEXT NOT NULL,
+    stored_at {int64} NOT NULL,
+    FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+);
+CREATE INDEX offline_messages_by_account ON offline_messages (domain, username, id);
+CREATE TABLE privacy_lists (
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    name {key} NOT NULL,
+    list_xml TEXT NOT NULL,
+    PRIMARY KEY (domain, username, name),
+    FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+);
+CREATE TABLE privacy_settings (
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    default_list {key},
+    PRIMARY KEY (domain, username),
+    FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE,
+    FOREIGN KEY (domain, username, default_list) REFERENCES privacy_lists (domain, username, name)
+);
+CREATE TABLE blocklist (
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    jid {key} NOT NULL,
+    PRIMARY KEY (domain, username, jid),
+    FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+);
+CREATE TABLE documents (
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    doc_key {key} NOT NULL,
+    xml TEXT NOT NULL,
+    PRIMARY KEY (domain, username, doc_key),
+    FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+);
+CREATE TABLE last_activity (
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    logout_at {int64} NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (domain, username),
+    FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+);
+)sql"},
 };
 
 // The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.
@@ -47,6 +140,8 @@ constexpr std::array tokens{
     token{"{int64}", "INTEGER", "BIGINT"},
     token{"{blob}", "BLOB", "BYTEA"},
     token{"{key}", "TEXT", "TEXT COLLATE \"C\""},
+    // A surrogate key that only ever grows (AUTOINCREMENT: SQLite never reuses the id of a deleted row).
+    token{"{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"},
 };
 
 std::int64_t now_unix() {

@@ -19,6 +19,7 @@ struct migration {
     // DDL, possibly several ';'-separated statements. Portable SQL plus type tokens expanded by render_sql:
     //   {int64} INTEGER / BIGINT     {blob} BLOB / BYTEA
     //   {key}   TEXT / TEXT COLLATE "C"  (byte-wise ordering and equality on both backends)
+    //   {serial} INTEGER PRIMARY KEY AUTOINCREMENT / BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY
     std::string_view sql;
 };
 

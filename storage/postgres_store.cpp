@@ -3,10 +3,11 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
+
+#include "storage/postgres_transaction.hpp"
 
 namespace hush::storage {
 namespace {
@@ -25,16 +26,6 @@ std::string trim(std::string text) {
         text.pop_back();
     }
     return text;
-}
-
-std::optional<std::int64_t> parse_int64(const char* text) {
-    std::string_view view(text);
-    std::int64_t value = 0;
-    auto [end, ec] = std::from_chars(view.data(), view.data() + view.size(), value);
-    if (ec != std::errc() || end != view.data() + view.size()) {
-        return std::nullopt;
-    }
-    return value;
 }
 
 // Every spelling of the password that a libpq message could echo back: the decoded value libpq parsed, and the

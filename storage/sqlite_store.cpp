@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "storage/sqlite_statement.hpp"
+
 namespace hush::storage {
 namespace {
 
@@ -18,55 +20,6 @@ std::int64_t now_unix() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
-
-}  // namespace
-
-// A cached prepared statement in use: binds with the first error remembered, and resets on scope exit so the
-// statement never keeps a read transaction open.
-class sqlite_store::statement {
-public:
-    explicit statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
-    ~statement() {
-        sqlite3_reset(stmt_);
-        sqlite3_clear_bindings(stmt_);
-    }
-    statement(const statement&) = delete;
-    statement& operator=(const statement&) = delete;
-
-    void bind_text(int index, std::string_view text) {
-        keep(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
-    }
-    void bind_blob(int index, std::string_view bytes) {
-        // data() is never null, so an empty value is bound as a zero-length blob, not NULL.
-        keep(sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT));
-    }
-    void bind_int64(int index, std::int64_t value) { keep(sqlite3_bind_int64(stmt_, index, value)); }
-
-    // SQLITE_ROW, SQLITE_DONE or an error code (including a failed bind).
-    int step() { return bind_rc_ != SQLITE_OK ? bind_rc_ : sqlite3_step(stmt_); }
-
-    std::string column_text(int col) const {
-        const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-        return data ? std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
-    }
-    std::string column_blob(int col) const {
-        const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
-        return data ? std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
-    }
-    std::int64_t column_int64(int col) const { return sqlite3_column_int64(stmt_, col); }
-
-private:
-    void keep(int rc) {
-        if (bind_rc_ == SQLITE_OK) {
-            bind_rc_ = rc;
-        }
-    }
-
-    sqlite3_stmt* stmt_;
-    int bind_rc_ = SQLITE_OK;
-};
-
-namespace {
 
 void bind_credentials(auto& stmt, int first, const account_credentials& creds) {
     stmt.bind_blob(first, creds.sha1.salt);

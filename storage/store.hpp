@@ -9,6 +9,7 @@
 
 #include "protocol/expected.hpp"
 #include "protocol/scram.hpp"
+#include "storage/records.hpp"
 
 namespace hush::storage {
 
@@ -50,6 +51,84 @@ public:
     virtual result<bool> account_exists(const std::string& domain, const std::string& username) = 0;
     // All accounts, or those of one domain when `domain` is non-empty; ordered by domain, username.
     virtual result<std::vector<account>> list_accounts(const std::string& domain) = 0;
+
+    // Everything below belongs to one account (domain, username) and is deleted with it. Writes for an account
+    // that does not exist fail with an error; reads find nothing.
+
+    // Roster (RFC 6121 §2). Every change bumps the account's roster version and stamps the item with it.
+    virtual result<std::vector<roster_item>> get_roster(const std::string& domain, const std::string& username) = 0;
+    virtual result<std::optional<roster_item>> get_roster_item(const std::string& domain, const std::string& username,
+                                                               const std::string& contact) = 0;
+    // Inserts or replaces the item (its version is ignored); returns the new roster version.
+    virtual result<std::int64_t> put_roster_item(const std::string& domain, const std::string& username,
+                                                 const roster_item& item) = 0;
+    // Removes the item (keeping a tombstone); returns the new roster version, or nullopt if there was none.
+    virtual result<std::optional<std::int64_t>> remove_roster_item(const std::string& domain,
+                                                                   const std::string& username,
+                                                                   const std::string& contact) = 0;
+    virtual result<std::int64_t> roster_version(const std::string& domain, const std::string& username) = 0;
+    // Items changed (or removed) after `since`; nullopt when `since` is unknown (newer than the current version).
+    virtual result<std::optional<roster_delta>> roster_changes_since(const std::string& domain,
+                                                                     const std::string& username,
+                                                                     std::int64_t since) = 0;
+
+    // Inbound subscription requests awaiting an answer (one per requester; a new one replaces the old).
+    virtual result<void> put_subscription_request(const std::string& domain, const std::string& username,
+                                                  const subscription_request& request) = 0;
+    virtual result<std::vector<subscription_request>> get_subscription_requests(const std::string& domain,
+                                                                                const std::string& username) = 0;
+    virtual result<bool> delete_subscription_request(const std::string& domain, const std::string& username,
+                                                     const std::string& from) = 0;
+
+    // Offline messages (XEP-0160). store_offline_message returns false, storing nothing, when the account
+    // already holds `quota` messages.
+    virtual result<bool> store_offline_message(const std::string& domain, const std::string& username,
+                                               const std::string& stanza, std::int64_t stored_at,
+                                               std::size_t quota) = 0;
+    virtual result<std::vector<offline_message>> get_offline_messages(const std::string& domain,
+                                                                      const std::string& username) = 0;
+    // Deletes the given messages (after they were handed to a session).
+    virtual result<void> delete_offline_messages(const std::string& domain, const std::string& username,
+                                                 const std::vector<std::int64_t>& ids) = 0;
+
+    // XEP-0016 privacy lists, stored as the serialized <list/> element; plus the account's privacy settings
+    // row, which holds the default list (and is where per-user anti-SPIM settings go).
+    virtual result<std::vector<std::string>> privacy_list_names(const std::string& domain,
+                                                                const std::string& username) = 0;
+    virtual result<std::optional<std::string>> get_privacy_list(const std::string& domain,
+                                                                const std::string& username,
+                                                                const std::string& name) = 0;
+    virtual result<void> put_privacy_list(const std::string& domain, const std::string& username,
+                                          const std::string& name, const std::string& list_xml) = 0;
+    virtual result<bool> delete_privacy_list(const std::string& domain, const std::string& username,
+                                             const std::string& name) = 0;
+    virtual result<std::optional<std::string>> default_privacy_list(const std::string& domain,
+                                                                    const std::string& username) = 0;
+    // An empty name clears the default. Naming a list the account does not have is an error. Deleting the
+    // default list clears the default.
+    virtual result<void> set_default_privacy_list(const std::string& domain, const std::string& username,
+                                                  const std::string& name) = 0;
+
+    // XEP-0191 blocking command: blocked bare or full JIDs or domains, as normalized strings.
+    virtual result<std::vector<std::string>> get_blocklist(const std::string& domain,
+                                                           const std::string& username) = 0;
+    virtual result<void> add_blocks(const std::string& domain, const std::string& username,
+                                    const std::vector<std::string>& jids) = 0;
+    // An empty list unblocks everything.
+    virtual result<void> remove_blocks(const std::string& domain, const std::string& username,
+                                       const std::vector<std::string>& jids) = 0;
+
+    // Small per-account XML documents: "vcard" (XEP-0054) and "private:<element> <ns>" (XEP-0049).
+    virtual result<std::optional<std::string>> get_document(const std::string& domain, const std::string& username,
+                                                            const std::string& key) = 0;
+    virtual result<void> put_document(const std::string& domain, const std::string& username,
+                                      const std::string& key, const std::string& xml) = 0;
+
+    // XEP-0012 last activity of an account (set when its last resource goes offline).
+    virtual result<void> set_last_activity(const std::string& domain, const std::string& username,
+                                           const last_activity& activity) = 0;
+    virtual result<std::optional<last_activity>> get_last_activity(const std::string& domain,
+                                                                   const std::string& username) = 0;
 };
 
 // Which backend and how to reach it.

@@ -1,0 +1,247 @@
+// Per-account data storage tests (migration 2): privacy lists and settings, the XEP-0191 blocklist, XML documents,
+// last activity, and that delete_account removes all of an account's IM data. Every case runs against both
+// backends (see test_backends.hpp).
+#include <doctest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/store.hpp"
+#include "tests/unit/storage/test_backends.hpp"
+
+namespace {
+
+using namespace hush::storage;
+using namespace hush::storage::testing;
+
+using strings = std::vector<std::string>;
+
+}  // namespace
+
+// ---- privacy lists ----
+
+TEST_CASE_TEMPLATE("privacy lists: put, replace, names, get, delete", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_with_accounts(backend);
+    CHECK(must(s->privacy_list_names(domain, "alice")).empty());
+    CHECK_FALSE(must(s->get_privacy_list(domain, "alice", "public")).has_value());
+
+    const std::string unicode = "\xc3\xbcnic\xc3\xb8" "de \xe2\x9c\x93";
+    must(s->put_privacy_list(domain, "alice", "public", "<list name='public'/>"));
+    must(s->put_privacy_list(domain, "alice", unicode, "<list name='" + unicode + "'><item action='deny'/></list>"));
+    must(s->put_privacy_list(domain, "alice", "Private", "<list name='Private'/>"));
+    must(s->put_privacy_list(domain, "bob", "public", "<list name='public'>bob</list>"));
+    // Byte-wise order.
+    CHECK(must(s->privacy_list_names(domain, "alice")) == strings{"Private", "public", unicode});
+    CHECK(must(s->get_privacy_list(domain, "alice", unicode)) ==
+          std::optional<std::string>("<list name='" + unicode + "'><item action='deny'/></list>"));
+
+    must(s->put_privacy_list(domain, "alice", "public", "<list name='public'><item action='allow'/></list>"));
+    CHECK(must(s->get_privacy_list(domain, "alice", "public")) ==
+          std::optional<std::string>("<list name='public'><item action='allow'/></list>"));
+    CHECK(must(s->privacy_list_names(domain, "alice")).size() == 3);
+    CHECK(must(s->get_privacy_list(domain, "bob", "public")) ==
+          std::optional<std::string>("<list name='public'>bob</list>"));
+
+    CHECK(must(s->delete_privacy_list(domain, "alice", "public")));
+    CHECK_FALSE(must(s->delete_privacy_list(domain, "alice", "public")));
+    CHECK_FALSE(must(s->delete_privacy_list(domain, "alice", "never")));
+    CHECK_FALSE(must(s->get_privacy_list(domain, "alice", "public")).has_value());
+    CHECK(must(s->privacy_list_names(domain, "alice")) == strings{"Private", unicode});
+    CHECK(must(s->get_privacy_list(domain, "bob", "public")).has_value());  // bob's list of that name stays
+    CHECK_FALSE(s->put_privacy_list(domain, "nobody", "public", "<list/>").has_value());
+}
+
+TEST_CASE_TEMPLATE("privacy lists: the default list, cleared when that list is deleted", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_with_accounts(backend);
+    CHECK_FALSE(must(s->default_privacy_list(domain, "alice")).has_value());
+    must(s->set_default_privacy_list(domain, "alice", ""));  // clearing what was never set is fine
+    CHECK_FALSE(must(s->default_privacy_list(domain, "alice")).has_value());
+
+    must(s->put_privacy_list(domain, "alice", "work", "<list name='work'/>"));
+    must(s->put_privacy_list(domain, "alice", "home", "<list name='home'/>"));
+    must(s->put_privacy_list(domain, "bob", "work", "<list name='work'/>"));
+
+    // Only an existing list of this account can be the default.
+    auto refused = s->set_default_privacy_list(domain, "alice", "missing");
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().message.find("missing") != std::string::npos);
+    CHECK_FALSE(must(s->default_privacy_list(domain, "alice")).has_value());
+
+    must(s->set_default_privacy_list(domain, "alice", "work"));
+    must(s->set_default_privacy_list(domain, "bob", "work"));
+    CHECK(must(s->default_privacy_list(domain, "alice")) == std::optional<std::string>("work"));
+    must(s->set_default_privacy_list(domain, "alice", "home"));
+    CHECK(must(s->default_privacy_list(domain, "alice")) == std::optional<std::string>("home"));
+    CHECK_FALSE(s->set_default_privacy_list(domain, "alice", "missing").has_value());
+    CHECK(must(s->default_privacy_list(domain, "alice")) == std::optional<std::string>("home"));  // unchanged
+
+    // Replacing the default list keeps it the default; deleting another list leaves it alone.
+    must(s->put_privacy_list(domain, "alice", "home", "<list name='home'><item action='deny'/></list>"));
+    CHECK(must(s->delete_privacy_list(domain, "alice", "work")));
+    CHECK(must(s->default_privacy_list(domain, "alice")) == std::optional<std::string>("home"));
+    CHECK(must(s->default_privacy_list(domain, "bob")) == std::optional<std::string>("work"));
+
+    // Deleting the default list clears the default.
+    CHECK(must(s->delete_privacy_list(domain, "alice", "home")));
+    CHECK_FALSE(must(s->default_privacy_list(domain, "alice")).has_value());
+    CHECK(must(s->privacy_list_names(domain, "alice")).empty());
+
+    // An empty name clears it explicitly.
+    must(s->set_default_privacy_list(domain, "bob", ""));
+    CHECK_FALSE(must(s->default_privacy_list(domain, "bob")).has_value());
+    CHECK(must(s->get_privacy_list(domain, "bob", "work")).has_value());  // the list itself stays
+}
+
+// ---- blocklist ----
+
+TEST_CASE_TEMPLATE("blocklist: add is idempotent, remove some or all", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_with_accounts(backend);
+    CHECK(must(s->get_blocklist(domain, "alice")).empty());
+    must(s->add_blocks(domain, "alice", {}));
+    must(s->remove_blocks(domain, "alice", {"never@example.org"}));
+    CHECK(must(s->get_blocklist(domain, "alice")).empty());
+
+    const std::string unicode = "sp\xc3\xa4m@\xe4\xbe\x8b\xe3\x81\x88.jp";
+    must(s->add_blocks(domain, "alice", {"spam.example", "eve@example.org/phone", "eve@example.org"}));
+    must(s->add_blocks(domain, "alice", {"eve@example.org", unicode, unicode}));  // repeats are fine
+    must(s->add_blocks(domain, "bob", {"eve@example.org"}));
+    CHECK(must(s->get_blocklist(domain, "alice")) ==
+          strings{"eve@example.org", "eve@example.org/phone", "spam.example", unicode});
+
+    must(s->remove_blocks(domain, "alice", {"eve@example.org", "not-blocked@example.org", unicode}));
+    CHECK(must(s->get_blocklist(domain, "alice")) == strings{"eve@example.org/phone", "spam.example"});
+
+    // An empty list unblocks everything, for this account only.
+    must(s->remove_blocks(domain, "alice", {}));
+    CHECK(must(s->get_blocklist(domain, "alice")).empty());
+    CHECK(must(s->get_blocklist(domain, "bob")) == strings{"eve@example.org"});
+    CHECK_FALSE(s->add_blocks(domain, "nobody", {"eve@example.org"}).has_value());
+}
+
+// ---- documents and last activity ----
+
+TEST_CASE_TEMPLATE("documents: per key, replaced on put", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_with_accounts(backend);
+    const std::string vcard = "<vCard xmlns='vcard-temp'><FN>J\xc3\xbcrgen \xf0\x9f\x8e\x89</FN></vCard>";
+    const std::string bookmarks_key = "private:storage storage:bookmarks";
+    CHECK_FALSE(must(s->get_document(domain, "alice", "vcard")).has_value());
+    must(s->put_document(domain, "alice", "vcard", vcard));
+    must(s->put_document(domain, "alice", bookmarks_key, "<storage xmlns='storage:bookmarks'/>"));
+    must(s->put_document(domain, "bob", "vcard", "<vCard xmlns='vcard-temp'/>"));
+    CHECK(must(s->get_document(domain, "alice", "vcard")) == std::optional<std::string>(vcard));
+    CHECK(must(s->get_document(domain, "alice", bookmarks_key)) ==
+          std::optional<std::string>("<storage xmlns='storage:bookmarks'/>"));
+    CHECK_FALSE(must(s->get_document(domain, "alice", "VCARD")).has_value());  // keys are exact
+
+    must(s->put_document(domain, "alice", "vcard", "<vCard xmlns='vcard-temp'><FN>New</FN></vCard>"));
+    CHECK(must(s->get_document(domain, "alice", "vcard")) ==
+          std::optional<std::string>("<vCard xmlns='vcard-temp'><FN>New</FN></vCard>"));
+    CHECK(must(s->get_document(domain, "bob", "vcard")) == std::optional<std::string>("<vCard xmlns='vcard-temp'/>"));
+    must(s->put_document(domain, "alice", "vcard", ""));
+    CHECK(must(s->get_document(domain, "alice", "vcard")) == std::optional<std::string>(""));
+    CHECK_FALSE(s->put_document(domain, "nobody", "vcard", vcard).has_value());
+}
+
+TEST_CASE_TEMPLATE("last activity: set and replaced", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_with_accounts(backend);
+    CHECK_FALSE(must(s->get_last_activity(domain, "alice")).has_value());
+    must(s->set_last_activity(domain, "alice", {1700000000, "Gone fishing \xf0\x9f\x8e\xa3"}));
+    must(s->set_last_activity(domain, "bob", {5, ""}));
+    auto got = must(s->get_last_activity(domain, "alice"));
+    REQUIRE(got);
+    CHECK(got->logout_at == 1700000000);
+    CHECK(got->status == "Gone fishing \xf0\x9f\x8e\xa3");
+    must(s->set_last_activity(domain, "alice", {1800000000, ""}));
+    got = must(s->get_last_activity(domain, "alice"));
+    REQUIRE(got);
+    CHECK(got->logout_at == 1800000000);
+    CHECK(got->status.empty());
+    CHECK(must(s->get_last_activity(domain, "bob"))->logout_at == 5);
+    CHECK_FALSE(s->set_last_activity(domain, "nobody", {1, ""}).has_value());
+}
+
+// ---- account deletion ----
+
+TEST_CASE_TEMPLATE("delete_account removes every IM table's rows of that account only", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_with_accounts(backend);
+    for (const std::string user : {"alice", "bob"}) {
+        roster_item item;
+        item.contact = "carol@example.org";
+        item.groups = {"Friends", "Work"};
+        must(s->put_roster_item(domain, user, item));
+        item.contact = "dave@example.org";
+        must(s->put_roster_item(domain, user, item));
+        must(s->remove_roster_item(domain, user, "dave@example.org"));  // a tombstone too
+        must(s->put_subscription_request(domain, user, {"erin@example.org", "<presence type='subscribe'/>", 1}));
+        REQUIRE(must(s->store_offline_message(domain, user, "<message/>", 1, 10)));
+        must(s->put_privacy_list(domain, user, "work", "<list name='work'/>"));
+        must(s->put_privacy_list(domain, user, "home", "<list name='home'/>"));
+        must(s->set_default_privacy_list(domain, user, "work"));  // the list the default points to goes as well
+        must(s->add_blocks(domain, user, {"spam.example"}));
+        must(s->put_document(domain, user, "vcard", "<vCard xmlns='vcard-temp'/>"));
+        must(s->set_last_activity(domain, user, {1, "bye"}));
+    }
+    const strings tables{"roster_versions",  "roster_items", "roster_groups", "subscription_requests",
+                         "offline_messages", "privacy_lists", "privacy_settings", "blocklist",
+                         "documents",        "last_activity"};
+    auto rows = [&](const std::string& table, const std::string& user) {
+        // Out-of-band SQL with fixed test values.
+        return backend.query_int("SELECT COUNT(*) FROM " + table + " WHERE domain = 'example.org' AND username = '" +
+                                 user + "'");
+    };
+    for (const auto& table : tables) {
+        CAPTURE(table);
+        REQUIRE(rows(table, "alice") > 0);
+    }
+
+    REQUIRE(must(s->delete_account(domain, "alice")));
+    for (const auto& table : tables) {
+        CAPTURE(table);
+        CHECK(rows(table, "alice") == 0);
+        CHECK(rows(table, "bob") > 0);
+    }
+
+    // A new account of the same name starts empty.
+    REQUIRE(must(s->create_account(domain, "alice", make_credentials('n'))));
+    CHECK(must(s->get_roster(domain, "alice")).empty());
+    CHECK(must(s->roster_version(domain, "alice")) == 0);
+    CHECK(must(s->roster_changes_since(domain, "alice", 0))->changed.empty());
+    CHECK(must(s->get_subscription_requests(domain, "alice")).empty());
+    CHECK(must(s->get_offline_messages(domain, "alice")).empty());
+    CHECK(must(s->privacy_list_names(domain, "alice")).empty());
+    CHECK_FALSE(must(s->default_privacy_list(domain, "alice")).has_value());
+    CHECK(must(s->get_blocklist(domain, "alice")).empty());
+    CHECK_FALSE(must(s->get_document(domain, "alice", "vcard")).has_value());
+    CHECK_FALSE(must(s->get_last_activity(domain, "alice")).has_value());
+
+    // Bob's data is intact.
+    CHECK(must(s->get_roster(domain, "bob")).size() == 1);
+    CHECK(must(s->roster_version(domain, "bob")) == 3);
+    CHECK(must(s->default_privacy_list(domain, "bob")) == std::optional<std::string>("work"));
+    CHECK(must(s->get_offline_messages(domain, "bob")).size() == 1);
+}
