@@ -50,6 +50,15 @@ stanza stanza::make(std::string_view name, std::string_view element_ns) {
     return stanza(std::move(doc), std::string(element_ns));
 }
 
+stanza stanza::parse(std::string_view xml) {
+    auto doc = std::make_shared<pugi::xml_document>();
+    if (!doc->load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_utf8) || !doc->first_child()) {
+        return stanza();
+    }
+    std::string element_ns = doc->first_child().attribute("xmlns").value();
+    return stanza(std::move(doc), std::move(element_ns));
+}
+
 stanza_kind stanza::kind() const {
     if (!ns_.empty()) {
         return stanza_kind::other;

@@ -20,6 +20,8 @@ public:
     stanza(std::shared_ptr<pugi::xml_document> doc, std::string ns);
     // A new empty element in the content namespace (jabber:client) or `ns`.
     static stanza make(std::string_view name, std::string_view ns = {});
+    // Parses a stanza serialized by serialize() (stored stanzas); invalid() on malformed input.
+    static stanza parse(std::string_view xml);
 
     bool valid() const { return doc_ != nullptr; }
     pugi::xml_node element() const { return doc_->first_child(); }

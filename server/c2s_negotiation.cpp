@@ -10,6 +10,7 @@
 
 #include "protocol/namespaces.hpp"
 #include "server/c2s_session.hpp"
+#include "server/im_core.hpp"
 
 namespace hush {
 
@@ -109,6 +110,13 @@ void c2s_session::send_features() {
     case phase::bound:
         f += "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"
              "<session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session>";
+        if (ctx_.im != nullptr) {
+            f += "<ver xmlns='urn:xmpp:features:rosterver'/><csi xmlns='urn:xmpp:csi:0'/>";
+        }
+        if (!ctx_.caps_ver.empty()) {
+            f += "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://hush.invalid/caps' ver='" +
+                 ctx_.caps_ver + "'/>";
+        }
         break;
     }
     f += "</stream:features>";
@@ -133,6 +141,10 @@ asio::awaitable<void> c2s_session::handle_element(stanza s) {
     }
     if (element_ns == ns::sasl) {
         co_await handle_sasl(s);
+        co_return;
+    }
+    if (element_ns == "urn:xmpp:csi:0" && phase_ == phase::bound && (s.name() == "active" || s.name() == "inactive")) {
+        set_client_active(s.name() == "active");  // XEP-0352 nonzas get no answer
         co_return;
     }
     if (!element_ns.empty() || s.kind() == stanza_kind::other) {
@@ -310,7 +322,7 @@ asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
 
     if (s.to().empty()) {
         if (kind == stanza_kind::presence) {
-            handle_own_presence(s);
+            co_await handle_own_presence(s);
             co_return;
         }
         // A message or iq without 'to' is addressed to the account itself (RFC 6120 §10.3).
@@ -326,6 +338,9 @@ asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
             co_return;
         }
         s.set_attribute("to", to->full_string());
+        if (kind == stanza_kind::presence) {
+            track_directed_presence(s);
+        }
     }
     if (spdlog::should_log(spdlog::level::debug) && kind != stanza_kind::message) {
         spdlog::debug("c2s {}: {} {} to {}", jid_.full_string(), s.name(), s.type(), s.to());
@@ -334,18 +349,30 @@ asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
     co_await ctx_.routes.route(std::move(s), std::move(origin));
 }
 
-void c2s_session::handle_own_presence(const stanza& p) {
-    const auto type = p.type();
-    if (type.empty()) {
-        int priority = 0;
-        if (auto pr = p.element().child("priority")) {
-            priority = std::clamp(pr.text().as_int(0), -128, 127);
-        }
-        ctx_.registry.set_presence(jid_, true, priority);
-    } else if (type == "unavailable") {
-        ctx_.registry.set_presence(jid_, false, 0);
+void c2s_session::track_directed_presence(const stanza& p) {
+    if (p.type().empty()) {
+        directed_.insert(std::string(p.to()));
+    } else if (p.type() == "unavailable") {
+        directed_.erase(std::string(p.to()));
     }
-    // Broadcasting to contacts needs rosters (the IM core issue); until then presence only marks availability.
+}
+
+asio::awaitable<void> c2s_session::handle_own_presence(const stanza& p) {
+    if (p.type().empty()) {
+        available_ = true;
+    } else if (p.type() == "unavailable") {
+        available_ = false;
+        directed_.clear();  // RFC 6121 §4.6.3: unavailable presence ends directed presence too
+    }
+    if (ctx_.im != nullptr) {
+        co_await ctx_.im->presence().own_presence(jid_, p);
+        co_return;
+    }
+    int priority = 0;
+    if (auto pr = p.element().child("priority")) {
+        priority = std::clamp(pr.text().as_int(0), -128, 127);
+    }
+    ctx_.registry.set_presence(jid_, available_, priority);
 }
 
 }  // namespace hush

@@ -11,6 +11,7 @@
 #include <boost/asio/write.hpp>
 
 #include "protocol/namespaces.hpp"
+#include "server/im_core.hpp"
 
 namespace hush {
 
@@ -79,6 +80,30 @@ void c2s_session::deliver(shared_bytes serialized) {
             self->enqueue(std::move(bytes));
         }
     });
+}
+
+void c2s_session::deliver_presence(shared_bytes serialized, const std::string& from) {
+    asio::dispatch(executor_, [weak = weak_from_this(), bytes = std::move(serialized), from]() mutable {
+        auto self = weak.lock();
+        if (!self) {
+            return;
+        }
+        if (self->client_inactive_) {
+            self->held_presence_[from] = std::move(bytes);  // only the latest per contact matters
+            return;
+        }
+        self->enqueue(std::move(bytes));
+    });
+}
+
+void c2s_session::set_client_active(bool active) {
+    client_inactive_ = !active;
+    if (active) {
+        for (auto& [from, bytes] : held_presence_) {
+            enqueue(std::move(bytes));
+        }
+        held_presence_.clear();
+    }
 }
 
 void c2s_session::close(stream_error error) {
@@ -279,6 +304,11 @@ asio::awaitable<void> c2s_session::reader() {
     }
     if (!jid_.empty()) {
         ctx_.registry.unbind(jid_, this);
+    }
+    if (phase_ == phase::bound && ctx_.im != nullptr) {
+        // Contacts and directed-presence recipients learn we are gone, clean close or not (RFC 6121 §4.5.3.2).
+        co_await ctx_.im->presence().session_ended(jid_, available_, directed_);
+        ctx_.im->privacy().session_ended(jid_);
     }
     // The writer flushes what is left and closes the socket; the watchdog enforces the grace period.
     writer_wake_.cancel();

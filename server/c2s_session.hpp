@@ -4,6 +4,8 @@
 // deadlines). Only these coroutines own the session; the registry and router hold weak references.
 #include <chrono>
 #include <deque>
+#include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +31,7 @@ public:
 
     void start();
     void deliver(shared_bytes serialized) override;
+    void deliver_presence(shared_bytes serialized, const std::string& from) override;
     void close(stream_error error) override;
 
 private:
@@ -46,7 +49,9 @@ private:
     boost::asio::awaitable<void> finish_sasl(sasl_step step);
     void handle_bind(const stanza& iq);
     boost::asio::awaitable<void> handle_stanza(stanza s);
-    void handle_own_presence(const stanza& p);
+    boost::asio::awaitable<void> handle_own_presence(const stanza& p);
+    void track_directed_presence(const stanza& p);
+    void set_client_active(bool active);
 
     void send(std::string bytes);
     void send_features();
@@ -74,6 +79,10 @@ private:
     jid jid_;  // bound full JID
     std::unique_ptr<sasl_authenticator> sasl_;
     unsigned auth_failures_ = 0;
+    bool available_ = false;           // sent available presence (and not unavailable since)
+    std::set<std::string> directed_;   // JIDs we sent directed presence to: they get unavailable at the end
+    bool client_inactive_ = false;     // XEP-0352: presence is held while the client says it is inactive
+    std::map<std::string, shared_bytes> held_presence_;  // latest per sender
 
     std::deque<shared_bytes> outbox_;
     std::size_t outbox_bytes_ = 0;

@@ -75,7 +75,8 @@ public:
 
     config load(const toml::table& root) {
         config c;
-        check_keys(root, "", {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim"});
+        check_keys(root, "",
+                   {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim", "registration"});
         load_server(root, c);
         load_log(root, c);
         load_tls(root, c);
@@ -84,6 +85,7 @@ public:
         load_sasl(root, c);
         load_storage(root, c);
         load_antispim(root, c);
+        load_registration(root, c);
         return c;
     }
 
@@ -221,7 +223,7 @@ private:
         }
         check_keys(*t, "limits",
                    {"max_stanza_bytes", "max_depth", "max_connections_per_ip", "max_outbox_bytes", "handshake_timeout",
-                    "idle_timeout", "auth_failures_per_connection", "auth_failures_before_delay"});
+                    "idle_timeout", "auth_failures_per_connection", "auth_failures_before_delay", "max_offline_messages"});
         limits_config& l = c.limits;
         read_int(*t, "limits", "max_stanza_bytes", l.max_stanza_bytes, 1024, 16 * 1024 * 1024);
         read_int(*t, "limits", "max_depth", l.max_depth, 2, 1000);
@@ -231,6 +233,7 @@ private:
         read_seconds(*t, "limits", "idle_timeout", l.idle_timeout);
         read_int(*t, "limits", "auth_failures_per_connection", l.auth_failures_per_connection, 1, 1000);
         read_int(*t, "limits", "auth_failures_before_delay", l.auth_failures_before_delay, 1, 1000);
+        read_int(*t, "limits", "max_offline_messages", l.max_offline_messages, 0, 1000000);
     }
 
     void load_sasl(const toml::table& root, config& c) {
@@ -305,6 +308,22 @@ private:
                      in_quotes(name) + " is not in antispim.chain");
             }
         }
+    }
+
+    void load_registration(const toml::table& root, config& c) {
+        const toml::table* t = section(root, "registration");
+        if (!t) {
+            return;
+        }
+        check_keys(*t, "registration", {"enabled", "max_per_ip", "window_minutes", "min_password_length"});
+        registration_config& r = c.registration;
+        read_bool(*t, "registration", "enabled", r.enabled);
+        read_int(*t, "registration", "max_per_ip", r.max_per_ip, 1, 1000000);
+        std::int64_t minutes = r.window.count();
+        if (read_int(*t, "registration", "window_minutes", minutes, 1, max_timeout_seconds / 60)) {
+            r.window = std::chrono::minutes{minutes};
+        }
+        read_int(*t, "registration", "min_password_length", r.min_password_length, 1, 1024);
     }
 
     fs::path dir_;  // the config file's directory, absolute

@@ -31,6 +31,7 @@ struct limits_config {
     std::size_t max_depth = 32;                // element nesting inside one stanza
     std::size_t max_connections_per_ip = 32;
     std::size_t max_outbox_bytes = 1024 * 1024;  // per session; overflow closes the stream
+    std::size_t max_offline_messages = 1000;     // per account (XEP-0160); beyond it senders get <resource-constraint/>
     std::chrono::seconds handshake_timeout{60};  // from connect to bound resource
     std::chrono::seconds idle_timeout{600};      // no bytes at all for this long closes the stream
     unsigned auth_failures_per_connection = 3;   // then the stream is closed
@@ -47,6 +48,15 @@ struct antispim_config {
     std::vector<std::string> dry_run;        // policies that only log what they would do
 };
 
+// XEP-0077 in-band registration. Password changes and account removal by a logged-in user are account
+// management and work whatever `enabled` says.
+struct registration_config {
+    bool enabled = false;                // let unauthenticated clients create accounts
+    std::size_t max_per_ip = 5;          // successful registrations from one IP address per window
+    std::chrono::minutes window{60};
+    std::size_t min_password_length = 8;  // in characters (Unicode code points), after SASLprep
+};
+
 struct config {
     std::filesystem::path source;   // the file this came from
     std::vector<std::string> hosts;  // virtual hosts, nameprepped
@@ -59,6 +69,7 @@ struct config {
     sasl_config sasl;
     storage::store_options storage;  // sqlite_path absolute (storage.path resolved against data_dir); pool_size 4
     antispim_config antispim;
+    registration_config registration;
 };
 
 // Loads and validates; on error returns one line "FILE:LINE:COL: KEY: what is wrong" (the earliest in the file),

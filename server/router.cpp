@@ -4,12 +4,18 @@
 
 #include <algorithm>
 
+#include "server/im_core.hpp"
+
 namespace hush {
 
 namespace {
 
 // Stanzas the server itself originates (replies, errors). A function, not a braced temporary inside co_await.
-route_origin server_origin() { return route_origin{}; }
+route_origin server_origin() {
+    route_origin origin;
+    origin.generated = true;
+    return origin;
+}
 
 bool is_subscription_type(std::string_view type) {
     return type == "subscribe" || type == "subscribed" || type == "unsubscribe" || type == "unsubscribed";
@@ -33,6 +39,12 @@ boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
         spdlog::error("router: stanza without valid to/from dropped ({} -> {})", s.from(), s.to());
         co_return;
     }
+    if (im_ != nullptr && origin.kind == antispim::origin_kind::local_session && !origin.generated &&
+        is_local_domain(from->domain())) {
+        if (co_await im_->outbound(s, *from, *to) == hook_result::consumed) {
+            co_return;
+        }
+    }
     if (!is_local_domain(to->domain())) {
         // Federation is not there yet: every remote domain is unreachable.
         co_await bounce(s, "remote-server-not-found", "this server does not federate yet");
@@ -45,10 +57,16 @@ boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
     co_await route_to_account(std::move(s), *from, *to, std::move(origin));
 }
 
+boost::asio::awaitable<void> router::send(stanza s) {
+    co_await route(std::move(s), server_origin());
+}
+
 boost::asio::awaitable<void> router::route_to_server(stanza s, const jid& to) {
     if (s.kind() == stanza_kind::iq && (s.type() == "get" || s.type() == "set")) {
         stanza reply = co_await handlers_.handle(s, to.bare());
-        co_await route(std::move(reply), server_origin());
+        if (reply.valid()) {
+            co_await route(std::move(reply), server_origin());
+        }
     }
     // Presence and messages to the server itself, and iq results/errors, need no answer.
     co_return;
@@ -77,14 +95,31 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     if (kind == stanza_kind::iq && to.is_bare() && (type == "get" || type == "set")) {
         // The server answers iq to a bare JID on the account's behalf (RFC 6120 §10.5.3.2).
         stanza reply = co_await handlers_.handle(s, to);
-        co_await route(std::move(reply), server_origin());
+        if (reply.valid()) {
+            co_await route(std::move(reply), server_origin());
+        }
         co_return;
     }
     if (!co_await post(s, from, to, origin)) {
         co_return;
     }
-    if (!deliver_local(s, to)) {
+    if (im_ != nullptr && co_await im_->inbound(s, from, to) == hook_result::consumed) {
+        co_return;
+    }
+    switch (deliver_local(s, to)) {
+    case delivery::delivered:
+        break;
+    case delivery::refused:
         co_await bounce(s, "service-unavailable");
+        break;
+    case delivery::no_resource: {
+        // RFC 6121 §8.5.2.2.1: store for later (XEP-0160), or refuse; never lose silently.
+        const std::string condition = im_ != nullptr ? co_await im_->undeliverable(s, to) : "service-unavailable";
+        if (!condition.empty()) {
+            co_await bounce(s, condition);
+        }
+        break;
+    }
     }
 }
 
@@ -130,41 +165,50 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
     co_return false;
 }
 
-bool router::deliver_local(const stanza& s, const jid& to) {
+router::delivery router::deliver_local(const stanza& s, const jid& to) {
     const stanza_kind kind = s.kind();
     const std::string_view type = s.type();
     if (!to.is_bare()) {
         if (auto target = sessions_.find(to)) {
-            target->deliver(share(s.serialize()));
-            return true;
+            if (kind == stanza_kind::presence) {
+                target->deliver_presence(share(s.serialize()), std::string(s.from()));
+            } else {
+                target->deliver(share(s.serialize()));
+            }
+            if (im_ != nullptr && kind == stanza_kind::message) {
+                im_->received_copies(s, to, {to.resource()});
+            }
+            return delivery::delivered;
         }
     }
     // To the bare JID, or to a full JID whose resource is gone (RFC 6121 §8.5.3.2).
     if (kind == stanza_kind::iq) {
-        return type != "get" && type != "set";  // an iq request to a missing resource gets an error
+        // An iq request to a missing resource gets an error; results and errors are dropped.
+        return type != "get" && type != "set" ? delivery::delivered : delivery::refused;
     }
     if (kind == stanza_kind::presence) {
         if (!to.is_bare() && !is_subscription_type(type)) {
-            return true;  // directed presence to a gone resource is dropped
+            return delivery::delivered;  // directed presence to a gone resource is dropped
         }
         const auto bytes = share(s.serialize());
+        const std::string presence_from(s.from());
         for (const auto& r : sessions_.resources(to.bare())) {
             if (r.available) {
-                r.target->deliver(bytes);
+                r.target->deliver_presence(bytes, presence_from);
             }
         }
-        return true;
+        return delivery::delivered;
     }
     // Messages (RFC 6121 §8.5.2 for a bare JID, §8.5.3.2.1 for a full JID whose resource is gone).
     if (type == "error") {
-        return true;  // silently ignored
+        return delivery::delivered;  // silently ignored
     }
     if (type == "groupchat") {
-        return false;  // never delivered to a bare JID or a gone resource: <service-unavailable/>
+        return delivery::refused;  // never delivered to a bare JID or a gone resource: <service-unavailable/>
     }
     if (type == "headline") {
         if (!to.is_bare()) {
-            return true;  // silently ignored
+            return delivery::delivered;  // silently ignored
         }
         // Every available resource with a non-negative priority.
         const auto bytes = share(s.serialize());
@@ -173,19 +217,23 @@ bool router::deliver_local(const stanza& s, const jid& to) {
                 r.target->deliver(bytes);
             }
         }
-        return true;
+        return delivery::delivered;
     }
     // normal and chat: the most available resource(s).
     const auto best = sessions_.best_available(to.bare());
     if (best.empty()) {
-        // No offline storage yet: refused rather than lost (RFC 6121 §8.5.2.2.1 allows the error).
-        return false;
+        return delivery::no_resource;
     }
     const auto bytes = share(s.serialize());
+    std::vector<std::string> delivered_to;
     for (const auto& r : best) {
         r.target->deliver(bytes);
+        delivered_to.push_back(r.full.resource());
     }
-    return true;
+    if (im_ != nullptr) {
+        im_->received_copies(s, to, delivered_to);
+    }
+    return delivery::delivered;
 }
 
 boost::asio::awaitable<void> router::bounce(const stanza& s, std::string_view condition, std::string_view text) {

@@ -14,6 +14,7 @@
 #include "protocol/expected.hpp"
 #include "protocol/jid.hpp"
 #include "protocol/stanza.hpp"
+#include "server/im_context.hpp"
 #include "server/session_registry.hpp"
 
 namespace hush {
@@ -23,6 +24,7 @@ struct route_origin {
     antispim::origin_kind kind = antispim::origin_kind::local_session;
     std::string domain;        // authenticated domain of the stream it arrived on
     std::string peer_address;  // IP address of that stream's peer
+    bool generated = false;    // made by the server on a user's behalf: skips the outbound hooks
 };
 
 // Does this local account exist? (Storage-backed in the server; a fake in tests.)
@@ -40,7 +42,9 @@ public:
     virtual boost::asio::awaitable<stanza> handle(const stanza& iq, const jid& addressed) = 0;
 };
 
-class router {
+class im_core;
+
+class router final : public stanza_sink {
 public:
     router(std::vector<std::string> hosts, session_registry& sessions, account_directory& accounts,
            antispim::chain& chain, iq_handler& handlers);
@@ -49,14 +53,19 @@ public:
 
     // `s` carries a validated `to` (non-empty) and a stamped `from`.
     boost::asio::awaitable<void> route(stanza s, route_origin origin);
+    // stanza_sink: stanzas the server makes on a user's behalf.
+    boost::asio::awaitable<void> send(stanza s) override;
+
+    // The IM core's hooks (rosters, presence, privacy, offline, carbons); without it only plain routing happens.
+    void set_im(im_core* im) { im_ = im; }
 
 private:
     boost::asio::awaitable<void> route_to_server(stanza s, const jid& to);
     boost::asio::awaitable<void> route_to_account(stanza s, const jid& from, const jid& to, route_origin origin);
     // Returns false when the stanza must not be delivered (and has been answered as the verdict says).
     boost::asio::awaitable<bool> post(const stanza& s, const jid& from, const jid& to, const route_origin& origin);
-    // Returns false when the stanza could not be delivered and deserves an error.
-    bool deliver_local(const stanza& s, const jid& to);
+    enum class delivery { delivered, refused, no_resource };
+    delivery deliver_local(const stanza& s, const jid& to);
     boost::asio::awaitable<void> bounce(const stanza& s, std::string_view condition, error_type type,
                                         std::string_view text = {});
     boost::asio::awaitable<void> bounce(const stanza& s, std::string_view condition, std::string_view text = {});
@@ -66,6 +75,7 @@ private:
     account_directory& accounts_;
     antispim::chain& chain_;
     iq_handler& handlers_;
+    im_core* im_ = nullptr;
 };
 
 }  // namespace hush

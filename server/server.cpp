@@ -61,9 +61,15 @@ server::server(config cfg)
     accounts_ = std::make_unique<storage_account_directory>(*store_);
     handlers_ = std::make_unique<server_handlers>(HUSH_VERSION);
     router_ = std::make_unique<router>(cfg_.hosts, registry_, *accounts_, *chain_, *handlers_);
+    im_ctx_ = std::make_unique<im_context>(im_context{*store_, registry_, *router_, cfg_.limits.max_offline_messages});
+    im_ = std::make_unique<im_core>(*im_ctx_);
+    router_->set_im(im_.get());
+    handlers_->add_extension([im = im_.get()](const stanza& iq, const jid& addressed) { return im->handle_iq(iq, addressed); },
+                             im_core::server_features(), im_core::account_features());
     ctx_ = std::make_unique<server_context>(server_context{cfg_, registry_, *router_, *store_, *tls_, throttle_,
                                                            connections_,
-                                                           ensure_server_secret(cfg_.data_dir / "secret")});
+                                                           ensure_server_secret(cfg_.data_dir / "secret"),
+                                                           im_.get(), handlers_->caps_ver()});
     for (const auto& where : cfg_.listeners) {
         listeners_.push_back(std::make_unique<listener>(loops_.front()->get_executor(), where, *ctx_,
                                                         [this] { return next_executor(); }));

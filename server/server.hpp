@@ -14,6 +14,7 @@
 #include "server/accounts.hpp"
 #include "server/auth_throttle.hpp"
 #include "server/config.hpp"
+#include "server/im_core.hpp"
 #include "server/connection_tracker.hpp"
 #include "server/listener.hpp"
 #include "server/router.hpp"
@@ -53,6 +54,8 @@ private:
     std::unique_ptr<storage_account_directory> accounts_;
     std::unique_ptr<server_handlers> handlers_;
     std::unique_ptr<router> router_;
+    std::unique_ptr<im_context> im_ctx_;
+    std::unique_ptr<im_core> im_;
     std::unique_ptr<server_context> ctx_;
     std::vector<std::unique_ptr<listener>> listeners_;
     std::unique_ptr<boost::asio::signal_set> signals_;

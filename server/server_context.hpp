@@ -17,6 +17,8 @@
 
 namespace hush {
 
+class im_core;
+
 struct server_context {
     const config& cfg;
     session_registry& registry;
@@ -26,6 +28,8 @@ struct server_context {
     auth_throttle& throttle;
     connection_tracker& connections;
     std::string server_secret;
+    im_core* im = nullptr;  // rosters, presence, privacy, offline; null in bare routing tests
+    std::string caps_ver;   // XEP-0115 hash of the server's disco#info, for stream features
 };
 
 }  // namespace hush

@@ -1,6 +1,11 @@
 #include "server/server_handlers.hpp"
 
+#include <openssl/sha.h>
+
+#include <algorithm>
+
 #include "protocol/namespaces.hpp"
+#include "protocol/scram.hpp"
 
 namespace hush {
 
@@ -28,16 +33,46 @@ pugi::xml_node add_query(stanza& reply, std::string_view query_ns, pugi::xml_nod
 
 server_handlers::server_handlers(std::string version) : version_(std::move(version)) {}
 
-const std::vector<std::string>& server_handlers::server_features() {
-    static const std::vector<std::string> features{
-        std::string(ns::disco_info), std::string(ns::disco_items), std::string(ns::ping), "jabber:iq:version"};
-    return features;
+void server_handlers::add_extension(extension handler, std::vector<std::string> server_features,
+                                    std::vector<std::string> account_features) {
+    extensions_.push_back(std::move(handler));
+    extra_server_features_.insert(extra_server_features_.end(), server_features.begin(), server_features.end());
+    extra_account_features_.insert(extra_account_features_.end(), account_features.begin(), account_features.end());
 }
 
-const std::vector<std::string>& server_handlers::account_features() {
-    static const std::vector<std::string> features{std::string(ns::disco_info), std::string(ns::disco_items),
-                                                   std::string(ns::ping)};
-    return features;
+namespace {
+
+std::vector<std::string> sorted_unique(std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    return v;
+}
+
+}  // namespace
+
+std::vector<std::string> server_handlers::server_features() const {
+    std::vector<std::string> features{std::string(ns::disco_info), std::string(ns::disco_items),
+                                      std::string(ns::ping), "jabber:iq:version"};
+    features.insert(features.end(), extra_server_features_.begin(), extra_server_features_.end());
+    return sorted_unique(std::move(features));
+}
+
+std::vector<std::string> server_handlers::account_features() const {
+    std::vector<std::string> features{std::string(ns::disco_info), std::string(ns::disco_items),
+                                      std::string(ns::ping)};
+    features.insert(features.end(), extra_account_features_.begin(), extra_account_features_.end());
+    return sorted_unique(std::move(features));
+}
+
+std::string server_handlers::caps_ver() const {
+    // XEP-0115 §5.1: identities "category/type/lang/name<", then each feature followed by "<".
+    std::string input = "server/im//Hush<";
+    for (const auto& f : server_features()) {
+        input += f + "<";
+    }
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+    return sasl::base64_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 boost::asio::awaitable<stanza> server_handlers::handle(const stanza& iq, const jid& addressed) {
@@ -45,6 +80,12 @@ boost::asio::awaitable<stanza> server_handlers::handle(const stanza& iq, const j
     const std::string_view payload_ns = payload.attribute("xmlns").value();
     const std::string_view name = payload.name();
     const bool get = iq.type() == "get";
+    for (const auto& extension : extensions_) {
+        auto answer = co_await extension(iq, addressed);
+        if (answer) {
+            co_return std::move(*answer);
+        }
+    }
     if (get && name == std::string_view("ping") && payload_ns == ns::ping) {
         co_return make_iq_result(iq);
     }
@@ -62,16 +103,6 @@ boost::asio::awaitable<stanza> server_handlers::handle(const stanza& iq, const j
         q.append_child("name").append_child(pugi::node_pcdata).set_value("Hush");
         q.append_child("version").append_child(pugi::node_pcdata).set_value(version_.c_str());
         co_return reply;
-    }
-    if (get && addressed.has_node() && name == std::string_view("query") && payload_ns == "jabber:iq:roster") {
-        // Rosters arrive with the IM core; until then every account's roster is empty, which is the truth.
-        const auto requester = jid::parse(iq.from());
-        if (requester && requester->equals_bare(addressed)) {
-            stanza reply = make_iq_result(iq);
-            add_query(reply, "jabber:iq:roster", {});
-            co_return reply;
-        }
-        co_return make_error_reply(iq, "forbidden");
     }
     co_return make_error_reply(iq, "service-unavailable");
 }

@@ -15,6 +15,9 @@ public:
     virtual ~session() = default;
     // Appends to the session's bounded outbox; a session whose outbox overflows closes itself.
     virtual void deliver(shared_bytes serialized) = 0;
+    // A presence update from `from`: a session may hold it while its client is inactive (XEP-0352), keeping
+    // only the latest per sender.
+    virtual void deliver_presence(shared_bytes serialized, const std::string& /*from*/) { deliver(std::move(serialized)); }
     // Sends the stream error (if any condition) and closes the stream.
     virtual void close(stream_error error) = 0;
 };

@@ -10,13 +10,11 @@ std::shared_ptr<session> session_registry::bind(const jid& full, const std::shar
     for (auto& e : list) {
         if (e.resource == full.resource()) {
             auto previous = e.target.lock();
-            e.target = s;
-            e.available = false;
-            e.priority = 0;
+            e = entry{full.resource(), s, false, 0, false, false, nullptr};
             return previous;
         }
     }
-    list.push_back(entry{full.resource(), s, false, 0});
+    list.push_back(entry{full.resource(), s, false, 0, false, false, nullptr});
     ++count_;
     return nullptr;
 }
@@ -43,7 +41,8 @@ void session_registry::unbind(const jid& full, const session* s) {
     }
 }
 
-void session_registry::set_presence(const jid& full, bool available, int priority) {
+template <class Fn>
+void session_registry::update(const jid& full, Fn fn) {
     std::unique_lock lock(mutex_);
     auto it = by_bare_.find(full.bare_string());
     if (it == by_bare_.end()) {
@@ -51,10 +50,26 @@ void session_registry::set_presence(const jid& full, bool available, int priorit
     }
     for (auto& e : it->second) {
         if (e.resource == full.resource()) {
-            e.available = available;
-            e.priority = priority;
+            fn(e);
         }
     }
+}
+
+void session_registry::set_presence(const jid& full, bool available, int priority,
+                                    std::shared_ptr<const stanza> presence) {
+    update(full, [&](entry& e) {
+        e.available = available;
+        e.priority = priority;
+        e.presence = available ? std::move(presence) : nullptr;
+    });
+}
+
+void session_registry::set_interested(const jid& full, bool interested) {
+    update(full, [&](entry& e) { e.interested = interested; });
+}
+
+void session_registry::set_carbons(const jid& full, bool enabled) {
+    update(full, [&](entry& e) { e.carbons = enabled; });
 }
 
 std::shared_ptr<session> session_registry::find(const jid& full) const {
@@ -80,7 +95,8 @@ std::vector<bound_resource> session_registry::resources(const jid& bare) const {
     }
     for (const auto& e : it->second) {
         if (auto s = e.target.lock()) {
-            out.push_back(bound_resource{bare.with_resource(e.resource), std::move(s), e.available, e.priority});
+            out.push_back(bound_resource{bare.with_resource(e.resource), std::move(s), e.available, e.priority,
+                                         e.interested, e.carbons, e.presence});
         }
     }
     return out;

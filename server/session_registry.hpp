@@ -18,6 +18,9 @@ struct bound_resource {
     std::shared_ptr<session> target;
     bool available = false;
     int priority = 0;
+    bool interested = false;  // requested the roster: gets roster pushes and subscription requests
+    bool carbons = false;     // XEP-0280 enabled
+    std::shared_ptr<const stanza> presence;  // last broadcast presence, to answer probes
 };
 
 class session_registry {
@@ -26,7 +29,9 @@ public:
     std::shared_ptr<session> bind(const jid& full, const std::shared_ptr<session>& s);
     // Removes the binding if it still belongs to `s`.
     void unbind(const jid& full, const session* s);
-    void set_presence(const jid& full, bool available, int priority);
+    void set_presence(const jid& full, bool available, int priority, std::shared_ptr<const stanza> presence = {});
+    void set_interested(const jid& full, bool interested);
+    void set_carbons(const jid& full, bool enabled);
 
     std::shared_ptr<session> find(const jid& full) const;
     // Every bound resource of an account (live sessions only).
@@ -42,7 +47,12 @@ private:
         std::weak_ptr<session> target;
         bool available = false;
         int priority = 0;
+        bool interested = false;
+        bool carbons = false;
+        std::shared_ptr<const stanza> presence;
     };
+    template <class Fn>
+    void update(const jid& full, Fn fn);
     mutable std::shared_mutex mutex_;
     std::unordered_map<std::string, std::vector<entry>> by_bare_;  // key: bare JID string
     std::size_t count_ = 0;

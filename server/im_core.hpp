@@ -1,0 +1,47 @@
+#pragma once
+// The IM core the router calls (RFC 6121 and its XEPs): its hooks on the stanza path and its iq handlers.
+//   outbound: a local user's stanza before routing — subscriptions (Appendix A.2), blocking, carbons "sent";
+//   inbound:  a stanza for a local account after anti-SPIM — privacy/blocking, subscriptions (A.3), probes;
+//   offline:  a message no resource can take.
+#include <optional>
+
+#include "server/im_context.hpp"
+#include "server/presence_service.hpp"
+#include "server/privacy_service.hpp"
+#include "server/roster_service.hpp"
+
+namespace hush {
+
+enum class hook_result { proceed, consumed };
+
+class im_core {
+public:
+    explicit im_core(im_context& ctx) : ctx_(ctx), roster_(ctx), presence_(ctx, roster_), privacy_(ctx, roster_) {}
+
+    boost::asio::awaitable<hook_result> outbound(stanza& s, const jid& from, const jid& to);
+    boost::asio::awaitable<hook_result> inbound(const stanza& s, const jid& from, const jid& to);
+    // Returns the error condition for the sender, or empty when stored.
+    boost::asio::awaitable<std::string> undeliverable(const stanza& s, const jid& to);
+
+    // iq get/set addressed to an account's bare JID (or to the server for carbons); nullopt if not ours.
+    boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed);
+
+    // Carbons: copies of a message delivered to `to` for the account's other carbons-enabled resources.
+    void received_copies(const stanza& message, const jid& to, const std::vector<std::string>& delivered_to);
+
+    presence_service& presence() { return presence_; }
+    privacy_service& privacy() { return privacy_; }
+
+    static const std::vector<std::string>& account_features();
+    static const std::vector<std::string>& server_features();
+
+private:
+    void sent_copies(const stanza& message, const jid& from);
+
+    im_context& ctx_;
+    roster_service roster_;
+    presence_service presence_;
+    privacy_service privacy_;
+};
+
+}  // namespace hush
