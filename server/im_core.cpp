@@ -105,8 +105,8 @@ boost::asio::awaitable<hook_result> im_core::inbound(const stanza& s, const jid&
         subscriptions::presence_type sub_type{};
         const bool subscription = subscriptions::parse_presence_type(type, sub_type);
         if (subscription || type == "probe") {
-            if (co_await privacy_.blocks(to.bare(), from)) {
-                co_return hook_result::consumed;
+            if (!co_await privacy_.allows(to, from, privacy::stanza_class::presence_other)) {
+                co_return hook_result::consumed;  // blocked or denied: dropped silently (XEP-0191 §3.4)
             }
             if (subscription) {
                 co_await presence_.inbound_subscription(s, to.bare(), from.bare(), sub_type);
