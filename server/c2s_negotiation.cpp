@@ -11,6 +11,7 @@
 #include "protocol/namespaces.hpp"
 #include "server/c2s_session.hpp"
 #include "server/im_core.hpp"
+#include "server/registration.hpp"
 
 namespace hush {
 
@@ -105,6 +106,9 @@ void c2s_session::send_features() {
             f += "<mechanism>" + m + "</mechanism>";
         }
         f += "</mechanisms>";
+        if (registration_service::stream_feature_enabled(ctx_.cfg)) {
+            f += "<register xmlns='http://jabber.org/features/iq-register'/>";  // XEP-0077 §3
+        }
         break;
     case phase::authenticated:
     case phase::bound:
@@ -156,6 +160,21 @@ asio::awaitable<void> c2s_session::handle_element(stanza s) {
         co_return;
     }
     if (phase_ == phase::tls_done) {
+        // XEP-0077: in-band registration is the one thing allowed between TLS and SASL.
+        if (ctx_.registration != nullptr && s.kind() == stanza_kind::iq &&
+            s.child("query", registration_service::register_ns)) {
+            std::size_t children = 0;
+            only_child_element(s, children);
+            if (s.id().empty() || !(s.type() == "get" || s.type() == "set") || children != 1) {
+                send(make_error_reply(s, "bad-request").serialize());
+                co_return;
+            }
+            stanza reply = co_await ctx_.registration->handle_unauthenticated(s, domain_, peer_address_);
+            if (reply.valid()) {
+                send(reply.serialize());
+            }
+            co_return;
+        }
         begin_close(stream_error{"not-authorized", "authenticate first"});
         co_return;
     }
@@ -341,6 +360,24 @@ asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
         if (kind == stanza_kind::presence) {
             track_directed_presence(s);
         }
+    }
+    if (kind == stanza_kind::iq && ctx_.registration != nullptr && s.child("query", registration_service::register_ns) &&
+        (s.to() == jid_.bare_string() || s.to() == domain_)) {
+        // Password change and account removal (XEP-0077 §3.2, §3.3) answer before this stream may close.
+        auto outcome = co_await ctx_.registration->handle_authenticated(s, jid_);
+        if (outcome.reply.valid()) {
+            send(outcome.reply.serialize());
+        }
+        if (outcome.removed) {
+            spdlog::info("c2s {}: account {} removed itself", peer_address_, jid_.bare_string());
+            for (const auto& r : ctx_.registry.resources(jid_.bare())) {
+                if (r.target.get() != this) {
+                    r.target->close(stream_error{"not-authorized", "account removed"});
+                }
+            }
+            begin_close(stream_error{"not-authorized", "account removed"});
+        }
+        co_return;
     }
     if (spdlog::should_log(spdlog::level::debug) && kind != stanza_kind::message) {
         spdlog::debug("c2s {}: {} {} to {}", jid_.full_string(), s.name(), s.type(), s.to());

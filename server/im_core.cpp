@@ -166,6 +166,17 @@ boost::asio::awaitable<std::optional<stanza>> im_core::handle_iq(const stanza& i
     co_return std::nullopt;
 }
 
+boost::asio::awaitable<bool> im_core::may_see_presence(const jid& account, const jid& requester) {
+    if (requester.equals_bare(account)) {
+        co_return true;
+    }
+    auto item = co_await roster_.item(account.bare(), requester.bare());
+    if (!item || (item->sub != storage::subscription::from && item->sub != storage::subscription::both)) {
+        co_return false;
+    }
+    co_return co_await privacy_.allows(account, requester, privacy::stanza_class::presence_out);
+}
+
 void im_core::sent_copies(const stanza& message, const jid& from) {
     for (const auto& r : ctx_.registry.resources(from.bare())) {
         if (r.carbons && r.full.resource() != from.resource()) {

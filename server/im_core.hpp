@@ -29,6 +29,10 @@ public:
     // Carbons: copies of a message delivered to `to` for the account's other carbons-enabled resources.
     void received_copies(const stanza& message, const jid& to, const std::vector<std::string>& delivered_to);
 
+    // May `requester` see `account`'s presence-derived data (XEP-0012 last activity)? The account itself, or a
+    // contact with a from/both subscription that privacy settings do not block.
+    boost::asio::awaitable<bool> may_see_presence(const jid& account, const jid& requester);
+
     presence_service& presence() { return presence_; }
     privacy_service& privacy() { return privacy_; }
 

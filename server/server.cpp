@@ -66,10 +66,36 @@ server::server(config cfg)
     router_->set_im(im_.get());
     handlers_->add_extension([im = im_.get()](const stanza& iq, const jid& addressed) { return im->handle_iq(iq, addressed); },
                              im_core::server_features(), im_core::account_features());
+    account_services_ = std::make_unique<account_services>(
+        *store_,
+        [this](const jid& bare) {
+            const auto resources = registry_.resources(bare);
+            return std::any_of(resources.begin(), resources.end(), [](const auto& r) { return r.available; });
+        },
+        std::chrono::steady_clock::now());
+    handlers_->add_extension(
+        [services = account_services_.get(), im = im_.get()](const stanza& iq,
+                                                             const jid& addressed) -> boost::asio::awaitable<std::optional<stanza>> {
+            // XEP-0012 §3: an account's last activity only for those allowed to see its presence.
+            if (addressed.has_node() && iq.child("query", "jabber:iq:last")) {
+                const auto requester = jid::parse(iq.from());
+                if (!requester || !co_await im->may_see_presence(addressed, *requester)) {
+                    co_return make_error_reply(iq, "forbidden");
+                }
+            }
+            co_return co_await services->handle(iq, addressed);
+        },
+        [] {
+            auto features = account_services::features();
+            features.emplace_back("jabber:iq:register");
+            return features;
+        }(),
+        {"jabber:iq:last", "vcard-temp"});
+    registration_ = std::make_unique<registration_service>(cfg_, *store_);
     ctx_ = std::make_unique<server_context>(server_context{cfg_, registry_, *router_, *store_, *tls_, throttle_,
                                                            connections_,
                                                            ensure_server_secret(cfg_.data_dir / "secret"),
-                                                           im_.get(), handlers_->caps_ver()});
+                                                           im_.get(), handlers_->caps_ver(), registration_.get()});
     for (const auto& where : cfg_.listeners) {
         listeners_.push_back(std::make_unique<listener>(loops_.front()->get_executor(), where, *ctx_,
                                                         [this] { return next_executor(); }));

@@ -14,7 +14,9 @@
 #include "server/accounts.hpp"
 #include "server/auth_throttle.hpp"
 #include "server/config.hpp"
+#include "server/account_services.hpp"
 #include "server/im_core.hpp"
+#include "server/registration.hpp"
 #include "server/connection_tracker.hpp"
 #include "server/listener.hpp"
 #include "server/router.hpp"
@@ -56,6 +58,8 @@ private:
     std::unique_ptr<router> router_;
     std::unique_ptr<im_context> im_ctx_;
     std::unique_ptr<im_core> im_;
+    std::unique_ptr<account_services> account_services_;
+    std::unique_ptr<registration_service> registration_;
     std::unique_ptr<server_context> ctx_;
     std::vector<std::unique_ptr<listener>> listeners_;
     std::unique_ptr<boost::asio::signal_set> signals_;

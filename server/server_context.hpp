@@ -18,6 +18,7 @@
 namespace hush {
 
 class im_core;
+class registration_service;
 
 struct server_context {
     const config& cfg;
@@ -30,6 +31,7 @@ struct server_context {
     std::string server_secret;
     im_core* im = nullptr;  // rosters, presence, privacy, offline; null in bare routing tests
     std::string caps_ver;   // XEP-0115 hash of the server's disco#info, for stream features
+    registration_service* registration = nullptr;  // XEP-0077; null in bare routing tests
 };
 
 }  // namespace hush
