@@ -192,24 +192,37 @@ boost::asio::awaitable<bool> presence_service::has_pending_request(const jid& us
     co_return std::any_of(requests->begin(), requests->end(), [&](const auto& r) { return r.from == from; });
 }
 
-boost::asio::awaitable<void> presence_service::outbound_subscription(stanza s, const jid& user, const jid& contact,
-                                                                     subscriptions::presence_type type) {
-    using subscriptions::presence_type;
+boost::asio::awaitable<std::pair<std::optional<storage::roster_item>, subscriptions::state>>
+presence_service::load_state(const jid& user, const jid& contact) {
     auto item = co_await roster_.item(user, contact);
     subscriptions::state current;
     if (item) {
         current = {item->sub, item->pending_out, false, item->approved};
     }
+    // Pending-in lives in the stored request, never as an item flag: a bare request makes no roster item.
     current.pending_in = co_await has_pending_request(user, contact);
+    co_return std::make_pair(std::move(item), current);
+}
+
+boost::asio::awaitable<void> presence_service::save_state(const jid& user, const jid& contact,
+                                                          const std::optional<storage::roster_item>& item,
+                                                          const subscriptions::state& next_state) {
+    storage::roster_item next = item.value_or(storage::roster_item{});
+    next.contact = contact.bare_string();
+    next.sub = next_state.sub;
+    next.pending_out = next_state.pending_out;
+    next.approved = next_state.approved;
+    next.pending_in = false;
+    co_await roster_.save(user, std::move(next));
+}
+
+boost::asio::awaitable<void> presence_service::outbound_subscription(stanza s, const jid& user, const jid& contact,
+                                                                     subscriptions::presence_type type) {
+    using subscriptions::presence_type;
+    auto [item, current] = co_await load_state(user, contact);
     const auto result = subscriptions::apply_outbound(current, type);
     if (result.changed) {
-        storage::roster_item next = item.value_or(storage::roster_item{});
-        next.contact = contact.bare_string();
-        next.sub = result.next.sub;
-        next.pending_out = result.next.pending_out;
-        next.approved = result.next.approved;
-        next.pending_in = false;  // kept as the stored request, never as an item flag
-        co_await roster_.save(user, std::move(next));
+        co_await save_state(user, contact, item, result.next);
     }
     if (type == presence_type::subscribed || type == presence_type::unsubscribed) {
         auto query = [d = user.domain(), u = user.node(), c = contact.bare_string()](storage::store& st) {
@@ -239,22 +252,11 @@ boost::asio::awaitable<void> presence_service::inbound_subscription(const stanza
                                                                     const jid& contact,
                                                                     subscriptions::presence_type type) {
     using subscriptions::presence_type;
-    auto item = co_await roster_.item(user, contact);
-    subscriptions::state current;
-    if (item) {
-        current = {item->sub, item->pending_out, false, item->approved};
-    }
-    current.pending_in = co_await has_pending_request(user, contact);
+    auto [item, current] = co_await load_state(user, contact);
     const auto result = subscriptions::apply_inbound(current, type);
     // Only a real relationship makes a roster item: a bare pending-in is the stored request (§3.1.3).
     if (result.changed && (item || result.next.sub != subscription::none || result.next.pending_out)) {
-        storage::roster_item next = item.value_or(storage::roster_item{});
-        next.contact = contact.bare_string();
-        next.sub = result.next.sub;
-        next.pending_out = result.next.pending_out;
-        next.approved = result.next.approved;
-        next.pending_in = false;
-        co_await roster_.save(user, std::move(next));
+        co_await save_state(user, contact, item, result.next);
     }
     stanza clean = s.clone();
     clean.set_attribute("from", contact.bare_string());

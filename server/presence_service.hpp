@@ -38,6 +38,11 @@ private:
     boost::asio::awaitable<void> send_current_presence(const jid& user, const jid& to);
     boost::asio::awaitable<void> initial_presence_extras(const jid& full);
     boost::asio::awaitable<bool> has_pending_request(const jid& user, const jid& contact);
+    boost::asio::awaitable<std::pair<std::optional<storage::roster_item>, subscriptions::state>> load_state(
+        const jid& user, const jid& contact);
+    boost::asio::awaitable<void> save_state(const jid& user, const jid& contact,
+                                            const std::optional<storage::roster_item>& item,
+                                            const subscriptions::state& next_state);
     void deliver_to_available(const jid& user, const stanza& s, bool interested_only);
 
     im_context& ctx_;

@@ -21,6 +21,8 @@
 #include "server/accounts.hpp"
 #include "storage/async_store.hpp"
 
+#include "tests/unit/test_support.hpp"
+
 using namespace hush;
 namespace fs = std::filesystem;
 
@@ -29,42 +31,11 @@ namespace {
 constexpr std::string_view alice_full = "alice@example.org/phone";
 constexpr std::string_view bob_full = "bob@example.org/laptop";
 
-class temp_dir {
-public:
-    temp_dir() {
-        std::string pattern = (fs::temp_directory_path() / "hush-account-services-test.XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) {
-            throw std::runtime_error("mkdtemp failed");
-        }
-        path_ = pattern;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    const fs::path& path() const { return path_; }
+using test::temp_dir;
 
-private:
-    fs::path path_;
-};
+using test::sqlite_options;
 
-storage::store_options sqlite_options(const fs::path& dir) {
-    storage::store_options o;
-    o.backend = storage::store_options::backend_kind::sqlite;
-    o.sqlite_path = (dir / "hush.db").string();
-    return o;
-}
-
-// Runs one awaitable to completion on a fresh io_context.
-template <class T>
-T run_sync(boost::asio::awaitable<T> work) {
-    boost::asio::io_context io;
-    auto fut = boost::asio::co_spawn(io, std::move(work), boost::asio::use_future);
-    io.run();
-    return fut.get();
-}
+using test::run_sync;
 
 stanza make_stanza(std::string_view xml) {
     auto doc = std::make_shared<pugi::xml_document>();

@@ -20,6 +20,8 @@
 #include "server/registration.hpp"
 #include "storage/async_store.hpp"
 
+#include "tests/unit/test_support.hpp"
+
 using namespace hush;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -29,33 +31,9 @@ namespace {
 constexpr std::string_view domain = "example.org";
 constexpr std::string_view ip = "192.0.2.7";
 
-class temp_dir {
-public:
-    temp_dir() {
-        std::string pattern = (fs::temp_directory_path() / "hush-registration-test.XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) {
-            throw std::runtime_error("mkdtemp failed");
-        }
-        path_ = pattern;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    const fs::path& path() const { return path_; }
+using test::temp_dir;
 
-private:
-    fs::path path_;
-};
-
-storage::store_options sqlite_options(const fs::path& dir) {
-    storage::store_options o;
-    o.backend = storage::store_options::backend_kind::sqlite;
-    o.sqlite_path = (dir / "hush.db").string();
-    return o;
-}
+using test::sqlite_options;
 
 template <class T>
 T run_sync(boost::asio::awaitable<T> work) {

@@ -23,6 +23,8 @@
 #include "storage/migrations.hpp"
 #include "storage/store.hpp"
 
+#include "tests/unit/test_support.hpp"
+
 namespace hush::storage::testing {
 
 namespace fs = std::filesystem;
@@ -51,27 +53,7 @@ inline account_credentials make_credentials(char seed) {
     return creds;
 }
 
-class temp_dir {
-public:
-    temp_dir() {
-        std::string pattern = (fs::temp_directory_path() / "hush-store-test.XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) {
-            throw std::runtime_error("mkdtemp failed");
-        }
-        path_ = pattern;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using hush::test::temp_dir;
 
 // ---- backends ----
 
