@@ -170,6 +170,33 @@ class HushServer:
             self.proc.kill()
             self.proc.wait()
 
+    def restart(self, timeout: float = TIMEOUT) -> "HushServer":
+        """SIGTERM (must exit 0), then start a new hushd on the same config, data dir and database. The new process
+        listens on new ports (port(...) answers for it); the old stderr log is kept as hushd.stderr.N.log."""
+        status = self.stop(timeout)
+        if status != 0:
+            raise AssertionError(f"hushd exited with status {status} after SIGTERM (expected 0)\n{self.describe()}")
+        generation = 1
+        while (self.workdir / f"hushd.stderr.{generation}.log").exists():
+            generation += 1
+        if self.stderr_path.exists():
+            self.stderr_path.rename(self.workdir / f"hushd.stderr.{generation}.log")
+        # The old stdout reader thread ends with None (EOF) on the old queue: wait for it, so that it cannot
+        # put anything on the new one.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self._lines.get(timeout=max(deadline - time.monotonic(), 0)) is None:
+                    break
+            except queue.Empty:
+                raise AssertionError(f"hushd's stdout still open {timeout}s after it exited\n{self.describe()}")
+        self.stdout_lines.append(f"--- restart {generation} ---")
+        self.proc = None
+        self.returncode = None
+        self.ports = {}
+        self._lines = queue.Queue()
+        return self.start(timeout)
+
     # -- helpers --
 
     def port(self, kind: str = "c2s") -> int:
@@ -387,6 +414,18 @@ class Client:
         x.add_event_handler("message_error", lambda m: self.message_errors.put_nowait(m))
         x.add_event_handler("stream_error", lambda e: self.stream_errors.put_nowait(e))
 
+        # Every stanza received, in order, for expect_stanza() / received_matching(). The filter sees them before
+        # slixmpp's handlers and passes them on unchanged.
+        self.inbox: list = []
+        self._inbox_changed = asyncio.Event()
+
+        def record(stanza):
+            self.inbox.append(stanza)
+            self._inbox_changed.set()
+            return stanza
+
+        x.add_filter("in", record)
+
     @property
     def jid(self) -> str:
         """The full JID the server bound."""
@@ -446,6 +485,50 @@ class Client:
             return await asyncio.wait_for(self.stream_errors.get(), timeout)
         except asyncio.TimeoutError:
             raise AssertionError(f"{self.xmpp.boundjid}: no stream error within {timeout}s") from None
+
+    def received_matching(self, predicate) -> list:
+        """The stanzas in the inbox (received and not yet taken by expect_stanza) for which predicate is true."""
+        return [st for st in self.inbox if predicate(st)]
+
+    async def expect_stanza(self, predicate, what: str = "a matching stanza", timeout: float = TIMEOUT):
+        """Wait for the first received stanza (already received, or arriving within timeout) for which predicate
+        (called with the slixmpp stanza; its .xml is the ElementTree element) is true; take it out of the inbox and
+        return it. Others stay in the inbox."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for i, st in enumerate(self.inbox):
+                if predicate(st):
+                    del self.inbox[i]
+                    return st
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                stanzas = [st for st in self.inbox if st.xml.tag.split("}")[-1] in ("message", "presence", "iq")]
+                raise AssertionError(f"{self.xmpp.boundjid}: no {what} within {timeout}s; stanzas received and not "
+                                     f"taken (last 20 of {len(stanzas)}): "
+                                     + " | ".join(str(st) for st in stanzas[-20:]))
+            self._inbox_changed.clear()  # no await since the scan: nothing can have arrived in between
+            try:
+                await asyncio.wait_for(self._inbox_changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+
+    async def iq(self, itype: str, payload: str | None = None, to: str | None = None, timeout: float = TIMEOUT):
+        """Send an iq of type get/set with `payload` (XML text) as its child, to `to` (None: no 'to', i.e. the
+        account itself). Returns the answer (a result or an error iq: no exception for an error); raises
+        AssertionError when none comes within timeout."""
+        import xml.etree.ElementTree as ET
+
+        from slixmpp.exceptions import IqError, IqTimeout
+
+        iq = self.xmpp.make_iq(ito=to, itype=itype)
+        if payload is not None:
+            iq.xml.append(ET.fromstring(payload))
+        try:
+            return await iq.send(timeout=timeout)
+        except IqError as e:
+            return e.iq
+        except IqTimeout:
+            raise AssertionError(f"{self.xmpp.boundjid}: no answer to {iq} within {timeout}s") from None
 
     async def wait_closed(self, timeout: float = TIMEOUT) -> None:
         try:
