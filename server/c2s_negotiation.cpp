@@ -12,6 +12,7 @@
 #include "server/c2s_session.hpp"
 #include "server/im_core.hpp"
 #include "server/registration.hpp"
+#include "server/server_handlers.hpp"
 
 namespace hush {
 
@@ -118,7 +119,7 @@ void c2s_session::send_features() {
             f += "<ver xmlns='urn:xmpp:features:rosterver'/><csi xmlns='urn:xmpp:csi:0'/>";
         }
         if (!ctx_.caps_ver.empty()) {
-            f += "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://hush.invalid/caps' ver='" +
+            f += "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='" + std::string(server_handlers::caps_node_prefix) + "' ver='" +
                  ctx_.caps_ver + "'/>";
         }
         break;

@@ -54,6 +54,17 @@ stanza carbon(const stanza& message, const char* direction, const jid& account, 
 
 }  // namespace
 
+im_core::im_core(im_context& ctx) : ctx_(ctx), roster_(ctx), privacy_(ctx, roster_), presence_(ctx, roster_, privacy_) {
+    // XEP-0191 §3.4: an unblocked contact that may see our presence gets it again.
+    privacy_.on_unblocked([this](const jid& account, const std::vector<std::string>& jids) -> boost::asio::awaitable<void> {
+        for (const auto& j : jids) {
+            if (auto other = jid::parse(j)) {
+                co_await presence_.send_current_presence_if_subscribed(account, *other);
+            }
+        }
+    });
+}
+
 const std::vector<std::string>& im_core::server_features() {
     static const std::vector<std::string> features{carbons_ns, "urn:xmpp:blocking", "jabber:iq:privacy", "msgoffline",
                                                    "urn:xmpp:delay"};

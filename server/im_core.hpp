@@ -16,7 +16,7 @@ enum class hook_result { proceed, consumed };
 
 class im_core {
 public:
-    explicit im_core(im_context& ctx) : ctx_(ctx), roster_(ctx), presence_(ctx, roster_), privacy_(ctx, roster_) {}
+    explicit im_core(im_context& ctx);
 
     boost::asio::awaitable<hook_result> outbound(stanza& s, const jid& from, const jid& to);
     boost::asio::awaitable<hook_result> inbound(const stanza& s, const jid& from, const jid& to);
@@ -44,8 +44,8 @@ private:
 
     im_context& ctx_;
     roster_service roster_;
-    presence_service presence_;
     privacy_service privacy_;
+    presence_service presence_;
 };
 
 }  // namespace hush

@@ -74,7 +74,12 @@ boost::asio::awaitable<void> presence_service::own_presence(const jid& full, con
 boost::asio::awaitable<void> presence_service::broadcast(const jid& full, const stanza& presence, bool to_subscribers) {
     if (to_subscribers) {
         for (const auto& item : co_await roster_.roster(full.bare())) {
-            if (has_from(item.sub)) {
+            if (!has_from(item.sub)) {
+                continue;
+            }
+            // Broadcasts are made by the server, so the blocklist and presence-out lists are applied here.
+            const auto contact = jid::parse(item.contact);
+            if (contact && co_await privacy_.allows(full, *contact, privacy::stanza_class::presence_out)) {
                 co_await ctx_.sink.send(addressed(presence, full.full_string(), item.contact));
             }
         }
@@ -312,7 +317,7 @@ boost::asio::awaitable<void> presence_service::answer_probe(const jid& user, con
     }
     bool any = false;
     for (const auto& r : ctx_.registry.resources(user.bare())) {
-        if (r.available && r.presence) {
+        if (r.available && r.presence && co_await privacy_.allows(r.full, prober, privacy::stanza_class::presence_out)) {
             any = true;
             co_await ctx_.sink.send(addressed(*r.presence, r.full.full_string(), prober.full_string()));
         }
@@ -322,9 +327,16 @@ boost::asio::awaitable<void> presence_service::answer_probe(const jid& user, con
     }
 }
 
+boost::asio::awaitable<void> presence_service::send_current_presence_if_subscribed(const jid& user, const jid& to) {
+    auto item = co_await roster_.item(user.bare(), to.bare());
+    if (item && has_from(item->sub)) {
+        co_await send_current_presence(user, to);
+    }
+}
+
 boost::asio::awaitable<void> presence_service::send_current_presence(const jid& user, const jid& to) {
     for (const auto& r : ctx_.registry.resources(user.bare())) {
-        if (r.available && r.presence) {
+        if (r.available && r.presence && co_await privacy_.allows(r.full, to, privacy::stanza_class::presence_out)) {
             co_await ctx_.sink.send(addressed(*r.presence, r.full.full_string(), to.bare_string()));
         }
     }

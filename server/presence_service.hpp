@@ -6,13 +6,15 @@
 
 #include "protocol/subscription.hpp"
 #include "server/im_context.hpp"
+#include "server/privacy_service.hpp"
 #include "server/roster_service.hpp"
 
 namespace hush {
 
 class presence_service {
 public:
-    presence_service(im_context& ctx, roster_service& roster) : ctx_(ctx), roster_(roster) {}
+    presence_service(im_context& ctx, roster_service& roster, privacy_service& privacy)
+        : ctx_(ctx), roster_(roster), privacy_(privacy) {}
 
     // A presence without 'to' from `full` (available or unavailable): update the registry, broadcast.
     boost::asio::awaitable<void> own_presence(const jid& full, const stanza& presence);
@@ -29,6 +31,10 @@ public:
                                                       subscriptions::presence_type type);
     // A probe from `prober` for local `user` (RFC 6121 §4.3.2).
     boost::asio::awaitable<void> answer_probe(const jid& user, const jid& prober);
+
+    // Sends each available resource's presence to `to` if `user` has a from/both subscription with it and
+    // privacy allows (after an unblock, XEP-0191 §3.4).
+    boost::asio::awaitable<void> send_current_presence_if_subscribed(const jid& user, const jid& to);
 
     // A message for `user` found no available resource: store it. Returns false when over quota.
     boost::asio::awaitable<bool> store_offline(const jid& user, const stanza& message);
@@ -47,6 +53,7 @@ private:
 
     im_context& ctx_;
     roster_service& roster_;
+    privacy_service& privacy_;
 };
 
 }  // namespace hush

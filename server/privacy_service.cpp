@@ -213,8 +213,14 @@ boost::asio::awaitable<stanza> privacy_service::handle_blocking(const stanza& iq
     }
     replace(account, next);
     if (block) {
-        // The blocked entity stops seeing us: send it our unavailable presence (XEP-0191 §3.3).
+        // A blocked contact that could see us stops seeing us: our unavailable presence (XEP-0191 §3.3). Anyone
+        // else learns nothing, not even that we have resources.
         for (const auto& j : jids) {
+            const auto other = jid::parse(j);
+            const auto item = other ? co_await roster_.item(account.bare(), other->bare()) : std::nullopt;
+            if (!item || (item->sub != storage::subscription::from && item->sub != storage::subscription::both)) {
+                continue;
+            }
             for (const auto& r : ctx_.registry.resources(account.bare())) {
                 if (!r.available) {
                     continue;
@@ -227,10 +233,13 @@ boost::asio::awaitable<stanza> privacy_service::handle_blocking(const stanza& iq
             }
         }
     }
+    if (!block && on_unblocked_) {
+        const auto unblocked = jids.empty() ? previous->blocklist : jids;
+        co_await on_unblocked_(account, unblocked);
+    }
     stanza push = stanza::make("iq");
     push.set_attribute("type", "set");
-    auto body = push.element().append_copy(payload);
-    (void)body;
+    push.element().append_copy(payload);
     push_to_resources(account, push);
     co_return make_iq_result(iq);
 }

@@ -1,6 +1,7 @@
 #pragma once
 // XEP-0191 blocking command and XEP-0016 privacy lists: the iq protocols, a per-account cache of what is
 // blocked, and the checks the router applies to every stanza between an account and anyone else.
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,6 +26,10 @@ public:
     // Is `other` on `account`'s XEP-0191 blocklist?
     boost::asio::awaitable<bool> blocks(const jid& account, const jid& other);
 
+    // Called after an unblock with the JIDs unblocked (all previously blocked ones for "unblock all").
+    using unblock_hook = std::function<boost::asio::awaitable<void>(const jid& account, const std::vector<std::string>&)>;
+    void on_unblocked(unblock_hook hook) { on_unblocked_ = std::move(hook); }
+
     // A session ended: forget its active list.
     void session_ended(const jid& full);
 
@@ -41,6 +46,7 @@ private:
 
     im_context& ctx_;
     roster_service& roster_;
+    unblock_hook on_unblocked_;
     std::mutex mutex_;
     std::unordered_map<std::string, std::shared_ptr<const account_state>> cache_;  // by bare JID
 };

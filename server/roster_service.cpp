@@ -138,6 +138,18 @@ boost::asio::awaitable<stanza> roster_service::handle_set(const stanza& iq, cons
                 co_await ctx_.sink.send(std::move(p));
             }
         }
+        if (e.sub == storage::subscription::from || e.sub == storage::subscription::both) {
+            // The contact saw us online: tell it we are gone for it (RFC 6121 §3.2.2).
+            for (const auto& r : ctx_.registry.resources(account.bare())) {
+                if (r.available) {
+                    stanza p = stanza::make("presence");
+                    p.set_attribute("type", "unavailable");
+                    p.set_attribute("from", r.full.full_string());
+                    p.set_attribute("to", contact.bare_string());
+                    co_await ctx_.sink.send(std::move(p));
+                }
+            }
+        }
         co_return make_iq_result(iq);
     }
     auto existing = co_await item(account, contact);

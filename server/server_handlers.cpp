@@ -108,11 +108,14 @@ boost::asio::awaitable<stanza> server_handlers::handle(const stanza& iq, const j
 }
 
 stanza server_handlers::disco_info(const stanza& iq, const jid& addressed, pugi::xml_node query) const {
-    if (!query.attribute("node").empty()) {
+    const std::string_view node = query.attribute("node").value();
+    // XEP-0115 §6.2: the caps node answers like the server itself.
+    const bool caps_node = !addressed.has_node() && node == std::string(caps_node_prefix) + "#" + caps_ver();
+    if (!node.empty() && !caps_node) {
         return make_error_reply(iq, "item-not-found");
     }
     stanza reply = make_iq_result(iq);
-    auto q = add_query(reply, ns::disco_info, {});
+    auto q = add_query(reply, ns::disco_info, caps_node ? query : pugi::xml_node{});
     auto identity = q.append_child("identity");
     if (addressed.has_node()) {
         identity.append_attribute("category").set_value("account");

@@ -22,6 +22,7 @@ public:
                        std::vector<std::string> account_features);
     // XEP-0115 verification string of the server's disco#info, for the caps element in stream features.
     std::string caps_ver() const;
+    static constexpr std::string_view caps_node_prefix = "https://hush.invalid/caps";
     boost::asio::awaitable<stanza> handle(const stanza& iq, const jid& addressed) override;
 
     // Features listed in disco#info (built-in plus extensions), sorted; docs/features.md follows them.

@@ -376,9 +376,6 @@ def test_roster_remove_cancels_subscriptions(hush, xmpp):
     xmpp.run(scenario())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: removing a roster item sends unsubscribed to the contact but not the "
-                                       "user's unavailable presence (RFC 6121 §3.2.2): the contact keeps showing "
-                                       "the user online")
 def test_roster_remove_sends_unavailable_to_contact(hush, xmpp):
     server = hush()
     add_users(server, "alice", "bob")
@@ -591,8 +588,6 @@ def test_blocking_command(hush, xmpp, storage_backend):
     xmpp.run(scenario())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: unblocking sends the user's current presence to nobody; XEP-0191 §3.4 "
-                                       "says the server MUST send it to the unblocked contact (if subscribed)")
 def test_unblock_sends_current_presence(hush, xmpp):
     server = hush()
     add_users(server, "alice", "bob")
@@ -612,9 +607,6 @@ def test_unblock_sends_current_presence(hush, xmpp):
     xmpp.run(scenario())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: after bob blocks alice, bob's presence broadcasts still reach alice: "
-                                       "broadcasts are routed as server-generated stanzas, which skip the outbound "
-                                       "hook where the blocklist / presence-out privacy check is (XEP-0191 §3.3)")
 def test_blocked_contact_sees_no_presence(hush, xmpp):
     server = hush()
     add_users(server, "alice", "bob")
@@ -640,9 +632,6 @@ def test_blocked_contact_sees_no_presence(hush, xmpp):
     xmpp.run(scenario())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: blocking a JID that is not subscribed to the user still sends it the "
-                                       "user's unavailable presence, from each full JID (XEP-0191 §3.3: only if the "
-                                       "contact may receive the user's presence); a stranger learns the resources")
 def test_blocking_a_stranger_sends_no_presence(hush, xmpp):
     server = hush()
     add_users(server, "bob", "carol")
@@ -726,9 +715,6 @@ def test_privacy_list_default_denies_jid(hush, xmpp, storage_backend):
     xmpp.run(scenario())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a default privacy list denying presence-out to alice does not stop "
-                                       "bob's presence broadcasts to her (broadcasts skip the outbound privacy check, "
-                                       "as for XEP-0191)")
 def test_privacy_list_presence_out(hush, xmpp):
     server = hush()
     add_users(server, "alice", "bob")
@@ -953,9 +939,6 @@ def raw_login_features(server, username: str) -> tuple[RawStream, ET.Element]:
     return s, s.features()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: disco#info to the server with node='<caps node>#<ver>' (the node and ver "
-                                       "of the <c/> stream feature) answers <item-not-found/>; XEP-0115 §6.2: it "
-                                       "must answer with the same identities and features as without a node")
 def test_caps_node_answers_disco_info(hush):
     server = hush()
     add_users(server, "alice")
