@@ -365,9 +365,17 @@ asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
     if (kind == stanza_kind::iq && ctx_.registration != nullptr && s.child("query", registration_service::register_ns) &&
         (s.to() == jid_.bare_string() || s.to() == domain_)) {
         // Password change and account removal (XEP-0077 §3.2, §3.3) answer before this stream may close.
+        const bool removal = s.child("query", registration_service::register_ns).child("remove");
+        std::vector<storage::roster_item> contacts;
+        if (removal && ctx_.im != nullptr && s.type() == "set") {
+            contacts = co_await ctx_.im->roster_of(jid_);
+        }
         auto outcome = co_await ctx_.registration->handle_authenticated(s, jid_);
         if (outcome.reply.valid()) {
             send(outcome.reply.serialize());
+        }
+        if (outcome.removed && ctx_.im != nullptr) {
+            co_await ctx_.im->cancel_subscriptions(jid_, contacts);  // XEP-0077 §3.3
         }
         if (outcome.removed) {
             spdlog::info("c2s {}: account {} removed itself", peer_address_, jid_.bare_string());

@@ -188,6 +188,29 @@ boost::asio::awaitable<bool> im_core::may_see_presence(const jid& account, const
     co_return co_await privacy_.allows(account, requester, privacy::stanza_class::presence_out);
 }
 
+boost::asio::awaitable<std::vector<storage::roster_item>> im_core::roster_of(const jid& account) {
+    co_return co_await roster_.roster(account.bare());
+}
+
+boost::asio::awaitable<void> im_core::cancel_subscriptions(const jid& account,
+                                                           const std::vector<storage::roster_item>& items) {
+    using storage::subscription;
+    for (const auto& item : items) {
+        const bool to = item.sub == subscription::to || item.sub == subscription::both || item.pending_out;
+        const bool from = item.sub == subscription::from || item.sub == subscription::both;
+        for (const auto& [wanted, type] : {std::pair{to, "unsubscribe"}, std::pair{from, "unsubscribed"}}) {
+            if (!wanted) {
+                continue;
+            }
+            stanza p = stanza::make("presence");
+            p.set_attribute("type", type);
+            p.set_attribute("from", account.bare_string());
+            p.set_attribute("to", item.contact);
+            co_await ctx_.sink.send(std::move(p));
+        }
+    }
+}
+
 void im_core::sent_copies(const stanza& message, const jid& from) {
     for (const auto& r : ctx_.registry.resources(from.bare())) {
         if (r.carbons && r.full.resource() != from.resource()) {

@@ -33,6 +33,11 @@ public:
     // contact with a from/both subscription that privacy settings do not block.
     boost::asio::awaitable<bool> may_see_presence(const jid& account, const jid& requester);
 
+    // XEP-0077 §3.3: an account about to be removed; returns its roster so that, once removed, every contact
+    // can be told with cancel_subscriptions().
+    boost::asio::awaitable<std::vector<storage::roster_item>> roster_of(const jid& account);
+    boost::asio::awaitable<void> cancel_subscriptions(const jid& account, const std::vector<storage::roster_item>& items);
+
     presence_service& presence() { return presence_; }
     privacy_service& privacy() { return privacy_; }
 

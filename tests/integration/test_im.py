@@ -1126,13 +1126,16 @@ def test_in_band_password_change_and_removal(hush, xmpp):
     """XEP-0077 after login (whatever [registration] enabled says): change one's password, then remove the account;
     removal closes every session of the account with <not-authorized/>."""
     server = hush()
-    add_users(server, "alice")
+    add_users(server, "alice", "bob")
     port = server.port("c2s")
 
     async def scenario():
         alice = im_client(xmpp, "alice@localhost/a")
         other = im_client(xmpp, "alice@localhost/other")
+        bob = im_client(xmpp, "bob@localhost/b")
         await login(alice, port)
+        await login(bob, port)
+        await befriend(alice, bob)
         result = await alice.iq("set", f"<query xmlns='{REGISTER_NS}'><username>alice</username>"
                                        "<password>a-new-password-7</password></query>")
         assert result["type"] == "result", str(result)
@@ -1148,6 +1151,11 @@ def test_in_band_password_change_and_removal(hush, xmpp):
             error = await client.next_stream_error()
             assert error["condition"] == "not-authorized", str(error)
             await client.wait_closed()
+        # XEP-0077 §3.3: the removed account's contacts see both subscriptions cancelled.
+        await bob.expect_stanza(is_presence("alice@localhost", "unsubscribe"), "alice's unsubscribe")
+        await bob.expect_stanza(is_presence("alice@localhost", "unsubscribed"), "alice's unsubscribed")
+        items = roster_items(await get_roster(bob))
+        assert items["alice@localhost"].get("subscription") == "none", str(items)
 
     xmpp.run(scenario())
     assert "alice@localhost" not in server.hushctl("users").stdout.split()
