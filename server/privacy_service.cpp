@@ -138,8 +138,11 @@ boost::asio::awaitable<bool> privacy_service::allows(const jid& account, const j
     co_return privacy::evaluate(it->second, contact, kind) != privacy::action::deny;
 }
 
-void privacy_service::push_to_resources(const jid& account, const stanza& push) {
+void privacy_service::push_to_resources(const jid& account, const stanza& push, bool blocklist_only) {
     for (const auto& r : ctx_.registry.resources(account.bare())) {
+        if (blocklist_only && !r.blocklist_requested) {
+            continue;
+        }
         stanza copy = push.clone();
         copy.set_attribute("to", r.full.full_string());
         copy.set_attribute("id", "push" + std::to_string(push_counter.fetch_add(1)));
@@ -164,6 +167,7 @@ boost::asio::awaitable<stanza> privacy_service::handle_blocking(const stanza& iq
         if (!state) {
             co_return make_error_reply(iq, "internal-server-error");
         }
+        ctx_.registry.set_blocklist_requested(*from);
         stanza reply = make_iq_result(iq);
         auto list = reply.element().append_child("blocklist");
         list.append_attribute("xmlns").set_value(blocking_ns);
@@ -240,7 +244,7 @@ boost::asio::awaitable<stanza> privacy_service::handle_blocking(const stanza& iq
     stanza push = stanza::make("iq");
     push.set_attribute("type", "set");
     push.element().append_copy(payload);
-    push_to_resources(account, push);
+    push_to_resources(account, push, true);
     co_return make_iq_result(iq);
 }
 

@@ -42,7 +42,8 @@ private:
     };
     boost::asio::awaitable<std::shared_ptr<const account_state>> load(const jid& account);
     void replace(const jid& account, std::shared_ptr<const account_state> state);
-    void push_to_resources(const jid& account, const stanza& push);
+    // To every resource, or only to those that asked for the blocklist (XEP-0191 §3.3).
+    void push_to_resources(const jid& account, const stanza& push, bool blocklist_only = false);
 
     im_context& ctx_;
     roster_service& roster_;

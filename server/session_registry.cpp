@@ -10,11 +10,11 @@ std::shared_ptr<session> session_registry::bind(const jid& full, const std::shar
     for (auto& e : list) {
         if (e.resource == full.resource()) {
             auto previous = e.target.lock();
-            e = entry{full.resource(), s, false, 0, false, false, nullptr};
+            e = entry{full.resource(), s, false, 0, false, false, nullptr, false};
             return previous;
         }
     }
-    list.push_back(entry{full.resource(), s, false, 0, false, false, nullptr});
+    list.push_back(entry{full.resource(), s, false, 0, false, false, nullptr, false});
     ++count_;
     return nullptr;
 }
@@ -72,6 +72,10 @@ void session_registry::set_carbons(const jid& full, bool enabled) {
     update(full, [&](entry& e) { e.carbons = enabled; });
 }
 
+void session_registry::set_blocklist_requested(const jid& full) {
+    update(full, [](entry& e) { e.blocklist_requested = true; });
+}
+
 std::shared_ptr<session> session_registry::find(const jid& full) const {
     std::shared_lock lock(mutex_);
     auto it = by_bare_.find(full.bare_string());
@@ -96,7 +100,7 @@ std::vector<bound_resource> session_registry::resources(const jid& bare) const {
     for (const auto& e : it->second) {
         if (auto s = e.target.lock()) {
             out.push_back(bound_resource{bare.with_resource(e.resource), std::move(s), e.available, e.priority,
-                                         e.interested, e.carbons, e.presence});
+                                         e.interested, e.carbons, e.presence, e.blocklist_requested});
         }
     }
     return out;

@@ -21,6 +21,7 @@ struct bound_resource {
     bool interested = false;  // requested the roster: gets roster pushes and subscription requests
     bool carbons = false;     // XEP-0280 enabled
     std::shared_ptr<const stanza> presence;  // last broadcast presence, to answer probes
+    bool blocklist_requested = false;  // XEP-0191: gets blocklist pushes once it asked for the list
 };
 
 class session_registry {
@@ -32,6 +33,7 @@ public:
     void set_presence(const jid& full, bool available, int priority, std::shared_ptr<const stanza> presence = {});
     void set_interested(const jid& full, bool interested);
     void set_carbons(const jid& full, bool enabled);
+    void set_blocklist_requested(const jid& full);
 
     std::shared_ptr<session> find(const jid& full) const;
     // Every bound resource of an account (live sessions only).
@@ -50,6 +52,7 @@ private:
         bool interested = false;
         bool carbons = false;
         std::shared_ptr<const stanza> presence;
+        bool blocklist_requested = false;
     };
     template <class Fn>
     void update(const jid& full, Fn fn);
