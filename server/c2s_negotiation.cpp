@@ -91,7 +91,7 @@ void c2s_session::handle_stream_open(const xml::stream_open& header) {
                       "xmlns:stream='http://etherx.jabber.org/streams' id='" + stream_id_ + "' from='" +
                       xml_escape(domain_) + "' version='1.0' xml:lang='en'>";
     send(std::move(out));
-    header_sent_ = true;
+    mark_header_sent();
     send_features();
 }
 
@@ -137,11 +137,12 @@ asio::awaitable<void> c2s_session::handle_element(stanza s) {
         }
         send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
         co_await wait_flushed();
-        if (socket_closed_ || !co_await start_tls()) {
+        if (socket_closed_ || !co_await start_tls_server(ctx_.tls.current())) {
             close_socket();
             co_return;
         }
-        restart_stream_ = true;
+        phase_ = phase::tls_done;
+        restart_stream();
         co_return;
     }
     if (element_ns == ns::sasl) {
@@ -261,7 +262,7 @@ asio::awaitable<void> c2s_session::finish_sasl(sasl_step step) {
         spdlog::info("c2s {}: authenticated as {}", peer_address_, jid_.bare_string());
         send(sasl_element("success", step.payload));
         phase_ = phase::authenticated;
-        restart_stream_ = true;
+        restart_stream();
         // jid_ is bare here; the registry only sees it once a resource is bound.
         co_return;
     }

@@ -2,13 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 
 #include "protocol/namespaces.hpp"
 #include "server/im_core.hpp"
@@ -16,32 +10,13 @@
 namespace hush {
 
 namespace asio = boost::asio;
-using asio::use_awaitable;
-constexpr auto tuple_awaitable = asio::as_tuple(use_awaitable);
-
-namespace {
-
-constexpr std::size_t read_buffer_size = 8192;
-constexpr std::chrono::seconds close_grace{5};
-
-}  // namespace
 
 c2s_session::c2s_session(tcp::socket socket, bool direct_tls, server_context& ctx,
                          std::shared_ptr<void> connection_slot)
-    : executor_(socket.get_executor()),
+    : xmpp_stream(std::move(socket), ctx.cfg.limits, ns::client),
       ctx_(ctx),
-      socket_(std::move(socket)),
       connection_slot_(std::move(connection_slot)),
-      direct_tls_(direct_tls),
-      parser_(xml::parser_limits{ctx.cfg.limits.max_stanza_bytes, ctx.cfg.limits.max_depth}),
-      writer_wake_(executor_, std::chrono::steady_clock::time_point::max()),
-      flushed_(executor_, std::chrono::steady_clock::time_point::max()),
-      watchdog_timer_(executor_) {
-    boost::system::error_code ec;
-    const auto endpoint = socket_.remote_endpoint(ec);
-    peer_address_ = ec ? "unknown" : endpoint.address().to_string();
-    connected_at_ = last_activity_ = std::chrono::steady_clock::now();
-}
+      direct_tls_(direct_tls) {}
 
 c2s_session::~c2s_session() {
     if (!jid_.empty()) {
@@ -51,40 +26,41 @@ c2s_session::~c2s_session() {
 
 void c2s_session::start() {
     ctx_.connections.attach(connection_slot_, weak_from_this());
-    auto self = shared_from_this();
-    asio::co_spawn(executor_, [self]() { return self->reader(); }, asio::detached);
-    asio::co_spawn(executor_, [self]() { return self->writer(); }, asio::detached);
-    asio::co_spawn(executor_, [self]() { return self->watchdog(); }, asio::detached);
+    xmpp_stream::start();
 }
 
-c2s_session::tcp::socket& c2s_session::raw_socket() { return tls_ ? tls_->next_layer() : socket_; }
+std::string c2s_session::log_name() const {
+    return jid_.empty() ? "c2s " + peer_address_ : "c2s " + peer_address_ + " " + jid_.full_string();
+}
 
-void c2s_session::close_socket() {
-    if (socket_closed_) {
-        return;
+asio::awaitable<bool> c2s_session::on_connected() {
+    if (!direct_tls_) {
+        co_return true;
     }
-    socket_closed_ = true;
-    boost::system::error_code ec;
-    raw_socket().shutdown(tcp::socket::shutdown_both, ec);
-    raw_socket().close(ec);
-    writer_wake_.cancel();
-    flushed_.cancel();
-    watchdog_timer_.cancel();
+    if (!co_await start_tls_server(ctx_.tls.current())) {
+        co_return false;
+    }
+    phase_ = phase::tls_done;
+    co_return true;
 }
 
-// ---- output ---------------------------------------------------------------------------------------------------
+void c2s_session::on_close_begun() {
+    if (!jid_.empty()) {
+        ctx_.registry.unbind(jid_, this);
+    }
+}
 
-void c2s_session::deliver(shared_bytes serialized) {
-    asio::dispatch(executor_, [weak = weak_from_this(), bytes = std::move(serialized)]() mutable {
-        if (auto self = weak.lock()) {
-            self->enqueue(std::move(bytes));
-        }
-    });
+asio::awaitable<void> c2s_session::on_disconnected() {
+    if (phase_ == phase::bound && ctx_.im != nullptr) {
+        // Contacts and directed-presence recipients learn we are gone, clean close or not (RFC 6121 §4.5.3.2).
+        co_await ctx_.im->presence().session_ended(jid_, available_, directed_);
+        ctx_.im->privacy().session_ended(jid_);
+    }
 }
 
 void c2s_session::deliver_presence(shared_bytes serialized, const std::string& from) {
     asio::dispatch(executor_, [weak = weak_from_this(), bytes = std::move(serialized), from]() mutable {
-        auto self = weak.lock();
+        auto self = std::static_pointer_cast<c2s_session>(weak.lock());
         if (!self) {
             return;
         }
@@ -104,214 +80,6 @@ void c2s_session::set_client_active(bool active) {
         }
         held_presence_.clear();
     }
-}
-
-void c2s_session::close(stream_error error) {
-    asio::dispatch(executor_, [weak = weak_from_this(), error = std::move(error)]() mutable {
-        if (auto self = weak.lock()) {
-            self->begin_close(std::move(error));
-        }
-    });
-}
-
-void c2s_session::send(std::string bytes) { enqueue(share(std::move(bytes))); }
-
-void c2s_session::enqueue(shared_bytes bytes) {
-    if (closing_ || socket_closed_) {
-        return;
-    }
-    outbox_bytes_ += bytes->size();
-    outbox_.push_back(std::move(bytes));
-    if (outbox_bytes_ > ctx_.cfg.limits.max_outbox_bytes) {
-        // A reader this slow would make us buffer without bound: drop what is queued and close.
-        spdlog::warn("c2s {} {}: outbox over {} bytes, closing", peer_address_, jid_.full_string(),
-                     ctx_.cfg.limits.max_outbox_bytes);
-        outbox_.clear();
-        outbox_bytes_ = 0;
-        begin_close(stream_error{"resource-constraint", "too much data queued for a slow reader"});
-        return;
-    }
-    writer_wake_.cancel();
-}
-
-asio::awaitable<void> c2s_session::writer() {
-    auto self = shared_from_this();
-    std::vector<asio::const_buffer> batch;
-    while (!socket_closed_) {
-        if (outbox_.empty()) {
-            flushed_.cancel();
-            if (closing_) {
-                break;
-            }
-            co_await writer_wake_.async_wait(tuple_awaitable);
-            continue;
-        }
-        // Take everything queued so far (bounded) and write it in one gathered call.
-        const std::size_t n = std::min<std::size_t>(outbox_.size(), 64);
-        batch.clear();
-        std::vector<shared_bytes> in_flight(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(n));
-        for (const auto& b : in_flight) {
-            batch.emplace_back(asio::buffer(*b));
-        }
-        writing_ = true;
-        boost::system::error_code ec;
-        if (tls_) {
-            std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, batch, tuple_awaitable);
-        } else {
-            std::tie(ec, std::ignore) = co_await asio::async_write(socket_, batch, tuple_awaitable);
-        }
-        writing_ = false;
-        for (std::size_t i = 0; i < n && !outbox_.empty(); ++i) {
-            outbox_bytes_ -= outbox_.front()->size();
-            outbox_.pop_front();
-        }
-        if (ec) {
-            closing_ = true;
-            outbox_.clear();
-            outbox_bytes_ = 0;
-            break;
-        }
-    }
-    close_socket();
-}
-
-asio::awaitable<void> c2s_session::wait_flushed() {
-    while ((!outbox_.empty() || writing_) && !socket_closed_) {
-        flushed_.expires_at(std::chrono::steady_clock::time_point::max());
-        co_await flushed_.async_wait(tuple_awaitable);
-    }
-}
-
-void c2s_session::begin_close(std::optional<stream_error> error) {
-    if (closing_ || socket_closed_) {
-        return;
-    }
-    if (error) {
-        if (!header_sent_) {
-            // RFC 6120 §4.9.1.1: an error before our header still needs a header to be well-formed.
-            send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
-                 "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>");
-            header_sent_ = true;
-        }
-        spdlog::info("c2s {} {}: stream error {}{}{}", peer_address_, jid_.full_string(), error->condition,
-                     error->text.empty() ? "" : ": ", error->text);
-        send(serialize_stream_error(*error));
-    }
-    if (header_sent_) {
-        send("</stream:stream>");
-    }
-    closing_ = true;
-    close_deadline_ = std::chrono::steady_clock::now() + close_grace;
-    watchdog_timer_.cancel();
-    writer_wake_.cancel();
-    if (!jid_.empty()) {
-        ctx_.registry.unbind(jid_, this);
-    }
-}
-
-// ---- watchdog ---------------------------------------------------------------------------------------------------
-
-asio::awaitable<void> c2s_session::watchdog() {
-    auto self = shared_from_this();
-    const auto& limits = ctx_.cfg.limits;
-    while (!socket_closed_) {
-        const auto now = std::chrono::steady_clock::now();
-        std::chrono::steady_clock::time_point deadline;
-        if (closing_) {
-            if (now >= close_deadline_) {
-                close_socket();  // the peer does not read: give up on a clean close
-                break;
-            }
-            deadline = close_deadline_;
-        } else {
-            const auto idle_deadline = last_activity_ + limits.idle_timeout;
-            const auto handshake_deadline = connected_at_ + limits.handshake_timeout;
-            if (phase_ != phase::bound && now >= handshake_deadline) {
-                begin_close(stream_error{"connection-timeout", "negotiation took too long"});
-                continue;
-            }
-            if (now >= idle_deadline) {
-                begin_close(stream_error{"connection-timeout", "idle for too long"});
-                continue;
-            }
-            deadline = phase_ != phase::bound ? std::min(idle_deadline, handshake_deadline) : idle_deadline;
-        }
-        watchdog_timer_.expires_at(deadline);
-        co_await watchdog_timer_.async_wait(tuple_awaitable);
-    }
-}
-
-// ---- input ------------------------------------------------------------------------------------------------------
-
-asio::awaitable<bool> c2s_session::start_tls() {
-    tls_context_ = ctx_.tls.current();
-    tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket_), *tls_context_);
-    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
-    if (ec) {
-        spdlog::info("c2s {}: TLS handshake failed: {}", peer_address_, ec.message());
-        co_return false;
-    }
-    phase_ = phase::tls_done;
-    co_return true;
-}
-
-asio::awaitable<void> c2s_session::reader() {
-    auto self = shared_from_this();
-    spdlog::debug("c2s {}: connected{}", peer_address_, direct_tls_ ? " (direct TLS)" : "");
-    if (direct_tls_ && !co_await start_tls()) {
-        close_socket();
-        co_return;
-    }
-    std::vector<char> buffer(read_buffer_size);
-    std::vector<xml::stream_event> events;
-    while (!socket_closed_) {
-        boost::system::error_code ec;
-        std::size_t n = 0;
-        if (tls_) {
-            std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(buffer), tuple_awaitable);
-        } else {
-            std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(buffer), tuple_awaitable);
-        }
-        if (ec) {
-            break;
-        }
-        last_activity_ = std::chrono::steady_clock::now();
-        if (closing_) {
-            continue;  // draining until the peer closes or the grace period ends
-        }
-        events.clear();
-        auto error = parser_.feed(std::string_view(buffer.data(), n), events);
-        for (auto& event : events) {
-            co_await handle_event(event);
-            if (closing_ || restart_stream_) {
-                break;
-            }
-        }
-        if (restart_stream_) {
-            // Anything the client sent after the restart point belongs to a stream it must not have started yet.
-            restart_stream_ = false;
-            header_sent_ = false;
-            parser_.reset();
-            continue;
-        }
-        if (error && !closing_) {
-            begin_close(std::move(*error));
-        }
-    }
-    spdlog::debug("c2s {} {}: disconnected", peer_address_, jid_.full_string());
-    if (!closing_) {
-        begin_close(std::nullopt);
-    }
-    if (!jid_.empty()) {
-        ctx_.registry.unbind(jid_, this);
-    }
-    if (phase_ == phase::bound && ctx_.im != nullptr) {
-        // Contacts and directed-presence recipients learn we are gone, clean close or not (RFC 6121 §4.5.3.2).
-        co_await ctx_.im->presence().session_ended(jid_, available_, directed_);
-        ctx_.im->privacy().session_ended(jid_);
-    }
-    // The writer flushes what is left and closes the socket; the watchdog enforces the grace period.
-    writer_wake_.cancel();
 }
 
 asio::awaitable<void> c2s_session::handle_event(xml::stream_event& event) {
