@@ -1,29 +1,22 @@
 #pragma once
-// SQLite backend: one connection in WAL mode with a busy timeout, so hushctl can write while hushd runs.
+// The SQL implementation of `store`, written once for every backend on top of an sql_driver (sqlite_driver,
+// postgres_driver): the queries with $N parameters, the transactions, and reading rows into records.
 #include <cstdint>
 #include <initializer_list>
-#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
-#include "storage/migrations.hpp"
+#include "storage/sql_driver.hpp"
 #include "storage/store.hpp"
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace hush::storage {
 
-class sqlite_store final : public store, private migration_target {
+class sql_store final : public store {
 public:
-    // Creates the parent directory and the file if missing. Throws std::runtime_error on failure.
-    explicit sqlite_store(const std::string& path);
-    ~sqlite_store() override;
-
-    sqlite_store(const sqlite_store&) = delete;
-    sqlite_store& operator=(const sqlite_store&) = delete;
+    explicit sql_store(std::unique_ptr<sql_driver> driver);
 
     result<int> migrate() override;
     result<int> schema_version() override;
@@ -38,7 +31,7 @@ public:
     result<bool> account_exists(const std::string& domain, const std::string& username) override;
     result<std::vector<account>> list_accounts(const std::string& domain) override;
 
-    // IM core (sqlite_im_store.cpp / postgres_im_store.cpp)
+    // IM core (sql_im_store.cpp)
     result<std::vector<roster_item>> get_roster(const std::string& domain, const std::string& username) override;
     result<std::optional<roster_item>> get_roster_item(const std::string& domain, const std::string& username,
                                                        const std::string& contact) override;
@@ -94,41 +87,24 @@ public:
                                                            const std::string& username) override;
 
 private:
-    class statement;    // sqlite_statement.hpp
-    class transaction;  // sqlite_statement.hpp
-    using sql_arg = std::variant<std::int64_t, std::string_view>;
+    using params = std::initializer_list<sql_param>;
 
-    // Prepared once per SQL text and reused; the key is the address of a string literal.
-    result<sqlite3_stmt*> prepare(const char* sql);
-    error last_error(std::string_view context) const;
-    // Runs one statement that returns no rows, with ?1, ?2, ... bound to `args`; returns the rows it changed.
-    result<int> execute(std::string_view context, const char* sql, std::initializer_list<sql_arg> args);
+    // Runs one statement (see sql_driver::run); returns the rows it changed.
+    result<long> run(std::string_view context, const char* sql, params args, const row_handler& on_row = {});
     // The first column of the first row as text; nullopt for no row or NULL.
-    result<std::optional<std::string>> query_text(std::string_view context, const char* sql,
-                                                  std::initializer_list<sql_arg> args);
+    result<std::optional<std::string>> query_text(std::string_view context, const char* sql, params args);
     // The first column of every row as text.
-    result<std::vector<std::string>> query_texts(std::string_view context, const char* sql,
-                                                 std::initializer_list<sql_arg> args);
+    result<std::vector<std::string>> query_texts(std::string_view context, const char* sql, params args);
+    // The first column of the first row as an integer; nullopt for no row.
+    result<std::optional<std::int64_t>> query_int64(std::string_view context, const char* sql, params args);
     // The roster helpers run inside a transaction the caller holds.
     // Bumps the account's roster version and returns it; nullopt when the account has no version yet and
     // `create` is false.
     result<std::optional<std::int64_t>> bump_roster_version(const std::string& domain, const std::string& username,
                                                             bool create);
-    result<std::vector<roster_item>> read_roster_items(std::string_view context, const char* sql,
-                                                       std::initializer_list<sql_arg> args);
+    result<std::vector<roster_item>> read_roster_items(std::string_view context, const char* sql, params args);
 
-    // migration_target
-    sql_dialect dialect() const override { return sql_dialect::sqlite; }
-    result<void> begin_exclusive() override;
-    result<void> execute_ddl(const std::string& sql) override;
-    result<int> read_version() override;
-    result<void> record_version(int version, std::string_view description, std::int64_t applied_at) override;
-    result<void> commit() override;
-    void rollback() override;
-
-    std::string path_;
-    sqlite3* db_ = nullptr;
-    std::map<const char*, sqlite3_stmt*> statements_;
+    std::unique_ptr<sql_driver> driver_;
 };
 
 }  // namespace hush::storage
