@@ -10,6 +10,8 @@
 #include <string>
 #include <system_error>
 
+#include "protocol/namespaces.hpp"
+#include "protocol/stanza.hpp"
 #include "storage/store.hpp"
 
 namespace hush::test {
@@ -51,6 +53,25 @@ T run_sync(boost::asio::awaitable<T> work) {
     auto fut = boost::asio::co_spawn(io, std::move(work), boost::asio::use_future);
     io.run();
     return fut.get();
+}
+
+// The stanza error condition and type of a reply, or empty strings.
+struct error_info {
+    std::string type;
+    std::string condition;
+};
+
+inline error_info error_of(const stanza& reply) {
+    error_info out;
+    const auto e = reply.element().child("error");
+    out.type = e.attribute("type").value();
+    for (auto c : e.children()) {
+        if (c.type() == pugi::node_element && ns::stanza_errors == c.attribute("xmlns").value() &&
+            std::string_view(c.name()) != "text") {
+            out.condition = c.name();
+        }
+    }
+    return out;
 }
 
 }  // namespace hush::test

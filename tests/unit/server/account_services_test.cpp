@@ -60,24 +60,8 @@ std::string serialize(pugi::xml_node node) {
     return out.str();
 }
 
-// The stanza error condition and type of a reply, or empty strings.
-struct error_info {
-    std::string type;
-    std::string condition;
-};
-
-error_info error_of(const stanza& reply) {
-    error_info out;
-    const auto e = reply.element().child("error");
-    out.type = e.attribute("type").value();
-    for (auto c : e.children()) {
-        if (c.type() == pugi::node_element && ns::stanza_errors == c.attribute("xmlns").value() &&
-            std::string_view(c.name()) != "text") {
-            out.condition = c.name();
-        }
-    }
-    return out;
-}
+using test::error_info;
+using test::error_of;
 
 class fixture {
 public:

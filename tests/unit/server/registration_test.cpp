@@ -57,23 +57,8 @@ config make_config(bool enabled, std::size_t max_per_ip = 5, std::size_t min_pas
     return c;
 }
 
-struct error_info {
-    std::string type;
-    std::string condition;
-};
-
-error_info error_of(const stanza& reply) {
-    error_info out;
-    const auto e = reply.element().child("error");
-    out.type = e.attribute("type").value();
-    for (auto c : e.children()) {
-        if (c.type() == pugi::node_element && ns::stanza_errors == c.attribute("xmlns").value() &&
-            std::string_view(c.name()) != "text") {
-            out.condition = c.name();
-        }
-    }
-    return out;
-}
+using test::error_info;
+using test::error_of;
 
 void check_error(const stanza& reply, std::string_view condition, std::string_view type) {
     REQUIRE(reply.valid());
