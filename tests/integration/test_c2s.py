@@ -193,11 +193,7 @@ def test_stanza_before_bind_closes_stream(hush):
     with RawStream.connect("127.0.0.1", server.port("c2s")) as bob, \
             RawStream.connect("127.0.0.1", server.port("c2s")) as alice:
         bob.login("bob", PASSWORDS["bob"], resource="r")
-        alice.open_stream("localhost")
-        alice.features()
-        alice.starttls()
-        alice.open_stream("localhost")
-        alice.features()
+        alice.secure()
         assert alice.auth_plain("alice", PASSWORDS["alice"]).tag == q(SASL_NS, "success")
         alice.open_stream("localhost")
         alice.features()

@@ -48,11 +48,7 @@ def test_failed_logins_close_the_stream(hush):
     server = hush(limits={"auth_failures_per_connection": 2, "auth_failures_before_delay": 100})
     add_users(server, "alice")
     with RawStream.connect("127.0.0.1", server.port("c2s")) as s:
-        s.open_stream()
-        s.features()
-        s.starttls()
-        s.open_stream()
-        s.features()
+        s.secure()
         first = s.auth_plain("alice", "wrong-1")
         assert first.tag == q(SASL_NS, "failure") and first.find(q(SASL_NS, "not-authorized")) is not None
         second = s.auth_plain("alice", "wrong-2")
@@ -69,11 +65,7 @@ def test_repeated_failures_from_one_address_are_slowed_down(hush):
     server = hush(limits={"auth_failures_per_connection": 10, "auth_failures_before_delay": 1})
     add_users(server, "alice")
     with RawStream.connect("127.0.0.1", server.port("c2s")) as s:
-        s.open_stream()
-        s.features()
-        s.starttls()
-        s.open_stream()
-        s.features()
+        s.secure()
         started = time.monotonic()
         s.auth_plain("alice", "wrong-1")  # free
         free = time.monotonic() - started

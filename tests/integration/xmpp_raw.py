@@ -199,6 +199,14 @@ class RawStream:
             raise AssertionError(f"expected <proceed/>, got {ET.tostring(reply)!r}")
         self._wrap_tls()
 
+    def secure(self, domain: str = "localhost") -> ET.Element:
+        """Open a stream, STARTTLS, open the stream again inside TLS; return the features offered there."""
+        self.open_stream(domain)
+        self.features()
+        self.starttls()
+        self.open_stream(domain)
+        return self.features()
+
     def auth_plain(self, username: str, password: str) -> ET.Element:
         """Send SASL PLAIN; return the server's answer (<success/> or <failure/>)."""
         token = base64.b64encode(b"\0" + username.encode() + b"\0" + password.encode()).decode()
