@@ -4,19 +4,26 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "protocol/expected.hpp"
+#include "server/endpoint_spec.hpp"
 #include "storage/store.hpp"
 
 namespace hush {
 
 struct listener_config {
-    enum class kind { c2s_starttls, c2s_direct_tls };
+    // Config names: "c2s", "c2s_direct_tls", "s2s", "s2s_direct_tls" (XEP-0368).
+    enum class kind { c2s_starttls, c2s_direct_tls, s2s_starttls, s2s_direct_tls };
     kind type = kind::c2s_starttls;
     std::string address = "127.0.0.1";
-    std::uint16_t port = 5222;  // 0: an ephemeral port (tests); the bound port is logged. Default by kind: 5222/5223
+    // 0: an ephemeral port (tests); the bound port is printed. Default by kind: 5222, 5223, 5269, 5270.
+    std::uint16_t port = 5222;
+
+    bool is_s2s() const { return type == kind::s2s_starttls || type == kind::s2s_direct_tls; }
+    bool is_direct_tls() const { return type == kind::c2s_direct_tls || type == kind::s2s_direct_tls; }
 };
 
 struct tls_config {
@@ -57,6 +64,39 @@ struct registration_config {
     std::size_t min_password_length = 8;  // in characters (Unicode code points), after SASLprep
 };
 
+// Federation ([s2s]). TLS is always required on server-to-server streams; what varies is whether the peer's
+// certificate must be valid (then SASL EXTERNAL, or dialback backed by the certificate) or dialback alone will do.
+struct s2s_config {
+    // Peers must present a certificate valid for their domain (RFC 6125) chained to a trusted CA, in both
+    // directions. Off by default: small deployments use self-signed certificates and dialback.
+    bool require_valid_certificates = false;
+    // Per remote domain (nameprepped, lower case) overrides of require_valid_certificates: [s2s.domains."x"].
+    std::map<std::string, bool> require_valid_certificate_for;
+    // Extra trusted CAs (PEM, absolute after loading), besides the system store.
+    std::filesystem::path ca_file;
+    // [s2s.hosts]: remote domain (nameprepped, lower case) → where to connect, replacing DNS SRV for it. Values are
+    // "host:port", "[v6]:port", "host", or with a "tls:" prefix for direct TLS; a string or an array of them.
+    std::map<std::string, std::vector<endpoint_spec>> hosts;
+    // c-ares server list ("ip:port,...") for SRV/A/AAAA lookups; empty: the system's resolv.conf.
+    std::string dns_servers;
+    // DNS, TCP, TLS and authentication of an outgoing stream must finish within this; queued stanzas then bounce
+    // with <remote-server-timeout/>.
+    std::chrono::seconds connect_timeout{30};
+    // An outgoing stream that carried no stanza for this long is closed (reopened on demand).
+    std::chrono::seconds idle_timeout{300};
+    // Stanzas queued per remote domain while its stream is set up; more bounce with <resource-constraint/>.
+    std::size_t max_queued_stanzas = 1000;
+    // After a failed attempt, stanzas for that domain bounce at once for this long, doubling per failure up to
+    // retry_max; a success resets it.
+    std::chrono::seconds retry_initial{5};
+    std::chrono::seconds retry_max{300};
+
+    bool requires_valid_certificate(const std::string& domain) const {
+        const auto it = require_valid_certificate_for.find(domain);
+        return it != require_valid_certificate_for.end() ? it->second : require_valid_certificates;
+    }
+};
+
 struct config {
     std::filesystem::path source;   // the file this came from
     std::vector<std::string> hosts;  // virtual hosts, nameprepped
@@ -70,6 +110,7 @@ struct config {
     storage::store_options storage;  // sqlite_path absolute (storage.path resolved against data_dir); pool_size 4
     antispim_config antispim;
     registration_config registration;
+    s2s_config s2s;
 };
 
 // Loads and validates; on error returns one line "FILE:LINE:COL: KEY: what is wrong" (the earliest in the file),

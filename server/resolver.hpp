@@ -22,6 +22,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "server/endpoint_spec.hpp"
+
 namespace hush {
 
 enum class resolve_errc {
@@ -41,20 +43,6 @@ template <>
 struct std::is_error_code_enum<hush::resolve_errc> : std::true_type {};
 
 namespace hush {
-
-inline constexpr std::uint16_t xmpp_server_port = 5269;
-
-// Where to connect before address resolution: a static table entry, an SRV target or the fallback.
-struct endpoint_spec {
-    std::string host;
-    std::uint16_t port = xmpp_server_port;
-    bool direct_tls = false;  // XEP-0368: TLS from the first byte, no STARTTLS
-
-    bool operator==(const endpoint_spec&) const = default;
-};
-
-// "host:port", "[v6-address]:port" or a bare "host" (port 5269); nullopt for anything else.
-std::optional<endpoint_spec> parse_endpoint_spec(std::string_view text);
 
 struct srv_record {
     std::string target;
