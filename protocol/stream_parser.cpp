@@ -70,7 +70,9 @@ struct stream_parser::impl {
         // Expat's reparse deferral (2.6.0, backported to Debian 12's 2.5.0) holds back complete tokens until more
         // bytes arrive — fatal for a stream where the peer waits for our answer. The quadratic cost it guards
         // against is bounded here by max_stanza_bytes.
+#ifdef HUSH_EXPAT_REPARSE_DEFERRAL
         XML_SetReparseDeferralEnabled(parser, XML_FALSE);
+#endif
         XML_SetUserData(parser, this);
         XML_SetElementHandler(parser, &impl::on_start, &impl::on_end);
         XML_SetCharacterDataHandler(parser, &impl::on_text);

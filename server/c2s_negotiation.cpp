@@ -22,17 +22,6 @@ constexpr auto tuple_awaitable = asio::as_tuple(use_awaitable);
 
 namespace {
 
-std::string random_id() {
-    auto raw = sasl::random_bytes(12);
-    std::string out;
-    static constexpr char hex[] = "0123456789abcdef";
-    for (unsigned char c : raw) {
-        out += hex[c >> 4];
-        out += hex[c & 15];
-    }
-    return out;
-}
-
 std::string sasl_element(std::string_view name, std::string_view raw_payload) {
     std::string out = "<";
     out += name;
@@ -86,7 +75,7 @@ void c2s_session::handle_stream_open(const xml::stream_open& header) {
         begin_close(stream_error{"unsupported-version", "XMPP 1.0 is required"});
         return;
     }
-    stream_id_ = random_id();
+    stream_id_ = new_stream_id();
     std::string out = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
                       "xmlns:stream='http://etherx.jabber.org/streams' id='" + stream_id_ + "' from='" +
                       xml_escape(domain_) + "' version='1.0' xml:lang='en'>";
@@ -288,7 +277,7 @@ void c2s_session::handle_bind(const stanza& iq) {
     std::string requested = bind.child("resource").text().get();
     std::string resource;
     if (requested.empty()) {
-        resource = "hush-" + random_id().substr(0, 12);
+        resource = "hush-" + new_stream_id().substr(0, 12);
     } else {
         auto prepped = resourceprep(requested);
         if (!prepped || prepped->empty()) {

@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 
 #include "server/c2s_session.hpp"
+#include "server/s2s_incoming.hpp"
 
 namespace hush {
 
@@ -41,7 +42,18 @@ listener::listener(asio::any_io_executor executor, const listener_config& where,
 }
 
 std::string_view listener::kind_name() const {
-    return where_.type == listener_config::kind::c2s_direct_tls ? "c2s_direct_tls" : "c2s";
+    using kind = listener_config::kind;
+    switch (where_.type) {
+    case kind::c2s_starttls:
+        return "c2s";
+    case kind::c2s_direct_tls:
+        return "c2s_direct_tls";
+    case kind::s2s_starttls:
+        return "s2s";
+    case kind::s2s_direct_tls:
+        return "s2s_direct_tls";
+    }
+    return "unknown";
 }
 
 void listener::start() {
@@ -54,7 +66,8 @@ void listener::stop() {
 }
 
 asio::awaitable<void> listener::accept_loop() {
-    const bool direct_tls = where_.type == listener_config::kind::c2s_direct_tls;
+    const bool direct_tls = where_.is_direct_tls();
+    const bool s2s = where_.is_s2s();
     while (acceptor_.is_open()) {
         auto [ec, socket] = co_await acceptor_.async_accept(pick_(), asio::as_tuple(asio::use_awaitable));
         if (ec) {
@@ -72,13 +85,13 @@ asio::awaitable<void> listener::accept_loop() {
         const std::string address = ep_ec ? "unknown" : peer.address().to_string();
         auto slot = ctx_.connections.admit(address);
         if (!slot) {
-            spdlog::warn("c2s {}: refused, over max_connections_per_ip ({})", address,
+            spdlog::warn("{} {}: refused, over max_connections_per_ip ({})", s2s ? "s2s-in" : "c2s", address,
                          ctx_.cfg.limits.max_connections_per_ip);
             if (!direct_tls) {
                 // Tell a plain-text peer why; a direct-TLS peer only sees the connection close.
-                static const std::string refusal =
-                    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
-                    "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'><stream:error>"
+                const std::string refusal =
+                    std::string("<?xml version='1.0'?><stream:stream xmlns='") + (s2s ? "jabber:server" : "jabber:client") +
+                    "' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'><stream:error>"
                     "<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text "
                     "xmlns='urn:ietf:params:xml:ns:xmpp-streams'>too many connections from your address</text>"
                     "</stream:error></stream:stream>";
@@ -88,7 +101,12 @@ asio::awaitable<void> listener::accept_loop() {
             }
             continue;
         }
-        std::make_shared<c2s_session>(std::move(socket), direct_tls, ctx_, std::move(slot))->start();
+        if (s2s) {
+            std::make_shared<s2s_incoming_stream>(std::move(socket), direct_tls, ctx_, *ctx_.s2s, std::move(slot))
+                ->start();
+        } else {
+            std::make_shared<c2s_session>(std::move(socket), direct_tls, ctx_, std::move(slot))->start();
+        }
     }
 }
 

@@ -46,8 +46,14 @@ boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
         }
     }
     if (!is_local_domain(to->domain())) {
-        // Federation is not there yet: every remote domain is unreachable.
-        co_await bounce(s, "remote-server-not-found", "this server does not federate yet");
+        if (origin.kind == antispim::origin_kind::remote_domain) {
+            // Incoming streams refuse other domains; a remote stanza reaching here is a bug, not a relay request.
+            spdlog::error("router: remote stanza for remote domain {} dropped", to->domain());
+        } else if (remote_ != nullptr) {
+            remote_->send(std::move(s));
+        } else {
+            co_await bounce(s, "remote-server-not-found", "this server does not federate");
+        }
         co_return;
     }
     if (!to->has_node()) {

@@ -44,6 +44,13 @@ public:
 
 class im_core;
 
+// Where stanzas for other domains go: federation (s2s_manager). It delivers or bounces; it never drops silently.
+class remote_router {
+public:
+    virtual ~remote_router() = default;
+    virtual void send(stanza s) = 0;
+};
+
 class router final : public stanza_sink {
 public:
     router(std::vector<std::string> hosts, session_registry& sessions, account_directory& accounts,
@@ -58,6 +65,8 @@ public:
 
     // The IM core's hooks (rosters, presence, privacy, offline, carbons); without it only plain routing happens.
     void set_im(im_core* im) { im_ = im; }
+    // Federation; without it every remote domain is unreachable (<remote-server-not-found/>).
+    void set_remote(remote_router* remote) { remote_ = remote; }
 
 private:
     boost::asio::awaitable<void> route_to_server(stanza s, const jid& to);
@@ -76,6 +85,7 @@ private:
     antispim::chain& chain_;
     iq_handler& handlers_;
     im_core* im_ = nullptr;
+    remote_router* remote_ = nullptr;
 };
 
 }  // namespace hush

@@ -96,6 +96,9 @@ server::server(config cfg)
                                                            connections_,
                                                            ensure_server_secret(cfg_.data_dir / "secret"),
                                                            im_.get(), handlers_->caps_ver(), registration_.get()});
+    s2s_ = std::make_unique<s2s_manager>(*ctx_, [this] { return next_executor(); });
+    ctx_->s2s = s2s_.get();
+    router_->set_remote(s2s_.get());
     for (const auto& where : cfg_.listeners) {
         listeners_.push_back(std::make_unique<listener>(loops_.front()->get_executor(), where, *ctx_,
                                                         [this] { return next_executor(); }));
@@ -172,6 +175,7 @@ void server::shutdown() {
     }
     stopping_ = true;
     signals_->cancel();
+    s2s_->close_all();  // no new outgoing streams; the open ones close with every other connection below
     for (auto& l : listeners_) {
         l->stop();
     }

@@ -20,6 +20,7 @@
 #include "server/connection_tracker.hpp"
 #include "server/listener.hpp"
 #include "server/router.hpp"
+#include "server/s2s_manager.hpp"
 #include "server/server_context.hpp"
 #include "server/server_handlers.hpp"
 #include "server/session_registry.hpp"
@@ -61,6 +62,7 @@ private:
     std::unique_ptr<account_services> account_services_;
     std::unique_ptr<registration_service> registration_;
     std::unique_ptr<server_context> ctx_;
+    std::unique_ptr<s2s_manager> s2s_;
     std::vector<std::unique_ptr<listener>> listeners_;
     std::unique_ptr<boost::asio::signal_set> signals_;
     bool stopping_ = false;

@@ -19,6 +19,7 @@ namespace hush {
 
 class im_core;
 class registration_service;
+class s2s_manager;
 
 struct server_context {
     const config& cfg;
@@ -32,6 +33,7 @@ struct server_context {
     im_core* im = nullptr;  // rosters, presence, privacy, offline; null in bare routing tests
     std::string caps_ver;   // XEP-0115 hash of the server's disco#info, for stream features
     registration_service* registration = nullptr;  // XEP-0077; null in bare routing tests
+    s2s_manager* s2s = nullptr;                    // federation; null in bare routing tests
 };
 
 }  // namespace hush

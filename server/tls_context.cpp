@@ -6,15 +6,29 @@
 
 namespace hush {
 
+namespace {
+
+// Peer servers' certificates are judged after the handshake (RFC 6125 names, the trust store, the domain they
+// claim in the stream header), so the handshake itself accepts any certificate: a self-signed peer still gets
+// dialback.
+int accept_any_certificate(int /*preverify_ok*/, X509_STORE_CTX* /*ctx*/) { return 1; }
+
+}  // namespace
+
 tls_context_provider::tls_context_provider(std::filesystem::path certificate, std::filesystem::path key,
                                            std::string min_version)
     : certificate_(std::move(certificate)), key_(std::move(key)), min_version_(std::move(min_version)) {
     current_ = load();
 }
 
-std::shared_ptr<boost::asio::ssl::context> tls_context_provider::load() const {
+tls_context_provider::context_set tls_context_provider::load() const {
+    return {load_one(tls_role::c2s_server), load_one(tls_role::s2s_server), load_one(tls_role::s2s_client)};
+}
+
+std::shared_ptr<boost::asio::ssl::context> tls_context_provider::load_one(tls_role role) const {
     namespace ssl = boost::asio::ssl;
-    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+    auto ctx = std::make_shared<ssl::context>(role == tls_role::s2s_client ? ssl::context::tls_client
+                                                                           : ssl::context::tls_server);
     boost::system::error_code ec;
     ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression | ssl::context::single_dh_use,
                      ec);
@@ -34,12 +48,21 @@ std::shared_ptr<boost::asio::ssl::context> tls_context_provider::load() const {
     if (SSL_CTX_check_private_key(native) != 1) {
         throw std::runtime_error("TLS key " + key_.string() + " does not match " + certificate_.string());
     }
+    if (role != tls_role::c2s_server) {
+        // Ask peer servers for their certificate (clients are not asked: browsers would prompt their users).
+        SSL_CTX_set_verify(native, SSL_VERIFY_PEER, &accept_any_certificate);
+    }
+    if (role == tls_role::s2s_server) {
+        // Session ids per context: with SSL_VERIFY_PEER on a server, OpenSSL insists on one for resumption.
+        static constexpr unsigned char sid_context[] = "hush-s2s";
+        SSL_CTX_set_session_id_context(native, sid_context, sizeof(sid_context) - 1);
+    }
     return ctx;
 }
 
-std::shared_ptr<boost::asio::ssl::context> tls_context_provider::current() const {
+std::shared_ptr<boost::asio::ssl::context> tls_context_provider::current(tls_role role) const {
     std::lock_guard lock(mutex_);
-    return current_;
+    return current_[static_cast<std::size_t>(role)];
 }
 
 std::string tls_context_provider::reload() {

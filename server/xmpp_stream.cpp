@@ -9,6 +9,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "protocol/scram.hpp"
+
 namespace hush {
 
 namespace asio = boost::asio;
@@ -31,10 +33,14 @@ xmpp_stream::xmpp_stream(tcp::socket socket, const limits_config& limits, std::s
       writer_wake_(executor_, std::chrono::steady_clock::time_point::max()),
       flushed_(executor_, std::chrono::steady_clock::time_point::max()),
       watchdog_timer_(executor_) {
-    boost::system::error_code ec;
-    const auto endpoint = socket_.remote_endpoint(ec);
-    peer_address_ = ec ? "unknown" : endpoint.address().to_string();
+    refresh_peer_address();
     connected_at_ = last_activity_ = std::chrono::steady_clock::now();
+}
+
+void xmpp_stream::refresh_peer_address() {
+    boost::system::error_code ec;
+    const auto endpoint = raw_socket().remote_endpoint(ec);
+    peer_address_ = ec ? "unknown" : endpoint.address().to_string();
 }
 
 void xmpp_stream::start() {
@@ -75,6 +81,16 @@ void xmpp_stream::close(stream_error error) {
             self->begin_close(std::move(error));
         }
     });
+}
+
+std::string xmpp_stream::new_stream_id() {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : sasl::random_bytes(16)) {
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+    return out;
 }
 
 void xmpp_stream::send(std::string bytes) { enqueue(share(std::move(bytes))); }
@@ -173,7 +189,6 @@ void xmpp_stream::begin_close(std::optional<stream_error> error) {
 
 asio::awaitable<void> xmpp_stream::watchdog() {
     auto self = shared_from_this();
-    const auto& limits = limits_;
     while (!socket_closed_) {
         const auto now = std::chrono::steady_clock::now();
         std::chrono::steady_clock::time_point deadline;
@@ -184,14 +199,17 @@ asio::awaitable<void> xmpp_stream::watchdog() {
             }
             deadline = close_deadline_;
         } else {
-            const auto idle_deadline = last_activity_ + limits.idle_timeout;
-            const auto handshake_deadline = connected_at_ + limits.handshake_timeout;
+            const auto idle_deadline = last_activity_ + idle_timeout();
+            const auto handshake_deadline = connected_at_ + handshake_timeout();
             if (!negotiated() && now >= handshake_deadline) {
                 begin_close(stream_error{"connection-timeout", "negotiation took too long"});
                 continue;
             }
             if (now >= idle_deadline) {
-                begin_close(stream_error{"connection-timeout", "idle for too long"});
+                on_idle();
+                if (!closing_) {
+                    touch();  // on_idle() chose to stay open
+                }
                 continue;
             }
             deadline = !negotiated() ? std::min(idle_deadline, handshake_deadline) : idle_deadline;
@@ -207,6 +225,20 @@ asio::awaitable<bool> xmpp_stream::start_tls_server(std::shared_ptr<asio::ssl::c
     tls_context_ = std::move(context);
     tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket_), *tls_context_);
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
+    if (ec) {
+        spdlog::info("{}: TLS handshake failed: {}", log_name(), ec.message());
+        co_return false;
+    }
+    co_return true;
+}
+
+asio::awaitable<bool> xmpp_stream::start_tls_client(std::shared_ptr<asio::ssl::context> context,
+                                                    const std::string& server_name) {
+    tls_context_ = std::move(context);
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket_), *tls_context_);
+    // SNI lets a peer hosting many domains pick the right certificate (RFC 6120 §13.7.1.2).
+    SSL_set_tlsext_host_name(tls_->native_handle(), server_name.c_str());
+    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, tuple_awaitable);
     if (ec) {
         spdlog::info("{}: TLS handshake failed: {}", log_name(), ec.message());
         co_return false;
@@ -251,6 +283,7 @@ asio::awaitable<void> xmpp_stream::reader() {
             restart_stream_ = false;
             header_sent_ = false;
             parser_.reset();
+            on_stream_restart();
             continue;
         }
         if (error && !closing_) {

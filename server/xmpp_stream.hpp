@@ -42,6 +42,15 @@ protected:
     virtual void on_close_begun() {}                          // e.g. leave the session registry
     virtual boost::asio::awaitable<void> on_disconnected() { co_return; }
     virtual std::string log_name() const = 0;                 // "c2s 127.0.0.1 alice@example.org/phone"
+    // The parser was reset for a new stream (after STARTTLS or SASL): an initiating stream sends its header here.
+    virtual void on_stream_restart() {}
+    virtual std::chrono::seconds handshake_timeout() const { return limits_.handshake_timeout; }
+    virtual std::chrono::seconds idle_timeout() const { return limits_.idle_timeout; }
+    // Idle for idle_timeout(): a client is told why; an outgoing server stream just closes.
+    virtual void on_idle() { begin_close(stream_error{"connection-timeout", "idle for too long"}); }
+
+    // A fresh, unguessable stream id (dialback keys are bound to it).
+    static std::string new_stream_id();
 
     void send(std::string bytes);
     void enqueue(shared_bytes bytes);
@@ -50,6 +59,19 @@ protected:
     boost::asio::awaitable<void> wait_flushed();
     // TLS as the server side of the handshake with `context` (kept alive as long as the stream).
     boost::asio::awaitable<bool> start_tls_server(std::shared_ptr<boost::asio::ssl::context> context);
+    // TLS as the client side (outgoing server streams), with `server_name` as SNI. Certificates are judged by the
+    // caller afterwards (tls_handle()).
+    boost::asio::awaitable<bool> start_tls_client(std::shared_ptr<boost::asio::ssl::context> context,
+                                                  const std::string& server_name);
+    // The OpenSSL connection once TLS is on, else null.
+    SSL* tls_handle() const { return tls_ ? tls_->native_handle() : nullptr; }
+    bool tls_active() const { return tls_ != nullptr; }
+    // The TCP socket under TLS, if any (an outgoing stream connects it; nothing else should touch it).
+    tcp::socket& raw_socket();
+    // Reads the peer's address from the socket (after an outgoing connect).
+    void refresh_peer_address();
+    // Counts as activity for the idle timeout (an outgoing stream sending stanzas is not idle).
+    void touch() { last_activity_ = std::chrono::steady_clock::now(); }
     // The next stream on this connection starts after the current batch of events (STARTTLS, SASL success).
     void restart_stream() { restart_stream_ = true; }
     void mark_header_sent() { header_sent_ = true; }
@@ -66,7 +88,6 @@ private:
     boost::asio::awaitable<void> reader();
     boost::asio::awaitable<void> writer();
     boost::asio::awaitable<void> watchdog();
-    tcp::socket& raw_socket();
 
     std::string_view content_ns_;
     tcp::socket socket_;
