@@ -64,18 +64,24 @@ def toml_value(value) -> str:
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
+def toml_key(key: str) -> str:
+    """A bare key when TOML allows one, else a quoted key ("b.test" names one key, not a table b)."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
 def render_config(config: dict) -> str:
-    """dict of sections -> TOML. A list of dicts becomes an array of tables ([[listen]])."""
+    """dict of sections -> TOML. A list of dicts becomes an array of tables ([[listen]]); a section name may be
+    dotted ("s2s.hosts"), its keys are quoted as needed ({"b.test": "127.0.0.1:5269"})."""
     out = []
     for section, body in config.items():
         if isinstance(body, list):
             for table in body:
                 out.append(f"[[{section}]]")
-                out += [f"{k} = {toml_value(v)}" for k, v in table.items()]
+                out += [f"{toml_key(k)} = {toml_value(v)}" for k, v in table.items()]
                 out.append("")
         else:
             out.append(f"[{section}]")
-            out += [f"{k} = {toml_value(v)}" for k, v in body.items()]
+            out += [f"{toml_key(k)} = {toml_value(v)}" for k, v in body.items()]
             out.append("")
     return "\n".join(out)
 

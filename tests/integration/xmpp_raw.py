@@ -87,10 +87,12 @@ class RawStream:
         self.root = None
         self.stream_closed = False
 
-    def _wrap_tls(self) -> None:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+    def _wrap_tls(self, ctx: ssl.SSLContext | None = None) -> None:
+        """Upgrade to TLS; `ctx` may carry a client certificate (a peer server doing SASL EXTERNAL)."""
+        if ctx is None:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
         self.sock.settimeout(self.timeout)
         self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
 
@@ -182,22 +184,22 @@ class RawStream:
 
     # --- conversations ----------------------------------------------------------------------------------------
 
-    def open_stream(self, to: str | None = "localhost") -> ET.Element:
-        """Send a stream header; return the server's stream header element."""
+    def open_stream(self, to: str | None = "localhost", header: str | None = None) -> ET.Element:
+        """Send a stream header (`header` replaces the client one); return the server's stream header element."""
         self._new_parser()
-        self.send(stream_header(to))
+        self.send(header if header is not None else stream_header(to))
         return self.read_header()
 
     def features(self) -> ET.Element:
         return self.read_until(q(STREAM_NS, "features"))
 
-    def starttls(self) -> None:
+    def starttls(self, ctx: ssl.SSLContext | None = None) -> None:
         """<starttls/>, wait for <proceed/>, upgrade the socket. Open a new stream afterwards."""
         self.send(f"<starttls xmlns='{TLS_NS}'/>")
         reply = self.read_element()
         if reply.tag != q(TLS_NS, "proceed"):
             raise AssertionError(f"expected <proceed/>, got {ET.tostring(reply)!r}")
-        self._wrap_tls()
+        self._wrap_tls(ctx)
 
     def secure(self, domain: str = "localhost") -> ET.Element:
         """Open a stream, STARTTLS, open the stream again inside TLS; return the features offered there."""
