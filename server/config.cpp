@@ -32,7 +32,9 @@ constexpr std::int64_t max_timeout_seconds = 365 * 24 * 3600;  // keeps every du
 constexpr std::array<std::string_view, 1> known_policies{"pass"};
 constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "warn", "error"};
 constexpr std::array<std::string_view, 2> tls_versions{"1.2", "1.3"};
-constexpr std::array<std::string_view, 2> listener_kinds{"c2s", "c2s_direct_tls"};  // as listener_config::kind
+constexpr std::array<std::string_view, 4> listener_kinds{"c2s", "c2s_direct_tls", "s2s",
+                                                        "s2s_direct_tls"};  // as listener_config::kind
+constexpr std::array<std::uint16_t, 4> listener_default_ports{5222, 5223, 5269, 5270};
 constexpr std::array<std::string_view, 2> backends{"sqlite", "postgresql"};         // as store_options::backend_kind
 
 // The canonical text of an IP literal (so "::1" and "0::1" compare equal), or nullopt.
@@ -76,7 +78,7 @@ public:
     config load(const toml::table& root) {
         config c;
         check_keys(root, "",
-                   {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim", "registration"});
+                   {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim", "registration", "s2s"});
         load_server(root, c);
         load_log(root, c);
         load_tls(root, c);
@@ -86,15 +88,19 @@ public:
         load_storage(root, c);
         load_antispim(root, c);
         load_registration(root, c);
+        load_s2s(root, c);
         return c;
     }
 
 private:
-    void read_seconds(const toml::table& t, std::string_view prefix, std::string_view key, std::chrono::seconds& out) {
+    const toml::node* read_seconds(const toml::table& t, std::string_view prefix, std::string_view key,
+                                   std::chrono::seconds& out) {
         std::int64_t seconds = out.count();
-        if (read_int(t, prefix, key, seconds, 1, max_timeout_seconds)) {
+        const toml::node* node = read_int(t, prefix, key, seconds, 1, max_timeout_seconds);
+        if (node) {
             out = std::chrono::seconds{seconds};
         }
+        return node;
     }
 
     void load_server(const toml::table& root, config& c) {
@@ -169,7 +175,8 @@ private:
     void load_listeners(const toml::table& root, config& c) {
         using kind = listener_config::kind;
         c.listeners = {listener_config{kind::c2s_starttls, "127.0.0.1", 5222},
-                       listener_config{kind::c2s_direct_tls, "127.0.0.1", 5223}};
+                       listener_config{kind::c2s_direct_tls, "127.0.0.1", 5223},
+                       listener_config{kind::s2s_starttls, "127.0.0.1", 5269}};
         const toml::node* node = root.get("listen");
         if (!node) {
             return;
@@ -191,7 +198,7 @@ private:
             if (const auto k = read_choice(t, prefix, "kind", listener_kinds)) {
                 l.type = static_cast<kind>(*k);
             }
-            l.port = l.type == kind::c2s_direct_tls ? 5223 : 5222;
+            l.port = listener_default_ports[static_cast<std::size_t>(l.type)];
             read_int(t, prefix, "port", l.port, 0, 65535);
             std::string canonical = l.address;
             if (const toml::node* address = read_string(t, prefix, "address", l.address)) {
@@ -324,6 +331,115 @@ private:
             r.window = std::chrono::minutes{minutes};
         }
         read_int(*t, "registration", "min_password_length", r.min_password_length, 1, 1024);
+    }
+
+    // A remote domain as a key of [s2s.hosts] or [s2s.domains]: the JID domain preparation, never one of ours.
+    std::optional<std::string> remote_domain(const toml::source_region& where, const std::string& key,
+                                             std::string_view text, const config& c) {
+        const std::optional<jid> domain = jid::from_parts({}, text);
+        if (!domain) {
+            fail(where, key, in_quotes(text) + " is not a valid domain name");
+            return std::nullopt;
+        }
+        if (std::find(c.hosts.begin(), c.hosts.end(), domain->domain()) != c.hosts.end()) {
+            fail(where, key, in_quotes(domain->domain()) + " is one of server.hosts; Hush never federates with itself");
+            return std::nullopt;
+        }
+        return domain->domain();
+    }
+
+    void load_s2s(const toml::table& root, config& c) {
+        const toml::table* t = section(root, "s2s");
+        if (!t) {
+            return;
+        }
+        check_keys(*t, "s2s",
+                   {"require_valid_certificates", "ca_file", "dns_servers", "connect_timeout", "idle_timeout",
+                    "max_queued_stanzas", "retry_initial", "retry_max", "hosts", "domains"});
+        s2s_config& s = c.s2s;
+        read_bool(*t, "s2s", "require_valid_certificates", s.require_valid_certificates);
+        if (const toml::node* ca = read_path(*t, "s2s", "ca_file", dir_, s.ca_file, true)) {
+            std::error_code ec;
+            if (!s.ca_file.empty() && !fs::is_regular_file(s.ca_file, ec)) {
+                fail(ca->source(), "s2s.ca_file", in_quotes(s.ca_file.string()) + " is not a readable file");
+            }
+        }
+        read_string(*t, "s2s", "dns_servers", s.dns_servers);
+        read_seconds(*t, "s2s", "connect_timeout", s.connect_timeout);
+        read_seconds(*t, "s2s", "idle_timeout", s.idle_timeout);
+        read_int(*t, "s2s", "max_queued_stanzas", s.max_queued_stanzas, 1, 1000000);
+        read_seconds(*t, "s2s", "retry_initial", s.retry_initial);
+        const toml::node* retry_max = read_seconds(*t, "s2s", "retry_max", s.retry_max);
+        if (ok() && s.retry_max < s.retry_initial) {
+            fail((retry_max ? retry_max : t)->source(), "s2s.retry_max", "must not be less than s2s.retry_initial");
+        }
+        load_s2s_hosts(*t, c);
+        load_s2s_domains(*t, c);
+    }
+
+    void load_s2s_hosts(const toml::table& s2s, config& c) {
+        const toml::table* hosts = section(s2s, "hosts");
+        if (!hosts) {
+            return;
+        }
+        for (const auto& [name, node] : *hosts) {
+            const std::string key = "s2s.hosts." + in_quotes(name.str());
+            const auto domain = remote_domain(node.source(), key, name.str(), c);
+            if (!domain) {
+                continue;
+            }
+            std::vector<endpoint_spec> targets;
+            auto add = [&](const toml::node& value, const std::string& value_key) {
+                const auto* text = value.as_string();
+                if (!text) {
+                    fail_type(value, value_key, "a string such as \"host:5269\" or an array of them");
+                    return;
+                }
+                auto spec = parse_static_host(text->get());
+                if (!spec) {
+                    fail(value.source(), value_key,
+                         "expected \"host:port\", \"[v6]:port\" or \"host\", optionally prefixed with \"tls:\" (got " +
+                             in_quotes(text->get()) + ")");
+                    return;
+                }
+                targets.push_back(std::move(*spec));
+            };
+            if (const auto* list = node.as_array()) {
+                if (list->empty()) {
+                    fail(node.source(), key, "needs at least one \"host:port\"");
+                }
+                for (std::size_t i = 0; i < list->size(); ++i) {
+                    add(*list->get(i), indexed(key, i));
+                }
+            } else {
+                add(node, key);
+            }
+            c.s2s.hosts[*domain] = std::move(targets);
+        }
+    }
+
+    void load_s2s_domains(const toml::table& s2s, config& c) {
+        const toml::table* domains = section(s2s, "domains");
+        if (!domains) {
+            return;
+        }
+        for (const auto& [name, node] : *domains) {
+            const std::string key = "s2s.domains." + in_quotes(name.str());
+            const toml::table* t = node.as_table();
+            if (!t) {
+                fail_type(node, key, "a table ([s2s.domains.\"example.net\"])");
+                continue;
+            }
+            const auto domain = remote_domain(node.source(), key, name.str(), c);
+            if (!domain) {
+                continue;
+            }
+            check_keys(*t, key, {"require_valid_certificate"});
+            bool required = c.s2s.require_valid_certificates;
+            if (read_bool(*t, key, "require_valid_certificate", required)) {
+                c.s2s.require_valid_certificate_for[*domain] = required;
+            }
+        }
     }
 
     fs::path dir_;  // the config file's directory, absolute

@@ -60,13 +60,26 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.tls.certificate.empty());
     CHECK(c.tls.key.empty());
     CHECK(c.tls.min_version == "1.2");
-    REQUIRE(c.listeners.size() == 2);
+    REQUIRE(c.listeners.size() == 3);
     CHECK(c.listeners[0].type == listener_config::kind::c2s_starttls);
     CHECK(c.listeners[0].address == "127.0.0.1");
     CHECK(c.listeners[0].port == 5222);
     CHECK(c.listeners[1].type == listener_config::kind::c2s_direct_tls);
     CHECK(c.listeners[1].address == "127.0.0.1");
     CHECK(c.listeners[1].port == 5223);
+    CHECK(c.listeners[2].type == listener_config::kind::s2s_starttls);
+    CHECK(c.listeners[2].address == "127.0.0.1");
+    CHECK(c.listeners[2].port == 5269);
+    CHECK_FALSE(c.s2s.require_valid_certificates);
+    CHECK(c.s2s.require_valid_certificate_for.empty());
+    CHECK(c.s2s.ca_file.empty());
+    CHECK(c.s2s.hosts.empty());
+    CHECK(c.s2s.dns_servers.empty());
+    CHECK(c.s2s.connect_timeout == std::chrono::seconds{30});
+    CHECK(c.s2s.idle_timeout == std::chrono::seconds{300});
+    CHECK(c.s2s.max_queued_stanzas == 1000);
+    CHECK(c.s2s.retry_initial == std::chrono::seconds{5});
+    CHECK(c.s2s.retry_max == std::chrono::seconds{300});
     CHECK(c.limits.max_stanza_bytes == 262144);
     CHECK(c.limits.max_depth == 32);
     CHECK(c.limits.max_connections_per_ip == 32);
@@ -201,8 +214,8 @@ TEST_CASE("names that must be one of a set") {
           "2:9: log.level: must be one of \"trace\", \"debug\", \"info\", \"warn\", \"error\" (got \"verbose\")");
     CHECK(load_error("[tls]\nmin_version = \"1.1\"\n") ==
           "2:15: tls.min_version: must be one of \"1.2\", \"1.3\" (got \"1.1\")");
-    CHECK(load_error("[[listen]]\nkind = \"s2s\"\n") ==
-          "2:8: listen[0].kind: must be one of \"c2s\", \"c2s_direct_tls\" (got \"s2s\")");
+    CHECK(load_error("[[listen]]\nkind = \"xmpp\"\n") ==
+          "2:8: listen[0].kind: must be one of \"c2s\", \"c2s_direct_tls\", \"s2s\", \"s2s_direct_tls\" (got \"xmpp\")");
     CHECK(load_error("[storage]\nbackend = \"mysql\"\n") ==
           "2:11: storage.backend: must be one of \"sqlite\", \"postgresql\" (got \"mysql\")");
 
@@ -335,4 +348,67 @@ TEST_CASE("registration: enabled, per-IP limit, window and password length") {
           "2:23: registration.min_password_length: must be between 1 and 1024 (got 0)");
     CHECK(load_error("[registration]\nmin_password_length = 1025\n").starts_with("2:23: "));
     CHECK(load_error("registration = true\n") == "1:16: registration: expected a table, got a boolean");
+}
+
+TEST_CASE("s2s listeners default to 5269 and 5270") {
+    const config c = load_ok("[[listen]]\nkind = \"s2s\"\n[[listen]]\nkind = \"s2s_direct_tls\"\naddress = \"::\"\n");
+    REQUIRE(c.listeners.size() == 2);
+    CHECK(c.listeners[0].type == listener_config::kind::s2s_starttls);
+    CHECK(c.listeners[0].port == 5269);
+    CHECK(c.listeners[0].is_s2s());
+    CHECK_FALSE(c.listeners[0].is_direct_tls());
+    CHECK(c.listeners[1].type == listener_config::kind::s2s_direct_tls);
+    CHECK(c.listeners[1].port == 5270);
+    CHECK(c.listeners[1].is_direct_tls());
+}
+
+TEST_CASE("s2s: every key, static hosts and per-domain overrides") {
+    write("ca", "not parsed here\n");
+    const config c = load_ok(
+        "[server]\nhosts = [\"example.org\"]\n"
+        "[s2s]\nrequire_valid_certificates = true\nca_file = \"ca.toml\"\ndns_servers = \"127.0.0.1:53\"\n"
+        "connect_timeout = 7\nidle_timeout = 60\nmax_queued_stanzas = 10\nretry_initial = 2\nretry_max = 20\n"
+        "[s2s.hosts]\n\"Partner.Example\" = \"xmpp.partner.example:5299\"\n"
+        "\"lab.test\" = [\"10.0.0.7\", \"[2001:db8::7]:5271\", \"tls:10.0.0.8:5270\"]\n"
+        "[s2s.domains.\"old.example\"]\nrequire_valid_certificate = false\n");
+    const hush::s2s_config& s = c.s2s;
+    CHECK(s.require_valid_certificates);
+    CHECK(s.ca_file == test_dir() / "conf" / "ca.toml");
+    CHECK(s.dns_servers == "127.0.0.1:53");
+    CHECK(s.connect_timeout == std::chrono::seconds{7});
+    CHECK(s.idle_timeout == std::chrono::seconds{60});
+    CHECK(s.max_queued_stanzas == 10);
+    CHECK(s.retry_initial == std::chrono::seconds{2});
+    CHECK(s.retry_max == std::chrono::seconds{20});
+    REQUIRE(s.hosts.size() == 2);
+    CHECK(s.hosts.at("partner.example") == std::vector<hush::endpoint_spec>{{"xmpp.partner.example", 5299, false}});
+    CHECK(s.hosts.at("lab.test") == std::vector<hush::endpoint_spec>{{"10.0.0.7", 5269, false},
+                                                               {"2001:db8::7", 5271, false},
+                                                               {"10.0.0.8", 5270, true}});
+    CHECK_FALSE(s.requires_valid_certificate("old.example"));
+    CHECK(s.requires_valid_certificate("partner.example"));
+    CHECK_FALSE(load_ok("[s2s.domains.\"strict.example\"]\nrequire_valid_certificate = true\n")
+                    .s2s.requires_valid_certificate("other.example"));
+}
+
+TEST_CASE("s2s: errors name the key") {
+    CHECK(load_error("[s2s]\nrequire_valid_certificate = true\n") ==
+          "2:1: s2s.require_valid_certificate: unknown key (did you mean s2s.require_valid_certificates?)");
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = \"b.test:port\"\n") ==
+          "2:12: s2s.hosts.\"b.test\": expected \"host:port\", \"[v6]:port\" or \"host\", optionally prefixed with "
+          "\"tls:\" (got \"b.test:port\")");
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = [\"b.test:5269\", 5]\n") ==
+          "2:28: s2s.hosts.\"b.test\"[1]: expected a string such as \"host:5269\" or an array of them, got an integer");
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = []\n") == "2:12: s2s.hosts.\"b.test\": needs at least one \"host:port\"");
+    CHECK(load_error("[s2s.hosts]\n\"localhost\" = \"127.0.0.1\"\n") ==
+          "2:15: s2s.hosts.\"localhost\": \"localhost\" is one of server.hosts; Hush never federates with itself");
+    CHECK(load_error("[s2s.hosts]\n\"bad domain\" = \"127.0.0.1\"\n") ==
+          "2:16: s2s.hosts.\"bad domain\": \"bad domain\" is not a valid domain name");
+    CHECK(load_error("[s2s.domains.\"x.example\"]\nrequire_valid = true\n") ==
+          "2:1: s2s.domains.\"x.example\".require_valid: unknown key");
+    CHECK(load_error("[s2s]\nretry_initial = 60\nretry_max = 30\n") ==
+          "3:13: s2s.retry_max: must not be less than s2s.retry_initial");
+    CHECK(load_error("[s2s]\nca_file = \"no-such-ca.pem\"\n").ends_with(
+          "s2s.ca_file: \"" + (test_dir() / "conf" / "no-such-ca.pem").string() + "\" is not a readable file"));
+    CHECK(load_error("[s2s]\nconnect_timeout = 0\n").starts_with("2:19: s2s.connect_timeout:"));
 }
