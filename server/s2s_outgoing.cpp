@@ -283,7 +283,8 @@ asio::awaitable<void> s2s_outgoing_stream::handle_element(stanza s) {
             co_return;
         }
         if (s.name() == "success") {
-            authenticated(local_, "SASL EXTERNAL");
+            // Stanzas wait for the restarted stream's features (RFC 6120 §6.4.6).
+            sasl_succeeded_ = true;
             restart_stream();
             co_return;
         }
@@ -348,7 +349,10 @@ asio::awaitable<void> s2s_outgoing_stream::handle_features(const stanza& feature
                             features.child("dialback", dialback_ns::feature);
     flush_verifies();
     if (phase_ == phase::sasl_sent) {
-        co_return;
+        if (!sasl_succeeded_) {
+            co_return;
+        }
+        authenticated(local_, "SASL EXTERNAL");
     }
     if (!authenticated_.contains(local_) && !dialback_pending_.contains(local_)) {
         if (offers_mechanism(features, "EXTERNAL")) {

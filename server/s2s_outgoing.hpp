@@ -70,6 +70,7 @@ private:
     phase phase_ = phase::connecting;
     std::string stream_id_;          // the peer's id for the current stream (dialback keys are bound to it)
     bool peer_offers_dialback_ = false;
+    bool sasl_succeeded_ = false;  // authenticated once the restarted stream's features arrive
     peer_certificate_status certificate_;
     std::set<std::string> authenticated_;  // local domains the peer accepts stanzas from
     std::set<std::string> dialback_pending_;

@@ -356,6 +356,8 @@ def pytest_runtest_makereport(item, call):
     if report.failed:
         for i, server in enumerate(getattr(item, "hush_servers", [])):
             report.sections.append((f"hushd #{i} ({report.when})", server.describe()))
+        for i, server in enumerate(getattr(item, "prosody_servers", [])):  # federation.py's fixture
+            report.sections.append((f"prosody #{i} ({report.when})", server.describe()))
 
 
 # --------------------------------------------------------------------------------------------------------------
