@@ -119,7 +119,10 @@ class ProsodyServer:
         data.mkdir(exist_ok=True)
         hosts_file = self.workdir / "hosts"
         hosts_file.write_text("".join(f"127.0.0.1 {d}\n" for d in self.peers))
-        srv = "".join(f'"_xmpp-server._tcp.{d}. 60 IN SRV 0 0 {p} {d}.";\n' for d, p in self.peers.items())
+        # lua-unbound takes one local-data string (a table of them crashes Prosody 0.12 at start): one peer each.
+        if len(self.peers) > 1:
+            raise ValueError("ProsodyServer supports one federation peer")
+        srv = "".join(f'"_xmpp-server._tcp.{d}. 60 IN SRV 0 0 {p} {d}."' for d, p in self.peers.items()) or '""'
         ssl_options = f"certificate = {_lua_string(self.cert)}; key = {_lua_string(self.key)};"
         if self.cafile:
             ssl_options += f" cafile = {_lua_string(self.cafile)};"
@@ -149,7 +152,7 @@ ssl = {{ {ssl_options} }}
 unbound = {{
     resolvconf = false;
     hoststxt = {_lua_string(hosts_file)};
-    options = {{ ["local-data"] = {{ {srv} }} }};
+    options = {{ ["local-data"] = {srv} }};
 }}
 VirtualHost {_lua_string(self.domain)}
 """)
