@@ -555,6 +555,77 @@ TEST_CASE("presence to a local account") {
     CHECK(sender->delivered.empty());
 }
 
+// Federation as the router sees it: whatever it is handed.
+class fake_remote final : public remote_router {
+public:
+    void send(stanza s) override { sent.push_back(s.serialize()); }
+    std::vector<std::string> sent;
+};
+
+TEST_CASE("with federation, stanzas for remote domains go to it untouched by the chain") {
+    router_fixture f;
+    fake_remote remote;
+    f.r.set_remote(&remote);
+    auto sender = f.connect(alice);
+    f.route(chat_to("carol@remote.test"));
+    f.route(iq_to("remote.test", "get", ping));
+    REQUIRE(remote.sent.size() == 2);
+    CHECK(remote.sent[0].find("to=\"carol@remote.test\"") != std::string::npos);
+    CHECK(remote.sent[1].find("to=\"remote.test\"") != std::string::npos);
+    CHECK(sender->delivered.empty());
+    CHECK(f.log.calls == 0);  // outbound stanzas are the receiving server's to judge
+}
+
+TEST_CASE("a remote stanza passes the chain with its remote domain and peer address, then is delivered") {
+    router_fixture f;
+    fake_remote remote;
+    f.r.set_remote(&remote);
+    auto desk = f.connect("bob@example.org/desk", true, 5);
+    route_origin origin;
+    origin.kind = antispim::origin_kind::remote_domain;
+    origin.domain = "remote.test";
+    origin.peer_address = "198.51.100.9";
+    f.route("<presence from='mallory@remote.test/x' to='bob@example.org' type='subscribe'/>", origin);
+    CHECK(f.log.calls == 1);
+    CHECK(f.log.sender == "mallory@remote.test/x");
+    CHECK(f.log.subscription_request);
+    CHECK(f.log.origin == antispim::origin_kind::remote_domain);
+    CHECK(f.log.origin_domain == "remote.test");
+    CHECK(f.log.peer_address == "198.51.100.9");
+    CHECK(desk->delivered.size() == 1);
+    CHECK(remote.sent.empty());
+}
+
+TEST_CASE("a remote verdict: the rejection goes back to the remote sender through federation") {
+    router_fixture f(make_verdict(antispim::verdict_kind::reject, "forbidden", "no strangers"));
+    fake_remote remote;
+    f.r.set_remote(&remote);
+    auto desk = f.connect("bob@example.org/desk", true, 5);
+    route_origin origin;
+    origin.kind = antispim::origin_kind::remote_domain;
+    origin.domain = "remote.test";
+    f.route("<message from='mallory@remote.test/x' to='bob@example.org' type='chat' id='s1'><body>buy</body></message>",
+            origin);
+    CHECK(desk->delivered.empty());
+    REQUIRE(remote.sent.size() == 1);
+    CHECK(remote.sent[0].find("type=\"error\"") != std::string::npos);
+    CHECK(remote.sent[0].find("to=\"mallory@remote.test/x\"") != std::string::npos);
+    CHECK(remote.sent[0].find("<forbidden") != std::string::npos);
+}
+
+TEST_CASE("a remote stanza for another remote domain is never relayed") {
+    router_fixture f;
+    fake_remote remote;
+    f.r.set_remote(&remote);
+    route_origin origin;
+    origin.kind = antispim::origin_kind::remote_domain;
+    origin.domain = "remote.test";
+    f.route("<message from='mallory@remote.test/x' to='carol@third.test' type='chat'><body>relay?</body></message>",
+            origin);
+    CHECK(remote.sent.empty());
+    CHECK(f.log.calls == 0);
+}
+
 TEST_CASE("stanzas for a remote domain get remote-server-not-found") {
     router_fixture f;
     auto sender = f.connect(alice);
