@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -333,16 +334,35 @@ private:
         read_int(*t, "registration", "min_password_length", r.min_password_length, 1, 1024);
     }
 
-    // A remote domain as a key of [s2s.hosts] or [s2s.domains]: the JID domain preparation, never one of ours.
-    std::optional<std::string> remote_domain(const toml::source_region& where, const std::string& key,
-                                             std::string_view text, const config& c) {
-        const std::optional<jid> domain = jid::from_parts({}, text);
+    // A remote domain as a key of [s2s.hosts] or [s2s.domains]: the JID domain preparation (as server.hosts get),
+    // never one of ours, each at most once per table. Errors point at the key, since the key is what is wrong.
+    struct seen_key {
+        std::string key;
+        toml::source_region where;
+    };
+
+    std::optional<std::string> remote_domain(const toml::key& name, const std::string& key, const config& c,
+                                             std::map<std::string, seen_key>& seen) {
+        const std::optional<jid> domain = jid::from_parts({}, name.str());
         if (!domain) {
-            fail(where, key, in_quotes(text) + " is not a valid domain name");
+            fail(name.source(), key, in_quotes(name.str()) + " is not a valid domain name");
             return std::nullopt;
         }
         if (std::find(c.hosts.begin(), c.hosts.end(), domain->domain()) != c.hosts.end()) {
-            fail(where, key, in_quotes(domain->domain()) + " is one of server.hosts; Hush never federates with itself");
+            fail(name.source(), key,
+                 in_quotes(domain->domain()) + " is one of server.hosts; Hush never federates with itself");
+            return std::nullopt;
+        }
+        // "Example.NET" and "example.net" are one domain; silently keeping one would hide a typo. Tables iterate
+        // in key order, not file order, so the error goes to whichever of the two comes later in the file.
+        if (const auto [it, fresh] = seen.emplace(domain->domain(), seen_key{key, name.source()}); !fresh) {
+            const toml::source_position a = it->second.where.begin;
+            const toml::source_position b = name.source().begin;
+            if (a.line < b.line || (a.line == b.line && a.column < b.column)) {
+                fail(name.source(), key, "the same domain as " + it->second.key);
+            } else {
+                fail(it->second.where, it->second.key, "the same domain as " + key);
+            }
             return std::nullopt;
         }
         return domain->domain();
@@ -359,40 +379,49 @@ private:
         s2s_config& s = c.s2s;
         read_bool(*t, "s2s", "require_valid_certificates", s.require_valid_certificates);
         if (const toml::node* ca = read_path(*t, "s2s", "ca_file", dir_, s.ca_file, true)) {
+            // Checked here so a typo stops the start instead of failing every TLS handshake with a peer later.
             std::error_code ec;
             if (!s.ca_file.empty() && !fs::is_regular_file(s.ca_file, ec)) {
-                fail(ca->source(), "s2s.ca_file", in_quotes(s.ca_file.string()) + " is not a readable file");
+                fail(ca->source(), "s2s.ca_file", in_quotes(s.ca_file.string()) + " does not exist or is not a file");
             }
         }
         read_string(*t, "s2s", "dns_servers", s.dns_servers);
         read_seconds(*t, "s2s", "connect_timeout", s.connect_timeout);
         read_seconds(*t, "s2s", "idle_timeout", s.idle_timeout);
         read_int(*t, "s2s", "max_queued_stanzas", s.max_queued_stanzas, 1, 1000000);
-        read_seconds(*t, "s2s", "retry_initial", s.retry_initial);
+        const toml::node* retry_initial = read_seconds(*t, "s2s", "retry_initial", s.retry_initial);
         const toml::node* retry_max = read_seconds(*t, "s2s", "retry_max", s.retry_max);
         if (ok() && s.retry_max < s.retry_initial) {
-            fail((retry_max ? retry_max : t)->source(), "s2s.retry_max", "must not be less than s2s.retry_initial");
+            // Blame the key that is in the file: retry_max when given, else retry_initial against the default.
+            if (retry_max) {
+                fail(retry_max->source(), "s2s.retry_max",
+                     "must not be less than s2s.retry_initial (" + std::to_string(s.retry_initial.count()) + ")");
+            } else if (retry_initial) {
+                fail(retry_initial->source(), "s2s.retry_initial",
+                     "must not be more than s2s.retry_max (" + std::to_string(s.retry_max.count()) + ")");
+            }
         }
         load_s2s_hosts(*t, c);
         load_s2s_domains(*t, c);
     }
 
     void load_s2s_hosts(const toml::table& s2s, config& c) {
-        const toml::table* hosts = section(s2s, "hosts");
+        const toml::table* hosts = section(s2s, "s2s", "hosts");
         if (!hosts) {
             return;
         }
+        std::map<std::string, seen_key> seen;
         for (const auto& [name, node] : *hosts) {
             const std::string key = "s2s.hosts." + in_quotes(name.str());
-            const auto domain = remote_domain(node.source(), key, name.str(), c);
+            const auto domain = remote_domain(name, key, c, seen);
             if (!domain) {
                 continue;
             }
             std::vector<endpoint_spec> targets;
-            auto add = [&](const toml::node& value, const std::string& value_key) {
+            auto add = [&](const toml::node& value, const std::string& value_key, std::string_view expected) {
                 const auto* text = value.as_string();
                 if (!text) {
-                    fail_type(value, value_key, "a string such as \"host:5269\" or an array of them");
+                    fail_type(value, value_key, expected);
                     return;
                 }
                 auto spec = parse_static_host(text->get());
@@ -409,20 +438,21 @@ private:
                     fail(node.source(), key, "needs at least one \"host:port\"");
                 }
                 for (std::size_t i = 0; i < list->size(); ++i) {
-                    add(*list->get(i), indexed(key, i));
+                    add(*list->get(i), indexed(key, i), "a string such as \"host:5269\"");
                 }
             } else {
-                add(node, key);
+                add(node, key, "a string such as \"host:5269\" or an array of them");
             }
             c.s2s.hosts[*domain] = std::move(targets);
         }
     }
 
     void load_s2s_domains(const toml::table& s2s, config& c) {
-        const toml::table* domains = section(s2s, "domains");
+        const toml::table* domains = section(s2s, "s2s", "domains");
         if (!domains) {
             return;
         }
+        std::map<std::string, seen_key> seen;
         for (const auto& [name, node] : *domains) {
             const std::string key = "s2s.domains." + in_quotes(name.str());
             const toml::table* t = node.as_table();
@@ -430,13 +460,10 @@ private:
                 fail_type(node, key, "a table ([s2s.domains.\"example.net\"])");
                 continue;
             }
-            const auto domain = remote_domain(node.source(), key, name.str(), c);
-            if (!domain) {
-                continue;
-            }
             check_keys(*t, key, {"require_valid_certificate"});
+            const auto domain = remote_domain(name, key, c, seen);
             bool required = c.s2s.require_valid_certificates;
-            if (read_bool(*t, key, "require_valid_certificate", required)) {
+            if (read_bool(*t, key, "require_valid_certificate", required) && domain) {
                 c.s2s.require_valid_certificate_for[*domain] = required;
             }
         }

@@ -110,13 +110,13 @@ void toml_reader::check_keys(const toml::table& table, std::string_view prefix,
     }
 }
 
-const toml::table* toml_reader::section(const toml::table& parent, std::string_view name) {
+const toml::table* toml_reader::section(const toml::table& parent, std::string_view prefix, std::string_view name) {
     const toml::node* node = parent.get(name);
     if (!node) {
         return nullptr;
     }
     if (!node->is_table()) {
-        fail_type(*node, name, "a table");
+        fail_type(*node, join(prefix, name), "a table");
         return nullptr;
     }
     return node->as_table();

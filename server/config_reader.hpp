@@ -44,8 +44,10 @@ public:
 
     // Keys of `table` not in `known` are errors, with a suggestion for near misses.
     void check_keys(const toml::table& table, std::string_view prefix, std::initializer_list<std::string_view> known);
-    // The table `name` of `parent`, or nullptr when absent or not a table.
-    const toml::table* section(const toml::table& parent, std::string_view name);
+    // The table `name` of `parent`, or nullptr when absent or not a table. `prefix` is the parent's dotted key,
+    // for the error message of a nested table.
+    const toml::table* section(const toml::table& parent, std::string_view name) { return section(parent, "", name); }
+    const toml::table* section(const toml::table& parent, std::string_view prefix, std::string_view name);
 
     // Field reads: each returns the node when present and valid, and otherwise leaves `out` alone.
     template <class T>

@@ -5,7 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace fs = std::filesystem;
 using hush::config;
@@ -360,6 +362,12 @@ TEST_CASE("s2s listeners default to 5269 and 5270") {
     CHECK(c.listeners[1].type == listener_config::kind::s2s_direct_tls);
     CHECK(c.listeners[1].port == 5270);
     CHECK(c.listeners[1].is_direct_tls());
+    // The address:port check spans kinds: a c2s and an s2s listener cannot share a port.
+    CHECK(load_error("[[listen]]\nkind = \"c2s\"\nport = 5269\n[[listen]]\nkind = \"s2s\"\n") ==
+          "4:1: listen[1]: 127.0.0.1 port 5269 is already used by listen[0]");
+    CHECK(load_error("[[listen]]\nkind = \"s2s\"\naddress = \"::\"\nport = 5270\n[[listen]]\nkind = "
+                     "\"s2s_direct_tls\"\naddress = \"0::0\"\n") ==
+          "5:1: listen[1]: 0::0 port 5270 is already used by listen[0]");
 }
 
 TEST_CASE("s2s: every key, static hosts and per-domain overrides") {
@@ -394,21 +402,101 @@ TEST_CASE("s2s: every key, static hosts and per-domain overrides") {
 TEST_CASE("s2s: errors name the key") {
     CHECK(load_error("[s2s]\nrequire_valid_certificate = true\n") ==
           "2:1: s2s.require_valid_certificate: unknown key (did you mean s2s.require_valid_certificates?)");
+    CHECK(load_error("[s2s]\nrequire_valid_certificates = \"yes\"\n") ==
+          "2:30: s2s.require_valid_certificates: expected a boolean (true or false), got a string");
+    CHECK(load_error("[s2s]\nhosts = \"b.test\"\n") == "2:9: s2s.hosts: expected a table, got a string");
+    CHECK(load_error("s2s = 1\n") == "1:7: s2s: expected a table, got an integer");
+    CHECK(load_error("[s2s]\nconnect_timeout = 0\n") == "2:19: s2s.connect_timeout: must be between 1 and 31536000 (got 0)");
+    CHECK(load_error("[s2s]\nidle_timeout = -1\n").starts_with("2:16: s2s.idle_timeout: must be between 1 and "));
+    CHECK(load_error("[s2s]\nmax_queued_stanzas = 0\n") ==
+          "2:22: s2s.max_queued_stanzas: must be between 1 and 1000000 (got 0)");
+    CHECK(load_error("[s2s]\ndns_servers = [\"127.0.0.1\"]\n") ==
+          "2:15: s2s.dns_servers: expected a string, got an array");
+}
+
+TEST_CASE("s2s: retry_max is at least retry_initial") {
+    CHECK(load_error("[s2s]\nretry_initial = 60\nretry_max = 30\n") ==
+          "3:13: s2s.retry_max: must not be less than s2s.retry_initial (60)");
+    // Only retry_initial is in the file: it is the one to fix.
+    CHECK(load_error("[s2s]\nretry_initial = 600\n") ==
+          "2:17: s2s.retry_initial: must not be more than s2s.retry_max (300)");
+    CHECK(load_error("[s2s]\nretry_max = 4\n") == "2:13: s2s.retry_max: must not be less than s2s.retry_initial (5)");
+    const config c = load_ok("[s2s]\nretry_initial = 30\nretry_max = 30\n");
+    CHECK(c.s2s.retry_initial == std::chrono::seconds{30});
+    CHECK(c.s2s.retry_max == std::chrono::seconds{30});
+}
+
+TEST_CASE("s2s: ca_file resolves against the config file's directory and must exist") {
+    CHECK(load_error("[s2s]\nca_file = \"no-such-ca.pem\"\n") ==
+          "2:11: s2s.ca_file: \"" + (test_dir() / "conf" / "no-such-ca.pem").string() +
+              "\" does not exist or is not a file");
+    fs::create_directories(test_dir() / "conf" / "certs");
+    CHECK(load_error("[s2s]\nca_file = \"certs\"\n") ==
+          "2:11: s2s.ca_file: \"" + (test_dir() / "conf" / "certs").string() + "\" does not exist or is not a file");
+    write("peers-ca", "not parsed here\n");
+    CHECK(load_ok("[s2s]\nca_file = \"../conf/peers-ca.toml\"\n").s2s.ca_file == test_dir() / "conf" / "peers-ca.toml");
+    CHECK(load_ok("[s2s]\nca_file = \"\"\n").s2s.ca_file.empty());
+}
+
+TEST_CASE("s2s.hosts: bad values and domains") {
     CHECK(load_error("[s2s.hosts]\n\"b.test\" = \"b.test:port\"\n") ==
           "2:12: s2s.hosts.\"b.test\": expected \"host:port\", \"[v6]:port\" or \"host\", optionally prefixed with "
           "\"tls:\" (got \"b.test:port\")");
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = \"tls:\"\n").starts_with("2:12: s2s.hosts.\"b.test\": expected "));
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = \"[2001:db8::1\"\n").starts_with("2:12: s2s.hosts.\"b.test\": expected "));
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = [\"b.test:5269\", \"b.test:99999\"]\n") ==
+          "2:28: s2s.hosts.\"b.test\"[1]: expected \"host:port\", \"[v6]:port\" or \"host\", optionally prefixed "
+          "with \"tls:\" (got \"b.test:99999\")");
     CHECK(load_error("[s2s.hosts]\n\"b.test\" = [\"b.test:5269\", 5]\n") ==
-          "2:28: s2s.hosts.\"b.test\"[1]: expected a string such as \"host:5269\" or an array of them, got an integer");
+          "2:28: s2s.hosts.\"b.test\"[1]: expected a string such as \"host:5269\", got an integer");
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = 5269\n") ==
+          "2:12: s2s.hosts.\"b.test\": expected a string such as \"host:5269\" or an array of them, got an integer");
     CHECK(load_error("[s2s.hosts]\n\"b.test\" = []\n") == "2:12: s2s.hosts.\"b.test\": needs at least one \"host:port\"");
-    CHECK(load_error("[s2s.hosts]\n\"localhost\" = \"127.0.0.1\"\n") ==
-          "2:15: s2s.hosts.\"localhost\": \"localhost\" is one of server.hosts; Hush never federates with itself");
     CHECK(load_error("[s2s.hosts]\n\"bad domain\" = \"127.0.0.1\"\n") ==
-          "2:16: s2s.hosts.\"bad domain\": \"bad domain\" is not a valid domain name");
-    CHECK(load_error("[s2s.domains.\"x.example\"]\nrequire_valid = true\n") ==
-          "2:1: s2s.domains.\"x.example\".require_valid: unknown key");
-    CHECK(load_error("[s2s]\nretry_initial = 60\nretry_max = 30\n") ==
-          "3:13: s2s.retry_max: must not be less than s2s.retry_initial");
-    CHECK(load_error("[s2s]\nca_file = \"no-such-ca.pem\"\n").ends_with(
-          "s2s.ca_file: \"" + (test_dir() / "conf" / "no-such-ca.pem").string() + "\" is not a readable file"));
-    CHECK(load_error("[s2s]\nconnect_timeout = 0\n").starts_with("2:19: s2s.connect_timeout:"));
+          "2:1: s2s.hosts.\"bad domain\": \"bad domain\" is not a valid domain name");
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = \"10.0.0.1\"\n\"B.Test.\" = \"10.0.0.2\"\n") ==
+          "3:1: s2s.hosts.\"B.Test.\": the same domain as s2s.hosts.\"b.test\"");
+    // Reported at the later of the two in the file, whatever their order as keys.
+    CHECK(load_error("[s2s.hosts]\n\"B.Test.\" = \"10.0.0.1\"\n\"b.test\" = \"10.0.0.2\"\n") ==
+          "3:1: s2s.hosts.\"b.test\": the same domain as s2s.hosts.\"B.Test.\"");
+}
+
+TEST_CASE("s2s: our own hosts are never remote") {
+    CHECK(load_error("[s2s.hosts]\n\"localhost\" = \"127.0.0.1\"\n") ==
+          "2:1: s2s.hosts.\"localhost\": \"localhost\" is one of server.hosts; Hush never federates with itself");
+    // Compared after nameprep and lower-casing, as the router compares domains.
+    CHECK(load_error("[server]\nhosts = [\"example.org\"]\n[s2s.hosts]\n\"Example.ORG.\" = \"127.0.0.1\"\n") ==
+          "4:1: s2s.hosts.\"Example.ORG.\": \"example.org\" is one of server.hosts; Hush never federates with itself");
+    CHECK(load_error("[s2s.domains.localhost]\nrequire_valid_certificate = true\n") ==
+          "1:14: s2s.domains.\"localhost\": \"localhost\" is one of server.hosts; Hush never federates with itself");
+    // Someone else's localhost is fine once it is not ours.
+    CHECK(load_ok("[server]\nhosts = [\"example.org\"]\n[s2s.hosts]\nlocalhost = \"127.0.0.1:15269\"\n")
+              .s2s.hosts.contains("localhost"));
+}
+
+TEST_CASE("s2s.domains: one boolean per domain") {
+    CHECK(load_error("[s2s.domains.\"x.example\"]\nrequire_valid_certificates = true\n") ==
+          "2:1: s2s.domains.\"x.example\".require_valid_certificates: unknown key (did you mean "
+          "s2s.domains.\"x.example\".require_valid_certificate?)");
+    CHECK(load_error("[s2s.domains.\"x.example\"]\nverify = true\n") ==
+          "2:1: s2s.domains.\"x.example\".verify: unknown key");
+    CHECK(load_error("[s2s.domains.\"x.example\"]\nrequire_valid_certificate = 1\n") ==
+          "2:29: s2s.domains.\"x.example\".require_valid_certificate: expected a boolean (true or false), got an "
+          "integer");
+    CHECK(load_error("[s2s.domains]\n\"x.example\" = true\n") ==
+          "2:15: s2s.domains.\"x.example\": expected a table ([s2s.domains.\"example.net\"]), got a boolean");
+    CHECK(load_error("[s2s]\ndomains = 1\n") == "2:11: s2s.domains: expected a table, got an integer");
+    CHECK(load_error("[s2s.domains.\"a b\"]\nrequire_valid_certificate = true\n") ==
+          "1:14: s2s.domains.\"a b\": \"a b\" is not a valid domain name");
+    CHECK(load_error("[s2s.domains.\"x.example\"]\nrequire_valid_certificate = true\n[s2s.domains.\"X.Example\"]\n"
+                     "require_valid_certificate = false\n") ==
+          "3:14: s2s.domains.\"X.Example\": the same domain as s2s.domains.\"x.example\"");
+    // Inline tables are tables too; a table without the key overrides nothing.
+    const config c = load_ok(
+        "[s2s]\nrequire_valid_certificates = true\n"
+        "[s2s.domains]\n\"Lax.Example\" = { require_valid_certificate = false }\n\"quiet.example\" = {}\n");
+    CHECK(c.s2s.require_valid_certificate_for == std::map<std::string, bool>{{"lax.example", false}});
+    CHECK_FALSE(c.s2s.requires_valid_certificate("lax.example"));
+    CHECK(c.s2s.requires_valid_certificate("quiet.example"));
+    CHECK(c.s2s.requires_valid_certificate("other.example"));
 }
