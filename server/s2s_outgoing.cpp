@@ -60,7 +60,10 @@ void s2s_outgoing_stream::start() {
     xmpp_stream::start();
 }
 
-std::string s2s_outgoing_stream::log_name() const { return "s2s-out " + remote_ + " " + peer_address_; }
+std::string s2s_outgoing_stream::log_name() const {
+    // Before the connection exists there is no peer address to show.
+    return peer_address_ == "unknown" ? "s2s-out " + remote_ : "s2s-out " + remote_ + " " + peer_address_;
+}
 
 std::chrono::seconds s2s_outgoing_stream::handshake_timeout() const { return ctx_.cfg.s2s.connect_timeout; }
 std::chrono::seconds s2s_outgoing_stream::idle_timeout() const { return ctx_.cfg.s2s.idle_timeout; }
@@ -184,7 +187,7 @@ asio::awaitable<bool> s2s_outgoing_stream::connect() {
                 timed_out = timed_out || attempt_timed_out;
                 last_error = endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " +
                              (attempt_timed_out ? std::string("timed out") : ec.message());
-                spdlog::debug("s2s-out {}: connect to {} failed", remote_, last_error);
+                spdlog::debug("{}: connection attempt failed: {}", log_name(), last_error);
                 continue;
             }
             refresh_peer_address();

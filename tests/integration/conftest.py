@@ -214,6 +214,15 @@ class HushServer:
         except FileNotFoundError:
             return ""
 
+    async def wait_log(self, text: str, timeout: float = TIMEOUT) -> None:
+        """Wait until hushd's log contains `text` (for events only the server sees, such as a peer stream closing).
+        The log is a file, so this checks it every 20 ms until the deadline."""
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr_text():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"hushd never logged {text!r} within {timeout}s\n{self.describe()}")
+            await asyncio.sleep(0.02)
+
     def describe(self, tail: int = 200) -> str:
         err = self.stderr_text().splitlines()[-tail:]
         return ("--- config " + str(self.config_path) + " ---\n" + self.config_path.read_text()

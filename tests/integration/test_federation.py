@@ -34,28 +34,34 @@ def free_port() -> int:
 
 
 def start_hush(hush, domain: str, s2s_port: int = 0, peers: dict[str, int] | None = None,
-               cert: tuple[str, str] | None = None, **s2s):
-    """A hushd serving `domain` with a client listener and an s2s listener on `s2s_port`; `peers` maps remote
-    domains to their s2s port on 127.0.0.1 ([s2s.hosts])."""
+               cert: tuple[str, str] | None = None, direct_tls: bool = False, domains: dict | None = None, **s2s):
+    """A hushd serving `domain` with a client listener and an s2s listener on `s2s_port` (XEP-0368 direct TLS when
+    `direct_tls`, and then its peers are reached that way too); `peers` maps remote domains to their s2s port on
+    127.0.0.1 ([s2s.hosts]); `domains` are [s2s.domains."x"] tables."""
     sections = {
         "server": {"hosts": [domain]},
         "listen": [{"kind": "c2s", "address": "127.0.0.1", "port": 0},
-                   {"kind": "s2s", "address": "127.0.0.1", "port": s2s_port}],
+                   {"kind": "s2s_direct_tls" if direct_tls else "s2s", "address": "127.0.0.1", "port": s2s_port}],
         "s2s": s2s,
     }
     if peers:
-        sections["s2s.hosts"] = {d: f"127.0.0.1:{p}" for d, p in peers.items()}
+        prefix = "tls:" if direct_tls else ""
+        sections["s2s.hosts"] = {d: f"{prefix}127.0.0.1:{p}" for d, p in peers.items()}
+    for remote, table in (domains or {}).items():
+        sections[f's2s.domains."{remote}"'] = table
     if cert:
         sections["tls"] = {"certificate": str(cert[0]), "key": str(cert[1])}
     return hush(**sections)
 
 
-def start_pair(hush, certs: dict[str, tuple[str, str]] | None = None, **s2s):
+def start_pair(hush, certs: dict[str, tuple[str, str]] | None = None, direct_tls: bool = False,
+               a_options: dict | None = None, **s2s):
     """a.test and b.test, each knowing where the other is."""
     port_a, port_b = free_port(), free_port()
     certs = certs or {}
-    a = start_hush(hush, "a.test", port_a, {"b.test": port_b}, certs.get("a.test"), **s2s)
-    b = start_hush(hush, "b.test", port_b, {"a.test": port_a}, certs.get("b.test"), **s2s)
+    a = start_hush(hush, "a.test", port_a, {"b.test": port_b}, certs.get("a.test"), direct_tls,
+                   **{**s2s, **(a_options or {})})
+    b = start_hush(hush, "b.test", port_b, {"a.test": port_a}, certs.get("b.test"), direct_tls, **s2s)
     a.adduser("alice@a.test", PASSWORDS["alice"])
     b.adduser("bob@b.test", PASSWORDS["bob"])
     return a, b
@@ -102,6 +108,52 @@ def test_hush_to_hush_with_sasl_external(hush, xmpp, test_ca):
         assert f"authenticated as {mine} (SASL EXTERNAL)" in log, server.describe()
         assert f"{peer} authenticated (SASL EXTERNAL" in log, server.describe()
         assert "(dialback)" not in log
+
+
+def test_hush_to_hush_over_direct_tls(hush, xmpp):
+    """XEP-0368: s2s_direct_tls listeners, peers reached with "tls:" static routes, no STARTTLS on the wire."""
+    a, b = start_pair(hush, direct_tls=True)
+    assert "s2s_direct_tls" in a.ports and "s2s" not in a.ports
+    xmpp.run(converse(xmpp, a, b))
+    assert "direct TLS" in a.stderr_text(), a.describe()
+    assert "authenticated as a.test (dialback)" in a.stderr_text(), a.describe()
+
+
+def test_idle_outgoing_stream_closes_and_reopens_on_demand(hush, xmpp):
+    a, b = start_pair(hush, a_options={"idle_timeout": 1})
+
+    async def scenario():
+        alice = im_client(xmpp, "alice@a.test/laptop")
+        bob = im_client(xmpp, "bob@b.test/phone")
+        await login(alice, a.port("c2s"))
+        await login(bob, b.port("c2s"))
+        alice.send_message("bob@b.test/phone", "first")
+        assert (await bob.next_message())["body"] == "first"
+        # a.test's stream to b.test carries nothing more: after idle_timeout it closes; b.test sees the close.
+        await b.wait_log("s2s-in 127.0.0.1 a.test: disconnected")
+        alice.send_message("bob@b.test/phone", "second")
+        assert (await bob.next_message())["body"] == "second"
+
+    xmpp.run(scenario())
+    log = a.stderr_text()
+    assert "s2s-out b.test 127.0.0.1: unused for 1 s, closing" in log, a.describe()
+    assert log.count("s2s-out b.test 127.0.0.1: authenticated as a.test (dialback)") == 2, a.describe()
+
+
+def test_required_valid_certificate_refuses_a_self_signed_peer(hush, xmpp):
+    """a.test insists on a valid certificate for b.test alone; b.test's is self-signed, so nothing goes there —
+    and every stanza comes back with an error rather than vanishing."""
+    a, b = start_pair(hush, a_options={"domains": {"b.test": {"require_valid_certificate": True}}})
+
+    async def scenario():
+        alice = im_client(xmpp, "alice@a.test/laptop")
+        await login(alice, a.port("c2s"))
+        alice.xmpp.send_message(mto="bob@b.test", mbody="hello?", mtype="chat")
+        err = await alice.next_message_error()
+        assert err["error"]["condition"] == "remote-server-not-found"
+        assert "requires valid certificates" in err["error"]["text"]
+
+    xmpp.run(scenario())
 
 
 # ---- attacks from raw sockets -----------------------------------------------------------------------------------
@@ -237,8 +289,14 @@ def test_unreachable_domain_bounces_every_queued_stanza(hush, xmpp):
             bounced[err["body"]] = err["error"]["condition"]
             assert err["from"].bare == "bob@down.test"
         assert bounced == {f"m{i}": "remote-server-not-found" for i in range(3)}
+        # Backing off: the next stanza bounces at once, saying when the next attempt will be.
+        alice.xmpp.send_message(mto="bob@down.test", mbody="m3", mtype="chat")
+        err = await alice.next_message_error()
+        assert err["error"]["condition"] == "remote-server-not-found"
+        assert "next attempt" in err["error"]["text"], err
 
     xmpp.run(scenario())
+    assert a.stderr_text().count("s2s-out down.test: cannot connect") == 1, a.describe()
 
 
 def test_silent_peer_times_out(hush, xmpp):
