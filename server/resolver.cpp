@@ -608,6 +608,13 @@ asio::awaitable<resolve_result> resolver::impl::resolve(std::shared_ptr<impl> se
         result.error = resolve_errc::not_found;
         co_return result;
     }
+    // RFC 6761 §6.4: names under .invalid never exist; answer at once instead of asking (and maybe waiting on) DNS.
+    if (const std::string lowered = lower_ascii(domain);
+        (lowered == "invalid" || lowered.ends_with(".invalid") || lowered.ends_with(".invalid.")) &&
+        !self->options_.static_hosts.contains(lowered)) {
+        result.error = resolve_errc::not_found;
+        co_return result;
+    }
     std::vector<endpoint_spec> targets;
     if (const auto it = self->options_.static_hosts.find(lower_ascii(domain));
         it != self->options_.static_hosts.end()) {

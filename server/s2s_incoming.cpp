@@ -14,6 +14,9 @@ namespace asio = boost::asio;
 
 namespace {
 
+// Each pending dialback request makes us contact another server: a stream may not queue up many at once.
+constexpr std::size_t max_pending_dialback = 16;
+
 std::string sasl_failure(std::string_view condition) {
     return "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><" + std::string(condition) + "/></failure>";
 }
@@ -265,6 +268,10 @@ void s2s_incoming_stream::handle_dialback_result(const dialback_result& request)
         // XEP-0344: the certificate already proves the domain; no need to dial back.
         accept_domain(request.to, request.from, "dialback, certificate " + certificate.describe());
         send(serialize_dialback(answer_dialback(request, dialback_type::valid)));
+        return;
+    }
+    if (dialback_pending_.size() >= max_pending_dialback) {
+        fail("resource-constraint", "too many dialback requests waiting on this stream");
         return;
     }
     dialback_pending_.insert(pair);

@@ -232,7 +232,7 @@ def test_message_to_unknown_account_bounces(hush, xmpp):
         assert error["error"]["condition"] == "service-unavailable", str(error)
         assert error["from"].bare == "nobody@localhost", str(error)
 
-        # A domain that can never resolve (.invalid): no federation today, and none possible later either.
+        # A domain that can never exist (.invalid, RFC 6761: answered without asking DNS): federation bounces it.
         alice.send_message("someone@nowhere.invalid", "hello out there")
         error = await alice.next_message_error()
         assert error["error"]["condition"] == "remote-server-not-found", str(error)

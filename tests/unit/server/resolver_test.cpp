@@ -568,6 +568,21 @@ TEST_CASE("a server that never answers gives the timeout error") {
     CHECK(result.targets.empty());
 }
 
+TEST_CASE(".invalid names are not found without asking DNS (RFC 6761)") {
+    const fake_dns_server dns(zone{});
+    auto options = options_for(dns);
+    for (const char* name : {"nowhere.invalid", "Deep.Nowhere.INVALID.", "invalid"}) {
+        const auto result = resolve_once(options, name);
+        CHECK(result.error == resolve_errc::not_found);
+    }
+    CHECK(dns.questions().empty());
+    SUBCASE("unless the static table names it") {
+        options.static_hosts["lab.invalid"] = {{"127.0.0.9", 5999, false}};
+        const auto result = resolve_once(options, "lab.invalid");
+        CHECK_FALSE(result.error);
+    }
+}
+
 TEST_CASE("the static table replaces the SRV lookups") {
     SUBCASE("IP literals need no DNS at all") {
         const fake_dns_server silent(zone{}, true);
