@@ -411,3 +411,29 @@ void append_dialback_feature(pugi::xml_node features) {
 }
 
 }  // namespace hush
+
+namespace hush {
+
+hush::expected<dialback_element_value, stream_error> parse_dialback(pugi::xml_node node) {
+    switch (classify_dialback(node)) {
+    case dialback_element::result: {
+        auto parsed = parse_dialback_result(node);
+        if (!parsed) {
+            return hush::unexpected<stream_error>(parsed.error());
+        }
+        return dialback_element_value{std::move(*parsed)};
+    }
+    case dialback_element::verify: {
+        auto parsed = parse_dialback_verify(node);
+        if (!parsed) {
+            return hush::unexpected<stream_error>(parsed.error());
+        }
+        return dialback_element_value{std::move(*parsed)};
+    }
+    case dialback_element::none:
+        break;
+    }
+    return dialback_element_value{};
+}
+
+}  // namespace hush

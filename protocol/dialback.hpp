@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include <pugixml.hpp>
 
@@ -83,6 +84,9 @@ dialback_element classify_dialback(pugi::xml_node node);
 // valid/invalid type is ignored, and an error without a recognizable condition reads as undefined-condition.
 hush::expected<dialback_result, stream_error> parse_dialback_result(pugi::xml_node node);
 hush::expected<dialback_verify, stream_error> parse_dialback_verify(pugi::xml_node node);
+// Either element (monostate: `node` is no dialback element), for streams that accept both.
+using dialback_element_value = std::variant<std::monostate, dialback_result, dialback_verify>;
+hush::expected<dialback_element_value, stream_error> parse_dialback(pugi::xml_node node);
 
 // Serialization: appends a "db:"-prefixed element to `parent` (see dialback_prefix_declaration) and returns it;
 // the key for requests, an <error/> (in the stream's default namespace) for errors, nothing otherwise.

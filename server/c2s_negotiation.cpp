@@ -53,28 +53,12 @@ pugi::xml_node only_child_element(const stanza& s, std::size_t& count) {
 }  // namespace
 
 void c2s_session::handle_stream_open(const xml::stream_open& header) {
-    if (header.stream_ns != ns::streams || header.local_name != "stream") {
-        begin_close(stream_error{"invalid-namespace", "the root element must be stream:stream"});
-        return;
-    }
-    if (header.content_ns != ns::client) {
-        begin_close(stream_error{"invalid-namespace", "this port serves jabber:client"});
-        return;
-    }
-    auto host = nameprep(header.to);
-    if (!host || !ctx_.routes.is_local_domain(*host)) {
-        begin_close(stream_error{"host-unknown", "this server does not serve '" + header.to + "'"});
-        return;
-    }
-    if (!domain_.empty() && *host != domain_) {
-        begin_close(stream_error{"host-unknown", "the stream restarted for another host"});
+    auto host = accept_stream_header(
+        header, [this](std::string_view d) { return ctx_.routes.is_local_domain(d); }, domain_);
+    if (!host) {
         return;
     }
     domain_ = *host;
-    if (header.version.empty() || header.version.front() < '1') {
-        begin_close(stream_error{"unsupported-version", "XMPP 1.0 is required"});
-        return;
-    }
     stream_id_ = new_stream_id();
     std::string out = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
                       "xmlns:stream='http://etherx.jabber.org/streams' id='" + stream_id_ + "' from='" +

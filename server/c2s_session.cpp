@@ -82,16 +82,4 @@ void c2s_session::set_client_active(bool active) {
     }
 }
 
-asio::awaitable<void> c2s_session::handle_event(xml::stream_event& event) {
-    if (auto* open = std::get_if<xml::stream_open>(&event)) {
-        handle_stream_open(*open);
-        co_return;
-    }
-    if (std::holds_alternative<xml::stream_close>(event)) {
-        begin_close(std::nullopt);
-        co_return;
-    }
-    co_await handle_element(std::move(std::get<xml::top_level_element>(event).element));
-}
-
 }  // namespace hush

@@ -35,14 +35,13 @@ private:
 
     // xmpp_stream
     boost::asio::awaitable<bool> on_connected() override;
-    boost::asio::awaitable<void> handle_event(xml::stream_event& event) override;
     bool negotiated() const override { return phase_ == phase::bound; }
     void on_close_begun() override;
     boost::asio::awaitable<void> on_disconnected() override;
     std::string log_name() const override;
 
-    void handle_stream_open(const xml::stream_open& header);
-    boost::asio::awaitable<void> handle_element(stanza s);
+    void handle_stream_open(const xml::stream_open& header) override;
+    boost::asio::awaitable<void> handle_element(stanza s) override;
     boost::asio::awaitable<void> handle_sasl(const stanza& s);
     boost::asio::awaitable<void> finish_sasl(sasl_step step);
     void handle_bind(const stanza& iq);

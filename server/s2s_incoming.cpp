@@ -59,41 +59,13 @@ asio::awaitable<bool> s2s_incoming_stream::on_connected() {
     co_return true;
 }
 
-asio::awaitable<void> s2s_incoming_stream::handle_event(xml::stream_event& event) {
-    if (auto* open = std::get_if<xml::stream_open>(&event)) {
-        handle_stream_open(*open);
-        co_return;
-    }
-    if (std::holds_alternative<xml::stream_close>(event)) {
-        begin_close(std::nullopt);
-        co_return;
-    }
-    co_await handle_element(std::move(std::get<xml::top_level_element>(event).element));
-}
-
 void s2s_incoming_stream::handle_stream_open(const xml::stream_open& header) {
-    if (header.stream_ns != ns::streams || header.local_name != "stream") {
-        begin_close(stream_error{"invalid-namespace", "the root element must be stream:stream"});
-        return;
-    }
-    if (header.content_ns != ns::server) {
-        begin_close(stream_error{"invalid-namespace", "this port serves jabber:server"});
-        return;
-    }
-    auto host = nameprep(header.to);
-    if (!host || !ctx_.routes.is_local_domain(*host)) {
-        begin_close(stream_error{"host-unknown", "this server does not serve '" + header.to + "'"});
-        return;
-    }
-    if (!local_.empty() && *host != local_) {
-        begin_close(stream_error{"host-unknown", "the stream restarted for another host"});
+    auto host = accept_stream_header(
+        header, [this](std::string_view d) { return ctx_.routes.is_local_domain(d); }, local_);
+    if (!host) {
         return;
     }
     local_ = *host;
-    if (header.version.empty() || header.version.front() < '1') {
-        begin_close(stream_error{"unsupported-version", "XMPP 1.0 with TLS is required"});
-        return;
-    }
     if (!header.from.empty()) {
         auto from = nameprep(header.from);
         if (!from || ctx_.routes.is_local_domain(*from)) {
@@ -157,27 +129,18 @@ asio::awaitable<void> s2s_incoming_stream::handle_element(stanza s) {
         handle_sasl(s);
         co_return;
     }
-    switch (classify_dialback(s.element())) {
-    case dialback_element::result: {
-        auto parsed = parse_dialback_result(s.element());
-        if (!parsed) {
-            begin_close(parsed.error());
-        } else {
-            handle_dialback_result(*parsed);
-        }
+    auto dialback = parse_dialback(s.element());
+    if (!dialback) {
+        begin_close(dialback.error());
         co_return;
     }
-    case dialback_element::verify: {
-        auto parsed = parse_dialback_verify(s.element());
-        if (!parsed) {
-            begin_close(parsed.error());
-        } else {
-            handle_dialback_verify(*parsed);
-        }
+    if (const auto* result = std::get_if<dialback_result>(&*dialback)) {
+        handle_dialback_result(*result);
         co_return;
     }
-    case dialback_element::none:
-        break;
+    if (const auto* verify = std::get_if<dialback_verify>(&*dialback)) {
+        handle_dialback_verify(*verify);
+        co_return;
     }
     co_await handle_stanza(std::move(s));
 }

@@ -32,13 +32,12 @@ private:
 
     // xmpp_stream
     boost::asio::awaitable<bool> on_connected() override;
-    boost::asio::awaitable<void> handle_event(xml::stream_event& event) override;
     bool negotiated() const override { return phase_ == phase::authenticated || answered_verify_; }
     std::string log_name() const override;
 
-    void handle_stream_open(const xml::stream_open& header);
+    void handle_stream_open(const xml::stream_open& header) override;
     void send_features();
-    boost::asio::awaitable<void> handle_element(stanza s);
+    boost::asio::awaitable<void> handle_element(stanza s) override;
     void handle_sasl(const stanza& s);
     void handle_dialback_result(const dialback_result& request);
     void handle_dialback_verify(const dialback_verify& request);

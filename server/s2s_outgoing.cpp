@@ -221,26 +221,18 @@ void s2s_outgoing_stream::send_header() {
 
 // ---- the peer's side ----------------------------------------------------------------------------------------------
 
-asio::awaitable<void> s2s_outgoing_stream::handle_event(xml::stream_event& event) {
-    if (auto* open = std::get_if<xml::stream_open>(&event)) {
-        if (open->stream_ns != ns::streams || open->local_name != "stream" || open->content_ns != ns::server) {
-            failure_text_ = "the peer's stream is not a jabber:server stream";
-            begin_close(stream_error{"invalid-namespace", "expected a jabber:server stream"});
-            co_return;
-        }
-        if (open->version.empty() || open->version.front() < '1') {
-            failure_text_ = "the peer does not speak XMPP 1.0 (no TLS)";
-            begin_close(stream_error{"unsupported-version", "XMPP 1.0 and TLS are required"});
-            co_return;
-        }
-        stream_id_ = open->id;
-        co_return;
+void s2s_outgoing_stream::handle_stream_open(const xml::stream_open& header) {
+    if (header.stream_ns != ns::streams || header.local_name != "stream" || header.content_ns != ns::server) {
+        failure_text_ = "the peer's stream is not a jabber:server stream";
+        begin_close(stream_error{"invalid-namespace", "expected a jabber:server stream"});
+        return;
     }
-    if (std::holds_alternative<xml::stream_close>(event)) {
-        begin_close(std::nullopt);
-        co_return;
+    if (header.version.empty() || header.version.front() < '1') {
+        failure_text_ = "the peer does not speak XMPP 1.0 (no TLS)";
+        begin_close(stream_error{"unsupported-version", "XMPP 1.0 and TLS are required"});
+        return;
     }
-    co_await handle_element(std::move(std::get<xml::top_level_element>(event).element));
+    stream_id_ = header.id;
 }
 
 asio::awaitable<void> s2s_outgoing_stream::handle_element(stanza s) {
@@ -298,27 +290,18 @@ asio::awaitable<void> s2s_outgoing_stream::handle_element(stanza s) {
         request_dialback(local_);
         co_return;
     }
-    switch (classify_dialback(s.element())) {
-    case dialback_element::result: {
-        auto parsed = parse_dialback_result(s.element());
-        if (!parsed) {
-            begin_close(parsed.error());
-            co_return;
-        }
-        handle_dialback_result(*parsed);
+    auto dialback = parse_dialback(s.element());
+    if (!dialback) {
+        begin_close(dialback.error());
         co_return;
     }
-    case dialback_element::verify: {
-        auto parsed = parse_dialback_verify(s.element());
-        if (!parsed) {
-            begin_close(parsed.error());
-            co_return;
-        }
-        handle_dialback_verify(*parsed);
+    if (const auto* result = std::get_if<dialback_result>(&*dialback)) {
+        handle_dialback_result(*result);
         co_return;
     }
-    case dialback_element::none:
-        break;
+    if (const auto* verify = std::get_if<dialback_verify>(&*dialback)) {
+        handle_dialback_verify(*verify);
+        co_return;
     }
     // Stanzas flow the other way on this stream (no XEP-0288 bidirectionality negotiated).
     spdlog::warn("{}: ignoring <{}/> sent on our outgoing stream", log_name(), s.name());

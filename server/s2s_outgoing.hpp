@@ -37,7 +37,7 @@ private:
 
     // xmpp_stream
     boost::asio::awaitable<bool> on_connected() override;
-    boost::asio::awaitable<void> handle_event(xml::stream_event& event) override;
+    void handle_stream_open(const xml::stream_open& header) override;
     bool negotiated() const override { return phase_ == phase::ready; }
     void on_close_begun() override;
     std::string log_name() const override;
@@ -49,7 +49,7 @@ private:
     boost::asio::awaitable<bool> connect();
     void send_header();
     boost::asio::awaitable<void> handle_features(const stanza& features);
-    boost::asio::awaitable<void> handle_element(stanza s);
+    boost::asio::awaitable<void> handle_element(stanza s) override;
     void handle_dialback_result(const dialback_result& answer);
     void handle_dialback_verify(const dialback_verify& answer);
     // Starts authenticating `local` with dialback, if it is not already.

@@ -9,6 +9,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "protocol/jid.hpp"
+#include "protocol/namespaces.hpp"
 #include "protocol/scram.hpp"
 
 namespace hush {
@@ -244,6 +246,45 @@ asio::awaitable<bool> xmpp_stream::start_tls_client(std::shared_ptr<asio::ssl::c
         co_return false;
     }
     co_return true;
+}
+
+std::optional<std::string> xmpp_stream::accept_stream_header(const xml::stream_open& header,
+                                                             const std::function<bool(std::string_view)>& is_local,
+                                                             const std::string& current_domain) {
+    if (header.stream_ns != ns::streams || header.local_name != "stream") {
+        begin_close(stream_error{"invalid-namespace", "the root element must be stream:stream"});
+        return std::nullopt;
+    }
+    if (header.content_ns != content_ns_) {
+        begin_close(stream_error{"invalid-namespace", "this port serves " + std::string(content_ns_)});
+        return std::nullopt;
+    }
+    auto host = nameprep(header.to);
+    if (!host || !is_local(*host)) {
+        begin_close(stream_error{"host-unknown", "this server does not serve '" + header.to + "'"});
+        return std::nullopt;
+    }
+    if (!current_domain.empty() && *host != current_domain) {
+        begin_close(stream_error{"host-unknown", "the stream restarted for another host"});
+        return std::nullopt;
+    }
+    if (header.version.empty() || header.version.front() < '1') {
+        begin_close(stream_error{"unsupported-version", "XMPP 1.0 is required"});
+        return std::nullopt;
+    }
+    return host;
+}
+
+asio::awaitable<void> xmpp_stream::handle_event(xml::stream_event& event) {
+    if (auto* open = std::get_if<xml::stream_open>(&event)) {
+        handle_stream_open(*open);
+        co_return;
+    }
+    if (std::holds_alternative<xml::stream_close>(event)) {
+        begin_close(std::nullopt);
+        co_return;
+    }
+    co_await handle_element(std::move(std::get<xml::top_level_element>(event).element));
 }
 
 asio::awaitable<void> xmpp_stream::reader() {

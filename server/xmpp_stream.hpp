@@ -5,6 +5,7 @@
 // these coroutines own the stream; registries hold weak references. begin_close() is the one way down.
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,7 +38,8 @@ protected:
 
     // What the derived stream does.
     virtual boost::asio::awaitable<bool> on_connected() = 0;  // false: close at once (e.g. a failed TLS handshake)
-    virtual boost::asio::awaitable<void> handle_event(xml::stream_event& event) = 0;
+    virtual void handle_stream_open(const xml::stream_open& header) = 0;  // each (re)opened stream's header
+    virtual boost::asio::awaitable<void> handle_element(stanza s) = 0;    // each top-level element
     virtual bool negotiated() const = 0;                      // past the negotiation deadline's reach
     virtual void on_close_begun() {}                          // e.g. leave the session registry
     virtual boost::asio::awaitable<void> on_disconnected() { co_return; }
@@ -51,6 +53,12 @@ protected:
 
     // A fresh, unguessable stream id (dialback keys are bound to it).
     static std::string new_stream_id();
+    // The checks every stream we accept makes of the peer's header (RFC 6120 §4.9.3): the streams namespace, our
+    // content namespace, a `to` we serve — the same one as before when the stream restarts — and version 1.0.
+    // Returns the nameprepped local domain, or nullopt after closing with the matching stream error.
+    std::optional<std::string> accept_stream_header(const xml::stream_open& header,
+                                                    const std::function<bool(std::string_view)>& is_local,
+                                                    const std::string& current_domain);
 
     void send(std::string bytes);
     void enqueue(shared_bytes bytes);
@@ -86,6 +94,7 @@ protected:
 
 private:
     boost::asio::awaitable<void> reader();
+    boost::asio::awaitable<void> handle_event(xml::stream_event& event);
     boost::asio::awaitable<void> writer();
     boost::asio::awaitable<void> watchdog();
 
