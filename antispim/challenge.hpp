@@ -1,0 +1,130 @@
+#pragma once
+// The Bot Challenge (docs/antispim.md; the 2005 "privacy2 anti-SPIM" proposal, steps a–s): a receiver's question
+// with good and wrong answers, shown to strangers as a random subset in random order; answers faster than a human
+// could give them or wrong answers cost a try; after max_tries a lockout that any further stanza resets and that
+// grows from one lockout to the next; after `steps` lockouts the sender is blocked. A passed sender is approved
+// and gets a secret (an HMAC of its bare JID under the receiver's challenge key) that lets later stanzas through.
+//
+// Pure logic on values, with the clock and the random source passed in: no I/O, no storage.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <pugixml.hpp>
+
+#include "protocol/expected.hpp"
+
+namespace hush::antispim {
+
+inline constexpr std::string_view ns = "urn:hush:antispim:0";
+inline constexpr std::string_view captcha_ns = "urn:xmpp:captcha";
+
+using clock_type = std::chrono::system_clock;
+using time_point = clock_type::time_point;
+
+// What happens to strangers' stanzas for one receiver.
+enum class stranger_mode { challenge, allow, drop };
+std::string_view stranger_mode_name(stranger_mode mode);
+std::optional<stranger_mode> parse_stranger_mode(std::string_view text);
+
+// A receiver's settings: the <challenge xmlns='urn:hush:antispim:0'/> element of its privacy settings.
+struct challenge_settings {
+    bool enabled = true;
+    stranger_mode strangers = stranger_mode::challenge;
+    std::string question = "What is the colour of a clear daytime sky?";
+    std::vector<std::string> good_answers{"blue"};
+    std::vector<std::string> wrong_answers{"green", "red", "purple", "orange", "black"};
+    std::chrono::seconds min_answer{3};  // faster answers cannot come from someone who read the question
+    unsigned max_tries = 3;              // wrong or too fast answers before a lockout
+    std::chrono::minutes long_interval{10};
+    unsigned growth = 10;  // lockout k lasts long_interval * growth^(k-1)
+    unsigned steps = 4;    // lockouts before the sender is blocked for good
+    unsigned offered = 4;  // answers shown per challenge (at least one good one among them)
+
+    bool operator==(const challenge_settings&) const = default;
+};
+
+// Parses <challenge/> (attributes and children as in docs/antispim.md). Errors name what is wrong.
+hush::expected<challenge_settings, std::string> parse_challenge_settings(pugi::xml_node element);
+// Appends <challenge xmlns='urn:hush:antispim:0' …/> to `parent`.
+pugi::xml_node append_challenge_settings(pugi::xml_node parent, const challenge_settings& settings);
+
+// One sender as seen by one receiver.
+struct sender_state {
+    std::string challenge_id;          // the outstanding challenge; empty when none
+    std::vector<std::string> offered;  // its answers, in the order shown (1-based numbers in the text)
+    time_point challenged_at{};
+    unsigned tries = 0;     // failed answers since the last challenge round started
+    unsigned lockouts = 0;  // lockouts so far (the next one is longer)
+    time_point locked_until{};
+    bool blocked = false;
+    std::string approved_key;  // key id the sender was approved under; empty when not approved
+
+    bool operator==(const sender_state&) const = default;
+};
+
+std::string serialize_sender_state(const sender_state& state);
+hush::expected<sender_state, std::string> parse_sender_state(std::string_view xml);
+
+// What to do about a stanza from a stranger that is not an answer.
+struct stranger_outcome {
+    enum class kind { challenge, resend, locked_out, blocked } what = kind::challenge;
+    time_point until{};  // locked_out
+};
+
+// What an answer led to.
+struct answer_outcome {
+    enum class kind { pass, wrong, too_fast, locked_out, blocked, no_challenge } what = kind::no_challenge;
+    time_point until{};  // locked_out
+};
+
+class challenge_engine {
+public:
+    explicit challenge_engine(std::uint64_t seed) : rng_(seed) {}
+
+    // A stranger's stanza that is no answer (steps 3a–c, j–k). A new challenge replaces the outstanding one
+    // unless that one is younger than `resend_after` (then the same challenge stands: `resend`). During a lockout
+    // the lockout starts over (seed step k) — a sender that keeps trying never gets in.
+    stranger_outcome on_stanza(sender_state& state, const challenge_settings& settings, time_point now,
+                               std::chrono::seconds resend_after = std::chrono::seconds{60});
+
+    // Whether `text` answers the outstanding challenge: a number of an offered answer or the text of one.
+    static bool looks_like_answer(const sender_state& state, std::string_view text);
+
+    // An answer (steps d–i, n–q). `key_id` identifies the receiver's current key: a pass records it.
+    answer_outcome on_answer(sender_state& state, const challenge_settings& settings, time_point now,
+                             std::string_view answer, const std::string& key_id);
+
+    // A fresh challenge: a new id and a random subset (with at least one good answer) in random order, different
+    // from the last one shown where the answers allow it.
+    void new_challenge(sender_state& state, const challenge_settings& settings, time_point now);
+
+private:
+    std::mt19937_64 rng_;
+};
+
+// How long lockout number `n` (1-based) lasts.
+std::chrono::minutes lockout_length(const challenge_settings& settings, unsigned n);
+
+// The challenge message's text: the question, the numbered answers and how to reply.
+std::string challenge_text(const std::string& receiver, const challenge_settings& settings, const sender_state& state);
+
+// Appends the XEP-0158 form (<captcha xmlns='urn:xmpp:captcha'><x type='form'>…) for the outstanding challenge.
+void append_captcha_form(pugi::xml_node message, const std::string& receiver, const challenge_settings& settings,
+                         const sender_state& state);
+
+// The answer in an XEP-0158 submission (<captcha><x type='submit'>): (challenge id, chosen value).
+std::optional<std::pair<std::string, std::string>> parse_captcha_answer(pugi::xml_node captcha);
+
+// The secret a passed sender gets: hex(HMAC-SHA256(key, sender bare JID)), 32 hex digits.
+std::string sender_secret(std::string_view key, std::string_view sender_bare);
+bool secret_matches(std::string_view key, std::string_view sender_bare, std::string_view presented);
+
+// RFC 3339 UTC, seconds precision: "2026-11-23T21:00:00Z".
+std::string format_utc(time_point t);
+
+}  // namespace hush::antispim

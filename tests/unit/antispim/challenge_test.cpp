@@ -1,0 +1,295 @@
+// The Bot Challenge, step by step through the seed's scenario (a–s), on a fake clock.
+#include <doctest.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "antispim/challenge.hpp"
+
+using namespace hush::antispim;
+using namespace std::chrono_literals;
+
+namespace {
+
+challenge_settings sky() {
+    challenge_settings s;
+    s.question = "What colour is a clear sky?";
+    s.good_answers = {"blue"};
+    s.wrong_answers = {"green", "red", "purple", "orange", "black"};
+    s.min_answer = 3s;
+    s.max_tries = 3;
+    s.long_interval = 10min;
+    s.growth = 10;
+    s.steps = 4;
+    s.offered = 4;
+    return s;
+}
+
+const time_point t0 = time_point(std::chrono::seconds(1'800'000'000));
+
+std::string good_number(const sender_state& st) {
+    for (std::size_t i = 0; i < st.offered.size(); ++i) {
+        if (st.offered[i] == "blue") {
+            return std::to_string(i + 1);
+        }
+    }
+    FAIL("no good answer offered");
+    return {};
+}
+
+std::string wrong_text(const sender_state& st) {
+    for (const auto& o : st.offered) {
+        if (o != "blue") {
+            return o;
+        }
+    }
+    FAIL("no wrong answer offered");
+    return {};
+}
+
+std::string xml_of(const challenge_settings& s) {
+    pugi::xml_document doc;
+    append_challenge_settings(doc, s);
+    std::ostringstream out;
+    doc.save(out, "", pugi::format_raw | pugi::format_no_declaration);
+    return out.str();
+}
+
+}  // namespace
+
+TEST_CASE("3a-c: a stranger's first stanza gets a challenge with a random subset holding a good answer") {
+    challenge_engine engine(1);
+    sender_state st;
+    const auto out = engine.on_stanza(st, sky(), t0);
+    CHECK(out.what == stranger_outcome::kind::challenge);
+    CHECK_FALSE(st.challenge_id.empty());
+    REQUIRE(st.offered.size() == 4);
+    CHECK(std::count(st.offered.begin(), st.offered.end(), "blue") == 1);
+    CHECK(std::set<std::string>(st.offered.begin(), st.offered.end()).size() == 4);
+    SUBCASE("a second stanza soon after: the same challenge stands (no flood of challenges)") {
+        const auto id = st.challenge_id;
+        CHECK(engine.on_stanza(st, sky(), t0 + 10s).what == stranger_outcome::kind::resend);
+        CHECK(st.challenge_id == id);
+    }
+    SUBCASE("a stanza a while later: a new challenge") {
+        const auto id = st.challenge_id;
+        CHECK(engine.on_stanza(st, sky(), t0 + 120s).what == stranger_outcome::kind::challenge);
+        CHECK(st.challenge_id != id);
+    }
+}
+
+TEST_CASE("3d-i: answers faster than a human cost tries, each try gets other answers, then a lockout") {
+    challenge_engine engine(2);
+    sender_state st;
+    engine.on_stanza(st, sky(), t0);
+    auto previous = st.offered;
+    auto previous_id = st.challenge_id;
+    // e and g: too fast (even with the right answer: nobody reads that fast).
+    for (int i = 0; i < 2; ++i) {
+        const auto out = engine.on_answer(st, sky(), st.challenged_at + 1s, good_number(st), "k1");
+        CHECK(out.what == answer_outcome::kind::too_fast);
+        CHECK(st.challenge_id != previous_id);
+        CHECK(st.offered != previous);  // *other* random answers
+        previous = st.offered;
+        previous_id = st.challenge_id;
+    }
+    // i: the third too-fast answer: the long interval starts.
+    const auto at = st.challenged_at + 1s;
+    const auto out = engine.on_answer(st, sky(), at, good_number(st), "k1");
+    CHECK(out.what == answer_outcome::kind::locked_out);
+    CHECK(out.until == at + 10min);
+    CHECK(st.challenge_id.empty());
+    CHECK(st.approved_key.empty());
+}
+
+TEST_CASE("3j-k: trying during the long interval starts it over") {
+    challenge_engine engine(3);
+    sender_state st;
+    engine.on_stanza(st, sky(), t0);
+    time_point last{};
+    for (int i = 0; i < 3; ++i) {
+        last = st.challenged_at + 5s;
+        engine.on_answer(st, sky(), last, wrong_text(st), "k1");
+    }
+    REQUIRE(last == t0 + 15s);
+    REQUIRE(st.locked_until == t0 + 15s + 10min);
+    const auto out = engine.on_stanza(st, sky(), t0 + 9min);
+    CHECK(out.what == stranger_outcome::kind::locked_out);
+    CHECK(out.until == t0 + 9min + 10min);  // reset, not the original end
+    // An answer during the lockout too.
+    CHECK(engine.on_answer(st, sky(), t0 + 18min, "1", "k1").what == answer_outcome::kind::locked_out);
+    CHECK(st.locked_until == t0 + 28min);
+}
+
+TEST_CASE("3l-q: after the long interval, a wrong answer in human time rechallenges, a right one passes") {
+    challenge_engine engine(4);
+    sender_state st;
+    engine.on_stanza(st, sky(), t0);
+    for (int i = 0; i < 3; ++i) {
+        engine.on_answer(st, sky(), st.challenged_at + 5s, wrong_text(st), "k1");
+    }
+    const auto later = st.locked_until + 1s;
+    CHECK(engine.on_stanza(st, sky(), later).what == stranger_outcome::kind::challenge);  // m
+    const auto offered = st.offered;
+    const auto wrong = engine.on_answer(st, sky(), later + 20s, wrong_text(st), "k1");    // n-o
+    CHECK(wrong.what == answer_outcome::kind::wrong);
+    CHECK(st.offered != offered);
+    SUBCASE("q: by number") {
+        CHECK(engine.on_answer(st, sky(), st.challenged_at + 20s, good_number(st), "k1").what ==
+              answer_outcome::kind::pass);
+    }
+    SUBCASE("q: by text, any case and spacing") {
+        CHECK(engine.on_answer(st, sky(), st.challenged_at + 20s, "  BLUE ", "k1").what == answer_outcome::kind::pass);
+    }
+    CHECK(st.approved_key == "k1");
+    CHECK(st.challenge_id.empty());
+    CHECK(st.lockouts == 0);  // a pass forgets the history
+}
+
+TEST_CASE("lockouts grow by the factor, then the sender is blocked for good") {
+    challenge_engine engine(5);
+    sender_state st;
+    auto now = t0;
+    const std::chrono::minutes expected[] = {10min, 100min, 1000min, 10000min};
+    for (int round = 0; round < 4; ++round) {
+        engine.on_stanza(st, sky(), now);
+        answer_outcome out;
+        for (int i = 0; i < 3; ++i) {
+            now = st.challenged_at + 5s;
+            out = engine.on_answer(st, sky(), now, wrong_text(st), "k1");
+        }
+        REQUIRE(out.what == answer_outcome::kind::locked_out);
+        CHECK(out.until - now == expected[round]);
+        now = st.locked_until + 1s;
+    }
+    engine.on_stanza(st, sky(), now);
+    answer_outcome out;
+    for (int i = 0; i < 3; ++i) {
+        out = engine.on_answer(st, sky(), st.challenged_at + 5s, wrong_text(st), "k1");
+    }
+    CHECK(out.what == answer_outcome::kind::blocked);
+    CHECK(st.blocked);
+    CHECK(engine.on_stanza(st, sky(), now + 1000h).what == stranger_outcome::kind::blocked);
+}
+
+TEST_CASE("an answer needs an outstanding challenge and an offered answer") {
+    challenge_engine engine(6);
+    sender_state st;
+    CHECK_FALSE(challenge_engine::looks_like_answer(st, "1"));
+    CHECK(engine.on_answer(st, sky(), t0, "blue", "k1").what == answer_outcome::kind::no_challenge);
+    engine.on_stanza(st, sky(), t0);
+    CHECK(challenge_engine::looks_like_answer(st, "4"));
+    CHECK_FALSE(challenge_engine::looks_like_answer(st, "5"));
+    CHECK(challenge_engine::looks_like_answer(st, st.offered[2]));
+    CHECK_FALSE(challenge_engine::looks_like_answer(st, "hello, can we talk?"));
+    // A good answer that was not offered this time does not count (bots cannot reuse an old answer list).
+    challenge_settings two_good = sky();
+    two_good.good_answers = {"blue", "azure"};
+    sender_state st2;
+    engine.on_stanza(st2, two_good, t0);
+    const bool has_azure = std::count(st2.offered.begin(), st2.offered.end(), "azure") > 0;
+    const auto out = engine.on_answer(st2, two_good, t0 + 10s, "azure", "k1");
+    CHECK(out.what == (has_azure ? answer_outcome::kind::pass : answer_outcome::kind::wrong));
+}
+
+TEST_CASE("3r-s: the secret is bound to the sender and the key") {
+    const std::string secret = sender_secret("key-1", "mallory@spam.test");
+    CHECK(secret.size() == 32);
+    CHECK(secret_matches("key-1", "mallory@spam.test", secret));
+    CHECK_FALSE(secret_matches("key-1", "eve@spam.test", secret));  // worthless for anyone else
+    CHECK_FALSE(secret_matches("key-2", "mallory@spam.test", secret));  // a new question, a new key
+    CHECK_FALSE(secret_matches("key-1", "mallory@spam.test", ""));
+}
+
+TEST_CASE("the settings element round-trips the wire example") {
+    const std::string example =
+        "<challenge xmlns='urn:hush:antispim:0' enabled='true' strangers='challenge' min-answer-seconds='3' "
+        "max-tries='3' long-interval-minutes='10' growth='10' steps='4'><question>What colour is a clear sky?"
+        "</question><answer correct='true'>blue</answer><answer>green</answer><answer>red</answer>"
+        "<answer>purple</answer></challenge>";
+    pugi::xml_document doc;
+    REQUIRE(doc.load_string(example.c_str()));
+    auto parsed = parse_challenge_settings(doc.first_child());
+    REQUIRE(parsed);
+    CHECK(parsed->question == "What colour is a clear sky?");
+    CHECK(parsed->good_answers == std::vector<std::string>{"blue"});
+    CHECK(parsed->wrong_answers == std::vector<std::string>{"green", "red", "purple"});
+    CHECK(parsed->min_answer == 3s);
+    CHECK(parsed->long_interval == 10min);
+    CHECK(parsed->strangers == stranger_mode::challenge);
+    pugi::xml_document again;
+    REQUIRE(again.load_string(xml_of(*parsed).c_str()));
+    auto reparsed = parse_challenge_settings(again.first_child());
+    REQUIRE(reparsed);
+    CHECK(*reparsed == *parsed);
+    CHECK(xml_of(*reparsed) ==
+          "<challenge xmlns=\"urn:hush:antispim:0\" enabled=\"true\" strangers=\"challenge\" min-answer-seconds=\"3\" "
+          "max-tries=\"3\" long-interval-minutes=\"10\" growth=\"10\" steps=\"4\" offered=\"4\"><question>What colour "
+          "is a clear sky?</question><answer correct=\"true\">blue</answer><answer>green</answer><answer>red</answer>"
+          "<answer>purple</answer></challenge>");
+}
+
+TEST_CASE("bad settings are refused with a reason") {
+    auto error_of = [](const char* xml) {
+        pugi::xml_document doc;
+        REQUIRE(doc.load_string(xml));
+        auto parsed = parse_challenge_settings(doc.first_child());
+        REQUIRE_FALSE(parsed);
+        return parsed.error();
+    };
+    CHECK(error_of("<challenge><question>q</question><answer>a</answer></challenge>") ==
+          "at least one <answer correct='true'/> is required");
+    CHECK(error_of("<challenge><question>q</question><answer correct='true'>a</answer></challenge>") ==
+          "at least one wrong <answer/> is required (bots would just pick any)");
+    CHECK(error_of("<challenge max-tries='0'><question>q</question></challenge>") ==
+          "'max-tries' must be a whole number from 1 to 100");
+    CHECK(error_of("<challenge strangers='maybe'/>") == "'strangers' must be challenge, allow or drop");
+    CHECK(error_of("<challenge><question>q</question><answer correct='true'>A</answer><answer>a</answer></challenge>")
+              .ends_with("is both a good and a wrong answer"));
+}
+
+TEST_CASE("sender state survives serialization (held across restarts)") {
+    challenge_engine engine(7);
+    sender_state st;
+    engine.on_stanza(st, sky(), t0);
+    st.tries = 2;
+    st.lockouts = 1;
+    st.locked_until = t0 + 10min;
+    auto back = parse_sender_state(serialize_sender_state(st));
+    REQUIRE(back);
+    CHECK(*back == st);
+}
+
+TEST_CASE("challenge message: text with numbered answers and an XEP-0158 form") {
+    challenge_engine engine(8);
+    sender_state st;
+    engine.on_stanza(st, sky(), t0);
+    const auto text = challenge_text("bob@example.org", sky(), st);
+    CHECK(text.find("What colour is a clear sky?") != std::string::npos);
+    CHECK(text.find("1) " + st.offered[0]) != std::string::npos);
+    CHECK(text.find("4) " + st.offered[3]) != std::string::npos);
+    pugi::xml_document doc;
+    auto message = doc.append_child("message");
+    append_captcha_form(message, "bob@example.org", sky(), st);
+    const auto x = message.child("captcha").child("x");
+    CHECK(std::string_view(message.child("captcha").attribute("xmlns").value()) == "urn:xmpp:captcha");
+    CHECK(std::string_view(x.find_child_by_attribute("field", "var", "challenge").child("value").child_value()) ==
+          st.challenge_id);
+    CHECK(std::distance(x.find_child_by_attribute("field", "var", "qa").children("option").begin(),
+                        x.find_child_by_attribute("field", "var", "qa").children("option").end()) == 4);
+    // The answer as a client submits it.
+    pugi::xml_document submit;
+    REQUIRE(submit.load_string(("<captcha xmlns='urn:xmpp:captcha'><x xmlns='jabber:x:data' type='submit'>"
+                                "<field var='FORM_TYPE'><value>urn:xmpp:captcha</value></field>"
+                                "<field var='challenge'><value>" + st.challenge_id + "</value></field>"
+                                "<field var='qa'><value>blue</value></field></x></captcha>").c_str()));
+    auto answer = parse_captcha_answer(submit.first_child());
+    REQUIRE(answer);
+    CHECK(answer->first == st.challenge_id);
+    CHECK(answer->second == "blue");
+}
+
+TEST_CASE("format_utc") {
+    CHECK(format_utc(time_point(std::chrono::seconds(1795467600))) == "2026-11-23T21:00:00Z");
+}
