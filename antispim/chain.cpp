@@ -31,12 +31,15 @@ chain::chain(std::vector<policy_slot> slots)
 
 chain::~chain() = default;
 
-std::unique_ptr<chain> chain::build(const antispim_config& config) {
+std::unique_ptr<chain> chain::build(const antispim_config& config,
+                                    const std::map<std::string, policy_factory>& factories) {
     std::vector<policy_slot> slots;
     for (const auto& name : config.chain) {
         policy_slot slot;
         if (name == "pass") {
             slot.impl = std::make_unique<pass_policy>();
+        } else if (auto factory = factories.find(name); factory != factories.end()) {
+            slot.impl = factory->second();
         } else {
             throw std::runtime_error("unknown anti-SPIM policy '" + name + "'");
         }

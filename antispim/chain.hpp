@@ -4,6 +4,8 @@
 // stanza goes on. A policy that fails yields its slot's failure verdict, logged — never skipped silently.
 #include <array>
 #include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,9 +39,13 @@ public:
     explicit chain(std::vector<policy_slot> slots);
     ~chain();
 
+    // Policies that need the server's services (storage, routing) are made by factories the server supplies.
+    using policy_factory = std::function<std::unique_ptr<policy>()>;
+
     // Builds the chain named in config. Throws std::runtime_error for an unknown policy (start-up only;
     // config validation already rejects them).
-    static std::unique_ptr<chain> build(const antispim_config& config);
+    static std::unique_ptr<chain> build(const antispim_config& config,
+                                        const std::map<std::string, policy_factory>& factories = {});
 
     boost::asio::awaitable<decision> evaluate(const spim_context& ctx);
 

@@ -16,6 +16,7 @@
 
 #include <pugixml.hpp>
 
+#include "antispim/challenge_settings.hpp"
 #include "protocol/expected.hpp"
 
 namespace hush::antispim {
@@ -26,27 +27,8 @@ inline constexpr std::string_view captcha_ns = "urn:xmpp:captcha";
 using clock_type = std::chrono::system_clock;
 using time_point = clock_type::time_point;
 
-// What happens to strangers' stanzas for one receiver.
-enum class stranger_mode { challenge, allow, drop };
 std::string_view stranger_mode_name(stranger_mode mode);
 std::optional<stranger_mode> parse_stranger_mode(std::string_view text);
-
-// A receiver's settings: the <challenge xmlns='urn:hush:antispim:0'/> element of its privacy settings.
-struct challenge_settings {
-    bool enabled = true;
-    stranger_mode strangers = stranger_mode::challenge;
-    std::string question = "What is the colour of a clear daytime sky?";
-    std::vector<std::string> good_answers{"blue"};
-    std::vector<std::string> wrong_answers{"green", "red", "purple", "orange", "black"};
-    std::chrono::seconds min_answer{3};  // faster answers cannot come from someone who read the question
-    unsigned max_tries = 3;              // wrong or too fast answers before a lockout
-    std::chrono::minutes long_interval{10};
-    unsigned growth = 10;  // lockout k lasts long_interval * growth^(k-1)
-    unsigned steps = 4;    // lockouts before the sender is blocked for good
-    unsigned offered = 4;  // answers shown per challenge (at least one good one among them)
-
-    bool operator==(const challenge_settings&) const = default;
-};
 
 // Parses <challenge/> (attributes and children as in docs/antispim.md). Errors name what is wrong.
 hush::expected<challenge_settings, std::string> parse_challenge_settings(pugi::xml_node element);

@@ -2,8 +2,13 @@
 // What a policy decides about one stanza.
 #include <array>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "protocol/stanza.hpp"
 
 namespace hush::antispim {
 
@@ -18,11 +23,21 @@ inline constexpr std::size_t verdict_kind_count = 5;
 
 std::string_view verdict_name(verdict_kind kind);
 
+// Work a deciding verdict carries out when — and only when — it takes effect: never for a dry-run policy.
+// Storing a held stanza, sending a challenge and recording a try are effects; deciding is not.
+class verdict_effect {
+public:
+    virtual ~verdict_effect() = default;
+    virtual boost::asio::awaitable<void> apply(const hush::stanza& s) = 0;
+};
+
 struct verdict {
     verdict_kind kind = verdict_kind::pass;
     std::string reason;           // short, for logs and metrics: "blocked-domain", "rate-limit:invites"
     std::string error_condition;  // for defer/reject: an RFC 6120 stanza error condition; empty = default
     std::string error_text;       // optional text for the sender
+    std::string error_payload;    // optional application element (XML) inside the <error/>: <retry-after/>
+    std::shared_ptr<verdict_effect> effect;  // see verdict_effect; only a deciding (non-pass) verdict's runs
 
     static verdict pass() { return {}; }
 };

@@ -30,7 +30,8 @@ namespace fs = std::filesystem;
 using namespace config_detail;
 
 constexpr std::int64_t max_timeout_seconds = 365 * 24 * 3600;  // keeps every duration conversion in range
-constexpr std::array<std::string_view, 1> known_policies{"pass"};
+constexpr std::array<std::string_view, 2> known_policies{"pass", "challenge"};
+constexpr std::array<std::string_view, 3> stranger_modes{"challenge", "allow", "drop"};  // as antispim::stranger_mode
 constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "warn", "error"};
 constexpr std::array<std::string_view, 2> tls_versions{"1.2", "1.3"};
 constexpr std::array<std::string_view, 4> listener_kinds{"c2s", "c2s_direct_tls", "s2s",
@@ -289,8 +290,16 @@ private:
         if (!t) {
             return;
         }
-        check_keys(*t, "antispim", {"chain", "dry_run"});
+        check_keys(*t, "antispim",
+                   {"chain", "dry_run", "trust_local_users", "max_held_per_sender", "held_expiry_hours", "challenge"});
         antispim_config& a = c.antispim;
+        read_bool(*t, "antispim", "trust_local_users", a.trust_local_users);
+        read_int(*t, "antispim", "max_held_per_sender", a.max_held_per_sender, 1, 1000);
+        std::int64_t held_hours = a.held_expiry.count();
+        if (read_int(*t, "antispim", "held_expiry_hours", held_hours, 1, 24 * 365)) {
+            a.held_expiry = std::chrono::hours{held_hours};
+        }
+        load_challenge(*t, a.challenge);
         if (const toml::array* chain = read_string_list(*t, "antispim", "chain", a.chain)) {
             std::string available;
             for (const std::string_view p : known_policies) {
@@ -316,6 +325,43 @@ private:
                      in_quotes(name) + " is not in antispim.chain");
             }
         }
+    }
+
+    void load_challenge(const toml::table& antispim, antispim::challenge_settings& ch) {
+        const toml::table* t = section(antispim, "challenge");
+        if (!t) {
+            return;
+        }
+        const std::string_view p = "antispim.challenge";
+        check_keys(*t, p,
+                   {"enabled", "strangers", "question", "good_answers", "wrong_answers", "min_answer_seconds",
+                    "max_tries", "long_interval_minutes", "growth", "steps", "offered"});
+        read_bool(*t, p, "enabled", ch.enabled);
+        if (const auto i = read_choice(*t, p, "strangers", stranger_modes)) {
+            ch.strangers = static_cast<antispim::stranger_mode>(*i);
+        }
+        if (const toml::node* q = read_string(*t, p, "question", ch.question); q && ch.question.empty()) {
+            fail(q->source(), "antispim.challenge.question", "must not be empty");
+        }
+        if (const toml::array* good = read_string_list(*t, p, "good_answers", ch.good_answers); good && ch.good_answers.empty()) {
+            fail(good->source(), "antispim.challenge.good_answers", "needs at least one answer");
+        }
+        if (const toml::array* wrong = read_string_list(*t, p, "wrong_answers", ch.wrong_answers);
+            wrong && ch.wrong_answers.empty()) {
+            fail(wrong->source(), "antispim.challenge.wrong_answers", "needs at least one answer (bots would just pick any)");
+        }
+        std::int64_t min_answer = ch.min_answer.count();
+        if (read_int(*t, p, "min_answer_seconds", min_answer, 0, 3600)) {
+            ch.min_answer = std::chrono::seconds{min_answer};
+        }
+        read_int(*t, p, "max_tries", ch.max_tries, 1, 100);
+        std::int64_t long_interval = ch.long_interval.count();
+        if (read_int(*t, p, "long_interval_minutes", long_interval, 1, 60 * 24 * 365)) {
+            ch.long_interval = std::chrono::minutes{long_interval};
+        }
+        read_int(*t, p, "growth", ch.growth, 1, 100);
+        read_int(*t, p, "steps", ch.steps, 1, 10);
+        read_int(*t, p, "offered", ch.offered, 2, 20);
     }
 
     void load_registration(const toml::table& root, config& c) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "antispim/challenge_settings.hpp"
 #include "protocol/expected.hpp"
 #include "server/endpoint_spec.hpp"
 #include "storage/store.hpp"
@@ -51,8 +52,15 @@ struct sasl_config {
 };
 
 struct antispim_config {
-    std::vector<std::string> chain{"pass"};  // ordered policy names
-    std::vector<std::string> dry_run;        // policies that only log what they would do
+    std::vector<std::string> chain{"challenge"};  // ordered policy names
+    std::vector<std::string> dry_run;             // policies that only log what they would do
+    // Accounts on this server are never strangers to each other.
+    bool trust_local_users = true;
+    // The Bot Challenge for users who set none of their own ([antispim.challenge]).
+    antispim::challenge_settings challenge;
+    // Stanzas held per sender and receiver while the sender is challenged, and for how long.
+    std::size_t max_held_per_sender = 10;
+    std::chrono::hours held_expiry{24 * 7};
 };
 
 // XEP-0077 in-band registration. Password changes and account removal by a logged-in user are account

@@ -45,6 +45,10 @@ boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
             co_return;
         }
     }
+    if (strangers_ != nullptr && origin.kind == antispim::origin_kind::local_session && !origin.generated &&
+        is_local_domain(from->domain()) && from->has_node()) {
+        co_await strangers_->outbound(s, *from, *to);
+    }
     if (!is_local_domain(to->domain())) {
         if (origin.kind == antispim::origin_kind::remote_domain) {
             // Incoming streams refuse other domains; a remote stanza reaching here is a bug, not a relay request.
@@ -131,8 +135,9 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
 
 boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, const jid& to, const route_origin& origin) {
     const stanza_kind kind = s.kind();
-    // Error stanzas and stanzas between an account's own resources are never filtered.
-    if (s.is_error() || from.equals_bare(to)) {
+    // Error stanzas, stanzas between an account's own resources and what the server itself says on a user's
+    // behalf (challenges, released held stanzas, presence broadcasts) are never filtered.
+    if (s.is_error() || from.equals_bare(to) || origin.generated) {
         co_return true;
     }
     if (kind == stanza_kind::iq && !(s.type() == "get" || s.type() == "set")) {
@@ -146,7 +151,11 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
     ctx.origin = origin.kind;
     ctx.origin_domain = origin.domain;
     ctx.peer_address = origin.peer_address;
+    ctx.stranger = strangers_ == nullptr || co_await strangers_->is_stranger(to.bare(), from);
     const antispim::decision d = co_await chain_.evaluate(ctx);
+    if (d.result.effect) {
+        co_await d.result.effect->apply(s);
+    }
     using antispim::verdict_kind;
     switch (d.result.kind) {
     case verdict_kind::pass:
@@ -155,16 +164,22 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
         co_return false;
     case verdict_kind::reject: {
         const auto& cond = d.result.error_condition.empty() ? std::string("not-acceptable") : d.result.error_condition;
-        co_await bounce(s, cond, d.result.error_text);
+        co_await bounce(s, cond, default_error_type(cond), d.result.error_text, d.result.error_payload);
         co_return false;
     }
     case verdict_kind::hold:
+        if (d.result.effect) {
+            co_return false;  // the policy keeps the stanza (and has told the sender why)
+        }
+        // A hold with nowhere to keep the stanza: refused with a temporary error rather than lost.
+        co_await bounce(s, "policy-violation", error_type::wait, "try again later");
+        co_return false;
     case verdict_kind::defer: {
-        // No hold store is wired in yet; a held stanza is refused with a temporary error rather than lost.
         const auto& cond =
             d.result.error_condition.empty() ? std::string("policy-violation") : d.result.error_condition;
         co_await bounce(s, cond, error_type::wait,
-                        d.result.error_text.empty() ? std::string_view("try again later") : d.result.error_text);
+                        d.result.error_text.empty() ? std::string_view("try again later") : d.result.error_text,
+                        d.result.error_payload);
         co_return false;
     }
     }
@@ -247,11 +262,17 @@ boost::asio::awaitable<void> router::bounce(const stanza& s, std::string_view co
 }
 
 boost::asio::awaitable<void> router::bounce(const stanza& s, std::string_view condition, error_type type,
-                                            std::string_view text) {
+                                            std::string_view text, std::string_view payload) {
     if (s.is_error() || s.type() == "result") {
         co_return;  // never answer an error or a result with an error
     }
     stanza reply = make_error_reply(s, condition, type, text);
+    if (!payload.empty()) {
+        pugi::xml_document extra;
+        if (extra.load_buffer(payload.data(), payload.size())) {
+            reply.element().child("error").append_copy(extra.first_child());
+        }
+    }
     co_await route(std::move(reply), server_origin());
 }
 

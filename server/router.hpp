@@ -44,6 +44,15 @@ public:
 
 class im_core;
 
+// Who is a stranger to whom (antispim_service): asked for the anti-SPIM context of every judged stanza, and told
+// of every stanza a local user sends, since writing to someone first makes them a contact.
+class stranger_oracle {
+public:
+    virtual ~stranger_oracle() = default;
+    virtual boost::asio::awaitable<bool> is_stranger(const jid& receiver_bare, const jid& sender) = 0;
+    virtual boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to) = 0;
+};
+
 // Where stanzas for other domains go: federation (s2s_manager). It delivers or bounces; it never drops silently.
 class remote_router {
 public:
@@ -67,6 +76,8 @@ public:
     void set_im(im_core* im) { im_ = im; }
     // Federation; without it every remote domain is unreachable (<remote-server-not-found/>).
     void set_remote(remote_router* remote) { remote_ = remote; }
+    // Without it every sender counts as a stranger.
+    void set_strangers(stranger_oracle* strangers) { strangers_ = strangers; }
 
 private:
     boost::asio::awaitable<void> route_to_server(stanza s, const jid& to);
@@ -76,7 +87,7 @@ private:
     enum class delivery { delivered, refused, no_resource };
     delivery deliver_local(const stanza& s, const jid& to);
     boost::asio::awaitable<void> bounce(const stanza& s, std::string_view condition, error_type type,
-                                        std::string_view text = {});
+                                        std::string_view text = {}, std::string_view payload = {});
     boost::asio::awaitable<void> bounce(const stanza& s, std::string_view condition, std::string_view text = {});
 
     std::vector<std::string> hosts_;
@@ -86,6 +97,7 @@ private:
     iq_handler& handlers_;
     im_core* im_ = nullptr;
     remote_router* remote_ = nullptr;
+    stranger_oracle* strangers_ = nullptr;
 };
 
 }  // namespace hush

@@ -57,13 +57,23 @@ server::server(config cfg)
                      cert.string(), generated.generated ? ", generated now" : "");
     }
     tls_ = std::make_unique<tls_context_provider>(cert, key, cfg_.tls.min_version);
-    chain_ = antispim::chain::build(cfg_.antispim);
+    antispim_ = std::make_unique<antispim_service>(cfg_, *store_, [this](std::string_view domain) {
+        return std::find(cfg_.hosts.begin(), cfg_.hosts.end(), domain) != cfg_.hosts.end();
+    });
+    chain_ = antispim::chain::build(cfg_.antispim,
+                                    {{"challenge", [this] { return antispim_->make_challenge_policy(); }}});
     accounts_ = std::make_unique<storage_account_directory>(*store_);
     handlers_ = std::make_unique<server_handlers>(HUSH_VERSION);
     router_ = std::make_unique<router>(cfg_.hosts, registry_, *accounts_, *chain_, *handlers_);
     im_ctx_ = std::make_unique<im_context>(im_context{*store_, registry_, *router_, cfg_.limits.max_offline_messages});
     im_ = std::make_unique<im_core>(*im_ctx_);
     router_->set_im(im_.get());
+    router_->set_strangers(antispim_.get());
+    antispim_->set_sink(router_.get());
+    // First, so that <challenge/> inside jabber:iq:privacy is answered here, not by the privacy lists.
+    handlers_->add_extension(
+        [svc = antispim_.get()](const stanza& iq, const jid& addressed) { return svc->handle_iq(iq, addressed); }, {},
+        antispim_service::account_features());
     handlers_->add_extension([im = im_.get()](const stanza& iq, const jid& addressed) { return im->handle_iq(iq, addressed); },
                              im_core::server_features(), im_core::account_features());
     account_services_ = std::make_unique<account_services>(

@@ -34,15 +34,18 @@ def free_port() -> int:
 
 
 def start_hush(hush, domain: str, s2s_port: int = 0, peers: dict[str, int] | None = None,
-               cert: tuple[str, str] | None = None, direct_tls: bool = False, domains: dict | None = None, **s2s):
+               cert: tuple[str, str] | None = None, direct_tls: bool = False, domains: dict | None = None,
+               antispim: dict | None = None, **s2s):
     """A hushd serving `domain` with a client listener and an s2s listener on `s2s_port` (XEP-0368 direct TLS when
     `direct_tls`, and then its peers are reached that way too); `peers` maps remote domains to their s2s port on
-    127.0.0.1 ([s2s.hosts]); `domains` are [s2s.domains."x"] tables."""
+    127.0.0.1 ([s2s.hosts]); `domains` are [s2s.domains."x"] tables. The Bot Challenge is off unless `antispim`
+    says otherwise: these tests are about federation (test_antispim.py challenges across servers)."""
     sections = {
         "server": {"hosts": [domain]},
         "listen": [{"kind": "c2s", "address": "127.0.0.1", "port": 0},
                    {"kind": "s2s_direct_tls" if direct_tls else "s2s", "address": "127.0.0.1", "port": s2s_port}],
         "s2s": s2s,
+        "antispim": antispim if antispim is not None else {"chain": ["pass"]},
     }
     if peers:
         prefix = "tls:" if direct_tls else ""

@@ -5,6 +5,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include "antispim/chain.hpp"
+#include "antispim/pass_policy.hpp"
 
 using namespace hush;
 using namespace hush::antispim;
@@ -108,12 +109,22 @@ TEST_CASE("a failing policy whose failure verdict is pass lets the stanza throug
     CHECK(ch.counters(0).failures == 1);
 }
 
-TEST_CASE("build from config: the default chain is the pass policy") {
+TEST_CASE("build from config: built-in policies, and those the server supplies through factories") {
     antispim_config cfg;
-    auto ch = chain::build(cfg);
+    CHECK(cfg.chain == std::vector<std::string>{"challenge"});  // the default needs the server's factory
+    CHECK_THROWS(chain::build(cfg));
+    int made = 0;
+    const std::map<std::string, chain::policy_factory> factories{{"challenge", [&made] {
+                                                                     ++made;
+                                                                     return std::unique_ptr<policy>(std::make_unique<pass_policy>());
+                                                                 }}};
+    auto ch = chain::build(cfg, factories);
     REQUIRE(ch->size() == 1);
+    CHECK(made == 1);
+    cfg.chain = {"pass"};
+    ch = chain::build(cfg);
     CHECK(ch->policy_names() == std::vector<std::string>{"pass"});
     CHECK(run(*ch).result.kind == verdict_kind::pass);
     cfg.chain = {"no-such-policy"};
-    CHECK_THROWS(chain::build(cfg));
+    CHECK_THROWS(chain::build(cfg, factories));
 }

@@ -96,8 +96,12 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.storage.sqlite_path == (c.data_dir / "hush.db").string());
     CHECK(c.storage.postgres_url.empty());
     CHECK(c.storage.pool_size == 4);
-    CHECK(c.antispim.chain == std::vector<std::string>{"pass"});
+    CHECK(c.antispim.chain == std::vector<std::string>{"challenge"});
     CHECK(c.antispim.dry_run.empty());
+    CHECK(c.antispim.trust_local_users);
+    CHECK(c.antispim.max_held_per_sender == 10);
+    CHECK(c.antispim.held_expiry == std::chrono::hours{168});
+    CHECK(c.antispim.challenge == hush::antispim::challenge_settings{});
     CHECK_FALSE(c.registration.enabled);
     CHECK(c.registration.max_per_ip == 5);
     CHECK(c.registration.window == std::chrono::minutes{60});
@@ -300,7 +304,7 @@ TEST_CASE("postgresql needs a url") {
 
 TEST_CASE("antispim: known policies, dry_run only from the chain") {
     CHECK(load_error("[antispim]\nchain = [\"pass\", \"rbl\"]\n") ==
-          "2:18: antispim.chain[1]: unknown policy \"rbl\" (available: \"pass\")");
+          "2:18: antispim.chain[1]: unknown policy \"rbl\" (available: \"pass\", \"challenge\")");
     CHECK(load_error("[antispim]\nchain = [\"pass\", \"pass\"]\n") ==
           "2:18: antispim.chain[1]: policy \"pass\" is listed twice");
     CHECK(load_error("[antispim]\nchain = []\ndry_run = [\"pass\"]\n") ==
@@ -499,4 +503,30 @@ TEST_CASE("s2s.domains: one boolean per domain") {
     CHECK_FALSE(c.s2s.requires_valid_certificate("lax.example"));
     CHECK(c.s2s.requires_valid_certificate("quiet.example"));
     CHECK(c.s2s.requires_valid_certificate("other.example"));
+}
+
+TEST_CASE("antispim: the default challenge and trust of local users") {
+    const config c = load_ok(
+        "[antispim]\nchain = [\"challenge\"]\ntrust_local_users = false\nmax_held_per_sender = 3\nheld_expiry_hours = 2\n"
+        "[antispim.challenge]\nstrangers = \"drop\"\nquestion = \"2 + 2?\"\ngood_answers = [\"4\", \"four\"]\n"
+        "wrong_answers = [\"5\"]\nmin_answer_seconds = 0\nmax_tries = 2\nlong_interval_minutes = 1\ngrowth = 2\n"
+        "steps = 1\noffered = 2\n");
+    const auto& a = c.antispim;
+    CHECK_FALSE(a.trust_local_users);
+    CHECK(a.max_held_per_sender == 3);
+    CHECK(a.held_expiry == std::chrono::hours{2});
+    CHECK(a.challenge.strangers == hush::antispim::stranger_mode::drop);
+    CHECK(a.challenge.question == "2 + 2?");
+    CHECK(a.challenge.good_answers == std::vector<std::string>{"4", "four"});
+    CHECK(a.challenge.wrong_answers == std::vector<std::string>{"5"});
+    CHECK(a.challenge.min_answer == std::chrono::seconds{0});
+    CHECK(a.challenge.max_tries == 2);
+    CHECK(a.challenge.long_interval == std::chrono::minutes{1});
+    CHECK(a.challenge.growth == 2);
+    CHECK(a.challenge.steps == 1);
+    CHECK(a.challenge.offered == 2);
+    CHECK(load_error("[antispim.challenge]\nwrong_answers = []\n") ==
+          "2:17: antispim.challenge.wrong_answers: needs at least one answer (bots would just pick any)");
+    CHECK(load_error("[antispim.challenge]\nstrangers = \"block\"\n") ==
+          "2:13: antispim.challenge.strangers: must be one of \"challenge\", \"allow\", \"drop\" (got \"block\")");
 }

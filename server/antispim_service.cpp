@@ -1,0 +1,628 @@
+#include "server/antispim_service.hpp"
+
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <spdlog/spdlog.h>
+
+#include <random>
+#include <sstream>
+
+#include "protocol/namespaces.hpp"
+#include "protocol/subscription.hpp"
+
+namespace hush {
+
+namespace asio = boost::asio;
+namespace as = antispim;
+
+namespace {
+
+constexpr std::string_view settings_key = "antispim:settings";
+constexpr std::string_view key_key = "antispim:key";
+constexpr std::string_view privacy_ns = "jabber:iq:privacy";
+
+std::string state_key(const std::string& sender_bare) { return "antispim:state:" + sender_bare; }
+std::string held_key(const std::string& sender_bare) { return "antispim:held:" + sender_bare; }
+std::string contact_key(const std::string& contact_bare) { return "antispim:contact:" + contact_bare; }
+
+std::string random_hex(std::size_t bytes) {
+    std::string raw(bytes, '\0');
+    RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(raw.size()));
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : raw) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out;
+}
+
+std::string key_id_of(const std::string& key) {
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (int i = 0; i < 6; ++i) {
+        out += digits[digest[i] >> 4];
+        out += digits[digest[i] & 15];
+    }
+    return out;
+}
+
+std::string to_xml(const pugi::xml_node& node) {
+    std::ostringstream out;
+    node.print(out, "", pugi::format_raw);
+    return out.str();
+}
+
+std::uint64_t random_seed() {
+    std::uint64_t seed = 0;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
+    return seed;
+}
+
+std::int64_t unix_seconds(as::time_point t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+stanza message_to(const jid& from, const jid& to, const std::string& id) {
+    stanza m = stanza::make("message");
+    m.set_attribute("from", from.bare_string());
+    m.set_attribute("to", to.full_string());
+    m.set_attribute("type", "normal");
+    m.set_attribute("id", id);
+    return m;
+}
+
+void append_text(pugi::xml_node parent, const char* name, const std::string& text) {
+    parent.append_child(name).append_child(pugi::node_pcdata).set_value(text.c_str());
+}
+
+}  // namespace
+
+std::string retry_after_payload(as::time_point until) {
+    return "<retry-after xmlns='" + std::string(as::ns) + "' until='" + as::format_utc(until) + "'/>";
+}
+
+antispim_service::antispim_service(const config& cfg, storage::async_store& store,
+                                   std::function<bool(std::string_view)> is_local)
+    : cfg_(cfg), store_(store), is_local_(std::move(is_local)), engine_(random_seed()) {}
+
+std::vector<std::string> antispim_service::account_features() { return {std::string(as::ns), std::string(as::captcha_ns)}; }
+
+// ---- storage ------------------------------------------------------------------------------------------------------
+
+asio::awaitable<hush::expected<antispim_service::receiver_view, std::string>> antispim_service::receiver(
+    const jid& r) {
+    using result = hush::expected<receiver_view, std::string>;
+    auto load = [d = r.domain(), u = r.node()](storage::store& s)
+        -> storage::result<std::pair<std::optional<std::string>, std::optional<std::string>>> {
+        auto settings = s.get_document(d, u, std::string(settings_key));
+        if (!settings) {
+            return hush::unexpected<storage::error>(settings.error());
+        }
+        auto key = s.get_document(d, u, std::string(key_key));
+        if (!key) {
+            return hush::unexpected<storage::error>(key.error());
+        }
+        if (!*key) {
+            // The first stranger for this user: make the key now (creating it changes nothing a sender sees).
+            std::string fresh = "<key>" + random_hex(32) + "</key>";
+            if (auto stored = s.put_document(d, u, std::string(key_key), fresh); !stored) {
+                return hush::unexpected<storage::error>(stored.error());
+            }
+            *key = fresh;
+        }
+        return std::make_pair(*settings, *key);
+    };
+    auto loaded = co_await store_.run(std::move(load));
+    if (!loaded) {
+        co_return hush::unexpected<std::string>(loaded.error().message);
+    }
+    receiver_view view;
+    view.settings = cfg_.antispim.challenge;
+    if (loaded->first) {
+        pugi::xml_document doc;
+        if (doc.load_string(loaded->first->c_str())) {
+            if (auto parsed = as::parse_challenge_settings(doc.first_child())) {
+                view.settings = std::move(*parsed);
+            }
+        }
+    }
+    pugi::xml_document key_doc;
+    key_doc.load_string(loaded->second->c_str());
+    view.key = key_doc.child("key").child_value();
+    view.key_id = key_id_of(view.key);
+    co_return result(std::move(view));
+}
+
+asio::awaitable<hush::expected<as::sender_state, std::string>> antispim_service::sender_state_of(
+    const jid& r, const std::string& sender_bare) {
+    auto load = [d = r.domain(), u = r.node(), k = state_key(sender_bare)](storage::store& s) {
+        return s.get_document(d, u, k);
+    };
+    auto found = co_await store_.run(std::move(load));
+    if (!found) {
+        co_return hush::unexpected<std::string>(found.error().message);
+    }
+    if (!*found) {
+        co_return as::sender_state{};
+    }
+    co_return as::parse_sender_state(**found);
+}
+
+asio::awaitable<void> antispim_service::save_state(const jid& r, const std::string& sender_bare,
+                                                   const as::sender_state& state) {
+    auto store_it = [d = r.domain(), u = r.node(), k = state_key(sender_bare),
+                     xml = as::serialize_sender_state(state)](storage::store& s) { return s.put_document(d, u, k, xml); };
+    if (auto stored = co_await store_.run(std::move(store_it)); !stored) {
+        spdlog::error("antispim: cannot save the state of {} for {}: {}", sender_bare, r.bare_string(),
+                      stored.error().message);
+    }
+}
+
+asio::awaitable<bool> antispim_service::hold(const jid& r, const std::string& sender_bare, const stanza& s) {
+    const auto now = unix_seconds(as::clock_type::now());
+    const auto expiry = std::chrono::duration_cast<std::chrono::seconds>(cfg_.antispim.held_expiry).count();
+    const std::size_t max_held = cfg_.antispim.max_held_per_sender;
+    auto update = [d = r.domain(), u = r.node(), k = held_key(sender_bare), xml = s.serialize(), now, expiry,
+                   max_held](storage::store& st) -> storage::result<bool> {
+        auto found = st.get_document(d, u, k);
+        if (!found) {
+            return hush::unexpected<storage::error>(found.error());
+        }
+        pugi::xml_document doc;
+        auto held = doc.append_child("held");
+        std::size_t kept = 0;
+        if (*found) {
+            pugi::xml_document old;
+            old.load_string(found->value().c_str());
+            for (auto item : old.child("held").children("item")) {
+                if (now - item.attribute("at").as_llong() < expiry) {  // expired ones go
+                    held.append_copy(item);
+                    ++kept;
+                }
+            }
+        }
+        if (kept >= max_held) {
+            return false;
+        }
+        auto item = held.append_child("item");
+        item.append_attribute("at").set_value(static_cast<long long>(now));
+        item.append_child(pugi::node_pcdata).set_value(xml.c_str());
+        if (auto stored = st.put_document(d, u, k, to_xml(held)); !stored) {
+            return hush::unexpected<storage::error>(stored.error());
+        }
+        return true;
+    };
+    auto held = co_await store_.run(std::move(update));
+    if (!held) {
+        spdlog::error("antispim: cannot hold a stanza from {} for {}: {}", sender_bare, r.bare_string(),
+                      held.error().message);
+        co_return false;
+    }
+    co_return *held;
+}
+
+// ---- strangers ----------------------------------------------------------------------------------------------------
+
+asio::awaitable<bool> antispim_service::is_stranger(const jid& r, const jid& sender) {
+    if (sender.equals_bare(r)) {
+        co_return false;
+    }
+    if (is_local_(sender.domain()) && (!sender.has_node() || cfg_.antispim.trust_local_users)) {
+        co_return false;  // the user's own server, and (by default) the accounts on it
+    }
+    const std::string sender_bare = sender.bare_string();
+    auto lookup = [d = r.domain(), u = r.node(), sender_bare](storage::store& s) -> storage::result<bool> {
+        auto item = s.get_roster_item(d, u, sender_bare);
+        if (!item) {
+            return hush::unexpected<storage::error>(item.error());
+        }
+        if (*item && ((*item)->sub != storage::subscription::none || (*item)->pending_out || (*item)->approved)) {
+            return false;  // subscribed either way, asked by the user, or pre-approved
+        }
+        auto contacted = s.get_document(d, u, contact_key(sender_bare));
+        if (!contacted) {
+            return hush::unexpected<storage::error>(contacted.error());
+        }
+        return !contacted->has_value();
+    };
+    auto stranger = co_await store_.run(std::move(lookup));
+    if (!stranger) {
+        spdlog::error("antispim: cannot tell whether {} is a stranger to {}: {}", sender_bare, r.bare_string(),
+                      stranger.error().message);
+        co_return true;  // the chain decides what a stranger gets; failing open would let spam through
+    }
+    if (!*stranger) {
+        co_return false;
+    }
+    // Approved through the challenge, under the current key?
+    auto view = co_await receiver(r);
+    auto state = co_await sender_state_of(r, sender_bare);
+    co_return !(view && state && !state->approved_key.empty() && state->approved_key == view->key_id);
+}
+
+asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& from, const jid& to) {
+    // Writing to someone first (a message with a body, or asking for or granting a subscription) makes them a
+    // contact. Presence broadcasts, receipts and chat states do not.
+    const bool first_contact =
+        (s.kind() == stanza_kind::message && s.type() != "error" && s.type() != "groupchat" &&
+         s.element().child("body")) ||
+        (s.kind() == stanza_kind::presence && (s.type() == "subscribe" || s.type() == "subscribed"));
+    if (!first_contact || from.equals_bare(to) || !to.has_node()) {
+        co_return;
+    }
+    auto note = [d = from.domain(), u = from.node(), k = contact_key(to.bare_string())](storage::store& st)
+        -> storage::result<void> {
+        auto found = st.get_document(d, u, k);
+        if (!found) {
+            return hush::unexpected<storage::error>(found.error());
+        }
+        if (*found) {
+            return {};
+        }
+        return st.put_document(d, u, k, "<contact/>");
+    };
+    if (auto noted = co_await store_.run(std::move(note)); !noted) {
+        spdlog::error("antispim: cannot note that {} wrote to {}: {}", from.bare_string(), to.bare_string(),
+                      noted.error().message);
+    }
+}
+
+// ---- talking to the sender ----------------------------------------------------------------------------------------
+
+asio::awaitable<void> antispim_service::send_challenge(const jid& r, const jid& sender, const receiver_view& view,
+                                                       const as::sender_state& state) {
+    stanza m = message_to(r, sender, state.challenge_id);
+    append_text(m.element(), "body", as::challenge_text(r.bare_string(), view.settings, state));
+    as::append_captcha_form(m.element(), r.bare_string(), view.settings, state);
+    co_await sink_->send(std::move(m));
+}
+
+asio::awaitable<void> antispim_service::release(const jid& r, const jid& sender, const receiver_view& view) {
+    const std::string sender_bare = sender.bare_string();
+    const std::string secret = as::sender_secret(view.key, sender_bare);
+    stanza m = message_to(r, sender, "approved-" + view.key_id);
+    append_text(m.element(), "body",
+                "Thank you: your messages now reach " + r.bare_string() +
+                    ". What you sent before is delivered too. Your client may add this secret to later messages: " +
+                    secret);
+    auto secret_element = m.element().append_child("secret");
+    secret_element.append_attribute("xmlns").set_value(std::string(as::ns).c_str());
+    secret_element.append_child(pugi::node_pcdata).set_value(secret.c_str());
+    m.element().append_child("approved").append_attribute("xmlns").set_value(std::string(as::ns).c_str());
+    co_await sink_->send(std::move(m));
+
+    auto take = [d = r.domain(), u = r.node(), k = held_key(sender_bare)](storage::store& st)
+        -> storage::result<std::optional<std::string>> {
+        auto found = st.get_document(d, u, k);
+        if (!found || !*found) {
+            return found;
+        }
+        if (auto cleared = st.put_document(d, u, k, "<held/>"); !cleared) {
+            return hush::unexpected<storage::error>(cleared.error());
+        }
+        return found;
+    };
+    auto held = co_await store_.run(std::move(take));
+    if (!held) {
+        spdlog::error("antispim: cannot release the stanzas of {} for {}: {}", sender_bare, r.bare_string(),
+                      held.error().message);
+        co_return;
+    }
+    if (!*held) {
+        co_return;
+    }
+    pugi::xml_document doc;
+    doc.load_string((*held)->c_str());
+    std::size_t count = 0;
+    for (auto item : doc.child("held").children("item")) {
+        stanza original = stanza::parse(item.child_value());
+        if (!original.valid()) {
+            continue;
+        }
+        if (original.kind() == stanza_kind::message) {
+            // XEP-0203: when it really arrived.
+            auto delay = original.element().append_child("delay");
+            delay.append_attribute("xmlns").set_value(ns::delay.data());
+            delay.append_attribute("from").set_value(r.domain().c_str());
+            delay.append_attribute("stamp").set_value(xep0082_stamp(item.attribute("at").as_llong()).c_str());
+            delay.append_child(pugi::node_pcdata).set_value("Held until the sender passed the challenge");
+        }
+        co_await sink_->send(std::move(original));
+        ++count;
+    }
+    spdlog::info("antispim: {} passed the challenge of {}; {} held stanza(s) delivered", sender_bare, r.bare_string(),
+                 count);
+}
+
+asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const jid& sender, std::string_view text,
+                                                             const stanza& reply_to) {
+    const std::string sender_bare = sender.bare_string();
+    auto view = co_await receiver(r);
+    auto state = co_await sender_state_of(r, sender_bare);
+    if (!view || !state) {
+        spdlog::error("antispim: cannot judge an answer of {} to {}", sender_bare, r.bare_string());
+        co_return as::answer_outcome{};
+    }
+    const auto now = as::clock_type::now();
+    const auto outcome =
+        with_engine([&](as::challenge_engine& e) { return e.on_answer(*state, view->settings, now, text, view->key_id); });
+    co_await save_state(r, sender_bare, *state);
+    using kind = as::answer_outcome::kind;
+    spdlog::info("antispim: challenge answer from {} to {}: {}", sender_bare, r.bare_string(),
+                 outcome.what == kind::pass       ? "pass"
+                 : outcome.what == kind::wrong    ? "wrong"
+                 : outcome.what == kind::too_fast ? "too fast"
+                 : outcome.what == kind::blocked  ? "blocked"
+                 : outcome.what == kind::locked_out ? "locked out"
+                                                    : "no challenge");
+    switch (outcome.what) {
+    case kind::pass:
+        co_await release(r, sender, *view);
+        break;
+    case kind::wrong:
+    case kind::too_fast:
+        co_await send_challenge(r, sender, *view, *state);
+        break;
+    case kind::locked_out: {
+        if (reply_to.kind() == stanza_kind::message) {
+            stanza error = make_error_reply(reply_to, "policy-violation", error_type::wait,
+                                            "too many wrong answers; try again after " + as::format_utc(outcome.until));
+            pugi::xml_document extra;
+            extra.load_string(retry_after_payload(outcome.until).c_str());
+            error.element().child("error").append_copy(extra.first_child());
+            co_await sink_->send(std::move(error));
+        }
+        break;
+    }
+    case kind::blocked:
+        spdlog::warn("antispim: {} is now blocked for {} after {} lockouts (report for the server-wide list)",
+                     sender_bare, r.bare_string(), view->settings.steps);
+        break;
+    case kind::no_challenge:
+        break;
+    }
+    co_return outcome;
+}
+
+// ---- the policy ---------------------------------------------------------------------------------------------------
+
+namespace {
+
+class effect_fn final : public as::verdict_effect {
+public:
+    using fn = std::function<asio::awaitable<void>(const stanza&)>;
+    explicit effect_fn(fn f) : f_(std::move(f)) {}
+    asio::awaitable<void> apply(const stanza& s) override { co_await f_(s); }
+
+private:
+    fn f_;
+};
+
+as::verdict make(as::verdict_kind kind, std::string reason, effect_fn::fn effect = {}) {
+    as::verdict v;
+    v.kind = kind;
+    v.reason = std::move(reason);
+    if (effect) {
+        v.effect = std::make_shared<effect_fn>(std::move(effect));
+    }
+    return v;
+}
+
+class challenge_policy final : public as::policy {
+public:
+    explicit challenge_policy(antispim_service& service) : service_(service) {}
+    std::string_view name() const override { return "challenge"; }
+
+    asio::awaitable<hush::expected<as::verdict, as::policy_failure>> evaluate(const as::spim_context& ctx) override {
+        using result = hush::expected<as::verdict, as::policy_failure>;
+        if (!ctx.stranger) {
+            co_return result(as::verdict::pass());
+        }
+        const stanza& s = ctx.stanza;
+        const std::string_view type = s.type();
+        // What a stranger can reach a user by: messages, invites, directed presence, iq requests.
+        const bool judged = (ctx.kind == stanza_kind::message && type != "groupchat" && type != "error") ||
+                            (ctx.kind == stanza_kind::presence && (type.empty() || type == "subscribe")) ||
+                            (ctx.kind == stanza_kind::iq && (type == "get" || type == "set"));
+        if (!judged) {
+            co_return result(as::verdict::pass());
+        }
+        const jid receiver = ctx.receiver.bare();
+        const jid sender = ctx.sender;
+        const std::string sender_bare = sender.bare_string();
+        auto view = co_await service_.receiver(receiver);
+        if (!view) {
+            co_return hush::unexpected<as::policy_failure>(as::policy_failure{view.error()});
+        }
+        const auto& settings = view->settings;
+        if (!settings.enabled || settings.strangers == as::stranger_mode::allow) {
+            co_return result(as::verdict::pass());
+        }
+        if (settings.strangers == as::stranger_mode::drop) {
+            co_return result(make(as::verdict_kind::drop, "stranger-dropped"));
+        }
+        // Step s: a stanza carrying the receiver's secret for this sender passes.
+        if (auto secret = s.child("secret", as::ns);
+            secret && as::secret_matches(view->key, sender_bare, secret.child_value())) {
+            co_return result(as::verdict::pass());
+        }
+        auto state = co_await service_.sender_state_of(receiver, sender_bare);
+        if (!state) {
+            co_return hush::unexpected<as::policy_failure>(as::policy_failure{state.error()});
+        }
+        if (ctx.kind == stanza_kind::message && !state->blocked && as::challenge_engine::looks_like_answer(
+                                                                        *state, s.element().child_value("body"))) {
+            auto* svc = &service_;
+            co_return result(make(as::verdict_kind::drop, "challenge-answer",
+                                  [svc, receiver, sender](const stanza& answer) -> asio::awaitable<void> {
+                                      co_await svc->answer(receiver, sender, answer.element().child_value("body"),
+                                                           answer);
+                                  }));
+        }
+        if (ctx.kind == stanza_kind::iq || (ctx.kind == stanza_kind::presence && type.empty())) {
+            // Nothing to hold that could wait for a human: an iq from a stranger gets what a missing resource
+            // would, directed presence is dropped. The stranger's message or invite is what gets challenged.
+            if (ctx.kind == stanza_kind::iq) {
+                as::verdict v = make(as::verdict_kind::reject, "stranger-iq");
+                v.error_condition = "service-unavailable";
+                co_return result(std::move(v));
+            }
+            co_return result(make(as::verdict_kind::drop, "stranger-presence"));
+        }
+        // Decide on a copy; the effect stores what was decided (never in dry-run).
+        as::sender_state next = *state;
+        const auto now = as::clock_type::now();
+        const auto outcome = service_.with_engine(
+            [&](as::challenge_engine& e) { return e.on_stanza(next, settings, now); });
+        auto* svc = &service_;
+        const receiver_view_ptr shared_view = std::make_shared<antispim_service::receiver_view>(*view);
+        using kind = as::stranger_outcome::kind;
+        switch (outcome.what) {
+        case kind::blocked: {
+            as::verdict v = make(as::verdict_kind::reject, "stranger-blocked");
+            v.error_condition = "service-unavailable";
+            co_return result(std::move(v));
+        }
+        case kind::locked_out: {
+            as::verdict v = make(as::verdict_kind::reject, "stranger-locked-out",
+                                 [svc, receiver, sender_bare, next](const stanza&) -> asio::awaitable<void> {
+                                     co_await svc->save_state(receiver, sender_bare, next);
+                                 });
+            v.error_condition = "policy-violation";
+            v.error_text = "you are locked out after too many wrong answers; try again after " +
+                           as::format_utc(outcome.until) + " (any message before then starts the wait over)";
+            v.error_payload = retry_after_payload(outcome.until);
+            co_return result(std::move(v));
+        }
+        case kind::challenge:
+        case kind::resend: {
+            const bool send_new = outcome.what == kind::challenge;
+            co_return result(make(
+                as::verdict_kind::hold, send_new ? "stranger-challenged" : "stranger-held",
+                [svc, receiver, sender, sender_bare, next, shared_view, send_new](const stanza& held) -> asio::awaitable<void> {
+                    if (!co_await svc->hold(receiver, sender_bare, held)) {
+                        stanza error = make_error_reply(held, "resource-constraint", error_type::wait,
+                                                        "too many messages waiting for your answer to the challenge");
+                        co_await svc->sink().send(std::move(error));
+                        co_return;
+                    }
+                    co_await svc->save_state(receiver, sender_bare, next);
+                    if (send_new) {
+                        co_await svc->send_challenge(receiver, sender, *shared_view, next);
+                    }
+                }));
+        }
+        }
+        co_return result(as::verdict::pass());
+    }
+
+private:
+    using receiver_view_ptr = std::shared_ptr<antispim_service::receiver_view>;
+    antispim_service& service_;
+};
+
+}  // namespace
+
+std::unique_ptr<as::policy> antispim_service::make_challenge_policy() {
+    return std::make_unique<challenge_policy>(*this);
+}
+
+// ---- iq: settings and form answers --------------------------------------------------------------------------------
+
+asio::awaitable<std::optional<stanza>> antispim_service::handle_iq(const stanza& iq, const jid& addressed) {
+    if (!addressed.has_node()) {
+        co_return std::nullopt;
+    }
+    const auto requester = jid::parse(iq.from());
+    if (!requester) {
+        co_return std::nullopt;
+    }
+    // XEP-0158 answer: <iq type='set' to='bob@example.org'><captcha xmlns='urn:xmpp:captcha'><x type='submit'/>.
+    if (auto captcha = iq.child("captcha", as::captcha_ns)) {
+        if (iq.type() != "set") {
+            co_return make_error_reply(iq, "bad-request");
+        }
+        auto submitted = as::parse_captcha_answer(captcha);
+        if (!submitted) {
+            co_return make_error_reply(iq, "bad-request", "expected a submitted captcha form with 'challenge' and 'qa'");
+        }
+        auto state = co_await sender_state_of(addressed, requester->bare_string());
+        if (!state || state->challenge_id != submitted->first) {
+            co_return make_error_reply(iq, "item-not-found", "no such challenge (it may have been replaced)");
+        }
+        const auto outcome = co_await answer(addressed, *requester, submitted->second, iq);
+        using kind = as::answer_outcome::kind;
+        if (outcome.what == kind::pass) {
+            co_return make_iq_result(iq);
+        }
+        if (outcome.what == kind::locked_out) {
+            stanza error = make_error_reply(iq, "policy-violation", error_type::wait, "too many wrong answers");
+            pugi::xml_document extra;
+            extra.load_string(retry_after_payload(outcome.until).c_str());
+            error.element().child("error").append_copy(extra.first_child());
+            co_return error;
+        }
+        co_return make_error_reply(iq, "not-acceptable", "wrong or too fast; a new challenge is on its way");
+    }
+    // The owner's settings: <query xmlns='jabber:iq:privacy'><challenge xmlns='urn:hush:antispim:0'/></query>.
+    const auto query = iq.child("query", privacy_ns);
+    if (!query) {
+        co_return std::nullopt;
+    }
+    pugi::xml_node element;
+    for (auto c : query.children("challenge")) {
+        if (std::string_view(c.attribute("xmlns").value()) == as::ns) {
+            element = c;
+        }
+    }
+    if (!element) {
+        co_return std::nullopt;
+    }
+    if (!requester->equals_bare(addressed)) {
+        co_return make_error_reply(iq, "forbidden");
+    }
+    if (iq.type() == "get") {
+        auto view = co_await receiver(addressed);
+        if (!view) {
+            co_return make_error_reply(iq, "internal-server-error", error_type::wait, "storage unavailable");
+        }
+        stanza reply = make_iq_result(iq);
+        auto q = reply.element().append_child("query");
+        q.append_attribute("xmlns").set_value(privacy_ns.data());
+        as::append_challenge_settings(q, view->settings);
+        co_return reply;
+    }
+    auto parsed = as::parse_challenge_settings(element);
+    if (!parsed) {
+        co_return make_error_reply(iq, "bad-request", parsed.error());
+    }
+    auto old = co_await receiver(addressed);
+    // A new question or new answers: a new key, so old secrets and approvals stop working (the seed's advice
+    // against a question that leaked).
+    const bool rotate = !old || old->settings.question != parsed->question ||
+                        old->settings.good_answers != parsed->good_answers ||
+                        old->settings.wrong_answers != parsed->wrong_answers;
+    pugi::xml_document doc;
+    as::append_challenge_settings(doc, *parsed);
+    auto save = [d = addressed.domain(), u = addressed.node(), xml = to_xml(doc.first_child()),
+                 rotate](storage::store& s) -> storage::result<void> {
+        if (auto stored = s.put_document(d, u, std::string(settings_key), xml); !stored) {
+            return stored;
+        }
+        if (rotate) {
+            return s.put_document(d, u, std::string(key_key), "<key>" + random_hex(32) + "</key>");
+        }
+        return {};
+    };
+    if (auto saved = co_await store_.run(std::move(save)); !saved) {
+        co_return make_error_reply(iq, "internal-server-error", error_type::wait, "storage unavailable");
+    }
+    spdlog::info("antispim: {} changed the challenge settings{}", addressed.bare_string(),
+                 rotate ? " (new question: new key, old secrets and approvals revoked)" : "");
+    co_return make_iq_result(iq);
+}
+
+}  // namespace hush

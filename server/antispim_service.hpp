@@ -1,0 +1,89 @@
+#pragma once
+// The anti-SPIM layer's server side: who is a stranger to whom (one definition, used everywhere), the Bot
+// Challenge policy for the chain, each user's challenge settings (inside jabber:iq:privacy), answers by message
+// or XEP-0158 form, held stanzas (stored, bounded, expiring) and their release with delay stamps.
+//
+// Everything is kept per account in storage documents, so it survives restarts and works on both backends:
+//   antispim:settings        the user's <challenge/> settings (absent: the server default)
+//   antispim:key             the user's challenge key (a new one whenever the question or answers change)
+//   antispim:state:<sender>  the sender's challenge state (sender_state)
+//   antispim:held:<sender>   the sender's held stanzas
+//   antispim:contact:<jid>   the user wrote to <jid> first (no stranger from then on)
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "antispim/challenge.hpp"
+#include "antispim/policy.hpp"
+#include "server/config.hpp"
+#include "server/im_context.hpp"
+#include "server/router.hpp"
+#include "storage/async_store.hpp"
+
+namespace hush {
+
+class antispim_service final : public stranger_oracle {
+public:
+    antispim_service(const config& cfg, storage::async_store& store, std::function<bool(std::string_view)> is_local);
+
+    // Where challenges, secrets and released stanzas go (the router); set before the first stanza.
+    void set_sink(stanza_sink* sink) { sink_ = sink; }
+
+    // stranger_oracle
+    boost::asio::awaitable<bool> is_stranger(const jid& receiver_bare, const jid& sender) override;
+    boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to) override;
+
+    // The "challenge" policy for the chain.
+    std::unique_ptr<antispim::policy> make_challenge_policy();
+
+    // server_handlers extension: <challenge/> inside jabber:iq:privacy (the owner's settings) and XEP-0158
+    // answers (an iq set with <captcha/> to a user's bare JID).
+    boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed);
+
+    static std::vector<std::string> account_features();
+
+    // --- for the policy ---
+    struct receiver_view {
+        antispim::challenge_settings settings;
+        std::string key;     // raw key bytes (hex text)
+        std::string key_id;  // short id of the key, recorded with approvals
+    };
+    boost::asio::awaitable<hush::expected<receiver_view, std::string>> receiver(const jid& receiver_bare);
+    boost::asio::awaitable<hush::expected<antispim::sender_state, std::string>> sender_state_of(
+        const jid& receiver_bare, const std::string& sender_bare);
+    boost::asio::awaitable<void> save_state(const jid& receiver_bare, const std::string& sender_bare,
+                                            const antispim::sender_state& state);
+    // Keeps `s` for the receiver; false when the sender already has the maximum held.
+    boost::asio::awaitable<bool> hold(const jid& receiver_bare, const std::string& sender_bare, const stanza& s);
+    // The sender passed: a secret message to it, then every held stanza to the receiver, delay-stamped.
+    boost::asio::awaitable<void> release(const jid& receiver_bare, const jid& sender, const receiver_view& view);
+    boost::asio::awaitable<void> send_challenge(const jid& receiver_bare, const jid& sender, const receiver_view& view,
+                                                const antispim::sender_state& state);
+    // An answer by message or form; `reply_to` is the stanza that carried it (errors go back to it).
+    boost::asio::awaitable<antispim::answer_outcome> answer(const jid& receiver_bare, const jid& sender,
+                                                            std::string_view text, const stanza& reply_to);
+    // Runs the engine under its lock (the engine's random source is shared).
+    template <class F>
+    auto with_engine(F&& f) {
+        std::lock_guard lock(engine_mutex_);
+        return f(engine_);
+    }
+    const antispim_config& options() const { return cfg_.antispim; }
+    stanza_sink& sink() { return *sink_; }
+
+private:
+    const config& cfg_;
+    storage::async_store& store_;
+    std::function<bool(std::string_view)> is_local_;
+    stanza_sink* sink_ = nullptr;
+    std::mutex engine_mutex_;
+    antispim::challenge_engine engine_;
+};
+
+// <error type='wait'><policy-violation/><retry-after xmlns='urn:hush:antispim:0' until='…'/></error> payload.
+std::string retry_after_payload(antispim::time_point until);
+
+}  // namespace hush
