@@ -277,7 +277,7 @@ asio::awaitable<void> antispim_service::send_challenge(const jid& r, const jid& 
     stanza m = message_to(r, sender, state.challenge_id);
     append_text(m.element(), "body", as::challenge_text(r.bare_string(), view.settings, state));
     as::append_captcha_form(m.element(), r.bare_string(), view.settings, state);
-    co_await sink_->send(std::move(m));
+    co_await sink_->send_unfiltered(std::move(m));
 }
 
 asio::awaitable<void> antispim_service::release(const jid& r, const jid& sender, const receiver_view& view) {
@@ -292,7 +292,7 @@ asio::awaitable<void> antispim_service::release(const jid& r, const jid& sender,
     secret_element.append_attribute("xmlns").set_value(std::string(as::ns).c_str());
     secret_element.append_child(pugi::node_pcdata).set_value(secret.c_str());
     m.element().append_child("approved").append_attribute("xmlns").set_value(std::string(as::ns).c_str());
-    co_await sink_->send(std::move(m));
+    co_await sink_->send_unfiltered(std::move(m));
 
     auto take = [d = r.domain(), u = r.node(), k = held_key(sender_bare)](storage::store& st)
         -> storage::result<std::optional<std::string>> {
@@ -330,7 +330,7 @@ asio::awaitable<void> antispim_service::release(const jid& r, const jid& sender,
             delay.append_attribute("stamp").set_value(xep0082_stamp(item.attribute("at").as_llong()).c_str());
             delay.append_child(pugi::node_pcdata).set_value("Held until the sender passed the challenge");
         }
-        co_await sink_->send(std::move(original));
+        co_await sink_->send_unfiltered(std::move(original));
         ++count;
     }
     spdlog::info("antispim: {} passed the challenge of {}; {} held stanza(s) delivered", sender_bare, r.bare_string(),

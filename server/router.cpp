@@ -71,6 +71,12 @@ boost::asio::awaitable<void> router::send(stanza s) {
     co_await route(std::move(s), server_origin());
 }
 
+boost::asio::awaitable<void> router::send_unfiltered(stanza s) {
+    route_origin origin = server_origin();
+    origin.unfiltered = true;
+    co_await route(std::move(s), std::move(origin));
+}
+
 boost::asio::awaitable<void> router::route_to_server(stanza s, const jid& to) {
     if (s.kind() == stanza_kind::iq && (s.type() == "get" || s.type() == "set")) {
         stanza reply = co_await handlers_.handle(s, to.bare());
@@ -135,9 +141,9 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
 
 boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, const jid& to, const route_origin& origin) {
     const stanza_kind kind = s.kind();
-    // Error stanzas, stanzas between an account's own resources and what the server itself says on a user's
-    // behalf (challenges, released held stanzas, presence broadcasts) are never filtered.
-    if (s.is_error() || from.equals_bare(to) || origin.generated) {
+    // Error stanzas, stanzas between an account's own resources and what the anti-SPIM layer itself says or
+    // releases are never filtered.
+    if (s.is_error() || from.equals_bare(to) || origin.unfiltered) {
         co_return true;
     }
     if (kind == stanza_kind::iq && !(s.type() == "get" || s.type() == "set")) {

@@ -25,6 +25,7 @@ struct route_origin {
     std::string domain;        // authenticated domain of the stream it arrived on
     std::string peer_address;  // IP address of that stream's peer
     bool generated = false;    // made by the server on a user's behalf: skips the outbound hooks
+    bool unfiltered = false;   // said or released by the anti-SPIM layer itself: skips the chain
 };
 
 // Does this local account exist? (Storage-backed in the server; a fake in tests.)
@@ -71,6 +72,7 @@ public:
     boost::asio::awaitable<void> route(stanza s, route_origin origin);
     // stanza_sink: stanzas the server makes on a user's behalf.
     boost::asio::awaitable<void> send(stanza s) override;
+    boost::asio::awaitable<void> send_unfiltered(stanza s) override;
 
     // The IM core's hooks (rosters, presence, privacy, offline, carbons); without it only plain routing happens.
     void set_im(im_core* im) { im_ = im; }

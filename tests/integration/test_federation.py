@@ -35,7 +35,7 @@ def free_port() -> int:
 
 def start_hush(hush, domain: str, s2s_port: int = 0, peers: dict[str, int] | None = None,
                cert: tuple[str, str] | None = None, direct_tls: bool = False, domains: dict | None = None,
-               antispim: dict | None = None, **s2s):
+               antispim: dict | None = None, challenge: dict | None = None, **s2s):
     """A hushd serving `domain` with a client listener and an s2s listener on `s2s_port` (XEP-0368 direct TLS when
     `direct_tls`, and then its peers are reached that way too); `peers` maps remote domains to their s2s port on
     127.0.0.1 ([s2s.hosts]); `domains` are [s2s.domains."x"] tables. The Bot Challenge is off unless `antispim`
@@ -47,6 +47,8 @@ def start_hush(hush, domain: str, s2s_port: int = 0, peers: dict[str, int] | Non
         "s2s": s2s,
         "antispim": antispim if antispim is not None else {"chain": ["pass"]},
     }
+    if challenge:
+        sections["antispim.challenge"] = challenge
     if peers:
         prefix = "tls:" if direct_tls else ""
         sections["s2s.hosts"] = {d: f"{prefix}127.0.0.1:{p}" for d, p in peers.items()}
@@ -58,13 +60,14 @@ def start_hush(hush, domain: str, s2s_port: int = 0, peers: dict[str, int] | Non
 
 
 def start_pair(hush, certs: dict[str, tuple[str, str]] | None = None, direct_tls: bool = False,
-               a_options: dict | None = None, **s2s):
+               a_options: dict | None = None, antispim: dict | None = None, challenge: dict | None = None, **s2s):
     """a.test and b.test, each knowing where the other is."""
     port_a, port_b = free_port(), free_port()
     certs = certs or {}
     a = start_hush(hush, "a.test", port_a, {"b.test": port_b}, certs.get("a.test"), direct_tls,
-                   **{**s2s, **(a_options or {})})
-    b = start_hush(hush, "b.test", port_b, {"a.test": port_a}, certs.get("b.test"), direct_tls, **s2s)
+                   antispim=antispim, challenge=challenge, **{**s2s, **(a_options or {})})
+    b = start_hush(hush, "b.test", port_b, {"a.test": port_a}, certs.get("b.test"), direct_tls,
+                   antispim=antispim, challenge=challenge, **s2s)
     a.adduser("alice@a.test", PASSWORDS["alice"])
     b.adduser("bob@b.test", PASSWORDS["bob"])
     return a, b

@@ -1,0 +1,299 @@
+"""The Bot Challenge end to end, with slixmpp clients over real TLS sockets (and once across two servers over S2S):
+strangers' messages and invites are held and challenged, bots that answer instantly or guess never get through,
+a person who answers right gets the held message delivered (delay-stamped) and talks freely afterwards; the
+question's change revokes that; contacts are never challenged; error stanzas are never filtered.
+
+Local accounts trust each other by default, so these tests set trust_local_users = false to play strangers on one
+server; test_stranger_across_servers uses the default across a federation link.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from test_federation import start_pair
+from test_im import PASSWORDS, im_client, login
+from xmpp_raw import CLIENT_NS, q
+
+NS = "urn:hush:antispim:0"
+CAPTCHA_NS = "urn:xmpp:captcha"
+DATA_NS = "jabber:x:data"
+DELAY_NS = "urn:xmpp:delay"
+PRIVACY_NS = "jabber:iq:privacy"
+STANZAS_NS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+QUESTION = "What colour is a clear sky?"
+
+
+def challenge_settings(min_answer: int, question: str = QUESTION) -> dict:
+    return {"question": question, "good_answers": ["blue"], "wrong_answers": ["green", "red", "purple", "black"],
+            "min_answer_seconds": min_answer, "max_tries": 3, "long_interval_minutes": 10, "growth": 10,
+            "steps": 4, "offered": 4}
+
+
+def start(hush, min_answer: int = 0, **antispim):
+    server = hush(antispim={"trust_local_users": False, **antispim},
+                  **{"antispim.challenge": challenge_settings(min_answer)})
+    for name in ("bob", "mallory", "carol"):
+        server.adduser(f"{name}@localhost", PASSWORDS[name if name != "mallory" else "dave"])
+    return server
+
+
+def client(xmpp, jid: str):
+    name = jid.split("@")[0]
+    c = xmpp.client(jid, PASSWORDS[name if name != "mallory" else "dave"])
+    c.xmpp.auto_authorize = None
+    c.xmpp.auto_subscribe = False
+    return c
+
+
+def is_challenge(sender_bare: str):
+    def match(st) -> bool:
+        e = st.xml
+        return (e.tag == q(CLIENT_NS, "message") and (e.get("from") or "").split("/")[0] == sender_bare
+                and e.find(f"{q(CAPTCHA_NS, 'captcha')}/{q(DATA_NS, 'x')}") is not None)
+    return match
+
+
+def challenge_of(st) -> tuple[str, list[str], str]:
+    """(challenge id, offered answers in order, body) of a challenge message."""
+    x = st.xml.find(f"{q(CAPTCHA_NS, 'captcha')}/{q(DATA_NS, 'x')}")
+    fields = {f.get("var"): f for f in x.findall(q(DATA_NS, "field"))}
+    challenge_id = fields["challenge"].findtext(q(DATA_NS, "value"))
+    options = [o.findtext(q(DATA_NS, "value")) for o in fields["qa"].findall(q(DATA_NS, "option"))]
+    assert fields["qa"].get("label") == QUESTION or fields["qa"].get("label")
+    return challenge_id, options, st.xml.findtext(q(CLIENT_NS, "body"))
+
+
+def is_approval(sender_bare: str):
+    def match(st) -> bool:
+        e = st.xml
+        return (e.tag == q(CLIENT_NS, "message") and (e.get("from") or "").split("/")[0] == sender_bare
+                and e.find(q(NS, "approved")) is not None)
+    return match
+
+
+def is_error_from(sender_bare: str, condition: str):
+    def match(st) -> bool:
+        e = st.xml
+        return (e.tag == q(CLIENT_NS, "message") and e.get("type") == "error"
+                and (e.get("from") or "").split("/")[0] == sender_bare
+                and e.find(f"{q(CLIENT_NS, 'error')}/{q(STANZAS_NS, condition)}") is not None)
+    return match
+
+
+def is_chat(sender_bare: str, body: str):
+    def match(st) -> bool:
+        e = st.xml
+        return (e.tag == q(CLIENT_NS, "message") and (e.get("from") or "").split("/")[0] == sender_bare
+                and e.findtext(q(CLIENT_NS, "body")) == body)
+    return match
+
+
+def answer_number(options: list[str], good: str = "blue") -> str:
+    return str(options.index(good) + 1)
+
+
+def wrong_answer(options: list[str]) -> str:
+    return next(o for o in options if o != "blue")
+
+
+def test_a_person_who_answers_gets_through_with_the_held_message(hush, xmpp):
+    server = start(hush, min_answer=0)
+
+    async def scenario():
+        bob, mallory = client(xmpp, "bob@localhost/desk"), client(xmpp, "mallory@localhost/x")
+        await login(bob, server.port("c2s"))
+        await login(mallory, server.port("c2s"))
+        mallory.send_message("bob@localhost", "hi Bob, we met at the conference")
+        st = await mallory.expect_stanza(is_challenge("bob@localhost"), "a challenge from bob")
+        challenge_id, options, body = challenge_of(st)
+        assert QUESTION in body and "1) " in body and len(options) == 4 and "blue" in options
+        assert st.xml.get("id") == challenge_id
+        # Held, not lost, and not delivered yet: bob has seen nothing of mallory.
+        await bob.ping_server()
+        assert not bob.received_matching(is_chat("mallory@localhost", "hi Bob, we met at the conference"))
+        # The answer by number, as a person would type it.
+        mallory.send_message("bob@localhost", answer_number(options))
+        approval = await mallory.expect_stanza(is_approval("bob@localhost"), "the approval with a secret")
+        secret = approval.xml.findtext(q(NS, "secret"))
+        assert secret and len(secret) == 32
+        held = await bob.expect_stanza(is_chat("mallory@localhost", "hi Bob, we met at the conference"),
+                                       "the held message")
+        assert held.xml.find(q(DELAY_NS, "delay")) is not None  # delay-stamped: it waited
+        # The answer itself is not delivered to bob.
+        assert not bob.received_matching(is_chat("mallory@localhost", answer_number(options)))
+        # Later messages pass without a new challenge.
+        mallory.send_message("bob@localhost", "so, about that talk")
+        await bob.expect_stanza(is_chat("mallory@localhost", "so, about that talk"), "a later message")
+        assert not mallory.received_matching(is_challenge("bob@localhost"))  # no second challenge
+
+    xmpp.run(scenario())
+    assert "mallory@localhost passed the challenge of bob@localhost; 1 held stanza(s) delivered" in server.stderr_text()
+
+
+def test_a_bot_answering_instantly_never_gets_through(hush, xmpp):
+    server = start(hush, min_answer=30)  # no person reads and answers within 30 s... a bot does
+
+    async def scenario():
+        bob, bot = client(xmpp, "bob@localhost/desk"), client(xmpp, "mallory@localhost/bot")
+        await login(bob, server.port("c2s"))
+        await login(bot, server.port("c2s"))
+        bot.send_message("bob@localhost", "CHEAP PILLS")
+        seen = set()
+        st = await bot.expect_stanza(is_challenge("bob@localhost"), "the first challenge")
+        for attempt in range(3):
+            challenge_id, options, _ = challenge_of(st)
+            assert challenge_id not in seen
+            seen.add(challenge_id)
+            bot.send_message("bob@localhost", answer_number(options))  # even the right answer, instantly
+            if attempt < 2:
+                # Too fast: another challenge, with other random answers.
+                st = await bot.expect_stanza(
+                    lambda s: is_challenge("bob@localhost")(s) and challenge_of(s)[0] not in seen, "a new challenge")
+        err = await bot.expect_stanza(is_error_from("bob@localhost", "policy-violation"), "the lockout")
+        retry = err.xml.find(f"{q(CLIENT_NS, 'error')}/{q(NS, 'retry-after')}")
+        assert retry is not None and retry.get("until", "").endswith("Z")
+        # During the lockout anything it sends is refused, and the wait starts over.
+        bot.send_message("bob@localhost", "PILLS AGAIN")
+        again = await bot.expect_stanza(
+            lambda s: is_error_from("bob@localhost", "policy-violation")(s)
+            and s.xml.findtext(q(CLIENT_NS, "body")) == "PILLS AGAIN", "the lockout, reset")
+        until_again = again.xml.find(f"{q(CLIENT_NS, 'error')}/{q(NS, 'retry-after')}").get("until")
+        assert until_again >= retry.get("until")
+        await bob.ping_server()
+        assert not [s for s in bob.inbox if s.xml.findtext(q(CLIENT_NS, "body")) in ("CHEAP PILLS", "PILLS AGAIN")]
+
+    xmpp.run(scenario())
+
+
+def test_a_guessing_bot_is_locked_out(hush, xmpp):
+    server = start(hush, min_answer=0)
+
+    async def scenario():
+        bob, bot = client(xmpp, "bob@localhost/desk"), client(xmpp, "mallory@localhost/bot")
+        await login(bob, server.port("c2s"))
+        await login(bot, server.port("c2s"))
+        bot.send_message("bob@localhost", "hello friend")
+        st = await bot.expect_stanza(is_challenge("bob@localhost"), "a challenge")
+        seen = {challenge_of(st)[0]}
+        for attempt in range(3):
+            bot.send_message("bob@localhost", wrong_answer(challenge_of(st)[1]))
+            if attempt < 2:
+                st = await bot.expect_stanza(
+                    lambda s: is_challenge("bob@localhost")(s) and challenge_of(s)[0] not in seen, "a new challenge")
+                seen.add(challenge_of(st)[0])
+        await bot.expect_stanza(is_error_from("bob@localhost", "policy-violation"), "the lockout")
+        await bob.ping_server()
+        assert not bob.received_matching(is_chat("mallory@localhost", "hello friend"))
+
+    xmpp.run(scenario())
+
+
+def test_the_form_answer_and_a_new_question_revoking_approval(hush, xmpp):
+    server = start(hush, min_answer=0)
+
+    async def scenario():
+        bob, mallory = client(xmpp, "bob@localhost/desk"), client(xmpp, "mallory@localhost/x")
+        await login(bob, server.port("c2s"))
+        await login(mallory, server.port("c2s"))
+        mallory.send_message("bob@localhost", "first")
+        challenge_id, options, _ = challenge_of(await mallory.expect_stanza(is_challenge("bob@localhost"), "challenge"))
+        # XEP-0158: the form, submitted to bob's bare JID.
+        form = (f"<captcha xmlns='{CAPTCHA_NS}'><x xmlns='{DATA_NS}' type='submit'>"
+                f"<field var='FORM_TYPE'><value>{CAPTCHA_NS}</value></field>"
+                f"<field var='from'><value>bob@localhost</value></field>"
+                f"<field var='challenge'><value>{challenge_id}</value></field>"
+                f"<field var='qa'><value>blue</value></field></x></captcha>")
+        result = await mallory.iq("set", form, to="bob@localhost")
+        assert result["type"] == "result", str(result)
+        await bob.expect_stanza(is_chat("mallory@localhost", "first"), "the held message")
+
+        # Bob reads and changes his settings: same question, other timing — approvals stand.
+        got = await bob.iq("get", f"<query xmlns='{PRIVACY_NS}'><challenge xmlns='{NS}'/></query>")
+        element = got.xml.find(f"{q(PRIVACY_NS, 'query')}/{q(NS, 'challenge')}")
+        assert element is not None and element.findtext(q(NS, "question")) == QUESTION
+        assert [a.text for a in element.findall(q(NS, "answer")) if a.get("correct") == "true"] == ["blue"]
+        new_question = (f"<query xmlns='{PRIVACY_NS}'><challenge xmlns='{NS}' min-answer-seconds='0' max-tries='3'>"
+                        "<question>Which animal barks?</question><answer correct='true'>dog</answer>"
+                        "<answer>cat</answer><answer>fish</answer></challenge></query>")
+        assert (await bob.iq("set", new_question))["type"] == "result"
+        # A new question is a new key: the approval and the secret stop working.
+        mallory.send_message("bob@localhost", "still me")
+        st = await mallory.expect_stanza(
+            lambda s: is_challenge("bob@localhost")(s) and "Which animal barks?" in challenge_of(s)[2],
+            "a challenge with the new question")
+        assert "dog" in challenge_of(st)[1]
+        # Settings are refused when they make no sense.
+        bad = (f"<query xmlns='{PRIVACY_NS}'><challenge xmlns='{NS}'><question>q</question>"
+               "<answer correct='true'>a</answer></challenge></query>")
+        refused = await bob.iq("set", bad)
+        assert refused["type"] == "error" and refused["error"]["condition"] == "bad-request"
+
+    xmpp.run(scenario())
+
+
+def test_invites_from_strangers_are_challenged_while_contacts_talk(hush, xmpp):
+    """(With trust_local_users off, bob's own invite to carol is challenged by carol's server too — he is a
+    stranger to her — but she is none to him.)"""
+    server = start(hush, min_answer=0)
+
+    async def scenario():
+        bob, carol, mallory = (client(xmpp, "bob@localhost/desk"), client(xmpp, "carol@localhost/c"),
+                               client(xmpp, "mallory@localhost/x"))
+        for c in (bob, carol, mallory):
+            await login(c, server.port("c2s"))
+        # bob asks carol for her presence: from now on she is no stranger to him (he wrote first).
+        bob.xmpp.send_presence(pto="carol@localhost", ptype="subscribe")
+        await bob.ping_server()
+        mallory.xmpp.send_presence(pto="bob@localhost", ptype="subscribe")
+        await mallory.expect_stanza(is_challenge("bob@localhost"), "a challenge for the invite")
+        carol.send_message("bob@localhost", "lunch?")
+        await bob.expect_stanza(is_chat("carol@localhost", "lunch?"), "carol's message, unchallenged")
+        assert not bob.received_matching(
+            lambda s: s.xml.tag == q(CLIENT_NS, "presence") and s.xml.get("type") == "subscribe"
+            and (s.xml.get("from") or "").startswith("mallory@"))
+        assert not carol.received_matching(is_challenge("bob@localhost"))
+        # An error stanza from a stranger is never filtered.
+        mallory.xmpp.send_message(mto="bob@localhost/desk", mbody="bounced", mtype="error")
+        await bob.expect_stanza(
+            lambda s: s.xml.get("type") == "error" and (s.xml.get("from") or "").startswith("mallory@"),
+            "the stranger's error stanza")
+
+    xmpp.run(scenario())
+
+
+def test_dry_run_only_logs(hush, xmpp):
+    server = start(hush, min_answer=0, dry_run=["challenge"])
+
+    async def scenario():
+        bob, mallory = client(xmpp, "bob@localhost/desk"), client(xmpp, "mallory@localhost/x")
+        await login(bob, server.port("c2s"))
+        await login(mallory, server.port("c2s"))
+        mallory.send_message("bob@localhost", "straight through")
+        await bob.expect_stanza(is_chat("mallory@localhost", "straight through"), "the message, delivered")
+        await mallory.ping_server()
+        assert not mallory.received_matching(is_challenge("bob@localhost"))
+
+    xmpp.run(scenario())
+    assert "dry-run challenge would hold mallory@localhost/x -> bob@localhost" in server.stderr_text()
+
+
+def test_stranger_across_servers(hush, xmpp):
+    """alice@a.test is challenged by bob@b.test's server; the challenge and the answer cross the S2S link."""
+    a, b = start_pair(hush, antispim={"chain": ["challenge"]}, challenge=challenge_settings(0))
+
+    async def scenario():
+        alice, bob = im_client(xmpp, "alice@a.test/laptop"), im_client(xmpp, "bob@b.test/phone")
+        await login(alice, a.port("c2s"))
+        await login(bob, b.port("c2s"))
+        alice.send_message("bob@b.test", "hello from another server")
+        st = await alice.expect_stanza(is_challenge("bob@b.test"), "b.test's challenge, over S2S")
+        _, options, body = challenge_of(st)
+        assert QUESTION in body and "blue" in options
+        alice.send_message("bob@b.test", "blue")
+        await alice.expect_stanza(is_approval("bob@b.test"), "the approval")
+        held = await bob.expect_stanza(is_chat("alice@a.test", "hello from another server"), "the held message")
+        assert held.xml.find(q(DELAY_NS, "delay")) is not None
+
+    xmpp.run(scenario())
