@@ -526,6 +526,25 @@ result<void> sql_store::put_document(const std::string& domain, const std::strin
     return {};
 }
 
+result<std::vector<std::string>> sql_store::document_keys(const std::string& domain, const std::string& username,
+                                                         const std::string& prefix) {
+    // substr/length rather than LIKE: keys hold JIDs, whose '_' LIKE would read as a wildcard.
+    return query_texts("list documents",
+                       "SELECT doc_key FROM documents WHERE domain = $1 AND username = $2 AND "
+                       "substr(doc_key, 1, length($3)) = $3 ORDER BY doc_key",
+                       {domain, username, prefix});
+}
+
+result<bool> sql_store::delete_document(const std::string& domain, const std::string& username,
+                                        const std::string& key) {
+    auto deleted = run("delete document", "DELETE FROM documents WHERE domain = $1 AND username = $2 AND doc_key = $3",
+                       {domain, username, key});
+    if (!deleted) {
+        return unexpected(deleted.error());
+    }
+    return *deleted > 0;
+}
+
 // ---- last activity ----
 
 result<void> sql_store::set_last_activity(const std::string& domain, const std::string& username,

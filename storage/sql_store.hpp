@@ -80,6 +80,10 @@ public:
                                                     const std::string& key) override;
     result<void> put_document(const std::string& domain, const std::string& username, const std::string& key,
                               const std::string& xml) override;
+    result<std::vector<std::string>> document_keys(const std::string& domain, const std::string& username,
+                                                   const std::string& prefix) override;
+    result<bool> delete_document(const std::string& domain, const std::string& username,
+                                 const std::string& key) override;
 
     result<void> set_last_activity(const std::string& domain, const std::string& username,
                                    const last_activity& activity) override;

@@ -123,6 +123,12 @@ public:
                                                             const std::string& key) = 0;
     virtual result<void> put_document(const std::string& domain, const std::string& username,
                                       const std::string& key, const std::string& xml) = 0;
+    // Keys starting with `prefix`, sorted (per-sender anti-SPIM documents, say).
+    virtual result<std::vector<std::string>> document_keys(const std::string& domain, const std::string& username,
+                                                           const std::string& prefix) = 0;
+    // Returns false when there was no such document.
+    virtual result<bool> delete_document(const std::string& domain, const std::string& username,
+                                         const std::string& key) = 0;
 
     // XEP-0012 last activity of an account (set when its last resource goes offline).
     virtual result<void> set_last_activity(const std::string& domain, const std::string& username,

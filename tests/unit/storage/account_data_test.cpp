@@ -159,6 +159,28 @@ TEST_CASE_TEMPLATE("documents: per key, replaced on put", B, HUSH_BACKENDS) {
     CHECK_FALSE(s->put_document(domain, "nobody", "vcard", vcard).has_value());
 }
 
+TEST_CASE_TEMPLATE("documents: keys by prefix (no LIKE wildcards), and deletion", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_with_accounts(backend);
+    must(s->put_document(domain, "alice", "antispim:held:mallory@spam.test", "<held/>"));
+    must(s->put_document(domain, "alice", "antispim:held:eve_x@spam.test", "<held/>"));
+    must(s->put_document(domain, "alice", "antispim:heldX", "<x/>"));
+    must(s->put_document(domain, "alice", "antispim:state:eve_x@spam.test", "<sender/>"));
+    must(s->put_document(domain, "bob", "antispim:held:other@spam.test", "<held/>"));
+    CHECK(must(s->document_keys(domain, "alice", "antispim:held:")) ==
+          std::vector<std::string>{"antispim:held:eve_x@spam.test", "antispim:held:mallory@spam.test"});
+    CHECK(must(s->document_keys(domain, "alice", "antispim:held:eve_")) ==
+          std::vector<std::string>{"antispim:held:eve_x@spam.test"});
+    CHECK(must(s->document_keys(domain, "alice", "antispim:held:eve%")).empty());
+    CHECK(must(s->delete_document(domain, "alice", "antispim:held:eve_x@spam.test")));
+    CHECK_FALSE(must(s->delete_document(domain, "alice", "antispim:held:eve_x@spam.test")));
+    CHECK(must(s->document_keys(domain, "alice", "antispim:held:")) ==
+          std::vector<std::string>{"antispim:held:mallory@spam.test"});
+}
+
 TEST_CASE_TEMPLATE("last activity: set and replaced", B, HUSH_BACKENDS) {
     B backend;
     if (!backend.available()) {
