@@ -1,5 +1,7 @@
 #include "server/antispim_service.hpp"
 
+#include "server/antispim_documents.hpp"
+
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
@@ -14,46 +16,12 @@ namespace hush {
 
 namespace asio = boost::asio;
 namespace as = antispim;
+namespace docs = antispim_documents;
 
 namespace {
 
-constexpr std::string_view settings_key = "antispim:settings";
-constexpr std::string_view key_key = "antispim:key";
 constexpr std::string_view privacy_ns = "jabber:iq:privacy";
 
-std::string state_key(const std::string& sender_bare) { return "antispim:state:" + sender_bare; }
-std::string held_key(const std::string& sender_bare) { return "antispim:held:" + sender_bare; }
-std::string contact_key(const std::string& contact_bare) { return "antispim:contact:" + contact_bare; }
-
-std::string random_hex(std::size_t bytes) {
-    std::string raw(bytes, '\0');
-    RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(raw.size()));
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : raw) {
-        out += digits[c >> 4];
-        out += digits[c & 15];
-    }
-    return out;
-}
-
-std::string key_id_of(const std::string& key) {
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (int i = 0; i < 6; ++i) {
-        out += digits[digest[i] >> 4];
-        out += digits[digest[i] & 15];
-    }
-    return out;
-}
-
-std::string to_xml(const pugi::xml_node& node) {
-    std::ostringstream out;
-    node.print(out, "", pugi::format_raw);
-    return out.str();
-}
 
 std::uint64_t random_seed() {
     std::uint64_t seed = 0;
@@ -95,105 +63,57 @@ std::vector<std::string> antispim_service::account_features() { return {std::str
 asio::awaitable<hush::expected<antispim_service::receiver_view, std::string>> antispim_service::receiver(
     const jid& r) {
     using result = hush::expected<receiver_view, std::string>;
-    auto load = [d = r.domain(), u = r.node()](storage::store& s)
-        -> storage::result<std::pair<std::optional<std::string>, std::optional<std::string>>> {
-        auto settings = s.get_document(d, u, std::string(settings_key));
+    auto load = [d = r.domain(), u = r.node(), defaults = cfg_.antispim.challenge](storage::store& s)
+        -> storage::result<receiver_view> {
+        auto settings = docs::get_settings(s, d, u);
         if (!settings) {
             return hush::unexpected<storage::error>(settings.error());
         }
-        auto key = s.get_document(d, u, std::string(key_key));
+        auto key = docs::get_key(s, d, u);
         if (!key) {
             return hush::unexpected<storage::error>(key.error());
         }
-        if (!*key) {
-            // The first stranger for this user: make the key now (creating it changes nothing a sender sees).
-            std::string fresh = "<key>" + random_hex(32) + "</key>";
-            if (auto stored = s.put_document(d, u, std::string(key_key), fresh); !stored) {
-                return hush::unexpected<storage::error>(stored.error());
-            }
-            *key = fresh;
-        }
-        return std::make_pair(*settings, *key);
+        return receiver_view{settings->value_or(defaults), key->key, key->id};
     };
     auto loaded = co_await store_.run(std::move(load));
     if (!loaded) {
         co_return hush::unexpected<std::string>(loaded.error().message);
     }
-    receiver_view view;
-    view.settings = cfg_.antispim.challenge;
-    if (loaded->first) {
-        pugi::xml_document doc;
-        if (doc.load_string(loaded->first->c_str())) {
-            if (auto parsed = as::parse_challenge_settings(doc.first_child())) {
-                view.settings = std::move(*parsed);
-            }
-        }
-    }
-    pugi::xml_document key_doc;
-    key_doc.load_string(loaded->second->c_str());
-    view.key = key_doc.child("key").child_value();
-    view.key_id = key_id_of(view.key);
-    co_return result(std::move(view));
+    co_return result(std::move(*loaded));
 }
 
 asio::awaitable<hush::expected<as::sender_state, std::string>> antispim_service::sender_state_of(
     const jid& r, const std::string& sender_bare) {
-    auto load = [d = r.domain(), u = r.node(), k = state_key(sender_bare)](storage::store& s) {
-        return s.get_document(d, u, k);
+    auto load = [d = r.domain(), u = r.node(), sender_bare](storage::store& s) {
+        return docs::get_state(s, d, u, sender_bare);
     };
     auto found = co_await store_.run(std::move(load));
     if (!found) {
         co_return hush::unexpected<std::string>(found.error().message);
     }
-    if (!*found) {
-        co_return as::sender_state{};
-    }
-    co_return as::parse_sender_state(**found);
+    co_return std::move(*found);
 }
 
 asio::awaitable<void> antispim_service::save_state(const jid& r, const std::string& sender_bare,
                                                    const as::sender_state& state) {
-    auto store_it = [d = r.domain(), u = r.node(), k = state_key(sender_bare),
-                     xml = as::serialize_sender_state(state)](storage::store& s) { return s.put_document(d, u, k, xml); };
+    auto store_it = [d = r.domain(), u = r.node(), sender_bare, state](storage::store& s) {
+        return docs::put_state(s, d, u, sender_bare, state);
+    };
     if (auto stored = co_await store_.run(std::move(store_it)); !stored) {
         spdlog::error("antispim: cannot save the state of {} for {}: {}", sender_bare, r.bare_string(),
                       stored.error().message);
     }
 }
 
+std::int64_t antispim_service::held_expiry_seconds() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(cfg_.antispim.held_expiry).count();
+}
+
 asio::awaitable<bool> antispim_service::hold(const jid& r, const std::string& sender_bare, const stanza& s) {
-    const auto now = unix_seconds(as::clock_type::now());
-    const auto expiry = std::chrono::duration_cast<std::chrono::seconds>(cfg_.antispim.held_expiry).count();
-    const std::size_t max_held = cfg_.antispim.max_held_per_sender;
-    auto update = [d = r.domain(), u = r.node(), k = held_key(sender_bare), xml = s.serialize(), now, expiry,
-                   max_held](storage::store& st) -> storage::result<bool> {
-        auto found = st.get_document(d, u, k);
-        if (!found) {
-            return hush::unexpected<storage::error>(found.error());
-        }
-        pugi::xml_document doc;
-        auto held = doc.append_child("held");
-        std::size_t kept = 0;
-        if (*found) {
-            pugi::xml_document old;
-            old.load_string(found->value().c_str());
-            for (auto item : old.child("held").children("item")) {
-                if (now - item.attribute("at").as_llong() < expiry) {  // expired ones go
-                    held.append_copy(item);
-                    ++kept;
-                }
-            }
-        }
-        if (kept >= max_held) {
-            return false;
-        }
-        auto item = held.append_child("item");
-        item.append_attribute("at").set_value(static_cast<long long>(now));
-        item.append_child(pugi::node_pcdata).set_value(xml.c_str());
-        if (auto stored = st.put_document(d, u, k, to_xml(held)); !stored) {
-            return hush::unexpected<storage::error>(stored.error());
-        }
-        return true;
+    auto update = [d = r.domain(), u = r.node(), sender_bare, xml = s.serialize(),
+                   now = unix_seconds(as::clock_type::now()), expiry = held_expiry_seconds(),
+                   max_held = cfg_.antispim.max_held_per_sender](storage::store& st) {
+        return docs::add_held(st, d, u, sender_bare, xml, now, expiry, max_held);
     };
     auto held = co_await store_.run(std::move(update));
     if (!held) {
@@ -222,7 +142,7 @@ asio::awaitable<bool> antispim_service::is_stranger(const jid& r, const jid& sen
         if (*item && ((*item)->sub != storage::subscription::none || (*item)->pending_out || (*item)->approved)) {
             return false;  // subscribed either way, asked by the user, or pre-approved
         }
-        auto contacted = s.get_document(d, u, contact_key(sender_bare));
+        auto contacted = s.get_document(d, u, docs::contact_key(sender_bare));
         if (!contacted) {
             return hush::unexpected<storage::error>(contacted.error());
         }
@@ -253,7 +173,7 @@ asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& fro
     if (!first_contact || from.equals_bare(to) || !to.has_node()) {
         co_return;
     }
-    auto note = [d = from.domain(), u = from.node(), k = contact_key(to.bare_string())](storage::store& st)
+    auto note = [d = from.domain(), u = from.node(), k = docs::contact_key(to.bare_string())](storage::store& st)
         -> storage::result<void> {
         auto found = st.get_document(d, u, k);
         if (!found) {
@@ -294,31 +214,23 @@ asio::awaitable<void> antispim_service::release(const jid& r, const jid& sender,
     m.element().append_child("approved").append_attribute("xmlns").set_value(std::string(as::ns).c_str());
     co_await sink_->send_unfiltered(std::move(m));
 
-    auto take = [d = r.domain(), u = r.node(), k = held_key(sender_bare)](storage::store& st)
-        -> storage::result<std::optional<std::string>> {
-        auto found = st.get_document(d, u, k);
-        if (!found || !*found) {
-            return found;
-        }
-        if (auto cleared = st.put_document(d, u, k, "<held/>"); !cleared) {
-            return hush::unexpected<storage::error>(cleared.error());
-        }
-        return found;
+    co_await deliver_held(r, sender_bare);
+}
+
+asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const std::string& sender_bare) {
+    auto take = [d = r.domain(), u = r.node(), sender_bare, now = unix_seconds(as::clock_type::now()),
+                 expiry = held_expiry_seconds()](storage::store& st) {
+        return docs::take_held(st, d, u, sender_bare, now, expiry);
     };
     auto held = co_await store_.run(std::move(take));
     if (!held) {
         spdlog::error("antispim: cannot release the stanzas of {} for {}: {}", sender_bare, r.bare_string(),
                       held.error().message);
-        co_return;
+        co_return 0;
     }
-    if (!*held) {
-        co_return;
-    }
-    pugi::xml_document doc;
-    doc.load_string((*held)->c_str());
     std::size_t count = 0;
-    for (auto item : doc.child("held").children("item")) {
-        stanza original = stanza::parse(item.child_value());
+    for (const auto& item : *held) {
+        stanza original = stanza::parse(item.xml);
         if (!original.valid()) {
             continue;
         }
@@ -327,14 +239,14 @@ asio::awaitable<void> antispim_service::release(const jid& r, const jid& sender,
             auto delay = original.element().append_child("delay");
             delay.append_attribute("xmlns").set_value(ns::delay.data());
             delay.append_attribute("from").set_value(r.domain().c_str());
-            delay.append_attribute("stamp").set_value(xep0082_stamp(item.attribute("at").as_llong()).c_str());
-            delay.append_child(pugi::node_pcdata).set_value("Held until the sender passed the challenge");
+            delay.append_attribute("stamp").set_value(xep0082_stamp(item.at).c_str());
+            delay.append_child(pugi::node_pcdata).set_value("Held until the sender was approved");
         }
         co_await sink_->send_unfiltered(std::move(original));
         ++count;
     }
-    spdlog::info("antispim: {} passed the challenge of {}; {} held stanza(s) delivered", sender_bare, r.bare_string(),
-                 count);
+    spdlog::info("antispim: {} approved by {}; {} held stanza(s) delivered", sender_bare, r.bare_string(), count);
+    co_return count;
 }
 
 asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const jid& sender, std::string_view text,
@@ -605,17 +517,12 @@ asio::awaitable<std::optional<stanza>> antispim_service::handle_iq(const stanza&
     const bool rotate = !old || old->settings.question != parsed->question ||
                         old->settings.good_answers != parsed->good_answers ||
                         old->settings.wrong_answers != parsed->wrong_answers;
-    pugi::xml_document doc;
-    as::append_challenge_settings(doc, *parsed);
-    auto save = [d = addressed.domain(), u = addressed.node(), xml = to_xml(doc.first_child()),
+    auto save = [d = addressed.domain(), u = addressed.node(), settings = *parsed,
                  rotate](storage::store& s) -> storage::result<void> {
-        if (auto stored = s.put_document(d, u, std::string(settings_key), xml); !stored) {
+        if (auto stored = docs::put_settings(s, d, u, settings); !stored) {
             return stored;
         }
-        if (rotate) {
-            return s.put_document(d, u, std::string(key_key), "<key>" + random_hex(32) + "</key>");
-        }
-        return {};
+        return rotate ? docs::rotate_key(s, d, u) : storage::result<void>{};
     };
     if (auto saved = co_await store_.run(std::move(save)); !saved) {
         co_return make_error_reply(iq, "internal-server-error", error_type::wait, "storage unavailable");

@@ -3,12 +3,8 @@
 // Challenge policy for the chain, each user's challenge settings (inside jabber:iq:privacy), answers by message
 // or XEP-0158 form, held stanzas (stored, bounded, expiring) and their release with delay stamps.
 //
-// Everything is kept per account in storage documents, so it survives restarts and works on both backends:
-//   antispim:settings        the user's <challenge/> settings (absent: the server default)
-//   antispim:key             the user's challenge key (a new one whenever the question or answers change)
-//   antispim:state:<sender>  the sender's challenge state (sender_state)
-//   antispim:held:<sender>   the sender's held stanzas
-//   antispim:contact:<jid>   the user wrote to <jid> first (no stranger from then on)
+// Everything is kept per account in storage documents (server/antispim_documents.hpp), so it survives restarts and
+// works on both backends.
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,6 +56,9 @@ public:
     boost::asio::awaitable<bool> hold(const jid& receiver_bare, const std::string& sender_bare, const stanza& s);
     // The sender passed: a secret message to it, then every held stanza to the receiver, delay-stamped.
     boost::asio::awaitable<void> release(const jid& receiver_bare, const jid& sender, const receiver_view& view);
+    // Every held stanza of the sender to the receiver, delay-stamped; returns how many.
+    boost::asio::awaitable<std::size_t> deliver_held(const jid& receiver_bare, const std::string& sender_bare);
+    std::int64_t held_expiry_seconds() const;
     boost::asio::awaitable<void> send_challenge(const jid& receiver_bare, const jid& sender, const receiver_view& view,
                                                 const antispim::sender_state& state);
     // An answer by message or form; `reply_to` is the stanza that carried it (errors go back to it).

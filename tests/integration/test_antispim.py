@@ -129,7 +129,7 @@ def test_a_person_who_answers_gets_through_with_the_held_message(hush, xmpp):
         assert not mallory.received_matching(is_challenge("bob@localhost"))  # no second challenge
 
     xmpp.run(scenario())
-    assert "mallory@localhost passed the challenge of bob@localhost; 1 held stanza(s) delivered" in server.stderr_text()
+    assert "mallory@localhost approved by bob@localhost; 1 held stanza(s) delivered" in server.stderr_text()
 
 
 def test_a_bot_answering_instantly_never_gets_through(hush, xmpp):
