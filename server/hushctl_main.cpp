@@ -11,6 +11,7 @@
 #include "protocol/jid.hpp"
 #include "server/accounts.hpp"
 #include "server/config.hpp"
+#include "server/hushctl_antispim.hpp"
 #include "storage/store.hpp"
 
 namespace {
@@ -22,7 +23,9 @@ int usage(FILE* out) {
                  "  adduser JID [PASSWORD]   create an account (prompts for the password if omitted)\n"
                  "  passwd JID [PASSWORD]    change an account's password\n"
                  "  deluser JID              delete an account\n"
-                 "  users [DOMAIN]           list accounts\n");
+                 "  users [DOMAIN]           list accounts\n"
+                 "%s",
+                 hush::antispim_usage);
     return 2;
 }
 
@@ -107,6 +110,10 @@ int main(int argc, char** argv) {
             std::printf("%s@%s\n", a.username.c_str(), a.domain.c_str());
         }
         return 0;
+    }
+    if (command == "challenge" || command == "requests") {
+        const int status = hush::run_antispim_command(*cfg, *store, args);
+        return status == 2 ? usage(stderr) : status;
     }
     if (command != "adduser" && command != "passwd" && command != "deluser") {
         return usage(stderr);

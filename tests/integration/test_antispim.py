@@ -297,3 +297,56 @@ def test_stranger_across_servers(hush, xmpp):
         assert held.xml.find(q(DELAY_NS, "delay")) is not None
 
     xmpp.run(scenario())
+
+
+def test_message_requests_and_settings_with_hushctl(hush, xmpp, tmp_path):
+    server = start(hush, min_answer=0)
+
+    async def strangers_write():
+        mallory, carol = client(xmpp, "mallory@localhost/x"), client(xmpp, "carol@localhost/c")
+        await login(mallory, server.port("c2s"))
+        await login(carol, server.port("c2s"))
+        mallory.send_message("bob@localhost", "request one")
+        await mallory.expect_stanza(is_challenge("bob@localhost"), "a challenge")
+        mallory.send_message("bob@localhost", "request two")
+        carol.send_message("bob@localhost", "from carol")
+        await carol.expect_stanza(is_challenge("bob@localhost"), "a challenge")
+        await mallory.ping_server()
+        return mallory
+
+    mallory = xmpp.run(strangers_write())
+    listing = server.hushctl("requests", "bob@localhost").stdout.splitlines()
+    assert [line.split("\t")[0] for line in listing] == ["carol@localhost", "mallory@localhost"], listing
+    assert "2 held" in listing[1] and "request one" in listing[1]
+    released = server.hushctl("requests", "bob@localhost", "release", "mallory@localhost").stdout
+    assert "mallory@localhost approved for bob@localhost; 2 held stanza(s) released" in released
+    assert "1 held stanza(s) of carol@localhost discarded" in server.hushctl(
+        "requests", "bob@localhost", "reject", "carol@localhost").stdout
+    assert server.hushctl("requests", "bob@localhost").stdout == ""
+
+    async def bob_reads():
+        bob = client(xmpp, "bob@localhost/desk")
+        await login(bob, server.port("c2s"))
+        for body in ("request one", "request two"):
+            st = await bob.expect_stanza(is_chat("mallory@localhost", body), f"released '{body}'")
+            assert st.xml.find(q(DELAY_NS, "delay")) is not None
+        # Approved: no challenge any more.
+        mallory.send_message("bob@localhost", "now approved")
+        await bob.expect_stanza(is_chat("mallory@localhost", "now approved"), "a later message")
+        assert not bob.received_matching(is_chat("carol@localhost", "from carol"))
+
+    xmpp.run(bob_reads())
+
+    # Settings: the default, then the user's own from a file, validated.
+    shown = server.hushctl("challenge", "bob@localhost").stdout
+    assert "the server default" in shown and QUESTION in shown
+    good = tmp_path / "challenge.xml"
+    good.write_text(f"<challenge xmlns='{NS}' max-tries='2'><question>Which animal barks?</question>"
+                    "<answer correct='true'>dog</answer><answer>cat</answer></challenge>")
+    assert "revoked" in server.hushctl("challenge", "bob@localhost", "set", str(good)).stdout
+    shown = server.hushctl("challenge", "bob@localhost").stdout
+    assert "Which animal barks?" in shown and "max-tries=\"2\"" in shown and "server default" not in shown
+    bad = tmp_path / "bad.xml"
+    bad.write_text(f"<challenge xmlns='{NS}'><question>q</question><answer>only wrong</answer></challenge>")
+    refused = server.hushctl("challenge", "bob@localhost", "set", str(bad), check=False)
+    assert refused.returncode == 1 and "at least one <answer correct='true'/> is required" in refused.stderr

@@ -1,0 +1,24 @@
+#pragma once
+// hushctl's anti-SPIM commands: a user's challenge settings and message requests (held stanzas), offline.
+#include <string>
+#include <vector>
+
+#include "server/config.hpp"
+#include "storage/store.hpp"
+
+namespace hush {
+
+// `args` starts with "challenge" or "requests"; returns the process exit status (2: usage).
+int run_antispim_command(const config& cfg, storage::store& store, const std::vector<std::string>& args);
+
+inline constexpr const char* antispim_usage =
+    "  challenge JID            show the user's Bot Challenge settings (the <challenge/> element)\n"
+    "  challenge JID set FILE   replace them with the <challenge/> element in FILE (- for stdin); a new question\n"
+    "                           or new answers revoke earlier approvals and secrets\n"
+    "  challenge JID reset      back to the server default ([antispim.challenge]), revoking approvals\n"
+    "  requests JID             list message requests: strangers with held stanzas\n"
+    "  requests JID release SENDER   approve SENDER; held messages go to offline storage, invites to pending\n"
+    "  requests JID reject SENDER    discard SENDER's held stanzas (SENDER stays a stranger)\n"
+    "  requests JID report SENDER    discard them and block SENDER for this user (logged as a report)\n";
+
+}  // namespace hush
