@@ -94,6 +94,11 @@ std::vector<std::string> chain::policy_names() const {
     return names;
 }
 
+bool chain::enforces(std::string_view name) const {
+    return std::any_of(slots_.begin(), slots_.end(),
+                       [&](const policy_slot& slot) { return !slot.dry_run && slot.impl->name() == name; });
+}
+
 policy_counters chain::counters(std::size_t index) const {
     policy_counters out;
     const auto& cells = cells_[index];

@@ -50,6 +50,8 @@ public:
     boost::asio::awaitable<decision> evaluate(const spim_context& ctx);
 
     std::vector<std::string> policy_names() const;
+    // Whether the policy is in the chain and not in dry-run.
+    bool enforces(std::string_view name) const;
     policy_counters counters(std::size_t index) const;
     std::size_t size() const { return slots_.size(); }
 

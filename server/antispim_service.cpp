@@ -23,6 +23,16 @@ namespace {
 constexpr std::string_view privacy_ns = "jabber:iq:privacy";
 
 
+std::string hex_of(const unsigned char* data, std::size_t n) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) {
+        out += digits[data[i] >> 4];
+        out += digits[data[i] & 15];
+    }
+    return out;
+}
+
 std::uint64_t random_seed() {
     std::uint64_t seed = 0;
     RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
@@ -48,13 +58,23 @@ void append_text(pugi::xml_node parent, const char* name, const std::string& tex
 
 }  // namespace
 
+std::string lockout_text(as::time_point until) {
+    return "you are locked out after too many wrong answers; try again after " + as::format_utc(until) +
+           " (any message before then starts the wait over)";
+}
+
 std::string retry_after_payload(as::time_point until) {
     return "<retry-after xmlns='" + std::string(as::ns) + "' until='" + as::format_utc(until) + "'/>";
 }
 
 antispim_service::antispim_service(const config& cfg, storage::async_store& store,
                                    std::function<bool(std::string_view)> is_local)
-    : cfg_(cfg), store_(store), is_local_(std::move(is_local)), engine_(random_seed()) {}
+    : cfg_(cfg), store_(store), is_local_(std::move(is_local)), engine_(random_seed()) {
+    unsigned char raw[32];
+    RAND_bytes(raw, sizeof raw);
+    phantom_key_ = hex_of(raw, sizeof raw);
+    phantom_key_id_ = phantom_key_.substr(0, 12);  // same length as a real key id
+}
 
 std::vector<std::string> antispim_service::account_features() { return {std::string(as::ns), std::string(as::captcha_ns)}; }
 
@@ -190,6 +210,68 @@ asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& fro
     }
 }
 
+asio::awaitable<bool> antispim_service::missing_account(const stanza& s, const jid& from, const jid& to,
+                                                       bool chain_enforces_challenge) {
+    const auto& settings = cfg_.antispim.challenge;
+    if (!chain_enforces_challenge || !settings.enabled || settings.strangers != as::stranger_mode::challenge) {
+        co_return false;
+    }
+    if (is_local_(from.domain()) && (!from.has_node() || cfg_.antispim.trust_local_users)) {
+        co_return false;  // no stranger: local users may learn who exists here, as with any server
+    }
+    const std::string_view type = s.type();
+    const bool judged = (s.kind() == stanza_kind::message && type != "groupchat" && type != "error") ||
+                        (s.kind() == stanza_kind::presence && type == "subscribe");
+    if (!judged) {
+        co_return false;
+    }
+    const jid receiver = to.bare();
+    const std::string sender_bare = from.bare_string();
+    const auto now = as::clock_type::now();
+    std::optional<as::sender_state> challenge;
+    std::optional<as::answer_outcome> answered;
+    bool locked = false;
+    as::time_point until{};
+    {
+        std::lock_guard lock(engine_mutex_);
+        if (phantoms_.size() > 10000) {
+            phantoms_.clear();  // bounded; a cleared entry only means a fresh challenge
+        }
+        auto& state = phantoms_[{receiver.bare_string(), sender_bare}];
+        if (!state.approved_key.empty()) {
+            co_return false;  // passed: now it may learn there is nobody here
+        }
+        const std::string body = s.element().child_value("body");
+        if (s.kind() == stanza_kind::message && as::challenge_engine::looks_like_answer(state, body)) {
+            answered = engine_.on_answer(state, settings, now, body, phantom_key_id_);
+            if (answered->what == as::answer_outcome::kind::wrong || answered->what == as::answer_outcome::kind::too_fast) {
+                challenge = state;
+            }
+        } else {
+            const auto outcome = engine_.on_stanza(state, settings, now);
+            if (outcome.what == as::stranger_outcome::kind::challenge) {
+                challenge = state;
+            }
+            locked = outcome.what == as::stranger_outcome::kind::locked_out;
+            until = outcome.until;
+        }
+    }
+    receiver_view view{settings, phantom_key_, phantom_key_id_};
+    if (challenge) {
+        co_await send_challenge(receiver, from, view, *challenge);
+    } else if (answered && answered->what == as::answer_outcome::kind::pass) {
+        co_await send_approval(receiver, from, view);
+    } else if (locked || (answered && answered->what == as::answer_outcome::kind::locked_out)) {
+        const auto lockout_end = answered ? answered->until : until;
+        stanza error = make_error_reply(s, "policy-violation", error_type::wait, lockout_text(lockout_end));
+        pugi::xml_document extra;
+        extra.load_string(retry_after_payload(lockout_end).c_str());
+        error.element().child("error").append_copy(extra.first_child());
+        co_await sink_->send_unfiltered(std::move(error));
+    }
+    co_return true;
+}
+
 // ---- talking to the sender ----------------------------------------------------------------------------------------
 
 asio::awaitable<void> antispim_service::send_challenge(const jid& r, const jid& sender, const receiver_view& view,
@@ -201,8 +283,12 @@ asio::awaitable<void> antispim_service::send_challenge(const jid& r, const jid& 
 }
 
 asio::awaitable<void> antispim_service::release(const jid& r, const jid& sender, const receiver_view& view) {
-    const std::string sender_bare = sender.bare_string();
-    const std::string secret = as::sender_secret(view.key, sender_bare);
+    co_await send_approval(r, sender, view);
+    co_await deliver_held(r, sender.bare_string());
+}
+
+asio::awaitable<void> antispim_service::send_approval(const jid& r, const jid& sender, const receiver_view& view) {
+    const std::string secret = as::sender_secret(view.key, sender.bare_string());
     stanza m = message_to(r, sender, "approved-" + view.key_id);
     append_text(m.element(), "body",
                 "Thank you: your messages now reach " + r.bare_string() +
@@ -213,8 +299,6 @@ asio::awaitable<void> antispim_service::release(const jid& r, const jid& sender,
     secret_element.append_child(pugi::node_pcdata).set_value(secret.c_str());
     m.element().append_child("approved").append_attribute("xmlns").set_value(std::string(as::ns).c_str());
     co_await sink_->send_unfiltered(std::move(m));
-
-    co_await deliver_held(r, sender_bare);
 }
 
 asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const std::string& sender_bare) {
@@ -280,8 +364,7 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
         break;
     case kind::locked_out: {
         if (reply_to.kind() == stanza_kind::message) {
-            stanza error = make_error_reply(reply_to, "policy-violation", error_type::wait,
-                                            "too many wrong answers; try again after " + as::format_utc(outcome.until));
+            stanza error = make_error_reply(reply_to, "policy-violation", error_type::wait, lockout_text(outcome.until));
             pugi::xml_document extra;
             extra.load_string(retry_after_payload(outcome.until).c_str());
             error.element().child("error").append_copy(extra.first_child());
@@ -399,13 +482,12 @@ public:
             co_return result(std::move(v));
         }
         case kind::locked_out: {
-            as::verdict v = make(as::verdict_kind::reject, "stranger-locked-out",
+            as::verdict v = make(as::verdict_kind::defer, "stranger-locked-out",
                                  [svc, receiver, sender_bare, next](const stanza&) -> asio::awaitable<void> {
                                      co_await svc->save_state(receiver, sender_bare, next);
                                  });
             v.error_condition = "policy-violation";
-            v.error_text = "you are locked out after too many wrong answers; try again after " +
-                           as::format_utc(outcome.until) + " (any message before then starts the wait over)";
+            v.error_text = lockout_text(outcome.until);
             v.error_payload = retry_after_payload(outcome.until);
             co_return result(std::move(v));
         }
@@ -471,7 +553,7 @@ asio::awaitable<std::optional<stanza>> antispim_service::handle_iq(const stanza&
             co_return make_iq_result(iq);
         }
         if (outcome.what == kind::locked_out) {
-            stanza error = make_error_reply(iq, "policy-violation", error_type::wait, "too many wrong answers");
+            stanza error = make_error_reply(iq, "policy-violation", error_type::wait, lockout_text(outcome.until));
             pugi::xml_document extra;
             extra.load_string(retry_after_payload(outcome.until).c_str());
             error.element().child("error").append_copy(extra.first_child());

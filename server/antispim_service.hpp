@@ -5,6 +5,7 @@
 //
 // Everything is kept per account in storage documents (server/antispim_documents.hpp), so it survives restarts and
 // works on both backends.
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,8 @@ public:
     // stranger_oracle
     boost::asio::awaitable<bool> is_stranger(const jid& receiver_bare, const jid& sender) override;
     boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to) override;
+    boost::asio::awaitable<bool> missing_account(const stanza& s, const jid& from, const jid& to,
+                                                 bool chain_enforces_challenge) override;
 
     // The "challenge" policy for the chain.
     std::unique_ptr<antispim::policy> make_challenge_policy();
@@ -56,6 +59,8 @@ public:
     boost::asio::awaitable<bool> hold(const jid& receiver_bare, const std::string& sender_bare, const stanza& s);
     // The sender passed: a secret message to it, then every held stanza to the receiver, delay-stamped.
     boost::asio::awaitable<void> release(const jid& receiver_bare, const jid& sender, const receiver_view& view);
+    // The message telling a sender it passed, with its secret.
+    boost::asio::awaitable<void> send_approval(const jid& receiver_bare, const jid& sender, const receiver_view& view);
     // Every held stanza of the sender to the receiver, delay-stamped; returns how many.
     boost::asio::awaitable<std::size_t> deliver_held(const jid& receiver_bare, const std::string& sender_bare);
     std::int64_t held_expiry_seconds() const;
@@ -80,9 +85,15 @@ private:
     stanza_sink* sink_ = nullptr;
     std::mutex engine_mutex_;
     antispim::challenge_engine engine_;
+    // Challenge state for addresses without an account (kept in memory, bounded): the same answers as for an
+    // account, so a stranger cannot tell the difference. Guarded by engine_mutex_.
+    std::map<std::pair<std::string, std::string>, antispim::sender_state> phantoms_;
+    std::string phantom_key_;
+    std::string phantom_key_id_;
 };
 
 // <error type='wait'><policy-violation/><retry-after xmlns='urn:hush:antispim:0' until='…'/></error> payload.
 std::string retry_after_payload(antispim::time_point until);
+std::string lockout_text(antispim::time_point until);
 
 }  // namespace hush

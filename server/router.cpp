@@ -101,6 +101,10 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
         }
         exists = *looked_up;
     }
+    if (!exists && strangers_ != nullptr && !s.is_error() &&
+        co_await strangers_->missing_account(s, from, to, chain_.enforces("challenge"))) {
+        co_return;
+    }
     if (!exists) {
         // RFC 6121 §8.5.1: no such account. Presence is silently dropped; iq and messages get an error.
         if (kind == stanza_kind::message || (kind == stanza_kind::iq && (type == "get" || type == "set"))) {

@@ -52,6 +52,12 @@ public:
     virtual ~stranger_oracle() = default;
     virtual boost::asio::awaitable<bool> is_stranger(const jid& receiver_bare, const jid& sender) = 0;
     virtual boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to) = 0;
+    // A stanza for an account that does not exist: true when it was answered as a stranger's stanza to an
+    // existing account would be (so strangers cannot probe which accounts exist).
+    virtual boost::asio::awaitable<bool> missing_account(const stanza& /*s*/, const jid& /*from*/, const jid& /*to*/,
+                                                         bool /*chain_enforces_challenge*/) {
+        co_return false;
+    }
 };
 
 // Where stanzas for other domains go: federation (s2s_manager). It delivers or bounces; it never drops silently.

@@ -350,3 +350,61 @@ def test_message_requests_and_settings_with_hushctl(hush, xmpp, tmp_path):
     bad.write_text(f"<challenge xmlns='{NS}'><question>q</question><answer>only wrong</answer></challenge>")
     refused = server.hushctl("challenge", "bob@localhost", "set", str(bad), check=False)
     assert refused.returncode == 1 and "at least one <answer correct='true'/> is required" in refused.stderr
+
+
+def shape(st) -> tuple:
+    """What a stranger can observe of a stanza, with the addresses and random parts taken out."""
+    e = st.xml
+    body = (e.findtext(q(CLIENT_NS, "body")) or "").replace("ghost@localhost", "X").replace("bob@localhost", "X")
+    for answer in ("blue", "green", "red", "purple", "black"):
+        body = body.replace(answer, "A")
+    children = sorted(c.tag for c in e)
+    error = e.find(q(CLIENT_NS, "error"))
+    return (e.tag, e.get("type"), len(e.get("id") or ""), children, body if "1) " in body or not body else "text",
+            None if error is None else (error.get("type"), sorted(c.tag for c in error)))
+
+
+def test_no_account_enumeration(hush, xmpp):
+    """A stranger writing to an account that exists and to one that does not sees the same: a challenge, an approval
+    with a secret after the right answer, a lockout after wrong ones."""
+    server = start(hush, min_answer=0)
+
+    async def scenario():
+        mallory = client(xmpp, "mallory@localhost/x")
+        await login(mallory, server.port("c2s"))
+        observed = {}
+        for target in ("bob@localhost", "ghost@localhost"):
+            seen = []
+            mallory.send_message(target, "hello?")
+            st = await mallory.expect_stanza(is_challenge(target), f"a challenge from {target}")
+            seen.append(shape(st))
+            mallory.send_message(target, wrong_answer(challenge_of(st)[1]))
+            st = await mallory.expect_stanza(is_challenge(target), f"a second challenge from {target}")
+            seen.append(shape(st))
+            mallory.send_message(target, answer_number(challenge_of(st)[1]))
+            st = await mallory.expect_stanza(is_approval(target), f"the approval from {target}")
+            assert len(st.xml.findtext(q(NS, "secret"))) == 32
+            seen.append(shape(st))
+            observed[target] = seen
+        assert observed["bob@localhost"] == observed["ghost@localhost"]
+        # Only once it has passed does the address behave as what it is.
+        mallory.send_message("ghost@localhost", "anyone?")
+        err = await mallory.next_message_error()
+        assert err["error"]["condition"] == "service-unavailable"
+
+        # Locked out the same way.
+        carol = client(xmpp, "carol@localhost/c")
+        await login(carol, server.port("c2s"))
+        lockouts = []
+        for target in ("bob@localhost", "ghost2@localhost"):
+            carol.send_message(target, "hi")
+            st = await carol.expect_stanza(is_challenge(target), "a challenge")
+            for attempt in range(3):
+                carol.send_message(target, wrong_answer(challenge_of(st)[1]))
+                if attempt < 2:
+                    st = await carol.expect_stanza(is_challenge(target), "another challenge")
+            st = await carol.expect_stanza(is_error_from(target, "policy-violation"), "the lockout")
+            lockouts.append(shape(st))
+        assert lockouts[0] == lockouts[1]
+
+    xmpp.run(scenario())
