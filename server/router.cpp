@@ -155,13 +155,21 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
     }
     antispim::spim_context ctx{s};
     ctx.sender = from;
+    // XEP-0045 §7.8.2 mediated invitation: the room relays it, but the person to judge is the inviter.
+    if (kind == stanza_kind::message) {
+        if (auto invite = s.child("x", "http://jabber.org/protocol/muc#user").child("invite")) {
+            if (auto inviter = jid::parse(invite.attribute("from").value())) {
+                ctx.sender = *inviter;
+            }
+        }
+    }
     ctx.receiver = to;
     ctx.kind = kind;
     ctx.subscription_request = kind == stanza_kind::presence && s.type() == "subscribe";
     ctx.origin = origin.kind;
     ctx.origin_domain = origin.domain;
     ctx.peer_address = origin.peer_address;
-    ctx.stranger = strangers_ == nullptr || co_await strangers_->is_stranger(to.bare(), from);
+    ctx.stranger = strangers_ == nullptr || co_await strangers_->is_stranger(to.bare(), ctx.sender);
     const antispim::decision d = co_await chain_.evaluate(ctx);
     if (d.result.effect) {
         co_await d.result.effect->apply(s);

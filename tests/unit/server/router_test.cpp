@@ -613,6 +613,22 @@ TEST_CASE("a remote verdict: the rejection goes back to the remote sender throug
     CHECK(remote.sent[0].find("<forbidden") != std::string::npos);
 }
 
+TEST_CASE("a mediated group-chat invitation is judged by its inviter, not by the room") {
+    router_fixture f;
+    fake_remote remote;
+    f.r.set_remote(&remote);
+    auto desk = f.connect("bob@example.org/desk", true, 5);
+    route_origin origin;
+    origin.kind = antispim::origin_kind::remote_domain;
+    origin.domain = "rooms.remote.test";
+    f.route("<message from='coffee@rooms.remote.test' to='bob@example.org'><x xmlns='http://jabber.org/protocol/muc#user'>"
+            "<invite from='carol@remote.test/laptop'><reason>join us</reason></invite></x></message>",
+            origin);
+    CHECK(f.log.calls == 1);
+    CHECK(f.log.sender == "carol@remote.test/laptop");
+    CHECK(desk->delivered.size() == 1);
+}
+
 TEST_CASE("a remote stanza for another remote domain is never relayed") {
     router_fixture f;
     fake_remote remote;
