@@ -272,6 +272,64 @@ asio::awaitable<bool> antispim_service::missing_account(const stanza& s, const j
     co_return true;
 }
 
+// ---- advice for the receiver -------------------------------------------------------------------------------------
+
+asio::awaitable<void> antispim_service::advise(const jid& r, const std::string& text) {
+    stanza m = stanza::make("message");
+    m.set_attribute("from", r.domain());
+    m.set_attribute("to", r.bare_string());
+    m.set_attribute("type", "normal");
+    m.set_attribute("id", "antispim-advice-" + std::to_string(unix_seconds(as::clock_type::now())));
+    append_text(m.element(), "subject", "About your anti-spam question");
+    append_text(m.element(), "body", text);
+    m.element().append_child("advice").append_attribute("xmlns").set_value(std::string(as::ns).c_str());
+    co_await sink_->send_unfiltered(std::move(m));
+}
+
+asio::awaitable<void> antispim_service::advise_if_passed(const jid& r, const std::string& sender_bare) {
+    auto view = co_await receiver(r);
+    auto state = co_await sender_state_of(r, sender_bare);
+    if (view && state && !state->approved_key.empty() && state->approved_key == view->key_id) {
+        spdlog::info("antispim: {} blocked {}, who had passed the challenge: advising a harder question",
+                     r.bare_string(), sender_bare);
+        co_await advise(r, sender_bare + " answered your anti-spam question and you have now blocked them: your "
+                                         "question was probably too easy. Try a harder one, add more wrong answers or "
+                                         "a longer wait; changing the question also revokes everyone it let in.");
+    }
+}
+
+asio::awaitable<void> antispim_service::count_lockout(const jid& r) {
+    // Lockouts per receiver and UTC day, in one small document; at the threshold the receiver hears of it once.
+    const auto day = unix_seconds(as::clock_type::now()) / 86400;
+    auto bump = [d = r.domain(), u = r.node(), day](storage::store& st) -> storage::result<long long> {
+        auto found = st.get_document(d, u, "antispim:lockouts");
+        if (!found) {
+            return hush::unexpected<storage::error>(found.error());
+        }
+        long long count = 0;
+        if (*found) {
+            pugi::xml_document doc;
+            doc.load_string((*found)->c_str());
+            if (doc.child("lockouts").attribute("day").as_llong() == day) {
+                count = doc.child("lockouts").attribute("count").as_llong();
+            }
+        }
+        ++count;
+        const std::string xml =
+            "<lockouts day='" + std::to_string(day) + "' count='" + std::to_string(count) + "'/>";
+        if (auto stored = st.put_document(d, u, "antispim:lockouts", xml); !stored) {
+            return hush::unexpected<storage::error>(stored.error());
+        }
+        return count;
+    };
+    auto count = co_await store_.run(std::move(bump));
+    if (count && *count == static_cast<long long>(advice_lockouts_per_day)) {
+        co_await advise(r, std::to_string(*count) + " strangers were locked out by your anti-spam question today. "
+                           "Bots, most likely — but if you expect new contacts, make sure people can answer it; "
+                           "held messages are listed with the message requests command.");
+    }
+}
+
 // ---- talking to the sender ----------------------------------------------------------------------------------------
 
 asio::awaitable<void> antispim_service::send_challenge(const jid& r, const jid& sender, const receiver_view& view,
@@ -363,6 +421,7 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
         co_await send_challenge(r, sender, *view, *state);
         break;
     case kind::locked_out: {
+        co_await count_lockout(r);
         if (reply_to.kind() == stanza_kind::message) {
             stanza error = make_error_reply(reply_to, "policy-violation", error_type::wait, lockout_text(outcome.until));
             pugi::xml_document extra;
@@ -532,6 +591,17 @@ asio::awaitable<std::optional<stanza>> antispim_service::handle_iq(const stanza&
     }
     const auto requester = jid::parse(iq.from());
     if (!requester) {
+        co_return std::nullopt;
+    }
+    // Blocking someone who passed the challenge: the question was probably too easy (seed: "advise the user").
+    // Only observed here; the blocking command itself is the IM core's.
+    if (auto block = iq.child("block", "urn:xmpp:blocking"); block && iq.type() == "set" &&
+        requester->equals_bare(addressed)) {
+        for (auto item : block.children("item")) {
+            if (auto blocked = jid::parse(item.attribute("jid").value()); blocked && blocked->has_node()) {
+                co_await advise_if_passed(addressed, blocked->bare_string());
+            }
+        }
         co_return std::nullopt;
     }
     // XEP-0158 answer: <iq type='set' to='bob@example.org'><captcha xmlns='urn:xmpp:captcha'><x type='submit'/>.

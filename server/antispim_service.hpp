@@ -59,6 +59,11 @@ public:
     boost::asio::awaitable<bool> hold(const jid& receiver_bare, const std::string& sender_bare, const stanza& s);
     // The sender passed: a secret message to it, then every held stanza to the receiver, delay-stamped.
     boost::asio::awaitable<void> release(const jid& receiver_bare, const jid& sender, const receiver_view& view);
+    // Advice for the receiver (the seed's "your question was probably too easy"), from its server.
+    boost::asio::awaitable<void> advise(const jid& receiver_bare, const std::string& text);
+    boost::asio::awaitable<void> advise_if_passed(const jid& receiver_bare, const std::string& sender_bare);
+    boost::asio::awaitable<void> count_lockout(const jid& receiver_bare);
+    static constexpr unsigned advice_lockouts_per_day = 3;
     // The message telling a sender it passed, with its secret.
     boost::asio::awaitable<void> send_approval(const jid& receiver_bare, const jid& sender, const receiver_view& view);
     // Every held stanza of the sender to the receiver, delay-stamped; returns how many.

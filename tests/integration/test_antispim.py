@@ -34,7 +34,7 @@ def challenge_settings(min_answer: int, question: str = QUESTION) -> dict:
 def start(hush, min_answer: int = 0, **antispim):
     server = hush(antispim={"trust_local_users": False, **antispim},
                   **{"antispim.challenge": challenge_settings(min_answer)})
-    for name in ("bob", "mallory", "carol"):
+    for name in ("alice", "bob", "mallory", "carol", "dave"):
         server.adduser(f"{name}@localhost", PASSWORDS[name if name != "mallory" else "dave"])
     return server
 
@@ -406,5 +406,58 @@ def test_no_account_enumeration(hush, xmpp):
             st = await carol.expect_stanza(is_error_from(target, "policy-violation"), "the lockout")
             lockouts.append(shape(st))
         assert lockouts[0] == lockouts[1]
+
+    xmpp.run(scenario())
+
+
+def is_advice(st) -> bool:
+    e = st.xml
+    return e.tag == q(CLIENT_NS, "message") and e.get("from") == "localhost" and e.find(q(NS, "advice")) is not None
+
+
+async def lock_out(stranger, target: str) -> None:
+    stranger.send_message(target, "hi")
+    st = await stranger.expect_stanza(is_challenge(target), "a challenge")
+    for attempt in range(3):
+        stranger.send_message(target, wrong_answer(challenge_of(st)[1]))
+        if attempt < 2:
+            st = await stranger.expect_stanza(is_challenge(target), "another challenge")
+    await stranger.expect_stanza(is_error_from(target, "policy-violation"), "the lockout")
+
+
+def test_advice_when_the_question_looks_too_easy_or_too_hard(hush, xmpp):
+    server = start(hush, min_answer=0)
+
+    async def scenario():
+        bob = client(xmpp, "bob@localhost/desk")
+        await login(bob, server.port("c2s"))
+        # Someone passes, then bob blocks them: the question was too easy.
+        mallory = client(xmpp, "mallory@localhost/x")
+        await login(mallory, server.port("c2s"))
+        mallory.send_message("bob@localhost", "spam after all")
+        st = await mallory.expect_stanza(is_challenge("bob@localhost"), "a challenge")
+        mallory.send_message("bob@localhost", answer_number(challenge_of(st)[1]))
+        await mallory.expect_stanza(is_approval("bob@localhost"), "the approval")
+        result = await bob.iq("set", "<block xmlns='urn:xmpp:blocking'><item jid='mallory@localhost'/></block>")
+        assert result["type"] == "result"
+        advice = await bob.expect_stanza(is_advice, "advice about an easy question")
+        assert "probably too easy" in advice.xml.findtext(q(CLIENT_NS, "body"))
+        # Three strangers locked out in a day: bob hears of it once.
+        for name in ("alice", "carol"):
+            stranger = client(xmpp, f"{name}@localhost/s")
+            await login(stranger, server.port("c2s"))
+            await lock_out(stranger, "bob@localhost")
+        await bob.ping_server()
+        assert not bob.received_matching(is_advice)
+        other = client(xmpp, "mallory@localhost/y")
+        await login(other, server.port("c2s"))
+        await lock_out(other, "alice@localhost")  # someone else's lockout does not count for bob
+        await bob.ping_server()
+        assert not bob.received_matching(is_advice)
+        third = client(xmpp, "dave@localhost/s")
+        await login(third, server.port("c2s"))
+        await lock_out(third, "bob@localhost")
+        advice = await bob.expect_stanza(is_advice, "advice about many lockouts")
+        assert "3 strangers were locked out" in advice.xml.findtext(q(CLIENT_NS, "body"))
 
     xmpp.run(scenario())
