@@ -583,6 +583,77 @@ std::unique_ptr<as::policy> antispim_service::make_challenge_policy() {
     return std::make_unique<challenge_policy>(*this);
 }
 
+// ---- settings and message requests (the privacy query, ad-hoc commands) ---------------------------------------
+
+asio::awaitable<bool> antispim_service::set_settings(const jid& user, const as::challenge_settings& settings) {
+    auto old = co_await receiver(user);
+    // A new question or new answers: a new key, so old secrets and approvals stop working (the seed's advice
+    // against a question that leaked).
+    const bool rotate = !old || old->settings.question != settings.question ||
+                        old->settings.good_answers != settings.good_answers ||
+                        old->settings.wrong_answers != settings.wrong_answers;
+    auto save = [d = user.domain(), u = user.node(), settings, rotate](storage::store& s) -> storage::result<void> {
+        if (auto stored = docs::put_settings(s, d, u, settings); !stored) {
+            return stored;
+        }
+        return rotate ? docs::rotate_key(s, d, u) : storage::result<void>{};
+    };
+    if (auto saved = co_await store_.run(std::move(save)); !saved) {
+        spdlog::error("antispim: cannot save the settings of {}: {}", user.bare_string(), saved.error().message);
+        co_return false;
+    }
+    spdlog::info("antispim: {} changed the challenge settings{}", user.bare_string(),
+                 rotate ? " (new question: new key, old secrets and approvals revoked)" : "");
+    co_return true;
+}
+
+asio::awaitable<hush::expected<std::vector<antispim_documents::message_request>, std::string>>
+antispim_service::message_requests(const jid& user) {
+    auto list = [d = user.domain(), u = user.node(), now = unix_seconds(as::clock_type::now()),
+                 expiry = held_expiry_seconds()](storage::store& s) { return docs::list_requests(s, d, u, now, expiry); };
+    auto found = co_await store_.run(std::move(list));
+    if (!found) {
+        co_return hush::unexpected<std::string>(found.error().message);
+    }
+    co_return std::move(*found);
+}
+
+asio::awaitable<hush::expected<std::size_t, std::string>> antispim_service::resolve_request(
+    const jid& user, const std::string& sender_bare, request_action action) {
+    if (action == request_action::release) {
+        auto approve = [d = user.domain(), u = user.node(), sender_bare](storage::store& s) {
+            return docs::approve(s, d, u, sender_bare);
+        };
+        if (auto approved = co_await store_.run(std::move(approve)); !approved) {
+            co_return hush::unexpected<std::string>(approved.error().message);
+        }
+        co_return co_await deliver_held(user, sender_bare);
+    }
+    auto take = [d = user.domain(), u = user.node(), sender_bare, now = unix_seconds(as::clock_type::now()),
+                 expiry = held_expiry_seconds(), block = action == request_action::report](storage::store& s)
+        -> storage::result<std::size_t> {
+        auto held = docs::take_held(s, d, u, sender_bare, now, expiry);
+        if (!held) {
+            return hush::unexpected<storage::error>(held.error());
+        }
+        if (block) {
+            as::sender_state blocked;
+            blocked.blocked = true;
+            if (auto stored = docs::put_state(s, d, u, sender_bare, blocked); !stored) {
+                return hush::unexpected<storage::error>(stored.error());
+            }
+        }
+        return held->size();
+    };
+    auto taken = co_await store_.run(std::move(take));
+    if (!taken) {
+        co_return hush::unexpected<std::string>(taken.error().message);
+    }
+    spdlog::info("antispim: {} {} the message request of {} ({} held stanza(s) discarded)", user.bare_string(),
+                 action == request_action::report ? "reported" : "rejected", sender_bare, *taken);
+    co_return *taken;
+}
+
 // ---- iq: settings and form answers --------------------------------------------------------------------------------
 
 asio::awaitable<std::optional<stanza>> antispim_service::handle_iq(const stanza& iq, const jid& addressed) {
@@ -663,24 +734,9 @@ asio::awaitable<std::optional<stanza>> antispim_service::handle_iq(const stanza&
     if (!parsed) {
         co_return make_error_reply(iq, "bad-request", parsed.error());
     }
-    auto old = co_await receiver(addressed);
-    // A new question or new answers: a new key, so old secrets and approvals stop working (the seed's advice
-    // against a question that leaked).
-    const bool rotate = !old || old->settings.question != parsed->question ||
-                        old->settings.good_answers != parsed->good_answers ||
-                        old->settings.wrong_answers != parsed->wrong_answers;
-    auto save = [d = addressed.domain(), u = addressed.node(), settings = *parsed,
-                 rotate](storage::store& s) -> storage::result<void> {
-        if (auto stored = docs::put_settings(s, d, u, settings); !stored) {
-            return stored;
-        }
-        return rotate ? docs::rotate_key(s, d, u) : storage::result<void>{};
-    };
-    if (auto saved = co_await store_.run(std::move(save)); !saved) {
+    if (!co_await set_settings(addressed, *parsed)) {
         co_return make_error_reply(iq, "internal-server-error", error_type::wait, "storage unavailable");
     }
-    spdlog::info("antispim: {} changed the challenge settings{}", addressed.bare_string(),
-                 rotate ? " (new question: new key, old secrets and approvals revoked)" : "");
     co_return make_iq_result(iq);
 }
 

@@ -15,6 +15,7 @@
 
 #include "antispim/challenge.hpp"
 #include "antispim/policy.hpp"
+#include "server/antispim_documents.hpp"
 #include "server/config.hpp"
 #include "server/im_context.hpp"
 #include "server/router.hpp"
@@ -43,6 +44,19 @@ public:
     boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed);
 
     static std::vector<std::string> account_features();
+
+    // The user's own settings replace whatever applied (a new question or answers revoke approvals); false when
+    // they could not be stored.
+    boost::asio::awaitable<bool> set_settings(const jid& user, const antispim::challenge_settings& settings);
+    // Message requests: strangers with held stanzas.
+    boost::asio::awaitable<hush::expected<std::vector<antispim_documents::message_request>, std::string>>
+    message_requests(const jid& user);
+    enum class request_action { release, reject, report };
+    // release: approve the sender and deliver what it sent (now); reject: discard; report: discard and block.
+    // Returns how many stanzas were delivered or discarded.
+    boost::asio::awaitable<hush::expected<std::size_t, std::string>> resolve_request(const jid& user,
+                                                                                  const std::string& sender_bare,
+                                                                                  request_action action);
 
     // --- for the policy ---
     struct receiver_view {

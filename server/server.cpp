@@ -74,6 +74,14 @@ server::server(config cfg)
     handlers_->add_extension(
         [svc = antispim_.get()](const stanza& iq, const jid& addressed) { return svc->handle_iq(iq, addressed); }, {},
         antispim_service::account_features());
+    antispim_commands_ = std::make_unique<antispim_commands>(*antispim_, [this](std::string_view domain) {
+        return std::find(cfg_.hosts.begin(), cfg_.hosts.end(), domain) != cfg_.hosts.end();
+    });
+    handlers_->add_extension(
+        [commands = antispim_commands_.get()](const stanza& iq, const jid& addressed) {
+            return commands->handle_iq(iq, addressed);
+        },
+        {std::string(antispim_commands::commands_ns)}, {});
     handlers_->add_extension([im = im_.get()](const stanza& iq, const jid& addressed) { return im->handle_iq(iq, addressed); },
                              im_core::server_features(), im_core::account_features());
     account_services_ = std::make_unique<account_services>(

@@ -461,3 +461,73 @@ def test_advice_when_the_question_looks_too_easy_or_too_hard(hush, xmpp):
         assert "3 strangers were locked out" in advice.xml.findtext(q(CLIENT_NS, "body"))
 
     xmpp.run(scenario())
+
+
+COMMANDS_NS = "http://jabber.org/protocol/commands"
+DISCO_ITEMS_NS = "http://jabber.org/protocol/disco#items"
+
+
+def submit_form(node: str, session: str, fields: dict[str, list[str]]) -> str:
+    xml = "".join(f"<field var='{var}'>" + "".join(f"<value>{v}</value>" for v in values) + "</field>"
+                  for var, values in fields.items())
+    return (f"<command xmlns='{COMMANDS_NS}' node='{node}' sessionid='{session}' action='complete'>"
+            f"<x xmlns='{DATA_NS}' type='submit'>{xml}</x></command>")
+
+
+def test_adhoc_commands_configure_and_message_requests(hush, xmpp):
+    server = start(hush, min_answer=0)
+
+    async def scenario():
+        bob, mallory = client(xmpp, "bob@localhost/desk"), client(xmpp, "mallory@localhost/x")
+        await login(bob, server.port("c2s"))
+        await login(mallory, server.port("c2s"))
+        # Listed in disco (XEP-0050 §2.2), as clients discover them.
+        items = await bob.iq("get", f"<query xmlns='{DISCO_ITEMS_NS}' node='{COMMANDS_NS}'/>", to="localhost")
+        nodes = {i.get("node"): i.get("name") for i in items.xml.iter(q(DISCO_ITEMS_NS, "item"))}
+        assert nodes == {f"{NS}#configure": "Anti-spam question", f"{NS}#requests": "Message requests"}
+
+        # Message requests: mallory writes twice, bob accepts from the command's form; delivered at once.
+        mallory.send_message("bob@localhost", "request via adhoc")
+        await mallory.expect_stanza(is_challenge("bob@localhost"), "a challenge")
+        mallory.send_message("bob@localhost", "second one")
+        await mallory.ping_server()
+        started = await bob.iq("set", f"<command xmlns='{COMMANDS_NS}' node='{NS}#requests' action='execute'/>",
+                               to="localhost")
+        command = started.xml.find(q(COMMANDS_NS, "command"))
+        assert command.get("status") == "executing"
+        options = [o.findtext(q(DATA_NS, "value")) for o in command.iter(q(DATA_NS, "option"))]
+        assert "mallory@localhost" in options
+        done = await bob.iq("set", submit_form(f"{NS}#requests", command.get("sessionid"),
+                                               {"senders": ["mallory@localhost"], "action": ["release"]}),
+                            to="localhost")
+        finished = done.xml.find(q(COMMANDS_NS, "command"))
+        assert finished.get("status") == "completed"
+        assert "2 stanza(s) delivered" in finished.findtext(q(COMMANDS_NS, "note"))
+        for body in ("request via adhoc", "second one"):
+            await bob.expect_stanza(is_chat("mallory@localhost", body), f"released '{body}'")
+
+        # The settings form: a new question, saved and in effect.
+        started = await bob.iq("set", f"<command xmlns='{COMMANDS_NS}' node='{NS}#configure' action='execute'/>",
+                               to="localhost")
+        command = started.xml.find(q(COMMANDS_NS, "command"))
+        fields = {f.get("var"): f for f in command.iter(q(DATA_NS, "field"))}
+        assert fields["question"].findtext(q(DATA_NS, "value")) == QUESTION
+        done = await bob.iq("set", submit_form(f"{NS}#configure", command.get("sessionid"), {
+            "enabled": ["1"], "strangers": ["challenge"], "question": ["Which animal barks?"],
+            "good": ["dog"], "wrong": ["cat", "fish"], "min-answer-seconds": ["0"], "max-tries": ["3"],
+            "long-interval-minutes": ["10"]}), to="localhost")
+        assert done.xml.find(q(COMMANDS_NS, "command")).get("status") == "completed"
+        got = await bob.iq("get", f"<query xmlns='{PRIVACY_NS}'><challenge xmlns='{NS}'/></query>")
+        assert got.xml.find(f"{q(PRIVACY_NS, 'query')}/{q(NS, 'challenge')}").findtext(q(NS, "question")) == \
+            "Which animal barks?"
+        # A submission that makes no sense is refused, and a stale session is refused.
+        started = await bob.iq("set", f"<command xmlns='{COMMANDS_NS}' node='{NS}#configure' action='execute'/>",
+                               to="localhost")
+        session = started.xml.find(q(COMMANDS_NS, "command")).get("sessionid")
+        bad = await bob.iq("set", submit_form(f"{NS}#configure", session, {"question": ["q"], "good": ["a"]}),
+                           to="localhost")
+        assert bad["type"] == "error" and bad["error"]["condition"] == "bad-request"
+        stale = await bob.iq("set", submit_form(f"{NS}#configure", session, {"question": ["q"]}), to="localhost")
+        assert stale["type"] == "error" and stale.xml.find(f".//{q(COMMANDS_NS, 'bad-sessionid')}") is not None
+
+    xmpp.run(scenario())
