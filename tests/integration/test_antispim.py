@@ -31,8 +31,8 @@ def challenge_settings(min_answer: int, question: str = QUESTION) -> dict:
             "steps": 4, "offered": 4}
 
 
-def start(hush, min_answer: int = 0, **antispim):
-    server = hush(antispim={"trust_local_users": False, **antispim},
+def start(hush, min_answer: int = 0, storage: str = "sqlite", **antispim):
+    server = hush(storage=storage, antispim={"trust_local_users": False, **antispim},
                   **{"antispim.challenge": challenge_settings(min_answer)})
     for name in ("alice", "bob", "mallory", "carol", "dave"):
         server.adduser(f"{name}@localhost", PASSWORDS[name if name != "mallory" else "dave"])
@@ -98,8 +98,8 @@ def wrong_answer(options: list[str]) -> str:
     return next(o for o in options if o != "blue")
 
 
-def test_a_person_who_answers_gets_through_with_the_held_message(hush, xmpp):
-    server = start(hush, min_answer=0)
+def test_a_person_who_answers_gets_through_with_the_held_message(hush, xmpp, storage_backend):
+    server = start(hush, min_answer=0, storage=storage_backend)
 
     async def scenario():
         bob, mallory = client(xmpp, "bob@localhost/desk"), client(xmpp, "mallory@localhost/x")
@@ -531,3 +531,27 @@ def test_adhoc_commands_configure_and_message_requests(hush, xmpp):
         assert stale["type"] == "error" and stale.xml.find(f".//{q(COMMANDS_NS, 'bad-sessionid')}") is not None
 
     xmpp.run(scenario())
+
+
+def test_held_messages_and_challenges_survive_a_restart(hush, xmpp, storage_backend):
+    server = start(hush, min_answer=0, storage=storage_backend)
+
+    async def before():
+        mallory = client(xmpp, "mallory@localhost/x")
+        await login(mallory, server.port("c2s"))
+        mallory.send_message("bob@localhost", "kept across the restart")
+        st = await mallory.expect_stanza(is_challenge("bob@localhost"), "a challenge")
+        return challenge_of(st)[1]
+
+    options = xmpp.run(before())
+    server.restart()
+
+    async def after():
+        bob, mallory = client(xmpp, "bob@localhost/desk"), client(xmpp, "mallory@localhost/y")
+        await login(bob, server.port("c2s"))
+        await login(mallory, server.port("c2s"))
+        mallory.send_message("bob@localhost", answer_number(options))  # the challenge from before the restart
+        await mallory.expect_stanza(is_approval("bob@localhost"), "the approval")
+        await bob.expect_stanza(is_chat("mallory@localhost", "kept across the restart"), "the held message")
+
+    xmpp.run(after())
