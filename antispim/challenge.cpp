@@ -1,5 +1,7 @@
 #include "antispim/challenge.hpp"
 
+#include "protocol/scram.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 
@@ -51,15 +53,6 @@ std::int64_t seconds_since_epoch(time_point t) {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-std::string hex(const unsigned char* data, std::size_t n) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (std::size_t i = 0; i < n; ++i) {
-        out += digits[data[i] >> 4];
-        out += digits[data[i] & 15];
-    }
-    return out;
-}
 
 }  // namespace
 
@@ -401,7 +394,7 @@ std::string sender_secret(std::string_view key, std::string_view sender_bare) {
     unsigned int length = 0;
     HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
          reinterpret_cast<const unsigned char*>(sender_bare.data()), sender_bare.size(), mac, &length);
-    return hex(mac, 16);
+    return sasl::hex_encode(std::string_view(reinterpret_cast<const char*>(mac), 16));
 }
 
 bool secret_matches(std::string_view key, std::string_view sender_bare, std::string_view presented) {

@@ -9,21 +9,12 @@
 
 #include "protocol/jid.hpp"
 #include "protocol/namespaces.hpp"
+#include "protocol/scram.hpp"
 
 namespace hush {
 
 namespace {
 
-std::string to_hex(const unsigned char* data, std::size_t size) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(size * 2);
-    for (std::size_t i = 0; i < size; ++i) {
-        out += digits[data[i] >> 4];
-        out += digits[data[i] & 0x0f];
-    }
-    return out;
-}
 
 bool is_xml_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -260,7 +251,7 @@ std::string dialback_key(std::string_view secret, std::string_view receiving, st
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), digest);
     // XEP-0185: the HMAC key is the hex text of SHA256(secret), not the raw digest.
-    std::string hmac_key = to_hex(digest, sizeof digest);
+    std::string hmac_key = sasl::hex_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
     OPENSSL_cleanse(digest, sizeof digest);
 
     std::string data;
@@ -275,7 +266,7 @@ std::string dialback_key(std::string_view secret, std::string_view receiving, st
     if (!ok) {
         return {};  // cannot happen with a built-in digest; an empty key never verifies
     }
-    return to_hex(mac, mac_size);
+    return sasl::hex_encode(std::string_view(reinterpret_cast<const char*>(mac), mac_size));
 }
 
 bool verify_dialback_key(std::string_view secret, std::string_view receiving, std::string_view originating,

@@ -217,6 +217,20 @@ std::string random_bytes(std::size_t count) {
     return out;
 }
 
+std::string hex_encode(std::string_view raw) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(raw.size() * 2);
+    for (const char ch : raw) {
+        const auto c = static_cast<unsigned char>(ch);
+        out += digits[c >> 4];
+        out += digits[c & 0x0f];
+    }
+    return out;
+}
+
+std::string random_hex(std::size_t count) { return hex_encode(random_bytes(count)); }
+
 std::string base64_encode(std::string_view raw) {
     constexpr std::size_t chunk = 3 * 4096;  // a multiple of 3, so padding only ever ends the last chunk
     std::string out;

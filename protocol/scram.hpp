@@ -39,6 +39,9 @@ scram_credentials decoy_credentials(scram_hash hash, std::string_view username, 
                                     std::uint32_t iterations);
 
 std::string random_bytes(std::size_t count);
+// Lower-case hex of raw bytes; and `count` random bytes as hex (ids, keys).
+std::string hex_encode(std::string_view raw);
+std::string random_hex(std::size_t count);
 std::string base64_encode(std::string_view raw);
 hush::expected<std::string, std::string> base64_decode(std::string_view text);  // error: "bad base64"
 bool constant_time_equal(std::string_view a, std::string_view b);

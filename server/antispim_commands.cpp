@@ -1,12 +1,12 @@
 #include "server/antispim_commands.hpp"
 
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
 #include <sstream>
 
 #include "protocol/namespaces.hpp"
+#include "protocol/scram.hpp"
 
 namespace hush {
 
@@ -19,17 +19,6 @@ constexpr std::string_view data_ns = "jabber:x:data";
 constexpr std::size_t max_sessions = 1000;
 constexpr std::chrono::minutes session_lifetime{10};
 
-std::string random_id() {
-    unsigned char raw[12];
-    RAND_bytes(raw, sizeof raw);
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : raw) {
-        out += digits[c >> 4];
-        out += digits[c & 15];
-    }
-    return out;
-}
 
 // The <command/> reply: status, sessionid, and the node echoed.
 pugi::xml_node command_reply(stanza& reply, std::string_view node, const std::string& session, std::string_view status) {
@@ -143,7 +132,7 @@ std::string antispim_commands::open_session(const std::string& node, const jid& 
     if (sessions_.size() >= max_sessions) {
         sessions_.erase(sessions_.begin());
     }
-    const std::string id = random_id();
+    const std::string id = sasl::random_hex(12);
     sessions_[id] = session_info{node, user.bare_string(), now};
     return id;
 }
@@ -309,7 +298,7 @@ asio::awaitable<stanza> antispim_commands::requests(const stanza& iq, const jid&
         }
         stanza reply = make_iq_result(iq);
         if (list->empty()) {
-            auto c = command_reply(reply, node, random_id(), "completed");
+            auto c = command_reply(reply, node, sasl::random_hex(12), "completed");
             note(c, "info", "No message requests.");
             co_return reply;
         }

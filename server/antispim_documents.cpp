@@ -1,9 +1,10 @@
 #include "server/antispim_documents.hpp"
 
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <sstream>
+
+#include "protocol/scram.hpp"
 
 namespace hush::antispim_documents {
 
@@ -13,21 +14,8 @@ constexpr const char* settings_key = "antispim:settings";
 constexpr const char* key_key = "antispim:key";
 constexpr std::string_view held_prefix = "antispim:held:";
 
-std::string hex(const unsigned char* data, std::size_t n) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (std::size_t i = 0; i < n; ++i) {
-        out += digits[data[i] >> 4];
-        out += digits[data[i] & 15];
-    }
-    return out;
-}
 
-std::string new_key_document() {
-    unsigned char raw[32];
-    RAND_bytes(raw, sizeof raw);
-    return "<key>" + hex(raw, sizeof raw) + "</key>";
-}
+std::string new_key_document() { return "<key>" + sasl::random_hex(32) + "</key>"; }
 
 std::string to_xml(const pugi::xml_node& node) {
     std::ostringstream out;
@@ -89,7 +77,7 @@ storage::result<challenge_key> get_key(storage::store& s, const std::string& dom
     key.key = doc.child("key").child_value();
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(key.key.data()), key.key.size(), digest);
-    key.id = hex(digest, 6);
+    key.id = sasl::hex_encode(std::string_view(reinterpret_cast<const char*>(digest), 6));
     return key;
 }
 

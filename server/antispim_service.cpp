@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "protocol/namespaces.hpp"
+#include "protocol/scram.hpp"
 #include "protocol/subscription.hpp"
 
 namespace hush {
@@ -23,15 +24,6 @@ namespace {
 constexpr std::string_view privacy_ns = "jabber:iq:privacy";
 
 
-std::string hex_of(const unsigned char* data, std::size_t n) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (std::size_t i = 0; i < n; ++i) {
-        out += digits[data[i] >> 4];
-        out += digits[data[i] & 15];
-    }
-    return out;
-}
 
 std::uint64_t random_seed() {
     std::uint64_t seed = 0;
@@ -70,9 +62,7 @@ std::string retry_after_payload(as::time_point until) {
 antispim_service::antispim_service(const config& cfg, storage::async_store& store,
                                    std::function<bool(std::string_view)> is_local)
     : cfg_(cfg), store_(store), is_local_(std::move(is_local)), engine_(random_seed()) {
-    unsigned char raw[32];
-    RAND_bytes(raw, sizeof raw);
-    phantom_key_ = hex_of(raw, sizeof raw);
+    phantom_key_ = sasl::random_hex(32);
     phantom_key_id_ = phantom_key_.substr(0, 12);  // same length as a real key id
 }
 

@@ -85,15 +85,7 @@ void xmpp_stream::close(stream_error error) {
     });
 }
 
-std::string xmpp_stream::new_stream_id() {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : sasl::random_bytes(16)) {
-        out += hex[c >> 4];
-        out += hex[c & 15];
-    }
-    return out;
-}
+std::string xmpp_stream::new_stream_id() { return sasl::random_hex(16); }
 
 void xmpp_stream::send(std::string bytes) { enqueue(share(std::move(bytes))); }
 
