@@ -207,7 +207,18 @@ def test_the_form_answer_and_a_new_question_revoking_approval(hush, xmpp):
                 f"<field var='qa'><value>blue</value></field></x></captcha>")
         result = await mallory.iq("set", form, to="bob@localhost")
         assert result["type"] == "result", str(result)
+        approval = await mallory.expect_stanza(is_approval("bob@localhost"), "the approval")
+        secret = approval.xml.findtext(q(NS, "secret"))
         await bob.expect_stanza(is_chat("mallory@localhost", "first"), "the held message")
+
+        def with_secret(body: str) -> ET.Element:
+            m = mallory.xmpp.make_message(mto="bob@localhost", mbody=body, mtype="chat")
+            s = ET.SubElement(m.xml, q(NS, "secret"))
+            s.text = secret
+            return m
+
+        with_secret("with my secret").send()
+        await bob.expect_stanza(is_chat("mallory@localhost", "with my secret"), "a message carrying the secret")
 
         # Bob reads and changes his settings: same question, other timing — approvals stand.
         got = await bob.iq("get", f"<query xmlns='{PRIVACY_NS}'><challenge xmlns='{NS}'/></query>")
@@ -219,7 +230,7 @@ def test_the_form_answer_and_a_new_question_revoking_approval(hush, xmpp):
                         "<answer>cat</answer><answer>fish</answer></challenge></query>")
         assert (await bob.iq("set", new_question))["type"] == "result"
         # A new question is a new key: the approval and the secret stop working.
-        mallory.send_message("bob@localhost", "still me")
+        with_secret("still me").send()
         st = await mallory.expect_stanza(
             lambda s: is_challenge("bob@localhost")(s) and "Which animal barks?" in challenge_of(s)[2],
             "a challenge with the new question")
