@@ -13,7 +13,7 @@ from test_federation import free_port, start_hush
 from test_im import PASSWORDS, im_client, is_presence, login, subscribe
 
 
-def start_servers(hush, prosody, tmp_path, ca=None):
+def start_servers(hush, prosody, tmp_path, ca=None, **hush_options):
     """hush.test (alice) and prosody.test (bob), each knowing where the other is. With a CA: certificates from it
     and both sides requiring valid certificates; without: self-signed certificates and dialback."""
     hush_s2s = free_port()
@@ -26,7 +26,8 @@ def start_servers(hush, prosody, tmp_path, ca=None):
     else:
         prosody_cert = self_signed(tmp_path / "prosody-cert", "prosody.test")
         p = prosody("prosody.test", *prosody_cert, peers={"hush.test": hush_s2s}, secure_auth=False)
-        h = start_hush(hush, "hush.test", hush_s2s, {"prosody.test": p.s2s_port})  # its own self-signed cert
+        h = start_hush(hush, "hush.test", hush_s2s, {"prosody.test": p.s2s_port},  # its own self-signed cert
+                       **hush_options)
     p.start()
     p.register("bob", PASSWORDS["bob"])
     h.adduser("alice@hush.test", PASSWORDS["alice"])
@@ -78,3 +79,24 @@ def test_prosody_with_sasl_external(hush, prosody, xmpp, tmp_path, test_ca):
     prosody_log = p.log_text()
     assert "Accepting SASL EXTERNAL identity from hush.test" in prosody_log, p.describe()
     assert "SASL EXTERNAL with hush.test succeeded" in prosody_log, p.describe()
+
+
+def test_a_prosody_user_passes_the_challenge(hush, prosody, xmpp, tmp_path):
+    """With Hush's default anti-SPIM policy, a stranger on Prosody writing to a Hush user is challenged; the challenge
+    and the answer cross Prosody's S2S and the held message arrives."""
+    from test_antispim import challenge_of, challenge_settings, is_approval, is_challenge, is_chat
+    h, p = start_servers(hush, prosody, tmp_path, antispim={"chain": ["challenge"]}, challenge=challenge_settings(0))
+
+    async def scenario():
+        alice = im_client(xmpp, "alice@hush.test/laptop")
+        bob = xmpp.client("bob@prosody.test/phone", PASSWORDS["bob"], mech=None)
+        await login(alice, h.port("c2s"))
+        await login(bob, p.c2s_port)
+        bob.send_message("alice@hush.test", "hi from Prosody")
+        st = await bob.expect_stanza(is_challenge("alice@hush.test"), "Hush's challenge through Prosody")
+        _, options, _ = challenge_of(st)
+        bob.send_message("alice@hush.test", str(options.index("blue") + 1))
+        await bob.expect_stanza(is_approval("alice@hush.test"), "the approval")
+        await alice.expect_stanza(is_chat("bob@prosody.test", "hi from Prosody"), "the held message")
+
+    xmpp.run(scenario())
