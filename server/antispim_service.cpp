@@ -174,12 +174,13 @@ asio::awaitable<bool> antispim_service::is_stranger(const jid& r, const jid& sen
 }
 
 asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& from, const jid& to) {
-    // Writing to someone first (a message with a body, or asking for or granting a subscription) makes them a
-    // contact. Presence broadcasts, receipts and chat states do not.
+    // Writing to someone first (a message with a body, asking for or granting a subscription, or directed
+    // presence — joining a group chat, say) makes them a contact. Receipts and chat states do not.
     const bool first_contact =
         (s.kind() == stanza_kind::message && s.type() != "error" && s.type() != "groupchat" &&
          s.element().child("body")) ||
-        (s.kind() == stanza_kind::presence && (s.type() == "subscribe" || s.type() == "subscribed"));
+        (s.kind() == stanza_kind::presence &&
+         (s.type() == "subscribe" || s.type() == "subscribed" || s.type().empty()));
     if (!first_contact || from.equals_bare(to) || !to.has_node()) {
         co_return;
     }

@@ -123,6 +123,11 @@ TEST_CASE("a stranger: nobody the receiver knows, asked, pre-approved, wrote to,
                                     parse_jid("bob@example.org/desk"), parse_jid("mallory@spam.test")));
         CHECK_FALSE(f.stranger(bob, "mallory@spam.test/x"));
     }
+    SUBCASE("directed presence (joining a room) makes the room no stranger") {
+        run_sync(f.service.outbound(make_stanza("<presence><x xmlns='http://jabber.org/protocol/muc'/></presence>"),
+                                    parse_jid("bob@example.org/desk"), parse_jid("coffee@rooms.spam.test/bob")));
+        CHECK_FALSE(f.stranger(bob, "coffee@rooms.spam.test/alice"));
+    }
     SUBCASE("approved under the current key only") {
         f.with_store([](storage::store& s) { return antispim_documents::approve(s, "example.org", "bob", "mallory@spam.test"); });
         CHECK_FALSE(f.stranger(bob, "mallory@spam.test/x"));
