@@ -174,15 +174,25 @@ asio::awaitable<bool> antispim_service::is_stranger(const jid& r, const jid& sen
 }
 
 asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& from, const jid& to) {
-    // Writing to someone first (a message with a body, asking for or granting a subscription, or directed
-    // presence — joining a group chat, say) makes them a contact. Receipts and chat states do not.
+    // Writing to someone first (a message with a body, asking for or granting a subscription, directed presence —
+    // joining a group chat — or an iq request — registering with a transport) makes them a contact. Receipts and
+    // chat states do not. Services (domain JIDs) count too; this server's own domains need no note.
     const bool first_contact =
         (s.kind() == stanza_kind::message && s.type() != "error" && s.type() != "groupchat" &&
          s.element().child("body")) ||
         (s.kind() == stanza_kind::presence &&
-         (s.type() == "subscribe" || s.type() == "subscribed" || s.type().empty()));
-    if (!first_contact || from.equals_bare(to) || !to.has_node()) {
+         (s.type() == "subscribe" || s.type() == "subscribed" || s.type().empty())) ||
+        (s.kind() == stanza_kind::iq && (s.type() == "get" || s.type() == "set"));
+    if (!first_contact || from.equals_bare(to) || (!to.has_node() && is_local_(to.domain()))) {
         co_return;
+    }
+    const std::string pair = from.bare_string() + " " + to.bare_string();
+    {
+        // Most outbound stanzas go to known contacts: remember recent notes instead of asking storage each time.
+        std::lock_guard lock(engine_mutex_);
+        if (noted_.contains(pair)) {
+            co_return;
+        }
     }
     auto note = [d = from.domain(), u = from.node(), k = docs::contact_key(to.bare_string())](storage::store& st)
         -> storage::result<void> {
@@ -198,7 +208,13 @@ asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& fro
     if (auto noted = co_await store_.run(std::move(note)); !noted) {
         spdlog::error("antispim: cannot note that {} wrote to {}: {}", from.bare_string(), to.bare_string(),
                       noted.error().message);
+        co_return;
     }
+    std::lock_guard lock(engine_mutex_);
+    if (noted_.size() >= 100000) {
+        noted_.clear();  // bounded; forgetting only costs one storage read later
+    }
+    noted_.insert(pair);
 }
 
 asio::awaitable<bool> antispim_service::missing_account(const stanza& s, const jid& from, const jid& to,

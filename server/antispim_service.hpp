@@ -6,6 +6,7 @@
 // Everything is kept per account in storage documents (server/antispim_documents.hpp), so it survives restarts and
 // works on both backends.
 #include <map>
+#include <unordered_set>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -107,6 +108,7 @@ private:
     // Challenge state for addresses without an account (kept in memory, bounded): the same answers as for an
     // account, so a stranger cannot tell the difference. Guarded by engine_mutex_.
     std::map<std::pair<std::string, std::string>, antispim::sender_state> phantoms_;
+    std::unordered_set<std::string> noted_;  // "user contact" pairs already noted (guarded by engine_mutex_)
     std::string phantom_key_;
     std::string phantom_key_id_;
 };

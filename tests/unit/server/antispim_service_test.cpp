@@ -128,6 +128,12 @@ TEST_CASE("a stranger: nobody the receiver knows, asked, pre-approved, wrote to,
                                     parse_jid("bob@example.org/desk"), parse_jid("coffee@rooms.spam.test/bob")));
         CHECK_FALSE(f.stranger(bob, "coffee@rooms.spam.test/alice"));
     }
+    SUBCASE("an iq request to a service (registering with a transport) makes the service a contact") {
+        run_sync(f.service.outbound(make_stanza("<iq type='set' id='r1'><query xmlns='jabber:iq:register'/></iq>"),
+                                    parse_jid("bob@example.org/desk"), parse_jid("icq.gateway.test")));
+        CHECK_FALSE(f.stranger(bob, "icq.gateway.test"));
+        CHECK(f.stranger(bob, "other.gateway.test"));
+    }
     SUBCASE("approved under the current key only") {
         f.with_store([](storage::store& s) { return antispim_documents::approve(s, "example.org", "bob", "mallory@spam.test"); });
         CHECK_FALSE(f.stranger(bob, "mallory@spam.test/x"));
