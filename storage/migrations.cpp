@@ -119,6 +119,20 @@ CREATE TABLE last_activity (
     FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
 );
 )sql"},
+    // Server-wide anti-SPIM data: the blocklist (JIDs, domains, IP ranges), not tied to any account.
+    migration{3, "server blocklist",
+              R"sql(
+CREATE TABLE server_blocklist (
+    kind {key} NOT NULL CHECK (kind IN ('jid', 'domain', 'ip')),
+    value {key} NOT NULL,
+    reason TEXT NOT NULL,
+    source TEXT NOT NULL,
+    added_at {int64} NOT NULL,
+    expires_at {int64} NOT NULL,
+    contacts_too {int64} NOT NULL,
+    PRIMARY KEY (kind, value)
+);
+)sql"},
 };
 
 // The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.

@@ -48,4 +48,17 @@ struct last_activity {
     std::string status;
 };
 
+// One entry of the server-wide blocklist.
+struct blocklist_entry {
+    std::string kind;   // "jid" (bare), "domain" (and its subdomains), "ip" (an address or CIDR range)
+    std::string value;  // normalized: nameprepped JID/domain, canonical range "192.0.2.0/24"
+    std::string reason;
+    std::string source;  // "admin", "user consensus", "dos detector", "report", "import:<url>", ...
+    std::int64_t added_at = 0;    // unix seconds
+    std::int64_t expires_at = 0;  // unix seconds; 0 = never
+    bool contacts_too = false;    // also refuse stanzas from the receivers' existing contacts
+
+    bool operator==(const blocklist_entry&) const = default;
+};
+
 }  // namespace hush::storage

@@ -84,6 +84,9 @@ public:
                                                    const std::string& prefix) override;
     result<bool> delete_document(const std::string& domain, const std::string& username,
                                  const std::string& key) override;
+    result<void> put_blocklist_entry(const blocklist_entry& entry) override;
+    result<bool> remove_blocklist_entry(const std::string& kind, const std::string& value) override;
+    result<std::vector<blocklist_entry>> list_blocklist(std::int64_t now) override;
 
     result<void> set_last_activity(const std::string& domain, const std::string& username,
                                    const last_activity& activity) override;

@@ -130,6 +130,12 @@ public:
     virtual result<bool> delete_document(const std::string& domain, const std::string& username,
                                          const std::string& key) = 0;
 
+    // The server-wide blocklist. put replaces an entry with the same kind and value; remove returns false when
+    // there was none. Listing leaves out entries expired at `now` (0: list everything).
+    virtual result<void> put_blocklist_entry(const blocklist_entry& entry) = 0;
+    virtual result<bool> remove_blocklist_entry(const std::string& kind, const std::string& value) = 0;
+    virtual result<std::vector<blocklist_entry>> list_blocklist(std::int64_t now) = 0;
+
     // XEP-0012 last activity of an account (set when its last resource goes offline).
     virtual result<void> set_last_activity(const std::string& domain, const std::string& username,
                                            const last_activity& activity) = 0;

@@ -181,6 +181,31 @@ TEST_CASE_TEMPLATE("documents: keys by prefix (no LIKE wildcards), and deletion"
           std::vector<std::string>{"antispim:held:mallory@spam.test"});
 }
 
+TEST_CASE_TEMPLATE("server blocklist: put replaces, expired entries are left out, remove", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_with_accounts(backend);
+    CHECK(must(s->list_blocklist(0)).empty());
+    const blocklist_entry spam{"domain", "spam.test", "open registration, invites", "admin", 100, 0, false};
+    const blocklist_entry bot{"jid", "bot@other.test", "reported", "report", 200, 1000, true};
+    const blocklist_entry range{"ip", "192.0.2.0/24", "flood", "dos detector", 300, 2000, false};
+    must(s->put_blocklist_entry(spam));
+    must(s->put_blocklist_entry(bot));
+    must(s->put_blocklist_entry(range));
+    CHECK(must(s->list_blocklist(0)) == std::vector<blocklist_entry>{spam, range, bot});  // by kind, value
+    CHECK(must(s->list_blocklist(1500)) == std::vector<blocklist_entry>{spam, range});    // bot expired
+    blocklist_entry again = spam;
+    again.reason = "still spamming";
+    again.contacts_too = true;
+    must(s->put_blocklist_entry(again));
+    CHECK(must(s->list_blocklist(1500)).front() == again);
+    CHECK(must(s->remove_blocklist_entry("domain", "spam.test")));
+    CHECK_FALSE(must(s->remove_blocklist_entry("domain", "spam.test")));
+    CHECK(must(s->list_blocklist(0)) == std::vector<blocklist_entry>{range, bot});
+}
+
 TEST_CASE_TEMPLATE("last activity: set and replaced", B, HUSH_BACKENDS) {
     B backend;
     if (!backend.available()) {
