@@ -1,0 +1,49 @@
+#pragma once
+// The server-wide blocklist as an immutable, searchable snapshot: bare JIDs, domains (with their subdomains: a
+// service's conference and upload hosts belong to it) and IP ranges (an address or CIDR, v4 or v6).
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/expected.hpp"
+#include "protocol/jid.hpp"
+#include "storage/records.hpp"
+
+namespace hush::antispim {
+
+struct ip_range {
+    std::array<std::uint8_t, 16> bytes{};  // IPv4 as v4-mapped IPv6
+    unsigned prefix = 128;                 // in bits of the 128-bit form
+
+    bool contains(const ip_range& address) const;
+    std::string to_string() const;  // canonical: "192.0.2.0/24", "2001:db8::/48", "192.0.2.7"
+    bool operator==(const ip_range&) const = default;
+};
+
+// "192.0.2.7", "192.0.2.0/24", "2001:db8::/48"; host bits must be zero. nullopt when malformed.
+std::optional<ip_range> parse_ip_range(std::string_view text);
+
+// Normalizes an entry's value for its kind ("jid", "domain", "ip"); the error says what is wrong.
+hush::expected<std::string, std::string> normalize_blocklist_value(std::string_view kind, std::string_view value);
+
+class blocklist {
+public:
+    blocklist() = default;
+    // Entries already expired at `now` are left out.
+    blocklist(std::vector<storage::blocklist_entry> entries, std::int64_t now);
+
+    // The most specific entry (JID, then domain, then IP range) matching the sender or the connection it came
+    // from, unless expired at `now`.
+    const storage::blocklist_entry* match(const jid& sender, std::string_view peer_address, std::int64_t now) const;
+
+    const std::vector<storage::blocklist_entry>& entries() const { return entries_; }
+
+private:
+    std::vector<storage::blocklist_entry> entries_;
+    std::vector<std::pair<ip_range, std::size_t>> ranges_;  // parsed "ip" entries → index in entries_
+};
+
+}  // namespace hush::antispim

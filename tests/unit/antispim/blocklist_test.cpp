@@ -1,0 +1,66 @@
+// The server-wide blocklist snapshot: IP ranges, normalization, and which entry matches a sender.
+#include <doctest.h>
+
+#include "antispim/blocklist.hpp"
+
+using namespace hush;
+using namespace hush::antispim;
+
+namespace {
+
+jid j(std::string_view text) {
+    auto parsed = jid::parse(text);
+    REQUIRE(parsed);
+    return *parsed;
+}
+
+storage::blocklist_entry entry(std::string kind, std::string value, std::int64_t expires = 0, bool contacts = false) {
+    return {std::move(kind), std::move(value), "test", "admin", 1, expires, contacts};
+}
+
+}  // namespace
+
+TEST_CASE("IP ranges: v4 and v6, canonical text, host bits refused") {
+    auto r = parse_ip_range("192.0.2.0/24");
+    REQUIRE(r);
+    CHECK(r->to_string() == "192.0.2.0/24");
+    CHECK(r->contains(*parse_ip_range("192.0.2.77")));
+    CHECK_FALSE(r->contains(*parse_ip_range("192.0.3.1")));
+    CHECK_FALSE(r->contains(*parse_ip_range("2001:db8::1")));
+    auto v6 = parse_ip_range("2001:DB8:0:0::/48");
+    REQUIRE(v6);
+    CHECK(v6->to_string() == "2001:db8::/48");
+    CHECK(v6->contains(*parse_ip_range("2001:db8:0:ffff::1")));
+    CHECK_FALSE(v6->contains(*parse_ip_range("2001:db8:1::1")));
+    CHECK(parse_ip_range("198.51.100.7")->to_string() == "198.51.100.7");
+    CHECK(parse_ip_range("0.0.0.0/0")->contains(*parse_ip_range("203.0.113.9")));
+    CHECK_FALSE(parse_ip_range("192.0.2.7/24"));  // host bits set
+    CHECK_FALSE(parse_ip_range("192.0.2.0/33"));
+    CHECK_FALSE(parse_ip_range("192.0.2.0/"));
+    CHECK_FALSE(parse_ip_range("example.org"));
+}
+
+TEST_CASE("values are normalized per kind") {
+    CHECK(*normalize_blocklist_value("jid", "Bot@Spam.TEST") == "bot@spam.test");
+    CHECK(*normalize_blocklist_value("jid", "bot@spam.test/res") == "bot@spam.test");
+    CHECK_FALSE(normalize_blocklist_value("jid", "spam.test"));
+    CHECK(*normalize_blocklist_value("domain", "Spam.Test.") == "spam.test");
+    CHECK(*normalize_blocklist_value("ip", "2001:DB8::/32") == "2001:db8::/32");
+    CHECK(normalize_blocklist_value("host", "x").error() == "kind must be jid, domain or ip");
+}
+
+TEST_CASE("matching: JID before domain before range; subdomains; expiry") {
+    const blocklist list({entry("domain", "spam.test"), entry("jid", "bot@spam.test", 0, true),
+                          entry("ip", "192.0.2.0/24", 500), entry("domain", "gone.test", 50)},
+                         100);
+    CHECK(list.entries().size() == 3);  // gone.test had expired
+    REQUIRE(list.match(j("bot@spam.test/x"), "", 100));
+    CHECK(list.match(j("bot@spam.test/x"), "", 100)->kind == "jid");
+    CHECK(list.match(j("other@spam.test"), "", 100)->kind == "domain");
+    CHECK(list.match(j("room@conference.spam.test"), "", 100)->value == "spam.test");
+    CHECK_FALSE(list.match(j("someone@notspam.test"), "", 100));
+    CHECK(list.match(j("someone@clean.test"), "192.0.2.9", 100)->kind == "ip");
+    CHECK_FALSE(list.match(j("someone@clean.test"), "192.0.2.9", 600));  // the range entry expired meanwhile
+    CHECK_FALSE(list.match(j("someone@clean.test"), "198.51.100.1", 100));
+    CHECK_FALSE(list.match(j("someone@clean.test"), "not-an-ip", 100));
+}
