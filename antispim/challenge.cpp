@@ -9,6 +9,7 @@
 #include <cctype>
 #include <charconv>
 #include <ctime>
+#include <iomanip>
 #include <sstream>
 
 namespace hush::antispim {
@@ -242,8 +243,8 @@ void challenge_engine::new_challenge(sender_state& state, const challenge_settin
         }
     }
     std::uniform_int_distribution<std::uint64_t> any;
-    std::ostringstream id;
-    id << std::hex << any(rng_) << any(rng_);
+    std::ostringstream id;  // fixed width: ids must not vary in shape
+    id << std::hex << std::setfill('0') << std::setw(16) << any(rng_) << std::setw(16) << any(rng_);
     state.challenge_id = id.str();
     state.challenged_at = now;
 }

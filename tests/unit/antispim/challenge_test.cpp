@@ -63,7 +63,7 @@ TEST_CASE("3a-c: a stranger's first stanza gets a challenge with a random subset
     sender_state st;
     const auto out = engine.on_stanza(st, sky(), t0);
     CHECK(out.what == stranger_outcome::kind::challenge);
-    CHECK_FALSE(st.challenge_id.empty());
+    CHECK(st.challenge_id.size() == 32);  // always: ids must not differ in shape
     REQUIRE(st.offered.size() == 4);
     CHECK(std::count(st.offered.begin(), st.offered.end(), "blue") == 1);
     CHECK(std::set<std::string>(st.offered.begin(), st.offered.end()).size() == 4);
