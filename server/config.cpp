@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 using namespace config_detail;
 
 constexpr std::int64_t max_timeout_seconds = 365 * 24 * 3600;  // keeps every duration conversion in range
-constexpr std::array<std::string_view, 2> known_policies{"pass", "challenge"};
+constexpr std::array<std::string_view, 3> known_policies{"pass", "blocklist", "challenge"};
 constexpr std::array<std::string_view, 3> stranger_modes{"challenge", "allow", "drop"};  // as antispim::stranger_mode
 constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "warn", "error"};
 constexpr std::array<std::string_view, 2> tls_versions{"1.2", "1.3"};

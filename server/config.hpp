@@ -52,7 +52,7 @@ struct sasl_config {
 };
 
 struct antispim_config {
-    std::vector<std::string> chain{"challenge"};  // ordered policy names
+    std::vector<std::string> chain{"blocklist", "challenge"};  // ordered policy names
     std::vector<std::string> dry_run;             // policies that only log what they would do
     // Accounts on this server are never strangers to each other.
     bool trust_local_users = true;

@@ -1,5 +1,6 @@
 #include "server/hushctl_antispim.hpp"
 
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -7,6 +8,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "antispim/blocklist.hpp"
 #include "protocol/jid.hpp"
 #include "protocol/stanza.hpp"
 #include "server/antispim_documents.hpp"
@@ -187,9 +189,82 @@ int requests_command(const config& cfg, storage::store& store, const jid& user, 
     return 0;
 }
 
+int blocklist_command(storage::store& store, const std::vector<std::string>& args) {
+    if (args.size() == 2 && args[1] == "list") {
+        auto list = store.list_blocklist(0);
+        if (!list) {
+            return fail(list.error().message);
+        }
+        const auto now = unix_now();
+        for (const auto& e : *list) {
+            std::printf("%s\t%s\t%s\t%s\tadded %s\t%s%s\n", e.kind.c_str(), e.value.c_str(), e.reason.c_str(),
+                        e.source.c_str(), xep0082_stamp(e.added_at).c_str(),
+                        e.expires_at == 0 ? "never expires"
+                                          : ((e.expires_at <= now ? "expired " : "expires ") +
+                                             xep0082_stamp(e.expires_at)).c_str(),
+                        e.contacts_too ? "\tcontacts too" : "");
+        }
+        return 0;
+    }
+    if (args.size() < 4 || (args[1] != "add" && args[1] != "remove")) {
+        return 2;
+    }
+    auto value = antispim::normalize_blocklist_value(args[2], args[3]);
+    if (!value) {
+        return fail(value.error());
+    }
+    if (args[1] == "remove") {
+        if (args.size() != 4) {
+            return 2;
+        }
+        auto removed = store.remove_blocklist_entry(args[2], *value);
+        if (!removed) {
+            return fail(removed.error().message);
+        }
+        if (!*removed) {
+            return fail("no blocklist entry " + args[2] + " " + *value);
+        }
+        std::printf("removed %s %s\n", args[2].c_str(), value->c_str());
+        return 0;
+    }
+    storage::blocklist_entry entry;
+    entry.kind = args[2];
+    entry.value = *value;
+    entry.source = "admin";
+    entry.added_at = unix_now();
+    for (std::size_t i = 4; i < args.size(); ++i) {
+        if (args[i] == "--contacts-too") {
+            entry.contacts_too = true;
+        } else if (args[i] == "--expires" && i + 1 < args.size()) {
+            long hours = 0;
+            const auto& text = args[++i];
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), hours);
+            if (ec != std::errc{} || end != text.data() + text.size() || hours <= 0) {
+                return fail("--expires takes a number of hours");
+            }
+            entry.expires_at = entry.added_at + hours * 3600;
+        } else if (entry.reason.empty() && !args[i].starts_with("--")) {
+            entry.reason = args[i];
+        } else {
+            return 2;
+        }
+    }
+    if (entry.reason.empty()) {
+        entry.reason = "blocked by an administrator";
+    }
+    if (auto stored = store.put_blocklist_entry(entry); !stored) {
+        return fail(stored.error().message);
+    }
+    std::printf("blocked %s %s\n", entry.kind.c_str(), entry.value.c_str());
+    return 0;
+}
+
 }  // namespace
 
 int run_antispim_command(const config& cfg, storage::store& store, const std::vector<std::string>& args) {
+    if (args[0] == "blocklist") {
+        return blocklist_command(store, args);
+    }
     if (args.size() < 2) {
         return 2;
     }

@@ -8,7 +8,7 @@
 
 namespace hush {
 
-// `args` starts with "challenge" or "requests"; returns the process exit status (2: usage).
+// `args` starts with "challenge", "requests" or "blocklist"; returns the process exit status (2: usage).
 int run_antispim_command(const config& cfg, storage::store& store, const std::vector<std::string>& args);
 
 inline constexpr const char* antispim_usage =
@@ -19,6 +19,11 @@ inline constexpr const char* antispim_usage =
     "  requests JID             list message requests: strangers with held stanzas\n"
     "  requests JID release SENDER   approve SENDER; held messages go to offline storage, invites to pending\n"
     "  requests JID reject SENDER    discard SENDER's held stanzas (SENDER stays a stranger)\n"
-    "  requests JID report SENDER    discard them and block SENDER for this user (logged as a report)\n";
+    "  requests JID report SENDER    discard them and block SENDER for this user (logged as a report)\n"
+    "  blocklist list           the server-wide blocklist\n"
+    "  blocklist add KIND VALUE [REASON] [--expires HOURS] [--contacts-too]\n"
+    "                           block a jid, domain (and its subdomains) or ip (address or CIDR range);\n"
+    "                           hushd picks it up within 30 s, or at once on SIGHUP\n"
+    "  blocklist remove KIND VALUE\n";
 
 }  // namespace hush

@@ -5,6 +5,10 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
 #include <future>
 
@@ -60,8 +64,10 @@ server::server(config cfg)
     antispim_ = std::make_unique<antispim_service>(cfg_, *store_, [this](std::string_view domain) {
         return std::find(cfg_.hosts.begin(), cfg_.hosts.end(), domain) != cfg_.hosts.end();
     });
+    blocklist_ = std::make_unique<blocklist_service>(cfg_, *store_);
     chain_ = antispim::chain::build(cfg_.antispim,
-                                    {{"challenge", [this] { return antispim_->make_challenge_policy(); }}});
+                                    {{"challenge", [this] { return antispim_->make_challenge_policy(); }},
+                                     {"blocklist", [this] { return blocklist_->make_policy(); }}});
     accounts_ = std::make_unique<storage_account_directory>(*store_);
     handlers_ = std::make_unique<server_handlers>(HUSH_VERSION);
     router_ = std::make_unique<router>(cfg_.hosts, registry_, *accounts_, *chain_, *handlers_);
@@ -144,6 +150,7 @@ int server::run() {
                 return;
             }
             if (signo == SIGHUP) {
+                asio::co_spawn(*loops_.front(), blocklist_->reload(), asio::detached);
                 const auto err = tls_->reload();
                 if (err.empty()) {
                     spdlog::info("SIGHUP: TLS certificate reloaded");
@@ -158,6 +165,21 @@ int server::run() {
         });
     };
     wait_signal();
+    // hushctl edits the blocklist in the database: pick its changes up now and then.
+    asio::co_spawn(
+        *loops_.front(),
+        [this]() -> asio::awaitable<void> {
+            asio::steady_timer timer(*loops_.front());
+            while (!stopping_) {
+                timer.expires_after(blocklist_service::reload_every);
+                auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                if (ec || stopping_) {
+                    break;
+                }
+                co_await blocklist_->reload();
+            }
+        },
+        asio::detached);
 
     for (auto& loop : loops_) {
         guards_.push_back(asio::make_work_guard(*loop));

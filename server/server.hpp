@@ -13,6 +13,7 @@
 #include "antispim/chain.hpp"
 #include "server/accounts.hpp"
 #include "server/antispim_commands.hpp"
+#include "server/blocklist_service.hpp"
 #include "server/antispim_service.hpp"
 #include "server/auth_throttle.hpp"
 #include "server/config.hpp"
@@ -53,6 +54,7 @@ private:
     std::unique_ptr<storage::async_store> store_;
     std::unique_ptr<tls_context_provider> tls_;
     std::unique_ptr<antispim_service> antispim_;
+    std::unique_ptr<blocklist_service> blocklist_;
     std::unique_ptr<antispim_commands> antispim_commands_;
     std::unique_ptr<antispim::chain> chain_;
     session_registry registry_;
