@@ -133,6 +133,15 @@ CREATE TABLE server_blocklist (
     PRIMARY KEY (kind, value)
 );
 )sql"},
+    // Bearer tokens for the admin HTTP API: only a SHA-256 of each token is kept.
+    migration{4, "admin tokens",
+              R"sql(
+CREATE TABLE admin_tokens (
+    name {key} NOT NULL PRIMARY KEY,
+    token_sha256 {key} NOT NULL,
+    created_at {int64} NOT NULL
+);
+)sql"},
 };
 
 // The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.

@@ -1,4 +1,4 @@
-// sql_store, server-wide data: the anti-SPIM blocklist.
+// sql_store, server-wide data: the anti-SPIM blocklist and the admin API's tokens.
 #include "storage/sql_store.hpp"
 
 namespace hush::storage {
@@ -46,6 +46,44 @@ result<std::vector<blocklist_entry>> sql_store::list_blocklist(std::int64_t now)
         return unexpected(done.error());
     }
     return out;
+}
+
+result<void> sql_store::put_admin_token(const std::string& name, const std::string& token_sha256,
+                                       std::int64_t created_at) {
+    auto stored = run("put admin token",
+                      "INSERT INTO admin_tokens (name, token_sha256, created_at) VALUES ($1, $2, $3) "
+                      "ON CONFLICT (name) DO UPDATE SET token_sha256 = excluded.token_sha256, "
+                      "created_at = excluded.created_at",
+                      {name, token_sha256, created_at});
+    if (!stored) {
+        return unexpected(stored.error());
+    }
+    return {};
+}
+
+result<bool> sql_store::remove_admin_token(const std::string& name) {
+    auto removed = run("remove admin token", "DELETE FROM admin_tokens WHERE name = $1", {name});
+    if (!removed) {
+        return unexpected(removed.error());
+    }
+    return *removed > 0;
+}
+
+result<std::vector<std::pair<std::string, std::int64_t>>> sql_store::list_admin_tokens() {
+    std::vector<std::pair<std::string, std::int64_t>> out;
+    auto done = run("list admin tokens", "SELECT name, created_at FROM admin_tokens ORDER BY name", {},
+                    [&](const sql_row& row) -> result<void> {
+                        out.emplace_back(row.text(0), row.int64(1).value_or(0));
+                        return {};
+                    });
+    if (!done) {
+        return unexpected(done.error());
+    }
+    return out;
+}
+
+result<std::optional<std::string>> sql_store::admin_token_name(const std::string& token_sha256) {
+    return query_text("find admin token", "SELECT name FROM admin_tokens WHERE token_sha256 = $1", {token_sha256});
 }
 
 }  // namespace hush::storage

@@ -87,6 +87,11 @@ public:
     result<void> put_blocklist_entry(const blocklist_entry& entry) override;
     result<bool> remove_blocklist_entry(const std::string& kind, const std::string& value) override;
     result<std::vector<blocklist_entry>> list_blocklist(std::int64_t now) override;
+    result<void> put_admin_token(const std::string& name, const std::string& token_sha256,
+                                 std::int64_t created_at) override;
+    result<bool> remove_admin_token(const std::string& name) override;
+    result<std::vector<std::pair<std::string, std::int64_t>>> list_admin_tokens() override;
+    result<std::optional<std::string>> admin_token_name(const std::string& token_sha256) override;
 
     result<void> set_last_activity(const std::string& domain, const std::string& username,
                                    const last_activity& activity) override;

@@ -136,6 +136,15 @@ public:
     virtual result<bool> remove_blocklist_entry(const std::string& kind, const std::string& value) = 0;
     virtual result<std::vector<blocklist_entry>> list_blocklist(std::int64_t now) = 0;
 
+    // Admin API tokens, by name, stored as hex SHA-256 digests. put replaces; remove returns false when absent.
+    virtual result<void> put_admin_token(const std::string& name, const std::string& token_sha256,
+                                         std::int64_t created_at) = 0;
+    virtual result<bool> remove_admin_token(const std::string& name) = 0;
+    // (name, created_at) pairs, by name.
+    virtual result<std::vector<std::pair<std::string, std::int64_t>>> list_admin_tokens() = 0;
+    // The name of the token with this digest, if any.
+    virtual result<std::optional<std::string>> admin_token_name(const std::string& token_sha256) = 0;
+
     // XEP-0012 last activity of an account (set when its last resource goes offline).
     virtual result<void> set_last_activity(const std::string& domain, const std::string& username,
                                            const last_activity& activity) = 0;

@@ -206,6 +206,25 @@ TEST_CASE_TEMPLATE("server blocklist: put replaces, expired entries are left out
     CHECK(must(s->list_blocklist(0)) == std::vector<blocklist_entry>{range, bot});
 }
 
+TEST_CASE_TEMPLATE("admin tokens: by digest, replaced by name, removed", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_with_accounts(backend);
+    must(s->put_admin_token("ops", "aa11", 10));
+    must(s->put_admin_token("ci", "bb22", 20));
+    CHECK(must(s->admin_token_name("aa11")) == std::optional<std::string>("ops"));
+    CHECK_FALSE(must(s->admin_token_name("cc33")).has_value());
+    must(s->put_admin_token("ops", "dd44", 30));  // rotated
+    CHECK_FALSE(must(s->admin_token_name("aa11")).has_value());
+    CHECK(must(s->list_admin_tokens()) ==
+          std::vector<std::pair<std::string, std::int64_t>>{{"ci", 20}, {"ops", 30}});
+    CHECK(must(s->remove_admin_token("ci")));
+    CHECK_FALSE(must(s->remove_admin_token("ci")));
+    CHECK_FALSE(must(s->admin_token_name("bb22")).has_value());
+}
+
 TEST_CASE_TEMPLATE("last activity: set and replaced", B, HUSH_BACKENDS) {
     B backend;
     if (!backend.available()) {
