@@ -34,9 +34,9 @@ constexpr std::array<std::string_view, 3> known_policies{"pass", "blocklist", "c
 constexpr std::array<std::string_view, 3> stranger_modes{"challenge", "allow", "drop"};  // as antispim::stranger_mode
 constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "warn", "error"};
 constexpr std::array<std::string_view, 2> tls_versions{"1.2", "1.3"};
-constexpr std::array<std::string_view, 4> listener_kinds{"c2s", "c2s_direct_tls", "s2s",
-                                                        "s2s_direct_tls"};  // as listener_config::kind
-constexpr std::array<std::uint16_t, 4> listener_default_ports{5222, 5223, 5269, 5270};
+constexpr std::array<std::string_view, 5> listener_kinds{"c2s", "c2s_direct_tls", "s2s", "s2s_direct_tls",
+                                                        "http"};  // as listener_config::kind
+constexpr std::array<std::uint16_t, 5> listener_default_ports{5222, 5223, 5269, 5270, 5280};
 constexpr std::array<std::string_view, 2> backends{"sqlite", "postgresql"};         // as store_options::backend_kind
 
 // The canonical text of an IP literal (so "::1" and "0::1" compare equal), or nullopt.
@@ -178,7 +178,8 @@ private:
         using kind = listener_config::kind;
         c.listeners = {listener_config{kind::c2s_starttls, "127.0.0.1", 5222},
                        listener_config{kind::c2s_direct_tls, "127.0.0.1", 5223},
-                       listener_config{kind::s2s_starttls, "127.0.0.1", 5269}};
+                       listener_config{kind::s2s_starttls, "127.0.0.1", 5269},
+                       listener_config{kind::http, "127.0.0.1", 5280}};
         const toml::node* node = root.get("listen");
         if (!node) {
             return;

@@ -16,11 +16,12 @@
 namespace hush {
 
 struct listener_config {
-    // Config names: "c2s", "c2s_direct_tls", "s2s", "s2s_direct_tls" (XEP-0368).
-    enum class kind { c2s_starttls, c2s_direct_tls, s2s_starttls, s2s_direct_tls };
+    // Config names: "c2s", "c2s_direct_tls", "s2s", "s2s_direct_tls" (XEP-0368), "http" (blocklist.xml, metrics,
+    // the admin API).
+    enum class kind { c2s_starttls, c2s_direct_tls, s2s_starttls, s2s_direct_tls, http };
     kind type = kind::c2s_starttls;
     std::string address = "127.0.0.1";
-    // 0: an ephemeral port (tests); the bound port is printed. Default by kind: 5222, 5223, 5269, 5270.
+    // 0: an ephemeral port (tests); the bound port is printed. Default by kind: 5222, 5223, 5269, 5270, 5280.
     std::uint16_t port = 5222;
 
     bool is_s2s() const { return type == kind::s2s_starttls || type == kind::s2s_direct_tls; }

@@ -8,7 +8,10 @@
 #include <iterator>
 #include <sstream>
 
+#include <openssl/sha.h>
+
 #include "antispim/blocklist.hpp"
+#include "protocol/scram.hpp"
 #include "protocol/jid.hpp"
 #include "protocol/stanza.hpp"
 #include "server/antispim_documents.hpp"
@@ -259,11 +262,52 @@ int blocklist_command(storage::store& store, const std::vector<std::string>& arg
     return 0;
 }
 
+int token_command(storage::store& store, const std::vector<std::string>& args) {
+    if (args.size() == 2 && args[1] == "list") {
+        auto list = store.list_admin_tokens();
+        if (!list) {
+            return fail(list.error().message);
+        }
+        for (const auto& [name, created] : *list) {
+            std::printf("%s\tcreated %s\n", name.c_str(), xep0082_stamp(created).c_str());
+        }
+        return 0;
+    }
+    if (args.size() != 3 || (args[1] != "create" && args[1] != "revoke")) {
+        return 2;
+    }
+    if (args[1] == "revoke") {
+        auto removed = store.remove_admin_token(args[2]);
+        if (!removed) {
+            return fail(removed.error().message);
+        }
+        if (!*removed) {
+            return fail("no token named " + args[2]);
+        }
+        std::printf("revoked %s\n", args[2].c_str());
+        return 0;
+    }
+    const std::string token = sasl::random_hex(24);
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+    const std::string hashed = sasl::hex_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+    if (auto stored = store.put_admin_token(args[2], hashed, unix_now()); !stored) {
+        return fail(stored.error().message);
+    }
+    std::printf("%s\n", token.c_str());
+    std::fprintf(stderr, "token %s created; send it as \"Authorization: Bearer <token>\". It is not shown again.\n",
+                 args[2].c_str());
+    return 0;
+}
+
 }  // namespace
 
 int run_antispim_command(const config& cfg, storage::store& store, const std::vector<std::string>& args) {
     if (args[0] == "blocklist") {
         return blocklist_command(store, args);
+    }
+    if (args[0] == "token") {
+        return token_command(store, args);
     }
     if (args.size() < 2) {
         return 2;

@@ -8,7 +8,7 @@
 
 namespace hush {
 
-// `args` starts with "challenge", "requests" or "blocklist"; returns the process exit status (2: usage).
+// `args` starts with "challenge", "requests", "blocklist" or "token"; returns the process exit status (2: usage).
 int run_antispim_command(const config& cfg, storage::store& store, const std::vector<std::string>& args);
 
 inline constexpr const char* antispim_usage =
@@ -24,6 +24,8 @@ inline constexpr const char* antispim_usage =
     "  blocklist add KIND VALUE [REASON] [--expires HOURS] [--contacts-too]\n"
     "                           block a jid, domain (and its subdomains) or ip (address or CIDR range);\n"
     "                           hushd picks it up within 30 s, or at once on SIGHUP\n"
-    "  blocklist remove KIND VALUE\n";
+    "  blocklist remove KIND VALUE\n"
+    "  token create NAME        a bearer token for the admin HTTP API (printed once; only its digest is kept)\n"
+    "  token list | token revoke NAME\n";
 
 }  // namespace hush

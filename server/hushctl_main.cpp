@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
         }
         return 0;
     }
-    if (command == "challenge" || command == "requests" || command == "blocklist") {
+    if (command == "challenge" || command == "requests" || command == "blocklist" || command == "token") {
         const int status = hush::run_antispim_command(*cfg, *store, args);
         return status == 2 ? usage(stderr) : status;
     }

@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 
 #include "server/c2s_session.hpp"
+#include "server/http_api.hpp"
 #include "server/s2s_incoming.hpp"
 
 namespace hush {
@@ -52,6 +53,8 @@ std::string_view listener::kind_name() const {
         return "s2s";
     case kind::s2s_direct_tls:
         return "s2s_direct_tls";
+    case kind::http:
+        return "http";
     }
     return "unknown";
 }
@@ -78,6 +81,13 @@ asio::awaitable<void> listener::accept_loop() {
             spdlog::warn("accept on {}:{} failed: {}", where_.address, port_, ec.message());
             asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(100));
             co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+            continue;
+        }
+        if (where_.type == listener_config::kind::http) {
+            if (ctx_.http != nullptr) {
+                auto executor = socket.get_executor();
+                asio::co_spawn(executor, ctx_.http->serve(std::move(socket)), asio::detached);
+            }
             continue;
         }
         boost::system::error_code ep_ec;

@@ -148,6 +148,12 @@ peer_certificate_status s2s_manager::judge_certificate(SSL* ssl, const std::stri
     return status;
 }
 
+std::size_t s2s_manager::stream_count() {
+    std::lock_guard lock(mutex_);
+    return static_cast<std::size_t>(
+        std::count_if(streams_.begin(), streams_.end(), [](const auto& s) { return !s.second.expired(); }));
+}
+
 void s2s_manager::close_all() {
     std::lock_guard lock(mutex_);
     closing_ = true;

@@ -66,6 +66,8 @@ public:
 
     // Closes every outgoing stream (shutdown).
     void close_all();
+    // Outgoing streams currently known (for metrics).
+    std::size_t stream_count();
 
     // --- for s2s_outgoing_stream ---
     // Its stream is authenticated: the back-off for the domain starts over.

@@ -14,6 +14,7 @@
 #include "server/accounts.hpp"
 #include "server/antispim_commands.hpp"
 #include "server/blocklist_service.hpp"
+#include "server/http_api.hpp"
 #include "server/antispim_service.hpp"
 #include "server/auth_throttle.hpp"
 #include "server/config.hpp"
@@ -69,6 +70,7 @@ private:
     std::unique_ptr<registration_service> registration_;
     std::unique_ptr<server_context> ctx_;
     std::unique_ptr<s2s_manager> s2s_;
+    std::unique_ptr<http_api> http_;
     std::vector<std::unique_ptr<listener>> listeners_;
     std::unique_ptr<boost::asio::signal_set> signals_;
     bool stopping_ = false;

@@ -20,6 +20,7 @@ namespace hush {
 class im_core;
 class registration_service;
 class s2s_manager;
+class http_api;
 
 struct server_context {
     const config& cfg;
@@ -34,6 +35,7 @@ struct server_context {
     std::string caps_ver;   // XEP-0115 hash of the server's disco#info, for stream features
     registration_service* registration = nullptr;  // XEP-0077; null in bare routing tests
     s2s_manager* s2s = nullptr;                    // federation; null in bare routing tests
+    http_api* http = nullptr;                      // the HTTP endpoint (http listeners)
 };
 
 }  // namespace hush

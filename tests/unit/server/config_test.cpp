@@ -62,7 +62,7 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.tls.certificate.empty());
     CHECK(c.tls.key.empty());
     CHECK(c.tls.min_version == "1.2");
-    REQUIRE(c.listeners.size() == 3);
+    REQUIRE(c.listeners.size() == 4);
     CHECK(c.listeners[0].type == listener_config::kind::c2s_starttls);
     CHECK(c.listeners[0].address == "127.0.0.1");
     CHECK(c.listeners[0].port == 5222);
@@ -72,6 +72,9 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.listeners[2].type == listener_config::kind::s2s_starttls);
     CHECK(c.listeners[2].address == "127.0.0.1");
     CHECK(c.listeners[2].port == 5269);
+    CHECK(c.listeners[3].type == listener_config::kind::http);
+    CHECK(c.listeners[3].address == "127.0.0.1");
+    CHECK(c.listeners[3].port == 5280);
     CHECK_FALSE(c.s2s.require_valid_certificates);
     CHECK(c.s2s.require_valid_certificate_for.empty());
     CHECK(c.s2s.ca_file.empty());
@@ -221,7 +224,8 @@ TEST_CASE("names that must be one of a set") {
     CHECK(load_error("[tls]\nmin_version = \"1.1\"\n") ==
           "2:15: tls.min_version: must be one of \"1.2\", \"1.3\" (got \"1.1\")");
     CHECK(load_error("[[listen]]\nkind = \"xmpp\"\n") ==
-          "2:8: listen[0].kind: must be one of \"c2s\", \"c2s_direct_tls\", \"s2s\", \"s2s_direct_tls\" (got \"xmpp\")");
+          "2:8: listen[0].kind: must be one of \"c2s\", \"c2s_direct_tls\", \"s2s\", \"s2s_direct_tls\", \"http\" (got "
+          "\"xmpp\")");
     CHECK(load_error("[storage]\nbackend = \"mysql\"\n") ==
           "2:11: storage.backend: must be one of \"sqlite\", \"postgresql\" (got \"mysql\")");
 
