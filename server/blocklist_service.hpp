@@ -5,8 +5,13 @@
 // refused; contacts keep talking unless the entry says contacts_too.
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -30,10 +35,26 @@ public:
 
     std::unique_ptr<antispim::policy> make_policy();
 
+    // Starts following the configured [[antispim.import]] sources (each polled with If-None-Match on its own
+    // coroutine until `stopping` says so). Imported entries block like local ones; they are not published.
+    void start_imports(boost::asio::any_io_executor executor, const std::atomic<bool>& stopping);
+
+    // Parses a fetched list (format "hush" or "domains"); the error says what is wrong.
+    static hush::expected<std::vector<storage::blocklist_entry>, std::string> parse_import(
+        const std::string& format, const std::string& body, const std::string& url, std::int64_t now);
+
+    // Local (database) entries only: what /blocklist.xml publishes.
+    std::vector<storage::blocklist_entry> local_entries() const;
+
 private:
     void install(std::vector<storage::blocklist_entry> entries);
+    void rebuild();  // under mutex_: merges local and imported entries into a new snapshot
+    boost::asio::awaitable<void> follow(antispim_config::import_source source, const std::atomic<bool>& stopping);
 
+    const config& cfg_;
     storage::async_store& store_;
+    std::vector<storage::blocklist_entry> local_;
+    std::map<std::string, std::vector<storage::blocklist_entry>> imported_;  // by source URL
     mutable std::mutex mutex_;
     std::shared_ptr<const antispim::blocklist> current_;
     std::size_t last_count_ = static_cast<std::size_t>(-1);

@@ -292,7 +292,8 @@ private:
             return;
         }
         check_keys(*t, "antispim",
-                   {"chain", "dry_run", "trust_local_users", "max_held_per_sender", "held_expiry_hours", "challenge"});
+                   {"chain", "dry_run", "trust_local_users", "max_held_per_sender", "held_expiry_hours", "challenge",
+                    "import"});
         antispim_config& a = c.antispim;
         read_bool(*t, "antispim", "trust_local_users", a.trust_local_users);
         read_int(*t, "antispim", "max_held_per_sender", a.max_held_per_sender, 1, 1000);
@@ -301,6 +302,7 @@ private:
             a.held_expiry = std::chrono::hours{held_hours};
         }
         load_challenge(*t, a.challenge);
+        load_imports(*t, a.imports);
         if (const toml::array* chain = read_string_list(*t, "antispim", "chain", a.chain)) {
             std::string available;
             for (const std::string_view p : known_policies) {
@@ -325,6 +327,36 @@ private:
                 fail(dry_run->get(i)->source(), indexed("antispim.dry_run", i),
                      in_quotes(name) + " is not in antispim.chain");
             }
+        }
+    }
+
+    void load_imports(const toml::table& antispim, std::vector<antispim_config::import_source>& out) {
+        const toml::node* node = antispim.get("import");
+        if (!node) {
+            return;
+        }
+        const toml::array* array = node->as_array();
+        if (!array || !array->is_array_of_tables()) {
+            fail(node->source(), "antispim.import", "expected an array of tables ([[antispim.import]] sections)");
+            return;
+        }
+        static constexpr std::array<std::string_view, 2> formats{"hush", "domains"};
+        for (std::size_t i = 0; i < array->size(); ++i) {
+            const toml::table& t = *array->get(i)->as_table();
+            const std::string prefix = indexed("antispim.import", i);
+            check_keys(t, prefix, {"url", "format", "interval_seconds"});
+            antispim_config::import_source source;
+            const toml::node* url = read_string(t, prefix, "url", source.url);
+            if (!url) {
+                fail(t.source(), prefix, "url is required");
+            } else if (!source.url.starts_with("http://")) {
+                fail(url->source(), join(prefix, "url"), "must start with http:// (publish lists through a TLS proxy)");
+            }
+            if (const auto f = read_choice(t, prefix, "format", formats)) {
+                source.format = formats[*f];
+            }
+            read_seconds(t, prefix, "interval_seconds", source.interval);
+            out.push_back(std::move(source));
         }
     }
 

@@ -62,6 +62,14 @@ struct antispim_config {
     // Stanzas held per sender and receiver while the sender is challenged, and for how long.
     std::size_t max_held_per_sender = 10;
     std::chrono::hours held_expiry{24 * 7};
+
+    // Other servers' published lists to follow ([[antispim.import]]).
+    struct import_source {
+        std::string url;                // http://host[:port]/path
+        std::string format = "hush";    // "hush" (urn:hush:blocklist:0 XML) or "domains" (one domain per line)
+        std::chrono::seconds interval{3600};
+    };
+    std::vector<import_source> imports;
 };
 
 // XEP-0077 in-band registration. Password changes and account removal by a logged-in user are account

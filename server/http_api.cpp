@@ -101,11 +101,12 @@ http_api::http_api(server_context& ctx, blocklist_service& blocklist, antispim::
     : ctx_(ctx), blocklist_(blocklist), chain_(chain) {}
 
 http_api::document http_api::blocklist_document() const {
-    const auto list = blocklist_.current();
+    // Only this server's own entries: what it learned from others is theirs to publish.
+    const auto entries = blocklist_.local_entries();
     std::int64_t newest = 0;
     std::string body = "<?xml version='1.0' encoding='UTF-8'?>\n<blocklist xmlns='" + std::string(blocklist_ns) +
                        "' server='" + xml_escape(ctx_.cfg.hosts.front()) + "'>\n";
-    for (const auto& e : list->entries()) {
+    for (const auto& e : entries) {
         newest = std::max(newest, e.added_at);
         body += "  <entry type='" + xml_escape(e.kind) + "' value='" + xml_escape(e.value) + "' reason='" +
                 xml_escape(e.reason) + "' source='" + xml_escape(e.source) + "' added='" + iso(e.added_at) + "'";

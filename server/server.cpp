@@ -167,6 +167,7 @@ int server::run() {
         });
     };
     wait_signal();
+    blocklist_->start_imports(loops_.front()->get_executor(), stopping_);
     // hushctl edits the blocklist in the database: pick its changes up now and then.
     asio::co_spawn(
         *loops_.front(),

@@ -67,3 +67,48 @@ def test_hushctl_blocklist_validates_and_removes(hush):
     missing = server.hushctl("blocklist", "remove", "ip", "192.0.2.0/24", check=False)
     assert missing.returncode == 1 and "no blocklist entry" in missing.stderr
     assert server.hushctl("blocklist", "list").stdout == ""
+
+
+def test_a_list_imported_from_another_server_blocks_there_too(hush, xmpp):
+    """a.test publishes b.test as spammy; c.test imports a.test's /blocklist.xml and refuses b.test's invites, while
+    carol@c.test and bob@b.test, already subscribed, keep chatting."""
+    from test_federation import free_port
+    a = hush(server={"hosts": ["a.test"]}, listen=[{"kind": "c2s", "address": "127.0.0.1", "port": 0},
+                                                    {"kind": "http", "address": "127.0.0.1", "port": 0}])
+    a.hushctl("blocklist", "add", "domain", "b.test", "spam invitations")
+    a.signal(signal.SIGHUP)
+    port_b, port_c = free_port(), free_port()
+    url = f"http://127.0.0.1:{a.port('http')}/blocklist.xml"
+
+    def federated(domain, port, peer, peer_port, **sections):
+        return hush(server={"hosts": [domain]},
+                    listen=[{"kind": "c2s", "address": "127.0.0.1", "port": 0},
+                            {"kind": "s2s", "address": "127.0.0.1", "port": port}],
+                    antispim={"chain": ["blocklist"]}, **{"s2s.hosts": {peer: f"127.0.0.1:{peer_port}"}},
+                    **sections)
+
+    b = federated("b.test", port_b, "c.test", port_c)
+    c = federated("c.test", port_c, "b.test", port_b,
+                  **{"antispim.import": [{"url": url, "format": "hush", "interval_seconds": 1}]})
+    b.adduser("bob@b.test", PASSWORDS["bob"])
+    b.adduser("mallory@b.test", PASSWORDS["dave"])
+    c.adduser("carol@c.test", PASSWORDS["carol"])
+
+    async def scenario():
+        await c.wait_log(f"antispim: imported 1 entry from {url}")
+        carol, bob = im_client(xmpp, "carol@c.test/c"), im_client(xmpp, "bob@b.test/phone")
+        await login(carol, c.port("c2s"))
+        await login(bob, b.port("c2s"))
+        # carol wrote to bob first: he is her contact (the list refuses strangers, not conversations).
+        carol.send_message("bob@b.test/phone", "hi bob")
+        await bob.expect_stanza(is_chat("carol@c.test", "hi bob"), "carol's message")
+        bob.send_message("carol@c.test/c", "hello from b")
+        await carol.expect_stanza(is_chat("bob@b.test", "hello from b"), "bob's answer")
+        mallory = xmpp.client("mallory@b.test/bot", PASSWORDS["dave"])
+        await login(mallory, b.port("c2s"))
+        mallory.send_message("carol@c.test", "cheap pills")
+        err = await mallory.expect_stanza(is_error_from("carol@c.test", "policy-violation"), "the refusal")
+        assert "spam invitations" in err.xml.findtext(f"{q(CLIENT_NS, 'error')}/{q(STANZAS_NS, 'text')}")
+        assert not carol.received_matching(lambda s: (s.xml.get("from") or "").startswith("mallory@"))
+
+    xmpp.run(scenario())

@@ -534,3 +534,17 @@ TEST_CASE("antispim: the default challenge and trust of local users") {
     CHECK(load_error("[antispim.challenge]\nstrangers = \"block\"\n") ==
           "2:13: antispim.challenge.strangers: must be one of \"challenge\", \"allow\", \"drop\" (got \"block\")");
 }
+
+TEST_CASE("antispim imports: url, format, interval") {
+    const config c = load_ok("[[antispim.import]]\nurl = \"http://a.test:5280/blocklist.xml\"\n"
+                             "[[antispim.import]]\nurl = \"http://lists.test/spam.txt\"\nformat = \"domains\"\n"
+                             "interval_seconds = 600\n");
+    REQUIRE(c.antispim.imports.size() == 2);
+    CHECK(c.antispim.imports[0].format == "hush");
+    CHECK(c.antispim.imports[0].interval == std::chrono::seconds{3600});
+    CHECK(c.antispim.imports[1].format == "domains");
+    CHECK(c.antispim.imports[1].interval == std::chrono::seconds{600});
+    CHECK(load_error("[[antispim.import]]\nurl = \"ftp://x\"\n") ==
+          "2:7: antispim.import[0].url: must start with http:// (publish lists through a TLS proxy)");
+    CHECK(load_error("[[antispim.import]]\nformat = \"hush\"\n").ends_with("antispim.import[0]: url is required"));
+}
