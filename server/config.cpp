@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 using namespace config_detail;
 
 constexpr std::int64_t max_timeout_seconds = 365 * 24 * 3600;  // keeps every duration conversion in range
-constexpr std::array<std::string_view, 3> known_policies{"pass", "blocklist", "challenge"};
+constexpr std::array<std::string_view, 4> known_policies{"pass", "blocklist", "dos", "challenge"};
 constexpr std::array<std::string_view, 3> stranger_modes{"challenge", "allow", "drop"};  // as antispim::stranger_mode
 constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "warn", "error"};
 constexpr std::array<std::string_view, 2> tls_versions{"1.2", "1.3"};
@@ -293,7 +293,7 @@ private:
         }
         check_keys(*t, "antispim",
                    {"chain", "dry_run", "trust_local_users", "max_held_per_sender", "held_expiry_hours", "challenge",
-                    "import"});
+                    "import", "dos"});
         antispim_config& a = c.antispim;
         read_bool(*t, "antispim", "trust_local_users", a.trust_local_users);
         read_int(*t, "antispim", "max_held_per_sender", a.max_held_per_sender, 1, 1000);
@@ -303,6 +303,15 @@ private:
         }
         load_challenge(*t, a.challenge);
         load_imports(*t, a.imports);
+        if (const toml::table* dos = section(*t, "dos")) {
+            check_keys(*dos, "antispim.dos", {"distinct_receivers", "window_seconds", "block_hours"});
+            read_int(*dos, "antispim.dos", "distinct_receivers", a.dos.distinct_receivers, 2, 1000000);
+            read_seconds(*dos, "antispim.dos", "window_seconds", a.dos.window);
+            std::int64_t hours = a.dos.block_for.count();
+            if (read_int(*dos, "antispim.dos", "block_hours", hours, 1, 24 * 365)) {
+                a.dos.block_for = std::chrono::hours{hours};
+            }
+        }
         if (const toml::array* chain = read_string_list(*t, "antispim", "chain", a.chain)) {
             std::string available;
             for (const std::string_view p : known_policies) {

@@ -53,7 +53,7 @@ struct sasl_config {
 };
 
 struct antispim_config {
-    std::vector<std::string> chain{"blocklist", "challenge"};  // ordered policy names
+    std::vector<std::string> chain{"blocklist", "dos", "challenge"};  // ordered policy names
     std::vector<std::string> dry_run;             // policies that only log what they would do
     // Accounts on this server are never strangers to each other.
     bool trust_local_users = true;
@@ -62,6 +62,14 @@ struct antispim_config {
     // Stanzas held per sender and receiver while the sender is challenged, and for how long.
     std::size_t max_held_per_sender = 10;
     std::chrono::hours held_expiry{24 * 7};
+
+    // DoS detection ([antispim.dos]): one sender, or one remote domain, reaching this many distinct local users
+    // with stranger stanzas within the window is blocked server-wide for block_hours.
+    struct dos_limits {
+        std::size_t distinct_receivers = 20;
+        std::chrono::seconds window{600};
+        std::chrono::hours block_for{24};
+    } dos;
 
     // Other servers' published lists to follow ([[antispim.import]]).
     struct import_source {

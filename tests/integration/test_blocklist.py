@@ -8,7 +8,7 @@ import signal
 
 from test_federation import start_pair
 from test_im import PASSWORDS, im_client, login, subscribe
-from test_antispim import STANZAS_NS, is_chat, is_error_from
+from test_antispim import STANZAS_NS, is_challenge, is_chat, is_error_from
 from xmpp_raw import CLIENT_NS, q
 
 
@@ -112,3 +112,60 @@ def test_a_list_imported_from_another_server_blocks_there_too(hush, xmpp):
         assert not carol.received_matching(lambda s: (s.xml.get("from") or "").startswith("mallory@"))
 
     xmpp.run(scenario())
+
+
+def test_a_stranger_flood_trips_dos_detection_and_travels_to_another_server(hush, xmpp):
+    """mallory@b.test writes to three users of a.test as a stranger: a.test's DoS detector blocks b.test, publishes
+    it in /blocklist.xml, c.test (which imports that list) refuses b.test's strangers — and carol@c.test still
+    talks with bob@b.test, whom she wrote to first."""
+    from test_federation import free_port
+    port_a, port_b, port_c = free_port(), free_port(), free_port()
+
+    def server(domain, port, peers, **sections):
+        return hush(server={"hosts": [domain]},
+                    listen=[{"kind": "c2s", "address": "127.0.0.1", "port": 0},
+                            {"kind": "s2s", "address": "127.0.0.1", "port": port},
+                            {"kind": "http", "address": "127.0.0.1", "port": 0}],
+                    **{"s2s.hosts": {d: f"127.0.0.1:{p}" for d, p in peers.items()}}, **sections)
+
+    a = server("a.test", port_a, {"b.test": port_b},
+               antispim={"chain": ["blocklist", "dos", "challenge"]},
+               **{"antispim.dos": {"distinct_receivers": 3, "window_seconds": 60, "block_hours": 2}})
+    url = f"http://127.0.0.1:{a.port('http')}/blocklist.xml"
+    b = server("b.test", port_b, {"a.test": port_a, "c.test": port_c}, antispim={"chain": ["pass"]})
+    c = server("c.test", port_c, {"b.test": port_b}, antispim={"chain": ["blocklist"]},
+               **{"antispim.import": [{"url": url, "interval_seconds": 1}]})
+    for user in ("u1", "u2", "u3"):
+        a.adduser(f"{user}@a.test", "a-password-1")
+    b.adduser("mallory@b.test", PASSWORDS["dave"])
+    b.adduser("bob@b.test", PASSWORDS["bob"])
+    c.adduser("carol@c.test", PASSWORDS["carol"])
+
+    async def scenario():
+        mallory = xmpp.client("mallory@b.test/bot", PASSWORDS["dave"])
+        await login(mallory, b.port("c2s"))
+        for user in ("u1", "u2"):
+            mallory.send_message(f"{user}@a.test", "cheap pills")
+            await mallory.expect_stanza(is_challenge(f"{user}@a.test"), "a challenge")  # held, not yet a flood
+        mallory.send_message("u3@a.test", "cheap pills")
+        await mallory.expect_stanza(is_error_from("u3@a.test", "policy-violation"), "the DoS refusal")
+        await c.wait_log(f"antispim: imported 1 entry from {url}")
+
+        carol, bob = im_client(xmpp, "carol@c.test/c"), im_client(xmpp, "bob@b.test/phone")
+        await login(carol, c.port("c2s"))
+        await login(bob, b.port("c2s"))
+        carol.send_message("bob@b.test/phone", "hi bob")
+        await bob.expect_stanza(is_chat("carol@c.test", "hi bob"), "carol's message")
+        bob.send_message("carol@c.test/c", "still here")
+        await carol.expect_stanza(is_chat("bob@b.test", "still here"), "bob's answer, unaffected")
+        mallory.send_message("carol@c.test", "cheap pills")
+        await mallory.expect_stanza(is_error_from("carol@c.test", "policy-violation"), "c.test's refusal")
+
+    xmpp.run(scenario())
+    res_body = a.stderr_text()
+    assert "antispim: DoS detector blocks domain b.test for 2 h" in res_body, a.describe()
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", a.port("http"), timeout=10)
+    conn.request("GET", "/blocklist.xml")
+    published = conn.getresponse().read().decode()
+    assert "value='b.test'" in published and "source='dos detector'" in published

@@ -99,7 +99,10 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.storage.sqlite_path == (c.data_dir / "hush.db").string());
     CHECK(c.storage.postgres_url.empty());
     CHECK(c.storage.pool_size == 4);
-    CHECK(c.antispim.chain == std::vector<std::string>{"blocklist", "challenge"});
+    CHECK(c.antispim.chain == std::vector<std::string>{"blocklist", "dos", "challenge"});
+    CHECK(c.antispim.dos.distinct_receivers == 20);
+    CHECK(c.antispim.dos.window == std::chrono::seconds{600});
+    CHECK(c.antispim.dos.block_for == std::chrono::hours{24});
     CHECK(c.antispim.dry_run.empty());
     CHECK(c.antispim.trust_local_users);
     CHECK(c.antispim.max_held_per_sender == 10);
@@ -308,7 +311,7 @@ TEST_CASE("postgresql needs a url") {
 
 TEST_CASE("antispim: known policies, dry_run only from the chain") {
     CHECK(load_error("[antispim]\nchain = [\"pass\", \"rbl\"]\n") ==
-          "2:18: antispim.chain[1]: unknown policy \"rbl\" (available: \"pass\", \"blocklist\", \"challenge\")");
+          "2:18: antispim.chain[1]: unknown policy \"rbl\" (available: \"pass\", \"blocklist\", \"dos\", \"challenge\")");
     CHECK(load_error("[antispim]\nchain = [\"pass\", \"pass\"]\n") ==
           "2:18: antispim.chain[1]: policy \"pass\" is listed twice");
     CHECK(load_error("[antispim]\nchain = []\ndry_run = [\"pass\"]\n") ==

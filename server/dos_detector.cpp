@@ -1,0 +1,116 @@
+#include "server/dos_detector.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+namespace hush {
+
+namespace asio = boost::asio;
+namespace as = antispim;
+
+namespace {
+
+class dos_policy final : public as::policy {
+public:
+    explicit dos_policy(dos_detector& detector) : detector_(detector) {}
+    std::string_view name() const override { return "dos"; }
+
+    asio::awaitable<hush::expected<as::verdict, as::policy_failure>> evaluate(const as::spim_context& ctx) override {
+        using result = hush::expected<as::verdict, as::policy_failure>;
+        const std::string_view type = ctx.stanza.type();
+        const bool judged = (ctx.kind == stanza_kind::message && type != "groupchat" && type != "error") ||
+                            (ctx.kind == stanza_kind::presence && type == "subscribe");
+        if (!ctx.stranger || !judged) {
+            co_return result(as::verdict::pass());
+        }
+        const auto now = std::chrono::steady_clock::now();
+        const std::string receiver = ctx.receiver.bare_string();
+        const std::size_t by_sender = detector_.record("jid:" + ctx.sender.bare_string(), receiver, now);
+        std::size_t by_domain = 0;
+        if (!detector_.is_local(ctx.sender.domain())) {  // our own domain is never blocked as a whole
+            by_domain = detector_.record("domain:" + ctx.sender.domain(), receiver, now);
+        }
+        const std::size_t limit = detector_.limits().distinct_receivers;
+        if (by_sender < limit && by_domain < limit) {
+            co_return result(as::verdict::pass());
+        }
+        const bool whole_domain = by_domain >= limit;
+        std::string kind = whole_domain ? "domain" : "jid";
+        std::string value = whole_domain ? ctx.sender.domain() : ctx.sender.bare_string();
+        const std::size_t reached = std::max(by_sender, by_domain);
+        as::verdict v;
+        v.kind = as::verdict_kind::reject;
+        v.reason = "dos:" + kind + ":" + value;
+        v.error_condition = "policy-violation";
+        v.error_text = "too many users of this server contacted at once; blocked for a while";
+        auto* detector = &detector_;
+        struct block_effect final : as::verdict_effect {
+            dos_detector* detector;
+            std::string kind, value;
+            std::size_t reached;
+            asio::awaitable<void> apply(const stanza&) override { co_await detector->block(kind, value, reached); }
+        };
+        auto effect = std::make_shared<block_effect>();
+        effect->detector = detector;
+        effect->kind = std::move(kind);
+        effect->value = std::move(value);
+        effect->reached = reached;
+        v.effect = std::move(effect);
+        co_return result(std::move(v));
+    }
+
+private:
+    dos_detector& detector_;
+};
+
+}  // namespace
+
+dos_detector::dos_detector(const config& cfg, storage::async_store& store, blocklist_service& blocklist,
+                           std::function<bool(std::string_view)> is_local)
+    : limits_(cfg.antispim.dos), store_(store), blocklist_(blocklist), is_local_(std::move(is_local)) {}
+
+std::unique_ptr<as::policy> dos_detector::make_policy() { return std::make_unique<dos_policy>(*this); }
+
+std::size_t dos_detector::record(const std::string& key, const std::string& receiver,
+                                 std::chrono::steady_clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    auto& seen = seen_[key];
+    while (!seen.empty() && now - seen.front().first > limits_.window) {
+        seen.pop_front();
+    }
+    seen.emplace_back(now, receiver);
+    if (seen.size() > limits_.distinct_receivers * 4) {
+        seen.pop_front();  // a flood to few receivers must not grow without bound
+    }
+    std::set<std::string_view> distinct;
+    for (const auto& [at, who] : seen) {
+        distinct.insert(who);
+    }
+    if (seen_.size() > 100000) {
+        seen_.clear();  // bounded: forgetting only delays a detection
+    }
+    return distinct.size();
+}
+
+asio::awaitable<void> dos_detector::block(std::string kind, std::string value, std::size_t reached) {
+    storage::blocklist_entry entry;
+    entry.kind = std::move(kind);
+    entry.value = std::move(value);
+    entry.reason = "contacted " + std::to_string(reached) + " users as a stranger within " +
+                   std::to_string(limits_.window.count()) + " s";
+    entry.source = "dos detector";
+    entry.added_at =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    entry.expires_at = entry.added_at + std::chrono::duration_cast<std::chrono::seconds>(limits_.block_for).count();
+    spdlog::warn("antispim: DoS detector blocks {} {} for {} h: {} (admins: review with hushctl blocklist list)",
+                 entry.kind, entry.value, limits_.block_for.count(), entry.reason);
+    auto put = [entry](storage::store& s) { return s.put_blocklist_entry(entry); };
+    if (auto stored = co_await store_.run(std::move(put)); !stored) {
+        spdlog::error("antispim: DoS detector cannot store the block: {}", stored.error().message);
+        co_return;
+    }
+    co_await blocklist_.reload();
+}
+
+}  // namespace hush

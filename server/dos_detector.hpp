@@ -1,0 +1,44 @@
+#pragma once
+// DoS detection (the seed's "a server can detect someone DoS'ing several of its users"): the "dos" policy counts,
+// per sender and per remote domain, the distinct local users reached with stranger stanzas within a window; at
+// the threshold the sender (or the whole remote domain) goes on the server-wide blocklist for a while, source
+// "dos detector", and the admins hear of it in the log. The stanza that crossed the line is refused.
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "antispim/policy.hpp"
+#include "server/blocklist_service.hpp"
+#include "server/config.hpp"
+#include "storage/async_store.hpp"
+
+namespace hush {
+
+class dos_detector {
+public:
+    dos_detector(const config& cfg, storage::async_store& store, blocklist_service& blocklist,
+                 std::function<bool(std::string_view)> is_local);
+
+    std::unique_ptr<antispim::policy> make_policy();
+
+    // Records that `key` ("jid:…" / "domain:…") reached `receiver` at `now`; returns the distinct receivers in
+    // the window (bounded memory: old contacts fall out of the window).
+    std::size_t record(const std::string& key, const std::string& receiver, std::chrono::steady_clock::time_point now);
+
+    const antispim_config::dos_limits& limits() const { return limits_; }
+    boost::asio::awaitable<void> block(std::string kind, std::string value, std::size_t reached);
+    bool is_local(std::string_view domain) const { return is_local_(domain); }
+
+private:
+    antispim_config::dos_limits limits_;
+    storage::async_store& store_;
+    blocklist_service& blocklist_;
+    std::function<bool(std::string_view)> is_local_;
+    std::mutex mutex_;
+    std::map<std::string, std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>>> seen_;
+};
+
+}  // namespace hush

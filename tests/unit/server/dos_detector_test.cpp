@@ -1,0 +1,26 @@
+// The DoS detector's counting: distinct receivers per key within the window.
+#include <doctest.h>
+
+#include "server/dos_detector.hpp"
+#include "tests/unit/test_support.hpp"
+
+using namespace hush;
+
+TEST_CASE("distinct receivers are counted per key within the window") {
+    test::temp_dir dir;
+    config cfg;
+    cfg.hosts = {"example.org"};
+    cfg.storage = test::sqlite_options(dir.path());
+    cfg.antispim.dos.window = std::chrono::seconds{60};
+    storage::async_store store(cfg.storage);
+    blocklist_service blocklist(cfg, store);
+    dos_detector detector(cfg, store, blocklist, [](std::string_view d) { return d == "example.org"; });
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(detector.record("jid:bot@spam.test", "a@example.org", t0) == 1);
+    CHECK(detector.record("jid:bot@spam.test", "a@example.org", t0 + std::chrono::seconds(1)) == 1);  // same user
+    CHECK(detector.record("jid:bot@spam.test", "b@example.org", t0 + std::chrono::seconds(2)) == 2);
+    CHECK(detector.record("jid:other@spam.test", "c@example.org", t0 + std::chrono::seconds(3)) == 1);  // own key
+    // Past the window, the early contacts no longer count.
+    CHECK(detector.record("jid:bot@spam.test", "c@example.org", t0 + std::chrono::seconds(62)) == 2);
+    CHECK(detector.record("jid:bot@spam.test", "d@example.org", t0 + std::chrono::seconds(200)) == 1);
+}
