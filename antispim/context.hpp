@@ -25,4 +25,27 @@ struct spim_context {
     std::string peer_address;   // IP address of the connection it arrived on
 };
 
+// How a stanza can reach a user from a stranger (docs/antispim.md "What is judged"); `none` for everything the
+// anti-SPIM policies leave alone (errors, results, groupchat, unavailable, subscription answers...).
+enum class stranger_path { none, message, invite, directed_presence, iq_request };
+
+inline stranger_path path_of(const hush::stanza& s) {
+    const std::string_view type = s.type();
+    switch (s.kind()) {
+    case stanza_kind::message:
+        return type != "groupchat" && type != "error" ? stranger_path::message : stranger_path::none;
+    case stanza_kind::presence:
+        return type == "subscribe" ? stranger_path::invite
+               : type.empty()      ? stranger_path::directed_presence
+                                   : stranger_path::none;
+    case stanza_kind::iq:
+        return type == "get" || type == "set" ? stranger_path::iq_request : stranger_path::none;
+    default:
+        return stranger_path::none;
+    }
+}
+
+// Messages and invitations: what first contact (and SPIM) is made of.
+inline bool is_first_contact(stranger_path p) { return p == stranger_path::message || p == stranger_path::invite; }
+
 }  // namespace hush::antispim

@@ -226,10 +226,7 @@ asio::awaitable<bool> antispim_service::missing_account(const stanza& s, const j
     if (is_local_(from.domain()) && (!from.has_node() || cfg_.antispim.trust_local_users)) {
         co_return false;  // no stranger: local users may learn who exists here, as with any server
     }
-    const std::string_view type = s.type();
-    const bool judged = (s.kind() == stanza_kind::message && type != "groupchat" && type != "error") ||
-                        (s.kind() == stanza_kind::presence && type == "subscribe");
-    if (!judged) {
+    if (!as::is_first_contact(as::path_of(s))) {
         co_return false;
     }
     const jid receiver = to.bare();
@@ -485,10 +482,7 @@ public:
         const stanza& s = ctx.stanza;
         const std::string_view type = s.type();
         // What a stranger can reach a user by: messages, invites, directed presence, iq requests.
-        const bool judged = (ctx.kind == stanza_kind::message && type != "groupchat" && type != "error") ||
-                            (ctx.kind == stanza_kind::presence && (type.empty() || type == "subscribe")) ||
-                            (ctx.kind == stanza_kind::iq && (type == "get" || type == "set"));
-        if (!judged) {
+        if (as::path_of(s) == as::stranger_path::none) {
             co_return result(as::verdict::pass());
         }
         const jid receiver = ctx.receiver.bare();

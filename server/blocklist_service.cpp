@@ -44,15 +44,12 @@ public:
         if (entry == nullptr || (!ctx.stranger && !entry->contacts_too)) {
             co_return result(as::verdict::pass());
         }
-        const std::string_view type = ctx.stanza.type();
-        const bool judged = (ctx.kind == stanza_kind::message && type != "groupchat" && type != "error") ||
-                            (ctx.kind == stanza_kind::presence && (type.empty() || type == "subscribe")) ||
-                            (ctx.kind == stanza_kind::iq && (type == "get" || type == "set"));
-        if (!judged) {
+        const auto path = as::path_of(ctx.stanza);
+        if (path == as::stranger_path::none) {
             co_return result(as::verdict::pass());
         }
         as::verdict v;
-        v.kind = ctx.kind == stanza_kind::presence && type.empty() ? as::verdict_kind::drop : as::verdict_kind::reject;
+        v.kind = path == as::stranger_path::directed_presence ? as::verdict_kind::drop : as::verdict_kind::reject;
         v.reason = "blocked-" + entry->kind + ":" + entry->value;
         v.error_condition = "policy-violation";
         v.error_text = "blocked on this server (" + entry->kind + " " + entry->value + "): " + entry->reason;

@@ -18,10 +18,7 @@ public:
 
     asio::awaitable<hush::expected<as::verdict, as::policy_failure>> evaluate(const as::spim_context& ctx) override {
         using result = hush::expected<as::verdict, as::policy_failure>;
-        const std::string_view type = ctx.stanza.type();
-        const bool judged = (ctx.kind == stanza_kind::message && type != "groupchat" && type != "error") ||
-                            (ctx.kind == stanza_kind::presence && type == "subscribe");
-        if (!ctx.stranger || !judged) {
+        if (!ctx.stranger || !as::is_first_contact(as::path_of(ctx.stanza))) {
             co_return result(as::verdict::pass());
         }
         const auto now = std::chrono::steady_clock::now();

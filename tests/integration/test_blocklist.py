@@ -12,6 +12,16 @@ from test_antispim import STANZAS_NS, is_challenge, is_chat, is_error_from
 from xmpp_raw import CLIENT_NS, q
 
 
+def start_server(hush, domain: str, s2s_port: int, peers: dict[str, int], http: bool = False, **sections):
+    """A hushd for `domain` with c2s, s2s on `s2s_port` (peers on 127.0.0.1 via [s2s.hosts]) and, if asked, http."""
+    listen = [{"kind": "c2s", "address": "127.0.0.1", "port": 0},
+              {"kind": "s2s", "address": "127.0.0.1", "port": s2s_port}]
+    if http:
+        listen.append({"kind": "http", "address": "127.0.0.1", "port": 0})
+    return hush(server={"hosts": [domain]}, listen=listen,
+                **{"s2s.hosts": {d: f"127.0.0.1:{p}" for d, p in peers.items()}}, **sections)
+
+
 def test_a_blocked_domain_is_refused_while_contacts_keep_talking(hush, xmpp):
     a, b = start_pair(hush, antispim={"chain": ["blocklist"]})
     b.adduser("mallory@b.test", PASSWORDS["dave"])
@@ -80,16 +90,9 @@ def test_a_list_imported_from_another_server_blocks_there_too(hush, xmpp):
     port_b, port_c = free_port(), free_port()
     url = f"http://127.0.0.1:{a.port('http')}/blocklist.xml"
 
-    def federated(domain, port, peer, peer_port, **sections):
-        return hush(server={"hosts": [domain]},
-                    listen=[{"kind": "c2s", "address": "127.0.0.1", "port": 0},
-                            {"kind": "s2s", "address": "127.0.0.1", "port": port}],
-                    antispim={"chain": ["blocklist"]}, **{"s2s.hosts": {peer: f"127.0.0.1:{peer_port}"}},
-                    **sections)
-
-    b = federated("b.test", port_b, "c.test", port_c)
-    c = federated("c.test", port_c, "b.test", port_b,
-                  **{"antispim.import": [{"url": url, "format": "hush", "interval_seconds": 1}]})
+    b = start_server(hush, "b.test", port_b, {"c.test": port_c}, antispim={"chain": ["blocklist"]})
+    c = start_server(hush, "c.test", port_c, {"b.test": port_b}, antispim={"chain": ["blocklist"]},
+                     **{"antispim.import": [{"url": url, "format": "hush", "interval_seconds": 1}]})
     b.adduser("bob@b.test", PASSWORDS["bob"])
     b.adduser("mallory@b.test", PASSWORDS["dave"])
     c.adduser("carol@c.test", PASSWORDS["carol"])
@@ -121,20 +124,13 @@ def test_a_stranger_flood_trips_dos_detection_and_travels_to_another_server(hush
     from test_federation import free_port
     port_a, port_b, port_c = free_port(), free_port(), free_port()
 
-    def server(domain, port, peers, **sections):
-        return hush(server={"hosts": [domain]},
-                    listen=[{"kind": "c2s", "address": "127.0.0.1", "port": 0},
-                            {"kind": "s2s", "address": "127.0.0.1", "port": port},
-                            {"kind": "http", "address": "127.0.0.1", "port": 0}],
-                    **{"s2s.hosts": {d: f"127.0.0.1:{p}" for d, p in peers.items()}}, **sections)
-
-    a = server("a.test", port_a, {"b.test": port_b},
-               antispim={"chain": ["blocklist", "dos", "challenge"]},
-               **{"antispim.dos": {"distinct_receivers": 3, "window_seconds": 60, "block_hours": 2}})
+    a = start_server(hush, "a.test", port_a, {"b.test": port_b}, http=True,
+                     antispim={"chain": ["blocklist", "dos", "challenge"]},
+                     **{"antispim.dos": {"distinct_receivers": 3, "window_seconds": 60, "block_hours": 2}})
     url = f"http://127.0.0.1:{a.port('http')}/blocklist.xml"
-    b = server("b.test", port_b, {"a.test": port_a, "c.test": port_c}, antispim={"chain": ["pass"]})
-    c = server("c.test", port_c, {"b.test": port_b}, antispim={"chain": ["blocklist"]},
-               **{"antispim.import": [{"url": url, "interval_seconds": 1}]})
+    b = start_server(hush, "b.test", port_b, {"a.test": port_a, "c.test": port_c}, antispim={"chain": ["pass"]})
+    c = start_server(hush, "c.test", port_c, {"b.test": port_b}, antispim={"chain": ["blocklist"]},
+                     **{"antispim.import": [{"url": url, "interval_seconds": 1}]})
     for user in ("u1", "u2", "u3"):
         a.adduser(f"{user}@a.test", "a-password-1")
     b.adduser("mallory@b.test", PASSWORDS["dave"])
