@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -30,7 +31,7 @@ namespace fs = std::filesystem;
 using namespace config_detail;
 
 constexpr std::int64_t max_timeout_seconds = 365 * 24 * 3600;  // keeps every duration conversion in range
-constexpr std::array<std::string_view, 4> known_policies{"pass", "blocklist", "dos", "challenge"};
+constexpr std::array<std::string_view, 5> known_policies{"pass", "blocklist", "dos", "greylist", "challenge"};
 constexpr std::array<std::string_view, 3> stranger_modes{"challenge", "allow", "drop"};  // as antispim::stranger_mode
 constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "warn", "error"};
 constexpr std::array<std::string_view, 2> tls_versions{"1.2", "1.3"};
@@ -293,7 +294,7 @@ private:
         }
         check_keys(*t, "antispim",
                    {"chain", "dry_run", "trust_local_users", "max_held_per_sender", "held_expiry_hours", "challenge",
-                    "import", "dos"});
+                    "import", "dos", "greylist"});
         antispim_config& a = c.antispim;
         read_bool(*t, "antispim", "trust_local_users", a.trust_local_users);
         read_int(*t, "antispim", "max_held_per_sender", a.max_held_per_sender, 1, 1000);
@@ -303,6 +304,30 @@ private:
         }
         load_challenge(*t, a.challenge);
         load_imports(*t, a.imports);
+        if (const toml::table* grey = section(*t, "greylist")) {
+            const std::string_view p = "antispim.greylist";
+            check_keys(*grey, p, {"ranges", "ipv4_prefix", "ipv6_prefix", "retry_after_seconds"});
+            if (const toml::array* ranges = read_string_list(*grey, p, "ranges", a.greylist.ranges)) {
+                for (std::size_t i = 0; i < a.greylist.ranges.size(); ++i) {
+                    const std::string& range = a.greylist.ranges[i];
+                    const auto slash = range.find('/');
+                    const auto address = canonical_ip(range.substr(0, slash));
+                    const bool v4 = address && address->find(':') == std::string::npos;
+                    unsigned bits = v4 ? 32 : 128;
+                    const bool prefix_ok =
+                        slash == std::string::npos ||
+                        (std::from_chars(range.data() + slash + 1, range.data() + range.size(), bits).ec == std::errc{} &&
+                         bits <= (v4 ? 32u : 128u));
+                    if (!address || !prefix_ok) {
+                        fail(ranges->get(i)->source(), indexed("antispim.greylist.ranges", i),
+                             in_quotes(range) + " is not an IP address or range (192.0.2.0/24, 2001:db8::/48)");
+                    }
+                }
+            }
+            read_int(*grey, p, "ipv4_prefix", a.greylist.ipv4_prefix, 8, 32);
+            read_int(*grey, p, "ipv6_prefix", a.greylist.ipv6_prefix, 16, 128);
+            read_seconds(*grey, p, "retry_after_seconds", a.greylist.retry_after);
+        }
         if (const toml::table* dos = section(*t, "dos")) {
             check_keys(*dos, "antispim.dos", {"distinct_receivers", "window_seconds", "block_hours"});
             read_int(*dos, "antispim.dos", "distinct_receivers", a.dos.distinct_receivers, 2, 1000000);

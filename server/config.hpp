@@ -71,6 +71,14 @@ struct antispim_config {
         std::chrono::hours block_for{24};
     } dos;
 
+    // Greylisting ([antispim.greylist], the "greylist" policy): strangers' first contacts from these ranges wait.
+    struct greylist_options {
+        std::vector<std::string> ranges;  // CIDR ranges or addresses, validated
+        unsigned ipv4_prefix = 24;        // the network a peer is counted in
+        unsigned ipv6_prefix = 48;
+        std::chrono::seconds retry_after{300};
+    } greylist;
+
     // Other servers' published lists to follow ([[antispim.import]]).
     struct import_source {
         std::string url;                // http://host[:port]/path

@@ -65,13 +65,15 @@ server::server(config cfg)
         return std::find(cfg_.hosts.begin(), cfg_.hosts.end(), domain) != cfg_.hosts.end();
     });
     blocklist_ = std::make_unique<blocklist_service>(cfg_, *store_);
+    greylist_ = std::make_unique<greylist>(cfg_.antispim.greylist);
     dos_ = std::make_unique<dos_detector>(cfg_, *store_, *blocklist_, [this](std::string_view domain) {
         return std::find(cfg_.hosts.begin(), cfg_.hosts.end(), domain) != cfg_.hosts.end();
     });
     chain_ = antispim::chain::build(cfg_.antispim,
                                     {{"challenge", [this] { return antispim_->make_challenge_policy(); }},
                                      {"blocklist", [this] { return blocklist_->make_policy(); }},
-                                     {"dos", [this] { return dos_->make_policy(); }}});
+                                     {"dos", [this] { return dos_->make_policy(); }},
+                                     {"greylist", [this] { return greylist_->make_policy(); }}});
     accounts_ = std::make_unique<storage_account_directory>(*store_);
     handlers_ = std::make_unique<server_handlers>(HUSH_VERSION);
     router_ = std::make_unique<router>(cfg_.hosts, registry_, *accounts_, *chain_, *handlers_);

@@ -165,3 +165,26 @@ def test_a_stranger_flood_trips_dos_detection_and_travels_to_another_server(hush
     conn.request("GET", "/blocklist.xml")
     published = conn.getresponse().read().decode()
     assert "value='b.test'" in published and "source='dos detector'" in published
+
+
+def test_greylisted_network_waits_once(hush, xmpp):
+    """A stranger's first contact from a greylisted network is deferred; its retry after the delay goes on to the
+    challenge. (The test waits the one-second delay: that is the behaviour under test, not synchronization.)"""
+    import asyncio
+    server = hush(antispim={"chain": ["greylist", "challenge"], "trust_local_users": False},
+                  **{"antispim.greylist": {"ranges": ["127.0.0.0/8"], "retry_after_seconds": 1}})
+    server.adduser("bob@localhost", PASSWORDS["bob"])
+    server.adduser("mallory@localhost", PASSWORDS["dave"])
+
+    async def scenario():
+        mallory = xmpp.client("mallory@localhost/x", PASSWORDS["dave"])
+        await login(mallory, server.port("c2s"))
+        mallory.send_message("bob@localhost", "first try")
+        err = await mallory.expect_stanza(is_error_from("bob@localhost", "policy-violation"), "the deferral")
+        error = err.xml.find(q(CLIENT_NS, "error"))
+        assert error.get("type") == "wait" and "greylisted" in error.findtext(q(STANZAS_NS, "text"))
+        await asyncio.sleep(1.1)
+        mallory.send_message("bob@localhost", "second try")
+        await mallory.expect_stanza(is_challenge("bob@localhost"), "the challenge, after the retry")
+
+    xmpp.run(scenario())

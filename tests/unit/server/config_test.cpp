@@ -311,7 +311,7 @@ TEST_CASE("postgresql needs a url") {
 
 TEST_CASE("antispim: known policies, dry_run only from the chain") {
     CHECK(load_error("[antispim]\nchain = [\"pass\", \"rbl\"]\n") ==
-          "2:18: antispim.chain[1]: unknown policy \"rbl\" (available: \"pass\", \"blocklist\", \"dos\", \"challenge\")");
+          "2:18: antispim.chain[1]: unknown policy \"rbl\" (available: \"pass\", \"blocklist\", \"dos\", \"greylist\", \"challenge\")");
     CHECK(load_error("[antispim]\nchain = [\"pass\", \"pass\"]\n") ==
           "2:18: antispim.chain[1]: policy \"pass\" is listed twice");
     CHECK(load_error("[antispim]\nchain = []\ndry_run = [\"pass\"]\n") ==
@@ -550,4 +550,12 @@ TEST_CASE("antispim imports: url, format, interval") {
     CHECK(load_error("[[antispim.import]]\nurl = \"ftp://x\"\n") ==
           "2:7: antispim.import[0].url: must start with http:// (publish lists through a TLS proxy)");
     CHECK(load_error("[[antispim.import]]\nformat = \"hush\"\n").ends_with("antispim.import[0]: url is required"));
+}
+
+TEST_CASE("antispim greylist: ranges validated") {
+    const config c = load_ok("[antispim.greylist]\nranges = [\"192.0.2.0/24\", \"2001:db8::/32\"]\nretry_after_seconds = 60\n");
+    CHECK(c.antispim.greylist.ranges.size() == 2);
+    CHECK(c.antispim.greylist.retry_after == std::chrono::seconds{60});
+    CHECK(load_error("[antispim.greylist]\nranges = [\"192.0.2.0/40\"]\n") ==
+          "2:11: antispim.greylist.ranges[0]: \"192.0.2.0/40\" is not an IP address or range (192.0.2.0/24, 2001:db8::/48)");
 }
