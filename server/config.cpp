@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "protocol/jid.hpp"
+#include "server/config_antispim.hpp"
 #include "server/config_reader.hpp"
 
 namespace hush {
@@ -30,27 +31,12 @@ namespace {
 namespace fs = std::filesystem;
 using namespace config_detail;
 
-constexpr std::int64_t max_timeout_seconds = 365 * 24 * 3600;  // keeps every duration conversion in range
-constexpr std::array<std::string_view, 5> known_policies{"pass", "blocklist", "dos", "greylist", "challenge"};
-constexpr std::array<std::string_view, 3> stranger_modes{"challenge", "allow", "drop"};  // as antispim::stranger_mode
 constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "warn", "error"};
 constexpr std::array<std::string_view, 2> tls_versions{"1.2", "1.3"};
 constexpr std::array<std::string_view, 5> listener_kinds{"c2s", "c2s_direct_tls", "s2s", "s2s_direct_tls",
                                                         "http"};  // as listener_config::kind
 constexpr std::array<std::uint16_t, 5> listener_default_ports{5222, 5223, 5269, 5270, 5280};
 constexpr std::array<std::string_view, 2> backends{"sqlite", "postgresql"};         // as store_options::backend_kind
-
-// The canonical text of an IP literal (so "::1" and "0::1" compare equal), or nullopt.
-std::optional<std::string> canonical_ip(const std::string& text) {
-    unsigned char bytes[16];
-    char buffer[INET6_ADDRSTRLEN];
-    for (const int family : {AF_INET, AF_INET6}) {
-        if (inet_pton(family, text.c_str(), bytes) == 1 && inet_ntop(family, bytes, buffer, sizeof buffer)) {
-            return std::string(buffer);
-        }
-    }
-    return std::nullopt;
-}
 
 hush::expected<std::string, std::string> read_file(const fs::path& path) {
     struct closer {
@@ -89,23 +75,13 @@ public:
         load_limits(root, c);
         load_sasl(root, c);
         load_storage(root, c);
-        load_antispim(root, c);
+        load_antispim(*this, root, c);
         load_registration(root, c);
         load_s2s(root, c);
         return c;
     }
 
 private:
-    const toml::node* read_seconds(const toml::table& t, std::string_view prefix, std::string_view key,
-                                   std::chrono::seconds& out) {
-        std::int64_t seconds = out.count();
-        const toml::node* node = read_int(t, prefix, key, seconds, 1, max_timeout_seconds);
-        if (node) {
-            out = std::chrono::seconds{seconds};
-        }
-        return node;
-    }
-
     void load_server(const toml::table& root, config& c) {
         c.hosts = {"localhost"};
         c.data_dir = resolve(dir_, "../var");
@@ -113,9 +89,20 @@ private:
         if (!t) {
             return;
         }
-        check_keys(*t, "server", {"hosts", "data_dir", "threads"});
+        check_keys(*t, "server", {"hosts", "data_dir", "threads", "admins"});
         if (const toml::array* hosts = read_string_list(*t, "server", "hosts", c.hosts)) {
             check_hosts(*hosts, c.hosts);
+        }
+        if (const toml::array* admins = read_string_list(*t, "server", "admins", c.admins)) {
+            for (std::size_t i = 0; i < c.admins.size(); ++i) {
+                const auto admin = jid::parse(c.admins[i]);
+                if (!admin || !admin->has_node() || !admin->is_bare()) {
+                    fail(admins->get(i)->source(), indexed("server.admins", i),
+                         in_quotes(c.admins[i]) + " is not a bare JID (user@example.org)");
+                } else {
+                    c.admins[i] = admin->bare_string();
+                }
+            }
         }
         read_path(*t, "server", "data_dir", dir_, c.data_dir, false);
         read_int(*t, "server", "threads", c.threads, 0, 1024);
@@ -285,150 +272,6 @@ private:
             }
         }
         s.sqlite_path = sqlite_path.string();
-    }
-
-    void load_antispim(const toml::table& root, config& c) {
-        const toml::table* t = section(root, "antispim");
-        if (!t) {
-            return;
-        }
-        check_keys(*t, "antispim",
-                   {"chain", "dry_run", "trust_local_users", "max_held_per_sender", "held_expiry_hours", "challenge",
-                    "import", "dos", "greylist"});
-        antispim_config& a = c.antispim;
-        read_bool(*t, "antispim", "trust_local_users", a.trust_local_users);
-        read_int(*t, "antispim", "max_held_per_sender", a.max_held_per_sender, 1, 1000);
-        std::int64_t held_hours = a.held_expiry.count();
-        if (read_int(*t, "antispim", "held_expiry_hours", held_hours, 1, 24 * 365)) {
-            a.held_expiry = std::chrono::hours{held_hours};
-        }
-        load_challenge(*t, a.challenge);
-        load_imports(*t, a.imports);
-        if (const toml::table* grey = section(*t, "greylist")) {
-            const std::string_view p = "antispim.greylist";
-            check_keys(*grey, p, {"ranges", "ipv4_prefix", "ipv6_prefix", "retry_after_seconds"});
-            if (const toml::array* ranges = read_string_list(*grey, p, "ranges", a.greylist.ranges)) {
-                for (std::size_t i = 0; i < a.greylist.ranges.size(); ++i) {
-                    const std::string& range = a.greylist.ranges[i];
-                    const auto slash = range.find('/');
-                    const auto address = canonical_ip(range.substr(0, slash));
-                    const bool v4 = address && address->find(':') == std::string::npos;
-                    unsigned bits = v4 ? 32 : 128;
-                    const bool prefix_ok =
-                        slash == std::string::npos ||
-                        (std::from_chars(range.data() + slash + 1, range.data() + range.size(), bits).ec == std::errc{} &&
-                         bits <= (v4 ? 32u : 128u));
-                    if (!address || !prefix_ok) {
-                        fail(ranges->get(i)->source(), indexed("antispim.greylist.ranges", i),
-                             in_quotes(range) + " is not an IP address or range (192.0.2.0/24, 2001:db8::/48)");
-                    }
-                }
-            }
-            read_int(*grey, p, "ipv4_prefix", a.greylist.ipv4_prefix, 8, 32);
-            read_int(*grey, p, "ipv6_prefix", a.greylist.ipv6_prefix, 16, 128);
-            read_seconds(*grey, p, "retry_after_seconds", a.greylist.retry_after);
-        }
-        if (const toml::table* dos = section(*t, "dos")) {
-            check_keys(*dos, "antispim.dos", {"distinct_receivers", "window_seconds", "block_hours"});
-            read_int(*dos, "antispim.dos", "distinct_receivers", a.dos.distinct_receivers, 2, 1000000);
-            read_seconds(*dos, "antispim.dos", "window_seconds", a.dos.window);
-            std::int64_t hours = a.dos.block_for.count();
-            if (read_int(*dos, "antispim.dos", "block_hours", hours, 1, 24 * 365)) {
-                a.dos.block_for = std::chrono::hours{hours};
-            }
-        }
-        if (const toml::array* chain = read_string_list(*t, "antispim", "chain", a.chain)) {
-            std::string available;
-            for (const std::string_view p : known_policies) {
-                available += (available.empty() ? "" : ", ") + in_quotes(p);
-            }
-            std::set<std::string> seen;
-            for (std::size_t i = 0; i < a.chain.size(); ++i) {
-                const std::string& name = a.chain[i];
-                const toml::source_region& where = chain->get(i)->source();
-                const std::string key = indexed("antispim.chain", i);
-                if (std::find(known_policies.begin(), known_policies.end(), name) == known_policies.end()) {
-                    fail(where, key, "unknown policy " + in_quotes(name) + " (available: " + available + ")");
-                } else if (!seen.insert(name).second) {
-                    fail(where, key, "policy " + in_quotes(name) + " is listed twice");
-                }
-            }
-        }
-        const toml::array* dry_run = read_string_list(*t, "antispim", "dry_run", a.dry_run);
-        for (std::size_t i = 0; ok() && dry_run && i < a.dry_run.size(); ++i) {
-            const std::string& name = a.dry_run[i];
-            if (std::find(a.chain.begin(), a.chain.end(), name) == a.chain.end()) {
-                fail(dry_run->get(i)->source(), indexed("antispim.dry_run", i),
-                     in_quotes(name) + " is not in antispim.chain");
-            }
-        }
-    }
-
-    void load_imports(const toml::table& antispim, std::vector<antispim_config::import_source>& out) {
-        const toml::node* node = antispim.get("import");
-        if (!node) {
-            return;
-        }
-        const toml::array* array = node->as_array();
-        if (!array || !array->is_array_of_tables()) {
-            fail(node->source(), "antispim.import", "expected an array of tables ([[antispim.import]] sections)");
-            return;
-        }
-        static constexpr std::array<std::string_view, 2> formats{"hush", "domains"};
-        for (std::size_t i = 0; i < array->size(); ++i) {
-            const toml::table& t = *array->get(i)->as_table();
-            const std::string prefix = indexed("antispim.import", i);
-            check_keys(t, prefix, {"url", "format", "interval_seconds"});
-            antispim_config::import_source source;
-            const toml::node* url = read_string(t, prefix, "url", source.url);
-            if (!url) {
-                fail(t.source(), prefix, "url is required");
-            } else if (!source.url.starts_with("http://")) {
-                fail(url->source(), join(prefix, "url"), "must start with http:// (publish lists through a TLS proxy)");
-            }
-            if (const auto f = read_choice(t, prefix, "format", formats)) {
-                source.format = formats[*f];
-            }
-            read_seconds(t, prefix, "interval_seconds", source.interval);
-            out.push_back(std::move(source));
-        }
-    }
-
-    void load_challenge(const toml::table& antispim, antispim::challenge_settings& ch) {
-        const toml::table* t = section(antispim, "challenge");
-        if (!t) {
-            return;
-        }
-        const std::string_view p = "antispim.challenge";
-        check_keys(*t, p,
-                   {"enabled", "strangers", "question", "good_answers", "wrong_answers", "min_answer_seconds",
-                    "max_tries", "long_interval_minutes", "growth", "steps", "offered"});
-        read_bool(*t, p, "enabled", ch.enabled);
-        if (const auto i = read_choice(*t, p, "strangers", stranger_modes)) {
-            ch.strangers = static_cast<antispim::stranger_mode>(*i);
-        }
-        if (const toml::node* q = read_string(*t, p, "question", ch.question); q && ch.question.empty()) {
-            fail(q->source(), "antispim.challenge.question", "must not be empty");
-        }
-        if (const toml::array* good = read_string_list(*t, p, "good_answers", ch.good_answers); good && ch.good_answers.empty()) {
-            fail(good->source(), "antispim.challenge.good_answers", "needs at least one answer");
-        }
-        if (const toml::array* wrong = read_string_list(*t, p, "wrong_answers", ch.wrong_answers);
-            wrong && ch.wrong_answers.empty()) {
-            fail(wrong->source(), "antispim.challenge.wrong_answers", "needs at least one answer (bots would just pick any)");
-        }
-        std::int64_t min_answer = ch.min_answer.count();
-        if (read_int(*t, p, "min_answer_seconds", min_answer, 0, 3600)) {
-            ch.min_answer = std::chrono::seconds{min_answer};
-        }
-        read_int(*t, p, "max_tries", ch.max_tries, 1, 100);
-        std::int64_t long_interval = ch.long_interval.count();
-        if (read_int(*t, p, "long_interval_minutes", long_interval, 1, 60 * 24 * 365)) {
-            ch.long_interval = std::chrono::minutes{long_interval};
-        }
-        read_int(*t, p, "growth", ch.growth, 1, 100);
-        read_int(*t, p, "steps", ch.steps, 1, 10);
-        read_int(*t, p, "offered", ch.offered, 2, 20);
     }
 
     void load_registration(const toml::table& root, config& c) {

@@ -53,7 +53,7 @@ struct sasl_config {
 };
 
 struct antispim_config {
-    std::vector<std::string> chain{"blocklist", "dos", "challenge"};  // ordered policy names
+    std::vector<std::string> chain{"blocklist", "dos", "rate", "challenge"};  // ordered policy names
     std::vector<std::string> dry_run;             // policies that only log what they would do
     // Accounts on this server are never strangers to each other.
     bool trust_local_users = true;
@@ -84,8 +84,57 @@ struct antispim_config {
         std::string url;                // http://host[:port]/path
         std::string format = "hush";    // "hush" (urn:hush:blocklist:0 XML) or "domains" (one domain per line)
         std::chrono::seconds interval{3600};
+        std::string trust = "block";    // what its entries do: "block", "greylist" or "challenge"
     };
     std::vector<import_source> imports;
+
+    // Rate policy ([antispim.rate], the "rate" policy): token buckets for strangers' invitations and messages.
+    struct rate_limit {
+        std::uint32_t count = 0;  // the bucket (burst); 0: no limit
+        std::chrono::seconds per{60};  // refilled evenly over this
+    };
+    struct rate_limits {
+        rate_limit sender, domain, ip, receiver;  // per sender bare JID, remote domain, source IP, local receiver
+    };
+    struct rate_options {
+        bool defer = false;  // exceeded: a wait error (retry later) instead of a <policy-violation/> rejection
+        rate_limits invites{{5, std::chrono::seconds{60}}, {60, std::chrono::seconds{60}},
+                            {60, std::chrono::seconds{60}}, {20, std::chrono::seconds{60}}};
+        rate_limits messages{{30, std::chrono::seconds{60}}, {300, std::chrono::seconds{60}},
+                             {300, std::chrono::seconds{60}}, {60, std::chrono::seconds{60}}};
+    } rate;
+
+    // User consensus ([antispim.consensus]): K distinct local users blocking, reporting or locking out one sender
+    // put it on the server-wide list; so do K distinct senders of one remote domain judged so.
+    struct consensus_options {
+        bool enabled = true;
+        bool dry_run = false;  // only log (and count) what would be blocked
+        std::size_t users = 3;
+        std::size_t domain_senders = 5;
+        std::chrono::seconds window{7 * 24 * 3600};
+        std::chrono::hours block_for{7 * 24};
+        bool count_lockouts = true;  // a sender the challenge blocked for good counts as a vote
+    } consensus;
+
+    // Outbound protection ([antispim.outbound]): a local account contacting many strangers (compromised, or a
+    // spammer who registered here) is throttled and flagged, then suspended until an admin clears it.
+    struct outbound_options {
+        bool enabled = true;
+        bool dry_run = false;
+        std::chrono::seconds window{3600};
+        std::size_t throttle_at = 20;  // distinct strangers contacted within the window
+        std::size_t suspend_at = 50;
+        std::chrono::hours new_account{24 * 7};  // accounts younger than this get the tighter limits below
+        std::size_t new_throttle_at = 5;
+        std::size_t new_suspend_at = 15;
+    } outbound;
+
+    // What /blocklist.xml publishes ([antispim.publish]).
+    struct publish_options {
+        // Entry sources: "admin", "dos", "consensus", "reports", "imports".
+        std::vector<std::string> sources{"admin", "dos", "consensus", "reports"};
+        bool hash_jids = false;  // publish JIDs as SHA-256 of the bare JID (kind "jid-sha256") for privacy
+    } publish;
 };
 
 // XEP-0077 in-band registration. Password changes and account removal by a logged-in user are account
@@ -133,6 +182,7 @@ struct s2s_config {
 struct config {
     std::filesystem::path source;   // the file this came from
     std::vector<std::string> hosts;  // virtual hosts, nameprepped
+    std::vector<std::string> admins;  // bare JIDs told about automatic blocks and flagged accounts
     std::filesystem::path data_dir;  // absolute (relative paths in the file resolve against its directory); "../var"
     unsigned threads = 0;            // 0: one per core
     std::string log_level = "info";  // trace, debug, info, warn, error

@@ -1,5 +1,7 @@
 #include "server/config_reader.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 namespace hush::config_detail {
@@ -188,6 +190,27 @@ const toml::node* toml_reader::read_path(const toml::table& t, std::string_view 
     }
     out = resolve(base, text);
     return node;
+}
+
+const toml::node* toml_reader::read_seconds(const toml::table& t, std::string_view prefix, std::string_view key,
+                                            std::chrono::seconds& out) {
+    std::int64_t seconds = out.count();
+    const toml::node* node = read_int(t, prefix, key, seconds, 1, max_timeout_seconds);
+    if (node) {
+        out = std::chrono::seconds{seconds};
+    }
+    return node;
+}
+
+std::optional<std::string> canonical_ip(const std::string& text) {
+    unsigned char bytes[16];
+    char buffer[INET6_ADDRSTRLEN];
+    for (const int family : {AF_INET, AF_INET6}) {
+        if (inet_pton(family, text.c_str(), bytes) == 1 && inet_ntop(family, bytes, buffer, sizeof buffer)) {
+            return std::string(buffer);
+        }
+    }
+    return std::nullopt;
 }
 
 const toml::array* toml_reader::read_string_list(const toml::table& t, std::string_view prefix,

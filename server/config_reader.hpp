@@ -4,6 +4,7 @@
 // Every read records an error "FILE:LINE:COL: KEY: what is wrong" and leaves the caller's default in place, so
 // loading carries on; of all the errors recorded, the one earliest in the file is kept (what an admin fixing
 // the file top-down wants).
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
@@ -25,12 +26,15 @@
 namespace hush::config_detail {
 
 inline constexpr std::int64_t no_max = std::numeric_limits<std::int64_t>::max();
+inline constexpr std::int64_t max_timeout_seconds = 365 * 24 * 3600;  // keeps every duration conversion in range
 
 std::string join(std::string_view prefix, std::string_view key);  // "a" + "b" -> "a.b"; "" + "b" -> "b"
 std::string indexed(std::string_view key, std::size_t i);          // "a[i]"
 std::string in_quotes(std::string_view s);
 // Absolute, lexically normalized; relative `p` is taken relative to `base`.
 std::filesystem::path resolve(const std::filesystem::path& base, const std::filesystem::path& p);
+// The canonical text of an IP literal (so "::1" and "0::1" compare equal), or nullopt.
+std::optional<std::string> canonical_ip(const std::string& text);
 
 class toml_reader {
 public:
@@ -53,6 +57,9 @@ public:
     template <class T>
     const toml::node* read_int(const toml::table& t, std::string_view prefix, std::string_view key, T& out,
                                std::int64_t min, std::int64_t max);
+    // Whole seconds, 1 s to a year.
+    const toml::node* read_seconds(const toml::table& t, std::string_view prefix, std::string_view key,
+                                   std::chrono::seconds& out);
     const toml::node* read_bool(const toml::table& t, std::string_view prefix, std::string_view key, bool& out);
     const toml::node* read_string(const toml::table& t, std::string_view prefix, std::string_view key,
                                   std::string& out);

@@ -61,19 +61,20 @@ server::server(config cfg)
                      cert.string(), generated.generated ? ", generated now" : "");
     }
     tls_ = std::make_unique<tls_context_provider>(cert, key, cfg_.tls.min_version);
-    antispim_ = std::make_unique<antispim_service>(cfg_, *store_, [this](std::string_view domain) {
+    const auto is_local = [this](std::string_view domain) {
         return std::find(cfg_.hosts.begin(), cfg_.hosts.end(), domain) != cfg_.hosts.end();
-    });
+    };
+    antispim_ = std::make_unique<antispim_service>(cfg_, *store_, is_local);
     blocklist_ = std::make_unique<blocklist_service>(cfg_, *store_);
     greylist_ = std::make_unique<greylist>(cfg_.antispim.greylist);
-    dos_ = std::make_unique<dos_detector>(cfg_, *store_, *blocklist_, [this](std::string_view domain) {
-        return std::find(cfg_.hosts.begin(), cfg_.hosts.end(), domain) != cfg_.hosts.end();
-    });
+    dos_ = std::make_unique<dos_detector>(cfg_, *store_, *blocklist_, is_local);
+    rate_ = std::make_unique<rate_limiter>(cfg_.antispim.rate, is_local);
     chain_ = antispim::chain::build(cfg_.antispim,
                                     {{"challenge", [this] { return antispim_->make_challenge_policy(); }},
                                      {"blocklist", [this] { return blocklist_->make_policy(); }},
                                      {"dos", [this] { return dos_->make_policy(); }},
-                                     {"greylist", [this] { return greylist_->make_policy(); }}});
+                                     {"greylist", [this] { return greylist_->make_policy(); }},
+                                     {"rate", [this] { return rate_->make_policy(); }}});
     accounts_ = std::make_unique<storage_account_directory>(*store_);
     handlers_ = std::make_unique<server_handlers>(HUSH_VERSION);
     router_ = std::make_unique<router>(cfg_.hosts, registry_, *accounts_, *chain_, *handlers_);
@@ -86,9 +87,7 @@ server::server(config cfg)
     handlers_->add_extension(
         [svc = antispim_.get()](const stanza& iq, const jid& addressed) { return svc->handle_iq(iq, addressed); }, {},
         antispim_service::account_features());
-    antispim_commands_ = std::make_unique<antispim_commands>(*antispim_, [this](std::string_view domain) {
-        return std::find(cfg_.hosts.begin(), cfg_.hosts.end(), domain) != cfg_.hosts.end();
-    });
+    antispim_commands_ = std::make_unique<antispim_commands>(*antispim_, is_local);
     handlers_->add_extension(
         [commands = antispim_commands_.get()](const stanza& iq, const jid& addressed) {
             return commands->handle_iq(iq, addressed);

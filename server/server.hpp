@@ -16,6 +16,7 @@
 #include "server/blocklist_service.hpp"
 #include "server/dos_detector.hpp"
 #include "server/greylist.hpp"
+#include "server/rate_limiter.hpp"
 #include "server/http_api.hpp"
 #include "server/antispim_service.hpp"
 #include "server/auth_throttle.hpp"
@@ -60,6 +61,7 @@ private:
     std::unique_ptr<blocklist_service> blocklist_;
     std::unique_ptr<dos_detector> dos_;
     std::unique_ptr<greylist> greylist_;
+    std::unique_ptr<rate_limiter> rate_;
     std::unique_ptr<antispim_commands> antispim_commands_;
     std::unique_ptr<antispim::chain> chain_;
     session_registry registry_;

@@ -99,7 +99,7 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.storage.sqlite_path == (c.data_dir / "hush.db").string());
     CHECK(c.storage.postgres_url.empty());
     CHECK(c.storage.pool_size == 4);
-    CHECK(c.antispim.chain == std::vector<std::string>{"blocklist", "dos", "challenge"});
+    CHECK(c.antispim.chain == std::vector<std::string>{"blocklist", "dos", "rate", "challenge"});
     CHECK(c.antispim.dos.distinct_receivers == 20);
     CHECK(c.antispim.dos.window == std::chrono::seconds{600});
     CHECK(c.antispim.dos.block_for == std::chrono::hours{24});
@@ -311,7 +311,7 @@ TEST_CASE("postgresql needs a url") {
 
 TEST_CASE("antispim: known policies, dry_run only from the chain") {
     CHECK(load_error("[antispim]\nchain = [\"pass\", \"rbl\"]\n") ==
-          "2:18: antispim.chain[1]: unknown policy \"rbl\" (available: \"pass\", \"blocklist\", \"dos\", \"greylist\", \"challenge\")");
+          "2:18: antispim.chain[1]: unknown policy \"rbl\" (available: \"pass\", \"blocklist\", \"dos\", \"greylist\", \"rate\", \"challenge\")");
     CHECK(load_error("[antispim]\nchain = [\"pass\", \"pass\"]\n") ==
           "2:18: antispim.chain[1]: policy \"pass\" is listed twice");
     CHECK(load_error("[antispim]\nchain = []\ndry_run = [\"pass\"]\n") ==
@@ -548,7 +548,7 @@ TEST_CASE("antispim imports: url, format, interval") {
     CHECK(c.antispim.imports[1].format == "domains");
     CHECK(c.antispim.imports[1].interval == std::chrono::seconds{600});
     CHECK(load_error("[[antispim.import]]\nurl = \"ftp://x\"\n") ==
-          "2:7: antispim.import[0].url: must start with http:// (publish lists through a TLS proxy)");
+          "2:7: antispim.import[0].url: must start with https:// or http://");
     CHECK(load_error("[[antispim.import]]\nformat = \"hush\"\n").ends_with("antispim.import[0]: url is required"));
 }
 
@@ -558,4 +558,34 @@ TEST_CASE("antispim greylist: ranges validated") {
     CHECK(c.antispim.greylist.retry_after == std::chrono::seconds{60});
     CHECK(load_error("[antispim.greylist]\nranges = [\"192.0.2.0/40\"]\n") ==
           "2:11: antispim.greylist.ranges[0]: \"192.0.2.0/40\" is not an IP address or range (192.0.2.0/24, 2001:db8::/48)");
+}
+
+TEST_CASE("antispim rate, consensus, outbound, publish and admins") {
+    const config c = load_ok("[server]\nadmins = [\"Admin@Example.ORG\"]\n"
+                             "[antispim.rate]\nexceeded = \"defer\"\n[antispim.rate.invites]\nsender = \"2/h\"\nip = \"off\"\n"
+                             "[antispim.consensus]\nusers = 2\ndry_run = true\n"
+                             "[antispim.outbound]\nthrottle_at = 3\nsuspend_at = 6\n"
+                             "[antispim.publish]\nsources = [\"admin\", \"imports\"]\nhash_jids = true\n");
+    CHECK(c.admins == std::vector<std::string>{"admin@example.org"});
+    CHECK(c.antispim.rate.defer);
+    CHECK(c.antispim.rate.invites.sender.count == 2);
+    CHECK(c.antispim.rate.invites.sender.per == std::chrono::seconds{3600});
+    CHECK(c.antispim.rate.invites.ip.count == 0);
+    CHECK(c.antispim.rate.messages.sender.count == 30);  // untouched default
+    CHECK(c.antispim.consensus.users == 2);
+    CHECK(c.antispim.consensus.dry_run);
+    CHECK(c.antispim.outbound.throttle_at == 3);
+    CHECK(c.antispim.publish.hash_jids);
+    CHECK(load_error("[antispim.rate.messages]\nsender = \"10 per minute\"\n") ==
+          "2:10: antispim.rate.messages.sender: \"10 per minute\" is not a rate: COUNT/UNIT with UNIT s, min, h or d "
+          "(\"10/min\"), or \"off\"");
+    CHECK(load_error("[antispim.rate.messages]\nsendr = \"1/s\"\n").find("antispim.rate.messages.sendr") !=
+          std::string::npos);
+    CHECK(load_error("[antispim.outbound]\nthrottle_at = 10\nsuspend_at = 10\n") ==
+          "3:14: antispim.outbound.suspend_at: must be greater than throttle_at");
+    CHECK(load_error("[antispim.publish]\nsources = [\"everything\"]\n").starts_with("2:12: antispim.publish.sources[0]"));
+    CHECK(load_error("[server]\nadmins = [\"example.org\"]\n") ==
+          "2:11: server.admins[0]: \"example.org\" is not a bare JID (user@example.org)");
+    CHECK(load_error("[[antispim.import]]\nurl = \"https://x.test/l.xml\"\ntrust = \"maybe\"\n")
+              .starts_with("3:9: antispim.import[0].trust"));
 }
