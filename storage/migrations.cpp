@@ -142,6 +142,35 @@ CREATE TABLE admin_tokens (
     created_at {int64} NOT NULL
 );
 )sql"},
+    // Server-wide anti-SPIM II: users' judgements (consensus), XEP-0377 reports, flagged local accounts.
+    migration{5, "spam votes, reports and account flags",
+              R"sql(
+CREATE TABLE spam_votes (
+    voter {key} NOT NULL,
+    sender {key} NOT NULL,
+    sender_domain {key} NOT NULL,
+    kind {key} NOT NULL CHECK (kind IN ('block', 'report', 'lockout')),
+    at {int64} NOT NULL,
+    PRIMARY KEY (voter, sender, kind)
+);
+CREATE INDEX spam_votes_by_sender ON spam_votes (sender, at);
+CREATE INDEX spam_votes_by_domain ON spam_votes (sender_domain, at);
+CREATE TABLE spam_reports (
+    id {serial},
+    reporter {key} NOT NULL,
+    reported {key} NOT NULL,
+    reason {key} NOT NULL,
+    text TEXT NOT NULL,
+    stanza_ids TEXT NOT NULL,
+    at {int64} NOT NULL
+);
+CREATE TABLE account_flags (
+    account {key} NOT NULL PRIMARY KEY,
+    state {key} NOT NULL CHECK (state IN ('flagged', 'suspended')),
+    reason TEXT NOT NULL,
+    at {int64} NOT NULL
+);
+)sql"},
 };
 
 // The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.

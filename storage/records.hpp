@@ -61,4 +61,37 @@ struct blocklist_entry {
     bool operator==(const blocklist_entry&) const = default;
 };
 
+// A local user's judgement of a sender, counted towards user consensus: a block (XEP-0191), a spam report
+// (XEP-0377) or a challenge lockout. One per (voter, sender, kind); a repeat refreshes `at`.
+struct spam_vote {
+    std::string voter;          // local bare JID
+    std::string sender;         // bare JID judged
+    std::string sender_domain;  // its domain, for counting senders per domain
+    std::string kind;           // "block", "report", "lockout"
+    std::int64_t at = 0;        // unix seconds
+};
+
+// An XEP-0377 spam or abuse report, as the reporting user sent it.
+struct spam_report {
+    std::int64_t id = 0;  // assigned when stored
+    std::string reporter;  // local bare JID
+    std::string reported;  // bare JID
+    std::string reason;    // "spam" or "abuse"
+    std::string text;      // the user's words, if any
+    std::vector<std::string> stanza_ids;  // XEP-0359 ids of the reported stanzas ("by id")
+    std::int64_t at = 0;
+
+    bool operator==(const spam_report&) const = default;
+};
+
+// A local account outbound protection acted on.
+struct account_flag {
+    std::string account;  // bare JID
+    std::string state;    // "flagged" (throttled for a while) or "suspended" (until an admin clears it)
+    std::string reason;
+    std::int64_t at = 0;
+
+    bool operator==(const account_flag&) const = default;
+};
+
 }  // namespace hush::storage

@@ -1,6 +1,8 @@
 // sql_store, server-wide data: the anti-SPIM blocklist and the admin API's tokens.
 #include "storage/sql_store.hpp"
 
+#include <algorithm>
+
 namespace hush::storage {
 
 result<void> sql_store::put_blocklist_entry(const blocklist_entry& e) {
@@ -84,6 +86,129 @@ result<std::vector<std::pair<std::string, std::int64_t>>> sql_store::list_admin_
 
 result<std::optional<std::string>> sql_store::admin_token_name(const std::string& token_sha256) {
     return query_text("find admin token", "SELECT name FROM admin_tokens WHERE token_sha256 = $1", {token_sha256});
+}
+
+result<void> sql_store::put_spam_vote(const spam_vote& v) {
+    auto stored = run("put spam vote",
+                      "INSERT INTO spam_votes (voter, sender, sender_domain, kind, at) VALUES ($1, $2, $3, $4, $5) "
+                      "ON CONFLICT (voter, sender, kind) DO UPDATE SET at = excluded.at",
+                      {v.voter, v.sender, v.sender_domain, v.kind, v.at});
+    if (!stored) {
+        return unexpected(stored.error());
+    }
+    return {};
+}
+
+result<std::int64_t> sql_store::count_spam_voters(const std::string& sender, std::int64_t since) {
+    auto n = query_int64("count spam voters",
+                         "SELECT COUNT(DISTINCT voter) FROM spam_votes WHERE sender = $1 AND at >= $2", {sender, since});
+    if (!n) {
+        return unexpected(n.error());
+    }
+    return n->value_or(0);
+}
+
+result<std::int64_t> sql_store::count_spam_senders(const std::string& domain, std::int64_t since) {
+    auto n = query_int64("count spam senders",
+                         "SELECT COUNT(DISTINCT sender) FROM spam_votes WHERE sender_domain = $1 AND at >= $2",
+                         {domain, since});
+    if (!n) {
+        return unexpected(n.error());
+    }
+    return n->value_or(0);
+}
+
+result<std::int64_t> sql_store::add_spam_report(const spam_report& r) {
+    std::string ids;
+    for (const auto& id : r.stanza_ids) {
+        ids += (ids.empty() ? "" : "\n") + id;  // ids never hold a newline (the parser drops such ids)
+    }
+    auto id = query_int64("add spam report",
+                          "INSERT INTO spam_reports (reporter, reported, reason, text, stanza_ids, at) "
+                          "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                          {r.reporter, r.reported, r.reason, r.text, ids, r.at});
+    if (!id) {
+        return unexpected(id.error());
+    }
+    if (!*id) {
+        return unexpected(driver_->failure("add spam report", "no id returned"));
+    }
+    return **id;
+}
+
+result<std::vector<spam_report>> sql_store::list_spam_reports(std::size_t limit) {
+    std::vector<spam_report> out;
+    auto done = run("list spam reports",
+                    "SELECT id, reporter, reported, reason, text, stanza_ids, at FROM spam_reports "
+                    "ORDER BY id DESC LIMIT $1",
+                    {static_cast<std::int64_t>(limit)}, [&](const sql_row& row) -> result<void> {
+                        spam_report r;
+                        r.id = row.int64(0).value_or(0);
+                        r.reporter = row.text(1);
+                        r.reported = row.text(2);
+                        r.reason = row.text(3);
+                        r.text = row.text(4);
+                        const std::string ids = row.text(5);
+                        std::size_t start = 0;
+                        while (start < ids.size()) {
+                            const auto end = std::min(ids.find('\n', start), ids.size());
+                            r.stanza_ids.push_back(ids.substr(start, end - start));
+                            start = end + 1;
+                        }
+                        r.at = row.int64(6).value_or(0);
+                        out.push_back(std::move(r));
+                        return {};
+                    });
+    if (!done) {
+        return unexpected(done.error());
+    }
+    return out;
+}
+
+result<void> sql_store::put_account_flag(const account_flag& f) {
+    auto stored = run("put account flag",
+                      "INSERT INTO account_flags (account, state, reason, at) VALUES ($1, $2, $3, $4) "
+                      "ON CONFLICT (account) DO UPDATE SET state = excluded.state, reason = excluded.reason, "
+                      "at = excluded.at",
+                      {f.account, f.state, f.reason, f.at});
+    if (!stored) {
+        return unexpected(stored.error());
+    }
+    return {};
+}
+
+result<bool> sql_store::remove_account_flag(const std::string& account) {
+    auto removed = run("remove account flag", "DELETE FROM account_flags WHERE account = $1", {account});
+    if (!removed) {
+        return unexpected(removed.error());
+    }
+    return *removed > 0;
+}
+
+result<std::optional<account_flag>> sql_store::get_account_flag(const std::string& account) {
+    std::optional<account_flag> out;
+    // Statements are cached by their text's address: literals only.
+    auto done = run("get account flag", "SELECT account, state, reason, at FROM account_flags WHERE account = $1",
+                    {account}, [&](const sql_row& row) -> result<void> {
+        out = account_flag{row.text(0), row.text(1), row.text(2), row.int64(3).value_or(0)};
+        return {};
+    });
+    if (!done) {
+        return unexpected(done.error());
+    }
+    return out;
+}
+
+result<std::vector<account_flag>> sql_store::list_account_flags() {
+    std::vector<account_flag> out;
+    auto done = run("list account flags", "SELECT account, state, reason, at FROM account_flags ORDER BY account", {}, [&](const sql_row& row) -> result<void> {
+        out.push_back(account_flag{row.text(0), row.text(1), row.text(2), row.int64(3).value_or(0)});
+        return {};
+    });
+    if (!done) {
+        return unexpected(done.error());
+    }
+    return out;
 }
 
 }  // namespace hush::storage

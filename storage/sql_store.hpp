@@ -87,6 +87,15 @@ public:
     result<void> put_blocklist_entry(const blocklist_entry& entry) override;
     result<bool> remove_blocklist_entry(const std::string& kind, const std::string& value) override;
     result<std::vector<blocklist_entry>> list_blocklist(std::int64_t now) override;
+    result<void> put_spam_vote(const spam_vote& vote) override;
+    result<std::int64_t> count_spam_voters(const std::string& sender, std::int64_t since) override;
+    result<std::int64_t> count_spam_senders(const std::string& domain, std::int64_t since) override;
+    result<std::int64_t> add_spam_report(const spam_report& report) override;
+    result<std::vector<spam_report>> list_spam_reports(std::size_t limit) override;
+    result<void> put_account_flag(const account_flag& flag) override;
+    result<bool> remove_account_flag(const std::string& account) override;
+    result<std::optional<account_flag>> get_account_flag(const std::string& account) override;
+    result<std::vector<account_flag>> list_account_flags() override;
     result<void> put_admin_token(const std::string& name, const std::string& token_sha256,
                                  std::int64_t created_at) override;
     result<bool> remove_admin_token(const std::string& name) override;

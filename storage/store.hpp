@@ -136,6 +136,22 @@ public:
     virtual result<bool> remove_blocklist_entry(const std::string& kind, const std::string& value) = 0;
     virtual result<std::vector<blocklist_entry>> list_blocklist(std::int64_t now) = 0;
 
+    // Users' judgements of senders (user consensus). put replaces the vote with the same voter, sender and kind.
+    virtual result<void> put_spam_vote(const spam_vote& vote) = 0;
+    // Distinct voters about `sender` since `since`; distinct judged senders of `domain` since `since`.
+    virtual result<std::int64_t> count_spam_voters(const std::string& sender, std::int64_t since) = 0;
+    virtual result<std::int64_t> count_spam_senders(const std::string& domain, std::int64_t since) = 0;
+
+    // XEP-0377 reports. add returns the new report's id; list gives the newest `limit` first.
+    virtual result<std::int64_t> add_spam_report(const spam_report& report) = 0;
+    virtual result<std::vector<spam_report>> list_spam_reports(std::size_t limit) = 0;
+
+    // Accounts flagged or suspended by outbound protection. put replaces; remove returns false when absent.
+    virtual result<void> put_account_flag(const account_flag& flag) = 0;
+    virtual result<bool> remove_account_flag(const std::string& account) = 0;
+    virtual result<std::optional<account_flag>> get_account_flag(const std::string& account) = 0;
+    virtual result<std::vector<account_flag>> list_account_flags() = 0;
+
     // Admin API tokens, by name, stored as hex SHA-256 digests. put replaces; remove returns false when absent.
     virtual result<void> put_admin_token(const std::string& name, const std::string& token_sha256,
                                          std::int64_t created_at) = 0;

@@ -225,6 +225,62 @@ TEST_CASE_TEMPLATE("admin tokens: by digest, replaced by name, removed", B, HUSH
     CHECK_FALSE(must(s->admin_token_name("bb22")).has_value());
 }
 
+TEST_CASE_TEMPLATE("spam votes: distinct voters per sender and judged senders per domain, in a window", B,
+                   HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_with_accounts(backend);
+    CHECK(must(s->count_spam_voters("bot@spam.test", 0)) == 0);
+    must(s->put_spam_vote({"alice@example.org", "bot@spam.test", "spam.test", "block", 100}));
+    must(s->put_spam_vote({"alice@example.org", "bot@spam.test", "spam.test", "report", 110}));  // same voter
+    must(s->put_spam_vote({"bob@example.org", "bot@spam.test", "spam.test", "lockout", 120}));
+    must(s->put_spam_vote({"bob@example.org", "bot2@spam.test", "spam.test", "block", 50}));
+    CHECK(must(s->count_spam_voters("bot@spam.test", 0)) == 2);
+    CHECK(must(s->count_spam_voters("bot@spam.test", 115)) == 1);  // only bob's is recent enough
+    CHECK(must(s->count_spam_senders("spam.test", 0)) == 2);
+    CHECK(must(s->count_spam_senders("spam.test", 60)) == 1);
+    must(s->put_spam_vote({"bob@example.org", "bot2@spam.test", "spam.test", "block", 130}));  // refreshed
+    CHECK(must(s->count_spam_senders("spam.test", 60)) == 2);
+    CHECK(must(s->count_spam_senders("other.test", 0)) == 0);
+}
+
+TEST_CASE_TEMPLATE("spam reports: stored with stanza ids, newest first", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_with_accounts(backend);
+    spam_report first{0, "alice@example.org", "bot@spam.test", "spam", "buy now", {"id-1", "id-2"}, 100};
+    spam_report second{0, "bob@example.org", "troll@other.test", "abuse", "", {}, 200};
+    first.id = must(s->add_spam_report(first));
+    second.id = must(s->add_spam_report(second));
+    CHECK(second.id > first.id);
+    CHECK(must(s->list_spam_reports(10)) == std::vector<spam_report>{second, first});
+    CHECK(must(s->list_spam_reports(1)) == std::vector<spam_report>{second});
+}
+
+TEST_CASE_TEMPLATE("account flags: put replaces, get, list, remove", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_with_accounts(backend);
+    CHECK_FALSE(must(s->get_account_flag("alice@example.org")).has_value());
+    const account_flag flagged{"alice@example.org", "flagged", "21 strangers in 1 h", 100};
+    const account_flag suspended{"alice@example.org", "suspended", "51 strangers in 1 h", 200};
+    const account_flag other{"bob@example.org", "flagged", "6 strangers in 1 h", 150};
+    must(s->put_account_flag(flagged));
+    must(s->put_account_flag(other));
+    CHECK(must(s->get_account_flag("alice@example.org")) == std::optional<account_flag>(flagged));
+    must(s->put_account_flag(suspended));
+    CHECK(must(s->list_account_flags()) == std::vector<account_flag>{suspended, other});
+    CHECK(must(s->remove_account_flag("alice@example.org")));
+    CHECK_FALSE(must(s->remove_account_flag("alice@example.org")));
+    CHECK(must(s->list_account_flags()) == std::vector<account_flag>{other});
+}
+
 TEST_CASE_TEMPLATE("last activity: set and replaced", B, HUSH_BACKENDS) {
     B backend;
     if (!backend.available()) {
