@@ -2,7 +2,12 @@
 
 #include <arpa/inet.h>
 
+#include <openssl/sha.h>
+
+#include <cctype>
 #include <charconv>
+
+#include "protocol/scram.hpp"
 
 namespace hush::antispim {
 
@@ -119,7 +124,25 @@ hush::expected<std::string, std::string> normalize_blocklist_value(std::string_v
         }
         return r->to_string();
     }
+    if (kind == "jid-sha256") {
+        std::string hex(value);
+        for (char& c : hex) {
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+        if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
+            return hush::unexpected<std::string>("'" + std::string(value) +
+                                                 "' is not a SHA-256 digest (64 hexadecimal digits)");
+        }
+        return hex;
+    }
     return hush::unexpected<std::string>("kind must be jid, domain or ip");
+}
+
+std::string jid_sha256(const jid& sender) {
+    const std::string bare = sender.bare_string();
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(bare.data()), bare.size(), digest);
+    return sasl::hex_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 blocklist::blocklist(std::vector<storage::blocklist_entry> entries, std::int64_t now) {
@@ -127,12 +150,21 @@ blocklist::blocklist(std::vector<storage::blocklist_entry> entries, std::int64_t
         if (e.expires_at != 0 && e.expires_at <= now) {
             continue;
         }
+        const std::size_t index = entries_.size();
         if (e.kind == "ip") {
             if (auto r = parse_ip_range(e.value)) {
-                ranges_.emplace_back(*r, entries_.size());
+                ranges_.emplace_back(*r, index);
             } else {
                 continue;  // unreadable: ignore rather than block wrongly
             }
+        } else if (e.kind == "jid") {
+            by_jid_.try_emplace(e.value, index);  // the first wins: callers put local entries first
+        } else if (e.kind == "jid-sha256") {
+            by_jid_sha256_.try_emplace(e.value, index);
+        } else if (e.kind == "domain") {
+            by_domain_.try_emplace(e.value, index);
+        } else {
+            continue;
         }
         entries_.push_back(std::move(e));
     }
@@ -140,31 +172,43 @@ blocklist::blocklist(std::vector<storage::blocklist_entry> entries, std::int64_t
 
 const storage::blocklist_entry* blocklist::match(const jid& sender, std::string_view peer_address,
                                                  std::int64_t now) const {
-    auto live = [now](const storage::blocklist_entry& e) { return e.expires_at == 0 || e.expires_at > now; };
-    const std::string bare = sender.bare_string();
-    const std::string& domain = sender.domain();
-    const storage::blocklist_entry* by_domain = nullptr;
-    for (const auto& e : entries_) {
-        if (!live(e)) {
-            continue;
+    // Indexed lookups: imported lists run to many thousands of entries and this runs for every stranger stanza.
+    auto live = [&](std::size_t index) -> const storage::blocklist_entry* {
+        const auto& e = entries_[index];
+        return e.expires_at == 0 || e.expires_at > now ? &e : nullptr;
+    };
+    if (sender.has_node()) {
+        if (auto it = by_jid_.find(sender.bare_string()); it != by_jid_.end()) {
+            if (const auto* e = live(it->second)) {
+                return e;
+            }
         }
-        if (e.kind == "jid" && sender.has_node() && e.value == bare) {
-            return &e;
-        }
-        if (e.kind == "domain" && by_domain == nullptr &&
-            (domain == e.value || (domain.size() > e.value.size() && domain.ends_with(e.value) &&
-                                   domain[domain.size() - e.value.size() - 1] == '.'))) {
-            by_domain = &e;
+        if (!by_jid_sha256_.empty()) {
+            if (auto it = by_jid_sha256_.find(jid_sha256(sender)); it != by_jid_sha256_.end()) {
+                if (const auto* e = live(it->second)) {
+                    return e;
+                }
+            }
         }
     }
-    if (by_domain != nullptr) {
-        return by_domain;
+    // The domain, then each parent domain: a service's subdomains belong to it.
+    std::string_view domain = sender.domain();
+    while (!domain.empty()) {
+        if (auto it = by_domain_.find(std::string(domain)); it != by_domain_.end()) {
+            if (const auto* e = live(it->second)) {
+                return e;
+            }
+        }
+        const auto dot = domain.find('.');
+        domain = dot == std::string_view::npos ? std::string_view{} : domain.substr(dot + 1);
     }
     if (!peer_address.empty()) {
         if (auto address = parse_ip_range(peer_address)) {
             for (const auto& [range, index] : ranges_) {
-                if (live(entries_[index]) && range.contains(*address)) {
-                    return &entries_[index];
+                if (range.contains(*address)) {
+                    if (const auto* e = live(index)) {
+                        return e;
+                    }
                 }
             }
         }

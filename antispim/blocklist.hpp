@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "protocol/expected.hpp"
@@ -26,8 +27,12 @@ struct ip_range {
 // "192.0.2.7", "192.0.2.0/24", "2001:db8::/48"; host bits must be zero. nullopt when malformed.
 std::optional<ip_range> parse_ip_range(std::string_view text);
 
-// Normalizes an entry's value for its kind ("jid", "domain", "ip"); the error says what is wrong.
+// Normalizes an entry's value for its kind ("jid", "domain", "ip", or "jid-sha256": the lower-case hex SHA-256 of
+// a bare JID, as privacy-minded lists and XEP-0060 RTBLs publish them); the error says what is wrong.
 hush::expected<std::string, std::string> normalize_blocklist_value(std::string_view kind, std::string_view value);
+
+// Lower-case hex SHA-256 of the bare JID: how hashed entries name a sender.
+std::string jid_sha256(const jid& sender);
 
 class blocklist {
 public:
@@ -44,6 +49,9 @@ public:
 private:
     std::vector<storage::blocklist_entry> entries_;
     std::vector<std::pair<ip_range, std::size_t>> ranges_;  // parsed "ip" entries → index in entries_
+    std::unordered_map<std::string, std::size_t> by_jid_;         // value → index in entries_
+    std::unordered_map<std::string, std::size_t> by_jid_sha256_;
+    std::unordered_map<std::string, std::size_t> by_domain_;
 };
 
 }  // namespace hush::antispim

@@ -436,8 +436,11 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
         break;
     }
     case kind::blocked:
-        spdlog::warn("antispim: {} is now blocked for {} after {} lockouts (report for the server-wide list)",
-                     sender_bare, r.bare_string(), view->settings.steps);
+        spdlog::warn("antispim: {} is now blocked for {} after {} lockouts", sender_bare, r.bare_string(),
+                     view->settings.steps);
+        if (consensus_ != nullptr && cfg_.antispim.consensus.count_lockouts) {
+            co_await consensus_->vote(r, sender.bare(), "lockout");
+        }
         break;
     case kind::no_challenge:
         break;
@@ -492,7 +495,12 @@ public:
         if (!view) {
             co_return hush::unexpected<as::policy_failure>(as::policy_failure{view.error()});
         }
-        const auto& settings = view->settings;
+        auto settings = view->settings;
+        // A sender listed by a source trusted for "challenge" only is asked whatever the user chose.
+        if (service_.listed_for_challenge(ctx) && (!settings.enabled || settings.strangers == as::stranger_mode::allow)) {
+            settings.enabled = true;
+            settings.strangers = as::stranger_mode::challenge;
+        }
         if (!settings.enabled || settings.strangers == as::stranger_mode::allow) {
             co_return result(as::verdict::pass());
         }
@@ -652,6 +660,15 @@ asio::awaitable<hush::expected<std::size_t, std::string>> antispim_service::reso
     }
     spdlog::info("antispim: {} {} the message request of {} ({} held stanza(s) discarded)", user.bare_string(),
                  action == request_action::report ? "reported" : "rejected", sender_bare, *taken);
+    if (action == request_action::report && consensus_ != nullptr) {
+        if (auto reported = jid::parse(sender_bare)) {
+            spam_report_payload report;
+            report.reason = std::string(reporting_spam);
+            report.texts.push_back({"en", "reported from the message requests (" + std::to_string(*taken) +
+                                              " held stanza(s))"});
+            co_await consensus_->report(user, *reported, report);
+        }
+    }
     co_return *taken;
 }
 
@@ -667,11 +684,22 @@ asio::awaitable<std::optional<stanza>> antispim_service::handle_iq(const stanza&
     }
     // Blocking someone who passed the challenge: the question was probably too easy (seed: "advise the user").
     // Only observed here; the blocking command itself is the IM core's.
+    // Each block is also a vote for user consensus, and an XEP-0377 report inside it is kept for the admins.
     if (auto block = iq.child("block", "urn:xmpp:blocking"); block && iq.type() == "set" &&
         requester->equals_bare(addressed)) {
         for (auto item : block.children("item")) {
-            if (auto blocked = jid::parse(item.attribute("jid").value()); blocked && blocked->has_node()) {
-                co_await advise_if_passed(addressed, blocked->bare_string());
+            auto blocked = jid::parse(item.attribute("jid").value());
+            if (!blocked || !blocked->has_node()) {
+                continue;
+            }
+            co_await advise_if_passed(addressed, blocked->bare_string());
+            if (consensus_ == nullptr) {
+                continue;
+            }
+            if (auto report = parse_spam_report(item)) {
+                co_await consensus_->report(addressed, blocked->bare(), *report);
+            } else {
+                co_await consensus_->vote(addressed, blocked->bare(), "block");
             }
         }
         co_return std::nullopt;

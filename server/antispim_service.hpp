@@ -17,6 +17,7 @@
 #include "antispim/challenge.hpp"
 #include "antispim/policy.hpp"
 #include "server/antispim_documents.hpp"
+#include "server/consensus.hpp"
 #include "server/config.hpp"
 #include "server/im_context.hpp"
 #include "server/router.hpp"
@@ -30,6 +31,15 @@ public:
 
     // Where challenges, secrets and released stanzas go (the router); set before the first stanza.
     void set_sink(stanza_sink* sink) { sink_ = sink; }
+    // Where users' blocks, reports and lockouts are counted (optional).
+    void set_consensus(consensus* c) { consensus_ = c; }
+    // Senders to challenge even when the receiver lets strangers through (imports trusted for "challenge").
+    void set_challenge_listing(std::function<bool(const antispim::spim_context&)> listed) {
+        challenge_listing_ = std::move(listed);
+    }
+    bool listed_for_challenge(const antispim::spim_context& ctx) const {
+        return challenge_listing_ && challenge_listing_(ctx);
+    }
 
     // stranger_oracle
     boost::asio::awaitable<bool> is_stranger(const jid& receiver_bare, const jid& sender) override;
@@ -103,6 +113,8 @@ private:
     storage::async_store& store_;
     std::function<bool(std::string_view)> is_local_;
     stanza_sink* sink_ = nullptr;
+    consensus* consensus_ = nullptr;
+    std::function<bool(const antispim::spim_context&)> challenge_listing_;
     std::mutex engine_mutex_;
     antispim::challenge_engine engine_;
     // Challenge state for addresses without an account (kept in memory, bounded): the same answers as for an

@@ -10,14 +10,12 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <pugixml.hpp>
 
+#include "server/blocklist_import.hpp"
+#include "server/greylist.hpp"
 #include "storage/store.hpp"
 
 namespace hush {
@@ -47,6 +45,28 @@ public:
         const auto path = as::path_of(ctx.stanza);
         if (path == as::stranger_path::none) {
             co_return result(as::verdict::pass());
+        }
+        if (entry->trust == "challenge") {
+            co_return result(as::verdict::pass());  // the challenge policy asks this sender, whatever the user's mode
+        }
+        if (entry->trust == "greylist") {
+            // Defer a first contact once per sender and receiver, as for a greylisted network.
+            greylist* grey = service_.greylist_for_imports();
+            if (grey == nullptr || !as::is_first_contact(path)) {
+                co_return result(as::verdict::pass());
+            }
+            const auto wait = grey->check("listed " + ctx.sender.bare_string() + " " + ctx.receiver.bare_string(),
+                                          std::chrono::steady_clock::now());
+            if (wait.count() == 0) {
+                co_return result(as::verdict::pass());
+            }
+            as::verdict v;
+            v.kind = as::verdict_kind::defer;
+            v.reason = "listed-greylist-" + entry->kind + ":" + entry->value;
+            v.error_condition = "policy-violation";
+            v.error_text = "listed by " + entry->source.substr(entry->source.find(':') + 1) +
+                           ": please try again in " + std::to_string(wait.count()) + " s";
+            co_return result(std::move(v));
         }
         as::verdict v;
         v.kind = path == as::stranger_path::directed_presence ? as::verdict_kind::drop : as::verdict_kind::reject;
@@ -105,6 +125,26 @@ void blocklist_service::rebuild() {
     current_ = std::make_shared<const as::blocklist>(std::move(all), now_unix());
 }
 
+bool blocklist_service::listed_for_challenge(const jid& sender, std::string_view peer_address) const {
+    const auto list = current();
+    const auto* entry = list->match(sender, peer_address, now_unix());
+    return entry != nullptr && entry->trust == "challenge";
+}
+
+std::vector<storage::blocklist_entry> blocklist_service::imported_entries() const {
+    std::lock_guard lock(mutex_);
+    const auto now = now_unix();
+    std::vector<storage::blocklist_entry> out;
+    for (const auto& [url, entries] : imported_) {
+        for (const auto& e : entries) {
+            if (e.expires_at == 0 || e.expires_at > now) {
+                out.push_back(e);
+            }
+        }
+    }
+    return out;
+}
+
 std::vector<storage::blocklist_entry> blocklist_service::local_entries() const {
     std::lock_guard lock(mutex_);
     const auto now = now_unix();
@@ -131,57 +171,6 @@ std::unique_ptr<as::policy> blocklist_service::make_policy() { return std::make_
 
 // ---- following other servers' lists -------------------------------------------------------------------------------
 
-hush::expected<std::vector<storage::blocklist_entry>, std::string> blocklist_service::parse_import(
-    const std::string& format, const std::string& body, const std::string& url, std::int64_t now) {
-    std::vector<storage::blocklist_entry> out;
-    auto add = [&](const std::string& kind, const std::string& value, std::string reason, std::int64_t expires) {
-        auto normalized = as::normalize_blocklist_value(kind, value);
-        if (!normalized) {
-            return;  // one bad line must not cost the rest of the list
-        }
-        out.push_back({kind, *normalized, std::move(reason), "import:" + url, now, expires, false});
-    };
-    if (format == "domains") {
-        std::istringstream in(body);
-        std::string line;
-        while (std::getline(in, line)) {
-            const auto hash = line.find('#');
-            line = line.substr(0, hash);
-            const auto b = line.find_first_not_of(" \t\r");
-            const auto e = line.find_last_not_of(" \t\r");
-            if (b != std::string::npos) {
-                add("domain", line.substr(b, e - b + 1), "listed by " + url, 0);
-            }
-        }
-        return out;
-    }
-    pugi::xml_document doc;
-    if (!doc.load_buffer(body.data(), body.size())) {
-        return hush::unexpected<std::string>("not well-formed XML");
-    }
-    const auto root = doc.document_element();
-    if (std::string_view(root.name()) != "blocklist" ||
-        std::string_view(root.attribute("xmlns").value()) != "urn:hush:blocklist:0") {
-        return hush::unexpected<std::string>("not a urn:hush:blocklist:0 <blocklist/>");
-    }
-    for (auto entry : root.children("entry")) {
-        std::int64_t expires = 0;
-        if (const std::string_view text = entry.attribute("expires").value(); !text.empty()) {
-            std::tm tm{};
-            if (strptime(std::string(text).c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm) == nullptr) {
-                continue;
-            }
-            expires = timegm(&tm);
-            if (expires <= now) {
-                continue;
-            }
-        }
-        add(entry.attribute("type").value(), entry.attribute("value").value(), entry.attribute("reason").value(),
-            expires);
-    }
-    return out;
-}
-
 void blocklist_service::start_imports(asio::any_io_executor executor, const std::atomic<bool>& stopping) {
     for (const auto& source : cfg_.antispim.imports) {
         asio::co_spawn(executor, follow(source, stopping), asio::detached);
@@ -190,70 +179,34 @@ void blocklist_service::start_imports(asio::any_io_executor executor, const std:
 
 asio::awaitable<void> blocklist_service::follow(antispim_config::import_source source,
                                                 const std::atomic<bool>& stopping) {
-    namespace beast = boost::beast;
-    namespace http = beast::http;
     const auto executor = co_await asio::this_coro::executor;
-    // http://host[:port]/path
-    const std::string rest = source.url.substr(std::string_view("http://").size());
-    const auto slash = rest.find('/');
-    const std::string authority = rest.substr(0, slash);
-    const std::string target = slash == std::string::npos ? "/" : rest.substr(slash);
-    const auto colon = authority.rfind(':');
-    const std::string host = colon == std::string::npos ? authority : authority.substr(0, colon);
-    const std::string port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
     std::string etag;
     asio::steady_timer pause(executor);
     while (!stopping) {
-        asio::ip::tcp::resolver resolver(executor);
-        auto [rec, results] = co_await resolver.async_resolve(host, port, tuple_awaitable);
+        auto fetched = co_await fetch_list(source.url, etag, cfg_.s2s.ca_file, std::chrono::seconds(20));
         std::string failure;
-        if (rec) {
-            failure = "cannot resolve " + host + ": " + rec.message();
+        if (!fetched) {
+            failure = fetched.error();
+        } else if (fetched->status == 304) {
+            spdlog::debug("antispim: {} unchanged", source.url);
+        } else if (fetched->status != 200) {
+            failure = "HTTP " + std::to_string(fetched->status);
+        } else if (auto entries = parse_blocklist_import(source.format, fetched->body, source.url, now_unix());
+                   !entries) {
+            failure = entries.error();
         } else {
-            beast::tcp_stream stream(executor);
-            stream.expires_after(std::chrono::seconds(20));
-            auto [cec, endpoint] = co_await stream.async_connect(results, tuple_awaitable);
-            if (cec) {
-                failure = "cannot connect: " + cec.message();
-            } else {
-                http::request<http::empty_body> req{http::verb::get, target, 11};
-                req.set(http::field::host, authority);
-                req.set(http::field::user_agent, "Hush blocklist importer");
-                if (!etag.empty()) {
-                    req.set(http::field::if_none_match, etag);
-                }
-                auto [wec, written] = co_await http::async_write(stream, req, tuple_awaitable);
-                beast::flat_buffer buffer;
-                http::response_parser<http::string_body> parser;
-                parser.body_limit(4 * 1024 * 1024);
-                auto [rec2, read] = wec ? std::make_tuple(wec, std::size_t{0})
-                                        : co_await http::async_read(stream, buffer, parser, tuple_awaitable);
-                if (rec2) {
-                    failure = "cannot read the answer: " + rec2.message();
-                } else {
-                    auto res = parser.release();
-                    if (res.result() == http::status::not_modified) {
-                        spdlog::debug("antispim: {} unchanged", source.url);
-                    } else if (res.result() != http::status::ok) {
-                        failure = "HTTP " + std::to_string(res.result_int());
-                    } else {
-                        auto entries = parse_import(source.format, res.body(), source.url, now_unix());
-                        if (!entries) {
-                            failure = entries.error();
-                        } else {
-                            etag = std::string(res[http::field::etag]);
-                            const std::size_t count = entries->size();
-                            {
-                                std::lock_guard lock(mutex_);
-                                imported_[source.url] = std::move(*entries);
-                                rebuild();
-                            }
-                            spdlog::info("antispim: imported {} entr{} from {}", count, count == 1 ? "y" : "ies",
-                                         source.url);
-                        }
-                    }
-                }
+            etag = fetched->etag;
+            for (auto& e : *entries) {
+                e.trust = source.trust;
             }
+            const std::size_t count = entries->size();
+            {
+                std::lock_guard lock(mutex_);
+                imported_[source.url] = std::move(*entries);
+                rebuild();
+            }
+            spdlog::info("antispim: imported {} entr{} from {} (trust: {})", count, count == 1 ? "y" : "ies",
+                         source.url, source.trust);
         }
         if (!failure.empty()) {
             // Keep what was imported before: a list that cannot be fetched has not changed.

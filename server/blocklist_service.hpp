@@ -39,12 +39,16 @@ public:
     // coroutine until `stopping` says so). Imported entries block like local ones; they are not published.
     void start_imports(boost::asio::any_io_executor executor, const std::atomic<bool>& stopping);
 
-    // Parses a fetched list (format "hush" or "domains"); the error says what is wrong.
-    static hush::expected<std::vector<storage::blocklist_entry>, std::string> parse_import(
-        const std::string& format, const std::string& body, const std::string& url, std::int64_t now);
-
-    // Local (database) entries only: what /blocklist.xml publishes.
+    // Local (database) entries, and the imported ones, unexpired.
     std::vector<storage::blocklist_entry> local_entries() const;
+    std::vector<storage::blocklist_entry> imported_entries() const;
+
+    // Imported entries with trust "greylist" defer a first contact once, as the greylist policy does.
+    void set_greylist(class greylist* g) { greylist_ = g; }
+    class greylist* greylist_for_imports() const { return greylist_; }
+    // Whether the sender is listed by an import whose trust is "challenge" (the challenge policy asks it even
+    // when the receiver lets strangers through).
+    bool listed_for_challenge(const jid& sender, std::string_view peer_address) const;
 
 private:
     void install(std::vector<storage::blocklist_entry> entries);
@@ -53,6 +57,7 @@ private:
 
     const config& cfg_;
     storage::async_store& store_;
+    class greylist* greylist_ = nullptr;
     std::vector<storage::blocklist_entry> local_;
     std::map<std::string, std::vector<storage::blocklist_entry>> imported_;  // by source URL
     mutable std::mutex mutex_;

@@ -108,6 +108,12 @@ asio::awaitable<void> dos_detector::block(std::string kind, std::string value, s
         co_return;
     }
     co_await blocklist_.reload();
+    if (notifier_ != nullptr) {
+        co_await notifier_->notify("DoS detector blocked " + entry.kind + " " + entry.value,
+                                   entry.value + " is blocked server-wide for " +
+                                       std::to_string(limits_.block_for.count()) + " h: " + entry.reason +
+                                       ". Review with `hushctl blocklist list` or the admin page.");
+    }
 }
 
 }  // namespace hush

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "antispim/policy.hpp"
+#include "server/admin_notifier.hpp"
 #include "server/blocklist_service.hpp"
 #include "server/config.hpp"
 #include "storage/async_store.hpp"
@@ -23,6 +24,8 @@ public:
                  std::function<bool(std::string_view)> is_local);
 
     std::unique_ptr<antispim::policy> make_policy();
+    // Who hears of each automatic block besides the log (optional).
+    void set_notifier(admin_notifier* notifier) { notifier_ = notifier; }
 
     // Records that `key` ("jid:…" / "domain:…") reached `receiver` at `now`; returns the distinct receivers in
     // the window (bounded memory: old contacts fall out of the window).
@@ -37,6 +40,7 @@ private:
     storage::async_store& store_;
     blocklist_service& blocklist_;
     std::function<bool(std::string_view)> is_local_;
+    admin_notifier* notifier_ = nullptr;
     std::mutex mutex_;
     std::map<std::string, std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>>> seen_;
 };

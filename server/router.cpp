@@ -45,8 +45,15 @@ boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
             co_return;
         }
     }
-    if (strangers_ != nullptr && origin.kind == antispim::origin_kind::local_session && !origin.generated &&
-        is_local_domain(from->domain()) && from->has_node()) {
+    const bool from_local_user = origin.kind == antispim::origin_kind::local_session && !origin.generated &&
+                                 is_local_domain(from->domain()) && from->has_node();
+    if (outbound_ != nullptr && from_local_user) {
+        if (auto refused = co_await outbound_->check(s, *from, *to)) {
+            co_await bounce(s, refused->condition, refused->type, refused->text);
+            co_return;
+        }
+    }
+    if (strangers_ != nullptr && from_local_user) {
         co_await strangers_->outbound(s, *from, *to);
     }
     if (!is_local_domain(to->domain())) {

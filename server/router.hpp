@@ -4,6 +4,7 @@
 //   post:  the anti-SPIM chain, for every inbound message, presence and iq get/set to another account;
 //   route: the server itself, a local account (RFC 6120 §10, RFC 6121 §8 rules), or a remote domain.
 // Errors go back to the sender; an error is never answered with an error.
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,19 @@ public:
     }
 };
 
+// Outbound protection: may a local account's stanza leave? nullopt, or the error to bounce it with.
+struct outbound_refusal {
+    std::string condition;
+    error_type type = error_type::wait;
+    std::string text;
+};
+class outbound_filter {
+public:
+    virtual ~outbound_filter() = default;
+    virtual boost::asio::awaitable<std::optional<outbound_refusal>> check(const stanza& s, const jid& from,
+                                                                          const jid& to) = 0;
+};
+
 // Where stanzas for other domains go: federation (s2s_manager). It delivers or bounces; it never drops silently.
 class remote_router {
 public:
@@ -86,6 +100,7 @@ public:
     void set_remote(remote_router* remote) { remote_ = remote; }
     // Without it every sender counts as a stranger.
     void set_strangers(stranger_oracle* strangers) { strangers_ = strangers; }
+    void set_outbound_filter(outbound_filter* filter) { outbound_ = filter; }
 
 private:
     boost::asio::awaitable<void> route_to_server(stanza s, const jid& to);
@@ -106,6 +121,7 @@ private:
     im_core* im_ = nullptr;
     remote_router* remote_ = nullptr;
     stranger_oracle* strangers_ = nullptr;
+    outbound_filter* outbound_ = nullptr;
 };
 
 }  // namespace hush

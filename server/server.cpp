@@ -67,7 +67,16 @@ server::server(config cfg)
     antispim_ = std::make_unique<antispim_service>(cfg_, *store_, is_local);
     blocklist_ = std::make_unique<blocklist_service>(cfg_, *store_);
     greylist_ = std::make_unique<greylist>(cfg_.antispim.greylist);
+    admins_ = std::make_unique<admin_notifier>(cfg_.hosts.front(), cfg_.admins);
     dos_ = std::make_unique<dos_detector>(cfg_, *store_, *blocklist_, is_local);
+    dos_->set_notifier(admins_.get());
+    consensus_ = std::make_unique<consensus>(cfg_, *store_, *blocklist_, *admins_, is_local);
+    antispim_->set_consensus(consensus_.get());
+    blocklist_->set_greylist(greylist_.get());
+    antispim_->set_challenge_listing([list = blocklist_.get()](const antispim::spim_context& ctx) {
+        return list->listed_for_challenge(ctx.sender, ctx.peer_address);
+    });
+    outbound_ = std::make_unique<outbound_guard>(cfg_, *store_, *admins_, *antispim_);
     rate_ = std::make_unique<rate_limiter>(cfg_.antispim.rate, is_local);
     chain_ = antispim::chain::build(cfg_.antispim,
                                     {{"challenge", [this] { return antispim_->make_challenge_policy(); }},
@@ -82,11 +91,13 @@ server::server(config cfg)
     im_ = std::make_unique<im_core>(*im_ctx_);
     router_->set_im(im_.get());
     router_->set_strangers(antispim_.get());
+    router_->set_outbound_filter(outbound_.get());
     antispim_->set_sink(router_.get());
+    admins_->set_sink(router_.get());
     // First, so that <challenge/> inside jabber:iq:privacy is answered here, not by the privacy lists.
     handlers_->add_extension(
-        [svc = antispim_.get()](const stanza& iq, const jid& addressed) { return svc->handle_iq(iq, addressed); }, {},
-        antispim_service::account_features());
+        [svc = antispim_.get()](const stanza& iq, const jid& addressed) { return svc->handle_iq(iq, addressed); },
+        {std::string(reporting_ns)}, antispim_service::account_features());
     antispim_commands_ = std::make_unique<antispim_commands>(*antispim_, is_local);
     handlers_->add_extension(
         [commands = antispim_commands_.get()](const stanza& iq, const jid& addressed) {

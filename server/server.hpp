@@ -15,7 +15,10 @@
 #include "server/antispim_commands.hpp"
 #include "server/blocklist_service.hpp"
 #include "server/dos_detector.hpp"
+#include "server/admin_notifier.hpp"
+#include "server/consensus.hpp"
 #include "server/greylist.hpp"
+#include "server/outbound_guard.hpp"
 #include "server/rate_limiter.hpp"
 #include "server/http_api.hpp"
 #include "server/antispim_service.hpp"
@@ -59,7 +62,10 @@ private:
     std::unique_ptr<tls_context_provider> tls_;
     std::unique_ptr<antispim_service> antispim_;
     std::unique_ptr<blocklist_service> blocklist_;
+    std::unique_ptr<admin_notifier> admins_;
     std::unique_ptr<dos_detector> dos_;
+    std::unique_ptr<consensus> consensus_;
+    std::unique_ptr<outbound_guard> outbound_;
     std::unique_ptr<greylist> greylist_;
     std::unique_ptr<rate_limiter> rate_;
     std::unique_ptr<antispim_commands> antispim_commands_;

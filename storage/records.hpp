@@ -57,6 +57,9 @@ struct blocklist_entry {
     std::int64_t added_at = 0;    // unix seconds
     std::int64_t expires_at = 0;  // unix seconds; 0 = never
     bool contacts_too = false;    // also refuse stanzas from the receivers' existing contacts
+    // What a match does — "block", "greylist" or "challenge". Only imported entries (kept in memory) take their
+    // source's trust; stored entries always block.
+    std::string trust = "block";
 
     bool operator==(const blocklist_entry&) const = default;
 };

@@ -212,4 +212,10 @@ result<std::vector<account>> sql_store::list_accounts(const std::string& domain)
     return accounts;
 }
 
+result<std::optional<std::int64_t>> sql_store::account_created_at(const std::string& domain,
+                                                                const std::string& username) {
+    return query_int64("account created_at", "SELECT created_at FROM accounts WHERE domain = $1 AND username = $2",
+                       {domain, username});
+}
+
 }  // namespace hush::storage

@@ -87,6 +87,8 @@ public:
     result<void> put_blocklist_entry(const blocklist_entry& entry) override;
     result<bool> remove_blocklist_entry(const std::string& kind, const std::string& value) override;
     result<std::vector<blocklist_entry>> list_blocklist(std::int64_t now) override;
+    result<std::optional<std::int64_t>> account_created_at(const std::string& domain,
+                                                           const std::string& username) override;
     result<void> put_spam_vote(const spam_vote& vote) override;
     result<std::int64_t> count_spam_voters(const std::string& sender, std::int64_t since) override;
     result<std::int64_t> count_spam_senders(const std::string& domain, std::int64_t since) override;

@@ -51,6 +51,9 @@ public:
     virtual result<bool> account_exists(const std::string& domain, const std::string& username) = 0;
     // All accounts, or those of one domain when `domain` is non-empty; ordered by domain, username.
     virtual result<std::vector<account>> list_accounts(const std::string& domain) = 0;
+    // When the account was created (unix seconds); nullopt when there is no such account.
+    virtual result<std::optional<std::int64_t>> account_created_at(const std::string& domain,
+                                                                   const std::string& username) = 0;
 
     // Everything below belongs to one account (domain, username) and is deleted with it. Writes for an account
     // that does not exist fail with an error; reads find nothing.

@@ -64,3 +64,26 @@ TEST_CASE("matching: JID before domain before range; subdomains; expiry") {
     CHECK_FALSE(list.match(j("someone@clean.test"), "198.51.100.1", 100));
     CHECK_FALSE(list.match(j("someone@clean.test"), "not-an-ip", 100));
 }
+
+TEST_CASE("blocklist: hashed JIDs, parent domains, and the first entry for a value wins") {
+    using hush::storage::blocklist_entry;
+    const std::string digest = jid_sha256(*hush::jid::parse("Bot@Spam.test/res"));
+    CHECK(digest == jid_sha256(*hush::jid::parse("bot@spam.test")));
+    CHECK(digest.size() == 64);
+    CHECK(normalize_blocklist_value("jid-sha256", "ABCDEF" + digest.substr(6)).value() == "abcdef" + digest.substr(6));
+    CHECK_FALSE(normalize_blocklist_value("jid-sha256", "xyz"));
+    blocklist_entry hashed{"jid-sha256", digest, "rtbl", "import:x", 1, 0, false};
+    blocklist_entry service{"domain", "spam.test", "open registration", "admin", 1, 0, false};
+    blocklist_entry imported_service = service;
+    imported_service.source = "import:y";
+    imported_service.trust = "greylist";
+    blocklist list({service, imported_service, hashed}, 10);
+    const auto* e = list.match(*hush::jid::parse("bot@spam.test"), "", 10);
+    REQUIRE(e);
+    CHECK(e->kind == "jid-sha256");
+    e = list.match(*hush::jid::parse("other@upload.spam.test"), "", 10);
+    REQUIRE(e);
+    CHECK(e->source == "admin");  // the local entry, listed first, wins over the imported one
+    CHECK(e->trust == "block");
+    CHECK_FALSE(list.match(*hush::jid::parse("x@notspam.test"), "", 10));
+}

@@ -1,7 +1,7 @@
 // Parsing other servers' published lists: Hush's XML and plain domain lists.
 #include <doctest.h>
 
-#include "server/blocklist_service.hpp"
+#include "server/blocklist_import.hpp"
 
 using namespace hush;
 
@@ -15,7 +15,7 @@ TEST_CASE("a Hush list: entries normalized, expired and malformed ones left out"
         "expires='2020-02-01T00:00:00Z'/>"
         "<entry type='ip' value='192.0.2.7/24' reason='typo' source='admin' added='2026-11-25T03:00:00Z'/>"
         "</blocklist>";
-    auto parsed = blocklist_service::parse_import("hush", xml, "http://a.test/blocklist.xml", 1'800'000'000);
+    auto parsed = parse_blocklist_import("hush", xml, "http://a.test/blocklist.xml", 1'800'000'000);
     REQUIRE(parsed);
     REQUIRE(parsed->size() == 2);
     CHECK((*parsed)[0].kind == "domain");
@@ -25,12 +25,12 @@ TEST_CASE("a Hush list: entries normalized, expired and malformed ones left out"
     CHECK((*parsed)[0].expires_at == 0);
     CHECK((*parsed)[1].value == "192.0.2.0/24");
     CHECK((*parsed)[1].expires_at == 4070908800);
-    CHECK_FALSE(blocklist_service::parse_import("hush", "<blocklist/>", "u", 0));
-    CHECK(blocklist_service::parse_import("hush", "not xml", "u", 0).error() == "not well-formed XML");
+    CHECK_FALSE(parse_blocklist_import("hush", "<blocklist/>", "u", 0));
+    CHECK(parse_blocklist_import("hush", "not xml", "u", 0).error() == "not well-formed XML");
 }
 
 TEST_CASE("a plain domain list (one per line, # comments)") {
-    auto parsed = blocklist_service::parse_import("domains", "# JabberSPAM\nspam.test\n  Other.Test  # why\n\nnot a domain!\n",
+    auto parsed = parse_blocklist_import("domains", "# JabberSPAM\nspam.test\n  Other.Test  # why\n\nnot a domain!\n",
                                                   "http://lists.test/domains.txt", 1);
     REQUIRE(parsed);
     REQUIRE(parsed->size() == 2);

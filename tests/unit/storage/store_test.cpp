@@ -275,6 +275,15 @@ TEST_CASE_TEMPLATE("accounts: list is filtered by domain and ordered", B, HUSH_B
     auto none = s->list_accounts("nowhere.example");
     REQUIRE(none);
     CHECK(none->empty());
+
+    auto created = s->account_created_at("b.example", "zed");
+    REQUIRE(created);
+    REQUIRE(created->has_value());
+    CHECK(**created >= before);
+    CHECK(**created <= after);
+    auto missing = s->account_created_at("b.example", "nobody");
+    REQUIRE(missing);
+    CHECK_FALSE(missing->has_value());
 }
 
 // ---- backend specifics ----
