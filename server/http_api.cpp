@@ -1,20 +1,19 @@
 #include "server/http_api.hpp"
 
-#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/json.hpp>
-#include <ctime>
 #include <sstream>
 
 #include "antispim/blocklist.hpp"
-#include "protocol/scram.hpp"
 #include "protocol/stanza.hpp"
 #include "server/connection_tracker.hpp"
+#include "server/consensus.hpp"
+#include "server/outbound_guard.hpp"
 #include "server/s2s_manager.hpp"
 
 namespace hush {
@@ -22,7 +21,7 @@ namespace hush {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace json = boost::json;
+using namespace http_util;
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 namespace {
@@ -32,83 +31,55 @@ constexpr std::size_t max_header = 8 * 1024;
 constexpr std::chrono::seconds read_deadline{30};
 constexpr std::string_view blocklist_ns = "urn:hush:blocklist:0";
 
-using request = http::request<http::string_body>;
-using response = http::response<http::string_body>;
-
-std::int64_t now_unix() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string utc(std::int64_t t, const char* format) {
-    const std::time_t seconds = t;
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char buffer[64];
-    std::strftime(buffer, sizeof buffer, format, &tm);
-    return buffer;
-}
-
-std::string iso(std::int64_t t) { return utc(t, "%Y-%m-%dT%H:%M:%SZ"); }
-std::string http_date(std::int64_t t) { return utc(t, "%a, %d %b %Y %H:%M:%S GMT"); }
-
-std::string sha256_hex(std::string_view data) {
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-    return sasl::hex_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
-}
-
-response make_response(const request& req, http::status status, std::string body, std::string_view type) {
-    response res{status, req.version()};
-    res.set(http::field::server, "Hush");
-    res.set(http::field::content_type, type);
-    res.keep_alive(req.keep_alive());
-    res.body() = std::move(body);
-    res.prepare_payload();
-    return res;
-}
-
-response json_response(const request& req, http::status status, const json::value& value) {
-    return make_response(req, status, json::serialize(value), "application/json");
-}
-
-response json_error(const request& req, http::status status, std::string message) {
-    return json_response(req, status, json::object{{"error", std::move(message)}});
-}
-
-json::object entry_json(const storage::blocklist_entry& e) {
-    json::object o{{"kind", e.kind},       {"value", e.value},           {"reason", e.reason},
-                   {"source", e.source},   {"added", iso(e.added_at)},   {"contacts_too", e.contacts_too}};
-    o["expires"] = e.expires_at == 0 ? json::value(nullptr) : json::value(iso(e.expires_at));
-    return o;
-}
-
-std::string url_decode(std::string_view in) {
-    std::string out;
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        if (in[i] == '%' && i + 2 < in.size()) {
-            out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
-            i += 2;
-        } else {
-            out += in[i];
-        }
-    }
-    return out;
-}
-
 }  // namespace
 
+std::string_view publish_source_of(const storage::blocklist_entry& e) {
+    if (e.source == "admin" || e.source.starts_with("admin:")) {
+        return "admin";
+    }
+    if (e.source == "dos detector") {
+        return "dos";
+    }
+    if (e.source == "user consensus") {
+        return "consensus";
+    }
+    if (e.source == "report") {
+        return "reports";
+    }
+    return "imports";
+}
+
 http_api::http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain)
-    : ctx_(ctx), blocklist_(blocklist), chain_(chain) {}
+    : ctx_(ctx), blocklist_(blocklist), chain_(chain), admin_(ctx, blocklist) {}
 
 http_api::document http_api::blocklist_document() const {
-    // Only this server's own entries: what it learned from others is theirs to publish.
-    const auto entries = blocklist_.local_entries();
+    const auto& publish = ctx_.cfg.antispim.publish;
+    auto published = [&](const storage::blocklist_entry& e) {
+        return std::find(publish.sources.begin(), publish.sources.end(), publish_source_of(e)) !=
+               publish.sources.end();
+    };
+    std::vector<storage::blocklist_entry> entries = blocklist_.local_entries();
+    for (auto& e : blocklist_.imported_entries()) {
+        // What others listed is theirs to publish: re-published only when asked for, and only if it blocks.
+        if (e.trust == "block") {
+            entries.push_back(std::move(e));
+        }
+    }
     std::int64_t newest = 0;
     std::string body = "<?xml version='1.0' encoding='UTF-8'?>\n<blocklist xmlns='" + std::string(blocklist_ns) +
                        "' server='" + xml_escape(ctx_.cfg.hosts.front()) + "'>\n";
     for (const auto& e : entries) {
+        if (!published(e)) {
+            continue;
+        }
+        std::string kind = e.kind;
+        std::string value = e.value;
+        if (publish.hash_jids && kind == "jid") {
+            kind = "jid-sha256";
+            value = antispim::jid_sha256(*jid::parse(e.value));
+        }
         newest = std::max(newest, e.added_at);
-        body += "  <entry type='" + xml_escape(e.kind) + "' value='" + xml_escape(e.value) + "' reason='" +
+        body += "  <entry type='" + xml_escape(kind) + "' value='" + xml_escape(value) + "' reason='" +
                 xml_escape(e.reason) + "' source='" + xml_escape(e.source) + "' added='" + iso(e.added_at) + "'";
         if (e.expires_at != 0) {
             body += " expires='" + iso(e.expires_at) + "'";
@@ -123,7 +94,7 @@ http_api::document http_api::blocklist_document() const {
     return doc;
 }
 
-std::string http_api::metrics_text() const {
+std::string http_api::metrics_text(std::int64_t held_requests) const {
     std::ostringstream out;
     out << "# HELP hush_antispim_verdicts_total Verdicts per anti-SPIM policy (mode: enforced or dry_run).\n"
         << "# TYPE hush_antispim_verdicts_total counter\n";
@@ -139,6 +110,31 @@ std::string http_api::metrics_text() const {
         }
         out << "hush_antispim_policy_failures_total{policy=\"" << names[i] << "\"} " << counters.failures << "\n";
     }
+    if (consensus_ != nullptr) {
+        const auto c = consensus_->totals();
+        out << "# HELP hush_antispim_consensus_total User consensus: votes (blocks, reports, lockouts), reports "
+               "stored, entries added, entries a dry run would have added.\n"
+            << "# TYPE hush_antispim_consensus_total counter\n"
+            << "hush_antispim_consensus_total{event=\"vote\"} " << c.votes << "\n"
+            << "hush_antispim_consensus_total{event=\"report\"} " << c.reports << "\n"
+            << "hush_antispim_consensus_total{event=\"block\"} " << c.blocks << "\n"
+            << "hush_antispim_consensus_total{event=\"would_block\"} " << c.would_block << "\n";
+    }
+    if (outbound_ != nullptr) {
+        const auto counters = outbound_->counters();
+        out << "# HELP hush_antispim_outbound_total Outbound protection decisions on local accounts' first contacts "
+               "with strangers.\n# TYPE hush_antispim_outbound_total counter\n";
+        for (std::size_t i = 0; i < outbound_guard::outcome_count; ++i) {
+            out << "hush_antispim_outbound_total{outcome=\""
+                << outbound_guard::outcome_name(static_cast<outbound_guard::outcome>(i)) << "\"} " << counters[i]
+                << "\n";
+        }
+    }
+    out << "# HELP hush_antispim_held_requests Senders with stanzas held for a receiver (message requests).\n"
+        << "# TYPE hush_antispim_held_requests gauge\n"
+        << "hush_antispim_held_requests " << held_requests << "\n";
+    out << "# HELP hush_sessions Bound client sessions (resources).\n# TYPE hush_sessions gauge\n"
+        << "hush_sessions " << ctx_.registry.size() << "\n";
     out << "# HELP hush_connections Open client and server connections.\n# TYPE hush_connections gauge\n"
         << "hush_connections " << ctx_.connections.size() << "\n";
     out << "# HELP hush_s2s_outgoing_streams Outgoing server-to-server streams.\n"
@@ -180,8 +176,8 @@ asio::awaitable<void> http_api::serve(asio::ip::tcp::socket socket) {
         request req = parser.release();
         response res;
         const std::string target(req.target());
-        const bool api = target == "/api/blocklist" || target.starts_with("/api/blocklist/");
-        if (target == "/blocklist.xml" && req.method() == http::verb::get) {
+        const std::string path(path_of(target));
+        if (path == "/blocklist.xml" && req.method() == http::verb::get) {
             const auto doc = blocklist_document();
             if (req[http::field::if_none_match] == doc.etag) {
                 res = make_response(req, http::status::not_modified, "", "application/xml");
@@ -191,9 +187,11 @@ asio::awaitable<void> http_api::serve(asio::ip::tcp::socket socket) {
             res.set(http::field::etag, doc.etag);
             res.set(http::field::last_modified, doc.last_modified);
             res.prepare_payload();
-        } else if (target == "/metrics" && req.method() == http::verb::get) {
-            res = make_response(req, http::status::ok, metrics_text(), "text/plain; version=0.0.4");
-        } else if (api) {
+        } else if (path == "/metrics" && req.method() == http::verb::get) {
+            auto count = [](storage::store& s) { return s.count_documents("antispim:held:"); };
+            auto held = co_await ctx_.store.run(std::move(count));
+            res = make_response(req, http::status::ok, metrics_text(held ? *held : -1), "text/plain; version=0.0.4");
+        } else if (admin_api::handles(path)) {
             // Bearer token: only its digest is stored.
             std::string token(req[http::field::authorization]);
             std::optional<std::string> who;
@@ -211,74 +209,10 @@ asio::awaitable<void> http_api::serve(asio::ip::tcp::socket socket) {
                              std::string(req.method_string()), target);
                 res = json_error(req, http::status::unauthorized, "a valid bearer token is required");
                 res.set(http::field::www_authenticate, "Bearer realm=\"hush\"");
-            } else if (target == "/api/blocklist" && req.method() == http::verb::get) {
-                json::array entries;
-                for (const auto& e : blocklist_.current()->entries()) {
-                    entries.push_back(entry_json(e));
-                }
-                res = json_response(req, http::status::ok, entries);
-            } else if (target == "/api/blocklist" && req.method() == http::verb::post) {
-                boost::system::error_code jec;
-                const json::value body = json::parse(req.body(), jec);
-                const json::object* o = jec ? nullptr : body.if_object();
-                auto text = [&](const char* key) -> std::string {
-                    const json::value* v = o != nullptr ? o->if_contains(key) : nullptr;
-                    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-                };
-                storage::blocklist_entry entry;
-                entry.kind = text("kind");
-                auto value = antispim::normalize_blocklist_value(entry.kind, text("value"));
-                const json::value* hours = o != nullptr ? o->if_contains("expires_hours") : nullptr;
-                const json::value* contacts = o != nullptr ? o->if_contains("contacts_too") : nullptr;
-                if (o == nullptr) {
-                    res = json_error(req, http::status::bad_request, "expected a JSON object");
-                } else if (!value) {
-                    res = json_error(req, http::status::bad_request, value.error());
-                } else if (hours != nullptr && !(hours->is_int64() && hours->as_int64() > 0)) {
-                    res = json_error(req, http::status::bad_request, "expires_hours must be a positive integer");
-                } else if (contacts != nullptr && !contacts->is_bool()) {
-                    res = json_error(req, http::status::bad_request, "contacts_too must be true or false");
-                } else {
-                    entry.value = *value;
-                    entry.reason = text("reason").empty() ? "blocked by an administrator" : text("reason");
-                    entry.source = "admin:" + *who;
-                    entry.added_at = now_unix();
-                    entry.expires_at = hours != nullptr ? entry.added_at + hours->as_int64() * 3600 : 0;
-                    entry.contacts_too = contacts != nullptr && contacts->as_bool();
-                    auto put = [entry](storage::store& s) { return s.put_blocklist_entry(entry); };
-                    if (auto stored = co_await ctx_.store.run(std::move(put)); !stored) {
-                        res = json_error(req, http::status::service_unavailable, "storage unavailable");
-                    } else {
-                        co_await blocklist_.reload();
-                        spdlog::info("http {}: {} blocked {} {}", peer_address, *who, entry.kind, entry.value);
-                        res = json_response(req, http::status::created, entry_json(entry));
-                    }
-                }
-            } else if (target.starts_with("/api/blocklist/") && req.method() == http::verb::delete_) {
-                const std::string rest = target.substr(std::string_view("/api/blocklist/").size());
-                const auto slash = rest.find('/');
-                const std::string kind = slash == std::string::npos ? rest : rest.substr(0, slash);
-                auto value = antispim::normalize_blocklist_value(
-                    kind, slash == std::string::npos ? "" : url_decode(rest.substr(slash + 1)));
-                if (!value) {
-                    res = json_error(req, http::status::bad_request, value.error());
-                } else {
-                    auto remove = [kind, v = *value](storage::store& s) { return s.remove_blocklist_entry(kind, v); };
-                    auto removed = co_await ctx_.store.run(std::move(remove));
-                    if (!removed) {
-                        res = json_error(req, http::status::service_unavailable, "storage unavailable");
-                    } else if (!*removed) {
-                        res = json_error(req, http::status::not_found, "no entry " + kind + " " + *value);
-                    } else {
-                        co_await blocklist_.reload();
-                        spdlog::info("http {}: {} unblocked {} {}", peer_address, *who, kind, *value);
-                        res = make_response(req, http::status::no_content, "", "application/json");
-                    }
-                }
             } else {
-                res = json_error(req, http::status::method_not_allowed, "method not allowed here");
+                res = co_await admin_.handle(req, *who, peer_address);
             }
-        } else if (target == "/blocklist.xml" || target == "/metrics") {
+        } else if (path == "/blocklist.xml" || path == "/metrics") {
             res = json_error(req, http::status::method_not_allowed, "only GET here");
         } else {
             res = json_error(req, http::status::not_found, "no such resource");

@@ -1,25 +1,33 @@
 #pragma once
 // The HTTP endpoint (Boost.Beast), on the `http` listener (127.0.0.1:5280 by default):
-//   GET  /blocklist.xml                 the server-wide blocklist for other servers (ETag/If-None-Match, Last-Modified)
-//   GET  /metrics                       Prometheus text: verdicts per policy, connections, S2S streams, blocklist size
-//   GET  /api/blocklist                 the entries as JSON                        } bearer token
-//   POST /api/blocklist                 add one: {"kind","value","reason",...}     } (hushctl token create NAME)
-//   DELETE /api/blocklist/KIND/VALUE    remove one                                 }
+//   GET  /blocklist.xml   the server-wide blocklist for other servers (ETag/If-None-Match, Last-Modified); which
+//                         sources it publishes and whether JIDs are hashed is [antispim.publish]
+//   GET  /metrics         Prometheus text: verdicts per policy, consensus, outbound protection, held requests,
+//                         sessions, connections, S2S streams, blocklist size
+//   /api/...              the admin REST API (server/admin_api.hpp), bearer token (hushctl token create NAME)
 // Every read has a byte limit and a deadline; bad input gets a 4xx with a JSON message.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "antispim/chain.hpp"
+#include "server/admin_api.hpp"
 #include "server/blocklist_service.hpp"
 #include "server/server_context.hpp"
 
 namespace hush {
 
-class s2s_manager;
+class consensus;
+class outbound_guard;
 
 class http_api {
 public:
     http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain);
+
+    // Counted in /metrics when set.
+    void set_defences(const consensus* c, const outbound_guard* g) {
+        consensus_ = c;
+        outbound_ = g;
+    }
 
     // Serves one connection (keep-alive) until the peer closes, errs or idles out.
     boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
@@ -31,12 +39,19 @@ public:
         std::string last_modified;  // HTTP-date
     };
     document blocklist_document() const;
-    std::string metrics_text() const;
+    // `held_requests`: senders with stanzas held for a receiver (read from storage by the caller).
+    std::string metrics_text(std::int64_t held_requests) const;
 
 private:
     server_context& ctx_;
     blocklist_service& blocklist_;
     antispim::chain& chain_;
+    admin_api admin_;
+    const consensus* consensus_ = nullptr;
+    const outbound_guard* outbound_ = nullptr;
 };
+
+// The source class of an entry for [antispim.publish] sources: "admin", "dos", "consensus", "reports", "imports".
+std::string_view publish_source_of(const storage::blocklist_entry& e);
 
 }  // namespace hush

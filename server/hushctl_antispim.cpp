@@ -183,6 +183,18 @@ int requests_command(const config& cfg, storage::store& store, const jid& user, 
         if (auto r = docs::put_state(store, d, u, sender_bare, blocked); !r) {
             return fail(r.error().message);
         }
+        // Kept for the admins and counted towards user consensus, as a report from a client is.
+        storage::spam_report report{0, user.bare_string(), sender_bare, "spam",
+                                    "reported with hushctl from the message requests", {}, unix_now()};
+        if (auto r = store.add_spam_report(report); !r) {
+            return fail(r.error().message);
+        }
+        const auto reported = jid::parse(sender_bare);
+        if (auto r = store.put_spam_vote({user.bare_string(), sender_bare, reported ? reported->domain() : "",
+                                          "report", unix_now()});
+            !r) {
+            return fail(r.error().message);
+        }
         std::printf("%s blocked for %s and reported; %zu held stanza(s) discarded\n", sender_bare.c_str(),
                     user.bare_string().c_str(), held->size());
         return 0;

@@ -12,6 +12,7 @@
 #include "server/accounts.hpp"
 #include "server/config.hpp"
 #include "server/hushctl_antispim.hpp"
+#include "server/hushctl_defences.hpp"
 #include "storage/store.hpp"
 
 namespace {
@@ -24,8 +25,8 @@ int usage(FILE* out) {
                  "  passwd JID [PASSWORD]    change an account's password\n"
                  "  deluser JID              delete an account\n"
                  "  users [DOMAIN]           list accounts\n"
-                 "%s",
-                 hush::antispim_usage);
+                 "%s%s",
+                 hush::antispim_usage, hush::defences_usage);
     return 2;
 }
 
@@ -110,6 +111,11 @@ int main(int argc, char** argv) {
             std::printf("%s@%s\n", a.username.c_str(), a.domain.c_str());
         }
         return 0;
+    }
+    if (command == "reports" || command == "account" ||
+        (command == "blocklist" && args.size() > 1 && args[1] == "import")) {
+        const int status = hush::run_defences_command(*cfg, *store, args);
+        return status == 2 ? usage(stderr) : status;
     }
     if (command == "challenge" || command == "requests" || command == "blocklist" || command == "token") {
         const int status = hush::run_antispim_command(*cfg, *store, args);

@@ -126,6 +126,11 @@ asio::awaitable<std::optional<outbound_refusal>> outbound_guard::check(const sta
             co_return std::nullopt;
         }
         count(outcome::suspended);
+        {
+            // The suspension is stored; once an admin clears it, counting starts afresh.
+            std::lock_guard lock(mutex_);
+            contacted_.erase(account);
+        }
         co_await flag(from, "suspended", why);
         co_return outbound_refusal{"policy-violation", error_type::cancel,
                                    "contacting new people is suspended for this account; ask the server's "

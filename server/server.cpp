@@ -137,6 +137,7 @@ server::server(config cfg)
                                                            ensure_server_secret(cfg_.data_dir / "secret"),
                                                            im_.get(), handlers_->caps_ver(), registration_.get()});
     http_ = std::make_unique<http_api>(*ctx_, *blocklist_, *chain_);
+    http_->set_defences(consensus_.get(), outbound_.get());
     ctx_->http = http_.get();
     s2s_ = std::make_unique<s2s_manager>(*ctx_, [this] { return next_executor(); });
     ctx_->s2s = s2s_.get();

@@ -535,6 +535,15 @@ result<std::vector<std::string>> sql_store::document_keys(const std::string& dom
                        {domain, username, prefix});
 }
 
+result<std::int64_t> sql_store::count_documents(const std::string& prefix) {
+    auto n = query_int64("count documents",
+                         "SELECT COUNT(*) FROM documents WHERE substr(doc_key, 1, length($1)) = $1", {prefix});
+    if (!n) {
+        return unexpected(n.error());
+    }
+    return n->value_or(0);
+}
+
 result<bool> sql_store::delete_document(const std::string& domain, const std::string& username,
                                         const std::string& key) {
     auto deleted = run("delete document", "DELETE FROM documents WHERE domain = $1 AND username = $2 AND doc_key = $3",

@@ -84,6 +84,7 @@ public:
                                                    const std::string& prefix) override;
     result<bool> delete_document(const std::string& domain, const std::string& username,
                                  const std::string& key) override;
+    result<std::int64_t> count_documents(const std::string& prefix) override;
     result<void> put_blocklist_entry(const blocklist_entry& entry) override;
     result<bool> remove_blocklist_entry(const std::string& kind, const std::string& value) override;
     result<std::vector<blocklist_entry>> list_blocklist(std::int64_t now) override;

@@ -129,6 +129,8 @@ public:
     // Keys starting with `prefix`, sorted (per-sender anti-SPIM documents, say).
     virtual result<std::vector<std::string>> document_keys(const std::string& domain, const std::string& username,
                                                            const std::string& prefix) = 0;
+    // Documents whose key starts with `prefix`, over all accounts (metrics: held message requests).
+    virtual result<std::int64_t> count_documents(const std::string& prefix) = 0;
     // Returns false when there was no such document.
     virtual result<bool> delete_document(const std::string& domain, const std::string& username,
                                          const std::string& key) = 0;

@@ -179,6 +179,8 @@ TEST_CASE_TEMPLATE("documents: keys by prefix (no LIKE wildcards), and deletion"
     CHECK_FALSE(must(s->delete_document(domain, "alice", "antispim:held:eve_x@spam.test")));
     CHECK(must(s->document_keys(domain, "alice", "antispim:held:")) ==
           std::vector<std::string>{"antispim:held:mallory@spam.test"});
+    CHECK(must(s->count_documents("antispim:held:")) == 2);  // over all accounts
+    CHECK(must(s->count_documents("antispim:nothing:")) == 0);
 }
 
 TEST_CASE_TEMPLATE("server blocklist: put replaces, expired entries are left out, remove", B, HUSH_BACKENDS) {
