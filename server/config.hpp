@@ -122,11 +122,11 @@ struct antispim_config {
         bool enabled = true;
         bool dry_run = false;
         std::chrono::seconds window{3600};
-        std::size_t throttle_at = 20;  // distinct strangers contacted within the window
-        std::size_t suspend_at = 50;
+        std::size_t throttle_at = 30;  // distinct strangers contacted within the window
+        std::size_t suspend_at = 100;
         std::chrono::hours new_account{24 * 7};  // accounts younger than this get the tighter limits below
-        std::size_t new_throttle_at = 5;
-        std::size_t new_suspend_at = 15;
+        std::size_t new_throttle_at = 10;
+        std::size_t new_suspend_at = 30;
     } outbound;
 
     // What /blocklist.xml publishes ([antispim.publish]).

@@ -18,7 +18,8 @@ def start_server(hush, domain: str, s2s_port: int, peers: dict[str, int], http: 
               {"kind": "s2s", "address": "127.0.0.1", "port": s2s_port}]
     if http:
         listen.append({"kind": "http", "address": "127.0.0.1", "port": 0})
-    return hush(server={"hosts": [domain]}, listen=listen,
+    server = {"hosts": [domain], **sections.pop("server", {})}
+    return hush(server=server, listen=listen,
                 **{"s2s.hosts": {d: f"127.0.0.1:{p}" for d, p in peers.items()}}, **sections)
 
 
