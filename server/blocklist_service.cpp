@@ -125,6 +125,12 @@ void blocklist_service::rebuild() {
     current_ = std::make_shared<const as::blocklist>(std::move(all), now_unix());
 }
 
+void blocklist_service::set_imported(const std::string& source, std::vector<storage::blocklist_entry> entries) {
+    std::lock_guard lock(mutex_);
+    imported_[source] = std::move(entries);
+    rebuild();
+}
+
 bool blocklist_service::listed_for_challenge(const jid& sender, std::string_view peer_address) const {
     const auto list = current();
     const auto* entry = list->match(sender, peer_address, now_unix());
@@ -200,11 +206,7 @@ asio::awaitable<void> blocklist_service::follow(antispim_config::import_source s
                 e.trust = source.trust;
             }
             const std::size_t count = entries->size();
-            {
-                std::lock_guard lock(mutex_);
-                imported_[source.url] = std::move(*entries);
-                rebuild();
-            }
+            set_imported(source.url, std::move(*entries));
             spdlog::info("antispim: imported {} entr{} from {} (trust: {})", count, count == 1 ? "y" : "ies",
                          source.url, source.trust);
         }

@@ -39,6 +39,9 @@ public:
     // coroutine until `stopping` says so). Imported entries block like local ones; they are not published.
     void start_imports(boost::asio::any_io_executor executor, const std::atomic<bool>& stopping);
 
+    // Replaces the entries imported from one source ("import:<url>", "rtbl:<service>/<node>").
+    void set_imported(const std::string& source, std::vector<storage::blocklist_entry> entries);
+
     // Local (database) entries, and the imported ones, unexpired.
     std::vector<storage::blocklist_entry> local_entries() const;
     std::vector<storage::blocklist_entry> imported_entries() const;

@@ -88,6 +88,18 @@ struct antispim_config {
     };
     std::vector<import_source> imports;
 
+    // XEP-0060 real-time blocklists to follow ([[antispim.rtbl]]): a pubsub service whose nodes list spam sources,
+    // item id = the source; subscribed to (pushes) and fetched again every resync interval.
+    struct rtbl_source {
+        std::string service;  // the pubsub service's JID ("xmppbl.org")
+        // spam_source_domains (item id: a domain), spam_source_jids_sha256 (hex SHA-256 of a bare JID),
+        // spam_source_ips (an address or CIDR range)
+        std::vector<std::string> nodes{"spam_source_domains", "spam_source_jids_sha256", "spam_source_ips"};
+        std::string trust = "block";
+        std::chrono::seconds resync{3600};
+    };
+    std::vector<rtbl_source> rtbls;
+
     // Rate policy ([antispim.rate], the "rate" policy): token buckets for strangers' invitations and messages.
     struct rate_limit {
         std::uint32_t count = 0;  // the bucket (burst); 0: no limit

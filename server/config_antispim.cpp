@@ -2,6 +2,8 @@
 // conf/hush.toml documents each key and its default.
 #include "server/config_antispim.hpp"
 
+#include "protocol/jid.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -28,13 +30,15 @@ public:
         }
         r_.check_keys(*t, "antispim",
                       {"chain", "dry_run", "trust_local_users", "max_held_per_sender", "held_expiry_hours",
-                       "challenge", "import", "dos", "greylist", "rate", "consensus", "outbound", "publish"});
+                       "challenge", "import", "rtbl", "dos", "greylist", "rate", "consensus", "outbound",
+                       "publish"});
         antispim_config& a = c.antispim;
         r_.read_bool(*t, "antispim", "trust_local_users", a.trust_local_users);
         r_.read_int(*t, "antispim", "max_held_per_sender", a.max_held_per_sender, 1, 1000);
         read_hours(*t, "antispim", "held_expiry_hours", a.held_expiry);
         load_challenge(*t, a.challenge);
         load_imports(*t, a.imports);
+        load_rtbls(*t, a.rtbls);
         load_greylist(*t, a.greylist);
         if (const toml::table* dos = r_.section(*t, "antispim", "dos")) {
             r_.check_keys(*dos, "antispim.dos", {"distinct_receivers", "window_seconds", "block_hours"});
@@ -270,6 +274,48 @@ private:
             if (const auto trust = r_.read_choice(t, prefix, "trust", trust_levels)) {
                 source.trust = trust_levels[*trust];
             }
+            out.push_back(std::move(source));
+        }
+    }
+
+    void load_rtbls(const toml::table& antispim, std::vector<antispim_config::rtbl_source>& out) {
+        const toml::node* node = antispim.get("rtbl");
+        if (!node) {
+            return;
+        }
+        const toml::array* array = node->as_array();
+        if (!array || !array->is_array_of_tables()) {
+            r_.fail(node->source(), "antispim.rtbl", "expected an array of tables ([[antispim.rtbl]] sections)");
+            return;
+        }
+        static constexpr std::array<std::string_view, 3> nodes{"spam_source_domains", "spam_source_jids_sha256",
+                                                               "spam_source_ips"};
+        for (std::size_t i = 0; i < array->size(); ++i) {
+            const toml::table& t = *array->get(i)->as_table();
+            const std::string prefix = indexed("antispim.rtbl", i);
+            r_.check_keys(t, prefix, {"service", "nodes", "trust", "resync_seconds"});
+            antispim_config::rtbl_source source;
+            const toml::node* service = r_.read_string(t, prefix, "service", source.service);
+            if (!service) {
+                r_.fail(t.source(), prefix, "service is required (the pubsub service's JID)");
+            } else if (auto j = jid::parse(source.service); !j || !j->is_bare()) {
+                r_.fail(service->source(), join(prefix, "service"), in_quotes(source.service) + " is not a JID");
+            } else {
+                source.service = j->bare_string();
+            }
+            if (const toml::array* list = r_.read_string_list(t, prefix, "nodes", source.nodes)) {
+                for (std::size_t n = 0; n < source.nodes.size(); ++n) {
+                    if (std::find(nodes.begin(), nodes.end(), source.nodes[n]) == nodes.end()) {
+                        r_.fail(list->get(n)->source(), indexed(join(prefix, "nodes"), n),
+                                in_quotes(source.nodes[n]) + " is not a node Hush reads (spam_source_domains, "
+                                                             "spam_source_jids_sha256, spam_source_ips)");
+                    }
+                }
+            }
+            if (const auto trust = r_.read_choice(t, prefix, "trust", trust_levels)) {
+                source.trust = trust_levels[*trust];
+            }
+            r_.read_seconds(t, prefix, "resync_seconds", source.resync);
             out.push_back(std::move(source));
         }
     }

@@ -91,7 +91,10 @@ boost::asio::awaitable<void> router::route_to_server(stanza s, const jid& to) {
             co_await route(std::move(reply), server_origin());
         }
     }
-    // Presence and messages to the server itself, and iq results/errors, need no answer.
+    // Presence and messages to the server itself, and iq results/errors, need no answer; some are awaited.
+    if (inbox_ != nullptr && s.kind() != stanza_kind::presence) {
+        co_await inbox_->handle(s);
+    }
     co_return;
 }
 

@@ -61,6 +61,14 @@ public:
     }
 };
 
+// Stanzas addressed to the server itself that are not requests (iq results and errors, messages): the
+// anti-SPIM layer's XEP-0060 subscriptions read their answers and pushes here. True when consumed.
+class server_inbox {
+public:
+    virtual ~server_inbox() = default;
+    virtual boost::asio::awaitable<bool> handle(const stanza& s) = 0;
+};
+
 // Outbound protection: may a local account's stanza leave? nullopt, or the error to bounce it with.
 struct outbound_refusal {
     std::string condition;
@@ -101,6 +109,7 @@ public:
     // Without it every sender counts as a stranger.
     void set_strangers(stranger_oracle* strangers) { strangers_ = strangers; }
     void set_outbound_filter(outbound_filter* filter) { outbound_ = filter; }
+    void set_server_inbox(server_inbox* inbox) { inbox_ = inbox; }
 
 private:
     boost::asio::awaitable<void> route_to_server(stanza s, const jid& to);
@@ -122,6 +131,7 @@ private:
     remote_router* remote_ = nullptr;
     stranger_oracle* strangers_ = nullptr;
     outbound_filter* outbound_ = nullptr;
+    server_inbox* inbox_ = nullptr;
 };
 
 }  // namespace hush

@@ -73,6 +73,7 @@ server::server(config cfg)
     consensus_ = std::make_unique<consensus>(cfg_, *store_, *blocklist_, *admins_, is_local);
     antispim_->set_consensus(consensus_.get());
     blocklist_->set_greylist(greylist_.get());
+    rtbl_ = std::make_unique<rtbl_service>(cfg_, *blocklist_);
     antispim_->set_challenge_listing([list = blocklist_.get()](const antispim::spim_context& ctx) {
         return list->listed_for_challenge(ctx.sender, ctx.peer_address);
     });
@@ -94,6 +95,8 @@ server::server(config cfg)
     router_->set_outbound_filter(outbound_.get());
     antispim_->set_sink(router_.get());
     admins_->set_sink(router_.get());
+    rtbl_->set_sink(router_.get());
+    router_->set_server_inbox(rtbl_.get());
     // First, so that <challenge/> inside jabber:iq:privacy is answered here, not by the privacy lists.
     handlers_->add_extension(
         [svc = antispim_.get()](const stanza& iq, const jid& addressed) { return svc->handle_iq(iq, addressed); },
@@ -185,6 +188,7 @@ int server::run() {
     };
     wait_signal();
     blocklist_->start_imports(loops_.front()->get_executor(), stopping_);
+    rtbl_->start(loops_.front()->get_executor(), stopping_);
     // hushctl edits the blocklist in the database: pick its changes up now and then.
     asio::co_spawn(
         *loops_.front(),

@@ -19,6 +19,7 @@
 #include "server/consensus.hpp"
 #include "server/greylist.hpp"
 #include "server/outbound_guard.hpp"
+#include "server/rtbl_service.hpp"
 #include "server/rate_limiter.hpp"
 #include "server/http_api.hpp"
 #include "server/antispim_service.hpp"
@@ -66,6 +67,7 @@ private:
     std::unique_ptr<dos_detector> dos_;
     std::unique_ptr<consensus> consensus_;
     std::unique_ptr<outbound_guard> outbound_;
+    std::unique_ptr<rtbl_service> rtbl_;
     std::unique_ptr<greylist> greylist_;
     std::unique_ptr<rate_limiter> rate_;
     std::unique_ptr<antispim_commands> antispim_commands_;

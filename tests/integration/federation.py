@@ -96,7 +96,8 @@ class ProsodyServer:
     """One Prosody 0.12 with its own config, data and log in `workdir`, on free loopback ports."""
 
     def __init__(self, workdir: Path, domain: str, cert: Path, key: Path, peers: dict[str, int] | None = None,
-                 cafile: Path | None = None, secure_auth: bool = False):
+                 cafile: Path | None = None, secure_auth: bool = False, pubsub: str | None = None,
+                 admins: list[str] | None = None):
         if shutil.which("prosody") is None:
             pytest.fail("prosody is not installed (Debian packages prosody and lua-unbound; ./dev test installs them)")
         self.workdir = Path(workdir)
@@ -106,6 +107,8 @@ class ProsodyServer:
         self.peers = dict(peers or {})
         self.cafile = cafile
         self.secure_auth = secure_auth
+        self.pubsub = pubsub  # a pubsub component's domain (XEP-0060 service), if any
+        self.admins = list(admins or [])
         self.c2s_port = free_port()
         self.s2s_port = free_port()
         self.config_path = self.workdir / "prosody.cfg.lua"
@@ -154,8 +157,9 @@ unbound = {{
     hoststxt = {_lua_string(hosts_file)};
     options = {{ ["local-data"] = {srv} }};
 }}
+admins = {{ {" ".join(_lua_string(a) + ";" for a in self.admins)} }}
 VirtualHost {_lua_string(self.domain)}
-""")
+""" + (f"Component {_lua_string(self.pubsub)} \"pubsub\"\n" if self.pubsub else ""))
 
     def start(self, timeout: float = TIMEOUT) -> "ProsodyServer":
         log = open(self.workdir / "prosody.stdout.log", "wb")

@@ -589,3 +589,19 @@ TEST_CASE("antispim rate, consensus, outbound, publish and admins") {
     CHECK(load_error("[[antispim.import]]\nurl = \"https://x.test/l.xml\"\ntrust = \"maybe\"\n")
               .starts_with("3:9: antispim.import[0].trust"));
 }
+
+TEST_CASE("antispim rtbl sources") {
+    const config c = load_ok("[[antispim.rtbl]]\nservice = \"RTBL.Example.NET\"\n"
+                             "[[antispim.rtbl]]\nservice = \"other.test\"\nnodes = [\"spam_source_ips\"]\n"
+                             "trust = \"challenge\"\nresync_seconds = 60\n");
+    REQUIRE(c.antispim.rtbls.size() == 2);
+    CHECK(c.antispim.rtbls[0].service == "rtbl.example.net");
+    CHECK(c.antispim.rtbls[0].nodes.size() == 3);
+    CHECK(c.antispim.rtbls[0].trust == "block");
+    CHECK(c.antispim.rtbls[1].nodes == std::vector<std::string>{"spam_source_ips"});
+    CHECK(c.antispim.rtbls[1].resync == std::chrono::seconds{60});
+    CHECK(load_error("[[antispim.rtbl]]\nnodes = []\n").ends_with("antispim.rtbl[0]: service is required (the pubsub "
+                                                                  "service's JID)"));
+    CHECK(load_error("[[antispim.rtbl]]\nservice = \"x.test\"\nnodes = [\"muc_bans_sha256\"]\n")
+              .starts_with("3:10: antispim.rtbl[0].nodes[0]: \"muc_bans_sha256\" is not a node Hush reads"));
+}
