@@ -138,6 +138,19 @@ hush::expected<std::string, std::string> normalize_blocklist_value(std::string_v
     return hush::unexpected<std::string>("kind must be jid, domain or ip");
 }
 
+std::string network_of(std::string_view text, unsigned v4_prefix, unsigned v6_prefix) {
+    auto address = parse_ip_range(text);
+    if (!address) {
+        return {};
+    }
+    const bool v4 = address->to_string().find(':') == std::string::npos;
+    address->prefix = v4 ? 96 + v4_prefix : v6_prefix;
+    for (unsigned bit = address->prefix; bit < 128; ++bit) {
+        address->bytes[bit / 8] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
+    }
+    return address->to_string();
+}
+
 std::string jid_sha256(const jid& sender) {
     const std::string bare = sender.bare_string();
     unsigned char digest[SHA256_DIGEST_LENGTH];

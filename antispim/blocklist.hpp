@@ -27,6 +27,10 @@ struct ip_range {
 // "192.0.2.7", "192.0.2.0/24", "2001:db8::/48"; host bits must be zero. nullopt when malformed.
 std::optional<ip_range> parse_ip_range(std::string_view text);
 
+// The network an address is counted in: its /`v4_prefix` (IPv4) or /`v6_prefix` (IPv6), canonical
+// ("192.0.2.0/24"); empty when `address` is no IP address.
+std::string network_of(std::string_view address, unsigned v4_prefix, unsigned v6_prefix);
+
 // Normalizes an entry's value for its kind ("jid", "domain", "ip", or "jid-sha256": the lower-case hex SHA-256 of
 // a bare JID, as privacy-minded lists and XEP-0060 RTBLs publish them); the error says what is wrong.
 hush::expected<std::string, std::string> normalize_blocklist_value(std::string_view kind, std::string_view value);

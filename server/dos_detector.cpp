@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "antispim/blocklist.hpp"
+
 namespace hush {
 
 namespace asio = boost::asio;
@@ -28,14 +30,26 @@ public:
         if (!detector_.is_local(ctx.sender.domain())) {  // our own domain is never blocked as a whole
             by_domain = detector_.record("domain:" + ctx.sender.domain(), receiver, now);
         }
+        // Remote servers' addresses by network: a spammer's many little domains often sit in one range.
+        std::size_t by_network = 0;
+        std::string network;
+        if (ctx.origin == as::origin_kind::remote_domain && !ctx.peer_address.empty()) {
+            network = detector_.network_of(ctx.peer_address);
+            if (!network.empty()) {
+                by_network = detector_.record("ip:" + network, receiver, now);
+            }
+        }
         const std::size_t limit = detector_.limits().distinct_receivers;
-        if (by_sender < limit && by_domain < limit) {
+        if (by_sender < limit && by_domain < limit && by_network < limit) {
             co_return result(as::verdict::pass());
         }
-        const bool whole_domain = by_domain >= limit;
-        std::string kind = whole_domain ? "domain" : "jid";
-        std::string value = whole_domain ? ctx.sender.domain() : ctx.sender.bare_string();
-        const std::size_t reached = std::max(by_sender, by_domain);
+        // The widest key that crossed the line: a flood from one service blocks the service (the seed: blacklist
+        // abusive services), a flood from many domains in one network the network, a local sender only itself.
+        std::string kind = by_domain >= limit ? "domain" : by_network >= limit ? "ip" : "jid";
+        std::string value = kind == "jid"      ? ctx.sender.bare_string()
+                            : kind == "domain" ? ctx.sender.domain()
+                                               : network;
+        const std::size_t reached = std::max({by_sender, by_domain, by_network});
         as::verdict v;
         v.kind = as::verdict_kind::reject;
         v.reason = "dos:" + kind + ":" + value;
@@ -68,6 +82,10 @@ dos_detector::dos_detector(const config& cfg, storage::async_store& store, block
     : limits_(cfg.antispim.dos), store_(store), blocklist_(blocklist), is_local_(std::move(is_local)) {}
 
 std::unique_ptr<as::policy> dos_detector::make_policy() { return std::make_unique<dos_policy>(*this); }
+
+std::string dos_detector::network_of(std::string_view peer_address) const {
+    return as::network_of(peer_address, 24, 48);  // as greylisting counts by default
+}
 
 std::size_t dos_detector::record(const std::string& key, const std::string& receiver,
                                  std::chrono::steady_clock::time_point now) {

@@ -1,8 +1,8 @@
 #pragma once
 // DoS detection (the seed's "a server can detect someone DoS'ing several of its users"): the "dos" policy counts,
-// per sender and per remote domain, the distinct local users reached with stranger stanzas within a window; at
-// the threshold the sender (or the whole remote domain) goes on the server-wide blocklist for a while, source
-// "dos detector", and the admins hear of it in the log. The stanza that crossed the line is refused.
+// per sender, per remote domain and per remote server network (/24, /48), the distinct local users reached with
+// stranger stanzas within a window; at the threshold the sender (or the whole remote domain, or the network) goes
+// on the server-wide blocklist for a while, source "dos detector", and the admins are told. The stanza that crossed the line is refused.
 #include <chrono>
 #include <deque>
 #include <map>
@@ -34,6 +34,8 @@ public:
     const antispim_config::dos_limits& limits() const { return limits_; }
     boost::asio::awaitable<void> block(std::string kind, std::string value, std::size_t reached);
     bool is_local(std::string_view domain) const { return is_local_(domain); }
+    // The /24 (IPv4) or /48 (IPv6) a peer address is counted in ("192.0.2.0/24"); empty if it is no address.
+    std::string network_of(std::string_view peer_address) const;
 
 private:
     antispim_config::dos_limits limits_;

@@ -61,13 +61,7 @@ std::optional<std::string> greylist::greylisted_network(std::string_view peer_ad
     for (const auto& range : ranges_) {
         if (range.contains(*address)) {
             // The network the sender is counted in: its /24 or /48, not the whole greylisted range.
-            const bool v4 = address->to_string().find(':') == std::string::npos;
-            as::ip_range network = *address;
-            network.prefix = v4 ? options_.ipv4_prefix + 96 : options_.ipv6_prefix;
-            for (unsigned bit = network.prefix; bit < 128; ++bit) {
-                network.bytes[bit / 8] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
-            }
-            return network.to_string();
+            return as::network_of(peer_address, options_.ipv4_prefix, options_.ipv6_prefix);
         }
     }
     return std::nullopt;

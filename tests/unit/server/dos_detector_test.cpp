@@ -24,3 +24,16 @@ TEST_CASE("distinct receivers are counted per key within the window") {
     CHECK(detector.record("jid:bot@spam.test", "c@example.org", t0 + std::chrono::seconds(62)) == 2);
     CHECK(detector.record("jid:bot@spam.test", "d@example.org", t0 + std::chrono::seconds(200)) == 1);
 }
+
+TEST_CASE("remote servers are also counted by network") {
+    test::temp_dir dir;
+    config cfg;
+    cfg.hosts = {"example.org"};
+    cfg.storage = test::sqlite_options(dir.path());
+    storage::async_store store(cfg.storage);
+    blocklist_service blocklist(cfg, store);
+    dos_detector detector(cfg, store, blocklist, [](std::string_view d) { return d == "example.org"; });
+    CHECK(detector.network_of("192.0.2.77") == "192.0.2.0/24");
+    CHECK(detector.network_of("2001:db8:1:2::9") == "2001:db8:1::/48");
+    CHECK(detector.network_of("not an address").empty());
+}
