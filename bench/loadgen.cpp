@@ -1,0 +1,390 @@
+// hush-loadgen: logs N clients into an XMPP server and has pairs of them exchange messages; prints what it
+// measured as one JSON object on stdout (progress on stderr). Works against any server: Hush, Prosody, ejabberd.
+//
+//   hush-loadgen --port 5222 --domain localhost --users 1000 [--prefix bench] [--password pw] [--register]
+//                [--plain] [--no-tls] [--concurrency 200] [--threads 1] [--sources 127.0.0.1,127.0.0.2]
+//                [--hold SECONDS] [--duration SECONDS] [--rate MSGS_PER_CLIENT_PER_S | --window N]
+//
+// Phases: (register) → login (TLS, SASL, bind, roster, initial presence), timed → hold (idle, for memory
+// sampling; "logged in" is announced on stderr as `loadgen: ready`) → messages for --duration, each client to its
+// pair partner, at --rate per client or flat out with at most --window messages in flight per sender.
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include "bench/xmpp_client.hpp"
+
+namespace asio = boost::asio;
+using hush::bench::client_options;
+using hush::bench::xmpp_client;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct options {
+    client_options client;
+    std::size_t users = 100;
+    std::string prefix = "bench";
+    std::string password = "bench-password-1";
+    bool register_first = false;
+    std::size_t concurrency = 200;
+    unsigned threads = 1;
+    std::vector<std::string> sources;
+    double hold = 0;
+    double duration = 10;
+    double rate = 0;  // per client; 0 = flat out
+    std::size_t window = 10;
+};
+
+const clock_type::time_point epoch = clock_type::now();
+
+std::int64_t now_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - epoch).count();
+}
+
+struct client_state {
+    std::unique_ptr<xmpp_client> conn;
+    std::string jid;       // full JID
+    std::size_t partner = 0;
+    std::uint64_t sent = 0;
+    std::atomic<std::uint64_t> received{0};
+    std::unique_ptr<asio::steady_timer> wake;  // the writer waits here when its window is full
+    bool ready = false;
+};
+
+struct shared_state {
+    options opt;
+    std::vector<std::unique_ptr<client_state>> clients;
+    std::atomic<std::size_t> logged_in{0};
+    std::atomic<std::size_t> login_errors{0};
+    std::atomic<std::size_t> stream_errors{0};
+    std::vector<std::vector<std::size_t>> users_of_thread;  // pairs live on one thread: (i / 2) % threads
+    std::unique_ptr<std::atomic<std::size_t>[]> next_login;  // per thread, an index into users_of_thread
+    std::atomic<bool> sending{false};
+    std::atomic<bool> measuring{false};
+    std::atomic<std::uint64_t> delivered{0};
+    std::vector<std::vector<std::uint32_t>> latencies;  // per thread, microseconds
+    std::string first_error;
+    std::mutex error_mutex;
+
+    void note_error(const std::string& what) {
+        std::lock_guard lock(error_mutex);
+        if (first_error.empty()) {
+            first_error = what;
+            std::fprintf(stderr, "loadgen: first error: %s\n", what.c_str());
+        }
+    }
+};
+
+std::string user_name(const options& o, std::size_t i) { return o.prefix + std::to_string(i); }
+
+asio::awaitable<void> reader(shared_state& st, std::size_t index, std::size_t thread) {
+    auto& me = *st.clients[index];
+    std::string error;
+    for (;;) {
+        std::string stanza = co_await me.conn->next_stanza(error);
+        if (!error.empty()) {
+            if (st.sending) {
+                ++st.stream_errors;
+                st.note_error(me.jid + ": " + error);
+            }
+            co_return;
+        }
+        if (!stanza.starts_with("<message")) {
+            continue;
+        }
+        if (const auto stamp = hush::bench::body_stamp(stanza)) {
+            me.received.fetch_add(1, std::memory_order_relaxed);
+            if (st.measuring) {
+                st.delivered.fetch_add(1, std::memory_order_relaxed);
+                auto& samples = st.latencies[thread];
+                if (samples.size() < 5'000'000) {
+                    samples.push_back(static_cast<std::uint32_t>(std::max<std::int64_t>(0, now_us() - *stamp)));
+                }
+            }
+            // The partner may be waiting for room in its window.
+            st.clients[me.partner]->wake->cancel();
+        }
+    }
+}
+
+asio::awaitable<void> writer(shared_state& st, std::size_t index) {
+    auto& me = *st.clients[index];
+    auto& partner = *st.clients[me.partner];
+    const std::string to = partner.jid;
+    asio::steady_timer pace(co_await asio::this_coro::executor);
+    const auto interval = st.opt.rate > 0 ? std::chrono::duration_cast<clock_type::duration>(
+                                                std::chrono::duration<double>(1.0 / st.opt.rate))
+                                          : clock_type::duration::zero();
+    auto next = clock_type::now();
+    while (st.sending) {
+        if (st.opt.rate > 0) {
+            next += interval;
+            pace.expires_at(next);
+            co_await pace.async_wait(asio::as_tuple(asio::use_awaitable));
+        } else if (me.sent - partner.received.load(std::memory_order_relaxed) >= st.opt.window) {
+            me.wake->expires_after(std::chrono::seconds(1));
+            co_await me.wake->async_wait(asio::as_tuple(asio::use_awaitable));
+            continue;
+        }
+        if (!st.sending) {
+            break;
+        }
+        ++me.sent;
+        std::string message = "<message type='chat' to='" + to + "' id='m" + std::to_string(me.sent) +
+                              "'><body>t=" + std::to_string(now_us()) + "</body></message>";
+        if (!(co_await me.conn->send(std::move(message))).empty()) {
+            co_return;
+        }
+    }
+}
+
+// Logs in users of one thread, one after the other; `concurrency` of these run at once. Everything of a connection
+// happens on its thread's io_context, and pairs share a thread, so a reader can wake its partner's writer directly.
+asio::awaitable<void> login_worker(shared_state& st, asio::ssl::context& tls, std::size_t home,
+                                   std::vector<std::unique_ptr<asio::io_context>>& loops) {
+    const auto& mine = st.users_of_thread[home];
+    for (;;) {
+        const std::size_t k = st.next_login[home].fetch_add(1);
+        if (k >= mine.size()) {
+            co_return;
+        }
+        const std::size_t i = mine[k];
+        auto& c = *st.clients[i];
+        client_options o = st.opt.client;
+        if (!st.opt.sources.empty()) {
+            o.source_address = st.opt.sources[i % st.opt.sources.size()];
+        }
+        c.conn = std::make_unique<xmpp_client>(loops[home]->get_executor(), tls, o);
+        c.wake = std::make_unique<asio::steady_timer>(loops[home]->get_executor());
+        const std::string user = user_name(st.opt, i);
+        std::string error = co_await c.conn->connect();
+        if (error.empty() && st.opt.register_first) {
+            error = co_await c.conn->register_account(user, st.opt.password);
+            if (error.empty()) {
+                c.conn->close();
+                c.conn = std::make_unique<xmpp_client>(loops[home]->get_executor(), tls, o);
+                error = co_await c.conn->connect();
+            }
+        }
+        if (error.empty()) {
+            error = co_await c.conn->authenticate(user, st.opt.password);
+        }
+        if (error.empty()) {
+            error = co_await c.conn->bind("load");
+        }
+        if (error.empty()) {
+            error = co_await c.conn->round_trip("<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>",
+                                                "roster");
+        }
+        if (error.empty()) {
+            error = co_await c.conn->send("<presence/>");
+        }
+        if (!error.empty()) {
+            ++st.login_errors;
+            st.note_error(user + ": " + error);
+            c.conn->close();
+            continue;
+        }
+        c.ready = true;
+        ++st.logged_in;
+        asio::co_spawn(*loops[home], reader(st, i, home), asio::detached);
+    }
+}
+
+double percentile(std::vector<std::uint32_t>& v, double p) {
+    if (v.empty()) {
+        return 0;
+    }
+    const std::size_t k = std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+    return v[k] / 1000.0;  // ms
+}
+
+bool parse_args(int argc, char** argv, options& o) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+        if (a == "--host") {
+            o.client.host = value();
+        } else if (a == "--port") {
+            o.client.port = static_cast<std::uint16_t>(std::stoi(value()));
+        } else if (a == "--domain") {
+            o.client.domain = value();
+        } else if (a == "--users") {
+            o.users = std::stoul(value());
+        } else if (a == "--prefix") {
+            o.prefix = value();
+        } else if (a == "--password") {
+            o.password = value();
+        } else if (a == "--register") {
+            o.register_first = true;
+        } else if (a == "--plain") {
+            o.client.scram = false;
+        } else if (a == "--no-tls") {
+            o.client.tls = false;
+        } else if (a == "--concurrency") {
+            o.concurrency = std::stoul(value());
+        } else if (a == "--threads") {
+            o.threads = static_cast<unsigned>(std::stoul(value()));
+        } else if (a == "--sources") {
+            std::string list = value();
+            std::size_t start = 0;
+            while (start <= list.size()) {
+                const auto comma = std::min(list.find(',', start), list.size());
+                if (comma > start) {
+                    o.sources.push_back(list.substr(start, comma - start));
+                }
+                start = comma + 1;
+            }
+        } else if (a == "--hold") {
+            o.hold = std::stod(value());
+        } else if (a == "--duration") {
+            o.duration = std::stod(value());
+        } else if (a == "--rate") {
+            o.rate = std::stod(value());
+        } else if (a == "--window") {
+            o.window = std::stoul(value());
+        } else {
+            std::fprintf(stderr, "hush-loadgen: unknown option %s (see the comment at the top of bench/loadgen.cpp)\n",
+                         a.c_str());
+            return false;
+        }
+    }
+    if (o.users < 2 || o.users % 2 != 0 || o.threads == 0 || o.concurrency == 0) {
+        std::fprintf(stderr, "hush-loadgen: --users must be even and at least 2; --threads, --concurrency > 0\n");
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    auto st = std::make_unique<shared_state>();
+    if (!parse_args(argc, argv, st->opt)) {
+        return 2;
+    }
+    const options& o = st->opt;
+    for (std::size_t i = 0; i < o.users; ++i) {
+        auto c = std::make_unique<client_state>();
+        c->jid = user_name(o, i) + "@" + o.client.domain + "/load";
+        c->partner = i ^ 1;
+        st->clients.push_back(std::move(c));
+    }
+    st->latencies.resize(o.threads);
+    st->users_of_thread.resize(o.threads);
+    for (std::size_t i = 0; i < o.users; ++i) {
+        st->users_of_thread[(i / 2) % o.threads].push_back(i);
+    }
+    st->next_login = std::make_unique<std::atomic<std::size_t>[]>(o.threads);
+    asio::ssl::context tls(asio::ssl::context::tls_client);
+    tls.set_verify_mode(asio::ssl::verify_none);  // the servers under test use self-signed certificates
+    std::vector<std::unique_ptr<asio::io_context>> loops;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    for (unsigned t = 0; t < o.threads; ++t) {
+        loops.push_back(std::make_unique<asio::io_context>(1));
+        guards.push_back(asio::make_work_guard(*loops.back()));
+    }
+    std::vector<std::thread> threads;
+    for (auto& loop : loops) {
+        threads.emplace_back([&loop] { loop->run(); });
+    }
+
+    // Login phase: `concurrency` workers take users in order.
+    const auto login_start = clock_type::now();
+    std::atomic<std::size_t> workers_done{0};
+    const std::size_t worker_count = std::max<std::size_t>(o.threads, std::min(o.concurrency, o.users));
+    for (std::size_t w = 0; w < worker_count; ++w) {
+        const std::size_t t = w % o.threads;
+        asio::co_spawn(*loops[t], login_worker(*st, tls, t, loops),
+                       [&workers_done](std::exception_ptr) { ++workers_done; });
+    }
+    while (workers_done < worker_count) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the main thread only watches the workers
+    }
+    const double login_seconds = std::chrono::duration<double>(clock_type::now() - login_start).count();
+    std::fprintf(stderr, "loadgen: ready: %zu logged in (%zu failed) in %.2f s\n", st->logged_in.load(),
+                 st->login_errors.load(), login_seconds);
+    std::fflush(stderr);
+    if (o.hold > 0) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(o.hold));
+    }
+
+    // Message phase: a short warm-up, then measured.
+    std::size_t pairs = 0;
+    if (o.duration > 0) {
+        st->sending = true;
+        for (std::size_t i = 0; i < o.users; ++i) {
+            auto& c = *st->clients[i];
+            if (c.ready && st->clients[c.partner]->ready) {
+                pairs += i % 2 == 0 ? 1 : 0;
+                asio::co_spawn(*loops[(i / 2) % o.threads], writer(*st, i), asio::detached);
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::duration<double>(std::min(1.0, o.duration / 5)));
+        st->measuring = true;
+        const auto measure_start = clock_type::now();
+        std::this_thread::sleep_for(std::chrono::duration<double>(o.duration));
+        st->measuring = false;
+        const double measured = std::chrono::duration<double>(clock_type::now() - measure_start).count();
+        st->sending = false;
+        std::vector<std::uint32_t> all;
+        for (auto& v : st->latencies) {
+            all.insert(all.end(), v.begin(), v.end());
+        }
+        boost::json::object out{{"users", o.users},
+                                 {"logged_in", st->logged_in.load()},
+                                 {"login_errors", st->login_errors.load()},
+                                 {"login_seconds", login_seconds},
+                                 {"logins_per_second", st->logged_in.load() / login_seconds},
+                                 {"pairs", pairs},
+                                 {"delivered", st->delivered.load()},
+                                 {"messages_per_second", st->delivered.load() / measured},
+                                 {"p50_ms", percentile(all, 0.50)},
+                                 {"p99_ms", percentile(all, 0.99)},
+                                 {"p999_ms", percentile(all, 0.999)},
+                                 {"stream_errors", st->stream_errors.load()},
+                                 {"first_error", st->first_error}};
+        std::printf("%s\n", boost::json::serialize(out).c_str());
+    } else {
+        boost::json::object out{{"users", o.users},
+                                {"logged_in", st->logged_in.load()},
+                                {"login_errors", st->login_errors.load()},
+                                {"login_seconds", login_seconds},
+                                {"logins_per_second", st->logged_in.load() / login_seconds},
+                                {"first_error", st->first_error}};
+        std::printf("%s\n", boost::json::serialize(out).c_str());
+    }
+    std::fflush(stdout);
+    // Closing: each connection on its own loop.
+    for (std::size_t i = 0; i < o.users; ++i) {
+        auto& c = *st->clients[i];
+        if (c.conn) {
+            asio::post(*loops[(i / 2) % o.threads], [&c] { c.conn->close(); });
+        }
+    }
+    guards.clear();
+    for (auto& loop : loops) {
+        asio::post(*loop, [&loop] { loop->stop(); });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    return st->logged_in == o.users ? 0 : 1;
+}
