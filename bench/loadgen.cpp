@@ -4,11 +4,16 @@
 //   hush-loadgen --port 5222 --domain localhost --users 1000 [--prefix bench] [--password pw] [--register]
 //                [--plain] [--no-tls] [--concurrency 200] [--threads 1] [--sources 127.0.0.1,127.0.0.2]
 //                [--hold SECONDS] [--duration SECONDS] [--rate MSGS_PER_CLIENT_PER_S | --window N]
+//                [--scram-cache FILE] [--target-prefix legit --target-count 1000]
+//
+// --target-prefix/--target-count: instead of its pair partner, each client writes (at --rate) to a random one of
+// PREFIX0..PREFIX(COUNT-1) — strangers, for a flood.
 //
 // Phases: (register) → login (TLS, SASL, bind, roster, initial presence), timed → hold (idle, for memory
 // sampling; "logged in" is announced on stderr as `loadgen: ready`) → messages for --duration, each client to its
 // pair partner, at --rate per client or flat out with at most --window messages in flight per sender.
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -49,6 +54,9 @@ struct options {
     double duration = 10;
     double rate = 0;  // per client; 0 = flat out
     std::size_t window = 10;
+    std::string scram_cache;
+    std::string target_prefix;
+    std::size_t target_count = 0;
 };
 
 const clock_type::time_point epoch = clock_type::now();
@@ -146,8 +154,14 @@ asio::awaitable<void> writer(shared_state& st, std::size_t index) {
             break;
         }
         ++me.sent;
-        std::string message = "<message type='chat' to='" + to + "' id='m" + std::to_string(me.sent) +
-                              "'><body>t=" + std::to_string(now_us()) + "</body></message>";
+        std::string target = to;
+        if (!st.opt.target_prefix.empty()) {
+            target = st.opt.target_prefix + std::to_string(random() % st.opt.target_count) + "@" + st.opt.client.domain;
+        }
+        // A flood's bodies carry no time stamp: receivers count and time only their partners' messages.
+        const std::string body = st.opt.target_prefix.empty() ? "t=" + std::to_string(now_us()) : "cheap pills";
+        std::string message = "<message type='chat' to='" + target + "' id='m" + std::to_string(me.sent) +
+                              "'><body>" + body + "</body></message>";
         if (!(co_await me.conn->send(std::move(message))).empty()) {
             co_return;
         }
@@ -260,11 +274,21 @@ bool parse_args(int argc, char** argv, options& o) {
             o.rate = std::stod(value());
         } else if (a == "--window") {
             o.window = std::stoul(value());
+        } else if (a == "--scram-cache") {
+            o.scram_cache = value();
+        } else if (a == "--target-prefix") {
+            o.target_prefix = value();
+        } else if (a == "--target-count") {
+            o.target_count = std::stoul(value());
         } else {
             std::fprintf(stderr, "hush-loadgen: unknown option %s (see the comment at the top of bench/loadgen.cpp)\n",
                          a.c_str());
             return false;
         }
+    }
+    if (!o.target_prefix.empty() && (o.target_count == 0 || o.rate <= 0)) {
+        std::fprintf(stderr, "hush-loadgen: --target-prefix needs --target-count and --rate\n");
+        return false;
     }
     if (o.users < 2 || o.users % 2 != 0 || o.threads == 0 || o.concurrency == 0) {
         std::fprintf(stderr, "hush-loadgen: --users must be even and at least 2; --threads, --concurrency > 0\n");
@@ -288,6 +312,9 @@ int main(int argc, char** argv) {
         st->clients.push_back(std::move(c));
     }
     st->latencies.resize(o.threads);
+    if (!o.scram_cache.empty()) {
+        hush::bench::load_scram_cache(o.scram_cache);
+    }
     st->users_of_thread.resize(o.threads);
     for (std::size_t i = 0; i < o.users; ++i) {
         st->users_of_thread[(i / 2) % o.threads].push_back(i);
@@ -319,6 +346,9 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the main thread only watches the workers
     }
     const double login_seconds = std::chrono::duration<double>(clock_type::now() - login_start).count();
+    if (!o.scram_cache.empty()) {
+        hush::bench::save_scram_cache(o.scram_cache);
+    }
     std::fprintf(stderr, "loadgen: ready: %zu logged in (%zu failed) in %.2f s\n", st->logged_in.load(),
                  st->login_errors.load(), login_seconds);
     std::fflush(stderr);

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -24,11 +25,13 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
+std::mutex cache_mutex;
+std::map<std::string, std::string> cache;  // hex key → hex SaltedPassword
+
 // SaltedPassword per (password, salt, iterations): PBKDF2 is the client's one expensive step, and real clients
 // cache it too; without this the generator, not the server, would limit logins per second.
 std::string salted_password(const std::string& password, const std::string& salt, unsigned iterations) {
-    static std::mutex mutex;
-    static std::map<std::string, std::string> cache;
+    auto& mutex = cache_mutex;
     const std::string key = password + '\0' + salt + '\0' + std::to_string(iterations);
     {
         std::lock_guard lock(mutex);
@@ -366,6 +369,28 @@ asio::awaitable<std::string> xmpp_client::bind(const std::string& resource) {
                                             "bind");
     impl_->deadline.cancel();  // connected: the setup deadline no longer applies
     co_return error;
+}
+
+void load_scram_cache(const std::string& path) {
+    std::ifstream in(path);
+    std::string key;
+    std::string value;
+    std::lock_guard lock(cache_mutex);
+    while (in >> key >> value) {
+        auto k = sasl::base64_decode(key);
+        auto v = sasl::base64_decode(value);
+        if (k && v) {
+            cache.emplace(*k, *v);
+        }
+    }
+}
+
+void save_scram_cache(const std::string& path) {
+    std::ofstream out(path, std::ios::trunc);
+    std::lock_guard lock(cache_mutex);
+    for (const auto& [k, v] : cache) {
+        out << sasl::base64_encode(k) << ' ' << sasl::base64_encode(v) << '\n';
+    }
 }
 
 std::optional<std::int64_t> body_stamp(std::string_view stanza) {

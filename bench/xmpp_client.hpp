@@ -54,6 +54,11 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
+// The SCRAM SaltedPassword cache (PBKDF2 results) to and from a file, so a measured login run does not spend its
+// time on what a real client computes once per account.
+void load_scram_cache(const std::string& path);
+void save_scram_cache(const std::string& path);
+
 // "t=123" → 123 (the sender's clock), from a stanza containing <body>t=…</body>.
 std::optional<std::int64_t> body_stamp(std::string_view stanza);
 

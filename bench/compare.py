@@ -1,0 +1,407 @@
+#!/usr/bin/env python3
+"""Hush, Prosody 0.12 and ejabberd 23.01 side by side, in one run, on one machine, with one load generator.
+
+    bench/compare.py [--quick] [--servers hush,prosody,ejabberd] [--idle 5000,15000] [--users 200]
+                     [--duration 10] [--flood-rate 10000] [--out results.json]
+
+Each server is configured from a temporary directory (its own config, data and log, on its own loopback port; no
+system service is touched), with in-band registration open to loopback and its throttles raised, so the servers,
+not their limits, are measured. The load generator (build/bench/hush-loadgen) and the server are pinned to different
+cores. For each server, in order:
+
+  register    the users, through XEP-0077 (untimed; fills the generator's SCRAM cache)
+  logins      --users clients log in: TLS, SCRAM-SHA-1, bind, roster, initial presence         → logins/s
+  idle        N clients log in and stay idle; the server's RSS is sampled while they hold       → KiB per session
+  messages    --users clients in pairs exchange messages flat out (10 in flight per sender)   → msgs/s, p99
+  flood       legit pairs at 10 msgs/s each, while bots write to them as strangers at --flood-rate → legit p99
+
+It prints one table with the figures and the ratios Hush ÷ Prosody and Hush ÷ ejabberd, and writes the raw numbers
+as JSON. --quick is the CI smoke run: small numbers, every server, every scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BUILD = Path(os.environ.get("HUSH_BUILD_DIR", REPO / "build"))
+PASSWORD = "bench-password-1"
+FD_LIMIT = 20000
+SERVER_CPU = "0"
+LOADGEN_CPU = "1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(FD_LIMIT, hard) if hard != resource.RLIM_INFINITY else FD_LIMIT
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, target), hard))
+
+
+def self_signed(directory: Path, domain: str) -> tuple[Path, Path]:
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={domain}",
+                    "-addext", f"subjectAltName=DNS:{domain}"], check=True, capture_output=True)
+    return cert, key
+
+
+def wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not listen on {port} within {timeout} s")
+            time.sleep(0.1)  # polling a port: nothing else says a foreign server is ready
+
+
+def process_stats(pid: int) -> tuple[int, float]:
+    """(RSS in KiB, CPU seconds) of a process and its children (ejabberd's beam runs under su and sh)."""
+    total_rss, total_cpu = 0, 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids, queue = [], [pid]
+    while queue:  # the whole process tree
+        p = queue.pop()
+        pids.append(p)
+        children = subprocess.run(["pgrep", "-P", str(p)], capture_output=True, text=True).stdout.split()
+        queue.extend(int(c) for c in children)
+    for p in pids:
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            stat = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total_rss += int(line.split()[1])
+        total_cpu += (int(stat[11]) + int(stat[12])) / ticks
+    return total_rss, total_cpu
+
+
+class Server:
+    name = ""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.port = free_port()
+        self.domain = "localhost"
+        self.proc: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        log = open(self.workdir / "server.log", "wb")
+        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU, *self.command()], stdout=log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir,
+                                     preexec_fn=raise_fd_limit, start_new_session=True)
+        log.close()
+        wait_port(self.port, self.proc, self.name)
+
+    def stats(self) -> tuple[int, float]:
+        return process_stats(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+class Hush(Server):
+    name = "hush"
+
+    def command(self) -> list[str]:
+        (self.workdir / "hush.toml").write_text(f"""
+[server]
+hosts = ["localhost"]
+data_dir = "{self.workdir / 'data'}"
+threads = 1
+[log]
+level = "warn"
+[[listen]]
+kind = "c2s"
+address = "127.0.0.1"
+port = {self.port}
+[limits]
+max_connections_per_ip = 100000
+auth_failures_before_delay = 1000
+[registration]
+enabled = true
+max_per_ip = 1000000
+[antispim]
+trust_local_users = false      # the flood's bots are strangers to the legit users
+[antispim.outbound]
+enabled = false                # the flood comes from local accounts here; outbound protection would stop it
+""")
+        return [str(BUILD / "hushd"), "--config", str(self.workdir / "hush.toml")]
+
+
+class Prosody(Server):
+    name = "prosody"
+
+    def command(self) -> list[str]:
+        cert, key = self_signed(self.workdir, "localhost")
+        data = self.workdir / "data"
+        data.mkdir()
+        (self.workdir / "prosody.cfg.lua").write_text(f"""
+run_as_root = true
+daemonize = false
+pidfile = "{self.workdir / 'prosody.pid'}"
+data_path = "{data}"
+interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {self.port} }}
+s2s_ports = {{}}
+c2s_direct_tls_ports = {{}}
+s2s_direct_tls_ports = {{}}
+http_ports = {{}}
+https_ports = {{}}
+component_ports = {{}}
+log = {{ warn = "{self.workdir / 'prosody.log'}" }}
+network_backend = "epoll"
+modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "presence"; "posix"; "register"; }}
+modules_disabled = {{ "s2s"; "limits"; }}
+authentication = "internal_hashed"
+storage = "internal"
+c2s_require_encryption = true
+allow_registration = true
+min_seconds_between_registrations = 0
+registration_whitelist = {{ "127.0.0.1" }}
+whitelist_registration_only = false
+ssl = {{ certificate = "{cert}"; key = "{key}"; }}
+VirtualHost "localhost"
+""")
+        return ["prosody", "-F", "--config", str(self.workdir / "prosody.cfg.lua")]
+
+
+class Ejabberd(Server):
+    name = "ejabberd"
+
+    def command(self) -> list[str]:
+        cert, key = self_signed(self.workdir, "localhost")
+        combined = self.workdir / "combined.pem"
+        combined.write_text(cert.read_text() + key.read_text())
+        self.node = f"bench{os.getpid()}@localhost"
+        for d in ("logs", "spool"):
+            (self.workdir / d).mkdir()
+        (self.workdir / "ejabberd.yml").write_text(f"""
+hosts: ["localhost"]
+loglevel: warning
+certfiles: ["{combined}"]
+auth_method: internal
+auth_password_format: scram
+registration_timeout: infinity
+max_fsm_queue: 1000000
+listen:
+  - port: {self.port}
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    starttls_required: true
+    max_stanza_size: 262144
+    shaper: none
+acl:
+  loopback:
+    ip: ["127.0.0.0/8"]
+access_rules:
+  register:
+    allow: all
+  c2s:
+    allow: all
+shaper_rules:
+  max_user_sessions: 10
+  c2s_shaper: none
+modules:
+  mod_disco: {{}}
+  mod_ping: {{}}
+  mod_roster: {{}}
+  mod_register:
+    access: register
+    ip_access: all
+""")
+        (self.workdir / "ejabberdctl.cfg").write_text(f"ERL_MAX_PORTS={FD_LIMIT}\nERL_PROCESSES=1000000\n")
+        shutil.chown(self.workdir, "ejabberd")
+        for path in self.workdir.rglob("*"):
+            shutil.chown(path, "ejabberd")
+        os.chmod(self.workdir, 0o755)
+        return ["ejabberdctl", "--config-dir", str(self.workdir), "--config", str(self.workdir / "ejabberd.yml"),
+                "--ctl-config", str(self.workdir / "ejabberdctl.cfg"), "--logs", str(self.workdir / "logs"),
+                "--spool", str(self.workdir / "spool"), "--node", self.node, "foreground"]
+
+
+SERVERS = {"hush": Hush, "prosody": Prosody, "ejabberd": Ejabberd}
+
+
+def loadgen(server: Server, *args: str, background: bool = False):
+    cmd = ["taskset", "-c", LOADGEN_CPU, str(BUILD / "bench" / "hush-loadgen"), "--port", str(server.port),
+           "--domain", server.domain, "--password", PASSWORD, "--scram-cache", str(server.workdir / "scram.cache"),
+           *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=raise_fd_limit)
+    if background:
+        return proc
+    out, err = proc.communicate(timeout=1800)
+    if not out.strip():
+        raise RuntimeError(f"hush-loadgen {' '.join(args)} against {server.name} printed nothing:\n{err}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def wait_ready(proc: subprocess.Popen, timeout: float = 1800) -> str:
+    """Reads the generator's stderr until it says every client is logged in."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            raise RuntimeError("hush-loadgen ended before its clients were logged in")
+        if line.startswith("loadgen: ready"):
+            return line.strip()
+    raise RuntimeError("hush-loadgen: not ready in time")
+
+
+def measure(name: str, args) -> dict:
+    results: dict = {"server": name}
+    workdir = Path(tempfile.mkdtemp(prefix=f"hush-bench-{name}-"))
+    server = SERVERS[name](workdir)
+    try:
+        server.start()
+        biggest = max(args.idle + [args.users])
+        print(f"[{name}] registering {biggest} users", file=sys.stderr)
+        reg = loadgen(server, "--users", str(biggest), "--register", "--duration", "0", "--concurrency", "50",
+                      "--prefix", "u")
+        if reg["logged_in"] != biggest:
+            raise RuntimeError(f"{name}: registration: {reg}")
+        loadgen(server, "--users", str(args.users), "--register", "--duration", "0", "--prefix", "bot")
+
+        print(f"[{name}] logins", file=sys.stderr)
+        login = loadgen(server, "--users", str(args.users), "--duration", "0", "--concurrency", "100",
+                        "--prefix", "u")
+        results["logins_per_second"] = login["logins_per_second"]
+        results["login_errors"] = login["login_errors"]
+
+        for n in args.idle:
+            rss_before, _ = server.stats()
+            proc = loadgen(server, "--users", str(n), "--duration", "0", "--hold", "5", "--concurrency", "100",
+                           "--prefix", "u", background=True)
+            print(f"[{name}] idle {n}: {wait_ready(proc)}", file=sys.stderr)
+            time.sleep(2)  # let the server settle (allocator, GC) before sampling: a measurement, not a sync
+            rss, _ = server.stats()
+            proc.communicate(timeout=600)
+            results[f"kib_per_session_{n}"] = (rss - rss_before) / n
+            results[f"rss_kib_{n}"] = rss
+
+        print(f"[{name}] messages", file=sys.stderr)
+        _, cpu_before = server.stats()
+        msgs = loadgen(server, "--users", str(args.users), "--duration", str(args.duration), "--window", "10",
+                       "--prefix", "u")
+        _, cpu_after = server.stats()
+        results.update(messages_per_second=msgs["messages_per_second"], p99_ms=msgs["p99_ms"],
+                       p50_ms=msgs["p50_ms"], server_cpu_seconds=cpu_after - cpu_before)
+
+        print(f"[{name}] flood", file=sys.stderr)
+        bots = loadgen(server, "--users", str(args.users), "--prefix", "bot", "--duration", str(args.duration + 4),
+                       "--rate", str(args.flood_rate / args.users), "--target-prefix", "u",
+                       "--target-count", str(args.users), background=True)
+        wait_ready(bots)
+        legit = loadgen(server, "--users", str(args.users), "--duration", str(args.duration), "--rate", "10",
+                        "--prefix", "u")
+        bots.communicate(timeout=600)
+        results.update(flood_legit_p99_ms=legit["p99_ms"], flood_legit_messages_per_second=legit["messages_per_second"])
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return results
+
+
+ROWS = [
+    ("logins/s (TLS + SCRAM)", "logins_per_second", "{:.0f}", True),
+    ("KiB per idle session", None, "{:.1f}", False),  # one row per --idle size, filled below
+    ("messages/s (pairs, flat out)", "messages_per_second", "{:.0f}", True),
+    ("p99 latency, ms", "p99_ms", "{:.1f}", False),
+    ("legit p99 under stranger flood, ms", "flood_legit_p99_ms", "{:.1f}", False),
+]
+
+
+def table(results: list[dict], idle: list[int]) -> str:
+    by = {r["server"]: r for r in results}
+    names = [r["server"] for r in results]
+    rows = []
+    for label, key, fmt, _ in ROWS:
+        if key is None:
+            for n in idle:
+                rows.append((f"KiB per idle session at {n}", f"kib_per_session_{n}", fmt))
+        else:
+            rows.append((label, key, fmt))
+    header = ["", *names] + [f"hush ÷ {n}" for n in names if n != "hush" and "hush" in by]
+    lines = [header]
+    for label, key, fmt in rows:
+        line = [label] + [fmt.format(by[n][key]) if key in by[n] else "-" for n in names]
+        for n in names:
+            if n != "hush" and "hush" in by:
+                a, b = by["hush"].get(key), by[n].get(key)
+                line.append(f"{a / b:.2f}" if a is not None and b else "-")
+        lines.append(line)
+    widths = [max(len(str(row[i])) for row in lines) for i in range(len(header))]
+    out = []
+    for i, row in enumerate(lines):
+        out.append("| " + " | ".join(str(c).ljust(widths[j]) for j, c in enumerate(row)) + " |")
+        if i == 0:
+            out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--servers", default="hush,prosody,ejabberd")
+    parser.add_argument("--idle", default="5000,15000")
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--flood-rate", type=float, default=10000)
+    parser.add_argument("--out", default="")
+    parser.add_argument("--quick", action="store_true", help="CI smoke run: small numbers")
+    args = parser.parse_args()
+    if args.quick:
+        args.idle, args.users, args.duration, args.flood_rate = "100", 20, 2, 200
+    args.idle = [int(n) for n in str(args.idle).split(",") if n]
+    if os.cpu_count() and os.cpu_count() < 2:
+        global LOADGEN_CPU
+        LOADGEN_CPU = "0"
+    raise_fd_limit()
+    results = []
+    for name in args.servers.split(","):
+        results.append(measure(name, args))
+        print(f"[{name}] {json.dumps(results[-1])}", file=sys.stderr)
+    machine = f"{os.cpu_count()} cores, {os.uname().release}"
+    print(f"\nHush vs Prosody vs ejabberd — {machine}; server on CPU {SERVER_CPU}, generator on CPU {LOADGEN_CPU}\n")
+    print(table(results, args.idle))
+    if args.out:
+        Path(args.out).write_text(json.dumps({"machine": machine, "args": vars(args), "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
