@@ -26,7 +26,8 @@ json::object entry_json(const storage::blocklist_entry& e) {
 
 }  // namespace
 
-admin_api::admin_api(server_context& ctx, blocklist_service& blocklist) : ctx_(ctx), blocklist_(blocklist) {}
+admin_api::admin_api(server_context& ctx, blocklist_service& blocklist, const recent_verdicts& verdicts)
+    : ctx_(ctx), blocklist_(blocklist), verdicts_(verdicts) {}
 
 asio::awaitable<response> admin_api::handle(const request& req, const std::string& who, const std::string& peer) {
     const std::string_view target = req.target();
@@ -47,6 +48,9 @@ asio::awaitable<response> admin_api::handle(const request& req, const std::strin
     if (path.starts_with(entries_prefix) && method == http::verb::delete_) {
         co_return co_await remove_entry(req, path.substr(entries_prefix.size()), who, peer);
     }
+    if (path == "/api/verdicts" && method == http::verb::get) {
+        co_return verdicts(req);
+    }
     if (path == "/api/reports" && method == http::verb::get) {
         co_return co_await reports(req);
     }
@@ -56,7 +60,7 @@ asio::awaitable<response> admin_api::handle(const request& req, const std::strin
     if (path.starts_with(flagged_prefix) && method == http::verb::delete_) {
         co_return co_await clear_flag(req, path.substr(flagged_prefix.size()), who, peer);
     }
-    const bool known = path == "/api/blocklist" || path.starts_with(entries_prefix) || path == "/api/reports" ||
+    const bool known = path == "/api/blocklist" || path == "/api/verdicts" || path.starts_with(entries_prefix) || path == "/api/reports" ||
                        path == "/api/accounts/flagged" || path.starts_with(flagged_prefix);
     co_return known ? json_error(req, http::status::method_not_allowed, "method not allowed here")
                     : json_error(req, http::status::not_found, "no such resource");
@@ -128,17 +132,45 @@ asio::awaitable<response> admin_api::remove_entry(const request& req, std::strin
     co_return make_response(req, http::status::no_content, "", "application/json");
 }
 
-asio::awaitable<response> admin_api::reports(const request& req) {
-    std::size_t limit = 100;
-    if (const auto text = query_parameter(req.target(), "limit")) {
-        std::size_t n = 0;
-        const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
-        if (ec != std::errc{} || end != text->data() + text->size() || n == 0 || n > 10000) {
-            co_return json_error(req, http::status::bad_request, "limit must be an integer from 1 to 10000");
-        }
-        limit = n;
+namespace {
+
+// ?limit=N, 1..max; `fallback` when absent; nullopt when malformed.
+std::optional<std::size_t> limit_of(const request& req, std::size_t fallback, std::size_t max) {
+    const auto text = query_parameter(req.target(), "limit");
+    if (!text) {
+        return fallback;
     }
-    auto list = [limit](storage::store& s) { return s.list_spam_reports(limit); };
+    std::size_t n = 0;
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+    if (ec != std::errc{} || end != text->data() + text->size() || n == 0 || n > max) {
+        return std::nullopt;
+    }
+    return n;
+}
+
+}  // namespace
+
+response admin_api::verdicts(const request& req) const {
+    const auto limit = limit_of(req, verdicts_.capacity(), verdicts_.capacity());
+    if (!limit) {
+        return json_error(req, http::status::bad_request,
+                          "limit must be an integer from 1 to " + std::to_string(verdicts_.capacity()));
+    }
+    json::array records;
+    for (const auto& r : verdicts_.newest(*limit)) {
+        records.push_back(json::object{{"time", r.time},     {"policy", r.policy},     {"verdict", r.verdict},
+                                       {"reason", r.reason}, {"sender", r.sender},     {"receiver", r.receiver},
+                                       {"stanza", r.stanza}});
+    }
+    return json_response(req, http::status::ok, records);
+}
+
+asio::awaitable<response> admin_api::reports(const request& req) {
+    const auto limit = limit_of(req, 100, 10000);
+    if (!limit) {
+        co_return json_error(req, http::status::bad_request, "limit must be an integer from 1 to 10000");
+    }
+    auto list = [n = *limit](storage::store& s) { return s.list_spam_reports(n); };
     auto found = co_await ctx_.store.run(std::move(list));
     if (!found) {
         co_return json_error(req, http::status::service_unavailable, "storage unavailable");

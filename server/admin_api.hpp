@@ -6,6 +6,7 @@
 //   GET    /api/reports[?limit=N]         XEP-0377 reports, newest first (default 100)
 //   GET    /api/accounts/flagged          accounts outbound protection flagged or suspended
 //   DELETE /api/accounts/flagged/JID      clear one (lifts a suspension)
+//   GET    /api/verdicts[?limit=N]        the last deciding verdicts (in memory), newest first
 // Bad input gets 400 with a message; unknown resources 404; storage trouble 503.
 #include <string>
 
@@ -13,13 +14,14 @@
 
 #include "server/blocklist_service.hpp"
 #include "server/http_util.hpp"
+#include "server/recent_verdicts.hpp"
 #include "server/server_context.hpp"
 
 namespace hush {
 
 class admin_api {
 public:
-    admin_api(server_context& ctx, blocklist_service& blocklist);
+    admin_api(server_context& ctx, blocklist_service& blocklist, const recent_verdicts& verdicts);
 
     static bool handles(std::string_view path) { return path.starts_with("/api/"); }
 
@@ -37,8 +39,11 @@ private:
     boost::asio::awaitable<http_util::response> clear_flag(const http_util::request& req, std::string_view rest,
                                                            const std::string& who, const std::string& peer);
 
+    http_util::response verdicts(const http_util::request& req) const;
+
     server_context& ctx_;
     blocklist_service& blocklist_;
+    const recent_verdicts& verdicts_;
 };
 
 }  // namespace hush

@@ -11,6 +11,7 @@
 
 #include "antispim/blocklist.hpp"
 #include "protocol/stanza.hpp"
+#include "server/admin_page.hpp"
 #include "server/connection_tracker.hpp"
 #include "server/consensus.hpp"
 #include "server/outbound_guard.hpp"
@@ -31,6 +32,19 @@ constexpr std::size_t max_header = 8 * 1024;
 constexpr std::chrono::seconds read_deadline{30};
 constexpr std::string_view blocklist_ns = "urn:hush:blocklist:0";
 
+// The admin page's own files. A strict CSP: no inline script or style, nothing from elsewhere, no framing.
+response admin_asset(const request& req, std::string_view body, std::string_view type) {
+    response res = make_response(req, http::status::ok, std::string(body), type);
+    res.set("Content-Security-Policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("X-Frame-Options", "DENY");
+    res.set("Referrer-Policy", "no-referrer");
+    res.set(http::field::cache_control, "no-cache");
+    return res;
+}
+
 }  // namespace
 
 std::string_view publish_source_of(const storage::blocklist_entry& e) {
@@ -49,8 +63,9 @@ std::string_view publish_source_of(const storage::blocklist_entry& e) {
     return "imports";
 }
 
-http_api::http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain)
-    : ctx_(ctx), blocklist_(blocklist), chain_(chain), admin_(ctx, blocklist) {}
+http_api::http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain,
+                   const recent_verdicts& verdicts)
+    : ctx_(ctx), blocklist_(blocklist), chain_(chain), admin_(ctx, blocklist, verdicts) {}
 
 http_api::document http_api::blocklist_document() const {
     const auto& publish = ctx_.cfg.antispim.publish;
@@ -177,7 +192,17 @@ asio::awaitable<void> http_api::serve(asio::ip::tcp::socket socket) {
         response res;
         const std::string target(req.target());
         const std::string path(path_of(target));
-        if (path == "/blocklist.xml" && req.method() == http::verb::get) {
+        const bool admin_page =
+            path == "/admin" || path == "/admin/" || path == "/admin/admin.js" || path == "/admin/admin.css";
+        if (admin_page && req.method() != http::verb::get) {
+            res = json_error(req, http::status::method_not_allowed, "only GET here");
+        } else if (path == "/admin" || path == "/admin/") {
+            res = admin_asset(req, admin_page_html(), "text/html; charset=utf-8");
+        } else if (path == "/admin/admin.js") {
+            res = admin_asset(req, admin_page_js(), "text/javascript; charset=utf-8");
+        } else if (path == "/admin/admin.css") {
+            res = admin_asset(req, admin_page_css(), "text/css; charset=utf-8");
+        } else if (path == "/blocklist.xml" && req.method() == http::verb::get) {
             const auto doc = blocklist_document();
             if (req[http::field::if_none_match] == doc.etag) {
                 res = make_response(req, http::status::not_modified, "", "application/xml");

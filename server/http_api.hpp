@@ -5,6 +5,7 @@
 //   GET  /metrics         Prometheus text: verdicts per policy, consensus, outbound protection, held requests,
 //                         sessions, connections, S2S streams, blocklist size
 //   /api/...              the admin REST API (server/admin_api.hpp), bearer token (hushctl token create NAME)
+//   GET  /admin, /admin/admin.{js,css}   the admin page (no data in it: it asks for a token and calls the API)
 // Every read has a byte limit and a deadline; bad input gets a 4xx with a JSON message.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,6 +13,7 @@
 #include "antispim/chain.hpp"
 #include "server/admin_api.hpp"
 #include "server/blocklist_service.hpp"
+#include "server/recent_verdicts.hpp"
 #include "server/server_context.hpp"
 
 namespace hush {
@@ -21,7 +23,8 @@ class outbound_guard;
 
 class http_api {
 public:
-    http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain);
+    http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain,
+             const recent_verdicts& verdicts);
 
     // Counted in /metrics when set.
     void set_defences(const consensus* c, const outbound_guard* g) {

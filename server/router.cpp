@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "server/im_core.hpp"
+#include "server/recent_verdicts.hpp"
 
 namespace hush {
 
@@ -15,6 +17,16 @@ route_origin server_origin() {
     route_origin origin;
     origin.generated = true;
     return origin;
+}
+
+std::string_view stanza_kind_name(stanza_kind kind) {
+    switch (kind) {
+    case stanza_kind::message: return "message";
+    case stanza_kind::presence: return "presence";
+    case stanza_kind::iq: return "iq";
+    case stanza_kind::other: return "other";
+    }
+    return "other";
 }
 
 bool is_subscription_type(std::string_view type) {
@@ -181,6 +193,18 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
     ctx.peer_address = origin.peer_address;
     ctx.stranger = strangers_ == nullptr || co_await strangers_->is_stranger(to.bare(), ctx.sender);
     const antispim::decision d = co_await chain_.evaluate(ctx);
+    if (recent_ != nullptr && d.result.kind != antispim::verdict_kind::pass) {
+        verdict_record r;
+        r.time = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+        r.policy = d.policy;
+        r.verdict = std::string(antispim::verdict_name(d.result.kind));
+        r.reason = d.result.reason;
+        r.sender = ctx.sender.bare_string();
+        r.receiver = to.bare_string();
+        r.stanza = std::string(stanza_kind_name(kind));
+        recent_->record(std::move(r));
+    }
     if (d.result.effect) {
         co_await d.result.effect->apply(s);
     }

@@ -45,6 +45,7 @@ public:
 };
 
 class im_core;
+class recent_verdicts;
 
 // Who is a stranger to whom (antispim_service): asked for the anti-SPIM context of every judged stanza, and told
 // of every stanza a local user sends, since writing to someone first makes them a contact.
@@ -110,6 +111,8 @@ public:
     void set_strangers(stranger_oracle* strangers) { strangers_ = strangers; }
     void set_outbound_filter(outbound_filter* filter) { outbound_ = filter; }
     void set_server_inbox(server_inbox* inbox) { inbox_ = inbox; }
+    // Where deciding verdicts are remembered for the admin page; without it they are only logged and counted.
+    void set_recent_verdicts(recent_verdicts* recent) { recent_ = recent; }
 
 private:
     boost::asio::awaitable<void> route_to_server(stanza s, const jid& to);
@@ -132,6 +135,7 @@ private:
     stranger_oracle* strangers_ = nullptr;
     outbound_filter* outbound_ = nullptr;
     server_inbox* inbox_ = nullptr;
+    recent_verdicts* recent_ = nullptr;
 };
 
 }  // namespace hush

@@ -92,6 +92,7 @@ server::server(config cfg)
     im_ = std::make_unique<im_core>(*im_ctx_);
     router_->set_im(im_.get());
     router_->set_strangers(antispim_.get());
+    router_->set_recent_verdicts(&verdicts_);
     router_->set_outbound_filter(outbound_.get());
     antispim_->set_sink(router_.get());
     admins_->set_sink(router_.get());
@@ -139,7 +140,7 @@ server::server(config cfg)
                                                            connections_,
                                                            ensure_server_secret(cfg_.data_dir / "secret"),
                                                            im_.get(), handlers_->caps_ver(), registration_.get()});
-    http_ = std::make_unique<http_api>(*ctx_, *blocklist_, *chain_);
+    http_ = std::make_unique<http_api>(*ctx_, *blocklist_, *chain_, verdicts_);
     http_->set_defences(consensus_.get(), outbound_.get());
     ctx_->http = http_.get();
     s2s_ = std::make_unique<s2s_manager>(*ctx_, [this] { return next_executor(); });

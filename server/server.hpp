@@ -27,6 +27,7 @@
 #include "server/config.hpp"
 #include "server/account_services.hpp"
 #include "server/im_core.hpp"
+#include "server/recent_verdicts.hpp"
 #include "server/registration.hpp"
 #include "server/connection_tracker.hpp"
 #include "server/listener.hpp"
@@ -75,6 +76,7 @@ private:
     session_registry registry_;
     connection_tracker connections_;
     auth_throttle throttle_;
+    recent_verdicts verdicts_;  // before router_ and http_, which use it
     std::unique_ptr<storage_account_directory> accounts_;
     std::unique_ptr<server_handlers> handlers_;
     std::unique_ptr<router> router_;
