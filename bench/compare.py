@@ -9,7 +9,8 @@ system service is touched), with in-band registration open to loopback and its t
 not their limits, are measured. The load generator (build/bench/hush-loadgen) and the server are pinned to different
 cores. For each server, in order:
 
-  register    the users, through XEP-0077 (untimed; fills the generator's SCRAM cache)
+  register    the users, through XEP-0077 (untimed; fills the generator's SCRAM cache); then the server is
+              restarted, so what registering left in its heap does not count as session memory
   logins      --users clients log in: TLS, SCRAM-SHA-1, bind, roster, initial presence         → logins/s
   idle        N clients log in and stay idle; the server's RSS is sampled while they hold       → KiB per session
   messages    --users clients in pairs exchange messages flat out (10 in flight per sender)   → msgs/s, p99
@@ -113,8 +114,10 @@ class Server:
         raise NotImplementedError
 
     def start(self) -> None:
-        log = open(self.workdir / "server.log", "wb")
-        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU, *self.command()], stdout=log,
+        if not hasattr(self, "_command"):
+            self._command = self.command()  # writes the config once; a restart reuses it and the data
+        log = open(self.workdir / "server.log", "ab")
+        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU, *self._command], stdout=log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir,
                                      preexec_fn=raise_fd_limit, start_new_session=True)
         log.close()
@@ -249,7 +252,9 @@ modules:
         for path in self.workdir.rglob("*"):
             shutil.chown(path, "ejabberd")
         os.chmod(self.workdir, 0o755)
-        return ["ejabberdctl", "--config-dir", str(self.workdir), "--config", str(self.workdir / "ejabberd.yml"),
+        # As the ejabberd user directly: ejabberdctl would otherwise go through su, which resets the file limit.
+        return ["setpriv", "--reuid", "ejabberd", "--regid", "ejabberd", "--init-groups", "--inh-caps=-all",
+                "env", f"HOME={self.workdir}", "ejabberdctl", "--config-dir", str(self.workdir), "--config", str(self.workdir / "ejabberd.yml"),
                 "--ctl-config", str(self.workdir / "ejabberdctl.cfg"), "--logs", str(self.workdir / "logs"),
                 "--spool", str(self.workdir / "spool"), "--node", self.node, "foreground"]
 
@@ -296,6 +301,9 @@ def measure(name: str, args) -> dict:
         if reg["logged_in"] != biggest:
             raise RuntimeError(f"{name}: registration: {reg}")
         loadgen(server, "--users", str(args.users), "--register", "--duration", "0", "--prefix", "bot")
+        # A fresh process with the accounts on disk: memory figures must not include what registering left behind.
+        server.stop()
+        server.start()
 
         print(f"[{name}] logins", file=sys.stderr)
         login = loadgen(server, "--users", str(args.users), "--duration", "0", "--concurrency", "100",
