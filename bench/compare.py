@@ -259,6 +259,17 @@ modules:
                 "--spool", str(self.workdir / "spool"), "--node", self.node, "foreground"]
 
 
+    def stop(self) -> None:
+        super().stop()
+        # The BEAM shuts down on its own time after SIGTERM, keeping the node name (and the mnesia spool) until then.
+        deadline = time.monotonic() + 60
+        while subprocess.run(["pgrep", "-f", self.node], capture_output=True).returncode == 0:
+            if time.monotonic() > deadline:
+                subprocess.run(["pkill", "-KILL", "-f", self.node])
+                break
+            time.sleep(0.2)  # polling a foreign process's exit: nothing else reports it
+
+
 SERVERS = {"hush": Hush, "prosody": Prosody, "ejabberd": Ejabberd}
 
 
