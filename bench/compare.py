@@ -315,6 +315,11 @@ def measure(name: str, args) -> dict:
         # A fresh process with the accounts on disk: memory figures must not include what registering left behind.
         server.stop()
         server.start()
+        # A listening port is not a ready server (ejabberd accepts before its database is up): one login first.
+        deadline = time.monotonic() + 120
+        while loadgen(server, "--users", "2", "--duration", "0", "--prefix", "u")["logged_in"] != 2:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name}: no login succeeds after the restart")
 
         print(f"[{name}] logins", file=sys.stderr)
         login = loadgen(server, "--users", str(args.users), "--duration", "0", "--concurrency", "100",
