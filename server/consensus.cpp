@@ -1,18 +1,12 @@
 #include "server/consensus.hpp"
 
+#include "server/unix_time.hpp"
+
 #include <spdlog/spdlog.h>
 
 namespace hush {
 
 namespace asio = boost::asio;
-
-namespace {
-
-std::int64_t now_unix() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
 
 consensus::consensus(const config& cfg, storage::async_store& store, blocklist_service& blocklist,
                      admin_notifier& admins, std::function<bool(std::string_view)> is_local)
@@ -37,7 +31,7 @@ asio::awaitable<void> consensus::report(const jid& reporter, const jid& reported
             stored.stanza_ids.push_back(id.id);
         }
     }
-    stored.at = now_unix();
+    stored.at = unix_now();
     auto add = [stored](storage::store& s) { return s.add_spam_report(stored); };
     if (auto id = co_await store_.run(std::move(add)); !id) {
         spdlog::error("antispim: cannot store the report of {} about {}: {}", stored.reporter, stored.reported,
@@ -54,7 +48,7 @@ asio::awaitable<void> consensus::vote(const jid& voter, const jid& sender, std::
     if (!options_.enabled || !sender.has_node() || voter.equals_bare(sender)) {
         co_return;
     }
-    const std::int64_t now = now_unix();
+    const std::int64_t now = unix_now();
     storage::spam_vote v{voter.bare_string(), sender.bare_string(), sender.domain(), std::move(kind), now};
     const std::int64_t since = now - options_.window.count();
     struct tally {
@@ -96,7 +90,7 @@ asio::awaitable<void> consensus::vote(const jid& voter, const jid& sender, std::
 }
 
 asio::awaitable<void> consensus::block(std::string kind, std::string value, std::string why) {
-    const auto now = now_unix();
+    const auto now = unix_now();
     const auto list = blocklist_.current();
     for (const auto& e : list->entries()) {
         // Already covered (by an admin, an earlier consensus, a DoS block, a whole-domain entry): nothing to add.

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "protocol/scram.hpp"
+#include "server/unix_time.hpp"
 
 namespace hush::http_util {
 
@@ -37,9 +38,7 @@ int hex_digit(char c) {
 
 }  // namespace
 
-std::int64_t now_unix() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+std::int64_t now_unix() { return unix_now(); }
 
 std::string iso(std::int64_t t) { return utc(t, "%Y-%m-%dT%H:%M:%SZ"); }
 std::string http_date(std::int64_t t) { return utc(t, "%a, %d %b %Y %H:%M:%S GMT"); }

@@ -1,5 +1,7 @@
 #include "server/outbound_guard.hpp"
 
+#include "server/unix_time.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <set>
@@ -9,14 +11,6 @@
 namespace hush {
 
 namespace asio = boost::asio;
-
-namespace {
-
-std::int64_t now_unix() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
 
 outbound_guard::outbound_guard(const config& cfg, storage::async_store& store, admin_notifier& admins,
                                stranger_oracle& strangers)
@@ -68,11 +62,11 @@ asio::awaitable<bool> outbound_guard::is_young(const jid& account) {
     if (!at || !*at) {
         co_return false;
     }
-    co_return now_unix() - **at < std::chrono::duration_cast<std::chrono::seconds>(options_.new_account).count();
+    co_return unix_now() - **at < std::chrono::duration_cast<std::chrono::seconds>(options_.new_account).count();
 }
 
 asio::awaitable<void> outbound_guard::flag(const jid& account, std::string state, std::string reason) {
-    storage::account_flag f{account.bare_string(), std::move(state), std::move(reason), now_unix()};
+    storage::account_flag f{account.bare_string(), std::move(state), std::move(reason), unix_now()};
     auto put = [f](storage::store& s) { return s.put_account_flag(f); };
     if (auto stored = co_await store_.run(std::move(put)); !stored) {
         spdlog::error("antispim: cannot store the {} flag of {}: {}", f.state, f.account, stored.error().message);

@@ -1,5 +1,7 @@
 #include "server/rtbl_service.hpp"
 
+#include "server/unix_time.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -16,10 +18,6 @@ namespace hush {
 namespace asio = boost::asio;
 
 namespace {
-
-std::int64_t now_unix() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string kind_of(const std::string& node) {
     return node == "spam_source_domains" ? "domain" : node == "spam_source_jids_sha256" ? "jid-sha256" : "ip";
@@ -132,7 +130,7 @@ asio::awaitable<bool> rtbl_service::handle(const stanza& s) {
         co_return false;
     }
     const auto& source = cfg_.antispim.rtbls[*index];
-    const auto now = now_unix();
+    const auto now = unix_now();
     if (s.kind() == stanza_kind::iq) {
         std::optional<pending> answered;
         {
