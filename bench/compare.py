@@ -36,18 +36,12 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-BUILD = Path(os.environ.get("HUSH_BUILD_DIR", REPO / "build"))
+from benchlib import BUILD, free_port
+
 PASSWORD = "bench-password-1"
 FD_LIMIT = 20000
 SERVER_CPU = "0"
 LOADGEN_CPU = "1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def raise_fd_limit() -> None:

@@ -36,18 +36,12 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-BUILD = Path(os.environ.get("HUSH_BUILD_DIR", REPO / "build"))
+from benchlib import BUILD, free_port
+
 CAPTCHA_NS = "urn:xmpp:captcha"
 DATA_NS = "jabber:x:data"
 PASSWORD = "sim-password-1"
 GOOD = "blue"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class HushProcess:
