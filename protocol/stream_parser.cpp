@@ -48,10 +48,14 @@ struct stream_parser::impl {
     std::shared_ptr<pugi::xml_document> doc;
     std::string stanza_ns;
     std::vector<std::pair<pugi::xml_node, std::string>> open;  // element and its namespace
+    // Character data for open.back() not yet in the tree: expat delivers text in many small chunks (one per entity
+    // reference), so gather the run here and store it once when the next tag starts or ends. Keeps it linear.
+    std::string pending_text;
 
     // Bytes fed in total, and where the current stanza (or the gap since the last one) started.
     std::size_t fed = 0;
     std::size_t boundary = 0;
+    std::size_t text_copied = 0;  // see stream_parser::text_bytes_copied
 
     explicit impl(parser_limits l) : limits(l) { create(); }
     ~impl() { destroy(); }
@@ -88,6 +92,7 @@ struct stream_parser::impl {
         root_seen = false;
         doc.reset();
         open.clear();
+        pending_text.clear();
         error.reset();
         fed = 0;
         boundary = 0;
@@ -101,6 +106,16 @@ struct stream_parser::impl {
     }
 
     static impl& self(void* data) { return *static_cast<impl*>(data); }
+
+    // Stores the gathered text run as one text node of the innermost open element.
+    void flush_text() {
+        if (pending_text.empty()) {
+            return;
+        }
+        open.back().first.append_child(pugi::node_pcdata).set_value(pending_text.data(), pending_text.size());
+        text_copied += pending_text.size();
+        pending_text.clear();  // keeps the capacity for the next run
+    }
 
     static void on_ns_decl(void* data, const XML_Char* prefix, const XML_Char* uri) {
         auto& s = self(data);
@@ -129,6 +144,9 @@ struct stream_parser::impl {
             return;
         }
         const qname q = split_name(name);
+        if (s.depth >= 2) {
+            s.flush_text();
+        }
         if (s.depth == 0) {
             s.start_stream(q, attrs);
         } else {
@@ -219,12 +237,17 @@ struct stream_parser::impl {
             s.out->emplace_back(stream_close{});
             return;
         }
+        s.flush_text();
         --s.depth;
         s.open.pop_back();
         if (s.depth == 1) {
             s.out->emplace_back(top_level_element{hush::stanza(std::move(s.doc), std::move(s.stanza_ns))});
             s.doc.reset();
             s.stanza_ns.clear();
+            // Don't let one big body pin its buffer for the rest of an idle connection.
+            if (s.pending_text.capacity() > 4096) {
+                std::string().swap(s.pending_text);
+            }
             s.boundary = static_cast<std::size_t>(XML_GetCurrentByteIndex(s.parser)) +
                          XML_GetCurrentByteCount(s.parser);
         }
@@ -243,15 +266,12 @@ struct stream_parser::impl {
             }
             return;
         }
-        auto& parent = s.open.back().first;
-        auto last = parent.last_child();
-        if (last && last.type() == pugi::node_pcdata) {
-            std::string merged(last.value());
-            merged.append(chunk);
-            last.set_value(merged.c_str());
-        } else {
-            parent.append_child(pugi::node_pcdata).set_value(std::string(chunk).c_str());
+        // Count a reallocation's move of the run so far too: the counter is all the copying, not just appends.
+        if (s.pending_text.size() + chunk.size() > s.pending_text.capacity()) {
+            s.text_copied += s.pending_text.size();
         }
+        s.pending_text.append(chunk);
+        s.text_copied += chunk.size();
     }
 };
 
@@ -259,6 +279,8 @@ stream_parser::stream_parser(parser_limits limits) : impl_(std::make_unique<impl
 stream_parser::~stream_parser() = default;
 
 void stream_parser::reset() { impl_->create(); }
+
+std::size_t stream_parser::text_bytes_copied() const { return impl_->text_copied; }
 
 std::optional<stream_error> stream_parser::feed(std::string_view bytes, std::vector<stream_event>& out) {
     auto& s = *impl_;

@@ -54,6 +54,10 @@ public:
     // Starts a new stream on the same connection (after STARTTLS or SASL success).
     void reset();
 
+    // Bytes of character data copied while building text nodes, over the parser's lifetime (reset() keeps it).
+    // An operation count for tests: accumulation must stay linear in the input however expat chunks the text.
+    std::size_t text_bytes_copied() const;
+
 private:
     struct impl;
     std::unique_ptr<impl> impl_;

@@ -2,6 +2,8 @@
 
 #include "protocol/stream_parser.hpp"
 
+#include <random>
+
 using namespace hush;
 using namespace hush::xml;
 
@@ -70,6 +72,70 @@ TEST_CASE("stream header, stanzas and close parse the same whatever the chunking
           "<active xmlns=\"http://jabber.org/protocol/chatstates\"/></message>");
     CHECK(reference[1] == "<iq type=\"get\" id=\"p\"><ping xmlns=\"urn:xmpp:ping\"/></iq>");
     CHECK(reference[2] == "<starttls xmlns=\"urn:ietf:params:xml:ns:xmpp-tls\"/>");
+}
+
+TEST_CASE("mixed content keeps its text runs whatever the chunking") {
+    const std::string stanza = "<message>\n <body>a&amp;b<b>x&lt;y</b>&gt;c<i/><i/>d</body> tail&amp;</message>";
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{2}, std::size_t{3}, header.size() + stanza.size()}) {
+        CAPTURE(chunk);
+        auto r = feed_all(header + stanza, chunk);
+        REQUIRE_FALSE(r.error);
+        const auto stanzas = serialized_stanzas(r);
+        REQUIRE(stanzas.size() == 1);
+        CHECK(stanzas[0] == "<message>\n <body>a&amp;b<b>x&lt;y</b>&gt;c<i/><i/>d</body> tail&amp;</message>");
+    }
+}
+
+TEST_CASE("entity-heavy text is accumulated in linear work however it is split") {
+    // Expat hands each entity reference over as its own chunk; re-copying the text gathered so far on every
+    // chunk made a 256 KiB body of them quadratic. Bound the bytes copied, not the time taken.
+    std::string raw_body;
+    std::string expected;
+    while (raw_body.size() < 256 * 1024) {
+        raw_body += "&amp;&lt;x";
+        expected += "&<x";
+    }
+    const std::string stream = header + "<message to='bob@example.org'><body>" + raw_body + "</body></message>";
+    parser_limits limits;
+    limits.max_stanza_bytes = 1024 * 1024;
+
+    auto check = [&](const std::vector<std::size_t>& splits) {
+        stream_parser parser(limits);
+        std::vector<stream_event> events;
+        std::size_t at = 0;
+        for (std::size_t n : splits) {
+            REQUIRE_FALSE(parser.feed(std::string_view(stream).substr(at, n), events));
+            at += n;
+        }
+        REQUIRE(at == stream.size());
+        REQUIRE(events.size() == 2);
+        const auto& m = std::get<top_level_element>(events[1]).element;
+        const auto body = m.element().child("body");
+        // One text node holding exactly the decoded text.
+        REQUIRE(body.first_child());
+        CHECK(body.first_child().type() == pugi::node_pcdata);
+        CHECK(body.first_child() == body.last_child());
+        CHECK(std::string(body.child_value()) == expected);
+        const std::size_t copied = parser.text_bytes_copied();
+        CAPTURE(copied);
+        CHECK(copied >= expected.size());
+        CHECK(copied <= 4 * stream.size());
+    };
+
+    SUBCASE("in one piece") {
+        check({stream.size()});
+    }
+    SUBCASE("in small random pieces") {
+        std::mt19937 rng(12);
+        std::uniform_int_distribution<std::size_t> piece(1, 97);
+        std::vector<std::size_t> splits;
+        for (std::size_t left = stream.size(); left > 0;) {
+            const std::size_t n = std::min(left, piece(rng));
+            splits.push_back(n);
+            left -= n;
+        }
+        check(splits);
+    }
 }
 
 TEST_CASE("stanza kinds and namespaces") {
