@@ -9,7 +9,6 @@
 // Not thread-safe: callers hold their own mutex (or stay on one strand). Inserting a new key into a full map
 // evicts one entry, which invalidates references to that entry only; the entry just touched or inserted is never
 // the one evicted.
-#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -34,9 +33,7 @@ public:
     // `capacity` is at least 1. `shared_evictions`, when set, is incremented with every eviction as well (it must
     // outlive the map).
     explicit bounded_map(std::size_t capacity, std::atomic<std::uint64_t>* shared_evictions = nullptr)
-        : capacity_(capacity == 0 ? 1 : capacity), shared_evictions_(shared_evictions) {
-        index_.reserve(std::min<std::size_t>(capacity_, initial_buckets));
-    }
+        : capacity_(capacity == 0 ? 1 : capacity), shared_evictions_(shared_evictions) {}
 
     bounded_map(const bounded_map&) = delete;
     bounded_map& operator=(const bounded_map&) = delete;
@@ -151,9 +148,6 @@ private:
     struct ref_equal {
         bool operator()(key_ref a, key_ref b) const { return Equal{}(a.get(), b.get()); }
     };
-    // Reserving for a 100000-entry cap up front would cost memory an idle server never needs.
-    static constexpr std::size_t initial_buckets = 64;
-
     void touch(iterator entry) { entries_.splice(entries_.begin(), entries_, entry); }
 
     void pop_back() {
