@@ -78,8 +78,13 @@ private:
 }  // namespace
 
 dos_detector::dos_detector(const config& cfg, storage::async_store& store, blocklist_service& blocklist,
-                           std::function<bool(std::string_view)> is_local)
-    : limits_(cfg.antispim.dos), store_(store), blocklist_(blocklist), is_local_(std::move(is_local)) {}
+                           std::function<bool(std::string_view)> is_local, std::size_t max_keys,
+                           std::atomic<std::uint64_t>* evictions)
+    : limits_(cfg.antispim.dos),
+      store_(store),
+      blocklist_(blocklist),
+      is_local_(std::move(is_local)),
+      seen_(max_keys, evictions) {}
 
 std::unique_ptr<as::policy> dos_detector::make_policy() { return std::make_unique<dos_policy>(*this); }
 
@@ -90,7 +95,7 @@ std::string dos_detector::network_of(std::string_view peer_address) const {
 std::size_t dos_detector::record(const std::string& key, const std::string& receiver,
                                  std::chrono::steady_clock::time_point now) {
     std::lock_guard lock(mutex_);
-    auto& seen = seen_[key];
+    auto& seen = seen_[key];  // bounded: a full map forgets the least recently counted key
     while (!seen.empty() && now - seen.front().first > limits_.window) {
         seen.pop_front();
     }
@@ -101,9 +106,6 @@ std::size_t dos_detector::record(const std::string& key, const std::string& rece
     std::set<std::string_view> distinct;
     for (const auto& [at, who] : seen) {
         distinct.insert(who);
-    }
-    if (seen_.size() > 100000) {
-        seen_.clear();  // bounded: forgetting only delays a detection
     }
     return distinct.size();
 }

@@ -3,13 +3,15 @@
 // per sender, per remote domain and per remote server network (/24, /48), the distinct local users reached with
 // stranger stanzas within a window; at the threshold the sender (or the whole remote domain, or the network) goes
 // on the server-wide blocklist for a while, source "dos detector", and the admins are told. The stanza that crossed the line is refused.
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 
+#include "antispim/bounded_map.hpp"
 #include "antispim/policy.hpp"
 #include "server/admin_notifier.hpp"
 #include "server/blocklist_service.hpp"
@@ -20,8 +22,14 @@ namespace hush {
 
 class dos_detector {
 public:
+    // Keys (senders, domains, networks) counted at once: when full, the key idle for longest is forgotten, so a
+    // flood of fresh keys cannot reset the count of a sender that is still sending. 100000 is the old wipe-all cap.
+    static constexpr std::size_t default_max_keys = 100000;
+
+    // `evictions`, when set, counts keys forgotten for room (for /metrics).
     dos_detector(const config& cfg, storage::async_store& store, blocklist_service& blocklist,
-                 std::function<bool(std::string_view)> is_local);
+                 std::function<bool(std::string_view)> is_local, std::size_t max_keys = default_max_keys,
+                 std::atomic<std::uint64_t>* evictions = nullptr);
 
     std::unique_ptr<antispim::policy> make_policy();
     // Who hears of each automatic block besides the log (optional).
@@ -44,7 +52,7 @@ private:
     std::function<bool(std::string_view)> is_local_;
     admin_notifier* notifier_ = nullptr;
     std::mutex mutex_;
-    std::map<std::string, std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>>> seen_;
+    antispim::bounded_map<std::string, std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>>> seen_;
 };
 
 }  // namespace hush
