@@ -43,7 +43,9 @@ private:
 
 }  // namespace
 
-greylist::greylist(const antispim_config::greylist_options& options) : options_(options) {
+greylist::greylist(const antispim_config::greylist_options& options, std::size_t max_entries,
+                   std::atomic<std::uint64_t>* evictions)
+    : options_(options), first_seen_(max_entries, evictions) {
     for (const auto& text : options_.ranges) {
         if (auto r = as::parse_ip_range(text)) {
             ranges_.push_back(*r);
@@ -69,11 +71,9 @@ std::optional<std::string> greylist::greylisted_network(std::string_view peer_ad
 
 std::chrono::seconds greylist::check(const std::string& key, std::chrono::steady_clock::time_point now) {
     std::lock_guard lock(mutex_);
-    if (first_seen_.size() > 100000) {
-        first_seen_.clear();  // bounded: forgetting only means waiting once more
-    }
-    const auto [it, inserted] = first_seen_.try_emplace(key, now);
-    const auto waited = now - it->second;
+    // Bounded: a full map forgets the least recently seen key; forgetting only means waiting once more.
+    const auto [first, inserted] = first_seen_.try_emplace(key, now);
+    const auto waited = now - first;
     if (waited >= options_.retry_after) {
         return std::chrono::seconds{0};
     }

@@ -3,14 +3,16 @@
 // invitation arriving from a greylisted range — the configured ranges, widened to their /24 (IPv4) or /48 (IPv6)
 // — is deferred with a wait error; the same sender retrying after `retry_after` passes on (to the challenge, say).
 // Never a rejection: people retry, most spam engines do not.
+#include <atomic>
 #include <chrono>
-#include <map>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "antispim/blocklist.hpp"
+#include "antispim/bounded_map.hpp"
 #include "antispim/policy.hpp"
 #include "server/config.hpp"
 
@@ -18,7 +20,13 @@ namespace hush {
 
 class greylist {
 public:
-    explicit greylist(const antispim_config::greylist_options& options);
+    // First sights remembered at once: when full, the one least recently seen is forgotten (that sender only waits
+    // once more), so a flood of new triples cannot make everyone wait again. 100000 is the old wipe-all cap.
+    static constexpr std::size_t default_max_entries = 100000;
+
+    // `evictions`, when set, counts first sights forgotten for room (for /metrics).
+    explicit greylist(const antispim_config::greylist_options& options, std::size_t max_entries = default_max_entries,
+                      std::atomic<std::uint64_t>* evictions = nullptr);
 
     std::unique_ptr<antispim::policy> make_policy();
 
@@ -33,7 +41,7 @@ private:
     antispim_config::greylist_options options_;
     std::vector<antispim::ip_range> ranges_;
     std::mutex mutex_;
-    std::map<std::string, std::chrono::steady_clock::time_point> first_seen_;
+    antispim::bounded_map<std::string, std::chrono::steady_clock::time_point> first_seen_;
 };
 
 }  // namespace hush
