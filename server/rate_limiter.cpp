@@ -12,8 +12,6 @@ namespace as = antispim;
 
 namespace {
 
-constexpr std::size_t max_buckets = 200000;
-
 std::string describe(const antispim_config::rate_limit& limit) {
     const auto s = limit.per.count();
     const std::string unit = s == 1 ? "second" : s == 60 ? "minute" : s == 3600 ? "hour" : s == 86400 ? "day"
@@ -64,6 +62,9 @@ private:
 
 }  // namespace
 
+token_buckets::token_buckets(std::size_t max_buckets, std::atomic<std::uint64_t>* evictions)
+    : buckets_(std::max(max_buckets, min_buckets), evictions) {}
+
 double token_buckets::level(bucket& b, const antispim_config::rate_limit& limit, clock::time_point now) const {
     const double per_second = static_cast<double>(limit.count) / static_cast<double>(limit.per.count());
     const double elapsed = std::chrono::duration<double>(now - b.at).count();
@@ -75,13 +76,6 @@ double token_buckets::level(bucket& b, const antispim_config::rate_limit& limit,
 std::optional<token_buckets::refusal> token_buckets::take_all(const std::vector<request>& requests,
                                                               clock::time_point now) {
     std::lock_guard lock(mutex_);
-    if (buckets_.size() > max_buckets) {
-        // Bounded: full buckets carry no information, so dropping them changes nothing.
-        std::erase_if(buckets_, [&](auto& kv) { return now - kv.second.at > std::chrono::hours{24}; });
-        if (buckets_.size() > max_buckets) {
-            buckets_.clear();
-        }
-    }
     std::vector<bucket*> taken;
     for (std::size_t i = 0; i < requests.size(); ++i) {
         const auto& r = requests[i];
@@ -89,13 +83,14 @@ std::optional<token_buckets::refusal> token_buckets::take_all(const std::vector<
             taken.push_back(nullptr);
             continue;
         }
-        auto [it, inserted] = buckets_.try_emplace(r.key, bucket{static_cast<double>(r.limit.count), now});
-        if (level(it->second, r.limit, now) < 1.0) {
+        // Bounded: a full map forgets its least recently used bucket, never one taken just above (min_buckets).
+        auto& b = buckets_.try_emplace(r.key, bucket{static_cast<double>(r.limit.count), now}).first;
+        if (level(b, r.limit, now) < 1.0) {
             const double per_second = static_cast<double>(r.limit.count) / static_cast<double>(r.limit.per.count());
-            const double missing = 1.0 - it->second.tokens;
+            const double missing = 1.0 - b.tokens;
             return refusal{i, std::chrono::seconds{static_cast<std::int64_t>(std::ceil(missing / per_second))}};
         }
-        taken.push_back(&it->second);
+        taken.push_back(&b);
     }
     for (bucket* b : taken) {
         if (b != nullptr) {
@@ -110,8 +105,9 @@ std::size_t token_buckets::size() const {
     return buckets_.size();
 }
 
-rate_limiter::rate_limiter(const antispim_config::rate_options& options, std::function<bool(std::string_view)> is_local)
-    : options_(options), is_local_(std::move(is_local)) {}
+rate_limiter::rate_limiter(const antispim_config::rate_options& options, std::function<bool(std::string_view)> is_local,
+                           std::size_t max_buckets, std::atomic<std::uint64_t>* evictions)
+    : options_(options), is_local_(std::move(is_local)), buckets_(max_buckets, evictions) {}
 
 std::unique_ptr<as::policy> rate_limiter::make_policy() { return std::make_unique<rate_policy>(*this); }
 

@@ -3,13 +3,15 @@
 // messages, per sender bare JID, per remote domain, per source IP and per local receiver. A first contact that
 // finds any of its buckets empty is refused — <policy-violation/>, or a wait error when `exceeded = "defer"` —
 // and takes no token from the others, so a refused sender does not also drain its domain's bucket.
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "antispim/bounded_map.hpp"
 #include "antispim/policy.hpp"
 #include "server/config.hpp"
 
@@ -26,6 +28,15 @@ public:
         std::size_t index = 0;             // which request ran dry
         std::chrono::seconds retry_after{0};  // until one token is back
     };
+    // Buckets kept at once: when full, the least recently used one is forgotten — most likely refilled long ago,
+    // so forgetting it changes nothing — instead of all of them. 200000 is the old cap.
+    static constexpr std::size_t default_max_buckets = 200000;
+    // At least this many, so that one take_all (up to four requests) never evicts a bucket it has just taken.
+    static constexpr std::size_t min_buckets = 16;
+
+    // `evictions`, when set, counts buckets forgotten for room (for /metrics).
+    explicit token_buckets(std::size_t max_buckets = default_max_buckets,
+                           std::atomic<std::uint64_t>* evictions = nullptr);
 
     // Takes one token from every bucket, or none when one of them is empty.
     std::optional<refusal> take_all(const std::vector<request>& requests, clock::time_point now);
@@ -40,12 +51,14 @@ private:
     double level(bucket& b, const antispim_config::rate_limit& limit, clock::time_point now) const;
 
     mutable std::mutex mutex_;
-    std::unordered_map<std::string, bucket> buckets_;
+    antispim::bounded_map<std::string, bucket> buckets_;
 };
 
 class rate_limiter {
 public:
-    explicit rate_limiter(const antispim_config::rate_options& options, std::function<bool(std::string_view)> is_local);
+    explicit rate_limiter(const antispim_config::rate_options& options, std::function<bool(std::string_view)> is_local,
+                          std::size_t max_buckets = token_buckets::default_max_buckets,
+                          std::atomic<std::uint64_t>* evictions = nullptr);
 
     std::unique_ptr<antispim::policy> make_policy();
 

@@ -40,6 +40,30 @@ TEST_CASE("token buckets: burst, refill, and all-or-nothing") {
     }
 }
 
+TEST_CASE("token buckets: a full set forgets idle buckets, not the one of a sender that keeps trying") {
+    std::atomic<std::uint64_t> evictions{0};
+    token_buckets buckets(20, &evictions);
+    const antispim_config::rate_limit one_per_hour{1, 3600s};
+    const auto t0 = token_buckets::clock::now();
+    const std::vector<token_buckets::request> bot{{"messages|sender|bot@spam.test", one_per_hour}};
+    CHECK_FALSE(buckets.take_all(bot, t0));
+    CHECK(buckets.take_all(bot, t0));  // dry
+    // 1000 new senders, one message each; the bot tries again after every 10 and stays refused.
+    for (int i = 0; i < 1000; ++i) {
+        const std::vector<token_buckets::request> other{
+            {"messages|sender|s" + std::to_string(i) + "@example.net", one_per_hour}};
+        CHECK_FALSE(buckets.take_all(other, t0 + 1s));
+        if (i % 10 == 0) {
+            CHECK(buckets.take_all(bot, t0 + 1s));
+        }
+    }
+    CHECK(buckets.size() == 20);
+    CHECK(evictions.load() == 1000 + 1 - 20);
+    // An early sender was forgotten: it has a full bucket again.
+    const std::vector<token_buckets::request> first{{"messages|sender|s0@example.net", one_per_hour}};
+    CHECK_FALSE(buckets.take_all(first, t0 + 2s));
+}
+
 TEST_CASE("rate limiter: only strangers' first contacts, per sender, domain, IP and receiver") {
     antispim_config::rate_options options;
     rate_limiter limiter(options, [](std::string_view d) { return d == "example.org"; });
