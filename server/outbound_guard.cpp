@@ -13,8 +13,13 @@ namespace hush {
 namespace asio = boost::asio;
 
 outbound_guard::outbound_guard(const config& cfg, storage::async_store& store, admin_notifier& admins,
-                               stranger_oracle& strangers)
-    : options_(cfg.antispim.outbound), store_(store), admins_(admins), strangers_(strangers) {}
+                               stranger_oracle& strangers, std::size_t max_accounts,
+                               std::atomic<std::uint64_t>* evictions)
+    : options_(cfg.antispim.outbound),
+      store_(store),
+      admins_(admins),
+      strangers_(strangers),
+      contacted_(max_accounts, evictions) {}
 
 std::string_view outbound_guard::outcome_name(outcome o) {
     static constexpr std::array<std::string_view, outcome_count> names{
@@ -33,10 +38,7 @@ std::array<std::uint64_t, outbound_guard::outcome_count> outbound_guard::counter
 std::size_t outbound_guard::record(const std::string& account, const std::string& target,
                                    std::chrono::steady_clock::time_point now) {
     std::lock_guard lock(mutex_);
-    if (contacted_.size() > 100000) {
-        contacted_.clear();  // bounded: forgetting only delays a detection
-    }
-    auto& seen = contacted_[account];
+    auto& seen = contacted_[account];  // bounded: a full map forgets the account idle for longest
     while (!seen.empty() && now - seen.front().first > options_.window) {
         seen.pop_front();
     }

@@ -9,11 +9,12 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <deque>
-#include <map>
 #include <mutex>
 #include <string>
 
+#include "antispim/bounded_map.hpp"
 #include "server/admin_notifier.hpp"
 #include "server/config.hpp"
 #include "server/router.hpp"
@@ -23,7 +24,13 @@ namespace hush {
 
 class outbound_guard final : public outbound_filter {
 public:
-    outbound_guard(const config& cfg, storage::async_store& store, admin_notifier& admins, stranger_oracle& strangers);
+    // Accounts counted at once: when full, the one idle for longest is forgotten, so many accounts writing cannot
+    // reset the count of one that is still spraying. 100000 is the old wipe-all cap.
+    static constexpr std::size_t default_max_accounts = 100000;
+
+    // `evictions`, when set, counts accounts forgotten for room (for /metrics).
+    outbound_guard(const config& cfg, storage::async_store& store, admin_notifier& admins, stranger_oracle& strangers,
+                   std::size_t max_accounts = default_max_accounts, std::atomic<std::uint64_t>* evictions = nullptr);
 
     boost::asio::awaitable<std::optional<outbound_refusal>> check(const stanza& s, const jid& from,
                                                                   const jid& to) override;
@@ -46,7 +53,8 @@ private:
     admin_notifier& admins_;
     stranger_oracle& strangers_;
     std::mutex mutex_;
-    std::map<std::string, std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>>> contacted_;
+    antispim::bounded_map<std::string, std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>>>
+        contacted_;
     std::array<std::atomic<std::uint64_t>, outcome_count> counters_{};
 };
 

@@ -1,0 +1,50 @@
+// Outbound protection's counting: distinct strangers per account within the window, in bounded memory.
+#include <doctest.h>
+
+#include "server/outbound_guard.hpp"
+#include "tests/unit/test_support.hpp"
+
+using namespace hush;
+
+namespace {
+
+// Everyone is a stranger; record() never asks anyway.
+class all_strangers final : public stranger_oracle {
+public:
+    boost::asio::awaitable<bool> is_stranger(const jid&, const jid&) override { co_return true; }
+    boost::asio::awaitable<hush::expected<relation_facts, std::string>> relation(const jid&, const jid&,
+                                                                                bool) override {
+        co_return relation_facts{};
+    }
+    boost::asio::awaitable<void> outbound(const stanza&, const jid&, const jid&) override { co_return; }
+};
+
+}  // namespace
+
+TEST_CASE("outbound counting: distinct targets per account, and a full map forgets idle accounts only") {
+    test::temp_dir dir;
+    config cfg;
+    cfg.hosts = {"example.org"};
+    cfg.storage = test::sqlite_options(dir.path());
+    cfg.antispim.outbound.window = std::chrono::seconds{3600};
+    storage::async_store store(cfg.storage);
+    admin_notifier admins("example.org", {});
+    all_strangers strangers;
+    std::atomic<std::uint64_t> evictions{0};
+    outbound_guard guard(cfg, store, admins, strangers, 30, &evictions);
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(guard.record("mallory@example.org", "a@spam.test", t0) == 1);
+    CHECK(guard.record("mallory@example.org", "a@spam.test", t0) == 1);
+    CHECK(guard.record("mallory@example.org", "b@spam.test", t0) == 2);
+    // 600 other accounts write once each; mallory writes to someone new after every 20 of them.
+    std::size_t reached = 0;
+    for (int i = 0; i < 600; ++i) {
+        guard.record("user" + std::to_string(i) + "@example.org", "x@elsewhere.test", t0);
+        if (i % 20 == 0) {
+            reached = guard.record("mallory@example.org", "t" + std::to_string(i) + "@spam.test", t0);
+        }
+    }
+    CHECK(reached == 2 + 30);  // nothing of mallory's was forgotten
+    CHECK(evictions.load() == 600 + 1 - 30);
+    CHECK(guard.record("user0@example.org", "y@elsewhere.test", t0) == 1);  // forgotten: counted afresh
+}
