@@ -371,7 +371,7 @@ asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
 
 void c2s_session::track_directed_presence(const stanza& p) {
     if (p.type().empty()) {
-        directed_.insert(std::string(p.to()));
+        directed_.try_emplace(std::string(p.to()));
     } else if (p.type() == "unavailable") {
         directed_.erase(std::string(p.to()));
     }

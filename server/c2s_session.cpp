@@ -4,6 +4,8 @@
 
 #include <boost/asio/dispatch.hpp>
 
+#include <set>
+
 #include "protocol/namespaces.hpp"
 #include "server/im_core.hpp"
 
@@ -11,12 +13,23 @@ namespace hush {
 
 namespace asio = boost::asio;
 
+namespace {
+
+std::atomic<std::uint64_t>* session_evictions(server_context& ctx) {
+    return ctx.state_metrics != nullptr ? ctx.state_metrics->counter(antispim::state_metrics::map::session_presence)
+                                        : nullptr;
+}
+
+}  // namespace
+
 c2s_session::c2s_session(tcp::socket socket, bool direct_tls, server_context& ctx,
                          std::shared_ptr<void> connection_slot)
     : xmpp_stream(std::move(socket), ctx.cfg.limits, ns::client),
       ctx_(ctx),
       connection_slot_(std::move(connection_slot)),
-      direct_tls_(direct_tls) {}
+      direct_tls_(direct_tls),
+      directed_(max_directed, session_evictions(ctx)),
+      held_presence_(max_held_presence, session_evictions(ctx)) {}
 
 c2s_session::~c2s_session() {
     if (!jid_.empty()) {
@@ -53,7 +66,11 @@ void c2s_session::on_close_begun() {
 asio::awaitable<void> c2s_session::on_disconnected() {
     if (phase_ == phase::bound && ctx_.im != nullptr) {
         // Contacts and directed-presence recipients learn we are gone, clean close or not (RFC 6121 §4.5.3.2).
-        co_await ctx_.im->presence().session_ended(jid_, available_, directed_);
+        std::set<std::string> directed;
+        for (const auto& entry : directed_) {
+            directed.insert(entry.first);
+        }
+        co_await ctx_.im->presence().session_ended(jid_, available_, directed);
         ctx_.im->privacy().session_ended(jid_);
     }
 }
@@ -65,7 +82,7 @@ void c2s_session::deliver_presence(shared_bytes serialized, const std::string& f
             return;
         }
         if (self->client_inactive_) {
-            self->held_presence_[from] = std::move(bytes);  // only the latest per contact matters
+            self->held_presence_.insert_or_assign(from, std::move(bytes));  // only the latest per contact matters
             return;
         }
         self->enqueue(std::move(bytes));
@@ -75,8 +92,10 @@ void c2s_session::deliver_presence(shared_bytes serialized, const std::string& f
 void c2s_session::set_client_active(bool active) {
     client_inactive_ = !active;
     if (active) {
-        for (auto& [from, bytes] : held_presence_) {
-            enqueue(std::move(bytes));
+        // Oldest first, as they came.
+        for (auto it = held_presence_.end(); it != held_presence_.begin();) {
+            --it;
+            enqueue(std::move(it->second));
         }
         held_presence_.clear();
     }

@@ -3,17 +3,17 @@
 // negotiation — STARTTLS, SASL, binding — and then its stanzas, validated and handed to the router.
 #include <chrono>
 #include <deque>
-#include <map>
-#include <set>
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "antispim/bounded_map.hpp"
 #include "protocol/stream_parser.hpp"
 #include "server/sasl_authenticator.hpp"
 #include "server/server_context.hpp"
@@ -61,10 +61,17 @@ private:
     jid jid_;  // bound full JID
     std::unique_ptr<sasl_authenticator> sasl_;
     unsigned auth_failures_ = 0;
+    // Both maps below grow from what peers send, so they are bounded (least recently used forgotten first):
+    // past 1000 directed-presence recipients the oldest is not told we left; past 2000 held presences (about the
+    // 1 MB outbox a flush must fit in) the stalest sender's is dropped.
+    static constexpr std::size_t max_directed = 1000;
+    static constexpr std::size_t max_held_presence = 2000;
+
     bool available_ = false;           // sent available presence (and not unavailable since)
-    std::set<std::string> directed_;   // JIDs we sent directed presence to: they get unavailable at the end
+    antispim::bounded_map<std::string, std::monostate> directed_;  // JIDs we sent directed presence to: they get
+                                                                   // unavailable at the end
     bool client_inactive_ = false;     // XEP-0352: presence is held while the client says it is inactive
-    std::map<std::string, shared_bytes> held_presence_;  // latest per sender
+    antispim::bounded_map<std::string, shared_bytes> held_presence_;  // latest per sender
 };
 
 }  // namespace hush

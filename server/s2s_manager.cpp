@@ -35,7 +35,12 @@ std::string peer_certificate_status::describe() const {
 }
 
 s2s_manager::s2s_manager(server_context& ctx, executor_picker pick)
-    : ctx_(ctx), pick_(std::move(pick)), trust_(load_trust(ctx.cfg.s2s.ca_file)) {}
+    : ctx_(ctx),
+      pick_(std::move(pick)),
+      trust_(load_trust(ctx.cfg.s2s.ca_file)),
+      backoff_(max_backoff_domains, ctx.state_metrics != nullptr
+                                        ? ctx.state_metrics->counter(antispim::state_metrics::map::s2s_backoff)
+                                        : nullptr) {}
 
 s2s_manager::~s2s_manager() = default;
 
@@ -87,8 +92,8 @@ std::shared_ptr<s2s_outgoing_stream> s2s_manager::stream_for(const std::string& 
         streams_.erase(it);
     }
     const auto now = std::chrono::steady_clock::now();
-    if (auto b = backoff_.find(remote_domain); b != backoff_.end() && now < b->second.retry_at) {
-        retry_in = std::chrono::ceil<std::chrono::seconds>(b->second.retry_at - now);
+    if (const auto* b = backoff_.peek(remote_domain); b != nullptr && now < b->retry_at) {
+        retry_in = std::chrono::ceil<std::chrono::seconds>(b->retry_at - now);
         return nullptr;
     }
     auto slot = ctx_.connections.admit("s2s-out " + remote_domain);

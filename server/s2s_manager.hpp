@@ -15,6 +15,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "antispim/bounded_map.hpp"
 #include "protocol/dialback.hpp"
 #include "protocol/stanza.hpp"
 #include "server/certificate_names.hpp"
@@ -88,13 +89,16 @@ private:
         std::chrono::seconds delay{0};
         std::chrono::steady_clock::time_point retry_at;
     };
+    // Failing domains remembered at once (local users can name any number of them): when full, the one that
+    // failed longest ago is forgotten and may be tried again sooner — a far cry from growing without bound.
+    static constexpr std::size_t max_backoff_domains = 10000;
 
     server_context& ctx_;
     executor_picker pick_;
     trust_store trust_;
     std::mutex mutex_;
     std::map<std::string, std::weak_ptr<s2s_outgoing_stream>> streams_;
-    std::map<std::string, backoff> backoff_;
+    antispim::bounded_map<std::string, backoff> backoff_;
     bool closing_ = false;
 };
 

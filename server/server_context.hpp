@@ -7,6 +7,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "antispim/state_metrics.hpp"
 #include "server/auth_throttle.hpp"
 #include "server/config.hpp"
 #include "server/connection_tracker.hpp"
@@ -36,6 +37,7 @@ struct server_context {
     registration_service* registration = nullptr;  // XEP-0077; null in bare routing tests
     s2s_manager* s2s = nullptr;                    // federation; null in bare routing tests
     http_api* http = nullptr;                      // the HTTP endpoint (http listeners)
+    antispim::state_metrics* state_metrics = nullptr;  // evictions from bounded state, for /metrics; may be null
 };
 
 }  // namespace hush
