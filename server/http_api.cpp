@@ -145,6 +145,16 @@ std::string http_api::metrics_text(std::int64_t held_requests) const {
                 << "\n";
         }
     }
+    if (ctx_.state_metrics != nullptr) {
+        out << "# HELP hush_antispim_state_evictions_total Entries forgotten from bounded in-memory defence state "
+               "because it was full (least recently used first).\n"
+            << "# TYPE hush_antispim_state_evictions_total counter\n";
+        for (std::size_t i = 0; i < antispim::state_metrics::map_count; ++i) {
+            const auto m = static_cast<antispim::state_metrics::map>(i);
+            out << "hush_antispim_state_evictions_total{map=\"" << antispim::state_metrics::name(m) << "\"} "
+                << ctx_.state_metrics->total(m) << "\n";
+        }
+    }
     out << "# HELP hush_antispim_held_requests Senders with stanzas held for a receiver (message requests).\n"
         << "# TYPE hush_antispim_held_requests gauge\n"
         << "hush_antispim_held_requests " << held_requests << "\n";

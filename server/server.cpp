@@ -66,9 +66,12 @@ server::server(config cfg)
     };
     antispim_ = std::make_unique<antispim_service>(cfg_, *store_, is_local);
     blocklist_ = std::make_unique<blocklist_service>(cfg_, *store_);
-    greylist_ = std::make_unique<greylist>(cfg_.antispim.greylist);
+    using state_map = antispim::state_metrics::map;
+    greylist_ = std::make_unique<greylist>(cfg_.antispim.greylist, greylist::default_max_entries,
+                                           state_metrics_.counter(state_map::greylist));
     admins_ = std::make_unique<admin_notifier>(cfg_.hosts.front(), cfg_.admins);
-    dos_ = std::make_unique<dos_detector>(cfg_, *store_, *blocklist_, is_local);
+    dos_ = std::make_unique<dos_detector>(cfg_, *store_, *blocklist_, is_local, dos_detector::default_max_keys,
+                                          state_metrics_.counter(state_map::dos));
     dos_->set_notifier(admins_.get());
     consensus_ = std::make_unique<consensus>(cfg_, *store_, *blocklist_, *admins_, is_local);
     antispim_->set_consensus(consensus_.get());
@@ -77,8 +80,11 @@ server::server(config cfg)
     antispim_->set_challenge_listing([list = blocklist_.get()](const antispim::spim_context& ctx) {
         return list->listed_for_challenge(ctx.sender, ctx.peer_address);
     });
-    outbound_ = std::make_unique<outbound_guard>(cfg_, *store_, *admins_, *antispim_);
-    rate_ = std::make_unique<rate_limiter>(cfg_.antispim.rate, is_local);
+    outbound_ = std::make_unique<outbound_guard>(cfg_, *store_, *admins_, *antispim_,
+                                                 outbound_guard::default_max_accounts,
+                                                 state_metrics_.counter(state_map::outbound));
+    rate_ = std::make_unique<rate_limiter>(cfg_.antispim.rate, is_local, token_buckets::default_max_buckets,
+                                           state_metrics_.counter(state_map::rate));
     chain_ = antispim::chain::build(cfg_.antispim,
                                     {{"challenge", [this] { return antispim_->make_challenge_policy(); }},
                                      {"blocklist", [this] { return blocklist_->make_policy(); }},
@@ -140,6 +146,7 @@ server::server(config cfg)
                                                            connections_,
                                                            ensure_server_secret(cfg_.data_dir / "secret"),
                                                            im_.get(), handlers_->caps_ver(), registration_.get()});
+    ctx_->state_metrics = &state_metrics_;  // before s2s_ and the sessions, which count into it
     http_ = std::make_unique<http_api>(*ctx_, *blocklist_, *chain_, verdicts_);
     http_->set_defences(consensus_.get(), outbound_.get());
     ctx_->http = http_.get();

@@ -11,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "antispim/chain.hpp"
+#include "antispim/state_metrics.hpp"
 #include "server/accounts.hpp"
 #include "server/antispim_commands.hpp"
 #include "server/blocklist_service.hpp"
@@ -59,6 +60,7 @@ private:
     std::vector<std::thread> threads_;
     std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
     std::atomic<std::size_t> next_loop_{0};
+    antispim::state_metrics state_metrics_;  // before everything that counts into it
 
     std::unique_ptr<storage::async_store> store_;
     std::unique_ptr<tls_context_provider> tls_;
