@@ -1,25 +1,11 @@
 // Outbound protection's counting: distinct strangers per account within the window, in bounded memory.
 #include <doctest.h>
 
+#include "server/antispim_service.hpp"
 #include "server/outbound_guard.hpp"
 #include "tests/unit/test_support.hpp"
 
 using namespace hush;
-
-namespace {
-
-// Everyone is a stranger; record() never asks anyway.
-class all_strangers final : public stranger_oracle {
-public:
-    boost::asio::awaitable<bool> is_stranger(const jid&, const jid&) override { co_return true; }
-    boost::asio::awaitable<hush::expected<relation_facts, std::string>> relation(const jid&, const jid&,
-                                                                                bool) override {
-        co_return relation_facts{};
-    }
-    boost::asio::awaitable<void> outbound(const stanza&, const jid&, const jid&) override { co_return; }
-};
-
-}  // namespace
 
 TEST_CASE("outbound counting: distinct targets per account, and a full map forgets idle accounts only") {
     test::temp_dir dir;
@@ -29,7 +15,8 @@ TEST_CASE("outbound counting: distinct targets per account, and a full map forge
     cfg.antispim.outbound.window = std::chrono::seconds{3600};
     storage::async_store store(cfg.storage);
     admin_notifier admins("example.org", {});
-    all_strangers strangers;
+    // record() never asks who is a stranger; the real oracle only fills the slot.
+    antispim_service strangers(cfg, store, [](std::string_view d) { return d == "example.org"; });
     std::atomic<std::uint64_t> evictions{0};
     outbound_guard guard(cfg, store, admins, strangers, 30, &evictions);
     const auto t0 = std::chrono::steady_clock::now();
