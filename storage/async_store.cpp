@@ -15,7 +15,8 @@ std::size_t worker_count(const store_options& options) {
 
 }  // namespace
 
-async_store::async_store(const store_options& options) : pool_(worker_count(options)) {
+async_store::async_store(const store_options& options)
+    : pool_(worker_count(options)), max_queued_(options.max_queued), queue_timeout_(options.queue_timeout) {
     const std::size_t count = worker_count(options);
     workers_.reserve(count);
     for (std::size_t i = 0; i < count; ++i) {

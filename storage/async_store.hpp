@@ -12,6 +12,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -35,35 +37,48 @@ public:
 
     // Runs fn(store&) on a worker (round robin; each worker's strand serialises use of its connection) and
     // resumes the awaiting coroutine on its own executor with fn's return value. An exception thrown by fn is
-    // rethrown in the coroutine. After shutdown() a result<T>-returning fn is not run and yields an error.
+    // rethrown in the coroutine. The work queue is bounded (store_options::max_queued, queue_timeout): when it is
+    // full fn is not run and a result<T>-returning fn yields error "storage queue full" at once; a job that waited
+    // longer than queue_timeout to start is not run and yields "storage timed out". After shutdown() fn is not
+    // run and yields "storage is shut down". (A fn returning anything else gets std::runtime_error instead.)
     template <class Fn>
     auto run(Fn fn) -> boost::asio::awaitable<std::invoke_result_t<Fn&, store&>> {
         using R = std::invoke_result_t<Fn&, store&>;
         static_assert(!std::is_void_v<R>, "fn must return a value, e.g. a storage::result<T>");
 
         if (stopped_.load()) {
-            if constexpr (std::is_constructible_v<R, unexpected<error>>) {
-                co_return R(unexpected(error{"storage is shut down"}));
-            } else {
-                throw std::runtime_error("storage is shut down");
-            }
+            co_return refused<R>("storage is shut down");
+        }
+        // Queued plus running: a full queue answers at once instead of growing without bound.
+        if (pending_.fetch_add(1) >= max_queued_ && max_queued_ > 0) {
+            pending_.fetch_sub(1);
+            co_return refused<R>("storage queue full");
         }
 
-        // Both live in this coroutine frame, which the pending handler keeps alive until it is resumed.
+        // These live in this coroutine frame, which the pending handler keeps alive until it is resumed.
         std::optional<R> value;
+        bool timed_out = false;
+        const auto queued_at = std::chrono::steady_clock::now();
         worker& w = *workers_[next_worker()];
         co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(std::exception_ptr)>(
-            [&w, &fn, &value](auto handler) {
+            [this, &w, &fn, &value, &timed_out, queued_at](auto handler) {
                 // Work on the coroutine's executor keeps its io_context from running dry while fn is running.
                 auto work = boost::asio::make_work_guard(boost::asio::get_associated_executor(handler));
-                boost::asio::post(w.strand, [&w, &fn, &value, handler = std::move(handler),
-                                             work = std::move(work)]() mutable {
+                boost::asio::post(w.strand, [this, &w, &fn, &value, &timed_out, queued_at,
+                                             handler = std::move(handler), work = std::move(work)]() mutable {
                     std::exception_ptr failure;
-                    try {
-                        value.emplace(fn(*w.connection));
-                    } catch (...) {
-                        failure = std::current_exception();
+                    // Whoever waited this long has most likely given up: spend the connection on fresher work.
+                    if (queue_timeout_.count() > 0 && std::chrono::steady_clock::now() - queued_at > queue_timeout_) {
+                        timed_out = true;
+                    } else {
+                        runs_.fetch_add(1, std::memory_order_relaxed);
+                        try {
+                            value.emplace(fn(*w.connection));
+                        } catch (...) {
+                            failure = std::current_exception();
+                        }
                     }
+                    pending_.fetch_sub(1);
                     // post, never dispatch: the coroutine must not continue on this worker thread.
                     boost::asio::post(work.get_executor(), [handler = std::move(handler), failure]() mutable {
                         std::move(handler)(failure);
@@ -72,8 +87,16 @@ public:
                 });
             },
             boost::asio::use_awaitable);
+        if (timed_out) {
+            co_return refused<R>("storage timed out");
+        }
         co_return std::move(*value);
     }
+
+    // How many run() calls executed their fn so far (storage round trips, for tests and metrics).
+    std::uint64_t runs() const { return runs_.load(std::memory_order_relaxed); }
+    // Jobs queued or running now.
+    std::size_t pending() const { return pending_.load(); }
 
     // Number of workers (= connections).
     std::size_t size() const { return workers_.size(); }
@@ -88,11 +111,24 @@ private:
         std::unique_ptr<store> connection;
     };
     std::size_t next_worker();
+    // What run() yields for fn's result type when it does not run fn.
+    template <class R>
+    static R refused(const char* why) {
+        if constexpr (std::is_constructible_v<R, unexpected<error>>) {
+            return R(unexpected(error{why}));
+        } else {
+            throw std::runtime_error(why);
+        }
+    }
 
     boost::asio::thread_pool pool_;
     std::vector<std::unique_ptr<worker>> workers_;
     std::atomic<std::size_t> round_robin_{0};
     std::atomic<bool> stopped_{false};
+    std::size_t max_queued_;                     // 0: unbounded
+    std::chrono::milliseconds queue_timeout_;    // 0: none
+    std::atomic<std::size_t> pending_{0};        // queued or running
+    std::atomic<std::uint64_t> runs_{0};
 };
 
 }  // namespace hush::storage

@@ -2,6 +2,7 @@
 // The one storage interface. A `store` is a single database connection and is synchronous: it is only ever
 // used from a storage worker thread (see async_store.hpp), never from the event loop.
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -180,6 +181,11 @@ struct store_options {
     std::string sqlite_path;   // file path for sqlite
     std::string postgres_url;  // libpq connection string/URI for postgresql
     unsigned pool_size = 1;    // worker threads (= connections); sqlite always uses 1 writer
+    // async_store's work queue: at most this many jobs queued or running (beyond it run() fails at once with
+    // "storage queue full"), and a job that waited longer than queue_timeout to start is not run ("storage timed
+    // out"): under overload the server sheds work instead of piling it up. 0 leaves either out.
+    std::size_t max_queued = 10000;
+    std::chrono::milliseconds queue_timeout{10000};
 };
 
 // Opens one connection. Throws only at start-up (std::runtime_error with a clear message).

@@ -10,7 +10,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -522,4 +524,119 @@ TEST_CASE_TEMPLATE("async_store: shutdown drains queued work, later calls get an
     REQUIRE_FALSE(late->has_value());
     CHECK(late->error().message == "storage is shut down");
     storage.shutdown();  // idempotent
+}
+
+TEST_CASE_TEMPLATE("async_store: a full queue refuses at once, without running fn", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto options = backend.options(1);
+    options.max_queued = 3;
+    async_store storage(options);
+    asio::io_context ctx;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::vector<int> order;  // written by the one worker only
+    std::vector<std::optional<result<int>>> results(4);
+    std::atomic<bool> fourth_ran{false};
+    for (int i = 0; i < 4; ++i) {
+        spawn(ctx, [&, i]() -> asio::awaitable<void> {
+            results[i] = co_await storage.run([&, i](store&) -> result<int> {
+                if (i == 0) {
+                    released.wait();  // the worker is busy: 1 running, 2 queued
+                }
+                if (i == 3) {
+                    fourth_ran = true;
+                }
+                order.push_back(i);
+                return i;
+            });
+        });
+    }
+    ctx.poll();  // every coroutine has asked; the first blocks the worker
+    REQUIRE(results[3].has_value());
+    REQUIRE_FALSE(results[3]->has_value());
+    CHECK(results[3]->error().message == "storage queue full");
+    CHECK(storage.pending() == 3);
+    release.set_value();
+    ctx.run();
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(results[i].has_value());
+        REQUIRE(results[i]->has_value());
+        CHECK(**results[i] == i);
+    }
+    CHECK(order == std::vector<int>{0, 1, 2});
+    CHECK_FALSE(fourth_ran.load());
+    CHECK(storage.runs() == 3);
+    CHECK(storage.pending() == 0);
+
+    // Room again once the queue drained.
+    std::optional<result<bool>> later;
+    asio::io_context ctx2;
+    spawn(ctx2, [&]() -> asio::awaitable<void> {
+        later = co_await storage.run([](store& s) { return s.account_exists("example.org", "nobody"); });
+    });
+    ctx2.run();
+    REQUIRE(later.has_value());
+    CHECK(later->has_value());
+    CHECK(storage.runs() == 4);
+}
+
+TEST_CASE_TEMPLATE("async_store: queued work runs in order; a job that waited too long is not run", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    SUBCASE("in order") {
+        async_store storage(backend.options(1));
+        asio::io_context ctx;
+        std::vector<int> order;
+        int resumed = 0;
+        for (int i = 0; i < 50; ++i) {
+            spawn(ctx, [&, i]() -> asio::awaitable<void> {
+                auto r = co_await storage.run([&, i](store& s) {
+                    order.push_back(i);  // the one worker
+                    return s.account_exists("example.org", "alice");
+                });
+                resumed += r.has_value() ? 1 : 0;
+            });
+        }
+        ctx.run();
+        std::vector<int> expected(50);
+        std::iota(expected.begin(), expected.end(), 0);
+        CHECK(order == expected);
+        CHECK(resumed == 50);
+        CHECK(storage.runs() == 50);
+    }
+    SUBCASE("timed out") {
+        auto options = backend.options(1);
+        options.queue_timeout = std::chrono::milliseconds(50);
+        async_store storage(options);
+        asio::io_context ctx;
+        std::atomic<bool> second_ran{false};
+        std::optional<result<int>> first, second;
+        spawn(ctx, [&]() -> asio::awaitable<void> {
+            first = co_await storage.run([](store&) -> result<int> {
+                std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                return 1;
+            });
+        });
+        spawn(ctx, [&]() -> asio::awaitable<void> {
+            second = co_await storage.run([&](store&) -> result<int> {
+                second_ran = true;
+                return 2;
+            });
+        });
+        ctx.run();
+        REQUIRE(first.has_value());
+        REQUIRE(first->has_value());
+        CHECK(**first == 1);
+        REQUIRE(second.has_value());
+        REQUIRE_FALSE(second->has_value());
+        CHECK(second->error().message == "storage timed out");
+        CHECK_FALSE(second_ran.load());
+        CHECK(storage.runs() == 1);
+        CHECK(storage.pending() == 0);
+    }
 }
