@@ -63,37 +63,41 @@ public:
     // migration_target, written once on top of run().
     result<int> read_version() override;
     result<void> record_version(int version, std::string_view description, std::int64_t applied_at) override;
+
+private:
+    friend class sql_transaction;
+    // sql_transaction's nesting on this connection: how many are open, whether the outermost one only reads,
+    // and whether a failed inner rollback doomed it.
+    int depth_ = 0;
+    bool read_only_ = false;
+    bool doomed_ = false;
 };
 
 // A transaction on the data path; rolled back on scope exit unless committed.
+//
+// Transactions nest (store::atomically runs ordinary store methods, which open their own): the outermost one is
+// the real BEGIN/COMMIT, an inner one is a SAVEPOINT. An inner commit releases its savepoint; an inner one left
+// without commit rolls back to its savepoint, undoing only its own statements (some methods rely on that, e.g.
+// remove_roster_item undoes its version bump when there is nothing to remove) and its error, returned to the
+// caller, normally makes the caller fail too, which rolls the outer one back. Should the rollback to a savepoint
+// itself fail, the outer transaction is doomed: its commit rolls back and fails.
 class sql_transaction {
 public:
     explicit sql_transaction(sql_driver& driver) : driver_(driver) {}
-    ~sql_transaction() {
-        if (open_) {
-            driver_.rollback();
-        }
-    }
+    ~sql_transaction();
     sql_transaction(const sql_transaction&) = delete;
     sql_transaction& operator=(const sql_transaction&) = delete;
 
-    result<void> begin_write() { return opened(driver_.begin_write()); }
-    result<void> begin_read() { return opened(driver_.begin_read()); }
+    result<void> begin_write() { return begin(true); }
+    result<void> begin_read() { return begin(false); }
     // A failed COMMIT leaves the transaction to the rollback on scope exit.
-    result<void> commit() {
-        auto done = driver_.commit();
-        open_ = !done.has_value();
-        return done;
-    }
+    result<void> commit();
 
 private:
-    result<void> opened(result<void> begun) {
-        open_ = begun.has_value();
-        return begun;
-    }
+    result<void> begin(bool write);
 
     sql_driver& driver_;
     bool open_ = false;
+    int depth_ = 0;  // 1: the outermost transaction; more: savepoint number depth_ - 1
 };
-
 }  // namespace hush::storage

@@ -280,10 +280,8 @@ result<bool> sql_store::store_offline_message(const std::string& domain, const s
     }
     // From the count to the insert, concurrent stores for the account wait (SQLite: the write lock taken by
     // begin_write; PostgreSQL: the account row lock), so they cannot overshoot the quota.
-    if (const char* lock_sql = driver_->lock_account_sql(); lock_sql != nullptr) {
-        if (auto locked = run("lock account", lock_sql, {domain, username}); !locked) {
-            return unexpected(locked.error());
-        }
+    if (auto locked = lock_account(domain, username); !locked) {
+        return unexpected(locked.error());
     }
     auto count =
         query_int64("count offline messages",

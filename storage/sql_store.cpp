@@ -71,6 +71,31 @@ result<std::optional<std::int64_t>> sql_store::query_int64(std::string_view cont
     return value;
 }
 
+result<void> sql_store::lock_account(const std::string& domain, const std::string& username) {
+    if (const char* lock_sql = driver_->lock_account_sql(); lock_sql != nullptr) {
+        if (auto locked = run("lock account", lock_sql, {domain, username}); !locked) {
+            return unexpected(locked.error());
+        }
+    }
+    return {};
+}
+
+result<void> sql_store::atomically(const std::string& domain, const std::string& username,
+                                   const std::function<result<void>()>& fn) {
+    sql_transaction tx(*driver_);
+    if (auto begun = tx.begin_write(); !begun) {
+        return begun;
+    }
+    // A missing account locks no row: fn runs anyway (its writes then fail on the foreign key).
+    if (auto locked = lock_account(domain, username); !locked) {
+        return locked;
+    }
+    if (auto done = fn(); !done) {
+        return done;  // rolled back on scope exit
+    }
+    return tx.commit();
+}
+
 // ---- migrations ----
 
 result<int> sql_store::migrate() {

@@ -2,6 +2,7 @@
 // The SQL implementation of `store`, written once for every backend on top of an sql_driver (sqlite_driver,
 // postgres_driver): the queries with $N parameters, the transactions, and reading rows into records.
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -30,6 +31,8 @@ public:
                                                                const std::string& username) override;
     result<bool> account_exists(const std::string& domain, const std::string& username) override;
     result<std::vector<account>> list_accounts(const std::string& domain) override;
+    result<void> atomically(const std::string& domain, const std::string& username,
+                            const std::function<result<void>()>& fn) override;
 
     // IM core (sql_im_store.cpp)
     result<std::vector<roster_item>> get_roster(const std::string& domain, const std::string& username) override;
@@ -127,6 +130,9 @@ private:
     result<std::optional<std::int64_t>> bump_roster_version(const std::string& domain, const std::string& username,
                                                             bool create);
     result<std::vector<roster_item>> read_roster_items(std::string_view context, const char* sql, params args);
+    // Takes the account's row lock (PostgreSQL) inside the caller's write transaction; nothing on SQLite, whose
+    // begin_write already holds the database write lock.
+    result<void> lock_account(const std::string& domain, const std::string& username);
 
     std::unique_ptr<sql_driver> driver_;
 };

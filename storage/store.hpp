@@ -3,9 +3,11 @@
 // used from a storage worker thread (see async_store.hpp), never from the event loop.
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "protocol/expected.hpp"
@@ -55,6 +57,16 @@ public:
     // When the account was created (unix seconds); nullopt when there is no such account.
     virtual result<std::optional<std::int64_t>> account_created_at(const std::string& domain,
                                                                    const std::string& username) = 0;
+
+    // Runs fn in ONE write transaction that holds the account's lock (PostgreSQL: its row, FOR NO KEY UPDATE;
+    // SQLite: the database write lock), so whatever fn reads stays true until it commits: read-decide-write on the
+    // account's data is atomic against every other writer of that account. fn calls this store's own methods;
+    // those that open a transaction nest inside this one (a savepoint each, see sql_transaction). Commits when fn
+    // succeeds; rolls everything back when fn (or the commit) fails, and returns that error. For an account that
+    // does not exist fn still runs, with nothing locked: its reads find nothing and its writes fail as usual.
+    // Nests: atomically inside atomically runs fn inside the outer transaction. Not for migrate().
+    virtual result<void> atomically(const std::string& domain, const std::string& username,
+                                    const std::function<result<void>()>& fn) = 0;
 
     // Everything below belongs to one account (domain, username) and is deleted with it. Writes for an account
     // that does not exist fail with an error; reads find nothing.
@@ -173,6 +185,26 @@ public:
     virtual result<std::optional<last_activity>> get_last_activity(const std::string& domain,
                                                                    const std::string& username) = 0;
 };
+
+// store::atomically for a fn that returns a value: fn() -> result<T>; returns fn's result once committed, or the
+// error of fn or of the commit (then nothing fn wrote is kept).
+template <class Fn>
+auto atomically(store& s, const std::string& domain, const std::string& username, Fn&& fn)
+    -> std::invoke_result_t<Fn&> {
+    using R = std::invoke_result_t<Fn&>;
+    std::optional<R> value;
+    auto done = s.atomically(domain, username, [&]() -> result<void> {
+        value.emplace(fn());
+        if (!value->has_value()) {
+            return unexpected(value->error());
+        }
+        return {};
+    });
+    if (!done) {
+        return R(unexpected(done.error()));
+    }
+    return std::move(*value);
+}
 
 // Which backend and how to reach it.
 struct store_options {
