@@ -2,6 +2,7 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "protocol/scram.hpp"
@@ -23,31 +24,57 @@ std::string to_xml(const pugi::xml_node& node) {
     return out.str();
 }
 
-std::vector<held_stanza> parse_held(const std::optional<std::string>& xml, std::int64_t now, std::int64_t expiry) {
+// A held document from before schema 6: <held><item at='…'>xml</item>…</held>.
+std::vector<held_stanza> parse_legacy_held(const std::string& xml) {
     std::vector<held_stanza> out;
-    if (!xml) {
-        return out;
-    }
     pugi::xml_document doc;
-    doc.load_string(xml->c_str());
+    doc.load_string(xml.c_str());
     for (auto item : doc.child("held").children("item")) {
-        held_stanza h{item.attribute("at").as_llong(), item.child_value()};
-        if (now - h.at < expiry) {
-            out.push_back(std::move(h));
-        }
+        out.push_back({item.attribute("at").as_llong(), item.child_value()});
     }
     return out;
 }
 
-std::string serialize_held(const std::vector<held_stanza>& items) {
-    pugi::xml_document doc;
-    auto held = doc.append_child("held");
-    for (const auto& h : items) {
-        auto item = held.append_child("item");
-        item.append_attribute("at").set_value(static_cast<long long>(h.at));
-        item.append_child(pugi::node_pcdata).set_value(h.xml.c_str());
+// Moves the sender's held document from before schema 6, if any, into the held_stanzas table (uncapped: it was
+// within the caps of its day). Inside the caller's atomically. Only needed while such documents can exist: they
+// are swept held_expiry after the migration at the latest.
+storage::result<void> import_legacy_held(storage::store& s, const std::string& domain, const std::string& user,
+                                         const std::string& sender_bare) {
+    auto found = s.get_document(domain, user, held_key(sender_bare));
+    if (!found) {
+        return hush::unexpected<storage::error>(found.error());
     }
-    return to_xml(held);
+    if (!*found) {
+        return {};
+    }
+    const storage::held_limits uncapped{0, 0, 0, 0, 0};
+    for (const auto& h : parse_legacy_held(**found)) {
+        if (auto held = s.add_held_stanza(domain, user, sender_bare, h.xml, h.at, uncapped); !held) {
+            return hush::unexpected<storage::error>(held.error());
+        }
+    }
+    if (auto deleted = s.delete_document(domain, user, held_key(sender_bare)); !deleted) {
+        return hush::unexpected<storage::error>(deleted.error());
+    }
+    return {};
+}
+
+// import_legacy_held in a transaction of its own, only when there is something to import (nearly never).
+storage::result<void> import_legacy_held_if_any(storage::store& s, const std::string& domain, const std::string& user,
+                                                const std::string& sender_bare) {
+    auto found = s.get_document(domain, user, held_key(sender_bare));
+    if (!found) {
+        return hush::unexpected<storage::error>(found.error());
+    }
+    if (!*found) {
+        return {};
+    }
+    return s.atomically(domain, user, [&] { return import_legacy_held(s, domain, user, sender_bare); });
+}
+
+// The first instant that is not expired: a stanza held at `at` is kept while now - at < expiry.
+std::int64_t unexpired_from(std::int64_t now, std::int64_t expiry_seconds) {
+    return now - expiry_seconds + 1;
 }
 
 }  // namespace
@@ -128,59 +155,136 @@ storage::result<void> put_state(storage::store& s, const std::string& domain, co
     return s.put_document(domain, user, state_key(sender_bare), antispim::serialize_sender_state(state));
 }
 
+storage::result<storage::hold_outcome> add_held(storage::store& s, const std::string& domain, const std::string& user,
+                                                const std::string& sender_bare, const std::string& xml,
+                                                std::int64_t now, std::int64_t expiry_seconds,
+                                                const storage::held_limits& limits) {
+    storage::held_limits effective = limits;
+    effective.expire_before = unexpired_from(now, expiry_seconds);
+    if (auto imported = import_legacy_held_if_any(s, domain, user, sender_bare); !imported) {
+        return hush::unexpected<storage::error>(imported.error());
+    }
+    return s.add_held_stanza(domain, user, sender_bare, xml, now, effective);
+}
+
 storage::result<bool> add_held(storage::store& s, const std::string& domain, const std::string& user,
                                const std::string& sender_bare, const std::string& xml, std::int64_t now,
                                std::int64_t expiry_seconds, std::size_t max_held) {
-    auto found = s.get_document(domain, user, held_key(sender_bare));
-    if (!found) {
-        return hush::unexpected<storage::error>(found.error());
+    storage::held_limits limits;
+    limits.max_per_sender = max_held;
+    auto held = add_held(s, domain, user, sender_bare, xml, now, expiry_seconds, limits);
+    if (!held) {
+        return hush::unexpected<storage::error>(held.error());
     }
-    auto items = parse_held(*found, now, expiry_seconds);
-    if (items.size() >= max_held) {
-        return false;
-    }
-    items.push_back({now, xml});
-    if (auto stored = s.put_document(domain, user, held_key(sender_bare), serialize_held(items)); !stored) {
-        return hush::unexpected<storage::error>(stored.error());
-    }
-    return true;
+    return held->kept();
 }
 
 storage::result<std::vector<held_stanza>> take_held(storage::store& s, const std::string& domain,
                                                     const std::string& user, const std::string& sender_bare,
                                                     std::int64_t now, std::int64_t expiry_seconds) {
-    auto found = s.get_document(domain, user, held_key(sender_bare));
-    if (!found) {
-        return hush::unexpected<storage::error>(found.error());
+    if (auto imported = import_legacy_held_if_any(s, domain, user, sender_bare); !imported) {
+        return hush::unexpected<storage::error>(imported.error());
     }
-    auto items = parse_held(*found, now, expiry_seconds);
-    if (*found) {
-        if (auto deleted = s.delete_document(domain, user, held_key(sender_bare)); !deleted) {
-            return hush::unexpected<storage::error>(deleted.error());
+    auto taken = s.take_held_stanzas(domain, user, sender_bare);
+    if (!taken) {
+        return hush::unexpected<storage::error>(taken.error());
+    }
+    const auto from = unexpired_from(now, expiry_seconds);
+    std::vector<held_stanza> out;
+    for (auto& h : *taken) {
+        if (h.held_at >= from) {
+            out.push_back({h.held_at, std::move(h.xml)});
         }
     }
-    return items;
+    return out;
 }
 
 storage::result<std::vector<message_request>> list_requests(storage::store& s, const std::string& domain,
                                                             const std::string& user, std::int64_t now,
                                                             std::int64_t expiry_seconds) {
-    auto keys = s.document_keys(domain, user, std::string(held_prefix));
-    if (!keys) {
-        return hush::unexpected<storage::error>(keys.error());
+    auto legacy = s.document_keys(domain, user, std::string(held_prefix));
+    if (!legacy) {
+        return hush::unexpected<storage::error>(legacy.error());
     }
+    for (const auto& key : *legacy) {
+        if (auto imported = import_legacy_held_if_any(s, domain, user, key.substr(held_prefix.size())); !imported) {
+            return hush::unexpected<storage::error>(imported.error());
+        }
+    }
+    auto listed = s.list_held_stanzas(domain, user);
+    if (!listed) {
+        return hush::unexpected<storage::error>(listed.error());
+    }
+    const auto from = unexpired_from(now, expiry_seconds);
     std::vector<message_request> out;
-    for (const auto& key : *keys) {
-        auto found = s.get_document(domain, user, key);
-        if (!found) {
-            return hush::unexpected<storage::error>(found.error());
+    for (auto& h : *listed) {  // by sender, oldest first
+        if (h.held_at < from) {
+            continue;
         }
-        auto items = parse_held(*found, now, expiry_seconds);
-        if (!items.empty()) {
-            out.push_back({key.substr(held_prefix.size()), std::move(items)});
+        if (out.empty() || out.back().sender != h.sender) {
+            out.push_back({h.sender, {}});
         }
+        out.back().held.push_back({h.held_at, std::move(h.xml)});
     }
     return out;
+}
+
+storage::result<std::int64_t> count_requests(storage::store& s) {
+    auto totals = s.count_held();
+    if (!totals) {
+        return hush::unexpected<storage::error>(totals.error());
+    }
+    return totals->requests;
+}
+
+storage::result<void> note_contact(storage::store& s, const std::string& domain, const std::string& user,
+                                   const std::string& contact_bare) {
+    return s.put_document(domain, user, contact_key(contact_bare), "<contact/>");
+}
+
+storage::result<sweep_counts> sweep(storage::store& s, std::int64_t now, std::int64_t held_expiry,
+                                    std::int64_t state_expiry, std::int64_t contact_expiry, std::size_t budget,
+                                    std::size_t batch) {
+    sweep_counts counts;
+    batch = std::max<std::size_t>(1, std::min(batch, budget));
+    // Deletes in statements of `batch` rows (short locks) until done or `budget` rows went.
+    auto drain = [&](auto delete_batch, std::int64_t& count) -> storage::result<void> {
+        while (static_cast<std::size_t>(count) < budget) {
+            const auto n = std::min(batch, budget - static_cast<std::size_t>(count));
+            auto deleted = delete_batch(n);
+            if (!deleted) {
+                return hush::unexpected<storage::error>(deleted.error());
+            }
+            count += *deleted;
+            if (static_cast<std::size_t>(*deleted) < n) {
+                return {};
+            }
+        }
+        counts.more = true;
+        return {};
+    };
+    auto documents = [&](const char* prefix, std::int64_t expiry, std::int64_t& count) -> storage::result<void> {
+        if (expiry <= 0) {
+            return {};
+        }
+        return drain([&](std::size_t n) { return s.delete_documents_older_than(prefix, now - expiry, n); }, count);
+    };
+    if (held_expiry > 0) {
+        const auto from = unexpired_from(now, held_expiry);
+        if (auto done = drain([&](std::size_t n) { return s.delete_held_before(from, n); }, counts.held); !done) {
+            return hush::unexpected<storage::error>(done.error());
+        }
+    }
+    if (auto done = documents("antispim:held:", held_expiry, counts.legacy_held); !done) {
+        return hush::unexpected<storage::error>(done.error());
+    }
+    if (auto done = documents("antispim:state:", state_expiry, counts.states); !done) {
+        return hush::unexpected<storage::error>(done.error());
+    }
+    if (auto done = documents("antispim:contact:", contact_expiry, counts.contacts); !done) {
+        return hush::unexpected<storage::error>(done.error());
+    }
+    return counts;
 }
 
 storage::result<void> approve(storage::store& s, const std::string& domain, const std::string& user,

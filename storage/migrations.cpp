@@ -171,6 +171,28 @@ CREATE TABLE account_flags (
     at {int64} NOT NULL
 );
 )sql"},
+    // Anti-SPIM held stanzas get a table of their own (they were one document per sender, capped per sender
+    // only): one row per stanza, so the caps per receiver and overall and the expiry are single statements.
+    // Documents learn when they were last written, so expired challenge states and contact notes can go; the
+    // ones already there count as written now.
+    migration{6, "held stanzas, document ages",
+              R"sql(
+CREATE TABLE held_stanzas (
+    id {serial},
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    sender {key} NOT NULL,
+    held_at {int64} NOT NULL,
+    bytes {int64} NOT NULL,
+    xml TEXT NOT NULL,
+    FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+);
+CREATE INDEX held_stanzas_by_sender ON held_stanzas (domain, username, sender, held_at, id);
+CREATE INDEX held_stanzas_by_age ON held_stanzas (held_at, id);
+ALTER TABLE documents ADD COLUMN updated_at {int64} NOT NULL DEFAULT 0;
+UPDATE documents SET updated_at = {now};
+CREATE INDEX documents_by_age ON documents (updated_at);
+)sql"},
 };
 
 // The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.
@@ -194,6 +216,8 @@ constexpr std::array tokens{
     token{"{key}", "TEXT", "TEXT COLLATE \"C\""},
     // A surrogate key that only ever grows (AUTOINCREMENT: SQLite never reuses the id of a deleted row).
     token{"{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"},
+    // The current time in unix seconds, as an expression.
+    token{"{now}", "CAST(strftime('%s', 'now') AS INTEGER)", "CAST(FLOOR(EXTRACT(EPOCH FROM now())) AS BIGINT)"},
 };
 
 std::int64_t now_unix() {

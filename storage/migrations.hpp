@@ -20,6 +20,7 @@ struct migration {
     //   {int64} INTEGER / BIGINT     {blob} BLOB / BYTEA
     //   {key}   TEXT / TEXT COLLATE "C"  (byte-wise ordering and equality on both backends)
     //   {serial} INTEGER PRIMARY KEY AUTOINCREMENT / BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY
+    //   {now}   the current unix time in seconds, as an expression
     std::string_view sql;
 };
 

@@ -1,5 +1,6 @@
 #pragma once
 // Plain records the storage interface reads and writes for the IM core (RFC 6121 and its XEPs).
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -95,6 +96,56 @@ struct account_flag {
     std::int64_t at = 0;
 
     bool operator==(const account_flag&) const = default;
+};
+
+// A stranger's stanza held for a receiver until the sender passes the challenge (anti-SPIM). A "request" is all
+// the stanzas one sender has held for one receiver.
+struct held_stanza_record {
+    std::int64_t id = 0;  // grows with every stanza held: ties of held_at go by id
+    std::string sender;   // bare JID
+    std::int64_t held_at = 0;  // unix seconds
+    std::string xml;
+
+    bool operator==(const held_stanza_record&) const = default;
+};
+
+// Caps for add_held_stanza. Counts are stanzas; 0 leaves a cap out.
+struct held_limits {
+    std::size_t max_per_sender = 10;           // per (receiver, sender): beyond it the sender is refused
+    std::size_t max_per_receiver = 0;          // per receiver: beyond it its oldest request goes
+    std::int64_t max_bytes_per_receiver = 0;   // per receiver, bytes of xml: likewise
+    std::size_t max_total = 0;                 // the whole server: beyond it the oldest request anywhere goes
+    std::int64_t expire_before = 0;            // the receiver's stanzas held before this (unix s) go first; 0: none
+};
+
+// One request deleted to make room, so the server can tell its sender.
+struct evicted_request {
+    std::string domain;    // the receiver
+    std::string username;
+    std::string sender;    // bare JID
+    std::int64_t stanzas = 0;
+
+    bool operator==(const evicted_request&) const = default;
+};
+
+struct hold_outcome {
+    enum class kind {
+        held,         // kept, nothing else touched
+        evicted,      // kept, after deleting the requests in `evicted`
+        sender_full,  // not kept: the sender already has max_per_sender held for this receiver
+        no_room,      // not kept: evicting every other request would still not make room (too big, say)
+    };
+    kind what = kind::held;
+    std::vector<evicted_request> evicted;
+
+    bool kept() const { return what == kind::held || what == kind::evicted; }
+};
+
+// Over the whole server, for metrics.
+struct held_totals {
+    std::int64_t requests = 0;  // (receiver, sender) pairs with something held
+    std::int64_t stanzas = 0;
+    std::int64_t bytes = 0;
 };
 
 }  // namespace hush::storage

@@ -7,16 +7,13 @@
 #include <utility>
 
 namespace hush::storage {
-namespace {
 
-std::int64_t now_unix() {
+sql_store::sql_store(std::unique_ptr<sql_driver> driver) : driver_(std::move(driver)) {}
+
+std::int64_t sql_store::now_unix() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
-
-}  // namespace
-
-sql_store::sql_store(std::unique_ptr<sql_driver> driver) : driver_(std::move(driver)) {}
 
 // ---- query helpers ----
 

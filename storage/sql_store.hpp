@@ -1,6 +1,7 @@
 #pragma once
 // The SQL implementation of `store`, written once for every backend on top of an sql_driver (sqlite_driver,
 // postgres_driver): the queries with $N parameters, the transactions, and reading rows into records.
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -8,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "storage/sql_driver.hpp"
@@ -88,6 +90,19 @@ public:
     result<bool> delete_document(const std::string& domain, const std::string& username,
                                  const std::string& key) override;
     result<std::int64_t> count_documents(const std::string& prefix) override;
+    result<std::int64_t> delete_documents_older_than(const std::string& prefix, std::int64_t cutoff,
+                                                     std::size_t limit) override;
+
+    result<hold_outcome> add_held_stanza(const std::string& domain, const std::string& username,
+                                         const std::string& sender, const std::string& xml, std::int64_t now,
+                                         const held_limits& limits) override;
+    result<std::vector<held_stanza_record>> take_held_stanzas(const std::string& domain, const std::string& username,
+                                                              const std::string& sender) override;
+    result<std::vector<held_stanza_record>> list_held_stanzas(const std::string& domain,
+                                                              const std::string& username) override;
+    result<std::vector<std::string>> held_senders(const std::string& domain, const std::string& username) override;
+    result<held_totals> count_held() override;
+    result<std::int64_t> delete_held_before(std::int64_t cutoff, std::size_t limit) override;
     result<void> put_blocklist_entry(const blocklist_entry& entry) override;
     result<bool> remove_blocklist_entry(const std::string& kind, const std::string& value) override;
     result<std::vector<blocklist_entry>> list_blocklist(std::int64_t now) override;
@@ -130,9 +145,17 @@ private:
     result<std::optional<std::int64_t>> bump_roster_version(const std::string& domain, const std::string& username,
                                                             bool create);
     result<std::vector<roster_item>> read_roster_items(std::string_view context, const char* sql, params args);
+    // Unix seconds now, for the rows that remember when they were written.
+    static std::int64_t now_unix();
     // Takes the account's row lock (PostgreSQL) inside the caller's write transaction; nothing on SQLite, whose
     // begin_write already holds the database write lock.
     result<void> lock_account(const std::string& domain, const std::string& username);
+    // The held-stanza helpers run inside a transaction the caller holds.
+    result<std::vector<held_stanza_record>> read_held(std::string_view context, const char* sql, params args);
+    // Deletes one request; returns how many stanzas and bytes it had.
+    result<std::pair<std::int64_t, std::int64_t>> delete_request(const std::string& domain,
+                                                                 const std::string& username,
+                                                                 const std::string& sender);
 
     std::unique_ptr<sql_driver> driver_;
 };

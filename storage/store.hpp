@@ -134,7 +134,8 @@ public:
     virtual result<void> remove_blocks(const std::string& domain, const std::string& username,
                                        const std::vector<std::string>& jids) = 0;
 
-    // Small per-account XML documents: "vcard" (XEP-0054) and "private:<element> <ns>" (XEP-0049).
+    // Small per-account XML documents: "vcard" (XEP-0054) and "private:<element> <ns>" (XEP-0049). Each
+    // remembers when it was last put (the current time), for delete_documents_older_than.
     virtual result<std::optional<std::string>> get_document(const std::string& domain, const std::string& username,
                                                             const std::string& key) = 0;
     virtual result<void> put_document(const std::string& domain, const std::string& username,
@@ -147,6 +148,36 @@ public:
     // Returns false when there was no such document.
     virtual result<bool> delete_document(const std::string& domain, const std::string& username,
                                          const std::string& key) = 0;
+    // Deletes up to `limit` documents, over all accounts, whose key starts with `prefix` and that were last put
+    // before `cutoff` (unix seconds); returns how many. Documents stored before schema version 6 count as put
+    // when the database was migrated to it.
+    virtual result<std::int64_t> delete_documents_older_than(const std::string& prefix, std::int64_t cutoff,
+                                                             std::size_t limit) = 0;
+
+    // Held stanzas (anti-SPIM): strangers' stanzas kept for a receiver until the sender passes a challenge.
+    // Holds `xml` from `sender` for the account at `now`, within `limits` (see held_limits, hold_outcome): first
+    // the receiver's stanzas held before limits.expire_before go; a sender at max_per_sender is refused; when the
+    // receiver (count or bytes) or the whole server is at its cap, the oldest request (the sender whose oldest
+    // held stanza is oldest — of this receiver, or anywhere for max_total; never the sender's own) is deleted,
+    // as often as needed, and reported in the outcome. Atomic for the account (its lock); max_total may be
+    // overshot by a few on PostgreSQL when several accounts hold at the same moment.
+    virtual result<hold_outcome> add_held_stanza(const std::string& domain, const std::string& username,
+                                                 const std::string& sender, const std::string& xml, std::int64_t now,
+                                                 const held_limits& limits) = 0;
+    // Deletes and returns the sender's held stanzas for the account, oldest first (each one to one taker only).
+    virtual result<std::vector<held_stanza_record>> take_held_stanzas(const std::string& domain,
+                                                                      const std::string& username,
+                                                                      const std::string& sender) = 0;
+    // Every stanza held for the account, by sender, then oldest first.
+    virtual result<std::vector<held_stanza_record>> list_held_stanzas(const std::string& domain,
+                                                                      const std::string& username) = 0;
+    // Senders with stanzas held for the account, sorted.
+    virtual result<std::vector<std::string>> held_senders(const std::string& domain, const std::string& username) = 0;
+    // Over all accounts.
+    virtual result<held_totals> count_held() = 0;
+    // Deletes up to `limit` stanzas, over all accounts, held before `cutoff` (unix seconds), oldest first; returns
+    // how many.
+    virtual result<std::int64_t> delete_held_before(std::int64_t cutoff, std::size_t limit) = 0;
 
     // The server-wide blocklist. put replaces an entry with the same kind and value; remove returns false when
     // there was none. Listing leaves out entries expired at `now` (0: list everything).
