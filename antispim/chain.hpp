@@ -13,7 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "antispim/policy.hpp"
-#include "server/config.hpp"
+#include "antispim/config.hpp"
 
 namespace hush::antispim {
 

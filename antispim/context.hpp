@@ -1,7 +1,9 @@
 #pragma once
 // Everything a policy may look at about one inbound stanza. Built once by the router.
+#include <memory>
 #include <string>
 
+#include "antispim/challenge.hpp"
 #include "protocol/jid.hpp"
 #include "protocol/stanza.hpp"
 
@@ -9,17 +11,34 @@ namespace hush::antispim {
 
 enum class origin_kind { local_session, remote_domain };
 
+// What the challenge policy needs of the receiver and this sender, read in the same storage operation that
+// told whether the sender is a stranger (so a stranger's stanza costs one read, then one atomic write).
+struct receiver_record {
+    bool account_exists = true;  // false: a missing account, answered exactly like an existing one
+    challenge_settings settings;
+    std::string key;     // the receiver's challenge key (hex)
+    std::string key_id;  // its short id, recorded with approvals
+    sender_state state;  // this sender as the receiver's challenge sees it
+};
+
 struct spim_context {
     explicit spim_context(const hush::stanza& s) : stanza(s) {}
 
     const hush::stanza& stanza;
-    hush::jid sender;    // full JID as stamped by the server
+    hush::jid sender;    // full JID as stamped by the server (the authenticated sender, never a payload's claim)
     hush::jid receiver;  // the addressed JID (local account)
     stanza_kind kind = stanza_kind::other;
     bool subscription_request = false;  // presence type='subscribe' — an "invite"
     // The sender has no subscription with the receiver in either direction, no pre-approval, no earlier
     // message from the receiver and no passed challenge. Until rosters exist every other account is a stranger.
     bool stranger = true;
+    // A real relationship (roster, first written to, approved) — false for a local account trusted only because it
+    // is established here, which the blocklist still judges.
+    bool contact = false;
+    // The policy's slot is enforced (not dry-run): a policy that decides and writes in one storage operation
+    // writes only then.
+    bool enforced = true;
+    std::shared_ptr<const receiver_record> record;  // set by the router for strangers; policies may load it else
     origin_kind origin = origin_kind::local_session;
     std::string origin_domain;  // the authenticated domain the stanza arrived from
     std::string peer_address;   // IP address of the connection it arrived on

@@ -159,12 +159,20 @@ asio::awaitable<std::optional<stanza>> antispim_commands::handle_iq(const stanza
             auto q = reply.element().append_child("query");
             q.append_attribute("xmlns").set_value(ns::disco_items.data());
             q.append_attribute("node").set_value(std::string(commands_ns).c_str());
-            for (const auto& [node, name] : {std::pair{configure_node, "Anti-spam question"},
-                                             std::pair{requests_node, "Message requests"}}) {
+            // The requests command says how many wait, so a client's command list shows it at a glance.
+            std::string requests_name = "Message requests";
+            if (auto requester = jid::parse(iq.from()); requester && requester->has_node() &&
+                                                        requester->domain() == addressed.domain()) {
+                if (auto waiting = co_await service_.message_requests(requester->bare()); waiting && !waiting->empty()) {
+                    requests_name += " (" + std::to_string(waiting->size()) + ")";
+                }
+            }
+            for (const auto& [node, name] : {std::pair{configure_node, std::string("Anti-spam question")},
+                                             std::pair{requests_node, requests_name}}) {
                 auto item = q.append_child("item");
                 item.append_attribute("jid").set_value(addressed.domain().c_str());
                 item.append_attribute("node").set_value(std::string(node).c_str());
-                item.append_attribute("name").set_value(name);
+                item.append_attribute("name").set_value(name.c_str());
             }
             co_return reply;
         }

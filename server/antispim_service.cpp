@@ -92,88 +92,253 @@ asio::awaitable<hush::expected<antispim_service::receiver_view, std::string>> an
     co_return result(std::move(*loaded));
 }
 
-asio::awaitable<hush::expected<as::sender_state, std::string>> antispim_service::sender_state_of(
-    const jid& r, const std::string& sender_bare) {
-    auto load = [d = r.domain(), u = r.node(), sender_bare](storage::store& s) {
-        return docs::get_state(s, d, u, sender_bare);
-    };
-    auto found = co_await store_.run(std::move(load));
-    if (!found) {
-        co_return hush::unexpected<std::string>(found.error().message);
-    }
-    co_return std::move(*found);
-}
-
-asio::awaitable<void> antispim_service::save_state(const jid& r, const std::string& sender_bare,
-                                                   const as::sender_state& state) {
-    auto store_it = [d = r.domain(), u = r.node(), sender_bare, state](storage::store& s) {
-        return docs::put_state(s, d, u, sender_bare, state);
-    };
-    if (auto stored = co_await store_.run(std::move(store_it)); !stored) {
-        spdlog::error("antispim: cannot save the state of {} for {}: {}", sender_bare, r.bare_string(),
-                      stored.error().message);
-    }
-}
-
 std::int64_t antispim_service::held_expiry_seconds() const {
     return std::chrono::duration_cast<std::chrono::seconds>(cfg_.antispim.held_expiry).count();
 }
 
-asio::awaitable<bool> antispim_service::hold(const jid& r, const std::string& sender_bare, const stanza& s) {
-    auto update = [d = r.domain(), u = r.node(), sender_bare, xml = s.serialize(),
-                   now = unix_seconds(as::clock_type::now()), expiry = held_expiry_seconds(),
-                   max_held = cfg_.antispim.max_held_per_sender](storage::store& st) {
-        return docs::add_held(st, d, u, sender_bare, xml, now, expiry, max_held);
-    };
-    auto held = co_await store_.run(std::move(update));
-    if (!held) {
-        spdlog::error("antispim: cannot hold a stanza from {} for {}: {}", sender_bare, r.bare_string(),
-                      held.error().message);
-        co_return false;
-    }
-    co_return *held;
-}
-
 // ---- strangers ----------------------------------------------------------------------------------------------------
 
+namespace {
+
+// A real relationship of the receiver with the sender, read inside a storage operation: subscribed either way,
+// asked by the user, pre-approved, or written to first by the user.
+storage::result<bool> related(storage::store& s, const std::string& d, const std::string& u,
+                              const std::string& sender_bare) {
+    auto item = s.get_roster_item(d, u, sender_bare);
+    if (!item) {
+        return hush::unexpected<storage::error>(item.error());
+    }
+    if (*item && ((*item)->sub != storage::subscription::none || (*item)->pending_out || (*item)->approved)) {
+        return true;
+    }
+    auto contacted = s.get_document(d, u, docs::contact_key(sender_bare));
+    if (!contacted) {
+        return hush::unexpected<storage::error>(contacted.error());
+    }
+    return contacted->has_value();
+}
+
+// The receiver's challenge data and the sender's state (an existing account).
+storage::result<as::receiver_record> read_record(storage::store& s, const std::string& d, const std::string& u,
+                                                 const std::string& sender_bare,
+                                                 const as::challenge_settings& defaults) {
+    auto settings = docs::get_settings(s, d, u);
+    if (!settings) {
+        return hush::unexpected<storage::error>(settings.error());
+    }
+    auto key = docs::get_key(s, d, u);
+    if (!key) {
+        return hush::unexpected<storage::error>(key.error());
+    }
+    auto state = docs::get_state(s, d, u, sender_bare);
+    if (!state) {
+        return hush::unexpected<storage::error>(state.error());
+    }
+    as::receiver_record record;
+    record.settings = settings->value_or(defaults);
+    record.key = std::move(key->key);
+    record.key_id = std::move(key->id);
+    record.state = std::move(*state);
+    return record;
+}
+
+bool approved_now(const as::receiver_record& r) {
+    return !r.state.approved_key.empty() && r.state.approved_key == r.key_id;
+}
+
+// When the receiver was last told that message requests wait: <notice at='unix seconds'/>.
+constexpr std::string_view notice_key = "antispim:notice";
+
+// How long an address a user wrote to may answer with an error or an iq result.
+constexpr auto answer_window = std::chrono::minutes{10};
+
+}  // namespace
+
 asio::awaitable<bool> antispim_service::is_stranger(const jid& r, const jid& sender) {
-    if (sender.equals_bare(r)) {
+    if (sender.equals_bare(r) || (!sender.has_node() && is_local_(sender.domain()))) {
         co_return false;
     }
-    if (is_local_(sender.domain()) && (!sender.has_node() || cfg_.antispim.trust_local_users)) {
-        co_return false;  // the user's own server, and (by default) the accounts on it
+    auto found = co_await relation(r, sender, false);
+    // The chain decides what a stranger gets; failing open would let spam through.
+    co_return !found || !found->contact;
+}
+
+bool antispim_service::is_established_cached(const std::string& sender_bare) {
+    if (!cfg_.antispim.trust_local_users) {
+        return false;
     }
+    if (cfg_.antispim.trusted_after.count() == 0 && cfg_.antispim.trusted_min_contacts == 0) {
+        return true;
+    }
+    std::lock_guard lock(engine_mutex_);
+    return established_.find(sender_bare) != nullptr;
+}
+
+asio::awaitable<hush::expected<relation_facts, std::string>> antispim_service::relation(const jid& r,
+                                                                                       const jid& sender,
+                                                                                       bool check_exists) {
+    using result = hush::expected<relation_facts, std::string>;
+    relation_facts facts;
+    const std::string receiver_bare = r.bare_string();
     const std::string sender_bare = sender.bare_string();
-    auto lookup = [d = r.domain(), u = r.node(), sender_bare](storage::store& s) -> storage::result<bool> {
-        auto item = s.get_roster_item(d, u, sender_bare);
-        if (!item) {
-            return hush::unexpected<storage::error>(item.error());
+    const bool local_sender = sender.has_node() && is_local_(sender.domain());
+    const bool established_known = local_sender && is_established_cached(sender_bare);
+    {
+        std::lock_guard lock(engine_mutex_);
+        const auto now = as::clock_type::now();
+        // Errors come from the address the stanza went to (RFC 6120 §8.3.1): the same bare JID, or domain.
+        if (const auto* at = addressed_.peek(receiver_bare + " " + sender_bare); at != nullptr && now - *at < answer_window) {
+            facts.answers_receiver = true;
         }
-        if (*item && ((*item)->sub != storage::subscription::none || (*item)->pending_out || (*item)->approved)) {
-            return false;  // subscribed either way, asked by the user, or pre-approved
-        }
-        auto contacted = s.get_document(d, u, docs::contact_key(sender_bare));
-        if (!contacted) {
-            return hush::unexpected<storage::error>(contacted.error());
-        }
-        return !contacted->has_value();
+        facts.joined_room = joined_.peek(receiver_bare + " " + sender_bare) != nullptr;
+    }
+    struct loaded {
+        bool exists = true;
+        bool contact = false;
+        bool established = false;
+        std::optional<as::receiver_record> record;
     };
-    auto stranger = co_await store_.run(std::move(lookup));
-    if (!stranger) {
-        spdlog::error("antispim: cannot tell whether {} is a stranger to {}: {}", sender_bare, r.bare_string(),
-                      stranger.error().message);
-        co_return true;  // the chain decides what a stranger gets; failing open would let spam through
+    const bool check_trust = local_sender && cfg_.antispim.trust_local_users && !established_known;
+    auto load = [d = r.domain(), u = r.node(), sender_bare, sd = sender.domain(), su = sender.node(), check_exists,
+                 check_trust, defaults = cfg_.antispim.challenge,
+                 min_age = std::chrono::duration_cast<std::chrono::seconds>(cfg_.antispim.trusted_after).count(),
+                 min_contacts = cfg_.antispim.trusted_min_contacts,
+                 now = unix_seconds(as::clock_type::now())](storage::store& s) -> storage::result<loaded> {
+        loaded out;
+        if (check_exists) {
+            auto exists = s.account_exists(d, u);
+            if (!exists) {
+                return hush::unexpected<storage::error>(exists.error());
+            }
+            out.exists = *exists;
+            if (!out.exists) {
+                return out;  // nothing else to read: the answer comes from memory, shaped as for an account
+            }
+        }
+        auto rel = related(s, d, u, sender_bare);
+        if (!rel) {
+            return hush::unexpected<storage::error>(rel.error());
+        }
+        out.contact = *rel;
+        if (out.contact) {
+            return out;
+        }
+        if (check_trust) {
+            auto created = s.account_created_at(sd, su);
+            if (!created) {
+                return hush::unexpected<storage::error>(created.error());
+            }
+            if (*created && now - **created >= min_age) {
+                std::size_t mutual = 0;
+                if (min_contacts > 0) {
+                    auto roster = s.get_roster(sd, su);
+                    if (!roster) {
+                        return hush::unexpected<storage::error>(roster.error());
+                    }
+                    for (const auto& item : *roster) {
+                        mutual += item.sub == storage::subscription::both ? 1 : 0;
+                    }
+                }
+                out.established = mutual >= min_contacts;
+            }
+        }
+        auto record = read_record(s, d, u, sender_bare, defaults);
+        if (!record) {
+            return hush::unexpected<storage::error>(record.error());
+        }
+        out.record = std::move(*record);
+        return out;
+    };
+    auto got = co_await store_.run(std::move(load));
+    if (!got) {
+        co_return hush::unexpected<std::string>(got.error().message);
     }
-    if (!*stranger) {
-        co_return false;
+    facts.account_exists = got->exists;
+    facts.contact = got->contact;
+    if (got->established) {
+        std::lock_guard lock(engine_mutex_);
+        established_.insert_or_assign(sender_bare, true);
     }
-    // Approved through the challenge, under the current key?
-    auto view = co_await receiver(r);
-    auto state = co_await sender_state_of(r, sender_bare);
-    co_return !(view && state && !state->approved_key.empty() && state->approved_key == view->key_id);
+    facts.trusted_local = !facts.contact && (established_known || got->established);
+    if (!got->exists) {
+        auto record = phantom_record(r, sender_bare);  // from memory: no more storage
+        facts.contact = approved_now(record);
+        facts.record = std::make_shared<const as::receiver_record>(std::move(record));
+        co_return result(std::move(facts));
+    }
+    if (got->record) {
+        facts.contact = approved_now(*got->record);  // approved through the challenge, under the current key
+        if (!facts.contact) {
+            facts.record = std::make_shared<const as::receiver_record>(std::move(*got->record));
+        }
+    }
+    if (facts.contact) {
+        facts.trusted_local = false;
+    }
+    co_return result(std::move(facts));
+}
+
+asio::awaitable<hush::expected<as::receiver_record, std::string>> antispim_service::load_record(
+    const jid& r, const std::string& sender_bare) {
+    using result = hush::expected<as::receiver_record, std::string>;
+    struct loaded {
+        bool exists = true;
+        as::receiver_record record;
+    };
+    auto load = [d = r.domain(), u = r.node(), sender_bare,
+                 defaults = cfg_.antispim.challenge](storage::store& s) -> storage::result<loaded> {
+        auto exists = s.account_exists(d, u);
+        if (!exists) {
+            return hush::unexpected<storage::error>(exists.error());
+        }
+        if (!*exists) {
+            return loaded{false, {}};
+        }
+        auto record = read_record(s, d, u, sender_bare, defaults);
+        if (!record) {
+            return hush::unexpected<storage::error>(record.error());
+        }
+        return loaded{true, std::move(*record)};
+    };
+    auto got = co_await store_.run(std::move(load));
+    if (!got) {
+        co_return hush::unexpected<std::string>(got.error().message);
+    }
+    if (got->exists) {
+        co_return result(std::move(got->record));
+    }
+    co_return result(phantom_record(r, sender_bare));
+}
+
+as::receiver_record antispim_service::phantom_record(const jid& r, const std::string& sender_bare) {
+    as::receiver_record record;
+    record.account_exists = false;
+    record.settings = cfg_.antispim.challenge;
+    record.key = phantom_key_;
+    record.key_id = phantom_key_id_;
+    std::lock_guard lock(engine_mutex_);
+    if (const auto* p = phantoms_.peek(r.bare_string() + " " + sender_bare)) {
+        record.state = p->state;
+    }
+    return record;
 }
 
 asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& from, const jid& to) {
+    const std::string user = from.bare_string();
+    const std::string target = to.bare_string();
+    {
+        // What this user may get answers from (errors, iq results) and which rooms it is in (groupchat).
+        std::lock_guard lock(engine_mutex_);
+        const auto now = as::clock_type::now();
+        addressed_.insert_or_assign(user + " " + target, now);
+        if (s.kind() == stanza_kind::presence && !to.is_bare()) {
+            if (s.type().empty()) {
+                joined_.insert_or_assign(user + " " + target, true);
+            } else if (s.type() == "unavailable") {
+                joined_.erase(user + " " + target);
+            }
+        }
+    }
     // Writing to someone first (a message with a body, asking for or granting a subscription, directed presence —
     // joining a group chat — or an iq request — registering with a transport) makes them a contact. Receipts and
     // chat states do not. Services (domain JIDs) count too; this server's own domains need no note.
@@ -186,94 +351,24 @@ asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& fro
     if (!first_contact || from.equals_bare(to) || (!to.has_node() && is_local_(to.domain()))) {
         co_return;
     }
-    const std::string pair = from.bare_string() + " " + to.bare_string();
+    const std::string pair = user + " " + target;
     {
         // Most outbound stanzas go to known contacts: remember recent notes instead of asking storage each time.
         std::lock_guard lock(engine_mutex_);
-        if (noted_.contains(pair)) {
+        if (noted_.find(pair) != nullptr) {
             co_return;
         }
     }
-    auto note = [d = from.domain(), u = from.node(), k = docs::contact_key(to.bare_string())](storage::store& st)
-        -> storage::result<void> {
-        auto found = st.get_document(d, u, k);
-        if (!found) {
-            return hush::unexpected<storage::error>(found.error());
-        }
-        if (*found) {
-            return {};
-        }
-        return st.put_document(d, u, k, "<contact/>");
+    // Written (again) once per sweep interval at most: a note's age is how long it has not been used.
+    auto note = [d = from.domain(), u = from.node(), target](storage::store& st) {
+        return docs::note_contact(st, d, u, target);
     };
     if (auto noted = co_await store_.run(std::move(note)); !noted) {
-        spdlog::error("antispim: cannot note that {} wrote to {}: {}", from.bare_string(), to.bare_string(),
-                      noted.error().message);
+        spdlog::error("antispim: cannot note that {} wrote to {}: {}", user, target, noted.error().message);
         co_return;
     }
     std::lock_guard lock(engine_mutex_);
-    if (noted_.size() >= 100000) {
-        noted_.clear();  // bounded; forgetting only costs one storage read later
-    }
-    noted_.insert(pair);
-}
-
-asio::awaitable<bool> antispim_service::missing_account(const stanza& s, const jid& from, const jid& to,
-                                                       bool chain_enforces_challenge) {
-    const auto& settings = cfg_.antispim.challenge;
-    if (!chain_enforces_challenge || !settings.enabled || settings.strangers != as::stranger_mode::challenge) {
-        co_return false;
-    }
-    if (is_local_(from.domain()) && (!from.has_node() || cfg_.antispim.trust_local_users)) {
-        co_return false;  // no stranger: local users may learn who exists here, as with any server
-    }
-    if (!as::is_first_contact(as::path_of(s))) {
-        co_return false;
-    }
-    const jid receiver = to.bare();
-    const std::string sender_bare = from.bare_string();
-    const auto now = as::clock_type::now();
-    std::optional<as::sender_state> challenge;
-    std::optional<as::answer_outcome> answered;
-    bool locked = false;
-    as::time_point until{};
-    {
-        std::lock_guard lock(engine_mutex_);
-        if (phantoms_.size() > 10000) {
-            phantoms_.clear();  // bounded; a cleared entry only means a fresh challenge
-        }
-        auto& state = phantoms_[{receiver.bare_string(), sender_bare}];
-        if (!state.approved_key.empty()) {
-            co_return false;  // passed: now it may learn there is nobody here
-        }
-        const std::string body = s.element().child_value("body");
-        if (s.kind() == stanza_kind::message && as::challenge_engine::looks_like_answer(state, body)) {
-            answered = engine_.on_answer(state, settings, now, body, phantom_key_id_);
-            if (answered->what == as::answer_outcome::kind::wrong || answered->what == as::answer_outcome::kind::too_fast) {
-                challenge = state;
-            }
-        } else {
-            const auto outcome = engine_.on_stanza(state, settings, now);
-            if (outcome.what == as::stranger_outcome::kind::challenge) {
-                challenge = state;
-            }
-            locked = outcome.what == as::stranger_outcome::kind::locked_out;
-            until = outcome.until;
-        }
-    }
-    receiver_view view{settings, phantom_key_, phantom_key_id_};
-    if (challenge) {
-        co_await send_challenge(receiver, from, view, *challenge);
-    } else if (answered && answered->what == as::answer_outcome::kind::pass) {
-        co_await send_approval(receiver, from, view);
-    } else if (locked || (answered && answered->what == as::answer_outcome::kind::locked_out)) {
-        const auto lockout_end = answered ? answered->until : until;
-        stanza error = make_error_reply(s, "policy-violation", error_type::wait, lockout_text(lockout_end));
-        pugi::xml_document extra;
-        extra.load_string(retry_after_payload(lockout_end).c_str());
-        error.element().child("error").append_copy(extra.first_child());
-        co_await sink_->send_unfiltered(std::move(error));
-    }
-    co_return true;
+    noted_.insert_or_assign(pair, true);  // bounded; forgetting only costs one storage read later
 }
 
 // ---- advice for the receiver -------------------------------------------------------------------------------------
@@ -290,10 +385,87 @@ asio::awaitable<void> antispim_service::advise(const jid& r, const std::string& 
     co_await sink_->send_unfiltered(std::move(m));
 }
 
+storage::held_limits antispim_service::held_limits() const {
+    storage::held_limits limits;
+    limits.max_per_sender = cfg_.antispim.max_held_per_sender;
+    limits.max_per_receiver = cfg_.antispim.max_held_per_receiver;
+    limits.max_bytes_per_receiver = cfg_.antispim.max_held_bytes_per_receiver;
+    limits.max_total = cfg_.antispim.max_held_total;
+    return limits;
+}
+
+asio::awaitable<void> antispim_service::send_eviction_notice(const storage::evicted_request& evicted) {
+    // The oldest request made room for a newer one: its sender hears that what it sent was not kept (nothing is
+    // lost silently), from the receiver's address as the challenge was.
+    auto receiver = jid::parse(evicted.username + "@" + evicted.domain);
+    auto sender = jid::parse(evicted.sender);
+    if (!receiver || !sender) {
+        co_return;
+    }
+    stanza m = message_to(*receiver, *sender, "antispim-expired-" + std::to_string(unix_seconds(as::clock_type::now())));
+    append_text(m.element(), "body",
+                std::to_string(evicted.stanzas) + " message(s) you sent to " + receiver->bare_string() +
+                    " while waiting for your answer to the challenge were not kept: too many requests were waiting. "
+                    "Answer the challenge and write again.");
+    m.element().append_child("dropped").append_attribute("xmlns").set_value(std::string(as::ns).c_str());
+    spdlog::info("antispim: {} held stanza(s) of {} for {} dropped to make room", evicted.stanzas, evicted.sender,
+                 receiver->bare_string());
+    co_await sink_->send_unfiltered(std::move(m));
+}
+
+asio::awaitable<void> antispim_service::sweep() {
+    auto run = [now = unix_seconds(as::clock_type::now()), held = held_expiry_seconds(),
+                states = std::chrono::duration_cast<std::chrono::seconds>(cfg_.antispim.state_expiry).count(),
+                contacts = std::chrono::duration_cast<std::chrono::seconds>(cfg_.antispim.contact_expiry).count()](
+                   storage::store& st) { return docs::sweep(st, now, held, states, contacts); };
+    for (;;) {
+        auto swept = co_await store_.run(run);
+        if (!swept) {
+            spdlog::error("antispim: sweeping expired anti-SPIM state failed: {}", swept.error().message);
+            co_return;
+        }
+        if (swept->held + swept->states + swept->contacts + swept->legacy_held > 0) {
+            spdlog::info("antispim: swept {} expired held stanza(s), {} challenge state(s), {} contact note(s)",
+                         swept->held + swept->legacy_held, swept->states, swept->contacts);
+        }
+        if (!swept->more) {
+            break;
+        }
+    }
+    // The memory of addresses without an account, and of notes already written, is swept alike.
+    std::lock_guard lock(engine_mutex_);
+    const auto stale = as::clock_type::now() - cfg_.antispim.held_expiry;
+    phantoms_.erase_oldest_while([&](const std::string&, const phantom& p) {
+        return p.state.challenged_at < stale && p.state.locked_until < as::clock_type::now();
+    });
+    noted_.clear();  // a note in use is written again (refreshing its age) the next time the user writes
+}
+
+asio::awaitable<void> antispim_service::send_request_notice(const jid& r, std::size_t requests) {
+    // A normal message (not a headline), so an offline user finds it at the next login instead of the requests
+    // expiring unseen.
+    stanza m = stanza::make("message");
+    m.set_attribute("from", r.domain());
+    m.set_attribute("to", r.bare_string());
+    m.set_attribute("type", "normal");
+    m.set_attribute("id", "antispim-requests-" + std::to_string(unix_seconds(as::clock_type::now())));
+    append_text(m.element(), "subject", "Message requests");
+    append_text(m.element(), "body",
+                std::to_string(requests) + " message request" + (requests == 1 ? "" : "s") +
+                    " from people you have not talked to yet " + (requests == 1 ? "waits" : "wait") +
+                    " for them to answer your anti-spam question. See and release or reject them with the "
+                    "\"Message requests\" command of your server (ad-hoc commands); unanswered ones expire after " +
+                    std::to_string(cfg_.antispim.held_expiry.count() / 24) + " days. You are told this at most "
+                    "once a day.");
+    auto element = m.element().append_child("requests");
+    element.append_attribute("xmlns").set_value(std::string(as::ns).c_str());
+    element.append_attribute("count").set_value(std::to_string(requests).c_str());
+    co_await sink_->send_unfiltered(std::move(m));
+}
+
 asio::awaitable<void> antispim_service::advise_if_passed(const jid& r, const std::string& sender_bare) {
-    auto view = co_await receiver(r);
-    auto state = co_await sender_state_of(r, sender_bare);
-    if (view && state && !state->approved_key.empty() && state->approved_key == view->key_id) {
+    auto record = co_await load_record(r, sender_bare);
+    if (record && record->account_exists && approved_now(*record)) {
         spdlog::info("antispim: {} blocked {}, who had passed the challenge: advising a harder question",
                      r.bare_string(), sender_bare);
         co_await advise(r, sender_bare + " answered your anti-spam question and you have now blocked them: your "
@@ -336,22 +508,34 @@ asio::awaitable<void> antispim_service::count_lockout(const jid& r) {
 
 // ---- talking to the sender ----------------------------------------------------------------------------------------
 
-asio::awaitable<void> antispim_service::send_challenge(const jid& r, const jid& sender, const receiver_view& view,
+asio::awaitable<void> antispim_service::send_challenge(const jid& r, const jid& sender,
+                                                       const as::challenge_settings& settings,
                                                        const as::sender_state& state) {
     stanza m = message_to(r, sender, state.challenge_id);
-    append_text(m.element(), "body", as::challenge_text(r.bare_string(), view.settings, state));
-    as::append_captcha_form(m.element(), r.bare_string(), view.settings, state);
+    append_text(m.element(), "body", as::challenge_text(r.bare_string(), settings, state));
+    as::append_captcha_form(m.element(), r.bare_string(), settings, state);
     co_await sink_->send_unfiltered(std::move(m));
 }
 
-asio::awaitable<void> antispim_service::release(const jid& r, const jid& sender, const receiver_view& view) {
-    co_await send_approval(r, sender, view);
-    co_await deliver_held(r, sender.bare_string());
+asio::awaitable<void> antispim_service::send_lockout(const stanza& s, as::time_point until) {
+    stanza error = make_error_reply(s, "policy-violation", error_type::wait, lockout_text(until));
+    pugi::xml_document extra;
+    extra.load_string(retry_after_payload(until).c_str());
+    error.element().child("error").append_copy(extra.first_child());
+    co_await sink_->send_unfiltered(std::move(error));
 }
 
-asio::awaitable<void> antispim_service::send_approval(const jid& r, const jid& sender, const receiver_view& view) {
-    const std::string secret = as::sender_secret(view.key, sender.bare_string());
-    stanza m = message_to(r, sender, "approved-" + view.key_id);
+asio::awaitable<void> antispim_service::release(const jid& r, const jid& sender, const as::receiver_record& record) {
+    co_await send_approval(r, sender, record);
+    if (record.account_exists) {
+        co_await deliver_held(r, sender.bare_string());
+    }
+}
+
+asio::awaitable<void> antispim_service::send_approval(const jid& r, const jid& sender,
+                                                      const as::receiver_record& record) {
+    const std::string secret = as::sender_secret(record.key, sender.bare_string());
+    stanza m = message_to(r, sender, "approved-" + record.key_id);
     append_text(m.element(), "body",
                 "Thank you: your messages now reach " + r.bare_string() +
                     ". What you sent before is delivered too. Your client may add this secret to later messages: " +
@@ -395,50 +579,177 @@ asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const 
     co_return count;
 }
 
+
+asio::awaitable<hush::expected<antispim_service::stranger_step, std::string>> antispim_service::record_stranger_stanza(
+    const jid& r, const std::string& sender_bare, const as::challenge_settings& settings, bool account_exists,
+    const stanza* to_hold) {
+    using result = hush::expected<stranger_step, std::string>;
+    const auto now = as::clock_type::now();
+    if (!account_exists) {
+        // The same steps as for an account, in memory; what would be held is only counted.
+        std::lock_guard lock(engine_mutex_);
+        auto& p = phantoms_[r.bare_string() + " " + sender_bare];
+        stranger_step step;
+        as::sender_state next = p.state;
+        step.outcome = engine_.on_stanza(next, settings, now);
+        const bool holds = to_hold != nullptr && (step.outcome.what == as::stranger_outcome::kind::challenge ||
+                                                  step.outcome.what == as::stranger_outcome::kind::resend);
+        if (holds && p.held >= cfg_.antispim.max_held_per_sender) {
+            step.sender_full = true;
+        } else {
+            p.state = next;
+            p.held += holds ? 1 : 0;
+            step.held = holds;
+        }
+        step.state = p.state;
+        co_return result(std::move(step));
+    }
+    auto decide = [this, d = r.domain(), u = r.node(), sender_bare, settings, now,
+                   xml = to_hold != nullptr ? to_hold->serialize() : std::string(), hold = to_hold != nullptr,
+                   expiry = held_expiry_seconds(), limits = held_limits(),
+                   notice_seconds = std::chrono::duration_cast<std::chrono::seconds>(request_notice_interval).count()](
+                      storage::store& st) -> storage::result<stranger_step> {
+        // Read, decide and write under the account's lock: a parallel stanza of the same sender waits for this
+        // one and then sees what it wrote.
+        return storage::atomically(st, d, u, [&]() -> storage::result<stranger_step> {
+            auto state = docs::get_state(st, d, u, sender_bare);
+            if (!state) {
+                return hush::unexpected<storage::error>(state.error());
+            }
+            stranger_step step;
+            as::sender_state next = *state;
+            step.outcome = with_engine([&](as::challenge_engine& e) { return e.on_stanza(next, settings, now); });
+            const bool holds = hold && (step.outcome.what == as::stranger_outcome::kind::challenge ||
+                                        step.outcome.what == as::stranger_outcome::kind::resend);
+            if (holds) {
+                auto kept = docs::add_held(st, d, u, sender_bare, xml, unix_seconds(now), expiry, limits);
+                if (!kept) {
+                    return hush::unexpected<storage::error>(kept.error());
+                }
+                if (!kept->kept()) {
+                    step.sender_full = true;  // nothing changes: the sender is told to wait for its answer
+                    step.state = *state;
+                    return step;
+                }
+                step.held = true;
+                step.evicted = std::move(kept->evicted);
+                // Requests started waiting: the receiver hears of it once a day at most (in this same operation).
+                auto notice = st.get_document(d, u, std::string(notice_key));
+                if (!notice) {
+                    return hush::unexpected<storage::error>(notice.error());
+                }
+                const std::int64_t last = *notice ? std::atoll((*notice)->c_str() + (*notice)->find('\'') + 1) : 0;
+                if (!*notice || unix_seconds(now) - last >= notice_seconds) {
+                    auto senders = st.held_senders(d, u);
+                    if (!senders) {
+                        return hush::unexpected<storage::error>(senders.error());
+                    }
+                    step.notify_requests = std::max<std::size_t>(senders->size(), 1);
+                    if (auto stored = st.put_document(d, u, std::string(notice_key),
+                                                      "<notice at='" + std::to_string(unix_seconds(now)) + "'/>");
+                        !stored) {
+                        return hush::unexpected<storage::error>(stored.error());
+                    }
+                }
+            }
+            if (auto stored = docs::put_state(st, d, u, sender_bare, next); !stored) {
+                return hush::unexpected<storage::error>(stored.error());
+            }
+            step.state = std::move(next);
+            return step;
+        });
+    };
+    auto step = co_await store_.run(std::move(decide));
+    if (!step) {
+        co_return hush::unexpected<std::string>(step.error().message);
+    }
+    co_return result(std::move(*step));
+}
+
 asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const jid& sender, std::string_view text,
                                                              const stanza& reply_to) {
     const std::string sender_bare = sender.bare_string();
-    auto view = co_await receiver(r);
-    auto state = co_await sender_state_of(r, sender_bare);
-    if (!view || !state) {
-        spdlog::error("antispim: cannot judge an answer of {} to {}", sender_bare, r.bare_string());
+    const auto now = as::clock_type::now();
+    struct judged {
+        as::answer_outcome outcome;
+        as::receiver_record record;  // with the state after the answer
+    };
+    std::optional<judged> done;
+    // One atomic storage operation for read-decide-write: parallel answers are judged one after the other, so
+    // each costs a try and none gets around the lockout.
+    auto decide = [this, d = r.domain(), u = r.node(), sender_bare, now, answer_text = std::string(text),
+                   defaults = cfg_.antispim.challenge](storage::store& st) -> storage::result<std::optional<judged>> {
+        return storage::atomically(st, d, u, [&]() -> storage::result<std::optional<judged>> {
+            auto exists = st.account_exists(d, u);
+            if (!exists) {
+                return hush::unexpected<storage::error>(exists.error());
+            }
+            if (!*exists) {
+                return std::optional<judged>();  // judged in memory below
+            }
+            auto record = read_record(st, d, u, sender_bare, defaults);
+            if (!record) {
+                return hush::unexpected<storage::error>(record.error());
+            }
+            judged j;
+            j.outcome = with_engine([&](as::challenge_engine& e) {
+                return e.on_answer(record->state, record->settings, now, answer_text, record->key_id);
+            });
+            if (auto stored = docs::put_state(st, d, u, sender_bare, record->state); !stored) {
+                return hush::unexpected<storage::error>(stored.error());
+            }
+            j.record = std::move(*record);
+            return std::optional<judged>(std::move(j));
+        });
+    };
+    auto stored = co_await store_.run(std::move(decide));
+    if (!stored) {
+        spdlog::error("antispim: cannot judge an answer of {} to {}: {}", sender_bare, r.bare_string(),
+                      stored.error().message);
         co_return as::answer_outcome{};
     }
-    const auto now = as::clock_type::now();
-    const auto outcome =
-        with_engine([&](as::challenge_engine& e) { return e.on_answer(*state, view->settings, now, text, view->key_id); });
-    co_await save_state(r, sender_bare, *state);
+    if (*stored) {
+        done = std::move(**stored);
+    } else {
+        judged j;
+        j.record = phantom_record(r, sender_bare);
+        std::lock_guard lock(engine_mutex_);
+        auto& p = phantoms_[r.bare_string() + " " + sender_bare];
+        j.outcome = engine_.on_answer(p.state, j.record.settings, now, text, j.record.key_id);
+        j.record.state = p.state;
+        done = std::move(j);
+    }
+    const auto& outcome = done->outcome;
+    const auto& record = done->record;
     using kind = as::answer_outcome::kind;
     spdlog::info("antispim: challenge answer from {} to {}: {}", sender_bare, r.bare_string(),
-                 outcome.what == kind::pass       ? "pass"
-                 : outcome.what == kind::wrong    ? "wrong"
-                 : outcome.what == kind::too_fast ? "too fast"
-                 : outcome.what == kind::blocked  ? "blocked"
+                 outcome.what == kind::pass         ? "pass"
+                 : outcome.what == kind::wrong      ? "wrong"
+                 : outcome.what == kind::too_fast   ? "too fast"
+                 : outcome.what == kind::blocked    ? "blocked"
                  : outcome.what == kind::locked_out ? "locked out"
                                                     : "no challenge");
     switch (outcome.what) {
     case kind::pass:
-        co_await release(r, sender, *view);
+        co_await release(r, sender, record);
         break;
     case kind::wrong:
     case kind::too_fast:
-        co_await send_challenge(r, sender, *view, *state);
+        co_await send_challenge(r, sender, record.settings, record.state);
         break;
     case kind::locked_out: {
-        co_await count_lockout(r);
+        if (record.account_exists) {
+            co_await count_lockout(r);
+        }
         if (reply_to.kind() == stanza_kind::message) {
-            stanza error = make_error_reply(reply_to, "policy-violation", error_type::wait, lockout_text(outcome.until));
-            pugi::xml_document extra;
-            extra.load_string(retry_after_payload(outcome.until).c_str());
-            error.element().child("error").append_copy(extra.first_child());
-            co_await sink_->send(std::move(error));
+            co_await send_lockout(reply_to, outcome.until);
         }
         break;
     }
     case kind::blocked:
         spdlog::warn("antispim: {} is now blocked for {} after {} lockouts", sender_bare, r.bare_string(),
-                     view->settings.steps);
-        if (consensus_ != nullptr && cfg_.antispim.consensus.count_lockouts) {
+                     record.settings.steps);
+        if (record.account_exists && consensus_ != nullptr && cfg_.antispim.consensus.count_lockouts) {
             co_await consensus_->vote(r, sender.bare(), "lockout");
         }
         break;
@@ -491,11 +802,16 @@ public:
         const jid receiver = ctx.receiver.bare();
         const jid sender = ctx.sender;
         const std::string sender_bare = sender.bare_string();
-        auto view = co_await service_.receiver(receiver);
-        if (!view) {
-            co_return hush::unexpected<as::policy_failure>(as::policy_failure{view.error()});
+        // The router read this with the stranger status, in the same storage operation.
+        std::shared_ptr<const as::receiver_record> record = ctx.record;
+        if (!record) {
+            auto loaded = co_await service_.load_record(receiver, sender_bare);
+            if (!loaded) {
+                co_return hush::unexpected<as::policy_failure>(as::policy_failure{loaded.error()});
+            }
+            record = std::make_shared<const as::receiver_record>(std::move(*loaded));
         }
-        auto settings = view->settings;
+        auto settings = record->settings;
         // A sender listed by a source trusted for "challenge" only is asked whatever the user chose.
         if (service_.listed_for_challenge(ctx) && (!settings.enabled || settings.strangers == as::stranger_mode::allow)) {
             settings.enabled = true;
@@ -509,16 +825,13 @@ public:
         }
         // Step s: a stanza carrying the receiver's secret for this sender passes.
         if (auto secret = s.child("secret", as::ns);
-            secret && as::secret_matches(view->key, sender_bare, secret.child_value())) {
+            secret && as::secret_matches(record->key, sender_bare, secret.child_value())) {
             co_return result(as::verdict::pass());
         }
-        auto state = co_await service_.sender_state_of(receiver, sender_bare);
-        if (!state) {
-            co_return hush::unexpected<as::policy_failure>(as::policy_failure{state.error()});
-        }
-        if (ctx.kind == stanza_kind::message && !state->blocked && as::challenge_engine::looks_like_answer(
-                                                                        *state, s.element().child_value("body"))) {
-            auto* svc = &service_;
+        const auto& state = record->state;
+        auto* svc = &service_;
+        if (ctx.kind == stanza_kind::message && !state.blocked &&
+            as::challenge_engine::looks_like_answer(state, s.element().child_value("body"))) {
             co_return result(make(as::verdict_kind::drop, "challenge-answer",
                                   [svc, receiver, sender](const stanza& answer) -> asio::awaitable<void> {
                                       co_await svc->answer(receiver, sender, answer.element().child_value("body"),
@@ -535,13 +848,12 @@ public:
             }
             co_return result(make(as::verdict_kind::drop, "stranger-presence"));
         }
-        // Decide on a copy; the effect stores what was decided (never in dry-run).
-        as::sender_state next = *state;
-        const auto now = as::clock_type::now();
-        const auto outcome = service_.with_engine(
-            [&](as::challenge_engine& e) { return e.on_stanza(next, settings, now); });
-        auto* svc = &service_;
-        const receiver_view_ptr shared_view = std::make_shared<antispim_service::receiver_view>(*view);
+        // A preview on a copy names the verdict; the effect decides again on the stored state and records it in one
+        // atomic storage operation (never in dry-run, where effects do not run).
+        as::sender_state preview = state;
+        const auto outcome =
+            service_.with_engine([&](as::challenge_engine& e) { return e.on_stanza(preview, settings, as::clock_type::now()); });
+        const bool exists = record->account_exists;
         using kind = as::stranger_outcome::kind;
         switch (outcome.what) {
         case kind::blocked: {
@@ -551,8 +863,14 @@ public:
         }
         case kind::locked_out: {
             as::verdict v = make(as::verdict_kind::defer, "stranger-locked-out",
-                                 [svc, receiver, sender_bare, next](const stanza&) -> asio::awaitable<void> {
-                                     co_await svc->save_state(receiver, sender_bare, next);
+                                 [svc, receiver, sender_bare, settings, exists](const stanza&) -> asio::awaitable<void> {
+                                     // The lockout starts over (seed step k); the router sends the error.
+                                     auto step = co_await svc->record_stranger_stanza(receiver, sender_bare, settings,
+                                                                                      exists, nullptr);
+                                     if (!step) {
+                                         spdlog::error("antispim: cannot record a lockout of {} for {}: {}",
+                                                       sender_bare, receiver.bare_string(), step.error());
+                                     }
                                  });
             v.error_condition = "policy-violation";
             v.error_text = lockout_text(outcome.until);
@@ -560,29 +878,49 @@ public:
             co_return result(std::move(v));
         }
         case kind::challenge:
-        case kind::resend: {
-            const bool send_new = outcome.what == kind::challenge;
+        case kind::resend:
             co_return result(make(
-                as::verdict_kind::hold, send_new ? "stranger-challenged" : "stranger-held",
-                [svc, receiver, sender, sender_bare, next, shared_view, send_new](const stanza& held) -> asio::awaitable<void> {
-                    if (!co_await svc->hold(receiver, sender_bare, held)) {
-                        stanza error = make_error_reply(held, "resource-constraint", error_type::wait,
-                                                        "too many messages waiting for your answer to the challenge");
-                        co_await svc->sink().send(std::move(error));
+                as::verdict_kind::hold, outcome.what == kind::challenge ? "stranger-challenged" : "stranger-held",
+                [svc, receiver, sender, sender_bare, settings, exists](const stanza& held) -> asio::awaitable<void> {
+                    auto step = co_await svc->record_stranger_stanza(receiver, sender_bare, settings, exists, &held);
+                    if (!step) {
+                        spdlog::error("antispim: cannot hold a stanza from {} for {}: {}", sender_bare,
+                                      receiver.bare_string(), step.error());
+                        co_await svc->sink().send(make_error_reply(held, "internal-server-error", error_type::wait,
+                                                                   "try again later"));
                         co_return;
                     }
-                    co_await svc->save_state(receiver, sender_bare, next);
-                    if (send_new) {
-                        co_await svc->send_challenge(receiver, sender, *shared_view, next);
+                    if (step->sender_full) {
+                        co_await svc->sink().send(make_error_reply(
+                            held, "resource-constraint", error_type::wait,
+                            "too many messages waiting for your answer to the challenge"));
+                        co_return;
+                    }
+                    for (const auto& evicted : step->evicted) {
+                        co_await svc->send_eviction_notice(evicted);
+                    }
+                    if (step->notify_requests > 0) {
+                        co_await svc->send_request_notice(receiver, step->notify_requests);
+                    }
+                    switch (step->outcome.what) {
+                    case kind::challenge:
+                        co_await svc->send_challenge(receiver, sender, settings, step->state);
+                        break;
+                    case kind::locked_out:  // a parallel stanza used the last try first
+                        co_await svc->send_lockout(held, step->outcome.until);
+                        break;
+                    case kind::blocked:
+                        co_await svc->sink().send(make_error_reply(held, "service-unavailable"));
+                        break;
+                    case kind::resend:
+                        break;
                     }
                 }));
-        }
         }
         co_return result(as::verdict::pass());
     }
 
 private:
-    using receiver_view_ptr = std::shared_ptr<antispim_service::receiver_view>;
     antispim_service& service_;
 };
 
@@ -713,8 +1051,12 @@ asio::awaitable<std::optional<stanza>> antispim_service::handle_iq(const stanza&
         if (!submitted) {
             co_return make_error_reply(iq, "bad-request", "expected a submitted captcha form with 'challenge' and 'qa'");
         }
-        auto state = co_await sender_state_of(addressed, requester->bare_string());
-        if (!state || state->challenge_id != submitted->first) {
+        // The same answers for a missing account as for an existing one (its challenges live in memory).
+        auto record = co_await load_record(addressed, requester->bare_string());
+        if (!record) {
+            co_return make_error_reply(iq, "internal-server-error", error_type::wait, "try again later");
+        }
+        if (record->state.challenge_id != submitted->first) {
             co_return make_error_reply(iq, "item-not-found", "no such challenge (it may have been replaced)");
         }
         const auto outcome = co_await answer(addressed, *requester, submitted->second, iq);

@@ -14,6 +14,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "antispim/bounded_map.hpp"
 #include "antispim/challenge.hpp"
 #include "antispim/policy.hpp"
 #include "server/antispim_documents.hpp"
@@ -43,9 +44,15 @@ public:
 
     // stranger_oracle
     boost::asio::awaitable<bool> is_stranger(const jid& receiver_bare, const jid& sender) override;
+    boost::asio::awaitable<hush::expected<relation_facts, std::string>> relation(const jid& receiver_bare,
+                                                                                const jid& sender,
+                                                                                bool check_exists) override;
     boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to) override;
-    boost::asio::awaitable<bool> missing_account(const stanza& s, const jid& from, const jid& to,
-                                                 bool chain_enforces_challenge) override;
+
+    // The receiver's challenge data and this sender's state in one storage operation; for a missing account the
+    // same shapes from memory (server default settings, a per-process key), so answers cannot tell them apart.
+    boost::asio::awaitable<hush::expected<antispim::receiver_record, std::string>> load_record(
+        const jid& receiver_bare, const std::string& sender_bare);
 
     // The "challenge" policy for the chain.
     std::unique_ptr<antispim::policy> make_challenge_policy();
@@ -76,27 +83,53 @@ public:
         std::string key_id;  // short id of the key, recorded with approvals
     };
     boost::asio::awaitable<hush::expected<receiver_view, std::string>> receiver(const jid& receiver_bare);
-    boost::asio::awaitable<hush::expected<antispim::sender_state, std::string>> sender_state_of(
-        const jid& receiver_bare, const std::string& sender_bare);
-    boost::asio::awaitable<void> save_state(const jid& receiver_bare, const std::string& sender_bare,
-                                            const antispim::sender_state& state);
-    // Keeps `s` for the receiver; false when the sender already has the maximum held.
-    boost::asio::awaitable<bool> hold(const jid& receiver_bare, const std::string& sender_bare, const stanza& s);
+
+    // A stranger's stanza that is no answer, decided and recorded in ONE atomic storage operation (read the
+    // sender's state, run the engine, keep the stanza, write the state back), so parallel stanzas cannot lose
+    // updates. `to_hold` null: only the state changes (a lockout restarting). For a missing account the same
+    // happens in memory. Nothing is written when `enforced` is false.
+    struct stranger_step {
+        antispim::stranger_outcome outcome;
+        antispim::sender_state state;
+        bool held = false;       // the stanza was kept
+        bool sender_full = false;  // not kept: this sender already has the most a receiver keeps per sender
+        std::size_t notify_requests = 0;  // > 0: tell the receiver this many requests wait (at most once a day)
+        std::vector<storage::evicted_request> evicted;  // older requests dropped to make room: tell their senders
+    };
+    storage::held_limits held_limits() const;
+    boost::asio::awaitable<void> send_eviction_notice(const storage::evicted_request& evicted);
+    // One pass of the sweeper: expired held stanzas, challenge states and contact notes (storage, in bounded
+    // batches) and the in-memory state of addresses without an account. The server runs it on a timer.
+    boost::asio::awaitable<void> sweep();
+    // How often a receiver is told that message requests wait.
+    static constexpr std::chrono::hours request_notice_interval{24};
+    // The receiver's notice: "N message requests wait", from its server, stored offline if need be.
+    boost::asio::awaitable<void> send_request_notice(const jid& receiver_bare, std::size_t requests);
+    boost::asio::awaitable<hush::expected<stranger_step, std::string>> record_stranger_stanza(
+        const jid& receiver_bare, const std::string& sender_bare, const antispim::challenge_settings& settings,
+        bool account_exists, const stanza* to_hold);
+
     // The sender passed: a secret message to it, then every held stanza to the receiver, delay-stamped.
-    boost::asio::awaitable<void> release(const jid& receiver_bare, const jid& sender, const receiver_view& view);
+    boost::asio::awaitable<void> release(const jid& receiver_bare, const jid& sender,
+                                         const antispim::receiver_record& record);
     // Advice for the receiver (the seed's "your question was probably too easy"), from its server.
     boost::asio::awaitable<void> advise(const jid& receiver_bare, const std::string& text);
     boost::asio::awaitable<void> advise_if_passed(const jid& receiver_bare, const std::string& sender_bare);
     boost::asio::awaitable<void> count_lockout(const jid& receiver_bare);
     static constexpr unsigned advice_lockouts_per_day = 3;
     // The message telling a sender it passed, with its secret.
-    boost::asio::awaitable<void> send_approval(const jid& receiver_bare, const jid& sender, const receiver_view& view);
+    boost::asio::awaitable<void> send_approval(const jid& receiver_bare, const jid& sender,
+                                               const antispim::receiver_record& record);
     // Every held stanza of the sender to the receiver, delay-stamped; returns how many.
     boost::asio::awaitable<std::size_t> deliver_held(const jid& receiver_bare, const std::string& sender_bare);
     std::int64_t held_expiry_seconds() const;
-    boost::asio::awaitable<void> send_challenge(const jid& receiver_bare, const jid& sender, const receiver_view& view,
+    boost::asio::awaitable<void> send_challenge(const jid& receiver_bare, const jid& sender,
+                                                const antispim::challenge_settings& settings,
                                                 const antispim::sender_state& state);
-    // An answer by message or form; `reply_to` is the stanza that carried it (errors go back to it).
+    // The lockout error (policy-violation, wait, with <retry-after/>) answering `s`.
+    boost::asio::awaitable<void> send_lockout(const stanza& s, antispim::time_point until);
+    // An answer by message or form, decided and recorded in one atomic storage operation; `reply_to` is the
+    // stanza that carried it (errors go back to it).
     boost::asio::awaitable<antispim::answer_outcome> answer(const jid& receiver_bare, const jid& sender,
                                                             std::string_view text, const stanza& reply_to);
     // Runs the engine under its lock (the engine's random source is shared).
@@ -118,11 +151,24 @@ private:
     std::mutex engine_mutex_;
     antispim::challenge_engine engine_;
     // Challenge state for addresses without an account (kept in memory, bounded): the same answers as for an
-    // account, so a stranger cannot tell the difference. Guarded by engine_mutex_.
-    std::map<std::pair<std::string, std::string>, antispim::sender_state> phantoms_;
-    std::unordered_set<std::string> noted_;  // "user contact" pairs already noted (guarded by engine_mutex_)
+    // account, so a stranger cannot tell the difference. Guarded by engine_mutex_. Keyed "receiver sender".
+    struct phantom {
+        antispim::sender_state state;
+        std::size_t held = 0;  // what an account would hold (nothing is kept: nobody will read it)
+    };
+    antispim::bounded_map<std::string, phantom> phantoms_{20000};
+    // "user contact" pairs already noted in storage (guarded by engine_mutex_).
+    antispim::bounded_map<std::string, bool> noted_{100000};
+    // What local users addressed lately ("user target", target a bare JID or a domain) and which rooms they are
+    // in: errors and iq results from there answer them, groupchat from there is theirs (guarded by engine_mutex_).
+    antispim::bounded_map<std::string, antispim::time_point> addressed_{100000};
+    antispim::bounded_map<std::string, bool> joined_{100000};
+    // Local senders found established (trust_local_users); only the positive answer is kept.
+    antispim::bounded_map<std::string, bool> established_{20000};
     std::string phantom_key_;
     std::string phantom_key_id_;
+    bool is_established_cached(const std::string& sender_bare);
+    antispim::receiver_record phantom_record(const jid& receiver_bare, const std::string& sender_bare);
 };
 
 // <error type='wait'><policy-violation/><retry-after xmlns='urn:hush:antispim:0' until='…'/></error> payload.

@@ -39,7 +39,7 @@ public:
         using result = hush::expected<as::verdict, as::policy_failure>;
         const auto list = service_.current();
         const storage::blocklist_entry* entry = list->match(ctx.sender, ctx.peer_address, now_unix());
-        if (entry == nullptr || (!ctx.stranger && !entry->contacts_too)) {
+        if (entry == nullptr || (ctx.contact && !entry->contacts_too)) {
             co_return result(as::verdict::pass());
         }
         const auto path = as::path_of(ctx.stanza);

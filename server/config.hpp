@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "antispim/challenge_settings.hpp"
+#include "antispim/config.hpp"
 #include "protocol/expected.hpp"
 #include "server/endpoint_spec.hpp"
 #include "storage/store.hpp"
@@ -50,103 +50,6 @@ struct limits_config {
 struct sasl_config {
     std::uint32_t scram_iterations = 4096;  // for new credentials; at least 4096
     bool allow_plain = true;                // PLAIN is offered only inside TLS
-};
-
-struct antispim_config {
-    std::vector<std::string> chain{"blocklist", "dos", "rate", "challenge"};  // ordered policy names
-    std::vector<std::string> dry_run;             // policies that only log what they would do
-    // Accounts on this server are never strangers to each other.
-    bool trust_local_users = true;
-    // The Bot Challenge for users who set none of their own ([antispim.challenge]).
-    antispim::challenge_settings challenge;
-    // Stanzas held per sender and receiver while the sender is challenged, and for how long.
-    std::size_t max_held_per_sender = 10;
-    std::chrono::hours held_expiry{24 * 7};
-
-    // DoS detection ([antispim.dos]): one sender, or one remote domain, reaching this many distinct local users
-    // with stranger stanzas within the window is blocked server-wide for block_hours.
-    struct dos_limits {
-        std::size_t distinct_receivers = 20;
-        std::chrono::seconds window{600};
-        std::chrono::hours block_for{24};
-    } dos;
-
-    // Greylisting ([antispim.greylist], the "greylist" policy): strangers' first contacts from these ranges wait.
-    struct greylist_options {
-        std::vector<std::string> ranges;  // CIDR ranges or addresses, validated
-        unsigned ipv4_prefix = 24;        // the network a peer is counted in
-        unsigned ipv6_prefix = 48;
-        std::chrono::seconds retry_after{300};
-    } greylist;
-
-    // Other servers' published lists to follow ([[antispim.import]]).
-    struct import_source {
-        std::string url;                // http://host[:port]/path
-        std::string format = "hush";    // "hush" (urn:hush:blocklist:0 XML) or "domains" (one domain per line)
-        std::chrono::seconds interval{3600};
-        std::string trust = "block";    // what its entries do: "block", "greylist" or "challenge"
-    };
-    std::vector<import_source> imports;
-
-    // XEP-0060 real-time blocklists to follow ([[antispim.rtbl]]): a pubsub service whose nodes list spam sources,
-    // item id = the source; subscribed to (pushes) and fetched again every resync interval.
-    struct rtbl_source {
-        std::string service;  // the pubsub service's JID ("xmppbl.org")
-        // spam_source_domains (item id: a domain), spam_source_jids_sha256 (hex SHA-256 of a bare JID),
-        // spam_source_ips (an address or CIDR range)
-        std::vector<std::string> nodes{"spam_source_domains", "spam_source_jids_sha256", "spam_source_ips"};
-        std::string trust = "block";
-        std::chrono::seconds resync{3600};
-    };
-    std::vector<rtbl_source> rtbls;
-
-    // Rate policy ([antispim.rate], the "rate" policy): token buckets for strangers' invitations and messages.
-    struct rate_limit {
-        std::uint32_t count = 0;  // the bucket (burst); 0: no limit
-        std::chrono::seconds per{60};  // refilled evenly over this
-    };
-    struct rate_limits {
-        rate_limit sender, domain, ip, receiver;  // per sender bare JID, remote domain, source IP, local receiver
-    };
-    struct rate_options {
-        bool defer = false;  // exceeded: a wait error (retry later) instead of a <policy-violation/> rejection
-        rate_limits invites{{5, std::chrono::seconds{60}}, {60, std::chrono::seconds{60}},
-                            {60, std::chrono::seconds{60}}, {20, std::chrono::seconds{60}}};
-        rate_limits messages{{30, std::chrono::seconds{60}}, {300, std::chrono::seconds{60}},
-                             {300, std::chrono::seconds{60}}, {60, std::chrono::seconds{60}}};
-    } rate;
-
-    // User consensus ([antispim.consensus]): K distinct local users blocking, reporting or locking out one sender
-    // put it on the server-wide list; so do K distinct senders of one remote domain judged so.
-    struct consensus_options {
-        bool enabled = true;
-        bool dry_run = false;  // only log (and count) what would be blocked
-        std::size_t users = 3;
-        std::size_t domain_senders = 5;
-        std::chrono::seconds window{7 * 24 * 3600};
-        std::chrono::hours block_for{7 * 24};
-        bool count_lockouts = true;  // a sender the challenge blocked for good counts as a vote
-    } consensus;
-
-    // Outbound protection ([antispim.outbound]): a local account contacting many strangers (compromised, or a
-    // spammer who registered here) is throttled and flagged, then suspended until an admin clears it.
-    struct outbound_options {
-        bool enabled = true;
-        bool dry_run = false;
-        std::chrono::seconds window{3600};
-        std::size_t throttle_at = 30;  // distinct strangers contacted within the window
-        std::size_t suspend_at = 100;
-        std::chrono::hours new_account{24 * 7};  // accounts younger than this get the tighter limits below
-        std::size_t new_throttle_at = 10;
-        std::size_t new_suspend_at = 30;
-    } outbound;
-
-    // What /blocklist.xml publishes ([antispim.publish]).
-    struct publish_options {
-        // Entry sources: "admin", "dos", "consensus", "reports", "imports".
-        std::vector<std::string> sources{"admin", "dos", "consensus", "reports"};
-        bool hash_jids = false;  // publish JIDs as SHA-256 of the bare JID (kind "jid-sha256") for privacy
-    } publish;
 };
 
 // XEP-0077 in-band registration. Password changes and account removal by a logged-in user are account

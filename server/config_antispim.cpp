@@ -29,13 +29,29 @@ public:
             return;
         }
         r_.check_keys(*t, "antispim",
-                      {"chain", "dry_run", "trust_local_users", "max_held_per_sender", "held_expiry_hours",
+                      {"chain", "dry_run", "trust_local_users", "trusted_after_hours", "trusted_min_contacts",
+                       "max_held_per_sender", "held_expiry_hours", "max_held_per_receiver",
+                       "max_held_bytes_per_receiver", "max_held_total", "state_expiry_days", "contact_expiry_days",
+                       "sweep_interval_seconds",
                        "challenge", "import", "rtbl", "dos", "greylist", "rate", "consensus", "outbound",
                        "publish"});
         antispim_config& a = c.antispim;
         r_.read_bool(*t, "antispim", "trust_local_users", a.trust_local_users);
+        read_hours(*t, "antispim", "trusted_after_hours", a.trusted_after, 0);
+        r_.read_int(*t, "antispim", "trusted_min_contacts", a.trusted_min_contacts, 0, 1000);
         r_.read_int(*t, "antispim", "max_held_per_sender", a.max_held_per_sender, 1, 1000);
         read_hours(*t, "antispim", "held_expiry_hours", a.held_expiry);
+        r_.read_int(*t, "antispim", "max_held_per_receiver", a.max_held_per_receiver, 0, 1000000);
+        r_.read_int(*t, "antispim", "max_held_bytes_per_receiver", a.max_held_bytes_per_receiver, 0,
+                    std::int64_t{1} << 40);
+        r_.read_int(*t, "antispim", "max_held_total", a.max_held_total, 0, 100000000);
+        for (auto [key, out] : {std::pair{"state_expiry_days", &a.state_expiry}, std::pair{"contact_expiry_days", &a.contact_expiry}}) {
+            std::int64_t days = out->count() / 24;
+            if (r_.read_int(*t, "antispim", key, days, 0, 3650)) {
+                *out = std::chrono::hours{days * 24};
+            }
+        }
+        r_.read_seconds(*t, "antispim", "sweep_interval_seconds", a.sweep_interval);
         load_challenge(*t, a.challenge);
         load_imports(*t, a.imports);
         load_rtbls(*t, a.rtbls);
@@ -54,9 +70,10 @@ public:
     }
 
 private:
-    void read_hours(const toml::table& t, std::string_view prefix, std::string_view key, std::chrono::hours& out) {
+    void read_hours(const toml::table& t, std::string_view prefix, std::string_view key, std::chrono::hours& out,
+                    std::int64_t min_hours = 1) {
         std::int64_t hours = out.count();
-        if (r_.read_int(t, prefix, key, hours, 1, 24 * 365)) {
+        if (r_.read_int(t, prefix, key, hours, min_hours, 24 * 365)) {
             out = std::chrono::hours{hours};
         }
     }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "antispim/blocklist.hpp"
+#include "server/antispim_documents.hpp"
 #include "protocol/stanza.hpp"
 #include "server/admin_page.hpp"
 #include "server/connection_tracker.hpp"
@@ -155,6 +156,15 @@ std::string http_api::metrics_text(std::int64_t held_requests) const {
                 << ctx_.state_metrics->total(m) << "\n";
         }
     }
+    out << "# HELP hush_antispim_classified_total Stanzas routed to accounts, per row of the anti-SPIM classification "
+           "table (docs/antispim.md); invite-inviter-stranger counts relayed invitations dropped for the inviter "
+           "they name.\n# TYPE hush_antispim_classified_total counter\n";
+    for (std::size_t i = 0; i < antispim::classification_rows.size(); ++i) {
+        out << "hush_antispim_classified_total{row=\"" << antispim::classification_rows[i] << "\"} "
+            << ctx_.routes.classified(i) << "\n";
+    }
+    out << "hush_antispim_classified_total{row=\"invite-inviter-stranger\"} "
+        << ctx_.routes.classified(antispim::classification_rows.size()) << "\n";
     out << "# HELP hush_antispim_held_requests Senders with stanzas held for a receiver (message requests).\n"
         << "# TYPE hush_antispim_held_requests gauge\n"
         << "hush_antispim_held_requests " << held_requests << "\n";
@@ -223,7 +233,7 @@ asio::awaitable<void> http_api::serve(asio::ip::tcp::socket socket) {
             res.set(http::field::last_modified, doc.last_modified);
             res.prepare_payload();
         } else if (path == "/metrics" && req.method() == http::verb::get) {
-            auto count = [](storage::store& s) { return s.count_documents("antispim:held:"); };
+            auto count = [](storage::store& s) { return antispim_documents::count_requests(s); };
             auto held = co_await ctx_.store.run(std::move(count));
             res = make_response(req, http::status::ok, metrics_text(held ? *held : -1), "text/plain; version=0.0.4");
         } else if (admin_api::handles(path)) {

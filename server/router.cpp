@@ -113,36 +113,92 @@ boost::asio::awaitable<void> router::route_to_server(stanza s, const jid& to) {
 boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from, const jid& to, route_origin origin) {
     const stanza_kind kind = s.kind();
     const std::string_view type = s.type();
-    bool exists = !sessions_.resources(to.bare()).empty();
-    if (!exists) {
-        auto looked_up = co_await accounts_.exists(to.bare());
-        if (!looked_up) {
-            spdlog::error("router: account lookup for {} failed: {}", to.bare_string(), looked_up.error());
+    const bool online = !sessions_.resources(to.bare()).empty();
+
+    // Classify first (antispim/classification.hpp): what the receiver is to the authenticated sender decides
+    // whether the stanza is judged, delivered or dropped — for a missing account exactly as for an existing one.
+    antispim::inbound_facts facts;
+    facts.kind = kind;
+    facts.type = type;
+    facts.to_bare = to.is_bare();
+    facts.anti_spim_own = origin.unfiltered;
+    facts.server_generated = origin.generated;
+    facts.own = from.equals_bare(to) || (!from.has_node() && is_local_domain(from.domain()));
+    relation_facts relation;
+    if (facts.anti_spim_own || facts.own || strangers_ == nullptr) {
+        if (!online) {
+            auto looked_up = co_await accounts_.exists(to.bare());
+            if (!looked_up) {
+                spdlog::error("router: account lookup for {} failed: {}", to.bare_string(), looked_up.error());
+                co_await bounce(s, "internal-server-error", error_type::wait);
+                co_return;
+            }
+            relation.account_exists = *looked_up;
+        }
+    } else {
+        auto found = co_await strangers_->relation(to.bare(), from, !online);
+        if (!found) {
+            spdlog::error("router: cannot tell what {} is to {}: {}", from.bare_string(), to.bare_string(),
+                          found.error());
             co_await bounce(s, "internal-server-error", error_type::wait);
             co_return;
         }
-        exists = *looked_up;
+        relation = std::move(*found);
     }
-    if (!exists && strangers_ != nullptr && !s.is_error() &&
-        co_await strangers_->missing_account(s, from, to, chain_.enforces("challenge"))) {
-        co_return;
-    }
-    if (!exists) {
-        // RFC 6121 §8.5.1: no such account. Presence is silently dropped; iq and messages get an error.
-        if (kind == stanza_kind::message || (kind == stanza_kind::iq && (type == "get" || type == "set"))) {
-            co_await bounce(s, "service-unavailable");
-        }
+    facts.contact = relation.contact;
+    facts.trusted_local = relation.trusted_local;
+    facts.answers_receiver = relation.answers_receiver;
+    facts.joined_room = relation.joined_room;
+    const antispim::classification row = antispim::classify(facts);
+    classified_[antispim::classification_row_index(row.name)].fetch_add(1, std::memory_order_relaxed);
+    if (row.what == antispim::disposition::drop) {
+        // Never answered: an answer would tell the sender something (and errors are never answered).
+        spdlog::debug("router: {} from {} to {} dropped ({})", stanza_kind_name(kind), from.full_string(),
+                      to.full_string(), row.name);
         co_return;
     }
     if (kind == stanza_kind::iq && to.is_bare() && (type == "get" || type == "set")) {
-        // The server answers iq to a bare JID on the account's behalf (RFC 6120 §10.5.3.2).
+        // The server answers iq to a bare JID on the account's behalf (RFC 6120 §10.5.3.2) — to a stranger the
+        // same whether the account exists or not, and nothing personal.
+        const bool stranger = !facts.own && !facts.anti_spim_own && !facts.server_generated && !relation.contact &&
+                              !relation.trusted_local;
+        if (stranger || !relation.account_exists) {
+            pugi::xml_node payload;
+            for (auto c : s.element().children()) {
+                if (c.type() == pugi::node_element) {
+                    payload = c;
+                    break;
+                }
+            }
+            switch (antispim::answer_for_stranger_iq(type, payload.name(), payload.attribute("xmlns").value())) {
+            case antispim::stranger_iq_answer::to_server:
+                break;
+            case antispim::stranger_iq_answer::empty_vcard: {
+                stanza reply = make_iq_result(s);
+                reply.element().append_child("vCard").append_attribute("xmlns").set_value("vcard-temp");
+                co_await route(std::move(reply), server_origin());
+                co_return;
+            }
+            case antispim::stranger_iq_answer::refuse:
+                co_await bounce(s, "service-unavailable");
+                co_return;
+            }
+        }
         stanza reply = co_await handlers_.handle(s, to);
         if (reply.valid()) {
             co_await route(std::move(reply), server_origin());
         }
         co_return;
     }
-    if (!co_await post(s, from, to, origin)) {
+    if (row.what == antispim::disposition::judge && !co_await post(s, from, to, origin, relation)) {
+        co_return;
+    }
+    if (!relation.account_exists) {
+        // RFC 6121 §8.5.1: no such account. Presence is silently dropped; iq and messages get an error. A stranger
+        // only gets here after passing the challenge under the server's default settings.
+        if (kind == stanza_kind::message || (kind == stanza_kind::iq && (type == "get" || type == "set"))) {
+            co_await bounce(s, "service-unavailable");
+        }
         co_return;
     }
     if (im_ != nullptr && co_await im_->inbound(s, from, to) == hook_result::consumed) {
@@ -165,33 +221,39 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     }
 }
 
-boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, const jid& to, const route_origin& origin) {
+boost::asio::awaitable<bool> router::inviter_acceptable(const stanza& s, const jid& from, const jid& to) {
+    if (s.kind() != stanza_kind::message || strangers_ == nullptr) {
+        co_return true;
+    }
+    auto invite = s.child("x", "http://jabber.org/protocol/muc#user").child("invite");
+    if (!invite) {
+        co_return true;
+    }
+    auto inviter = jid::parse(invite.attribute("from").value());
+    if (!inviter || inviter->equals_bare(from)) {
+        co_return true;  // no claim beyond the authenticated sender
+    }
+    if (inviter->equals_bare(to)) {
+        co_return false;  // nobody invites themselves through a room: a forgery
+    }
+    auto found = co_await strangers_->relation(to.bare(), *inviter, false);
+    co_return found && (found->contact || found->trusted_local);
+}
+
+boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, const jid& to, const route_origin& origin,
+                                          const relation_facts& relation) {
     const stanza_kind kind = s.kind();
-    // Error stanzas, stanzas between an account's own resources and what the anti-SPIM layer itself says or
-    // releases are never filtered.
-    if (s.is_error() || from.equals_bare(to) || origin.unfiltered) {
-        co_return true;
-    }
-    if (kind == stanza_kind::iq && !(s.type() == "get" || s.type() == "set")) {
-        co_return true;
-    }
     antispim::spim_context ctx{s};
-    ctx.sender = from;
-    // XEP-0045 §7.8.2 mediated invitation: the room relays it, but the person to judge is the inviter.
-    if (kind == stanza_kind::message) {
-        if (auto invite = s.child("x", "http://jabber.org/protocol/muc#user").child("invite")) {
-            if (auto inviter = jid::parse(invite.attribute("from").value())) {
-                ctx.sender = *inviter;
-            }
-        }
-    }
+    ctx.sender = from;  // the authenticated sender, never a claim inside the payload
     ctx.receiver = to;
     ctx.kind = kind;
     ctx.subscription_request = kind == stanza_kind::presence && s.type() == "subscribe";
     ctx.origin = origin.kind;
     ctx.origin_domain = origin.domain;
     ctx.peer_address = origin.peer_address;
-    ctx.stranger = strangers_ == nullptr || co_await strangers_->is_stranger(to.bare(), ctx.sender);
+    ctx.contact = relation.contact;
+    ctx.stranger = !relation.contact && !relation.trusted_local;
+    ctx.record = relation.record;
     const antispim::decision d = co_await chain_.evaluate(ctx);
     if (recent_ != nullptr && d.result.kind != antispim::verdict_kind::pass) {
         verdict_record r;
@@ -211,6 +273,14 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
     using antispim::verdict_kind;
     switch (d.result.kind) {
     case verdict_kind::pass:
+        // XEP-0045 §7.8.2: a room relays an invitation naming the inviter. The room passed; the inviter it names
+        // must be someone the receiver would let through as well.
+        if (!co_await inviter_acceptable(s, from, to)) {
+            classified_[antispim::classification_rows.size()].fetch_add(1, std::memory_order_relaxed);
+            spdlog::info("router: invitation relayed by {} to {} dropped: the inviter it names is a stranger",
+                         from.full_string(), to.bare_string());
+            co_return false;
+        }
         co_return true;
     case verdict_kind::drop:
         co_return false;

@@ -4,6 +4,9 @@
 //   post:  the anti-SPIM chain, for every inbound message, presence and iq get/set to another account;
 //   route: the server itself, a local account (RFC 6120 §10, RFC 6121 §8 rules), or a remote domain.
 // Errors go back to the sender; an error is never answered with an error.
+#include <array>
+#include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "antispim/chain.hpp"
+#include "antispim/classification.hpp"
 #include "protocol/expected.hpp"
 #include "protocol/jid.hpp"
 #include "protocol/stanza.hpp"
@@ -47,19 +51,29 @@ public:
 class im_core;
 class recent_verdicts;
 
-// Who is a stranger to whom (antispim_service): asked for the anti-SPIM context of every judged stanza, and told
-// of every stanza a local user sends, since writing to someone first makes them a contact.
+// What the receiver is to the real sender of one stanza: everything antispim::classify needs, read in one storage
+// operation (with the challenge data a stranger's stanza will need, so it is not read twice).
+struct relation_facts {
+    bool account_exists = true;
+    bool contact = false;        // roster either way, asked, pre-approved, written to first, or approved
+    bool trusted_local = false;  // an established account of this server (trust_local_users)
+    bool answers_receiver = false;
+    bool joined_room = false;
+    std::shared_ptr<const antispim::receiver_record> record;  // strangers only
+};
+
+// Who is a stranger to whom (antispim_service): asked for every stanza routed to an account, and told of every
+// stanza a local user sends, since writing to someone first makes them a contact.
 class stranger_oracle {
 public:
     virtual ~stranger_oracle() = default;
+    // No real relationship (local trust does not count): for the outbound guard, from the sender's side.
     virtual boost::asio::awaitable<bool> is_stranger(const jid& receiver_bare, const jid& sender) = 0;
+    // `check_exists`: whether the account's existence is still unknown (no session online).
+    virtual boost::asio::awaitable<hush::expected<relation_facts, std::string>> relation(const jid& receiver_bare,
+                                                                                        const jid& sender,
+                                                                                        bool check_exists) = 0;
     virtual boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to) = 0;
-    // A stanza for an account that does not exist: true when it was answered as a stranger's stanza to an
-    // existing account would be (so strangers cannot probe which accounts exist).
-    virtual boost::asio::awaitable<bool> missing_account(const stanza& /*s*/, const jid& /*from*/, const jid& /*to*/,
-                                                         bool /*chain_enforces_challenge*/) {
-        co_return false;
-    }
 };
 
 // Stanzas addressed to the server itself that are not requests (iq results and errors, messages): the
@@ -114,11 +128,22 @@ public:
     // Where deciding verdicts are remembered for the admin page; without it they are only logged and counted.
     void set_recent_verdicts(recent_verdicts* recent) { recent_ = recent; }
 
+    // Stanzas routed to accounts per row of the classification table (antispim::classification_rows), for
+    // /metrics and tests.
+    std::uint64_t classified(std::size_t row) const { return classified_[row].load(std::memory_order_relaxed); }
+    std::uint64_t classified(std::string_view row) const {
+        return classified(antispim::classification_row_index(row));
+    }
+
 private:
     boost::asio::awaitable<void> route_to_server(stanza s, const jid& to);
     boost::asio::awaitable<void> route_to_account(stanza s, const jid& from, const jid& to, route_origin origin);
     // Returns false when the stanza must not be delivered (and has been answered as the verdict says).
-    boost::asio::awaitable<bool> post(const stanza& s, const jid& from, const jid& to, const route_origin& origin);
+    boost::asio::awaitable<bool> post(const stanza& s, const jid& from, const jid& to, const route_origin& origin,
+                                      const relation_facts& relation);
+    // A mediated invitation (XEP-0045 §7.8.2) relayed by a room that passed: false when the inviter it names is a
+    // stranger to the receiver (a payload's claim never lets anything through on its own).
+    boost::asio::awaitable<bool> inviter_acceptable(const stanza& s, const jid& from, const jid& to);
     enum class delivery { delivered, refused, no_resource };
     delivery deliver_local(const stanza& s, const jid& to);
     boost::asio::awaitable<void> bounce(const stanza& s, std::string_view condition, error_type type,
@@ -136,6 +161,7 @@ private:
     outbound_filter* outbound_ = nullptr;
     server_inbox* inbox_ = nullptr;
     recent_verdicts* recent_ = nullptr;
+    std::array<std::atomic<std::uint64_t>, antispim::classification_rows.size() + 1> classified_{};
 };
 
 }  // namespace hush

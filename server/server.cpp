@@ -212,6 +212,22 @@ int server::run() {
             }
         },
         asio::detached);
+    // The one sweeper of anti-SPIM state: expired held stanzas, challenge states, contact notes (at start, then
+    // every sweep_interval).
+    asio::co_spawn(
+        *loops_.front(),
+        [this]() -> asio::awaitable<void> {
+            asio::steady_timer timer(*loops_.front());
+            while (!stopping_) {
+                co_await antispim_->sweep();
+                timer.expires_after(cfg_.antispim.sweep_interval);
+                auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                if (ec || stopping_) {
+                    break;
+                }
+            }
+        },
+        asio::detached);
 
     for (auto& loop : loops_) {
         guards_.push_back(asio::make_work_guard(*loop));

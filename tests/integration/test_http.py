@@ -96,3 +96,5 @@ def test_metrics(hush):
     assert 'hush_antispim_verdicts_total{policy="challenge",verdict="hold",mode="enforced"} 0' in body
     assert 'hush_antispim_verdicts_total{policy="blocklist",verdict="reject",mode="dry_run"} 0' in body
     assert "hush_blocklist_entries 0" in body and "hush_s2s_outgoing_streams 0" in body
+    assert 'hush_antispim_classified_total{row="stranger-message"} 0' in body
+    assert 'hush_antispim_state_evictions_total{map="rate"} 0' in body

@@ -54,6 +54,38 @@ public:
     int lookups = 0;
 };
 
+// What every sender is to every receiver (a contact unless a test says otherwise); existence comes from the
+// directory, as the real oracle reads it in the same storage operation.
+class fake_oracle final : public stranger_oracle {
+public:
+    explicit fake_oracle(fake_directory& directory) : directory_(directory) {}
+    boost::asio::awaitable<bool> is_stranger(const jid&, const jid& sender) override {
+        co_return !is_contact(sender);
+    }
+    boost::asio::awaitable<hush::expected<relation_facts, std::string>> relation(const jid& receiver, const jid& sender,
+                                                                                bool check_exists) override {
+        relation_facts f = base;
+        f.contact = is_contact(sender);
+        if (check_exists) {
+            auto found = co_await directory_.exists(receiver);
+            if (!found) {
+                co_return hush::unexpected(found.error());
+            }
+            f.account_exists = *found;
+        }
+        co_return f;
+    }
+    boost::asio::awaitable<void> outbound(const stanza&, const jid&, const jid&) override { co_return; }
+
+    bool is_contact(const jid& sender) const { return !strangers.contains(sender.bare_string()) && base.contact; }
+
+    relation_facts base{.contact = true};
+    std::set<std::string> strangers;
+
+private:
+    fake_directory& directory_;
+};
+
 // What the chain was asked about.
 struct policy_log {
     int calls = 0;
@@ -116,7 +148,9 @@ class router_fixture {
 public:
     explicit router_fixture(antispim::verdict v = antispim::verdict::pass())
         : chain(one_policy(std::move(v), &log)),
-          r(std::vector<std::string>{std::string(domain)}, sessions, directory, chain, handlers) {}
+          r(std::vector<std::string>{std::string(domain)}, sessions, directory, chain, handlers) {
+        r.set_strangers(&oracle);
+    }
 
     // A bound session; `available`/`priority` as its last broadcast presence said.
     std::shared_ptr<fake_session> connect(std::string_view full, bool available = true, int priority = 0) {
@@ -142,6 +176,7 @@ public:
     policy_log log;
     session_registry sessions;
     fake_directory directory;
+    fake_oracle oracle{directory};
     server_handlers handlers{"test-version"};
     antispim::chain chain;
     router r;
@@ -345,22 +380,58 @@ TEST_CASE("a headline to a bare JID with no available resource is dropped withou
     }
 }
 
-TEST_CASE("a groupchat message to a gone full JID gets service-unavailable") {
+TEST_CASE("groupchat from a room the receiver has not joined is dropped, never answered") {
     router_fixture f;
     auto sender = f.connect(alice);
     auto desk = f.connect("bob@example.org/desk", true, 5);
-    f.route(chat_to("bob@example.org/gone", "groupchat"));
-    check_error(only(*sender), "message", "bob@example.org/gone", "service-unavailable", "cancel");
+    SUBCASE("to a gone full JID") {
+        f.route(chat_to("bob@example.org/gone", "groupchat"));
+    }
+    SUBCASE("to a bare JID with available resources") {
+        f.route(chat_to("bob@example.org", "groupchat"));
+    }
+    SUBCASE("to the very resource") {
+        f.route(chat_to("bob@example.org/desk", "groupchat"));
+    }
     CHECK(desk->delivered.empty());
+    CHECK(sender->delivered.empty());
+    CHECK(f.log.calls == 0);
+    CHECK(f.r.classified("groupchat-not-joined") == 1);
 }
 
-TEST_CASE("a groupchat message to a bare JID is refused even with available resources") {
+TEST_CASE("groupchat from a joined room reaches the resource") {
     router_fixture f;
+    f.oracle.base.joined_room = true;
     auto sender = f.connect(alice);
     auto desk = f.connect("bob@example.org/desk", true, 5);
-    f.route(chat_to("bob@example.org", "groupchat"));
+    f.route(chat_to("bob@example.org/desk", "groupchat"));
+    CHECK(desk->delivered.size() == 1);
+    CHECK(f.r.classified("groupchat-joined-room") == 1);
+}
+
+TEST_CASE("a stranger's error, presence with text and unsolicited iq result are dropped and counted") {
+    router_fixture f;
+    f.oracle.strangers.insert("alice@example.org");
+    auto sender = f.connect(alice);
+    auto desk = f.connect("bob@example.org/desk", true, 5);
+    f.route("<message from='alice@example.org/phone' to='bob@example.org/desk' type='error' id='e1'><body>buy now</body>"
+            "<error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>");
+    f.route("<presence from='alice@example.org/phone' to='bob@example.org' type='unavailable'><status>buy now</status>"
+            "</presence>");
+    f.route("<presence from='alice@example.org/phone' to='bob@example.org/desk'><status>buy now</status></presence>");
+    f.route(iq_to("bob@example.org/desk", "result", "<query xmlns='jabber:iq:version'><name>buy now</name></query>"));
     CHECK(desk->delivered.empty());
-    check_error(only(*sender), "message", "bob@example.org", "service-unavailable", "cancel");
+    CHECK(sender->delivered.empty());
+    CHECK(f.log.calls == 0);
+    CHECK(f.r.classified("error-unsolicited") == 1);
+    CHECK(f.r.classified("stranger-presence") == 2);
+    CHECK(f.r.classified("iq-answer-unsolicited") == 1);
+    SUBCASE("an error answering what the receiver sent there is delivered") {
+        f.oracle.base.answers_receiver = true;
+        f.route("<message from='alice@example.org/phone' to='bob@example.org/desk' type='error' id='e2'>"
+                "<error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>");
+        CHECK(desk->delivered.size() == 1);
+    }
 }
 
 TEST_CASE("a headline to a bare JID reaches every available non-negative resource") {
@@ -410,8 +481,14 @@ TEST_CASE("stanzas to a non-existent local account") {
         f.route("<presence from='alice@example.org/phone' to='nobody@example.org' type='subscribe'/>");
         CHECK(sender->delivered.empty());
     }
-    SUBCASE("an iq get gets service-unavailable") {
+    SUBCASE("disco#info is answered as for an existing account") {
         f.route(iq_to("nobody@example.org", "get", disco_info));
+        auto reply = only(*sender);
+        CHECK(reply.attr("type") == std::string_view("result"));
+        CHECK(std::string_view(reply.el().child("query").child("identity").attribute("category").value()) == "account");
+    }
+    SUBCASE("an iq get of anything personal gets service-unavailable") {
+        f.route(iq_to("nobody@example.org", "get", "<query xmlns='jabber:iq:last'/>"));
         check_error(only(*sender), "iq", "nobody@example.org", "service-unavailable", "cancel");
     }
     SUBCASE("an iq set gets service-unavailable") {
@@ -423,7 +500,6 @@ TEST_CASE("stanzas to a non-existent local account") {
         CHECK(sender->delivered.empty());
     }
     CHECK(f.directory.lookups >= 1);
-    CHECK(f.log.calls == 0);  // nothing to protect: the chain is not asked
 }
 
 TEST_CASE("iq to the server domain is answered by the server") {
@@ -613,7 +689,7 @@ TEST_CASE("a remote verdict: the rejection goes back to the remote sender throug
     CHECK(remote.sent[0].find("<forbidden") != std::string::npos);
 }
 
-TEST_CASE("a mediated group-chat invitation is judged by its inviter, not by the room") {
+TEST_CASE("a mediated group-chat invitation is judged by the room that sent it, and by the inviter it names") {
     router_fixture f;
     fake_remote remote;
     f.r.set_remote(&remote);
@@ -621,12 +697,30 @@ TEST_CASE("a mediated group-chat invitation is judged by its inviter, not by the
     route_origin origin;
     origin.kind = antispim::origin_kind::remote_domain;
     origin.domain = "rooms.remote.test";
-    f.route("<message from='coffee@rooms.remote.test' to='bob@example.org'><x xmlns='http://jabber.org/protocol/muc#user'>"
-            "<invite from='carol@remote.test/laptop'><reason>join us</reason></invite></x></message>",
-            origin);
-    CHECK(f.log.calls == 1);
-    CHECK(f.log.sender == "carol@remote.test/laptop");
-    CHECK(desk->delivered.size() == 1);
+    const std::string invite =
+        "<message from='coffee@rooms.remote.test' to='bob@example.org'><x xmlns='http://jabber.org/protocol/muc#user'>"
+        "<invite from='carol@remote.test/laptop'><reason>join us</reason></invite></x><body>join</body></message>";
+    SUBCASE("both acceptable: delivered") {
+        f.route(invite, origin);
+        CHECK(f.log.calls == 1);
+        CHECK(f.log.sender == "coffee@rooms.remote.test");  // the authenticated sender, never the payload's claim
+        CHECK(desk->delivered.size() == 1);
+    }
+    SUBCASE("the inviter it names is a stranger: dropped") {
+        f.oracle.strangers.insert("carol@remote.test");
+        f.route(invite, origin);
+        CHECK(f.log.calls == 1);
+        CHECK(desk->delivered.empty());
+    }
+    SUBCASE("naming the receiver itself or its contacts does not help a stranger room") {
+        f.oracle.strangers.insert("coffee@rooms.remote.test");
+        f.route("<message from='coffee@rooms.remote.test' to='bob@example.org'><x xmlns='http://jabber.org/protocol/muc#user'>"
+                "<invite from='bob@example.org'/></x><body>buy now</body></message>",
+                origin);
+        CHECK(f.log.calls == 1);
+        CHECK(f.log.sender == "coffee@rooms.remote.test");
+        CHECK(desk->delivered.empty());  // the receiver never invites itself through a room
+    }
 }
 
 TEST_CASE("a remote stanza for another remote domain is never relayed") {
