@@ -318,3 +318,27 @@ def test_the_receiver_is_told_once_that_requests_wait(hush, xmpp):
         assert "Message requests (2)" in names
 
     xmpp.run(scenario())
+
+
+def test_held_stanzas_are_capped_per_receiver_and_the_oldest_sender_is_told(hush, xmpp, storage_backend):
+    """Finding 8: a receiver keeps at most max_held_per_receiver stanzas; a new request pushes out the oldest, whose
+    sender is told (nothing lost silently); the newest requests are still released on a pass."""
+    server = start(hush, storage=storage_backend, antispim={"max_held_per_receiver": 2})
+
+    async def scenario():
+        bob = client(xmpp, "bob@localhost/desk")
+        await login(bob, server.port("c2s"))
+        senders = [client(xmpp, f"{name}@localhost/x") for name in ("alice", "carol", "dave")]
+        for s in senders:
+            await login(s, server.port("c2s"))
+            s.send_message("bob@localhost", f"request from {s.jid.split('@')[0]}")
+            await s.expect_stanza(is_challenge("bob@localhost"), "the challenge")
+        dropped = await senders[0].expect_stanza(lambda st: st.xml.find(q(NS, "dropped")) is not None,
+                                                 "the notice that alice's request was dropped")
+        assert "were not kept" in dropped.xml.findtext(q(CLIENT_NS, "body"))
+        await settle(*senders[1:])
+        assert not [st for s in senders[1:] for st in s.received_matching(lambda st: st.xml.find(q(NS, "dropped")) is not None)]
+
+    xmpp.run(scenario())
+    requests = server.hushctl("requests", "bob@localhost").stdout
+    assert "carol@localhost" in requests and "dave@localhost" in requests and "alice@localhost" not in requests
