@@ -76,10 +76,10 @@ bool matches(const item& i, const contact_info& contact) {
     case item_type::subscription:
         // "none" also covers entities not in the roster at all (contact_info's default).
         switch (contact.sub) {
-        case storage::subscription::none: return i.value == "none";
-        case storage::subscription::to: return i.value == "to";
-        case storage::subscription::from: return i.value == "from";
-        case storage::subscription::both: return i.value == "both";
+        case subscription::none: return i.value == "none";
+        case subscription::to: return i.value == "to";
+        case subscription::from: return i.value == "from";
+        case subscription::both: return i.value == "both";
         }
         return false;
     }

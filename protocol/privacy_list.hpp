@@ -12,7 +12,7 @@
 
 #include "protocol/expected.hpp"
 #include "protocol/jid.hpp"
-#include "storage/records.hpp"
+#include "protocol/roster_item.hpp"
 
 namespace hush::privacy {
 
@@ -57,7 +57,7 @@ std::string serialize_list(const privacy_list& list);  // standalone, with xmlns
 struct contact_info {
     hush::jid address;  // the other party's full or bare JID
     std::vector<std::string> groups;
-    storage::subscription sub = storage::subscription::none;
+    subscription sub = subscription::none;
 };
 
 // The action of the first matching item, or nullopt when none matches (then the stanza is allowed).

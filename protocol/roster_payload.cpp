@@ -60,7 +60,7 @@ hush::expected<item_update, parse_error> parse_set(pugi::xml_node query) {
     return update;
 }
 
-void append_item(pugi::xml_node query, const storage::roster_item& item) {
+void append_item(pugi::xml_node query, const roster_item& item) {
     auto node = query.append_child("item");
     node.append_attribute("jid").set_value(item.contact.c_str());
     if (!item.name.empty()) {

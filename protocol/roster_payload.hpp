@@ -5,7 +5,7 @@
 #include <pugixml.hpp>
 
 #include "protocol/expected.hpp"
-#include "storage/records.hpp"
+#include "protocol/roster_item.hpp"
 
 namespace hush::roster_payload {
 
@@ -29,6 +29,6 @@ struct parse_error {
 hush::expected<item_update, parse_error> parse_set(pugi::xml_node query);
 
 // Appends <item jid name subscription [ask]><group/>...</item> to `query`.
-void append_item(pugi::xml_node query, const storage::roster_item& item);
+void append_item(pugi::xml_node query, const roster_item& item);
 
 }  // namespace hush::roster_payload

@@ -4,7 +4,7 @@ namespace hush::subscriptions {
 
 namespace {
 
-using storage::subscription;
+using hush::subscription;
 
 bool has_to(subscription s) {
     return s == subscription::to || s == subscription::both;
@@ -165,7 +165,7 @@ inbound_result apply_inbound(const state& current, presence_type type) {
     return result;
 }
 
-const char* subscription_name(storage::subscription sub) {
+const char* subscription_name(subscription sub) {
     switch (sub) {
     case subscription::none: return "none";
     case subscription::to: return "to";

@@ -2,7 +2,7 @@
 // The presence subscription state machine of RFC 6121 Appendix A, as pure functions over a roster item's
 // subscription state. The server applies them on both sides: the user's server for outbound stanzas (A.2),
 // the contact's server for inbound ones (A.3). No I/O here.
-#include "storage/records.hpp"
+#include "protocol/roster_item.hpp"
 
 namespace hush::subscriptions {
 
@@ -10,7 +10,7 @@ enum class presence_type { subscribe, subscribed, unsubscribe, unsubscribed };
 
 // One account's view of one contact (no roster item = all false / none).
 struct state {
-    storage::subscription sub = storage::subscription::none;
+    subscription sub = subscription::none;
     bool pending_out = false;
     bool pending_in = false;
     bool approved = false;  // pre-approval (only meaningful while the contact has no "from")
@@ -40,7 +40,7 @@ struct inbound_result {
 inbound_result apply_inbound(const state& current, presence_type type);
 
 // The roster item attribute values (RFC 6121 §2.1.2): "none", "to", "from", "both".
-const char* subscription_name(storage::subscription sub);
+const char* subscription_name(subscription sub);
 bool parse_presence_type(std::string_view text, presence_type& out);
 
 }  // namespace hush::subscriptions

@@ -12,9 +12,9 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "server/blocklist_service.hpp"
+#include "antispim/blocklist_service.hpp"
 #include "server/http_util.hpp"
-#include "server/recent_verdicts.hpp"
+#include "antispim/recent_verdicts.hpp"
 #include "server/server_context.hpp"
 
 namespace hush {

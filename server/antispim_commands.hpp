@@ -13,7 +13,7 @@
 
 #include "protocol/jid.hpp"
 #include "protocol/stanza.hpp"
-#include "server/antispim_service.hpp"
+#include "antispim/stranger_service.hpp"
 
 namespace hush {
 

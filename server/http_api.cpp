@@ -10,12 +10,12 @@
 #include <sstream>
 
 #include "antispim/blocklist.hpp"
-#include "server/antispim_documents.hpp"
+#include "antispim/documents.hpp"
 #include "protocol/stanza.hpp"
 #include "server/admin_page.hpp"
 #include "server/connection_tracker.hpp"
-#include "server/consensus.hpp"
-#include "server/outbound_guard.hpp"
+#include "antispim/consensus.hpp"
+#include "antispim/outbound_guard.hpp"
 #include "server/s2s_manager.hpp"
 
 namespace hush {

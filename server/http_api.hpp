@@ -12,8 +12,8 @@
 
 #include "antispim/chain.hpp"
 #include "server/admin_api.hpp"
-#include "server/blocklist_service.hpp"
-#include "server/recent_verdicts.hpp"
+#include "antispim/blocklist_service.hpp"
+#include "antispim/recent_verdicts.hpp"
 #include "server/server_context.hpp"
 
 namespace hush {

@@ -6,7 +6,7 @@
 #include <ctime>
 
 #include "protocol/scram.hpp"
-#include "server/unix_time.hpp"
+#include "protocol/xep0082.hpp"
 
 namespace hush::http_util {
 

@@ -14,7 +14,7 @@
 #include "protocol/scram.hpp"
 #include "protocol/jid.hpp"
 #include "protocol/stanza.hpp"
-#include "server/antispim_documents.hpp"
+#include "antispim/documents.hpp"
 #include "server/im_context.hpp"
 
 namespace hush {

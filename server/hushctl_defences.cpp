@@ -13,7 +13,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include "protocol/jid.hpp"
-#include "server/blocklist_import.hpp"
+#include "antispim/blocklist_import.hpp"
 
 namespace hush {
 

@@ -5,21 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "antispim/stanza_sink.hpp"
 #include "protocol/stanza.hpp"
+#include "protocol/xep0082.hpp"
 #include "server/session_registry.hpp"
 #include "storage/async_store.hpp"
 
 namespace hush {
-
-class stanza_sink {
-public:
-    virtual ~stanza_sink() = default;
-    // Routes a stanza the server generates on a user's behalf (from/to set) through the normal path.
-    virtual boost::asio::awaitable<void> send(stanza s) = 0;
-    // The same, past the anti-SPIM chain: what the anti-SPIM layer itself says (challenges, approvals) and what
-    // it releases. Everything else the server generates on a user's behalf is judged like the user's own.
-    virtual boost::asio::awaitable<void> send_unfiltered(stanza s) { co_await send(std::move(s)); }
-};
 
 struct im_context {
     storage::async_store& store;
@@ -27,10 +19,5 @@ struct im_context {
     stanza_sink& sink;
     std::size_t offline_quota = 1000;
 };
-
-// "now" in unix seconds, for storage timestamps.
-std::int64_t unix_now();
-// XEP-0082 date-time (UTC) for a unix time.
-std::string xep0082_stamp(std::int64_t unix_seconds);
 
 }  // namespace hush

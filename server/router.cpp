@@ -6,7 +6,7 @@
 #include <chrono>
 
 #include "server/im_core.hpp"
-#include "server/recent_verdicts.hpp"
+#include "antispim/recent_verdicts.hpp"
 
 namespace hush {
 

@@ -64,23 +64,23 @@ server::server(config cfg)
     const auto is_local = [this](std::string_view domain) {
         return std::find(cfg_.hosts.begin(), cfg_.hosts.end(), domain) != cfg_.hosts.end();
     };
-    antispim_ = std::make_unique<antispim_service>(cfg_, *store_, is_local);
-    blocklist_ = std::make_unique<blocklist_service>(cfg_, *store_);
+    antispim_ = std::make_unique<antispim_service>(cfg_.antispim, *store_, is_local);
+    blocklist_ = std::make_unique<blocklist_service>(cfg_.antispim, cfg_.storage, cfg_.s2s.ca_file.string(), *store_);
     using state_map = antispim::state_metrics::map;
     greylist_ = std::make_unique<greylist>(cfg_.antispim.greylist, greylist::default_max_entries,
                                            state_metrics_.counter(state_map::greylist));
     admins_ = std::make_unique<admin_notifier>(cfg_.hosts.front(), cfg_.admins);
-    dos_ = std::make_unique<dos_detector>(cfg_, *store_, *blocklist_, is_local, dos_detector::default_max_keys,
+    dos_ = std::make_unique<dos_detector>(cfg_.antispim, *store_, *blocklist_, is_local, dos_detector::default_max_keys,
                                           state_metrics_.counter(state_map::dos));
     dos_->set_notifier(admins_.get());
-    consensus_ = std::make_unique<consensus>(cfg_, *store_, *blocklist_, *admins_, is_local);
+    consensus_ = std::make_unique<consensus>(cfg_.antispim, *store_, *blocklist_, *admins_, is_local);
     antispim_->set_consensus(consensus_.get());
     blocklist_->set_greylist(greylist_.get());
-    rtbl_ = std::make_unique<rtbl_service>(cfg_, *blocklist_);
+    rtbl_ = std::make_unique<rtbl_service>(cfg_.antispim, cfg_.hosts.front(), *blocklist_);
     antispim_->set_challenge_listing([list = blocklist_.get()](const antispim::spim_context& ctx) {
         return list->listed_for_challenge(ctx.sender, ctx.peer_address);
     });
-    outbound_ = std::make_unique<outbound_guard>(cfg_, *store_, *admins_, *antispim_,
+    outbound_ = std::make_unique<outbound_guard>(cfg_.antispim, *store_, *admins_, *antispim_,
                                                  outbound_guard::default_max_accounts,
                                                  state_metrics_.counter(state_map::outbound));
     rate_ = std::make_unique<rate_limiter>(cfg_.antispim.rate, is_local, token_buckets::default_max_buckets,

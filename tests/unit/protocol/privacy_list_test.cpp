@@ -10,7 +10,7 @@
 #include "protocol/privacy_list.hpp"
 
 using hush::jid;
-using hush::storage::subscription;
+using hush::subscription;
 using namespace hush::privacy;
 
 namespace {

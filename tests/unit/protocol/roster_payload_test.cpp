@@ -57,18 +57,18 @@ TEST_CASE("bad roster sets get the RFC 6121 §2.3.3 errors") {
 
 TEST_CASE("roster items serialize with subscription, ask and groups; tombstones as remove") {
     stanza s = stanza::make("query", "jabber:iq:roster");
-    storage::roster_item item;
+    hush::roster_item item;
     item.contact = "juliet@example.com";
     item.name = "Juliet";
-    item.sub = storage::subscription::to;
+    item.sub = hush::subscription::to;
     item.pending_out = false;
     item.groups = {"Friends", "Lovers"};
     roster_payload::append_item(s.element(), item);
-    storage::roster_item pending;
+    hush::roster_item pending;
     pending.contact = "nurse@example.com";
     pending.pending_out = true;
     roster_payload::append_item(s.element(), pending);
-    storage::roster_item gone;
+    hush::roster_item gone;
     gone.contact = "tybalt@example.com";
     gone.removed = true;
     gone.groups = {"ignored"};

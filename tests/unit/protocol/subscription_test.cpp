@@ -6,7 +6,7 @@
 
 #include "protocol/subscription.hpp"
 
-using hush::storage::subscription;
+using hush::subscription;
 using namespace hush::subscriptions;
 
 namespace {

@@ -1,0 +1,34 @@
+#pragma once
+// Telling the admins: what the server decided on its own (automatic blocks, flagged or suspended accounts) goes
+// to the log and, as a headline message from the server, to every JID in [server] admins — a running admin
+// client shows it at once; otherwise it waits in offline storage.
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "antispim/stanza_sink.hpp"
+#include "protocol/xep0082.hpp"
+
+namespace hush {
+
+class admin_notifier {
+public:
+    admin_notifier(std::string server_domain, std::vector<std::string> admins);
+
+    void set_sink(stanza_sink* sink) { sink_ = sink; }
+
+    // Logs at warning level and sends `text` to every admin.
+    boost::asio::awaitable<void> notify(std::string subject, std::string text);
+
+    std::uint64_t sent() const { return sent_.load(); }
+
+private:
+    std::string server_domain_;
+    std::vector<std::string> admins_;
+    stanza_sink* sink_ = nullptr;
+    std::atomic<std::uint64_t> sent_{0};
+};
+
+}  // namespace hush

@@ -1,0 +1,129 @@
+#include "antispim/consensus.hpp"
+
+#include "protocol/xep0082.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace hush {
+
+namespace asio = boost::asio;
+
+consensus::consensus(const antispim_config& cfg, storage::async_store& store, blocklist_service& blocklist,
+                     admin_notifier& admins, std::function<bool(std::string_view)> is_local)
+    : options_(cfg.consensus),
+      store_(store),
+      blocklist_(blocklist),
+      admins_(admins),
+      is_local_(std::move(is_local)) {}
+
+consensus::counters consensus::totals() const {
+    return {votes_.load(), reports_.load(), blocks_.load(), would_block_.load()};
+}
+
+asio::awaitable<void> consensus::report(const jid& reporter, const jid& reported, const spam_report_payload& report) {
+    storage::spam_report stored;
+    stored.reporter = reporter.bare_string();
+    stored.reported = reported.bare_string();
+    stored.reason = report.short_reason();
+    stored.text = report.joined_text().substr(0, 4096);
+    for (const auto& id : report.stanza_ids) {
+        if (stored.stanza_ids.size() < 50) {
+            stored.stanza_ids.push_back(id.id);
+        }
+    }
+    stored.at = unix_now();
+    auto add = [stored](storage::store& s) { return s.add_spam_report(stored); };
+    if (auto id = co_await store_.run(std::move(add)); !id) {
+        spdlog::error("antispim: cannot store the report of {} about {}: {}", stored.reporter, stored.reported,
+                      id.error().message);
+    } else {
+        reports_.fetch_add(1);
+        spdlog::info("antispim: {} reported {} ({}, {} stanza id(s)): report {}", stored.reporter, stored.reported,
+                     stored.reason, stored.stanza_ids.size(), *id);
+    }
+    co_await vote(reporter, reported, "report");
+}
+
+asio::awaitable<void> consensus::vote(const jid& voter, const jid& sender, std::string kind) {
+    if (!options_.enabled || !sender.has_node() || voter.equals_bare(sender)) {
+        co_return;
+    }
+    const std::int64_t now = unix_now();
+    storage::spam_vote v{voter.bare_string(), sender.bare_string(), sender.domain(), std::move(kind), now};
+    const std::int64_t since = now - options_.window.count();
+    struct tally {
+        std::int64_t voters = 0;
+        std::int64_t senders = 0;
+    };
+    auto record = [v, since](storage::store& s) -> storage::result<tally> {
+        if (auto put = s.put_spam_vote(v); !put) {
+            return hush::unexpected<storage::error>(put.error());
+        }
+        auto voters = s.count_spam_voters(v.sender, since);
+        if (!voters) {
+            return hush::unexpected<storage::error>(voters.error());
+        }
+        auto senders = s.count_spam_senders(v.sender_domain, since);
+        if (!senders) {
+            return hush::unexpected<storage::error>(senders.error());
+        }
+        return tally{*voters, *senders};
+    };
+    auto counted = co_await store_.run(std::move(record));
+    if (!counted) {
+        spdlog::error("antispim: cannot record the {} of {} by {}: {}", v.kind, v.sender, v.voter,
+                      counted.error().message);
+        co_return;
+    }
+    votes_.fetch_add(1);
+    const auto window_hours = std::chrono::duration_cast<std::chrono::hours>(options_.window).count();
+    if (counted->voters >= static_cast<std::int64_t>(options_.users)) {
+        co_await block("jid", v.sender,
+                       std::to_string(counted->voters) + " local users blocked, reported or locked out this sender "
+                       "within " + std::to_string(window_hours) + " h");
+    }
+    if (!is_local_(v.sender_domain) && counted->senders >= static_cast<std::int64_t>(options_.domain_senders)) {
+        co_await block("domain", v.sender_domain,
+                       std::to_string(counted->senders) + " senders of this domain were blocked, reported or locked "
+                       "out by local users within " + std::to_string(window_hours) + " h");
+    }
+}
+
+asio::awaitable<void> consensus::block(std::string kind, std::string value, std::string why) {
+    const auto now = unix_now();
+    const auto list = blocklist_.current();
+    for (const auto& e : list->entries()) {
+        // Already covered (by an admin, an earlier consensus, a DoS block, a whole-domain entry): nothing to add.
+        if (e.expires_at != 0 && e.expires_at <= now) {
+            continue;
+        }
+        if ((e.kind == kind && e.value == value) ||
+            (e.kind == "domain" && kind == "jid" && jid::parse(value) && jid::parse(value)->domain() == e.value)) {
+            co_return;
+        }
+    }
+    if (options_.dry_run) {
+        would_block_.fetch_add(1);
+        spdlog::info("antispim: consensus (dry run) would block {} {}: {}", kind, value, why);
+        co_return;
+    }
+    storage::blocklist_entry entry;
+    entry.kind = kind;
+    entry.value = value;
+    entry.reason = why;
+    entry.source = "user consensus";
+    entry.added_at = now;
+    entry.expires_at = now + std::chrono::duration_cast<std::chrono::seconds>(options_.block_for).count();
+    auto put = [entry](storage::store& s) { return s.put_blocklist_entry(entry); };
+    if (auto stored = co_await store_.run(std::move(put)); !stored) {
+        spdlog::error("antispim: consensus cannot store the block of {} {}: {}", kind, value, stored.error().message);
+        co_return;
+    }
+    blocks_.fetch_add(1);
+    co_await blocklist_.reload();
+    co_await admins_.notify("user consensus blocked " + kind + " " + value,
+                            value + " is blocked server-wide for " + std::to_string(options_.block_for.count()) +
+                                " h: " + why + ". Review with `hushctl blocklist list` or the admin page.");
+}
+
+}  // namespace hush

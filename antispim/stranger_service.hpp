@@ -1,0 +1,179 @@
+#pragma once
+// The anti-SPIM layer's server side: who is a stranger to whom (one definition, used everywhere), the Bot
+// Challenge policy for the chain, each user's challenge settings (inside jabber:iq:privacy), answers by message
+// or XEP-0158 form, held stanzas (stored, bounded, expiring) and their release with delay stamps.
+//
+// Everything is kept per account in storage documents (antispim/documents.hpp), so it survives restarts and
+// works on both backends.
+#include <map>
+#include <unordered_set>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "antispim/bounded_map.hpp"
+#include "antispim/challenge.hpp"
+#include "antispim/policy.hpp"
+#include "antispim/documents.hpp"
+#include "antispim/consensus.hpp"
+#include "antispim/config.hpp"
+#include "antispim/stanza_sink.hpp"
+#include "protocol/xep0082.hpp"
+#include "antispim/layer.hpp"
+#include "storage/async_store.hpp"
+
+namespace hush {
+
+class antispim_service final : public stranger_oracle {
+public:
+    antispim_service(const antispim_config& cfg, storage::async_store& store, std::function<bool(std::string_view)> is_local);
+
+    // Where challenges, secrets and released stanzas go (the router); set before the first stanza.
+    void set_sink(stanza_sink* sink) { sink_ = sink; }
+    // Where users' blocks, reports and lockouts are counted (optional).
+    void set_consensus(consensus* c) { consensus_ = c; }
+    // Senders to challenge even when the receiver lets strangers through (imports trusted for "challenge").
+    void set_challenge_listing(std::function<bool(const antispim::spim_context&)> listed) {
+        challenge_listing_ = std::move(listed);
+    }
+    bool listed_for_challenge(const antispim::spim_context& ctx) const {
+        return challenge_listing_ && challenge_listing_(ctx);
+    }
+
+    // stranger_oracle
+    boost::asio::awaitable<bool> is_stranger(const jid& receiver_bare, const jid& sender) override;
+    boost::asio::awaitable<hush::expected<relation_facts, std::string>> relation(const jid& receiver_bare,
+                                                                                const jid& sender,
+                                                                                bool check_exists) override;
+    boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to) override;
+
+    // The receiver's challenge data and this sender's state in one storage operation; for a missing account the
+    // same shapes from memory (server default settings, a per-process key), so answers cannot tell them apart.
+    boost::asio::awaitable<hush::expected<antispim::receiver_record, std::string>> load_record(
+        const jid& receiver_bare, const std::string& sender_bare);
+
+    // The "challenge" policy for the chain.
+    std::unique_ptr<antispim::policy> make_challenge_policy();
+
+    // server_handlers extension: <challenge/> inside jabber:iq:privacy (the owner's settings) and XEP-0158
+    // answers (an iq set with <captcha/> to a user's bare JID).
+    boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed);
+
+    static std::vector<std::string> account_features();
+
+    // The user's own settings replace whatever applied (a new question or answers revoke approvals); false when
+    // they could not be stored.
+    boost::asio::awaitable<bool> set_settings(const jid& user, const antispim::challenge_settings& settings);
+    // Message requests: strangers with held stanzas.
+    boost::asio::awaitable<hush::expected<std::vector<antispim_documents::message_request>, std::string>>
+    message_requests(const jid& user);
+    enum class request_action { release, reject, report };
+    // release: approve the sender and deliver what it sent (now); reject: discard; report: discard and block.
+    // Returns how many stanzas were delivered or discarded.
+    boost::asio::awaitable<hush::expected<std::size_t, std::string>> resolve_request(const jid& user,
+                                                                                  const std::string& sender_bare,
+                                                                                  request_action action);
+
+    // --- for the policy ---
+    struct receiver_view {
+        antispim::challenge_settings settings;
+        std::string key;     // raw key bytes (hex text)
+        std::string key_id;  // short id of the key, recorded with approvals
+    };
+    boost::asio::awaitable<hush::expected<receiver_view, std::string>> receiver(const jid& receiver_bare);
+
+    // A stranger's stanza that is no answer, decided and recorded in ONE atomic storage operation (read the
+    // sender's state, run the engine, keep the stanza, write the state back), so parallel stanzas cannot lose
+    // updates. `to_hold` null: only the state changes (a lockout restarting). For a missing account the same
+    // happens in memory. Nothing is written when `enforced` is false.
+    struct stranger_step {
+        antispim::stranger_outcome outcome;
+        antispim::sender_state state;
+        bool held = false;       // the stanza was kept
+        bool sender_full = false;  // not kept: this sender already has the most a receiver keeps per sender
+        std::size_t notify_requests = 0;  // > 0: tell the receiver this many requests wait (at most once a day)
+        std::vector<storage::evicted_request> evicted;  // older requests dropped to make room: tell their senders
+    };
+    storage::held_limits held_limits() const;
+    boost::asio::awaitable<void> send_eviction_notice(const storage::evicted_request& evicted);
+    // One pass of the sweeper: expired held stanzas, challenge states and contact notes (storage, in bounded
+    // batches) and the in-memory state of addresses without an account. The server runs it on a timer.
+    boost::asio::awaitable<void> sweep();
+    // How often a receiver is told that message requests wait.
+    static constexpr std::chrono::hours request_notice_interval{24};
+    // The receiver's notice: "N message requests wait", from its server, stored offline if need be.
+    boost::asio::awaitable<void> send_request_notice(const jid& receiver_bare, std::size_t requests);
+    boost::asio::awaitable<hush::expected<stranger_step, std::string>> record_stranger_stanza(
+        const jid& receiver_bare, const std::string& sender_bare, const antispim::challenge_settings& settings,
+        bool account_exists, const stanza* to_hold);
+
+    // The sender passed: a secret message to it, then every held stanza to the receiver, delay-stamped.
+    boost::asio::awaitable<void> release(const jid& receiver_bare, const jid& sender,
+                                         const antispim::receiver_record& record);
+    // Advice for the receiver (the seed's "your question was probably too easy"), from its server.
+    boost::asio::awaitable<void> advise(const jid& receiver_bare, const std::string& text);
+    boost::asio::awaitable<void> advise_if_passed(const jid& receiver_bare, const std::string& sender_bare);
+    boost::asio::awaitable<void> count_lockout(const jid& receiver_bare);
+    static constexpr unsigned advice_lockouts_per_day = 3;
+    // The message telling a sender it passed, with its secret.
+    boost::asio::awaitable<void> send_approval(const jid& receiver_bare, const jid& sender,
+                                               const antispim::receiver_record& record);
+    // Every held stanza of the sender to the receiver, delay-stamped; returns how many.
+    boost::asio::awaitable<std::size_t> deliver_held(const jid& receiver_bare, const std::string& sender_bare);
+    std::int64_t held_expiry_seconds() const;
+    boost::asio::awaitable<void> send_challenge(const jid& receiver_bare, const jid& sender,
+                                                const antispim::challenge_settings& settings,
+                                                const antispim::sender_state& state);
+    // The lockout error (policy-violation, wait, with <retry-after/>) answering `s`.
+    boost::asio::awaitable<void> send_lockout(const stanza& s, antispim::time_point until);
+    // An answer by message or form, decided and recorded in one atomic storage operation; `reply_to` is the
+    // stanza that carried it (errors go back to it).
+    boost::asio::awaitable<antispim::answer_outcome> answer(const jid& receiver_bare, const jid& sender,
+                                                            std::string_view text, const stanza& reply_to);
+    // Runs the engine under its lock (the engine's random source is shared).
+    template <class F>
+    auto with_engine(F&& f) {
+        std::lock_guard lock(engine_mutex_);
+        return f(engine_);
+    }
+    const antispim_config& options() const { return cfg_; }
+    stanza_sink& sink() { return *sink_; }
+
+private:
+    const antispim_config& cfg_;
+    storage::async_store& store_;
+    std::function<bool(std::string_view)> is_local_;
+    stanza_sink* sink_ = nullptr;
+    consensus* consensus_ = nullptr;
+    std::function<bool(const antispim::spim_context&)> challenge_listing_;
+    std::mutex engine_mutex_;
+    antispim::challenge_engine engine_;
+    // Challenge state for addresses without an account (kept in memory, bounded): the same answers as for an
+    // account, so a stranger cannot tell the difference. Guarded by engine_mutex_. Keyed "receiver sender".
+    struct phantom {
+        antispim::sender_state state;
+        std::size_t held = 0;  // what an account would hold (nothing is kept: nobody will read it)
+    };
+    antispim::bounded_map<std::string, phantom> phantoms_{20000};
+    // "user contact" pairs already noted in storage (guarded by engine_mutex_).
+    antispim::bounded_map<std::string, bool> noted_{100000};
+    // What local users addressed lately ("user target", target a bare JID or a domain) and which rooms they are
+    // in: errors and iq results from there answer them, groupchat from there is theirs (guarded by engine_mutex_).
+    antispim::bounded_map<std::string, antispim::time_point> addressed_{100000};
+    antispim::bounded_map<std::string, bool> joined_{100000};
+    // Local senders found established (trust_local_users); only the positive answer is kept.
+    antispim::bounded_map<std::string, bool> established_{20000};
+    std::string phantom_key_;
+    std::string phantom_key_id_;
+    bool is_established_cached(const std::string& sender_bare);
+    antispim::receiver_record phantom_record(const jid& receiver_bare, const std::string& sender_bare);
+};
+
+// <error type='wait'><policy-violation/><retry-after xmlns='urn:hush:antispim:0' until='…'/></error> payload.
+std::string retry_after_payload(antispim::time_point until);
+std::string lockout_text(antispim::time_point until);
+
+}  // namespace hush

@@ -1,0 +1,16 @@
+#pragma once
+// XEP-0082 date-times, and the wall clock as unix seconds that stored records and stamps are made from.
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace hush {
+
+inline std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// "2026-11-23T21:00:00Z" (UTC, seconds precision) for a unix time.
+std::string xep0082_stamp(std::int64_t unix_seconds);
+
+}  // namespace hush

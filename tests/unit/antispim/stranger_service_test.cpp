@@ -1,0 +1,326 @@
+// antispim_service against a real SQLite async_store: the one definition of a stranger, and the challenge policy's
+// verdicts — decided without side effects (so dry-run changes nothing), applied only through their effect.
+#include <doctest.h>
+
+#include <algorithm>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "antispim/chain.hpp"
+#include "server/accounts.hpp"
+#include "server/config.hpp"
+#include "antispim/documents.hpp"
+#include "antispim/stranger_service.hpp"
+#include "storage/async_store.hpp"
+
+#include "tests/unit/test_support.hpp"
+
+using namespace hush;
+using test::run_sync;
+
+namespace {
+
+jid parse_jid(std::string_view text) {
+    auto j = jid::parse(text);
+    REQUIRE(j);
+    return *j;
+}
+
+stanza make_stanza(std::string_view xml) {
+    auto doc = std::make_shared<pugi::xml_document>();
+    REQUIRE(doc->load_buffer(xml.data(), xml.size()));
+    return stanza(std::move(doc), "");
+}
+
+// Collects what the service sends.
+class recording_sink final : public stanza_sink {
+public:
+    boost::asio::awaitable<void> send(stanza s) override {
+        sent.push_back(s.serialize());
+        co_return;
+    }
+    std::vector<std::string> sent;
+};
+
+config make_config(bool trust_local_users) {
+    config c;
+    c.hosts = {"example.org"};
+    c.antispim.trust_local_users = trust_local_users;
+    c.antispim.challenge.min_answer = std::chrono::seconds{0};
+    return c;
+}
+
+class fixture {
+public:
+    explicit fixture(bool trust_local_users = true)
+        : cfg(make_config(trust_local_users)),
+          store(test::sqlite_options(dir.path())),
+          service(cfg.antispim, store, [](std::string_view d) { return d == "example.org"; }) {
+        service.set_sink(&sink);
+        for (const char* node : {"bob", "carol"}) {
+            auto creds = accounts::make_credentials("secret-password", 4096);
+            REQUIRE(creds);
+            auto create = [node, creds = *creds](storage::store& s) { return s.create_account("example.org", node, creds); };
+            REQUIRE(run_sync(store.run(std::move(create))));
+        }
+    }
+
+    bool stranger(std::string_view receiver, std::string_view sender) {
+        return run_sync(service.is_stranger(parse_jid(receiver), parse_jid(sender)));
+    }
+
+    relation_facts relation(std::string_view receiver, std::string_view sender, bool check_exists = true) {
+        auto found = run_sync(service.relation(parse_jid(receiver), parse_jid(sender), check_exists));
+        REQUIRE(found);
+        return *found;
+    }
+
+    template <class F>
+    void with_store(F f) {
+        auto done = run_sync(store.run(std::move(f)));
+        REQUIRE(done);
+    }
+
+    test::temp_dir dir;
+    config cfg;
+    storage::async_store store;
+    recording_sink sink;
+    antispim_service service;
+};
+
+}  // namespace
+
+TEST_CASE("a stranger: nobody the receiver knows, asked, pre-approved, wrote to, or approved") {
+    fixture f;
+    const auto bob = "bob@example.org";
+    CHECK(f.stranger(bob, "mallory@spam.test/x"));
+    CHECK_FALSE(f.stranger(bob, "bob@example.org/other"));  // the user's own account
+    CHECK_FALSE(f.stranger(bob, "example.org"));            // the user's own server
+    CHECK(f.stranger(bob, "carol@example.org/c"));          // no relationship (trust is not one)
+    SUBCASE("a subscription either way") {
+        storage::roster_item item;
+        item.contact = "mallory@spam.test";
+        item.sub = storage::subscription::from;
+        f.with_store([item](storage::store& s) { return s.put_roster_item("example.org", "bob", item); });
+        CHECK_FALSE(f.stranger(bob, "mallory@spam.test/x"));
+    }
+    SUBCASE("asked by the user, or pre-approved") {
+        storage::roster_item item;
+        item.contact = "mallory@spam.test";
+        item.pending_out = true;
+        f.with_store([item](storage::store& s) { return s.put_roster_item("example.org", "bob", item); });
+        CHECK_FALSE(f.stranger(bob, "mallory@spam.test/x"));
+        item.pending_out = false;
+        item.approved = true;
+        f.with_store([item](storage::store& s) { return s.put_roster_item("example.org", "bob", item); });
+        CHECK_FALSE(f.stranger(bob, "mallory@spam.test/x"));
+    }
+    SUBCASE("only asking the user (pending in) keeps a stranger a stranger") {
+        storage::roster_item item;
+        item.contact = "mallory@spam.test";
+        item.pending_in = true;
+        f.with_store([item](storage::store& s) { return s.put_roster_item("example.org", "bob", item); });
+        CHECK(f.stranger(bob, "mallory@spam.test/x"));
+    }
+    SUBCASE("the user wrote first: a message with a body, not a chat state") {
+        run_sync(f.service.outbound(make_stanza("<message type='chat'><active xmlns='http://jabber.org/protocol/chatstates'/></message>"),
+                                    parse_jid("bob@example.org/desk"), parse_jid("mallory@spam.test")));
+        CHECK(f.stranger(bob, "mallory@spam.test/x"));
+        run_sync(f.service.outbound(make_stanza("<message type='chat'><body>hi</body></message>"),
+                                    parse_jid("bob@example.org/desk"), parse_jid("mallory@spam.test")));
+        CHECK_FALSE(f.stranger(bob, "mallory@spam.test/x"));
+    }
+    SUBCASE("directed presence (joining a room) makes the room no stranger") {
+        run_sync(f.service.outbound(make_stanza("<presence><x xmlns='http://jabber.org/protocol/muc'/></presence>"),
+                                    parse_jid("bob@example.org/desk"), parse_jid("coffee@rooms.spam.test/bob")));
+        CHECK_FALSE(f.stranger(bob, "coffee@rooms.spam.test/alice"));
+    }
+    SUBCASE("an iq request to a service (registering with a transport) makes the service a contact") {
+        run_sync(f.service.outbound(make_stanza("<iq type='set' id='r1'><query xmlns='jabber:iq:register'/></iq>"),
+                                    parse_jid("bob@example.org/desk"), parse_jid("icq.gateway.test")));
+        CHECK_FALSE(f.stranger(bob, "icq.gateway.test"));
+        CHECK(f.stranger(bob, "other.gateway.test"));
+    }
+    SUBCASE("approved under the current key only") {
+        f.with_store([](storage::store& s) { return antispim_documents::approve(s, "example.org", "bob", "mallory@spam.test"); });
+        CHECK_FALSE(f.stranger(bob, "mallory@spam.test/x"));
+        f.with_store([](storage::store& s) { return antispim_documents::rotate_key(s, "example.org", "bob"); });
+        CHECK(f.stranger(bob, "mallory@spam.test/x"));
+    }
+}
+
+TEST_CASE("trust_local_users covers established accounts only: old enough, with mutual contacts") {
+    SUBCASE("a brand-new local account is judged like a remote stranger by default") {
+        fixture f;
+        const auto facts = f.relation("bob@example.org", "carol@example.org/c");
+        CHECK(facts.account_exists);
+        CHECK_FALSE(facts.contact);
+        CHECK_FALSE(facts.trusted_local);
+        CHECK(facts.record);  // the challenge data came with the answer
+    }
+    SUBCASE("an account old enough with a mutual contact is trusted (and remembered)") {
+        fixture f;
+        f.cfg.antispim.trusted_after = std::chrono::hours{0};
+        CHECK_FALSE(f.relation("bob@example.org", "carol@example.org/c").trusted_local);  // no mutual contact yet
+        storage::roster_item item;
+        item.contact = "dave@elsewhere.test";
+        item.sub = storage::subscription::both;
+        f.with_store([item](storage::store& s) { return s.put_roster_item("example.org", "carol", item); });
+        const auto facts = f.relation("bob@example.org", "carol@example.org/c");
+        CHECK(facts.trusted_local);
+        CHECK_FALSE(facts.contact);
+    }
+    SUBCASE("trusted_after 0 and no contacts needed: every local account") {
+        fixture f;
+        f.cfg.antispim.trusted_after = std::chrono::hours{0};
+        f.cfg.antispim.trusted_min_contacts = 0;
+        CHECK(f.relation("bob@example.org", "carol@example.org/c").trusted_local);
+        CHECK_FALSE(f.relation("bob@example.org", "mallory@spam.test/x").trusted_local);
+    }
+    SUBCASE("without trust_local_users, other local accounts are strangers too") {
+        fixture f(false);
+        f.cfg.antispim.trusted_after = std::chrono::hours{0};
+        f.cfg.antispim.trusted_min_contacts = 0;
+        CHECK_FALSE(f.relation("bob@example.org", "carol@example.org/c").trusted_local);
+        CHECK_FALSE(f.stranger("bob@example.org", "example.org"));
+    }
+}
+
+TEST_CASE("a missing account: the same facts as an existing one, from memory") {
+    fixture f;
+    const auto missing = f.relation("nobody@example.org", "mallory@spam.test/x");
+    CHECK_FALSE(missing.account_exists);
+    CHECK_FALSE(missing.contact);
+    REQUIRE(missing.record);
+    CHECK_FALSE(missing.record->account_exists);
+    const auto existing = f.relation("bob@example.org", "mallory@spam.test/x");
+    REQUIRE(existing.record);
+    CHECK(existing.record->settings == missing.record->settings);
+    CHECK(existing.record->key_id.size() == missing.record->key_id.size());
+}
+
+TEST_CASE("errors and iq results answer what a user addressed; groupchat comes from rooms joined") {
+    fixture f;
+    CHECK_FALSE(f.relation("bob@example.org", "mallory@spam.test/x").answers_receiver);
+    run_sync(f.service.outbound(make_stanza("<message type='chat'><active xmlns='http://jabber.org/protocol/chatstates'/></message>"),
+                                parse_jid("bob@example.org/desk"), parse_jid("mallory@spam.test")));
+    CHECK(f.relation("bob@example.org", "mallory@spam.test/x").answers_receiver);
+    CHECK_FALSE(f.relation("bob@example.org", "spam.test").answers_receiver);  // bob wrote to mallory, not her server
+    CHECK_FALSE(f.relation("bob@example.org", "eve@other.test").answers_receiver);
+    CHECK_FALSE(f.relation("bob@example.org", "room@muc.test/x").joined_room);
+    run_sync(f.service.outbound(make_stanza("<presence><x xmlns='http://jabber.org/protocol/muc'/></presence>"),
+                                parse_jid("bob@example.org/desk"), parse_jid("room@muc.test/bob")));
+    CHECK(f.relation("bob@example.org", "room@muc.test/alice").joined_room);
+    run_sync(f.service.outbound(make_stanza("<presence type='unavailable'/>"), parse_jid("bob@example.org/desk"),
+                                parse_jid("room@muc.test/bob")));
+    CHECK_FALSE(f.relation("bob@example.org", "room@muc.test/alice").joined_room);
+}
+
+TEST_CASE("the policy decides without side effects; its effect holds and challenges") {
+    fixture f;
+    auto policy = f.service.make_challenge_policy();
+    const stanza s = make_stanza("<message from='mallory@spam.test/x' to='bob@example.org' type='chat'><body>buy</body></message>");
+    antispim::spim_context ctx{s};
+    ctx.sender = parse_jid("mallory@spam.test/x");
+    ctx.receiver = parse_jid("bob@example.org");
+    ctx.kind = stanza_kind::message;
+    ctx.stranger = true;
+    auto v = run_sync(policy->evaluate(ctx));
+    REQUIRE(v);
+    CHECK(v->kind == antispim::verdict_kind::hold);
+    CHECK(v->reason == "stranger-challenged");
+    REQUIRE(v->effect);
+    // Deciding stored nothing and sent nothing (what a dry-run policy amounts to).
+    CHECK(f.sink.sent.empty());
+    auto requests = run_sync(f.service.message_requests(parse_jid("bob@example.org")));
+    REQUIRE(requests);
+    CHECK(requests->empty());
+    // The effect: held, and a challenge sent from bob's bare JID.
+    run_sync(v->effect->apply(s));
+    requests = run_sync(f.service.message_requests(parse_jid("bob@example.org")));
+    REQUIRE(requests);
+    REQUIRE(requests->size() == 1);
+    CHECK(requests->front().sender == "mallory@spam.test");
+    // The receiver's notice that requests wait (the first one), then the challenge.
+    REQUIRE(f.sink.sent.size() == 2);
+    CHECK(f.sink.sent[0].find("<requests xmlns=\"urn:hush:antispim:0\" count=\"1\"/>") != std::string::npos);
+    CHECK(f.sink.sent[0].find("to=\"bob@example.org\"") != std::string::npos);
+    CHECK(f.sink.sent[1].find("urn:xmpp:captcha") != std::string::npos);
+    CHECK(f.sink.sent[1].find("from=\"bob@example.org\"") != std::string::npos);
+    SUBCASE("a contact passes untouched") {
+        ctx.stranger = false;
+        auto pass = run_sync(policy->evaluate(ctx));
+        REQUIRE(pass);
+        CHECK(pass->kind == antispim::verdict_kind::pass);
+        CHECK_FALSE(pass->effect);
+    }
+}
+
+TEST_CASE("a stranger's first message costs two storage round trips: one read, one atomic decision") {
+    // Counted on the real store (async_store::runs), along the router's path: relation() for the classification
+    // and the chain's context, the challenge policy's verdict (no storage: it reads the context), and the effect
+    // (one atomic operation: state, held stanza, notice).
+    fixture f;
+    auto policy = f.service.make_challenge_policy();
+    const stanza s = make_stanza("<message from='mallory@spam.test/x' to='bob@example.org' type='chat'><body>buy</body></message>");
+    const auto before = f.store.runs();
+    auto facts = run_sync(f.service.relation(parse_jid("bob@example.org"), parse_jid("mallory@spam.test/x"), true));
+    REQUIRE(facts);
+    REQUIRE_FALSE(facts->contact);
+    antispim::spim_context ctx{s};
+    ctx.sender = parse_jid("mallory@spam.test/x");
+    ctx.receiver = parse_jid("bob@example.org");
+    ctx.kind = stanza_kind::message;
+    ctx.stranger = true;
+    ctx.record = facts->record;
+    auto v = run_sync(policy->evaluate(ctx));
+    REQUIRE(v);
+    REQUIRE(v->kind == antispim::verdict_kind::hold);
+    CHECK(f.store.runs() - before == 1);  // deciding read nothing more
+    run_sync(v->effect->apply(s));
+    CHECK(f.store.runs() - before == 2);
+    REQUIRE(f.sink.sent.size() >= 1);  // the challenge (and the receiver's notice)
+}
+
+TEST_CASE("answers are judged one at a time: parallel wrong answers cost exactly max_tries") {
+    fixture f;
+    f.cfg.antispim.challenge.max_tries = 3;
+    const jid bob = parse_jid("bob@example.org");
+    const jid mallory = parse_jid("mallory@spam.test/x");
+    const stanza first = make_stanza("<message from='mallory@spam.test/x' to='bob@example.org' type='chat'><body>hi</body></message>");
+    auto step = run_sync(f.service.record_stranger_stanza(bob, "mallory@spam.test", f.cfg.antispim.challenge, true, &first));
+    REQUIRE(step);
+    REQUIRE(step->outcome.what == antispim::stranger_outcome::kind::challenge);
+    // Ten answers started together on one event loop: their storage operations interleave freely.
+    boost::asio::io_context io;
+    std::vector<std::future<antispim::answer_outcome>> outcomes;
+    const std::string wrong = [&] {
+        for (const auto& o : step->state.offered) {
+            if (std::find(f.cfg.antispim.challenge.good_answers.begin(), f.cfg.antispim.challenge.good_answers.end(), o) ==
+                f.cfg.antispim.challenge.good_answers.end()) {
+                return o;
+            }
+        }
+        return std::string();
+    }();
+    REQUIRE_FALSE(wrong.empty());
+    for (int i = 0; i < 10; ++i) {
+        outcomes.push_back(boost::asio::co_spawn(io, f.service.answer(bob, mallory, wrong, first), boost::asio::use_future));
+    }
+    io.run();
+    int wrong_count = 0;
+    int locked = 0;
+    for (auto& o : outcomes) {
+        const auto got = o.get();
+        wrong_count += got.what == antispim::answer_outcome::kind::wrong ? 1 : 0;
+        locked += got.what == antispim::answer_outcome::kind::locked_out ? 1 : 0;
+    }
+    CHECK(wrong_count == 2);
+    CHECK(locked == 8);
+}
