@@ -253,7 +253,7 @@ private:
         fs::path sqlite_path = resolve(c.data_dir, "hush.db");
         const toml::table* t = section(root, "storage");
         if (t) {
-            check_keys(*t, "storage", {"backend", "path", "url", "pool_size"});
+            check_keys(*t, "storage", {"backend", "path", "url", "pool_size", "max_queued", "queue_timeout_seconds"});
             const toml::node* backend_node = nullptr;
             if (const auto i = read_choice(*t, "storage", "backend", backends)) {
                 s.backend = static_cast<backend>(*i);
@@ -263,6 +263,11 @@ private:
             read_path(*t, "storage", "path", c.data_dir, sqlite_path, true);
             const toml::node* url = read_string(*t, "storage", "url", s.postgres_url);
             read_int(*t, "storage", "pool_size", s.pool_size, 1, 256);
+            read_int(*t, "storage", "max_queued", s.max_queued, 1, 10000000);
+            std::chrono::seconds queue_timeout = std::chrono::duration_cast<std::chrono::seconds>(s.queue_timeout);
+            if (read_seconds(*t, "storage", "queue_timeout_seconds", queue_timeout)) {
+                s.queue_timeout = queue_timeout;
+            }
             if (ok() && s.backend == backend::sqlite && sqlite_path.empty()) {
                 fail(t->get("path")->source(), "storage.path", "must not be empty when backend = \"sqlite\"");
             }

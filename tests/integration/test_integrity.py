@@ -342,3 +342,22 @@ def test_held_stanzas_are_capped_per_receiver_and_the_oldest_sender_is_told(hush
     xmpp.run(scenario())
     requests = server.hushctl("requests", "bob@localhost").stdout
     assert "carol@localhost" in requests and "dave@localhost" in requests and "alice@localhost" not in requests
+
+
+def test_an_entity_heavy_stanza_goes_through_whole(hush, xmpp):
+    """Finding 11, end to end: a body of ~250 KB of character references (what used to cost quadratic work in
+    the stream parser; the work itself is bounded by an operation count in tests/unit/protocol) arrives intact,
+    and another session on the server is answered right after."""
+    server = start(hush)
+    text = "&" * 50000  # on the wire: 50000 × "&amp;" = 250 000 bytes, inside the 256 KiB stanza limit
+
+    async def scenario():
+        bob, other = client(xmpp, "bob@localhost/desk"), client(xmpp, "bob@localhost/phone")
+        await login(bob, server.port("c2s"))
+        await login(other, server.port("c2s"))
+        bob.xmpp.send_message(mto="bob@localhost/phone", mbody=text, mtype="chat")
+        got = await other.expect_stanza(lambda st: st.xml.findtext(q(CLIENT_NS, "body")) == text, "the whole body")
+        assert got is not None
+        await bob.ping_server()
+
+    xmpp.run(scenario())

@@ -107,6 +107,16 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.antispim.trust_local_users);
     CHECK(c.antispim.max_held_per_sender == 10);
     CHECK(c.antispim.held_expiry == std::chrono::hours{168});
+    CHECK(c.antispim.trusted_after == std::chrono::hours{168});
+    CHECK(c.antispim.trusted_min_contacts == 1);
+    CHECK(c.antispim.max_held_per_receiver == 200);
+    CHECK(c.antispim.max_held_bytes_per_receiver == 4 * 1024 * 1024);
+    CHECK(c.antispim.max_held_total == 100000);
+    CHECK(c.antispim.state_expiry == std::chrono::hours{24 * 90});
+    CHECK(c.antispim.contact_expiry == std::chrono::hours{24 * 365});
+    CHECK(c.antispim.sweep_interval == std::chrono::seconds{3600});
+    CHECK(c.storage.max_queued == 10000);
+    CHECK(c.storage.queue_timeout == std::chrono::seconds{10});
     CHECK(c.antispim.challenge == hush::antispim::challenge_settings{});
     CHECK_FALSE(c.registration.enabled);
     CHECK(c.registration.max_per_ip == 5);
@@ -510,6 +520,26 @@ TEST_CASE("s2s.domains: one boolean per domain") {
     CHECK_FALSE(c.s2s.requires_valid_certificate("lax.example"));
     CHECK(c.s2s.requires_valid_certificate("quiet.example"));
     CHECK(c.s2s.requires_valid_certificate("other.example"));
+}
+
+TEST_CASE("antispim: local trust, held caps, the sweeper; storage queue bounds") {
+    const config c = load_ok(
+        "[storage]\nmax_queued = 50\nqueue_timeout_seconds = 3\n"
+        "[antispim]\ntrusted_after_hours = 0\ntrusted_min_contacts = 0\nmax_held_per_receiver = 5\n"
+        "max_held_bytes_per_receiver = 0\nmax_held_total = 7\nstate_expiry_days = 0\ncontact_expiry_days = 30\n"
+        "sweep_interval_seconds = 60\n");
+    CHECK(c.storage.max_queued == 50);
+    CHECK(c.storage.queue_timeout == std::chrono::seconds{3});
+    const auto& a = c.antispim;
+    CHECK(a.trusted_after == std::chrono::hours{0});
+    CHECK(a.trusted_min_contacts == 0);
+    CHECK(a.max_held_per_receiver == 5);
+    CHECK(a.max_held_bytes_per_receiver == 0);
+    CHECK(a.max_held_total == 7);
+    CHECK(a.state_expiry == std::chrono::hours{0});
+    CHECK(a.contact_expiry == std::chrono::hours{30 * 24});
+    CHECK(a.sweep_interval == std::chrono::seconds{60});
+    CHECK(load_error("[antispim]\nmax_held_total = -1\n").find("antispim.max_held_total") != std::string::npos);
 }
 
 TEST_CASE("antispim: the default challenge and trust of local users") {
