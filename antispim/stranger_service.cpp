@@ -68,36 +68,6 @@ antispim_service::antispim_service(const antispim_config& cfg, storage::async_st
 
 std::vector<std::string> antispim_service::account_features() { return {std::string(as::ns), std::string(as::captcha_ns)}; }
 
-// ---- storage ------------------------------------------------------------------------------------------------------
-
-asio::awaitable<hush::expected<antispim_service::receiver_view, std::string>> antispim_service::receiver(
-    const jid& r) {
-    using result = hush::expected<receiver_view, std::string>;
-    auto load = [d = r.domain(), u = r.node(), defaults = cfg_.challenge](storage::store& s)
-        -> storage::result<receiver_view> {
-        auto settings = docs::get_settings(s, d, u);
-        if (!settings) {
-            return hush::unexpected<storage::error>(settings.error());
-        }
-        auto key = docs::get_key(s, d, u);
-        if (!key) {
-            return hush::unexpected<storage::error>(key.error());
-        }
-        return receiver_view{settings->value_or(defaults), key->key, key->id};
-    };
-    auto loaded = co_await store_.run(std::move(load));
-    if (!loaded) {
-        co_return hush::unexpected<std::string>(loaded.error().message);
-    }
-    co_return result(std::move(*loaded));
-}
-
-std::int64_t antispim_service::held_expiry_seconds() const {
-    return std::chrono::duration_cast<std::chrono::seconds>(cfg_.held_expiry).count();
-}
-
-// ---- strangers ----------------------------------------------------------------------------------------------------
-
 namespace {
 
 // A real relationship of the receiver with the sender, read inside a storage operation: subscribed either way,
@@ -118,7 +88,7 @@ storage::result<bool> related(storage::store& s, const std::string& d, const std
     return contacted->has_value();
 }
 
-// The receiver's challenge data and the sender's state (an existing account).
+// The receiver's challenge data and, unless `sender_bare` is empty, the sender's state (an existing account).
 storage::result<as::receiver_record> read_record(storage::store& s, const std::string& d, const std::string& u,
                                                  const std::string& sender_bare,
                                                  const as::challenge_settings& defaults) {
@@ -130,15 +100,17 @@ storage::result<as::receiver_record> read_record(storage::store& s, const std::s
     if (!key) {
         return hush::unexpected<storage::error>(key.error());
     }
-    auto state = docs::get_state(s, d, u, sender_bare);
-    if (!state) {
-        return hush::unexpected<storage::error>(state.error());
-    }
     as::receiver_record record;
     record.settings = settings->value_or(defaults);
     record.key = std::move(key->key);
     record.key_id = std::move(key->id);
-    record.state = std::move(*state);
+    if (!sender_bare.empty()) {
+        auto state = docs::get_state(s, d, u, sender_bare);
+        if (!state) {
+            return hush::unexpected<storage::error>(state.error());
+        }
+        record.state = std::move(*state);
+    }
     return record;
 }
 
@@ -153,6 +125,33 @@ constexpr std::string_view notice_key = "antispim:notice";
 constexpr auto answer_window = std::chrono::minutes{10};
 
 }  // namespace
+
+// ---- storage ------------------------------------------------------------------------------------------------------
+
+asio::awaitable<hush::expected<antispim_service::receiver_view, std::string>> antispim_service::receiver(
+    const jid& r) {
+    using result = hush::expected<receiver_view, std::string>;
+    auto load = [d = r.domain(), u = r.node(), defaults = cfg_.challenge](storage::store& s)
+        -> storage::result<receiver_view> {
+        auto record = read_record(s, d, u, {}, defaults);
+        if (!record) {
+            return hush::unexpected<storage::error>(record.error());
+        }
+        return receiver_view{std::move(record->settings), std::move(record->key), std::move(record->key_id)};
+    };
+    auto loaded = co_await store_.run(std::move(load));
+    if (!loaded) {
+        co_return hush::unexpected<std::string>(loaded.error().message);
+    }
+    co_return result(std::move(*loaded));
+}
+
+std::int64_t antispim_service::held_expiry_seconds() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(cfg_.held_expiry).count();
+}
+
+// ---- strangers ----------------------------------------------------------------------------------------------------
+
 
 asio::awaitable<bool> antispim_service::is_stranger(const jid& r, const jid& sender) {
     if (sender.equals_bare(r) || (!sender.has_node() && is_local_(sender.domain()))) {
