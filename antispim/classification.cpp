@@ -65,6 +65,11 @@ classification classify(const inbound_facts& f) {
         if (!type.empty() && type != "chat" && type != "normal" && type != "headline") {
             return row(disposition::drop, "unknown-kind");
         }
+        if (f.automatic && !f.contact && !f.trusted_local) {
+            // Chat states, receipts, markers from a stranger's client: not a first contact, never an answer, never
+            // a try; dropped, so they neither wait in the requests nor restart a lockout.
+            return row(disposition::drop, "stranger-automatic");
+        }
         return judged(f, "stranger-message");
     case stanza_kind::presence:
         if (type == "subscribe") {

@@ -39,6 +39,9 @@ struct inbound_facts {
     bool answers_receiver = false;
     // The receiver has joined the room the sender belongs to (sent it available presence, not yet unavailable).
     bool joined_room = false;
+    // A message the sender's client sent on its own (protocol's is_automatic_message): chat states, receipts,
+    // markers, nothing typed.
+    bool automatic = false;
 };
 
 // One row of the table; `name` is counted per row (/metrics) and logged for drops. Contacts are judged too: the
@@ -51,12 +54,12 @@ struct classification {
 classification classify(const inbound_facts& facts);
 
 // Every row name, for counters (/metrics) and the docs; classify() returns only these.
-inline constexpr std::array<std::string_view, 18> classification_rows = {
+inline constexpr std::array<std::string_view, 19> classification_rows = {
     "anti-spim-own",         "own-account",          "server-error",        "error-answers-receiver",
     "error-unsolicited",     "iq-answer",            "iq-answer-unsolicited", "groupchat-joined-room",
     "groupchat-not-joined",  "iq-to-account",        "contact",             "local-account",
-    "subscription-answer",   "stranger-message",     "stranger-invite",     "stranger-presence",
-    "stranger-iq",           "unknown-kind",
+    "subscription-answer",   "stranger-message",     "stranger-automatic",  "stranger-invite",
+    "stranger-presence",     "stranger-iq",          "unknown-kind",
 };
 
 std::size_t classification_row_index(std::string_view name);

@@ -1,5 +1,7 @@
 #include "protocol/stanza.hpp"
 
+#include <algorithm>
+
 #include <sstream>
 
 #include "protocol/namespaces.hpp"
@@ -181,6 +183,36 @@ stanza make_error_reply(const stanza& original, std::string_view condition, erro
         t.append_child(pugi::node_pcdata).set_value(std::string(text).c_str());
     }
     return reply;
+}
+
+bool is_automatic_message(const stanza& message) {
+    if (message.kind() != stanza_kind::message) {
+        return false;
+    }
+    static constexpr std::string_view automatic_ns[] = {
+        "http://jabber.org/protocol/chatstates", "urn:xmpp:receipts", "urn:xmpp:chat-markers:0", "urn:xmpp:hints",
+        "urn:xmpp:sid:0"};
+    for (auto c : message.element().children()) {
+        if (c.type() != pugi::node_element) {
+            continue;
+        }
+        const std::string_view name = c.name();
+        const std::string_view child_ns = c.attribute("xmlns").value();
+        if (child_ns.empty() && name == "body") {
+            const std::string_view text = c.child_value();
+            if (text.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+                return false;  // someone typed something
+            }
+            continue;
+        }
+        if (child_ns.empty() && name == "thread") {
+            continue;
+        }
+        if (std::find(std::begin(automatic_ns), std::end(automatic_ns), child_ns) == std::end(automatic_ns)) {
+            return false;  // an invitation, an encrypted payload, a subject...: not for us to call automatic
+        }
+    }
+    return true;
 }
 
 stanza make_iq_result(const stanza& request) {

@@ -74,4 +74,9 @@ stanza make_error_reply(const stanza& original, std::string_view condition, erro
 // <iq type='result' id=.. to=.. from=../> for an iq get/set.
 stanza make_iq_result(const stanza& request);
 
+// A message a client sends on its own, without the person typing anything: chat states (XEP-0085), receipts
+// (XEP-0184), markers (XEP-0333), hints and ids (XEP-0334, XEP-0359), a thread — and no body with text. Never a
+// first contact, never an answer.
+bool is_automatic_message(const stanza& message);
+
 }  // namespace hush

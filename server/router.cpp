@@ -149,6 +149,7 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     facts.trusted_local = relation.trusted_local;
     facts.answers_receiver = relation.answers_receiver;
     facts.joined_room = relation.joined_room;
+    facts.automatic = kind == stanza_kind::message && is_automatic_message(s);
     const antispim::classification row = antispim::classify(facts);
     classified_[antispim::classification_row_index(row.name)].fetch_add(1, std::memory_order_relaxed);
     if (row.what == antispim::disposition::drop) {

@@ -154,3 +154,15 @@ TEST_CASE("classification: what a stranger's iq to a bare JID gets, alike for ev
     CHECK(answer_for_stranger_iq("set", "vCard", "vcard-temp") == stranger_iq_answer::refuse);
     CHECK(answer_for_stranger_iq("get", "query", "jabber:iq:private") == stranger_iq_answer::refuse);
 }
+
+TEST_CASE("classification: a stranger's automatic messages (chat states, receipts, markers) are dropped") {
+    auto f = facts(stanza_kind::message, "chat");
+    f.automatic = true;
+    check_row(f, disposition::drop, "stranger-automatic");
+    f.contact = true;
+    check_row(f, disposition::judge, "contact");  // a contact's typing notifications go through
+    auto local = facts(stanza_kind::message, "chat");
+    local.automatic = true;
+    local.trusted_local = true;
+    check_row(local, disposition::judge, "local-account");
+}
