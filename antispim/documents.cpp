@@ -167,18 +167,6 @@ storage::result<storage::hold_outcome> add_held(storage::store& s, const std::st
     return s.add_held_stanza(domain, user, sender_bare, xml, now, effective);
 }
 
-storage::result<bool> add_held(storage::store& s, const std::string& domain, const std::string& user,
-                               const std::string& sender_bare, const std::string& xml, std::int64_t now,
-                               std::int64_t expiry_seconds, std::size_t max_held) {
-    storage::held_limits limits;
-    limits.max_per_sender = max_held;
-    auto held = add_held(s, domain, user, sender_bare, xml, now, expiry_seconds, limits);
-    if (!held) {
-        return hush::unexpected<storage::error>(held.error());
-    }
-    return held->kept();
-}
-
 storage::result<std::vector<held_stanza>> take_held(storage::store& s, const std::string& domain,
                                                     const std::string& user, const std::string& sender_bare,
                                                     std::int64_t now, std::int64_t expiry_seconds) {

@@ -68,10 +68,6 @@ storage::result<storage::hold_outcome> add_held(storage::store& s, const std::st
                                                 const std::string& sender_bare, const std::string& xml,
                                                 std::int64_t now, std::int64_t expiry_seconds,
                                                 const storage::held_limits& limits);
-// The old form: only the per-sender cap (`max_held`); true when kept. Prefer the one above.
-storage::result<bool> add_held(storage::store& s, const std::string& domain, const std::string& user,
-                               const std::string& sender_bare, const std::string& xml, std::int64_t now,
-                               std::int64_t expiry_seconds, std::size_t max_held);
 // Removes and returns the sender's held stanzas (unexpired), oldest first.
 storage::result<std::vector<held_stanza>> take_held(storage::store& s, const std::string& domain,
                                                     const std::string& user, const std::string& sender_bare,

@@ -105,8 +105,8 @@ TEST_CASE_TEMPLATE("add_held: caps, eviction reported, expiry; take_held and lis
     CHECK(evicted.evicted == std::vector<storage::evicted_request>{{domain, "alice", "a@spam.test", 2}});
 
     // The old form still works (per-sender cap only).
-    CHECK(must(docs::add_held(*s, domain, "alice", "b@spam.test", "<b2/>", 150, expiry, std::size_t{2})));
-    CHECK_FALSE(must(docs::add_held(*s, domain, "alice", "b@spam.test", "<b3/>", 160, expiry, std::size_t{2})));
+    CHECK(must(docs::add_held(*s, domain, "alice", "b@spam.test", "<b2/>", 150, expiry, storage::held_limits{2})).kept());
+    CHECK_FALSE(must(docs::add_held(*s, domain, "alice", "b@spam.test", "<b3/>", 160, expiry, storage::held_limits{2})).kept());
 
     auto requests = must(docs::list_requests(*s, domain, "alice", 200, expiry));
     REQUIRE(requests.size() == 2);
@@ -151,7 +151,7 @@ TEST_CASE_TEMPLATE("held documents from before schema 6 move into the table when
     CHECK(must(s->document_keys(domain, "alice", "antispim:held:")).empty());
 
     // Holding moves the sender's first, so the cap counts them.
-    CHECK(must(docs::add_held(*s, domain, "bob", "a@spam.test", "<three/>", 200, 1000, std::size_t{2})) == false);
+    CHECK_FALSE(must(docs::add_held(*s, domain, "bob", "a@spam.test", "<three/>", 200, 1000, storage::held_limits{2})).kept());
     CHECK(must(s->document_keys(domain, "bob", "antispim:held:")).empty());
     CHECK(xmls(must(docs::take_held(*s, domain, "bob", "a@spam.test", 200, 1000))) ==
           std::vector<std::string>{"<message>one</message>", "<two/>"});
