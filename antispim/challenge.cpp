@@ -16,13 +16,18 @@ namespace hush::antispim {
 
 namespace {
 
+// An answer as compared: lower case, without the spaces and ASCII punctuation around it ("2)", "Blue." and
+// " blue!" are what people type).
 std::string trim_lower(std::string_view text) {
+    auto skip = [](char c) {
+        return std::isspace(static_cast<unsigned char>(c)) || std::ispunct(static_cast<unsigned char>(c));
+    };
     std::size_t b = 0;
     std::size_t e = text.size();
-    while (b < e && std::isspace(static_cast<unsigned char>(text[b]))) {
+    while (b < e && skip(text[b])) {
         ++b;
     }
-    while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1]))) {
+    while (e > b && skip(text[e - 1])) {
         --e;
     }
     std::string out(text.substr(b, e - b));
@@ -327,18 +332,6 @@ answer_outcome challenge_engine::on_answer(sender_state& state, const challenge_
 }
 
 // ---- wire -----------------------------------------------------------------------------------------------------------
-
-std::string challenge_text(const std::string& receiver, const challenge_settings& settings,
-                           const sender_state& state) {
-    std::string text = receiver + " only accepts messages from contacts. To reach them, answer this question: " +
-                       settings.question;
-    for (std::size_t i = 0; i < state.offered.size(); ++i) {
-        text += (i == 0 ? " " : " ") + std::to_string(i + 1) + ") " + state.offered[i];
-    }
-    text += " — reply with the number or the text of your answer. Your message is kept and will be delivered when "
-            "you answer right.";
-    return text;
-}
 
 void append_captcha_form(pugi::xml_node message, const std::string& receiver, const challenge_settings& settings,
                          const sender_state& state) {

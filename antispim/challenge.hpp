@@ -92,9 +92,6 @@ private:
 // How long lockout number `n` (1-based) lasts.
 std::chrono::minutes lockout_length(const challenge_settings& settings, unsigned n);
 
-// The challenge message's text: the question, the numbered answers and how to reply.
-std::string challenge_text(const std::string& receiver, const challenge_settings& settings, const sender_state& state);
-
 // Appends the XEP-0158 form (<captcha xmlns='urn:xmpp:captcha'><x type='form'>…) for the outstanding challenge.
 void append_captcha_form(pugi::xml_node message, const std::string& receiver, const challenge_settings& settings,
                          const sender_state& state);

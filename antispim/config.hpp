@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "antispim/challenge_settings.hpp"
+#include "antispim/challenge_texts.hpp"
 
 namespace hush {
 
@@ -24,6 +25,8 @@ struct antispim_config {
     std::size_t trusted_min_contacts = 1;
     // The Bot Challenge for users who set none of their own ([antispim.challenge]).
     antispim::challenge_settings challenge;
+    // What the challenge says, in the default language and any others ([antispim.texts]).
+    antispim::challenge_wording wording;
     // Stanzas held per sender and receiver while the sender is challenged, and for how long.
     std::size_t max_held_per_sender = 10;
     std::chrono::hours held_expiry{24 * 7};

@@ -44,15 +44,33 @@ stanza message_to(const jid& from, const jid& to, const std::string& id) {
     return m;
 }
 
+// What the sender reads: type chat, which every client shows as a line of the conversation with the receiver
+// (some show type normal in a separate window or not at all), in the language of its texts.
+stanza chat_to(const jid& from, const jid& to, const std::string& id, const std::string& lang) {
+    stanza m = message_to(from, to, id);
+    m.set_attribute("type", "chat");
+    m.set_attribute("xml:lang", lang);
+    return m;
+}
+
+pugi::xml_node append_ns(pugi::xml_node parent, const char* name) {
+    auto e = parent.append_child(name);
+    e.append_attribute("xmlns").set_value(std::string(as::ns).c_str());
+    return e;
+}
+
 void append_text(pugi::xml_node parent, const char* name, const std::string& text) {
     parent.append_child(name).append_child(pugi::node_pcdata).set_value(text.c_str());
 }
 
 }  // namespace
 
-std::string lockout_text(as::time_point until) {
-    return "you are locked out after too many wrong answers; try again after " + as::format_utc(until) +
-           " (any message before then starts the wait over)";
+std::string_view stanza_lang(const stanza& s) { return s.element().attribute("xml:lang").value(); }
+
+as::speaker antispim_service::speaker_for(const jid& r) { return {r.domain(), r.bare_string()}; }
+
+std::string antispim_service::lockout_text(const jid& r, as::time_point until, std::string_view lang) const {
+    return as::lockout_sentence(texts(lang).texts, speaker_for(r), as::clock_type::now(), until);
 }
 
 std::string retry_after_payload(as::time_point until) {
@@ -509,40 +527,63 @@ asio::awaitable<void> antispim_service::count_lockout(const jid& r) {
 
 asio::awaitable<void> antispim_service::send_challenge(const jid& r, const jid& sender,
                                                        const as::challenge_settings& settings,
-                                                       const as::sender_state& state) {
-    stanza m = message_to(r, sender, state.challenge_id);
-    append_text(m.element(), "body", as::challenge_text(r.bare_string(), settings, state));
-    as::append_captcha_form(m.element(), r.bare_string(), settings, state);
-    co_await sink_->send_unfiltered(std::move(m));
+                                                       const as::sender_state& state, as::challenge_feedback feedback,
+                                                       std::string_view lang) {
+    const auto chosen = texts(lang);
+    stanza text = chat_to(r, sender, state.challenge_id + "-text", chosen.language);
+    append_text(text.element(), "body", as::challenge_body(chosen.texts, speaker_for(r), settings, state, feedback));
+    append_ns(text.element(), "question").append_attribute("challenge").set_value(state.challenge_id.c_str());
+    co_await sink_->send_unfiltered(std::move(text));
+    // XEP-0158: the form in a message of its own, without a body, so a client that cannot show it shows nothing
+    // rather than dropping the text above with it. Its id is the challenge's, as the form's 'challenge' field.
+    stanza form = message_to(r, sender, state.challenge_id);
+    form.set_attribute("xml:lang", chosen.language);
+    as::append_captcha_form(form.element(), r.bare_string(), settings, state);
+    co_await sink_->send_unfiltered(std::move(form));
 }
 
-asio::awaitable<void> antispim_service::send_lockout(const stanza& s, as::time_point until) {
-    stanza error = make_error_reply(s, "policy-violation", error_type::wait, lockout_text(until));
+stanza antispim_service::lockout_error(const stanza& s, const jid& r, as::time_point until) const {
+    stanza error = make_error_reply(s, "policy-violation", error_type::wait, lockout_text(r, until, stanza_lang(s)));
     pugi::xml_document extra;
     extra.load_string(retry_after_payload(until).c_str());
     error.element().child("error").append_copy(extra.first_child());
-    co_await sink_->send_unfiltered(std::move(error));
+    return error;
 }
 
-asio::awaitable<void> antispim_service::release(const jid& r, const jid& sender, const as::receiver_record& record) {
-    co_await send_approval(r, sender, record);
+asio::awaitable<void> antispim_service::send_lockout(const stanza& s, as::time_point until) {
+    const jid receiver = jid::parse(s.to()).value_or(jid{}).bare();
+    co_await sink_->send_unfiltered(lockout_error(s, receiver, until));
+}
+
+asio::awaitable<void> antispim_service::send_lockout_notice(const jid& r, const jid& sender, as::time_point until,
+                                                            std::string_view lang) {
+    const auto chosen = texts(lang);
+    stanza m = chat_to(r, sender, "lockout-" + std::to_string(unix_seconds(until)), chosen.language);
+    append_text(m.element(), "body",
+                as::lockout_body(chosen.texts, speaker_for(r), as::clock_type::now(), until));
+    pugi::xml_document extra;
+    extra.load_string(retry_after_payload(until).c_str());
+    m.element().append_copy(extra.first_child());
+    co_await sink_->send_unfiltered(std::move(m));
+}
+
+asio::awaitable<void> antispim_service::release(const jid& r, const jid& sender, const as::receiver_record& record,
+                                                std::string_view lang) {
+    co_await send_approval(r, sender, record, lang);
     if (record.account_exists) {
         co_await deliver_held(r, sender.bare_string());
     }
 }
 
 asio::awaitable<void> antispim_service::send_approval(const jid& r, const jid& sender,
-                                                      const as::receiver_record& record) {
+                                                      const as::receiver_record& record, std::string_view lang) {
     const std::string secret = as::sender_secret(record.key, sender.bare_string());
-    stanza m = message_to(r, sender, "approved-" + record.key_id);
-    append_text(m.element(), "body",
-                "Thank you: your messages now reach " + r.bare_string() +
-                    ". What you sent before is delivered too. Your client may add this secret to later messages: " +
-                    secret);
-    auto secret_element = m.element().append_child("secret");
-    secret_element.append_attribute("xmlns").set_value(std::string(as::ns).c_str());
-    secret_element.append_child(pugi::node_pcdata).set_value(secret.c_str());
-    m.element().append_child("approved").append_attribute("xmlns").set_value(std::string(as::ns).c_str());
+    const auto chosen = texts(lang);
+    stanza m = chat_to(r, sender, "approved-" + record.key_id, chosen.language);
+    append_text(m.element(), "body", as::approval_body(chosen.texts, speaker_for(r)));
+    // For the sender's client, not its person: a stanza carrying it passes even after the approval is forgotten.
+    append_ns(m.element(), "secret").append_child(pugi::node_pcdata).set_value(secret.c_str());
+    append_ns(m.element(), "approved");
     co_await sink_->send_unfiltered(std::move(m));
 }
 
@@ -734,18 +775,21 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
                                                     : "no challenge");
     switch (outcome.what) {
     case kind::pass:
-        co_await release(r, sender, record);
+        co_await release(r, sender, record, stanza_lang(reply_to));
         break;
     case kind::wrong:
     case kind::too_fast:
-        co_await send_challenge(r, sender, record.settings, record.state);
+        co_await send_challenge(r, sender, record.settings, record.state,
+                                outcome.what == kind::wrong ? as::challenge_feedback::wrong
+                                                            : as::challenge_feedback::too_fast,
+                                stanza_lang(reply_to));
         break;
     case kind::locked_out: {
         if (record.account_exists) {
             co_await count_lockout(r);
         }
         if (reply_to.kind() == stanza_kind::message) {
-            co_await send_lockout(reply_to, outcome.until);
+            co_await send_lockout_notice(r, sender, outcome.until, stanza_lang(reply_to));
         }
         break;
     }
@@ -876,7 +920,7 @@ public:
                                      }
                                  });
             v.error_condition = "policy-violation";
-            v.error_text = lockout_text(outcome.until);
+            v.error_text = service_.lockout_text(receiver, outcome.until, stanza_lang(s));
             v.error_payload = retry_after_payload(outcome.until);
             co_return result(std::move(v));
         }
@@ -896,7 +940,7 @@ public:
                     if (step->sender_full) {
                         co_await svc->sink().send(make_error_reply(
                             held, "resource-constraint", error_type::wait,
-                            "too many messages waiting for your answer to the challenge"));
+                            as::waiting_sentence(svc->texts(stanza_lang(held)).texts, svc->speaker_for(receiver))));
                         co_return;
                     }
                     for (const auto& evicted : step->evicted) {
@@ -907,7 +951,8 @@ public:
                     }
                     switch (step->outcome.what) {
                     case kind::challenge:
-                        co_await svc->send_challenge(receiver, sender, settings, step->state);
+                        co_await svc->send_challenge(receiver, sender, settings, step->state,
+                                                     as::challenge_feedback::none, stanza_lang(held));
                         break;
                     case kind::locked_out:  // a parallel stanza used the last try first
                         co_await svc->send_lockout(held, step->outcome.until);
@@ -1068,11 +1113,7 @@ asio::awaitable<std::optional<stanza>> antispim_service::handle_iq(const stanza&
             co_return make_iq_result(iq);
         }
         if (outcome.what == kind::locked_out) {
-            stanza error = make_error_reply(iq, "policy-violation", error_type::wait, lockout_text(outcome.until));
-            pugi::xml_document extra;
-            extra.load_string(retry_after_payload(outcome.until).c_str());
-            error.element().child("error").append_copy(extra.first_child());
-            co_return error;
+            co_return lockout_error(iq, addressed, outcome.until);
         }
         co_return make_error_reply(iq, "not-acceptable", "wrong or too fast; a new challenge is on its way");
     }

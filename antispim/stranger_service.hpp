@@ -16,6 +16,7 @@
 
 #include "antispim/bounded_map.hpp"
 #include "antispim/challenge.hpp"
+#include "antispim/challenge_wording.hpp"
 #include "antispim/policy.hpp"
 #include "antispim/documents.hpp"
 #include "antispim/consensus.hpp"
@@ -112,23 +113,35 @@ public:
 
     // The sender passed: a secret message to it, then every held stanza to the receiver, delay-stamped.
     boost::asio::awaitable<void> release(const jid& receiver_bare, const jid& sender,
-                                         const antispim::receiver_record& record);
+                                         const antispim::receiver_record& record, std::string_view lang);
     // Advice for the receiver (the seed's "your question was probably too easy"), from its server.
     boost::asio::awaitable<void> advise(const jid& receiver_bare, const std::string& text);
     boost::asio::awaitable<void> advise_if_passed(const jid& receiver_bare, const std::string& sender_bare);
     boost::asio::awaitable<void> count_lockout(const jid& receiver_bare);
     static constexpr unsigned advice_lockouts_per_day = 3;
-    // The message telling a sender it passed, with its secret.
+    // The message telling a sender it passed, in plain words, with its secret in <secret/> for its client.
     boost::asio::awaitable<void> send_approval(const jid& receiver_bare, const jid& sender,
-                                               const antispim::receiver_record& record);
+                                               const antispim::receiver_record& record, std::string_view lang);
     // Every held stanza of the sender to the receiver, delay-stamped; returns how many.
     boost::asio::awaitable<std::size_t> deliver_held(const jid& receiver_bare, const std::string& sender_bare);
     std::int64_t held_expiry_seconds() const;
+    // The question as a chat message every client shows (after the feedback on the last answer, if any), then the
+    // XEP-0158 form in a body-less message of its own (some clients drop any message carrying a captcha form).
     boost::asio::awaitable<void> send_challenge(const jid& receiver_bare, const jid& sender,
                                                 const antispim::challenge_settings& settings,
-                                                const antispim::sender_state& state);
-    // The lockout error (policy-violation, wait, with <retry-after/>) answering `s`.
+                                                const antispim::sender_state& state,
+                                                antispim::challenge_feedback feedback, std::string_view lang);
+    // The lockout error (policy-violation, wait, with <retry-after/>) answering `s`, addressed to `receiver_bare`.
+    stanza lockout_error(const stanza& s, const jid& receiver_bare, antispim::time_point until) const;
     boost::asio::awaitable<void> send_lockout(const stanza& s, antispim::time_point until);
+    // The lockout told as a chat message (the answer to an answer that used the last try).
+    boost::asio::awaitable<void> send_lockout_notice(const jid& receiver_bare, const jid& sender,
+                                                     antispim::time_point until, std::string_view lang);
+    // The texts for a stanza's xml:lang, and who speaks for whom.
+    antispim::chosen_texts texts(std::string_view lang) const { return antispim::texts_for(cfg_.wording, lang); }
+    static antispim::speaker speaker_for(const jid& receiver_bare);
+    // The lockout's error text, in the sender's language.
+    std::string lockout_text(const jid& receiver_bare, antispim::time_point until, std::string_view lang) const;
     // An answer by message or form, decided and recorded in one atomic storage operation; `reply_to` is the
     // stanza that carried it (errors go back to it).
     boost::asio::awaitable<antispim::answer_outcome> answer(const jid& receiver_bare, const jid& sender,
@@ -174,6 +187,7 @@ private:
 
 // <error type='wait'><policy-violation/><retry-after xmlns='urn:hush:antispim:0' until='…'/></error> payload.
 std::string retry_after_payload(antispim::time_point until);
-std::string lockout_text(antispim::time_point until);
+// The xml:lang a stanza carries (the C2S stream's default is stamped on client stanzas that have none).
+std::string_view stanza_lang(const stanza& s);
 
 }  // namespace hush

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -59,6 +60,13 @@ void c2s_session::handle_stream_open(const xml::stream_open& header) {
         return;
     }
     domain_ = *host;
+    // The client's language is the default of its stanzas (RFC 6120 §4.7.4): stamped on those without one, so
+    // whoever answers them (the Bot Challenge, for one) can answer in it. Only a plausible tag is kept.
+    const bool plausible = !header.lang.empty() && header.lang.size() <= 35 &&
+                           std::all_of(header.lang.begin(), header.lang.end(), [](char c) {
+                               return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+                           });
+    stream_lang_ = plausible ? header.lang : std::string();
     stream_id_ = new_stream_id();
     std::string out = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
                       "xmlns:stream='http://etherx.jabber.org/streams' id='" + stream_id_ + "' from='" +
@@ -296,6 +304,9 @@ asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
         }
     }
     s.set_attribute("from", jid_.full_string());
+    if (!stream_lang_.empty() && !s.element().attribute("xml:lang")) {
+        s.set_attribute("xml:lang", stream_lang_);
+    }
 
     if (kind == stanza_kind::iq) {
         const auto type = s.type();

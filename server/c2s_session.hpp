@@ -57,6 +57,7 @@ private:
 
     phase phase_ = phase::connected;
     std::string domain_;
+    std::string stream_lang_;  // the xml:lang of the client's stream header, when it gave a plausible one
     std::string stream_id_;
     jid jid_;  // bound full JID
     std::unique_ptr<sasl_authenticator> sasl_;

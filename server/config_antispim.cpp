@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <set>
 #include <string>
@@ -33,7 +34,7 @@ public:
                        "max_held_per_sender", "held_expiry_hours", "max_held_per_receiver",
                        "max_held_bytes_per_receiver", "max_held_total", "state_expiry_days", "contact_expiry_days",
                        "sweep_interval_seconds",
-                       "challenge", "import", "rtbl", "dos", "greylist", "rate", "consensus", "outbound",
+                       "challenge", "texts", "import", "rtbl", "dos", "greylist", "rate", "consensus", "outbound",
                        "publish"});
         antispim_config& a = c.antispim;
         r_.read_bool(*t, "antispim", "trust_local_users", a.trust_local_users);
@@ -53,6 +54,7 @@ public:
         }
         r_.read_seconds(*t, "antispim", "sweep_interval_seconds", a.sweep_interval);
         load_challenge(*t, a.challenge);
+        load_texts(*t, a.wording);
         load_imports(*t, a.imports);
         load_rtbls(*t, a.rtbls);
         load_greylist(*t, a.greylist);
@@ -374,6 +376,101 @@ private:
         r_.read_int(*t, p, "growth", ch.growth, 1, 100);
         r_.read_int(*t, p, "steps", ch.steps, 1, 10);
         r_.read_int(*t, p, "offered", ch.offered, 2, 20);
+    }
+
+    // [antispim.texts]: the default language's texts; [antispim.texts.<language>]: another language's, each text
+    // falling back to the default language's. Placeholders are checked here, so a typo fails at start-up.
+    void load_texts(const toml::table& antispim, antispim::challenge_wording& wording) {
+        const toml::table* t = r_.section(antispim, "antispim", "texts");
+        if (!t) {
+            return;
+        }
+        const std::string_view p = "antispim.texts";
+        if (const toml::node* lang = r_.read_string(*t, p, "language", wording.default_language);
+            lang && !is_language_tag(wording.default_language)) {
+            r_.fail(lang->source(), "antispim.texts.language", "must be a language tag such as \"en\" or \"pt-BR\"");
+        }
+        wording.default_language = lower(wording.default_language);
+        read_text_table(*t, p, wording.defaults, true);
+        for (const auto& [key, node] : *t) {
+            const toml::table* other = node.as_table();
+            if (!other) {
+                continue;
+            }
+            const std::string tag(key.str());
+            const std::string prefix = join(p, tag);
+            if (!is_language_tag(tag)) {
+                r_.fail(node.source(), prefix, "must be named by a language tag such as \"de\" or \"pt-BR\"");
+                continue;
+            }
+            antispim::challenge_texts texts = wording.defaults;
+            read_text_table(*other, prefix, texts, false);
+            wording.languages[lower(tag)] = std::move(texts);
+        }
+    }
+
+    void read_text_table(const toml::table& t, std::string_view prefix, antispim::challenge_texts& texts,
+                         bool with_languages) {
+        for (const auto& [key, node] : t) {
+            if (node.is_table() && with_languages) {
+                continue;  // another language
+            }
+            const std::string_view name = key.str();
+            if (with_languages && name == "language") {
+                continue;
+            }
+            const auto* field = std::find_if(antispim::challenge_text_fields.begin(),
+                                             antispim::challenge_text_fields.end(),
+                                             [&](const auto& f) { return f.key == name; });
+            const std::string full = join(prefix, name);
+            if (field == antispim::challenge_text_fields.end()) {
+                std::string known = with_languages ? "language" : "";
+                for (const auto& f : antispim::challenge_text_fields) {
+                    known += (known.empty() ? "" : ", ") + std::string(f.key);
+                }
+                r_.fail(node.source(), full, "is not a text of the challenge (known: " + known + ")");
+                continue;
+            }
+            std::string& out = texts.*(field->member);
+            if (!r_.read_string(t, prefix, name, out)) {
+                continue;
+            }
+            if (out.size() > 2000) {
+                r_.fail(node.source(), full, "is longer than 2000 characters");
+            } else if (auto bad = antispim::unknown_placeholder(out, field->placeholders)) {
+                r_.fail(node.source(), full,
+                        "unknown placeholder " + *bad +
+                            (field->placeholders.empty() ? std::string("; this text takes none")
+                                                         : "; this text may use {" +
+                                                               replace_spaces(field->placeholders) + "}"));
+            }
+        }
+    }
+
+    static std::string replace_spaces(std::string_view names) {
+        std::string out;
+        for (char c : names) {
+            out += c == ' ' ? std::string("}, {") : std::string(1, c);
+        }
+        return out;
+    }
+
+    static std::string lower(std::string s) {
+        for (char& c : s) {
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+        return s;
+    }
+
+    // BCP 47 in its common shape: letters, digits and hyphens, starting with 2–8 letters, at most 35 characters.
+    static bool is_language_tag(std::string_view tag) {
+        if (tag.empty() || tag.size() > 35 || !std::isalpha(static_cast<unsigned char>(tag[0]))) {
+            return false;
+        }
+        const std::size_t primary = std::min(tag.find('-'), tag.size());
+        return primary >= 2 && primary <= 8 && std::all_of(tag.begin(), tag.end(), [](char c) {
+                   return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+               });
     }
 
     toml_reader& r_;

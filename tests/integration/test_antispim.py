@@ -9,6 +9,7 @@ server; test_stranger_across_servers uses the default across a federation link.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from test_federation import start_pair
@@ -48,6 +49,27 @@ def client(xmpp, jid: str):
 
 
 def is_challenge(sender_bare: str):
+    """The question as people read it: a chat message from the receiver's bare JID with the question in its body
+    (and <question challenge='id'/> for machines); the XEP-0158 form comes in a message of its own."""
+    def match(st) -> bool:
+        e = st.xml
+        return (e.tag == q(CLIENT_NS, "message") and (e.get("from") or "").split("/")[0] == sender_bare
+                and e.get("type") == "chat" and e.find(q(NS, "question")) is not None
+                and bool(e.findtext(q(CLIENT_NS, "body"))))
+    return match
+
+
+def challenge_of(st) -> tuple[str, list[str], str]:
+    """(challenge id, offered answers in order, body) of a challenge message, the answers read from the text as a
+    person reads them ("1) green" lines)."""
+    body = st.xml.findtext(q(CLIENT_NS, "body"))
+    options = [m.group(2) for m in re.finditer(r"^(\d+)\) (.+)$", body, re.MULTILINE)]
+    assert [int(m.group(1)) for m in re.finditer(r"^(\d+)\) ", body, re.MULTILINE)] == list(range(1, len(options) + 1))
+    return st.xml.find(q(NS, "question")).get("challenge"), options, body
+
+
+def is_captcha_form(sender_bare: str):
+    """The XEP-0158 form: a message without a body, its id the challenge's."""
     def match(st) -> bool:
         e = st.xml
         return (e.tag == q(CLIENT_NS, "message") and (e.get("from") or "").split("/")[0] == sender_bare
@@ -55,14 +77,12 @@ def is_challenge(sender_bare: str):
     return match
 
 
-def challenge_of(st) -> tuple[str, list[str], str]:
-    """(challenge id, offered answers in order, body) of a challenge message."""
+def form_of(st) -> tuple[str, list[str], str]:
+    """(challenge id, offered answers, question) of an XEP-0158 form message."""
     x = st.xml.find(f"{q(CAPTCHA_NS, 'captcha')}/{q(DATA_NS, 'x')}")
     fields = {f.get("var"): f for f in x.findall(q(DATA_NS, "field"))}
-    challenge_id = fields["challenge"].findtext(q(DATA_NS, "value"))
     options = [o.findtext(q(DATA_NS, "value")) for o in fields["qa"].findall(q(DATA_NS, "option"))]
-    assert fields["qa"].get("label") == QUESTION or fields["qa"].get("label")
-    return challenge_id, options, st.xml.findtext(q(CLIENT_NS, "body"))
+    return fields["challenge"].findtext(q(DATA_NS, "value")), options, fields["qa"].get("label")
 
 
 def is_approval(sender_bare: str):
@@ -80,6 +100,29 @@ def is_error_from(sender_bare: str, condition: str):
                 and (e.get("from") or "").split("/")[0] == sender_bare
                 and e.find(f"{q(CLIENT_NS, 'error')}/{q(STANZAS_NS, condition)}") is not None)
     return match
+
+
+def is_lockout(sender_bare: str):
+    """The lockout as the sender learns it: a chat message with <retry-after/> answering the answer that used the
+    last try, or the policy-violation error (with <retry-after/>) refusing a stanza sent during the lockout."""
+    def match(st) -> bool:
+        e = st.xml
+        if e.tag != q(CLIENT_NS, "message") or (e.get("from") or "").split("/")[0] != sender_bare:
+            return False
+        if e.get("type") == "chat":
+            return e.find(q(NS, "retry-after")) is not None
+        return is_error_from(sender_bare, "policy-violation")(st)
+    return match
+
+
+def retry_after_of(st) -> str:
+    """The lockout's end (RFC 3339 UTC) from a lockout notice or error."""
+    e = st.xml
+    retry = e.find(q(NS, "retry-after"))
+    if retry is None:
+        retry = e.find(f"{q(CLIENT_NS, 'error')}/{q(NS, 'retry-after')}")
+    assert retry is not None, ET.tostring(e, encoding="unicode")
+    return retry.get("until", "")
 
 
 def is_chat(sender_bare: str, body: str):
@@ -108,8 +151,13 @@ def test_a_person_who_answers_gets_through_with_the_held_message(hush, xmpp, sto
         mallory.send_message("bob@localhost", "hi Bob, we met at the conference")
         st = await mallory.expect_stanza(is_challenge("bob@localhost"), "a challenge from bob")
         challenge_id, options, body = challenge_of(st)
-        assert QUESTION in body and "1) " in body and len(options) == 4 and "blue" in options
-        assert st.xml.get("id") == challenge_id
+        assert QUESTION in body and len(options) == 4 and "blue" in options
+        assert body.startswith("Automatic reply from localhost, on behalf of bob@localhost:\n")
+        # The form follows in a message of its own, for clients that show XEP-0158 forms: same challenge, same
+        # answers, no body (a client that cannot show it shows nothing rather than dropping the text with it).
+        form = await mallory.expect_stanza(is_captcha_form("bob@localhost"), "the XEP-0158 form")
+        assert form.xml.get("id") == challenge_id and form.xml.find(q(CLIENT_NS, "body")) is None
+        assert form_of(form) == (challenge_id, options, QUESTION)
         # Held, not lost, and not delivered yet: bob has seen nothing of mallory.
         await bob.ping_server()
         assert not bob.received_matching(is_chat("mallory@localhost", "hi Bob, we met at the conference"))
@@ -151,16 +199,17 @@ def test_a_bot_answering_instantly_never_gets_through(hush, xmpp):
                 # Too fast: another challenge, with other random answers.
                 st = await bot.expect_stanza(
                     lambda s: is_challenge("bob@localhost")(s) and challenge_of(s)[0] not in seen, "a new challenge")
-        err = await bot.expect_stanza(is_error_from("bob@localhost", "policy-violation"), "the lockout")
-        retry = err.xml.find(f"{q(CLIENT_NS, 'error')}/{q(NS, 'retry-after')}")
-        assert retry is not None and retry.get("until", "").endswith("Z")
+        notice = await bot.expect_stanza(is_lockout("bob@localhost"), "the lockout")
+        until = retry_after_of(notice)
+        assert notice.xml.get("type") == "chat" and until.endswith("Z")
+        assert "Too many wrong answers. Please wait 10 minutes before you write to bob@localhost again" in \
+            notice.xml.findtext(q(CLIENT_NS, "body"))
         # During the lockout anything it sends is refused, and the wait starts over.
         bot.send_message("bob@localhost", "PILLS AGAIN")
         again = await bot.expect_stanza(
             lambda s: is_error_from("bob@localhost", "policy-violation")(s)
             and s.xml.findtext(q(CLIENT_NS, "body")) == "PILLS AGAIN", "the lockout, reset")
-        until_again = again.xml.find(f"{q(CLIENT_NS, 'error')}/{q(NS, 'retry-after')}").get("until")
-        assert until_again >= retry.get("until")
+        assert retry_after_of(again) >= until
         await bob.ping_server()
         assert not [s for s in bob.inbox if s.xml.findtext(q(CLIENT_NS, "body")) in ("CHEAP PILLS", "PILLS AGAIN")]
 
@@ -183,7 +232,7 @@ def test_a_guessing_bot_is_locked_out(hush, xmpp):
                 st = await bot.expect_stanza(
                     lambda s: is_challenge("bob@localhost")(s) and challenge_of(s)[0] not in seen, "a new challenge")
                 seen.add(challenge_of(st)[0])
-        await bot.expect_stanza(is_error_from("bob@localhost", "policy-violation"), "the lockout")
+        await bot.expect_stanza(is_lockout("bob@localhost"), "the lockout")
         await bob.ping_server()
         assert not bob.received_matching(is_chat("mallory@localhost", "hello friend"))
 
@@ -198,7 +247,7 @@ def test_the_form_answer_and_a_new_question_revoking_approval(hush, xmpp):
         await login(bob, server.port("c2s"))
         await login(mallory, server.port("c2s"))
         mallory.send_message("bob@localhost", "first")
-        challenge_id, options, _ = challenge_of(await mallory.expect_stanza(is_challenge("bob@localhost"), "challenge"))
+        challenge_id, options, _ = form_of(await mallory.expect_stanza(is_captcha_form("bob@localhost"), "the form"))
         # XEP-0158: the form, submitted to bob's bare JID.
         form = (f"<captcha xmlns='{CAPTCHA_NS}'><x xmlns='{DATA_NS}' type='submit'>"
                 f"<field var='FORM_TYPE'><value>{CAPTCHA_NS}</value></field>"
@@ -417,7 +466,7 @@ def test_no_account_enumeration(hush, xmpp):
                 carol.send_message(target, wrong_answer(challenge_of(st)[1]))
                 if attempt < 2:
                     st = await carol.expect_stanza(is_challenge(target), "another challenge")
-            st = await carol.expect_stanza(is_error_from(target, "policy-violation"), "the lockout")
+            st = await carol.expect_stanza(is_lockout(target), "the lockout")
             lockouts.append(shape(st))
         assert lockouts[0] == lockouts[1]
 
@@ -436,7 +485,7 @@ async def lock_out(stranger, target: str) -> None:
         stranger.send_message(target, wrong_answer(challenge_of(st)[1]))
         if attempt < 2:
             st = await stranger.expect_stanza(is_challenge(target), "another challenge")
-    await stranger.expect_stanza(is_error_from(target, "policy-violation"), "the lockout")
+    await stranger.expect_stanza(is_lockout(target), "the lockout")
 
 
 def test_advice_when_the_question_looks_too_easy_or_too_hard(hush, xmpp):
@@ -599,7 +648,7 @@ def test_automatic_client_traffic_never_counts_as_trying(hush, xmpp):
             mallory.send_message("bob@localhost", wrong_answer(challenge_of(st)[1]))
             if attempt < 2:
                 st = await mallory.expect_stanza(is_challenge("bob@localhost"), "a new challenge")
-        await mallory.expect_stanza(is_error_from("bob@localhost", "policy-violation"), "the lockout")
+        await mallory.expect_stanza(is_lockout("bob@localhost"), "the lockout")
         # Locked out: the client keeps sending chat states. None is answered, none restarts the lockout.
         for raw in automatic:
             mallory.xmpp.send_raw(raw)

@@ -247,12 +247,22 @@ TEST_CASE("the policy decides without side effects; its effect holds and challen
     REQUIRE(requests);
     REQUIRE(requests->size() == 1);
     CHECK(requests->front().sender == "mallory@spam.test");
-    // The receiver's notice that requests wait (the first one), then the challenge.
-    REQUIRE(f.sink.sent.size() == 2);
+    // The receiver's notice that requests wait (the first one), then the challenge: the question as a chat message
+    // without the form (clients that do not know XEP-0158 would drop both), then the form without a body.
+    REQUIRE(f.sink.sent.size() == 3);
     CHECK(f.sink.sent[0].find("<requests xmlns=\"urn:hush:antispim:0\" count=\"1\"/>") != std::string::npos);
     CHECK(f.sink.sent[0].find("to=\"bob@example.org\"") != std::string::npos);
-    CHECK(f.sink.sent[1].find("urn:xmpp:captcha") != std::string::npos);
-    CHECK(f.sink.sent[1].find("from=\"bob@example.org\"") != std::string::npos);
+    const std::string& text = f.sink.sent[1];
+    CHECK(text.find("from=\"bob@example.org\"") != std::string::npos);
+    CHECK(text.find("type=\"chat\"") != std::string::npos);
+    CHECK(text.find("xml:lang=\"en\"") != std::string::npos);
+    CHECK(text.find("<body>Automatic reply from example.org, on behalf of bob@example.org:") != std::string::npos);
+    CHECK(text.find("<question xmlns=\"urn:hush:antispim:0\" challenge=\"") != std::string::npos);
+    CHECK(text.find("urn:xmpp:captcha") == std::string::npos);
+    const std::string& form = f.sink.sent[2];
+    CHECK(form.find("urn:xmpp:captcha") != std::string::npos);
+    CHECK(form.find("<body") == std::string::npos);
+    CHECK(form.find("from=\"bob@example.org\"") != std::string::npos);
     SUBCASE("a contact passes untouched") {
         ctx.stranger = false;
         auto pass = run_sync(policy->evaluate(ctx));
@@ -260,6 +270,30 @@ TEST_CASE("the policy decides without side effects; its effect holds and challen
         CHECK(pass->kind == antispim::verdict_kind::pass);
         CHECK_FALSE(pass->effect);
     }
+}
+
+TEST_CASE("the challenge speaks the sender's language when the server has texts for it") {
+    fixture f;
+    antispim::challenge_texts german;
+    german.preamble = "Automatische Antwort von {server} für {receiver}:";
+    f.cfg.antispim.wording.languages["de"] = german;
+    auto policy = f.service.make_challenge_policy();
+    const stanza s = make_stanza("<message from='mallory@spam.test/x' to='bob@example.org' type='chat' "
+                                 "xml:lang='de-AT'><body>Hallo</body></message>");
+    antispim::spim_context ctx{s};
+    ctx.sender = parse_jid("mallory@spam.test/x");
+    ctx.receiver = parse_jid("bob@example.org");
+    ctx.kind = stanza_kind::message;
+    ctx.stranger = true;
+    auto v = run_sync(policy->evaluate(ctx));
+    REQUIRE(v);
+    REQUIRE(v->effect);
+    run_sync(v->effect->apply(s));
+    const auto text = std::find_if(f.sink.sent.begin(), f.sink.sent.end(),
+                                   [](const std::string& x) { return x.find("<question") != std::string::npos; });
+    REQUIRE(text != f.sink.sent.end());
+    CHECK(text->find("xml:lang=\"de\"") != std::string::npos);
+    CHECK(text->find("Automatische Antwort von example.org für bob@example.org:") != std::string::npos);
 }
 
 TEST_CASE("a stranger's first message costs two storage round trips: one read, one atomic decision") {

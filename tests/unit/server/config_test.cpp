@@ -568,6 +568,34 @@ TEST_CASE("antispim: the default challenge and trust of local users") {
           "2:13: antispim.challenge.strangers: must be one of \"challenge\", \"allow\", \"drop\" (got \"block\")");
 }
 
+TEST_CASE("antispim texts: defaults replaced, other languages fall back to them, placeholders checked") {
+    const config c = load_ok(
+        "[antispim.texts]\nwrong = \"Not quite; {tries_left} left.\"\n"
+        "[antispim.texts.de]\nwrong = \"Das stimmt nicht; noch {tries_left}.\"\ntries = \"{n} Versuche\"\n"
+        "[antispim.texts.pt-BR]\napproved = \"Obrigado.\"\n");
+    const auto& w = c.antispim.wording;
+    CHECK(w.default_language == "en");
+    CHECK(w.defaults.wrong == "Not quite; {tries_left} left.");
+    CHECK(w.defaults.approved == hush::antispim::challenge_texts{}.approved);
+    REQUIRE(w.languages.count("de") == 1);
+    CHECK(w.languages.at("de").wrong == "Das stimmt nicht; noch {tries_left}.");
+    CHECK(w.languages.at("de").tries == "{n} Versuche");
+    REQUIRE(w.languages.count("pt-br") == 1);
+    CHECK(w.languages.at("pt-br").wrong == "Not quite; {tries_left} left.");  // the default language's
+    CHECK(load_ok("[antispim.texts]\nlanguage = \"nl\"\n").antispim.wording.default_language == "nl");
+    CHECK(load_error("[antispim.texts]\nwrong = \"{tries} left\"\n") ==
+          "2:9: antispim.texts.wrong: unknown placeholder {tries}; this text may use {server}, {receiver}, "
+          "{tries_left}");
+    CHECK(load_error("[antispim.texts.de]\ntry_one = \"{n} Versuch\"\n") ==
+          "2:11: antispim.texts.de.try_one: unknown placeholder {n}; this text takes none");
+    CHECK(load_error("[antispim.texts]\nwrogn = \"x\"\n").find("antispim.texts.wrogn: is not a text of the "
+                                                               "challenge") != std::string::npos);
+    CHECK(load_error("[antispim.texts.\"1x\"]\nwrong = \"x\"\n").find("antispim.texts.1x: must be named by a "
+                                                                     "language tag") != std::string::npos);
+    CHECK(load_error("[antispim.texts]\nlanguage = \"english!\"\n").find("antispim.texts.language") !=
+          std::string::npos);
+}
+
 TEST_CASE("antispim imports: url, format, interval") {
     const config c = load_ok("[[antispim.import]]\nurl = \"http://a.test:5280/blocklist.xml\"\n"
                              "[[antispim.import]]\nurl = \"http://lists.test/spam.txt\"\nformat = \"domains\"\n"
