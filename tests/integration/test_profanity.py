@@ -1,0 +1,129 @@
+"""The Bot Challenge as a person meets it in a real terminal client: profanity (driven through tmux, see
+tmux_profanity.py) is the stranger carol writing to bob, a slixmpp client, on a real hushd.
+
+It proves that the challenge is usable without any XEP-0158 support: the question and its numbered options are
+plain chat text that appears on profanity's screen; an answer typed too soon and a wrong answer each show their
+feedback line there, with a new set of options; the right answer, typed as a number, shows the thanks, and only then
+does bob get carol's first message, held until now and stamped with its original time (XEP-0203, urn:xmpp:delay);
+what she types afterwards reaches him directly. The answers themselves never reach bob.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from test_antispim import DELAY_NS, NS, PRIVACY_NS, QUESTION, client, is_chat, start
+from test_im import PASSWORDS, login
+from tmux_profanity import Profanity, squeeze
+from xmpp_raw import CLIENT_NS, q
+
+HEADER = "Automatic reply from localhost, on behalf of bob@localhost:"
+ASKED = ("bob@localhost only receives messages from people they know. Your message is kept and will be delivered as "
+         "soon as you answer this question:")
+REPLY_WITH = "Reply with the number or the words of your answer."
+TOO_FAST = "That was too fast: take a moment to read the question. 2 tries left."
+WRONG = "That is not right; 1 try left."
+THANKS = ("Thank you, that is right. Your messages now reach bob@localhost, and those you sent before are delivered "
+          "too.")
+OPTION = re.compile(r"^\s*(\d+)\) (.+?)\s*$", re.M)
+
+
+@pytest.fixture
+def profanity(tmp_path):
+    p = Profanity(tmp_path / "profanity-home").start()
+    yield p
+    p.close()
+
+
+def latest_reply(screen: str) -> str:
+    """The screen from the last automatic reply on (the newest message of bob's server), or ''."""
+    at = screen.rfind(HEADER)
+    return screen[at:] if at >= 0 else ""
+
+
+def challenge_with(first_line: str):
+    """A screen check: the newest automatic reply is a complete challenge whose line after the header is
+    `first_line`; returns its numbered options {word: number}."""
+    def check(screen: str):
+        reply = latest_reply(screen)
+        text = squeeze(reply)
+        if not text.startswith(squeeze(f"{HEADER} {first_line} {QUESTION}")) or REPLY_WITH not in text:
+            return None
+        numbered = OPTION.findall(reply.split(REPLY_WITH)[0])
+        options = {words: number for number, words in numbered}
+        assert [int(n) for n, _ in numbered] == list(range(1, len(numbered) + 1)) and len(options) == len(numbered) \
+            and "blue" in options and len(options) >= 2, f"options on screen: {numbered}\n{reply}"
+        return options
+    return check
+
+
+def has_delay(st) -> bool:
+    delay = st.xml.find(q(DELAY_NS, "delay"))
+    return delay is not None and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", delay.get("stamp", ""))
+
+
+async def set_min_answer(bob, seconds: int) -> None:
+    """bob changes only the minimum answer time of his challenge: his current settings, read and written back."""
+    got = await bob.iq("get", f"<query xmlns='{PRIVACY_NS}'><challenge xmlns='{NS}'/></query>")
+    settings = got.xml.find(f"{q(PRIVACY_NS, 'query')}/{q(NS, 'challenge')}")
+    assert settings is not None and settings.findtext(q(NS, "question")) == QUESTION, str(got)
+    settings.set("min-answer-seconds", str(seconds))
+    query = ET.Element(q(PRIVACY_NS, "query"))
+    query.append(settings)
+    result = await bob.iq("set", ET.tostring(query, encoding="unicode"))
+    assert result["type"] == "result", str(result)
+
+
+def test_a_person_in_profanity_answers_the_question(hush, xmpp, profanity):
+    # Answers sooner than an hour count as too fast, until bob lowers that to nothing (which keeps carol's challenge).
+    server = start(hush, min_answer=3600)
+    first = "hi Bob, carol here, typing in a terminal"
+
+    async def scenario():
+        bob = client(xmpp, "bob@localhost/desk")
+        await login(bob, server.port("c2s"))
+        await profanity.connect("carol@localhost", PASSWORDS["carol"], server.port("c2s"))
+
+        # carol writes first: held, and the question shows in her chat window with bob.
+        profanity.type(f"/msg bob@localhost {first}")
+        options = await profanity.wait_until(challenge_with(ASKED), "the question with numbered options")
+        await bob.ping_server()
+        assert not bob.received_matching(is_chat("carol@localhost", first)), "delivered before any answer"
+
+        # She answers right at once: too fast, a new set of options.
+        typed = [options["blue"]]
+        profanity.type(typed[-1])
+        options = await profanity.wait_until(challenge_with(TOO_FAST), "the too-fast feedback and new options")
+
+        # bob no longer asks for a delay; a wrong answer, in words, is told as such.
+        await set_min_answer(bob, 0)
+        typed.append(next(words for words in options if words != "blue"))
+        profanity.type(typed[-1])
+        options = await profanity.wait_until(challenge_with(WRONG), "the wrong-answer feedback and new options")
+
+        # The right answer by its number: thanks on screen, and the held message reaches bob, delay-stamped.
+        typed.append(options["blue"])
+        profanity.type(typed[-1])
+        await profanity.wait_until(lambda s: squeeze(f"{HEADER} {THANKS}") in squeeze(latest_reply(s)),
+                                   "the thanks for the right answer")
+        held = await bob.expect_stanza(lambda st: is_chat("carol@localhost", first)(st) and has_delay(st),
+                                       "carol's held first message with its delay stamp")
+        assert held.xml.get("type") == "chat"
+
+        # From now on what she types reaches bob directly (no delay: it did not wait).
+        later = "thanks, the sky is blue indeed"
+        profanity.type(later)
+        direct = await bob.expect_stanza(is_chat("carol@localhost", later), "carol's next message")
+        assert direct.xml.find(q(DELAY_NS, "delay")) is None
+
+        # None of her answers was passed on to bob.
+        for answer in typed:
+            assert not bob.received_matching(is_chat("carol@localhost", answer)), f"answer {answer!r} delivered"
+        assert not bob.received_matching(
+            lambda st: st.xml.tag == q(CLIENT_NS, "message") and (st.xml.get("from") or "").startswith("carol@")
+            and st.xml.findtext(q(CLIENT_NS, "body")) not in (None, first, later))
+
+    xmpp.run(scenario())
