@@ -136,6 +136,27 @@ TEST_CASE("the shipped conf/hush.toml loads and holds the documented defaults") 
     CHECK(result->data_dir == (fs::path(HUSH_SOURCE_DIR) / "var").lexically_normal());
 }
 
+TEST_CASE("the challenge texts commented in conf/hush.toml are the built-in defaults") {
+    std::ifstream in(fs::path(HUSH_SOURCE_DIR) / "conf" / "hush.toml");
+    std::string line;
+    std::string block;
+    bool inside = false;
+    while (std::getline(in, line)) {
+        if (line == "# [antispim.texts]") {
+            inside = true;
+        } else if (inside && line.rfind("# Other languages", 0) == 0) {
+            break;
+        }
+        if (inside) {
+            block += line.substr(2) + "\n";
+        }
+    }
+    REQUIRE_FALSE(block.empty());
+    const config c = load_ok(block);
+    CHECK(c.antispim.wording.defaults == hush::antispim::challenge_texts{});
+    CHECK(c.antispim.wording.default_language == "en");
+}
+
 TEST_CASE("an empty file gives the same defaults as the shipped one") {
     const config c = load_ok("");
     check_defaults(c, test_dir() / "conf");
