@@ -25,6 +25,10 @@ struct challenge_texts {
     std::string approved =
         "Thank you, that is right. Your messages now reach {receiver}, and those you sent before are delivered too.";
     std::string waiting = "Your earlier messages are still waiting for your answer to the question; answer it first.";
+    // The oldest held messages made room for newer requests: their sender is told.
+    std::string dropped =
+        "{messages} you sent to {receiver} could not be kept while waiting for your answer: too many were waiting. "
+        "Please answer the question and write again.";
     // Counted words: "{n}" is the number.
     std::string try_one = "1 try";
     std::string tries = "{n} tries";
@@ -34,6 +38,8 @@ struct challenge_texts {
     std::string hours = "{n} hours";
     std::string day_one = "1 day";
     std::string days = "{n} days";
+    std::string message_one = "1 message";
+    std::string messages = "{n} messages";
 
     bool operator==(const challenge_texts&) const = default;
 };
@@ -45,7 +51,7 @@ struct challenge_text_field {
     std::string_view placeholders;  // space-separated names
 };
 
-inline constexpr std::array<challenge_text_field, 16> challenge_text_fields{{
+inline constexpr std::array<challenge_text_field, 19> challenge_text_fields{{
     {"preamble", &challenge_texts::preamble, "server receiver"},
     {"challenge", &challenge_texts::challenge, "server receiver"},
     {"how_to_answer", &challenge_texts::how_to_answer, "server receiver"},
@@ -54,6 +60,7 @@ inline constexpr std::array<challenge_text_field, 16> challenge_text_fields{{
     {"locked_out", &challenge_texts::locked_out, "server receiver wait until"},
     {"approved", &challenge_texts::approved, "server receiver"},
     {"waiting", &challenge_texts::waiting, "server receiver"},
+    {"dropped", &challenge_texts::dropped, "server receiver messages"},
     {"try_one", &challenge_texts::try_one, ""},
     {"tries", &challenge_texts::tries, "n"},
     {"minute_one", &challenge_texts::minute_one, ""},
@@ -62,6 +69,8 @@ inline constexpr std::array<challenge_text_field, 16> challenge_text_fields{{
     {"hours", &challenge_texts::hours, "n"},
     {"day_one", &challenge_texts::day_one, ""},
     {"days", &challenge_texts::days, "n"},
+    {"message_one", &challenge_texts::message_one, ""},
+    {"messages", &challenge_texts::messages, "n"},
 }};
 
 // The first {name} in `text` that is not among `allowed` (space-separated), or an unclosed brace; nullopt when

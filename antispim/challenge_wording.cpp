@@ -154,4 +154,14 @@ std::string waiting_sentence(const challenge_texts& texts, const speaker& who) {
     return fill(texts.waiting, {{"server", who.server}, {"receiver", who.receiver}});
 }
 
+std::string dropped_body(const challenge_texts& texts, const speaker& who, std::size_t count) {
+    std::string out;
+    add_line(out, first_line(texts, who));
+    add_line(out, fill(texts.dropped, {{"server", who.server},
+                                       {"receiver", who.receiver},
+                                       {"messages", counted(texts.message_one, texts.messages,
+                                                            static_cast<long long>(count))}}));
+    return out;
+}
+
 }  // namespace hush::antispim

@@ -41,6 +41,8 @@ std::string lockout_body(const challenge_texts& texts, const speaker& who, time_
 std::string lockout_sentence(const challenge_texts& texts, const speaker& who, time_point now, time_point until);
 std::string approval_body(const challenge_texts& texts, const speaker& who);
 std::string waiting_sentence(const challenge_texts& texts, const speaker& who);
+// `count` held messages were dropped to make room.
+std::string dropped_body(const challenge_texts& texts, const speaker& who, std::size_t count);
 
 // A length in the largest unit that keeps it readable: minutes up to two hours, hours up to two days, then days
 // (rounded up: nobody should be told to wait less than they must).

@@ -419,12 +419,12 @@ asio::awaitable<void> antispim_service::send_eviction_notice(const storage::evic
     if (!receiver || !sender) {
         co_return;
     }
-    stanza m = message_to(*receiver, *sender, "antispim-expired-" + std::to_string(unix_seconds(as::clock_type::now())));
-    append_text(m.element(), "body",
-                std::to_string(evicted.stanzas) + " message(s) you sent to " + receiver->bare_string() +
-                    " while waiting for your answer to the challenge were not kept: too many requests were waiting. "
-                    "Answer the challenge and write again.");
-    m.element().append_child("dropped").append_attribute("xmlns").set_value(std::string(as::ns).c_str());
+    // Its language is not known any more (held stanzas keep only their XML): the default one.
+    const auto chosen = texts({});
+    stanza m = chat_to(*receiver, *sender,
+                       "antispim-expired-" + std::to_string(unix_seconds(as::clock_type::now())), chosen.language);
+    append_text(m.element(), "body", as::dropped_body(chosen.texts, speaker_for(*receiver), evicted.stanzas));
+    append_ns(m.element(), "dropped");
     spdlog::info("antispim: {} held stanza(s) of {} for {} dropped to make room", evicted.stanzas, evicted.sender,
                  receiver->bare_string());
     co_await sink_->send_unfiltered(std::move(m));

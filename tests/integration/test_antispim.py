@@ -133,6 +133,18 @@ def is_chat(sender_bare: str, body: str):
     return match
 
 
+async def set_min_answer(bob, seconds: int) -> None:
+    """bob changes only the minimum answer time of his challenge: his current settings, read and written back."""
+    got = await bob.iq("get", f"<query xmlns='{PRIVACY_NS}'><challenge xmlns='{NS}'/></query>")
+    settings = got.xml.find(f"{q(PRIVACY_NS, 'query')}/{q(NS, 'challenge')}")
+    assert settings is not None and settings.findtext(q(NS, "question")) == QUESTION, str(got)
+    settings.set("min-answer-seconds", str(seconds))
+    query = ET.Element(q(PRIVACY_NS, "query"))
+    query.append(settings)
+    result = await bob.iq("set", ET.tostring(query, encoding="unicode"))
+    assert result["type"] == "result", str(result)
+
+
 def answer_number(options: list[str], good: str = "blue") -> str:
     return str(options.index(good) + 1)
 

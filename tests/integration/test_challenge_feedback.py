@@ -10,26 +10,17 @@ import asyncio
 import sqlite3
 import time
 
-from test_antispim import (NS, PRIVACY_NS, QUESTION, challenge_of, challenge_settings, client, is_approval,
-                           is_challenge, is_chat, is_lockout, retry_after_of, start, wrong_answer, answer_number)
+from test_antispim import (DELAY_NS, NS, QUESTION, challenge_of, challenge_settings, client, is_approval,
+                           is_challenge, is_chat, is_lockout, retry_after_of, set_min_answer, start, wrong_answer,
+                           answer_number)
 from test_im import PASSWORDS, login
 from xmpp_raw import CLIENT_NS, q
 
-DELAY_NS = "urn:xmpp:delay"
 FIRST_LINE = "Automatic reply from localhost, on behalf of bob@localhost:"
 
 
 def body_of(st) -> str:
     return st.xml.findtext(q(CLIENT_NS, "body")) or ""
-
-
-def set_min_answer(seconds: int) -> str:
-    """Bob's own settings: the test's question and answers (no new key), another minimum answer time."""
-    s = challenge_settings(seconds)
-    answers = "".join(f"<answer correct='true'>{a}</answer>" for a in s["good_answers"])
-    answers += "".join(f"<answer>{a}</answer>" for a in s["wrong_answers"])
-    return (f"<query xmlns='{PRIVACY_NS}'><challenge xmlns='{NS}' min-answer-seconds='{seconds}' max-tries='3' "
-            f"offered='4'><question>{QUESTION}</question>{answers}</challenge></query>")
 
 
 def test_every_outcome_in_plain_words(hush, xmpp):
@@ -59,7 +50,7 @@ def test_every_outcome_in_plain_words(hush, xmpp):
                                         "2 tries left.", QUESTION], body
 
         # Bob gives people more leeway: same question, no minimum time (his settings, not a new key).
-        assert (await bob.iq("set", set_min_answer(0)))["type"] == "result"
+        await set_min_answer(bob, 0)
         mallory.send_message("bob@localhost", wrong_answer(options) + ".")  # punctuation does not matter
         st = await mallory.expect_stanza(lambda s: is_challenge("bob@localhost")(s) and challenge_of(s)[0] != challenge_id,
                                          "the wrong-answer feedback")

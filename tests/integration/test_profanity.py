@@ -11,11 +11,10 @@ what she types afterwards reaches him directly. The answers themselves never rea
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 
 import pytest
 
-from test_antispim import DELAY_NS, NS, PRIVACY_NS, QUESTION, client, is_chat, start
+from test_antispim import DELAY_NS, QUESTION, client, is_chat, set_min_answer, start
 from test_im import PASSWORDS, login
 from tmux_profanity import Profanity, squeeze
 from xmpp_raw import CLIENT_NS, q
@@ -63,18 +62,6 @@ def challenge_with(first_line: str):
 def has_delay(st) -> bool:
     delay = st.xml.find(q(DELAY_NS, "delay"))
     return delay is not None and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", delay.get("stamp", ""))
-
-
-async def set_min_answer(bob, seconds: int) -> None:
-    """bob changes only the minimum answer time of his challenge: his current settings, read and written back."""
-    got = await bob.iq("get", f"<query xmlns='{PRIVACY_NS}'><challenge xmlns='{NS}'/></query>")
-    settings = got.xml.find(f"{q(PRIVACY_NS, 'query')}/{q(NS, 'challenge')}")
-    assert settings is not None and settings.findtext(q(NS, "question")) == QUESTION, str(got)
-    settings.set("min-answer-seconds", str(seconds))
-    query = ET.Element(q(PRIVACY_NS, "query"))
-    query.append(settings)
-    result = await bob.iq("set", ET.tostring(query, encoding="unicode"))
-    assert result["type"] == "result", str(result)
 
 
 def test_a_person_in_profanity_answers_the_question(hush, xmpp, profanity):

@@ -83,6 +83,13 @@ TEST_CASE("approval: short, no jargon, no secret in the sentence") {
           "delivered too.");
 }
 
+TEST_CASE("dropped requests: counted in words") {
+    const challenge_texts texts;
+    CHECK(dropped_body(texts, bob, 1).find("\n1 message you sent to bob@example.org could not be kept") !=
+          std::string::npos);
+    CHECK(dropped_body(texts, bob, 3).find("\n3 messages you sent") != std::string::npos);
+}
+
 TEST_CASE("fill replaces known placeholders and leaves others visible") {
     CHECK(fill("{a} and {b}", {{"a", "1"}, {"b", "2"}}) == "1 and 2");
     CHECK(fill("{a} {c} {", {{"a", "x"}}) == "x {c} {");
