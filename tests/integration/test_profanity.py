@@ -114,3 +114,35 @@ def test_a_person_in_profanity_answers_the_question(hush, xmpp, profanity):
             and st.xml.findtext(q(CLIENT_NS, "body")) not in (None, first, later))
 
     xmpp.run(scenario())
+
+
+def test_a_person_in_profanity_sees_how_long_to_wait(hush, xmpp, profanity):
+    """Three wrong answers: each says how many tries are left, the last says how long to wait in minutes (with the
+    UTC end); a message typed during the lockout is refused with the same words, on the screen too."""
+    server = start(hush, min_answer=0)
+    first = "hello Bob, carol again"
+
+    async def scenario():
+        bob = client(xmpp, "bob@localhost/desk")
+        await login(bob, server.port("c2s"))
+        await profanity.connect("carol@localhost", PASSWORDS["carol"], server.port("c2s"))
+        profanity.type(f"/msg bob@localhost {first}")
+        options = await profanity.wait_until(challenge_with(ASKED), "the question")
+        for left in ("2 tries left.", "1 try left."):
+            profanity.type(next(words for words in options if words != "blue"))
+            options = await profanity.wait_until(challenge_with(f"That is not right; {left}"), f"'{left}'")
+        profanity.type(next(words for words in options if words != "blue"))
+        waited = await profanity.wait_until(
+            lambda s: re.search(r"Too many wrong answers\. Please wait 10 minutes before you write to bob@localhost "
+                                r"again \(until \d{4}-\d\d-\d\d \d\d:\d\d UTC\)", squeeze(latest_reply(s))),
+            "the lockout: how long, in minutes, with the UTC end")
+        assert squeeze(latest_reply(waited.string)).startswith(HEADER)
+        # During the lockout a message is refused (a stanza error) and says the same; nothing reaches bob.
+        profanity.type("please let me in")
+        await profanity.wait_until(lambda s: squeeze(s).count("Too many wrong answers. Please wait") >= 2,
+                                   "the refusal of a message sent during the lockout")
+        await bob.ping_server()
+        assert not bob.received_matching(
+            lambda st: st.xml.tag == q(CLIENT_NS, "message") and (st.xml.get("from") or "").startswith("carol@"))
+
+    xmpp.run(scenario())
