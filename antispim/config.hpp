@@ -1,6 +1,6 @@
 #pragma once
 // The [antispim] section of hush.toml as a value: the chain, local trust, held stanzas, the Bot Challenge default
-// and every server-wide defence. Parsed and validated by the server's config loader (server/config_antispim.cpp);
+// and every server-wide defence. Parsed and validated by the server's config loader (server/config/config_antispim.cpp);
 // the anti-SPIM layer only reads it.
 #include <chrono>
 #include <cstddef>

@@ -2,7 +2,7 @@
 #include <doctest.h>
 
 #include "antispim/dos_detector.hpp"
-#include "server/config.hpp"
+#include "server/config/config.hpp"
 #include "tests/unit/test_support.hpp"
 
 using namespace hush;

@@ -3,7 +3,7 @@
 
 #include "antispim/stranger_service.hpp"
 #include "antispim/outbound_guard.hpp"
-#include "server/config.hpp"
+#include "server/config/config.hpp"
 #include "tests/unit/test_support.hpp"
 
 using namespace hush;

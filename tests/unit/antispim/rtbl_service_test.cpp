@@ -3,7 +3,7 @@
 #include <doctest.h>
 
 #include "antispim/rtbl_service.hpp"
-#include "server/config.hpp"
+#include "server/config/config.hpp"
 #include "tests/unit/test_support.hpp"
 
 using namespace hush;

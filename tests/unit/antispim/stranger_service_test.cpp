@@ -13,8 +13,8 @@
 #include <boost/asio/use_future.hpp>
 
 #include "antispim/chain.hpp"
-#include "server/accounts.hpp"
-#include "server/config.hpp"
+#include "server/im/accounts.hpp"
+#include "server/config/config.hpp"
 #include "antispim/documents.hpp"
 #include "antispim/stranger_service.hpp"
 #include "storage/async_store.hpp"

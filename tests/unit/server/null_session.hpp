@@ -1,6 +1,6 @@
 #pragma once
 // Test doubles shared by the server unit tests.
-#include "server/session.hpp"
+#include "server/stream/session.hpp"
 
 namespace hush::test {
 

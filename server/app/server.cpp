@@ -1,0 +1,297 @@
+#include "server/app/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+#include <future>
+
+#include "server/stream/certificate.hpp"
+
+#ifndef HUSH_VERSION
+#define HUSH_VERSION "0.1.0"
+#endif
+
+namespace hush {
+
+namespace asio = boost::asio;
+
+namespace {
+
+unsigned thread_count(unsigned configured) {
+    if (configured > 0) {
+        return configured;
+    }
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::vector<std::unique_ptr<asio::io_context>> make_loops(unsigned n) {
+    std::vector<std::unique_ptr<asio::io_context>> loops;
+    for (unsigned i = 0; i < n; ++i) {
+        loops.push_back(std::make_unique<asio::io_context>(1));  // one thread each: no locking inside
+    }
+    return loops;
+}
+
+}  // namespace
+
+server::server(config cfg)
+    : cfg_(std::move(cfg)),
+      loops_(make_loops(thread_count(cfg_.threads))),
+      connections_(cfg_.limits.max_connections_per_ip),
+      throttle_(cfg_.limits.auth_failures_before_delay),
+      signals_(std::make_unique<asio::signal_set>(*loops_.front(), SIGINT, SIGTERM, SIGHUP)) {
+    std::filesystem::create_directories(cfg_.data_dir);
+    store_ = std::make_unique<storage::async_store>(cfg_.storage);
+
+    auto cert = cfg_.tls.certificate;
+    auto key = cfg_.tls.key;
+    if (cert.empty()) {
+        auto generated = ensure_self_signed(cfg_.data_dir, cfg_.hosts);
+        cert = generated.certificate;
+        key = generated.key;
+        spdlog::warn("tls: using a self-signed certificate ({}){}; clients will ask to trust it. Set "
+                     "[tls] certificate and key for production.",
+                     cert.string(), generated.generated ? ", generated now" : "");
+    }
+    tls_ = std::make_unique<tls_context_provider>(cert, key, cfg_.tls.min_version);
+    const auto is_local = [this](std::string_view domain) {
+        return std::find(cfg_.hosts.begin(), cfg_.hosts.end(), domain) != cfg_.hosts.end();
+    };
+    antispim_ = std::make_unique<antispim_service>(cfg_.antispim, *store_, is_local);
+    blocklist_ = std::make_unique<blocklist_service>(cfg_.antispim, cfg_.storage, cfg_.s2s.ca_file.string(), *store_);
+    using state_map = antispim::state_metrics::map;
+    greylist_ = std::make_unique<greylist>(cfg_.antispim.greylist, greylist::default_max_entries,
+                                           state_metrics_.counter(state_map::greylist));
+    admins_ = std::make_unique<admin_notifier>(cfg_.hosts.front(), cfg_.admins);
+    dos_ = std::make_unique<dos_detector>(cfg_.antispim, *store_, *blocklist_, is_local, dos_detector::default_max_keys,
+                                          state_metrics_.counter(state_map::dos));
+    dos_->set_notifier(admins_.get());
+    consensus_ = std::make_unique<consensus>(cfg_.antispim, *store_, *blocklist_, *admins_, is_local);
+    antispim_->set_consensus(consensus_.get());
+    blocklist_->set_greylist(greylist_.get());
+    rtbl_ = std::make_unique<rtbl_service>(cfg_.antispim, cfg_.hosts.front(), *blocklist_);
+    antispim_->set_challenge_listing([list = blocklist_.get()](const antispim::spim_context& ctx) {
+        return list->listed_for_challenge(ctx.sender, ctx.peer_address);
+    });
+    outbound_ = std::make_unique<outbound_guard>(cfg_.antispim, *store_, *admins_, *antispim_,
+                                                 outbound_guard::default_max_accounts,
+                                                 state_metrics_.counter(state_map::outbound));
+    rate_ = std::make_unique<rate_limiter>(cfg_.antispim.rate, is_local, token_buckets::default_max_buckets,
+                                           state_metrics_.counter(state_map::rate));
+    chain_ = antispim::chain::build(cfg_.antispim,
+                                    {{"challenge", [this] { return antispim_->make_challenge_policy(); }},
+                                     {"blocklist", [this] { return blocklist_->make_policy(); }},
+                                     {"dos", [this] { return dos_->make_policy(); }},
+                                     {"greylist", [this] { return greylist_->make_policy(); }},
+                                     {"rate", [this] { return rate_->make_policy(); }}});
+    accounts_ = std::make_unique<storage_account_directory>(*store_);
+    handlers_ = std::make_unique<server_handlers>(HUSH_VERSION);
+    router_ = std::make_unique<router>(cfg_.hosts, registry_, *accounts_, *chain_, *handlers_);
+    im_ctx_ = std::make_unique<im_context>(im_context{*store_, registry_, *router_, cfg_.limits.max_offline_messages});
+    im_ = std::make_unique<im_core>(*im_ctx_);
+    router_->set_im(im_.get());
+    router_->set_strangers(antispim_.get());
+    router_->set_recent_verdicts(&verdicts_);
+    router_->set_outbound_filter(outbound_.get());
+    antispim_->set_sink(router_.get());
+    admins_->set_sink(router_.get());
+    rtbl_->set_sink(router_.get());
+    router_->set_server_inbox(rtbl_.get());
+    // First, so that <challenge/> inside jabber:iq:privacy is answered here, not by the privacy lists.
+    handlers_->add_extension(
+        [svc = antispim_.get()](const stanza& iq, const jid& addressed) { return svc->handle_iq(iq, addressed); },
+        {std::string(reporting_ns)}, antispim_service::account_features());
+    antispim_commands_ = std::make_unique<antispim_commands>(*antispim_, is_local);
+    handlers_->add_extension(
+        [commands = antispim_commands_.get()](const stanza& iq, const jid& addressed) {
+            return commands->handle_iq(iq, addressed);
+        },
+        {std::string(antispim_commands::commands_ns)}, {});
+    handlers_->add_extension([im = im_.get()](const stanza& iq, const jid& addressed) { return im->handle_iq(iq, addressed); },
+                             im_core::server_features(), im_core::account_features());
+    account_services_ = std::make_unique<account_services>(
+        *store_,
+        [this](const jid& bare) {
+            const auto resources = registry_.resources(bare);
+            return std::any_of(resources.begin(), resources.end(), [](const auto& r) { return r.available; });
+        },
+        std::chrono::steady_clock::now());
+    handlers_->add_extension(
+        [services = account_services_.get(), im = im_.get()](const stanza& iq,
+                                                             const jid& addressed) -> boost::asio::awaitable<std::optional<stanza>> {
+            // XEP-0012 §3: an account's last activity only for those allowed to see its presence.
+            if (addressed.has_node() && iq.child("query", "jabber:iq:last")) {
+                const auto requester = jid::parse(iq.from());
+                if (!requester || !co_await im->may_see_presence(addressed, *requester)) {
+                    co_return make_error_reply(iq, "forbidden");
+                }
+            }
+            co_return co_await services->handle(iq, addressed);
+        },
+        [] {
+            auto features = account_services::features();
+            features.emplace_back("jabber:iq:register");
+            return features;
+        }(),
+        {"jabber:iq:last", "vcard-temp"});
+    registration_ = std::make_unique<registration_service>(cfg_, *store_);
+    ctx_ = std::make_unique<server_context>(server_context{cfg_, registry_, *router_, *store_, *tls_, throttle_,
+                                                           connections_,
+                                                           ensure_server_secret(cfg_.data_dir / "secret"),
+                                                           im_.get(), handlers_->caps_ver(), registration_.get()});
+    ctx_->state_metrics = &state_metrics_;  // before s2s_ and the sessions, which count into it
+    http_ = std::make_unique<http_api>(*ctx_, *blocklist_, *chain_, verdicts_);
+    http_->set_defences(consensus_.get(), outbound_.get());
+    ctx_->http = http_.get();
+    s2s_ = std::make_unique<s2s_manager>(*ctx_, [this] { return next_executor(); });
+    ctx_->s2s = s2s_.get();
+    router_->set_remote(s2s_.get());
+    for (const auto& where : cfg_.listeners) {
+        listeners_.push_back(std::make_unique<listener>(loops_.front()->get_executor(), where, *ctx_,
+                                                        [this] { return next_executor(); }));
+    }
+}
+
+server::~server() = default;
+
+asio::any_io_executor server::next_executor() {
+    const auto i = next_loop_.fetch_add(1, std::memory_order_relaxed) % loops_.size();
+    return loops_[i]->get_executor();
+}
+
+int server::run() {
+    for (auto& l : listeners_) {
+        l->start();
+        std::printf("hushd: listening %s %s:%u\n", std::string(l->kind_name()).c_str(),
+                    cfg_.listeners[static_cast<std::size_t>(&l - listeners_.data())].address.c_str(), l->port());
+        spdlog::info("listening {} on port {}", l->kind_name(), l->port());
+    }
+    std::function<void()> wait_signal;
+    wait_signal = [this, &wait_signal] {
+        signals_->async_wait([this, &wait_signal](const boost::system::error_code& ec, int signo) {
+            if (ec) {
+                return;
+            }
+            if (signo == SIGHUP) {
+                asio::co_spawn(*loops_.front(), blocklist_->reload(), asio::detached);
+                const auto err = tls_->reload();
+                if (err.empty()) {
+                    spdlog::info("SIGHUP: TLS certificate reloaded");
+                } else {
+                    spdlog::error("SIGHUP: TLS certificate not reloaded, keeping the old one: {}", err);
+                }
+                wait_signal();
+                return;
+            }
+            spdlog::info("signal {}: shutting down", signo);
+            shutdown();
+        });
+    };
+    wait_signal();
+    blocklist_->start_imports(loops_.front()->get_executor(), stopping_);
+    rtbl_->start(loops_.front()->get_executor(), stopping_);
+    // hushctl edits the blocklist in the database: pick its changes up now and then.
+    asio::co_spawn(
+        *loops_.front(),
+        [this]() -> asio::awaitable<void> {
+            asio::steady_timer timer(*loops_.front());
+            while (!stopping_) {
+                timer.expires_after(blocklist_service::reload_every);
+                auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                if (ec || stopping_) {
+                    break;
+                }
+                co_await blocklist_->reload();
+            }
+        },
+        asio::detached);
+    // The one sweeper of anti-SPIM state: expired held stanzas, challenge states, contact notes (at start, then
+    // every sweep_interval).
+    asio::co_spawn(
+        *loops_.front(),
+        [this]() -> asio::awaitable<void> {
+            asio::steady_timer timer(*loops_.front());
+            while (!stopping_) {
+                co_await antispim_->sweep();
+                timer.expires_after(cfg_.antispim.sweep_interval);
+                auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                if (ec || stopping_) {
+                    break;
+                }
+            }
+        },
+        asio::detached);
+
+    for (auto& loop : loops_) {
+        guards_.push_back(asio::make_work_guard(*loop));
+    }
+    for (std::size_t i = 1; i < loops_.size(); ++i) {
+        threads_.emplace_back([loop = loops_[i].get()] { loop->run(); });
+    }
+    spdlog::info("hushd {} ready: {} event-loop thread(s), hosts {}", HUSH_VERSION, loops_.size(),
+                 fmt::join(cfg_.hosts, ", "));
+    std::printf("hushd: ready\n");
+    std::fflush(stdout);
+    // The main thread runs loop 0; shutdown() stops the loops once every session has closed (or time is up).
+    loops_.front()->run();
+    for (auto& t : threads_) {
+        t.join();
+    }
+    // Storage work still queued posts into the stopped loops; only then may the loops (and with them any session
+    // a pending handler still holds) be destroyed, while the registry and tracker they use are still alive.
+    store_->shutdown();
+    guards_.clear();
+    listeners_.clear();
+    signals_.reset();
+    for (auto& loop : loops_) {
+        loop.reset();
+    }
+    spdlog::info("hushd stopped");
+    return 0;
+}
+
+void server::shutdown() {
+    if (stopping_) {
+        return;
+    }
+    stopping_ = true;
+    signals_->cancel();
+    s2s_->close_all();  // no new outgoing streams; the open ones close with every other connection below
+    for (auto& l : listeners_) {
+        l->stop();
+    }
+    auto finish = std::make_shared<asio::steady_timer>(*loops_.front(), std::chrono::seconds(5));
+    auto done = [this, finish] {
+        asio::post(*loops_.front(), [finish] {
+            finish->cancel();
+        });
+    };
+    connections_.on_empty(done);
+    const auto sessions = connections_.all();
+    spdlog::info("closing {} connection(s)", sessions.size());
+    for (const auto& s : sessions) {
+        s->close(stream_error{"system-shutdown", "the server is shutting down"});
+    }
+    finish->async_wait([this, finish](const boost::system::error_code&) {
+        if (connections_.size() > 0) {
+            spdlog::warn("{} connection(s) did not close in time", connections_.size());
+        }
+        connections_.on_empty(nullptr);
+        guards_.clear();
+        for (auto& loop : loops_) {
+            loop->stop();
+        }
+    });
+    if (connections_.size() == 0) {
+        finish->cancel();
+    }
+}
+
+}  // namespace hush

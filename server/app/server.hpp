@@ -1,0 +1,97 @@
+#pragma once
+// The whole server: one io_context per event-loop thread (sessions are spread round-robin and never migrate,
+// so a session needs no strand), listeners, the router and its services, signals, and orderly shutdown.
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "antispim/chain.hpp"
+#include "antispim/state_metrics.hpp"
+#include "server/im/accounts.hpp"
+#include "server/im/antispim_commands.hpp"
+#include "antispim/blocklist_service.hpp"
+#include "antispim/dos_detector.hpp"
+#include "antispim/admin_notifier.hpp"
+#include "antispim/consensus.hpp"
+#include "antispim/greylist.hpp"
+#include "antispim/outbound_guard.hpp"
+#include "antispim/rtbl_service.hpp"
+#include "antispim/rate_limiter.hpp"
+#include "server/http/http_api.hpp"
+#include "antispim/stranger_service.hpp"
+#include "server/stream/auth_throttle.hpp"
+#include "server/config/config.hpp"
+#include "server/im/account_services.hpp"
+#include "server/im/im_core.hpp"
+#include "antispim/recent_verdicts.hpp"
+#include "server/im/registration.hpp"
+#include "server/stream/connection_tracker.hpp"
+#include "server/stream/listener.hpp"
+#include "server/pipeline/router.hpp"
+#include "server/s2s/s2s_manager.hpp"
+#include "server/app/server_context.hpp"
+#include "server/im/server_handlers.hpp"
+#include "server/stream/session_registry.hpp"
+#include "server/stream/tls_context.hpp"
+#include "storage/async_store.hpp"
+
+namespace hush {
+
+class server {
+public:
+    // Sets everything up; throws std::runtime_error with a clear message when something cannot start.
+    explicit server(config cfg);
+    ~server();
+
+    // Runs until SIGTERM/SIGINT; returns the process exit status.
+    int run();
+
+private:
+    void shutdown();
+    boost::asio::any_io_executor next_executor();
+
+    config cfg_;
+    std::vector<std::unique_ptr<boost::asio::io_context>> loops_;
+    std::vector<std::thread> threads_;
+    std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
+    std::atomic<std::size_t> next_loop_{0};
+    antispim::state_metrics state_metrics_;  // before everything that counts into it
+
+    std::unique_ptr<storage::async_store> store_;
+    std::unique_ptr<tls_context_provider> tls_;
+    std::unique_ptr<antispim_service> antispim_;
+    std::unique_ptr<blocklist_service> blocklist_;
+    std::unique_ptr<admin_notifier> admins_;
+    std::unique_ptr<dos_detector> dos_;
+    std::unique_ptr<consensus> consensus_;
+    std::unique_ptr<outbound_guard> outbound_;
+    std::unique_ptr<rtbl_service> rtbl_;
+    std::unique_ptr<greylist> greylist_;
+    std::unique_ptr<rate_limiter> rate_;
+    std::unique_ptr<antispim_commands> antispim_commands_;
+    std::unique_ptr<antispim::chain> chain_;
+    session_registry registry_;
+    connection_tracker connections_;
+    auth_throttle throttle_;
+    recent_verdicts verdicts_;  // before router_ and http_, which use it
+    std::unique_ptr<storage_account_directory> accounts_;
+    std::unique_ptr<server_handlers> handlers_;
+    std::unique_ptr<router> router_;
+    std::unique_ptr<im_context> im_ctx_;
+    std::unique_ptr<im_core> im_;
+    std::unique_ptr<account_services> account_services_;
+    std::unique_ptr<registration_service> registration_;
+    std::unique_ptr<server_context> ctx_;
+    std::unique_ptr<s2s_manager> s2s_;
+    std::unique_ptr<http_api> http_;
+    std::vector<std::unique_ptr<listener>> listeners_;
+    std::unique_ptr<boost::asio::signal_set> signals_;
+    std::atomic<bool> stopping_{false};
+};
+
+}  // namespace hush

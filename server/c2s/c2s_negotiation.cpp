@@ -1,0 +1,409 @@
+// Stream negotiation and stanza intake for client sessions: stream headers and features, STARTTLS, SASL,
+// resource binding, then validation and stamping of every stanza before it goes to the router.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "protocol/namespaces.hpp"
+#include "server/c2s/c2s_session.hpp"
+#include "server/im/im_core.hpp"
+#include "server/im/registration.hpp"
+#include "server/im/server_handlers.hpp"
+
+namespace hush {
+
+namespace asio = boost::asio;
+using asio::use_awaitable;
+constexpr auto tuple_awaitable = asio::as_tuple(use_awaitable);
+
+namespace {
+
+std::string sasl_element(std::string_view name, std::string_view raw_payload) {
+    std::string out = "<";
+    out += name;
+    out += " xmlns='urn:ietf:params:xml:ns:xmpp-sasl'";
+    if (raw_payload.empty()) {
+        return out + "/>";
+    }
+    out += ">" + sasl::base64_encode(raw_payload) + "</" + std::string(name) + ">";
+    return out;
+}
+
+std::string sasl_failure_element(std::string_view condition) {
+    return "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><" + std::string(condition) + "/></failure>";
+}
+
+pugi::xml_node only_child_element(const stanza& s, std::size_t& count) {
+    pugi::xml_node found;
+    count = 0;
+    for (auto c : s.element().children()) {
+        if (c.type() == pugi::node_element) {
+            if (count++ == 0) {
+                found = c;
+            }
+        }
+    }
+    return found;
+}
+
+}  // namespace
+
+void c2s_session::handle_stream_open(const xml::stream_open& header) {
+    auto host = accept_stream_header(
+        header, [this](std::string_view d) { return ctx_.routes.is_local_domain(d); }, domain_);
+    if (!host) {
+        return;
+    }
+    domain_ = *host;
+    // The client's language is the default of its stanzas (RFC 6120 §4.7.4): stamped on those without one, so
+    // whoever answers them (the Bot Challenge, for one) can answer in it. Only a plausible tag is kept.
+    const bool plausible = !header.lang.empty() && header.lang.size() <= 35 &&
+                           std::all_of(header.lang.begin(), header.lang.end(), [](char c) {
+                               return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+                           });
+    stream_lang_ = plausible ? header.lang : std::string();
+    stream_id_ = new_stream_id();
+    std::string out = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                      "xmlns:stream='http://etherx.jabber.org/streams' id='" + stream_id_ + "' from='" +
+                      xml_escape(domain_) + "' version='1.0' xml:lang='en'>";
+    send(std::move(out));
+    mark_header_sent();
+    send_features();
+}
+
+void c2s_session::send_features() {
+    std::string f = "<stream:features>";
+    switch (phase_) {
+    case phase::connected:
+        f += "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>";
+        break;
+    case phase::tls_done:
+        f += "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>";
+        for (const auto& m : sasl_authenticator::mechanisms(ctx_.cfg.sasl.allow_plain)) {
+            f += "<mechanism>" + m + "</mechanism>";
+        }
+        f += "</mechanisms>";
+        if (registration_service::stream_feature_enabled(ctx_.cfg)) {
+            f += "<register xmlns='http://jabber.org/features/iq-register'/>";  // XEP-0077 §3
+        }
+        break;
+    case phase::authenticated:
+    case phase::bound:
+        f += "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"
+             "<session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session>";
+        if (ctx_.im != nullptr) {
+            f += "<ver xmlns='urn:xmpp:features:rosterver'/><csi xmlns='urn:xmpp:csi:0'/>";
+        }
+        if (!ctx_.caps_ver.empty()) {
+            f += "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='" + std::string(server_handlers::caps_node_prefix) + "' ver='" +
+                 ctx_.caps_ver + "'/>";
+        }
+        break;
+    }
+    f += "</stream:features>";
+    send(std::move(f));
+}
+
+asio::awaitable<void> c2s_session::handle_element(stanza s) {
+    const std::string& element_ns = s.ns();
+    if (element_ns == ns::tls && s.name() == "starttls") {
+        if (phase_ != phase::connected) {
+            begin_close(stream_error{"policy-violation", "TLS is already negotiated"});
+            co_return;
+        }
+        send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+        co_await wait_flushed();
+        if (socket_closed_ || !co_await start_tls_server(ctx_.tls.current())) {
+            close_socket();
+            co_return;
+        }
+        phase_ = phase::tls_done;
+        restart_stream();
+        co_return;
+    }
+    if (element_ns == ns::sasl) {
+        co_await handle_sasl(s);
+        co_return;
+    }
+    if (element_ns == "urn:xmpp:csi:0" && phase_ == phase::bound && (s.name() == "active" || s.name() == "inactive")) {
+        set_client_active(s.name() == "active");  // XEP-0352 nonzas get no answer
+        co_return;
+    }
+    if (!element_ns.empty() || s.kind() == stanza_kind::other) {
+        begin_close(stream_error{"unsupported-stanza-type", "unexpected <" + std::string(s.name()) + "/>"});
+        co_return;
+    }
+    if (phase_ == phase::connected) {
+        begin_close(stream_error{"policy-violation", "STARTTLS is required"});
+        co_return;
+    }
+    if (phase_ == phase::tls_done) {
+        // XEP-0077: in-band registration is the one thing allowed between TLS and SASL.
+        if (ctx_.registration != nullptr && s.kind() == stanza_kind::iq &&
+            s.child("query", registration_service::register_ns)) {
+            std::size_t children = 0;
+            only_child_element(s, children);
+            if (s.id().empty() || !(s.type() == "get" || s.type() == "set") || children != 1) {
+                send(make_error_reply(s, "bad-request").serialize());
+                co_return;
+            }
+            stanza reply = co_await ctx_.registration->handle_unauthenticated(s, domain_, peer_address_);
+            if (reply.valid()) {
+                send(reply.serialize());
+            }
+            co_return;
+        }
+        begin_close(stream_error{"not-authorized", "authenticate first"});
+        co_return;
+    }
+    if (phase_ == phase::authenticated) {
+        if (s.kind() == stanza_kind::iq && s.type() == "set" && s.child("bind", ns::bind)) {
+            handle_bind(s);
+        } else {
+            // RFC 6120 §7.1: nothing but binding before a resource is bound.
+            begin_close(stream_error{"not-authorized", "bind a resource first"});
+        }
+        co_return;
+    }
+    co_await handle_stanza(std::move(s));
+}
+
+asio::awaitable<void> c2s_session::handle_sasl(const stanza& s) {
+    const std::string_view name = s.name();
+    if (phase_ == phase::connected) {
+        // No authentication in the clear, whatever the mechanism (RFC 6120 §5.3.1, §6.4.5).
+        send(sasl_failure_element("encryption-required"));
+        co_return;
+    }
+    if (phase_ != phase::tls_done) {
+        begin_close(stream_error{"policy-violation", "already authenticated"});
+        co_return;
+    }
+    if (!sasl_) {
+        sasl_ = std::make_unique<sasl_authenticator>(ctx_.store, domain_, ctx_.server_secret,
+                                                     ctx_.cfg.sasl.scram_iterations);
+    }
+    const std::string text = s.element().text().get();
+    if (name == "abort") {
+        sasl_->reset();
+        send(sasl_failure_element("aborted"));
+        co_return;
+    }
+    std::optional<std::string> payload;
+    if (!text.empty()) {
+        if (text == "=") {
+            payload = std::string();  // an empty initial response
+        } else {
+            auto decoded = sasl::base64_decode(text);
+            if (!decoded) {
+                sasl_->reset();
+                sasl_step bad_encoding{sasl_step::kind::failure, {}, "incorrect-encoding", {}};
+                co_await finish_sasl(std::move(bad_encoding));
+                co_return;
+            }
+            payload = std::move(*decoded);
+        }
+    }
+    if (name == "auth") {
+        const std::string mechanism = s.element().attribute("mechanism").value();
+        auto step = co_await sasl_->start(mechanism, ctx_.cfg.sasl.allow_plain, std::move(payload));
+        co_await finish_sasl(std::move(step));
+        co_return;
+    }
+    if (name == "response") {
+        if (!sasl_->in_progress()) {
+            send(sasl_failure_element("malformed-request"));
+            co_return;
+        }
+        auto step = co_await sasl_->respond(payload.value_or(std::string()));
+        co_await finish_sasl(std::move(step));
+        co_return;
+    }
+    begin_close(stream_error{"unsupported-stanza-type", "unexpected SASL element"});
+}
+
+asio::awaitable<void> c2s_session::finish_sasl(sasl_step step) {
+    switch (step.type) {
+    case sasl_step::kind::challenge:
+        send(sasl_element("challenge", step.payload));
+        co_return;
+    case sasl_step::kind::success: {
+        ctx_.throttle.record_success(peer_address_);
+        auto who = jid::from_parts(step.username, domain_);
+        if (!who) {
+            send(sasl_failure_element("not-authorized"));
+            co_return;
+        }
+        jid_ = *who;  // bare until bound
+        spdlog::info("c2s {}: authenticated as {}", peer_address_, jid_.bare_string());
+        send(sasl_element("success", step.payload));
+        phase_ = phase::authenticated;
+        restart_stream();
+        // jid_ is bare here; the registry only sees it once a resource is bound.
+        co_return;
+    }
+    case sasl_step::kind::failure:
+        break;
+    }
+    ++auth_failures_;
+    const auto delay = ctx_.throttle.record_failure(peer_address_);
+    spdlog::info("c2s {}: authentication failed ({}), failure {} on this connection", peer_address_, step.condition,
+                 auth_failures_);
+    if (delay.count() > 0) {
+        asio::steady_timer pause(executor_, delay);
+        co_await pause.async_wait(tuple_awaitable);
+    }
+    send(sasl_failure_element(step.condition));
+    if (auth_failures_ >= ctx_.cfg.limits.auth_failures_per_connection) {
+        begin_close(stream_error{"policy-violation", "too many failed authentication attempts"});
+    }
+}
+
+void c2s_session::handle_bind(const stanza& iq) {
+    auto bind = iq.child("bind", ns::bind);
+    std::string requested = bind.child("resource").text().get();
+    std::string resource;
+    if (requested.empty()) {
+        resource = "hush-" + new_stream_id().substr(0, 12);
+    } else {
+        auto prepped = resourceprep(requested);
+        if (!prepped || prepped->empty()) {
+            send(make_error_reply(iq, "bad-request", "invalid resource").serialize());
+            return;
+        }
+        resource = std::move(*prepped);
+    }
+    jid_ = jid_.bare().with_resource(resource);
+    if (auto previous = ctx_.registry.bind(jid_, shared_from_this())) {
+        previous->close(stream_error{"conflict", "replaced by a new session"});
+    }
+    phase_ = phase::bound;
+    spdlog::info("c2s {}: bound {}", peer_address_, jid_.full_string());
+    stanza result = make_iq_result(iq);
+    result.remove_attribute("to");
+    result.remove_attribute("from");
+    auto b = result.element().append_child("bind");
+    b.append_attribute("xmlns").set_value(ns::bind.data());
+    b.append_child("jid").append_child(pugi::node_pcdata).set_value(jid_.full_string().c_str());
+    send(result.serialize());
+}
+
+asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
+    const stanza_kind kind = s.kind();
+    // `from`: the client may give its full or bare JID; anything else is spoofing (RFC 6120 §8.1.2.1).
+    if (!s.from().empty()) {
+        auto claimed = jid::parse(s.from());
+        if (!claimed || !claimed->equals_bare(jid_) || (!claimed->is_bare() && !claimed->equals_full(jid_))) {
+            begin_close(stream_error{"invalid-from", "'from' does not match the authenticated JID"});
+            co_return;
+        }
+    }
+    s.set_attribute("from", jid_.full_string());
+    if (!stream_lang_.empty() && !s.element().attribute("xml:lang")) {
+        s.set_attribute("xml:lang", stream_lang_);
+    }
+
+    if (kind == stanza_kind::iq) {
+        const auto type = s.type();
+        std::size_t children = 0;
+        only_child_element(s, children);
+        const bool request = type == "get" || type == "set";
+        if (s.id().empty() || !(request || type == "result" || type == "error") || (request && children != 1)) {
+            if (type != "error" && type != "result") {
+                send(make_error_reply(s, "bad-request", "an iq needs an id, a type and one payload").serialize());
+            }
+            co_return;
+        }
+        if (s.to().empty() && type == "set" && s.child("session", ns::session)) {
+            send(make_iq_result(s).serialize());  // RFC 3921 session establishment: a no-op kept for old clients
+            co_return;
+        }
+    }
+
+    if (s.to().empty()) {
+        if (kind == stanza_kind::presence) {
+            co_await handle_own_presence(s);
+            co_return;
+        }
+        // A message or iq without 'to' is addressed to the account itself (RFC 6120 §10.3).
+        s.set_attribute("to", jid_.bare_string());
+    } else {
+        auto to = jid::parse(s.to());
+        if (!to) {
+            if (!s.is_error()) {
+                stanza reply = make_error_reply(s, "jid-malformed");
+                reply.set_attribute("from", jid_.domain());
+                send(reply.serialize());
+            }
+            co_return;
+        }
+        s.set_attribute("to", to->full_string());
+        if (kind == stanza_kind::presence) {
+            track_directed_presence(s);
+        }
+    }
+    if (kind == stanza_kind::iq && ctx_.registration != nullptr && s.child("query", registration_service::register_ns) &&
+        (s.to() == jid_.bare_string() || s.to() == domain_)) {
+        // Password change and account removal (XEP-0077 §3.2, §3.3) answer before this stream may close.
+        const bool removal = s.child("query", registration_service::register_ns).child("remove");
+        std::vector<storage::roster_item> contacts;
+        if (removal && ctx_.im != nullptr && s.type() == "set") {
+            contacts = co_await ctx_.im->roster_of(jid_);
+        }
+        auto outcome = co_await ctx_.registration->handle_authenticated(s, jid_);
+        if (outcome.reply.valid()) {
+            send(outcome.reply.serialize());
+        }
+        if (outcome.removed && ctx_.im != nullptr) {
+            co_await ctx_.im->cancel_subscriptions(jid_, contacts);  // XEP-0077 §3.3
+        }
+        if (outcome.removed) {
+            spdlog::info("c2s {}: account {} removed itself", peer_address_, jid_.bare_string());
+            for (const auto& r : ctx_.registry.resources(jid_.bare())) {
+                if (r.target.get() != this) {
+                    r.target->close(stream_error{"not-authorized", "account removed"});
+                }
+            }
+            begin_close(stream_error{"not-authorized", "account removed"});
+        }
+        co_return;
+    }
+    if (spdlog::should_log(spdlog::level::debug) && kind != stanza_kind::message) {
+        spdlog::debug("c2s {}: {} {} to {}", jid_.full_string(), s.name(), s.type(), s.to());
+    }
+    route_origin origin{antispim::origin_kind::local_session, domain_, peer_address_};
+    co_await ctx_.routes.route(std::move(s), std::move(origin));
+}
+
+void c2s_session::track_directed_presence(const stanza& p) {
+    if (p.type().empty()) {
+        directed_.try_emplace(std::string(p.to()));
+    } else if (p.type() == "unavailable") {
+        directed_.erase(std::string(p.to()));
+    }
+}
+
+asio::awaitable<void> c2s_session::handle_own_presence(const stanza& p) {
+    if (p.type().empty()) {
+        available_ = true;
+    } else if (p.type() == "unavailable") {
+        available_ = false;
+        directed_.clear();  // RFC 6121 §4.6.3: unavailable presence ends directed presence too
+    }
+    if (ctx_.im != nullptr) {
+        co_await ctx_.im->presence().own_presence(jid_, p);
+        co_return;
+    }
+    int priority = 0;
+    if (auto pr = p.element().child("priority")) {
+        priority = std::clamp(pr.text().as_int(0), -128, 127);
+    }
+    ctx_.registry.set_presence(jid_, available_, priority);
+}
+
+}  // namespace hush

@@ -1,0 +1,118 @@
+#pragma once
+// hush.toml, validated once at start-up into an immutable value. Unknown keys are errors; every error names
+// file, line, column and key.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "antispim/config.hpp"
+#include "protocol/expected.hpp"
+#include "server/config/endpoint_spec.hpp"
+#include "storage/store.hpp"
+
+namespace hush {
+
+struct listener_config {
+    // Config names: "c2s", "c2s_direct_tls", "s2s", "s2s_direct_tls" (XEP-0368), "http" (blocklist.xml, metrics,
+    // the admin API).
+    enum class kind { c2s_starttls, c2s_direct_tls, s2s_starttls, s2s_direct_tls, http };
+    kind type = kind::c2s_starttls;
+    std::string address = "127.0.0.1";
+    // 0: an ephemeral port (tests); the bound port is printed. Default by kind: 5222, 5223, 5269, 5270, 5280.
+    std::uint16_t port = 5222;
+
+    bool is_s2s() const { return type == kind::s2s_starttls || type == kind::s2s_direct_tls; }
+    bool is_direct_tls() const { return type == kind::c2s_direct_tls || type == kind::s2s_direct_tls; }
+};
+
+struct tls_config {
+    // Empty: a self-signed ECDSA P-256 certificate is generated in data_dir on first run.
+    std::filesystem::path certificate;
+    std::filesystem::path key;
+    std::string min_version = "1.2";  // "1.2" or "1.3"
+};
+
+struct limits_config {
+    std::size_t max_stanza_bytes = 256 * 1024;
+    std::size_t max_depth = 32;                // element nesting inside one stanza
+    std::size_t max_connections_per_ip = 32;
+    std::size_t max_outbox_bytes = 1024 * 1024;  // per session; overflow closes the stream
+    std::size_t max_offline_messages = 1000;     // per account (XEP-0160); beyond it senders get <resource-constraint/>
+    std::chrono::seconds handshake_timeout{60};  // from connect to bound resource
+    std::chrono::seconds idle_timeout{600};      // no bytes at all for this long closes the stream
+    unsigned auth_failures_per_connection = 3;   // then the stream is closed
+    unsigned auth_failures_before_delay = 3;     // per IP within a window, then answers are slowed down
+};
+
+struct sasl_config {
+    std::uint32_t scram_iterations = 4096;  // for new credentials; at least 4096
+    bool allow_plain = true;                // PLAIN is offered only inside TLS
+};
+
+// XEP-0077 in-band registration. Password changes and account removal by a logged-in user are account
+// management and work whatever `enabled` says.
+struct registration_config {
+    bool enabled = false;                // let unauthenticated clients create accounts
+    std::size_t max_per_ip = 5;          // successful registrations from one IP address per window
+    std::chrono::minutes window{60};
+    std::size_t min_password_length = 8;  // in characters (Unicode code points), after SASLprep
+};
+
+// Federation ([s2s]). TLS is always required on server-to-server streams; what varies is whether the peer's
+// certificate must be valid (then SASL EXTERNAL, or dialback backed by the certificate) or dialback alone will do.
+struct s2s_config {
+    // Peers must present a certificate valid for their domain (RFC 6125) chained to a trusted CA, in both
+    // directions. Off by default: small deployments use self-signed certificates and dialback.
+    bool require_valid_certificates = false;
+    // Per remote domain (nameprepped, lower case) overrides of require_valid_certificates: [s2s.domains."x"].
+    std::map<std::string, bool> require_valid_certificate_for;
+    // Extra trusted CAs (PEM, absolute after loading), besides the system store.
+    std::filesystem::path ca_file;
+    // [s2s.hosts]: remote domain (nameprepped, lower case) → where to connect, replacing DNS SRV for it. Values are
+    // "host:port", "[v6]:port", "host", or with a "tls:" prefix for direct TLS; a string or an array of them.
+    std::map<std::string, std::vector<endpoint_spec>> hosts;
+    // c-ares server list ("ip:port,...") for SRV/A/AAAA lookups; empty: the system's resolv.conf.
+    std::string dns_servers;
+    // DNS, TCP, TLS and authentication of an outgoing stream must finish within this; queued stanzas then bounce
+    // with <remote-server-timeout/>.
+    std::chrono::seconds connect_timeout{30};
+    // An outgoing stream that carried no stanza for this long is closed (reopened on demand).
+    std::chrono::seconds idle_timeout{300};
+    // Stanzas queued per remote domain while its stream is set up; more bounce with <resource-constraint/>.
+    std::size_t max_queued_stanzas = 1000;
+    // After a failed attempt, stanzas for that domain bounce at once for this long, doubling per failure up to
+    // retry_max; a success resets it.
+    std::chrono::seconds retry_initial{5};
+    std::chrono::seconds retry_max{300};
+
+    bool requires_valid_certificate(const std::string& domain) const {
+        const auto it = require_valid_certificate_for.find(domain);
+        return it != require_valid_certificate_for.end() ? it->second : require_valid_certificates;
+    }
+};
+
+struct config {
+    std::filesystem::path source;   // the file this came from
+    std::vector<std::string> hosts;  // virtual hosts, nameprepped
+    std::vector<std::string> admins;  // bare JIDs told about automatic blocks and flagged accounts
+    std::filesystem::path data_dir;  // absolute (relative paths in the file resolve against its directory); "../var"
+    unsigned threads = 0;            // 0: one per core
+    std::string log_level = "info";  // trace, debug, info, warn, error
+    tls_config tls;
+    std::vector<listener_config> listeners;
+    limits_config limits;
+    sasl_config sasl;
+    storage::store_options storage;  // sqlite_path absolute (storage.path resolved against data_dir); pool_size 4
+    antispim_config antispim;
+    registration_config registration;
+    s2s_config s2s;
+};
+
+// Loads and validates; on error returns one line "FILE:LINE:COL: KEY: what is wrong" (the earliest in the file),
+// "FILE:LINE:COL: <toml++ description>" for TOML syntax errors, or "FILE: cannot read: <reason>".
+hush::expected<config, std::string> load_config(const std::filesystem::path& path);
+
+}  // namespace hush

@@ -1,0 +1,49 @@
+#pragma once
+// The admin REST API (JSON, bearer token checked by the caller, server/http/http_api.cpp):
+//   GET    /api/blocklist                 every entry in force (local and imported) with its source and trust
+//   POST   /api/blocklist                 add one: {"kind","value","reason","expires_hours","contacts_too"}
+//   DELETE /api/blocklist/KIND/VALUE      remove one
+//   GET    /api/reports[?limit=N]         XEP-0377 reports, newest first (default 100)
+//   GET    /api/accounts/flagged          accounts outbound protection flagged or suspended
+//   DELETE /api/accounts/flagged/JID      clear one (lifts a suspension)
+//   GET    /api/verdicts[?limit=N]        the last deciding verdicts (in memory), newest first
+// Bad input gets 400 with a message; unknown resources 404; storage trouble 503.
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "antispim/blocklist_service.hpp"
+#include "server/http/http_util.hpp"
+#include "antispim/recent_verdicts.hpp"
+#include "server/app/server_context.hpp"
+
+namespace hush {
+
+class admin_api {
+public:
+    admin_api(server_context& ctx, blocklist_service& blocklist, const recent_verdicts& verdicts);
+
+    static bool handles(std::string_view path) { return path.starts_with("/api/"); }
+
+    // `who` is the name of the token the request carried; `peer` its address (for the log).
+    boost::asio::awaitable<http_util::response> handle(const http_util::request& req, const std::string& who,
+                                                       const std::string& peer);
+
+private:
+    boost::asio::awaitable<http_util::response> add_entry(const http_util::request& req, const std::string& who,
+                                                          const std::string& peer);
+    boost::asio::awaitable<http_util::response> remove_entry(const http_util::request& req, std::string_view rest,
+                                                             const std::string& who, const std::string& peer);
+    boost::asio::awaitable<http_util::response> reports(const http_util::request& req);
+    boost::asio::awaitable<http_util::response> flagged(const http_util::request& req);
+    boost::asio::awaitable<http_util::response> clear_flag(const http_util::request& req, std::string_view rest,
+                                                           const std::string& who, const std::string& peer);
+
+    http_util::response verdicts(const http_util::request& req) const;
+
+    server_context& ctx_;
+    blocklist_service& blocklist_;
+    const recent_verdicts& verdicts_;
+};
+
+}  // namespace hush

@@ -1,0 +1,275 @@
+#include "server/http/http_api.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <sstream>
+
+#include "antispim/blocklist.hpp"
+#include "antispim/documents.hpp"
+#include "protocol/stanza.hpp"
+#include "server/http/admin_page.hpp"
+#include "server/stream/connection_tracker.hpp"
+#include "antispim/consensus.hpp"
+#include "antispim/outbound_guard.hpp"
+#include "server/s2s/s2s_manager.hpp"
+
+namespace hush {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using namespace http_util;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+constexpr std::size_t max_body = 64 * 1024;
+constexpr std::size_t max_header = 8 * 1024;
+constexpr std::chrono::seconds read_deadline{30};
+constexpr std::string_view blocklist_ns = "urn:hush:blocklist:0";
+
+// The admin page's own files. A strict CSP: no inline script or style, nothing from elsewhere, no framing.
+response admin_asset(const request& req, std::string_view body, std::string_view type) {
+    response res = make_response(req, http::status::ok, std::string(body), type);
+    res.set("Content-Security-Policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("X-Frame-Options", "DENY");
+    res.set("Referrer-Policy", "no-referrer");
+    res.set(http::field::cache_control, "no-cache");
+    return res;
+}
+
+}  // namespace
+
+std::string_view publish_source_of(const storage::blocklist_entry& e) {
+    if (e.source == "admin" || e.source.starts_with("admin:")) {
+        return "admin";
+    }
+    if (e.source == "dos detector") {
+        return "dos";
+    }
+    if (e.source == "user consensus") {
+        return "consensus";
+    }
+    if (e.source == "report") {
+        return "reports";
+    }
+    return "imports";
+}
+
+http_api::http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain,
+                   const recent_verdicts& verdicts)
+    : ctx_(ctx), blocklist_(blocklist), chain_(chain), admin_(ctx, blocklist, verdicts) {}
+
+http_api::document http_api::blocklist_document() const {
+    const auto& publish = ctx_.cfg.antispim.publish;
+    auto published = [&](const storage::blocklist_entry& e) {
+        return std::find(publish.sources.begin(), publish.sources.end(), publish_source_of(e)) !=
+               publish.sources.end();
+    };
+    std::vector<storage::blocklist_entry> entries = blocklist_.local_entries();
+    for (auto& e : blocklist_.imported_entries()) {
+        // What others listed is theirs to publish: re-published only when asked for, and only if it blocks.
+        if (e.trust == "block") {
+            entries.push_back(std::move(e));
+        }
+    }
+    std::int64_t newest = 0;
+    std::string body = "<?xml version='1.0' encoding='UTF-8'?>\n<blocklist xmlns='" + std::string(blocklist_ns) +
+                       "' server='" + xml_escape(ctx_.cfg.hosts.front()) + "'>\n";
+    for (const auto& e : entries) {
+        if (!published(e)) {
+            continue;
+        }
+        std::string kind = e.kind;
+        std::string value = e.value;
+        if (publish.hash_jids && kind == "jid") {
+            kind = "jid-sha256";
+            value = antispim::jid_sha256(*jid::parse(e.value));
+        }
+        newest = std::max(newest, e.added_at);
+        body += "  <entry type='" + xml_escape(kind) + "' value='" + xml_escape(value) + "' reason='" +
+                xml_escape(e.reason) + "' source='" + xml_escape(e.source) + "' added='" + iso(e.added_at) + "'";
+        if (e.expires_at != 0) {
+            body += " expires='" + iso(e.expires_at) + "'";
+        }
+        body += "/>\n";
+    }
+    body += "</blocklist>\n";
+    document doc;
+    doc.etag = "\"" + sha256_hex(body).substr(0, 32) + "\"";
+    doc.last_modified = http_date(newest != 0 ? newest : 0);
+    doc.body = std::move(body);
+    return doc;
+}
+
+std::string http_api::metrics_text(std::int64_t held_requests) const {
+    std::ostringstream out;
+    out << "# HELP hush_antispim_verdicts_total Verdicts per anti-SPIM policy (mode: enforced or dry_run).\n"
+        << "# TYPE hush_antispim_verdicts_total counter\n";
+    const auto names = chain_.policy_names();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const auto counters = chain_.counters(i);
+        for (std::size_t k = 0; k < antispim::verdict_kind_count; ++k) {
+            const auto verdict = antispim::verdict_name(static_cast<antispim::verdict_kind>(k));
+            out << "hush_antispim_verdicts_total{policy=\"" << names[i] << "\",verdict=\"" << verdict
+                << "\",mode=\"enforced\"} " << counters.enforced[k] << "\n";
+            out << "hush_antispim_verdicts_total{policy=\"" << names[i] << "\",verdict=\"" << verdict
+                << "\",mode=\"dry_run\"} " << counters.dry_run[k] << "\n";
+        }
+        out << "hush_antispim_policy_failures_total{policy=\"" << names[i] << "\"} " << counters.failures << "\n";
+    }
+    if (consensus_ != nullptr) {
+        const auto c = consensus_->totals();
+        out << "# HELP hush_antispim_consensus_total User consensus: votes (blocks, reports, lockouts), reports "
+               "stored, entries added, entries a dry run would have added.\n"
+            << "# TYPE hush_antispim_consensus_total counter\n"
+            << "hush_antispim_consensus_total{event=\"vote\"} " << c.votes << "\n"
+            << "hush_antispim_consensus_total{event=\"report\"} " << c.reports << "\n"
+            << "hush_antispim_consensus_total{event=\"block\"} " << c.blocks << "\n"
+            << "hush_antispim_consensus_total{event=\"would_block\"} " << c.would_block << "\n";
+    }
+    if (outbound_ != nullptr) {
+        const auto counters = outbound_->counters();
+        out << "# HELP hush_antispim_outbound_total Outbound protection decisions on local accounts' first contacts "
+               "with strangers.\n# TYPE hush_antispim_outbound_total counter\n";
+        for (std::size_t i = 0; i < outbound_guard::outcome_count; ++i) {
+            out << "hush_antispim_outbound_total{outcome=\""
+                << outbound_guard::outcome_name(static_cast<outbound_guard::outcome>(i)) << "\"} " << counters[i]
+                << "\n";
+        }
+    }
+    if (ctx_.state_metrics != nullptr) {
+        out << "# HELP hush_antispim_state_evictions_total Entries forgotten from bounded in-memory defence state "
+               "because it was full (least recently used first).\n"
+            << "# TYPE hush_antispim_state_evictions_total counter\n";
+        for (std::size_t i = 0; i < antispim::state_metrics::map_count; ++i) {
+            const auto m = static_cast<antispim::state_metrics::map>(i);
+            out << "hush_antispim_state_evictions_total{map=\"" << antispim::state_metrics::name(m) << "\"} "
+                << ctx_.state_metrics->total(m) << "\n";
+        }
+    }
+    out << "# HELP hush_antispim_classified_total Stanzas routed to accounts, per row of the anti-SPIM classification "
+           "table (docs/antispim.md); invite-inviter-stranger counts relayed invitations dropped for the inviter "
+           "they name.\n# TYPE hush_antispim_classified_total counter\n";
+    for (std::size_t i = 0; i < antispim::classification_rows.size(); ++i) {
+        out << "hush_antispim_classified_total{row=\"" << antispim::classification_rows[i] << "\"} "
+            << ctx_.routes.classified(i) << "\n";
+    }
+    out << "hush_antispim_classified_total{row=\"invite-inviter-stranger\"} "
+        << ctx_.routes.classified(antispim::classification_rows.size()) << "\n";
+    out << "# HELP hush_antispim_held_requests Senders with stanzas held for a receiver (message requests).\n"
+        << "# TYPE hush_antispim_held_requests gauge\n"
+        << "hush_antispim_held_requests " << held_requests << "\n";
+    out << "# HELP hush_sessions Bound client sessions (resources).\n# TYPE hush_sessions gauge\n"
+        << "hush_sessions " << ctx_.registry.size() << "\n";
+    out << "# HELP hush_connections Open client and server connections.\n# TYPE hush_connections gauge\n"
+        << "hush_connections " << ctx_.connections.size() << "\n";
+    out << "# HELP hush_s2s_outgoing_streams Outgoing server-to-server streams.\n"
+        << "# TYPE hush_s2s_outgoing_streams gauge\n"
+        << "hush_s2s_outgoing_streams " << (ctx_.s2s != nullptr ? ctx_.s2s->stream_count() : 0) << "\n";
+    out << "# HELP hush_blocklist_entries Entries in the server-wide blocklist.\n# TYPE hush_blocklist_entries gauge\n"
+        << "hush_blocklist_entries " << blocklist_.current()->entries().size() << "\n";
+    return out.str();
+}
+
+asio::awaitable<void> http_api::serve(asio::ip::tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    boost::system::error_code ep_ec;
+    const auto peer = stream.socket().remote_endpoint(ep_ec);
+    const std::string peer_address = ep_ec ? "unknown" : peer.address().to_string();
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(max_body);
+        parser.header_limit(max_header);
+        stream.expires_after(read_deadline);
+        auto [ec, n] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
+        if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
+            ec == asio::error::connection_reset) {
+            break;
+        }
+        if (ec) {
+            // Malformed or too large: say so, then close.
+            request bad;
+            bad.version(11);
+            response res = json_error(bad, ec == http::error::body_limit || ec == http::error::header_limit
+                                               ? http::status::payload_too_large
+                                               : http::status::bad_request,
+                                      "bad request: " + ec.message());
+            res.keep_alive(false);
+            co_await http::async_write(stream, res, tuple_awaitable);
+            break;
+        }
+        request req = parser.release();
+        response res;
+        const std::string target(req.target());
+        const std::string path(path_of(target));
+        const bool admin_page =
+            path == "/admin" || path == "/admin/" || path == "/admin/admin.js" || path == "/admin/admin.css";
+        if (admin_page && req.method() != http::verb::get) {
+            res = json_error(req, http::status::method_not_allowed, "only GET here");
+        } else if (path == "/admin" || path == "/admin/") {
+            res = admin_asset(req, admin_page_html(), "text/html; charset=utf-8");
+        } else if (path == "/admin/admin.js") {
+            res = admin_asset(req, admin_page_js(), "text/javascript; charset=utf-8");
+        } else if (path == "/admin/admin.css") {
+            res = admin_asset(req, admin_page_css(), "text/css; charset=utf-8");
+        } else if (path == "/blocklist.xml" && req.method() == http::verb::get) {
+            const auto doc = blocklist_document();
+            if (req[http::field::if_none_match] == doc.etag) {
+                res = make_response(req, http::status::not_modified, "", "application/xml");
+            } else {
+                res = make_response(req, http::status::ok, doc.body, "application/xml; charset=utf-8");
+            }
+            res.set(http::field::etag, doc.etag);
+            res.set(http::field::last_modified, doc.last_modified);
+            res.prepare_payload();
+        } else if (path == "/metrics" && req.method() == http::verb::get) {
+            auto count = [](storage::store& s) { return antispim_documents::count_requests(s); };
+            auto held = co_await ctx_.store.run(std::move(count));
+            res = make_response(req, http::status::ok, metrics_text(held ? *held : -1), "text/plain; version=0.0.4");
+        } else if (admin_api::handles(path)) {
+            // Bearer token: only its digest is stored.
+            std::string token(req[http::field::authorization]);
+            std::optional<std::string> who;
+            if (token.starts_with("Bearer ")) {
+                auto lookup = [digest = sha256_hex(token.substr(7))](storage::store& s) {
+                    return s.admin_token_name(digest);
+                };
+                auto found = co_await ctx_.store.run(std::move(lookup));
+                if (found && *found) {
+                    who = **found;
+                }
+            }
+            if (!who) {
+                spdlog::warn("http {}: {} {}: refused, missing or wrong token", peer_address,
+                             std::string(req.method_string()), target);
+                res = json_error(req, http::status::unauthorized, "a valid bearer token is required");
+                res.set(http::field::www_authenticate, "Bearer realm=\"hush\"");
+            } else {
+                res = co_await admin_.handle(req, *who, peer_address);
+            }
+        } else if (path == "/blocklist.xml" || path == "/metrics") {
+            res = json_error(req, http::status::method_not_allowed, "only GET here");
+        } else {
+            res = json_error(req, http::status::not_found, "no such resource");
+        }
+        const bool keep_alive = res.keep_alive();
+        auto [wec, written] = co_await http::async_write(stream, res, tuple_awaitable);
+        if (wec || !keep_alive) {
+            break;
+        }
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+}
+
+}  // namespace hush

@@ -1,0 +1,60 @@
+#pragma once
+// The HTTP endpoint (Boost.Beast), on the `http` listener (127.0.0.1:5280 by default):
+//   GET  /blocklist.xml   the server-wide blocklist for other servers (ETag/If-None-Match, Last-Modified); which
+//                         sources it publishes and whether JIDs are hashed is [antispim.publish]
+//   GET  /metrics         Prometheus text: verdicts per policy, consensus, outbound protection, evictions from
+//                         bounded defence state, held requests, sessions, connections, S2S streams, blocklist size
+//   /api/...              the admin REST API (server/http/admin_api.hpp), bearer token (hushctl token create NAME)
+//   GET  /admin, /admin/admin.{js,css}   the admin page (no data in it: it asks for a token and calls the API)
+// Every read has a byte limit and a deadline; bad input gets a 4xx with a JSON message.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "antispim/chain.hpp"
+#include "server/http/admin_api.hpp"
+#include "antispim/blocklist_service.hpp"
+#include "antispim/recent_verdicts.hpp"
+#include "server/app/server_context.hpp"
+
+namespace hush {
+
+class consensus;
+class outbound_guard;
+
+class http_api {
+public:
+    http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain,
+             const recent_verdicts& verdicts);
+
+    // Counted in /metrics when set.
+    void set_defences(const consensus* c, const outbound_guard* g) {
+        consensus_ = c;
+        outbound_ = g;
+    }
+
+    // Serves one connection (keep-alive) until the peer closes, errs or idles out.
+    boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+
+    // The blocklist document, and its ETag (for tests and hushctl alike).
+    struct document {
+        std::string body;
+        std::string etag;
+        std::string last_modified;  // HTTP-date
+    };
+    document blocklist_document() const;
+    // `held_requests`: senders with stanzas held for a receiver (read from storage by the caller).
+    std::string metrics_text(std::int64_t held_requests) const;
+
+private:
+    server_context& ctx_;
+    blocklist_service& blocklist_;
+    antispim::chain& chain_;
+    admin_api admin_;
+    const consensus* consensus_ = nullptr;
+    const outbound_guard* outbound_ = nullptr;
+};
+
+// The source class of an entry for [antispim.publish] sources: "admin", "dos", "consensus", "reports", "imports".
+std::string_view publish_source_of(const storage::blocklist_entry& e);
+
+}  // namespace hush

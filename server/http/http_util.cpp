@@ -1,0 +1,111 @@
+#include "server/http/http_util.hpp"
+
+#include <openssl/sha.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "protocol/scram.hpp"
+#include "protocol/xep0082.hpp"
+
+namespace hush::http_util {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+std::string utc(std::int64_t t, const char* format) {
+    const std::time_t seconds = t;
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char buffer[64];
+    std::strftime(buffer, sizeof buffer, format, &tm);
+    return buffer;
+}
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+}  // namespace
+
+std::int64_t now_unix() { return unix_now(); }
+
+std::string iso(std::int64_t t) { return utc(t, "%Y-%m-%dT%H:%M:%SZ"); }
+std::string http_date(std::int64_t t) { return utc(t, "%a, %d %b %Y %H:%M:%S GMT"); }
+
+std::string sha256_hex(std::string_view data) {
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+    return sasl::hex_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
+
+std::optional<std::string> url_decode(std::string_view in) {
+    std::string out;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] != '%') {
+            out += in[i];
+            continue;
+        }
+        if (i + 2 >= in.size()) {
+            return std::nullopt;
+        }
+        const int hi = hex_digit(in[i + 1]);
+        const int lo = hex_digit(in[i + 2]);
+        if (hi < 0 || lo < 0) {
+            return std::nullopt;
+        }
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+    }
+    return out;
+}
+
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
+std::optional<std::string> query_parameter(std::string_view target, std::string_view key) {
+    const auto q = target.find('?');
+    if (q == std::string_view::npos) {
+        return std::nullopt;
+    }
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+        const auto amp = rest.find('&');
+        const std::string_view pair = rest.substr(0, amp);
+        const auto eq = pair.find('=');
+        if (pair.substr(0, eq) == key) {
+            return url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+        }
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    }
+    return std::nullopt;
+}
+
+response make_response(const request& req, http::status status, std::string body, std::string_view type) {
+    response res{status, req.version()};
+    res.set(http::field::server, "Hush");
+    res.set(http::field::content_type, type);
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+}
+
+response json_response(const request& req, http::status status, const boost::json::value& value) {
+    return make_response(req, status, boost::json::serialize(value), "application/json");
+}
+
+response json_error(const request& req, http::status status, std::string message) {
+    return json_response(req, status, boost::json::object{{"error", std::move(message)}});
+}
+
+}  // namespace hush::http_util

@@ -1,0 +1,234 @@
+#include "server/im/im_core.hpp"
+
+#include <algorithm>
+
+#include "protocol/namespaces.hpp"
+
+namespace hush {
+
+namespace {
+
+constexpr const char* carbons_ns = "urn:xmpp:carbons:2";
+constexpr const char* forward_ns = "urn:xmpp:forward:0";
+
+pugi::xml_node payload_of(const stanza& s) {
+    for (auto c : s.element().children()) {
+        if (c.type() == pugi::node_element) {
+            return c;
+        }
+    }
+    return {};
+}
+
+// Chat states and hints alone are not worth keeping for later (XEP-0160 §3, XEP-0334).
+bool worth_storing(const stanza& message) {
+    for (auto c : message.element().children()) {
+        if (c.type() != pugi::node_element) {
+            continue;
+        }
+        const std::string_view child_ns = c.attribute("xmlns").value();
+        if (child_ns != "http://jabber.org/protocol/chatstates" && child_ns != "urn:xmpp:hints") {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool skips_carbons(const stanza& message) {
+    return message.type() != "chat" || message.child("private", carbons_ns) || message.child("no-copy", "urn:xmpp:hints");
+}
+
+stanza carbon(const stanza& message, const char* direction, const jid& account, const jid& to) {
+    stanza wrapper = stanza::make("message");
+    wrapper.set_attribute("from", account.bare_string());
+    wrapper.set_attribute("to", to.full_string());
+    wrapper.set_attribute("type", message.type());
+    auto dir = wrapper.element().append_child(direction);
+    dir.append_attribute("xmlns").set_value(carbons_ns);
+    auto forwarded = dir.append_child("forwarded");
+    forwarded.append_attribute("xmlns").set_value(forward_ns);
+    auto inner = forwarded.append_copy(message.element());
+    inner.prepend_attribute("xmlns").set_value(ns::client.data());
+    return wrapper;
+}
+
+}  // namespace
+
+im_core::im_core(im_context& ctx) : ctx_(ctx), roster_(ctx), privacy_(ctx, roster_), presence_(ctx, roster_, privacy_) {
+    // XEP-0191 §3.4: an unblocked contact that may see our presence gets it again.
+    privacy_.on_unblocked([this](const jid& account, const std::vector<std::string>& jids) -> boost::asio::awaitable<void> {
+        for (const auto& j : jids) {
+            if (auto other = jid::parse(j)) {
+                co_await presence_.send_current_presence_if_subscribed(account, *other);
+            }
+        }
+    });
+}
+
+const std::vector<std::string>& im_core::server_features() {
+    static const std::vector<std::string> features{carbons_ns, "urn:xmpp:blocking", "jabber:iq:privacy", "msgoffline",
+                                                   "urn:xmpp:delay"};
+    return features;
+}
+
+const std::vector<std::string>& im_core::account_features() {
+    static const std::vector<std::string> features{};
+    return features;
+}
+
+boost::asio::awaitable<hook_result> im_core::outbound(stanza& s, const jid& from, const jid& to) {
+    const stanza_kind kind = s.kind();
+    const std::string_view type = s.type();
+    if (kind == stanza_kind::presence) {
+        subscriptions::presence_type sub_type{};
+        if (subscriptions::parse_presence_type(type, sub_type)) {
+            co_await presence_.outbound_subscription(s, from.bare(), to.bare(), sub_type);
+            co_return hook_result::consumed;
+        }
+        if (!co_await privacy_.allows(from, to, privacy::stanza_class::presence_out)) {
+            co_return hook_result::consumed;  // presence-out denied: silently not sent (XEP-0016 §2.13)
+        }
+        co_return hook_result::proceed;
+    }
+    if (s.is_error() || type == "result") {
+        co_return hook_result::proceed;
+    }
+    if (co_await privacy_.blocks(from.bare(), to)) {
+        // XEP-0191 §3.5: the user tried to talk to someone they blocked.
+        stanza reply = make_error_reply(s, "not-acceptable");
+        auto blocked = reply.element().child("error").append_child("blocked");
+        blocked.append_attribute("xmlns").set_value("urn:xmpp:blocking:errors");
+        if (auto session = ctx_.registry.find(from)) {
+            session->deliver(share(reply.serialize()));
+        }
+        co_return hook_result::consumed;
+    }
+    if (kind == stanza_kind::message && !skips_carbons(s)) {
+        sent_copies(s, from);
+    }
+    co_return hook_result::proceed;
+}
+
+boost::asio::awaitable<hook_result> im_core::inbound(const stanza& s, const jid& from, const jid& to) {
+    const stanza_kind kind = s.kind();
+    const std::string_view type = s.type();
+    if (kind == stanza_kind::presence) {
+        subscriptions::presence_type sub_type{};
+        const bool subscription = subscriptions::parse_presence_type(type, sub_type);
+        if (subscription || type == "probe") {
+            if (!co_await privacy_.allows(to, from, privacy::stanza_class::presence_other)) {
+                co_return hook_result::consumed;  // blocked or denied: dropped silently (XEP-0191 §3.4)
+            }
+            if (subscription) {
+                co_await presence_.inbound_subscription(s, to.bare(), from.bare(), sub_type);
+            } else {
+                co_await presence_.answer_probe(to.bare(), from);
+            }
+            co_return hook_result::consumed;
+        }
+        if (!co_await privacy_.allows(to, from, privacy::stanza_class::presence_in)) {
+            co_return hook_result::consumed;
+        }
+        co_return hook_result::proceed;
+    }
+    const auto cls = kind == stanza_kind::message ? privacy::stanza_class::message : privacy::stanza_class::iq;
+    if (!co_await privacy_.allows(to, from, cls)) {
+        // Blocked or denied: the sender learns nothing more than "not available" (XEP-0191 §3.4, XEP-0016 §2.10).
+        if (!s.is_error() && type != "result" && type != "groupchat" && type != "headline") {
+            co_await ctx_.sink.send(make_error_reply(s, "service-unavailable"));
+        }
+        co_return hook_result::consumed;
+    }
+    co_return hook_result::proceed;
+}
+
+boost::asio::awaitable<std::string> im_core::undeliverable(const stanza& s, const jid& to) {
+    if (!worth_storing(s)) {
+        co_return std::string();
+    }
+    if (co_await presence_.store_offline(to.bare(), s)) {
+        co_return std::string();
+    }
+    co_return std::string("resource-constraint");
+}
+
+boost::asio::awaitable<std::optional<stanza>> im_core::handle_iq(const stanza& iq, const jid& addressed) {
+    const auto payload = payload_of(iq);
+    const std::string_view payload_ns = payload.attribute("xmlns").value();
+    if (addressed.has_node() && payload_ns == "jabber:iq:roster") {
+        co_return co_await roster_.handle(iq, addressed);
+    }
+    if (addressed.has_node() && payload_ns == "jabber:iq:privacy") {
+        co_return co_await privacy_.handle_privacy(iq, addressed);
+    }
+    if (addressed.has_node() && payload_ns == "urn:xmpp:blocking") {
+        co_return co_await privacy_.handle_blocking(iq, addressed);
+    }
+    if (payload_ns == carbons_ns && iq.type() == "set") {
+        const auto from = jid::parse(iq.from());
+        const std::string_view name = payload.name();
+        if (!from || (name != "enable" && name != "disable") ||
+            (addressed.has_node() && !from->equals_bare(addressed))) {
+            co_return make_error_reply(iq, "bad-request");
+        }
+        ctx_.registry.set_carbons(*from, name == "enable");
+        co_return make_iq_result(iq);
+    }
+    co_return std::nullopt;
+}
+
+boost::asio::awaitable<bool> im_core::may_see_presence(const jid& account, const jid& requester) {
+    if (requester.equals_bare(account)) {
+        co_return true;
+    }
+    auto item = co_await roster_.item(account.bare(), requester.bare());
+    if (!item || (item->sub != storage::subscription::from && item->sub != storage::subscription::both)) {
+        co_return false;
+    }
+    co_return co_await privacy_.allows(account, requester, privacy::stanza_class::presence_out);
+}
+
+boost::asio::awaitable<std::vector<storage::roster_item>> im_core::roster_of(const jid& account) {
+    co_return co_await roster_.roster(account.bare());
+}
+
+boost::asio::awaitable<void> im_core::cancel_subscriptions(const jid& account,
+                                                           const std::vector<storage::roster_item>& items) {
+    using storage::subscription;
+    for (const auto& item : items) {
+        const bool to = item.sub == subscription::to || item.sub == subscription::both || item.pending_out;
+        const bool from = item.sub == subscription::from || item.sub == subscription::both;
+        for (const auto& [wanted, type] : {std::pair{to, "unsubscribe"}, std::pair{from, "unsubscribed"}}) {
+            if (!wanted) {
+                continue;
+            }
+            stanza p = stanza::make("presence");
+            p.set_attribute("type", type);
+            p.set_attribute("from", account.bare_string());
+            p.set_attribute("to", item.contact);
+            co_await ctx_.sink.send(std::move(p));
+        }
+    }
+}
+
+void im_core::sent_copies(const stanza& message, const jid& from) {
+    for (const auto& r : ctx_.registry.resources(from.bare())) {
+        if (r.carbons && r.full.resource() != from.resource()) {
+            r.target->deliver(share(carbon(message, "sent", from, r.full).serialize()));
+        }
+    }
+}
+
+void im_core::received_copies(const stanza& message, const jid& to, const std::vector<std::string>& delivered_to) {
+    if (skips_carbons(message)) {
+        return;
+    }
+    for (const auto& r : ctx_.registry.resources(to.bare())) {
+        if (r.carbons && r.available &&
+            std::find(delivered_to.begin(), delivered_to.end(), r.full.resource()) == delivered_to.end()) {
+            r.target->deliver(share(carbon(message, "received", to, r.full).serialize()));
+        }
+    }
+}
+
+}  // namespace hush

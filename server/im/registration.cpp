@@ -1,0 +1,333 @@
+#include "server/im/registration.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "server/im/accounts.hpp"
+
+namespace hush {
+
+// ---- registration_limiter ----
+
+registration_limiter::registration_limiter(std::size_t max_per_window, std::chrono::seconds window)
+    : max_(max_per_window), window_(window) {}
+
+void registration_limiter::sweep(clock::time_point now) {
+    // Whole-map sweeps at most once per window keep addresses that never come back from piling up.
+    if (now - last_sweep_ < window_) {
+        return;
+    }
+    last_sweep_ = now;
+    std::erase_if(slots_, [&](const auto& kv) { return kv.second.empty() || now - kv.second.back() >= window_; });
+}
+
+bool registration_limiter::try_reserve(const std::string& address, clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    sweep(now);
+    auto& times = slots_[address];
+    while (!times.empty() && now - times.front() >= window_) {
+        times.pop_front();
+    }
+    if (times.size() >= max_) {
+        return false;
+    }
+    times.push_back(now);
+    return true;
+}
+
+void registration_limiter::release(const std::string& address, clock::time_point reserved_at) {
+    std::lock_guard lock(mutex_);
+    auto it = slots_.find(address);
+    if (it == slots_.end()) {
+        return;
+    }
+    auto& times = it->second;
+    if (auto slot = std::find(times.begin(), times.end(), reserved_at); slot != times.end()) {
+        times.erase(slot);
+    }
+    if (times.empty()) {
+        slots_.erase(it);
+    }
+}
+
+std::size_t registration_limiter::used(const std::string& address, clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    auto it = slots_.find(address);
+    if (it == slots_.end()) {
+        return 0;
+    }
+    return static_cast<std::size_t>(
+        std::count_if(it->second.begin(), it->second.end(), [&](auto t) { return now - t < window_; }));
+}
+
+// ---- registration_service ----
+
+namespace {
+
+// The error reply without the request's payload, which holds a password.
+stanza error_reply(const stanza& iq, std::string_view condition, std::string_view text = {}) {
+    stanza stripped = iq.clone();
+    stripped.element().remove_children();
+    return make_error_reply(stripped, condition, text);
+}
+
+stanza error_reply(const stanza& iq, std::string_view condition, error_type type, std::string_view text) {
+    stanza stripped = iq.clone();
+    stripped.element().remove_children();
+    return make_error_reply(stripped, condition, type, text);
+}
+
+// The text of <name/> in the query's namespace, or nullopt when there is no such element.
+std::optional<std::string> field(pugi::xml_node query, const char* name) {
+    for (auto c : query.children(name)) {
+        const auto ns = c.attribute("xmlns");
+        if (!ns || registration_service::register_ns == ns.value()) {
+            return std::string(c.text().get());
+        }
+    }
+    return std::nullopt;
+}
+
+std::size_t count_elements(pugi::xml_node parent) {
+    std::size_t n = 0;
+    for (auto c : parent.children()) {
+        n += c.type() == pugi::node_element ? 1 : 0;
+    }
+    return n;
+}
+
+// Unicode code points in valid UTF-8: every byte but the continuation bytes starts one.
+std::size_t code_points(std::string_view utf8) {
+    return static_cast<std::size_t>(
+        std::count_if(utf8.begin(), utf8.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+pugi::xml_node add_query(stanza& reply) {
+    auto q = reply.element().append_child("query");
+    q.append_attribute("xmlns").set_value(std::string(registration_service::register_ns).c_str());
+    return q;
+}
+
+void add_text(pugi::xml_node parent, const char* name, const std::string& text) {
+    auto node = parent.append_child(name);
+    if (!text.empty()) {
+        node.append_child(pugi::node_pcdata).set_value(text.c_str());
+    }
+}
+
+}  // namespace
+
+registration_service::registration_service(const config& cfg, storage::async_store& store)
+    : cfg_(cfg),
+      store_(store),
+      limiter_(cfg.registration.max_per_ip,
+               std::chrono::duration_cast<std::chrono::seconds>(cfg.registration.window)) {}
+
+bool registration_service::stream_feature_enabled(const config& cfg) { return cfg.registration.enabled; }
+
+std::string registration_service::check_password(std::string_view password) const {
+    // Counted as it will be stored: after SASLprep (which also refuses prohibited characters).
+    const auto prepped = saslprep(password);
+    if (!prepped || prepped->empty()) {
+        return "the password is empty or contains characters that are not allowed";
+    }
+    const std::size_t min = cfg_.registration.min_password_length;
+    if (code_points(*prepped) < min) {
+        return "the password must be at least " + std::to_string(min) + " characters long";
+    }
+    return {};
+}
+
+boost::asio::awaitable<stanza> registration_service::handle_unauthenticated(const stanza& iq,
+                                                                            const std::string& domain,
+                                                                            const std::string& peer_ip) {
+    const std::string_view type = iq.type();
+    if (type != "get" && type != "set") {
+        co_return stanza{};  // results and errors are never answered
+    }
+    // Before authentication the client has no address: never send a reply to whatever 'from' it claimed.
+    stanza request = iq.clone();
+    request.remove_attribute("from");
+    if (!cfg_.registration.enabled) {
+        co_return error_reply(request, "service-unavailable", "in-band registration is disabled on this server");
+    }
+    const pugi::xml_node query = request.child("query", register_ns);
+    if (!query) {
+        co_return error_reply(request, "bad-request", "expected a jabber:iq:register query");
+    }
+    if (type == "get") {
+        stanza reply = make_iq_result(request);
+        auto q = add_query(reply);
+        add_text(q, "instructions", "Choose a username and password to register with this server.");
+        add_text(q, "username", {});
+        add_text(q, "password", {});
+        co_return reply;
+    }
+    if (query.child("remove")) {
+        // XEP-0077 §3.2: there is no registration to cancel before logging in.
+        co_return error_reply(request, "unexpected-request", error_type::cancel, "log in to remove your account");
+    }
+    stanza reply = co_await create(request, query, domain, peer_ip);
+    co_return reply;
+}
+
+boost::asio::awaitable<stanza> registration_service::create(const stanza& iq, pugi::xml_node query,
+                                                            const std::string& domain, const std::string& peer_ip) {
+    const auto username = field(query, "username");
+    const auto password = field(query, "password");
+    // XEP-0077 §3.1: missing or empty required fields (an empty password included) are <not-acceptable/>.
+    if (!username || username->empty() || !password || password->empty()) {
+        co_return error_reply(iq, "not-acceptable", "a username and a password are required");
+    }
+    const auto who = jid::from_parts(*username, domain);
+    if (!who || !who->has_node()) {
+        co_return error_reply(iq, "jid-malformed", "this username is not allowed in an address");
+    }
+    if (const std::string why = check_password(*password); !why.empty()) {
+        co_return error_reply(iq, "not-acceptable", why);
+    }
+    // A taken name is refused before the key derivation, so probing names costs no PBKDF2 work; create_account
+    // below still settles a race between two registrations of the same name.
+    auto lookup = [domain = who->domain(), node = who->node()](storage::store& s) {
+        return s.account_exists(domain, node);
+    };
+    auto exists = co_await store_.run(std::move(lookup));
+    if (!exists) {
+        spdlog::error("registration: looking up {} failed: {}", who->bare_string(), exists.error().message);
+        co_return error_reply(iq, "internal-server-error");
+    }
+    if (*exists) {
+        co_return error_reply(iq, "conflict", "this username is taken");
+    }
+    // Reserved before the key derivation too, so a client over its limit costs no PBKDF2 work.
+    const auto reserved_at = registration_limiter::clock::now();
+    if (!limiter_.try_reserve(peer_ip, reserved_at)) {
+        spdlog::info("registration: refused for {} from {}: too many registrations", who->bare_string(), peer_ip);
+        co_return error_reply(iq, "resource-constraint", error_type::wait,
+                              "too many accounts registered from your address; try again later");
+    }
+    auto creds = accounts::make_credentials(*password, cfg_.sasl.scram_iterations);
+    if (!creds) {
+        limiter_.release(peer_ip, reserved_at);
+        co_return error_reply(iq, "not-acceptable", "the password contains characters that are not allowed");
+    }
+    auto create_it = [domain = who->domain(), node = who->node(), creds = std::move(*creds)](storage::store& s) {
+        return s.create_account(domain, node, creds);
+    };
+    auto created = co_await store_.run(std::move(create_it));
+    if (!created) {
+        limiter_.release(peer_ip, reserved_at);
+        spdlog::error("registration: creating {} failed: {}", who->bare_string(), created.error().message);
+        co_return error_reply(iq, "internal-server-error");
+    }
+    if (!*created) {
+        limiter_.release(peer_ip, reserved_at);
+        co_return error_reply(iq, "conflict", "this username is taken");
+    }
+    spdlog::info("registration: created {} from {}", who->bare_string(), peer_ip);
+    co_return make_iq_result(iq);
+}
+
+boost::asio::awaitable<registration_outcome> registration_service::handle_authenticated(const stanza& iq,
+                                                                                        const jid& account) {
+    registration_outcome out;
+    const std::string_view type = iq.type();
+    if (type != "get" && type != "set") {
+        co_return out;  // results and errors are never answered
+    }
+    const jid owner = account.bare();
+    const pugi::xml_node query = iq.child("query", register_ns);
+    if (!query) {
+        out.reply = error_reply(iq, "bad-request", "expected a jabber:iq:register query");
+        co_return out;
+    }
+    if (type == "get") {
+        // XEP-0077 §3.1: a registered entity gets <registered/> and what is on file (never the password).
+        out.reply = make_iq_result(iq);
+        auto q = add_query(out.reply);
+        q.append_child("registered");
+        add_text(q, "instructions", "Send a new password to change it, or <remove/> to delete your account.");
+        add_text(q, "username", owner.node());
+        add_text(q, "password", {});
+        co_return out;
+    }
+    if (query.child("remove")) {
+        if (count_elements(query) != 1) {
+            out.reply = error_reply(iq, "bad-request", "<remove/> must be the only element of the query");
+            co_return out;
+        }
+        registration_outcome removed = co_await remove(iq, owner);
+        co_return removed;
+    }
+    out.reply = co_await change_password(iq, query, owner);
+    co_return out;
+}
+
+boost::asio::awaitable<stanza> registration_service::change_password(const stanza& iq, pugi::xml_node query,
+                                                                     const jid& owner) {
+    const auto username = field(query, "username");
+    const auto password = field(query, "password");
+    if (!username || !password) {
+        co_return error_reply(iq, "bad-request", "a username and a password are required");
+    }
+    // Clients send the local part; some (data forms) the bare JID.
+    bool own = false;
+    if (username->find('@') != std::string::npos) {
+        const auto given = jid::parse(*username);
+        own = given && given->is_bare() && given->equals_bare(owner);
+    } else {
+        const auto node = nodeprep(*username);
+        own = node && *node == owner.node();
+    }
+    if (!own) {
+        co_return error_reply(iq, "forbidden", "you can only change your own password");
+    }
+    // XEP-0077 §3.3: an empty password never replaces the current one.
+    if (const std::string why = check_password(*password); !why.empty()) {
+        co_return error_reply(iq, "not-acceptable", why);
+    }
+    auto creds = accounts::make_credentials(*password, cfg_.sasl.scram_iterations);
+    if (!creds) {
+        co_return error_reply(iq, "not-acceptable", "the password contains characters that are not allowed");
+    }
+    auto update = [domain = owner.domain(), node = owner.node(), creds = std::move(*creds)](storage::store& s) {
+        return s.set_credentials(domain, node, creds);
+    };
+    auto updated = co_await store_.run(std::move(update));
+    if (!updated) {
+        spdlog::error("registration: password change for {} failed: {}", owner.bare_string(),
+                      updated.error().message);
+        co_return error_reply(iq, "internal-server-error");
+    }
+    if (!*updated) {
+        co_return error_reply(iq, "registration-required", "this account no longer exists");
+    }
+    spdlog::info("registration: {} changed its password", owner.bare_string());
+    co_return make_iq_result(iq);
+}
+
+boost::asio::awaitable<registration_outcome> registration_service::remove(const stanza& iq, const jid& owner) {
+    registration_outcome out;
+    auto erase = [domain = owner.domain(), node = owner.node()](storage::store& s) {
+        return s.delete_account(domain, node);
+    };
+    auto deleted = co_await store_.run(std::move(erase));
+    if (!deleted) {
+        spdlog::error("registration: removing {} failed: {}", owner.bare_string(), deleted.error().message);
+        out.reply = error_reply(iq, "internal-server-error");
+        co_return out;
+    }
+    if (!*deleted) {
+        out.reply = error_reply(iq, "registration-required", "this account no longer exists");
+        co_return out;
+    }
+    spdlog::info("registration: {} removed its account", owner.bare_string());
+    out.reply = make_iq_result(iq);
+    out.removed = true;
+    co_return out;
+}
+
+}  // namespace hush

@@ -1,0 +1,402 @@
+#include "server/pipeline/router.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "server/im/im_core.hpp"
+#include "antispim/recent_verdicts.hpp"
+
+namespace hush {
+
+namespace {
+
+// Stanzas the server itself originates (replies, errors). A function, not a braced temporary inside co_await.
+route_origin server_origin() {
+    route_origin origin;
+    origin.generated = true;
+    return origin;
+}
+
+std::string_view stanza_kind_name(stanza_kind kind) {
+    switch (kind) {
+    case stanza_kind::message: return "message";
+    case stanza_kind::presence: return "presence";
+    case stanza_kind::iq: return "iq";
+    case stanza_kind::other: return "other";
+    }
+    return "other";
+}
+
+bool is_subscription_type(std::string_view type) {
+    return type == "subscribe" || type == "subscribed" || type == "unsubscribe" || type == "unsubscribed";
+}
+
+}  // namespace
+
+router::router(std::vector<std::string> hosts, session_registry& sessions, account_directory& accounts,
+               antispim::chain& chain, iq_handler& handlers)
+    : hosts_(std::move(hosts)), sessions_(sessions), accounts_(accounts), chain_(chain), handlers_(handlers) {}
+
+bool router::is_local_domain(std::string_view domain) const {
+    return std::find(hosts_.begin(), hosts_.end(), domain) != hosts_.end();
+}
+
+boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
+    const auto to = jid::parse(s.to());
+    const auto from = jid::parse(s.from());
+    if (!to || !from) {
+        // Sessions validate both; reaching here is a bug in the caller, not bad input.
+        spdlog::error("router: stanza without valid to/from dropped ({} -> {})", s.from(), s.to());
+        co_return;
+    }
+    if (im_ != nullptr && origin.kind == antispim::origin_kind::local_session && !origin.generated &&
+        is_local_domain(from->domain())) {
+        if (co_await im_->outbound(s, *from, *to) == hook_result::consumed) {
+            co_return;
+        }
+    }
+    const bool from_local_user = origin.kind == antispim::origin_kind::local_session && !origin.generated &&
+                                 is_local_domain(from->domain()) && from->has_node();
+    if (outbound_ != nullptr && from_local_user) {
+        if (auto refused = co_await outbound_->check(s, *from, *to)) {
+            co_await bounce(s, refused->condition, refused->type, refused->text);
+            co_return;
+        }
+    }
+    if (strangers_ != nullptr && from_local_user) {
+        co_await strangers_->outbound(s, *from, *to);
+    }
+    if (!is_local_domain(to->domain())) {
+        if (origin.kind == antispim::origin_kind::remote_domain) {
+            // Incoming streams refuse other domains; a remote stanza reaching here is a bug, not a relay request.
+            spdlog::error("router: remote stanza for remote domain {} dropped", to->domain());
+        } else if (remote_ != nullptr) {
+            remote_->send(std::move(s));
+        } else {
+            co_await bounce(s, "remote-server-not-found", "this server does not federate");
+        }
+        co_return;
+    }
+    if (!to->has_node()) {
+        co_await route_to_server(std::move(s), *to);
+        co_return;
+    }
+    co_await route_to_account(std::move(s), *from, *to, std::move(origin));
+}
+
+boost::asio::awaitable<void> router::send(stanza s) {
+    co_await route(std::move(s), server_origin());
+}
+
+boost::asio::awaitable<void> router::send_unfiltered(stanza s) {
+    route_origin origin = server_origin();
+    origin.unfiltered = true;
+    co_await route(std::move(s), std::move(origin));
+}
+
+boost::asio::awaitable<void> router::route_to_server(stanza s, const jid& to) {
+    if (s.kind() == stanza_kind::iq && (s.type() == "get" || s.type() == "set")) {
+        stanza reply = co_await handlers_.handle(s, to.bare());
+        if (reply.valid()) {
+            co_await route(std::move(reply), server_origin());
+        }
+    }
+    // Presence and messages to the server itself, and iq results/errors, need no answer; some are awaited.
+    if (inbox_ != nullptr && s.kind() != stanza_kind::presence) {
+        co_await inbox_->handle(s);
+    }
+    co_return;
+}
+
+boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from, const jid& to, route_origin origin) {
+    const stanza_kind kind = s.kind();
+    const std::string_view type = s.type();
+    const bool online = !sessions_.resources(to.bare()).empty();
+
+    // Classify first (antispim/classification.hpp): what the receiver is to the authenticated sender decides
+    // whether the stanza is judged, delivered or dropped — for a missing account exactly as for an existing one.
+    antispim::inbound_facts facts;
+    facts.kind = kind;
+    facts.type = type;
+    facts.to_bare = to.is_bare();
+    facts.anti_spim_own = origin.unfiltered;
+    facts.server_generated = origin.generated;
+    facts.own = from.equals_bare(to) || (!from.has_node() && is_local_domain(from.domain()));
+    relation_facts relation;
+    if (facts.anti_spim_own || facts.own || strangers_ == nullptr) {
+        if (!online) {
+            auto looked_up = co_await accounts_.exists(to.bare());
+            if (!looked_up) {
+                spdlog::error("router: account lookup for {} failed: {}", to.bare_string(), looked_up.error());
+                co_await bounce(s, "internal-server-error", error_type::wait);
+                co_return;
+            }
+            relation.account_exists = *looked_up;
+        }
+    } else {
+        auto found = co_await strangers_->relation(to.bare(), from, !online);
+        if (!found) {
+            spdlog::error("router: cannot tell what {} is to {}: {}", from.bare_string(), to.bare_string(),
+                          found.error());
+            co_await bounce(s, "internal-server-error", error_type::wait);
+            co_return;
+        }
+        relation = std::move(*found);
+    }
+    facts.contact = relation.contact;
+    facts.trusted_local = relation.trusted_local;
+    facts.answers_receiver = relation.answers_receiver;
+    facts.joined_room = relation.joined_room;
+    facts.automatic = kind == stanza_kind::message && is_automatic_message(s);
+    const antispim::classification row = antispim::classify(facts);
+    classified_[antispim::classification_row_index(row.name)].fetch_add(1, std::memory_order_relaxed);
+    if (row.what == antispim::disposition::drop) {
+        // Never answered: an answer would tell the sender something (and errors are never answered).
+        spdlog::debug("router: {} from {} to {} dropped ({})", stanza_kind_name(kind), from.full_string(),
+                      to.full_string(), row.name);
+        co_return;
+    }
+    if (kind == stanza_kind::iq && to.is_bare() && (type == "get" || type == "set")) {
+        // The server answers iq to a bare JID on the account's behalf (RFC 6120 §10.5.3.2) — to a stranger the
+        // same whether the account exists or not, and nothing personal.
+        const bool stranger = !facts.own && !facts.anti_spim_own && !facts.server_generated && !relation.contact &&
+                              !relation.trusted_local;
+        if (stranger || !relation.account_exists) {
+            pugi::xml_node payload;
+            for (auto c : s.element().children()) {
+                if (c.type() == pugi::node_element) {
+                    payload = c;
+                    break;
+                }
+            }
+            switch (antispim::answer_for_stranger_iq(type, payload.name(), payload.attribute("xmlns").value())) {
+            case antispim::stranger_iq_answer::to_server:
+                break;
+            case antispim::stranger_iq_answer::empty_vcard: {
+                stanza reply = make_iq_result(s);
+                reply.element().append_child("vCard").append_attribute("xmlns").set_value("vcard-temp");
+                co_await route(std::move(reply), server_origin());
+                co_return;
+            }
+            case antispim::stranger_iq_answer::refuse:
+                co_await bounce(s, "service-unavailable");
+                co_return;
+            }
+        }
+        stanza reply = co_await handlers_.handle(s, to);
+        if (reply.valid()) {
+            co_await route(std::move(reply), server_origin());
+        }
+        co_return;
+    }
+    if (row.what == antispim::disposition::judge && !co_await post(s, from, to, origin, relation)) {
+        co_return;
+    }
+    if (!relation.account_exists) {
+        // RFC 6121 §8.5.1: no such account. Presence is silently dropped; iq and messages get an error. A stranger
+        // only gets here after passing the challenge under the server's default settings.
+        if (kind == stanza_kind::message || (kind == stanza_kind::iq && (type == "get" || type == "set"))) {
+            co_await bounce(s, "service-unavailable");
+        }
+        co_return;
+    }
+    if (im_ != nullptr && co_await im_->inbound(s, from, to) == hook_result::consumed) {
+        co_return;
+    }
+    switch (deliver_local(s, to)) {
+    case delivery::delivered:
+        break;
+    case delivery::refused:
+        co_await bounce(s, "service-unavailable");
+        break;
+    case delivery::no_resource: {
+        // RFC 6121 §8.5.2.2.1: store for later (XEP-0160), or refuse; never lose silently.
+        const std::string condition = im_ != nullptr ? co_await im_->undeliverable(s, to) : "service-unavailable";
+        if (!condition.empty()) {
+            co_await bounce(s, condition);
+        }
+        break;
+    }
+    }
+}
+
+boost::asio::awaitable<bool> router::inviter_acceptable(const stanza& s, const jid& from, const jid& to) {
+    if (s.kind() != stanza_kind::message || strangers_ == nullptr) {
+        co_return true;
+    }
+    auto invite = s.child("x", "http://jabber.org/protocol/muc#user").child("invite");
+    if (!invite) {
+        co_return true;
+    }
+    auto inviter = jid::parse(invite.attribute("from").value());
+    if (!inviter || inviter->equals_bare(from)) {
+        co_return true;  // no claim beyond the authenticated sender
+    }
+    if (inviter->equals_bare(to)) {
+        co_return false;  // nobody invites themselves through a room: a forgery
+    }
+    auto found = co_await strangers_->relation(to.bare(), *inviter, false);
+    co_return found && (found->contact || found->trusted_local);
+}
+
+boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, const jid& to, const route_origin& origin,
+                                          const relation_facts& relation) {
+    const stanza_kind kind = s.kind();
+    antispim::spim_context ctx{s};
+    ctx.sender = from;  // the authenticated sender, never a claim inside the payload
+    ctx.receiver = to;
+    ctx.kind = kind;
+    ctx.subscription_request = kind == stanza_kind::presence && s.type() == "subscribe";
+    ctx.origin = origin.kind;
+    ctx.origin_domain = origin.domain;
+    ctx.peer_address = origin.peer_address;
+    ctx.contact = relation.contact;
+    ctx.stranger = !relation.contact && !relation.trusted_local;
+    ctx.record = relation.record;
+    const antispim::decision d = co_await chain_.evaluate(ctx);
+    if (recent_ != nullptr && d.result.kind != antispim::verdict_kind::pass) {
+        verdict_record r;
+        r.time = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+        r.policy = d.policy;
+        r.verdict = std::string(antispim::verdict_name(d.result.kind));
+        r.reason = d.result.reason;
+        r.sender = ctx.sender.bare_string();
+        r.receiver = to.bare_string();
+        r.stanza = std::string(stanza_kind_name(kind));
+        recent_->record(std::move(r));
+    }
+    if (d.result.effect) {
+        co_await d.result.effect->apply(s);
+    }
+    using antispim::verdict_kind;
+    switch (d.result.kind) {
+    case verdict_kind::pass:
+        // XEP-0045 §7.8.2: a room relays an invitation naming the inviter. The room passed; the inviter it names
+        // must be someone the receiver would let through as well.
+        if (!co_await inviter_acceptable(s, from, to)) {
+            classified_[antispim::classification_rows.size()].fetch_add(1, std::memory_order_relaxed);
+            spdlog::info("router: invitation relayed by {} to {} dropped: the inviter it names is a stranger",
+                         from.full_string(), to.bare_string());
+            co_return false;
+        }
+        co_return true;
+    case verdict_kind::drop:
+        co_return false;
+    case verdict_kind::reject: {
+        const auto& cond = d.result.error_condition.empty() ? std::string("not-acceptable") : d.result.error_condition;
+        co_await bounce(s, cond, default_error_type(cond), d.result.error_text, d.result.error_payload);
+        co_return false;
+    }
+    case verdict_kind::hold:
+        if (d.result.effect) {
+            co_return false;  // the policy keeps the stanza (and has told the sender why)
+        }
+        // A hold with nowhere to keep the stanza: refused with a temporary error rather than lost.
+        co_await bounce(s, "policy-violation", error_type::wait, "try again later");
+        co_return false;
+    case verdict_kind::defer: {
+        const auto& cond =
+            d.result.error_condition.empty() ? std::string("policy-violation") : d.result.error_condition;
+        co_await bounce(s, cond, error_type::wait,
+                        d.result.error_text.empty() ? std::string_view("try again later") : d.result.error_text,
+                        d.result.error_payload);
+        co_return false;
+    }
+    }
+    co_return false;
+}
+
+router::delivery router::deliver_local(const stanza& s, const jid& to) {
+    const stanza_kind kind = s.kind();
+    const std::string_view type = s.type();
+    if (!to.is_bare()) {
+        if (auto target = sessions_.find(to)) {
+            if (kind == stanza_kind::presence) {
+                target->deliver_presence(share(s.serialize()), std::string(s.from()));
+            } else {
+                target->deliver(share(s.serialize()));
+            }
+            if (im_ != nullptr && kind == stanza_kind::message) {
+                im_->received_copies(s, to, {to.resource()});
+            }
+            return delivery::delivered;
+        }
+    }
+    // To the bare JID, or to a full JID whose resource is gone (RFC 6121 §8.5.3.2).
+    if (kind == stanza_kind::iq) {
+        // An iq request to a missing resource gets an error; results and errors are dropped.
+        return type != "get" && type != "set" ? delivery::delivered : delivery::refused;
+    }
+    if (kind == stanza_kind::presence) {
+        if (!to.is_bare() && !is_subscription_type(type)) {
+            return delivery::delivered;  // directed presence to a gone resource is dropped
+        }
+        const auto bytes = share(s.serialize());
+        const std::string presence_from(s.from());
+        for (const auto& r : sessions_.resources(to.bare())) {
+            if (r.available) {
+                r.target->deliver_presence(bytes, presence_from);
+            }
+        }
+        return delivery::delivered;
+    }
+    // Messages (RFC 6121 §8.5.2 for a bare JID, §8.5.3.2.1 for a full JID whose resource is gone).
+    if (type == "error") {
+        return delivery::delivered;  // silently ignored
+    }
+    if (type == "groupchat") {
+        return delivery::refused;  // never delivered to a bare JID or a gone resource: <service-unavailable/>
+    }
+    if (type == "headline") {
+        if (!to.is_bare()) {
+            return delivery::delivered;  // silently ignored
+        }
+        // Every available resource with a non-negative priority.
+        const auto bytes = share(s.serialize());
+        for (const auto& r : sessions_.resources(to.bare())) {
+            if (r.available && r.priority >= 0) {
+                r.target->deliver(bytes);
+            }
+        }
+        return delivery::delivered;
+    }
+    // normal and chat: the most available resource(s).
+    const auto best = sessions_.best_available(to.bare());
+    if (best.empty()) {
+        return delivery::no_resource;
+    }
+    const auto bytes = share(s.serialize());
+    std::vector<std::string> delivered_to;
+    for (const auto& r : best) {
+        r.target->deliver(bytes);
+        delivered_to.push_back(r.full.resource());
+    }
+    if (im_ != nullptr) {
+        im_->received_copies(s, to, delivered_to);
+    }
+    return delivery::delivered;
+}
+
+boost::asio::awaitable<void> router::bounce(const stanza& s, std::string_view condition, std::string_view text) {
+    co_await bounce(s, condition, default_error_type(condition), text);
+}
+
+boost::asio::awaitable<void> router::bounce(const stanza& s, std::string_view condition, error_type type,
+                                            std::string_view text, std::string_view payload) {
+    if (s.is_error() || s.type() == "result") {
+        co_return;  // never answer an error or a result with an error
+    }
+    stanza reply = make_error_reply(s, condition, type, text);
+    if (!payload.empty()) {
+        pugi::xml_document extra;
+        if (extra.load_buffer(payload.data(), payload.size())) {
+            reply.element().child("error").append_copy(extra.first_child());
+        }
+    }
+    co_await route(std::move(reply), server_origin());
+}
+
+}  // namespace hush

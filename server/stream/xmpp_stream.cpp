@@ -1,0 +1,335 @@
+#include "server/stream/xmpp_stream.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "protocol/jid.hpp"
+#include "protocol/namespaces.hpp"
+#include "protocol/scram.hpp"
+
+namespace hush {
+
+namespace asio = boost::asio;
+using asio::use_awaitable;
+constexpr auto tuple_awaitable = asio::as_tuple(use_awaitable);
+
+namespace {
+
+constexpr std::size_t read_buffer_size = 8192;
+constexpr std::chrono::seconds close_grace{5};
+
+}  // namespace
+
+xmpp_stream::xmpp_stream(tcp::socket socket, const limits_config& limits, std::string_view content_ns)
+    : executor_(socket.get_executor()),
+      limits_(limits),
+      content_ns_(content_ns),
+      socket_(std::move(socket)),
+      parser_(xml::parser_limits{limits.max_stanza_bytes, limits.max_depth}),
+      writer_wake_(executor_, std::chrono::steady_clock::time_point::max()),
+      flushed_(executor_, std::chrono::steady_clock::time_point::max()),
+      watchdog_timer_(executor_) {
+    refresh_peer_address();
+    connected_at_ = last_activity_ = std::chrono::steady_clock::now();
+}
+
+void xmpp_stream::refresh_peer_address() {
+    boost::system::error_code ec;
+    const auto endpoint = raw_socket().remote_endpoint(ec);
+    peer_address_ = ec ? "unknown" : endpoint.address().to_string();
+}
+
+void xmpp_stream::start() {
+    auto self = shared_from_this();
+    asio::co_spawn(executor_, [self]() { return self->reader(); }, asio::detached);
+    asio::co_spawn(executor_, [self]() { return self->writer(); }, asio::detached);
+    asio::co_spawn(executor_, [self]() { return self->watchdog(); }, asio::detached);
+}
+
+xmpp_stream::tcp::socket& xmpp_stream::raw_socket() { return tls_ ? tls_->next_layer() : socket_; }
+
+void xmpp_stream::close_socket() {
+    if (socket_closed_) {
+        return;
+    }
+    socket_closed_ = true;
+    boost::system::error_code ec;
+    raw_socket().shutdown(tcp::socket::shutdown_both, ec);
+    raw_socket().close(ec);
+    writer_wake_.cancel();
+    flushed_.cancel();
+    watchdog_timer_.cancel();
+}
+
+// ---- output ---------------------------------------------------------------------------------------------------
+
+void xmpp_stream::deliver(shared_bytes serialized) {
+    asio::dispatch(executor_, [weak = weak_from_this(), bytes = std::move(serialized)]() mutable {
+        if (auto self = weak.lock()) {
+            self->enqueue(std::move(bytes));
+        }
+    });
+}
+
+void xmpp_stream::close(stream_error error) {
+    asio::dispatch(executor_, [weak = weak_from_this(), error = std::move(error)]() mutable {
+        if (auto self = weak.lock()) {
+            self->begin_close(std::move(error));
+        }
+    });
+}
+
+std::string xmpp_stream::new_stream_id() { return sasl::random_hex(16); }
+
+void xmpp_stream::send(std::string bytes) { enqueue(share(std::move(bytes))); }
+
+void xmpp_stream::enqueue(shared_bytes bytes) {
+    if (closing_ || socket_closed_) {
+        return;
+    }
+    outbox_bytes_ += bytes->size();
+    outbox_.push_back(std::move(bytes));
+    if (outbox_bytes_ > limits_.max_outbox_bytes) {
+        // A reader this slow would make us buffer without bound: drop what is queued and close.
+        spdlog::warn("{}: outbox over {} bytes, closing", log_name(), limits_.max_outbox_bytes);
+        outbox_.clear();
+        outbox_bytes_ = 0;
+        begin_close(stream_error{"resource-constraint", "too much data queued for a slow reader"});
+        return;
+    }
+    writer_wake_.cancel();
+}
+
+asio::awaitable<void> xmpp_stream::writer() {
+    auto self = shared_from_this();
+    std::vector<asio::const_buffer> batch;
+    while (!socket_closed_) {
+        if (outbox_.empty()) {
+            flushed_.cancel();
+            if (closing_) {
+                break;
+            }
+            co_await writer_wake_.async_wait(tuple_awaitable);
+            continue;
+        }
+        // Take everything queued so far (bounded) and write it in one gathered call.
+        const std::size_t n = std::min<std::size_t>(outbox_.size(), 64);
+        batch.clear();
+        std::vector<shared_bytes> in_flight(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(n));
+        for (const auto& b : in_flight) {
+            batch.emplace_back(asio::buffer(*b));
+        }
+        writing_ = true;
+        boost::system::error_code ec;
+        if (tls_) {
+            std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, batch, tuple_awaitable);
+        } else {
+            std::tie(ec, std::ignore) = co_await asio::async_write(socket_, batch, tuple_awaitable);
+        }
+        writing_ = false;
+        for (std::size_t i = 0; i < n && !outbox_.empty(); ++i) {
+            outbox_bytes_ -= outbox_.front()->size();
+            outbox_.pop_front();
+        }
+        if (ec) {
+            closing_ = true;
+            outbox_.clear();
+            outbox_bytes_ = 0;
+            break;
+        }
+    }
+    close_socket();
+}
+
+asio::awaitable<void> xmpp_stream::wait_flushed() {
+    while ((!outbox_.empty() || writing_) && !socket_closed_) {
+        flushed_.expires_at(std::chrono::steady_clock::time_point::max());
+        co_await flushed_.async_wait(tuple_awaitable);
+    }
+}
+
+void xmpp_stream::begin_close(std::optional<stream_error> error) {
+    if (closing_ || socket_closed_) {
+        return;
+    }
+    if (error) {
+        if (!header_sent_) {
+            // RFC 6120 §4.9.1.1: an error before our header still needs a header to be well-formed.
+            send("<?xml version='1.0'?><stream:stream xmlns='" + std::string(content_ns_) +
+                 "' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>");
+            header_sent_ = true;
+        }
+        spdlog::info("{}: stream error {}{}{}", log_name(), error->condition, error->text.empty() ? "" : ": ",
+                     error->text);
+        send(serialize_stream_error(*error));
+    }
+    if (header_sent_) {
+        send("</stream:stream>");
+    }
+    closing_ = true;
+    close_deadline_ = std::chrono::steady_clock::now() + close_grace;
+    watchdog_timer_.cancel();
+    writer_wake_.cancel();
+    on_close_begun();
+}
+
+// ---- watchdog ---------------------------------------------------------------------------------------------------
+
+asio::awaitable<void> xmpp_stream::watchdog() {
+    auto self = shared_from_this();
+    while (!socket_closed_) {
+        const auto now = std::chrono::steady_clock::now();
+        std::chrono::steady_clock::time_point deadline;
+        if (closing_) {
+            if (now >= close_deadline_) {
+                close_socket();  // the peer does not read: give up on a clean close
+                break;
+            }
+            deadline = close_deadline_;
+        } else {
+            const auto idle_deadline = last_activity_ + idle_timeout();
+            const auto handshake_deadline = connected_at_ + handshake_timeout();
+            if (!negotiated() && now >= handshake_deadline) {
+                begin_close(stream_error{"connection-timeout", "negotiation took too long"});
+                continue;
+            }
+            if (now >= idle_deadline) {
+                on_idle();
+                if (!closing_) {
+                    touch();  // on_idle() chose to stay open
+                }
+                continue;
+            }
+            deadline = !negotiated() ? std::min(idle_deadline, handshake_deadline) : idle_deadline;
+        }
+        watchdog_timer_.expires_at(deadline);
+        co_await watchdog_timer_.async_wait(tuple_awaitable);
+    }
+}
+
+// ---- input ------------------------------------------------------------------------------------------------------
+
+asio::awaitable<bool> xmpp_stream::start_tls_server(std::shared_ptr<asio::ssl::context> context) {
+    tls_context_ = std::move(context);
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket_), *tls_context_);
+    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
+    if (ec) {
+        spdlog::info("{}: TLS handshake failed: {}", log_name(), ec.message());
+        co_return false;
+    }
+    co_return true;
+}
+
+asio::awaitable<bool> xmpp_stream::start_tls_client(std::shared_ptr<asio::ssl::context> context,
+                                                    const std::string& server_name) {
+    tls_context_ = std::move(context);
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket_), *tls_context_);
+    // SNI lets a peer hosting many domains pick the right certificate (RFC 6120 §13.7.1.2).
+    SSL_set_tlsext_host_name(tls_->native_handle(), server_name.c_str());
+    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, tuple_awaitable);
+    if (ec) {
+        spdlog::info("{}: TLS handshake failed: {}", log_name(), ec.message());
+        co_return false;
+    }
+    co_return true;
+}
+
+std::optional<std::string> xmpp_stream::accept_stream_header(const xml::stream_open& header,
+                                                             const std::function<bool(std::string_view)>& is_local,
+                                                             const std::string& current_domain) {
+    if (header.stream_ns != ns::streams || header.local_name != "stream") {
+        begin_close(stream_error{"invalid-namespace", "the root element must be stream:stream"});
+        return std::nullopt;
+    }
+    if (header.content_ns != content_ns_) {
+        begin_close(stream_error{"invalid-namespace", "this port serves " + std::string(content_ns_)});
+        return std::nullopt;
+    }
+    auto host = nameprep(header.to);
+    if (!host || !is_local(*host)) {
+        begin_close(stream_error{"host-unknown", "this server does not serve '" + header.to + "'"});
+        return std::nullopt;
+    }
+    if (!current_domain.empty() && *host != current_domain) {
+        begin_close(stream_error{"host-unknown", "the stream restarted for another host"});
+        return std::nullopt;
+    }
+    if (header.version.empty() || header.version.front() < '1') {
+        begin_close(stream_error{"unsupported-version", "XMPP 1.0 is required"});
+        return std::nullopt;
+    }
+    return host;
+}
+
+asio::awaitable<void> xmpp_stream::handle_event(xml::stream_event& event) {
+    if (auto* open = std::get_if<xml::stream_open>(&event)) {
+        handle_stream_open(*open);
+        co_return;
+    }
+    if (std::holds_alternative<xml::stream_close>(event)) {
+        begin_close(std::nullopt);
+        co_return;
+    }
+    co_await handle_element(std::move(std::get<xml::top_level_element>(event).element));
+}
+
+asio::awaitable<void> xmpp_stream::reader() {
+    auto self = shared_from_this();
+    spdlog::debug("{}: connected", log_name());
+    if (!co_await on_connected()) {
+        close_socket();
+        co_return;
+    }
+    std::vector<char> buffer(read_buffer_size);
+    std::vector<xml::stream_event> events;
+    while (!socket_closed_) {
+        boost::system::error_code ec;
+        std::size_t n = 0;
+        if (tls_) {
+            std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(buffer), tuple_awaitable);
+        } else {
+            std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(buffer), tuple_awaitable);
+        }
+        if (ec) {
+            break;
+        }
+        last_activity_ = std::chrono::steady_clock::now();
+        if (closing_) {
+            continue;  // draining until the peer closes or the grace period ends
+        }
+        events.clear();
+        auto error = parser_.feed(std::string_view(buffer.data(), n), events);
+        for (auto& event : events) {
+            co_await handle_event(event);
+            if (closing_ || restart_stream_) {
+                break;
+            }
+        }
+        if (restart_stream_) {
+            // Anything the client sent after the restart point belongs to a stream it must not have started yet.
+            restart_stream_ = false;
+            header_sent_ = false;
+            parser_.reset();
+            on_stream_restart();
+            continue;
+        }
+        if (error && !closing_) {
+            begin_close(std::move(*error));
+        }
+    }
+    spdlog::debug("{}: disconnected", log_name());
+    if (!closing_) {
+        begin_close(std::nullopt);
+    }
+    co_await on_disconnected();
+    // The writer flushes what is left and closes the socket; the watchdog enforces the grace period.
+    writer_wake_.cancel();
+}
+
+}  // namespace hush

@@ -1,0 +1,686 @@
+#include "server/config/config.hpp"
+
+#include <doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using hush::config;
+using hush::load_config;
+using hush::listener_config;
+using hush::storage::store_options;
+
+namespace {
+
+// A fresh directory per process; each test writes its snippet to <dir>/conf/<name>.toml.
+const fs::path& test_dir() {
+    static const fs::path dir = [] {
+        fs::path d = fs::temp_directory_path() / ("hush_config_test_" + std::to_string(::getpid()));
+        fs::remove_all(d);
+        fs::create_directories(d / "conf");
+        return d;
+    }();
+    return dir;
+}
+
+fs::path write(const std::string& name, const std::string& text) {
+    const fs::path path = test_dir() / "conf" / (name + ".toml");
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+    return path;
+}
+
+config load_ok(const std::string& text) {
+    const fs::path path = write("ok", text);
+    auto result = load_config(path);
+    INFO((result ? std::string() : result.error()));
+    REQUIRE(result.has_value());
+    return *result;
+}
+
+// The full error line for `text`; the file part is checked here and stripped.
+std::string load_error(const std::string& text) {
+    const fs::path path = write("bad", text);
+    auto result = load_config(path);
+    REQUIRE_FALSE(result.has_value());
+    const std::string prefix = path.string() + ":";
+    REQUIRE(result.error().starts_with(prefix));
+    return result.error().substr(prefix.size());
+}
+
+// The defaults documented in conf/hush.toml, for a config file living in `dir`.
+void check_defaults(const config& c, const fs::path& dir) {
+    CHECK(c.hosts == std::vector<std::string>{"localhost"});
+    CHECK(c.data_dir == (dir / "../var").lexically_normal());
+    CHECK(c.data_dir.is_absolute());
+    CHECK(c.threads == 0);
+    CHECK(c.log_level == "info");
+    CHECK(c.tls.certificate.empty());
+    CHECK(c.tls.key.empty());
+    CHECK(c.tls.min_version == "1.2");
+    REQUIRE(c.listeners.size() == 4);
+    CHECK(c.listeners[0].type == listener_config::kind::c2s_starttls);
+    CHECK(c.listeners[0].address == "127.0.0.1");
+    CHECK(c.listeners[0].port == 5222);
+    CHECK(c.listeners[1].type == listener_config::kind::c2s_direct_tls);
+    CHECK(c.listeners[1].address == "127.0.0.1");
+    CHECK(c.listeners[1].port == 5223);
+    CHECK(c.listeners[2].type == listener_config::kind::s2s_starttls);
+    CHECK(c.listeners[2].address == "127.0.0.1");
+    CHECK(c.listeners[2].port == 5269);
+    CHECK(c.listeners[3].type == listener_config::kind::http);
+    CHECK(c.listeners[3].address == "127.0.0.1");
+    CHECK(c.listeners[3].port == 5280);
+    CHECK_FALSE(c.s2s.require_valid_certificates);
+    CHECK(c.s2s.require_valid_certificate_for.empty());
+    CHECK(c.s2s.ca_file.empty());
+    CHECK(c.s2s.hosts.empty());
+    CHECK(c.s2s.dns_servers.empty());
+    CHECK(c.s2s.connect_timeout == std::chrono::seconds{30});
+    CHECK(c.s2s.idle_timeout == std::chrono::seconds{300});
+    CHECK(c.s2s.max_queued_stanzas == 1000);
+    CHECK(c.s2s.retry_initial == std::chrono::seconds{5});
+    CHECK(c.s2s.retry_max == std::chrono::seconds{300});
+    CHECK(c.limits.max_stanza_bytes == 262144);
+    CHECK(c.limits.max_depth == 32);
+    CHECK(c.limits.max_connections_per_ip == 32);
+    CHECK(c.limits.max_outbox_bytes == 1048576);
+    CHECK(c.limits.handshake_timeout == std::chrono::seconds{60});
+    CHECK(c.limits.idle_timeout == std::chrono::seconds{600});
+    CHECK(c.limits.auth_failures_per_connection == 3);
+    CHECK(c.limits.auth_failures_before_delay == 3);
+    CHECK(c.sasl.scram_iterations == 4096);
+    CHECK(c.sasl.allow_plain);
+    CHECK(c.storage.backend == store_options::backend_kind::sqlite);
+    CHECK(c.storage.sqlite_path == (c.data_dir / "hush.db").string());
+    CHECK(c.storage.postgres_url.empty());
+    CHECK(c.storage.pool_size == 4);
+    CHECK(c.antispim.chain == std::vector<std::string>{"blocklist", "dos", "rate", "challenge"});
+    CHECK(c.antispim.dos.distinct_receivers == 20);
+    CHECK(c.antispim.dos.window == std::chrono::seconds{600});
+    CHECK(c.antispim.dos.block_for == std::chrono::hours{24});
+    CHECK(c.antispim.dry_run.empty());
+    CHECK(c.antispim.trust_local_users);
+    CHECK(c.antispim.max_held_per_sender == 10);
+    CHECK(c.antispim.held_expiry == std::chrono::hours{168});
+    CHECK(c.antispim.trusted_after == std::chrono::hours{168});
+    CHECK(c.antispim.trusted_min_contacts == 1);
+    CHECK(c.antispim.max_held_per_receiver == 200);
+    CHECK(c.antispim.max_held_bytes_per_receiver == 4 * 1024 * 1024);
+    CHECK(c.antispim.max_held_total == 100000);
+    CHECK(c.antispim.state_expiry == std::chrono::hours{24 * 90});
+    CHECK(c.antispim.contact_expiry == std::chrono::hours{24 * 365});
+    CHECK(c.antispim.sweep_interval == std::chrono::seconds{3600});
+    CHECK(c.storage.max_queued == 10000);
+    CHECK(c.storage.queue_timeout == std::chrono::seconds{10});
+    CHECK(c.antispim.challenge == hush::antispim::challenge_settings{});
+    CHECK_FALSE(c.registration.enabled);
+    CHECK(c.registration.max_per_ip == 5);
+    CHECK(c.registration.window == std::chrono::minutes{60});
+    CHECK(c.registration.min_password_length == 8);
+}
+
+}  // namespace
+
+TEST_CASE("the shipped conf/hush.toml loads and holds the documented defaults") {
+    const fs::path path = fs::path(HUSH_SOURCE_DIR) / "conf" / "hush.toml";
+    auto result = load_config(path);
+    INFO((result ? std::string() : result.error()));
+    REQUIRE(result.has_value());
+    check_defaults(*result, path.parent_path());
+    CHECK(result->source == path.lexically_normal());
+    CHECK(result->data_dir == (fs::path(HUSH_SOURCE_DIR) / "var").lexically_normal());
+}
+
+TEST_CASE("the challenge texts commented in conf/hush.toml are the built-in defaults") {
+    std::ifstream in(fs::path(HUSH_SOURCE_DIR) / "conf" / "hush.toml");
+    std::string line;
+    std::string block;
+    bool inside = false;
+    while (std::getline(in, line)) {
+        if (line == "# [antispim.texts]") {
+            inside = true;
+        } else if (inside && line.rfind("# Other languages", 0) == 0) {
+            break;
+        }
+        if (inside) {
+            block += line.substr(2) + "\n";
+        }
+    }
+    REQUIRE_FALSE(block.empty());
+    const config c = load_ok(block);
+    CHECK(c.antispim.wording.defaults == hush::antispim::challenge_texts{});
+    CHECK(c.antispim.wording.default_language == "en");
+}
+
+TEST_CASE("an empty file gives the same defaults as the shipped one") {
+    const config c = load_ok("");
+    check_defaults(c, test_dir() / "conf");
+    CHECK(c.source == test_dir() / "conf" / "ok.toml");
+}
+
+TEST_CASE("a relative config path is made absolute") {
+    write("rel", "");
+    const fs::path old = fs::current_path();
+    fs::current_path(test_dir());
+    auto result = load_config("conf/../conf/rel.toml");
+    fs::current_path(old);
+    REQUIRE(result.has_value());
+    CHECK(result->source == test_dir() / "conf" / "rel.toml");
+    CHECK(result->data_dir == test_dir() / "var");
+}
+
+TEST_CASE("a missing file says it cannot be read") {
+    const fs::path path = test_dir() / "conf" / "nope.toml";
+    auto result = load_config(path);
+    REQUIRE_FALSE(result.has_value());
+    CHECK(result.error() == path.string() + ": cannot read: No such file or directory");
+
+    auto dir = load_config(test_dir());
+    REQUIRE_FALSE(dir.has_value());
+    CHECK(dir.error() == test_dir().string() + ": cannot read: Is a directory");
+}
+
+TEST_CASE("TOML syntax errors give file:line:col and toml++'s description") {
+    const std::string e = load_error("[server]\nhosts = [\"a\",\n  \"b\"\nthreads = 2\n");
+    CHECK(e.starts_with("4:1: "));
+    CHECK(e.find("array") != std::string::npos);
+
+    CHECK(load_error("[log]\nlevel = \"info\"\nlevel = \"debug\"\n").starts_with("3:"));
+}
+
+TEST_CASE("unknown keys and tables are errors") {
+    CHECK(load_error("[limits]\nmax_depth = 8\nmax_stanza_byte = 4096\n") ==
+          "3:1: limits.max_stanza_byte: unknown key (did you mean limits.max_stanza_bytes?)");
+    CHECK(load_error("[server]\nthreads = 1\n\n[srever]\nhosts = []\n") ==
+          "4:2: srever: unknown key (did you mean server?)");
+    CHECK(load_error("verbose = true\n") == "1:1: verbose: unknown key");
+    CHECK(load_error("[tls]\ncipher_list = \"HIGH\"\n") == "2:1: tls.cipher_list: unknown key");
+    CHECK(load_error("[[listen]]\nport = 1\n[[listen]]\nport = 2\nbacklog = 5\n") ==
+          "5:1: listen[1].backlog: unknown key");
+    // Dotted keys and inline tables are the same tables.
+    CHECK(load_error("limits.max_depht = 8\n") ==
+          "1:8: limits.max_depht: unknown key (did you mean limits.max_depth?)");
+    CHECK(load_error("sasl = { allow_plain = true, rounds = 5000 }\n") == "1:30: sasl.rounds: unknown key");
+}
+
+TEST_CASE("wrong types are errors") {
+    CHECK(load_error("[server]\nthreads = \"4\"\n") == "2:11: server.threads: expected an integer, got a string");
+    CHECK(load_error("[server]\nhosts = \"example.com\"\n") ==
+          "2:9: server.hosts: expected an array of strings, got a string");
+    CHECK(load_error("[server]\nhosts = [\"a\", 2]\n") == "2:15: server.hosts[1]: expected a string, got an integer");
+    CHECK(load_error("[sasl]\nallow_plain = 1\n") ==
+          "2:15: sasl.allow_plain: expected a boolean (true or false), got an integer");
+    CHECK(load_error("[tls]\nmin_version = 1.3\n") ==
+          "2:15: tls.min_version: expected a string, got a floating-point number");
+    CHECK(load_error("[limits]\nidle_timeout = 1.5\n") ==
+          "2:16: limits.idle_timeout: expected an integer, got a floating-point number");
+    CHECK(load_error("server = 1\n") == "1:10: server: expected a table, got an integer");
+    CHECK(load_error("[listen]\nport = 1\n") == "1:1: listen: expected an array of tables ([[listen]] sections)");
+    CHECK(load_error("listen = []\n") == "1:10: listen: at least one listener is required");
+    CHECK(load_error("[antispim]\nchain = [\"pass\", [\"x\"]]\n") ==
+          "2:18: antispim.chain[1]: expected a string, got an array");
+}
+
+TEST_CASE("numbers out of range are errors") {
+    CHECK(load_error("[[listen]]\nport = 5222\n[[listen]]\nport = 70000\n") ==
+          "4:8: listen[1].port: must be between 0 and 65535 (got 70000)");
+    CHECK(load_error("[[listen]]\nport = -1\n") == "2:8: listen[0].port: must be between 0 and 65535 (got -1)");
+    CHECK(load_error("[limits]\nmax_stanza_bytes = 1023\n") ==
+          "2:20: limits.max_stanza_bytes: must be between 1024 and 16777216 (got 1023)");
+    CHECK(load_error("[limits]\nmax_stanza_bytes = 16777217\n").starts_with("2:20: limits.max_stanza_bytes: "));
+    CHECK(load_error("[limits]\nmax_depth = 1\n") == "2:13: limits.max_depth: must be between 2 and 1000 (got 1)");
+    CHECK(load_error("[limits]\nmax_depth = 1001\n").starts_with("2:13: limits.max_depth: "));
+    CHECK(load_error("[limits]\nhandshake_timeout = 0\n")
+              .starts_with("2:21: limits.handshake_timeout: must be between 1 "));
+    CHECK(load_error("[limits]\nidle_timeout = -5\n").starts_with("2:16: limits.idle_timeout: "));
+    CHECK(load_error("[sasl]\nscram_iterations = 4095\n") ==
+          "2:20: sasl.scram_iterations: must be at least 4096 (got 4095)");
+    CHECK(load_error("[server]\nthreads = -1\n").starts_with("2:11: server.threads: "));
+
+    const config c = load_ok(
+        "[limits]\nmax_stanza_bytes = 16777216\nmax_depth = 1000\n[sasl]\nscram_iterations = 4096\n"
+        "[[listen]]\nport = 0\n[[listen]]\nport = 65535\n");
+    CHECK(c.limits.max_stanza_bytes == 16 * 1024 * 1024);
+    CHECK(c.limits.max_depth == 1000);
+    CHECK(c.listeners[0].port == 0);
+    CHECK(c.listeners[1].port == 65535);
+    CHECK(load_ok("[limits]\nmax_stanza_bytes = 1024\nmax_depth = 2\n").limits.max_depth == 2);
+}
+
+TEST_CASE("names that must be one of a set") {
+    CHECK(load_error("[log]\nlevel = \"verbose\"\n") ==
+          "2:9: log.level: must be one of \"trace\", \"debug\", \"info\", \"warn\", \"error\" (got \"verbose\")");
+    CHECK(load_error("[tls]\nmin_version = \"1.1\"\n") ==
+          "2:15: tls.min_version: must be one of \"1.2\", \"1.3\" (got \"1.1\")");
+    CHECK(load_error("[[listen]]\nkind = \"xmpp\"\n") ==
+          "2:8: listen[0].kind: must be one of \"c2s\", \"c2s_direct_tls\", \"s2s\", \"s2s_direct_tls\", \"http\" (got "
+          "\"xmpp\")");
+    CHECK(load_error("[storage]\nbackend = \"mysql\"\n") ==
+          "2:11: storage.backend: must be one of \"sqlite\", \"postgresql\" (got \"mysql\")");
+
+    const config c = load_ok("[log]\nlevel = \"warn\"\n[tls]\nmin_version = \"1.3\"\n");
+    CHECK(c.log_level == "warn");
+    CHECK(c.tls.min_version == "1.3");
+}
+
+TEST_CASE("hosts: at least one, nameprepped, no duplicates") {
+    CHECK(load_error("[server]\nhosts = []\n") == "2:9: server.hosts: at least one host is required");
+    CHECK(load_error("[server]\nhosts = [\"example.com\",\n  \"Example.COM.\"]\n") ==
+          "3:3: server.hosts[1]: duplicate host \"example.com\"");
+    CHECK(load_error("[server]\nhosts = [\"\"]\n") == "2:10: server.hosts[0]: \"\" is not a valid domain name");
+    CHECK(load_error("[server]\nhosts = [\"user@example.com\"]\n").starts_with("2:10: server.hosts[0]: "));
+
+    const config c = load_ok("[server]\nhosts = [\"Example.COM\", \"chat.example.org.\"]\n");
+    CHECK(c.hosts == std::vector<std::string>{"example.com", "chat.example.org"});
+    CHECK(load_ok("[server]\nhosts = [\"B\u00DCCHER.example\"]\n").hosts.at(0) == "b\u00fccher.example");
+}
+
+TEST_CASE("listeners: defaults per kind, IP addresses, no duplicate address:port") {
+    const config c = load_ok("[[listen]]\nkind = \"c2s_direct_tls\"\naddress = \"::\"\n");
+    REQUIRE(c.listeners.size() == 1);
+    CHECK(c.listeners[0].type == listener_config::kind::c2s_direct_tls);
+    CHECK(c.listeners[0].address == "::");
+    CHECK(c.listeners[0].port == 5223);
+    CHECK(load_ok("[[listen]]\n").listeners.at(0).port == 5222);
+
+    CHECK(load_error("[[listen]]\naddress = \"localhost\"\n") ==
+          "2:11: listen[0].address: expected an IP address such as 127.0.0.1, ::1, 0.0.0.0 or :: (got \"localhost\")");
+    CHECK(load_error("[[listen]]\nport = 5222\n\n[[listen]]\nkind = \"c2s_direct_tls\"\nport = 5222\n") ==
+          "4:1: listen[1]: 127.0.0.1 port 5222 is already used by listen[0]");
+    CHECK(load_error("[[listen]]\naddress = \"::1\"\n[[listen]]\naddress = \"0:0::1\"\n") ==
+          "3:1: listen[1]: 0:0::1 port 5222 is already used by listen[0]");
+
+    // Port 0 is a fresh ephemeral port each time; the same port on different addresses is fine too.
+    CHECK(load_ok("[[listen]]\nport = 0\n[[listen]]\nport = 0\n").listeners.size() == 2);
+    CHECK(load_ok("[[listen]]\naddress = \"127.0.0.1\"\n[[listen]]\naddress = \"::1\"\n").listeners.size() == 2);
+}
+
+TEST_CASE("relative paths resolve against the config file's directory, storage.path against data_dir") {
+    const fs::path conf = test_dir() / "conf";
+    config c = load_ok("[server]\ndata_dir = \"./data/../state\"\n"
+                       "[tls]\ncertificate = \"tls/cert.pem\"\nkey = \"../k.pem\"\n"
+                       "[storage]\npath = \"db/hush.sqlite\"\n");
+    CHECK(c.data_dir == conf / "state");
+    CHECK(c.tls.certificate == conf / "tls" / "cert.pem");
+    CHECK(c.tls.key == test_dir() / "k.pem");
+    CHECK(c.storage.sqlite_path == (conf / "state" / "db" / "hush.sqlite").string());
+
+    c = load_ok("[server]\ndata_dir = \"/srv//hush/\"\n[storage]\npath = \"/var/lib/hush.db\"\n");
+    CHECK(c.data_dir == "/srv/hush/");
+    CHECK(c.storage.sqlite_path == "/var/lib/hush.db");
+    CHECK(load_ok("[server]\ndata_dir = \"/srv/hush\"\n").storage.sqlite_path == "/srv/hush/hush.db");
+
+    CHECK(load_error("[server]\ndata_dir = \"\"\n") == "2:12: server.data_dir: must not be empty");
+    CHECK(load_error("[storage]\npath = \"\"\n") == "2:8: storage.path: must not be empty when backend = \"sqlite\"");
+}
+
+TEST_CASE("tls.certificate and tls.key go together") {
+    CHECK(load_error("[tls]\ncertificate = \"cert.pem\"\n") ==
+          "2:15: tls.certificate: is set but tls.key is not; set both or neither");
+    CHECK(load_error("[tls]\ncertificate = \"\"\nkey = \"key.pem\"\n") ==
+          "3:7: tls.key: is set but tls.certificate is not; set both or neither");
+}
+
+TEST_CASE("postgresql needs a url") {
+    CHECK(load_error("[storage]\nbackend = \"postgresql\"\n") ==
+          "2:11: storage.url: is required when backend = \"postgresql\"");
+    CHECK(load_error("[storage]\nbackend = \"postgresql\"\nurl = \"\"\n") ==
+          "3:7: storage.url: is required when backend = \"postgresql\"");
+
+    const config c = load_ok("[storage]\nbackend = \"postgresql\"\nurl = \"postgresql://hush@127.0.0.1/hush\"\n"
+                             "pool_size = 8\npath = \"\"\n");
+    CHECK(c.storage.backend == store_options::backend_kind::postgresql);
+    CHECK(c.storage.postgres_url == "postgresql://hush@127.0.0.1/hush");
+    CHECK(c.storage.pool_size == 8);
+    CHECK(load_error("[storage]\npool_size = 0\n").starts_with("2:13: storage.pool_size: must be between 1 "));
+}
+
+TEST_CASE("antispim: known policies, dry_run only from the chain") {
+    CHECK(load_error("[antispim]\nchain = [\"pass\", \"rbl\"]\n") ==
+          "2:18: antispim.chain[1]: unknown policy \"rbl\" (available: \"pass\", \"blocklist\", \"dos\", \"greylist\", \"rate\", \"challenge\")");
+    CHECK(load_error("[antispim]\nchain = [\"pass\", \"pass\"]\n") ==
+          "2:18: antispim.chain[1]: policy \"pass\" is listed twice");
+    CHECK(load_error("[antispim]\nchain = []\ndry_run = [\"pass\"]\n") ==
+          "3:12: antispim.dry_run[0]: \"pass\" is not in antispim.chain");
+
+    const config c = load_ok("[antispim]\nchain = [\"pass\"]\ndry_run = [\"pass\"]\n");
+    CHECK(c.antispim.dry_run == std::vector<std::string>{"pass"});
+    CHECK(load_ok("[antispim]\nchain = []\n").antispim.chain.empty());
+}
+
+TEST_CASE("threads: 0 stays 0, other values are kept") {
+    CHECK(load_ok("[server]\nthreads = 0\n").threads == 0);
+    CHECK(load_ok("[server]\nthreads = 8\n").threads == 8);
+}
+
+TEST_CASE("of several errors, the earliest in the file is reported") {
+    CHECK(load_error("[storage]\npool_size = 0\n[server]\nthreads = -1\n").starts_with("2:13: storage.pool_size: "));
+    CHECK(load_error("[server]\nthreads = -1\n[storage]\npool_size = 0\n").starts_with("2:11: server.threads: "));
+}
+
+TEST_CASE("registration: enabled, per-IP limit, window and password length") {
+    const config c = load_ok("[registration]\nenabled = true\nmax_per_ip = 1\nwindow_minutes = 1440\n"
+                             "min_password_length = 12\n");
+    CHECK(c.registration.enabled);
+    CHECK(c.registration.max_per_ip == 1);
+    CHECK(c.registration.window == std::chrono::hours{24});
+    CHECK(c.registration.min_password_length == 12);
+    // Each key alone keeps the other defaults.
+    const config d = load_ok("[registration]\nwindow_minutes = 5\n");
+    CHECK_FALSE(d.registration.enabled);
+    CHECK(d.registration.max_per_ip == 5);
+    CHECK(d.registration.window == std::chrono::minutes{5});
+    CHECK(d.registration.min_password_length == 8);
+
+    CHECK(load_error("[registration]\nenable = true\n") ==
+          "2:1: registration.enable: unknown key (did you mean registration.enabled?)");
+    CHECK(load_error("[registration]\nenabled = \"yes\"\n") ==
+          "2:11: registration.enabled: expected a boolean (true or false), got a string");
+    CHECK(load_error("[registration]\nmax_per_ip = 0\n") ==
+          "2:14: registration.max_per_ip: must be between 1 and 1000000 (got 0)");
+    CHECK(load_error("[registration]\nwindow_minutes = 0\n")
+              .starts_with("2:18: registration.window_minutes: must be between 1 and "));
+    CHECK(load_error("[registration]\nwindow_minutes = 525601\n")
+              .starts_with("2:18: registration.window_minutes: must be between 1 and "));
+    CHECK(load_ok("[registration]\nwindow_minutes = 525600\n").registration.window == std::chrono::minutes{525600});
+    CHECK(load_error("[registration]\nmin_password_length = 0\n") ==
+          "2:23: registration.min_password_length: must be between 1 and 1024 (got 0)");
+    CHECK(load_error("[registration]\nmin_password_length = 1025\n").starts_with("2:23: "));
+    CHECK(load_error("registration = true\n") == "1:16: registration: expected a table, got a boolean");
+}
+
+TEST_CASE("s2s listeners default to 5269 and 5270") {
+    const config c = load_ok("[[listen]]\nkind = \"s2s\"\n[[listen]]\nkind = \"s2s_direct_tls\"\naddress = \"::\"\n");
+    REQUIRE(c.listeners.size() == 2);
+    CHECK(c.listeners[0].type == listener_config::kind::s2s_starttls);
+    CHECK(c.listeners[0].port == 5269);
+    CHECK(c.listeners[0].is_s2s());
+    CHECK_FALSE(c.listeners[0].is_direct_tls());
+    CHECK(c.listeners[1].type == listener_config::kind::s2s_direct_tls);
+    CHECK(c.listeners[1].port == 5270);
+    CHECK(c.listeners[1].is_direct_tls());
+    // The address:port check spans kinds: a c2s and an s2s listener cannot share a port.
+    CHECK(load_error("[[listen]]\nkind = \"c2s\"\nport = 5269\n[[listen]]\nkind = \"s2s\"\n") ==
+          "4:1: listen[1]: 127.0.0.1 port 5269 is already used by listen[0]");
+    CHECK(load_error("[[listen]]\nkind = \"s2s\"\naddress = \"::\"\nport = 5270\n[[listen]]\nkind = "
+                     "\"s2s_direct_tls\"\naddress = \"0::0\"\n") ==
+          "5:1: listen[1]: 0::0 port 5270 is already used by listen[0]");
+}
+
+TEST_CASE("s2s: every key, static hosts and per-domain overrides") {
+    write("ca", "not parsed here\n");
+    const config c = load_ok(
+        "[server]\nhosts = [\"example.org\"]\n"
+        "[s2s]\nrequire_valid_certificates = true\nca_file = \"ca.toml\"\ndns_servers = \"127.0.0.1:53\"\n"
+        "connect_timeout = 7\nidle_timeout = 60\nmax_queued_stanzas = 10\nretry_initial = 2\nretry_max = 20\n"
+        "[s2s.hosts]\n\"Partner.Example\" = \"xmpp.partner.example:5299\"\n"
+        "\"lab.test\" = [\"10.0.0.7\", \"[2001:db8::7]:5271\", \"tls:10.0.0.8:5270\"]\n"
+        "[s2s.domains.\"old.example\"]\nrequire_valid_certificate = false\n");
+    const hush::s2s_config& s = c.s2s;
+    CHECK(s.require_valid_certificates);
+    CHECK(s.ca_file == test_dir() / "conf" / "ca.toml");
+    CHECK(s.dns_servers == "127.0.0.1:53");
+    CHECK(s.connect_timeout == std::chrono::seconds{7});
+    CHECK(s.idle_timeout == std::chrono::seconds{60});
+    CHECK(s.max_queued_stanzas == 10);
+    CHECK(s.retry_initial == std::chrono::seconds{2});
+    CHECK(s.retry_max == std::chrono::seconds{20});
+    REQUIRE(s.hosts.size() == 2);
+    CHECK(s.hosts.at("partner.example") == std::vector<hush::endpoint_spec>{{"xmpp.partner.example", 5299, false}});
+    CHECK(s.hosts.at("lab.test") == std::vector<hush::endpoint_spec>{{"10.0.0.7", 5269, false},
+                                                               {"2001:db8::7", 5271, false},
+                                                               {"10.0.0.8", 5270, true}});
+    CHECK_FALSE(s.requires_valid_certificate("old.example"));
+    CHECK(s.requires_valid_certificate("partner.example"));
+    CHECK_FALSE(load_ok("[s2s.domains.\"strict.example\"]\nrequire_valid_certificate = true\n")
+                    .s2s.requires_valid_certificate("other.example"));
+}
+
+TEST_CASE("s2s: errors name the key") {
+    CHECK(load_error("[s2s]\nrequire_valid_certificate = true\n") ==
+          "2:1: s2s.require_valid_certificate: unknown key (did you mean s2s.require_valid_certificates?)");
+    CHECK(load_error("[s2s]\nrequire_valid_certificates = \"yes\"\n") ==
+          "2:30: s2s.require_valid_certificates: expected a boolean (true or false), got a string");
+    CHECK(load_error("[s2s]\nhosts = \"b.test\"\n") == "2:9: s2s.hosts: expected a table, got a string");
+    CHECK(load_error("s2s = 1\n") == "1:7: s2s: expected a table, got an integer");
+    CHECK(load_error("[s2s]\nconnect_timeout = 0\n") == "2:19: s2s.connect_timeout: must be between 1 and 31536000 (got 0)");
+    CHECK(load_error("[s2s]\nidle_timeout = -1\n").starts_with("2:16: s2s.idle_timeout: must be between 1 and "));
+    CHECK(load_error("[s2s]\nmax_queued_stanzas = 0\n") ==
+          "2:22: s2s.max_queued_stanzas: must be between 1 and 1000000 (got 0)");
+    CHECK(load_error("[s2s]\ndns_servers = [\"127.0.0.1\"]\n") ==
+          "2:15: s2s.dns_servers: expected a string, got an array");
+}
+
+TEST_CASE("s2s: retry_max is at least retry_initial") {
+    CHECK(load_error("[s2s]\nretry_initial = 60\nretry_max = 30\n") ==
+          "3:13: s2s.retry_max: must not be less than s2s.retry_initial (60)");
+    // Only retry_initial is in the file: it is the one to fix.
+    CHECK(load_error("[s2s]\nretry_initial = 600\n") ==
+          "2:17: s2s.retry_initial: must not be more than s2s.retry_max (300)");
+    CHECK(load_error("[s2s]\nretry_max = 4\n") == "2:13: s2s.retry_max: must not be less than s2s.retry_initial (5)");
+    const config c = load_ok("[s2s]\nretry_initial = 30\nretry_max = 30\n");
+    CHECK(c.s2s.retry_initial == std::chrono::seconds{30});
+    CHECK(c.s2s.retry_max == std::chrono::seconds{30});
+}
+
+TEST_CASE("s2s: ca_file resolves against the config file's directory and must exist") {
+    CHECK(load_error("[s2s]\nca_file = \"no-such-ca.pem\"\n") ==
+          "2:11: s2s.ca_file: \"" + (test_dir() / "conf" / "no-such-ca.pem").string() +
+              "\" does not exist or is not a file");
+    fs::create_directories(test_dir() / "conf" / "certs");
+    CHECK(load_error("[s2s]\nca_file = \"certs\"\n") ==
+          "2:11: s2s.ca_file: \"" + (test_dir() / "conf" / "certs").string() + "\" does not exist or is not a file");
+    write("peers-ca", "not parsed here\n");
+    CHECK(load_ok("[s2s]\nca_file = \"../conf/peers-ca.toml\"\n").s2s.ca_file == test_dir() / "conf" / "peers-ca.toml");
+    CHECK(load_ok("[s2s]\nca_file = \"\"\n").s2s.ca_file.empty());
+}
+
+TEST_CASE("s2s.hosts: bad values and domains") {
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = \"b.test:port\"\n") ==
+          "2:12: s2s.hosts.\"b.test\": expected \"host:port\", \"[v6]:port\" or \"host\", optionally prefixed with "
+          "\"tls:\" (got \"b.test:port\")");
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = \"tls:\"\n").starts_with("2:12: s2s.hosts.\"b.test\": expected "));
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = \"[2001:db8::1\"\n").starts_with("2:12: s2s.hosts.\"b.test\": expected "));
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = [\"b.test:5269\", \"b.test:99999\"]\n") ==
+          "2:28: s2s.hosts.\"b.test\"[1]: expected \"host:port\", \"[v6]:port\" or \"host\", optionally prefixed "
+          "with \"tls:\" (got \"b.test:99999\")");
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = [\"b.test:5269\", 5]\n") ==
+          "2:28: s2s.hosts.\"b.test\"[1]: expected a string such as \"host:5269\", got an integer");
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = 5269\n") ==
+          "2:12: s2s.hosts.\"b.test\": expected a string such as \"host:5269\" or an array of them, got an integer");
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = []\n") == "2:12: s2s.hosts.\"b.test\": needs at least one \"host:port\"");
+    CHECK(load_error("[s2s.hosts]\n\"bad domain\" = \"127.0.0.1\"\n") ==
+          "2:1: s2s.hosts.\"bad domain\": \"bad domain\" is not a valid domain name");
+    CHECK(load_error("[s2s.hosts]\n\"b.test\" = \"10.0.0.1\"\n\"B.Test.\" = \"10.0.0.2\"\n") ==
+          "3:1: s2s.hosts.\"B.Test.\": the same domain as s2s.hosts.\"b.test\"");
+    // Reported at the later of the two in the file, whatever their order as keys.
+    CHECK(load_error("[s2s.hosts]\n\"B.Test.\" = \"10.0.0.1\"\n\"b.test\" = \"10.0.0.2\"\n") ==
+          "3:1: s2s.hosts.\"b.test\": the same domain as s2s.hosts.\"B.Test.\"");
+}
+
+TEST_CASE("s2s: our own hosts are never remote") {
+    CHECK(load_error("[s2s.hosts]\n\"localhost\" = \"127.0.0.1\"\n") ==
+          "2:1: s2s.hosts.\"localhost\": \"localhost\" is one of server.hosts; Hush never federates with itself");
+    // Compared after nameprep and lower-casing, as the router compares domains.
+    CHECK(load_error("[server]\nhosts = [\"example.org\"]\n[s2s.hosts]\n\"Example.ORG.\" = \"127.0.0.1\"\n") ==
+          "4:1: s2s.hosts.\"Example.ORG.\": \"example.org\" is one of server.hosts; Hush never federates with itself");
+    CHECK(load_error("[s2s.domains.localhost]\nrequire_valid_certificate = true\n") ==
+          "1:14: s2s.domains.\"localhost\": \"localhost\" is one of server.hosts; Hush never federates with itself");
+    // Someone else's localhost is fine once it is not ours.
+    CHECK(load_ok("[server]\nhosts = [\"example.org\"]\n[s2s.hosts]\nlocalhost = \"127.0.0.1:15269\"\n")
+              .s2s.hosts.contains("localhost"));
+}
+
+TEST_CASE("s2s.domains: one boolean per domain") {
+    CHECK(load_error("[s2s.domains.\"x.example\"]\nrequire_valid_certificates = true\n") ==
+          "2:1: s2s.domains.\"x.example\".require_valid_certificates: unknown key (did you mean "
+          "s2s.domains.\"x.example\".require_valid_certificate?)");
+    CHECK(load_error("[s2s.domains.\"x.example\"]\nverify = true\n") ==
+          "2:1: s2s.domains.\"x.example\".verify: unknown key");
+    CHECK(load_error("[s2s.domains.\"x.example\"]\nrequire_valid_certificate = 1\n") ==
+          "2:29: s2s.domains.\"x.example\".require_valid_certificate: expected a boolean (true or false), got an "
+          "integer");
+    CHECK(load_error("[s2s.domains]\n\"x.example\" = true\n") ==
+          "2:15: s2s.domains.\"x.example\": expected a table ([s2s.domains.\"example.net\"]), got a boolean");
+    CHECK(load_error("[s2s]\ndomains = 1\n") == "2:11: s2s.domains: expected a table, got an integer");
+    CHECK(load_error("[s2s.domains.\"a b\"]\nrequire_valid_certificate = true\n") ==
+          "1:14: s2s.domains.\"a b\": \"a b\" is not a valid domain name");
+    CHECK(load_error("[s2s.domains.\"x.example\"]\nrequire_valid_certificate = true\n[s2s.domains.\"X.Example\"]\n"
+                     "require_valid_certificate = false\n") ==
+          "3:14: s2s.domains.\"X.Example\": the same domain as s2s.domains.\"x.example\"");
+    // Inline tables are tables too; a table without the key overrides nothing.
+    const config c = load_ok(
+        "[s2s]\nrequire_valid_certificates = true\n"
+        "[s2s.domains]\n\"Lax.Example\" = { require_valid_certificate = false }\n\"quiet.example\" = {}\n");
+    CHECK(c.s2s.require_valid_certificate_for == std::map<std::string, bool>{{"lax.example", false}});
+    CHECK_FALSE(c.s2s.requires_valid_certificate("lax.example"));
+    CHECK(c.s2s.requires_valid_certificate("quiet.example"));
+    CHECK(c.s2s.requires_valid_certificate("other.example"));
+}
+
+TEST_CASE("antispim: local trust, held caps, the sweeper; storage queue bounds") {
+    const config c = load_ok(
+        "[storage]\nmax_queued = 50\nqueue_timeout_seconds = 3\n"
+        "[antispim]\ntrusted_after_hours = 0\ntrusted_min_contacts = 0\nmax_held_per_receiver = 5\n"
+        "max_held_bytes_per_receiver = 0\nmax_held_total = 7\nstate_expiry_days = 0\ncontact_expiry_days = 30\n"
+        "sweep_interval_seconds = 60\n");
+    CHECK(c.storage.max_queued == 50);
+    CHECK(c.storage.queue_timeout == std::chrono::seconds{3});
+    const auto& a = c.antispim;
+    CHECK(a.trusted_after == std::chrono::hours{0});
+    CHECK(a.trusted_min_contacts == 0);
+    CHECK(a.max_held_per_receiver == 5);
+    CHECK(a.max_held_bytes_per_receiver == 0);
+    CHECK(a.max_held_total == 7);
+    CHECK(a.state_expiry == std::chrono::hours{0});
+    CHECK(a.contact_expiry == std::chrono::hours{30 * 24});
+    CHECK(a.sweep_interval == std::chrono::seconds{60});
+    CHECK(load_error("[antispim]\nmax_held_total = -1\n").find("antispim.max_held_total") != std::string::npos);
+}
+
+TEST_CASE("antispim: the default challenge and trust of local users") {
+    const config c = load_ok(
+        "[antispim]\nchain = [\"challenge\"]\ntrust_local_users = false\nmax_held_per_sender = 3\nheld_expiry_hours = 2\n"
+        "[antispim.challenge]\nstrangers = \"drop\"\nquestion = \"2 + 2?\"\ngood_answers = [\"4\", \"four\"]\n"
+        "wrong_answers = [\"5\"]\nmin_answer_seconds = 0\nmax_tries = 2\nlong_interval_minutes = 1\ngrowth = 2\n"
+        "steps = 1\noffered = 2\n");
+    const auto& a = c.antispim;
+    CHECK_FALSE(a.trust_local_users);
+    CHECK(a.max_held_per_sender == 3);
+    CHECK(a.held_expiry == std::chrono::hours{2});
+    CHECK(a.challenge.strangers == hush::antispim::stranger_mode::drop);
+    CHECK(a.challenge.question == "2 + 2?");
+    CHECK(a.challenge.good_answers == std::vector<std::string>{"4", "four"});
+    CHECK(a.challenge.wrong_answers == std::vector<std::string>{"5"});
+    CHECK(a.challenge.min_answer == std::chrono::seconds{0});
+    CHECK(a.challenge.max_tries == 2);
+    CHECK(a.challenge.long_interval == std::chrono::minutes{1});
+    CHECK(a.challenge.growth == 2);
+    CHECK(a.challenge.steps == 1);
+    CHECK(a.challenge.offered == 2);
+    CHECK(load_error("[antispim.challenge]\nwrong_answers = []\n") ==
+          "2:17: antispim.challenge.wrong_answers: needs at least one answer (bots would just pick any)");
+    CHECK(load_error("[antispim.challenge]\nstrangers = \"block\"\n") ==
+          "2:13: antispim.challenge.strangers: must be one of \"challenge\", \"allow\", \"drop\" (got \"block\")");
+}
+
+TEST_CASE("antispim texts: defaults replaced, other languages fall back to them, placeholders checked") {
+    const config c = load_ok(
+        "[antispim.texts]\nwrong = \"Not quite; {tries_left} left.\"\n"
+        "[antispim.texts.de]\nwrong = \"Das stimmt nicht; noch {tries_left}.\"\ntries = \"{n} Versuche\"\n"
+        "[antispim.texts.pt-BR]\napproved = \"Obrigado.\"\n");
+    const auto& w = c.antispim.wording;
+    CHECK(w.default_language == "en");
+    CHECK(w.defaults.wrong == "Not quite; {tries_left} left.");
+    CHECK(w.defaults.approved == hush::antispim::challenge_texts{}.approved);
+    REQUIRE(w.languages.count("de") == 1);
+    CHECK(w.languages.at("de").wrong == "Das stimmt nicht; noch {tries_left}.");
+    CHECK(w.languages.at("de").tries == "{n} Versuche");
+    REQUIRE(w.languages.count("pt-br") == 1);
+    CHECK(w.languages.at("pt-br").wrong == "Not quite; {tries_left} left.");  // the default language's
+    CHECK(load_ok("[antispim.texts]\nlanguage = \"nl\"\n").antispim.wording.default_language == "nl");
+    CHECK(load_error("[antispim.texts]\nwrong = \"{tries} left\"\n") ==
+          "2:9: antispim.texts.wrong: unknown placeholder {tries}; this text may use {server}, {receiver}, "
+          "{tries_left}");
+    CHECK(load_error("[antispim.texts.de]\ntry_one = \"{n} Versuch\"\n") ==
+          "2:11: antispim.texts.de.try_one: unknown placeholder {n}; this text takes none");
+    CHECK(load_error("[antispim.texts]\nwrogn = \"x\"\n").find("antispim.texts.wrogn: is not a text of the "
+                                                               "challenge") != std::string::npos);
+    CHECK(load_error("[antispim.texts.\"1x\"]\nwrong = \"x\"\n").find("antispim.texts.1x: must be named by a "
+                                                                     "language tag") != std::string::npos);
+    CHECK(load_error("[antispim.texts]\nlanguage = \"english!\"\n").find("antispim.texts.language") !=
+          std::string::npos);
+}
+
+TEST_CASE("antispim imports: url, format, interval") {
+    const config c = load_ok("[[antispim.import]]\nurl = \"http://a.test:5280/blocklist.xml\"\n"
+                             "[[antispim.import]]\nurl = \"http://lists.test/spam.txt\"\nformat = \"domains\"\n"
+                             "interval_seconds = 600\n");
+    REQUIRE(c.antispim.imports.size() == 2);
+    CHECK(c.antispim.imports[0].format == "hush");
+    CHECK(c.antispim.imports[0].interval == std::chrono::seconds{3600});
+    CHECK(c.antispim.imports[1].format == "domains");
+    CHECK(c.antispim.imports[1].interval == std::chrono::seconds{600});
+    CHECK(load_error("[[antispim.import]]\nurl = \"ftp://x\"\n") ==
+          "2:7: antispim.import[0].url: must start with https:// or http://");
+    CHECK(load_error("[[antispim.import]]\nformat = \"hush\"\n").ends_with("antispim.import[0]: url is required"));
+}
+
+TEST_CASE("antispim greylist: ranges validated") {
+    const config c = load_ok("[antispim.greylist]\nranges = [\"192.0.2.0/24\", \"2001:db8::/32\"]\nretry_after_seconds = 60\n");
+    CHECK(c.antispim.greylist.ranges.size() == 2);
+    CHECK(c.antispim.greylist.retry_after == std::chrono::seconds{60});
+    CHECK(load_error("[antispim.greylist]\nranges = [\"192.0.2.0/40\"]\n") ==
+          "2:11: antispim.greylist.ranges[0]: \"192.0.2.0/40\" is not an IP address or range (192.0.2.0/24, 2001:db8::/48)");
+}
+
+TEST_CASE("antispim rate, consensus, outbound, publish and admins") {
+    const config c = load_ok("[server]\nadmins = [\"Admin@Example.ORG\"]\n"
+                             "[antispim.rate]\nexceeded = \"defer\"\n[antispim.rate.invites]\nsender = \"2/h\"\nip = \"off\"\n"
+                             "[antispim.consensus]\nusers = 2\ndry_run = true\n"
+                             "[antispim.outbound]\nthrottle_at = 3\nsuspend_at = 6\n"
+                             "[antispim.publish]\nsources = [\"admin\", \"imports\"]\nhash_jids = true\n");
+    CHECK(c.admins == std::vector<std::string>{"admin@example.org"});
+    CHECK(c.antispim.rate.defer);
+    CHECK(c.antispim.rate.invites.sender.count == 2);
+    CHECK(c.antispim.rate.invites.sender.per == std::chrono::seconds{3600});
+    CHECK(c.antispim.rate.invites.ip.count == 0);
+    CHECK(c.antispim.rate.messages.sender.count == 30);  // untouched default
+    CHECK(c.antispim.consensus.users == 2);
+    CHECK(c.antispim.consensus.dry_run);
+    CHECK(c.antispim.outbound.throttle_at == 3);
+    CHECK(c.antispim.publish.hash_jids);
+    CHECK(load_error("[antispim.rate.messages]\nsender = \"10 per minute\"\n") ==
+          "2:10: antispim.rate.messages.sender: \"10 per minute\" is not a rate: COUNT/UNIT with UNIT s, min, h or d "
+          "(\"10/min\"), or \"off\"");
+    CHECK(load_error("[antispim.rate.messages]\nsendr = \"1/s\"\n").find("antispim.rate.messages.sendr") !=
+          std::string::npos);
+    CHECK(load_error("[antispim.outbound]\nthrottle_at = 10\nsuspend_at = 10\n") ==
+          "3:14: antispim.outbound.suspend_at: must be greater than throttle_at");
+    CHECK(load_error("[antispim.publish]\nsources = [\"everything\"]\n").starts_with("2:12: antispim.publish.sources[0]"));
+    CHECK(load_error("[server]\nadmins = [\"example.org\"]\n") ==
+          "2:11: server.admins[0]: \"example.org\" is not a bare JID (user@example.org)");
+    CHECK(load_error("[[antispim.import]]\nurl = \"https://x.test/l.xml\"\ntrust = \"maybe\"\n")
+              .starts_with("3:9: antispim.import[0].trust"));
+}
+
+TEST_CASE("antispim rtbl sources") {
+    const config c = load_ok("[[antispim.rtbl]]\nservice = \"RTBL.Example.NET\"\n"
+                             "[[antispim.rtbl]]\nservice = \"other.test\"\nnodes = [\"spam_source_ips\"]\n"
+                             "trust = \"challenge\"\nresync_seconds = 60\n");
+    REQUIRE(c.antispim.rtbls.size() == 2);
+    CHECK(c.antispim.rtbls[0].service == "rtbl.example.net");
+    CHECK(c.antispim.rtbls[0].nodes.size() == 3);
+    CHECK(c.antispim.rtbls[0].trust == "block");
+    CHECK(c.antispim.rtbls[1].nodes == std::vector<std::string>{"spam_source_ips"});
+    CHECK(c.antispim.rtbls[1].resync == std::chrono::seconds{60});
+    CHECK(load_error("[[antispim.rtbl]]\nnodes = []\n").ends_with("antispim.rtbl[0]: service is required (the pubsub "
+                                                                  "service's JID)"));
+    CHECK(load_error("[[antispim.rtbl]]\nservice = \"x.test\"\nnodes = [\"muc_bans_sha256\"]\n")
+              .starts_with("3:10: antispim.rtbl[0].nodes[0]: \"muc_bans_sha256\" is not a node Hush reads"));
+}
