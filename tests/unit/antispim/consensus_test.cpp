@@ -1,0 +1,150 @@
+// User consensus on a real (SQLite) store: votes of distinct local users block a sender server-wide, distinct
+// voted senders of one remote domain block the domain, a user voting twice or against itself counts once or not
+// at all, dry-run only counts, and the admins are told of each block.
+#include <doctest.h>
+
+#include "antispim/consensus.hpp"
+#include "server/config/config.hpp"
+#include "tests/unit/test_support.hpp"
+
+using namespace hush;
+using test::run_sync;
+
+namespace {
+
+class recording_sink final : public stanza_sink {
+public:
+    boost::asio::awaitable<void> send(stanza s) override {
+        sent.push_back(s.serialize());
+        co_return;
+    }
+    std::vector<std::string> sent;
+};
+
+jid parse_jid(std::string_view text) {
+    auto j = jid::parse(text);
+    REQUIRE(j);
+    return *j;
+}
+
+struct fixture {
+    explicit fixture(bool dry_run = false)
+        : cfg(make_config(dir, dry_run)),
+          store(cfg.storage),
+          blocklist(cfg.antispim, cfg.storage, "", store),
+          admins("example.org", {"admin@example.org"}),
+          votes(cfg.antispim, store, blocklist, admins, [](std::string_view d) { return d == "example.org"; }) {
+        admins.set_sink(&sink);
+    }
+
+    static config make_config(const test::temp_dir& dir, bool dry_run) {
+        config c;
+        c.hosts = {"example.org"};
+        c.storage = test::sqlite_options(dir.path());
+        c.antispim.consensus.users = 3;
+        c.antispim.consensus.domain_senders = 2;
+        c.antispim.consensus.dry_run = dry_run;
+        return c;
+    }
+
+    // The server-wide entry for kind/value, if any.
+    std::optional<storage::blocklist_entry> entry(std::string_view kind, std::string_view value) {
+        for (const auto& e : blocklist.local_entries()) {
+            if (e.kind == kind && e.value == value) {
+                return e;
+            }
+        }
+        return std::nullopt;
+    }
+
+    void vote(std::string_view voter, std::string_view sender, std::string kind = "block") {
+        run_sync(votes.vote(parse_jid(voter), parse_jid(sender), std::move(kind)));
+    }
+
+    test::temp_dir dir;
+    config cfg;
+    storage::async_store store;
+    blocklist_service blocklist;
+    admin_notifier admins;
+    recording_sink sink;
+    consensus votes;
+};
+
+}  // namespace
+
+TEST_CASE("three distinct local users block a sender server-wide, and the admins hear of it") {
+    fixture f;
+    f.vote("alice@example.org", "spammer@spam.test");
+    f.vote("alice@example.org/phone", "spammer@spam.test/bot", "report");  // the same user again: one voter
+    f.vote("bob@example.org", "spammer@spam.test", "lockout");
+    CHECK_FALSE(f.entry("jid", "spammer@spam.test"));
+    CHECK(f.sink.sent.empty());
+    f.vote("carol@example.org", "spammer@spam.test");
+    const auto blocked = f.entry("jid", "spammer@spam.test");
+    REQUIRE(blocked);
+    CHECK(blocked->source == "user consensus");
+    CHECK(blocked->expires_at - blocked->added_at == 7 * 24 * 3600);
+    CHECK(blocked->reason.find("3 local users") != std::string::npos);
+    CHECK(f.votes.totals().votes == 4);
+    CHECK(f.votes.totals().blocks == 1);
+    REQUIRE(f.sink.sent.size() == 1);
+    CHECK(f.sink.sent[0].find("to=\"admin@example.org\"") != std::string::npos);
+    CHECK(f.sink.sent[0].find("spammer@spam.test") != std::string::npos);
+    // Already listed: a fourth vote adds nothing and tells nobody again.
+    f.vote("dave@example.org", "spammer@spam.test");
+    CHECK(f.votes.totals().blocks == 1);
+    CHECK(f.sink.sent.size() == 1);
+}
+
+TEST_CASE("distinct voted senders of one remote domain block the domain; local domains never") {
+    fixture f;
+    f.vote("alice@example.org", "a@spam.test");
+    CHECK_FALSE(f.entry("domain", "spam.test"));
+    f.vote("alice@example.org", "b@spam.test");
+    CHECK(f.entry("domain", "spam.test"));
+    // Local senders count per JID but never get their own domain blocked.
+    f.vote("alice@example.org", "x@example.org");
+    f.vote("bob@example.org", "y@example.org");
+    CHECK_FALSE(f.entry("domain", "example.org"));
+}
+
+TEST_CASE("votes that cannot count: against oneself, against a domain JID, with consensus off") {
+    fixture f;
+    f.vote("alice@example.org", "alice@example.org/other");
+    f.vote("alice@example.org", "spam.test");
+    CHECK(f.votes.totals().votes == 0);
+    // Consensus off (options are read at construction): nothing is recorded, nothing blocked.
+    config c = fixture::make_config(f.dir, false);
+    c.antispim.consensus.enabled = false;
+    consensus disabled(c.antispim, f.store, f.blocklist, f.admins, [](std::string_view) { return false; });
+    for (const char* voter : {"a@example.org", "b@example.org", "c@example.org"}) {
+        run_sync(disabled.vote(parse_jid(voter), parse_jid("spammer@spam.test"), "block"));
+    }
+    CHECK(disabled.totals().votes == 0);
+    CHECK_FALSE(f.entry("jid", "spammer@spam.test"));
+}
+
+TEST_CASE("dry run: counted and logged, nothing blocked, nobody told") {
+    fixture f(true);
+    for (const char* voter : {"alice@example.org", "bob@example.org", "carol@example.org"}) {
+        f.vote(voter, "spammer@spam.test");
+    }
+    CHECK_FALSE(f.entry("jid", "spammer@spam.test"));
+    CHECK(f.votes.totals().would_block == 1);
+    CHECK(f.votes.totals().blocks == 0);
+    CHECK(f.sink.sent.empty());
+}
+
+TEST_CASE("a report is stored for the admins and counts as a vote") {
+    fixture f;
+    spam_report_payload report;
+    report.reason = "urn:xmpp:reporting:spam";
+    run_sync(f.votes.report(parse_jid("alice@example.org"), parse_jid("spammer@spam.test"), report));
+    CHECK(f.votes.totals().reports == 1);
+    CHECK(f.votes.totals().votes == 1);
+    auto listed = run_sync(f.store.run([](storage::store& s) { return s.list_spam_reports(10); }));
+    REQUIRE(listed);
+    REQUIRE(listed->size() == 1);
+    CHECK(listed->front().reporter == "alice@example.org");
+    CHECK(listed->front().reported == "spammer@spam.test");
+}
