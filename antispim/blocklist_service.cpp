@@ -1,4 +1,5 @@
 #include "antispim/blocklist_service.hpp"
+#include "protocol/xep0082.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -26,9 +27,6 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-std::int64_t now_unix() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 class blocklist_policy final : public as::policy {
 public:
@@ -38,7 +36,7 @@ public:
     asio::awaitable<hush::expected<as::verdict, as::policy_failure>> evaluate(const as::spim_context& ctx) override {
         using result = hush::expected<as::verdict, as::policy_failure>;
         const auto list = service_.current();
-        const storage::blocklist_entry* entry = list->match(ctx.sender, ctx.peer_address, now_unix());
+        const storage::blocklist_entry* entry = list->match(ctx.sender, ctx.peer_address, unix_now());
         if (entry == nullptr || (ctx.contact && !entry->contacts_too)) {
             co_return result(as::verdict::pass());
         }
@@ -89,7 +87,7 @@ blocklist_service::blocklist_service(const antispim_config& cfg, const storage::
     if (auto migrated = connection->migrate(); !migrated) {
         throw std::runtime_error("cannot prepare the database: " + migrated.error().message);
     }
-    auto entries = connection->list_blocklist(now_unix());
+    auto entries = connection->list_blocklist(unix_now());
     if (!entries) {
         throw std::runtime_error("cannot read the server blocklist: " + entries.error().message);
     }
@@ -124,7 +122,7 @@ void blocklist_service::rebuild() {
             }
         }
     }
-    current_ = std::make_shared<const as::blocklist>(std::move(all), now_unix());
+    current_ = std::make_shared<const as::blocklist>(std::move(all), unix_now());
 }
 
 void blocklist_service::set_imported(const std::string& source, std::vector<storage::blocklist_entry> entries) {
@@ -135,13 +133,13 @@ void blocklist_service::set_imported(const std::string& source, std::vector<stor
 
 bool blocklist_service::listed_for_challenge(const jid& sender, std::string_view peer_address) const {
     const auto list = current();
-    const auto* entry = list->match(sender, peer_address, now_unix());
+    const auto* entry = list->match(sender, peer_address, unix_now());
     return entry != nullptr && entry->trust == "challenge";
 }
 
 std::vector<storage::blocklist_entry> blocklist_service::imported_entries() const {
     std::lock_guard lock(mutex_);
-    const auto now = now_unix();
+    const auto now = unix_now();
     std::vector<storage::blocklist_entry> out;
     for (const auto& [url, entries] : imported_) {
         for (const auto& e : entries) {
@@ -155,7 +153,7 @@ std::vector<storage::blocklist_entry> blocklist_service::imported_entries() cons
 
 std::vector<storage::blocklist_entry> blocklist_service::local_entries() const {
     std::lock_guard lock(mutex_);
-    const auto now = now_unix();
+    const auto now = unix_now();
     std::vector<storage::blocklist_entry> out;
     for (const auto& e : local_) {
         if (e.expires_at == 0 || e.expires_at > now) {
@@ -166,7 +164,7 @@ std::vector<storage::blocklist_entry> blocklist_service::local_entries() const {
 }
 
 asio::awaitable<void> blocklist_service::reload() {
-    auto list = [now = now_unix()](storage::store& s) { return s.list_blocklist(now); };
+    auto list = [now = unix_now()](storage::store& s) { return s.list_blocklist(now); };
     auto entries = co_await store_.run(std::move(list));
     if (!entries) {
         spdlog::error("antispim: cannot reload the blocklist, keeping the old one: {}", entries.error().message);
@@ -199,7 +197,7 @@ asio::awaitable<void> blocklist_service::follow(antispim_config::import_source s
             spdlog::debug("antispim: {} unchanged", source.url);
         } else if (fetched->status != 200) {
             failure = "HTTP " + std::to_string(fetched->status);
-        } else if (auto entries = parse_blocklist_import(source.format, fetched->body, source.url, now_unix());
+        } else if (auto entries = parse_blocklist_import(source.format, fetched->body, source.url, unix_now());
                    !entries) {
             failure = entries.error();
         } else {

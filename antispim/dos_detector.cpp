@@ -1,4 +1,5 @@
 #include "antispim/dos_detector.hpp"
+#include "protocol/xep0082.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -117,8 +118,7 @@ asio::awaitable<void> dos_detector::block(std::string kind, std::string value, s
     entry.reason = "contacted " + std::to_string(reached) + " users as a stranger within " +
                    std::to_string(limits_.window.count()) + " s";
     entry.source = "dos detector";
-    entry.added_at =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    entry.added_at = unix_now();
     entry.expires_at = entry.added_at + std::chrono::duration_cast<std::chrono::seconds>(limits_.block_for).count();
     spdlog::warn("antispim: DoS detector blocks {} {} for {} h: {} (admins: review with hushctl blocklist list)",
                  entry.kind, entry.value, limits_.block_for.count(), entry.reason);

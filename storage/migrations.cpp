@@ -1,4 +1,5 @@
 #include "storage/migrations.hpp"
+#include "protocol/xep0082.hpp"
 
 #include <array>
 #include <chrono>
@@ -220,10 +221,6 @@ constexpr std::array tokens{
     token{"{now}", "CAST(strftime('%s', 'now') AS INTEGER)", "CAST(FLOOR(EXTRACT(EPOCH FROM now())) AS BIGINT)"},
 };
 
-std::int64_t now_unix() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 }  // namespace
 
@@ -292,7 +289,7 @@ result<int> apply_migrations(migration_target& target) {
             return unexpected(error{"migration " + std::to_string(m.version) + " (" + std::string(m.description) +
                                     ") failed: " + applied.error().message});
         }
-        if (auto recorded = target.record_version(m.version, m.description, now_unix()); !recorded) {
+        if (auto recorded = target.record_version(m.version, m.description, unix_now()); !recorded) {
             target.rollback();
             return unexpected(recorded.error());
         }

@@ -1,5 +1,6 @@
 // sql_store: migrations, the query helpers, and accounts.
 #include "storage/sql_store.hpp"
+#include "protocol/xep0082.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -10,10 +11,7 @@ namespace hush::storage {
 
 sql_store::sql_store(std::unique_ptr<sql_driver> driver) : driver_(std::move(driver)) {}
 
-std::int64_t sql_store::now_unix() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
+std::int64_t sql_store::now_unix() { return unix_now(); }
 
 // ---- query helpers ----
 

@@ -1,4 +1,5 @@
 #include "server/im/account_services.hpp"
+#include "protocol/xep0082.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -71,10 +72,6 @@ bool reserved_namespace(std::string_view ns) {
     return ns.starts_with("jabber:") || ns.starts_with("http://jabber.org/") || ns == account_services::vcard_ns;
 }
 
-std::int64_t now_unix() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 stanza storage_failure(const stanza& iq, std::string_view what, const jid& account, const std::string& message) {
     spdlog::error("account services: {} for {} failed: {}", what, account.bare_string(), message);
@@ -245,7 +242,7 @@ boost::asio::awaitable<stanza> account_services::last_activity(const stanza& iq,
         if (!*found) {
             co_return make_error_reply(iq, "item-not-found");  // never logged out since it was created
         }
-        seconds = now_unix() - (*found)->logout_at;
+        seconds = unix_now() - (*found)->logout_at;
         status = std::move((*found)->status);
     }
     stanza reply = make_iq_result(iq);

@@ -1,4 +1,5 @@
 #include "server/pipeline/router.hpp"
+#include "protocol/xep0082.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -258,8 +259,7 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
     const antispim::decision d = co_await chain_.evaluate(ctx);
     if (recent_ != nullptr && d.result.kind != antispim::verdict_kind::pass) {
         verdict_record r;
-        r.time = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-                     .count();
+        r.time = unix_now();
         r.policy = d.policy;
         r.verdict = std::string(antispim::verdict_name(d.result.kind));
         r.reason = d.result.reason;
