@@ -31,7 +31,7 @@
 #include "antispim/recent_verdicts.hpp"
 #include "server/im/registration.hpp"
 #include "server/stream/connection_tracker.hpp"
-#include "server/stream/listener.hpp"
+#include "server/app/listener.hpp"
 #include "server/pipeline/router.hpp"
 #include "server/s2s/s2s_manager.hpp"
 #include "server/app/server_context.hpp"

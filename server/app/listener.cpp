@@ -1,4 +1,4 @@
-#include "server/stream/listener.hpp"
+#include "server/app/listener.hpp"
 
 #include <spdlog/spdlog.h>
 
