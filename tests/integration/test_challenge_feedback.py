@@ -1,7 +1,8 @@
 """What a person reads from the Bot Challenge, with slixmpp over real TLS sockets: the question as a plain chat
 message naming the server, plain-word feedback for a too fast and a wrong answer, a short approval without the
-secret in the sentence, the texts in the sender's language (xml:lang, from the stanza or its stream), and chat
-states during a lockout that neither move its end nor get held (issue 13).
+secret in the sentence, the texts in the sender's language (xml:lang, from the stanza or its stream), and automatic
+client traffic (chat states, receipts, markers) that never counts as trying: no challenge, nothing held, and during a
+lockout no error and no move of its end (issue 13).
 """
 
 from __future__ import annotations
@@ -160,3 +161,44 @@ def test_chat_states_during_a_lockout_neither_move_its_end_nor_get_held(hush, xm
     xmpp.run(scenario())
     listing = server.hushctl("requests", "bob@localhost").stdout.splitlines()
     assert len(listing) == 1 and "1 held" in listing[0], listing  # only "hello bob": no chat state was held
+
+
+def test_automatic_client_traffic_never_counts_as_trying(hush, xmpp):
+    """Chat states, receipts and markers a stranger's client sends on its own are dropped: they draw no challenge,
+    are not held, and during a lockout they neither get an error nor restart the wait (issue 13)."""
+    server = start(hush, min_answer=0)
+    automatic = [
+        "<message to='bob@localhost' type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>",
+        "<message to='bob@localhost' type='chat'><inactive xmlns='http://jabber.org/protocol/chatstates'/>"
+        "<no-store xmlns='urn:xmpp:hints'/></message>",
+        "<message to='bob@localhost'><received xmlns='urn:xmpp:receipts' id='x1'/></message>",
+        "<message to='bob@localhost'><displayed xmlns='urn:xmpp:chat-markers:0' id='x1'/></message>",
+    ]
+
+    async def scenario():
+        bob, mallory = client(xmpp, "bob@localhost/desk"), client(xmpp, "mallory@localhost/x")
+        await login(bob, server.port("c2s"))
+        await login(mallory, server.port("c2s"))
+        for raw in automatic:
+            mallory.xmpp.send_raw(raw)
+        await mallory.ping_server()
+        await bob.ping_server()
+        assert not mallory.received_matching(is_challenge("bob@localhost"))  # no first contact yet
+        assert not bob.received_matching(lambda s: s.xml.tag == q(CLIENT_NS, "message"))
+        mallory.send_message("bob@localhost", "hello bob")
+        st = await mallory.expect_stanza(is_challenge("bob@localhost"), "the challenge")
+        for attempt in range(3):
+            mallory.send_message("bob@localhost", wrong_answer(challenge_of(st)[1]))
+            if attempt < 2:
+                st = await mallory.expect_stanza(is_challenge("bob@localhost"), "a new challenge")
+        await mallory.expect_stanza(is_lockout("bob@localhost"), "the lockout")
+        # Locked out: the client keeps sending chat states. None is answered, none restarts the lockout.
+        for raw in automatic:
+            mallory.xmpp.send_raw(raw)
+        await mallory.ping_server()
+        assert not mallory.received_matching(lambda s: s.xml.get("type") == "error")
+
+    xmpp.run(scenario())
+    listing = server.hushctl("requests", "bob@localhost").stdout.splitlines()
+    assert len(listing) == 1 and "1 held" in listing[0], listing  # only "hello bob"
+    assert server.stderr_text().count("challenge defer") == 0  # no lockout restart was decided
