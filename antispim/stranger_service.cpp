@@ -6,13 +6,8 @@
 #include "antispim/stranger_service_internal.hpp"
 
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
-#include <random>
-#include <sstream>
-
-#include "protocol/namespaces.hpp"
 #include "protocol/scram.hpp"
 #include "protocol/subscription.hpp"
 
