@@ -36,7 +36,8 @@ public:
     result<void> atomically(const std::string& domain, const std::string& username,
                             const std::function<result<void>()>& fn) override;
 
-    // IM core (sql_im_store.cpp)
+    // IM core (sql_roster_store.cpp, sql_offline_store.cpp, sql_privacy_store.cpp, sql_document_store.cpp,
+    // sql_held_store.cpp)
     result<std::vector<roster_item>> get_roster(const std::string& domain, const std::string& username) override;
     result<std::optional<roster_item>> get_roster_item(const std::string& domain, const std::string& username,
                                                        const std::string& contact) override;

@@ -1,0 +1,184 @@
+// The "challenge" policy for the chain: names the verdict for a stranger's stanza from the state read with the
+// relation, and returns the effect that decides again, holds the stanza and answers the sender.
+#include "antispim/stranger_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace hush {
+
+namespace asio = boost::asio;
+namespace as = antispim;
+
+// ---- the policy ---------------------------------------------------------------------------------------------------
+
+namespace {
+
+class effect_fn final : public as::verdict_effect {
+public:
+    using fn = std::function<asio::awaitable<void>(const stanza&)>;
+    explicit effect_fn(fn f) : f_(std::move(f)) {}
+    asio::awaitable<void> apply(const stanza& s) override { co_await f_(s); }
+
+private:
+    fn f_;
+};
+
+as::verdict make(as::verdict_kind kind, std::string reason, effect_fn::fn effect = {}) {
+    as::verdict v;
+    v.kind = kind;
+    v.reason = std::move(reason);
+    if (effect) {
+        v.effect = std::make_shared<effect_fn>(std::move(effect));
+    }
+    return v;
+}
+
+class challenge_policy final : public as::policy {
+public:
+    explicit challenge_policy(antispim_service& service) : service_(service) {}
+    std::string_view name() const override { return "challenge"; }
+
+    asio::awaitable<hush::expected<as::verdict, as::policy_failure>> evaluate(const as::spim_context& ctx) override {
+        using result = hush::expected<as::verdict, as::policy_failure>;
+        if (!ctx.stranger) {
+            co_return result(as::verdict::pass());
+        }
+        const stanza& s = ctx.stanza;
+        const std::string_view type = s.type();
+        // What a stranger can reach a user by: messages, invites, directed presence, iq requests.
+        if (as::path_of(s) == as::stranger_path::none) {
+            co_return result(as::verdict::pass());
+        }
+        const jid receiver = ctx.receiver.bare();
+        const jid sender = ctx.sender;
+        const std::string sender_bare = sender.bare_string();
+        // The router read this with the stranger status, in the same storage operation.
+        std::shared_ptr<const as::receiver_record> record = ctx.record;
+        if (!record) {
+            auto loaded = co_await service_.load_record(receiver, sender_bare);
+            if (!loaded) {
+                co_return hush::unexpected<as::policy_failure>(as::policy_failure{loaded.error()});
+            }
+            record = std::make_shared<const as::receiver_record>(std::move(*loaded));
+        }
+        auto settings = record->settings;
+        // A sender listed by a source trusted for "challenge" only is asked whatever the user chose.
+        if (service_.listed_for_challenge(ctx) && (!settings.enabled || settings.strangers == as::stranger_mode::allow)) {
+            settings.enabled = true;
+            settings.strangers = as::stranger_mode::challenge;
+        }
+        if (!settings.enabled || settings.strangers == as::stranger_mode::allow) {
+            co_return result(as::verdict::pass());
+        }
+        if (settings.strangers == as::stranger_mode::drop) {
+            co_return result(make(as::verdict_kind::drop, "stranger-dropped"));
+        }
+        // Step s: a stanza carrying the receiver's secret for this sender passes.
+        if (auto secret = s.child("secret", as::ns);
+            secret && as::secret_matches(record->key, sender_bare, secret.child_value())) {
+            co_return result(as::verdict::pass());
+        }
+        const auto& state = record->state;
+        auto* svc = &service_;
+        if (ctx.kind == stanza_kind::message && !state.blocked &&
+            as::challenge_engine::looks_like_answer(state, s.element().child_value("body"))) {
+            co_return result(make(as::verdict_kind::drop, "challenge-answer",
+                                  [svc, receiver, sender](const stanza& answer) -> asio::awaitable<void> {
+                                      co_await svc->answer(receiver, sender, answer.element().child_value("body"),
+                                                           answer);
+                                  }));
+        }
+        if (ctx.kind == stanza_kind::iq || (ctx.kind == stanza_kind::presence && type.empty())) {
+            // Nothing to hold that could wait for a human: an iq from a stranger gets what a missing resource
+            // would, directed presence is dropped. The stranger's message or invite is what gets challenged.
+            if (ctx.kind == stanza_kind::iq) {
+                as::verdict v = make(as::verdict_kind::reject, "stranger-iq");
+                v.error_condition = "service-unavailable";
+                co_return result(std::move(v));
+            }
+            co_return result(make(as::verdict_kind::drop, "stranger-presence"));
+        }
+        // A preview on a copy names the verdict; the effect decides again on the stored state and records it in one
+        // atomic storage operation (never in dry-run, where effects do not run).
+        as::sender_state preview = state;
+        const auto outcome =
+            service_.with_engine([&](as::challenge_engine& e) { return e.on_stanza(preview, settings, as::clock_type::now()); });
+        const bool exists = record->account_exists;
+        using kind = as::stranger_outcome::kind;
+        switch (outcome.what) {
+        case kind::blocked: {
+            as::verdict v = make(as::verdict_kind::reject, "stranger-blocked");
+            v.error_condition = "service-unavailable";
+            co_return result(std::move(v));
+        }
+        case kind::locked_out: {
+            as::verdict v = make(as::verdict_kind::defer, "stranger-locked-out",
+                                 [svc, receiver, sender_bare, settings, exists](const stanza&) -> asio::awaitable<void> {
+                                     // The lockout starts over (seed step k); the router sends the error.
+                                     auto step = co_await svc->record_stranger_stanza(receiver, sender_bare, settings,
+                                                                                      exists, nullptr);
+                                     if (!step) {
+                                         spdlog::error("antispim: cannot record a lockout of {} for {}: {}",
+                                                       sender_bare, receiver.bare_string(), step.error());
+                                     }
+                                 });
+            v.error_condition = "policy-violation";
+            v.error_text = service_.lockout_text(receiver, outcome.until, stanza_lang(s));
+            v.error_payload = retry_after_payload(outcome.until);
+            co_return result(std::move(v));
+        }
+        case kind::challenge:
+        case kind::resend:
+            co_return result(make(
+                as::verdict_kind::hold, outcome.what == kind::challenge ? "stranger-challenged" : "stranger-held",
+                [svc, receiver, sender, sender_bare, settings, exists](const stanza& held) -> asio::awaitable<void> {
+                    auto step = co_await svc->record_stranger_stanza(receiver, sender_bare, settings, exists, &held);
+                    if (!step) {
+                        spdlog::error("antispim: cannot hold a stanza from {} for {}: {}", sender_bare,
+                                      receiver.bare_string(), step.error());
+                        co_await svc->sink().send(make_error_reply(held, "internal-server-error", error_type::wait,
+                                                                   "try again later"));
+                        co_return;
+                    }
+                    if (step->sender_full) {
+                        co_await svc->sink().send(make_error_reply(
+                            held, "resource-constraint", error_type::wait,
+                            as::waiting_sentence(svc->texts(stanza_lang(held)).texts, svc->speaker_for(receiver))));
+                        co_return;
+                    }
+                    for (const auto& evicted : step->evicted) {
+                        co_await svc->send_eviction_notice(evicted);
+                    }
+                    if (step->notify_requests > 0) {
+                        co_await svc->send_request_notice(receiver, step->notify_requests);
+                    }
+                    switch (step->outcome.what) {
+                    case kind::challenge:
+                        co_await svc->send_challenge(receiver, sender, settings, step->state,
+                                                     as::challenge_feedback::none, stanza_lang(held));
+                        break;
+                    case kind::locked_out:  // a parallel stanza used the last try first
+                        co_await svc->send_lockout(held, step->outcome.until);
+                        break;
+                    case kind::blocked:
+                        co_await svc->sink().send(make_error_reply(held, "service-unavailable"));
+                        break;
+                    case kind::resend:
+                        break;
+                    }
+                }));
+        }
+        co_return result(as::verdict::pass());
+    }
+
+private:
+    antispim_service& service_;
+};
+
+}  // namespace
+
+std::unique_ptr<as::policy> antispim_service::make_challenge_policy() {
+    return std::make_unique<challenge_policy>(*this);
+}
+
+}  // namespace hush
