@@ -1,6 +1,7 @@
 #include "antispim/challenge.hpp"
 
 #include "protocol/scram.hpp"
+#include "protocol/xep0082.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
@@ -53,10 +54,6 @@ bool read_number(pugi::xml_node e, const char* name, T& out, std::int64_t min, s
     }
     out = static_cast<T>(v);
     return true;
-}
-
-std::int64_t seconds_since_epoch(time_point t) {
-    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
 
@@ -184,10 +181,10 @@ std::string serialize_sender_state(const sender_state& st) {
     pugi::xml_document doc;
     auto e = doc.append_child("sender");
     e.append_attribute("challenge").set_value(st.challenge_id.c_str());
-    e.append_attribute("challenged-at").set_value(static_cast<long long>(seconds_since_epoch(st.challenged_at)));
+    e.append_attribute("challenged-at").set_value(static_cast<long long>(unix_seconds(st.challenged_at)));
     e.append_attribute("tries").set_value(st.tries);
     e.append_attribute("lockouts").set_value(st.lockouts);
-    e.append_attribute("locked-until").set_value(static_cast<long long>(seconds_since_epoch(st.locked_until)));
+    e.append_attribute("locked-until").set_value(static_cast<long long>(unix_seconds(st.locked_until)));
     e.append_attribute("blocked").set_value(st.blocked ? "true" : "false");
     e.append_attribute("approved-key").set_value(st.approved_key.c_str());
     for (const auto& o : st.offered) {
@@ -403,6 +400,10 @@ std::string format_utc(time_point t) {
     char buffer[32];
     std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buffer;
+}
+
+std::string retry_after_payload(time_point until) {
+    return "<retry-after xmlns='" + std::string(ns) + "' until='" + format_utc(until) + "'/>";
 }
 
 }  // namespace hush::antispim

@@ -106,4 +106,8 @@ bool secret_matches(std::string_view key, std::string_view sender_bare, std::str
 // RFC 3339 UTC, seconds precision: "2026-11-23T21:00:00Z".
 std::string format_utc(time_point t);
 
+// <retry-after xmlns='urn:hush:antispim:0' until='…'/>: when a refused sender may try again (lockouts, rate limits),
+// for an error's payload or a notice.
+std::string retry_after_payload(time_point until);
+
 }  // namespace hush::antispim

@@ -124,7 +124,7 @@ public:
                                  });
             v.error_condition = "policy-violation";
             v.error_text = service_.lockout_text(receiver, outcome.until, stanza_lang(s));
-            v.error_payload = retry_after_payload(outcome.until);
+            v.error_payload = as::retry_after_payload(outcome.until);
             co_return result(std::move(v));
         }
         case kind::challenge:

@@ -49,7 +49,7 @@ public:
         if (limiter_.options().defer) {
             v.kind = as::verdict_kind::defer;
             const auto until = std::chrono::system_clock::now() + refused->retry_after;
-            v.error_payload = "<retry-after xmlns='" + std::string(as::ns) + "' until='" + as::format_utc(until) + "'/>";
+            v.error_payload = as::retry_after_payload(until);
         } else {
             v.kind = as::verdict_kind::reject;
         }

@@ -14,7 +14,6 @@ namespace asio = boost::asio;
 namespace as = antispim;
 namespace docs = antispim_documents;
 using stranger_detail::approved_now;
-using stranger_detail::unix_seconds;
 
 namespace {
 
@@ -54,10 +53,6 @@ as::speaker antispim_service::speaker_for(const jid& r) { return {r.domain(), r.
 
 std::string antispim_service::lockout_text(const jid& r, as::time_point until, std::string_view lang) const {
     return as::lockout_sentence(texts(lang).texts, speaker_for(r), as::clock_type::now(), until);
-}
-
-std::string retry_after_payload(as::time_point until) {
-    return "<retry-after xmlns='" + std::string(as::ns) + "' until='" + as::format_utc(until) + "'/>";
 }
 
 // ---- advice for the receiver -------------------------------------------------------------------------------------
@@ -180,7 +175,7 @@ asio::awaitable<void> antispim_service::send_challenge(const jid& r, const jid& 
 stanza antispim_service::lockout_error(const stanza& s, const jid& r, as::time_point until) const {
     stanza error = make_error_reply(s, "policy-violation", error_type::wait, lockout_text(r, until, stanza_lang(s)));
     pugi::xml_document extra;
-    extra.load_string(retry_after_payload(until).c_str());
+    extra.load_string(as::retry_after_payload(until).c_str());
     error.element().child("error").append_copy(extra.first_child());
     return error;
 }
@@ -197,7 +192,7 @@ asio::awaitable<void> antispim_service::send_lockout_notice(const jid& r, const 
     append_text(m.element(), "body",
                 as::lockout_body(chosen.texts, speaker_for(r), as::clock_type::now(), until));
     pugi::xml_document extra;
-    extra.load_string(retry_after_payload(until).c_str());
+    extra.load_string(as::retry_after_payload(until).c_str());
     m.element().append_copy(extra.first_child());
     co_await sink_->send_unfiltered(std::move(m));
 }

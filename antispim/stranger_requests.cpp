@@ -12,7 +12,6 @@ namespace hush {
 namespace asio = boost::asio;
 namespace as = antispim;
 namespace docs = antispim_documents;
-using stranger_detail::unix_seconds;
 
 namespace {
 

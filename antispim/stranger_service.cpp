@@ -18,7 +18,6 @@ namespace as = antispim;
 namespace docs = antispim_documents;
 using stranger_detail::approved_now;
 using stranger_detail::read_record;
-using stranger_detail::unix_seconds;
 
 namespace {
 

@@ -185,8 +185,6 @@ private:
     antispim::receiver_record phantom_record(const jid& receiver_bare, const std::string& sender_bare);
 };
 
-// <error type='wait'><policy-violation/><retry-after xmlns='urn:hush:antispim:0' until='…'/></error> payload.
-std::string retry_after_payload(antispim::time_point until);
 // The xml:lang a stanza carries (the C2S stream's default is stamped on client stanzas that have none).
 std::string_view stanza_lang(const stanza& s);
 

@@ -7,15 +7,12 @@
 
 #include "antispim/challenge.hpp"
 #include "antispim/context.hpp"
+#include "protocol/xep0082.hpp"
 #include "storage/store.hpp"
 
 namespace hush::stranger_detail {
 
 namespace as = antispim;
-
-inline std::int64_t unix_seconds(as::time_point t) {
-    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
 
 // The receiver's challenge data and, unless `sender_bare` is empty, the sender's state (an existing account).
 storage::result<as::receiver_record> read_record(storage::store& s, const std::string& d, const std::string& u,

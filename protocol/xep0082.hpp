@@ -6,9 +6,11 @@
 
 namespace hush {
 
-inline std::int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+inline std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
+
+inline std::int64_t unix_now() { return unix_seconds(std::chrono::system_clock::now()); }
 
 // "2026-11-23T21:00:00Z" (UTC, seconds precision) for a unix time.
 std::string xep0082_stamp(std::int64_t unix_seconds);
