@@ -122,18 +122,11 @@ server::server(config cfg)
             const auto resources = registry_.resources(bare);
             return std::any_of(resources.begin(), resources.end(), [](const auto& r) { return r.available; });
         },
+        [im = im_.get()](const jid& account, const jid& requester) { return im->may_see_presence(account, requester); },
         std::chrono::steady_clock::now());
     handlers_->add_extension(
-        [services = account_services_.get(), im = im_.get()](const stanza& iq,
-                                                             const jid& addressed) -> boost::asio::awaitable<std::optional<stanza>> {
-            // XEP-0012 §3: an account's last activity only for those allowed to see its presence.
-            if (addressed.has_node() && iq.child("query", "jabber:iq:last")) {
-                const auto requester = jid::parse(iq.from());
-                if (!requester || !co_await im->may_see_presence(addressed, *requester)) {
-                    co_return make_error_reply(iq, "forbidden");
-                }
-            }
-            co_return co_await services->handle(iq, addressed);
+        [services = account_services_.get()](const stanza& iq, const jid& addressed) {
+            return services->handle(iq, addressed);
         },
         [] {
             auto features = account_services::features();

@@ -81,8 +81,12 @@ stanza storage_failure(const stanza& iq, std::string_view what, const jid& accou
 }  // namespace
 
 account_services::account_services(storage::async_store& store, online_check is_online,
+                                   presence_permission may_see_presence,
                                    std::chrono::steady_clock::time_point started)
-    : store_(store), is_online_(std::move(is_online)), started_(started) {}
+    : store_(store),
+      is_online_(std::move(is_online)),
+      may_see_presence_(std::move(may_see_presence)),
+      started_(started) {}
 
 const std::vector<std::string>& account_services::features() {
     static const std::vector<std::string> list{std::string(last_ns), std::string(private_ns), std::string(vcard_ns)};
@@ -105,6 +109,13 @@ boost::asio::awaitable<std::optional<stanza>> account_services::handle(const sta
         co_return std::nullopt;
     }
     if (is_last) {
+        if (addressed.has_node()) {
+            // XEP-0012 §3: an account's last activity only for those allowed to see its presence.
+            const auto requester = jid::parse(iq.from());
+            if (!requester || !may_see_presence_ || !co_await may_see_presence_(addressed.bare(), *requester)) {
+                co_return make_error_reply(iq, "forbidden");
+            }
+        }
         stanza reply = co_await last_activity(iq, addressed);
         co_return reply;
     }

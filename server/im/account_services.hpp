@@ -24,6 +24,8 @@ class account_services {
 public:
     // Is at least one resource of this account available? Called on the event loop; must not block.
     using online_check = std::function<bool(const jid& bare)>;
+    // May `requester` see the presence of local `account` (subscription from/both, or the account itself)?
+    using presence_permission = std::function<boost::asio::awaitable<bool>(const jid& account, const jid& requester)>;
 
     static constexpr std::string_view vcard_ns = "vcard-temp";
     static constexpr std::string_view private_ns = "jabber:iq:private";
@@ -31,16 +33,14 @@ public:
     // Largest serialized <vCard/> accepted; larger ones get <not-acceptable/>.
     static constexpr std::size_t max_vcard_bytes = 64 * 1024;
 
-    account_services(storage::async_store& store, online_check is_online,
+    account_services(storage::async_store& store, online_check is_online, presence_permission may_see_presence,
                      std::chrono::steady_clock::time_point started);
 
     // `iq` is a validated request (type get or set, one payload) whose `from` is the stamped full JID of a local
     // user; `addressed` is the server domain or an existing local account's bare JID (as iq_handler::handle).
     // Returns nullopt when the payload is none of ours (or the iq is not a get/set), else the result or error.
-    //
-    // jabber:iq:last to an account is answered here without any authorization check: XEP-0012 §3 allows it only
-    // to entities that may see the account's presence (subscription from/both, or the account itself). The
-    // CALLER must check that before calling and answer <forbidden/> itself otherwise.
+    // jabber:iq:last to an account is answered only to those who may see its presence (XEP-0012 §3); others
+    // get <forbidden/>.
     boost::asio::awaitable<std::optional<stanza>> handle(const stanza& iq, const jid& addressed);
 
     // The namespaces served, for disco#info (all three belong in the server's features; jabber:iq:last and
@@ -56,6 +56,7 @@ private:
 
     storage::async_store& store_;
     online_check is_online_;
+    presence_permission may_see_presence_;
     std::chrono::steady_clock::time_point started_;
 };
 

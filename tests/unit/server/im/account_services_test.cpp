@@ -69,6 +69,9 @@ public:
         : store(sqlite_options(dir.path())),
           services(
               store, [this](const jid& bare) { return online.contains(bare.bare_string()); },
+              [this](const jid& account, const jid& requester) -> boost::asio::awaitable<bool> {
+                  co_return requester.equals_bare(account) || subscribers.contains(requester.bare_string());
+              },
               std::chrono::steady_clock::now() - std::chrono::seconds(42)) {
         create_account("alice");
         create_account("bob");
@@ -112,6 +115,7 @@ public:
     temp_dir dir;
     storage::async_store store;
     std::set<std::string> online;
+    std::set<std::string> subscribers{"alice@example.org"};  // may see the accounts' presence
     account_services services;
 };
 
@@ -352,4 +356,19 @@ TEST_CASE("a storage failure is an internal-server-error, never a wrong answer")
     // The uptime needs no storage.
     CHECK(f.answer(iq("get", alice_full, "example.org", "<query xmlns='jabber:iq:last'/>"), "example.org").type() ==
           "result");
+}
+
+TEST_CASE("last activity of an account only for those who may see its presence (XEP-0012 §3)") {
+    fixture f;
+    const std::string_view query = "<query xmlns='jabber:iq:last'/>";
+    f.set_last("bob", now_unix() - 60, "");
+    const std::string carol = "carol@example.org/x";
+    check_error(f.answer(iq("get", carol, "bob@example.org", query), "bob@example.org"), "forbidden", "auth");
+    // The account itself, and a subscriber, may.
+    check_result(f.answer(iq("get", "bob@example.org/laptop", "bob@example.org", query), "bob@example.org"),
+                 "bob@example.org/laptop", "bob@example.org");
+    check_result(f.answer(iq("get", alice_full, "bob@example.org", query), "bob@example.org"), alice_full,
+                 "bob@example.org");
+    // The server's uptime is anyone's to ask.
+    check_result(f.answer(iq("get", carol, "example.org", query), "example.org"), carol, "example.org");
 }
