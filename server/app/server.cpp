@@ -12,6 +12,7 @@
 
 #include "server/stream/certificate.hpp"
 #include "server/stream/supervised.hpp"
+#include "server/stream/test_hooks.hpp"
 
 #ifndef HUSH_VERSION
 #define HUSH_VERSION "0.1.0"
@@ -166,6 +167,7 @@ asio::any_io_executor server::next_executor() {
 }
 
 int server::run() {
+    test_hooks::announce();
     for (auto& l : listeners_) {
         l->start();
         std::printf("hushd: listening %s %s:%u\n", std::string(l->kind_name()).c_str(),
