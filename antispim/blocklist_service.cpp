@@ -9,8 +9,6 @@
 #include <stdexcept>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -176,12 +174,6 @@ asio::awaitable<void> blocklist_service::reload() {
 std::unique_ptr<as::policy> blocklist_service::make_policy() { return std::make_unique<blocklist_policy>(*this); }
 
 // ---- following other servers' lists -------------------------------------------------------------------------------
-
-void blocklist_service::start_imports(asio::any_io_executor executor, const std::atomic<bool>& stopping) {
-    for (const auto& source : cfg_.imports) {
-        asio::co_spawn(executor, follow(source, stopping), asio::detached);
-    }
-}
 
 asio::awaitable<void> blocklist_service::follow(antispim_config::import_source source,
                                                 const std::atomic<bool>& stopping) {

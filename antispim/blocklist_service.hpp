@@ -11,8 +11,6 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/any_io_executor.hpp>
-
 #include <boost/asio/awaitable.hpp>
 
 #include "antispim/blocklist.hpp"
@@ -38,9 +36,10 @@ public:
 
     std::unique_ptr<antispim::policy> make_policy();
 
-    // Starts following the configured [[antispim.import]] sources (each polled with If-None-Match on its own
-    // coroutine until `stopping` says so). Imported entries block like local ones; they are not published.
-    void start_imports(boost::asio::any_io_executor executor, const std::atomic<bool>& stopping);
+    // Follows one configured [[antispim.import]] source: polls it with If-None-Match every interval until
+    // `stopping` says so. Imported entries block like local ones; they are not published. The server runs one per
+    // source, supervised (restarted should it fail).
+    boost::asio::awaitable<void> follow(antispim_config::import_source source, const std::atomic<bool>& stopping);
 
     // Replaces the entries imported from one source ("import:<url>", "rtbl:<service>/<node>").
     void set_imported(const std::string& source, std::vector<storage::blocklist_entry> entries);
@@ -59,7 +58,6 @@ public:
 private:
     void install(std::vector<storage::blocklist_entry> entries);
     void rebuild();  // under mutex_: merges local and imported entries into a new snapshot
-    boost::asio::awaitable<void> follow(antispim_config::import_source source, const std::atomic<bool>& stopping);
 
     const antispim_config& cfg_;
     std::string ca_file_;

@@ -5,9 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "antispim/blocklist.hpp"
@@ -44,12 +43,6 @@ std::optional<storage::blocklist_entry> rtbl_service::entry_for(const antispim_c
     e.added_at = now;
     e.trust = source.trust;
     return e;
-}
-
-void rtbl_service::start(asio::any_io_executor executor, const std::atomic<bool>& stopping) {
-    for (std::size_t i = 0; i < cfg_.rtbls.size(); ++i) {
-        asio::co_spawn(executor, follow(i, stopping), asio::detached);
-    }
 }
 
 asio::awaitable<void> rtbl_service::follow(std::size_t index, const std::atomic<bool>& stopping) {

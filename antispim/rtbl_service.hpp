@@ -4,12 +4,12 @@
 // and retractions apply at once. Item ids are the listed sources: a domain (spam_source_domains), the hex SHA-256
 // of a bare JID (spam_source_jids_sha256) or an address or range (spam_source_ips). They go into the server-wide
 // blocklist as imported entries (source "rtbl:<service>/<node>", the source's trust) — several services at once.
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include "antispim/blocklist_service.hpp"
@@ -29,8 +29,9 @@ public:
     rtbl_service(const antispim_config& cfg, std::string self, blocklist_service& blocklist);
 
     void set_sink(stanza_sink* sink) { sink_ = sink; }
-    // Subscribes and fetches now, then resyncs every source's nodes on its interval until `stopping`.
-    void start(boost::asio::any_io_executor executor, const std::atomic<bool>& stopping);
+    // For the [[antispim.rtbl]] source at `index`: subscribes and fetches now, then resyncs its nodes on its
+    // interval until `stopping`. The server runs one per source, supervised (restarted should it fail).
+    boost::asio::awaitable<void> follow(std::size_t index, const std::atomic<bool>& stopping);
 
     boost::asio::awaitable<bool> handle(const stanza& s) override;
 
@@ -46,7 +47,6 @@ private:
         bool fetch = false;  // items request (else a subscription)
     };
     boost::asio::awaitable<void> request(std::size_t source, const std::string& node, bool fetch);
-    boost::asio::awaitable<void> follow(std::size_t source, const std::atomic<bool>& stopping);
     // Under mutex_: the node's items changed; hands them to the blocklist.
     void publish(std::size_t source, const std::string& node);
     std::optional<std::size_t> source_of(std::string_view from) const;

@@ -48,6 +48,7 @@ hush::expected<std::string, std::string> read_source(const config& cfg, const st
     if (source.starts_with("http://") || source.starts_with("https://")) {
         boost::asio::io_context io;
         auto fetch = fetch_list(source, "", cfg.s2s.ca_file, std::chrono::seconds(30));
+        // Not supervised: use_future hands an exception to result.get() below, in this one-shot command.
         auto result = boost::asio::co_spawn(io, std::move(fetch), boost::asio::use_future);
         io.run();
         auto fetched = result.get();

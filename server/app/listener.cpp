@@ -3,8 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -12,6 +10,7 @@
 #include "server/c2s/c2s_session.hpp"
 #include "server/http/http_api.hpp"
 #include "server/s2s/s2s_incoming.hpp"
+#include "server/stream/supervised.hpp"
 
 namespace hush {
 
@@ -60,7 +59,10 @@ std::string_view listener::kind_name() const {
 }
 
 void listener::start() {
-    asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+    // Restarted should it fail: a listener that stops accepting would leave its port dead until a restart.
+    spawn_supervised_loop(
+        acceptor_.get_executor(), fmt::format("accept loop on {}:{}", where_.address, port_),
+        [this] { return accept_loop(); }, [this] { return acceptor_.is_open(); }, std::chrono::seconds(1));
 }
 
 void listener::stop() {
@@ -86,7 +88,11 @@ asio::awaitable<void> listener::accept_loop() {
         if (where_.type == listener_config::kind::http) {
             if (ctx_.http != nullptr) {
                 auto executor = socket.get_executor();
-                asio::co_spawn(executor, ctx_.http->serve(std::move(socket)), asio::detached);
+                boost::system::error_code ep_ec;
+                const auto peer = socket.remote_endpoint(ep_ec);
+                const std::string from = ep_ec ? "unknown" : peer.address().to_string();
+                // A failure ends this one connection (its socket closes with the coroutine); logged, nothing more.
+                spawn_supervised(executor, "http connection from " + from, ctx_.http->serve(std::move(socket)));
             }
             continue;
         }

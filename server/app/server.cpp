@@ -6,13 +6,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
 #include <future>
 
 #include "server/stream/certificate.hpp"
+#include "server/stream/supervised.hpp"
+#include "server/stream/test_hooks.hpp"
 
 #ifndef HUSH_VERSION
 #define HUSH_VERSION "0.1.0"
@@ -160,6 +160,7 @@ asio::any_io_executor server::next_executor() {
 }
 
 int server::run() {
+    test_hooks::announce();
     for (auto& l : listeners_) {
         l->start();
         std::printf("hushd: listening %s %s:%u\n", std::string(l->kind_name()).c_str(),
@@ -173,7 +174,8 @@ int server::run() {
                 return;
             }
             if (signo == SIGHUP) {
-                asio::co_spawn(*loops_.front(), blocklist_->reload(), asio::detached);
+                // One-shot: a failure is logged, and the periodic reload below tries again.
+                spawn_supervised(loops_.front()->get_executor(), "blocklist reload on SIGHUP", blocklist_->reload());
                 const auto err = tls_->reload();
                 if (err.empty()) {
                     spdlog::info("SIGHUP: TLS certificate reloaded");
@@ -188,11 +190,24 @@ int server::run() {
         });
     };
     wait_signal();
-    blocklist_->start_imports(loops_.front()->get_executor(), stopping_);
-    rtbl_->start(loops_.front()->get_executor(), stopping_);
+    // The background loops below are restarted when they fail (spawn_supervised_loop): a blocklist that stops
+    // following its sources, or state that is never swept again, is worse than a logged error and a retry.
+    const auto keep_going = [this] { return !stopping_; };
+    // Each [[antispim.import]] source, polled with If-None-Match until shutdown.
+    for (const auto& source : cfg_.antispim.imports) {
+        spawn_supervised_loop(
+            loops_.front()->get_executor(), "blocklist import from " + source.url,
+            [this, source] { return blocklist_->follow(source, stopping_); }, keep_going);
+    }
+    // Each [[antispim.rtbl]] service: subscribe, fetch, resync until shutdown.
+    for (std::size_t i = 0; i < cfg_.antispim.rtbls.size(); ++i) {
+        spawn_supervised_loop(
+            loops_.front()->get_executor(), "real-time blocklist " + cfg_.antispim.rtbls[i].service,
+            [this, i] { return rtbl_->follow(i, stopping_); }, keep_going);
+    }
     // hushctl edits the blocklist in the database: pick its changes up now and then.
-    asio::co_spawn(
-        *loops_.front(),
+    spawn_supervised_loop(
+        loops_.front()->get_executor(), "periodic blocklist reload",
         [this]() -> asio::awaitable<void> {
             asio::steady_timer timer(*loops_.front());
             while (!stopping_) {
@@ -204,11 +219,11 @@ int server::run() {
                 co_await blocklist_->reload();
             }
         },
-        asio::detached);
+        keep_going);
     // The one sweeper of anti-SPIM state: expired held stanzas, challenge states, contact notes (at start, then
     // every sweep_interval).
-    asio::co_spawn(
-        *loops_.front(),
+    spawn_supervised_loop(
+        loops_.front()->get_executor(), "anti-SPIM sweeper",
         [this]() -> asio::awaitable<void> {
             asio::steady_timer timer(*loops_.front());
             while (!stopping_) {
@@ -220,7 +235,7 @@ int server::run() {
                 }
             }
         },
-        asio::detached);
+        keep_going);
 
     for (auto& loop : loops_) {
         guards_.push_back(asio::make_work_guard(*loop));

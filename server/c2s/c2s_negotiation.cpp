@@ -14,6 +14,7 @@
 #include "server/im/im_core.hpp"
 #include "server/im/registration.hpp"
 #include "server/im/server_handlers.hpp"
+#include "server/stream/test_hooks.hpp"
 
 namespace hush {
 
@@ -294,6 +295,7 @@ void c2s_session::handle_bind(const stanza& iq) {
 }
 
 asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
+    test_hooks::fail_if_marked(s.id());  // inert outside the integration tests (see test_hooks.hpp)
     const stanza_kind kind = s.kind();
     // `from`: the client may give its full or bare JID; anything else is spoofing (RFC 6120 §8.1.2.1).
     if (!s.from().empty()) {

@@ -3,12 +3,10 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-
 #include "protocol/jid.hpp"
 #include "server/s2s/s2s_outgoing.hpp"
 #include "server/app/server_context.hpp"
+#include "server/stream/supervised.hpp"
 
 namespace hush {
 
@@ -134,7 +132,9 @@ void s2s_manager::bounce(const stanza& s, std::string_view condition, std::strin
         return;  // never answer an error or a result with an error
     }
     stanza reply = make_error_reply(s, condition, text);
-    boost::asio::co_spawn(pick_(), ctx_.routes.send(std::move(reply)), boost::asio::detached);
+    // One-shot: a failure loses this one error reply, which the log then tells.
+    std::string what = "bounce <" + std::string(condition) + "/> to " + std::string(reply.to());
+    spawn_supervised(pick_(), std::move(what), ctx_.routes.send(std::move(reply)));
 }
 
 peer_certificate_status s2s_manager::judge_certificate(SSL* ssl, const std::string& domain) const {

@@ -3,8 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -12,6 +10,7 @@
 #include "protocol/jid.hpp"
 #include "protocol/namespaces.hpp"
 #include "protocol/scram.hpp"
+#include "server/stream/supervised.hpp"
 
 namespace hush {
 
@@ -23,6 +22,9 @@ namespace {
 
 constexpr std::size_t read_buffer_size = 8192;
 constexpr std::chrono::seconds close_grace{5};
+
+// What the peer is told when one of our coroutines failed: the cause is in our log, not for the peer.
+stream_error internal_error() { return stream_error{"internal-server-error", "the server failed on this stream"}; }
 
 }  // namespace
 
@@ -47,9 +49,40 @@ void xmpp_stream::refresh_peer_address() {
 
 void xmpp_stream::start() {
     auto self = shared_from_this();
-    asio::co_spawn(executor_, [self]() { return self->reader(); }, asio::detached);
-    asio::co_spawn(executor_, [self]() { return self->writer(); }, asio::detached);
-    asio::co_spawn(executor_, [self]() { return self->watchdog(); }, asio::detached);
+    spawn_supervised(
+        executor_, [self] { return self->log_name() + " reader"; }, [self] { return self->reader(); },
+        [self] { self->reader_failed(); });
+    spawn_supervised(
+        executor_, [self] { return self->log_name() + " writer"; }, [self] { return self->writer(); },
+        [self] { self->writer_failed(); });
+    spawn_supervised(
+        executor_, [self] { return self->log_name() + " watchdog"; }, [self] { return self->watchdog(); },
+        [self] { self->watchdog_failed(); });
+}
+
+void xmpp_stream::reader_failed() {
+    begin_close(internal_error());
+    // The rest of the reader's work, on a coroutine of its own; should that fail too, at least drop the connection.
+    auto self = shared_from_this();
+    spawn_supervised(
+        executor_, [self] { return self->log_name() + " teardown"; }, [self] { return self->finish_input(); },
+        [self] { self->close_socket(); });
+}
+
+void xmpp_stream::writer_failed() {
+    // Nothing reaches the peer without the writer: the error is ours to log only. Closing the socket ends the
+    // reader's read, and the reader tears the stream down as on any disconnect.
+    begin_close(internal_error());
+    close_socket();
+}
+
+void xmpp_stream::watchdog_failed() {
+    begin_close(internal_error());
+    // The close still needs its deadline (a peer that does not read): a fresh watchdog enforces it.
+    auto self = shared_from_this();
+    spawn_supervised(
+        executor_, [self] { return self->log_name() + " watchdog (restarted)"; },
+        [self] { return self->watchdog(); }, [self] { self->close_socket(); });
 }
 
 xmpp_stream::tcp::socket& xmpp_stream::raw_socket() { return tls_ ? tls_->next_layer() : socket_; }
@@ -323,11 +356,19 @@ asio::awaitable<void> xmpp_stream::reader() {
             begin_close(std::move(*error));
         }
     }
+    co_await finish_input();
+}
+
+asio::awaitable<void> xmpp_stream::finish_input() {
+    auto self = shared_from_this();
     spdlog::debug("{}: disconnected", log_name());
     if (!closing_) {
         begin_close(std::nullopt);
     }
-    co_await on_disconnected();
+    if (!disconnected_) {
+        disconnected_ = true;  // once, even if it throws: a failed teardown is not tried again
+        co_await on_disconnected();
+    }
     // The writer flushes what is left and closes the socket; the watchdog enforces the grace period.
     writer_wake_.cancel();
 }

@@ -2,7 +2,9 @@
 // One XML stream over TCP (and TLS), whatever is on the other end — a client today, a peer server for federation:
 // a reader coroutine (bytes → parser → the derived class's handle_event), a writer coroutine (the only one that
 // writes to the socket, draining a bounded outbox) and a watchdog (negotiation, idle and close deadlines). Only
-// these coroutines own the stream; registries hold weak references. begin_close() is the one way down.
+// these coroutines own the stream; registries hold weak references. begin_close() is the one way down. The three
+// are supervised (server/stream/supervised.hpp): if one throws, the stream closes with <internal-server-error/>
+// and is torn down as on any disconnect (on_close_begun, then on_disconnected).
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -97,6 +99,13 @@ private:
     boost::asio::awaitable<void> handle_event(xml::stream_event& event);
     boost::asio::awaitable<void> writer();
     boost::asio::awaitable<void> watchdog();
+    // What the reader does once input is over, however it ended: close if not closing yet, on_disconnected()
+    // (once), then let the writer flush and close the socket.
+    boost::asio::awaitable<void> finish_input();
+    // The failure actions of the three coroutines (an exception ended them).
+    void reader_failed();
+    void writer_failed();
+    void watchdog_failed();
 
     std::string_view content_ns_;
     tcp::socket socket_;
@@ -106,6 +115,7 @@ private:
     xml::stream_parser parser_;
     bool restart_stream_ = false;
     bool header_sent_ = false;
+    bool disconnected_ = false;  // on_disconnected() has been called
 
     std::deque<shared_bytes> outbox_;
     std::size_t outbox_bytes_ = 0;
