@@ -117,14 +117,9 @@ asio::awaitable<void> c2s_session::handle_element(stanza s) {
             begin_close(stream_error{"policy-violation", "TLS is already negotiated"});
             co_return;
         }
-        send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-        co_await wait_flushed();
-        if (socket_closed_ || !co_await start_tls_server(ctx_.tls.current())) {
-            close_socket();
-            co_return;
+        if (co_await accept_starttls(ctx_.tls.current())) {
+            phase_ = phase::tls_done;
         }
-        phase_ = phase::tls_done;
-        restart_stream();
         co_return;
     }
     if (element_ns == ns::sasl) {

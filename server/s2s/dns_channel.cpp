@@ -115,13 +115,21 @@ struct query_context {
     std::size_t index = 0;
 };
 
-void on_srv_answer(void* arg, int status, int /*timeouts*/, unsigned char* answer, int length) {
-    const std::unique_ptr<query_context> context(static_cast<query_context*>(arg));
-    if (context->owner->done()) {
-        return;
+// What both answer callbacks do first: nothing once the batch is over; a cancelled or destroyed channel ends it.
+bool answer_wanted(const query_context& context, int status) {
+    if (context.owner->done()) {
+        return false;
     }
     if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) {
-        context->owner->finish(batch_end::cancelled);
+        context.owner->finish(batch_end::cancelled);
+        return false;
+    }
+    return true;
+}
+
+void on_srv_answer(void* arg, int status, int /*timeouts*/, unsigned char* answer, int length) {
+    const std::unique_ptr<query_context> context(static_cast<query_context*>(arg));
+    if (!answer_wanted(*context, status)) {
         return;
     }
     lookup_outcome outcome;
@@ -147,11 +155,7 @@ void on_srv_answer(void* arg, int status, int /*timeouts*/, unsigned char* answe
 void on_address_answer(void* arg, int status, int /*timeouts*/, ares_addrinfo* info) {
     const std::unique_ptr<query_context> context(static_cast<query_context*>(arg));
     const std::unique_ptr<ares_addrinfo, decltype(&ares_freeaddrinfo)> owned(info, &ares_freeaddrinfo);
-    if (context->owner->done()) {
-        return;
-    }
-    if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) {
-        context->owner->finish(batch_end::cancelled);
+    if (!answer_wanted(*context, status)) {
         return;
     }
     lookup_outcome outcome;

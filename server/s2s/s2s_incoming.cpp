@@ -1,4 +1,5 @@
 #include "server/s2s/s2s_incoming.hpp"
+#include "server/s2s/dialback_dispatch.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -111,14 +112,9 @@ asio::awaitable<void> s2s_incoming_stream::handle_element(stanza s) {
             begin_close(stream_error{"policy-violation", "TLS is already negotiated"});
             co_return;
         }
-        send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-        co_await wait_flushed();
-        if (socket_closed_ || !co_await start_tls_server(ctx_.tls.current(tls_role::s2s_server))) {
-            close_socket();
-            co_return;
+        if (co_await accept_starttls(ctx_.tls.current(tls_role::s2s_server))) {
+            phase_ = phase::secured;
         }
-        phase_ = phase::secured;
-        restart_stream();
         co_return;
     }
     if (phase_ == phase::connected) {
@@ -129,17 +125,10 @@ asio::awaitable<void> s2s_incoming_stream::handle_element(stanza s) {
         handle_sasl(s);
         co_return;
     }
-    auto dialback = parse_dialback(s.element());
-    if (!dialback) {
-        begin_close(dialback.error());
-        co_return;
-    }
-    if (const auto* result = std::get_if<dialback_result>(&*dialback)) {
-        handle_dialback_result(*result);
-        co_return;
-    }
-    if (const auto* verify = std::get_if<dialback_verify>(&*dialback)) {
-        handle_dialback_verify(*verify);
+    if (dispatch_dialback(
+            s, [this](const dialback_result& result) { handle_dialback_result(result); },
+            [this](const dialback_verify& verify) { handle_dialback_verify(verify); },
+            [this](const stream_error& error) { begin_close(error); })) {
         co_return;
     }
     co_await handle_stanza(std::move(s));

@@ -1,4 +1,5 @@
 #include "server/s2s/s2s_outgoing.hpp"
+#include "server/s2s/dialback_dispatch.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -290,17 +291,10 @@ asio::awaitable<void> s2s_outgoing_stream::handle_element(stanza s) {
         request_dialback(local_);
         co_return;
     }
-    auto dialback = parse_dialback(s.element());
-    if (!dialback) {
-        begin_close(dialback.error());
-        co_return;
-    }
-    if (const auto* result = std::get_if<dialback_result>(&*dialback)) {
-        handle_dialback_result(*result);
-        co_return;
-    }
-    if (const auto* verify = std::get_if<dialback_verify>(&*dialback)) {
-        handle_dialback_verify(*verify);
+    if (dispatch_dialback(
+            s, [this](const dialback_result& result) { handle_dialback_result(result); },
+            [this](const dialback_verify& verify) { handle_dialback_verify(verify); },
+            [this](const stream_error& error) { begin_close(error); })) {
         co_return;
     }
     // Stanzas flow the other way on this stream (no XEP-0288 bidirectionality negotiated).

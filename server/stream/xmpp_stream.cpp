@@ -259,6 +259,17 @@ asio::awaitable<bool> xmpp_stream::start_tls_server(std::shared_ptr<asio::ssl::c
     co_return true;
 }
 
+asio::awaitable<bool> xmpp_stream::accept_starttls(std::shared_ptr<asio::ssl::context> context) {
+    send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    co_await wait_flushed();
+    if (socket_closed_ || !co_await start_tls_server(std::move(context))) {
+        close_socket();
+        co_return false;
+    }
+    restart_stream();
+    co_return true;
+}
+
 asio::awaitable<bool> xmpp_stream::start_tls_client(std::shared_ptr<asio::ssl::context> context,
                                                     const std::string& server_name) {
     tls_context_ = std::move(context);

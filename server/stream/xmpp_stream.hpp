@@ -69,6 +69,9 @@ protected:
     boost::asio::awaitable<void> wait_flushed();
     // TLS as the server side of the handshake with `context` (kept alive as long as the stream).
     boost::asio::awaitable<bool> start_tls_server(std::shared_ptr<boost::asio::ssl::context> context);
+    // The receiving side of STARTTLS (RFC 6120 §5.4.3.3), for client and server streams alike: <proceed/>, the
+    // handshake, then a new stream. Returns false when the handshake failed (the socket is then closed).
+    boost::asio::awaitable<bool> accept_starttls(std::shared_ptr<boost::asio::ssl::context> context);
     // TLS as the client side (outgoing server streams), with `server_name` as SNI. Certificates are judged by the
     // caller afterwards (tls_handle()).
     boost::asio::awaitable<bool> start_tls_client(std::shared_ptr<boost::asio::ssl::context> context,
