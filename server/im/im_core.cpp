@@ -82,6 +82,11 @@ boost::asio::awaitable<hook_result> im_core::outbound(stanza& s, const jid& from
     if (kind == stanza_kind::presence) {
         subscriptions::presence_type sub_type{};
         if (subscriptions::parse_presence_type(type, sub_type)) {
+            // XEP-0191 §3.3: nothing goes out to a blocked JID, subscription stanzas included (and the roster
+            // does not change on their account); dropped silently, as directed presence is.
+            if (co_await privacy_.blocks(from.bare(), to)) {
+                co_return hook_result::consumed;
+            }
             co_await presence_.outbound_subscription(s, from.bare(), to.bare(), sub_type);
             co_return hook_result::consumed;
         }

@@ -226,7 +226,10 @@ boost::asio::awaitable<void> presence_service::outbound_subscription(stanza s, c
     using subscriptions::presence_type;
     auto [item, current] = co_await load_state(user, contact);
     const auto result = subscriptions::apply_outbound(current, type);
-    if (result.changed) {
+    // As inbound: only a real relationship makes a roster item. Declining a stranger's request changes only
+    // pending-in, which lives in the stored request (deleted below), so the stranger never lands on the roster.
+    if (result.changed &&
+        (item || result.next.sub != subscription::none || result.next.pending_out || result.next.approved)) {
         co_await save_state(user, contact, item, result.next);
     }
     if (type == presence_type::subscribed || type == presence_type::unsubscribed) {

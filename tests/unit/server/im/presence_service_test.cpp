@@ -245,12 +245,9 @@ TEST_CASE("denying a request: unsubscribed routed, the request forgotten") {
     CHECK(f.sink.sent.empty());
 }
 
-// BUG: the outbound side saves the roster item whenever Appendix A changes the state, but the only change in
-// "None + Pending In" -> "None" is pending-in, which lives in the stored request, not on an item. So denying a
-// stranger's request puts the stranger on the roster (subscription 'none') and pushes it to the interested
-// resources. The inbound side avoids exactly this ("a bare pending-in makes no roster item").
-// should_fail: once fixed this reports "unexpectedly passed"; drop the decorator then.
-TEST_CASE("denying a stranger's request leaves no roster item" * doctest::should_fail()) {
+// "None + Pending In" -> "None" changes only pending-in, which lives in the stored request, not on a roster item:
+// denying a stranger's request must not put the stranger on the roster (it once did, with a push).
+TEST_CASE("denying a stranger's request leaves no roster item") {
     presence_fixture f;
     auto session = f.bind(phone, true);
     f.inbound("subscribe", "mallory@example.net");
