@@ -224,14 +224,13 @@ asio::awaitable<void> http_api::serve(asio::ip::tcp::socket socket) {
             res = admin_asset(req, admin_page_css(), "text/css; charset=utf-8");
         } else if (path == "/blocklist.xml" && req.method() == http::verb::get) {
             const auto doc = blocklist_document();
-            if (req[http::field::if_none_match] == doc.etag) {
+            if (etag_matches(req[http::field::if_none_match], doc.etag)) {
                 res = make_response(req, http::status::not_modified, "", "application/xml");
             } else {
                 res = make_response(req, http::status::ok, doc.body, "application/xml; charset=utf-8");
             }
             res.set(http::field::etag, doc.etag);
             res.set(http::field::last_modified, doc.last_modified);
-            res.prepare_payload();
         } else if (path == "/metrics" && req.method() == http::verb::get) {
             auto count = [](storage::store& s) { return antispim_documents::count_requests(s); };
             auto held = co_await ctx_.store.run(std::move(count));

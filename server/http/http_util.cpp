@@ -90,11 +90,33 @@ std::optional<std::string> query_parameter(std::string_view target, std::string_
     return std::nullopt;
 }
 
+bool etag_matches(std::string_view if_none_match, std::string_view etag) {
+    auto opaque = [](std::string_view tag) { return tag.starts_with("W/") ? tag.substr(2) : tag; };
+    while (!if_none_match.empty()) {
+        const std::size_t comma = if_none_match.find(',');
+        std::string_view tag = if_none_match.substr(0, comma);
+        while (!tag.empty() && (tag.front() == ' ' || tag.front() == '\t')) {
+            tag.remove_prefix(1);
+        }
+        while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t')) {
+            tag.remove_suffix(1);
+        }
+        if (tag == "*" || (!tag.empty() && opaque(tag) == opaque(etag))) {
+            return true;
+        }
+        if_none_match = comma == std::string_view::npos ? std::string_view{} : if_none_match.substr(comma + 1);
+    }
+    return false;
+}
+
 response make_response(const request& req, http::status status, std::string body, std::string_view type) {
     response res{status, req.version()};
     res.set(http::field::server, "Hush");
     res.set(http::field::content_type, type);
     res.keep_alive(req.keep_alive());
+    if (status == http::status::no_content || status == http::status::not_modified) {
+        return res;  // no body, so no Content-Length either (RFC 9110 §8.6)
+    }
     res.body() = std::move(body);
     res.prepare_payload();
     return res;

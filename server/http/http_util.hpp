@@ -24,6 +24,11 @@ std::optional<std::string> query_parameter(std::string_view target, std::string_
 // The target without its query string.
 std::string_view path_of(std::string_view target);
 
+// Whether an If-None-Match header value (a list of entity tags, "*", weak or strong) names `etag` (RFC 9110
+// §13.1.2: weak comparison).
+bool etag_matches(std::string_view if_none_match, std::string_view etag);
+
+// A response with `body`; 204 and 304 carry neither a body nor a Content-Length (RFC 9110 §8.6).
 response make_response(const request& req, boost::beast::http::status status, std::string body,
                        std::string_view type);
 response json_response(const request& req, boost::beast::http::status status, const boost::json::value& value);
