@@ -194,12 +194,14 @@ TEST_CASE("privacy lists: stored, named, fetched one at a time, every resource t
     CHECK(second->delivered[0].to() == desk);
     CHECK(first->delivered[0].id() != second->delivered[0].id());
 
-    const auto names = f.lists("get", "").child("query", "jabber:iq:privacy");
+    const stanza listed = f.lists("get", "");  // kept: the nodes below point into it
+    const auto names = listed.child("query", "jabber:iq:privacy");
     CHECK(std::string(names.child("list").attribute("name").value()) == "work");
     CHECK_FALSE(names.child("default"));
     CHECK_FALSE(names.child("active"));
 
-    const auto one = f.lists("get", "<list name='work'/>").child("query", "jabber:iq:privacy").child("list");
+    const stanza fetched = f.lists("get", "<list name='work'/>");
+    const auto one = fetched.child("query", "jabber:iq:privacy").child("list");
     REQUIRE(one);
     const auto item = one.child("item");
     CHECK(std::string(item.attribute("value").value()) == "bob@example.net");
@@ -240,7 +242,8 @@ TEST_CASE("the default list applies to every session; an active list to its own 
     }
     CHECK(f.allows("alice@example.org", "carol@example.net", stanza_class::message));
     CHECK_FALSE(f.allows_after_restart("bob@example.net", stanza_class::message));
-    const auto settings = f.lists("get", "").child("query", "jabber:iq:privacy");
+    const stanza answer = f.lists("get", "");  // kept: `settings` points into it
+    const auto settings = answer.child("query", "jabber:iq:privacy");
     CHECK(std::string(settings.child("default").attribute("name").value()) == "nobob");
 
     REQUIRE(f.lists("set", "<active name='open'/>", phone).type() == "result");
