@@ -13,10 +13,13 @@
 #include "server/im/accounts.hpp"
 #include "server/im/im_context.hpp"
 #include "tests/unit/test_support.hpp"
+#include "tests/unit/recording.hpp"
 
 namespace hush::im_testing {
 
 using test::run_sync;
+using test::recording_session;
+using test::recording_sink;
 
 inline jid parse_jid(std::string_view text) {
     auto j = jid::parse(text);
@@ -29,24 +32,6 @@ inline stanza parse(std::string_view xml) {
     REQUIRE(s.valid());
     return s;
 }
-
-// A client session: keeps every stanza delivered to it, parsed back.
-class recording_session final : public session {
-public:
-    void deliver(shared_bytes serialized) override { delivered.push_back(parse(*serialized)); }
-    void close(stream_error) override {}
-    std::vector<stanza> delivered;
-};
-
-// The router as the services see it: keeps every stanza they send.
-class recording_sink final : public stanza_sink {
-public:
-    boost::asio::awaitable<void> send(stanza s) override {
-        sent.push_back(std::move(s));
-        co_return;
-    }
-    std::vector<stanza> sent;
-};
 
 // The stanzas named `name` with type `type` ("" = no type attribute).
 inline std::vector<stanza> of_type(const std::vector<stanza>& all, std::string_view name, std::string_view type) {

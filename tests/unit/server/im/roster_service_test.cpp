@@ -9,27 +9,14 @@
 #include "server/im/accounts.hpp"
 #include "server/im/roster_service.hpp"
 #include "tests/unit/test_support.hpp"
+#include "tests/unit/recording.hpp"
 
 using namespace hush;
+using test::recording_session;
+using test::recording_sink;
 using test::run_sync;
 
 namespace {
-
-class recording_session final : public session {
-public:
-    void deliver(shared_bytes serialized) override { delivered.push_back(*serialized); }
-    void close(stream_error) override {}
-    std::vector<std::string> delivered;
-};
-
-class recording_sink final : public stanza_sink {
-public:
-    boost::asio::awaitable<void> send(stanza s) override {
-        sent.push_back(s.serialize());
-        co_return;
-    }
-    std::vector<std::string> sent;
-};
 
 jid parse_jid(std::string_view text) {
     auto j = jid::parse(text);
@@ -107,9 +94,9 @@ TEST_CASE("set: pushed to every resource that asked for the roster, not to the o
     f.ask("get", query);  // the phone asked; the desk did not
     CHECK(f.ask("set", set_item("jid='bob@example.org'")).type() == "result");
     REQUIRE(f.sessions[0]->delivered.size() == 1);
-    CHECK(f.sessions[0]->delivered[0].find("type=\"set\"") != std::string::npos);
-    CHECK(f.sessions[0]->delivered[0].find("jid=\"bob@example.org\"") != std::string::npos);
-    CHECK(f.sessions[0]->delivered[0].find("ver=\"") != std::string::npos);
+    CHECK(f.sessions[0]->delivered[0].serialize().find("type=\"set\"") != std::string::npos);
+    CHECK(f.sessions[0]->delivered[0].serialize().find("jid=\"bob@example.org\"") != std::string::npos);
+    CHECK(f.sessions[0]->delivered[0].serialize().find("ver=\"") != std::string::npos);
     CHECK(f.sessions[1]->delivered.empty());
 }
 
@@ -125,9 +112,9 @@ TEST_CASE("versioned get: nothing changed is an empty result; changes come as pu
     stanza answered = f.ask("get", "<query xmlns='jabber:iq:roster' ver='" + ver + "'/>");
     CHECK_FALSE(answered.valid());  // already sent: the empty result, then the pushes
     REQUIRE(f.sessions[0]->delivered.size() == 2);
-    CHECK(f.sessions[0]->delivered[0].find("type=\"result\"") != std::string::npos);
-    CHECK(f.sessions[0]->delivered[1].find("carol@example.org") != std::string::npos);
-    CHECK(f.sessions[0]->delivered[1].find("bob@example.org") == std::string::npos);
+    CHECK(f.sessions[0]->delivered[0].serialize().find("type=\"result\"") != std::string::npos);
+    CHECK(f.sessions[0]->delivered[1].serialize().find("carol@example.org") != std::string::npos);
+    CHECK(f.sessions[0]->delivered[1].serialize().find("bob@example.org") == std::string::npos);
     // A version we never gave out: the whole roster.
     stanza unknown = f.ask("get", "<query xmlns='jabber:iq:roster' ver='not-a-version'/>");
     CHECK(unknown.child("query", "jabber:iq:roster").child("item"));
@@ -143,11 +130,11 @@ TEST_CASE("remove: a tombstone push, and unsubscriptions for the subscriptions t
     f.sessions[0]->delivered.clear();
     CHECK(f.ask("set", set_item("jid='bob@example.org' subscription='remove'")).type() == "result");
     REQUIRE(f.sessions[0]->delivered.size() == 1);
-    CHECK(f.sessions[0]->delivered[0].find("subscription=\"remove\"") != std::string::npos);
+    CHECK(f.sessions[0]->delivered[0].serialize().find("subscription=\"remove\"") != std::string::npos);
     REQUIRE(f.sink.sent.size() == 2);
-    CHECK(f.sink.sent[0].find("type=\"unsubscribe\"") != std::string::npos);
-    CHECK(f.sink.sent[1].find("type=\"unsubscribed\"") != std::string::npos);
-    CHECK(f.sink.sent[1].find("to=\"bob@example.org\"") != std::string::npos);
+    CHECK(f.sink.sent[0].serialize().find("type=\"unsubscribe\"") != std::string::npos);
+    CHECK(f.sink.sent[1].serialize().find("type=\"unsubscribed\"") != std::string::npos);
+    CHECK(f.sink.sent[1].serialize().find("to=\"bob@example.org\"") != std::string::npos);
     CHECK_FALSE(run_sync(f.roster.item(parse_jid("alice@example.org"), parse_jid("bob@example.org"))));
 }
 
