@@ -9,11 +9,8 @@ namespace hush {
 admin_notifier::admin_notifier(std::string server_domain, std::vector<std::string> admins)
     : server_domain_(std::move(server_domain)), admins_(std::move(admins)) {}
 
-boost::asio::awaitable<void> admin_notifier::notify(std::string subject, std::string text) {
+void admin_notifier::notify(std::string subject, std::string text, outgoing& out) {
     spdlog::warn("admins: {}: {}", subject, text);
-    if (sink_ == nullptr) {
-        co_return;
-    }
     for (const auto& admin : admins_) {
         stanza notice = stanza::make("message");
         notice.set_attribute("type", "headline");
@@ -21,7 +18,7 @@ boost::asio::awaitable<void> admin_notifier::notify(std::string subject, std::st
         notice.set_attribute("to", admin);
         notice.element().append_child("subject").text().set(("Hush: " + subject).c_str());
         notice.element().append_child("body").text().set(text.c_str());
-        co_await sink_->send_unfiltered(std::move(notice));
+        out.unfiltered(std::move(notice));
         sent_.fetch_add(1);
     }
 }

@@ -8,7 +8,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "antispim/stanza_sink.hpp"
+#include "protocol/outgoing.hpp"
 #include "protocol/xep0082.hpp"
 
 namespace hush {
@@ -17,17 +17,14 @@ class admin_notifier {
 public:
     admin_notifier(std::string server_domain, std::vector<std::string> admins);
 
-    void set_sink(stanza_sink* sink) { sink_ = sink; }
-
-    // Logs at warning level and sends `text` to every admin.
-    boost::asio::awaitable<void> notify(std::string subject, std::string text);
+    // Logs at warning level and puts `text` for every admin into `out`.
+    void notify(std::string subject, std::string text, outgoing& out);
 
     std::uint64_t sent() const { return sent_.load(); }
 
 private:
     std::string server_domain_;
     std::vector<std::string> admins_;
-    stanza_sink* sink_ = nullptr;
     std::atomic<std::uint64_t> sent_{0};
 };
 

@@ -79,8 +79,8 @@ private:
 }  // namespace
 
 blocklist_service::blocklist_service(const antispim_config& cfg, const storage::store_options& storage,
-                                     std::string ca_file, storage::async_store& store)
-    : cfg_(cfg), ca_file_(std::move(ca_file)), store_(store) {
+                                     std::string ca_file, storage::async_store& store, class greylist* greylist)
+    : cfg_(cfg), ca_file_(std::move(ca_file)), store_(store), greylist_(greylist) {
     auto connection = storage::open_store(storage);
     if (auto migrated = connection->migrate(); !migrated) {
         throw std::runtime_error("cannot prepare the database: " + migrated.error().message);

@@ -26,9 +26,10 @@ public:
 
     // Loads the list with its own short-lived connection; throws std::runtime_error at start-up on failure.
     // `storage` opens a connection of its own at start-up (the list must be there before the first stanza);
-    // `ca_file` adds trust anchors for HTTPS imports (the [s2s] ca_file).
+    // `ca_file` adds trust anchors for HTTPS imports (the [s2s] ca_file). Imported entries with trust "greylist"
+    // defer a first contact once through `greylist`, as the greylist policy does (null: they block instead).
     blocklist_service(const antispim_config& cfg, const storage::store_options& storage, std::string ca_file,
-                      storage::async_store& store);
+                      storage::async_store& store, class greylist* greylist = nullptr);
 
     std::shared_ptr<const antispim::blocklist> current() const;
     // Reads the list again; on failure keeps the old one (logged).
@@ -48,8 +49,6 @@ public:
     std::vector<storage::blocklist_entry> local_entries() const;
     std::vector<storage::blocklist_entry> imported_entries() const;
 
-    // Imported entries with trust "greylist" defer a first contact once, as the greylist policy does.
-    void set_greylist(class greylist* g) { greylist_ = g; }
     class greylist* greylist_for_imports() const { return greylist_; }
     // Whether the sender is listed by an import whose trust is "challenge" (the challenge policy asks it even
     // when the receiver lets strangers through).
@@ -62,7 +61,7 @@ private:
     const antispim_config& cfg_;
     std::string ca_file_;
     storage::async_store& store_;
-    class greylist* greylist_ = nullptr;
+    class greylist* const greylist_;
     std::vector<storage::blocklist_entry> local_;
     std::map<std::string, std::vector<storage::blocklist_entry>> imported_;  // by source URL
     mutable std::mutex mutex_;

@@ -15,9 +15,9 @@ namespace {
 
 class effect_fn final : public as::verdict_effect {
 public:
-    using fn = std::function<asio::awaitable<void>(const stanza&)>;
+    using fn = std::function<asio::awaitable<void>(const stanza&, outgoing&)>;
     explicit effect_fn(fn f) : f_(std::move(f)) {}
-    asio::awaitable<void> apply(const stanza& s) override { co_await f_(s); }
+    asio::awaitable<void> apply(const stanza& s, outgoing& out) override { co_await f_(s, out); }
 
 private:
     fn f_;
@@ -83,9 +83,9 @@ public:
         if (ctx.kind == stanza_kind::message && !state.blocked &&
             as::challenge_engine::looks_like_answer(state, s.element().child_value("body"))) {
             co_return result(make(as::verdict_kind::drop, "challenge-answer",
-                                  [svc, receiver, sender](const stanza& answer) -> asio::awaitable<void> {
+                                  [svc, receiver, sender](const stanza& answer, outgoing& out) -> asio::awaitable<void> {
                                       co_await svc->answer(receiver, sender, answer.element().child_value("body"),
-                                                           answer);
+                                                           answer, out);
                                   }));
         }
         if (ctx.kind == stanza_kind::iq || (ctx.kind == stanza_kind::presence && type.empty())) {
@@ -113,7 +113,7 @@ public:
         }
         case kind::locked_out: {
             as::verdict v = make(as::verdict_kind::defer, "stranger-locked-out",
-                                 [svc, receiver, sender_bare, settings, exists](const stanza&) -> asio::awaitable<void> {
+                                 [svc, receiver, sender_bare, settings, exists](const stanza&, outgoing&) -> asio::awaitable<void> {
                                      // The lockout starts over (seed step k); the router sends the error.
                                      auto step = co_await svc->record_stranger_stanza(receiver, sender_bare, settings,
                                                                                       exists, nullptr);
@@ -131,37 +131,38 @@ public:
         case kind::resend:
             co_return result(make(
                 as::verdict_kind::hold, outcome.what == kind::challenge ? "stranger-challenged" : "stranger-held",
-                [svc, receiver, sender, sender_bare, settings, exists](const stanza& held) -> asio::awaitable<void> {
+                [svc, receiver, sender, sender_bare, settings, exists](const stanza& held,
+                                                                       outgoing& out) -> asio::awaitable<void> {
                     auto step = co_await svc->record_stranger_stanza(receiver, sender_bare, settings, exists, &held);
                     if (!step) {
                         spdlog::error("antispim: cannot hold a stanza from {} for {}: {}", sender_bare,
                                       receiver.bare_string(), step.error());
-                        co_await svc->sink().send(make_error_reply(held, "internal-server-error", error_type::wait,
+                        out.route(make_error_reply(held, "internal-server-error", error_type::wait,
                                                                    "try again later"));
                         co_return;
                     }
                     if (step->sender_full) {
-                        co_await svc->sink().send(make_error_reply(
+                        out.route(make_error_reply(
                             held, "resource-constraint", error_type::wait,
                             as::waiting_sentence(svc->texts(stanza_lang(held)).texts, svc->speaker_for(receiver))));
                         co_return;
                     }
                     for (const auto& evicted : step->evicted) {
-                        co_await svc->send_eviction_notice(evicted);
+                        svc->send_eviction_notice(evicted, out);
                     }
                     if (step->notify_requests > 0) {
-                        co_await svc->send_request_notice(receiver, step->notify_requests);
+                        svc->send_request_notice(receiver, step->notify_requests, out);
                     }
                     switch (step->outcome.what) {
                     case kind::challenge:
-                        co_await svc->send_challenge(receiver, sender, settings, step->state,
-                                                     as::challenge_feedback::none, stanza_lang(held));
+                        svc->send_challenge(receiver, sender, settings, step->state,
+                                                     as::challenge_feedback::none, stanza_lang(held), out);
                         break;
                     case kind::locked_out:  // a parallel stanza used the last try first
-                        co_await svc->send_lockout(held, step->outcome.until);
+                        svc->send_lockout(held, step->outcome.until, out);
                         break;
                     case kind::blocked:
-                        co_await svc->sink().send(make_error_reply(held, "service-unavailable"));
+                        out.route(make_error_reply(held, "service-unavailable"));
                         break;
                     case kind::resend:
                         break;

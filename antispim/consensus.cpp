@@ -20,7 +20,8 @@ consensus::counters consensus::totals() const {
     return {votes_.load(), reports_.load(), blocks_.load(), would_block_.load()};
 }
 
-asio::awaitable<void> consensus::report(const jid& reporter, const jid& reported, const spam_report_payload& report) {
+asio::awaitable<void> consensus::report(const jid& reporter, const jid& reported, const spam_report_payload& report,
+                                        outgoing& out) {
     storage::spam_report stored;
     stored.reporter = reporter.bare_string();
     stored.reported = reported.bare_string();
@@ -41,10 +42,10 @@ asio::awaitable<void> consensus::report(const jid& reporter, const jid& reported
         spdlog::info("antispim: {} reported {} ({}, {} stanza id(s)): report {}", stored.reporter, stored.reported,
                      stored.reason, stored.stanza_ids.size(), *id);
     }
-    co_await vote(reporter, reported, "report");
+    co_await vote(reporter, reported, "report", out);
 }
 
-asio::awaitable<void> consensus::vote(const jid& voter, const jid& sender, std::string kind) {
+asio::awaitable<void> consensus::vote(const jid& voter, const jid& sender, std::string kind, outgoing& out) {
     if (!options_.enabled || !sender.has_node() || voter.equals_bare(sender)) {
         co_return;
     }
@@ -80,16 +81,18 @@ asio::awaitable<void> consensus::vote(const jid& voter, const jid& sender, std::
     if (counted->voters >= static_cast<std::int64_t>(options_.users)) {
         co_await block("jid", v.sender,
                        std::to_string(counted->voters) + " local users blocked, reported or locked out this sender "
-                       "within " + std::to_string(window_hours) + " h");
+                       "within " + std::to_string(window_hours) + " h",
+                       out);
     }
     if (!is_local_(v.sender_domain) && counted->senders >= static_cast<std::int64_t>(options_.domain_senders)) {
         co_await block("domain", v.sender_domain,
                        std::to_string(counted->senders) + " senders of this domain were blocked, reported or locked "
-                       "out by local users within " + std::to_string(window_hours) + " h");
+                       "out by local users within " + std::to_string(window_hours) + " h",
+                       out);
     }
 }
 
-asio::awaitable<void> consensus::block(std::string kind, std::string value, std::string why) {
+asio::awaitable<void> consensus::block(std::string kind, std::string value, std::string why, outgoing& out) {
     const auto now = unix_now();
     const auto list = blocklist_.current();
     for (const auto& e : list->entries()) {
@@ -121,9 +124,10 @@ asio::awaitable<void> consensus::block(std::string kind, std::string value, std:
     }
     blocks_.fetch_add(1);
     co_await blocklist_.reload();
-    co_await admins_.notify("user consensus blocked " + kind + " " + value,
-                            value + " is blocked server-wide for " + std::to_string(options_.block_for.count()) +
-                                " h: " + why + ". Review with `hushctl blocklist list` or the admin page.");
+    admins_.notify("user consensus blocked " + kind + " " + value,
+                   value + " is blocked server-wide for " + std::to_string(options_.block_for.count()) + " h: " + why +
+                       ". Review with `hushctl blocklist list` or the admin page.",
+                   out);
 }
 
 }  // namespace hush

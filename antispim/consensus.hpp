@@ -27,9 +27,10 @@ public:
               std::function<bool(std::string_view)> is_local);
 
     // `voter` (a local account) judged `sender`: kind "block", "report" or "lockout".
-    boost::asio::awaitable<void> vote(const jid& voter, const jid& sender, std::string kind);
+    boost::asio::awaitable<void> vote(const jid& voter, const jid& sender, std::string kind, outgoing& out);
     // An XEP-0377 report: stored for the admins, and a vote.
-    boost::asio::awaitable<void> report(const jid& reporter, const jid& reported, const spam_report_payload& report);
+    boost::asio::awaitable<void> report(const jid& reporter, const jid& reported, const spam_report_payload& report,
+                                        outgoing& out);
 
     struct counters {
         std::uint64_t votes = 0;
@@ -42,7 +43,7 @@ public:
 
 private:
     // Adds kind/value to the server-wide list unless an entry already covers it.
-    boost::asio::awaitable<void> block(std::string kind, std::string value, std::string why);
+    boost::asio::awaitable<void> block(std::string kind, std::string value, std::string why, outgoing& out);
 
     antispim_config::consensus_options options_;
     storage::async_store& store_;

@@ -61,7 +61,9 @@ public:
             dos_detector* detector;
             std::string kind, value;
             std::size_t reached;
-            asio::awaitable<void> apply(const stanza&) override { co_await detector->block(kind, value, reached); }
+            asio::awaitable<void> apply(const stanza&, outgoing& out) override {
+                co_await detector->block(kind, value, reached, out);
+            }
         };
         auto effect = std::make_shared<block_effect>();
         effect->detector = detector;
@@ -80,11 +82,12 @@ private:
 
 dos_detector::dos_detector(const antispim_config& cfg, storage::async_store& store, blocklist_service& blocklist,
                            std::function<bool(std::string_view)> is_local, std::size_t max_keys,
-                           std::atomic<std::uint64_t>* evictions)
+                           std::atomic<std::uint64_t>* evictions, admin_notifier* notifier)
     : limits_(cfg.dos),
       store_(store),
       blocklist_(blocklist),
       is_local_(std::move(is_local)),
+      notifier_(notifier),
       seen_(max_keys, evictions) {}
 
 std::unique_ptr<as::policy> dos_detector::make_policy() { return std::make_unique<dos_policy>(*this); }
@@ -111,7 +114,7 @@ std::size_t dos_detector::record(const std::string& key, const std::string& rece
     return distinct.size();
 }
 
-asio::awaitable<void> dos_detector::block(std::string kind, std::string value, std::size_t reached) {
+asio::awaitable<void> dos_detector::block(std::string kind, std::string value, std::size_t reached, outgoing& out) {
     storage::blocklist_entry entry;
     entry.kind = std::move(kind);
     entry.value = std::move(value);
@@ -129,10 +132,10 @@ asio::awaitable<void> dos_detector::block(std::string kind, std::string value, s
     }
     co_await blocklist_.reload();
     if (notifier_ != nullptr) {
-        co_await notifier_->notify("DoS detector blocked " + entry.kind + " " + entry.value,
-                                   entry.value + " is blocked server-wide for " +
-                                       std::to_string(limits_.block_for.count()) + " h: " + entry.reason +
-                                       ". Review with `hushctl blocklist list` or the admin page.");
+        notifier_->notify("DoS detector blocked " + entry.kind + " " + entry.value,
+                          entry.value + " is blocked server-wide for " + std::to_string(limits_.block_for.count()) +
+                              " h: " + entry.reason + ". Review with `hushctl blocklist list` or the admin page.",
+                          out);
     }
 }
 

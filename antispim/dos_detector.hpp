@@ -26,21 +26,20 @@ public:
     // flood of fresh keys cannot reset the count of a sender that is still sending. 100000 is the old wipe-all cap.
     static constexpr std::size_t default_max_keys = 100000;
 
-    // `evictions`, when set, counts keys forgotten for room (for /metrics).
+    // `evictions`, when set, counts keys forgotten for room (for /metrics); `notifier`, when set, hears of each
+    // automatic block besides the log.
     dos_detector(const antispim_config& cfg, storage::async_store& store, blocklist_service& blocklist,
                  std::function<bool(std::string_view)> is_local, std::size_t max_keys = default_max_keys,
-                 std::atomic<std::uint64_t>* evictions = nullptr);
+                 std::atomic<std::uint64_t>* evictions = nullptr, admin_notifier* notifier = nullptr);
 
     std::unique_ptr<antispim::policy> make_policy();
-    // Who hears of each automatic block besides the log (optional).
-    void set_notifier(admin_notifier* notifier) { notifier_ = notifier; }
 
     // Records that `key` ("jid:…" / "domain:…") reached `receiver` at `now`; returns the distinct receivers in
     // the window (bounded memory: old contacts fall out of the window).
     std::size_t record(const std::string& key, const std::string& receiver, std::chrono::steady_clock::time_point now);
 
     const antispim_config::dos_limits& limits() const { return limits_; }
-    boost::asio::awaitable<void> block(std::string kind, std::string value, std::size_t reached);
+    boost::asio::awaitable<void> block(std::string kind, std::string value, std::size_t reached, outgoing& out);
     bool is_local(std::string_view domain) const { return is_local_(domain); }
     // The /24 (IPv4) or /48 (IPv6) a peer address is counted in ("192.0.2.0/24"); empty if it is no address.
     std::string network_of(std::string_view peer_address) const;
@@ -50,7 +49,7 @@ private:
     storage::async_store& store_;
     blocklist_service& blocklist_;
     std::function<bool(std::string_view)> is_local_;
-    admin_notifier* notifier_ = nullptr;
+    admin_notifier* const notifier_;
     std::mutex mutex_;
     antispim::bounded_map<std::string, std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>>> seen_;
 };

@@ -11,6 +11,7 @@
 #include "antispim/context.hpp"
 #include "protocol/expected.hpp"
 #include "protocol/jid.hpp"
+#include "protocol/outgoing.hpp"
 #include "protocol/stanza.hpp"
 
 namespace hush {
@@ -57,8 +58,9 @@ struct outbound_refusal {
 class outbound_filter {
 public:
     virtual ~outbound_filter() = default;
+    // What it wants sent (a notice to the admins) goes into `out`.
     virtual boost::asio::awaitable<std::optional<outbound_refusal>> check(const stanza& s, const jid& from,
-                                                                          const jid& to) = 0;
+                                                                          const jid& to, outgoing& out) = 0;
 };
 
 }  // namespace hush

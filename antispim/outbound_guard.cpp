@@ -67,22 +67,23 @@ asio::awaitable<bool> outbound_guard::is_young(const jid& account) {
     co_return unix_now() - **at < std::chrono::duration_cast<std::chrono::seconds>(options_.new_account).count();
 }
 
-asio::awaitable<void> outbound_guard::flag(const jid& account, std::string state, std::string reason) {
+asio::awaitable<void> outbound_guard::flag(const jid& account, std::string state, std::string reason, outgoing& out) {
     storage::account_flag f{account.bare_string(), std::move(state), std::move(reason), unix_now()};
     auto put = [f](storage::store& s) { return s.put_account_flag(f); };
     if (auto stored = co_await store_.run(std::move(put)); !stored) {
         spdlog::error("antispim: cannot store the {} flag of {}: {}", f.state, f.account, stored.error().message);
     }
-    co_await admins_.notify("account " + f.account + " " + f.state,
+    admins_.notify("account " + f.account + " " + f.state,
                             f.account + " was " + f.state + " by outbound protection: " + f.reason +
                                 (f.state == "suspended"
                                      ? ". Its messages and invitations to strangers are refused until you clear it "
                                        "(`hushctl account clear " + f.account + "` or the admin page)."
-                                     : ". Its first contacts wait until the window moves on."));
+                                     : ". Its first contacts wait until the window moves on."),
+                   out);
 }
 
 asio::awaitable<std::optional<outbound_refusal>> outbound_guard::check(const stanza& s, const jid& from,
-                                                                       const jid& to) {
+                                                                       const jid& to, outgoing& out) {
     if (!options_.enabled || from.equals_bare(to) || !to.has_node() ||
         !antispim::is_first_contact(antispim::path_of(s)) || s.kind() == stanza_kind::iq) {
         co_return std::nullopt;
@@ -127,7 +128,7 @@ asio::awaitable<std::optional<outbound_refusal>> outbound_guard::check(const sta
             std::lock_guard lock(mutex_);
             contacted_.erase(account);
         }
-        co_await flag(from, "suspended", why);
+        co_await flag(from, "suspended", why, out);
         co_return outbound_refusal{"policy-violation", error_type::cancel,
                                    "contacting new people is suspended for this account; ask the server's "
                                    "administrator"};
@@ -140,7 +141,7 @@ asio::awaitable<std::optional<outbound_refusal>> outbound_guard::check(const sta
         }
         count(outcome::throttled);
         if (!already_flagged) {
-            co_await flag(from, "flagged", why);
+            co_await flag(from, "flagged", why, out);
         }
         co_return outbound_refusal{"policy-violation", error_type::wait,
                                    "you have contacted too many new people recently; try again later"};

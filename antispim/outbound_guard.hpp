@@ -33,7 +33,7 @@ public:
                    std::size_t max_accounts = default_max_accounts, std::atomic<std::uint64_t>* evictions = nullptr);
 
     boost::asio::awaitable<std::optional<outbound_refusal>> check(const stanza& s, const jid& from,
-                                                                  const jid& to) override;
+                                                                  const jid& to, outgoing& out) override;
 
     // Counts `target` for `account` at `now`; returns the distinct targets within the window (bounded memory).
     std::size_t record(const std::string& account, const std::string& target, std::chrono::steady_clock::time_point now);
@@ -46,7 +46,7 @@ public:
 private:
     void count(outcome o) { counters_[static_cast<std::size_t>(o)].fetch_add(1); }
     boost::asio::awaitable<bool> is_young(const jid& account);
-    boost::asio::awaitable<void> flag(const jid& account, std::string state, std::string reason);
+    boost::asio::awaitable<void> flag(const jid& account, std::string state, std::string reason, outgoing& out);
 
     antispim_config::outbound_options options_;
     storage::async_store& store_;

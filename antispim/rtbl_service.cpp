@@ -45,16 +45,17 @@ std::optional<storage::blocklist_entry> rtbl_service::entry_for(const antispim_c
     return e;
 }
 
-asio::awaitable<void> rtbl_service::follow(std::size_t index, const std::atomic<bool>& stopping) {
+asio::awaitable<void> rtbl_service::follow(std::size_t index, const std::atomic<bool>& stopping,
+                                           stanza_sink& pipeline) {
     const auto& source = cfg_.rtbls[index];
     asio::steady_timer pause(co_await asio::this_coro::executor);
     bool subscribed = false;
     while (!stopping) {
         for (const auto& node : source.nodes) {
             if (!subscribed) {
-                co_await request(index, node, false);
+                co_await request(index, node, false, pipeline);
             }
-            co_await request(index, node, true);
+            co_await request(index, node, true, pipeline);
         }
         subscribed = true;  // a subscription lasts; the resync only catches what a lost push missed
         pause.expires_after(source.resync);
@@ -62,10 +63,8 @@ asio::awaitable<void> rtbl_service::follow(std::size_t index, const std::atomic<
     }
 }
 
-asio::awaitable<void> rtbl_service::request(std::size_t index, const std::string& node, bool fetch) {
-    if (sink_ == nullptr) {
-        co_return;
-    }
+asio::awaitable<void> rtbl_service::request(std::size_t index, const std::string& node, bool fetch,
+                                            stanza_sink& pipeline) {
     const auto& source = cfg_.rtbls[index];
     std::string id;
     {
@@ -90,7 +89,7 @@ asio::awaitable<void> rtbl_service::request(std::size_t index, const std::string
         sub.append_attribute("node").set_value(node.c_str());
         sub.append_attribute("jid").set_value(self_.c_str());
     }
-    co_await sink_->send_unfiltered(std::move(iq));
+    co_await pipeline.send_unfiltered(std::move(iq));
 }
 
 std::optional<std::size_t> rtbl_service::source_of(std::string_view from) const {

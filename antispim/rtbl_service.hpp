@@ -28,10 +28,10 @@ public:
     // `self` is the JID the server subscribes as (its first host).
     rtbl_service(const antispim_config& cfg, std::string self, blocklist_service& blocklist);
 
-    void set_sink(stanza_sink* sink) { sink_ = sink; }
-    // For the [[antispim.rtbl]] source at `index`: subscribes and fetches now, then resyncs its nodes on its
-    // interval until `stopping`. The server runs one per source, supervised (restarted should it fail).
-    boost::asio::awaitable<void> follow(std::size_t index, const std::atomic<bool>& stopping);
+    // For the [[antispim.rtbl]] source at `index`: subscribes and fetches now through `pipeline` (the router),
+    // then resyncs its nodes on its interval until `stopping`. The server runs one per source, supervised
+    // (restarted should it fail); the answers come back through handle().
+    boost::asio::awaitable<void> follow(std::size_t index, const std::atomic<bool>& stopping, stanza_sink& pipeline);
 
     boost::asio::awaitable<bool> handle(const stanza& s) override;
 
@@ -46,7 +46,7 @@ private:
         std::string node;
         bool fetch = false;  // items request (else a subscription)
     };
-    boost::asio::awaitable<void> request(std::size_t source, const std::string& node, bool fetch);
+    boost::asio::awaitable<void> request(std::size_t source, const std::string& node, bool fetch, stanza_sink& pipeline);
     // Under mutex_: the node's items changed; hands them to the blocklist.
     void publish(std::size_t source, const std::string& node);
     std::optional<std::size_t> source_of(std::string_view from) const;
@@ -54,7 +54,6 @@ private:
     const antispim_config& cfg_;
     blocklist_service& blocklist_;
     std::string self_;
-    stanza_sink* sink_ = nullptr;
     std::mutex mutex_;
     std::map<std::string, pending> pending_;  // by iq id
     std::map<std::pair<std::size_t, std::string>, std::map<std::string, storage::blocklist_entry>> items_;

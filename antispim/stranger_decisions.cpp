@@ -113,7 +113,7 @@ asio::awaitable<hush::expected<antispim_service::stranger_step, std::string>> an
 }
 
 asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const jid& sender, std::string_view text,
-                                                             const stanza& reply_to) {
+                                                             const stanza& reply_to, outgoing& out) {
     const std::string sender_bare = sender.bare_string();
     const auto now = as::clock_type::now();
     struct judged {
@@ -177,21 +177,21 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
                                                     : "no challenge");
     switch (outcome.what) {
     case kind::pass:
-        co_await release(r, sender, record, stanza_lang(reply_to));
+        co_await release(r, sender, record, stanza_lang(reply_to), out);
         break;
     case kind::wrong:
     case kind::too_fast:
-        co_await send_challenge(r, sender, record.settings, record.state,
+        send_challenge(r, sender, record.settings, record.state,
                                 outcome.what == kind::wrong ? as::challenge_feedback::wrong
                                                             : as::challenge_feedback::too_fast,
-                                stanza_lang(reply_to));
+                                stanza_lang(reply_to), out);
         break;
     case kind::locked_out: {
         if (record.account_exists) {
-            co_await count_lockout(r);
+            co_await count_lockout(r, out);
         }
         if (reply_to.kind() == stanza_kind::message) {
-            co_await send_lockout_notice(r, sender, outcome.until, stanza_lang(reply_to));
+            send_lockout_notice(r, sender, outcome.until, stanza_lang(reply_to), out);
         }
         break;
     }
@@ -199,7 +199,7 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
         spdlog::warn("antispim: {} is now blocked for {} after {} lockouts", sender_bare, r.bare_string(),
                      record.settings.steps);
         if (record.account_exists && consensus_ != nullptr && cfg_.consensus.count_lockouts) {
-            co_await consensus_->vote(r, sender.bare(), "lockout");
+            co_await consensus_->vote(r, sender.bare(), "lockout", out);
         }
         break;
     case kind::no_challenge:

@@ -57,7 +57,7 @@ std::string antispim_service::lockout_text(const jid& r, as::time_point until, s
 
 // ---- advice for the receiver -------------------------------------------------------------------------------------
 
-asio::awaitable<void> antispim_service::advise(const jid& r, const std::string& text) {
+void antispim_service::advise(const jid& r, const std::string& text, outgoing& out) {
     stanza m = stanza::make("message");
     m.set_attribute("from", r.domain());
     m.set_attribute("to", r.bare_string());
@@ -66,16 +66,16 @@ asio::awaitable<void> antispim_service::advise(const jid& r, const std::string& 
     append_text(m.element(), "subject", "About your anti-spam question");
     append_text(m.element(), "body", text);
     m.element().append_child("advice").append_attribute("xmlns").set_value(std::string(as::ns).c_str());
-    co_await sink_->send_unfiltered(std::move(m));
+    out.unfiltered(std::move(m));
 }
 
-asio::awaitable<void> antispim_service::send_eviction_notice(const storage::evicted_request& evicted) {
+void antispim_service::send_eviction_notice(const storage::evicted_request& evicted, outgoing& out) {
     // The oldest request made room for a newer one: its sender hears that what it sent was not kept (nothing is
     // lost silently), from the receiver's address as the challenge was.
     auto receiver = jid::parse(evicted.username + "@" + evicted.domain);
     auto sender = jid::parse(evicted.sender);
     if (!receiver || !sender) {
-        co_return;
+        return;
     }
     // Its language is not known any more (held stanzas keep only their XML): the default one.
     const auto chosen = texts({});
@@ -85,10 +85,10 @@ asio::awaitable<void> antispim_service::send_eviction_notice(const storage::evic
     append_ns(m.element(), "dropped");
     spdlog::info("antispim: {} held stanza(s) of {} for {} dropped to make room", evicted.stanzas, evicted.sender,
                  receiver->bare_string());
-    co_await sink_->send_unfiltered(std::move(m));
+    out.unfiltered(std::move(m));
 }
 
-asio::awaitable<void> antispim_service::send_request_notice(const jid& r, std::size_t requests) {
+void antispim_service::send_request_notice(const jid& r, std::size_t requests, outgoing& out) {
     // A normal message (not a headline), so an offline user finds it at the next login instead of the requests
     // expiring unseen.
     stanza m = stanza::make("message");
@@ -107,21 +107,22 @@ asio::awaitable<void> antispim_service::send_request_notice(const jid& r, std::s
     auto element = m.element().append_child("requests");
     element.append_attribute("xmlns").set_value(std::string(as::ns).c_str());
     element.append_attribute("count").set_value(std::to_string(requests).c_str());
-    co_await sink_->send_unfiltered(std::move(m));
+    out.unfiltered(std::move(m));
 }
 
-asio::awaitable<void> antispim_service::advise_if_passed(const jid& r, const std::string& sender_bare) {
+asio::awaitable<void> antispim_service::advise_if_passed(const jid& r, const std::string& sender_bare, outgoing& out) {
     auto record = co_await load_record(r, sender_bare);
     if (record && record->account_exists && approved_now(*record)) {
         spdlog::info("antispim: {} blocked {}, who had passed the challenge: advising a harder question",
                      r.bare_string(), sender_bare);
-        co_await advise(r, sender_bare + " answered your anti-spam question and you have now blocked them: your "
+        advise(r, sender_bare + " answered your anti-spam question and you have now blocked them: your "
                                          "question was probably too easy. Try a harder one, add more wrong answers or "
-                                         "a longer wait; changing the question also revokes everyone it let in.");
+                                         "a longer wait; changing the question also revokes everyone it let in.",
+                        out);
     }
 }
 
-asio::awaitable<void> antispim_service::count_lockout(const jid& r) {
+asio::awaitable<void> antispim_service::count_lockout(const jid& r, outgoing& out) {
     // Lockouts per receiver and UTC day, in one small document; at the threshold the receiver hears of it once.
     const auto day = unix_seconds(as::clock_type::now()) / 86400;
     auto bump = [d = r.domain(), u = r.node(), day](storage::store& st) -> storage::result<long long> {
@@ -147,29 +148,30 @@ asio::awaitable<void> antispim_service::count_lockout(const jid& r) {
     };
     auto count = co_await store_.run(std::move(bump));
     if (count && *count == static_cast<long long>(advice_lockouts_per_day)) {
-        co_await advise(r, std::to_string(*count) + " strangers were locked out by your anti-spam question today. "
+        advise(r, std::to_string(*count) + " strangers were locked out by your anti-spam question today. "
                            "Bots, most likely — but if you expect new contacts, make sure people can answer it; "
-                           "held messages are listed with the message requests command.");
+                           "held messages are listed with the message requests command.",
+                        out);
     }
 }
 
 // ---- talking to the sender ----------------------------------------------------------------------------------------
 
-asio::awaitable<void> antispim_service::send_challenge(const jid& r, const jid& sender,
+void antispim_service::send_challenge(const jid& r, const jid& sender,
                                                        const as::challenge_settings& settings,
                                                        const as::sender_state& state, as::challenge_feedback feedback,
-                                                       std::string_view lang) {
+                                                       std::string_view lang, outgoing& out) {
     const auto chosen = texts(lang);
     stanza text = chat_to(r, sender, state.challenge_id + "-text", chosen.language);
     append_text(text.element(), "body", as::challenge_body(chosen.texts, speaker_for(r), settings, state, feedback));
     append_ns(text.element(), "question").append_attribute("challenge").set_value(state.challenge_id.c_str());
-    co_await sink_->send_unfiltered(std::move(text));
+    out.unfiltered(std::move(text));
     // XEP-0158: the form in a message of its own, without a body, so a client that cannot show it shows nothing
     // rather than dropping the text above with it. Its id is the challenge's, as the form's 'challenge' field.
     stanza form = message_to(r, sender, state.challenge_id);
     form.set_attribute("xml:lang", chosen.language);
     as::append_captcha_form(form.element(), r.bare_string(), settings, state);
-    co_await sink_->send_unfiltered(std::move(form));
+    out.unfiltered(std::move(form));
 }
 
 stanza antispim_service::lockout_error(const stanza& s, const jid& r, as::time_point until) const {
@@ -180,13 +182,13 @@ stanza antispim_service::lockout_error(const stanza& s, const jid& r, as::time_p
     return error;
 }
 
-asio::awaitable<void> antispim_service::send_lockout(const stanza& s, as::time_point until) {
+void antispim_service::send_lockout(const stanza& s, as::time_point until, outgoing& out) {
     const jid receiver = jid::parse(s.to()).value_or(jid{}).bare();
-    co_await sink_->send_unfiltered(lockout_error(s, receiver, until));
+    out.unfiltered(lockout_error(s, receiver, until));
 }
 
-asio::awaitable<void> antispim_service::send_lockout_notice(const jid& r, const jid& sender, as::time_point until,
-                                                            std::string_view lang) {
+void antispim_service::send_lockout_notice(const jid& r, const jid& sender, as::time_point until,
+                                                            std::string_view lang, outgoing& out) {
     const auto chosen = texts(lang);
     stanza m = chat_to(r, sender, "lockout-" + std::to_string(unix_seconds(until)), chosen.language);
     append_text(m.element(), "body",
@@ -194,19 +196,20 @@ asio::awaitable<void> antispim_service::send_lockout_notice(const jid& r, const 
     pugi::xml_document extra;
     extra.load_string(as::retry_after_payload(until).c_str());
     m.element().append_copy(extra.first_child());
-    co_await sink_->send_unfiltered(std::move(m));
+    out.unfiltered(std::move(m));
 }
 
 asio::awaitable<void> antispim_service::release(const jid& r, const jid& sender, const as::receiver_record& record,
-                                                std::string_view lang) {
-    co_await send_approval(r, sender, record, lang);
+                                                std::string_view lang, outgoing& out) {
+    send_approval(r, sender, record, lang, out);
     if (record.account_exists) {
-        co_await deliver_held(r, sender.bare_string());
+        co_await deliver_held(r, sender.bare_string(), out);
     }
 }
 
-asio::awaitable<void> antispim_service::send_approval(const jid& r, const jid& sender,
-                                                      const as::receiver_record& record, std::string_view lang) {
+void antispim_service::send_approval(const jid& r, const jid& sender,
+                                                      const as::receiver_record& record, std::string_view lang,
+                                                      outgoing& out) {
     const std::string secret = as::sender_secret(record.key, sender.bare_string());
     const auto chosen = texts(lang);
     stanza m = chat_to(r, sender, "approved-" + record.key_id, chosen.language);
@@ -214,10 +217,10 @@ asio::awaitable<void> antispim_service::send_approval(const jid& r, const jid& s
     // For the sender's client, not its person: a stanza carrying it passes even after the approval is forgotten.
     append_ns(m.element(), "secret").append_child(pugi::node_pcdata).set_value(secret.c_str());
     append_ns(m.element(), "approved");
-    co_await sink_->send_unfiltered(std::move(m));
+    out.unfiltered(std::move(m));
 }
 
-asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const std::string& sender_bare) {
+asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const std::string& sender_bare, outgoing& out) {
     auto take = [d = r.domain(), u = r.node(), sender_bare, now = unix_seconds(as::clock_type::now()),
                  expiry = held_expiry_seconds()](storage::store& st) {
         return docs::take_held(st, d, u, sender_bare, now, expiry);
@@ -242,7 +245,7 @@ asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const 
             delay.append_attribute("stamp").set_value(xep0082_stamp(item.at).c_str());
             delay.append_child(pugi::node_pcdata).set_value("Held until the sender was approved");
         }
-        co_await sink_->send_unfiltered(std::move(original));
+        out.unfiltered(std::move(original));
         ++count;
     }
     spdlog::info("antispim: {} approved by {}; {} held stanza(s) delivered", sender_bare, r.bare_string(), count);

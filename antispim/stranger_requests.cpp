@@ -55,7 +55,7 @@ antispim_service::message_requests(const jid& user) {
 }
 
 asio::awaitable<hush::expected<std::size_t, std::string>> antispim_service::resolve_request(
-    const jid& user, const std::string& sender_bare, request_action action) {
+    const jid& user, const std::string& sender_bare, request_action action, outgoing& out) {
     if (action == request_action::release) {
         auto approve = [d = user.domain(), u = user.node(), sender_bare](storage::store& s) {
             return docs::approve(s, d, u, sender_bare);
@@ -63,7 +63,7 @@ asio::awaitable<hush::expected<std::size_t, std::string>> antispim_service::reso
         if (auto approved = co_await store_.run(std::move(approve)); !approved) {
             co_return hush::unexpected<std::string>(approved.error().message);
         }
-        co_return co_await deliver_held(user, sender_bare);
+        co_return co_await deliver_held(user, sender_bare, out);
     }
     auto take = [d = user.domain(), u = user.node(), sender_bare, now = unix_seconds(as::clock_type::now()),
                  expiry = held_expiry_seconds(), block = action == request_action::report](storage::store& s)
@@ -93,7 +93,7 @@ asio::awaitable<hush::expected<std::size_t, std::string>> antispim_service::reso
             report.reason = std::string(reporting_spam);
             report.texts.push_back({"en", "reported from the message requests (" + std::to_string(*taken) +
                                               " held stanza(s))"});
-            co_await consensus_->report(user, *reported, report);
+            co_await consensus_->report(user, *reported, report, out);
         }
     }
     co_return *taken;
@@ -101,7 +101,7 @@ asio::awaitable<hush::expected<std::size_t, std::string>> antispim_service::reso
 
 // ---- iq: settings and form answers --------------------------------------------------------------------------------
 
-asio::awaitable<std::optional<stanza>> antispim_service::handle_iq(const stanza& iq, const jid& addressed) {
+asio::awaitable<std::optional<stanza>> antispim_service::handle_iq(const stanza& iq, const jid& addressed, outgoing& out) {
     if (!addressed.has_node()) {
         co_return std::nullopt;
     }
@@ -119,14 +119,14 @@ asio::awaitable<std::optional<stanza>> antispim_service::handle_iq(const stanza&
             if (!blocked || !blocked->has_node()) {
                 continue;
             }
-            co_await advise_if_passed(addressed, blocked->bare_string());
+            co_await advise_if_passed(addressed, blocked->bare_string(), out);
             if (consensus_ == nullptr) {
                 continue;
             }
             if (auto report = parse_spam_report(item)) {
-                co_await consensus_->report(addressed, blocked->bare(), *report);
+                co_await consensus_->report(addressed, blocked->bare(), *report, out);
             } else {
-                co_await consensus_->vote(addressed, blocked->bare(), "block");
+                co_await consensus_->vote(addressed, blocked->bare(), "block", out);
             }
         }
         co_return std::nullopt;
@@ -148,7 +148,7 @@ asio::awaitable<std::optional<stanza>> antispim_service::handle_iq(const stanza&
         if (record->state.challenge_id != submitted->first) {
             co_return make_error_reply(iq, "item-not-found", "no such challenge (it may have been replaced)");
         }
-        const auto outcome = co_await answer(addressed, *requester, submitted->second, iq);
+        const auto outcome = co_await answer(addressed, *requester, submitted->second, iq, out);
         using kind = as::answer_outcome::kind;
         if (outcome.what == kind::pass) {
             co_return make_iq_result(iq);

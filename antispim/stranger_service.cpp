@@ -51,8 +51,14 @@ constexpr auto answer_window = std::chrono::minutes{10};
 }  // namespace
 
 antispim_service::antispim_service(const antispim_config& cfg, storage::async_store& store,
-                                   std::function<bool(std::string_view)> is_local)
-    : cfg_(cfg), store_(store), is_local_(std::move(is_local)), engine_(random_seed()) {
+                                   std::function<bool(std::string_view)> is_local, consensus* consensus,
+                                   std::function<bool(const antispim::spim_context&)> challenge_listing)
+    : cfg_(cfg),
+      store_(store),
+      is_local_(std::move(is_local)),
+      consensus_(consensus),
+      challenge_listing_(std::move(challenge_listing)),
+      engine_(random_seed()) {
     phantom_key_ = sasl::random_hex(32);
     phantom_key_id_ = phantom_key_.substr(0, 12);  // same length as a real key id
 }

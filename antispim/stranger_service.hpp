@@ -21,7 +21,7 @@
 #include "antispim/documents.hpp"
 #include "antispim/consensus.hpp"
 #include "antispim/config.hpp"
-#include "antispim/stanza_sink.hpp"
+#include "protocol/outgoing.hpp"
 #include "protocol/xep0082.hpp"
 #include "antispim/layer.hpp"
 #include "storage/async_store.hpp"
@@ -30,16 +30,12 @@ namespace hush {
 
 class antispim_service final : public stranger_oracle {
 public:
-    antispim_service(const antispim_config& cfg, storage::async_store& store, std::function<bool(std::string_view)> is_local);
-
-    // Where challenges, secrets and released stanzas go (the router); set before the first stanza.
-    void set_sink(stanza_sink* sink) { sink_ = sink; }
-    // Where users' blocks, reports and lockouts are counted (optional).
-    void set_consensus(consensus* c) { consensus_ = c; }
-    // Senders to challenge even when the receiver lets strangers through (imports trusted for "challenge").
-    void set_challenge_listing(std::function<bool(const antispim::spim_context&)> listed) {
-        challenge_listing_ = std::move(listed);
-    }
+    // `consensus`: where users' blocks, reports and lockouts are counted (may be null). `challenge_listing`:
+    // senders to challenge even when the receiver lets strangers through (imports trusted for "challenge").
+    // Nothing here sends: what it wants sent (challenges, approvals, released stanzas, notices) goes into the
+    // `outgoing` of the call, which the router carries out.
+    antispim_service(const antispim_config& cfg, storage::async_store& store, std::function<bool(std::string_view)> is_local,
+                     consensus* consensus, std::function<bool(const antispim::spim_context&)> challenge_listing);
     bool listed_for_challenge(const antispim::spim_context& ctx) const {
         return challenge_listing_ && challenge_listing_(ctx);
     }
@@ -61,7 +57,7 @@ public:
 
     // server_handlers extension: <challenge/> inside jabber:iq:privacy (the owner's settings) and XEP-0158
     // answers (an iq set with <captcha/> to a user's bare JID).
-    boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed);
+    boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed, outgoing& out);
 
     static std::vector<std::string> account_features();
 
@@ -76,7 +72,8 @@ public:
     // Returns how many stanzas were delivered or discarded.
     boost::asio::awaitable<hush::expected<std::size_t, std::string>> resolve_request(const jid& user,
                                                                                   const std::string& sender_bare,
-                                                                                  request_action action);
+                                                                                  request_action action,
+                                                                                  outgoing& out);
 
     // --- for the policy ---
     struct receiver_view {
@@ -99,44 +96,50 @@ public:
         std::vector<storage::evicted_request> evicted;  // older requests dropped to make room: tell their senders
     };
     storage::held_limits held_limits() const;
-    boost::asio::awaitable<void> send_eviction_notice(const storage::evicted_request& evicted);
+    void send_eviction_notice(const storage::evicted_request& evicted, outgoing& out);
     // One pass of the sweeper: expired held stanzas, challenge states and contact notes (storage, in bounded
     // batches) and the in-memory state of addresses without an account. The server runs it on a timer.
     boost::asio::awaitable<void> sweep();
     // How often a receiver is told that message requests wait.
     static constexpr std::chrono::hours request_notice_interval{24};
     // The receiver's notice: "N message requests wait", from its server, stored offline if need be.
-    boost::asio::awaitable<void> send_request_notice(const jid& receiver_bare, std::size_t requests);
+    void send_request_notice(const jid& receiver_bare, std::size_t requests, outgoing& out);
     boost::asio::awaitable<hush::expected<stranger_step, std::string>> record_stranger_stanza(
         const jid& receiver_bare, const std::string& sender_bare, const antispim::challenge_settings& settings,
         bool account_exists, const stanza* to_hold);
 
     // The sender passed: a secret message to it, then every held stanza to the receiver, delay-stamped.
     boost::asio::awaitable<void> release(const jid& receiver_bare, const jid& sender,
-                                         const antispim::receiver_record& record, std::string_view lang);
+                                         const antispim::receiver_record& record, std::string_view lang,
+                                         outgoing& out);
     // Advice for the receiver (the seed's "your question was probably too easy"), from its server.
-    boost::asio::awaitable<void> advise(const jid& receiver_bare, const std::string& text);
-    boost::asio::awaitable<void> advise_if_passed(const jid& receiver_bare, const std::string& sender_bare);
-    boost::asio::awaitable<void> count_lockout(const jid& receiver_bare);
+    void advise(const jid& receiver_bare, const std::string& text, outgoing& out);
+    boost::asio::awaitable<void> advise_if_passed(const jid& receiver_bare, const std::string& sender_bare,
+                                                  outgoing& out);
+    boost::asio::awaitable<void> count_lockout(const jid& receiver_bare, outgoing& out);
     static constexpr unsigned advice_lockouts_per_day = 3;
     // The message telling a sender it passed, in plain words, with its secret in <secret/> for its client.
-    boost::asio::awaitable<void> send_approval(const jid& receiver_bare, const jid& sender,
-                                               const antispim::receiver_record& record, std::string_view lang);
+    void send_approval(const jid& receiver_bare, const jid& sender,
+                                               const antispim::receiver_record& record, std::string_view lang,
+                                               outgoing& out);
     // Every held stanza of the sender to the receiver, delay-stamped; returns how many.
-    boost::asio::awaitable<std::size_t> deliver_held(const jid& receiver_bare, const std::string& sender_bare);
+    boost::asio::awaitable<std::size_t> deliver_held(const jid& receiver_bare, const std::string& sender_bare,
+                                                     outgoing& out);
     std::int64_t held_expiry_seconds() const;
     // The question as a chat message every client shows (after the feedback on the last answer, if any), then the
     // XEP-0158 form in a body-less message of its own (some clients drop any message carrying a captcha form).
-    boost::asio::awaitable<void> send_challenge(const jid& receiver_bare, const jid& sender,
+    void send_challenge(const jid& receiver_bare, const jid& sender,
                                                 const antispim::challenge_settings& settings,
                                                 const antispim::sender_state& state,
-                                                antispim::challenge_feedback feedback, std::string_view lang);
+                                                antispim::challenge_feedback feedback, std::string_view lang,
+                                                outgoing& out);
     // The lockout error (policy-violation, wait, with <retry-after/>) answering `s`, addressed to `receiver_bare`.
     stanza lockout_error(const stanza& s, const jid& receiver_bare, antispim::time_point until) const;
-    boost::asio::awaitable<void> send_lockout(const stanza& s, antispim::time_point until);
+    void send_lockout(const stanza& s, antispim::time_point until, outgoing& out);
     // The lockout told as a chat message (the answer to an answer that used the last try).
-    boost::asio::awaitable<void> send_lockout_notice(const jid& receiver_bare, const jid& sender,
-                                                     antispim::time_point until, std::string_view lang);
+    void send_lockout_notice(const jid& receiver_bare, const jid& sender,
+                                                     antispim::time_point until, std::string_view lang,
+                                                     outgoing& out);
     // The texts for a stanza's xml:lang, and who speaks for whom.
     antispim::chosen_texts texts(std::string_view lang) const { return antispim::texts_for(cfg_.wording, lang); }
     static antispim::speaker speaker_for(const jid& receiver_bare);
@@ -145,7 +148,8 @@ public:
     // An answer by message or form, decided and recorded in one atomic storage operation; `reply_to` is the
     // stanza that carried it (errors go back to it).
     boost::asio::awaitable<antispim::answer_outcome> answer(const jid& receiver_bare, const jid& sender,
-                                                            std::string_view text, const stanza& reply_to);
+                                                            std::string_view text, const stanza& reply_to,
+                                                            outgoing& out);
     // Runs the engine under its lock (the engine's random source is shared).
     template <class F>
     auto with_engine(F&& f) {
@@ -153,14 +157,12 @@ public:
         return f(engine_);
     }
     const antispim_config& options() const { return cfg_; }
-    stanza_sink& sink() { return *sink_; }
 
 private:
     const antispim_config& cfg_;
     storage::async_store& store_;
     std::function<bool(std::string_view)> is_local_;
-    stanza_sink* sink_ = nullptr;
-    consensus* consensus_ = nullptr;
+    consensus* const consensus_;
     std::function<bool(const antispim::spim_context&)> challenge_listing_;
     std::mutex engine_mutex_;
     antispim::challenge_engine engine_;

@@ -8,6 +8,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "protocol/outgoing.hpp"
+
 #include "protocol/stanza.hpp"
 
 namespace hush::antispim {
@@ -28,7 +30,8 @@ std::string_view verdict_name(verdict_kind kind);
 class verdict_effect {
 public:
     virtual ~verdict_effect() = default;
-    virtual boost::asio::awaitable<void> apply(const hush::stanza& s) = 0;
+    // What the effect wants sent (a challenge, an error, a notice) goes into `out`, which the router carries out.
+    virtual boost::asio::awaitable<void> apply(const hush::stanza& s, hush::outgoing& out) = 0;
 };
 
 struct verdict {

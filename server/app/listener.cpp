@@ -18,8 +18,8 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 listener::listener(asio::any_io_executor executor, const listener_config& where, server_context& ctx,
-                   executor_picker pick)
-    : acceptor_(executor), where_(where), ctx_(ctx), pick_(std::move(pick)) {
+                   s2s_manager& federation, http_api& http, executor_picker pick)
+    : acceptor_(executor), where_(where), ctx_(ctx), federation_(federation), http_(http), pick_(std::move(pick)) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(where.address, ec);
     if (ec) {
@@ -86,14 +86,12 @@ asio::awaitable<void> listener::accept_loop() {
             continue;
         }
         if (where_.type == listener_config::kind::http) {
-            if (ctx_.http != nullptr) {
-                auto executor = socket.get_executor();
-                boost::system::error_code ep_ec;
-                const auto peer = socket.remote_endpoint(ep_ec);
-                const std::string from = ep_ec ? "unknown" : peer.address().to_string();
-                // A failure ends this one connection (its socket closes with the coroutine); logged, nothing more.
-                spawn_supervised(executor, "http connection from " + from, ctx_.http->serve(std::move(socket)));
-            }
+            auto executor = socket.get_executor();
+            boost::system::error_code ep_ec;
+            const auto peer = socket.remote_endpoint(ep_ec);
+            const std::string from = ep_ec ? "unknown" : peer.address().to_string();
+            // A failure ends this one connection (its socket closes with the coroutine); logged, nothing more.
+            spawn_supervised(executor, "http connection from " + from, http_.serve(std::move(socket)));
             continue;
         }
         boost::system::error_code ep_ec;
@@ -118,7 +116,7 @@ asio::awaitable<void> listener::accept_loop() {
             continue;
         }
         if (s2s) {
-            std::make_shared<s2s_incoming_stream>(std::move(socket), direct_tls, ctx_, *ctx_.s2s, std::move(slot))
+            std::make_shared<s2s_incoming_stream>(std::move(socket), direct_tls, ctx_, federation_, std::move(slot))
                 ->start();
         } else {
             std::make_shared<c2s_session>(std::move(socket), direct_tls, ctx_, std::move(slot))->start();

@@ -11,13 +11,17 @@
 
 namespace hush {
 
+class s2s_manager;
+class http_api;
+
 class listener {
 public:
     using executor_picker = std::function<boost::asio::any_io_executor()>;
 
-    // Binds at construction (throws std::runtime_error at start-up if the address is unusable).
+    // Binds at construction (throws std::runtime_error at start-up if the address is unusable). `federation`
+    // is needed by s2s listeners (dialback verification), `http` by http listeners.
     listener(boost::asio::any_io_executor executor, const listener_config& where, server_context& ctx,
-             executor_picker pick);
+             s2s_manager& federation, http_api& http, executor_picker pick);
 
     void start();
     void stop();
@@ -30,6 +34,8 @@ private:
     boost::asio::ip::tcp::acceptor acceptor_;
     listener_config where_;
     server_context& ctx_;
+    s2s_manager& federation_;
+    http_api& http_;
     executor_picker pick_;
     std::uint16_t port_ = 0;
 };

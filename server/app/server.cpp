@@ -61,25 +61,28 @@ server::server(config cfg)
                      cert.string(), generated.generated ? ", generated now" : "");
     }
     tls_ = std::make_unique<tls_context_provider>(cert, key, cfg_.tls.min_version);
+    server_secret_ = ensure_server_secret(cfg_.data_dir / "secret");
     const auto is_local = [this](std::string_view domain) {
         return std::find(cfg_.hosts.begin(), cfg_.hosts.end(), domain) != cfg_.hosts.end();
     };
-    antispim_ = std::make_unique<antispim_service>(cfg_.antispim, *store_, is_local);
-    blocklist_ = std::make_unique<blocklist_service>(cfg_.antispim, cfg_.storage, cfg_.s2s.ca_file.string(), *store_);
     using state_map = antispim::state_metrics::map;
+
+    // The anti-SPIM layer, each part built with what it uses (antispim/ never sees the router: what it wants sent
+    // comes back to the router in an `outgoing`).
     greylist_ = std::make_unique<greylist>(cfg_.antispim.greylist, greylist::default_max_entries,
                                            state_metrics_.counter(state_map::greylist));
+    blocklist_ = std::make_unique<blocklist_service>(cfg_.antispim, cfg_.storage, cfg_.s2s.ca_file.string(), *store_,
+                                                     greylist_.get());
     admins_ = std::make_unique<admin_notifier>(cfg_.hosts.front(), cfg_.admins);
     dos_ = std::make_unique<dos_detector>(cfg_.antispim, *store_, *blocklist_, is_local, dos_detector::default_max_keys,
-                                          state_metrics_.counter(state_map::dos));
-    dos_->set_notifier(admins_.get());
+                                          state_metrics_.counter(state_map::dos), admins_.get());
     consensus_ = std::make_unique<consensus>(cfg_.antispim, *store_, *blocklist_, *admins_, is_local);
-    antispim_->set_consensus(consensus_.get());
-    blocklist_->set_greylist(greylist_.get());
+    antispim_ = std::make_unique<antispim_service>(
+        cfg_.antispim, *store_, is_local, consensus_.get(),
+        [list = blocklist_.get()](const antispim::spim_context& ctx) {
+            return list->listed_for_challenge(ctx.sender, ctx.peer_address);
+        });
     rtbl_ = std::make_unique<rtbl_service>(cfg_.antispim, cfg_.hosts.front(), *blocklist_);
-    antispim_->set_challenge_listing([list = blocklist_.get()](const antispim::spim_context& ctx) {
-        return list->listed_for_challenge(ctx.sender, ctx.peer_address);
-    });
     outbound_ = std::make_unique<outbound_guard>(cfg_.antispim, *store_, *admins_, *antispim_,
                                                  outbound_guard::default_max_accounts,
                                                  state_metrics_.counter(state_map::outbound));
@@ -91,31 +94,12 @@ server::server(config cfg)
                                      {"dos", [this] { return dos_->make_policy(); }},
                                      {"greylist", [this] { return greylist_->make_policy(); }},
                                      {"rate", [this] { return rate_->make_policy(); }}});
-    accounts_ = std::make_unique<storage_account_directory>(*store_);
-    handlers_ = std::make_unique<server_handlers>(HUSH_VERSION);
-    router_ = std::make_unique<router>(cfg_.hosts, registry_, *accounts_, *chain_, *handlers_);
-    im_ctx_ = std::make_unique<im_context>(im_context{*store_, registry_, *router_, cfg_.limits.max_offline_messages});
-    im_ = std::make_unique<im_core>(*im_ctx_);
-    router_->set_im(im_.get());
-    router_->set_strangers(antispim_.get());
-    router_->set_recent_verdicts(&verdicts_);
-    router_->set_outbound_filter(outbound_.get());
-    antispim_->set_sink(router_.get());
-    admins_->set_sink(router_.get());
-    rtbl_->set_sink(router_.get());
-    router_->set_server_inbox(rtbl_.get());
-    // First, so that <challenge/> inside jabber:iq:privacy is answered here, not by the privacy lists.
-    handlers_->add_extension(
-        [svc = antispim_.get()](const stanza& iq, const jid& addressed) { return svc->handle_iq(iq, addressed); },
-        {std::string(reporting_ns)}, antispim_service::account_features());
     antispim_commands_ = std::make_unique<antispim_commands>(*antispim_, is_local);
-    handlers_->add_extension(
-        [commands = antispim_commands_.get()](const stanza& iq, const jid& addressed) {
-            return commands->handle_iq(iq, addressed);
-        },
-        {std::string(antispim_commands::commands_ns)}, {});
-    handlers_->add_extension([im = im_.get()](const stanza& iq, const jid& addressed) { return im->handle_iq(iq, addressed); },
-                             im_core::server_features(), im_core::account_features());
+
+    // The IM services and the iq handlers (server/im).
+    registration_ = std::make_unique<registration_service>(cfg_, *store_);
+    im_ctx_ = std::make_unique<im_context>(im_context{*store_, registry_, cfg_.limits.max_offline_messages});
+    im_ = std::make_unique<im_core>(*im_ctx_, registration_.get());
     account_services_ = std::make_unique<account_services>(
         *store_,
         [this](const jid& bare) {
@@ -124,30 +108,56 @@ server::server(config cfg)
         },
         [im = im_.get()](const jid& account, const jid& requester) { return im->may_see_presence(account, requester); },
         std::chrono::steady_clock::now());
-    handlers_->add_extension(
-        [services = account_services_.get()](const stanza& iq, const jid& addressed) {
-            return services->handle(iq, addressed);
-        },
-        [] {
-            auto features = account_services::features();
-            features.emplace_back("jabber:iq:register");
-            return features;
-        }(),
-        {"jabber:iq:last", "vcard-temp"});
-    registration_ = std::make_unique<registration_service>(cfg_, *store_);
+    auto account_features = account_services::features();
+    account_features.emplace_back("jabber:iq:register");
+    handlers_ = std::make_unique<server_handlers>(
+        HUSH_VERSION,
+        std::vector<server_handlers::extension>{
+            // First, so that <challenge/> inside jabber:iq:privacy is answered here, not by the privacy lists.
+            {[svc = antispim_.get()](const stanza& iq, const jid& addressed, outgoing& out) {
+                 return svc->handle_iq(iq, addressed, out);
+             },
+             {std::string(reporting_ns)},
+             antispim_service::account_features()},
+            {[commands = antispim_commands_.get()](const stanza& iq, const jid& addressed, outgoing& out) {
+                 return commands->handle_iq(iq, addressed, out);
+             },
+             {std::string(antispim_commands::commands_ns)},
+             {}},
+            {[im = im_.get()](const stanza& iq, const jid& addressed, outgoing& out) {
+                 return im->handle_iq(iq, addressed, out);
+             },
+             im_core::server_features(),
+             im_core::account_features()},
+            {[services = account_services_.get()](const stanza& iq, const jid& addressed, outgoing&) {
+                 return services->handle(iq, addressed);
+             },
+             std::move(account_features),
+             {"jabber:iq:last", "vcard-temp"}},
+        });
+    accounts_ = std::make_unique<storage_account_directory>(*store_);
+
+    // Federation, then the pipeline that hands it remote stanzas (with itself as where their bounces go).
+    s2s_ = std::make_unique<s2s_manager>(
+        s2s_context{cfg_, *tls_, connections_, server_secret_, &state_metrics_}, [this] { return next_executor(); });
+    router_links links;
+    links.im = im_.get();
+    links.strangers = antispim_.get();
+    links.outbound = outbound_.get();
+    links.inbox = rtbl_.get();
+    links.recent = &verdicts_;
+    links.remote = s2s_.get();
+    router_ = std::make_unique<router>(cfg_.hosts, registry_, *accounts_, *chain_, *handlers_, links);
+
+    // What sessions share, the HTTP endpoint and the listeners.
     ctx_ = std::make_unique<server_context>(server_context{cfg_, registry_, *router_, *store_, *tls_, throttle_,
-                                                           connections_,
-                                                           ensure_server_secret(cfg_.data_dir / "secret"),
-                                                           im_.get(), handlers_->caps_ver(), registration_.get()});
-    ctx_->state_metrics = &state_metrics_;  // before s2s_ and the sessions, which count into it
-    http_ = std::make_unique<http_api>(*ctx_, *blocklist_, *chain_, verdicts_);
-    http_->set_defences(consensus_.get(), outbound_.get());
-    ctx_->http = http_.get();
-    s2s_ = std::make_unique<s2s_manager>(*ctx_, [this] { return next_executor(); });
-    ctx_->s2s = s2s_.get();
-    router_->set_remote(s2s_.get());
+                                                           connections_, server_secret_, handlers_->caps_ver(),
+                                                           registration_.get(), &state_metrics_});
+    http_ = std::make_unique<http_api>(*ctx_, *blocklist_, *chain_, verdicts_,
+                                       metrics_sources{consensus_.get(), outbound_.get(),
+                                                       [s2s = s2s_.get()] { return s2s->stream_count(); }});
     for (const auto& where : cfg_.listeners) {
-        listeners_.push_back(std::make_unique<listener>(loops_.front()->get_executor(), where, *ctx_,
+        listeners_.push_back(std::make_unique<listener>(loops_.front()->get_executor(), where, *ctx_, *s2s_, *http_,
                                                         [this] { return next_executor(); }));
     }
 }
@@ -203,7 +213,7 @@ int server::run() {
     for (std::size_t i = 0; i < cfg_.antispim.rtbls.size(); ++i) {
         spawn_supervised_loop(
             loops_.front()->get_executor(), "real-time blocklist " + cfg_.antispim.rtbls[i].service,
-            [this, i] { return rtbl_->follow(i, stopping_); }, keep_going);
+            [this, i] { return rtbl_->follow(i, stopping_, *router_); }, keep_going);
     }
     // hushctl edits the blocklist in the database: pick its changes up now and then.
     spawn_supervised_loop(

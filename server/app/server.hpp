@@ -62,32 +62,34 @@ private:
     std::atomic<std::size_t> next_loop_{0};
     antispim::state_metrics state_metrics_;  // before everything that counts into it
 
+    // In construction order: each part is built with the parts it uses (see server.cpp).
     std::unique_ptr<storage::async_store> store_;
     std::unique_ptr<tls_context_provider> tls_;
-    std::unique_ptr<antispim_service> antispim_;
+    std::string server_secret_;
+    session_registry registry_;
+    connection_tracker connections_;
+    auth_throttle throttle_;
+    recent_verdicts verdicts_;
+    std::unique_ptr<greylist> greylist_;
     std::unique_ptr<blocklist_service> blocklist_;
     std::unique_ptr<admin_notifier> admins_;
     std::unique_ptr<dos_detector> dos_;
     std::unique_ptr<consensus> consensus_;
-    std::unique_ptr<outbound_guard> outbound_;
+    std::unique_ptr<antispim_service> antispim_;
     std::unique_ptr<rtbl_service> rtbl_;
-    std::unique_ptr<greylist> greylist_;
+    std::unique_ptr<outbound_guard> outbound_;
     std::unique_ptr<rate_limiter> rate_;
-    std::unique_ptr<antispim_commands> antispim_commands_;
     std::unique_ptr<antispim::chain> chain_;
-    session_registry registry_;
-    connection_tracker connections_;
-    auth_throttle throttle_;
-    recent_verdicts verdicts_;  // before router_ and http_, which use it
-    std::unique_ptr<storage_account_directory> accounts_;
-    std::unique_ptr<server_handlers> handlers_;
-    std::unique_ptr<router> router_;
+    std::unique_ptr<antispim_commands> antispim_commands_;
+    std::unique_ptr<registration_service> registration_;
     std::unique_ptr<im_context> im_ctx_;
     std::unique_ptr<im_core> im_;
     std::unique_ptr<account_services> account_services_;
-    std::unique_ptr<registration_service> registration_;
-    std::unique_ptr<server_context> ctx_;
+    std::unique_ptr<server_handlers> handlers_;
+    std::unique_ptr<storage_account_directory> accounts_;
     std::unique_ptr<s2s_manager> s2s_;
+    std::unique_ptr<router> router_;
+    std::unique_ptr<server_context> ctx_;
     std::unique_ptr<http_api> http_;
     std::vector<std::unique_ptr<listener>> listeners_;
     std::unique_ptr<boost::asio::signal_set> signals_;

@@ -18,25 +18,19 @@
 
 namespace hush {
 
-class im_core;
 class registration_service;
-class s2s_manager;
-class http_api;
 
 struct server_context {
     const config& cfg;
     session_registry& registry;
-    router& routes;
+    router& routes;  // the pipeline: sessions hand every stanza to it
     storage::async_store& store;
     tls_context_provider& tls;
     auth_throttle& throttle;
     connection_tracker& connections;
     std::string server_secret;
-    im_core* im = nullptr;  // rosters, presence, privacy, offline; null in bare routing tests
-    std::string caps_ver;   // XEP-0115 hash of the server's disco#info, for stream features
-    registration_service* registration = nullptr;  // XEP-0077; null in bare routing tests
-    s2s_manager* s2s = nullptr;                    // federation; null in bare routing tests
-    http_api* http = nullptr;                      // the HTTP endpoint (http listeners)
+    std::string caps_ver;  // XEP-0115 hash of the server's disco#info, for stream features
+    registration_service* registration = nullptr;      // XEP-0077 before authentication; null in bare routing tests
     antispim::state_metrics* state_metrics = nullptr;  // evictions from bounded state, for /metrics; may be null
 };
 

@@ -11,7 +11,6 @@
 
 #include "protocol/namespaces.hpp"
 #include "server/c2s/c2s_session.hpp"
-#include "server/im/im_core.hpp"
 #include "server/im/registration.hpp"
 #include "server/im/server_handlers.hpp"
 #include "server/stream/test_hooks.hpp"
@@ -97,7 +96,7 @@ void c2s_session::send_features() {
     case phase::bound:
         f += "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"
              "<session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session>";
-        if (ctx_.im != nullptr) {
+        if (ctx_.routes.serves_im()) {
             f += "<ver xmlns='urn:xmpp:features:rosterver'/><csi xmlns='urn:xmpp:csi:0'/>";
         }
         if (!ctx_.caps_ver.empty()) {
@@ -347,17 +346,10 @@ asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
     if (kind == stanza_kind::iq && ctx_.registration != nullptr && s.child("query", registration_service::register_ns) &&
         (s.to() == jid_.bare_string() || s.to() == domain_)) {
         // Password change and account removal (XEP-0077 §3.2, §3.3) answer before this stream may close.
-        const bool removal = s.child("query", registration_service::register_ns).child("remove");
-        std::vector<storage::roster_item> contacts;
-        if (removal && ctx_.im != nullptr && s.type() == "set") {
-            contacts = co_await ctx_.im->roster_of(jid_);
-        }
-        auto outcome = co_await ctx_.registration->handle_authenticated(s, jid_);
+        // Through the pipeline, which tells every contact of a removed account (XEP-0077 §3.3).
+        auto outcome = co_await ctx_.routes.account_request(s, jid_);
         if (outcome.reply.valid()) {
             send(outcome.reply.serialize());
-        }
-        if (outcome.removed && ctx_.im != nullptr) {
-            co_await ctx_.im->cancel_subscriptions(jid_, contacts);  // XEP-0077 §3.3
         }
         if (outcome.removed) {
             spdlog::info("c2s {}: account {} removed itself", peer_address_, jid_.bare_string());
@@ -392,15 +384,7 @@ asio::awaitable<void> c2s_session::handle_own_presence(const stanza& p) {
         available_ = false;
         directed_.clear();  // RFC 6121 §4.6.3: unavailable presence ends directed presence too
     }
-    if (ctx_.im != nullptr) {
-        co_await ctx_.im->presence().own_presence(jid_, p);
-        co_return;
-    }
-    int priority = 0;
-    if (auto pr = p.element().child("priority")) {
-        priority = std::clamp(pr.text().as_int(0), -128, 127);
-    }
-    ctx_.registry.set_presence(jid_, available_, priority);
+    co_await ctx_.routes.session_presence(jid_, p);
 }
 
 }  // namespace hush

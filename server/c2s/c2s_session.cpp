@@ -7,7 +7,6 @@
 #include <set>
 
 #include "protocol/namespaces.hpp"
-#include "server/im/im_core.hpp"
 
 namespace hush {
 
@@ -64,14 +63,13 @@ void c2s_session::on_close_begun() {
 }
 
 asio::awaitable<void> c2s_session::on_disconnected() {
-    if (phase_ == phase::bound && ctx_.im != nullptr) {
+    if (phase_ == phase::bound) {
         // Contacts and directed-presence recipients learn we are gone, clean close or not (RFC 6121 §4.5.3.2).
         std::set<std::string> directed;
         for (const auto& entry : directed_) {
             directed.insert(entry.first);
         }
-        co_await ctx_.im->presence().session_ended(jid_, available_, directed);
-        ctx_.im->privacy().session_ended(jid_);
+        co_await ctx_.routes.session_ended(jid_, available_, directed);
     }
 }
 

@@ -16,7 +16,6 @@
 #include "server/stream/connection_tracker.hpp"
 #include "antispim/consensus.hpp"
 #include "antispim/outbound_guard.hpp"
-#include "server/s2s/s2s_manager.hpp"
 
 namespace hush {
 
@@ -65,8 +64,8 @@ std::string_view publish_source_of(const storage::blocklist_entry& e) {
 }
 
 http_api::http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain,
-                   const recent_verdicts& verdicts)
-    : ctx_(ctx), blocklist_(blocklist), chain_(chain), admin_(ctx, blocklist, verdicts) {}
+                   const recent_verdicts& verdicts, metrics_sources sources)
+    : ctx_(ctx), blocklist_(blocklist), chain_(chain), admin_(ctx, blocklist, verdicts), sources_(std::move(sources)) {}
 
 http_api::document http_api::blocklist_document() const {
     const auto& publish = ctx_.cfg.antispim.publish;
@@ -126,8 +125,8 @@ std::string http_api::metrics_text(std::int64_t held_requests) const {
         }
         out << "hush_antispim_policy_failures_total{policy=\"" << names[i] << "\"} " << counters.failures << "\n";
     }
-    if (consensus_ != nullptr) {
-        const auto c = consensus_->totals();
+    if (sources_.consensus_state != nullptr) {
+        const auto c = sources_.consensus_state->totals();
         out << "# HELP hush_antispim_consensus_total User consensus: votes (blocks, reports, lockouts), reports "
                "stored, entries added, entries a dry run would have added.\n"
             << "# TYPE hush_antispim_consensus_total counter\n"
@@ -136,8 +135,8 @@ std::string http_api::metrics_text(std::int64_t held_requests) const {
             << "hush_antispim_consensus_total{event=\"block\"} " << c.blocks << "\n"
             << "hush_antispim_consensus_total{event=\"would_block\"} " << c.would_block << "\n";
     }
-    if (outbound_ != nullptr) {
-        const auto counters = outbound_->counters();
+    if (sources_.outbound_state != nullptr) {
+        const auto counters = sources_.outbound_state->counters();
         out << "# HELP hush_antispim_outbound_total Outbound protection decisions on local accounts' first contacts "
                "with strangers.\n# TYPE hush_antispim_outbound_total counter\n";
         for (std::size_t i = 0; i < outbound_guard::outcome_count; ++i) {
@@ -174,7 +173,7 @@ std::string http_api::metrics_text(std::int64_t held_requests) const {
         << "hush_connections " << ctx_.connections.size() << "\n";
     out << "# HELP hush_s2s_outgoing_streams Outgoing server-to-server streams.\n"
         << "# TYPE hush_s2s_outgoing_streams gauge\n"
-        << "hush_s2s_outgoing_streams " << (ctx_.s2s != nullptr ? ctx_.s2s->stream_count() : 0) << "\n";
+        << "hush_s2s_outgoing_streams " << (sources_.s2s_streams ? sources_.s2s_streams() : 0) << "\n";
     out << "# HELP hush_blocklist_entries Entries in the server-wide blocklist.\n# TYPE hush_blocklist_entries gauge\n"
         << "hush_blocklist_entries " << blocklist_.current()->entries().size() << "\n";
     return out.str();

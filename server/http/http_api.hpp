@@ -7,6 +7,8 @@
 //   /api/...              the admin REST API (server/http/admin_api.hpp), bearer token (hushctl token create NAME)
 //   GET  /admin, /admin/admin.{js,css}   the admin page (no data in it: it asks for a token and calls the API)
 // Every read has a byte limit and a deadline; bad input gets a 4xx with a JSON message.
+#include <functional>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -21,16 +23,17 @@ namespace hush {
 class consensus;
 class outbound_guard;
 
+// What /metrics counts besides the router, the chain and the registries; a null or empty one is not there.
+struct metrics_sources {
+    const consensus* consensus_state = nullptr;
+    const outbound_guard* outbound_state = nullptr;
+    std::function<std::size_t()> s2s_streams;  // outgoing server-to-server streams
+};
+
 class http_api {
 public:
     http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain,
-             const recent_verdicts& verdicts);
-
-    // Counted in /metrics when set.
-    void set_defences(const consensus* c, const outbound_guard* g) {
-        consensus_ = c;
-        outbound_ = g;
-    }
+             const recent_verdicts& verdicts, metrics_sources sources);
 
     // Serves one connection (keep-alive) until the peer closes, errs or idles out.
     boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
@@ -50,8 +53,7 @@ private:
     blocklist_service& blocklist_;
     antispim::chain& chain_;
     admin_api admin_;
-    const consensus* consensus_ = nullptr;
-    const outbound_guard* outbound_ = nullptr;
+    metrics_sources sources_;
 };
 
 // The source class of an entry for [antispim.publish] sources: "admin", "dos", "consensus", "reports", "imports".

@@ -15,10 +15,19 @@ std::optional<storage::account_credentials> make_credentials(std::string_view pa
 
 }  // namespace hush::accounts
 
-#include "server/pipeline/router.hpp"
+#include <boost/asio/awaitable.hpp>
+
+#include "protocol/expected.hpp"
 #include "storage/async_store.hpp"
 
 namespace hush {
+
+// Does this local account exist? (Storage-backed in the server; a fake in tests.)
+class account_directory {
+public:
+    virtual ~account_directory() = default;
+    virtual boost::asio::awaitable<hush::expected<bool, std::string>> exists(const jid& bare) = 0;
+};
 
 // The router's view of which accounts exist, answered by storage off the event loop.
 class storage_account_directory final : public account_directory {

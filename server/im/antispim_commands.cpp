@@ -147,7 +147,8 @@ bool antispim_commands::continue_session(const std::string& id, const std::strin
     return true;
 }
 
-asio::awaitable<std::optional<stanza>> antispim_commands::handle_iq(const stanza& iq, const jid& addressed) {
+asio::awaitable<std::optional<stanza>> antispim_commands::handle_iq(const stanza& iq, const jid& addressed,
+                                                                   outgoing& out) {
     if (addressed.has_node()) {
         co_return std::nullopt;
     }
@@ -219,7 +220,7 @@ asio::awaitable<std::optional<stanza>> antispim_commands::handle_iq(const stanza
     if (node == configure_node) {
         co_return co_await configure(iq, user, command);
     }
-    co_return co_await requests(iq, user, command);
+    co_return co_await requests(iq, user, command, out);
 }
 
 asio::awaitable<stanza> antispim_commands::configure(const stanza& iq, const jid& user, pugi::xml_node command) {
@@ -295,7 +296,8 @@ asio::awaitable<stanza> antispim_commands::configure(const stanza& iq, const jid
     co_return reply;
 }
 
-asio::awaitable<stanza> antispim_commands::requests(const stanza& iq, const jid& user, pugi::xml_node command) {
+asio::awaitable<stanza> antispim_commands::requests(const stanza& iq, const jid& user, pugi::xml_node command,
+                                                    outgoing& out) {
     const std::string node(requests_node);
     const std::string session = command.attribute("sessionid").value();
     const auto x = submitted_form(command);
@@ -353,7 +355,7 @@ asio::awaitable<stanza> antispim_commands::requests(const stanza& iq, const jid&
         if (!who) {
             continue;
         }
-        auto resolved = co_await service_.resolve_request(user, who->bare_string(), what);
+        auto resolved = co_await service_.resolve_request(user, who->bare_string(), what, out);
         if (!resolved) {
             co_return make_error_reply(iq, "internal-server-error", error_type::wait, "storage unavailable");
         }

@@ -26,11 +26,11 @@ public:
     antispim_commands(antispim_service& service, std::function<bool(std::string_view)> is_local);
 
     // server_handlers extension: iq to the server domain (commands, disco for the commands node).
-    boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed);
+    boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed, outgoing& out);
 
 private:
     boost::asio::awaitable<stanza> configure(const stanza& iq, const jid& user, pugi::xml_node command);
-    boost::asio::awaitable<stanza> requests(const stanza& iq, const jid& user, pugi::xml_node command);
+    boost::asio::awaitable<stanza> requests(const stanza& iq, const jid& user, pugi::xml_node command, outgoing& out);
     // A new session for `user` on `node`; checks a continuing one (false: unknown or someone else's).
     std::string open_session(const std::string& node, const jid& user);
     bool continue_session(const std::string& id, const std::string& node, const jid& user);

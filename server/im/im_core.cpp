@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "protocol/namespaces.hpp"
+#include "server/im/registration.hpp"
 
 namespace hush {
 
@@ -54,16 +55,21 @@ stanza carbon(const stanza& message, const char* direction, const jid& account, 
 
 }  // namespace
 
-im_core::im_core(im_context& ctx) : ctx_(ctx), roster_(ctx), privacy_(ctx, roster_), presence_(ctx, roster_, privacy_) {
-    // XEP-0191 §3.4: an unblocked contact that may see our presence gets it again.
-    privacy_.on_unblocked([this](const jid& account, const std::vector<std::string>& jids) -> boost::asio::awaitable<void> {
-        for (const auto& j : jids) {
-            if (auto other = jid::parse(j)) {
-                co_await presence_.send_current_presence_if_subscribed(account, *other);
-            }
-        }
-    });
-}
+im_core::im_core(im_context& ctx, registration_service* registration)
+    : ctx_(ctx),
+      registration_(registration),
+      roster_(ctx),
+      // XEP-0191 §3.4: an unblocked contact that may see our presence gets it again.
+      privacy_(ctx, roster_,
+               [this](const jid& account, const std::vector<std::string>& jids,
+                      outgoing& out) -> boost::asio::awaitable<void> {
+                   for (const auto& j : jids) {
+                       if (auto other = jid::parse(j)) {
+                           co_await presence_.send_current_presence_if_subscribed(account, *other, out);
+                       }
+                   }
+               }),
+      presence_(ctx, roster_, privacy_) {}
 
 const std::vector<std::string>& im_core::server_features() {
     static const std::vector<std::string> features{carbons_ns, "urn:xmpp:blocking", "jabber:iq:privacy", "msgoffline",
@@ -76,7 +82,7 @@ const std::vector<std::string>& im_core::account_features() {
     return features;
 }
 
-boost::asio::awaitable<hook_result> im_core::outbound(stanza& s, const jid& from, const jid& to) {
+boost::asio::awaitable<hook_result> im_core::outbound(stanza& s, const jid& from, const jid& to, outgoing& out) {
     const stanza_kind kind = s.kind();
     const std::string_view type = s.type();
     if (kind == stanza_kind::presence) {
@@ -87,7 +93,7 @@ boost::asio::awaitable<hook_result> im_core::outbound(stanza& s, const jid& from
             if (co_await privacy_.blocks(from.bare(), to)) {
                 co_return hook_result::consumed;
             }
-            co_await presence_.outbound_subscription(s, from.bare(), to.bare(), sub_type);
+            co_await presence_.outbound_subscription(s, from.bare(), to.bare(), sub_type, out);
             co_return hook_result::consumed;
         }
         if (!co_await privacy_.allows(from, to, privacy::stanza_class::presence_out)) {
@@ -103,18 +109,16 @@ boost::asio::awaitable<hook_result> im_core::outbound(stanza& s, const jid& from
         stanza reply = make_error_reply(s, "not-acceptable");
         auto blocked = reply.element().child("error").append_child("blocked");
         blocked.append_attribute("xmlns").set_value("urn:xmpp:blocking:errors");
-        if (auto session = ctx_.registry.find(from)) {
-            session->deliver(share(reply.serialize()));
-        }
+        out.to_resource(from, std::move(reply));
         co_return hook_result::consumed;
     }
     if (kind == stanza_kind::message && !skips_carbons(s)) {
-        sent_copies(s, from);
+        sent_copies(s, from, out);
     }
     co_return hook_result::proceed;
 }
 
-boost::asio::awaitable<hook_result> im_core::inbound(const stanza& s, const jid& from, const jid& to) {
+boost::asio::awaitable<hook_result> im_core::inbound(const stanza& s, const jid& from, const jid& to, outgoing& out) {
     const stanza_kind kind = s.kind();
     const std::string_view type = s.type();
     if (kind == stanza_kind::presence) {
@@ -125,9 +129,9 @@ boost::asio::awaitable<hook_result> im_core::inbound(const stanza& s, const jid&
                 co_return hook_result::consumed;  // blocked or denied: dropped silently (XEP-0191 §3.4)
             }
             if (subscription) {
-                co_await presence_.inbound_subscription(s, to.bare(), from.bare(), sub_type);
+                co_await presence_.inbound_subscription(s, to.bare(), from.bare(), sub_type, out);
             } else {
-                co_await presence_.answer_probe(to.bare(), from);
+                co_await presence_.answer_probe(to.bare(), from, out);
             }
             co_return hook_result::consumed;
         }
@@ -140,7 +144,7 @@ boost::asio::awaitable<hook_result> im_core::inbound(const stanza& s, const jid&
     if (!co_await privacy_.allows(to, from, cls)) {
         // Blocked or denied: the sender learns nothing more than "not available" (XEP-0191 §3.4, XEP-0016 §2.10).
         if (!s.is_error() && type != "result" && type != "groupchat" && type != "headline") {
-            co_await ctx_.sink.send(make_error_reply(s, "service-unavailable"));
+            out.route(make_error_reply(s, "service-unavailable"));
         }
         co_return hook_result::consumed;
     }
@@ -157,17 +161,17 @@ boost::asio::awaitable<std::string> im_core::undeliverable(const stanza& s, cons
     co_return std::string("resource-constraint");
 }
 
-boost::asio::awaitable<std::optional<stanza>> im_core::handle_iq(const stanza& iq, const jid& addressed) {
+boost::asio::awaitable<std::optional<stanza>> im_core::handle_iq(const stanza& iq, const jid& addressed, outgoing& out) {
     const auto payload = payload_of(iq);
     const std::string_view payload_ns = payload.attribute("xmlns").value();
     if (addressed.has_node() && payload_ns == "jabber:iq:roster") {
-        co_return co_await roster_.handle(iq, addressed);
+        co_return co_await roster_.handle(iq, addressed, out);
     }
     if (addressed.has_node() && payload_ns == "jabber:iq:privacy") {
-        co_return co_await privacy_.handle_privacy(iq, addressed);
+        co_return co_await privacy_.handle_privacy(iq, addressed, out);
     }
     if (addressed.has_node() && payload_ns == "urn:xmpp:blocking") {
-        co_return co_await privacy_.handle_blocking(iq, addressed);
+        co_return co_await privacy_.handle_blocking(iq, addressed, out);
     }
     if (payload_ns == carbons_ns && iq.type() == "set") {
         const auto from = jid::parse(iq.from());
@@ -193,12 +197,33 @@ boost::asio::awaitable<bool> im_core::may_see_presence(const jid& account, const
     co_return co_await privacy_.allows(account, requester, privacy::stanza_class::presence_out);
 }
 
-boost::asio::awaitable<std::vector<storage::roster_item>> im_core::roster_of(const jid& account) {
-    co_return co_await roster_.roster(account.bare());
+boost::asio::awaitable<void> im_core::session_presence(const jid& full, const stanza& presence, outgoing& out) {
+    co_await presence_.own_presence(full, presence, out);
 }
 
-boost::asio::awaitable<void> im_core::cancel_subscriptions(const jid& account,
-                                                           const std::vector<storage::roster_item>& items) {
+boost::asio::awaitable<void> im_core::session_ended(const jid& full, bool was_available,
+                                                    const std::set<std::string>& directed, outgoing& out) {
+    co_await presence_.session_ended(full, was_available, directed, out);
+    privacy_.session_ended(full);
+}
+
+boost::asio::awaitable<registration_outcome> im_core::account_request(const stanza& iq, const jid& full, outgoing& out) {
+    if (registration_ == nullptr) {
+        co_return registration_outcome{make_error_reply(iq, "service-unavailable"), false};
+    }
+    // The roster is read first: once the account is gone, so is its roster (XEP-0077 §3.3).
+    std::vector<storage::roster_item> contacts;
+    if (iq.type() == "set" && iq.child("query", registration_service::register_ns).child("remove")) {
+        contacts = co_await roster_.roster(full.bare());
+    }
+    auto outcome = co_await registration_->handle_authenticated(iq, full);
+    if (outcome.removed) {
+        cancel_subscriptions(full.bare(), contacts, out);
+    }
+    co_return outcome;
+}
+
+void im_core::cancel_subscriptions(const jid& account, const std::vector<storage::roster_item>& items, outgoing& out) {
     using storage::subscription;
     for (const auto& item : items) {
         const bool to = item.sub == subscription::to || item.sub == subscription::both || item.pending_out;
@@ -211,27 +236,28 @@ boost::asio::awaitable<void> im_core::cancel_subscriptions(const jid& account,
             p.set_attribute("type", type);
             p.set_attribute("from", account.bare_string());
             p.set_attribute("to", item.contact);
-            co_await ctx_.sink.send(std::move(p));
+            out.route(std::move(p));
         }
     }
 }
 
-void im_core::sent_copies(const stanza& message, const jid& from) {
+void im_core::sent_copies(const stanza& message, const jid& from, outgoing& out) {
     for (const auto& r : ctx_.registry.resources(from.bare())) {
         if (r.carbons && r.full.resource() != from.resource()) {
-            r.target->deliver(share(carbon(message, "sent", from, r.full).serialize()));
+            out.to_resource(r.full, carbon(message, "sent", from, r.full));
         }
     }
 }
 
-void im_core::received_copies(const stanza& message, const jid& to, const std::vector<std::string>& delivered_to) {
+void im_core::received_copies(const stanza& message, const jid& to, const std::vector<std::string>& delivered_to,
+                              outgoing& out) {
     if (skips_carbons(message)) {
         return;
     }
     for (const auto& r : ctx_.registry.resources(to.bare())) {
         if (r.carbons && r.available &&
             std::find(delivered_to.begin(), delivered_to.end(), r.full.resource()) == delivered_to.end()) {
-            r.target->deliver(share(carbon(message, "received", to, r.full).serialize()));
+            out.to_resource(r.full, carbon(message, "received", to, r.full));
         }
     }
 }

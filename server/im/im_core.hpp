@@ -1,9 +1,11 @@
 #pragma once
-// The IM core the router calls (RFC 6121 and its XEPs): its hooks on the stanza path and its iq handlers.
+// The IM core the router calls (RFC 6121 and its XEPs): its hooks on the stanza path, its iq handlers, and what
+// a bound session's own presence, end and account requests mean.
 //   outbound: a local user's stanza before routing — subscriptions (Appendix A.2), blocking, carbons "sent";
 //   inbound:  a stanza for a local account after anti-SPIM — privacy/blocking, subscriptions (A.3), probes;
 //   offline:  a message no resource can take.
 #include <optional>
+#include <set>
 
 #include "server/im/im_context.hpp"
 #include "server/im/presence_service.hpp"
@@ -14,40 +16,51 @@ namespace hush {
 
 enum class hook_result { proceed, consumed };
 
+class registration_service;
+struct registration_outcome;
+
+// Every call puts what it wants sent into `out`, for the router to carry out; nothing here sends by itself.
 class im_core {
 public:
-    explicit im_core(im_context& ctx);
+    // `registration`: XEP-0077 for bound sessions (password change, removal); null where there is none.
+    im_core(im_context& ctx, registration_service* registration);
 
-    boost::asio::awaitable<hook_result> outbound(stanza& s, const jid& from, const jid& to);
-    boost::asio::awaitable<hook_result> inbound(const stanza& s, const jid& from, const jid& to);
+    boost::asio::awaitable<hook_result> outbound(stanza& s, const jid& from, const jid& to, outgoing& out);
+    boost::asio::awaitable<hook_result> inbound(const stanza& s, const jid& from, const jid& to, outgoing& out);
     // Returns the error condition for the sender, or empty when stored.
     boost::asio::awaitable<std::string> undeliverable(const stanza& s, const jid& to);
 
     // iq get/set addressed to an account's bare JID (or to the server for carbons); nullopt if not ours.
-    boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed);
+    boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed, outgoing& out);
 
     // Carbons: copies of a message delivered to `to` for the account's other carbons-enabled resources.
-    void received_copies(const stanza& message, const jid& to, const std::vector<std::string>& delivered_to);
+    void received_copies(const stanza& message, const jid& to, const std::vector<std::string>& delivered_to,
+                         outgoing& out);
+
+    // A bound session's own presence (no 'to'): registry, broadcast, and at first availability probes, other
+    // resources' presence, stored requests and offline messages.
+    boost::asio::awaitable<void> session_presence(const jid& full, const stanza& presence, outgoing& out);
+    // A bound session ended: unavailable presence to contacts and directed-presence recipients if it was
+    // available (RFC 6121 §4.5.3.2), and its privacy state forgotten.
+    boost::asio::awaitable<void> session_ended(const jid& full, bool was_available,
+                                               const std::set<std::string>& directed, outgoing& out);
+    // XEP-0077 from a bound session (password change, §3.3 removal). After a removal every contact is told
+    // (unsubscribe/unsubscribed); the caller sends the reply and closes the account's sessions.
+    boost::asio::awaitable<registration_outcome> account_request(const stanza& iq, const jid& full, outgoing& out);
 
     // May `requester` see `account`'s presence-derived data (XEP-0012 last activity)? The account itself, or a
     // contact with a from/both subscription that privacy settings do not block.
     boost::asio::awaitable<bool> may_see_presence(const jid& account, const jid& requester);
 
-    // XEP-0077 §3.3: an account about to be removed; returns its roster so that, once removed, every contact
-    // can be told with cancel_subscriptions().
-    boost::asio::awaitable<std::vector<storage::roster_item>> roster_of(const jid& account);
-    boost::asio::awaitable<void> cancel_subscriptions(const jid& account, const std::vector<storage::roster_item>& items);
-
-    presence_service& presence() { return presence_; }
-    privacy_service& privacy() { return privacy_; }
-
     static const std::vector<std::string>& account_features();
     static const std::vector<std::string>& server_features();
 
 private:
-    void sent_copies(const stanza& message, const jid& from);
+    void sent_copies(const stanza& message, const jid& from, outgoing& out);
+    void cancel_subscriptions(const jid& account, const std::vector<storage::roster_item>& items, outgoing& out);
 
     im_context& ctx_;
+    registration_service* registration_;
     roster_service roster_;
     privacy_service privacy_;
     presence_service presence_;

@@ -36,7 +36,7 @@ stanza simple_presence(std::string_view type, const std::string& from, const std
 
 // ---- presence of the account's own resources ---------------------------------------------------------------------
 
-boost::asio::awaitable<void> presence_service::own_presence(const jid& full, const stanza& presence) {
+boost::asio::awaitable<void> presence_service::own_presence(const jid& full, const stanza& presence, outgoing& out) {
     bool was_available = false;
     for (const auto& r : ctx_.registry.resources(full.bare())) {
         if (r.full.resource() == full.resource()) {
@@ -52,26 +52,25 @@ boost::asio::awaitable<void> presence_service::own_presence(const jid& full, con
             priority = std::clamp(pr.text().as_int(0), -128, 127);
         }
         ctx_.registry.set_presence(full, true, priority, std::make_shared<const stanza>(clean.clone()));
-        co_await broadcast(full, clean, true);
+        co_await broadcast(full, clean, true, out);
         if (!was_available) {
-            co_await initial_presence_extras(full);
+            co_await initial_presence_extras(full, out);
         }
         co_return;
     }
     if (presence.type() == "unavailable") {
         ctx_.registry.set_presence(full, false, 0);
         if (was_available) {
-            co_await broadcast(full, clean, true);
+            co_await broadcast(full, clean, true, out);
             // The session stays bound; it only is no longer available.
-            if (auto self = ctx_.registry.find(full)) {
-                self->deliver(share(addressed(clean, full.full_string(), full.full_string()).serialize()));
-            }
+            out.to_resource(full, addressed(clean, full.full_string(), full.full_string()));
         }
     }
     // Other types without 'to' (errors, probes) mean nothing from a client.
 }
 
-boost::asio::awaitable<void> presence_service::broadcast(const jid& full, const stanza& presence, bool to_subscribers) {
+boost::asio::awaitable<void> presence_service::broadcast(const jid& full, const stanza& presence, bool to_subscribers,
+                                                         outgoing& out) {
     if (to_subscribers) {
         for (const auto& item : co_await roster_.roster(full.bare())) {
             if (!has_from(item.sub)) {
@@ -80,33 +79,32 @@ boost::asio::awaitable<void> presence_service::broadcast(const jid& full, const 
             // Broadcasts are made by the server, so the blocklist and presence-out lists are applied here.
             const auto contact = jid::parse(item.contact);
             if (contact && co_await privacy_.allows(full, *contact, privacy::stanza_class::presence_out)) {
-                co_await ctx_.sink.send(addressed(presence, full.full_string(), item.contact));
+                out.route(addressed(presence, full.full_string(), item.contact));
             }
         }
     }
     // RFC 6121 §4.2.2 and §4.5.2: every available resource of the account, the sender included.
     for (const auto& r : ctx_.registry.resources(full.bare())) {
         if (r.available) {
-            r.target->deliver(share(addressed(presence, full.full_string(), r.full.full_string()).serialize()));
+            out.to_resource(r.full, addressed(presence, full.full_string(), r.full.full_string()));
         }
     }
 }
 
-boost::asio::awaitable<void> presence_service::initial_presence_extras(const jid& full) {
-    const auto session = ctx_.registry.find(full);
-    if (!session) {
+boost::asio::awaitable<void> presence_service::initial_presence_extras(const jid& full, outgoing& out) {
+    if (!ctx_.registry.find(full)) {
         co_return;
     }
     // Probes to the contacts whose presence we may see (RFC 6121 §4.3.1); the answers come back to the bare JID.
     for (const auto& item : co_await roster_.roster(full.bare())) {
         if (has_to(item.sub)) {
-            co_await ctx_.sink.send(simple_presence("probe", full.bare_string(), item.contact));
+            out.route(simple_presence("probe", full.bare_string(), item.contact));
         }
     }
     // The account's other available resources (§4.2.2 step 4).
     for (const auto& r : ctx_.registry.resources(full.bare())) {
         if (r.available && r.full.resource() != full.resource() && r.presence) {
-            session->deliver(share(addressed(*r.presence, r.full.full_string(), full.full_string()).serialize()));
+            out.to_resource(full, addressed(*r.presence, r.full.full_string(), full.full_string()));
         }
     }
     // Subscription requests that arrived while no resource could answer them (§3.1.3).
@@ -116,7 +114,10 @@ boost::asio::awaitable<void> presence_service::initial_presence_extras(const jid
     auto requests = co_await ctx_.store.run(std::move(requests_query));
     if (requests) {
         for (const auto& request : *requests) {
-            session->deliver(share(request.stanza));
+            stanza stored = stanza::parse(request.stanza);
+            if (stored.valid()) {
+                out.to_resource(full, std::move(stored));
+            }
         }
     } else {
         spdlog::error("presence: cannot read subscription requests of {}: {}", full.bare_string(),
@@ -147,7 +148,7 @@ boost::asio::awaitable<void> presence_service::initial_presence_extras(const jid
         delay.append_attribute("from").set_value(full.domain().c_str());
         delay.append_attribute("stamp").set_value(xep0082_stamp(m.stored_at).c_str());
         delay.append_child(pugi::node_pcdata).set_value("Offline Storage");
-        session->deliver(share(s.serialize()));
+        out.to_resource(full, std::move(s));
         ids.push_back(m.id);
     }
     auto delete_query = [d = full.domain(), u = full.node(), ids](storage::store& s) {
@@ -161,12 +162,13 @@ boost::asio::awaitable<void> presence_service::initial_presence_extras(const jid
 }
 
 boost::asio::awaitable<void> presence_service::session_ended(const jid& full, bool was_available,
-                                                             const std::set<std::string>& directed) {
+                                                             const std::set<std::string>& directed,
+                                                             outgoing& out) {
     if (was_available) {
         const stanza unavailable = simple_presence("unavailable", full.full_string(), full.bare_string());
-        co_await broadcast(full, unavailable, true);
+        co_await broadcast(full, unavailable, true, out);
         for (const auto& to : directed) {
-            co_await ctx_.sink.send(simple_presence("unavailable", full.full_string(), to));
+            out.route(simple_presence("unavailable", full.full_string(), to));
         }
     }
     bool others_available = false;
@@ -211,18 +213,19 @@ presence_service::load_state(const jid& user, const jid& contact) {
 
 boost::asio::awaitable<void> presence_service::save_state(const jid& user, const jid& contact,
                                                           const std::optional<storage::roster_item>& item,
-                                                          const subscriptions::state& next_state) {
+                                                          const subscriptions::state& next_state, outgoing& out) {
     storage::roster_item next = item.value_or(storage::roster_item{});
     next.contact = contact.bare_string();
     next.sub = next_state.sub;
     next.pending_out = next_state.pending_out;
     next.approved = next_state.approved;
     next.pending_in = false;
-    co_await roster_.save(user, std::move(next));
+    co_await roster_.save(user, std::move(next), out);
 }
 
 boost::asio::awaitable<void> presence_service::outbound_subscription(stanza s, const jid& user, const jid& contact,
-                                                                     subscriptions::presence_type type) {
+                                                                     subscriptions::presence_type type,
+                                                                     outgoing& out) {
     using subscriptions::presence_type;
     auto [item, current] = co_await load_state(user, contact);
     const auto result = subscriptions::apply_outbound(current, type);
@@ -230,7 +233,7 @@ boost::asio::awaitable<void> presence_service::outbound_subscription(stanza s, c
     // pending-in, which lives in the stored request (deleted below), so the stranger never lands on the roster.
     if (result.changed &&
         (item || result.next.sub != subscription::none || result.next.pending_out || result.next.approved)) {
-        co_await save_state(user, contact, item, result.next);
+        co_await save_state(user, contact, item, result.next, out);
     }
     if (type == presence_type::subscribed || type == presence_type::unsubscribed) {
         auto query = [d = user.domain(), u = user.node(), c = contact.bare_string()](storage::store& st) {
@@ -244,13 +247,13 @@ boost::asio::awaitable<void> presence_service::outbound_subscription(stanza s, c
     // Subscription stanzas travel between bare JIDs (RFC 6121 §3.1.2).
     s.set_attribute("from", user.bare_string());
     s.set_attribute("to", contact.bare_string());
-    co_await ctx_.sink.send(std::move(s));
+    out.route(std::move(s));
     if (type == presence_type::subscribed) {
-        co_await send_current_presence(user, contact);  // §3.1.5
+        co_await send_current_presence(user, contact, out);  // §3.1.5
     } else if (type == presence_type::unsubscribed) {
         for (const auto& r : ctx_.registry.resources(user.bare())) {
             if (r.available) {
-                co_await ctx_.sink.send(simple_presence("unavailable", r.full.full_string(), contact.bare_string()));
+                out.route(simple_presence("unavailable", r.full.full_string(), contact.bare_string()));
             }
         }
     }
@@ -258,20 +261,21 @@ boost::asio::awaitable<void> presence_service::outbound_subscription(stanza s, c
 
 boost::asio::awaitable<void> presence_service::inbound_subscription(const stanza& s, const jid& user,
                                                                     const jid& contact,
-                                                                    subscriptions::presence_type type) {
+                                                                    subscriptions::presence_type type,
+                                                                    outgoing& out) {
     using subscriptions::presence_type;
     auto [item, current] = co_await load_state(user, contact);
     const auto result = subscriptions::apply_inbound(current, type);
     // Only a real relationship makes a roster item: a bare pending-in is the stored request (§3.1.3).
     if (result.changed && (item || result.next.sub != subscription::none || result.next.pending_out)) {
-        co_await save_state(user, contact, item, result.next);
+        co_await save_state(user, contact, item, result.next, out);
     }
     stanza clean = s.clone();
     clean.set_attribute("from", contact.bare_string());
     clean.set_attribute("to", user.bare_string());
     if (result.auto_subscribed) {
-        co_await ctx_.sink.send(simple_presence("subscribed", user.bare_string(), contact.bare_string()));
-        co_await send_current_presence(user, contact);
+        out.route(simple_presence("subscribed", user.bare_string(), contact.bare_string()));
+        co_await send_current_presence(user, contact, out);
         co_return;
     }
     if (type == presence_type::subscribe) {
@@ -286,7 +290,7 @@ boost::asio::awaitable<void> presence_service::inbound_subscription(const stanza
                 spdlog::error("presence: cannot store the subscription request from {} to {}: {}",
                               contact.bare_string(), user.bare_string(), stored.error().message);
             }
-            deliver_to_available(user, clean, true);
+            deliver_to_available(user, clean, true, out);
         }
         co_return;
     }
@@ -297,23 +301,23 @@ boost::asio::awaitable<void> presence_service::inbound_subscription(const stanza
         (void)co_await ctx_.store.run(std::move(query));
     }
     if (result.deliver) {
-        deliver_to_available(user, clean, false);
+        deliver_to_available(user, clean, false, out);
     }
     if (result.auto_unsubscribed) {
         // RFC 6121 table 7 note [1]: confirm the contact's unsubscribe on the user's behalf.
-        co_await ctx_.sink.send(simple_presence("unsubscribed", user.bare_string(), contact.bare_string()));
+        out.route(simple_presence("unsubscribed", user.bare_string(), contact.bare_string()));
     }
     if (type == presence_type::unsubscribe && result.changed) {
         // The contact no longer receives our presence (§3.3.3).
         for (const auto& r : ctx_.registry.resources(user.bare())) {
             if (r.available) {
-                co_await ctx_.sink.send(simple_presence("unavailable", r.full.full_string(), contact.bare_string()));
+                out.route(simple_presence("unavailable", r.full.full_string(), contact.bare_string()));
             }
         }
     }
 }
 
-boost::asio::awaitable<void> presence_service::answer_probe(const jid& user, const jid& prober) {
+boost::asio::awaitable<void> presence_service::answer_probe(const jid& user, const jid& prober, outgoing& out) {
     auto item = co_await roster_.item(user, prober.bare());
     if (!item || !has_from(item->sub)) {
         co_return;  // not subscribed to us: nothing to say (§4.3.2)
@@ -322,34 +326,34 @@ boost::asio::awaitable<void> presence_service::answer_probe(const jid& user, con
     for (const auto& r : ctx_.registry.resources(user.bare())) {
         if (r.available && r.presence && co_await privacy_.allows(r.full, prober, privacy::stanza_class::presence_out)) {
             any = true;
-            co_await ctx_.sink.send(addressed(*r.presence, r.full.full_string(), prober.full_string()));
+            out.route(addressed(*r.presence, r.full.full_string(), prober.full_string()));
         }
     }
     if (!any) {
-        co_await ctx_.sink.send(simple_presence("unavailable", user.bare_string(), prober.full_string()));
+        out.route(simple_presence("unavailable", user.bare_string(), prober.full_string()));
     }
 }
 
-boost::asio::awaitable<void> presence_service::send_current_presence_if_subscribed(const jid& user, const jid& to) {
+boost::asio::awaitable<void> presence_service::send_current_presence_if_subscribed(const jid& user, const jid& to,
+                                                                                 outgoing& out) {
     auto item = co_await roster_.item(user.bare(), to.bare());
     if (item && has_from(item->sub)) {
-        co_await send_current_presence(user, to);
+        co_await send_current_presence(user, to, out);
     }
 }
 
-boost::asio::awaitable<void> presence_service::send_current_presence(const jid& user, const jid& to) {
+boost::asio::awaitable<void> presence_service::send_current_presence(const jid& user, const jid& to, outgoing& out) {
     for (const auto& r : ctx_.registry.resources(user.bare())) {
         if (r.available && r.presence && co_await privacy_.allows(r.full, to, privacy::stanza_class::presence_out)) {
-            co_await ctx_.sink.send(addressed(*r.presence, r.full.full_string(), to.bare_string()));
+            out.route(addressed(*r.presence, r.full.full_string(), to.bare_string()));
         }
     }
 }
 
-void presence_service::deliver_to_available(const jid& user, const stanza& s, bool interested_only) {
-    const auto bytes = share(s.serialize());
+void presence_service::deliver_to_available(const jid& user, const stanza& s, bool interested_only, outgoing& out) {
     for (const auto& r : ctx_.registry.resources(user.bare())) {
         if (r.available && (!interested_only || r.interested)) {
-            r.target->deliver(bytes);
+            out.to_resource(r.full, s.clone());
         }
     }
 }

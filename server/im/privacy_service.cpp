@@ -138,7 +138,7 @@ boost::asio::awaitable<bool> privacy_service::allows(const jid& account, const j
     co_return privacy::evaluate(it->second, contact, kind) != privacy::action::deny;
 }
 
-void privacy_service::push_to_resources(const jid& account, const stanza& push, bool blocklist_only) {
+void privacy_service::push_to_resources(const jid& account, const stanza& push, outgoing& out, bool blocklist_only) {
     for (const auto& r : ctx_.registry.resources(account.bare())) {
         if (blocklist_only && !r.blocklist_requested) {
             continue;
@@ -146,13 +146,13 @@ void privacy_service::push_to_resources(const jid& account, const stanza& push, 
         stanza copy = push.clone();
         copy.set_attribute("to", r.full.full_string());
         copy.set_attribute("id", "push" + std::to_string(push_counter.fetch_add(1)));
-        r.target->deliver(share(copy.serialize()));
+        out.to_resource(r.full, std::move(copy));
     }
 }
 
 // ---- XEP-0191 ---------------------------------------------------------------------------------------------------
 
-boost::asio::awaitable<stanza> privacy_service::handle_blocking(const stanza& iq, const jid& account) {
+boost::asio::awaitable<stanza> privacy_service::handle_blocking(const stanza& iq, const jid& account, outgoing& out) {
     const auto from = jid::parse(iq.from());
     if (!from || !from->equals_bare(account)) {
         co_return make_error_reply(iq, "forbidden");
@@ -233,24 +233,24 @@ boost::asio::awaitable<stanza> privacy_service::handle_blocking(const stanza& iq
                 p.set_attribute("type", "unavailable");
                 p.set_attribute("from", r.full.full_string());
                 p.set_attribute("to", j);
-                co_await ctx_.sink.send(std::move(p));
+                out.route(std::move(p));
             }
         }
     }
     if (!block && on_unblocked_) {
         const auto unblocked = jids.empty() ? previous->blocklist : jids;
-        co_await on_unblocked_(account, unblocked);
+        co_await on_unblocked_(account, unblocked, out);
     }
     stanza push = stanza::make("iq");
     push.set_attribute("type", "set");
     push.element().append_copy(payload);
-    push_to_resources(account, push, true);
+    push_to_resources(account, push, out, true);
     co_return make_iq_result(iq);
 }
 
 // ---- XEP-0016 ---------------------------------------------------------------------------------------------------
 
-boost::asio::awaitable<stanza> privacy_service::handle_privacy(const stanza& iq, const jid& account) {
+boost::asio::awaitable<stanza> privacy_service::handle_privacy(const stanza& iq, const jid& account, outgoing& out) {
     const auto from = jid::parse(iq.from());
     if (!from || !from->equals_bare(account)) {
         co_return make_error_reply(iq, "forbidden");
@@ -375,7 +375,7 @@ boost::asio::awaitable<stanza> privacy_service::handle_privacy(const stanza& iq,
     auto pq = push.element().append_child("query");
     pq.append_attribute("xmlns").set_value(privacy_ns);
     pq.append_child("list").append_attribute("name").set_value(name.c_str());
-    push_to_resources(account, push);
+    push_to_resources(account, push, out);
     co_return make_iq_result(iq);
 }
 

@@ -16,19 +16,21 @@ namespace hush {
 
 class privacy_service {
 public:
-    privacy_service(im_context& ctx, roster_service& roster) : ctx_(ctx), roster_(roster) {}
+    // Called after an unblock with the JIDs unblocked (all previously blocked ones for "unblock all").
+    using unblock_hook = std::function<boost::asio::awaitable<void>(const jid& account, const std::vector<std::string>&,
+                                                                    outgoing& out)>;
 
-    boost::asio::awaitable<stanza> handle_privacy(const stanza& iq, const jid& account);   // jabber:iq:privacy
-    boost::asio::awaitable<stanza> handle_blocking(const stanza& iq, const jid& account);  // urn:xmpp:blocking
+    privacy_service(im_context& ctx, roster_service& roster, unblock_hook on_unblocked = {})
+        : ctx_(ctx), roster_(roster), on_unblocked_(std::move(on_unblocked)) {}
+
+    // jabber:iq:privacy and urn:xmpp:blocking; the pushes they cause go into `out`.
+    boost::asio::awaitable<stanza> handle_privacy(const stanza& iq, const jid& account, outgoing& out);
+    boost::asio::awaitable<stanza> handle_blocking(const stanza& iq, const jid& account, outgoing& out);
 
     // May `account` (a full JID selects that session's active list) exchange `kind` with `other`?
     boost::asio::awaitable<bool> allows(const jid& account, const jid& other, privacy::stanza_class kind);
     // Is `other` on `account`'s XEP-0191 blocklist?
     boost::asio::awaitable<bool> blocks(const jid& account, const jid& other);
-
-    // Called after an unblock with the JIDs unblocked (all previously blocked ones for "unblock all").
-    using unblock_hook = std::function<boost::asio::awaitable<void>(const jid& account, const std::vector<std::string>&)>;
-    void on_unblocked(unblock_hook hook) { on_unblocked_ = std::move(hook); }
 
     // A session ended: forget its active list.
     void session_ended(const jid& full);
@@ -43,7 +45,7 @@ private:
     boost::asio::awaitable<std::shared_ptr<const account_state>> load(const jid& account);
     void replace(const jid& account, std::shared_ptr<const account_state> state);
     // To every resource, or only to those that asked for the blocklist (XEP-0191 §3.3).
-    void push_to_resources(const jid& account, const stanza& push, bool blocklist_only = false);
+    void push_to_resources(const jid& account, const stanza& push, outgoing& out, bool blocklist_only = false);
 
     im_context& ctx_;
     roster_service& roster_;

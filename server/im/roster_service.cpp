@@ -21,18 +21,18 @@ pugi::xml_node add_roster_query(stanza& s) {
 
 }  // namespace
 
-boost::asio::awaitable<stanza> roster_service::handle(const stanza& iq, const jid& account) {
+boost::asio::awaitable<stanza> roster_service::handle(const stanza& iq, const jid& account, outgoing& out) {
     const auto from = jid::parse(iq.from());
     if (!from || !from->equals_bare(account)) {
         co_return make_error_reply(iq, "forbidden", "a roster belongs to its account");  // RFC 6121 §2.1.5
     }
     if (iq.type() == "get") {
-        co_return co_await handle_get(iq, account);
+        co_return co_await handle_get(iq, account, out);
     }
-    co_return co_await handle_set(iq, account);
+    co_return co_await handle_set(iq, account, out);
 }
 
-boost::asio::awaitable<stanza> roster_service::handle_get(const stanza& iq, const jid& account) {
+boost::asio::awaitable<stanza> roster_service::handle_get(const stanza& iq, const jid& account, outgoing& out) {
     const auto from = *jid::parse(iq.from());
     ctx_.registry.set_interested(from, true);
     auto request = iq.child("query", roster_payload::ns);
@@ -63,11 +63,9 @@ boost::asio::awaitable<stanza> roster_service::handle_get(const stanza& iq, cons
                     co_return reply;  // nothing changed: an empty result (§2.6.3)
                 }
                 // An empty result, then the changes as pushes to the requesting resource (§2.6.3).
-                if (auto target = ctx_.registry.find(from)) {
-                    target->deliver(share(reply.serialize()));
-                }
+                out.to_resource(from, std::move(reply));
                 for (const auto& item : changes.changed) {
-                    push(from, item, item.version);
+                    push(from, item, item.version, out);
                 }
                 co_return stanza{};
             }
@@ -98,7 +96,7 @@ boost::asio::awaitable<stanza> roster_service::handle_get(const stanza& iq, cons
     co_return reply;
 }
 
-boost::asio::awaitable<stanza> roster_service::handle_set(const stanza& iq, const jid& account) {
+boost::asio::awaitable<stanza> roster_service::handle_set(const stanza& iq, const jid& account, outgoing& out) {
     auto parsed = roster_payload::parse_set(iq.child("query", roster_payload::ns));
     if (!parsed) {
         co_return make_error_reply(iq, parsed.error().condition, parsed.error().text);
@@ -124,7 +122,7 @@ boost::asio::awaitable<stanza> roster_service::handle_set(const stanza& iq, cons
         storage::roster_item tombstone;
         tombstone.contact = parsed->contact;
         tombstone.removed = true;
-        push(account, tombstone, **removed);
+        push(account, tombstone, **removed, out);
         for (const char* type : {"unsubscribe", "unsubscribed"}) {
             const bool relevant = std::string_view(type) == "unsubscribe"
                                       ? (e.sub == storage::subscription::to || e.sub == storage::subscription::both ||
@@ -135,7 +133,7 @@ boost::asio::awaitable<stanza> roster_service::handle_set(const stanza& iq, cons
                 p.set_attribute("type", type);
                 p.set_attribute("from", account.bare_string());
                 p.set_attribute("to", contact.bare_string());
-                co_await ctx_.sink.send(std::move(p));
+                out.route(std::move(p));
             }
         }
         if (e.sub == storage::subscription::from || e.sub == storage::subscription::both) {
@@ -146,7 +144,7 @@ boost::asio::awaitable<stanza> roster_service::handle_set(const stanza& iq, cons
                     p.set_attribute("type", "unavailable");
                     p.set_attribute("from", r.full.full_string());
                     p.set_attribute("to", contact.bare_string());
-                    co_await ctx_.sink.send(std::move(p));
+                    out.route(std::move(p));
                 }
             }
         }
@@ -157,13 +155,14 @@ boost::asio::awaitable<stanza> roster_service::handle_set(const stanza& iq, cons
     next.contact = parsed->contact;
     next.name = parsed->name;
     next.groups = parsed->groups;
-    if (!co_await save(account, std::move(next))) {
+    if (!co_await save(account, std::move(next), out)) {
         co_return make_error_reply(iq, "internal-server-error");
     }
     co_return make_iq_result(iq);
 }
 
-void roster_service::push(const jid& account, const storage::roster_item& item, std::int64_t version) {
+void roster_service::push(const jid& account, const storage::roster_item& item, std::int64_t version,
+                          outgoing& out) {
     for (const auto& r : ctx_.registry.resources(account.bare())) {
         // A full JID targets one resource (versioned gets); a bare one every resource that asked for the roster.
         if (!r.interested || (!account.is_bare() && r.full.resource() != account.resource())) {
@@ -176,7 +175,7 @@ void roster_service::push(const jid& account, const storage::roster_item& item, 
         auto q = add_roster_query(p);
         q.append_attribute("ver").set_value(std::to_string(version).c_str());
         roster_payload::append_item(q, item);
-        r.target->deliver(share(p.serialize()));
+        out.to_resource(r.full, std::move(p));
     }
 }
 
@@ -194,7 +193,7 @@ boost::asio::awaitable<std::optional<storage::roster_item>> roster_service::item
     co_return std::move(*found);
 }
 
-boost::asio::awaitable<bool> roster_service::save(const jid& account, storage::roster_item item) {
+boost::asio::awaitable<bool> roster_service::save(const jid& account, storage::roster_item item, outgoing& out) {
     item.removed = false;
     auto query = [d = account.domain(), u = account.node(), item](storage::store& s) {
         return s.put_roster_item(d, u, item);
@@ -205,7 +204,7 @@ boost::asio::awaitable<bool> roster_service::save(const jid& account, storage::r
                       version.error().message);
         co_return false;
     }
-    push(account, item, *version);
+    push(account, item, *version, out);
     co_return true;
 }
 

@@ -31,13 +31,13 @@ pugi::xml_node add_query(stanza& reply, std::string_view query_ns, pugi::xml_nod
 
 }  // namespace
 
-server_handlers::server_handlers(std::string version) : version_(std::move(version)) {}
-
-void server_handlers::add_extension(extension handler, std::vector<std::string> server_features,
-                                    std::vector<std::string> account_features) {
-    extensions_.push_back(std::move(handler));
-    extra_server_features_.insert(extra_server_features_.end(), server_features.begin(), server_features.end());
-    extra_account_features_.insert(extra_account_features_.end(), account_features.begin(), account_features.end());
+server_handlers::server_handlers(std::string version, std::vector<extension> extensions) : version_(std::move(version)) {
+    for (auto& e : extensions) {
+        extensions_.push_back(std::move(e.handle));
+        extra_server_features_.insert(extra_server_features_.end(), e.server_features.begin(), e.server_features.end());
+        extra_account_features_.insert(extra_account_features_.end(), e.account_features.begin(),
+                                       e.account_features.end());
+    }
 }
 
 namespace {
@@ -75,13 +75,13 @@ std::string server_handlers::caps_ver() const {
     return sasl::base64_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
-boost::asio::awaitable<stanza> server_handlers::handle(const stanza& iq, const jid& addressed) {
+boost::asio::awaitable<stanza> server_handlers::handle(const stanza& iq, const jid& addressed, outgoing& out) {
     const auto payload = first_element(iq);
     const std::string_view payload_ns = payload.attribute("xmlns").value();
     const std::string_view name = payload.name();
     const bool get = iq.type() == "get";
     for (const auto& extension : extensions_) {
-        auto answer = co_await extension(iq, addressed);
+        auto answer = co_await extension(iq, addressed, out);
         if (answer) {
             co_return std::move(*answer);
         }

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "server/im/im_core.hpp"
+#include "server/im/registration.hpp"
 #include "antispim/recent_verdicts.hpp"
 
 namespace hush {
@@ -37,8 +38,18 @@ bool is_subscription_type(std::string_view type) {
 }  // namespace
 
 router::router(std::vector<std::string> hosts, session_registry& sessions, account_directory& accounts,
-               antispim::chain& chain, iq_handler& handlers)
-    : hosts_(std::move(hosts)), sessions_(sessions), accounts_(accounts), chain_(chain), handlers_(handlers) {}
+               antispim::chain& chain, iq_handler& handlers, router_links links)
+    : hosts_(std::move(hosts)),
+      sessions_(sessions),
+      accounts_(accounts),
+      chain_(chain),
+      handlers_(handlers),
+      im_(links.im),
+      remote_(links.remote),
+      strangers_(links.strangers),
+      outbound_(links.outbound),
+      inbox_(links.inbox),
+      recent_(links.recent) {}
 
 bool router::is_local_domain(std::string_view domain) const {
     return std::find(hosts_.begin(), hosts_.end(), domain) != hosts_.end();
@@ -54,14 +65,20 @@ boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
     }
     if (im_ != nullptr && origin.kind == antispim::origin_kind::local_session && !origin.generated &&
         is_local_domain(from->domain())) {
-        if (co_await im_->outbound(s, *from, *to) == hook_result::consumed) {
+        outgoing out;
+        const auto hook = co_await im_->outbound(s, *from, *to, out);
+        co_await carry_out(std::move(out));
+        if (hook == hook_result::consumed) {
             co_return;
         }
     }
     const bool from_local_user = origin.kind == antispim::origin_kind::local_session && !origin.generated &&
                                  is_local_domain(from->domain()) && from->has_node();
     if (outbound_ != nullptr && from_local_user) {
-        if (auto refused = co_await outbound_->check(s, *from, *to)) {
+        outgoing out;
+        const auto refused = co_await outbound_->check(s, *from, *to, out);
+        co_await carry_out(std::move(out));
+        if (refused) {
             co_await bounce(s, refused->condition, refused->type, refused->text);
             co_return;
         }
@@ -74,7 +91,7 @@ boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
             // Incoming streams refuse other domains; a remote stanza reaching here is a bug, not a relay request.
             spdlog::error("router: remote stanza for remote domain {} dropped", to->domain());
         } else if (remote_ != nullptr) {
-            remote_->send(std::move(s));
+            remote_->send(std::move(s), *this);
         } else {
             co_await bounce(s, "remote-server-not-found", "this server does not federate");
         }
@@ -97,9 +114,70 @@ boost::asio::awaitable<void> router::send_unfiltered(stanza s) {
     co_await route(std::move(s), std::move(origin));
 }
 
+boost::asio::awaitable<void> router::carry_out(outgoing out) {
+    for (auto& o : out.take()) {
+        switch (o.path) {
+        case outgoing_path::route:
+            co_await route(std::move(o.content), server_origin());
+            break;
+        case outgoing_path::unfiltered: {
+            route_origin origin = server_origin();
+            origin.unfiltered = true;
+            co_await route(std::move(o.content), std::move(origin));
+            break;
+        }
+        case outgoing_path::resource:
+            deliver_to_resource(o);
+            break;
+        }
+    }
+}
+
+void router::deliver_to_resource(const outgoing_stanza& o) {
+    if (auto target = sessions_.find(o.resource)) {
+        target->deliver(share(o.content.serialize()));
+    }
+}
+
+boost::asio::awaitable<void> router::session_presence(const jid& full, const stanza& presence) {
+    if (im_ == nullptr) {
+        int priority = 0;
+        if (auto pr = presence.element().child("priority")) {
+            priority = std::clamp(pr.text().as_int(0), -128, 127);
+        }
+        sessions_.set_presence(full, presence.type().empty(), priority);
+        co_return;
+    }
+    outgoing out;
+    co_await im_->session_presence(full, presence, out);
+    co_await carry_out(std::move(out));
+}
+
+boost::asio::awaitable<void> router::session_ended(const jid& full, bool was_available,
+                                                   const std::set<std::string>& directed) {
+    if (im_ == nullptr) {
+        co_return;
+    }
+    outgoing out;
+    co_await im_->session_ended(full, was_available, directed, out);
+    co_await carry_out(std::move(out));
+}
+
+boost::asio::awaitable<registration_outcome> router::account_request(const stanza& iq, const jid& full) {
+    if (im_ == nullptr) {
+        co_return registration_outcome{make_error_reply(iq, "service-unavailable"), false};
+    }
+    outgoing out;
+    auto outcome = co_await im_->account_request(iq, full, out);
+    co_await carry_out(std::move(out));
+    co_return outcome;
+}
+
 boost::asio::awaitable<void> router::route_to_server(stanza s, const jid& to) {
     if (s.kind() == stanza_kind::iq && (s.type() == "get" || s.type() == "set")) {
-        stanza reply = co_await handlers_.handle(s, to.bare());
+        outgoing out;
+        stanza reply = co_await handlers_.handle(s, to.bare(), out);
+        co_await carry_out(std::move(out));  // what the request caused (pushes) comes first, as before its answer
         if (reply.valid()) {
             co_await route(std::move(reply), server_origin());
         }
@@ -186,7 +264,9 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
                 co_return;
             }
         }
-        stanza reply = co_await handlers_.handle(s, to);
+        outgoing out;
+        stanza reply = co_await handlers_.handle(s, to, out);
+        co_await carry_out(std::move(out));  // what the request caused (pushes) comes first, as before its answer
         if (reply.valid()) {
             co_await route(std::move(reply), server_origin());
         }
@@ -203,10 +283,17 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
         }
         co_return;
     }
-    if (im_ != nullptr && co_await im_->inbound(s, from, to) == hook_result::consumed) {
-        co_return;
+    outgoing out;
+    if (im_ != nullptr) {
+        const auto hook = co_await im_->inbound(s, from, to, out);
+        if (hook == hook_result::consumed) {
+            co_await carry_out(std::move(out));
+            co_return;
+        }
     }
-    switch (deliver_local(s, to)) {
+    const delivery delivered = deliver_local(s, to, out);
+    co_await carry_out(std::move(out));
+    switch (delivered) {
     case delivery::delivered:
         break;
     case delivery::refused:
@@ -269,7 +356,9 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
         recent_->record(std::move(r));
     }
     if (d.result.effect) {
-        co_await d.result.effect->apply(s);
+        outgoing out;
+        co_await d.result.effect->apply(s, out);
+        co_await carry_out(std::move(out));
     }
     using antispim::verdict_kind;
     switch (d.result.kind) {
@@ -309,7 +398,7 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
     co_return false;
 }
 
-router::delivery router::deliver_local(const stanza& s, const jid& to) {
+router::delivery router::deliver_local(const stanza& s, const jid& to, outgoing& out) {
     const stanza_kind kind = s.kind();
     const std::string_view type = s.type();
     if (!to.is_bare()) {
@@ -320,7 +409,7 @@ router::delivery router::deliver_local(const stanza& s, const jid& to) {
                 target->deliver(share(s.serialize()));
             }
             if (im_ != nullptr && kind == stanza_kind::message) {
-                im_->received_copies(s, to, {to.resource()});
+                im_->received_copies(s, to, {to.resource()}, out);
             }
             return delivery::delivered;
         }
@@ -375,7 +464,7 @@ router::delivery router::deliver_local(const stanza& s, const jid& to) {
         delivered_to.push_back(r.full.resource());
     }
     if (im_ != nullptr) {
-        im_->received_copies(s, to, delivered_to);
+        im_->received_copies(s, to, delivered_to, out);
     }
     return delivery::delivered;
 }

@@ -1,13 +1,20 @@
 #pragma once
 // The one path every stanza takes after its session has validated it and stamped `from` (Prosody's
-// process → post → route):
-//   post:  the anti-SPIM chain, for every inbound message, presence and iq get/set to another account;
-//   route: the server itself, a local account (RFC 6120 §10, RFC 6121 §8 rules), or a remote domain.
-// Errors go back to the sender; an error is never answered with an error.
+// process → post → route). In order:
+//   1. a local user's stanza: the IM core's outbound hook (subscriptions, blocking, carbons "sent"), the outbound
+//      filter (outbound protection) and the stranger oracle's note of whom the user wrote to;
+//   2. for another domain: federation; for the server itself: its iq handlers or the anti-SPIM inbox;
+//   3. for a local account: the classification (judged / delivered / dropped, by the authenticated sender), the
+//      anti-SPIM chain for what is judged (post), the IM core's inbound hook (privacy, subscriptions, probes),
+//      then delivery to sessions, offline storage or an error.
+// A bound session's own presence, its end and its account requests enter here too (session_presence & co.).
+// Services never send: they return an `outgoing`, which carry_out() routes (again through this path) or writes
+// to the one resource it names. Errors go back to the sender; an error is never answered with an error.
 #include <array>
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,7 +27,10 @@
 #include "protocol/expected.hpp"
 #include "protocol/jid.hpp"
 #include "protocol/stanza.hpp"
-#include "server/im/im_context.hpp"
+#include "antispim/stanza_sink.hpp"
+#include "protocol/outgoing.hpp"
+#include "server/im/accounts.hpp"
+#include "server/im/iq_handler.hpp"
 #include "server/stream/session_registry.hpp"
 
 namespace hush {
@@ -34,54 +44,54 @@ struct route_origin {
     bool unfiltered = false;   // said or released by the anti-SPIM layer itself: skips the chain
 };
 
-// Does this local account exist? (Storage-backed in the server; a fake in tests.)
-class account_directory {
-public:
-    virtual ~account_directory() = default;
-    virtual boost::asio::awaitable<hush::expected<bool, std::string>> exists(const jid& bare) = 0;
-};
-
-// Answers iq get/set addressed to the server or, on an account's behalf, to its bare JID.
-class iq_handler {
-public:
-    virtual ~iq_handler() = default;
-    // `addressed` is the server domain or the account's bare JID. Returns the result or error reply.
-    virtual boost::asio::awaitable<stanza> handle(const stanza& iq, const jid& addressed) = 0;
-};
-
 class im_core;
 class recent_verdicts;
+struct registration_outcome;
 
-// Where stanzas for other domains go: federation (s2s_manager). It delivers or bounces; it never drops silently.
+// Where stanzas for other domains go: federation (s2s_manager). It delivers or bounces — through `bounces`, the
+// pipeline the stanza came from — and never drops silently.
 class remote_router {
 public:
     virtual ~remote_router() = default;
-    virtual void send(stanza s) = 0;
+    virtual void send(stanza s, stanza_sink& bounces) = 0;
+};
+
+// What the router hands stanzas to besides sessions. A null link is a part the server does not have (the bare
+// routing tests): without `im` only plain routing happens; without `remote` every remote domain is unreachable
+// (<remote-server-not-found/>); without `strangers` every sender counts as a stranger.
+struct router_links {
+    im_core* im = nullptr;
+    stranger_oracle* strangers = nullptr;
+    outbound_filter* outbound = nullptr;
+    server_inbox* inbox = nullptr;                // answers to the anti-SPIM layer's own requests
+    recent_verdicts* recent = nullptr;            // deciding verdicts for the admin page (else only counted, logged)
+    remote_router* remote = nullptr;
 };
 
 class router final : public stanza_sink {
 public:
     router(std::vector<std::string> hosts, session_registry& sessions, account_directory& accounts,
-           antispim::chain& chain, iq_handler& handlers);
+           antispim::chain& chain, iq_handler& handlers, router_links links);
 
     bool is_local_domain(std::string_view domain) const;
+    // Rosters, presence, privacy and offline storage are served (not in the bare routing tests).
+    bool serves_im() const { return im_ != nullptr; }
 
     // `s` carries a validated `to` (non-empty) and a stamped `from`.
     boost::asio::awaitable<void> route(stanza s, route_origin origin);
-    // stanza_sink: stanzas the server makes on a user's behalf.
+    // stanza_sink: stanzas the server makes on a user's behalf, from outside a routing call (background work,
+    // federation bounces).
     boost::asio::awaitable<void> send(stanza s) override;
     boost::asio::awaitable<void> send_unfiltered(stanza s) override;
+    // What a service returned to be sent, in its order.
+    boost::asio::awaitable<void> carry_out(outgoing out);
 
-    // The IM core's hooks (rosters, presence, privacy, offline, carbons); without it only plain routing happens.
-    void set_im(im_core* im) { im_ = im; }
-    // Federation; without it every remote domain is unreachable (<remote-server-not-found/>).
-    void set_remote(remote_router* remote) { remote_ = remote; }
-    // Without it every sender counts as a stranger.
-    void set_strangers(stranger_oracle* strangers) { strangers_ = strangers; }
-    void set_outbound_filter(outbound_filter* filter) { outbound_ = filter; }
-    void set_server_inbox(server_inbox* inbox) { inbox_ = inbox; }
-    // Where deciding verdicts are remembered for the admin page; without it they are only logged and counted.
-    void set_recent_verdicts(recent_verdicts* recent) { recent_ = recent; }
+    // A bound client session's own events, which go through the IM core like every stanza (never around it):
+    // presence without 'to', the end of the session, and XEP-0077 requests (the caller sends the reply and, after
+    // a removal, closes the account's sessions).
+    boost::asio::awaitable<void> session_presence(const jid& full, const stanza& presence);
+    boost::asio::awaitable<void> session_ended(const jid& full, bool was_available, const std::set<std::string>& directed);
+    boost::asio::awaitable<registration_outcome> account_request(const stanza& iq, const jid& full);
 
     // Stanzas routed to accounts per row of the classification table (antispim::classification_rows), for
     // /metrics and tests.
@@ -100,7 +110,8 @@ private:
     // stranger to the receiver (a payload's claim never lets anything through on its own).
     boost::asio::awaitable<bool> inviter_acceptable(const stanza& s, const jid& from, const jid& to);
     enum class delivery { delivered, refused, no_resource };
-    delivery deliver_local(const stanza& s, const jid& to);
+    delivery deliver_local(const stanza& s, const jid& to, outgoing& out);
+    void deliver_to_resource(const outgoing_stanza& o);
     boost::asio::awaitable<void> bounce(const stanza& s, std::string_view condition, error_type type,
                                         std::string_view text = {}, std::string_view payload = {});
     boost::asio::awaitable<void> bounce(const stanza& s, std::string_view condition, std::string_view text = {});
@@ -110,12 +121,12 @@ private:
     account_directory& accounts_;
     antispim::chain& chain_;
     iq_handler& handlers_;
-    im_core* im_ = nullptr;
-    remote_router* remote_ = nullptr;
-    stranger_oracle* strangers_ = nullptr;
-    outbound_filter* outbound_ = nullptr;
-    server_inbox* inbox_ = nullptr;
-    recent_verdicts* recent_ = nullptr;
+    im_core* const im_;
+    remote_router* const remote_;
+    stranger_oracle* const strangers_;
+    outbound_filter* const outbound_;
+    server_inbox* const inbox_;
+    recent_verdicts* const recent_;
     std::array<std::atomic<std::uint64_t>, antispim::classification_rows.size() + 1> classified_{};
 };
 

@@ -1,11 +1,12 @@
 #include "server/s2s/s2s_manager.hpp"
 
 #include <openssl/ssl.h>
+
+#include <algorithm>
 #include <spdlog/spdlog.h>
 
 #include "protocol/jid.hpp"
 #include "server/s2s/s2s_outgoing.hpp"
-#include "server/app/server_context.hpp"
 #include "server/stream/supervised.hpp"
 
 namespace hush {
@@ -32,8 +33,8 @@ std::string peer_certificate_status::describe() const {
     return out;
 }
 
-s2s_manager::s2s_manager(server_context& ctx, executor_picker pick)
-    : ctx_(ctx),
+s2s_manager::s2s_manager(s2s_context ctx, executor_picker pick)
+    : ctx_(std::move(ctx)),
       pick_(std::move(pick)),
       trust_(load_trust(ctx.cfg.s2s.ca_file)),
       backoff_(max_backoff_domains, ctx.state_metrics != nullptr
@@ -42,10 +43,11 @@ s2s_manager::s2s_manager(server_context& ctx, executor_picker pick)
 
 s2s_manager::~s2s_manager() = default;
 
-void s2s_manager::send(stanza s) {
+void s2s_manager::send(stanza s, stanza_sink& bounces) {
     const auto to = jid::parse(s.to());
     const auto from = jid::parse(s.from());
-    if (!to || !from || !ctx_.routes.is_local_domain(from->domain())) {
+    const auto& hosts = ctx_.cfg.hosts;
+    if (!to || !from || std::find(hosts.begin(), hosts.end(), from->domain()) == hosts.end()) {
         // The router only hands over stanzas from local accounts or the server itself.
         spdlog::error("s2s: refusing to relay {} -> {}", s.from(), s.to());
         return;
@@ -56,10 +58,11 @@ void s2s_manager::send(stanza s) {
         bounce(s, "remote-server-not-found",
                closing_ ? std::string("the server is shutting down")
                         : to->domain() + " could not be reached; the next attempt is in " +
-                              std::to_string(retry_in.count()) + " s");
+                              std::to_string(retry_in.count()) + " s",
+               bounces);
         return;
     }
-    stream->submit(std::move(s));
+    stream->submit(std::move(s), bounces);
 }
 
 void s2s_manager::verify(dialback_verify request, std::weak_ptr<dialback_waiter> waiter) {
@@ -127,14 +130,14 @@ void s2s_manager::stream_gone(const std::string& remote_domain, const s2s_outgoi
     }
 }
 
-void s2s_manager::bounce(const stanza& s, std::string_view condition, std::string_view text) {
+void s2s_manager::bounce(const stanza& s, std::string_view condition, std::string_view text, stanza_sink& bounces) {
     if (s.is_error() || s.type() == "result") {
         return;  // never answer an error or a result with an error
     }
     stanza reply = make_error_reply(s, condition, text);
     // One-shot: a failure loses this one error reply, which the log then tells.
     std::string what = "bounce <" + std::string(condition) + "/> to " + std::string(reply.to());
-    spawn_supervised(pick_(), std::move(what), ctx_.routes.send(std::move(reply)));
+    spawn_supervised(pick_(), std::move(what), bounces.send(std::move(reply)));
 }
 
 peer_certificate_status s2s_manager::judge_certificate(SSL* ssl, const std::string& domain) const {

@@ -19,13 +19,25 @@
 #include "protocol/dialback.hpp"
 #include "protocol/stanza.hpp"
 #include "server/stream/certificate_names.hpp"
+#include "antispim/state_metrics.hpp"
 #include "server/config/config.hpp"
+#include "server/stream/connection_tracker.hpp"
+#include "server/stream/tls_context.hpp"
 #include "server/pipeline/router.hpp"
 
 namespace hush {
 
-struct server_context;
 class s2s_outgoing_stream;
+
+// What federation needs of the server. Built before the router, which hands it every remote stanza together with
+// where a bounce goes (itself): federation holds no reference to the pipeline.
+struct s2s_context {
+    const config& cfg;
+    tls_context_provider& tls;
+    connection_tracker& connections;
+    std::string server_secret;                         // dialback keys
+    antispim::state_metrics* state_metrics = nullptr;  // evictions from the back-off map; may be null
+};
 
 // What an incoming stream waiting for a dialback verification is told.
 class dialback_waiter {
@@ -51,12 +63,12 @@ public:
     using executor_picker = std::function<boost::asio::any_io_executor()>;
 
     // Throws std::runtime_error at start-up when [s2s] ca_file cannot be loaded.
-    s2s_manager(server_context& ctx, executor_picker pick);
+    s2s_manager(s2s_context ctx, executor_picker pick);
     ~s2s_manager() override;
 
     // A stanza for a remote domain (its `to`), from a local account or from the server. Never lost: it is
-    // written to the peer's stream, or bounced to its sender with a stanza error.
-    void send(stanza s) override;
+    // written to the peer's stream, or bounced to its sender through `bounces` with a stanza error.
+    void send(stanza s, stanza_sink& bounces) override;
 
     // Asks `request.to`'s authoritative server (over our outgoing stream to it) whether `request.key` is right;
     // the answer (or an error when the domain cannot be reached) goes to `waiter`.
@@ -76,7 +88,7 @@ public:
     // It failed before it was ready (or closed): forget it, and back off from the domain if it failed.
     void stream_gone(const std::string& remote_domain, const s2s_outgoing_stream* stream, bool failed);
     // Bounces `s` to its sender (a local account) with `condition`, unless it is an error or a result.
-    void bounce(const stanza& s, std::string_view condition, std::string_view text);
+    void bounce(const stanza& s, std::string_view condition, std::string_view text, stanza_sink& bounces);
 
 private:
     // The live stream for the domain, or a new one (with `local_domain` in its header); null while backing off,
@@ -93,7 +105,7 @@ private:
     // failed longest ago is forgotten and may be tried again sooner — a far cry from growing without bound.
     static constexpr std::size_t max_backoff_domains = 10000;
 
-    server_context& ctx_;
+    s2s_context ctx_;
     executor_picker pick_;
     trust_store trust_;
     std::mutex mutex_;

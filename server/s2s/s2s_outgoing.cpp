@@ -41,7 +41,7 @@ bool offers_mechanism(const stanza& features, std::string_view mechanism) {
 }  // namespace
 
 s2s_outgoing_stream::s2s_outgoing_stream(asio::any_io_executor executor, std::string remote_domain,
-                                         std::string local_domain, server_context& ctx, s2s_manager& manager,
+                                         std::string local_domain, s2s_context& ctx, s2s_manager& manager,
                                          std::shared_ptr<void> connection_slot)
     : xmpp_stream(tcp::socket(executor), ctx.cfg.limits, ns::server),
       remote_(std::move(remote_domain)),
@@ -78,15 +78,15 @@ void s2s_outgoing_stream::on_idle() {
 
 // ---- from other threads -------------------------------------------------------------------------------------------
 
-void s2s_outgoing_stream::submit(stanza s) {
-    asio::dispatch(executor_, [weak = weak_from_this(), manager = &manager_, s = std::move(s)]() mutable {
+void s2s_outgoing_stream::submit(stanza s, stanza_sink& bounces) {
+    asio::dispatch(executor_, [weak = weak_from_this(), manager = &manager_, s = std::move(s), bounces = &bounces]() mutable {
         auto self = std::static_pointer_cast<s2s_outgoing_stream>(weak.lock());
         if (!self || self->failed_ || self->closing_ || self->socket_closed_) {
             // This stream is on its way out: the manager has forgotten it and picks (or makes) another.
             if (self) {
                 manager->stream_gone(self->remote_, self.get(), false);
             }
-            manager->send(std::move(s));
+            manager->send(std::move(s), *bounces);
             return;
         }
         const std::string from_domain = domain_of(s.from());
@@ -95,10 +95,10 @@ void s2s_outgoing_stream::submit(stanza s) {
             return;
         }
         if (self->queue_.size() >= self->ctx_.cfg.s2s.max_queued_stanzas) {
-            manager->bounce(s, "resource-constraint", "too many stanzas waiting for " + self->remote_);
+            manager->bounce(s, "resource-constraint", "too many stanzas waiting for " + self->remote_, *bounces);
             return;
         }
-        self->queue_.push_back(std::move(s));
+        self->queue_.push_back({std::move(s), bounces});
         if (self->phase_ == phase::secured || self->phase_ == phase::ready) {
             self->request_dialback(from_domain);
         }
@@ -345,8 +345,8 @@ asio::awaitable<void> s2s_outgoing_stream::handle_features(const stanza& feature
         request_dialback(local_);
     }
     // Other local domains with stanzas waiting authenticate with dialback on the same stream (XEP-0220 §2.5).
-    for (const auto& s : queue_) {
-        request_dialback(domain_of(s.from()));
+    for (const auto& q : queue_) {
+        request_dialback(domain_of(q.content.from()));
     }
 }
 
@@ -409,12 +409,12 @@ void s2s_outgoing_stream::authenticated(const std::string& local, std::string_vi
         phase_ = phase::ready;
         manager_.stream_ready(remote_);
     }
-    std::deque<stanza> rest;
-    for (auto& s : queue_) {
-        if (domain_of(s.from()) == local) {
-            write_stanza(s);
+    std::deque<queued> rest;
+    for (auto& q : queue_) {
+        if (domain_of(q.content.from()) == local) {
+            write_stanza(q.content);
         } else {
-            rest.push_back(std::move(s));
+            rest.push_back(std::move(q));
         }
     }
     queue_ = std::move(rest);
@@ -449,12 +449,12 @@ void s2s_outgoing_stream::on_close_begun() {
 
 void s2s_outgoing_stream::fail_domain(const std::string& local, std::string_view condition, const std::string& text) {
     dialback_pending_.erase(local);
-    std::deque<stanza> rest;
-    for (auto& s : queue_) {
-        if (domain_of(s.from()) == local) {
-            manager_.bounce(s, condition, text);
+    std::deque<queued> rest;
+    for (auto& q : queue_) {
+        if (domain_of(q.content.from()) == local) {
+            manager_.bounce(q.content, condition, text, *q.bounces);
         } else {
-            rest.push_back(std::move(s));
+            rest.push_back(std::move(q));
         }
     }
     queue_ = std::move(rest);
@@ -468,8 +468,8 @@ void s2s_outgoing_stream::fail_all(std::string_view condition, const std::string
     if (!queue_.empty()) {
         spdlog::info("s2s-out {}: bouncing {} stanza(s) with <{}/>: {}", remote_, queue_.size(), condition, text);
     }
-    for (const auto& s : queue_) {
-        manager_.bounce(s, condition, text);
+    for (const auto& q : queue_) {
+        manager_.bounce(q.content, condition, text, *q.bounces);
     }
     queue_.clear();
     const dialback_error error{std::string(condition), error_type::cancel, text};

@@ -15,7 +15,6 @@
 
 #include "protocol/dialback.hpp"
 #include "server/s2s/s2s_manager.hpp"
-#include "server/app/server_context.hpp"
 #include "server/stream/xmpp_stream.hpp"
 
 namespace hush {
@@ -23,12 +22,13 @@ namespace hush {
 class s2s_outgoing_stream final : public xmpp_stream {
 public:
     s2s_outgoing_stream(boost::asio::any_io_executor executor, std::string remote_domain, std::string local_domain,
-                        server_context& ctx, s2s_manager& manager, std::shared_ptr<void> connection_slot);
+                        s2s_context& ctx, s2s_manager& manager, std::shared_ptr<void> connection_slot);
     ~s2s_outgoing_stream() override;
 
     void start();
-    // From any thread: write `s` once its `from` domain is authenticated, or bounce it if the stream fails.
-    void submit(stanza s);
+    // From any thread: write `s` once its `from` domain is authenticated, or bounce it through `bounces` if the
+    // stream fails.
+    void submit(stanza s, stanza_sink& bounces);
     // From any thread: send the dialback verification request once the stream is secured.
     void submit_verify(dialback_verify request, std::weak_ptr<dialback_waiter> waiter);
 
@@ -63,7 +63,7 @@ private:
 
     std::string remote_;
     std::string local_;  // the domain in our stream header
-    server_context& ctx_;
+    s2s_context& ctx_;
     s2s_manager& manager_;
     std::shared_ptr<void> connection_slot_;
 
@@ -74,7 +74,11 @@ private:
     peer_certificate_status certificate_;
     std::set<std::string> authenticated_;  // local domains the peer accepts stanzas from
     std::set<std::string> dialback_pending_;
-    std::deque<stanza> queue_;
+    struct queued {
+        stanza content;
+        stanza_sink* bounces;  // the pipeline it came from, where its error goes if it cannot be delivered
+    };
+    std::deque<queued> queue_;
     std::vector<std::pair<dialback_verify, std::weak_ptr<dialback_waiter>>> verifies_unsent_;
     // Sent, waiting for the answer: (from, to, id) → waiter.
     std::map<std::tuple<std::string, std::string, std::string>, std::weak_ptr<dialback_waiter>> verifies_sent_;

@@ -1,6 +1,6 @@
 #pragma once
-// Test doubles that keep what the code under test sends: a stanza sink (the router as the anti-SPIM layer and the
-// IM services see it) and a client session. Both keep parsed stanzas; `.serialize()` gives the wire form.
+// Test doubles that keep what the code under test sends: a stanza sink (the router as background work and
+// federation see it), what a service returned in an `outgoing`, and a client session. Both keep parsed stanzas; `.serialize()` gives the wire form.
 #include <doctest.h>
 
 #include <vector>
@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "antispim/stanza_sink.hpp"
+#include "protocol/outgoing.hpp"
 #include "protocol/stanza.hpp"
 #include "server/stream/session.hpp"
 
@@ -21,6 +22,14 @@ public:
     }
     std::vector<stanza> sent;
 };
+
+// What a service put into an `outgoing` (any path), appended in order to `into`; `out` is left empty.
+inline void drain(outgoing& out, std::vector<stanza>& into) {
+    for (auto& o : out.take()) {
+        REQUIRE(o.content.valid());
+        into.push_back(std::move(o.content));
+    }
+}
 
 class recording_session final : public session {
 public:

@@ -26,9 +26,7 @@ struct fixture {
           store(cfg.storage),
           blocklist(cfg.antispim, cfg.storage, "", store),
           admins("example.org", {"admin@example.org"}),
-          votes(cfg.antispim, store, blocklist, admins, [](std::string_view d) { return d == "example.org"; }) {
-        admins.set_sink(&sink);
-    }
+          votes(cfg.antispim, store, blocklist, admins, [](std::string_view d) { return d == "example.org"; }) {}
 
     static config make_config(const test::temp_dir& dir, bool dry_run) {
         config c;
@@ -51,7 +49,8 @@ struct fixture {
     }
 
     void vote(std::string_view voter, std::string_view sender, std::string kind = "block") {
-        run_sync(votes.vote(parse_jid(voter), parse_jid(sender), std::move(kind)));
+        run_sync(votes.vote(parse_jid(voter), parse_jid(sender), std::move(kind), out));
+        test::drain(out, sink.sent);
     }
 
     test::temp_dir dir;
@@ -59,7 +58,8 @@ struct fixture {
     storage::async_store store;
     blocklist_service blocklist;
     admin_notifier admins;
-    recording_sink sink;
+    recording_sink sink;  // what the votes returned to be sent
+    outgoing out;
     consensus votes;
 };
 
@@ -111,7 +111,7 @@ TEST_CASE("votes that cannot count: against oneself, against a domain JID, with 
     c.antispim.consensus.enabled = false;
     consensus disabled(c.antispim, f.store, f.blocklist, f.admins, [](std::string_view) { return false; });
     for (const char* voter : {"a@example.org", "b@example.org", "c@example.org"}) {
-        run_sync(disabled.vote(parse_jid(voter), parse_jid("spammer@spam.test"), "block"));
+        run_sync(disabled.vote(parse_jid(voter), parse_jid("spammer@spam.test"), "block", f.out));
     }
     CHECK(disabled.totals().votes == 0);
     CHECK_FALSE(f.entry("jid", "spammer@spam.test"));
@@ -132,7 +132,8 @@ TEST_CASE("a report is stored for the admins and counts as a vote") {
     fixture f;
     spam_report_payload report;
     report.reason = "urn:xmpp:reporting:spam";
-    run_sync(f.votes.report(parse_jid("alice@example.org"), parse_jid("spammer@spam.test"), report));
+    run_sync(f.votes.report(parse_jid("alice@example.org"), parse_jid("spammer@spam.test"), report, f.out));
+    test::drain(f.out, f.sink.sent);
     CHECK(f.votes.totals().reports == 1);
     CHECK(f.votes.totals().votes == 1);
     auto listed = run_sync(f.store.run([](storage::store& s) { return s.list_spam_reports(10); }));

@@ -17,7 +17,7 @@ TEST_CASE("outbound counting: distinct targets per account, and a full map forge
     storage::async_store store(cfg.storage);
     admin_notifier admins("example.org", {});
     // record() never asks who is a stranger; the real oracle only fills the slot.
-    antispim_service strangers(cfg.antispim, store, [](std::string_view d) { return d == "example.org"; });
+    antispim_service strangers(cfg.antispim, store, [](std::string_view d) { return d == "example.org"; }, nullptr, {});
     std::atomic<std::uint64_t> evictions{0};
     outbound_guard guard(cfg.antispim, store, admins, strangers, 30, &evictions);
     const auto t0 = std::chrono::steady_clock::now();

@@ -23,7 +23,6 @@
 #include "tests/unit/recording.hpp"
 
 using namespace hush;
-using test::recording_sink;
 using test::run_sync;
 
 namespace {
@@ -53,8 +52,7 @@ public:
     explicit fixture(bool trust_local_users = true)
         : cfg(make_config(trust_local_users)),
           store(test::sqlite_options(dir.path())),
-          service(cfg.antispim, store, [](std::string_view d) { return d == "example.org"; }) {
-        service.set_sink(&sink);
+          service(cfg.antispim, store, [](std::string_view d) { return d == "example.org"; }, nullptr, {}) {
         for (const char* node : {"bob", "carol"}) {
             auto creds = accounts::make_credentials("secret-password", 4096);
             REQUIRE(creds);
@@ -82,7 +80,14 @@ public:
     test::temp_dir dir;
     config cfg;
     storage::async_store store;
-    recording_sink sink;
+    // What the service returned to be sent, as the router would have received it.
+    std::vector<stanza>& sent() {
+        test::drain(out, sent_);
+        return sent_;
+    }
+
+    outgoing out;
+    std::vector<stanza> sent_;
     antispim_service service;
 };
 
@@ -229,29 +234,29 @@ TEST_CASE("the policy decides without side effects; its effect holds and challen
     CHECK(v->reason == "stranger-challenged");
     REQUIRE(v->effect);
     // Deciding stored nothing and sent nothing (what a dry-run policy amounts to).
-    CHECK(f.sink.sent.empty());
+    CHECK(f.sent().empty());
     auto requests = run_sync(f.service.message_requests(parse_jid("bob@example.org")));
     REQUIRE(requests);
     CHECK(requests->empty());
     // The effect: held, and a challenge sent from bob's bare JID.
-    run_sync(v->effect->apply(s));
+    run_sync(v->effect->apply(s, f.out));
     requests = run_sync(f.service.message_requests(parse_jid("bob@example.org")));
     REQUIRE(requests);
     REQUIRE(requests->size() == 1);
     CHECK(requests->front().sender == "mallory@spam.test");
     // The receiver's notice that requests wait (the first one), then the challenge: the question as a chat message
     // without the form (clients that do not know XEP-0158 would drop both), then the form without a body.
-    REQUIRE(f.sink.sent.size() == 3);
-    CHECK(f.sink.sent[0].serialize().find("<requests xmlns=\"urn:hush:antispim:0\" count=\"1\"/>") != std::string::npos);
-    CHECK(f.sink.sent[0].serialize().find("to=\"bob@example.org\"") != std::string::npos);
-    const std::string text = f.sink.sent[1].serialize();
+    REQUIRE(f.sent().size() == 3);
+    CHECK(f.sent()[0].serialize().find("<requests xmlns=\"urn:hush:antispim:0\" count=\"1\"/>") != std::string::npos);
+    CHECK(f.sent()[0].serialize().find("to=\"bob@example.org\"") != std::string::npos);
+    const std::string text = f.sent()[1].serialize();
     CHECK(text.find("from=\"bob@example.org\"") != std::string::npos);
     CHECK(text.find("type=\"chat\"") != std::string::npos);
     CHECK(text.find("xml:lang=\"en\"") != std::string::npos);
     CHECK(text.find("<body>Automatic reply from example.org, on behalf of bob@example.org:") != std::string::npos);
     CHECK(text.find("<question xmlns=\"urn:hush:antispim:0\" challenge=\"") != std::string::npos);
     CHECK(text.find("urn:xmpp:captcha") == std::string::npos);
-    const std::string form = f.sink.sent[2].serialize();
+    const std::string form = f.sent()[2].serialize();
     CHECK(form.find("urn:xmpp:captcha") != std::string::npos);
     CHECK(form.find("<body") == std::string::npos);
     CHECK(form.find("from=\"bob@example.org\"") != std::string::npos);
@@ -280,10 +285,10 @@ TEST_CASE("the challenge speaks the sender's language when the server has texts 
     auto v = run_sync(policy->evaluate(ctx));
     REQUIRE(v);
     REQUIRE(v->effect);
-    run_sync(v->effect->apply(s));
-    const auto question = std::find_if(f.sink.sent.begin(), f.sink.sent.end(),
+    run_sync(v->effect->apply(s, f.out));
+    const auto question = std::find_if(f.sent().begin(), f.sent().end(),
                                        [](const stanza& x) { return bool(x.child("question", "urn:hush:antispim:0")); });
-    REQUIRE(question != f.sink.sent.end());
+    REQUIRE(question != f.sent().end());
     const std::string text = question->serialize();
     CHECK(text.find("xml:lang=\"de\"") != std::string::npos);
     CHECK(text.find("Automatische Antwort von example.org für bob@example.org:") != std::string::npos);
@@ -310,9 +315,9 @@ TEST_CASE("a stranger's first message costs two storage round trips: one read, o
     REQUIRE(v);
     REQUIRE(v->kind == antispim::verdict_kind::hold);
     CHECK(f.store.runs() - before == 1);  // deciding read nothing more
-    run_sync(v->effect->apply(s));
+    run_sync(v->effect->apply(s, f.out));
     CHECK(f.store.runs() - before == 2);
-    REQUIRE(f.sink.sent.size() >= 1);  // the challenge (and the receiver's notice)
+    REQUIRE(f.sent().size() >= 1);  // the challenge (and the receiver's notice)
 }
 
 TEST_CASE("answers are judged one at a time: parallel wrong answers cost exactly max_tries") {
@@ -338,7 +343,7 @@ TEST_CASE("answers are judged one at a time: parallel wrong answers cost exactly
     }();
     REQUIRE_FALSE(wrong.empty());
     for (int i = 0; i < 10; ++i) {
-        outcomes.push_back(boost::asio::co_spawn(io, f.service.answer(bob, mallory, wrong, first), boost::asio::use_future));
+        outcomes.push_back(boost::asio::co_spawn(io, f.service.answer(bob, mallory, wrong, first, f.out), boost::asio::use_future));
     }
     io.run();
     int wrong_count = 0;

@@ -163,15 +163,14 @@ struct http_world {
     session_registry registry;
     router_testing::policy_log log;
     router_testing::fake_directory directory;
-    server_handlers handlers{"test-version"};
+    server_handlers handlers{"test-version", {}};
     antispim::chain chain{router_testing::one_policy(antispim::verdict::pass(), &log)};
-    router routes{cfg.hosts, registry, directory, chain, handlers};
+    router routes{cfg.hosts, registry, directory, chain, handlers, {}};
     auth_throttle throttle{5};
     connection_tracker connections{16};
-    server_context ctx{cfg,     registry, routes,  store,   tls,     throttle, connections, "server-secret",
-                       nullptr, "",       nullptr, nullptr, nullptr, nullptr};
+    server_context ctx{cfg, registry, routes, store, tls, throttle, connections, "server-secret", "", nullptr, nullptr};
     recent_verdicts verdicts;
-    http_api api{ctx, blocklist, chain, verdicts};
+    http_api api{ctx, blocklist, chain, verdicts, {}};
 };
 
 storage::blocklist_entry entry(std::string kind, std::string value, std::string source, std::int64_t added) {

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "server/config/config.hpp"
 #include "server/im/im_core.hpp"
+#include "server/im/registration.hpp"
 #include "tests/unit/server/im/im_fixture.hpp"
 
 using namespace hush;
@@ -33,18 +35,22 @@ std::string blocking(std::string_view verb, std::string_view jid) {
 }
 
 struct core_fixture : im_world {
-    core_fixture() : core(ctx) {}
+    core_fixture() : core(ctx, nullptr) {}
 
     hook_result outbound(std::string_view xml) {
         stanza s = parse(xml);
-        return run_sync(core.outbound(s, parse_jid(s.from()), parse_jid(s.to())));
+        return run(core.outbound(s, parse_jid(s.from()), parse_jid(s.to()), out));
     }
     hook_result inbound(std::string_view xml) {
         const stanza s = parse(xml);
-        return run_sync(core.inbound(s, parse_jid(s.from()), parse_jid(s.to())));
+        return run(core.inbound(s, parse_jid(s.from()), parse_jid(s.to()), out));
     }
     std::optional<stanza> iq(std::string_view xml, std::string_view addressed = "alice@example.org") {
-        return run_sync(core.handle_iq(parse(xml), parse_jid(addressed)));
+        return run(core.handle_iq(parse(xml), parse_jid(addressed), out));
+    }
+    std::optional<storage::roster_item> roster_item(std::string_view contact) {
+        roster_service roster(ctx);
+        return run_sync(roster.item(alice, parse_jid(contact)));
     }
     void seed(std::string_view contact, subscription sub, bool pending_out = false) {
         storage::roster_item i;
@@ -52,7 +58,7 @@ struct core_fixture : im_world {
         i.sub = sub;
         i.pending_out = pending_out;
         roster_service roster(ctx);  // the core's own is private; this one shares its storage
-        REQUIRE(run_sync(roster.save(alice, i)));
+        REQUIRE(run(roster.save(alice, i, out)));
     }
     void block(std::string_view jid) {
         const auto reply = iq(blocking("block", jid));
@@ -73,7 +79,7 @@ TEST_CASE("outbound: subscription stanzas are consumed and handled; presence and
     REQUIRE(f.sink.sent.size() == 1);
     CHECK(f.sink.sent[0].from() == "alice@example.org");
     CHECK(f.sink.sent[0].to() == "bob@example.net");
-    CHECK(run_sync(f.core.roster_of(f.alice)).at(0).pending_out);
+    CHECK(f.roster_item("bob@example.net")->pending_out);
     CHECK(f.outbound("<presence from='alice@example.org/phone' to='bob@example.net/laptop'/>") == hook_result::proceed);
     CHECK(f.outbound(message(phone, bob)) == hook_result::proceed);
     CHECK(f.outbound("<iq type='get' id='v1' from='alice@example.org/phone' to='bob@example.net/laptop'>"
@@ -247,7 +253,8 @@ TEST_CASE("carbons: enabled resources get 'sent' and 'received' copies of chat m
     f.outbound(message(phone, bob, "normal"));
     CHECK(copy->delivered.empty());
 
-    f.core.received_copies(parse(message(bob, phone)), parse_jid(phone), {"phone"});
+    f.core.received_copies(parse(message(bob, phone)), parse_jid(phone), {"phone"}, f.out);
+    f.carry();
     REQUIRE(copy->delivered.size() == 1);
     CHECK(copy->delivered[0].child("received", "urn:xmpp:carbons:2"));
     CHECK(sender->delivered.empty());  // it has the message itself
@@ -308,15 +315,21 @@ TEST_CASE("may_see_presence: the account itself and unblocked 'from' or 'both' c
     CHECK_FALSE(may("mallory@example.net"));
 }
 
-TEST_CASE("cancel_subscriptions (XEP-0077 §3.3): unsubscribe where we had 'to' or asked, unsubscribed for 'from'") {
+TEST_CASE("account removal (XEP-0077 §3.3): unsubscribe where we had 'to' or asked, unsubscribed for 'from'") {
     core_fixture f;
+    config cfg;
+    cfg.hosts = {"example.org"};
+    registration_service registration(cfg, f.store);
+    im_core core(f.ctx, &registration);
     f.seed("bob@example.net", subscription::both);
     f.seed("carol@example.net", subscription::none, true);
     f.seed("dave@example.net", subscription::from);
     f.seed("erin@example.net", subscription::none);
-    const auto items = run_sync(f.core.roster_of(f.alice));
-    REQUIRE(items.size() == 4);
-    run_sync(f.core.cancel_subscriptions(f.alice, items));
+    const auto removal = parse("<iq type='set' id='r1' from='alice@example.org/phone' to='alice@example.org'>"
+                               "<query xmlns='jabber:iq:register'><remove/></query></iq>");
+    const auto outcome = f.run(core.account_request(removal, parse_jid(phone), f.out));
+    CHECK(outcome.removed);
+    CHECK(outcome.reply.type() == "result");
     auto types_to = [&f](std::string_view contact) {
         std::vector<std::string> out;
         for (const auto& s : between(f.sink.sent, "alice@example.org", contact)) {
@@ -328,6 +341,28 @@ TEST_CASE("cancel_subscriptions (XEP-0077 §3.3): unsubscribe where we had 'to' 
     CHECK(types_to("carol@example.net") == std::vector<std::string>{"unsubscribe"});
     CHECK(types_to("dave@example.net") == std::vector<std::string>{"unsubscribed"});
     CHECK(types_to("erin@example.net").empty());
+    // The roster went with the account: asking again finds nothing to cancel.
+    const auto again = f.run(core.account_request(removal, parse_jid(phone), f.out));
+    CHECK_FALSE(again.removed);
+}
+
+TEST_CASE("account requests without a registration service are refused, and a password change tells nobody") {
+    core_fixture f;
+    f.seed("bob@example.net", subscription::both);
+    const auto change = parse("<iq type='set' id='p1' from='alice@example.org/phone' to='alice@example.org'>"
+                              "<query xmlns='jabber:iq:register'><username>alice</username>"
+                              "<password>another-secret-password</password></query></iq>");
+    const auto refused = f.run(f.core.account_request(change, parse_jid(phone), f.out));
+    CHECK(refused.reply.type() == "error");
+    CHECK_FALSE(refused.removed);
+    config cfg;
+    cfg.hosts = {"example.org"};
+    registration_service registration(cfg, f.store);
+    im_core core(f.ctx, &registration);
+    const auto changed = f.run(core.account_request(change, parse_jid(phone), f.out));
+    CHECK(changed.reply.type() == "result");
+    CHECK_FALSE(changed.removed);
+    CHECK(f.sink.sent.empty());
 }
 
 TEST_CASE("unblocking a 'from' contact sends it our current presence again (XEP-0191 §3.4)") {

@@ -1,13 +1,15 @@
 #pragma once
 // What the IM service tests (presence, privacy, im_core) share: a real SQLite store holding the account
-// alice@example.org, a real session registry whose sessions record what they are given, and a sink that records
-// what the services route on. The services themselves are built by each test file.
+// alice@example.org, a real session registry whose sessions record what they are given, and `run`, which carries
+// out what a service returned as the router would: routed stanzas are kept in `sink.sent`, stanzas for a resource
+// reach its recording session. The services themselves are built by each test file.
 #include <doctest.h>
 
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "server/im/accounts.hpp"
@@ -19,7 +21,6 @@ namespace hush::im_testing {
 
 using test::run_sync;
 using test::recording_session;
-using test::recording_sink;
 
 inline jid parse_jid(std::string_view text) {
     auto j = jid::parse(text);
@@ -67,7 +68,30 @@ inline std::vector<stanza> between(const std::vector<stanza>& all, std::string_v
 }
 
 struct im_world {
-    im_world() : store(test::sqlite_options(dir.path())), ctx{store, registry, sink} { add_account("alice"); }
+    im_world() : store(test::sqlite_options(dir.path())), ctx{store, registry} { add_account("alice"); }
+
+    // Runs a service call (given `out`) to the end, then carries out what it returned.
+    template <class T>
+    T run(boost::asio::awaitable<T> work) {
+        if constexpr (std::is_void_v<T>) {
+            run_sync(std::move(work));
+            carry();
+        } else {
+            T result = run_sync(std::move(work));
+            carry();
+            return result;
+        }
+    }
+
+    void carry() {
+        for (auto& o : out.take()) {
+            if (o.path != outgoing_path::resource) {
+                sink.sent.push_back(std::move(o.content));
+            } else if (auto target = registry.find(o.resource)) {
+                target->deliver(share(o.content.serialize()));
+            }
+        }
+    }
 
     void add_account(const std::string& node) {
         auto creds = accounts::make_credentials("secret-password", 4096);
@@ -129,8 +153,9 @@ struct im_world {
     test::temp_dir dir;
     storage::async_store store;
     session_registry registry;
-    recording_sink sink;
+    test::recording_sink sink;  // what was routed
     im_context ctx;
+    outgoing out;
     std::map<std::string, std::shared_ptr<recording_session>> sessions;
 };
 

@@ -41,12 +41,12 @@ struct presence_fixture : im_world {
         i.sub = sub;
         i.pending_out = pending_out;
         i.approved = approved;
-        REQUIRE(run_sync(roster.save(alice, i)));
+        REQUIRE(run(roster.save(alice, i, out)));
     }
 
     // A client presence without 'to' from `full`.
     void own(std::string_view full, std::string_view xml = "<presence/>") {
-        run_sync(presence.own_presence(parse_jid(full), parse(xml)));
+        run(presence.own_presence(parse_jid(full), parse(xml), out));
     }
 
     // alice's phone sends a subscription stanza of `type` to `contact` (as im_core hands it over: bare JIDs).
@@ -55,7 +55,7 @@ struct presence_fixture : im_world {
                          std::string(contact) + "'/>");
         subscriptions::presence_type t{};
         REQUIRE(subscriptions::parse_presence_type(type, t));
-        run_sync(presence.outbound_subscription(s, alice, parse_jid(contact).bare(), t));
+        run(presence.outbound_subscription(s, alice, parse_jid(contact).bare(), t, out));
     }
 
     // `contact` sends a subscription stanza of `type` to alice.
@@ -64,7 +64,7 @@ struct presence_fixture : im_world {
                          "' to='alice@example.org'/>");
         subscriptions::presence_type t{};
         REQUIRE(subscriptions::parse_presence_type(type, t));
-        run_sync(presence.inbound_subscription(s, alice, parse_jid(contact).bare(), t));
+        run(presence.inbound_subscription(s, alice, parse_jid(contact).bare(), t, out));
     }
 
     const jid alice = parse_jid("alice@example.org");
@@ -327,7 +327,7 @@ TEST_CASE("probes (§4.3.2): a 'from' contact gets each available resource's pre
     f.seed("carol@example.net", subscription::to);
     f.clear();
 
-    run_sync(f.presence.answer_probe(f.alice, parse_jid("bob@example.net")));
+    f.run(f.presence.answer_probe(f.alice, parse_jid("bob@example.net"), f.out));
     REQUIRE(f.sink.sent.size() == 2);
     const auto away = between(f.sink.sent, phone, "bob@example.net");
     REQUIRE(away.size() == 1);
@@ -335,15 +335,15 @@ TEST_CASE("probes (§4.3.2): a 'from' contact gets each available resource's pre
     CHECK(between(f.sink.sent, desk, "bob@example.net").size() == 1);
 
     f.clear();
-    run_sync(f.presence.answer_probe(f.alice, parse_jid("carol@example.net")));
-    run_sync(f.presence.answer_probe(f.alice, parse_jid("mallory@example.net")));
+    f.run(f.presence.answer_probe(f.alice, parse_jid("carol@example.net"), f.out));
+    f.run(f.presence.answer_probe(f.alice, parse_jid("mallory@example.net"), f.out));
     CHECK(f.sink.sent.empty());
 
     // No available resource: the server answers unavailable for the account.
     f.own(phone, "<presence type='unavailable'/>");
     f.own(desk, "<presence type='unavailable'/>");
     f.clear();
-    run_sync(f.presence.answer_probe(f.alice, parse_jid("bob@example.net")));
+    f.run(f.presence.answer_probe(f.alice, parse_jid("bob@example.net"), f.out));
     REQUIRE(f.sink.sent.size() == 1);
     CHECK(f.sink.sent[0].type() == "unavailable");
     CHECK(f.sink.sent[0].from() == "alice@example.org");
@@ -398,7 +398,7 @@ TEST_CASE("broadcasts skip a subscriber the account blocked (XEP-0191)") {
     f.seed("carol@example.net", subscription::from);
     const stanza block = parse("<iq type='set' id='b1' from='alice@example.org/phone'>"
                                "<block xmlns='urn:xmpp:blocking'><item jid='bob@example.net'/></block></iq>");
-    REQUIRE(run_sync(f.privacy.handle_blocking(block, f.alice)).type() == "result");
+    REQUIRE(f.run(f.privacy.handle_blocking(block, f.alice, f.out)).type() == "result");
     f.own(phone);
     f.own(phone, "<presence type='unavailable'/>");
     CHECK(between(f.sink.sent, phone, "bob@example.net").empty());
@@ -446,7 +446,7 @@ TEST_CASE("session_ended: unavailable to subscribers, resources and directed-pre
     };
 
     f.unbind(phone);  // as the session does before it reports its end
-    run_sync(f.presence.session_ended(parse_jid(phone), true, {"carol@example.net/laptop", "room@muc.example.net/al"}));
+    f.run(f.presence.session_ended(parse_jid(phone), true, {"carol@example.net/laptop", "room@muc.example.net/al"}, f.out));
     const auto gone = of_type(f.sink.sent, "presence", "unavailable");
     REQUIRE(gone.size() == 3);
     CHECK(between(gone, phone, "bob@example.net").size() == 1);
@@ -457,7 +457,7 @@ TEST_CASE("session_ended: unavailable to subscribers, resources and directed-pre
 
     f.clear();
     f.unbind(desk);
-    run_sync(f.presence.session_ended(parse_jid(desk), true, {}));
+    f.run(f.presence.session_ended(parse_jid(desk), true, {}, f.out));
     CHECK(between(f.sink.sent, desk, "bob@example.net").size() == 1);
     const auto recorded = last_activity();
     REQUIRE(recorded);
@@ -467,7 +467,7 @@ TEST_CASE("session_ended: unavailable to subscribers, resources and directed-pre
     f.clear();
     f.bind("alice@example.org/tablet");
     f.unbind("alice@example.org/tablet");
-    run_sync(f.presence.session_ended(parse_jid("alice@example.org/tablet"), false, {"carol@example.net/laptop"}));
+    f.run(f.presence.session_ended(parse_jid("alice@example.org/tablet"), false, {"carol@example.net/laptop"}, f.out));
     CHECK(f.sink.sent.empty());
 }
 

@@ -35,18 +35,26 @@ std::string block_payload(std::string_view verb, const std::vector<std::string>&
 }
 
 struct privacy_fixture : im_world {
-    privacy_fixture() : roster(ctx), privacy(ctx, roster) {}
+    privacy_fixture()
+        : roster(ctx),
+          privacy(ctx, roster,
+                  [this](const jid& account, const std::vector<std::string>& jids,
+                         outgoing&) -> boost::asio::awaitable<void> {
+                      CHECK(account.bare_string() == "alice@example.org");
+                      heard.push_back(jids);
+                      co_return;
+                  }) {}
 
     stanza iq(std::string_view type, std::string_view payload, std::string_view from) {
         return parse("<iq type='" + std::string(type) + "' id='p1' from='" + std::string(from) + "'>" +
                      std::string(payload) + "</iq>");
     }
     stanza blocking(std::string_view type, std::string_view payload, std::string_view from = phone) {
-        return run_sync(privacy.handle_blocking(iq(type, payload, from), alice));
+        return run(privacy.handle_blocking(iq(type, payload, from), alice, out));
     }
     stanza lists(std::string_view type, std::string_view payload, std::string_view from = phone) {
-        return run_sync(privacy.handle_privacy(
-            iq(type, "<query xmlns='jabber:iq:privacy'>" + std::string(payload) + "</query>", from), alice));
+        return run(privacy.handle_privacy(
+            iq(type, "<query xmlns='jabber:iq:privacy'>" + std::string(payload) + "</query>", from), alice, out));
     }
 
     bool allows(std::string_view account, std::string_view other, stanza_class kind) {
@@ -71,12 +79,13 @@ struct privacy_fixture : im_world {
         i.contact = std::string(contact);
         i.sub = sub;
         i.groups = std::move(groups);
-        REQUIRE(run_sync(roster.save(alice, i)));
+        REQUIRE(run(roster.save(alice, i, out)));
     }
 
     const jid alice = parse_jid("alice@example.org");
     roster_service roster;
     privacy_service privacy;
+    std::vector<std::vector<std::string>> heard;  // what the unblock hook heard
 };
 
 constexpr stanza_class every_kind[] = {stanza_class::message, stanza_class::iq, stanza_class::presence_in,
@@ -134,13 +143,7 @@ TEST_CASE("block: everything refused both ways, a subscriber sees us go, the oth
 TEST_CASE("unblock: the hook hears what was unblocked; unblock with no item unblocks everything") {
     privacy_fixture f;
     auto asking = f.bind(phone);
-    std::vector<std::vector<std::string>> heard;
-    f.privacy.on_unblocked([&heard](const jid& account, const std::vector<std::string>& jids)
-                               -> boost::asio::awaitable<void> {
-        CHECK(account.bare_string() == "alice@example.org");
-        heard.push_back(jids);
-        co_return;
-    });
+    const auto& heard = f.heard;
     REQUIRE(f.blocking("set", block_payload("block", {"bob@example.net", "carol@example.net", "example.com"}))
                 .type() == "result");
     CHECK_FALSE(f.allows(phone, "anyone@example.com/x", stanza_class::message));  // a domain blocks all of it
@@ -220,7 +223,7 @@ TEST_CASE("privacy lists: stored, named, fetched one at a time, every resource t
 
     privacy_service fresh(f.ctx, f.roster);
     const auto stored =
-        run_sync(fresh.handle_privacy(f.iq("get", "<query xmlns='jabber:iq:privacy'/>", phone), f.alice));
+        f.run(fresh.handle_privacy(f.iq("get", "<query xmlns='jabber:iq:privacy'/>", phone), f.alice, f.out));
     const auto lists = stored.child("query", "jabber:iq:privacy");
     CHECK(std::string(lists.child("list").attribute("name").value()) == "work");
     CHECK_FALSE(lists.child("list").next_sibling("list"));

@@ -31,7 +31,7 @@ stanza parse(std::string_view xml) {
 }
 
 struct fixture {
-    fixture() : store(test::sqlite_options(dir.path())), ctx{store, registry, sink}, roster(ctx) {
+    fixture() : store(test::sqlite_options(dir.path())), ctx{store, registry}, roster(ctx) {
         auto creds = accounts::make_credentials("secret-password", 4096);
         REQUIRE(creds);
         REQUIRE(run_sync(store.run([creds = *creds](storage::store& s) {
@@ -48,14 +48,29 @@ struct fixture {
     stanza ask(std::string_view type, std::string_view payload, std::string_view from = "alice@example.org/phone") {
         const stanza iq = parse("<iq type='" + std::string(type) + "' id='r1' from='" + std::string(from) + "'>" +
                                 std::string(payload) + "</iq>");
-        return run_sync(roster.handle(iq, parse_jid("alice@example.org")));
+        return run(roster.handle(iq, parse_jid("alice@example.org"), out));
+    }
+
+    // Runs a service call, then carries out what it returned as the router would.
+    template <class T>
+    T run(boost::asio::awaitable<T> work) {
+        T result = run_sync(std::move(work));
+        for (auto& o : out.take()) {
+            if (o.path != outgoing_path::resource) {
+                sink.sent.push_back(std::move(o.content));
+            } else if (auto target = registry.find(o.resource)) {
+                target->deliver(share(o.content.serialize()));
+            }
+        }
+        return result;
     }
 
     test::temp_dir dir;
     storage::async_store store;
     session_registry registry;
-    recording_sink sink;
+    recording_sink sink;  // what was routed
     im_context ctx;
+    outgoing out;
     roster_service roster;
     std::vector<std::shared_ptr<recording_session>> sessions;  // phone, desk
 };
@@ -126,7 +141,7 @@ TEST_CASE("remove: a tombstone push, and unsubscriptions for the subscriptions t
     storage::roster_item both;
     both.contact = "bob@example.org";
     both.sub = storage::subscription::both;
-    REQUIRE(run_sync(f.roster.save(parse_jid("alice@example.org"), both)));
+    REQUIRE(f.run(f.roster.save(parse_jid("alice@example.org"), both, f.out)));
     f.sessions[0]->delivered.clear();
     CHECK(f.ask("set", set_item("jid='bob@example.org' subscription='remove'")).type() == "result");
     REQUIRE(f.sessions[0]->delivered.size() == 1);

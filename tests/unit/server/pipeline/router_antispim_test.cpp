@@ -7,9 +7,8 @@
 using namespace hush;
 using namespace hush::router_testing;
 TEST_CASE("with federation, stanzas for remote domains go to it untouched by the chain") {
-    router_fixture f;
-    fake_remote remote;
-    f.r.set_remote(&remote);
+    router_fixture f(antispim::verdict::pass(), true);
+    auto& remote = f.remote;
     auto sender = f.connect(alice);
     f.route(chat_to("carol@remote.test"));
     f.route(iq_to("remote.test", "get", ping));
@@ -21,9 +20,8 @@ TEST_CASE("with federation, stanzas for remote domains go to it untouched by the
 }
 
 TEST_CASE("a remote stanza passes the chain with its remote domain and peer address, then is delivered") {
-    router_fixture f;
-    fake_remote remote;
-    f.r.set_remote(&remote);
+    router_fixture f(antispim::verdict::pass(), true);
+    auto& remote = f.remote;
     auto desk = f.connect("bob@example.org/desk", true, 5);
     route_origin origin;
     origin.kind = antispim::origin_kind::remote_domain;
@@ -41,9 +39,8 @@ TEST_CASE("a remote stanza passes the chain with its remote domain and peer addr
 }
 
 TEST_CASE("a remote verdict: the rejection goes back to the remote sender through federation") {
-    router_fixture f(make_verdict(antispim::verdict_kind::reject, "forbidden", "no strangers"));
-    fake_remote remote;
-    f.r.set_remote(&remote);
+    router_fixture f(make_verdict(antispim::verdict_kind::reject, "forbidden", "no strangers"), true);
+    auto& remote = f.remote;
     auto desk = f.connect("bob@example.org/desk", true, 5);
     route_origin origin;
     origin.kind = antispim::origin_kind::remote_domain;
@@ -58,9 +55,8 @@ TEST_CASE("a remote verdict: the rejection goes back to the remote sender throug
 }
 
 TEST_CASE("a mediated group-chat invitation is judged by the room that sent it, and by the inviter it names") {
-    router_fixture f;
-    fake_remote remote;
-    f.r.set_remote(&remote);
+    router_fixture f(antispim::verdict::pass(), true);
+    auto& remote = f.remote;
     auto desk = f.connect("bob@example.org/desk", true, 5);
     route_origin origin;
     origin.kind = antispim::origin_kind::remote_domain;
@@ -92,9 +88,8 @@ TEST_CASE("a mediated group-chat invitation is judged by the room that sent it, 
 }
 
 TEST_CASE("a remote stanza for another remote domain is never relayed") {
-    router_fixture f;
-    fake_remote remote;
-    f.r.set_remote(&remote);
+    router_fixture f(antispim::verdict::pass(), true);
+    auto& remote = f.remote;
     route_origin origin;
     origin.kind = antispim::origin_kind::remote_domain;
     origin.domain = "remote.test";

@@ -143,12 +143,26 @@ inline jid parse_jid(std::string_view text) {
     return *j;
 }
 
+// Federation as the router sees it: whatever it is handed.
+class fake_remote final : public remote_router {
+public:
+    void send(stanza s, stanza_sink&) override { sent.push_back(s.serialize()); }
+    std::vector<std::string> sent;
+};
+
 class router_fixture {
 public:
-    explicit router_fixture(antispim::verdict v = antispim::verdict::pass())
+    // `federated`: stanzas for remote domains go to `remote` (else they bounce: no federation).
+    explicit router_fixture(antispim::verdict v = antispim::verdict::pass(), bool federated = false)
         : chain(one_policy(std::move(v), &log)),
-          r(std::vector<std::string>{std::string(domain)}, sessions, directory, chain, handlers) {
-        r.set_strangers(&oracle);
+          r(std::vector<std::string>{std::string(domain)}, sessions, directory, chain, handlers,
+            links(federated)) {}
+
+    router_links links(bool federated) {
+        router_links l;
+        l.strangers = &oracle;
+        l.remote = federated ? &remote : nullptr;
+        return l;
     }
 
     // A bound session; `available`/`priority` as its last broadcast presence said.
@@ -176,7 +190,8 @@ public:
     session_registry sessions;
     fake_directory directory;
     fake_oracle oracle{directory};
-    server_handlers handlers{"test-version"};
+    server_handlers handlers{"test-version", {}};
+    fake_remote remote;
     antispim::chain chain;
     router r;
 };
@@ -252,12 +267,5 @@ inline std::string iq_to(std::string_view to, std::string_view type, std::string
 
 constexpr std::string_view ping = "<ping xmlns='urn:xmpp:ping'/>";
 constexpr std::string_view disco_info = "<query xmlns='http://jabber.org/protocol/disco#info'/>";
-
-// Federation as the router sees it: whatever it is handed.
-class fake_remote final : public remote_router {
-public:
-    void send(stanza s) override { sent.push_back(s.serialize()); }
-    std::vector<std::string> sent;
-};
 
 }  // namespace hush::router_testing
