@@ -7,7 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "server/config/config.hpp"
-#include "server/app/server_context.hpp"
+#include "server/pipeline/server_context.hpp"
 
 namespace hush {
 

@@ -34,7 +34,7 @@
 #include "server/app/listener.hpp"
 #include "server/pipeline/router.hpp"
 #include "server/s2s/s2s_manager.hpp"
-#include "server/app/server_context.hpp"
+#include "server/pipeline/server_context.hpp"
 #include "server/im/server_handlers.hpp"
 #include "server/stream/session_registry.hpp"
 #include "server/stream/tls_context.hpp"

@@ -16,7 +16,7 @@
 #include "antispim/bounded_map.hpp"
 #include "protocol/stream_parser.hpp"
 #include "server/c2s/sasl_authenticator.hpp"
-#include "server/app/server_context.hpp"
+#include "server/pipeline/server_context.hpp"
 #include "server/stream/session.hpp"
 #include "server/stream/xmpp_stream.hpp"
 

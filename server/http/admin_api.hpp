@@ -15,7 +15,7 @@
 #include "antispim/blocklist_service.hpp"
 #include "server/http/http_util.hpp"
 #include "antispim/recent_verdicts.hpp"
-#include "server/app/server_context.hpp"
+#include "server/pipeline/server_context.hpp"
 
 namespace hush {
 

@@ -16,7 +16,7 @@
 #include "server/http/admin_api.hpp"
 #include "antispim/blocklist_service.hpp"
 #include "antispim/recent_verdicts.hpp"
-#include "server/app/server_context.hpp"
+#include "server/pipeline/server_context.hpp"
 
 namespace hush {
 

@@ -13,7 +13,7 @@
 
 #include "protocol/dialback.hpp"
 #include "server/s2s/s2s_manager.hpp"
-#include "server/app/server_context.hpp"
+#include "server/pipeline/server_context.hpp"
 #include "server/stream/xmpp_stream.hpp"
 
 namespace hush {
