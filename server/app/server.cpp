@@ -102,10 +102,7 @@ server::server(config cfg)
     im_ = std::make_unique<im_core>(*im_ctx_, registration_.get());
     account_services_ = std::make_unique<account_services>(
         *store_,
-        [this](const jid& bare) {
-            const auto resources = registry_.resources(bare);
-            return std::any_of(resources.begin(), resources.end(), [](const auto& r) { return r.available; });
-        },
+        [this](const jid& bare) { return registry_.any_available(bare); },
         [im = im_.get()](const jid& account, const jid& requester) { return im->may_see_presence(account, requester); },
         std::chrono::steady_clock::now());
     auto account_features = account_services::features();

@@ -106,6 +106,11 @@ std::vector<bound_resource> session_registry::resources(const jid& bare) const {
     return out;
 }
 
+bool session_registry::any_available(const jid& bare) const {
+    const auto all_resources = resources(bare);
+    return std::any_of(all_resources.begin(), all_resources.end(), [](const bound_resource& r) { return r.available; });
+}
+
 std::vector<bound_resource> session_registry::best_available(const jid& bare) const {
     auto all_resources = resources(bare);
     int best = -1;

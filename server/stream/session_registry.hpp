@@ -38,6 +38,8 @@ public:
     std::shared_ptr<session> find(const jid& full) const;
     // Every bound resource of an account (live sessions only).
     std::vector<bound_resource> resources(const jid& bare) const;
+    // Whether any resource of the account is available (online, in the RFC 6121 sense).
+    bool any_available(const jid& bare) const;
     // The available resources with the highest non-negative priority (RFC 6121 §8.5.2.1.1).
     std::vector<bound_resource> best_available(const jid& bare) const;
     std::vector<std::shared_ptr<session>> all() const;

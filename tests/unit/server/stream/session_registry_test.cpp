@@ -220,3 +220,18 @@ TEST_CASE("expired sessions are skipped") {
     reg.unbind(laptop, dead);
     CHECK(reg.size() == 1);
 }
+
+TEST_CASE("any_available: online means one available resource, whatever its priority") {
+    session_registry reg;
+    std::vector<std::shared_ptr<session>> keep;  // the registry holds weak pointers only
+    const auto bob = make_jid("bob@example.org");
+    CHECK_FALSE(reg.any_available(bob));
+    const auto a = make_jid("bob@example.org/a");
+    keep.push_back(std::make_shared<null_session>());
+    reg.bind(a, keep.back());
+    CHECK_FALSE(reg.any_available(bob));  // bound, no initial presence yet
+    reg.set_presence(a, true, -5);
+    CHECK(reg.any_available(bob));
+    reg.set_presence(a, false, 0);
+    CHECK_FALSE(reg.any_available(bob));
+}
