@@ -35,13 +35,7 @@ using test::temp_dir;
 
 using test::sqlite_options;
 
-template <class T>
-T run_sync(boost::asio::awaitable<T> work) {
-    boost::asio::io_context io;
-    auto fut = boost::asio::co_spawn(io, std::move(work), boost::asio::use_future);
-    io.run();
-    return fut.get();
-}
+using test::run_sync;
 
 stanza make_stanza(std::string_view xml) {
     auto doc = std::make_shared<pugi::xml_document>();

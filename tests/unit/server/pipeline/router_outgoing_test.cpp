@@ -4,19 +4,12 @@
 
 #include "server/im/registration.hpp"
 #include "tests/unit/server/pipeline/router_fixture.hpp"
+#include "tests/unit/test_support.hpp"
 
 using namespace hush;
 using namespace hush::router_testing;
 
 namespace {
-
-template <class T>
-T run(boost::asio::awaitable<T> work) {
-    boost::asio::io_context io;
-    auto fut = boost::asio::co_spawn(io, std::move(work), boost::asio::use_future);
-    io.run();
-    return fut.get();
-}
 
 stanza make(std::string_view xml) {
     stanza s = stanza::parse(xml);
@@ -38,7 +31,7 @@ TEST_CASE("carry_out: a stanza for a resource reaches that session only, whateve
                     make("<iq type='set' id='push1' to='alice@example.org'><query xmlns='jabber:iq:roster'/></iq>"));
     out.to_resource(parse_jid("alice@example.org/gone"), make("<message to='alice@example.org/gone'><body>x</body>"
                                                               "</message>"));
-    run(f.r.carry_out(std::move(out)));
+    test::run_sync(f.r.carry_out(std::move(out)));
     const auto got = only(*desk);
     CHECK(got.name() == std::string_view("iq"));
     CHECK(got.attr("id") == std::string_view("push1"));
@@ -56,7 +49,7 @@ TEST_CASE("carry_out keeps the order; routed stanzas are judged like any other, 
         make("<message type='chat' from='alice@example.org/phone' to='bob@example.org'><body>two</body></message>"));
     out.to_resource(parse_jid("bob@example.org/desk"),
                     make("<message type='chat' from='example.org' to='bob@example.org'><body>three</body></message>"));
-    run(f.r.carry_out(std::move(out)));
+    test::run_sync(f.r.carry_out(std::move(out)));
     CHECK(f.log.calls == 1);  // "one" went through the chain, which dropped it
     REQUIRE(desk->delivered.size() == 2);
     CHECK(body_of(parse(desk->delivered[0])) == "two");
@@ -67,20 +60,20 @@ TEST_CASE("without the IM core, a session's own presence still sets its availabi
     router_fixture f;
     auto session = f.connect("bob@example.org/desk", false);  // the registry holds it weakly
     const jid desk = parse_jid("bob@example.org/desk");
-    run(f.r.session_presence(desk, make("<presence><priority>7</priority></presence>")));
+    test::run_sync(f.r.session_presence(desk, make("<presence><priority>7</priority></presence>")));
     auto best = f.sessions.best_available(desk.bare());
     REQUIRE(best.size() == 1);
     CHECK(best[0].priority == 7);
-    run(f.r.session_presence(desk, make("<presence type='unavailable'/>")));
+    test::run_sync(f.r.session_presence(desk, make("<presence type='unavailable'/>")));
     CHECK(f.sessions.best_available(desk.bare()).empty());
-    run(f.r.session_ended(desk, false, {}));
+    test::run_sync(f.r.session_ended(desk, false, {}));
     CHECK(f.log.calls == 0);
 }
 
 TEST_CASE("without the IM core, an account request gets <service-unavailable/> and removes nothing") {
     router_fixture f;
     f.connect(alice);
-    const auto outcome = run(f.r.account_request(
+    const auto outcome = test::run_sync(f.r.account_request(
         make("<iq type='set' id='r1' from='alice@example.org/phone'><query xmlns='jabber:iq:register'><remove/>"
              "</query></iq>"),
         parse_jid(alice)));
