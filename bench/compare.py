@@ -2,7 +2,7 @@
 """Hush, Prosody 0.12 and ejabberd 23.01 side by side, in one run, on one machine, with one load generator.
 
     bench/compare.py [--quick] [--servers hush,prosody,ejabberd] [--idle 5000,15000] [--users 200]
-                     [--duration 10] [--flood-rate 10000] [--out results.json]
+                     [--duration 10] [--flood-rate 10000] [--rates 2000,10000] [--out results.json]
 
 Each server is configured from a temporary directory (its own config, data and log, on its own loopback port; no
 system service is touched), with in-band registration open to loopback and its throttles raised, so the servers,
@@ -11,10 +11,22 @@ cores. For each server, in order:
 
   register    the users, through XEP-0077 (untimed; fills the generator's SCRAM cache); then the server is
               restarted, so what registering left in its heap does not count as session memory
-  logins      --users clients log in: TLS, SCRAM-SHA-1, bind, roster, initial presence         → logins/s
+  logins      --users clients log in: TLS, SCRAM-SHA-1, bind, roster, initial presence
+                                                                  → logins/s, server CPU µs per login
   idle        N clients log in and stay idle; the server's RSS is sampled while they hold       → KiB per session
-  messages    --users clients in pairs exchange messages flat out (10 in flight per sender)   → msgs/s, p99
+  messages    --users clients in pairs exchange messages flat out (10 in flight per sender)
+                                                                  → msgs/s, p99, server CPU µs per message
+  contacts    (Hush only) the same pairs made mutual roster contacts first, under trust_local_users = false: what
+              a contact check costs (the peers check nothing, so their figure is the messages one)
+  rates       the pairs at a fixed total rate (--rates msgs/s each)                            → p50, p99
   flood       legit pairs at 10 msgs/s each, while bots write to them as strangers at --flood-rate → legit p99
+
+Every scenario starts from a settled server (its CPU idle). The server's CPU is sampled over exactly the
+generator's measured window (it announces the window on stderr); the generator reports its own CPU, and a
+message figure whose generator was busier than 90 % of its core is marked as limited by the generator ("*").
+For Hush, the bench users are fresh accounts, which the anti-SPIM layer judges like strangers with the default
+settings as well (trust goes to accounts a week old with a mutual contact): pairs become contacts by writing to
+each other first, as people do.
 
 It prints one table with the figures and the ratios Hush ÷ Prosody and Hush ÷ ejabberd, and writes the raw numbers
 as JSON. --quick is the CI smoke run: small numbers, every server, every scenario.
@@ -25,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pwd
 import resource
 import shutil
 import signal
@@ -293,6 +304,43 @@ def wait_ready(proc: subprocess.Popen, timeout: float = 1800) -> str:
     raise RuntimeError("hush-loadgen: not ready in time")
 
 
+GENERATOR_LIMIT = 90.0  # % of one core: above it, a rate says more about the generator than about the server
+
+
+def settle(server: Server, timeout: float = 30) -> None:
+    """Waits until the server's CPU is idle (under 5 % over half a second), so a scenario does not pay for the
+    last one's aftermath (a closing burst, a sweep, a GC)."""
+    deadline = time.monotonic() + timeout
+    _, last = server.stats()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)  # sampling a foreign process's CPU: there is no event to wait on
+        _, now = server.stats()
+        if now - last < 0.025:
+            return
+        last = now
+
+
+def measured_run(server: Server, *args: str) -> tuple[dict, float]:
+    """Runs the generator and samples the server's CPU over exactly its measured window; returns the generator's
+    JSON and the server's CPU seconds in the window."""
+    proc = loadgen(server, *args, background=True)
+    cpu_start = cpu_end = None
+    for line in proc.stderr:
+        if line.startswith("loadgen: measuring"):
+            cpu_start = server.stats()[1]
+        elif line.startswith("loadgen: measured"):
+            cpu_end = server.stats()[1]
+            break
+    out, err = proc.communicate(timeout=600)
+    if cpu_start is None or cpu_end is None or not out.strip():
+        raise RuntimeError(f"hush-loadgen {' '.join(args)} against {server.name}: no measured window:\n{err}")
+    return json.loads(out.strip().splitlines()[-1]), cpu_end - cpu_start
+
+
+def per_message_us(cpu_seconds: float, run: dict) -> float:
+    return 1e6 * cpu_seconds / run["delivered"] if run.get("delivered") else float("nan")
+
+
 def measure(name: str, args) -> dict:
     results: dict = {"server": name}
     workdir = Path(tempfile.mkdtemp(prefix=f"hush-bench-{name}-"))
@@ -316,12 +364,18 @@ def measure(name: str, args) -> dict:
                 raise RuntimeError(f"{name}: no login succeeds after the restart")
 
         print(f"[{name}] logins", file=sys.stderr)
+        settle(server)
+        _, cpu_before = server.stats()
         login = loadgen(server, "--users", str(args.users), "--duration", "0", "--concurrency", "100",
                         "--prefix", "u")
+        _, cpu_after = server.stats()
         results["logins_per_second"] = login["logins_per_second"]
         results["login_errors"] = login["login_errors"]
+        results["server_cpu_us_per_login"] = 1e6 * (cpu_after - cpu_before) / max(1, login["logged_in"])
+        results["login_generator_cpu_percent"] = login["login_generator_cpu_percent"]
 
         for n in args.idle:
+            settle(server)
             rss_before, _ = server.stats()
             proc = loadgen(server, "--users", str(n), "--duration", "0", "--hold", "5", "--concurrency", "100",
                            "--prefix", "u", background=True)
@@ -333,14 +387,39 @@ def measure(name: str, args) -> dict:
             results[f"rss_kib_{n}"] = rss
 
         print(f"[{name}] messages", file=sys.stderr)
-        _, cpu_before = server.stats()
-        msgs = loadgen(server, "--users", str(args.users), "--duration", str(args.duration), "--window", "10",
-                       "--prefix", "u")
-        _, cpu_after = server.stats()
+        settle(server)
+        msgs, cpu = measured_run(server, "--users", str(args.users), "--duration", str(args.duration), "--window",
+                                 "10", "--prefix", "u")
         results.update(messages_per_second=msgs["messages_per_second"], p99_ms=msgs["p99_ms"],
-                       p50_ms=msgs["p50_ms"], server_cpu_seconds=cpu_after - cpu_before)
+                       p50_ms=msgs["p50_ms"], server_cpu_seconds=cpu,
+                       server_cpu_us_per_message=per_message_us(cpu, msgs),
+                       generator_cpu_percent=msgs["generator_cpu_percent"])
+
+        if name == "hush":
+            print(f"[{name}] messages between contacts", file=sys.stderr)
+            settle(server)
+            contacts, cpu = measured_run(server, "--users", str(args.users), "--duration", str(args.duration),
+                                         "--window", "10", "--prefix", "u", "--subscribe-pairs")
+            if contacts["subscribed_pairs"] != args.users // 2:
+                raise RuntimeError(f"{name}: only {contacts['subscribed_pairs']} pairs became contacts")
+            results.update(messages_per_second_contacts=contacts["messages_per_second"],
+                           p99_ms_contacts=contacts["p99_ms"],
+                           server_cpu_us_per_message_contacts=per_message_us(cpu, contacts),
+                           generator_cpu_percent_contacts=contacts["generator_cpu_percent"])
+        else:
+            results["server_cpu_us_per_message_contacts"] = results["server_cpu_us_per_message"]
+
+        for total in args.rates:
+            print(f"[{name}] {total:g} msgs/s", file=sys.stderr)
+            settle(server)
+            fixed, _ = measured_run(server, "--users", str(args.users), "--duration", str(args.duration),
+                                    "--rate", str(total / args.users), "--prefix", "u")
+            results[f"rate_{total:g}_messages_per_second"] = fixed["messages_per_second"]
+            results[f"rate_{total:g}_p50_ms"] = fixed["p50_ms"]
+            results[f"rate_{total:g}_p99_ms"] = fixed["p99_ms"]
 
         print(f"[{name}] flood", file=sys.stderr)
+        settle(server)
         bots = loadgen(server, "--users", str(args.users), "--prefix", "bot", "--duration", str(args.duration + 4),
                        "--rate", str(args.flood_rate / args.users), "--target-prefix", "u",
                        "--target-count", str(args.users), background=True)
@@ -357,31 +436,49 @@ def measure(name: str, args) -> dict:
 
 ROWS = [
     ("logins/s (TLS + SCRAM)", "logins_per_second", "{:.0f}", True),
+    ("server CPU per login, µs", "server_cpu_us_per_login", "{:.0f}", False),
     ("KiB per idle session", None, "{:.1f}", False),  # one row per --idle size, filled below
     ("messages/s (pairs, flat out)", "messages_per_second", "{:.0f}", True),
     ("p99 latency, ms", "p99_ms", "{:.1f}", False),
+    ("server CPU per message, µs", "server_cpu_us_per_message", "{:.1f}", False),
+    ("server CPU per message between contacts, µs", "server_cpu_us_per_message_contacts", "{:.1f}", False),
+    ("generator CPU in the message run, %", "generator_cpu_percent", "{:.0f}", False),
+    ("p99 at a fixed rate, ms", "rates", "{:.1f}", False),  # one row per --rates total, filled below
     ("legit p99 under stranger flood, ms", "flood_legit_p99_ms", "{:.1f}", False),
 ]
 
 
-def table(results: list[dict], idle: list[int]) -> str:
+def table(results: list[dict], idle: list[int], rates: list[float]) -> str:
     by = {r["server"]: r for r in results}
     names = [r["server"] for r in results]
+    for r in results:  # a rate the generator may have capped is marked
+        if r.get("generator_cpu_percent", 0) > GENERATOR_LIMIT:
+            r["generator_limited"] = True
     rows = []
     for label, key, fmt, _ in ROWS:
         if key is None:
             for n in idle:
                 rows.append((f"KiB per idle session at {n}", f"kib_per_session_{n}", fmt))
+        elif key == "rates":
+            for total in rates:
+                rows.append((f"p99 at {total:g} msgs/s, ms", f"rate_{total:g}_p99_ms", fmt))
         else:
             rows.append((label, key, fmt))
     header = ["", *names] + [f"hush ÷ {n}" for n in names if n != "hush" and "hush" in by]
     lines = [header]
     for label, key, fmt in rows:
-        line = [label] + [fmt.format(by[n][key]) if key in by[n] else "-" for n in names]
+        def cell(n: str) -> str:
+            if key not in by[n]:
+                return "-"
+            limited = key == "messages_per_second" and by[n].get("generator_limited")
+            return fmt.format(by[n][key]) + (" *" if limited else "")
+
+        line = [label] + [cell(n) for n in names]
         for n in names:
             if n != "hush" and "hush" in by:
                 a, b = by["hush"].get(key), by[n].get(key)
-                line.append(f"{a / b:.2f}" if a is not None and b else "-")
+                comparable = not key.startswith("generator")  # the generator's load is no server figure
+                line.append(f"{a / b:.2f}" if comparable and a is not None and b else "-")
         lines.append(line)
     widths = [max(len(str(row[i])) for row in lines) for i in range(len(header))]
     out = []
@@ -399,12 +496,14 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--flood-rate", type=float, default=10000)
+    parser.add_argument("--rates", default="2000,10000", help="fixed total message rates, msgs/s")
     parser.add_argument("--out", default="")
     parser.add_argument("--quick", action="store_true", help="CI smoke run: small numbers")
     args = parser.parse_args()
     if args.quick:
-        args.idle, args.users, args.duration, args.flood_rate = "100", 20, 2, 200
+        args.idle, args.users, args.duration, args.flood_rate, args.rates = "100", 20, 2, 200, "200"
     args.idle = [int(n) for n in str(args.idle).split(",") if n]
+    args.rates = [float(n) for n in str(args.rates).split(",") if n]
     if os.cpu_count() and os.cpu_count() < 2:
         global LOADGEN_CPU
         LOADGEN_CPU = "0"
@@ -415,7 +514,10 @@ def main() -> int:
         print(f"[{name}] {json.dumps(results[-1])}", file=sys.stderr)
     machine = f"{os.cpu_count()} cores, {os.uname().release}"
     print(f"\nHush vs Prosody vs ejabberd — {machine}; server on CPU {SERVER_CPU}, generator on CPU {LOADGEN_CPU}\n")
-    print(table(results, args.idle))
+    print(table(results, args.idle, args.rates))
+    if any(r.get("generator_limited") for r in results):
+        print(f"\n* the generator used more than {GENERATOR_LIMIT:.0f} % of its core: that rate is the generator's limit, "
+              "not the server's")
     if args.out:
         Path(args.out).write_text(json.dumps({"machine": machine, "args": vars(args), "results": results}, indent=2))
     return 0

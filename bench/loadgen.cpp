@@ -4,10 +4,18 @@
 //   hush-loadgen --port 5222 --domain localhost --users 1000 [--prefix bench] [--password pw] [--register]
 //                [--plain] [--no-tls] [--concurrency 200] [--threads 1] [--sources 127.0.0.1,127.0.0.2]
 //                [--hold SECONDS] [--duration SECONDS] [--rate MSGS_PER_CLIENT_PER_S | --window N]
-//                [--scram-cache FILE] [--target-prefix legit --target-count 1000]
+//                [--scram-cache FILE] [--target-prefix legit --target-count 1000] [--subscribe-pairs]
 //
 // --target-prefix/--target-count: instead of its pair partner, each client writes (at --rate) to a random one of
 // PREFIX0..PREFIX(COUNT-1) — strangers, for a flood.
+// --subscribe-pairs: after login, partners become mutual roster contacts (RFC 6121 §3.4 pre-approval both ways,
+// then a subscription request each way, answered by the server on the pre-approval), so a server that checks who
+// is a contact sees contacts.
+//
+// The generator's own CPU time is reported per phase (login_generator_cpu_s, generator_cpu_s and
+// generator_cpu_percent over the measured window, of one core), so a run can tell whether it measured the server or
+// itself; the measured window is announced on stderr (`loadgen: measuring`, `loadgen: measured`) for whoever
+// samples the server's CPU over exactly that window.
 //
 // Phases: (register) → login (TLS, SASL, bind, roster, initial presence), timed → hold (idle, for memory
 // sampling; "logged in" is announced on stderr as `loadgen: ready`) → messages for --duration, each client to its
@@ -31,6 +39,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+
+#include <sys/resource.h>
 
 #include "bench/xmpp_client.hpp"
 
@@ -57,12 +67,30 @@ struct options {
     std::string scram_cache;
     std::string target_prefix;
     std::size_t target_count = 0;
+    bool subscribe_pairs = false;
 };
 
 const clock_type::time_point epoch = clock_type::now();
 
 std::int64_t now_us() {
     return std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - epoch).count();
+}
+
+// This process's CPU time (user + system), in seconds.
+double cpu_seconds() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// Whether `stanza` has attribute `name` with `value` (either quote style: servers differ).
+bool has_attribute(std::string_view stanza, std::string_view name, std::string_view value) {
+    const std::string single = std::string(name) + "='" + std::string(value) + "'";
+    const std::string dbl = std::string(name) + "=\"" + std::string(value) + "\"";
+    const auto end = stanza.find('>');
+    const auto head = stanza.substr(0, end);
+    return head.find(single) != std::string_view::npos || head.find(dbl) != std::string_view::npos;
 }
 
 struct client_state {
@@ -73,6 +101,8 @@ struct client_state {
     std::atomic<std::uint64_t> received{0};
     std::unique_ptr<asio::steady_timer> wake;  // the writer waits here when its window is full
     bool ready = false;
+    std::atomic<bool> synced{false};              // --subscribe-pairs: the server answered the sync ping
+    std::atomic<bool> partner_subscribed{false};  // --subscribe-pairs: the partner's subscribed arrived
 };
 
 struct shared_state {
@@ -112,6 +142,14 @@ asio::awaitable<void> reader(shared_state& st, std::size_t index, std::size_t th
                 st.note_error(me.jid + ": " + error);
             }
             co_return;
+        }
+        if (stanza.starts_with("<iq") && has_attribute(stanza, "id", "sync")) {
+            me.synced = true;
+            continue;
+        }
+        if (stanza.starts_with("<presence") && has_attribute(stanza, "type", "subscribed")) {
+            me.partner_subscribed = true;
+            continue;
         }
         if (!stanza.starts_with("<message")) {
             continue;
@@ -221,6 +259,53 @@ asio::awaitable<void> login_worker(shared_state& st, asio::ssl::context& tls, st
     }
 }
 
+// Sends `make(client)` from every logged-in client on its own loop, then waits (up to a minute) until `done(client)`
+// holds for all of them; returns how many it holds for.
+template <class Make, class Done>
+std::size_t send_and_wait(shared_state& st, std::vector<std::unique_ptr<asio::io_context>>& loops, Make make,
+                          Done done) {
+    std::vector<std::size_t> ready;
+    for (std::size_t i = 0; i < st.clients.size(); ++i) {
+        auto& c = *st.clients[i];
+        if (!c.ready || !st.clients[c.partner]->ready) {
+            continue;
+        }
+        ready.push_back(i);
+        asio::co_spawn(
+            *loops[(i / 2) % st.opt.threads],
+            [&c, data = make(i)]() -> asio::awaitable<void> { (void)co_await c.conn->send(data); },
+            asio::detached);
+    }
+    const auto deadline = clock_type::now() + std::chrono::minutes(1);
+    auto count = [&] {
+        return static_cast<std::size_t>(
+            std::count_if(ready.begin(), ready.end(), [&](std::size_t i) { return done(*st.clients[i]); }));
+    };
+    while (count() < ready.size() && clock_type::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the main thread only watches the clients
+    }
+    return count();
+}
+
+// Partners become mutual contacts: each pre-approves the other (RFC 6121 §3.4) and a ping makes sure the server
+// has taken that in; then each asks, and the server answers on the pre-approval. Returns the pairs that made it.
+std::size_t subscribe_pairs(shared_state& st, std::vector<std::unique_ptr<asio::io_context>>& loops) {
+    auto partner_bare = [&](std::size_t i) {
+        return user_name(st.opt, st.clients[i]->partner) + "@" + st.opt.client.domain;
+    };
+    send_and_wait(
+        st, loops,
+        [&](std::size_t i) {
+            return "<presence type='subscribed' to='" + partner_bare(i) + "'/><iq type='get' id='sync' to='" +
+                   st.opt.client.domain + "'><ping xmlns='urn:xmpp:ping'/></iq>";
+        },
+        [](const client_state& c) { return c.synced.load(); });
+    const std::size_t subscribed = send_and_wait(
+        st, loops, [&](std::size_t i) { return "<presence type='subscribe' to='" + partner_bare(i) + "'/>"; },
+        [](const client_state& c) { return c.partner_subscribed.load(); });
+    return subscribed / 2;
+}
+
 double percentile(std::vector<std::uint32_t>& v, double p) {
     if (v.empty()) {
         return 0;
@@ -280,6 +365,8 @@ bool parse_args(int argc, char** argv, options& o) {
             o.target_prefix = value();
         } else if (a == "--target-count") {
             o.target_count = std::stoul(value());
+        } else if (a == "--subscribe-pairs") {
+            o.subscribe_pairs = true;
         } else {
             std::fprintf(stderr, "hush-loadgen: unknown option %s (see the comment at the top of bench/loadgen.cpp)\n",
                          a.c_str());
@@ -335,6 +422,7 @@ int main(int argc, char** argv) {
 
     // Login phase: `concurrency` workers take users in order.
     const auto login_start = clock_type::now();
+    const double login_cpu_start = cpu_seconds();
     std::atomic<std::size_t> workers_done{0};
     const std::size_t worker_count = std::max<std::size_t>(o.threads, std::min(o.concurrency, o.users));
     for (std::size_t w = 0; w < worker_count; ++w) {
@@ -346,12 +434,18 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the main thread only watches the workers
     }
     const double login_seconds = std::chrono::duration<double>(clock_type::now() - login_start).count();
+    const double login_cpu = cpu_seconds() - login_cpu_start;
     if (!o.scram_cache.empty()) {
         hush::bench::save_scram_cache(o.scram_cache);
     }
     std::fprintf(stderr, "loadgen: ready: %zu logged in (%zu failed) in %.2f s\n", st->logged_in.load(),
                  st->login_errors.load(), login_seconds);
     std::fflush(stderr);
+    std::size_t subscribed_pairs = 0;
+    if (o.subscribe_pairs) {
+        subscribed_pairs = subscribe_pairs(*st, loops);
+        std::fprintf(stderr, "loadgen: %zu pair(s) are mutual contacts\n", subscribed_pairs);
+    }
     if (o.hold > 0) {
         std::this_thread::sleep_for(std::chrono::duration<double>(o.hold));
     }
@@ -368,11 +462,17 @@ int main(int argc, char** argv) {
             }
         }
         std::this_thread::sleep_for(std::chrono::duration<double>(std::min(1.0, o.duration / 5)));
+        std::fprintf(stderr, "loadgen: measuring\n");
+        std::fflush(stderr);
         st->measuring = true;
         const auto measure_start = clock_type::now();
+        const double cpu_start = cpu_seconds();
         std::this_thread::sleep_for(std::chrono::duration<double>(o.duration));
         st->measuring = false;
         const double measured = std::chrono::duration<double>(clock_type::now() - measure_start).count();
+        const double generator_cpu = cpu_seconds() - cpu_start;
+        std::fprintf(stderr, "loadgen: measured\n");
+        std::fflush(stderr);
         st->sending = false;
         std::vector<std::uint32_t> all;
         for (auto& v : st->latencies) {
@@ -390,6 +490,10 @@ int main(int argc, char** argv) {
                                  {"p99_ms", percentile(all, 0.99)},
                                  {"p999_ms", percentile(all, 0.999)},
                                  {"stream_errors", st->stream_errors.load()},
+                                 {"login_generator_cpu_s", login_cpu},
+                                 {"generator_cpu_s", generator_cpu},
+                                 {"generator_cpu_percent", 100.0 * generator_cpu / measured},
+                                 {"subscribed_pairs", subscribed_pairs},
                                  {"first_error", st->first_error}};
         std::printf("%s\n", boost::json::serialize(out).c_str());
     } else {
@@ -398,6 +502,9 @@ int main(int argc, char** argv) {
                                 {"login_errors", st->login_errors.load()},
                                 {"login_seconds", login_seconds},
                                 {"logins_per_second", st->logged_in.load() / login_seconds},
+                                {"login_generator_cpu_s", login_cpu},
+                                {"login_generator_cpu_percent", 100.0 * login_cpu / login_seconds},
+                                {"subscribed_pairs", subscribed_pairs},
                                 {"first_error", st->first_error}};
         std::printf("%s\n", boost::json::serialize(out).c_str());
     }
