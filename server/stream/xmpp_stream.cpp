@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -21,6 +23,12 @@ constexpr auto tuple_awaitable = asio::as_tuple(use_awaitable);
 namespace {
 
 constexpr std::size_t read_buffer_size = 8192;
+
+// One read buffer per event-loop thread (a function, so a coroutine never keeps a stale thread-local address).
+[[gnu::noinline]] char* thread_read_buffer() {
+    static thread_local std::array<char, read_buffer_size> buffer;
+    return buffer.data();
+}
 constexpr std::chrono::seconds close_grace{5};
 
 // What the peer is told when one of our coroutines failed: the cause is in our log, not for the peer.
@@ -85,7 +93,7 @@ void xmpp_stream::watchdog_failed() {
         [self] { return self->watchdog(); }, [self] { self->close_socket(); });
 }
 
-xmpp_stream::tcp::socket& xmpp_stream::raw_socket() { return tls_ ? tls_->next_layer() : socket_; }
+xmpp_stream::tcp::socket& xmpp_stream::raw_socket() { return socket_; }
 
 void xmpp_stream::close_socket() {
     if (socket_closed_) {
@@ -161,7 +169,12 @@ asio::awaitable<void> xmpp_stream::writer() {
         writing_ = true;
         boost::system::error_code ec;
         if (tls_) {
-            std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, batch, tuple_awaitable);
+            for (const auto& b : batch) {
+                ec = co_await tls_->write(socket_, b);
+                if (ec) {
+                    break;
+                }
+            }
         } else {
             std::tie(ec, std::ignore) = co_await asio::async_write(socket_, batch, tuple_awaitable);
         }
@@ -250,8 +263,8 @@ asio::awaitable<void> xmpp_stream::watchdog() {
 
 asio::awaitable<bool> xmpp_stream::start_tls_server(std::shared_ptr<asio::ssl::context> context) {
     tls_context_ = std::move(context);
-    tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket_), *tls_context_);
-    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
+    tls_ = std::make_unique<tls_connection>(tls_context_->native_handle(), socket_, tls_connection::role::server);
+    const auto ec = co_await tls_->handshake(socket_);
     if (ec) {
         spdlog::info("{}: TLS handshake failed: {}", log_name(), ec.message());
         co_return false;
@@ -273,10 +286,10 @@ asio::awaitable<bool> xmpp_stream::accept_starttls(std::shared_ptr<asio::ssl::co
 asio::awaitable<bool> xmpp_stream::start_tls_client(std::shared_ptr<asio::ssl::context> context,
                                                     const std::string& server_name) {
     tls_context_ = std::move(context);
-    tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket_), *tls_context_);
     // SNI lets a peer hosting many domains pick the right certificate (RFC 6120 §13.7.1.2).
-    SSL_set_tlsext_host_name(tls_->native_handle(), server_name.c_str());
-    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, tuple_awaitable);
+    tls_ = std::make_unique<tls_connection>(tls_context_->native_handle(), socket_, tls_connection::role::client,
+                                            server_name.c_str());
+    const auto ec = co_await tls_->handshake(socket_);
     if (ec) {
         spdlog::info("{}: TLS handshake failed: {}", log_name(), ec.message());
         co_return false;
@@ -330,25 +343,37 @@ asio::awaitable<void> xmpp_stream::reader() {
         close_socket();
         co_return;
     }
-    std::vector<char> buffer(read_buffer_size);
     std::vector<xml::stream_event> events;
+    boost::system::error_code mode_ec;
+    socket_.non_blocking(true, mode_ec);
     while (!socket_closed_) {
+        // The bytes land in the thread's buffer and are parsed before anything else runs on this thread, so an
+        // idle stream holds no read buffer of its own.
+        char* buffer = thread_read_buffer();
         boost::system::error_code ec;
         std::size_t n = 0;
         if (tls_) {
-            std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(buffer), tuple_awaitable);
+            std::tie(ec, n) = co_await tls_->read_some(socket_, asio::buffer(buffer, read_buffer_size));
         } else {
-            std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(buffer), tuple_awaitable);
+            n = socket_.read_some(asio::buffer(buffer, read_buffer_size), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                std::tie(ec) = co_await socket_.async_wait(tcp::socket::wait_read, tuple_awaitable);
+                if (ec) {
+                    break;
+                }
+                continue;
+            }
         }
         if (ec) {
             break;
         }
+        buffer = thread_read_buffer();  // the same thread's, looked up again after the wait
         last_activity_ = std::chrono::steady_clock::now();
         if (closing_) {
             continue;  // draining until the peer closes or the grace period ends
         }
         events.clear();
-        auto error = parser_.feed(std::string_view(buffer.data(), n), events);
+        auto error = parser_.feed(std::string_view(buffer, n), events);
         for (auto& event : events) {
             co_await handle_event(event);
             if (closing_ || restart_stream_) {

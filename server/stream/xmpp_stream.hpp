@@ -14,12 +14,13 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "protocol/stream_parser.hpp"
 #include "server/config/config.hpp"
 #include "server/stream/session.hpp"
+#include "server/stream/tls_connection.hpp"
 
 namespace hush {
 
@@ -77,9 +78,9 @@ protected:
     boost::asio::awaitable<bool> start_tls_client(std::shared_ptr<boost::asio::ssl::context> context,
                                                   const std::string& server_name);
     // The OpenSSL connection once TLS is on, else null.
-    SSL* tls_handle() const { return tls_ ? tls_->native_handle() : nullptr; }
+    SSL* tls_handle() const { return tls_ ? tls_->native() : nullptr; }
     bool tls_active() const { return tls_ != nullptr; }
-    // The TCP socket under TLS, if any (an outgoing stream connects it; nothing else should touch it).
+    // The TCP socket (under TLS, if any: an outgoing stream connects it; nothing else should touch it).
     tcp::socket& raw_socket();
     // Reads the peer's address from the socket (after an outgoing connect).
     void refresh_peer_address();
@@ -112,7 +113,7 @@ private:
 
     std::string_view content_ns_;
     tcp::socket socket_;
-    std::unique_ptr<boost::asio::ssl::stream<tcp::socket>> tls_;
+    std::unique_ptr<tls_connection> tls_;  // on socket_, once TLS is on
     std::shared_ptr<boost::asio::ssl::context> tls_context_;
 
     xml::stream_parser parser_;
