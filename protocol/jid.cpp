@@ -48,6 +48,57 @@ char ascii_lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+// ASCII fast paths. For input that is all ASCII the stringprep profiles only fold case (Nodeprep, Nameprep) or do
+// nothing (Resourceprep); the ASCII they prohibit — controls, space in a node, the node's "&'/:<>@ — goes to libidn,
+// which refuses it. So these give libidn's answer without its ~24 allocations (tests/unit/protocol/jid_test.cpp
+// compares them with libidn on random ASCII). nullopt: not a fast case, ask libidn.
+std::optional<std::string> ascii_nodeprep(std::string_view in) {
+    std::string out(in);
+    for (char& c : out) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u >= 0x7F || c == '"' || c == '&' || c == '\'' || c == '/' || c == ':' || c == '<' ||
+            c == '>' || c == '@') {
+            return std::nullopt;
+        }
+        c = ascii_lower(c);
+    }
+    return out;
+}
+
+std::optional<std::string> ascii_resourceprep(std::string_view in) {
+    for (const char c : in) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u >= 0x7F) {
+            return std::nullopt;
+        }
+    }
+    return std::string(in);
+}
+
+// A host name of ASCII letters, digits, '-', '_' and dots: lowercased, one root dot dropped, no empty label.
+// nullopt with `decided` false: not a fast case.
+std::optional<std::string> ascii_domain(std::string_view in, bool& decided) {
+    decided = false;
+    for (const char c : in) {
+        if (!is_ascii_alnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+            return std::nullopt;
+        }
+    }
+    decided = true;
+    std::string out(in);
+    if (!out.empty() && out.back() == '.') {
+        out.pop_back();
+    }
+    if (out.empty() || out.size() > max_part || out.front() == '.' || out.back() == '.' ||
+        out.find("..") != std::string::npos) {
+        return std::nullopt;
+    }
+    for (char& c : out) {
+        c = ascii_lower(c);
+    }
+    return out;
+}
+
 // IDNA treats U+3002, U+FF0E and U+FF61 as label separators too; map them to '.' before splitting labels.
 std::string map_label_separators(std::string_view in) {
     std::string out;
@@ -90,7 +141,14 @@ std::optional<std::string> prep_ipv6_literal(std::string_view in) {
 }
 
 std::optional<std::string> prep_domain(std::string_view in) {
-    if (in.empty() || in.size() > max_raw_part || !valid_utf8(in)) {
+    if (in.empty() || in.size() > max_raw_part) {
+        return std::nullopt;
+    }
+    bool decided = false;
+    if (auto fast = ascii_domain(in, decided); decided) {
+        return fast;
+    }
+    if (!valid_utf8(in)) {
         return std::nullopt;
     }
     std::string mapped = map_label_separators(in);
@@ -211,6 +269,9 @@ bool valid_utf8(std::string_view text) {
 // change later. Resources are free-form (devices named with emoji, which are unassigned in Unicode 3.2), so
 // they are prepared as queries.
 std::optional<std::string> nodeprep(std::string_view in) {
+    if (auto fast = ascii_nodeprep(in)) {
+        return fast;
+    }
     return run_profile(in, "Nodeprep", strict);
 }
 
@@ -219,6 +280,9 @@ std::optional<std::string> nameprep(std::string_view in) {
 }
 
 std::optional<std::string> resourceprep(std::string_view in) {
+    if (auto fast = ascii_resourceprep(in)) {
+        return fast;
+    }
     return run_profile(in, "Resourceprep", lenient);
 }
 

@@ -1,9 +1,15 @@
 #include <doctest.h>
 
+#include <cctype>
+#include <cstdlib>
+#include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 
 using namespace std::string_view_literals;
+
+#include <stringprep.h>
 
 #include "protocol/jid.hpp"
 
@@ -281,4 +287,83 @@ TEST_CASE("jid: default is empty") {
     CHECK(j.empty());
     CHECK(j.full_string().empty());
     CHECK(j.bare_string().empty());
+}
+
+namespace {
+
+// libidn's answer for `in` under `profile`, as the server gave it before the ASCII fast paths.
+std::optional<std::string> libidn(const std::string& in, const char* profile, Stringprep_profile_flags flags) {
+    char* raw = nullptr;
+    const int rc = stringprep_profile(in.c_str(), &raw, profile, flags);
+    std::optional<std::string> out;
+    if (rc == STRINGPREP_OK && raw != nullptr) {
+        out = std::string(raw);
+    }
+    std::free(raw);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("the ASCII fast paths give exactly libidn's answers (nodeprep, resourceprep, domains)") {
+    std::mt19937 random(20261206);
+    std::uniform_int_distribution<int> length(1, 12);
+    std::uniform_int_distribution<int> byte(1, 0x7F);
+    // Mostly letters, digits and the characters that matter; sometimes any ASCII byte.
+    const std::string interesting = "aZ9-_.@/\"&'<>: \t\x7f";
+    std::uniform_int_distribution<std::size_t> pick(0, interesting.size() - 1);
+    for (int round = 0; round < 20000; ++round) {
+        std::string s;
+        const int n = length(random);
+        for (int i = 0; i < n; ++i) {
+            s += (random() % 3 == 0) ? static_cast<char>(byte(random)) : interesting[pick(random)];
+        }
+        INFO("input: " << s);
+        const auto node = libidn(s, "Nodeprep", STRINGPREP_NO_UNASSIGNED);
+        CHECK(hush::nodeprep(s) == node);
+        CHECK(hush::resourceprep(s) == libidn(s, "Resourceprep", static_cast<Stringprep_profile_flags>(0)));
+        // A domain the slow path would accept (every label nameprepped, then letters, digits, '-', '_' only) is
+        // what jid::parse gives; anything else is refused by both.
+        std::optional<std::string> domain;
+        {
+            std::string rest = s;
+            if (!rest.empty() && rest.back() == '.') {
+                rest.pop_back();
+            }
+            std::string joined;
+            bool ok = !rest.empty();
+            std::size_t start = 0;
+            while (ok) {
+                const auto dot = rest.find('.', start);
+                const std::string label = rest.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+                auto prepped = label.empty() ? std::nullopt : libidn(label, "Nameprep", STRINGPREP_NO_UNASSIGNED);
+                ok = prepped && !prepped->empty();
+                for (const char c : prepped.value_or("")) {
+                    const auto u = static_cast<unsigned char>(c);
+                    ok = ok && (u >= 0x80 || std::isalnum(u) != 0 || c == '-' || c == '_');
+                }
+                if (!ok) {
+                    break;
+                }
+                for (char c : *prepped) {
+                    joined += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                }
+                if (dot == std::string::npos) {
+                    break;
+                }
+                joined += '.';
+                start = dot + 1;
+            }
+            if (ok && s.find('[') == std::string::npos) {
+                domain = joined;
+            }
+        }
+        const auto parsed = hush::jid::parse("user@" + s);
+        if (s.find('/') == std::string::npos && s.find('@') == std::string::npos && s.find('[') == std::string::npos) {
+            CHECK(parsed.has_value() == domain.has_value());
+            if (parsed && domain) {
+                CHECK(parsed->domain() == *domain);
+            }
+        }
+    }
 }
