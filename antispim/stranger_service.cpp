@@ -165,6 +165,18 @@ asio::awaitable<hush::expected<relation_facts, std::string>> antispim_service::r
         bool established = false;
         std::optional<as::receiver_record> record;
     };
+    // A contact of an online receiver is answered from memory while nothing that could end a relationship has
+    // been written since it was read (and for at most contact_cache_ttl, for what another process writes).
+    const std::string pair_key = receiver_bare + " " + sender_bare;
+    const std::uint64_t generation = store_.relations_generation();  // before the read that may fill the cache
+    if (!check_exists) {
+        std::lock_guard lock(engine_mutex_);
+        if (const auto* cached = contacts_.peek(pair_key); cached != nullptr && cached->generation == generation &&
+                                                            as::clock_type::now() - cached->at < contact_cache_ttl) {
+            facts.contact = true;
+            co_return result(std::move(facts));
+        }
+    }
     const bool check_trust = local_sender && cfg_.trust_local_users && !established_known;
     auto load = [d = r.domain(), u = r.node(), sender_bare, sd = sender.domain(), su = sender.node(), check_exists,
                  check_trust, defaults = cfg_.challenge,
@@ -222,6 +234,10 @@ asio::awaitable<hush::expected<relation_facts, std::string>> antispim_service::r
     }
     facts.account_exists = got->exists;
     facts.contact = got->contact;
+    if (got->exists && got->contact) {
+        std::lock_guard lock(engine_mutex_);
+        contacts_.insert_or_assign(pair_key, cached_contact{generation, as::clock_type::now()});
+    }
     if (got->established) {
         std::lock_guard lock(engine_mutex_);
         established_.insert_or_assign(sender_bare, true);
@@ -354,6 +370,7 @@ asio::awaitable<void> antispim_service::sweep() {
                    storage::store& st) { return docs::sweep(st, now, held, states, contacts); };
     for (;;) {
         auto swept = co_await store_.run(run);
+        store_.relations_changed();  // expired contact notes end relationships
         if (!swept) {
             spdlog::error("antispim: sweeping expired anti-SPIM state failed: {}", swept.error().message);
             co_return;

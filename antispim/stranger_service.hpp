@@ -179,6 +179,14 @@ private:
     // in: errors and iq results from there answer them, groupchat from there is theirs (guarded by engine_mutex_).
     antispim::bounded_map<std::string, antispim::time_point> addressed_{100000};
     antispim::bounded_map<std::string, bool> joined_{100000};
+    // Roster and written-first contacts ("receiver sender"), as read under a storage relations generation; only the
+    // positive answer is kept, and only while the generation is unchanged (guarded by engine_mutex_).
+    struct cached_contact {
+        std::uint64_t generation = 0;
+        antispim::time_point at;
+    };
+    static constexpr std::chrono::seconds contact_cache_ttl{30};
+    antispim::bounded_map<std::string, cached_contact> contacts_{100000};
     // Local senders found established (trust_local_users); only the positive answer is kept.
     antispim::bounded_map<std::string, bool> established_{20000};
     std::string phantom_key_;

@@ -35,6 +35,13 @@ public:
     async_store(const async_store&) = delete;
     async_store& operator=(const async_store&) = delete;
 
+    // Bumped after every change that can end a relationship between two accounts — a roster item written or
+    // removed, an account removed, contact notes swept. A cache of "who is whose contact" keeps the generation it
+    // read under and trusts an entry only while the generation is unchanged (read it before the storage read that
+    // fills the cache, bump it after the write that ends a relationship).
+    void relations_changed() { relations_generation_.fetch_add(1, std::memory_order_acq_rel); }
+    std::uint64_t relations_generation() const { return relations_generation_.load(std::memory_order_acquire); }
+
     // Runs fn(store&) on a worker (round robin; each worker's strand serialises use of its connection) and
     // resumes the awaiting coroutine on its own executor with fn's return value. An exception thrown by fn is
     // rethrown in the coroutine. The work queue is bounded (store_options::max_queued, queue_timeout): when it is
@@ -125,6 +132,7 @@ private:
     std::vector<std::unique_ptr<worker>> workers_;
     std::atomic<std::size_t> round_robin_{0};
     std::atomic<bool> stopped_{false};
+    std::atomic<std::uint64_t> relations_generation_{0};
     std::size_t max_queued_;                     // 0: unbounded
     std::chrono::milliseconds queue_timeout_;    // 0: none
     std::atomic<std::size_t> pending_{0};        // queued or running

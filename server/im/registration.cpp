@@ -315,6 +315,7 @@ boost::asio::awaitable<registration_outcome> registration_service::remove(const 
         return s.delete_account(domain, node);
     };
     auto deleted = co_await store_.run(std::move(erase));
+    store_.relations_changed();  // its roster and contact notes went with it
     if (!deleted) {
         spdlog::error("registration: removing {} failed: {}", owner.bare_string(), deleted.error().message);
         out.reply = error_reply(iq, "internal-server-error");

@@ -116,6 +116,7 @@ boost::asio::awaitable<stanza> roster_service::handle_set(const stanza& iq, cons
             return s.remove_roster_item(d, u, c);
         };
         auto removed = co_await ctx_.store.run(std::move(query));
+        ctx_.store.relations_changed();  // after the write: a cached "contact" read before it is stale now
         if (!removed || !*removed) {
             co_return make_error_reply(iq, "internal-server-error");
         }
@@ -199,6 +200,7 @@ boost::asio::awaitable<bool> roster_service::save(const jid& account, storage::r
         return s.put_roster_item(d, u, item);
     };
     auto version = co_await ctx_.store.run(std::move(query));
+    ctx_.store.relations_changed();  // a subscription may have ended (unsubscribe, unsubscribed)
     if (!version) {
         spdlog::error("roster: cannot save {} for {}: {}", item.contact, account.bare_string(),
                       version.error().message);

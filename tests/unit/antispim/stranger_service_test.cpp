@@ -356,3 +356,24 @@ TEST_CASE("answers are judged one at a time: parallel wrong answers cost exactly
     CHECK(wrong_count == 2);
     CHECK(locked == 8);
 }
+
+TEST_CASE("a contact of an online receiver is answered from memory until a relationship may have ended") {
+    fixture f;
+    storage::roster_item item;
+    item.contact = "mallory@spam.test";
+    item.sub = storage::subscription::both;
+    f.with_store([item](storage::store& s) { return s.put_roster_item("example.org", "bob", item); });
+    CHECK(f.relation("bob@example.org", "mallory@spam.test/x", false).contact);
+    const auto before = f.store.runs();
+    CHECK(f.relation("bob@example.org", "mallory@spam.test/x", false).contact);
+    CHECK(f.store.runs() == before);  // no storage round trip for a known contact
+    // An offline receiver's existence is unknown: storage is asked, as before.
+    CHECK(f.relation("bob@example.org", "mallory@spam.test/x", true).contact);
+    CHECK(f.store.runs() == before + 1);
+
+    // The roster item goes (the IM core bumps the generation after such a write): a stranger again at once.
+    f.with_store([](storage::store& s) { return s.remove_roster_item("example.org", "bob", "mallory@spam.test"); });
+    f.store.relations_changed();
+    CHECK_FALSE(f.relation("bob@example.org", "mallory@spam.test/x", false).contact);
+    CHECK(f.stranger("bob@example.org", "mallory@spam.test/x"));
+}
