@@ -228,4 +228,9 @@ stanza make_iq_result(const stanza& request) {
     return result;
 }
 
+int presence_priority(const stanza& presence) {
+    const auto priority = presence.element().child("priority");
+    return priority ? std::clamp(priority.text().as_int(0), -128, 127) : 0;
+}
+
 }  // namespace hush

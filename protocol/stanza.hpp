@@ -79,4 +79,7 @@ stanza make_iq_result(const stanza& request);
 // first contact, never an answer.
 bool is_automatic_message(const stanza& message);
 
+// A presence's <priority/> (RFC 6121 §4.7.2.3): -128..127, 0 when absent or not a number.
+int presence_priority(const stanza& presence);
+
 }  // namespace hush

@@ -47,11 +47,7 @@ boost::asio::awaitable<void> presence_service::own_presence(const jid& full, con
     clean.remove_attribute("to");
     clean.set_attribute("from", full.full_string());
     if (presence.type().empty()) {
-        int priority = 0;
-        if (auto pr = presence.element().child("priority")) {
-            priority = std::clamp(pr.text().as_int(0), -128, 127);
-        }
-        ctx_.registry.set_presence(full, true, priority, std::make_shared<const stanza>(clean.clone()));
+        ctx_.registry.set_presence(full, true, presence_priority(presence), std::make_shared<const stanza>(clean.clone()));
         co_await broadcast(full, clean, true, out);
         if (!was_available) {
             co_await initial_presence_extras(full, out);

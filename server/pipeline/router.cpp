@@ -141,11 +141,7 @@ void router::deliver_to_resource(const outgoing_stanza& o) {
 
 boost::asio::awaitable<void> router::session_presence(const jid& full, const stanza& presence) {
     if (im_ == nullptr) {
-        int priority = 0;
-        if (auto pr = presence.element().child("priority")) {
-            priority = std::clamp(pr.text().as_int(0), -128, 127);
-        }
-        sessions_.set_presence(full, presence.type().empty(), priority);
+        sessions_.set_presence(full, presence.type().empty(), presence_priority(presence));
         co_return;
     }
     outgoing out;

@@ -19,8 +19,6 @@ using storage::subscription;
 
 namespace {
 
-constexpr std::string_view phone = "alice@example.org/phone";
-constexpr std::string_view desk = "alice@example.org/desk";
 constexpr std::string_view bob = "bob@example.net/laptop";
 
 std::string message(std::string_view from, std::string_view to, std::string_view type = "chat",

@@ -22,6 +22,10 @@ namespace hush::im_testing {
 using test::run_sync;
 using test::recording_session;
 
+// Two of alice's resources.
+constexpr std::string_view phone = "alice@example.org/phone";
+constexpr std::string_view desk = "alice@example.org/desk";
+
 inline jid parse_jid(std::string_view text) {
     auto j = jid::parse(text);
     REQUIRE(j);

@@ -16,8 +16,6 @@ using storage::subscription;
 
 namespace {
 
-constexpr std::string_view phone = "alice@example.org/phone";
-constexpr std::string_view desk = "alice@example.org/desk";
 
 std::string attr(pugi::xml_node node, const char* name) { return node.attribute(name).value(); }
 

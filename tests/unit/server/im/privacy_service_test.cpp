@@ -18,8 +18,6 @@ using storage::subscription;
 
 namespace {
 
-constexpr std::string_view phone = "alice@example.org/phone";
-constexpr std::string_view desk = "alice@example.org/desk";
 
 std::string condition(const stanza& reply) {
     CHECK(reply.type() == "error");
