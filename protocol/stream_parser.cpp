@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "protocol/namespaces.hpp"
 
@@ -31,6 +32,58 @@ bool is_xml_whitespace(std::string_view text) {
     return std::all_of(text.begin(), text.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
 }
 
+// An expat parser costs about 10 KiB, and a connection waiting between stanzas needs none of it: between two
+// top-level elements expat's state is nothing but the stream root and its namespace declarations. So a stream
+// parser holds an expat parser only while an element is incomplete; between elements it returns it here, to a
+// pool per thread keyed by the root's declarations, and takes one back (or makes one, and feeds it the same root)
+// when bytes arrive. An idle connection holds no parser at all.
+struct pooled_parser {
+    std::string key;          // the root start tag the parser has consumed
+    XML_Parser parser;
+    long long bytes_fed = 0;  // in the parser's lifetime, to turn its byte index into the stream's
+};
+
+class parser_pool {
+public:
+    static constexpr std::size_t capacity = 64;  // per thread; a parser past it is freed
+
+    ~parser_pool() {
+        for (auto& entry : free_) {
+            XML_ParserFree(entry.parser);
+        }
+    }
+
+    std::optional<pooled_parser> take(std::string_view key) {
+        for (auto it = free_.rbegin(); it != free_.rend(); ++it) {
+            if (it->key == key) {
+                pooled_parser found = std::move(*it);
+                free_.erase(std::next(it).base());
+                return found;
+            }
+        }
+        return std::nullopt;
+    }
+
+    void give(pooled_parser entry) {
+        if (free_.size() >= capacity) {
+            XML_ParserFree(free_.front().parser);
+            free_.erase(free_.begin());
+        }
+        free_.push_back(std::move(entry));
+    }
+
+    static parser_pool& of_this_thread() {
+        static thread_local parser_pool pool;
+        return pool;
+    }
+
+private:
+    std::vector<pooled_parser> free_;
+};
+
+// A parser that buffered a long element (expat keeps its largest buffer) is freed instead of pooled.
+constexpr std::size_t poolable_span = 32 * 1024;
+
 }  // namespace
 
 struct stream_parser::impl {
@@ -43,6 +96,14 @@ struct stream_parser::impl {
     std::string content_ns;
     std::string pending_default_ns;  // default namespace declared on the element about to start
     bool root_seen = false;
+    // The root's namespace declarations in order, and the start tag that recreates them for a pooled parser
+    // (empty when the root is unusual enough not to pool: the parser then stays with the stream).
+    std::vector<std::pair<std::string, std::string>> root_decls;
+    std::string root_tag;
+    bool priming = false;          // feeding root_tag to a new parser: no events
+    long long parser_base = 0;     // the stream's byte count where the current parser's count is zero
+    long long parser_bytes = 0;    // bytes the current parser has been fed in its lifetime
+    bool parser_spanned_long = false;
 
     // The stanza being built.
     std::shared_ptr<pugi::xml_document> doc;
@@ -67,10 +128,15 @@ struct stream_parser::impl {
         }
     }
 
-    void create() {
-        destroy();
+    // A new expat parser with our handlers, before any root.
+    void new_parser() {
         // Force UTF-8 whatever the XML declaration says (RFC 6120 §11.6).
         parser = XML_ParserCreateNS("UTF-8", ns_separator);
+        parser_bytes = 0;
+        parser_spanned_long = false;
+        if (parser == nullptr) {
+            return;
+        }
         // Expat's reparse deferral (2.6.0, backported to Debian 12's 2.5.0) holds back complete tokens until more
         // bytes arrive — fatal for a stream where the peer waits for our answer. The quadratic cost it guards
         // against is bounded here by max_stanza_bytes.
@@ -86,16 +152,71 @@ struct stream_parser::impl {
         XML_SetCommentHandler(parser, &impl::on_comment);
         XML_SetProcessingInstructionHandler(parser, &impl::on_pi);
         XML_SetParamEntityParsing(parser, XML_PARAM_ENTITY_PARSING_NEVER);
+    }
+
+    void create() {
+        destroy();
+        new_parser();
+        parser_base = 0;
         depth = 0;
         content_ns.clear();
         pending_default_ns.clear();
         root_seen = false;
+        root_decls.clear();
+        root_tag.clear();
         doc.reset();
         open.clear();
         pending_text.clear();
         error.reset();
         fed = 0;
         boundary = 0;
+    }
+
+    // The stream's byte count just past the current expat event.
+    std::size_t position_after_event() const {
+        return static_cast<std::size_t>(parser_base + XML_GetCurrentByteIndex(parser) + XML_GetCurrentByteCount(parser));
+    }
+
+    // Gets a parser in the state "inside this stream's root, between elements": from the pool, or a new one fed
+    // the root's start tag. False when that fails (out of memory).
+    bool resume_parser() {
+        if (auto pooled = parser_pool::of_this_thread().take(root_tag)) {
+            parser = pooled->parser;
+            XML_SetUserData(parser, this);
+            parser_bytes = pooled->bytes_fed;
+            parser_spanned_long = false;
+        } else {
+            new_parser();
+            if (parser == nullptr) {
+                return false;
+            }
+            if (root_tag.empty()) {
+                return true;  // no root yet (the first parser could not be made): start from the beginning
+            }
+            priming = true;
+            const auto status = XML_Parse(parser, root_tag.data(), static_cast<int>(root_tag.size()), XML_FALSE);
+            priming = false;
+            parser_bytes = static_cast<long long>(root_tag.size());
+            if (status != XML_STATUS_OK) {
+                destroy();
+                return false;
+            }
+        }
+        parser_base = static_cast<long long>(fed) - parser_bytes;
+        return true;
+    }
+
+    // Between elements, the parser goes back to the pool.
+    void park_parser() {
+        if (parser == nullptr || root_tag.empty() || error || depth != 1 || boundary != fed) {
+            return;
+        }
+        if (parser_spanned_long) {
+            destroy();
+            return;
+        }
+        parser_pool::of_this_thread().give(pooled_parser{root_tag, parser, parser_bytes});
+        parser = nullptr;
     }
 
     void fail(std::string condition, std::string text = {}) {
@@ -122,6 +243,9 @@ struct stream_parser::impl {
         if (prefix == nullptr) {
             s.pending_default_ns = uri != nullptr ? uri : "";
         }
+        if (s.depth == 0 && !s.priming) {
+            s.root_decls.emplace_back(prefix != nullptr ? prefix : "", uri != nullptr ? uri : "");
+        }
     }
 
     static void on_doctype(void* data, const XML_Char*, const XML_Char*, const XML_Char*, int) {
@@ -143,6 +267,10 @@ struct stream_parser::impl {
         if (s.error) {
             return;
         }
+        if (s.priming) {
+            s.pending_default_ns.clear();  // a new parser taking in our root again: we are past it already
+            return;
+        }
         const qname q = split_name(name);
         if (s.depth >= 2) {
             s.flush_text();
@@ -153,6 +281,34 @@ struct stream_parser::impl {
             s.start_element(q, attrs);
         }
         s.pending_default_ns.clear();
+    }
+
+    // The start tag that puts a new parser where this root put ours: the same prefixes for the same namespaces
+    // and the same qualified name (so the peer's closing tag matches). Empty when the root's own prefix is not
+    // certain from its declarations (no pooling then).
+    void make_root_tag(const qname& q) {
+        root_tag.clear();
+        std::string prefix;
+        int root_prefixes = 0;
+        for (const auto& [p, uri] : root_decls) {
+            if (uri == q.ns) {
+                ++root_prefixes;
+                prefix = p;
+            }
+            if (uri.find_first_of("'<&") != std::string::npos) {
+                return;
+            }
+        }
+        if (root_prefixes != 1 || prefix.empty()) {
+            return;  // unprefixed or ambiguous: keep the parser for the stream's life
+        }
+        root_tag = "<" + prefix + ":" + std::string(q.local);
+        for (const auto& [p, uri] : root_decls) {
+            root_tag += p.empty() ? " xmlns='" : " xmlns:" + p + "='";
+            root_tag += uri;
+            root_tag += "'";
+        }
+        root_tag += ">";
     }
 
     void start_stream(const qname& q, const XML_Char** attrs) {
@@ -184,7 +340,8 @@ struct stream_parser::impl {
         }
         content_ns = header.content_ns;
         depth = 1;
-        boundary = static_cast<std::size_t>(XML_GetCurrentByteIndex(parser)) + XML_GetCurrentByteCount(parser);
+        make_root_tag(q);
+        boundary = position_after_event();
         out->emplace_back(std::move(header));
     }
 
@@ -248,8 +405,7 @@ struct stream_parser::impl {
             if (s.pending_text.capacity() > 4096) {
                 std::string().swap(s.pending_text);
             }
-            s.boundary = static_cast<std::size_t>(XML_GetCurrentByteIndex(s.parser)) +
-                         XML_GetCurrentByteCount(s.parser);
+            s.boundary = s.position_after_event();
         }
     }
 
@@ -260,9 +416,12 @@ struct stream_parser::impl {
         }
         const std::string_view chunk(text, static_cast<std::size_t>(len));
         if (s.depth <= 1) {
-            // Between stanzas only whitespace (keepalives) is allowed.
+            // Between stanzas only whitespace (keepalives) is allowed; it ends nothing, so the next element's
+            // bytes start after it.
             if (!is_xml_whitespace(chunk)) {
                 s.fail("bad-format", "text outside a stanza");
+            } else if (s.depth == 1) {
+                s.boundary = s.position_after_event();
             }
             return;
         }
@@ -282,9 +441,15 @@ void stream_parser::reset() { impl_->create(); }
 
 std::size_t stream_parser::text_bytes_copied() const { return impl_->text_copied; }
 
+bool stream_parser::holds_expat_parser() const { return impl_->parser != nullptr; }
+
 std::optional<stream_error> stream_parser::feed(std::string_view bytes, std::vector<stream_event>& out) {
     auto& s = *impl_;
     if (s.error) {
+        return s.error;
+    }
+    if (s.parser == nullptr && !bytes.empty() && !s.resume_parser()) {
+        s.error = stream_error{"resource-constraint", "out of memory"};
         return s.error;
     }
     s.out = &out;
@@ -294,6 +459,7 @@ std::optional<stream_error> stream_parser::feed(std::string_view bytes, std::vec
         const auto n = std::min(bytes.size(), slice);
         const auto status = XML_Parse(s.parser, bytes.data(), static_cast<int>(n), XML_FALSE);
         s.fed += n;
+        s.parser_bytes += static_cast<long long>(n);
         bytes.remove_prefix(n);
         if (s.error) {
             break;
@@ -308,6 +474,9 @@ std::optional<stream_error> stream_parser::feed(std::string_view bytes, std::vec
             }
             break;
         }
+        if (s.fed - s.boundary > poolable_span) {
+            s.parser_spanned_long = true;
+        }
         if (s.fed - s.boundary > s.limits.max_stanza_bytes) {
             s.error = stream_error{"policy-violation", "stanza too large (limit " +
                                                            std::to_string(s.limits.max_stanza_bytes) + " bytes)"};
@@ -315,6 +484,7 @@ std::optional<stream_error> stream_parser::feed(std::string_view bytes, std::vec
         }
     }
     s.out = nullptr;
+    s.park_parser();
     return s.error;
 }
 

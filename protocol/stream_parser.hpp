@@ -1,7 +1,8 @@
 #pragma once
 // Incremental XMPP stream parser: libexpat (namespace-aware) fed with whatever bytes arrived, producing one
 // pugixml tree per top-level element. Correct however the bytes are split. Enforces RFC 6120 §11.1 restricted
-// XML (no DTD, entity declarations, comments or processing instructions) and the size and depth limits.
+// XML (no DTD, entity declarations, comments or processing instructions) and the size and depth limits. An idle
+// stream costs no expat parser: between elements it lends its parser to the thread's pool (see the .cpp).
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -57,6 +58,10 @@ public:
     // Bytes of character data copied while building text nodes, over the parser's lifetime (reset() keeps it).
     // An operation count for tests: accumulation must stay linear in the input however expat chunks the text.
     std::size_t text_bytes_copied() const;
+
+    // Whether it holds an expat parser now: only while an element is incomplete (or before the stream's root, or
+    // when the root is unusual). Between elements the parser waits in a pool of the thread's.
+    bool holds_expat_parser() const;
 
 private:
     struct impl;

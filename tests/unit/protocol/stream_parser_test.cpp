@@ -273,3 +273,134 @@ TEST_CASE("error replies swap addresses and carry the condition") {
           "<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
           "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>too &lt;big&gt;</text></stream:error>");
 }
+
+TEST_CASE("between elements a stream holds no expat parser, and streams sharing the thread's pool stay apart") {
+    const std::string client_header = header;
+    const std::string server_header =
+        "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
+        "xmlns:db='jabber:server:dialback' to='example.org' from='remote.example' version='1.0'>";
+    const std::string odd_prefix_header =
+        "<s:stream xmlns:s='http://etherx.jabber.org/streams' xmlns='jabber:client' to='example.org' version='1.0'>";
+    struct stream_case {
+        stream_case(std::string b, std::string c) : bytes(std::move(b)), close(std::move(c)) {}
+        std::string bytes;
+        std::string close;
+        stream_parser parser{parser_limits{}};
+        std::vector<stream_event> events;
+    };
+    stream_case client{client_header + "<message to='a@example.org'><body>one</body></message> ", "</stream:stream>"};
+    stream_case server{server_header + "<db:result from='remote.example' to='example.org'>key</db:result>"
+                                       "<message from='x@remote.example' to='a@example.org'><body>two</body></message>",
+                       "</stream:stream>"};
+    stream_case odd{odd_prefix_header + "<presence/>", "</s:stream>"};
+    std::vector<stream_case*> all{&client, &server, &odd};
+
+    // Each stream's header and first element, fed in small chunks, turn about: parsers go back to the pool and
+    // come out again for another stream between chunks.
+    for (std::size_t offset = 0; offset < 400; offset += 5) {
+        for (auto* c : all) {
+            if (offset < c->bytes.size()) {
+                REQUIRE_FALSE(c->parser.feed(std::string_view(c->bytes).substr(offset, 5), c->events));
+            }
+        }
+    }
+    for (auto* c : all) {
+        CHECK_FALSE(c->parser.holds_expat_parser());  // all three are between elements
+    }
+
+    // More elements after the break, then each stream's own closing tag.
+    REQUIRE_FALSE(client.parser.feed("<iq type='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq>", client.events));
+    REQUIRE_FALSE(server.parser.feed("<db:verify from='remote.example' to='example.org' id='i'>k</db:verify>",
+                                     server.events));
+    REQUIRE_FALSE(odd.parser.feed("<message><body>three</body></message>", odd.events));
+    for (auto* c : all) {
+        REQUIRE_FALSE(c->parser.feed(c->close, c->events));
+    }
+
+    REQUIRE(client.events.size() == 4);
+    CHECK(std::get<top_level_element>(client.events[1]).element.ns().empty());  // the content namespace
+    CHECK(std::get<top_level_element>(client.events[2]).element.serialize() ==
+          "<iq type=\"get\" id=\"1\"><ping xmlns=\"urn:xmpp:ping\"/></iq>");
+    CHECK(std::holds_alternative<stream_close>(client.events[3]));
+
+    REQUIRE(server.events.size() == 5);
+    CHECK(std::get<stream_open>(server.events[0]).content_ns == "jabber:server");
+    CHECK(std::get<top_level_element>(server.events[1]).element.ns() == "jabber:server:dialback");
+    CHECK(std::get<top_level_element>(server.events[2]).element.ns().empty());
+    CHECK(std::get<top_level_element>(server.events[2]).element.kind() == stanza_kind::message);
+    CHECK(std::get<top_level_element>(server.events[3]).element.ns() == "jabber:server:dialback");
+    CHECK(std::holds_alternative<stream_close>(server.events[4]));
+
+    REQUIRE(odd.events.size() == 4);
+    CHECK(std::get<stream_open>(odd.events[0]).stream_ns == "http://etherx.jabber.org/streams");
+    CHECK(std::get<top_level_element>(odd.events[2]).element.serialize() ==
+          "<message><body>three</body></message>");
+    CHECK(std::holds_alternative<stream_close>(odd.events[3]));
+}
+
+TEST_CASE("a stream that lent its parser out still refuses a closing tag that is not its root's") {
+    stream_parser parser{parser_limits{}};
+    std::vector<stream_event> events;
+    REQUIRE_FALSE(parser.feed(header + "<presence/>", events));
+    CHECK_FALSE(parser.holds_expat_parser());
+    const auto error = parser.feed("</stream:other>", events);
+    REQUIRE(error);
+    CHECK(error->condition == "not-well-formed");
+}
+
+TEST_CASE("a stream keeps its parser while an element is incomplete") {
+    stream_parser parser{parser_limits{}};
+    std::vector<stream_event> events;
+    REQUIRE_FALSE(parser.feed(header + "<message><bo", events));
+    CHECK(parser.holds_expat_parser());
+    REQUIRE_FALSE(parser.feed("dy>x</body></message>", events));
+    CHECK_FALSE(parser.holds_expat_parser());
+    REQUIRE(events.size() == 2);
+    CHECK(std::get<top_level_element>(events[1]).element.serialize() == "<message><body>x</body></message>");
+}
+
+TEST_CASE("long elements in a row, in read-sized chunks") {
+    std::string stream = header;
+    for (int i = 0; i < 20; ++i) {
+        stream += "<message to='bob@localhost/slow' type='chat'><body>" + std::string(60000, 'x') + "</body></message>";
+        if (i % 5 == 0) {
+            stream += "<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>";
+        }
+    }
+    for (std::size_t chunk : {std::size_t{8192}, std::size_t{16384}, std::size_t{1000}}) {
+        CAPTURE(chunk);
+        auto r = feed_all(stream, chunk);
+        REQUIRE_FALSE(r.error);
+        CHECK(r.events.size() == 25);
+    }
+    std::mt19937 random(7);
+    for (int round = 0; round < 20; ++round) {
+        stream_parser parser{parser_limits{}};
+        std::vector<stream_event> events;
+        for (std::size_t i = 0; i < stream.size();) {
+            const std::size_t n = std::uniform_int_distribution<std::size_t>(1, 9000)(random);
+            const auto error = parser.feed(std::string_view(stream).substr(i, n), events);
+            REQUIRE_FALSE(error);
+            i += n;
+        }
+        CHECK(events.size() == 25);
+    }
+}
+
+TEST_CASE("after a long element the stream goes on with a new parser fed its root again") {
+    stream_parser parser{parser_limits{}};
+    std::vector<stream_event> events;
+    const std::string long_message = "<message><body>" + std::string(40000, 'x') + "</body></message>";
+    REQUIRE_FALSE(parser.feed(header, events));
+    REQUIRE_FALSE(parser.feed(long_message, events));
+    CHECK_FALSE(parser.holds_expat_parser());  // a parser that buffered 40 kB is freed, not pooled
+    // The next bytes need a parser in the same place: a new one, past a copy of the root's start tag.
+    REQUIRE_FALSE(parser.feed("<message><body>after</body></message><presence/>", events));
+    REQUIRE_FALSE(parser.feed(long_message, events));
+    REQUIRE_FALSE(parser.feed("<iq type='get' id='2'/></stream:stream>", events));
+    REQUIRE(events.size() == 7);
+    CHECK(std::get<top_level_element>(events[2]).element.serialize() == "<message><body>after</body></message>");
+    CHECK(std::get<top_level_element>(events[3]).element.serialize() == "<presence/>");
+    CHECK(std::get<top_level_element>(events[5]).element.serialize() == "<iq type=\"get\" id=\"2\"/>");
+    CHECK(std::holds_alternative<stream_close>(events[6]));
+}
