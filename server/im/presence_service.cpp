@@ -22,6 +22,16 @@ stanza addressed(const stanza& original, const std::string& from, const std::str
     return copy;
 }
 
+// A resource's stored presence (serialized: see bound_resource), addressed anew.
+stanza stored_addressed(const std::string& stored, const std::string& from, const std::string& to) {
+    stanza copy = stanza::parse(stored);
+    if (copy.valid()) {
+        copy.set_attribute("from", from);
+        copy.set_attribute("to", to);
+    }
+    return copy;
+}
+
 stanza simple_presence(std::string_view type, const std::string& from, const std::string& to) {
     stanza p = stanza::make("presence");
     if (!type.empty()) {
@@ -47,7 +57,7 @@ boost::asio::awaitable<void> presence_service::own_presence(const jid& full, con
     clean.remove_attribute("to");
     clean.set_attribute("from", full.full_string());
     if (presence.type().empty()) {
-        ctx_.registry.set_presence(full, true, presence_priority(presence), std::make_shared<const stanza>(clean.clone()));
+        ctx_.registry.set_presence(full, true, presence_priority(presence), share(clean.serialize()));
         co_await broadcast(full, clean, true, out);
         if (!was_available) {
             co_await initial_presence_extras(full, out);
@@ -100,7 +110,7 @@ boost::asio::awaitable<void> presence_service::initial_presence_extras(const jid
     // The account's other available resources (§4.2.2 step 4).
     for (const auto& r : ctx_.registry.resources(full.bare())) {
         if (r.available && r.full.resource() != full.resource() && r.presence) {
-            out.to_resource(full, addressed(*r.presence, r.full.full_string(), full.full_string()));
+            out.to_resource(full, stored_addressed(*r.presence, r.full.full_string(), full.full_string()));
         }
     }
     // Subscription requests that arrived while no resource could answer them (§3.1.3).
@@ -322,7 +332,7 @@ boost::asio::awaitable<void> presence_service::answer_probe(const jid& user, con
     for (const auto& r : ctx_.registry.resources(user.bare())) {
         if (r.available && r.presence && co_await privacy_.allows(r.full, prober, privacy::stanza_class::presence_out)) {
             any = true;
-            out.route(addressed(*r.presence, r.full.full_string(), prober.full_string()));
+            out.route(stored_addressed(*r.presence, r.full.full_string(), prober.full_string()));
         }
     }
     if (!any) {
@@ -341,7 +351,7 @@ boost::asio::awaitable<void> presence_service::send_current_presence_if_subscrib
 boost::asio::awaitable<void> presence_service::send_current_presence(const jid& user, const jid& to, outgoing& out) {
     for (const auto& r : ctx_.registry.resources(user.bare())) {
         if (r.available && r.presence && co_await privacy_.allows(r.full, to, privacy::stanza_class::presence_out)) {
-            out.route(addressed(*r.presence, r.full.full_string(), to.bare_string()));
+            out.route(stored_addressed(*r.presence, r.full.full_string(), to.bare_string()));
         }
     }
 }

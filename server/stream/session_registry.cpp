@@ -56,7 +56,7 @@ void session_registry::update(const jid& full, Fn fn) {
 }
 
 void session_registry::set_presence(const jid& full, bool available, int priority,
-                                    std::shared_ptr<const stanza> presence) {
+                                    shared_bytes presence) {
     update(full, [&](entry& e) {
         e.available = available;
         e.priority = priority;

@@ -20,7 +20,7 @@ struct bound_resource {
     int priority = 0;
     bool interested = false;  // requested the roster: gets roster pushes and subscription requests
     bool carbons = false;     // XEP-0280 enabled
-    std::shared_ptr<const stanza> presence;  // last broadcast presence, to answer probes
+    shared_bytes presence;  // last broadcast presence, serialized (a parsed one costs a 32 KiB page), for probes
     bool blocklist_requested = false;  // XEP-0191: gets blocklist pushes once it asked for the list
 };
 
@@ -30,7 +30,7 @@ public:
     std::shared_ptr<session> bind(const jid& full, const std::shared_ptr<session>& s);
     // Removes the binding if it still belongs to `s`.
     void unbind(const jid& full, const session* s);
-    void set_presence(const jid& full, bool available, int priority, std::shared_ptr<const stanza> presence = {});
+    void set_presence(const jid& full, bool available, int priority, shared_bytes presence = {});
     void set_interested(const jid& full, bool interested);
     void set_carbons(const jid& full, bool enabled);
     void set_blocklist_requested(const jid& full);
@@ -53,7 +53,7 @@ private:
         int priority = 0;
         bool interested = false;
         bool carbons = false;
-        std::shared_ptr<const stanza> presence;
+        shared_bytes presence;
         bool blocklist_requested = false;
     };
     template <class Fn>

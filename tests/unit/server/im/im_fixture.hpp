@@ -122,7 +122,7 @@ struct im_world {
         const jid j = parse_jid(full);
         stanza p = parse(presence_xml);
         p.set_attribute("from", j.full_string());
-        registry.set_presence(j, true, 0, std::make_shared<const stanza>(std::move(p)));
+        registry.set_presence(j, true, 0, share(p.serialize()));
     }
 
     void unbind(std::string_view full) {
