@@ -133,7 +133,7 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
             if (!*exists) {
                 return std::optional<judged>();  // judged in memory below
             }
-            auto record = read_record(st, d, u, sender_bare, defaults);
+            auto record = read_record(st, d, u, sender_bare, defaults, true);
             if (!record) {
                 return hush::unexpected<storage::error>(record.error());
             }
