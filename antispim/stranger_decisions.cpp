@@ -23,7 +23,7 @@ constexpr std::string_view notice_key = "antispim:notice";
 
 asio::awaitable<hush::expected<antispim_service::stranger_step, std::string>> antispim_service::record_stranger_stanza(
     const jid& r, const std::string& sender_bare, const as::challenge_settings& settings, bool account_exists,
-    const stanza* to_hold) {
+    const stanza* to_hold, bool receiver_online) {
     using result = hush::expected<stranger_step, std::string>;
     const auto now = as::clock_type::now();
     if (!account_exists) {
@@ -50,7 +50,8 @@ asio::awaitable<hush::expected<antispim_service::stranger_step, std::string>> an
         step.state = p.state;
         co_return result(std::move(step));
     }
-    auto decide = [this, d = r.domain(), u = r.node(), sender_bare, settings, now,
+    auto decide = [this, r, d = r.domain(), u = r.node(), sender_bare, settings, now, receiver_online,
+                   quota = cfg_.offline_quota,
                    xml = to_hold != nullptr ? to_hold->serialize() : std::string(), hold = to_hold != nullptr,
                    expiry = held_expiry_seconds(), limits = held_limits(),
                    notice_seconds = std::chrono::duration_cast<std::chrono::seconds>(request_notice_interval).count()](
@@ -95,6 +96,16 @@ asio::awaitable<hush::expected<antispim_service::stranger_step, std::string>> an
                                                       "<notice at='" + std::to_string(unix_seconds(now)) + "'/>");
                         !stored) {
                         return hush::unexpected<storage::error>(stored.error());
+                    }
+                    if (!receiver_online) {
+                        // Where routing would put it, in this same operation (routing it would cost an account
+                        // lookup and an offline write more). Over the quota it is not kept, as routed it would not be.
+                        auto kept_offline = st.store_offline_message(
+                            d, u, request_notice(r, step.notify_requests).serialize(), unix_seconds(now), quota);
+                        if (!kept_offline) {
+                            return hush::unexpected<storage::error>(kept_offline.error());
+                        }
+                        step.notice_offline = true;
                     }
                 }
             }

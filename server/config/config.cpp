@@ -76,6 +76,7 @@ public:
         load_sasl(root, c);
         load_storage(root, c);
         load_antispim(*this, root, c);
+        c.antispim.offline_quota = c.limits.max_offline_messages;  // for the notices the layer keeps offline
         load_registration(root, c);
         load_s2s(root, c);
         return c;
