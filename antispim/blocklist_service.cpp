@@ -163,7 +163,7 @@ std::vector<storage::blocklist_entry> blocklist_service::local_entries() const {
 
 asio::awaitable<void> blocklist_service::reload() {
     auto list = [now = unix_now()](storage::store& s) { return s.list_blocklist(now); };
-    auto entries = co_await store_.run(std::move(list));
+    auto entries = co_await store_.read(std::move(list));
     if (!entries) {
         spdlog::error("antispim: cannot reload the blocklist, keeping the old one: {}", entries.error().message);
         co_return;

@@ -104,6 +104,7 @@ public:
         const auto outcome =
             service_.with_engine([&](as::challenge_engine& e) { return e.on_stanza(preview, settings, as::clock_type::now()); });
         const bool exists = record->account_exists;
+        const bool online = ctx.receiver_online;
         using kind = as::stranger_outcome::kind;
         switch (outcome.what) {
         case kind::blocked: {
@@ -131,9 +132,10 @@ public:
         case kind::resend:
             co_return result(make(
                 as::verdict_kind::hold, outcome.what == kind::challenge ? "stranger-challenged" : "stranger-held",
-                [svc, receiver, sender, sender_bare, settings, exists](const stanza& held,
-                                                                       outgoing& out) -> asio::awaitable<void> {
-                    auto step = co_await svc->record_stranger_stanza(receiver, sender_bare, settings, exists, &held);
+                [svc, receiver, sender, sender_bare, settings, exists, online](const stanza& held,
+                                                                               outgoing& out) -> asio::awaitable<void> {
+                    auto step =
+                        co_await svc->record_stranger_stanza(receiver, sender_bare, settings, exists, &held, online);
                     if (!step) {
                         spdlog::error("antispim: cannot hold a stanza from {} for {}: {}", sender_bare,
                                       receiver.bare_string(), step.error());
@@ -150,7 +152,7 @@ public:
                     for (const auto& evicted : step->evicted) {
                         svc->send_eviction_notice(evicted, out);
                     }
-                    if (step->notify_requests > 0) {
+                    if (step->notify_requests > 0 && !step->notice_offline) {
                         svc->send_request_notice(receiver, step->notify_requests, out);
                     }
                     switch (step->outcome.what) {

@@ -35,6 +35,8 @@ struct antispim_config {
     std::size_t max_held_per_receiver = 200;
     std::int64_t max_held_bytes_per_receiver = 4 * 1024 * 1024;
     std::size_t max_held_total = 100000;
+    // Not an [antispim] key: [limits] max_offline_messages, for the notice the layer keeps offline itself.
+    std::size_t offline_quota = 1000;
     // The sweeper: challenge states not written for state_expiry and first-contact notes unused for contact_expiry
     // are deleted (a contact who keeps talking keeps the note; an approval outlives the state once the receiver
     // has answered, since that answer is a contact note).

@@ -39,6 +39,9 @@ struct spim_context {
     // writes only then.
     bool enforced = true;
     std::shared_ptr<const receiver_record> record;  // set by the router for strangers; policies may load it else
+    // The receiver has a session (the router knows): if not, what the layer tells it goes straight to its
+    // offline messages, in the storage operation that caused it, instead of being routed there.
+    bool receiver_online = true;
     origin_kind origin = origin_kind::local_session;
     std::string origin_domain;  // the authenticated domain the stanza arrived from
     std::string peer_address;   // IP address of the connection it arrived on

@@ -83,21 +83,9 @@ std::string state_key(const std::string& sender_bare) { return "antispim:state:"
 std::string held_key(const std::string& sender_bare) { return std::string(held_prefix) + sender_bare; }
 std::string contact_key(const std::string& contact_bare) { return "antispim:contact:" + contact_bare; }
 
-storage::result<challenge_key> get_key(storage::store& s, const std::string& domain, const std::string& user) {
-    auto found = s.get_document(domain, user, key_key);
-    if (!found) {
-        return hush::unexpected<storage::error>(found.error());
-    }
-    std::string xml;
-    if (*found) {
-        xml = **found;
-    } else {
-        // The first stranger for this user: making the key changes nothing a sender sees.
-        xml = new_key_document();
-        if (auto stored = s.put_document(domain, user, key_key, xml); !stored) {
-            return hush::unexpected<storage::error>(stored.error());
-        }
-    }
+namespace {
+
+challenge_key parse_key(const std::string& xml) {
     pugi::xml_document doc;
     doc.load_string(xml.c_str());
     challenge_key key;
@@ -106,6 +94,32 @@ storage::result<challenge_key> get_key(storage::store& s, const std::string& dom
     SHA256(reinterpret_cast<const unsigned char*>(key.key.data()), key.key.size(), digest);
     key.id = sasl::hex_encode(std::string_view(reinterpret_cast<const char*>(digest), 6));
     return key;
+}
+
+}  // namespace
+
+storage::result<challenge_key> get_key(storage::store& s, const std::string& domain, const std::string& user) {
+    auto found = s.get_document(domain, user, key_key);
+    if (!found) {
+        return hush::unexpected<storage::error>(found.error());
+    }
+    if (*found) {
+        return parse_key(**found);
+    }
+    // The first stranger for this user: making the key changes nothing a sender sees.
+    std::string xml = new_key_document();
+    if (auto stored = s.put_document(domain, user, key_key, xml); !stored) {
+        return hush::unexpected<storage::error>(stored.error());
+    }
+    return parse_key(xml);
+}
+
+storage::result<challenge_key> peek_key(storage::store& s, const std::string& domain, const std::string& user) {
+    auto found = s.get_document(domain, user, key_key);
+    if (!found) {
+        return hush::unexpected<storage::error>(found.error());
+    }
+    return parse_key(*found ? **found : new_key_document());
 }
 
 storage::result<void> rotate_key(storage::store& s, const std::string& domain, const std::string& user) {

@@ -34,6 +34,9 @@ struct challenge_key {
     std::string id;
 };
 storage::result<challenge_key> get_key(storage::store& s, const std::string& domain, const std::string& user);
+// The key without making one (for reads): a user without one yet gets a throwaway key of the same shape, under
+// which nothing was ever approved or given a secret, so it lets nobody in.
+storage::result<challenge_key> peek_key(storage::store& s, const std::string& domain, const std::string& user);
 // A new key: old secrets and approvals stop working.
 storage::result<void> rotate_key(storage::store& s, const std::string& domain, const std::string& user);
 

@@ -53,20 +53,6 @@ std::size_t outbound_guard::record(const std::string& account, const std::string
     return distinct.size();
 }
 
-asio::awaitable<bool> outbound_guard::is_young(const jid& account) {
-    if (options_.new_account.count() == 0) {
-        co_return false;
-    }
-    auto created = [d = account.domain(), u = account.node()](storage::store& s) {
-        return s.account_created_at(d, u);
-    };
-    auto at = co_await store_.run(std::move(created));
-    if (!at || !*at) {
-        co_return false;
-    }
-    co_return unix_now() - **at < std::chrono::duration_cast<std::chrono::seconds>(options_.new_account).count();
-}
-
 asio::awaitable<void> outbound_guard::flag(const jid& account, std::string state, std::string reason, outgoing& out) {
     storage::account_flag f{account.bare_string(), std::move(state), std::move(reason), unix_now()};
     auto put = [f](storage::store& s) { return s.put_account_flag(f); };
@@ -97,10 +83,36 @@ asio::awaitable<std::optional<outbound_refusal>> outbound_guard::check(const sta
         co_return std::nullopt;
     }
     const std::string account = from.bare_string();
-    auto stored_flag = [account](storage::store& st) { return st.get_account_flag(account); };
-    auto existing = co_await store_.run(std::move(stored_flag));
-    const bool already_flagged = existing && *existing && (*existing)->state == "flagged";
-    if (existing && *existing && (*existing)->state == "suspended") {
+    // The account's flag and its age in one read.
+    struct facts {
+        std::optional<storage::account_flag> flag;
+        bool young = false;
+    };
+    auto read_facts = [account, d = from.domain(), u = from.node(), now = unix_now(),
+                       new_account = std::chrono::duration_cast<std::chrono::seconds>(options_.new_account).count()](
+                          storage::store& st) -> storage::result<facts> {
+        facts out;
+        auto flag = st.get_account_flag(account);
+        if (!flag) {
+            return hush::unexpected(flag.error());
+        }
+        out.flag = std::move(*flag);
+        if (new_account > 0) {
+            auto created = st.account_created_at(d, u);
+            if (!created) {
+                return hush::unexpected(created.error());
+            }
+            out.young = *created && now - **created < new_account;
+        }
+        return out;
+    };
+    auto read = co_await store_.read(std::move(read_facts));
+    if (!read) {
+        spdlog::error("antispim: outbound protection cannot read the flag of {}: {}", account, read.error().message);
+    }
+    const std::optional<storage::account_flag> existing = read ? read->flag : std::nullopt;
+    const bool already_flagged = existing && existing->state == "flagged";
+    if (existing && existing->state == "suspended") {
         if (options_.dry_run) {
             count(outcome::would_suspend);
             co_return std::nullopt;
@@ -110,7 +122,7 @@ asio::awaitable<std::optional<outbound_refusal>> outbound_guard::check(const sta
                                    "contacting new people is suspended for this account; ask the server's "
                                    "administrator"};
     }
-    const bool young = co_await is_young(from);
+    const bool young = read && read->young;
     const std::size_t throttle_at = young ? options_.new_throttle_at : options_.throttle_at;
     const std::size_t suspend_at = young ? options_.new_suspend_at : options_.suspend_at;
     const std::size_t reached = record(account, to.bare_string(), std::chrono::steady_clock::now());

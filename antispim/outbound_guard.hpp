@@ -45,7 +45,6 @@ public:
 
 private:
     void count(outcome o) { counters_[static_cast<std::size_t>(o)].fetch_add(1); }
-    boost::asio::awaitable<bool> is_young(const jid& account);
     boost::asio::awaitable<void> flag(const jid& account, std::string state, std::string reason, outgoing& out);
 
     antispim_config::outbound_options options_;

@@ -23,7 +23,7 @@ constexpr std::string_view notice_key = "antispim:notice";
 
 asio::awaitable<hush::expected<antispim_service::stranger_step, std::string>> antispim_service::record_stranger_stanza(
     const jid& r, const std::string& sender_bare, const as::challenge_settings& settings, bool account_exists,
-    const stanza* to_hold) {
+    const stanza* to_hold, bool receiver_online) {
     using result = hush::expected<stranger_step, std::string>;
     const auto now = as::clock_type::now();
     if (!account_exists) {
@@ -50,7 +50,8 @@ asio::awaitable<hush::expected<antispim_service::stranger_step, std::string>> an
         step.state = p.state;
         co_return result(std::move(step));
     }
-    auto decide = [this, d = r.domain(), u = r.node(), sender_bare, settings, now,
+    auto decide = [this, r, d = r.domain(), u = r.node(), sender_bare, settings, now, receiver_online,
+                   quota = cfg_.offline_quota,
                    xml = to_hold != nullptr ? to_hold->serialize() : std::string(), hold = to_hold != nullptr,
                    expiry = held_expiry_seconds(), limits = held_limits(),
                    notice_seconds = std::chrono::duration_cast<std::chrono::seconds>(request_notice_interval).count()](
@@ -96,6 +97,16 @@ asio::awaitable<hush::expected<antispim_service::stranger_step, std::string>> an
                         !stored) {
                         return hush::unexpected<storage::error>(stored.error());
                     }
+                    if (!receiver_online) {
+                        // Where routing would put it, in this same operation (routing it would cost an account
+                        // lookup and an offline write more). Over the quota it is not kept, as routed it would not be.
+                        auto kept_offline = st.store_offline_message(
+                            d, u, request_notice(r, step.notify_requests).serialize(), unix_seconds(now), quota);
+                        if (!kept_offline) {
+                            return hush::unexpected<storage::error>(kept_offline.error());
+                        }
+                        step.notice_offline = true;
+                    }
                 }
             }
             if (auto stored = docs::put_state(st, d, u, sender_bare, next); !stored) {
@@ -133,7 +144,7 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
             if (!*exists) {
                 return std::optional<judged>();  // judged in memory below
             }
-            auto record = read_record(st, d, u, sender_bare, defaults);
+            auto record = read_record(st, d, u, sender_bare, defaults, true);
             if (!record) {
                 return hush::unexpected<storage::error>(record.error());
             }

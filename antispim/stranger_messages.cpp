@@ -89,6 +89,10 @@ void antispim_service::send_eviction_notice(const storage::evicted_request& evic
 }
 
 void antispim_service::send_request_notice(const jid& r, std::size_t requests, outgoing& out) {
+    out.unfiltered(request_notice(r, requests));
+}
+
+stanza antispim_service::request_notice(const jid& r, std::size_t requests) const {
     // A normal message (not a headline), so an offline user finds it at the next login instead of the requests
     // expiring unseen.
     stanza m = stanza::make("message");
@@ -107,7 +111,7 @@ void antispim_service::send_request_notice(const jid& r, std::size_t requests, o
     auto element = m.element().append_child("requests");
     element.append_attribute("xmlns").set_value(std::string(as::ns).c_str());
     element.append_attribute("count").set_value(std::to_string(requests).c_str());
-    out.unfiltered(std::move(m));
+    return m;
 }
 
 asio::awaitable<void> antispim_service::advise_if_passed(const jid& r, const std::string& sender_bare, outgoing& out) {

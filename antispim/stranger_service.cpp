@@ -69,12 +69,12 @@ namespace stranger_detail {
 
 storage::result<as::receiver_record> read_record(storage::store& s, const std::string& d, const std::string& u,
                                                  const std::string& sender_bare,
-                                                 const as::challenge_settings& defaults) {
+                                                 const as::challenge_settings& defaults, bool make_key) {
     auto settings = docs::get_settings(s, d, u);
     if (!settings) {
         return hush::unexpected<storage::error>(settings.error());
     }
-    auto key = docs::get_key(s, d, u);
+    auto key = make_key ? docs::get_key(s, d, u) : docs::peek_key(s, d, u);
     if (!key) {
         return hush::unexpected<storage::error>(key.error());
     }
@@ -101,13 +101,13 @@ asio::awaitable<hush::expected<antispim_service::receiver_view, std::string>> an
     using result = hush::expected<receiver_view, std::string>;
     auto load = [d = r.domain(), u = r.node(), defaults = cfg_.challenge](storage::store& s)
         -> storage::result<receiver_view> {
-        auto record = read_record(s, d, u, {}, defaults);
+        auto record = read_record(s, d, u, {}, defaults, false);
         if (!record) {
             return hush::unexpected<storage::error>(record.error());
         }
         return receiver_view{std::move(record->settings), std::move(record->key), std::move(record->key_id)};
     };
-    auto loaded = co_await store_.run(std::move(load));
+    auto loaded = co_await store_.read(std::move(load));
     if (!loaded) {
         co_return hush::unexpected<std::string>(loaded.error().message);
     }
@@ -221,14 +221,15 @@ asio::awaitable<hush::expected<relation_facts, std::string>> antispim_service::r
                 out.established = mutual >= min_contacts;
             }
         }
-        auto record = read_record(s, d, u, sender_bare, defaults);
+        auto record = read_record(s, d, u, sender_bare, defaults, false);
         if (!record) {
             return hush::unexpected<storage::error>(record.error());
         }
         out.record = std::move(*record);
         return out;
     };
-    auto got = co_await store_.run(std::move(load));
+    // Only reads (the key, too, is only looked at): on a reader connection, never queued behind writes.
+    auto got = co_await store_.read(std::move(load));
     if (!got) {
         co_return hush::unexpected<std::string>(got.error().message);
     }
@@ -277,13 +278,13 @@ asio::awaitable<hush::expected<as::receiver_record, std::string>> antispim_servi
         if (!*exists) {
             return loaded{false, {}};
         }
-        auto record = read_record(s, d, u, sender_bare, defaults);
+        auto record = read_record(s, d, u, sender_bare, defaults, false);
         if (!record) {
             return hush::unexpected<storage::error>(record.error());
         }
         return loaded{true, std::move(*record)};
     };
-    auto got = co_await store_.run(std::move(load));
+    auto got = co_await store_.read(std::move(load));
     if (!got) {
         co_return hush::unexpected<std::string>(got.error().message);
     }

@@ -86,13 +86,15 @@ public:
     // A stranger's stanza that is no answer, decided and recorded in ONE atomic storage operation (read the
     // sender's state, run the engine, keep the stanza, write the state back), so parallel stanzas cannot lose
     // updates. `to_hold` null: only the state changes (a lockout restarting). For a missing account the same
-    // happens in memory. Nothing is written when `enforced` is false.
+    // happens in memory. Nothing is written when `enforced` is false. `receiver_online` false: a notice that
+    // requests wait goes to the receiver's offline messages inside the same operation (notice_offline).
     struct stranger_step {
         antispim::stranger_outcome outcome;
         antispim::sender_state state;
         bool held = false;       // the stanza was kept
         bool sender_full = false;  // not kept: this sender already has the most a receiver keeps per sender
         std::size_t notify_requests = 0;  // > 0: tell the receiver this many requests wait (at most once a day)
+        bool notice_offline = false;      // that notice is already with the (offline) receiver's offline messages
         std::vector<storage::evicted_request> evicted;  // older requests dropped to make room: tell their senders
     };
     storage::held_limits held_limits() const;
@@ -103,10 +105,11 @@ public:
     // How often a receiver is told that message requests wait.
     static constexpr std::chrono::hours request_notice_interval{24};
     // The receiver's notice: "N message requests wait", from its server, stored offline if need be.
+    stanza request_notice(const jid& receiver_bare, std::size_t requests) const;
     void send_request_notice(const jid& receiver_bare, std::size_t requests, outgoing& out);
     boost::asio::awaitable<hush::expected<stranger_step, std::string>> record_stranger_stanza(
         const jid& receiver_bare, const std::string& sender_bare, const antispim::challenge_settings& settings,
-        bool account_exists, const stanza* to_hold);
+        bool account_exists, const stanza* to_hold, bool receiver_online = true);
 
     // The sender passed: a secret message to it, then every held stanza to the receiver, delay-stamped.
     boost::asio::awaitable<void> release(const jid& receiver_bare, const jid& sender,

@@ -67,7 +67,7 @@ int bind_one(sqlite3_stmt* stmt, std::size_t number, const sql_param& value) {
 
 }  // namespace
 
-sqlite_driver::sqlite_driver(const std::string& path) : path_(path) {
+sqlite_driver::sqlite_driver(const std::string& path, bool read_only) : path_(path), read_only_(read_only) {
     auto fail = [&](const std::string& why) {
         close();
         throw std::runtime_error("cannot open sqlite database " + path + ": " + why);
@@ -121,6 +121,19 @@ sqlite_driver::sqlite_driver(const std::string& path) : path_(path) {
             fail(std::string(pragma) + ": " + why);
         }
     }
+    // A reader refuses writes at the source, so a write sent to one by mistake fails in every test.
+    if (read_only_ && sqlite3_exec(db_, "PRAGMA query_only=ON", nullptr, nullptr, &message) != SQLITE_OK) {
+        std::string why = message != nullptr ? message : sqlite3_errmsg(db_);
+        sqlite3_free(message);
+        fail("PRAGMA query_only=ON: " + why);
+    }
+}
+
+result<void> sqlite_driver::begin_write() {
+    if (read_only_) {
+        return unexpected(failure("begin write transaction", "this connection is read-only (a reader)"));
+    }
+    return execute_ddl("BEGIN IMMEDIATE");
 }
 
 sqlite_driver::~sqlite_driver() {

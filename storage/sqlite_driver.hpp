@@ -13,8 +13,9 @@ namespace hush::storage {
 
 class sqlite_driver final : public sql_driver {
 public:
-    // Creates the parent directory and the file if missing. Throws std::runtime_error on failure.
-    explicit sqlite_driver(const std::string& path);
+    // Creates the parent directory and the file if missing. Throws std::runtime_error on failure. `read_only`: a
+    // reader of a database the writer already set up (WAL): every write, and any write transaction, fails.
+    explicit sqlite_driver(const std::string& path, bool read_only = false);
     ~sqlite_driver() override;
 
     sqlite_driver(const sqlite_driver&) = delete;
@@ -24,7 +25,7 @@ public:
                      const row_handler& on_row) override;
     // IMMEDIATE takes the write lock up front (waiting up to the busy timeout): what the transaction reads stays
     // true until it commits, and it cannot fail halfway with SQLITE_BUSY when it starts writing.
-    result<void> begin_write() override { return execute_ddl("BEGIN IMMEDIATE"); }
+    result<void> begin_write() override;
     // A read snapshot (WAL).
     result<void> begin_read() override { return execute_ddl("BEGIN"); }
     result<bool> schema_version_exists() override;
@@ -34,7 +35,7 @@ public:
 
     sql_dialect dialect() const override { return sql_dialect::sqlite; }
     // IMMEDIATE also keeps two migrators from interleaving.
-    result<void> begin_exclusive() override { return execute_ddl("BEGIN IMMEDIATE"); }
+    result<void> begin_exclusive() override { return begin_write(); }
     result<void> execute_ddl(const std::string& sql) override;
     result<void> commit() override { return execute_ddl("COMMIT"); }
     void rollback() override;
@@ -46,6 +47,7 @@ private:
     void close();
 
     std::string path_;
+    bool read_only_ = false;
     sqlite3* db_ = nullptr;
     std::map<const char*, sqlite3_stmt*> statements_;
 };

@@ -8,10 +8,10 @@
 
 namespace hush::storage {
 
-std::unique_ptr<store> open_store(const store_options& options) {
+std::unique_ptr<store> open_store(const store_options& options, open_mode mode) {
     switch (options.backend) {
     case store_options::backend_kind::sqlite:
-        return std::make_unique<sql_store>(std::make_unique<sqlite_driver>(options.sqlite_path));
+        return std::make_unique<sql_store>(std::make_unique<sqlite_driver>(options.sqlite_path, mode == open_mode::read_only));
     case store_options::backend_kind::postgresql:
         return std::make_unique<sql_store>(std::make_unique<postgres_driver>(options.postgres_url));
     }

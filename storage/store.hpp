@@ -244,6 +244,9 @@ struct store_options {
     std::string sqlite_path;   // file path for sqlite
     std::string postgres_url;  // libpq connection string/URI for postgresql
     unsigned pool_size = 1;    // worker threads (= connections); sqlite always uses 1 writer
+    // SQLite: read-only connections (each with its worker thread) for async_store::read(), besides the writer.
+    // 0: reads share the writer. Ignored for PostgreSQL (its pool reads and writes) and in-memory databases.
+    unsigned sqlite_readers = 2;
     // async_store's work queue: at most this many jobs queued or running (beyond it run() fails at once with
     // "storage queue full"), and a job that waited longer than queue_timeout to start is not run ("storage timed
     // out"): under overload the server sheds work instead of piling it up. 0 leaves either out.
@@ -251,7 +254,10 @@ struct store_options {
     std::chrono::milliseconds queue_timeout{10000};
 };
 
+// read_only: the connection refuses to write (SQLite: query_only, and no write transaction); it never migrates.
+enum class open_mode { read_write, read_only };
+
 // Opens one connection. Throws only at start-up (std::runtime_error with a clear message).
-std::unique_ptr<store> open_store(const store_options& options);
+std::unique_ptr<store> open_store(const store_options& options, open_mode mode = open_mode::read_write);
 
 }  // namespace hush::storage

@@ -76,6 +76,7 @@ public:
         load_sasl(root, c);
         load_storage(root, c);
         load_antispim(*this, root, c);
+        c.antispim.offline_quota = c.limits.max_offline_messages;  // for the notices the layer keeps offline
         load_registration(root, c);
         load_s2s(root, c);
         return c;
@@ -250,10 +251,12 @@ private:
         storage::store_options& s = c.storage;
         s.backend = backend::sqlite;
         s.pool_size = 4;
+        s.sqlite_readers = 2;
         fs::path sqlite_path = resolve(c.data_dir, "hush.db");
         const toml::table* t = section(root, "storage");
         if (t) {
-            check_keys(*t, "storage", {"backend", "path", "url", "pool_size", "max_queued", "queue_timeout_seconds"});
+            check_keys(*t, "storage", {"backend", "path", "url", "pool_size", "sqlite_readers", "max_queued",
+                                          "queue_timeout_seconds"});
             const toml::node* backend_node = nullptr;
             if (const auto i = read_choice(*t, "storage", "backend", backends)) {
                 s.backend = static_cast<backend>(*i);
@@ -263,6 +266,8 @@ private:
             read_path(*t, "storage", "path", c.data_dir, sqlite_path, true);
             const toml::node* url = read_string(*t, "storage", "url", s.postgres_url);
             read_int(*t, "storage", "pool_size", s.pool_size, 1, 256);
+            // 0: reads share the one writer; each reader is a connection and a thread.
+            read_int(*t, "storage", "sqlite_readers", s.sqlite_readers, 0, 64);
             read_int(*t, "storage", "max_queued", s.max_queued, 1, 10000000);
             std::chrono::seconds queue_timeout = std::chrono::duration_cast<std::chrono::seconds>(s.queue_timeout);
             if (read_seconds(*t, "storage", "queue_timeout_seconds", queue_timeout)) {

@@ -142,7 +142,7 @@ boost::asio::awaitable<stanza> account_services::vcard(const stanza& iq, const j
         auto query = [domain = owner.domain(), node = owner.node()](storage::store& s) {
             return s.get_document(domain, node, vcard_key);
         };
-        auto found = co_await store_.run(std::move(query));
+        auto found = co_await store_.read(std::move(query));
         if (!found) {
             co_return storage_failure(iq, "vCard lookup", owner, found.error().message);
         }
@@ -200,7 +200,7 @@ boost::asio::awaitable<stanza> account_services::private_storage(const stanza& i
         auto query = [domain = owner.domain(), node = owner.node(), key = std::move(key)](storage::store& s) {
             return s.get_document(domain, node, key);
         };
-        auto found = co_await store_.run(std::move(query));
+        auto found = co_await store_.read(std::move(query));
         if (!found) {
             co_return storage_failure(iq, "private XML lookup", owner, found.error().message);
         }
@@ -246,7 +246,7 @@ boost::asio::awaitable<stanza> account_services::last_activity(const stanza& iq,
         auto query = [domain = owner.domain(), node = owner.node()](storage::store& s) {
             return s.get_last_activity(domain, node);
         };
-        auto found = co_await store_.run(std::move(query));
+        auto found = co_await store_.read(std::move(query));
         if (!found) {
             co_return storage_failure(iq, "last activity lookup", owner, found.error().message);
         }

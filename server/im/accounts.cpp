@@ -21,7 +21,7 @@ boost::asio::awaitable<hush::expected<bool, std::string>> storage_account_direct
     auto query = [domain = bare.domain(), node = bare.node()](storage::store& s) {
         return s.account_exists(domain, node);
     };
-    auto found = co_await store_.run(std::move(query));
+    auto found = co_await store_.read(std::move(query));
     if (!found) {
         co_return hush::unexpected(found.error().message);
     }

@@ -117,7 +117,7 @@ boost::asio::awaitable<void> presence_service::initial_presence_extras(const jid
     auto requests_query = [d = full.domain(), u = full.node()](storage::store& s) {
         return s.get_subscription_requests(d, u);
     };
-    auto requests = co_await ctx_.store.run(std::move(requests_query));
+    auto requests = co_await ctx_.store.read(std::move(requests_query));
     if (requests) {
         for (const auto& request : *requests) {
             stanza stored = stanza::parse(request.stanza);
@@ -133,7 +133,7 @@ boost::asio::awaitable<void> presence_service::initial_presence_extras(const jid
     auto offline_query = [d = full.domain(), u = full.node()](storage::store& s) {
         return s.get_offline_messages(d, u);
     };
-    auto messages = co_await ctx_.store.run(std::move(offline_query));
+    auto messages = co_await ctx_.store.read(std::move(offline_query));
     if (!messages) {
         spdlog::error("offline: cannot read messages of {}: {}", full.bare_string(), messages.error().message);
         co_return;
@@ -197,7 +197,7 @@ boost::asio::awaitable<void> presence_service::session_ended(const jid& full, bo
 
 boost::asio::awaitable<bool> presence_service::has_pending_request(const jid& user, const jid& contact) {
     auto query = [d = user.domain(), u = user.node()](storage::store& s) { return s.get_subscription_requests(d, u); };
-    auto requests = co_await ctx_.store.run(std::move(query));
+    auto requests = co_await ctx_.store.read(std::move(query));
     if (!requests) {
         co_return false;
     }

@@ -71,7 +71,7 @@ boost::asio::awaitable<std::shared_ptr<const privacy_service::account_state>> pr
         state.default_list = def->value_or(std::string());
         return state;
     };
-    auto loaded = co_await ctx_.store.run(std::move(query));
+    auto loaded = co_await ctx_.store.read(std::move(query));
     if (!loaded) {
         spdlog::error("privacy: cannot load settings of {}: {}", key, loaded.error().message);
         co_return nullptr;

@@ -53,7 +53,7 @@ boost::asio::awaitable<stanza> roster_service::handle_get(const stanza& iq, cons
             auto query = [d = account.domain(), u = account.node(), since](storage::store& s) {
                 return s.roster_changes_since(d, u, since);
             };
-            auto delta = co_await ctx_.store.run(std::move(query));
+            auto delta = co_await ctx_.store.read(std::move(query));
             if (!delta) {
                 co_return make_error_reply(iq, "internal-server-error");
             }
@@ -73,17 +73,19 @@ boost::asio::awaitable<stanza> roster_service::handle_get(const stanza& iq, cons
     }
     auto query = [d = account.domain(), u = account.node()](storage::store& s) -> storage::result<
                                                                                   std::pair<std::vector<storage::roster_item>, std::int64_t>> {
-        auto items = s.get_roster(d, u);
-        if (!items) {
-            return hush::unexpected(items.error());
-        }
+        // The version first: on a reader a write may commit between the two statements, and items newer than
+        // their version only make the client fetch that change again, while the other way round it would miss it.
         auto version = s.roster_version(d, u);
         if (!version) {
             return hush::unexpected(version.error());
         }
+        auto items = s.get_roster(d, u);
+        if (!items) {
+            return hush::unexpected(items.error());
+        }
         return std::make_pair(std::move(*items), *version);
     };
-    auto loaded = co_await ctx_.store.run(std::move(query));
+    auto loaded = co_await ctx_.store.read(std::move(query));
     if (!loaded) {
         spdlog::error("roster: cannot load {}: {}", account.bare_string(), loaded.error().message);
         co_return make_error_reply(iq, "internal-server-error");
@@ -185,7 +187,7 @@ boost::asio::awaitable<std::optional<storage::roster_item>> roster_service::item
     auto query = [d = account.domain(), u = account.node(), c = contact.bare_string()](storage::store& s) {
         return s.get_roster_item(d, u, c);
     };
-    auto found = co_await ctx_.store.run(std::move(query));
+    auto found = co_await ctx_.store.read(std::move(query));
     if (!found) {
         spdlog::error("roster: cannot read {} of {}: {}", contact.bare_string(), account.bare_string(),
                       found.error().message);
@@ -212,7 +214,7 @@ boost::asio::awaitable<bool> roster_service::save(const jid& account, storage::r
 
 boost::asio::awaitable<std::vector<storage::roster_item>> roster_service::roster(const jid& account) {
     auto query = [d = account.domain(), u = account.node()](storage::store& s) { return s.get_roster(d, u); };
-    auto items = co_await ctx_.store.run(std::move(query));
+    auto items = co_await ctx_.store.read(std::move(query));
     if (!items) {
         spdlog::error("roster: cannot load {}: {}", account.bare_string(), items.error().message);
         co_return std::vector<storage::roster_item>{};

@@ -339,6 +339,7 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
     ctx.contact = relation.contact;
     ctx.stranger = !relation.contact && !relation.trusted_local;
     ctx.record = relation.record;
+    ctx.receiver_online = !sessions_.resources(to.bare()).empty();
     const antispim::decision d = co_await chain_.evaluate(ctx);
     if (recent_ != nullptr && d.result.kind != antispim::verdict_kind::pass) {
         verdict_record r;

@@ -320,6 +320,72 @@ TEST_CASE("a stranger's first message costs two storage round trips: one read, o
     REQUIRE(f.sent().size() >= 1);  // the challenge (and the receiver's notice)
 }
 
+TEST_CASE("an offline receiver's notice is kept offline by the same atomic operation that holds the stanza") {
+    fixture f;
+    const jid bob = parse_jid("bob@example.org");
+    const stanza first = make_stanza("<message from='mallory@spam.test/x' to='bob@example.org' type='chat'><body>hi</body></message>");
+    const auto before = f.store.runs();
+    auto step = run_sync(f.service.record_stranger_stanza(bob, "mallory@spam.test", f.cfg.antispim.challenge, true,
+                                                          &first, false));
+    REQUIRE(step);
+    CHECK(f.store.runs() - before == 1);
+    CHECK(step->held);
+    CHECK(step->notify_requests == 1);
+    CHECK(step->notice_offline);
+    std::vector<storage::offline_message> offline;
+    f.with_store([&](storage::store& s) {
+        auto found = s.get_offline_messages("example.org", "bob");
+        if (found) {
+            offline = *found;
+        }
+        return found;
+    });
+    REQUIRE(offline.size() == 1);
+    CHECK(offline[0].stanza.find("<requests xmlns=\"urn:hush:antispim:0\" count=\"1\"/>") != std::string::npos);
+    CHECK(offline[0].stanza.find("from=\"example.org\"") != std::string::npos);
+    SUBCASE("online: the notice is left to the router") {
+        const stanza second = make_stanza("<message from='eve@spam.test/x' to='bob@example.org' type='chat'><body>hi</body></message>");
+        f.with_store([](storage::store& s) { return s.delete_document("example.org", "bob", "antispim:notice"); });
+        auto next = run_sync(f.service.record_stranger_stanza(bob, "eve@spam.test", f.cfg.antispim.challenge, true,
+                                                              &second, true));
+        REQUIRE(next);
+        CHECK(next->notify_requests == 2);
+        CHECK_FALSE(next->notice_offline);
+    }
+}
+
+TEST_CASE("parallel first messages of one stranger: every one held, one challenge, one notice") {
+    fixture f;
+    const jid bob = parse_jid("bob@example.org");
+    const stanza s = make_stanza("<message from='mallory@spam.test/x' to='bob@example.org' type='chat'><body>hi</body></message>");
+    boost::asio::io_context io;
+    std::vector<std::future<hush::expected<antispim_service::stranger_step, std::string>>> steps;
+    for (int i = 0; i < 5; ++i) {
+        steps.push_back(boost::asio::co_spawn(
+            io, f.service.record_stranger_stanza(bob, "mallory@spam.test", f.cfg.antispim.challenge, true, &s, false),
+            boost::asio::use_future));
+    }
+    io.run();
+    int challenged = 0, held = 0, notified = 0;
+    for (auto& fut : steps) {
+        auto step = fut.get();
+        REQUIRE(step);
+        challenged += step->outcome.what == antispim::stranger_outcome::kind::challenge ? 1 : 0;
+        held += step->held ? 1 : 0;
+        notified += step->notice_offline ? 1 : 0;
+    }
+    CHECK(challenged == 1);  // the others see its state: the same challenge stands (resend)
+    CHECK(held == 5);
+    CHECK(notified == 1);
+    std::size_t offline = 0;
+    f.with_store([&](storage::store& st) {
+        auto found = st.get_offline_messages("example.org", "bob");
+        offline = found ? found->size() : 99;
+        return found;
+    });
+    CHECK(offline == 1);
+}
+
 TEST_CASE("answers are judged one at a time: parallel wrong answers cost exactly max_tries") {
     fixture f;
     f.cfg.antispim.challenge.max_tries = 3;

@@ -66,6 +66,7 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.storage.sqlite_path == (c.data_dir / "hush.db").string());
     CHECK(c.storage.postgres_url.empty());
     CHECK(c.storage.pool_size == 4);
+    CHECK(c.storage.sqlite_readers == 2);
     CHECK(c.antispim.chain == std::vector<std::string>{"blocklist", "dos", "rate", "challenge"});
     CHECK(c.antispim.dos.distinct_receivers == 20);
     CHECK(c.antispim.dos.window == std::chrono::seconds{600});
@@ -284,6 +285,14 @@ TEST_CASE("postgresql needs a url") {
     CHECK(c.storage.postgres_url == "postgresql://hush@127.0.0.1/hush");
     CHECK(c.storage.pool_size == 8);
     CHECK(load_error("[storage]\npool_size = 0\n").starts_with("2:13: storage.pool_size: must be between 1 "));
+}
+
+TEST_CASE("storage.sqlite_readers: 0 to 64 reader connections, errors at the key") {
+    CHECK(load_ok("[storage]\nsqlite_readers = 0\n").storage.sqlite_readers == 0);
+    CHECK(load_ok("[storage]\nsqlite_readers = 8\n").storage.sqlite_readers == 8);
+    CHECK(load_error("[storage]\nsqlite_readers = -1\n").starts_with("2:18: storage.sqlite_readers: must be between 0 "));
+    CHECK(load_error("[storage]\nsqlite_readers = 65\n").starts_with("2:18: storage.sqlite_readers: must be between 0 "));
+    CHECK(load_error("[storage]\nsqlite_readers = \"two\"\n").starts_with("2:18: storage.sqlite_readers: "));
 }
 
 TEST_CASE("threads: 0 stays 0, other values are kept") {

@@ -1,0 +1,301 @@
+// Storage round trips on the whole path of a stranger's first contact (issue 15): the real router, IM core,
+// anti-SPIM layer with the default chain, and store (SQLite with its readers, and PostgreSQL), counting every
+// storage job (async_store's job observer) from the moment the stanza enters the router until it is held and the
+// challenge is out. A failing count prints each job's call site.
+#include <doctest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "antispim/blocklist_service.hpp"
+#include "antispim/chain.hpp"
+#include "antispim/dos_detector.hpp"
+#include "antispim/outbound_guard.hpp"
+#include "antispim/admin_notifier.hpp"
+#include "antispim/rate_limiter.hpp"
+#include "antispim/stranger_service.hpp"
+#include "server/config/config.hpp"
+#include "server/im/accounts.hpp"
+#include "server/im/im_context.hpp"
+#include "server/im/im_core.hpp"
+#include "server/im/server_handlers.hpp"
+#include "server/pipeline/router.hpp"
+#include "storage/async_store.hpp"
+#include "tests/unit/recording.hpp"
+#include "tests/unit/storage/test_backends.hpp"
+
+using namespace hush;
+
+namespace {
+
+class remote_sink final : public remote_router {
+public:
+    void send(stanza s, stanza_sink&) override { sent.push_back(std::move(s)); }
+    std::vector<stanza> sent;
+};
+
+config world_config(const storage::store_options& storage) {
+    config c;
+    c.hosts = {"example.org"};
+    c.storage = storage;
+    c.antispim.offline_quota = c.limits.max_offline_messages;
+    return c;  // the default chain: blocklist, dos, rate, challenge
+}
+
+// The server's parts as server.cpp wires them, minus the network.
+struct world {
+    explicit world(const storage::store_options& storage)
+        : cfg(world_config(storage)),
+          store(cfg.storage),
+          blocklist(cfg.antispim, cfg.storage, "", store),
+          admins("example.org", {}),
+          dos(cfg.antispim, store, blocklist, is_local()),
+          strangers(cfg.antispim, store, is_local(), nullptr, {}),
+          outbound(cfg.antispim, store, admins, strangers),
+          rate(cfg.antispim.rate, is_local()),
+          chain(antispim::chain::build(cfg.antispim,
+                                       {{"challenge", [this] { return strangers.make_challenge_policy(); }},
+                                        {"blocklist", [this] { return blocklist.make_policy(); }},
+                                        {"dos", [this] { return dos.make_policy(); }},
+                                        {"rate", [this] { return rate.make_policy(); }}})),
+          im_ctx{store, registry, cfg.limits.max_offline_messages},
+          im(im_ctx, nullptr),
+          handlers("test", {}),
+          accounts(store),
+          r(cfg.hosts, registry, accounts, *chain, handlers, links()) {
+        for (const char* node : {"alice", "bob"}) {
+            auto made = test::run_sync(store.run([node](storage::store& s) {
+                return s.create_account("example.org", node, storage::testing::make_credentials('x'));
+            }));
+            REQUIRE(made);
+            REQUIRE(*made);
+        }
+        store.observe_jobs([this](const storage::async_store::job_site& site) { sites.push_back(site); });
+    }
+
+    static std::function<bool(std::string_view)> is_local() {
+        return [](std::string_view d) { return d == "example.org"; };
+    }
+
+    router_links links() {
+        router_links l;
+        l.im = &im;
+        l.strangers = &strangers;
+        l.outbound = &outbound;
+        l.remote = &remote;
+        return l;
+    }
+
+    // Routes `xml` to completion and returns the storage jobs it took.
+    std::size_t route(std::string_view xml, route_origin origin) {
+        stanza s = stanza::parse(xml);
+        REQUIRE(s.valid());
+        sites.clear();
+        test::run_sync(r.route(std::move(s), std::move(origin)));
+        return sites.size();
+    }
+
+    // "file:line (read)" for each job, for the failure message.
+    std::string trips() const {
+        std::string out;
+        for (const auto& site : sites) {
+            out += std::string(site.file) + ":" + std::to_string(site.line) + (site.read_only ? " (read)" : " (write)") +
+                   "\n";
+        }
+        return out;
+    }
+
+    std::vector<storage::offline_message> offline(const std::string& node) {
+        auto found = test::run_sync(store.run([node](storage::store& s) {
+            return s.get_offline_messages("example.org", node);
+        }));
+        REQUIRE(found);
+        return *found;
+    }
+
+    std::size_t held(const std::string& node) {
+        auto found = test::run_sync(store.run([node](storage::store& s) {
+            return s.list_held_stanzas("example.org", node);
+        }));
+        REQUIRE(found);
+        return found->size();
+    }
+
+    config cfg;
+    storage::async_store store;
+    session_registry registry;
+    blocklist_service blocklist;
+    admin_notifier admins;
+    dos_detector dos;
+    antispim_service strangers;
+    outbound_guard outbound;
+    rate_limiter rate;
+    std::unique_ptr<antispim::chain> chain;
+    im_context im_ctx;
+    im_core im;
+    server_handlers handlers;
+    storage_account_directory accounts;
+    remote_sink remote;
+    router r;
+    std::vector<storage::async_store::job_site> sites;
+};
+
+route_origin from_remote() {
+    route_origin origin;
+    origin.kind = antispim::origin_kind::remote_domain;
+    origin.domain = "remote.test";
+    origin.peer_address = "198.51.100.7";
+    return origin;
+}
+
+// The challenge the remote stranger got: the question as a chat message, then the form.
+void check_challenged(const remote_sink& remote, std::string_view from) {
+    REQUIRE(remote.sent.size() == 2);
+    CHECK(remote.sent[0].from() == from);
+    CHECK(remote.sent[0].to() == "mallory@remote.test/x");
+    CHECK(remote.sent[0].child("question", "urn:hush:antispim:0"));
+    CHECK(remote.sent[1].child("captcha", "urn:xmpp:captcha"));
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("a remote stranger's first message takes two storage round trips: held, challenged, notified",
+                   B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    world w(backend.options(2));
+    const auto trips = w.route("<message from='mallory@remote.test/x' to='bob@example.org' type='chat' id='m1'>"
+                               "<body>hello</body></message>",
+                               from_remote());
+    INFO("storage jobs:\n" << w.trips());
+    CHECK(trips <= 2);
+    REQUIRE(w.sites.size() == 2);
+    CHECK(w.sites[0].read_only);       // what bob is to mallory, with bob's challenge data
+    CHECK_FALSE(w.sites[1].read_only);  // read-decide-write: state, held stanza, notice, in one transaction
+    check_challenged(w.remote, "bob@example.org");
+    CHECK(w.held("bob") == 1);  // held, not dropped
+    // bob is offline: the notice that a request waits is with his offline messages, written in the same operation.
+    const auto offline = w.offline("bob");
+    REQUIRE(offline.size() == 1);
+    CHECK(offline[0].stanza.find("<requests xmlns=\"urn:hush:antispim:0\" count=\"1\"") != std::string::npos);
+
+    SUBCASE("the second message: two again (the notice is once a day), still held") {
+        w.remote.sent.clear();
+        const auto again = w.route("<message from='mallory@remote.test/x' to='bob@example.org' type='chat' id='m2'>"
+                                   "<body>hello?</body></message>",
+                                   from_remote());
+        INFO("storage jobs:\n" << w.trips());
+        CHECK(again == 2);
+        CHECK(w.held("bob") == 2);
+        CHECK(w.offline("bob").size() == 1);
+    }
+}
+
+TEST_CASE_TEMPLATE("a remote stranger's first invitation takes two storage round trips", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    world w(backend.options(2));
+    const auto trips =
+        w.route("<presence from='mallory@remote.test/x' to='bob@example.org' type='subscribe'/>", from_remote());
+    INFO("storage jobs:\n" << w.trips());
+    CHECK(trips == 2);
+    check_challenged(w.remote, "bob@example.org");
+    CHECK(w.held("bob") == 1);
+}
+
+TEST_CASE_TEMPLATE("a missing account costs the same round trips and gets the same answer", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    world w(backend.options(2));
+    const auto existing = w.route("<message from='mallory@remote.test/x' to='bob@example.org' type='chat' id='m1'>"
+                                  "<body>hello</body></message>",
+                                  from_remote());
+    const auto to_bob = w.remote.sent;
+    w.remote.sent.clear();
+    const auto missing = w.route("<message from='mallory@remote.test/x' to='nobody@example.org' type='chat' id='m1'>"
+                                 "<body>hello</body></message>",
+                                 from_remote());
+    INFO("storage jobs:\n" << w.trips());
+    CHECK(missing == existing);
+    REQUIRE(w.sites.size() == 2);
+    CHECK(w.sites[0].read_only);
+    CHECK_FALSE(w.sites[1].read_only);
+    check_challenged(w.remote, "nobody@example.org");
+    // The same stanzas but for the addresses and the random parts (ids, the answers' order).
+    REQUIRE(to_bob.size() == w.remote.sent.size());
+    for (std::size_t i = 0; i < to_bob.size(); ++i) {
+        CHECK(to_bob[i].name() == w.remote.sent[i].name());
+        CHECK(to_bob[i].type() == w.remote.sent[i].type());
+    }
+    CHECK(w.held("nobody") == 0);  // nothing is kept for nobody
+}
+
+TEST_CASE_TEMPLATE("an online receiver: the notice is delivered, the first message still takes two round trips", B,
+                   HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    world w(backend.options(2));
+    auto desk = std::make_shared<test::recording_session>();
+    const jid bob_desk = *jid::parse("bob@example.org/desk");
+    w.registry.bind(bob_desk, desk);
+    w.registry.set_presence(bob_desk, true, 0);
+    // Bob's client asked for his blocklist at login: his privacy settings are read once and cached from then on.
+    w.route("<iq type='get' from='bob@example.org/desk' to='bob@example.org' id='b1'>"
+            "<blocklist xmlns='urn:xmpp:blocking'/></iq>",
+            route_origin{});
+    REQUIRE(desk->delivered.size() == 1);
+    desk->delivered.clear();
+    const auto trips = w.route("<message from='mallory@remote.test/x' to='bob@example.org' type='chat' id='m1'>"
+                               "<body>hello</body></message>",
+                               from_remote());
+    INFO("storage jobs:\n" << w.trips());
+    CHECK(trips == 2);
+    check_challenged(w.remote, "bob@example.org");
+    REQUIRE(desk->delivered.size() == 1);
+    CHECK(desk->delivered[0].child("requests", "urn:hush:antispim:0"));
+    CHECK(w.offline("bob").empty());
+}
+
+TEST_CASE_TEMPLATE("a local stranger's first message: the sender's side is counted too", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    world w(backend.options(2));
+    auto phone = std::make_shared<test::recording_session>();
+    const jid alice_phone = *jid::parse("alice@example.org/phone");
+    w.registry.bind(alice_phone, phone);
+    w.registry.set_presence(alice_phone, true, 0);
+    // Her client asked for her blocklist at login (her privacy settings are cached from then on).
+    w.route("<iq type='get' from='alice@example.org/phone' to='alice@example.org' id='b1'>"
+            "<blocklist xmlns='urn:xmpp:blocking'/></iq>",
+            route_origin{});
+    phone->delivered.clear();
+    const auto trips = w.route("<message from='alice@example.org/phone' to='bob@example.org' type='chat' id='m1'>"
+                               "<body>hello</body></message>",
+                               route_origin{});
+    INFO("storage jobs:\n" << w.trips());
+    // Alice's side: whether bob is a stranger to her, her flag and age in one read (outbound protection), her note
+    // that she wrote to bob first; bob's side: the two of a remote stranger. (Not yet merged: see docs/antispim.md.)
+    CHECK(trips <= 5);
+    CHECK(w.held("bob") == 1);
+    // alice (a fresh account: local trust needs a week) is challenged on her phone.
+    bool questioned = false;
+    for (const auto& s : phone->delivered) {
+        questioned = questioned || bool(s.child("question", "urn:hush:antispim:0"));
+    }
+    CHECK(questioned);
+}
