@@ -56,7 +56,6 @@ TEST_CASE("a remote verdict: the rejection goes back to the remote sender throug
 
 TEST_CASE("a mediated group-chat invitation is judged by the room that sent it, and by the inviter it names") {
     router_fixture f(antispim::verdict::pass(), true);
-    auto& remote = f.remote;
     auto desk = f.connect("bob@example.org/desk", true, 5);
     route_origin origin;
     origin.kind = antispim::origin_kind::remote_domain;
