@@ -168,13 +168,17 @@ asio::awaitable<void> xmpp_stream::writer() {
         }
         writing_ = true;
         boost::system::error_code ec;
-        if (tls_) {
+        if (tls_ && batch.size() == 1) {
+            ec = co_await tls_->write(socket_, batch.front());
+        } else if (tls_) {
+            // One SSL_write for the whole batch: records of up to 16 KiB and one write(2) each, instead of a record
+            // and a system call per stanza.
+            std::string joined;
+            joined.reserve(asio::buffer_size(batch));
             for (const auto& b : batch) {
-                ec = co_await tls_->write(socket_, b);
-                if (ec) {
-                    break;
-                }
+                joined.append(static_cast<const char*>(b.data()), b.size());
             }
+            ec = co_await tls_->write(socket_, asio::buffer(joined));
         } else {
             std::tie(ec, std::ignore) = co_await asio::async_write(socket_, batch, tuple_awaitable);
         }
