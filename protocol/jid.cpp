@@ -335,6 +335,7 @@ std::optional<jid> jid::from_parts(std::string_view node, std::string_view domai
     out.node_ = std::move(*prepped_node);
     out.domain_ = std::move(*prepped_domain);
     out.resource_ = std::move(*prepped_resource);
+    out.join();
     return out;
 }
 
@@ -342,34 +343,31 @@ jid jid::bare() const {
     jid out;
     out.node_ = node_;
     out.domain_ = domain_;
+    out.bare_ = bare_;
+    out.full_ = bare_;
     return out;
 }
 
 jid jid::with_resource(std::string_view resource) const {
     jid out = bare();
     out.resource_ = std::string(resource);
+    out.join();
     return out;
 }
 
-std::string jid::bare_string() const {
-    if (node_.empty()) {
-        return domain_;
+void jid::join() {
+    bare_.clear();
+    if (!node_.empty()) {
+        bare_.reserve(node_.size() + 1 + domain_.size());
+        bare_ += node_;
+        bare_ += '@';
     }
-    std::string out;
-    out.reserve(node_.size() + 1 + domain_.size());
-    out += node_;
-    out += '@';
-    out += domain_;
-    return out;
-}
-
-std::string jid::full_string() const {
-    std::string out = bare_string();
+    bare_ += domain_;
+    full_ = bare_;
     if (!resource_.empty()) {
-        out += '/';
-        out += resource_;
+        full_ += '/';
+        full_ += resource_;
     }
-    return out;
 }
 
 }  // namespace hush

@@ -28,17 +28,22 @@ public:
 
     jid bare() const;                    // without the resource
     jid with_resource(std::string_view resource) const;  // resource must already be valid (prepped)
-    std::string bare_string() const;     // node@domain or domain
-    std::string full_string() const;     // node@domain/resource or bare_string()
+    // Joined once at construction: a stanza asks for them many times.
+    const std::string& bare_string() const { return bare_; }  // node@domain or domain
+    const std::string& full_string() const { return full_; }  // node@domain/resource or bare_string()
 
     bool equals_bare(const jid& other) const { return node_ == other.node_ && domain_ == other.domain_; }
     bool equals_full(const jid& other) const { return equals_bare(other) && resource_ == other.resource_; }
     bool operator==(const jid& other) const { return equals_full(other); }
 
 private:
+    void join();  // bare_ and full_ from the parts
+
     std::string node_;
     std::string domain_;
     std::string resource_;
+    std::string bare_;
+    std::string full_;
 };
 
 // Stringprep profiles, exposed for SASL (SASLprep, RFC 4013) and tests. nullopt on prohibited input.
