@@ -191,7 +191,7 @@ asio::awaitable<bool> s2s_outgoing_stream::connect() {
                 spdlog::debug("{}: connection attempt failed: {}", log_name(), last_error);
                 continue;
             }
-            refresh_peer_address();
+            socket_connected();
             spdlog::info("{}: connected to {} ({}:{}{}, via {})", log_name(), target.host,
                          endpoint.address().to_string(), endpoint.port(), target.direct_tls ? ", direct TLS" : "",
                          resolved.source == resolve_source::static_table ? "[s2s.hosts]"

@@ -45,14 +45,17 @@ xmpp_stream::xmpp_stream(tcp::socket socket, const limits_config& limits, std::s
       writer_wake_(executor_, std::chrono::steady_clock::time_point::max()),
       flushed_(executor_, std::chrono::steady_clock::time_point::max()),
       watchdog_timer_(executor_) {
-    refresh_peer_address();
+    socket_connected();
     connected_at_ = last_activity_ = std::chrono::steady_clock::now();
 }
 
-void xmpp_stream::refresh_peer_address() {
+void xmpp_stream::socket_connected() {
     boost::system::error_code ec;
     const auto endpoint = raw_socket().remote_endpoint(ec);
     peer_address_ = ec ? "unknown" : endpoint.address().to_string();
+    // The writer already sends what is queued in one go; Nagle's algorithm would only hold an answer back until
+    // the peer's delayed ACK (milliseconds per exchange at low load).
+    raw_socket().set_option(tcp::no_delay(true), ec);
 }
 
 void xmpp_stream::start() {

@@ -82,8 +82,8 @@ protected:
     bool tls_active() const { return tls_ != nullptr; }
     // The TCP socket (under TLS, if any: an outgoing stream connects it; nothing else should touch it).
     tcp::socket& raw_socket();
-    // Reads the peer's address from the socket (after an outgoing connect).
-    void refresh_peer_address();
+    // Takes a newly connected socket in (accepted, or after an outgoing connect): the peer's address, no Nagle.
+    void socket_connected();
     // Counts as activity for the idle timeout (an outgoing stream sending stanzas is not idle).
     void touch() { last_activity_ = std::chrono::steady_clock::now(); }
     // The next stream on this connection starts after the current batch of events (STARTTLS, SASL success).
