@@ -177,7 +177,12 @@ asio::awaitable<void> writer(shared_state& st, std::size_t index) {
     const auto interval = st.opt.rate > 0 ? std::chrono::duration_cast<clock_type::duration>(
                                                 std::chrono::duration<double>(1.0 / st.opt.rate))
                                           : clock_type::duration::zero();
+    // Paced senders start evenly spread over one interval: all clients sending in the same instant would measure
+    // the queue of that burst (hundreds of messages at once), not the latency at the rate asked for.
     auto next = clock_type::now();
+    if (st.opt.rate > 0) {
+        next += interval * static_cast<long>(index) / static_cast<long>(st.clients.size());
+    }
     while (st.sending) {
         if (st.opt.rate > 0) {
             next += interval;
