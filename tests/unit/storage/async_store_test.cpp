@@ -23,6 +23,7 @@
 #include "storage/async_store.hpp"
 #include "storage/migrations.hpp"
 #include "storage/store.hpp"
+#include "tests/unit/storage/spawn_on.hpp"
 #include "tests/unit/storage/test_backends.hpp"
 
 namespace {
@@ -31,20 +32,6 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using namespace hush::storage;
 using namespace hush::storage::testing;
-
-}  // namespace
-
-namespace {
-
-// Runs the coroutine to completion on `ctx` (on this thread); an exception escaping it fails the test.
-template <class Coroutine>
-void spawn(asio::io_context& ctx, Coroutine coroutine) {
-    asio::co_spawn(ctx, std::move(coroutine), [](std::exception_ptr e) {
-        if (e) {
-            std::rethrow_exception(e);
-        }
-    });
-}
 
 }  // namespace
 

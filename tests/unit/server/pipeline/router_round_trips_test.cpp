@@ -162,6 +162,21 @@ void check_challenged(const remote_sink& remote, std::string_view from) {
     CHECK(remote.sent[1].child("captcha", "urn:xmpp:captcha"));
 }
 
+// A client of `full` online, whose client asked for its blocklist at login (as common clients do), so the
+// account's privacy settings are read once and cached from then on; what it received so far is cleared.
+std::shared_ptr<test::recording_session> log_in(world& w, const std::string& full) {
+    auto session = std::make_shared<test::recording_session>();
+    const jid address = *jid::parse(full);
+    w.registry.bind(address, session);
+    w.registry.set_presence(address, true, 0);
+    w.route("<iq type='get' from='" + full + "' to='" + address.bare_string() + "' id='b1'>"
+            "<blocklist xmlns='urn:xmpp:blocking'/></iq>",
+            route_origin{});
+    REQUIRE(session->delivered.size() == 1);
+    session->delivered.clear();
+    return session;
+}
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("a remote stranger's first message takes two storage round trips: held, challenged, notified",
@@ -248,16 +263,7 @@ TEST_CASE_TEMPLATE("an online receiver: the notice is delivered, the first messa
         return;
     }
     world w(backend.options(2));
-    auto desk = std::make_shared<test::recording_session>();
-    const jid bob_desk = *jid::parse("bob@example.org/desk");
-    w.registry.bind(bob_desk, desk);
-    w.registry.set_presence(bob_desk, true, 0);
-    // Bob's client asked for his blocklist at login: his privacy settings are read once and cached from then on.
-    w.route("<iq type='get' from='bob@example.org/desk' to='bob@example.org' id='b1'>"
-            "<blocklist xmlns='urn:xmpp:blocking'/></iq>",
-            route_origin{});
-    REQUIRE(desk->delivered.size() == 1);
-    desk->delivered.clear();
+    auto desk = log_in(w, "bob@example.org/desk");
     const auto trips = w.route("<message from='mallory@remote.test/x' to='bob@example.org' type='chat' id='m1'>"
                                "<body>hello</body></message>",
                                from_remote());
@@ -275,15 +281,7 @@ TEST_CASE_TEMPLATE("a local stranger's first message: the sender's side is count
         return;
     }
     world w(backend.options(2));
-    auto phone = std::make_shared<test::recording_session>();
-    const jid alice_phone = *jid::parse("alice@example.org/phone");
-    w.registry.bind(alice_phone, phone);
-    w.registry.set_presence(alice_phone, true, 0);
-    // Her client asked for her blocklist at login (her privacy settings are cached from then on).
-    w.route("<iq type='get' from='alice@example.org/phone' to='alice@example.org' id='b1'>"
-            "<blocklist xmlns='urn:xmpp:blocking'/></iq>",
-            route_origin{});
-    phone->delivered.clear();
+    auto phone = log_in(w, "alice@example.org/phone");
     const auto trips = w.route("<message from='alice@example.org/phone' to='bob@example.org' type='chat' id='m1'>"
                                "<body>hello</body></message>",
                                route_origin{});
