@@ -304,6 +304,7 @@ def wait_ready(proc: subprocess.Popen, timeout: float = 1800) -> str:
     raise RuntimeError("hush-loadgen: not ready in time")
 
 
+LOGIN_ROUNDS = 5
 GENERATOR_LIMIT = 90.0  # % of one core: above it, a rate says more about the generator than about the server
 
 
@@ -349,9 +350,15 @@ def measure(name: str, args) -> dict:
         server.start()
         biggest = max(args.idle + [args.users])
         print(f"[{name}] registering {biggest} users", file=sys.stderr)
-        reg = loadgen(server, "--users", str(biggest), "--register", "--duration", "0", "--concurrency", "50",
-                      "--prefix", "u")
-        if reg["logged_in"] != biggest:
+        # Registering again is harmless (an existing account answers <conflict/>, which the generator takes as
+        # done): a few registrations lost to a busy server (ejabberd lost 9 of 15,000 once) are simply retried.
+        for attempt in range(3):
+            reg = loadgen(server, "--users", str(biggest), "--register", "--duration", "0", "--concurrency", "50",
+                          "--prefix", "u")
+            if reg["logged_in"] == biggest:
+                break
+            print(f"[{name}] registration: {reg['login_errors']} failed, again", file=sys.stderr)
+        else:
             raise RuntimeError(f"{name}: registration: {reg}")
         loadgen(server, "--users", str(args.users), "--register", "--duration", "0", "--prefix", "bot")
         # A fresh process with the accounts on disk: memory figures must not include what registering left behind.
@@ -364,15 +371,21 @@ def measure(name: str, args) -> dict:
                 raise RuntimeError(f"{name}: no login succeeds after the restart")
 
         print(f"[{name}] logins", file=sys.stderr)
-        settle(server)
-        _, cpu_before = server.stats()
-        login = loadgen(server, "--users", str(args.users), "--duration", "0", "--concurrency", "100",
-                        "--prefix", "u")
-        _, cpu_after = server.stats()
-        results["logins_per_second"] = login["logins_per_second"]
-        results["login_errors"] = login["login_errors"]
-        results["server_cpu_us_per_login"] = 1e6 * (cpu_after - cpu_before) / max(1, login["logged_in"])
-        results["login_generator_cpu_percent"] = login["login_generator_cpu_percent"]
+        # The kernel counts a process's CPU in 10 ms ticks: over one round of 200 logins that is a 50 µs step per
+        # login. Five rounds, each from a settled server, make it 10 µs; the figures are their totals.
+        rounds = []
+        for _ in range(LOGIN_ROUNDS):
+            settle(server)
+            _, cpu_before = server.stats()
+            login = loadgen(server, "--users", str(args.users), "--duration", "0", "--concurrency", "100",
+                            "--prefix", "u")
+            _, cpu_after = server.stats()
+            rounds.append((login, cpu_after - cpu_before))
+        logged_in = sum(r["logged_in"] for r, _ in rounds)
+        results["logins_per_second"] = logged_in / sum(r["login_seconds"] for r, _ in rounds)
+        results["login_errors"] = sum(r["login_errors"] for r, _ in rounds)
+        results["server_cpu_us_per_login"] = 1e6 * sum(cpu for _, cpu in rounds) / max(1, logged_in)
+        results["login_generator_cpu_percent"] = max(r["login_generator_cpu_percent"] for r, _ in rounds)
 
         for n in args.idle:
             settle(server)
