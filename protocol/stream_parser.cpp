@@ -174,7 +174,8 @@ struct stream_parser::impl {
 
     // The stream's byte count just past the current expat event.
     std::size_t position_after_event() const {
-        return static_cast<std::size_t>(parser_base + XML_GetCurrentByteIndex(parser) + XML_GetCurrentByteCount(parser));
+        return static_cast<std::size_t>(parser_base + XML_GetCurrentByteIndex(parser) +
+                                        XML_GetCurrentByteCount(parser));
     }
 
     // Gets a parser in the state "inside this stream's root, between elements": from the pool, or a new one fed
@@ -341,6 +342,7 @@ struct stream_parser::impl {
         content_ns = header.content_ns;
         depth = 1;
         make_root_tag(q);
+        std::vector<std::pair<std::string, std::string>>().swap(root_decls);  // root_tag carries what is needed
         boundary = position_after_event();
         out->emplace_back(std::move(header));
     }
