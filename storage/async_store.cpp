@@ -54,8 +54,8 @@ async_store::~async_store() {
     shutdown();
 }
 
-async_store::worker& async_store::next_worker(bool read_only) {
-    if (read_only && !readers_.empty()) {
+async_store::worker& async_store::next_worker(bool on_reader) {
+    if (on_reader) {
         return *readers_[reader_round_robin_.fetch_add(1, std::memory_order_relaxed) % readers_.size()];
     }
     return *writers_[round_robin_.fetch_add(1, std::memory_order_relaxed) % writers_.size()];

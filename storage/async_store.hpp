@@ -50,8 +50,9 @@ public:
         const char* file = "";
         unsigned line = 0;
         bool read_only = false;
+        bool on_reader = false;  // where submit() sent it: a reader connection, or the writer(s)
     };
-    // Tests only: told of every job as it is submitted, on the submitting thread. Set it before any job runs.
+    // Tests only: told of every job as it is queued, on the submitting thread. Set it before any job runs.
     void observe_jobs(std::function<void(const job_site&)> observer) { observer_ = std::move(observer); }
 
     // Runs fn(store&) on a writer (round robin; each worker's strand serialises use of its connection) and
@@ -68,9 +69,10 @@ public:
     }
 
     // Like run(), for a fn that only reads: on SQLite it runs on one of the reader connections (read-only: a
-    // write fails), so reads never queue behind the writer; on PostgreSQL on the pool, like run(). Each statement
-    // (or transaction fn opens) sees everything committed before it started, so a read issued after a run() that
-    // wrote has completed sees that write.
+    // write fails) when the writer has nothing queued, so reads need not wait behind it; on PostgreSQL on the
+    // pool, like run(). On SQLite it sees every write whose run() was called before it, completed or not: with a
+    // write still queued, the read queues behind it on the writer. (On PostgreSQL, as between two run()s, only
+    // the completed ones: the pool's connections work side by side.)
     template <class Fn>
     auto read(Fn fn, const char* file = __builtin_FILE(), unsigned line = __builtin_LINE())
         -> boost::asio::awaitable<std::invoke_result_t<Fn&, store&>> {
@@ -97,7 +99,7 @@ private:
         boost::asio::strand<boost::asio::thread_pool::executor_type> strand;
         std::unique_ptr<store> connection;
     };
-    worker& next_worker(bool read_only);
+    worker& next_worker(bool on_reader);
 
     template <class Fn>
     auto submit(Fn fn, job_site site) -> boost::asio::awaitable<std::invoke_result_t<Fn&, store&>> {
@@ -112,16 +114,22 @@ private:
             pending_.fetch_sub(1);
             co_return refused<R>("storage queue full");
         }
-        if (observer_) {
-            observer_(site);
-        }
-
         // These live in this coroutine frame, which the pending handler keeps alive until it is resumed.
         std::optional<R> value;
         bool timed_out = false;
         const auto queued_at = std::chrono::steady_clock::now();
-        worker& w = next_worker(site.read_only);
-        const bool on_reader = site.read_only && !readers_.empty();
+        // A read goes to a reader only while no writer job is queued or running: then every write submitted
+        // before it has committed, and the reader's snapshot holds it. Otherwise it queues behind them on the
+        // writer, as it would without readers, so a read never overtakes a write asked for before it.
+        const bool on_reader = site.read_only && !readers_.empty() && writer_jobs_.load() == 0;
+        if (!on_reader) {
+            writer_jobs_.fetch_add(1);
+        }
+        if (observer_) {
+            site.on_reader = on_reader;
+            observer_(site);
+        }
+        worker& w = next_worker(on_reader);
         co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(std::exception_ptr)>(
             [this, &w, &fn, &value, &timed_out, queued_at, on_reader](auto handler) {
                 // Work on the coroutine's executor keeps its io_context from running dry while fn is running.
@@ -142,6 +150,9 @@ private:
                         } catch (...) {
                             failure = std::current_exception();
                         }
+                    }
+                    if (!on_reader) {
+                        writer_jobs_.fetch_sub(1);
                     }
                     pending_.fetch_sub(1);
                     // post, never dispatch: the coroutine must not continue on this worker thread.
@@ -178,6 +189,7 @@ private:
     std::size_t max_queued_;                     // 0: unbounded
     std::chrono::milliseconds queue_timeout_;    // 0: none
     std::atomic<std::size_t> pending_{0};        // queued or running
+    std::atomic<std::size_t> writer_jobs_{0};    // queued or running on a writer connection
     std::atomic<std::uint64_t> runs_{0};
     std::atomic<std::uint64_t> reader_runs_{0};
     std::function<void(const job_site&)> observer_;

@@ -251,7 +251,7 @@ private:
         storage::store_options& s = c.storage;
         s.backend = backend::sqlite;
         s.pool_size = 4;
-        s.sqlite_readers = 0;  // opt-in: see conf/hush.toml (reads may overtake queued writes)
+        s.sqlite_readers = 2;
         fs::path sqlite_path = resolve(c.data_dir, "hush.db");
         const toml::table* t = section(root, "storage");
         if (t) {

@@ -66,7 +66,7 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.storage.sqlite_path == (c.data_dir / "hush.db").string());
     CHECK(c.storage.postgres_url.empty());
     CHECK(c.storage.pool_size == 4);
-    CHECK(c.storage.sqlite_readers == 0);
+    CHECK(c.storage.sqlite_readers == 2);
     CHECK(c.antispim.chain == std::vector<std::string>{"blocklist", "dos", "rate", "challenge"});
     CHECK(c.antispim.dos.distinct_receivers == 20);
     CHECK(c.antispim.dos.window == std::chrono::seconds{600});
