@@ -14,6 +14,7 @@ cores. For each server, in order:
   logins      --users clients log in: TLS, SCRAM-SHA-1, bind, roster, initial presence
                                                                   → logins/s, server CPU µs per login
   idle        N clients log in and stay idle; the server's RSS is sampled while they hold       → KiB per session
+              (each size on a freshly started server)
   messages    --users clients in pairs exchange messages flat out (10 in flight per sender)
                                                                   → msgs/s, p99, server CPU µs per message
   contacts    (Hush only) the same pairs made mutual roster contacts first, under trust_local_users = false: what
@@ -321,6 +322,16 @@ def settle(server: Server, timeout: float = 30) -> None:
         last = now
 
 
+def restart(server: Server) -> None:
+    server.stop()
+    server.start()
+    # A listening port is not a ready server (ejabberd accepts before its database is up): one login first.
+    deadline = time.monotonic() + 120
+    while loadgen(server, "--users", "2", "--duration", "0", "--prefix", "u")["logged_in"] != 2:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{server.name}: no login succeeds after the restart")
+
+
 def measured_run(server: Server, *args: str) -> tuple[dict, float]:
     """Runs the generator and samples the server's CPU over exactly its measured window; returns the generator's
     JSON and the server's CPU seconds in the window."""
@@ -362,13 +373,7 @@ def measure(name: str, args) -> dict:
             raise RuntimeError(f"{name}: registration: {reg}")
         loadgen(server, "--users", str(args.users), "--register", "--duration", "0", "--prefix", "bot")
         # A fresh process with the accounts on disk: memory figures must not include what registering left behind.
-        server.stop()
-        server.start()
-        # A listening port is not a ready server (ejabberd accepts before its database is up): one login first.
-        deadline = time.monotonic() + 120
-        while loadgen(server, "--users", "2", "--duration", "0", "--prefix", "u")["logged_in"] != 2:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name}: no login succeeds after the restart")
+        restart(server)
 
         print(f"[{name}] logins", file=sys.stderr)
         # The kernel counts a process's CPU in 10 ms ticks: over one round of 200 logins that is a 50 µs step per
@@ -388,6 +393,9 @@ def measure(name: str, args) -> dict:
         results["login_generator_cpu_percent"] = max(r["login_generator_cpu_percent"] for r, _ in rounds)
 
         for n in args.idle:
+            # A fresh process for each size: a heap that held a larger earlier run is reused by the next one, and
+            # the sessions would look cheaper than they are (15,000 after 5,000 showed 16 KiB for Hush's 24).
+            restart(server)
             settle(server)
             rss_before, _ = server.stats()
             proc = loadgen(server, "--users", str(n), "--duration", "0", "--hold", "5", "--concurrency", "100",

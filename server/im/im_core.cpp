@@ -242,6 +242,9 @@ void im_core::cancel_subscriptions(const jid& account, const std::vector<storage
 }
 
 void im_core::sent_copies(const stanza& message, const jid& from, outgoing& out) {
+    if (!ctx_.registry.any_carbons(from)) {
+        return;  // the common case, without copying the account's resources
+    }
     for (const auto& r : ctx_.registry.resources(from.bare())) {
         if (r.carbons && r.full.resource() != from.resource()) {
             out.to_resource(r.full, carbon(message, "sent", from, r.full));
@@ -251,7 +254,7 @@ void im_core::sent_copies(const stanza& message, const jid& from, outgoing& out)
 
 void im_core::received_copies(const stanza& message, const jid& to, const std::vector<std::string>& delivered_to,
                               outgoing& out) {
-    if (skips_carbons(message)) {
+    if (!ctx_.registry.any_carbons(to) || skips_carbons(message)) {
         return;
     }
     for (const auto& r : ctx_.registry.resources(to.bare())) {

@@ -188,7 +188,7 @@ boost::asio::awaitable<void> router::route_to_server(stanza s, const jid& to) {
 boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from, const jid& to, route_origin origin) {
     const stanza_kind kind = s.kind();
     const std::string_view type = s.type();
-    const bool online = !sessions_.resources(to.bare()).empty();
+    const bool online = sessions_.online(to);
 
     // Classify first (antispim/classification.hpp): what the receiver is to the authenticated sender decides
     // whether the stanza is judged, delivered or dropped — for a missing account exactly as for an existing one.
@@ -339,7 +339,7 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
     ctx.contact = relation.contact;
     ctx.stranger = !relation.contact && !relation.trusted_local;
     ctx.record = relation.record;
-    ctx.receiver_online = !sessions_.resources(to.bare()).empty();
+    ctx.receiver_online = sessions_.online(to);
     const antispim::decision d = co_await chain_.evaluate(ctx);
     if (recent_ != nullptr && d.result.kind != antispim::verdict_kind::pass) {
         verdict_record r;

@@ -106,6 +106,21 @@ std::vector<bound_resource> session_registry::resources(const jid& bare) const {
     return out;
 }
 
+bool session_registry::online(const jid& account) const {
+    std::shared_lock lock(mutex_);
+    auto it = by_bare_.find(account.bare_string());
+    return it != by_bare_.end() &&
+           std::any_of(it->second.begin(), it->second.end(), [](const entry& e) { return !e.target.expired(); });
+}
+
+bool session_registry::any_carbons(const jid& account) const {
+    std::shared_lock lock(mutex_);
+    auto it = by_bare_.find(account.bare_string());
+    return it != by_bare_.end() && std::any_of(it->second.begin(), it->second.end(), [](const entry& e) {
+               return e.carbons && !e.target.expired();
+           });
+}
+
 bool session_registry::any_available(const jid& bare) const {
     const auto all_resources = resources(bare);
     return std::any_of(all_resources.begin(), all_resources.end(), [](const bound_resource& r) { return r.available; });

@@ -38,6 +38,10 @@ public:
     std::shared_ptr<session> find(const jid& full) const;
     // Every bound resource of an account (live sessions only).
     std::vector<bound_resource> resources(const jid& bare) const;
+    // Whether the account of `account` (bare or full: its bare part counts) has a live session, and whether one of
+    // them enabled carbons: the per-message checks, without copying the resources.
+    bool online(const jid& account) const;
+    bool any_carbons(const jid& account) const;
     // Whether any resource of the account is available (online, in the RFC 6121 sense).
     bool any_available(const jid& bare) const;
     // The available resources with the highest non-negative priority (RFC 6121 §8.5.2.1.1).

@@ -235,3 +235,25 @@ TEST_CASE("any_available: online means one available resource, whatever its prio
     reg.set_presence(a, false, 0);
     CHECK_FALSE(reg.any_available(bob));
 }
+
+TEST_CASE("online and any_carbons: from a bare or a full JID, live sessions only") {
+    session_registry reg;
+    const auto desk = make_jid("bob@example.org/desk");
+    const auto laptop = make_jid("bob@example.org/laptop");
+    CHECK_FALSE(reg.online(desk.bare()));
+    auto s = std::make_shared<null_session>();
+    auto t = std::make_shared<null_session>();
+    reg.bind(desk, s);
+    reg.bind(laptop, t);
+    CHECK(reg.online(desk.bare()));
+    CHECK(reg.online(make_jid("bob@example.org/elsewhere")));  // the account counts, not the resource
+    CHECK_FALSE(reg.online(make_jid("carol@example.org")));
+    CHECK_FALSE(reg.any_carbons(desk));
+    reg.set_carbons(laptop, true);
+    CHECK(reg.any_carbons(desk.bare()));
+    t.reset();  // the session with carbons is gone, its binding not yet
+    CHECK_FALSE(reg.any_carbons(desk.bare()));
+    CHECK(reg.online(desk.bare()));
+    s.reset();
+    CHECK_FALSE(reg.online(desk.bare()));
+}
