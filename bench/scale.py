@@ -106,10 +106,12 @@ def main() -> int:
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
-        base, slope = fit([(r["sessions"], r["rss_kib"]) for r in rows])
-        summary = {"fit_base_kib": base, "fit_kib_per_session": slope,
-                   "estimate_100000_mib": (base + slope * 100000) / 1024}
-        print(json.dumps(summary), flush=True)
+        summary = {}
+        if len(rows) > 1:
+            base, slope = fit([(r["sessions"], r["rss_kib"]) for r in rows])
+            summary = {"fit_base_kib": base, "fit_kib_per_session": slope,
+                       "estimate_100000_mib": (base + slope * 100000) / 1024}
+            print(json.dumps(summary), flush=True)
         if args.out:
             Path(args.out).write_text(json.dumps({"rows": rows, "fit": summary}, indent=1) + "\n")
     finally:

@@ -238,6 +238,7 @@ asio::awaitable<void> c2s_session::finish_sasl(sasl_step step) {
         spdlog::info("c2s {}: authenticated as {}", peer_address_, jid_.bare_string());
         send(sasl_element("success", step.payload));
         phase_ = phase::authenticated;
+        sasl_.reset();  // authenticated once for the life of the stream: nothing to keep
         restart_stream();
         // jid_ is bare here; the registry only sees it once a resource is bound.
         co_return;

@@ -152,21 +152,25 @@ void xmpp_stream::enqueue(shared_bytes bytes) {
 
 asio::awaitable<void> xmpp_stream::writer() {
     auto self = shared_from_this();
-    std::vector<asio::const_buffer> batch;
     while (!socket_closed_) {
         if (outbox_.empty()) {
             flushed_.cancel();
             if (closing_) {
                 break;
             }
+            std::vector<shared_bytes>().swap(outbox_);  // an idle connection holds no queue
             co_await writer_wake_.async_wait(tuple_awaitable);
             continue;
         }
         // Take everything queued so far (bounded) and write it in one gathered call.
-        const std::size_t n = std::min<std::size_t>(outbox_.size(), 64);
-        batch.clear();
-        std::vector<shared_bytes> in_flight(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(n));
+        const auto n = static_cast<std::ptrdiff_t>(std::min<std::size_t>(outbox_.size(), 64));
+        std::vector<shared_bytes> in_flight(std::make_move_iterator(outbox_.begin()),
+                                            std::make_move_iterator(outbox_.begin() + n));
+        outbox_.erase(outbox_.begin(), outbox_.begin() + n);
+        std::vector<asio::const_buffer> batch;
+        batch.reserve(in_flight.size());
         for (const auto& b : in_flight) {
+            outbox_bytes_ -= b->size();
             batch.emplace_back(asio::buffer(*b));
         }
         writing_ = true;
@@ -186,10 +190,6 @@ asio::awaitable<void> xmpp_stream::writer() {
             std::tie(ec, std::ignore) = co_await asio::async_write(socket_, batch, tuple_awaitable);
         }
         writing_ = false;
-        for (std::size_t i = 0; i < n && !outbox_.empty(); ++i) {
-            outbox_bytes_ -= outbox_.front()->size();
-            outbox_.pop_front();
-        }
         if (ec) {
             closing_ = true;
             outbox_.clear();
@@ -350,7 +350,6 @@ asio::awaitable<void> xmpp_stream::reader() {
         close_socket();
         co_return;
     }
-    std::vector<xml::stream_event> events;
     boost::system::error_code mode_ec;
     socket_.non_blocking(true, mode_ec);
     while (!socket_closed_) {
@@ -379,7 +378,7 @@ asio::awaitable<void> xmpp_stream::reader() {
         if (closing_) {
             continue;  // draining until the peer closes or the grace period ends
         }
-        events.clear();
+        std::vector<xml::stream_event> events;  // per read: an idle stream keeps no capacity
         auto error = parser_.feed(std::string_view(buffer, n), events);
         for (auto& event : events) {
             co_await handle_event(event);

@@ -6,11 +6,11 @@
 // are supervised (server/stream/supervised.hpp): if one throws, the stream closes with <internal-server-error/>
 // and is torn down as on any disconnect (on_close_begun, then on_disconnected).
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -121,7 +121,9 @@ private:
     bool header_sent_ = false;
     bool disconnected_ = false;  // on_disconnected() has been called
 
-    std::deque<shared_bytes> outbox_;
+    // Queued, not yet taken by the writer: a vector released whenever it runs empty (a deque would keep a
+    // 512-byte node for the life of an idle connection). outbox_bytes_ counts what is queued.
+    std::vector<shared_bytes> outbox_;
     std::size_t outbox_bytes_ = 0;
     bool writing_ = false;
     boost::asio::steady_timer writer_wake_;
