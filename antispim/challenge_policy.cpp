@@ -105,6 +105,8 @@ public:
             service_.with_engine([&](as::challenge_engine& e) { return e.on_stanza(preview, settings, as::clock_type::now()); });
         const bool exists = record->account_exists;
         const bool online = ctx.receiver_online;
+        // The effect runs within the routing of the stanza, while the note lives (see spim_context::sender_note).
+        as::contact_note* const note = ctx.sender_note;
         using kind = as::stranger_outcome::kind;
         switch (outcome.what) {
         case kind::blocked: {
@@ -114,10 +116,10 @@ public:
         }
         case kind::locked_out: {
             as::verdict v = make(as::verdict_kind::defer, "stranger-locked-out",
-                                 [svc, receiver, sender_bare, settings, exists](const stanza&, outgoing&) -> asio::awaitable<void> {
+                                 [svc, receiver, sender_bare, settings, exists, note](const stanza&, outgoing&) -> asio::awaitable<void> {
                                      // The lockout starts over (seed step k); the router sends the error.
                                      auto step = co_await svc->record_stranger_stanza(receiver, sender_bare, settings,
-                                                                                      exists, nullptr);
+                                                                                      exists, nullptr, true, note);
                                      if (!step) {
                                          spdlog::error("antispim: cannot record a lockout of {} for {}: {}",
                                                        sender_bare, receiver.bare_string(), step.error());
@@ -132,10 +134,10 @@ public:
         case kind::resend:
             co_return result(make(
                 as::verdict_kind::hold, outcome.what == kind::challenge ? "stranger-challenged" : "stranger-held",
-                [svc, receiver, sender, sender_bare, settings, exists, online](const stanza& held,
-                                                                               outgoing& out) -> asio::awaitable<void> {
-                    auto step =
-                        co_await svc->record_stranger_stanza(receiver, sender_bare, settings, exists, &held, online);
+                [svc, receiver, sender, sender_bare, settings, exists, online, note](const stanza& held,
+                                                                                     outgoing& out) -> asio::awaitable<void> {
+                    auto step = co_await svc->record_stranger_stanza(receiver, sender_bare, settings, exists, &held,
+                                                                     online, note);
                     if (!step) {
                         spdlog::error("antispim: cannot hold a stanza from {} for {}: {}", sender_bare,
                                       receiver.bare_string(), step.error());

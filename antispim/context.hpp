@@ -21,6 +21,16 @@ struct receiver_record {
     sender_state state;  // this sender as the receiver's challenge sees it
 };
 
+// A local user's note that it wrote to someone first (which makes them its contact), not stored yet: the
+// addressee's atomic decision stores it in its own transaction (one storage round trip less), or the router has
+// it stored (stranger_oracle::store_note) before the stanza goes any further.
+struct contact_note {
+    std::string domain;  // the user's
+    std::string user;
+    std::string target;  // the bare JID written to
+    bool pending = false;
+};
+
 struct spim_context {
     explicit spim_context(const hush::stanza& s) : stanza(s) {}
 
@@ -42,6 +52,9 @@ struct spim_context {
     // The receiver has a session (the router knows): if not, what the layer tells it goes straight to its
     // offline messages, in the storage operation that caused it, instead of being routed there.
     bool receiver_online = true;
+    // A local sender's deferred note (see contact_note), for the atomic decision to store; null when none. It
+    // lives as long as the routing of the stanza, so only for what runs within it (a verdict's effect).
+    contact_note* sender_note = nullptr;
     origin_kind origin = origin_kind::local_session;
     std::string origin_domain;  // the authenticated domain the stanza arrived from
     std::string peer_address;   // IP address of the connection it arrived on

@@ -2,6 +2,7 @@
 // The one small interface between the router and the anti-SPIM layer (besides the chain itself): what the router
 // asks the layer for every stanza routed to an account, tells it of every stanza a local user sends, and asks of
 // every local user's first contacts. The server wires the layer's services in; antispim/ never includes server/.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "protocol/jid.hpp"
 #include "protocol/outgoing.hpp"
 #include "protocol/stanza.hpp"
+#include "storage/store.hpp"
 
 namespace hush {
 
@@ -27,18 +29,40 @@ struct relation_facts {
     std::shared_ptr<const antispim::receiver_record> record;  // strangers only
 };
 
+// What the router reads next for a local user's stanza to another local account: what the sender is to the
+// addressee (stranger_oracle::relation with `check_exists`). When the outbound guard reads storage for the stanza
+// anyway, this is read in the same job (one round trip instead of two) and `facts` is set; else the router reads it.
+struct relation_ahead {
+    bool check_exists = false;
+    std::optional<relation_facts> facts;
+};
+
+// Reads another part of the layer runs inside the oracle's read job (stranger_oracle::stranger_to_user), so that
+// one storage round trip serves both. It runs on a storage thread: it touches only what it captured.
+using companion_read = std::function<storage::result<void>(storage::store&)>;
+
 // Who is a stranger to whom (antispim_service): asked for every stanza routed to an account, and told of every
 // stanza a local user sends, since writing to someone first makes them a contact.
 class stranger_oracle {
 public:
     virtual ~stranger_oracle() = default;
-    // No real relationship (local trust does not count): for the outbound guard, from the sender's side.
-    virtual boost::asio::awaitable<bool> is_stranger(const jid& receiver_bare, const jid& sender) = 0;
+    // For the outbound guard: is `to` a stranger to the local `user` who writes to it (no real relationship; local
+    // trust does not count)? In ONE storage read, which also runs `also` (the guard's reads of the user's account)
+    // when `to` is a stranger, and, when `ahead` is given, reads what the user is to `to` for the router. A failed
+    // read says "stranger" (failing open would let spam through) and leaves `ahead` unset.
+    virtual boost::asio::awaitable<bool> stranger_to_user(const jid& user, const jid& to, const companion_read& also,
+                                                          relation_ahead* ahead) = 0;
     // `check_exists`: whether the account's existence is still unknown (no session online).
     virtual boost::asio::awaitable<hush::expected<relation_facts, std::string>> relation(const jid& receiver_bare,
                                                                                         const jid& sender,
                                                                                         bool check_exists) = 0;
-    virtual boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to) = 0;
+    // Told of every stanza a local user sends. The note that the user wrote to `to` first is stored at once, or,
+    // when `defer` is given, put there for the caller: the addressee's atomic decision stores it in its own
+    // transaction (spim_context::sender_note), and whatever is still pending goes through store_note.
+    virtual boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to,
+                                                  antispim::contact_note* defer) = 0;
+    // Stores a deferred note, if still pending.
+    virtual boost::asio::awaitable<void> store_note(antispim::contact_note& note) = 0;
 };
 
 // Stanzas addressed to the server itself that are not requests (iq results and errors, messages): the
@@ -58,9 +82,10 @@ struct outbound_refusal {
 class outbound_filter {
 public:
     virtual ~outbound_filter() = default;
-    // What it wants sent (a notice to the admins) goes into `out`.
+    // What it wants sent (a notice to the admins) goes into `out`. `ahead`: see relation_ahead (may be null).
     virtual boost::asio::awaitable<std::optional<outbound_refusal>> check(const stanza& s, const jid& from,
-                                                                          const jid& to, outgoing& out) = 0;
+                                                                          const jid& to, outgoing& out,
+                                                                          relation_ahead* ahead) = 0;
 };
 
 }  // namespace hush

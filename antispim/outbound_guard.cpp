@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <memory>
 #include <set>
 
 #include "antispim/context.hpp"
@@ -69,7 +70,8 @@ asio::awaitable<void> outbound_guard::flag(const jid& account, std::string state
 }
 
 asio::awaitable<std::optional<outbound_refusal>> outbound_guard::check(const stanza& s, const jid& from,
-                                                                       const jid& to, outgoing& out) {
+                                                                       const jid& to, outgoing& out,
+                                                                       relation_ahead* ahead) {
     if (!options_.enabled || from.equals_bare(to) || !to.has_node() ||
         !antispim::is_first_contact(antispim::path_of(s)) || s.kind() == stanza_kind::iq) {
         co_return std::nullopt;
@@ -78,19 +80,18 @@ asio::awaitable<std::optional<outbound_refusal>> outbound_guard::check(const sta
     if (s.kind() == stanza_kind::message && !s.element().child("body")) {
         co_return std::nullopt;
     }
-    // From the sender's side: is the addressee someone it has no relation with?
-    if (!co_await strangers_.is_stranger(from.bare(), to)) {
-        co_return std::nullopt;
-    }
     const std::string account = from.bare_string();
-    // The account's flag and its age in one read.
+    // The account's flag and its age, read in the same job as whether the addressee is a stranger to it (when it
+    // is), and with what the router reads next (`ahead`): one storage round trip.
     struct facts {
+        bool read = false;
         std::optional<storage::account_flag> flag;
         bool young = false;
     };
-    auto read_facts = [account, d = from.domain(), u = from.node(), now = unix_now(),
-                       new_account = std::chrono::duration_cast<std::chrono::seconds>(options_.new_account).count()](
-                          storage::store& st) -> storage::result<facts> {
+    auto found = std::make_shared<facts>();
+    companion_read read_facts = [found, account, d = from.domain(), u = from.node(), now = unix_now(),
+                                 new_account = std::chrono::duration_cast<std::chrono::seconds>(options_.new_account)
+                                                   .count()](storage::store& st) -> storage::result<void> {
         facts out;
         auto flag = st.get_account_flag(account);
         if (!flag) {
@@ -104,13 +105,23 @@ asio::awaitable<std::optional<outbound_refusal>> outbound_guard::check(const sta
             }
             out.young = *created && now - **created < new_account;
         }
-        return out;
+        out.read = true;
+        *found = std::move(out);
+        return {};
     };
-    auto read = co_await store_.read(std::move(read_facts));
-    if (!read) {
-        spdlog::error("antispim: outbound protection cannot read the flag of {}: {}", account, read.error().message);
+    // From the sender's side: is the addressee someone it has no relation with?
+    if (!co_await strangers_.stranger_to_user(from.bare(), to, read_facts, ahead)) {
+        co_return std::nullopt;
     }
-    const std::optional<storage::account_flag> existing = read ? read->flag : std::nullopt;
+    if (!found->read) {
+        // The shared read failed (or never got to it): a read of its own, as alone.
+        auto read = co_await store_.read([read_facts](storage::store& st) { return read_facts(st); });
+        if (!read) {
+            spdlog::error("antispim: outbound protection cannot read the flag of {}: {}", account,
+                          read.error().message);
+        }
+    }
+    const std::optional<storage::account_flag> existing = found->flag;  // unread: none, and not young
     const bool already_flagged = existing && existing->state == "flagged";
     if (existing && existing->state == "suspended") {
         if (options_.dry_run) {
@@ -122,7 +133,7 @@ asio::awaitable<std::optional<outbound_refusal>> outbound_guard::check(const sta
                                    "contacting new people is suspended for this account; ask the server's "
                                    "administrator"};
     }
-    const bool young = read && read->young;
+    const bool young = found->young;
     const std::size_t throttle_at = young ? options_.new_throttle_at : options_.throttle_at;
     const std::size_t suspend_at = young ? options_.new_suspend_at : options_.suspend_at;
     const std::size_t reached = record(account, to.bare_string(), std::chrono::steady_clock::now());

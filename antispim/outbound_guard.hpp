@@ -33,7 +33,8 @@ public:
                    std::size_t max_accounts = default_max_accounts, std::atomic<std::uint64_t>* evictions = nullptr);
 
     boost::asio::awaitable<std::optional<outbound_refusal>> check(const stanza& s, const jid& from,
-                                                                  const jid& to, outgoing& out) override;
+                                                                  const jid& to, outgoing& out,
+                                                                  relation_ahead* ahead) override;
 
     // Counts `target` for `account` at `now`; returns the distinct targets within the window (bounded memory).
     std::size_t record(const std::string& account, const std::string& target, std::chrono::steady_clock::time_point now);

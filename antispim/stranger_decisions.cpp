@@ -23,16 +23,34 @@ constexpr std::string_view notice_key = "antispim:notice";
 
 asio::awaitable<hush::expected<antispim_service::stranger_step, std::string>> antispim_service::record_stranger_stanza(
     const jid& r, const std::string& sender_bare, const as::challenge_settings& settings, bool account_exists,
-    const stanza* to_hold, bool receiver_online) {
+    const stanza* to_hold, bool receiver_online, as::contact_note* note) {
     using result = hush::expected<stranger_step, std::string>;
     const auto now = as::clock_type::now();
+    // A local sender's note that it wrote first, carried in: stored in this operation, not in a round trip of its own.
+    std::optional<as::contact_note> carried;
+    if (note != nullptr && note->pending) {
+        carried = *note;
+    }
     if (!account_exists) {
         // The same steps as for an account, in memory; what would be held is only counted. One storage round trip
         // all the same (it finds nothing), so the answer takes as long as for an account: no timing class either.
-        auto same_cost = co_await store_.run([d = r.domain(), u = r.node(), sender_bare](storage::store& st) {
-            return docs::get_state(st, d, u, sender_bare);
+        // The sender's note is stored in it as for an account.
+        struct same_cost {
+            storage::result<void> noted;
+        };
+        auto cost = co_await store_.run([d = r.domain(), u = r.node(), sender_bare,
+                                         carried](storage::store& st) -> storage::result<same_cost> {
+            same_cost out{{}};
+            if (carried) {
+                out.noted = docs::note_contact(st, carried->domain, carried->user, carried->target);
+            }
+            (void)docs::get_state(st, d, u, sender_bare);  // only the round trip matters: it finds nothing
+            return out;
         });
-        (void)same_cost;  // only the round trip matters: there is no account, so it finds nothing
+        if (carried && cost) {
+            note->pending = false;
+            noted(*carried, cost->noted);
+        }
         std::lock_guard lock(engine_mutex_);
         auto& p = phantoms_[r.bare_string() + " " + sender_bare];
         stranger_step step;
@@ -50,7 +68,7 @@ asio::awaitable<hush::expected<antispim_service::stranger_step, std::string>> an
         step.state = p.state;
         co_return result(std::move(step));
     }
-    auto decide = [this, r, d = r.domain(), u = r.node(), sender_bare, settings, now, receiver_online,
+    auto decide = [this, r, d = r.domain(), u = r.node(), sender_bare, settings, now, receiver_online, carried,
                    quota = cfg_.offline_quota,
                    xml = to_hold != nullptr ? to_hold->serialize() : std::string(), hold = to_hold != nullptr,
                    expiry = held_expiry_seconds(), limits = held_limits(),
@@ -59,11 +77,17 @@ asio::awaitable<hush::expected<antispim_service::stranger_step, std::string>> an
         // Read, decide and write under the account's lock: a parallel stanza of the same sender waits for this
         // one and then sees what it wrote.
         return storage::atomically(st, d, u, [&]() -> storage::result<stranger_step> {
+            stranger_step step;
+            if (carried) {
+                // The sender's account, not the one locked: a step of its own (a savepoint), so that its failure
+                // (say, the sender's account deleted meanwhile) fails only the note, as a write of its own would.
+                step.sender_noted = st.tentatively(
+                    [&] { return docs::note_contact(st, carried->domain, carried->user, carried->target); });
+            }
             auto state = docs::get_state(st, d, u, sender_bare);
             if (!state) {
                 return hush::unexpected<storage::error>(state.error());
             }
-            stranger_step step;
             as::sender_state next = *state;
             step.outcome = with_engine([&](as::challenge_engine& e) { return e.on_stanza(next, settings, now); });
             const bool holds = hold && (step.outcome.what == as::stranger_outcome::kind::challenge ||
@@ -118,7 +142,11 @@ asio::awaitable<hush::expected<antispim_service::stranger_step, std::string>> an
     };
     auto step = co_await store_.run(std::move(decide));
     if (!step) {
-        co_return hush::unexpected<std::string>(step.error().message);
+        co_return hush::unexpected<std::string>(step.error().message);  // the note, rolled back, is still pending
+    }
+    if (carried) {
+        note->pending = false;
+        noted(*carried, step->sender_noted);
     }
     co_return result(std::move(*step));
 }

@@ -17,7 +17,10 @@ namespace asio = boost::asio;
 namespace as = antispim;
 namespace docs = antispim_documents;
 using stranger_detail::approved_now;
+using stranger_detail::load_relation;
 using stranger_detail::read_record;
+using stranger_detail::relation_loaded;
+using stranger_detail::relation_plan;
 
 namespace {
 
@@ -122,12 +125,57 @@ std::int64_t antispim_service::held_expiry_seconds() const {
 
 
 asio::awaitable<bool> antispim_service::is_stranger(const jid& r, const jid& sender) {
-    if (sender.equals_bare(r) || (!sender.has_node() && is_local_(sender.domain()))) {
+    co_return co_await stranger_to_user(r, sender, {}, nullptr);
+}
+
+asio::awaitable<bool> antispim_service::stranger_to_user(const jid& user, const jid& to, const companion_read& also,
+                                                         relation_ahead* ahead) {
+    if (to.equals_bare(user) || (!to.has_node() && is_local_(to.domain()))) {
         co_return false;
     }
-    auto found = co_await relation(r, sender, false);
-    // The chain decides what a stranger gets; failing open would let spam through.
-    co_return !found || !found->contact;
+    auto mine = plan_relation(user.bare(), to, false);
+    if (mine.answered) {
+        co_return !mine.facts.contact;  // a contact, from memory: nothing to read, for the guard or ahead
+    }
+    std::optional<relation_plan> theirs;
+    if (ahead != nullptr) {
+        theirs = plan_relation(to.bare(), user, ahead->check_exists);
+    }
+    // One job: the user's side, the companion's reads when `to` is a stranger to it, `to`'s side. Only the
+    // user's side failing fails the job; the others' failures are theirs (re-read later, as alone).
+    struct both {
+        relation_loaded mine;
+        std::optional<storage::result<relation_loaded>> theirs;
+    };
+    auto load = [mine, theirs, also](storage::store& s) -> storage::result<both> {
+        auto first = load_relation(s, mine);
+        if (!first) {
+            return hush::unexpected<storage::error>(first.error());
+        }
+        both out{std::move(*first), std::nullopt};
+        if (also && !stranger_detail::loaded_contact(out.mine)) {
+            (void)also(s);  // it records what it read; unread, its owner reads it again
+        }
+        if (theirs && !theirs->answered) {
+            out.theirs = load_relation(s, *theirs);
+        }
+        return out;
+    };
+    auto got = co_await store_.read(std::move(load));
+    if (!got) {
+        co_return true;  // the chain decides what a stranger gets; failing open would let spam through
+    }
+    if (theirs) {
+        if (theirs->answered) {
+            ahead->facts = std::move(theirs->facts);
+        } else if (got->theirs) {
+            if (auto facts = finish_relation(*theirs, std::move(*got->theirs)); facts) {
+                ahead->facts = std::move(*facts);
+            }
+        }
+    }
+    auto facts = finish_relation(mine, std::move(got->mine));
+    co_return !facts || !facts->contact;
 }
 
 bool antispim_service::is_established_cached(const std::string& sender_bare) {
@@ -145,110 +193,131 @@ asio::awaitable<hush::expected<relation_facts, std::string>> antispim_service::r
                                                                                        const jid& sender,
                                                                                        bool check_exists) {
     using result = hush::expected<relation_facts, std::string>;
-    relation_facts facts;
-    const std::string receiver_bare = r.bare_string();
-    const std::string sender_bare = sender.bare_string();
+    auto plan = plan_relation(r, sender, check_exists);
+    if (plan.answered) {
+        co_return result(std::move(plan.facts));
+    }
+    // Only reads (the key, too, is only looked at): on a reader connection, never queued behind writes.
+    auto got = co_await store_.read([plan](storage::store& s) { return load_relation(s, plan); });
+    co_return finish_relation(plan, std::move(got));
+}
+
+relation_plan antispim_service::plan_relation(const jid& r, const jid& sender, bool check_exists) {
+    relation_plan plan;
+    plan.receiver = r;
+    plan.receiver_bare = r.bare_string();
+    plan.sender_bare = sender.bare_string();
+    plan.pair_key = plan.receiver_bare + " " + plan.sender_bare;
+    plan.d = r.domain();
+    plan.u = r.node();
+    plan.sd = sender.domain();
+    plan.su = sender.node();
+    plan.check_exists = check_exists;
     const bool local_sender = sender.has_node() && is_local_(sender.domain());
-    const bool established_known = local_sender && is_established_cached(sender_bare);
+    plan.established_known = local_sender && is_established_cached(plan.sender_bare);
+    plan.check_trust = local_sender && cfg_.trust_local_users && !plan.established_known;
+    plan.defaults = cfg_.challenge;
+    plan.min_age = std::chrono::duration_cast<std::chrono::seconds>(cfg_.trusted_after).count();
+    plan.min_contacts = cfg_.trusted_min_contacts;
+    plan.now = unix_seconds(as::clock_type::now());
     {
         std::lock_guard lock(engine_mutex_);
         const auto now = as::clock_type::now();
         // Errors come from the address the stanza went to (RFC 6120 §8.3.1): the same bare JID, or domain.
-        if (const auto* at = addressed_.peek(receiver_bare + " " + sender_bare); at != nullptr && now - *at < answer_window) {
-            facts.answers_receiver = true;
+        if (const auto* at = addressed_.peek(plan.pair_key); at != nullptr && now - *at < answer_window) {
+            plan.facts.answers_receiver = true;
         }
-        facts.joined_room = joined_.peek(receiver_bare + " " + sender_bare) != nullptr;
+        plan.facts.joined_room = joined_.peek(plan.pair_key) != nullptr;
     }
-    struct loaded {
-        bool exists = true;
-        bool contact = false;
-        bool established = false;
-        std::optional<as::receiver_record> record;
-    };
     // A contact of an online receiver is answered from memory while nothing that could end a relationship has
     // been written since it was read (and for at most contact_cache_ttl, for what another process writes).
-    const std::string pair_key = receiver_bare + " " + sender_bare;
-    const std::uint64_t generation = store_.relations_generation();  // before the read that may fill the cache
+    plan.generation = store_.relations_generation();  // before the read that may fill the cache
     if (!check_exists) {
         std::lock_guard lock(engine_mutex_);
-        if (const auto* cached = contacts_.peek(pair_key); cached != nullptr && cached->generation == generation &&
-                                                            as::clock_type::now() - cached->at < contact_cache_ttl) {
-            facts.contact = true;
-            co_return result(std::move(facts));
+        if (const auto* cached = contacts_.peek(plan.pair_key); cached != nullptr &&
+                                                                 cached->generation == plan.generation &&
+                                                                 as::clock_type::now() - cached->at < contact_cache_ttl) {
+            plan.facts.contact = true;
+            plan.answered = true;
         }
     }
-    const bool check_trust = local_sender && cfg_.trust_local_users && !established_known;
-    auto load = [d = r.domain(), u = r.node(), sender_bare, sd = sender.domain(), su = sender.node(), check_exists,
-                 check_trust, defaults = cfg_.challenge,
-                 min_age = std::chrono::duration_cast<std::chrono::seconds>(cfg_.trusted_after).count(),
-                 min_contacts = cfg_.trusted_min_contacts,
-                 now = unix_seconds(as::clock_type::now())](storage::store& s) -> storage::result<loaded> {
-        loaded out;
-        if (check_exists) {
-            auto exists = s.account_exists(d, u);
-            if (!exists) {
-                return hush::unexpected<storage::error>(exists.error());
-            }
-            out.exists = *exists;
-            if (!out.exists) {
-                return out;  // nothing else to read: the answer comes from memory, shaped as for an account
-            }
+    return plan;
+}
+
+namespace stranger_detail {
+
+storage::result<relation_loaded> load_relation(storage::store& s, const relation_plan& p) {
+    relation_loaded out;
+    if (p.check_exists) {
+        auto exists = s.account_exists(p.d, p.u);
+        if (!exists) {
+            return hush::unexpected<storage::error>(exists.error());
         }
-        auto rel = related(s, d, u, sender_bare);
-        if (!rel) {
-            return hush::unexpected<storage::error>(rel.error());
+        out.exists = *exists;
+        if (!out.exists) {
+            return out;  // nothing else to read: the answer comes from memory, shaped as for an account
         }
-        out.contact = *rel;
-        if (out.contact) {
-            return out;
-        }
-        if (check_trust) {
-            auto created = s.account_created_at(sd, su);
-            if (!created) {
-                return hush::unexpected<storage::error>(created.error());
-            }
-            if (*created && now - **created >= min_age) {
-                std::size_t mutual = 0;
-                if (min_contacts > 0) {
-                    auto roster = s.get_roster(sd, su);
-                    if (!roster) {
-                        return hush::unexpected<storage::error>(roster.error());
-                    }
-                    for (const auto& item : *roster) {
-                        mutual += item.sub == storage::subscription::both ? 1 : 0;
-                    }
-                }
-                out.established = mutual >= min_contacts;
-            }
-        }
-        auto record = read_record(s, d, u, sender_bare, defaults, false);
-        if (!record) {
-            return hush::unexpected<storage::error>(record.error());
-        }
-        out.record = std::move(*record);
+    }
+    auto rel = related(s, p.d, p.u, p.sender_bare);
+    if (!rel) {
+        return hush::unexpected<storage::error>(rel.error());
+    }
+    out.contact = *rel;
+    if (out.contact) {
         return out;
-    };
-    // Only reads (the key, too, is only looked at): on a reader connection, never queued behind writes.
-    auto got = co_await store_.read(std::move(load));
-    if (!got) {
-        co_return hush::unexpected<std::string>(got.error().message);
     }
+    if (p.check_trust) {
+        auto created = s.account_created_at(p.sd, p.su);
+        if (!created) {
+            return hush::unexpected<storage::error>(created.error());
+        }
+        if (*created && p.now - **created >= p.min_age) {
+            std::size_t mutual = 0;
+            if (p.min_contacts > 0) {
+                auto roster = s.get_roster(p.sd, p.su);
+                if (!roster) {
+                    return hush::unexpected<storage::error>(roster.error());
+                }
+                for (const auto& item : *roster) {
+                    mutual += item.sub == storage::subscription::both ? 1 : 0;
+                }
+            }
+            out.established = mutual >= p.min_contacts;
+        }
+    }
+    auto record = read_record(s, p.d, p.u, p.sender_bare, p.defaults, false);
+    if (!record) {
+        return hush::unexpected<storage::error>(record.error());
+    }
+    out.record = std::move(*record);
+    return out;
+}
+
+}  // namespace stranger_detail
+
+hush::expected<relation_facts, std::string> antispim_service::finish_relation(relation_plan& plan,
+                                                                            storage::result<relation_loaded> got) {
+    using result = hush::expected<relation_facts, std::string>;
+    if (!got) {
+        return hush::unexpected<std::string>(got.error().message);
+    }
+    relation_facts facts = std::move(plan.facts);
     facts.account_exists = got->exists;
     facts.contact = got->contact;
     if (got->exists && got->contact) {
         std::lock_guard lock(engine_mutex_);
-        contacts_.insert_or_assign(pair_key, cached_contact{generation, as::clock_type::now()});
+        contacts_.insert_or_assign(plan.pair_key, cached_contact{plan.generation, as::clock_type::now()});
     }
     if (got->established) {
         std::lock_guard lock(engine_mutex_);
-        established_.insert_or_assign(sender_bare, true);
+        established_.insert_or_assign(plan.sender_bare, true);
     }
-    facts.trusted_local = !facts.contact && (established_known || got->established);
+    facts.trusted_local = !facts.contact && (plan.established_known || got->established);
     if (!got->exists) {
-        auto record = phantom_record(r, sender_bare);  // from memory: no more storage
+        auto record = phantom_record(plan.receiver, plan.sender_bare);  // from memory: no more storage
         facts.contact = approved_now(record);
         facts.record = std::make_shared<const as::receiver_record>(std::move(record));
-        co_return result(std::move(facts));
+        return result(std::move(facts));
     }
     if (got->record) {
         facts.contact = approved_now(*got->record);  // approved through the challenge, under the current key
@@ -259,7 +328,7 @@ asio::awaitable<hush::expected<relation_facts, std::string>> antispim_service::r
     if (facts.contact) {
         facts.trusted_local = false;
     }
-    co_return result(std::move(facts));
+    return result(std::move(facts));
 }
 
 asio::awaitable<hush::expected<as::receiver_record, std::string>> antispim_service::load_record(
@@ -307,7 +376,8 @@ as::receiver_record antispim_service::phantom_record(const jid& r, const std::st
     return record;
 }
 
-asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& from, const jid& to) {
+asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& from, const jid& to,
+                                                 as::contact_note* defer) {
     const std::string user = from.bare_string();
     const std::string target = to.bare_string();
     {
@@ -344,15 +414,33 @@ asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& fro
         }
     }
     // Written (again) once per sweep interval at most: a note's age is how long it has not been used.
-    auto note = [d = from.domain(), u = from.node(), target](storage::store& st) {
-        return docs::note_contact(st, d, u, target);
-    };
-    if (auto noted = co_await store_.run(std::move(note)); !noted) {
-        spdlog::error("antispim: cannot note that {} wrote to {}: {}", user, target, noted.error().message);
+    as::contact_note note{from.domain(), from.node(), target, true};
+    if (defer != nullptr) {
+        *defer = std::move(note);
         co_return;
     }
+    co_await store_note(note);
+}
+
+asio::awaitable<void> antispim_service::store_note(as::contact_note& note) {
+    if (!note.pending) {
+        co_return;
+    }
+    note.pending = false;
+    auto write = [d = note.domain, u = note.user, target = note.target](storage::store& st) {
+        return docs::note_contact(st, d, u, target);
+    };
+    noted(note, co_await store_.run(std::move(write)));
+}
+
+void antispim_service::noted(const as::contact_note& note, const storage::result<void>& stored) {
+    const std::string user = note.user.empty() ? note.domain : note.user + "@" + note.domain;
+    if (!stored) {
+        spdlog::error("antispim: cannot note that {} wrote to {}: {}", user, note.target, stored.error().message);
+        return;
+    }
     std::lock_guard lock(engine_mutex_);
-    noted_.insert_or_assign(pair, true);  // bounded; forgetting only costs one storage read later
+    noted_.insert_or_assign(user + " " + note.target, true);  // bounded; forgetting only costs one read later
 }
 
 storage::held_limits antispim_service::held_limits() const {

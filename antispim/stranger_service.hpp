@@ -28,6 +28,11 @@
 
 namespace hush {
 
+namespace stranger_detail {
+struct relation_plan;
+struct relation_loaded;
+}  // namespace stranger_detail
+
 class antispim_service final : public stranger_oracle {
 public:
     // `consensus`: where users' blocks, reports and lockouts are counted (may be null). `challenge_listing`:
@@ -41,11 +46,16 @@ public:
     }
 
     // stranger_oracle
-    boost::asio::awaitable<bool> is_stranger(const jid& receiver_bare, const jid& sender) override;
+    boost::asio::awaitable<bool> stranger_to_user(const jid& user, const jid& to, const companion_read& also,
+                                                  relation_ahead* ahead) override;
     boost::asio::awaitable<hush::expected<relation_facts, std::string>> relation(const jid& receiver_bare,
                                                                                 const jid& sender,
                                                                                 bool check_exists) override;
-    boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to) override;
+    boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to,
+                                          antispim::contact_note* defer) override;
+    boost::asio::awaitable<void> store_note(antispim::contact_note& note) override;
+    // No real relationship of the receiver with the sender (stranger_to_user alone).
+    boost::asio::awaitable<bool> is_stranger(const jid& receiver_bare, const jid& sender);
 
     // The receiver's challenge data and this sender's state in one storage operation; for a missing account the
     // same shapes from memory (server default settings, a per-process key), so answers cannot tell them apart.
@@ -96,6 +106,7 @@ public:
         std::size_t notify_requests = 0;  // > 0: tell the receiver this many requests wait (at most once a day)
         bool notice_offline = false;      // that notice is already with the (offline) receiver's offline messages
         std::vector<storage::evicted_request> evicted;  // older requests dropped to make room: tell their senders
+        storage::result<void> sender_noted;  // the carried note of a local sender, if any, was stored
     };
     storage::held_limits held_limits() const;
     void send_eviction_notice(const storage::evicted_request& evicted, outgoing& out);
@@ -107,9 +118,12 @@ public:
     // The receiver's notice: "N message requests wait", from its server, stored offline if need be.
     stanza request_notice(const jid& receiver_bare, std::size_t requests) const;
     void send_request_notice(const jid& receiver_bare, std::size_t requests, outgoing& out);
+    // `note`: a local sender's deferred note that it wrote to the receiver first, stored in the same operation
+    // (then no longer pending).
     boost::asio::awaitable<hush::expected<stranger_step, std::string>> record_stranger_stanza(
         const jid& receiver_bare, const std::string& sender_bare, const antispim::challenge_settings& settings,
-        bool account_exists, const stanza* to_hold, bool receiver_online = true);
+        bool account_exists, const stanza* to_hold, bool receiver_online = true,
+        antispim::contact_note* note = nullptr);
 
     // The sender passed: a secret message to it, then every held stanza to the receiver, delay-stamped.
     boost::asio::awaitable<void> release(const jid& receiver_bare, const jid& sender,
@@ -195,6 +209,12 @@ private:
     std::string phantom_key_;
     std::string phantom_key_id_;
     bool is_established_cached(const std::string& sender_bare);
+    // relation() in steps (see stranger_detail::relation_plan).
+    stranger_detail::relation_plan plan_relation(const jid& receiver_bare, const jid& sender, bool check_exists);
+    hush::expected<relation_facts, std::string> finish_relation(stranger_detail::relation_plan& plan,
+                                                               storage::result<stranger_detail::relation_loaded> got);
+    // After a note was stored (or failed to be): remembered, or logged.
+    void noted(const antispim::contact_note& note, const storage::result<void>& stored);
     antispim::receiver_record phantom_record(const jid& receiver_bare, const std::string& sender_bare);
 };
 

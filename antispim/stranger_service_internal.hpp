@@ -3,10 +3,12 @@
 // of its files uses.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "antispim/challenge.hpp"
 #include "antispim/context.hpp"
+#include "antispim/layer.hpp"
 #include "protocol/xep0082.hpp"
 #include "storage/store.hpp"
 
@@ -23,6 +25,43 @@ storage::result<as::receiver_record> read_record(storage::store& s, const std::s
 
 inline bool approved_now(const as::receiver_record& r) {
     return !r.state.approved_key.empty() && r.state.approved_key == r.key_id;
+}
+
+// antispim_service::relation in three steps, so that one read job can serve more than one
+// (antispim_service::stranger_to_user): the plan (what memory answered, and what storage must be asked), the
+// storage part (load_relation, on a storage thread: it touches nothing but the plan) and the answer made of what
+// it read (antispim_service::finish_relation).
+struct relation_plan {
+    relation_facts facts;   // what memory tells; the whole answer when `answered`
+    bool answered = false;  // a cached contact: nothing to read
+    jid receiver;           // bare
+    std::string receiver_bare;
+    std::string sender_bare;
+    std::string pair_key;  // "receiver sender"
+    std::string d, u;      // the receiver's domain and node
+    std::string sd, su;    // the sender's
+    bool check_exists = false;
+    bool check_trust = false;  // a local sender whose establishment is not known yet
+    bool established_known = false;
+    std::uint64_t generation = 0;  // the relations generation before the read
+    as::challenge_settings defaults;
+    std::int64_t min_age = 0;
+    std::size_t min_contacts = 0;
+    std::int64_t now = 0;
+};
+
+struct relation_loaded {
+    bool exists = true;
+    bool contact = false;
+    bool established = false;
+    std::optional<as::receiver_record> record;
+};
+
+storage::result<relation_loaded> load_relation(storage::store& s, const relation_plan& p);
+
+// Whether what was read makes the sender a contact of an existing account (roster, note, or approved).
+inline bool loaded_contact(const relation_loaded& l) {
+    return l.contact || (l.record && approved_now(*l.record));
 }
 
 }  // namespace hush::stranger_detail

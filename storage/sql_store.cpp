@@ -91,6 +91,17 @@ result<void> sql_store::atomically(const std::string& domain, const std::string&
     return tx.commit();
 }
 
+result<void> sql_store::tentatively(const std::function<result<void>()>& fn) {
+    sql_transaction tx(*driver_);
+    if (auto begun = tx.begin_write(); !begun) {
+        return begun;
+    }
+    if (auto done = fn(); !done) {
+        return done;  // rolled back (to the savepoint) on scope exit
+    }
+    return tx.commit();
+}
+
 // ---- migrations ----
 
 result<int> sql_store::migrate() {

@@ -35,6 +35,7 @@ public:
     result<std::vector<account>> list_accounts(const std::string& domain) override;
     result<void> atomically(const std::string& domain, const std::string& username,
                             const std::function<result<void>()>& fn) override;
+    result<void> tentatively(const std::function<result<void>()>& fn) override;
 
     // IM core (sql_roster_store.cpp, sql_offline_store.cpp, sql_privacy_store.cpp, sql_document_store.cpp,
     // sql_held_store.cpp)

@@ -67,6 +67,10 @@ public:
     // Nests: atomically inside atomically runs fn inside the outer transaction. Not for migrate().
     virtual result<void> atomically(const std::string& domain, const std::string& username,
                                     const std::function<result<void>()>& fn) = 0;
+    // Runs fn as a step that may fail on its own: inside an open transaction, in a nested one (a savepoint), so
+    // when fn fails only what fn did is undone and the enclosing transaction goes on (PostgreSQL would otherwise
+    // refuse every later statement of it); outside one, in a write transaction of its own. Locks nothing.
+    virtual result<void> tentatively(const std::function<result<void>()>& fn) = 0;
 
     // Everything below belongs to one account (domain, username) and is deleted with it. Writes for an account
     // that does not exist fail with an error; reads find nothing.

@@ -102,10 +102,15 @@ public:
 
 private:
     boost::asio::awaitable<void> route_to_server(stanza s, const jid& to);
-    boost::asio::awaitable<void> route_to_account(stanza s, const jid& from, const jid& to, route_origin origin);
+    // `ahead`: the relation, when the outbound guard's read carried it; `note`: a local sender's deferred note that
+    // it wrote first (both for a local user's stanza to another local account, see route()).
+    boost::asio::awaitable<void> route_to_account(stanza s, const jid& from, const jid& to, route_origin origin,
+                                                  relation_ahead* ahead, antispim::contact_note* note);
     // Returns false when the stanza must not be delivered (and has been answered as the verdict says).
     boost::asio::awaitable<bool> post(const stanza& s, const jid& from, const jid& to, const route_origin& origin,
-                                      const relation_facts& relation);
+                                      const relation_facts& relation, antispim::contact_note* note);
+    // Stores a deferred note no atomic decision took (before the stanza goes any further).
+    boost::asio::awaitable<void> store_note(antispim::contact_note* note);
     // A mediated invitation (XEP-0045 §7.8.2) relayed by a room that passed: false when the inviter it names is a
     // stranger to the receiver (a payload's claim never lets anything through on its own).
     boost::asio::awaitable<bool> inviter_acceptable(const stanza& s, const jid& from, const jid& to);

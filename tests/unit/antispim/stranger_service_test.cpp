@@ -127,20 +127,20 @@ TEST_CASE("a stranger: nobody the receiver knows, asked, pre-approved, wrote to,
     }
     SUBCASE("the user wrote first: a message with a body, not a chat state") {
         run_sync(f.service.outbound(make_stanza("<message type='chat'><active xmlns='http://jabber.org/protocol/chatstates'/></message>"),
-                                    parse_jid("bob@example.org/desk"), parse_jid("mallory@spam.test")));
+                                    parse_jid("bob@example.org/desk"), parse_jid("mallory@spam.test"), nullptr));
         CHECK(f.stranger(bob, "mallory@spam.test/x"));
         run_sync(f.service.outbound(make_stanza("<message type='chat'><body>hi</body></message>"),
-                                    parse_jid("bob@example.org/desk"), parse_jid("mallory@spam.test")));
+                                    parse_jid("bob@example.org/desk"), parse_jid("mallory@spam.test"), nullptr));
         CHECK_FALSE(f.stranger(bob, "mallory@spam.test/x"));
     }
     SUBCASE("directed presence (joining a room) makes the room no stranger") {
         run_sync(f.service.outbound(make_stanza("<presence><x xmlns='http://jabber.org/protocol/muc'/></presence>"),
-                                    parse_jid("bob@example.org/desk"), parse_jid("coffee@rooms.spam.test/bob")));
+                                    parse_jid("bob@example.org/desk"), parse_jid("coffee@rooms.spam.test/bob"), nullptr));
         CHECK_FALSE(f.stranger(bob, "coffee@rooms.spam.test/alice"));
     }
     SUBCASE("an iq request to a service (registering with a transport) makes the service a contact") {
         run_sync(f.service.outbound(make_stanza("<iq type='set' id='r1'><query xmlns='jabber:iq:register'/></iq>"),
-                                    parse_jid("bob@example.org/desk"), parse_jid("icq.gateway.test")));
+                                    parse_jid("bob@example.org/desk"), parse_jid("icq.gateway.test"), nullptr));
         CHECK_FALSE(f.stranger(bob, "icq.gateway.test"));
         CHECK(f.stranger(bob, "other.gateway.test"));
     }
@@ -206,16 +206,16 @@ TEST_CASE("errors and iq results answer what a user addressed; groupchat comes f
     fixture f;
     CHECK_FALSE(f.relation("bob@example.org", "mallory@spam.test/x").answers_receiver);
     run_sync(f.service.outbound(make_stanza("<message type='chat'><active xmlns='http://jabber.org/protocol/chatstates'/></message>"),
-                                parse_jid("bob@example.org/desk"), parse_jid("mallory@spam.test")));
+                                parse_jid("bob@example.org/desk"), parse_jid("mallory@spam.test"), nullptr));
     CHECK(f.relation("bob@example.org", "mallory@spam.test/x").answers_receiver);
     CHECK_FALSE(f.relation("bob@example.org", "spam.test").answers_receiver);  // bob wrote to mallory, not her server
     CHECK_FALSE(f.relation("bob@example.org", "eve@other.test").answers_receiver);
     CHECK_FALSE(f.relation("bob@example.org", "room@muc.test/x").joined_room);
     run_sync(f.service.outbound(make_stanza("<presence><x xmlns='http://jabber.org/protocol/muc'/></presence>"),
-                                parse_jid("bob@example.org/desk"), parse_jid("room@muc.test/bob")));
+                                parse_jid("bob@example.org/desk"), parse_jid("room@muc.test/bob"), nullptr));
     CHECK(f.relation("bob@example.org", "room@muc.test/alice").joined_room);
     run_sync(f.service.outbound(make_stanza("<presence type='unavailable'/>"), parse_jid("bob@example.org/desk"),
-                                parse_jid("room@muc.test/bob")));
+                                parse_jid("room@muc.test/bob"), nullptr));
     CHECK_FALSE(f.relation("bob@example.org", "room@muc.test/alice").joined_room);
 }
 

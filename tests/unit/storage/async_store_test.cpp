@@ -415,3 +415,94 @@ TEST_CASE_TEMPLATE("atomically: commits what fn wrote, or nothing when fn fails"
     must(s->put_document(domain, "bob", "after", "<a/>"));
     CHECK(must(s->get_document(domain, "bob", "after")) == std::optional<std::string>("<a/>"));
 }
+
+TEST_CASE_TEMPLATE("tentatively: a step that fails inside atomically undoes only itself", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_with_accounts(backend);
+    bool step_failed = false;
+    auto done = s->atomically(domain, "alice", [&]() -> result<void> {
+        if (auto r = s->put_document(domain, "alice", "before", "<b/>"); !r) {
+            return r;
+        }
+        // Another account's write that fails (no such account: the foreign key): PostgreSQL would refuse every
+        // later statement of the transaction, were it not a savepoint of its own.
+        auto step = s->tentatively([&]() -> result<void> {
+            if (auto r = s->put_document(domain, "bob", "undone", "<u/>"); !r) {
+                return r;
+            }
+            return s->put_document(domain, "nobody", "note", "<n/>");
+        });
+        step_failed = !step;
+        return s->put_document(domain, "alice", "after", "<a/>");
+    });
+    REQUIRE_MESSAGE(done, (done ? "" : done.error().message));
+    CHECK(step_failed);
+    CHECK(must(s->get_document(domain, "alice", "before")) == std::optional<std::string>("<b/>"));
+    CHECK(must(s->get_document(domain, "alice", "after")) == std::optional<std::string>("<a/>"));
+    CHECK_FALSE(must(s->get_document(domain, "bob", "undone")).has_value());  // the failed step's own write too
+
+    SUBCASE("a step that succeeds is committed with the transaction, and alone it commits itself") {
+        auto both = s->atomically(domain, "alice", [&]() -> result<void> {
+            return s->tentatively([&] { return s->put_document(domain, "bob", "kept", "<k/>"); });
+        });
+        REQUIRE(both);
+        CHECK(must(s->get_document(domain, "bob", "kept")) == std::optional<std::string>("<k/>"));
+        REQUIRE(s->tentatively([&] { return s->put_document(domain, "bob", "alone", "<a/>"); }));
+        CHECK(must(s->get_document(domain, "bob", "alone")) == std::optional<std::string>("<a/>"));
+    }
+}
+
+TEST_CASE_TEMPLATE("atomically with a tentative step on the other account: crossing writers neither deadlock nor lose",
+                   B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    // As two local users' first messages to each other: each decision locks the receiver and notes, in a step of
+    // its own, that the sender wrote first (antispim_service::record_stranger_stanza).
+    auto setup = open_with_accounts(backend);
+    constexpr int threads = 4;
+    constexpr int cycles = 25;
+    std::mutex mutex;
+    std::vector<std::string> failures;
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            const std::string receiver = t % 2 == 0 ? "bob" : "alice";
+            const std::string sender = t % 2 == 0 ? "alice" : "bob";
+            auto s = open_store(backend.options());
+            for (int i = 0; i < cycles; ++i) {
+                auto done = s->atomically(domain, receiver, [&]() -> result<void> {
+                    auto noted = s->tentatively(
+                        [&] { return s->put_document(domain, sender, "contact:" + receiver, std::to_string(i)); });
+                    if (!noted) {
+                        return noted;
+                    }
+                    auto doc = s->get_document(domain, receiver, "counter");
+                    if (!doc) {
+                        return hush::unexpected(doc.error());
+                    }
+                    const int n = *doc ? std::stoi(**doc) : 0;
+                    return s->put_document(domain, receiver, "counter", std::to_string(n + 1));
+                });
+                if (!done) {
+                    std::lock_guard lock(mutex);
+                    failures.push_back(done.error().message);
+                }
+            }
+        });
+    }
+    for (auto& w : workers) {
+        w.join();
+    }
+    CHECK(failures.empty());
+    for (const auto& f : failures) {
+        MESSAGE(f);
+    }
+    const auto each = std::optional<std::string>(std::to_string(threads / 2 * cycles));
+    CHECK(must(setup->get_document(domain, "alice", "counter")) == each);
+    CHECK(must(setup->get_document(domain, "bob", "counter")) == each);
+}

@@ -58,8 +58,9 @@ public:
 class fake_oracle final : public stranger_oracle {
 public:
     explicit fake_oracle(fake_directory& directory) : directory_(directory) {}
-    boost::asio::awaitable<bool> is_stranger(const jid&, const jid& sender) override {
-        co_return !is_contact(sender);
+    boost::asio::awaitable<bool> stranger_to_user(const jid&, const jid& to, const companion_read&,
+                                                  relation_ahead*) override {
+        co_return !is_contact(to);
     }
     boost::asio::awaitable<hush::expected<relation_facts, std::string>> relation(const jid& receiver, const jid& sender,
                                                                                 bool check_exists) override {
@@ -74,7 +75,10 @@ public:
         }
         co_return f;
     }
-    boost::asio::awaitable<void> outbound(const stanza&, const jid&, const jid&) override { co_return; }
+    boost::asio::awaitable<void> outbound(const stanza&, const jid&, const jid&, antispim::contact_note*) override {
+        co_return;
+    }
+    boost::asio::awaitable<void> store_note(antispim::contact_note&) override { co_return; }
 
     bool is_contact(const jid& sender) const { return !strangers.contains(sender.bare_string()) && base.contact; }
 

@@ -14,6 +14,7 @@
 
 #include "antispim/blocklist_service.hpp"
 #include "antispim/chain.hpp"
+#include "antispim/documents.hpp"
 #include "antispim/dos_detector.hpp"
 #include "antispim/outbound_guard.hpp"
 #include "antispim/admin_notifier.hpp"
@@ -39,8 +40,9 @@ public:
     std::vector<stanza> sent;
 };
 
-config world_config(const storage::store_options& storage) {
+config world_config(const storage::store_options& storage, std::vector<std::string> dry_run) {
     config c;
+    c.antispim.dry_run = std::move(dry_run);
     c.hosts = {"example.org"};
     c.storage = storage;
     c.antispim.offline_quota = c.limits.max_offline_messages;
@@ -49,8 +51,8 @@ config world_config(const storage::store_options& storage) {
 
 // The server's parts as server.cpp wires them, minus the network.
 struct world {
-    explicit world(const storage::store_options& storage)
-        : cfg(world_config(storage)),
+    explicit world(const storage::store_options& storage, std::vector<std::string> dry_run = {})
+        : cfg(world_config(storage, std::move(dry_run))),
           store(cfg.storage),
           blocklist(cfg.antispim, cfg.storage, "", store),
           admins("example.org", {}),
@@ -116,6 +118,15 @@ struct world {
         }));
         REQUIRE(found);
         return *found;
+    }
+
+    // Whether `node` has a note that it wrote to `target` first.
+    bool noted(const std::string& node, const std::string& target) {
+        auto found = test::run_sync(store.run([node, target](storage::store& s) {
+            return s.get_document("example.org", node, antispim_documents::contact_key(target));
+        }));
+        REQUIRE(found);
+        return found->has_value();
     }
 
     std::size_t held(const std::string& node) {
@@ -275,7 +286,17 @@ TEST_CASE_TEMPLATE("an online receiver: the notice is delivered, the first messa
     CHECK(w.offline("bob").empty());
 }
 
-TEST_CASE_TEMPLATE("a local stranger's first message: the sender's side is counted too", B, HUSH_BACKENDS) {
+// Whether the phone got the challenge's question.
+bool questioned(const test::recording_session& session) {
+    bool found = false;
+    for (const auto& s : session.delivered) {
+        found = found || bool(s.child("question", "urn:hush:antispim:0"));
+    }
+    return found;
+}
+
+TEST_CASE_TEMPLATE("a local stranger's first message takes two storage round trips, the sender's side included", B,
+                   HUSH_BACKENDS) {
     B backend;
     if (!backend.available()) {
         return;
@@ -286,14 +307,111 @@ TEST_CASE_TEMPLATE("a local stranger's first message: the sender's side is count
                                "<body>hello</body></message>",
                                route_origin{});
     INFO("storage jobs:\n" << w.trips());
-    // Alice's side: whether bob is a stranger to her, her flag and age in one read (outbound protection), her note
-    // that she wrote to bob first; bob's side: the two of a remote stranger. (Not yet merged: see docs/antispim.md.)
-    CHECK(trips <= 5);
+    CHECK(trips <= 2);
+    REQUIRE(w.sites.size() == 2);
+    // Alice's side (is bob a stranger to her; her flag and age, for outbound protection) and bob's (what alice is
+    // to him, with his challenge data), in one read.
+    CHECK(w.sites[0].read_only);
+    // Bob's read-decide-write, which also stores alice's note that she wrote to him first.
+    CHECK_FALSE(w.sites[1].read_only);
     CHECK(w.held("bob") == 1);
+    CHECK(w.noted("alice", "bob@example.org"));
     // alice (a fresh account: local trust needs a week) is challenged on her phone.
-    bool questioned = false;
-    for (const auto& s : phone->delivered) {
-        questioned = questioned || bool(s.child("question", "urn:hush:antispim:0"));
+    CHECK(questioned(*phone));
+
+    SUBCASE("bob's answer reaches alice unjudged: her note made him her contact") {
+        auto desk = log_in(w, "bob@example.org/desk");
+        phone->delivered.clear();
+        w.route("<message from='bob@example.org/desk' to='alice@example.org' type='chat' id='r1'>"
+                "<body>who is this?</body></message>",
+                route_origin{});
+        REQUIRE(phone->delivered.size() == 1);
+        CHECK(std::string(phone->delivered[0].element().child_value("body")) == "who is this?");
+        CHECK(w.held("alice") == 0);
     }
-    CHECK(questioned);
+    SUBCASE("the second message: two again (her note is known), still held") {
+        const auto again = w.route("<message from='alice@example.org/phone' to='bob@example.org' type='chat' "
+                                   "id='m2'><body>hello?</body></message>",
+                                   route_origin{});
+        INFO("storage jobs:\n" << w.trips());
+        CHECK(again == 2);
+        CHECK(w.held("bob") == 2);
+    }
+}
+
+TEST_CASE_TEMPLATE("a local user's first message to a missing account costs the same and gets the same answer", B,
+                   HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    world w(backend.options(2));
+    auto phone = log_in(w, "alice@example.org/phone");
+    w.route("<message from='alice@example.org/phone' to='bob@example.org' type='chat' id='m1'>"
+            "<body>hello</body></message>",
+            route_origin{});
+    const auto to_bob = w.sites;
+    const auto answer_bob = phone->delivered;
+    phone->delivered.clear();
+    w.route("<message from='alice@example.org/phone' to='nobody@example.org' type='chat' id='m1'>"
+            "<body>hello</body></message>",
+            route_origin{});
+    INFO("storage jobs:\n" << w.trips());
+    REQUIRE(w.sites.size() == to_bob.size());
+    for (std::size_t i = 0; i < to_bob.size(); ++i) {
+        CHECK(w.sites[i].read_only == to_bob[i].read_only);
+    }
+    CHECK(questioned(*phone));
+    REQUIRE(answer_bob.size() == phone->delivered.size());
+    for (std::size_t i = 0; i < answer_bob.size(); ++i) {
+        CHECK(answer_bob[i].name() == phone->delivered[i].name());
+        CHECK(answer_bob[i].type() == phone->delivered[i].type());
+    }
+    CHECK(w.noted("alice", "nobody@example.org"));  // written to first, as to an existing account
+    CHECK(w.held("nobody") == 0);
+}
+
+TEST_CASE_TEMPLATE("with the challenge in dry run, a local stranger's message is delivered and her note stored first", B,
+                   HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    world w(backend.options(2), {"challenge"});
+    auto phone = log_in(w, "alice@example.org/phone");
+    auto desk = log_in(w, "bob@example.org/desk");
+    w.route("<message from='alice@example.org/phone' to='bob@example.org' type='chat' id='m1'>"
+            "<body>hello</body></message>",
+            route_origin{});
+    INFO("storage jobs:\n" << w.trips());
+    // One read for both sides, then her note (no atomic decision ran to carry it), then delivery.
+    REQUIRE(w.sites.size() == 2);
+    CHECK(w.sites[0].read_only);
+    CHECK_FALSE(w.sites[1].read_only);
+    CHECK(w.noted("alice", "bob@example.org"));
+    CHECK(w.held("bob") == 0);
+    REQUIRE(desk->delivered.size() == 1);
+    CHECK(std::string(desk->delivered[0].element().child_value("body")) == "hello");
+    CHECK_FALSE(questioned(*phone));
+}
+
+TEST_CASE_TEMPLATE("a local user's first message to a remote stranger: outbound protection in one read, then her note",
+                   B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    world w(backend.options(2));
+    auto phone = log_in(w, "alice@example.org/phone");
+    const auto trips = w.route("<message from='alice@example.org/phone' to='mallory@remote.test' type='chat' id='m1'>"
+                               "<body>hello</body></message>",
+                               route_origin{});
+    INFO("storage jobs:\n" << w.trips());
+    CHECK(trips <= 2);
+    REQUIRE(w.sites.size() == 2);
+    CHECK(w.sites[0].read_only);        // is mallory a stranger to her, and her flag and age
+    CHECK_FALSE(w.sites[1].read_only);  // her note, before the message leaves
+    CHECK(w.noted("alice", "mallory@remote.test"));
+    REQUIRE(w.remote.sent.size() == 1);
+    CHECK(w.remote.sent[0].to() == "mallory@remote.test");
 }
