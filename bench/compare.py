@@ -359,7 +359,7 @@ def measure(name: str, args) -> dict:
     server = SERVERS[name](workdir)
     try:
         server.start()
-        biggest = max(args.idle + [args.users])
+        biggest = max(args.idle + [args.users * LOGIN_ROUNDS])
         print(f"[{name}] registering {biggest} users", file=sys.stderr)
         # Registering again is harmless (an existing account answers <conflict/>, which the generator takes as
         # done): a few registrations lost to a busy server (ejabberd lost 9 of 15,000 once) are simply retried.
@@ -378,12 +378,14 @@ def measure(name: str, args) -> dict:
         print(f"[{name}] logins", file=sys.stderr)
         # The kernel counts a process's CPU in 10 ms ticks: over one round of 200 logins that is a 50 µs step per
         # login. Five rounds, each from a settled server, make it 10 µs; the figures are their totals.
+        # Each round logs in other accounts: the same full JIDs again would meet the last round's sessions still
+        # closing (ejabberd then stalled 20-90 of 200 logins for its 60 s timeout).
         rounds = []
-        for _ in range(LOGIN_ROUNDS):
+        for round_number in range(LOGIN_ROUNDS):
             settle(server)
             _, cpu_before = server.stats()
             login = loadgen(server, "--users", str(args.users), "--duration", "0", "--concurrency", "100",
-                            "--prefix", "u")
+                            "--prefix", "u", "--first", str(round_number * args.users))
             _, cpu_after = server.stats()
             rounds.append((login, cpu_after - cpu_before))
         logged_in = sum(r["logged_in"] for r, _ in rounds)

@@ -1,11 +1,12 @@
 // hush-loadgen: logs N clients into an XMPP server and has pairs of them exchange messages; prints what it
 // measured as one JSON object on stdout (progress on stderr). Works against any server: Hush, Prosody, ejabberd.
 //
-//   hush-loadgen --port 5222 --domain localhost --users 1000 [--prefix bench] [--password pw] [--register]
+//   hush-loadgen --port 5222 --domain localhost --users 1000 [--prefix bench] [--first 0] [--password pw] [--register]
 //                [--plain] [--no-tls] [--concurrency 200] [--threads 1] [--sources 127.0.0.1,127.0.0.2]
 //                [--hold SECONDS] [--duration SECONDS] [--rate MSGS_PER_CLIENT_PER_S | --window N]
 //                [--scram-cache FILE] [--target-prefix legit --target-count 1000] [--subscribe-pairs]
 //
+// --first N: the users are PREFIX<N>..PREFIX<N+users-1> (login rounds with fresh accounts each).
 // --target-prefix/--target-count: instead of its pair partner, each client writes (at --rate) to a random one of
 // PREFIX0..PREFIX(COUNT-1) — strangers, for a flood.
 // --subscribe-pairs: after login, partners become mutual roster contacts (RFC 6121 §3.4 pre-approval both ways,
@@ -55,6 +56,7 @@ struct options {
     client_options client;
     std::size_t users = 100;
     std::string prefix = "bench";
+    std::size_t first = 0;
     std::string password = "bench-password-1";
     bool register_first = false;
     std::size_t concurrency = 200;
@@ -129,7 +131,7 @@ struct shared_state {
     }
 };
 
-std::string user_name(const options& o, std::size_t i) { return o.prefix + std::to_string(i); }
+std::string user_name(const options& o, std::size_t i) { return o.prefix + std::to_string(o.first + i); }
 
 asio::awaitable<void> reader(shared_state& st, std::size_t index, std::size_t thread) {
     auto& me = *st.clients[index];
@@ -334,6 +336,8 @@ bool parse_args(int argc, char** argv, options& o) {
             o.users = std::stoul(value());
         } else if (a == "--prefix") {
             o.prefix = value();
+        } else if (a == "--first") {
+            o.first = std::stoul(value());
         } else if (a == "--password") {
             o.password = value();
         } else if (a == "--register") {
