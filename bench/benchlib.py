@@ -1,4 +1,5 @@
-"""What bench/compare.py and bench/spimsim.py share: where the build is, and free loopback ports."""
+"""What bench/compare.py, bench/scale.py and bench/spimsim.py share: where the build is, free loopback ports, and
+the host's steal time."""
 
 from __future__ import annotations
 
@@ -8,6 +9,19 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("HUSH_BUILD_DIR", REPO / "build"))
+
+
+def cpu_times() -> tuple[int, int]:
+    """The machine's (steal, total) CPU ticks so far (/proc/stat): on a VM, time the hypervisor gave to others."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return fields[7] if len(fields) > 7 else 0, sum(fields[:8])
+
+
+def steal_percent(since: tuple[int, int]) -> float:
+    """Share of the machine's CPU time stolen by the hypervisor since `since` (a cpu_times()), in %. CPU figures
+    taken while it is high move with the host's load, not with the program measured."""
+    steal, total = cpu_times()
+    return 100.0 * (steal - since[0]) / max(1, total - since[1])
 
 
 def free_port() -> int:

@@ -48,7 +48,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import BUILD, free_port
+from benchlib import BUILD, cpu_times, free_port, steal_percent
 
 PASSWORD = "bench-password-1"
 FD_LIMIT = 20000
@@ -355,6 +355,7 @@ def per_message_us(cpu_seconds: float, run: dict) -> float:
 
 def measure(name: str, args) -> dict:
     results: dict = {"server": name}
+    host_before = cpu_times()
     workdir = Path(tempfile.mkdtemp(prefix=f"hush-bench-{name}-"))
     server = SERVERS[name](workdir)
     try:
@@ -451,6 +452,7 @@ def measure(name: str, args) -> dict:
                         "--prefix", "u")
         bots.communicate(timeout=600)
         results.update(flood_legit_p99_ms=legit["p99_ms"], flood_legit_messages_per_second=legit["messages_per_second"])
+        results["host_steal_percent"] = steal_percent(host_before)
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -466,6 +468,7 @@ ROWS = [
     ("server CPU per message, µs", "server_cpu_us_per_message", "{:.1f}", False),
     ("server CPU per message between contacts, µs", "server_cpu_us_per_message_contacts", "{:.1f}", False),
     ("generator CPU in the message run, %", "generator_cpu_percent", "{:.0f}", False),
+    ("host CPU stolen by the hypervisor during the run, %", "host_steal_percent", "{:.0f}", False),
     ("p99 at a fixed rate, ms", "rates", "{:.1f}", False),  # one row per --rates total, filled below
     ("legit p99 under stranger flood, ms", "flood_legit_p99_ms", "{:.1f}", False),
 ]

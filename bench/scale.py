@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import cpu_times, steal_percent  # noqa: E402
 from compare import FD_LIMIT, Hush, loadgen, restart, settle, wait_ready  # noqa: E402
 
 IDLE_SECONDS = 10  # how long the held sessions are watched for idle CPU
@@ -77,6 +78,7 @@ def main() -> int:
             restart(server)
             settle(server)
             rss_before, cpu_before = server.stats()
+            host_before = cpu_times()
             tcp_before, slab_before = tcp_kernel_kib(), slab_kib()
             proc = loadgen(server, "--users", str(n), "--duration", "0", "--hold", str(IDLE_SECONDS + 8),
                            "--concurrency", "100", "--prefix", "u", "--sources", sources, background=True)
@@ -103,6 +105,7 @@ def main() -> int:
                 "server_cpu_us_per_login": 1e6 * (cpu_logged_in - cpu_before) / n,
                 "logins_per_second": result["logins_per_second"],
                 "idle_server_cpu_percent": 100 * (cpu_idle_end - cpu_idle_start) / IDLE_SECONDS,
+                "host_steal_percent": steal_percent(host_before),
             }
             rows.append(row)
             print(json.dumps(row), flush=True)

@@ -24,10 +24,8 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import random
 import shutil
-import socket
 import ssl
 import statistics
 import subprocess
