@@ -503,7 +503,7 @@ def table(results: list[dict], idle: list[int], rates: list[float]) -> str:
         for n in names:
             if n != "hush" and "hush" in by:
                 a, b = by["hush"].get(key), by[n].get(key)
-                comparable = not key.startswith("generator")  # the generator's load is no server figure
+                comparable = not key.startswith(("generator", "host"))  # the generator and the host are no server figure
                 line.append(f"{a / b:.2f}" if comparable and a is not None and b else "-")
         lines.append(line)
     widths = [max(len(str(row[i])) for row in lines) for i in range(len(header))]
