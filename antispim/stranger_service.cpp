@@ -124,10 +124,6 @@ std::int64_t antispim_service::held_expiry_seconds() const {
 // ---- strangers ----------------------------------------------------------------------------------------------------
 
 
-asio::awaitable<bool> antispim_service::is_stranger(const jid& r, const jid& sender) {
-    co_return co_await stranger_to_user(r, sender, {}, nullptr);
-}
-
 asio::awaitable<bool> antispim_service::stranger_to_user(const jid& user, const jid& to, const companion_read& also,
                                                          relation_ahead* ahead) {
     if (to.equals_bare(user) || (!to.has_node() && is_local_(to.domain()))) {

@@ -54,8 +54,6 @@ public:
     boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to,
                                           antispim::contact_note* defer) override;
     boost::asio::awaitable<void> store_note(antispim::contact_note& note) override;
-    // No real relationship of the receiver with the sender (stranger_to_user alone).
-    boost::asio::awaitable<bool> is_stranger(const jid& receiver_bare, const jid& sender);
 
     // The receiver's challenge data and this sender's state in one storage operation; for a missing account the
     // same shapes from memory (server default settings, a per-process key), so answers cannot tell them apart.

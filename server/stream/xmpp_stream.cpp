@@ -158,19 +158,18 @@ asio::awaitable<void> xmpp_stream::writer() {
             if (closing_) {
                 break;
             }
-            std::vector<shared_bytes>().swap(outbox_);  // an idle connection holds no queue
             co_await writer_wake_.async_wait(tuple_awaitable);
             continue;
         }
-        // Take everything queued so far (bounded) and write it in one gathered call.
-        const auto n = static_cast<std::ptrdiff_t>(std::min<std::size_t>(outbox_.size(), 64));
-        std::vector<shared_bytes> in_flight(std::make_move_iterator(outbox_.begin()),
-                                            std::make_move_iterator(outbox_.begin() + n));
-        outbox_.erase(outbox_.begin(), outbox_.begin() + n);
+        // Take everything queued so far (at most max_outbox_bytes) and write it in one gathered call. The swap
+        // leaves an empty vector without capacity behind: an idle connection holds no queue.
+        std::vector<shared_bytes> in_flight;
+        in_flight.swap(outbox_);
         std::vector<asio::const_buffer> batch;
         batch.reserve(in_flight.size());
+        std::size_t in_flight_bytes = 0;
         for (const auto& b : in_flight) {
-            outbox_bytes_ -= b->size();
+            in_flight_bytes += b->size();
             batch.emplace_back(asio::buffer(*b));
         }
         writing_ = true;
@@ -190,6 +189,9 @@ asio::awaitable<void> xmpp_stream::writer() {
             std::tie(ec, std::ignore) = co_await asio::async_write(socket_, batch, tuple_awaitable);
         }
         writing_ = false;
+        // Counted until written, so queued plus in flight stays under the limit; the over-limit path may have
+        // zeroed the count meanwhile.
+        outbox_bytes_ -= std::min(outbox_bytes_, in_flight_bytes);
         if (ec) {
             closing_ = true;
             outbox_.clear();

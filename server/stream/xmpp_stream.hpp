@@ -121,8 +121,8 @@ private:
     bool header_sent_ = false;
     bool disconnected_ = false;  // on_disconnected() has been called
 
-    // Queued, not yet taken by the writer: a vector released whenever it runs empty (a deque would keep a
-    // 512-byte node for the life of an idle connection). outbox_bytes_ counts what is queued.
+    // Queued, not yet taken by the writer, which takes it whole (a deque would keep a 512-byte node for the life
+    // of an idle connection). outbox_bytes_ counts what is queued or being written.
     std::vector<shared_bytes> outbox_;
     std::size_t outbox_bytes_ = 0;
     bool writing_ = false;

@@ -62,7 +62,7 @@ public:
     }
 
     bool stranger(std::string_view receiver, std::string_view sender) {
-        return run_sync(service.is_stranger(parse_jid(receiver), parse_jid(sender)));
+        return run_sync(service.stranger_to_user(parse_jid(receiver), parse_jid(sender), {}, nullptr));
     }
 
     relation_facts relation(std::string_view receiver, std::string_view sender, bool check_exists = true) {
