@@ -28,3 +28,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def listen_overflows() -> int:
+    """Connections the kernel dropped so far because a listener's accept queue was full (TcpExt ListenOverflows in
+    /proc/net/netstat). Any during a login run mean the clients waited on the kernel's retries, not on the server."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:"):
+            return dict(zip(names.split()[1:], map(int, values.split()[1:]))).get("ListenOverflows", 0)
+    return 0
