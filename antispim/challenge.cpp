@@ -56,8 +56,54 @@ bool read_number(pugi::xml_node e, const char* name, T& out, std::int64_t min, s
     return true;
 }
 
+// The digits of a reply that consists of digits only, with spaces and punctuation between them allowed ("4712",
+// "4 7 1 2", "47-12."); empty for anything else, and for replies longer than anyone types a number in.
+std::string digits_only(std::string_view text) {
+    std::string out;
+    if (text.size() > 32) {
+        return out;
+    }
+    for (char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (std::isdigit(u)) {
+            out += c;
+        } else if (!std::isspace(u) && !std::ispunct(u)) {
+            return {};
+        }
+    }
+    return out;
+}
+
+// Whether `answer` names a good answer among those offered, by its number or its words.
+bool offered_good(const sender_state& state, const challenge_settings& settings, std::string_view answer) {
+    std::string chosen = trim_lower(answer);
+    unsigned number = 0;
+    const auto [end, ec] = std::from_chars(chosen.data(), chosen.data() + chosen.size(), number);
+    if (!chosen.empty() && ec == std::errc{} && end == chosen.data() + chosen.size() && number >= 1 &&
+        number <= state.offered.size()) {
+        chosen = trim_lower(state.offered[number - 1]);
+    }
+    const bool offered = std::any_of(state.offered.begin(), state.offered.end(),
+                                     [&](const std::string& o) { return trim_lower(o) == chosen; });
+    return offered && std::any_of(settings.good_answers.begin(), settings.good_answers.end(),
+                                  [&](const std::string& g) { return trim_lower(g) == chosen; });
+}
 
 }  // namespace
+
+std::string_view challenge_kind_name(challenge_kind kind) {
+    return kind == challenge_kind::code ? "code" : "question";
+}
+
+std::optional<challenge_kind> parse_challenge_kind(std::string_view text) {
+    if (text == "code") {
+        return challenge_kind::code;
+    }
+    if (text == "question") {
+        return challenge_kind::question;
+    }
+    return std::nullopt;
+}
 
 std::string_view stranger_mode_name(stranger_mode mode) {
     switch (mode) {
@@ -100,13 +146,23 @@ hush::expected<challenge_settings, std::string> parse_challenge_settings(pugi::x
         }
         s.strangers = *mode;
     }
+    // Settings stored before there were kinds have a question: they stay that kind.
+    s.kind = e.child("question") ? challenge_kind::question : challenge_kind::code;
+    if (auto a = e.attribute("kind")) {
+        auto kind = parse_challenge_kind(a.value());
+        if (!kind) {
+            return hush::unexpected<std::string>("'kind' must be code or question");
+        }
+        s.kind = *kind;
+    }
     std::int64_t min_answer = s.min_answer.count();
     std::int64_t long_interval = s.long_interval.count();
     if (!read_number(e, "min-answer-seconds", min_answer, 0, 3600, error) ||
         !read_number(e, "max-tries", s.max_tries, 1, 100, error) ||
         !read_number(e, "long-interval-minutes", long_interval, 1, 60 * 24 * 365, error) ||
         !read_number(e, "growth", s.growth, 1, 100, error) || !read_number(e, "steps", s.steps, 1, 10, error) ||
-        !read_number(e, "offered", s.offered, 2, 20, error)) {
+        !read_number(e, "offered", s.offered, 2, 20, error) ||
+        !read_number(e, "code-digits", s.code_digits, 4, 12, error)) {
         return hush::unexpected<std::string>(error);
     }
     s.min_answer = std::chrono::seconds{min_answer};
@@ -133,6 +189,9 @@ hush::expected<challenge_settings, std::string> parse_challenge_settings(pugi::x
             (correct == "true" || correct == "1" ? s.good_answers : s.wrong_answers).push_back(text);
         }
     }
+    if (s.kind == challenge_kind::code) {
+        return result(std::move(s));  // a question and answers, if any, are kept for a switch back
+    }
     if (s.question.empty()) {
         return hush::unexpected<std::string>("the <question/> must not be empty");
     }
@@ -157,13 +216,17 @@ pugi::xml_node append_challenge_settings(pugi::xml_node parent, const challenge_
     e.append_attribute("xmlns").set_value(std::string(ns).c_str());
     e.append_attribute("enabled").set_value(s.enabled ? "true" : "false");
     e.append_attribute("strangers").set_value(std::string(stranger_mode_name(s.strangers)).c_str());
+    e.append_attribute("kind").set_value(std::string(challenge_kind_name(s.kind)).c_str());
+    e.append_attribute("code-digits").set_value(s.code_digits);
     e.append_attribute("min-answer-seconds").set_value(static_cast<long long>(s.min_answer.count()));
     e.append_attribute("max-tries").set_value(s.max_tries);
     e.append_attribute("long-interval-minutes").set_value(static_cast<long long>(s.long_interval.count()));
     e.append_attribute("growth").set_value(s.growth);
     e.append_attribute("steps").set_value(s.steps);
     e.append_attribute("offered").set_value(s.offered);
-    e.append_child("question").append_child(pugi::node_pcdata).set_value(s.question.c_str());
+    if (!s.question.empty()) {
+        e.append_child("question").append_child(pugi::node_pcdata).set_value(s.question.c_str());
+    }
     for (const auto& a : s.good_answers) {
         auto answer = e.append_child("answer");
         answer.append_attribute("correct").set_value("true");
@@ -187,6 +250,9 @@ std::string serialize_sender_state(const sender_state& st) {
     e.append_attribute("locked-until").set_value(static_cast<long long>(unix_seconds(st.locked_until)));
     e.append_attribute("blocked").set_value(st.blocked ? "true" : "false");
     e.append_attribute("approved-key").set_value(st.approved_key.c_str());
+    if (!st.code.empty()) {
+        e.append_attribute("code").set_value(st.code.c_str());
+    }
     for (const auto& o : st.offered) {
         e.append_child("offered").append_child(pugi::node_pcdata).set_value(o.c_str());
     }
@@ -209,6 +275,7 @@ hush::expected<sender_state, std::string> parse_sender_state(std::string_view xm
     st.locked_until = time_point(std::chrono::seconds(e.attribute("locked-until").as_llong()));
     st.blocked = e.attribute("blocked").as_bool();
     st.approved_key = e.attribute("approved-key").value();
+    st.code = e.attribute("code").value();
     for (auto o : e.children("offered")) {
         st.offered.emplace_back(o.child_value());
     }
@@ -226,6 +293,17 @@ std::chrono::minutes lockout_length(const challenge_settings& settings, unsigned
 }
 
 void challenge_engine::new_challenge(sender_state& state, const challenge_settings& settings, time_point now) {
+    state.code.clear();
+    if (settings.kind == challenge_kind::code) {
+        state.offered.clear();
+        std::uniform_int_distribution<int> first(1, 9);  // no leading zero: people drop it
+        std::uniform_int_distribution<int> digit(0, 9);
+        state.code += static_cast<char>('0' + first(rng_));
+        while (state.code.size() < std::max(1u, settings.code_digits)) {
+            state.code += static_cast<char>('0' + digit(rng_));
+        }
+        return new_id(state, now);
+    }
     const auto previous = state.offered;
     const std::size_t total = settings.good_answers.size() + settings.wrong_answers.size();
     const std::size_t shown = std::min<std::size_t>(settings.offered, total);
@@ -244,6 +322,10 @@ void challenge_engine::new_challenge(sender_state& state, const challenge_settin
             break;  // seed step e: *other* random answers
         }
     }
+    new_id(state, now);
+}
+
+void challenge_engine::new_id(sender_state& state, time_point now) {
     std::uniform_int_distribution<std::uint64_t> any;
     std::ostringstream id;  // fixed width: ids must not vary in shape
     id << std::hex << std::setfill('0') << std::setw(16) << any(rng_) << std::setw(16) << any(rng_);
@@ -272,6 +354,9 @@ bool challenge_engine::looks_like_answer(const sender_state& state, std::string_
     if (state.challenge_id.empty()) {
         return false;
     }
+    if (!state.code.empty()) {
+        return !digits_only(text).empty();
+    }
     const std::string t = trim_lower(text);
     unsigned number = 0;
     const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), number);
@@ -295,17 +380,7 @@ answer_outcome challenge_engine::on_answer(sender_state& state, const challenge_
         return {answer_outcome::kind::no_challenge, {}};
     }
     const bool too_fast = now - state.challenged_at < settings.min_answer;
-    std::string chosen = trim_lower(answer);
-    unsigned number = 0;
-    const auto [end, ec] = std::from_chars(chosen.data(), chosen.data() + chosen.size(), number);
-    if (!chosen.empty() && ec == std::errc{} && end == chosen.data() + chosen.size() && number >= 1 &&
-        number <= state.offered.size()) {
-        chosen = trim_lower(state.offered[number - 1]);
-    }
-    const bool offered = std::any_of(state.offered.begin(), state.offered.end(),
-                                     [&](const std::string& o) { return trim_lower(o) == chosen; });
-    const bool good = offered && std::any_of(settings.good_answers.begin(), settings.good_answers.end(),
-                                             [&](const std::string& g) { return trim_lower(g) == chosen; });
+    const bool good = state.code.empty() ? offered_good(state, settings, answer) : digits_only(answer) == state.code;
     if (good && !too_fast) {
         state = sender_state{};
         state.approved_key = key_id;
@@ -316,6 +391,7 @@ answer_outcome challenge_engine::on_answer(sender_state& state, const challenge_
         state.tries = 0;
         state.challenge_id.clear();
         state.offered.clear();
+        state.code.clear();
         ++state.lockouts;
         if (state.lockouts > settings.steps) {
             state.blocked = true;
@@ -330,8 +406,8 @@ answer_outcome challenge_engine::on_answer(sender_state& state, const challenge_
 
 // ---- wire -----------------------------------------------------------------------------------------------------------
 
-void append_captcha_form(pugi::xml_node message, const std::string& receiver, const challenge_settings& settings,
-                         const sender_state& state) {
+void append_captcha_form(pugi::xml_node message, const std::string& receiver, const sender_state& state,
+                         std::string_view question) {
     auto captcha = message.append_child("captcha");
     captcha.append_attribute("xmlns").set_value(std::string(captcha_ns).c_str());
     auto x = captcha.append_child("x");
@@ -348,9 +424,9 @@ void append_captcha_form(pugi::xml_node message, const std::string& receiver, co
     hidden("challenge", state.challenge_id);
     hidden("sid", state.challenge_id);
     auto qa = x.append_child("field");
-    qa.append_attribute("type").set_value("list-single");
+    qa.append_attribute("type").set_value(state.code.empty() ? "list-single" : "text-single");
     qa.append_attribute("var").set_value("qa");
-    qa.append_attribute("label").set_value(settings.question.c_str());
+    qa.append_attribute("label").set_value(std::string(question).c_str());
     qa.append_child("required");
     for (const auto& o : state.offered) {
         auto option = qa.append_child("option");

@@ -1,6 +1,7 @@
 #pragma once
-// The Bot Challenge (docs/antispim.md; the 2005 "privacy2 anti-SPIM" proposal, steps a–s): a receiver's question
-// with good and wrong answers, shown to strangers as a random subset in random order; answers faster than a human
+// The Bot Challenge (docs/antispim.md; the 2005 "privacy2 anti-SPIM" proposal, steps a–s): by default a fresh number
+// to type for every challenge, or a receiver's own question with good and wrong answers, shown to strangers as a
+// random subset in random order; answers faster than a human
 // could give them or wrong answers cost a try; after max_tries a lockout that any further stanza resets and that
 // grows from one lockout to the next; after `steps` lockouts the sender is blocked. A passed sender is approved
 // and gets a secret (an HMAC of its bare JID under the receiver's challenge key) that lets later stanzas through.
@@ -29,6 +30,8 @@ using time_point = clock_type::time_point;
 
 std::string_view stranger_mode_name(stranger_mode mode);
 std::optional<stranger_mode> parse_stranger_mode(std::string_view text);
+std::string_view challenge_kind_name(challenge_kind kind);
+std::optional<challenge_kind> parse_challenge_kind(std::string_view text);
 
 // Parses <challenge/> (attributes and children as in docs/antispim.md). Errors name what is wrong.
 hush::expected<challenge_settings, std::string> parse_challenge_settings(pugi::xml_node element);
@@ -38,7 +41,8 @@ pugi::xml_node append_challenge_settings(pugi::xml_node parent, const challenge_
 // One sender as seen by one receiver.
 struct sender_state {
     std::string challenge_id;          // the outstanding challenge; empty when none
-    std::vector<std::string> offered;  // its answers, in the order shown (1-based numbers in the text)
+    std::vector<std::string> offered;  // kind question: its answers, in the order shown (1-based numbers in the text)
+    std::string code;                  // kind code: the digits to type
     time_point challenged_at{};
     unsigned tries = 0;     // failed answers since the last challenge round started
     unsigned lockouts = 0;  // lockouts so far (the next one is longer)
@@ -74,27 +78,33 @@ public:
     stranger_outcome on_stanza(sender_state& state, const challenge_settings& settings, time_point now,
                                std::chrono::seconds resend_after = std::chrono::seconds{60});
 
-    // Whether `text` answers the outstanding challenge: a number of an offered answer or the text of one.
+    // Whether `text` answers the outstanding challenge: for a question, a number of an offered answer or the text of
+    // one; for a code, a reply of digits only (spaces and punctuation between them allowed, at most 32 characters).
+    // Anything else is a message, held like the first one, and costs no try.
     static bool looks_like_answer(const sender_state& state, std::string_view text);
 
     // An answer (steps d–i, n–q). `key_id` identifies the receiver's current key: a pass records it.
     answer_outcome on_answer(sender_state& state, const challenge_settings& settings, time_point now,
                              std::string_view answer, const std::string& key_id);
 
-    // A fresh challenge: a new id and a random subset (with at least one good answer) in random order, different
-    // from the last one shown where the answers allow it.
+    // A fresh challenge: a new id and a new code, or a random subset of the answers (with at least one good answer)
+    // in random order, different from the last one shown where the answers allow it.
     void new_challenge(sender_state& state, const challenge_settings& settings, time_point now);
 
 private:
+    void new_id(sender_state& state, time_point now);
+
     std::mt19937_64 rng_;
 };
 
 // How long lockout number `n` (1-based) lasts.
 std::chrono::minutes lockout_length(const challenge_settings& settings, unsigned n);
 
-// Appends the XEP-0158 form (<captcha xmlns='urn:xmpp:captcha'><x type='form'>…) for the outstanding challenge.
-void append_captcha_form(pugi::xml_node message, const std::string& receiver, const challenge_settings& settings,
-                         const sender_state& state);
+// Appends the XEP-0158 form (<captcha xmlns='urn:xmpp:captcha'><x type='form'>…) for the outstanding challenge: a
+// `qa` field labelled with `question` (challenge_question() in the stranger's language), text-single for a code,
+// list-single with the offered answers for a question.
+void append_captcha_form(pugi::xml_node message, const std::string& receiver, const sender_state& state,
+                         std::string_view question);
 
 // The answer in an XEP-0158 submission (<captcha><x type='submit'>): (challenge id, chosen value).
 std::optional<std::pair<std::string, std::string>> parse_captcha_answer(pugi::xml_node captcha);

@@ -83,9 +83,10 @@ public:
         if (ctx.kind == stanza_kind::message && !state.blocked &&
             as::challenge_engine::looks_like_answer(state, s.element().child_value("body"))) {
             co_return result(make(as::verdict_kind::drop, "challenge-answer",
-                                  [svc, receiver, sender](const stanza& answer, outgoing& out) -> asio::awaitable<void> {
+                                  [svc, receiver, sender, peer = ctx.peer_address](const stanza& answer,
+                                                                                   outgoing& out) -> asio::awaitable<void> {
                                       co_await svc->answer(receiver, sender, answer.element().child_value("body"),
-                                                           answer, out);
+                                                           answer, out, peer);
                                   }));
         }
         if (ctx.kind == stanza_kind::iq || (ctx.kind == stanza_kind::presence && type.empty())) {

@@ -2,11 +2,13 @@
 // What the Bot Challenge says to a person, as plain data: templates with {placeholders}, the defaults in English,
 // and other languages the admin adds ([antispim.texts] and [antispim.texts.<language>] in hush.toml). Header-only,
 // so the config library can hold and check them; antispim/challenge_wording.hpp turns them into messages.
+#include <algorithm>
 #include <array>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hush::antispim {
 
@@ -17,6 +19,10 @@ struct challenge_texts {
         "{receiver} only receives messages from people they know. Your message is kept and will be delivered as soon "
         "as you answer this question:";
     std::string how_to_answer = "Reply with the number or the words of your answer.";
+    // The default challenge: a number spelled out digit by digit ({code}: "seven four one two"), typed in digits.
+    std::string code_question = "Please reply with this number, written in digits: {code}";
+    // The words for 0 to 9, in order, separated by spaces: what {code} is spelled with.
+    std::string digits = "zero one two three four five six seven eight nine";
     std::string too_fast = "That was too fast: take a moment to read the question. {tries_left} left.";
     std::string wrong = "That is not right; {tries_left} left.";
     std::string locked_out =
@@ -51,10 +57,12 @@ struct challenge_text_field {
     std::string_view placeholders;  // space-separated names
 };
 
-inline constexpr std::array<challenge_text_field, 19> challenge_text_fields{{
+inline constexpr std::array<challenge_text_field, 21> challenge_text_fields{{
     {"preamble", &challenge_texts::preamble, "server receiver"},
     {"challenge", &challenge_texts::challenge, "server receiver"},
     {"how_to_answer", &challenge_texts::how_to_answer, "server receiver"},
+    {"code_question", &challenge_texts::code_question, "server receiver code"},
+    {"digits", &challenge_texts::digits, ""},
     {"too_fast", &challenge_texts::too_fast, "server receiver tries_left"},
     {"wrong", &challenge_texts::wrong, "server receiver tries_left"},
     {"locked_out", &challenge_texts::locked_out, "server receiver wait until"},
@@ -94,6 +102,19 @@ inline std::optional<std::string> unknown_placeholder(std::string_view text, std
         }
     }
     return std::nullopt;
+}
+
+// The words of `digits` (a text's digit names): ten when the text is usable.
+inline std::vector<std::string_view> digit_words(std::string_view digits) {
+    std::vector<std::string_view> words;
+    for (std::size_t at = 0; at < digits.size();) {
+        const std::size_t end = std::min(digits.find(' ', at), digits.size());
+        if (end > at) {
+            words.push_back(digits.substr(at, end - at));
+        }
+        at = end + 1;
+    }
+    return words;
 }
 
 // The texts in every language the server speaks. The defaults are in `default_language`; a stanza's xml:lang picks

@@ -120,12 +120,30 @@ std::string challenge_body(const challenge_texts& texts, const speaker& who, con
                  fill(texts.wrong, {{"server", who.server}, {"receiver", who.receiver}, {"tries_left", tries_left}}));
         break;
     }
-    add_line(out, settings.question);
+    add_line(out, challenge_question(texts, who, settings, state));
+    if (!state.code.empty()) {
+        return out;  // the code's sentence says how to answer
+    }
     for (std::size_t i = 0; i < state.offered.size(); ++i) {
         add_line(out, std::to_string(i + 1) + ") " + state.offered[i]);
     }
     add_line(out, fill(texts.how_to_answer, {{"server", who.server}, {"receiver", who.receiver}}));
     return out;
+}
+
+std::string challenge_question(const challenge_texts& texts, const speaker& who, const challenge_settings& settings,
+                               const sender_state& state) {
+    if (state.code.empty()) {
+        return settings.question;
+    }
+    const auto words = digit_words(texts.digits);
+    std::string spelled;
+    for (char c : state.code) {
+        const auto d = static_cast<std::size_t>(c - '0');
+        spelled += spelled.empty() ? "" : " ";
+        spelled += words.size() == 10 ? std::string(words[d]) : std::string(1, c);
+    }
+    return fill(texts.code_question, {{"server", who.server}, {"receiver", who.receiver}, {"code", spelled}});
 }
 
 std::string lockout_sentence(const challenge_texts& texts, const speaker& who, time_point now, time_point until) {

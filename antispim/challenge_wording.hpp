@@ -32,7 +32,11 @@ struct speaker {
 // What the new question follows: nothing (the first contact), a too fast answer or a wrong one.
 enum class challenge_feedback { none, too_fast, wrong };
 
-// The question with its numbered answers, after the feedback line when there is one.
+// What the stranger is asked, in one line: the code spelled out in `texts`' digit words, or the receiver's question.
+std::string challenge_question(const challenge_texts& texts, const speaker& who, const challenge_settings& settings,
+                               const sender_state& state);
+// The question (with its numbered answers, for a question of the receiver's), after the feedback line when there
+// is one.
 std::string challenge_body(const challenge_texts& texts, const speaker& who, const challenge_settings& settings,
                            const sender_state& state, challenge_feedback feedback);
 // "Wait 10 minutes (until 2026-12-06 08:40 UTC)"; `now` gives the length.

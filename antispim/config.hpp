@@ -44,12 +44,16 @@ struct antispim_config {
     std::chrono::hours contact_expiry{24 * 365};
     std::chrono::seconds sweep_interval{3600};
 
-    // DoS detection ([antispim.dos]): one sender, or one remote domain, reaching this many distinct local users
-    // with stranger stanzas within the window is blocked server-wide for block_hours.
+    // DoS detection ([antispim.dos]): one sender reaching this many distinct local users with stranger stanzas
+    // within the window is blocked server-wide for block_hours; so is a remote domain or network, if challenges hold
+    // evidence against it — at least evidence_senders of its senders were locked out by one within evidence_window,
+    // more than passed. Without it (a conference, a new team writing to many people at once) its senders are each challenged.
     struct dos_limits {
         std::size_t distinct_receivers = 20;
         std::chrono::seconds window{600};
         std::chrono::hours block_for{24};
+        std::size_t evidence_senders = 3;
+        std::chrono::seconds evidence_window{3600};
     } dos;
 
     // Greylisting ([antispim.greylist], the "greylist" policy): strangers' first contacts from these ranges wait.

@@ -41,12 +41,16 @@ public:
             }
         }
         const std::size_t limit = detector_.limits().distinct_receivers;
-        if (by_sender < limit && by_domain < limit && by_network < limit) {
+        // A service or a network reaching many users is a crowd or a farm: only its senders' answers to challenges
+        // tell which, so it is blocked only with that evidence. A sender reaching them alone is blocked as it is.
+        const bool domain_crossed = by_domain >= limit && detector_.evidence_against("domain:" + ctx.sender.domain());
+        const bool network_crossed = by_network >= limit && detector_.evidence_against("ip:" + network);
+        if (by_sender < limit && !domain_crossed && !network_crossed) {
             co_return result(as::verdict::pass());
         }
         // The widest key that crossed the line: a flood from one service blocks the service (the seed: blacklist
         // abusive services), a flood from many domains in one network the network, a local sender only itself.
-        std::string kind = by_domain >= limit ? "domain" : by_network >= limit ? "ip" : "jid";
+        std::string kind = domain_crossed ? "domain" : network_crossed ? "ip" : "jid";
         std::string value = kind == "jid"      ? ctx.sender.bare_string()
                             : kind == "domain" ? ctx.sender.domain()
                                                : network;
@@ -81,14 +85,37 @@ private:
 }  // namespace
 
 dos_detector::dos_detector(const antispim_config& cfg, storage::async_store& store, blocklist_service& blocklist,
-                           std::function<bool(std::string_view)> is_local, std::size_t max_keys,
-                           std::atomic<std::uint64_t>* evictions, admin_notifier* notifier)
+                           as::challenge_evidence& evidence, std::function<bool(std::string_view)> is_local,
+                           std::size_t max_keys, std::atomic<std::uint64_t>* evictions, admin_notifier* notifier)
     : limits_(cfg.dos),
       store_(store),
       blocklist_(blocklist),
+      evidence_(evidence),
       is_local_(std::move(is_local)),
       notifier_(notifier),
-      seen_(max_keys, evictions) {}
+      seen_(max_keys, evictions),
+      not_blocked_said_(1000) {}
+
+bool dos_detector::evidence_against(const std::string& key) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto tally = evidence_.of(key, now);
+    const bool abusive = as::challenge_evidence::abusive(tally, limits_.evidence_senders);
+    bool say = false;
+    if (!abusive) {
+        std::lock_guard lock(mutex_);
+        auto [said_at, first] = not_blocked_said_.try_emplace(key, now);
+        say = first || now - said_at > limits_.window;  // once per window and key, not once per stanza
+        if (say) {
+            said_at = now;
+        }
+    }
+    if (say) {
+        spdlog::info("antispim: DoS detector: {} reached {} users, but of its senders {} were locked out by a challenge "
+                     "and {} passed: not blocked, each is challenged",
+                     key, limits_.distinct_receivers, tally.failed, tally.passed);
+    }
+    return abusive;
+}
 
 std::unique_ptr<as::policy> dos_detector::make_policy() { return std::make_unique<dos_policy>(*this); }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Rate policies per stanza type (the operators' "rate policies"): token buckets for strangers' invitations and
-// messages, per sender bare JID, per remote domain, per source IP and per local receiver. A first contact that
+// messages, per sender bare JID, per remote domain, per source IP and per local receiver and sending domain (so a
+// farm on one service drains only its own share of a receiver's, not that of people elsewhere). A first contact that
 // finds any of its buckets empty is refused — <policy-violation/>, or a wait error when `exceeded = "defer"` —
 // and takes no token from the others, so a refused sender does not also drain its domain's bucket.
 #include <atomic>

@@ -11,12 +11,12 @@
 namespace hush::antispim {
 
 struct state_metrics {
-    enum class map : std::size_t { dos, greylist, rate, outbound, s2s_backoff, session_presence };
-    static constexpr std::size_t map_count = 6;
+    enum class map : std::size_t { dos, greylist, rate, outbound, s2s_backoff, session_presence, evidence };
+    static constexpr std::size_t map_count = 7;
 
     static std::string_view name(map m) {
-        static constexpr std::array<std::string_view, map_count> names{"dos",      "greylist",    "rate",
-                                                                       "outbound", "s2s_backoff", "session_presence"};
+        static constexpr std::array<std::string_view, map_count> names{
+            "dos", "greylist", "rate", "outbound", "s2s_backoff", "session_presence", "evidence"};
         return names[static_cast<std::size_t>(m)];
     }
 

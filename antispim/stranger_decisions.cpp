@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "antispim/blocklist.hpp"
 #include "antispim/documents.hpp"
 #include "antispim/stranger_service_internal.hpp"
 
@@ -152,7 +153,8 @@ asio::awaitable<hush::expected<antispim_service::stranger_step, std::string>> an
 }
 
 asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const jid& sender, std::string_view text,
-                                                             const stanza& reply_to, outgoing& out) {
+                                                             const stanza& reply_to, outgoing& out,
+                                                             std::string_view peer_address) {
     const std::string sender_bare = sender.bare_string();
     const auto now = as::clock_type::now();
     struct judged {
@@ -214,6 +216,17 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
                  : outcome.what == kind::blocked    ? "blocked"
                  : outcome.what == kind::locked_out ? "locked out"
                                                     : "no challenge");
+    // Evidence about the sender's service and network: a pass, or a lockout (max_tries wrong or too fast answers).
+    // A single wrong answer is no evidence: people mistype, and pass at the next try.
+    const bool evidence = outcome.what == kind::pass || outcome.what == kind::locked_out || outcome.what == kind::blocked;
+    if (evidence_ != nullptr && evidence && !is_local_(sender.domain())) {
+        const bool failed = outcome.what != kind::pass;
+        const auto now_steady = std::chrono::steady_clock::now();
+        evidence_->record("domain:" + sender.domain(), sender_bare, failed, now_steady);
+        if (const auto network = as::network_of(peer_address, 24, 48); !network.empty()) {
+            evidence_->record("ip:" + network, sender_bare, failed, now_steady);
+        }
+    }
     switch (outcome.what) {
     case kind::pass:
         co_await release(r, sender, record, stanza_lang(reply_to), out);

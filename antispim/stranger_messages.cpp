@@ -174,7 +174,8 @@ void antispim_service::send_challenge(const jid& r, const jid& sender,
     // rather than dropping the text above with it. Its id is the challenge's, as the form's 'challenge' field.
     stanza form = message_to(r, sender, state.challenge_id);
     form.set_attribute("xml:lang", chosen.language);
-    as::append_captcha_form(form.element(), r.bare_string(), settings, state);
+    as::append_captcha_form(form.element(), r.bare_string(), state,
+                            as::challenge_question(chosen.texts, speaker_for(r), settings, state));
     out.unfiltered(std::move(form));
 }
 

@@ -25,7 +25,7 @@ asio::awaitable<bool> antispim_service::set_settings(const jid& user, const as::
     auto old = co_await receiver(user);
     // A new question or new answers: a new key, so old secrets and approvals stop working (the seed's advice
     // against a question that leaked).
-    const bool rotate = !old || old->settings.question != settings.question ||
+    const bool rotate = !old || old->settings.kind != settings.kind || old->settings.question != settings.question ||
                         old->settings.good_answers != settings.good_answers ||
                         old->settings.wrong_answers != settings.wrong_answers;
     auto save = [d = user.domain(), u = user.node(), settings, rotate](storage::store& s) -> storage::result<void> {

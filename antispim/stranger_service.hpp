@@ -16,6 +16,7 @@
 
 #include "antispim/bounded_map.hpp"
 #include "antispim/challenge.hpp"
+#include "antispim/challenge_evidence.hpp"
 #include "antispim/challenge_wording.hpp"
 #include "antispim/policy.hpp"
 #include "antispim/documents.hpp"
@@ -161,10 +162,13 @@ public:
     // The lockout's error text, in the sender's language.
     std::string lockout_text(const jid& receiver_bare, antispim::time_point until, std::string_view lang) const;
     // An answer by message or form, decided and recorded in one atomic storage operation; `reply_to` is the
-    // stanza that carried it (errors go back to it).
+    // stanza that carried it (errors go back to it). A remote sender's outcome is also evidence about its service
+    // and, with `peer_address` (the server it came through), its network.
     boost::asio::awaitable<antispim::answer_outcome> answer(const jid& receiver_bare, const jid& sender,
                                                             std::string_view text, const stanza& reply_to,
-                                                            outgoing& out);
+                                                            outgoing& out, std::string_view peer_address = {});
+    // Where answers' outcomes are recorded as evidence (the DoS detector reads it); none when unset.
+    void set_evidence(antispim::challenge_evidence* evidence) { evidence_ = evidence; }
     // Runs the engine under its lock (the engine's random source is shared).
     template <class F>
     auto with_engine(F&& f) {
@@ -178,6 +182,7 @@ private:
     storage::async_store& store_;
     std::function<bool(std::string_view)> is_local_;
     consensus* const consensus_;
+    antispim::challenge_evidence* evidence_ = nullptr;
     std::function<bool(const antispim::spim_context&)> challenge_listing_;
     std::mutex engine_mutex_;
     antispim::challenge_engine engine_;

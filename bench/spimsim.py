@@ -1,21 +1,35 @@
 #!/usr/bin/env python3
-"""spimsim: how well does Hush's default anti-SPIM policy work? Real servers, real S2S, simulated people and bots.
+"""spimsim: how well does Hush's anti-SPIM policy work? Real servers, real S2S, simulated people and bots.
 
-    bench/spimsim.py [--quick] [--bots 60] [--humans 20] [--receivers 10] [--time-scale 1.0] [--out FILE]
+    bench/spimsim.py [--quick] [--bots 60] [--humans 20] [--receivers 30] [--crowd 20] [--time-scale 1.0]
+                     [--kinds plain,instant,guesser,reuse,patient,distributed] [--seed 1] [--out FILE]
 
-Three Hush servers on loopback: a.test (the receivers' server, the policy under test), b.test (an open-registration
-service the bots use) and c.test (where the humans have their accounts). Bots follow the seed's loop — a new account
-on b.test, invite one user of a.test, send one message, next account — in three kinds: plain (never answers),
-instant (answers the challenge at once with a random option) and guessers (wait past the minimum, pick a random
-option, and keep guessing while they may). Humans write to one user of a.test and, when challenged, answer after
-3–30 s (× --time-scale), one in five wrong once first.
+Five Hush servers on loopback, real S2S between them, each connecting from an address of its own /24 (so rules on
+ranges see separate networks): a.test (the receivers' server, the policy under test), b.test and d.test (open-
+registration services the bots use), c.test (where the humans have their accounts) and e.test (a large legitimate
+service: a conference whose attendees first-contact many users of a.test within a minute or two).
+
+Bots follow the seed's loop — a new account, invite one user of a.test, send one message, next account — in six
+kinds (the default mix is all of them, in turn):
+  plain        never answers
+  instant      answers every challenge at once, with a guess
+  guesser      waits past the minimum answer time, guesses, and keeps guessing while it may
+  reuse        answers with what passed before on a.test (the answers the humans gave) and "blue", the answer of
+               the question Hush once shipped as its default, then guesses
+  patient      waits 3-30 s like a person before each answer (reused or guessed), on b.test
+  distributed  the same on d.test: a second service, another network
+A guess is a random offered answer when the challenge offers some, else a random 4-digit number. Humans write to one
+user of a.test, read the challenge (the words of the number, or the question's right answer) and answer after 3-30 s
+(x --time-scale), one in five wrong once first; the crowd on e.test does the same with several users each. A first
+contact not delivered within --deadline is lost.
 
 The same population runs against three policies on a.test:
-  hush        the default configuration (chain blocklist, dos, rate, challenge)
+  hush        the default configuration
   drop        "drop all strangers" (challenge strangers = "drop")
   allow       "allow all" (chain = ["pass"])
-and the table says, for each: the share of bot stanzas (invitations and messages) that reached a user, the legit
-first contacts lost (not delivered within the deadline), and the delay added to those delivered (p50, p90).
+and the table says, for each: bot stanzas (invitations and messages) that reached a user, by bot kind; legit first
+contacts lost; the delay added to those delivered (p50, p90) and its part beyond the person's own answering time;
+and any server-wide block of a legitimate domain or network.
 """
 
 from __future__ import annotations
@@ -39,7 +53,13 @@ from benchlib import BUILD, free_port
 CAPTCHA_NS = "urn:xmpp:captcha"
 DATA_NS = "jabber:x:data"
 PASSWORD = "sim-password-1"
-GOOD = "blue"
+GOOD = "blue"  # the right answer of the question the drop/allow baselines and reuse bots know
+DIGITS = "zero one two three four five six seven eight nine".split()
+BOT_KINDS = ["plain", "instant", "guesser", "reuse", "patient", "distributed"]
+# Where each service's outgoing S2S comes from: a /24 of its own.
+SOURCES = {"a.test": "127.0.1.1", "b.test": "127.0.2.1", "c.test": "127.0.3.1", "d.test": "127.0.4.1",
+           "e.test": "127.0.5.1"}
+LEGIT = ("c.test", "e.test")
 
 
 class HushProcess:
@@ -68,6 +88,8 @@ port = {s2s_port}
 [limits]
 max_connections_per_ip = 100000
 auth_failures_before_delay = 1000
+[s2s]
+source_addresses = ["{SOURCES[domain]}"]
 [s2s.hosts]
 {routes}
 {antispim}
@@ -82,9 +104,12 @@ auth_failures_before_delay = 1000
         else:
             raise RuntimeError(f"{domain}: hushd exited\n{(self.dir / 'hushd.log').read_text()}")
 
+    def hushctl(self, *args: str) -> str:
+        return subprocess.run([str(BUILD / "hushctl"), "--config", str(self.config), *args], check=True,
+                              capture_output=True, text=True).stdout
+
     def adduser(self, user: str) -> None:
-        subprocess.run([str(BUILD / "hushctl"), "--config", str(self.config), "adduser", f"{user}@{self.domain}",
-                        PASSWORD], check=True, capture_output=True)
+        self.hushctl("adduser", f"{user}@{self.domain}", PASSWORD)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -125,18 +150,46 @@ class Actor:
         await self.xmpp.get_roster()
         self.xmpp.send_presence()
 
+    def send(self, to: str, body: str) -> None:
+        self.xmpp.send_message(mto=to, mbody=body)
+
     def stop(self) -> None:
         self.xmpp.disconnect()
 
 
-def challenge_options(stanza) -> list[str] | None:
-    x = stanza.xml.find(f"{{{CAPTCHA_NS}}}captcha/{{{DATA_NS}}}x")
-    if x is None:
-        return None
-    for field in x.findall(f"{{{DATA_NS}}}field"):
-        if field.get("var") == "qa":
-            return [o.findtext(f"{{{DATA_NS}}}value") for o in field.findall(f"{{{DATA_NS}}}option")]
-    return None
+class Challenge:
+    """An XEP-0158 form as a program reads it: who asks, the offered answers (none for a number to type) and the
+    label, which for a number carries it in words."""
+
+    def __init__(self, stanza):
+        x = stanza.xml.find(f"{{{CAPTCHA_NS}}}captcha/{{{DATA_NS}}}x")
+        self.asker = (stanza.xml.get("from") or "").split("/")[0]
+        self.options: list[str] = []
+        self.label = ""
+        for field in x.findall(f"{{{DATA_NS}}}field"):
+            if field.get("var") == "qa":
+                self.label = field.get("label") or ""
+                self.options = [o.findtext(f"{{{DATA_NS}}}value") for o in field.findall(f"{{{DATA_NS}}}option")]
+
+    @staticmethod
+    def of(stanza) -> "Challenge | None":
+        return Challenge(stanza) if stanza.xml.find(f"{{{CAPTCHA_NS}}}captcha/{{{DATA_NS}}}x") is not None else None
+
+    def right_answer(self) -> str:
+        """What a person answers: the right option's number, or the number read from its words."""
+        if self.options:
+            return str(self.options.index(GOOD) + 1)
+        words = self.label.split(":")[-1].split()
+        return "".join(str(DIGITS.index(w)) for w in words)
+
+    def wrong_answer(self) -> str:
+        right = self.right_answer()
+        if self.options:
+            return next(str(i + 1) for i in range(len(self.options)) if str(i + 1) != right)
+        return "1000" if right != "1000" else "1001"
+
+    def guess(self) -> str:
+        return str(random.randrange(len(self.options)) + 1) if self.options else str(random.randint(1000, 9999))
 
 
 class Simulation:
@@ -144,9 +197,11 @@ class Simulation:
         self.args = args
         self.policy = policy
         self.root = root
-        self.received: dict[str, float] = {}     # marker → when a receiver got it
-        self.bot_markers: list[str] = []
-        self.human_sent: dict[str, float] = {}   # marker → when it was sent
+        self.received: dict[str, float] = {}        # marker → when a receiver got it
+        self.bot_markers: dict[str, list[str]] = {k: [] for k in BOT_KINDS}
+        self.legit_sent: dict[str, float] = {}      # marker → when it was sent
+        self.legit_own_time: dict[str, float] = {}  # marker → seconds the person spent before answering
+        self.passed_answers: list[str] = []         # what reuse bots know: answers people passed with
 
     def policy_config(self) -> str:
         challenge = f"""[antispim.challenge]
@@ -159,35 +214,36 @@ min_answer_seconds = {max(0, round(3 * self.args.time_scale))}
         return challenge
 
     async def run(self) -> dict:
-        ports = {d: free_port() for d in ("a.test", "b.test", "c.test")}
-        servers = {
-            "a.test": HushProcess(self.root, "a.test", ports["a.test"], {"b.test": ports["b.test"],
-                                                                         "c.test": ports["c.test"]},
-                                  self.policy_config()),
-            "b.test": HushProcess(self.root, "b.test", ports["b.test"], {"a.test": ports["a.test"]},
-                                  '[antispim]\nchain = ["pass"]\n[antispim.outbound]\nenabled = false\n'),
-            "c.test": HushProcess(self.root, "c.test", ports["c.test"], {"a.test": ports["a.test"]},
-                                  '[antispim]\nchain = ["pass"]\n'),
-        }
+        domains = ("a.test", "b.test", "c.test", "d.test", "e.test")
+        ports = {d: free_port() for d in domains}
+        open_service = '[antispim]\nchain = ["pass"]\n[antispim.outbound]\nenabled = false\n'
+        servers = {}
         try:
+            servers["a.test"] = HushProcess(self.root, "a.test", ports["a.test"],
+                                            {d: ports[d] for d in domains if d != "a.test"}, self.policy_config())
+            for d in domains[1:]:
+                servers[d] = HushProcess(self.root, d, ports[d], {"a.test": ports["a.test"]}, open_service)
             return await self._run(servers)
         finally:
             for s in servers.values():
                 s.stop()
 
     async def _run(self, servers) -> dict:
-        a, b, c = servers["a.test"], servers["b.test"], servers["c.test"]
+        a = servers["a.test"]
         args = self.args
+        kinds = [k for k in args.kinds.split(",") if k]
         receivers = [f"r{i}" for i in range(args.receivers)]
         for r in receivers:
             a.adduser(r)
-        kinds = ["plain", "instant", "guesser"]
-        bots = [(f"bot{i}", kinds[i % 3]) for i in range(args.bots)]
-        for name, _ in bots:
-            b.adduser(name)  # the seed's "new account on an open service", one per bot
+        bots = [(f"bot{i}", kinds[i % len(kinds)]) for i in range(args.bots)]
+        for name, kind in bots:
+            servers["d.test" if kind == "distributed" else "b.test"].adduser(name)  # a new account per bot
         humans = [f"h{i}" for i in range(args.humans)]
         for h in humans:
-            c.adduser(h)
+            servers["c.test"].adduser(h)
+        crowd = [f"guest{i}" for i in range(args.crowd)]
+        for g in crowd:
+            servers["e.test"].adduser(g)
 
         # The receivers: log what reaches them.
         receiver_actors = []
@@ -207,96 +263,139 @@ min_answer_seconds = {max(0, round(3 * self.args.time_scale))}
             await actor.start()
             receiver_actors.append(actor)
 
+        loop = asyncio.get_event_loop()
+        scale = args.time_scale
+        min_answer = 3 * scale
+
         async def bot(name: str, kind: str) -> None:
+            domain = "d.test" if kind == "distributed" else "b.test"
             target = random.choice(receivers)
-            actor = Actor(f"{name}@b.test/spam", b.c2s)
+            actor = Actor(f"{name}@{domain}/spam", servers[domain].c2s)
             marker = f"sim:bot:{name}"
-            self.bot_markers += [marker, f"sim:invite:{name}@b.test:{target}"]
-            answered = asyncio.Event()
+            self.bot_markers[kind] += [marker, f"sim:invite:{name}@{domain}:{target}"]
+            tried: list[str] = []
+
+            def answer_for(ch: Challenge) -> str:
+                if kind in ("reuse", "patient", "distributed"):
+                    for known in [*self.passed_answers, GOOD]:
+                        if known not in tried:
+                            tried.append(known)
+                            return known
+                return ch.guess()
 
             def on_challenge(st):
-                options = challenge_options(st)
-                if options is None or kind == "plain":
+                ch = Challenge.of(st)
+                if ch is None or kind == "plain":
                     return
-                delay = 0 if kind == "instant" else (3 * args.time_scale + random.uniform(0.2, 1.0))
-                asyncio.get_event_loop().call_later(
-                    delay, lambda: actor.xmpp.send_message(mto=st.xml.get("from"),
-                                                           mbody=str(random.randrange(len(options)) + 1)))
-                answered.set()
+                delay = {"instant": 0.0, "guesser": min_answer + random.uniform(0.2, 1.0),
+                         "reuse": min_answer + random.uniform(0.2, 1.0)}.get(kind, random.uniform(3, 30) * scale)
+                loop.call_later(delay, lambda: actor.send(ch.asker, answer_for(ch)))
 
             actor.handlers.append(on_challenge)
             await actor.start()
             actor.xmpp.send_presence(pto=f"{target}@a.test", ptype="subscribe")
-            actor.xmpp.send_message(mto=f"{target}@a.test", mbody=marker)
-            await asyncio.sleep(args.bot_patience * args.time_scale)  # a bot's time on this account
+            actor.send(f"{target}@a.test", marker)
+            await asyncio.sleep(args.bot_patience * scale)  # a bot's time on this account
             actor.stop()
 
-        async def human(name: str) -> None:
-            target = random.choice(receivers)
-            actor = Actor(f"{name}@c.test/laptop", c.c2s)
-            marker = f"sim:human:{name}"
-            wrong_first = random.random() < 0.2
+        async def person(name: str, domain: str, targets: list[str], spread: float) -> None:
+            """A person writing first to each of `targets` (spread over `spread` seconds), answering each
+            receiver's challenge after 3-30 s, one in five wrong once first."""
+            actor = Actor(f"{name}@{domain}/laptop", servers[domain].c2s)
+            wrong_first = {t: random.random() < 0.2 for t in targets}
+            markers = {f"{t}@a.test": f"sim:{domain}:{name}:{t}" for t in targets}
 
             def on_challenge(st):
-                options = challenge_options(st)
-                if options is None:
+                ch = Challenge.of(st)
+                if ch is None or ch.asker not in markers:
                     return
-                nonlocal wrong_first
-                pick = GOOD
-                if wrong_first:
-                    wrong_first = False
-                    pick = next(o for o in options if o != GOOD)
-                delay = random.uniform(3, 30) * args.time_scale
-                asyncio.get_event_loop().call_later(
-                    delay, lambda: actor.xmpp.send_message(mto=st.xml.get("from"),
-                                                           mbody=str(options.index(pick) + 1)))
+                target = ch.asker.split("@")[0]
+                delay = random.uniform(3, 30) * scale
+                self.legit_own_time[markers[ch.asker]] = self.legit_own_time.get(markers[ch.asker], 0.0) + delay
+                if wrong_first[target]:
+                    wrong_first[target] = False
+                    answer = ch.wrong_answer()
+                else:
+                    answer = ch.right_answer()
+                    self.passed_answers.append(answer if not ch.options else GOOD)
+                loop.call_later(delay, lambda: actor.send(ch.asker, answer))
 
             actor.handlers.append(on_challenge)
             await actor.start()
-            self.human_sent[marker] = time.monotonic()
-            actor.xmpp.send_message(mto=f"{target}@a.test", mbody=marker)
-            await asyncio.sleep(args.deadline * args.time_scale)
+            for t in targets:
+                marker = markers[f"{t}@a.test"]
+                self.legit_sent[marker] = time.monotonic()
+                actor.send(f"{t}@a.test", marker)
+                await asyncio.sleep(spread / max(1, len(targets)))
+            await asyncio.sleep(args.deadline * scale)
             actor.stop()
 
-        # Bots in waves (the seed's loop: one account after another), humans spread over the same time.
+        # Bots in waves (the seed's loop: one account after another), people spread over the same time.
         async def bot_waves():
             for i in range(0, len(bots), args.wave):
                 await asyncio.gather(*(bot(n, k) for n, k in bots[i:i + args.wave]))
 
-        async def humans_spread():
+        async def people():
             tasks = []
             for h in humans:
-                tasks.append(asyncio.create_task(human(h)))
-                await asyncio.sleep(random.uniform(0, 2) * args.time_scale)
+                tasks.append(asyncio.create_task(person(h, "c.test", [random.choice(receivers)], 0)))
+                await asyncio.sleep(random.uniform(0, 2) * scale)
             await asyncio.gather(*tasks)
 
-        await asyncio.gather(bot_waves(), humans_spread())
+        async def conference():
+            # The attendees arrive over the first minutes of the farm's run, each writing to several users.
+            tasks = []
+            for g in crowd:
+                targets = random.sample(receivers, min(args.crowd_contacts, len(receivers)))
+                tasks.append(asyncio.create_task(person(g, "e.test", targets, args.crowd_window * scale)))
+                await asyncio.sleep(random.uniform(0, 1) * scale)
+            await asyncio.gather(*tasks)
+
+        await asyncio.gather(bot_waves(), people(), conference())
         for actor in receiver_actors:
             actor.stop()
 
-        reached = sum(1 for m in self.bot_markers if m in self.received)
-        delays = [self.received[m] - t for m, t in self.human_sent.items() if m in self.received]
-        lost = sum(1 for m in self.human_sent if m not in self.received)
+        by_kind = {k: [sum(1 for m in ms if m in self.received), len(ms)] for k, ms in self.bot_markers.items() if ms}
+        reached = sum(r for r, _ in by_kind.values())
+        total = sum(n for _, n in by_kind.values())
+        delays = {m: self.received[m] - t for m, t in self.legit_sent.items() if m in self.received}
+        beyond = [d - self.legit_own_time.get(m, 0.0) for m, d in delays.items()]
+        lost = [m for m in self.legit_sent if m not in self.received]
+        blocked = [line for line in a.hushctl("blocklist", "list").splitlines()
+                   if any(legit in line for legit in LEGIT) or any(SOURCES[d].rsplit(".", 1)[0] + "." in line
+                                                                     for d in LEGIT)]
+
+        def pct(values: list[float], q: float) -> float | None:
+            return sorted(values)[max(0, math.ceil(q * len(values)) - 1)] if values else None
+
         return {
             "policy": self.policy,
-            "bot_stanzas": len(self.bot_markers),
+            "bot_stanzas": total,
             "bot_stanzas_reached": reached,
-            "bot_share_reached": reached / len(self.bot_markers) if self.bot_markers else 0,
-            "legit_first_contacts": len(self.human_sent),
-            "legit_lost": lost,
-            "added_delay_p50_s": statistics.median(delays) if delays else None,
-            "added_delay_p90_s": (sorted(delays)[max(0, math.ceil(0.9 * len(delays)) - 1)] if delays else None),
+            "bot_share_reached": reached / total if total else 0,
+            "bots_by_kind": by_kind,
+            "legit_first_contacts": len(self.legit_sent),
+            "legit_lost": len(lost),
+            "legit_lost_markers": lost[:20],
+            "added_delay_p50_s": statistics.median(delays.values()) if delays else None,
+            "added_delay_p90_s": pct(list(delays.values()), 0.9),
+            "beyond_answering_p50_s": statistics.median(beyond) if beyond else None,
+            "legit_blocked": blocked,
         }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bots", type=int, default=60)
+    parser.add_argument("--kinds", default=",".join(BOT_KINDS), help="the bot mix, taken in turn")
     parser.add_argument("--humans", type=int, default=20)
-    parser.add_argument("--receivers", type=int, default=10)
-    parser.add_argument("--wave", type=int, default=10, help="bots online at once")
+    parser.add_argument("--receivers", type=int, default=30)
+    parser.add_argument("--crowd", type=int, default=20, help="attendees of the legitimate service e.test")
+    parser.add_argument("--crowd-contacts", type=int, default=5, help="users of a.test each attendee writes to")
+    parser.add_argument("--crowd-window", type=float, default=60, help="seconds an attendee's first contacts span")
+    parser.add_argument("--wave", type=int, default=20, help="bots online at once")
     parser.add_argument("--bot-patience", type=float, default=40, help="seconds a bot stays on one account")
-    parser.add_argument("--deadline", type=float, default=75, help="seconds a human waits for delivery")
+    parser.add_argument("--deadline", type=float, default=75, help="seconds a person waits for delivery")
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--policies", default="hush,drop,allow")
     parser.add_argument("--seed", type=int, default=1)
@@ -304,7 +403,10 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="CI smoke run")
     args = parser.parse_args()
     if args.quick:
-        args.bots, args.humans, args.receivers, args.wave, args.time_scale = 6, 3, 3, 6, 0.2
+        args.bots, args.humans, args.receivers, args.crowd, args.wave, args.time_scale = 6, 3, 3, 2, 6, 0.2
+    unknown = set(args.kinds.split(",")) - set(BOT_KINDS)
+    if unknown:
+        parser.error(f"unknown bot kinds: {', '.join(sorted(unknown))}")
     random.seed(args.seed)
     results = []
     for policy in args.policies.split(","):
@@ -315,15 +417,21 @@ def main() -> int:
             print(f"[{policy}] {json.dumps(results[-1])}", file=sys.stderr)
         finally:
             shutil.rmtree(root, ignore_errors=True)
-    print(f"\nspimsim: {args.bots} bots (plain, instant, guessers), {args.humans} humans, {args.receivers} users; "
-          f"time scale {args.time_scale}\n")
-    print("| policy | bot stanzas reaching a user | legit first contacts lost | added delay p50 | added delay p90 |")
-    print("|---|---|---|---|---|")
+    kinds = [k for k in BOT_KINDS if k in args.kinds.split(",")]
+    print(f"\nspimsim: {args.bots} bots ({', '.join(kinds)}), {args.humans} humans, a crowd of {args.crowd} writing "
+          f"to {args.crowd_contacts} users each, {args.receivers} users; time scale {args.time_scale}, "
+          f"seed {args.seed}\n")
+    fmt = (lambda v: "-" if v is None else f"{v:.1f} s")
+    print("| policy | bot stanzas reaching a user | " + " | ".join(kinds) +
+          " | legit first contacts lost | added delay p50 / p90 | beyond the answering time, p50 "
+          "| legit domains or networks blocked |")
+    print("|---" * (len(kinds) + 6) + "|")
     for r in results:
-        fmt = (lambda v: "-" if v is None else f"{v:.1f} s")
-        print(f"| {r['policy']} | {r['bot_stanzas_reached']}/{r['bot_stanzas']} ({100 * r['bot_share_reached']:.0f} %) "
-              f"| {r['legit_lost']}/{r['legit_first_contacts']} | {fmt(r['added_delay_p50_s'])} "
-              f"| {fmt(r['added_delay_p90_s'])} |")
+        cells = [f"{r['bots_by_kind'].get(k, [0, 0])[0]}/{r['bots_by_kind'].get(k, [0, 0])[1]}" for k in kinds]
+        print(f"| {r['policy']} | {r['bot_stanzas_reached']}/{r['bot_stanzas']} "
+              f"({100 * r['bot_share_reached']:.2f} %) | " + " | ".join(cells) +
+              f" | {r['legit_lost']}/{r['legit_first_contacts']} | {fmt(r['added_delay_p50_s'])} / "
+              f"{fmt(r['added_delay_p90_s'])} | {fmt(r['beyond_answering_p50_s'])} | {len(r['legit_blocked'])} |")
     if args.out:
         Path(args.out).write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
     return 0

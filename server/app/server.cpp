@@ -74,14 +74,19 @@ server::server(config cfg)
     blocklist_ = std::make_unique<blocklist_service>(cfg_.antispim, cfg_.storage, cfg_.s2s.ca_file.string(), *store_,
                                                      greylist_.get());
     admins_ = std::make_unique<admin_notifier>(cfg_.hosts.front(), cfg_.admins);
-    dos_ = std::make_unique<dos_detector>(cfg_.antispim, *store_, *blocklist_, is_local, dos_detector::default_max_keys,
-                                          state_metrics_.counter(state_map::dos), admins_.get());
+    evidence_ = std::make_unique<antispim::challenge_evidence>(cfg_.antispim.dos.evidence_window,
+                                                               antispim::challenge_evidence::default_max_keys,
+                                                               state_metrics_.counter(state_map::evidence));
+    dos_ = std::make_unique<dos_detector>(cfg_.antispim, *store_, *blocklist_, *evidence_, is_local,
+                                          dos_detector::default_max_keys, state_metrics_.counter(state_map::dos),
+                                          admins_.get());
     consensus_ = std::make_unique<consensus>(cfg_.antispim, *store_, *blocklist_, *admins_, is_local);
     antispim_ = std::make_unique<antispim_service>(
         cfg_.antispim, *store_, is_local, consensus_.get(),
         [list = blocklist_.get()](const antispim::spim_context& ctx) {
             return list->listed_for_challenge(ctx.sender, ctx.peer_address);
         });
+    antispim_->set_evidence(evidence_.get());
     rtbl_ = std::make_unique<rtbl_service>(cfg_.antispim, cfg_.hosts.front(), *blocklist_);
     outbound_ = std::make_unique<outbound_guard>(cfg_.antispim, *store_, *admins_, *antispim_,
                                                  outbound_guard::default_max_accounts,

@@ -73,6 +73,7 @@ private:
     std::unique_ptr<greylist> greylist_;
     std::unique_ptr<blocklist_service> blocklist_;
     std::unique_ptr<admin_notifier> admins_;
+    std::unique_ptr<antispim::challenge_evidence> evidence_;  // before its readers (dos_) and writers (antispim_)
     std::unique_ptr<dos_detector> dos_;
     std::unique_ptr<consensus> consensus_;
     std::unique_ptr<antispim_service> antispim_;

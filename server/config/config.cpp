@@ -341,7 +341,7 @@ private:
         }
         check_keys(*t, "s2s",
                    {"require_valid_certificates", "ca_file", "dns_servers", "connect_timeout", "idle_timeout",
-                    "max_queued_stanzas", "retry_initial", "retry_max", "hosts", "domains"});
+                    "max_queued_stanzas", "retry_initial", "retry_max", "hosts", "domains", "source_addresses"});
         s2s_config& s = c.s2s;
         read_bool(*t, "s2s", "require_valid_certificates", s.require_valid_certificates);
         if (const toml::node* ca = read_path(*t, "s2s", "ca_file", dir_, s.ca_file, true)) {
@@ -352,6 +352,25 @@ private:
             }
         }
         read_string(*t, "s2s", "dns_servers", s.dns_servers);
+        if (const toml::array* list = read_string_list(*t, "s2s", "source_addresses", s.source_addresses)) {
+            bool v4 = false;
+            bool v6 = false;
+            for (auto& address : s.source_addresses) {
+                auto ip = canonical_ip(address);
+                if (!ip) {
+                    fail(list->source(), "s2s.source_addresses",
+                         "expected IP addresses such as 192.0.2.10 or 2001:db8::10 (got " + in_quotes(address) + ")");
+                    break;
+                }
+                bool& seen = ip->find(':') == std::string::npos ? v4 : v6;
+                if (seen) {
+                    fail(list->source(), "s2s.source_addresses", "takes at most one IPv4 and one IPv6 address");
+                    break;
+                }
+                seen = true;
+                address = std::move(*ip);
+            }
+        }
         read_seconds(*t, "s2s", "connect_timeout", s.connect_timeout);
         read_seconds(*t, "s2s", "idle_timeout", s.idle_timeout);
         read_int(*t, "s2s", "max_queued_stanzas", s.max_queued_stanzas, 1, 1000000);

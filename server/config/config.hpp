@@ -74,6 +74,9 @@ struct s2s_config {
     // [s2s.hosts]: remote domain (nameprepped, lower case) → where to connect, replacing DNS SRV for it. Values are
     // "host:port", "[v6]:port", "host", or with a "tls:" prefix for direct TLS; a string or an array of them.
     std::map<std::string, std::vector<endpoint_spec>> hosts;
+    // Local addresses outgoing streams connect from (at most one IPv4 and one IPv6; a peer of the other family is
+    // reached from the kernel's choice): for a host with several addresses, whose peers must see a fixed one.
+    std::vector<std::string> source_addresses;
     // c-ares server list ("ip:port,...") for SRV/A/AAAA lookups; empty: the system's resolv.conf.
     std::string dns_servers;
     // DNS, TCP, TLS and authentication of an outgoing stream must finish within this; queued stanzas then bounce

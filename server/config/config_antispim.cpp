@@ -17,6 +17,7 @@ namespace {
 
 constexpr std::array<std::string_view, 6> known_policies{"pass", "blocklist", "dos", "greylist", "rate", "challenge"};
 constexpr std::array<std::string_view, 3> stranger_modes{"challenge", "allow", "drop"};  // as antispim::stranger_mode
+constexpr std::array<std::string_view, 2> challenge_kinds{"code", "question"};  // as antispim::challenge_kind
 constexpr std::array<std::string_view, 3> trust_levels{"block", "greylist", "challenge"};
 constexpr std::array<std::string_view, 5> publish_sources{"admin", "dos", "consensus", "reports", "imports"};
 
@@ -59,7 +60,10 @@ public:
         load_rtbls(*t, a.rtbls);
         load_greylist(*t, a.greylist);
         if (const toml::table* dos = r_.section(*t, "antispim", "dos")) {
-            r_.check_keys(*dos, "antispim.dos", {"distinct_receivers", "window_seconds", "block_hours"});
+            r_.check_keys(*dos, "antispim.dos", {"distinct_receivers", "window_seconds", "block_hours",
+                                                 "evidence_senders", "evidence_window_seconds"});
+            r_.read_int(*dos, "antispim.dos", "evidence_senders", a.dos.evidence_senders, 1, 1000);
+            r_.read_seconds(*dos, "antispim.dos", "evidence_window_seconds", a.dos.evidence_window);
             r_.read_int(*dos, "antispim.dos", "distinct_receivers", a.dos.distinct_receivers, 2, 1000000);
             r_.read_seconds(*dos, "antispim.dos", "window_seconds", a.dos.window);
             read_hours(*dos, "antispim.dos", "block_hours", a.dos.block_for);
@@ -346,8 +350,8 @@ private:
         }
         const std::string_view p = "antispim.challenge";
         r_.check_keys(*t, p,
-                      {"enabled", "strangers", "question", "good_answers", "wrong_answers", "min_answer_seconds",
-                       "max_tries", "long_interval_minutes", "growth", "steps", "offered"});
+                      {"enabled", "strangers", "kind", "code_digits", "question", "good_answers", "wrong_answers",
+                       "min_answer_seconds", "max_tries", "long_interval_minutes", "growth", "steps", "offered"});
         r_.read_bool(*t, p, "enabled", ch.enabled);
         if (const auto i = r_.read_choice(*t, p, "strangers", stranger_modes)) {
             ch.strangers = static_cast<antispim::stranger_mode>(*i);
@@ -364,6 +368,21 @@ private:
             r_.fail(wrong->source(), "antispim.challenge.wrong_answers",
                     "needs at least one answer (bots would just pick any)");
         }
+        // A configured question is what the admin means to ask (and what a config from before the kinds asked).
+        ch.kind = t->contains("question") ? antispim::challenge_kind::question : antispim::challenge_kind::code;
+        if (const auto i = r_.read_choice(*t, p, "kind", challenge_kinds)) {
+            ch.kind = static_cast<antispim::challenge_kind>(*i);
+        }
+        if (ch.kind == antispim::challenge_kind::question) {
+            // No question ships with Hush: one every installation asks is one a bot learns once (issue 16).
+            for (const char* key : {"question", "good_answers", "wrong_answers"}) {
+                if (!t->contains(key)) {
+                    r_.fail(t->source(), std::string("antispim.challenge.") + key,
+                            "is required with kind = \"question\" (your own question and its answers)");
+                }
+            }
+        }
+        r_.read_int(*t, p, "code_digits", ch.code_digits, 4, 12);
         std::int64_t min_answer = ch.min_answer.count();
         if (r_.read_int(*t, p, "min_answer_seconds", min_answer, 0, 3600)) {
             ch.min_answer = std::chrono::seconds{min_answer};
@@ -437,6 +456,8 @@ private:
             }
             if (out.size() > 2000) {
                 r_.fail(node.source(), full, "is longer than 2000 characters");
+            } else if (field->member == &antispim::challenge_texts::digits && antispim::digit_words(out).size() != 10) {
+                r_.fail(node.source(), full, "must be the ten words for 0 to 9, separated by spaces");
             } else if (auto bad = antispim::unknown_placeholder(out, field->placeholders)) {
                 r_.fail(node.source(), full,
                         "unknown placeholder " + *bad +

@@ -236,15 +236,19 @@ asio::awaitable<stanza> antispim_commands::configure(const stanza& iq, const jid
         stanza reply = make_iq_result(iq);
         auto c = command_reply(reply, node, open_session(node, user), "executing");
         auto f = form(c, "Anti-spam question",
-                      "People who are not your contacts must answer this question before their messages and "
-                      "invitations reach you. Changing the question or the answers lets nobody in who got in before.");
+                      "People who are not your contacts must answer a question before their messages and "
+                      "invitations reach you: by default a number to type, new each time, or your own question. "
+                      "Changing the question or the answers lets nobody in who got in before.");
         field(f, "FORM_TYPE", "hidden", nullptr, {"urn:hush:antispim:0#configure"});
         field(f, "enabled", "boolean", "Ask strangers the question", {s.enabled ? "1" : "0"});
         auto mode = field(f, "strangers", "list-single", "Messages from strangers", {std::string(as::stranger_mode_name(s.strangers))});
         option(mode, "Hold them and ask the question", "challenge");
         option(mode, "Let them through", "allow");
         option(mode, "Drop them silently", "drop");
-        field(f, "question", "text-single", "Question", {s.question});
+        auto kind = field(f, "kind", "list-single", "What strangers are asked", {std::string(as::challenge_kind_name(s.kind))});
+        option(kind, "A number to type, new each time (no bot can guess it)", "code");
+        option(kind, "My own question (below)", "question");
+        field(f, "question", "text-single", "Your question", {s.question});
         field(f, "good", "text-multi", "Right answers (one per line)", s.good_answers);
         field(f, "wrong", "text-multi", "Wrong answers shown as decoys (one per line)", s.wrong_answers);
         field(f, "min-answer-seconds", "text-single", "Answers faster than this many seconds count as wrong",
@@ -274,7 +278,12 @@ asio::awaitable<stanza> antispim_commands::configure(const stanza& iq, const jid
         e.append_attribute("steps").set_value(view->settings.steps);
         e.append_attribute("offered").set_value(view->settings.offered);
     }
-    e.append_child("question").append_child(pugi::node_pcdata).set_value(first(x, "question").c_str());
+    if (const auto kind = first(x, "kind"); !kind.empty()) {
+        e.append_attribute("kind").set_value(kind.c_str());
+    }
+    if (const auto question = first(x, "question"); !question.empty()) {
+        e.append_child("question").append_child(pugi::node_pcdata).set_value(question.c_str());
+    }
     for (const auto& a : lines(submitted(x, "good"))) {
         auto answer = e.append_child("answer");
         answer.append_attribute("correct").set_value("true");

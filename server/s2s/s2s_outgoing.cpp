@@ -69,6 +69,22 @@ std::string s2s_outgoing_stream::log_name() const {
 std::chrono::seconds s2s_outgoing_stream::handshake_timeout() const { return ctx_.cfg.s2s.connect_timeout; }
 std::chrono::seconds s2s_outgoing_stream::idle_timeout() const { return ctx_.cfg.s2s.idle_timeout; }
 
+std::string s2s_outgoing_stream::bind_source(const asio::ip::tcp::endpoint& peer) {
+    for (const auto& text : ctx_.cfg.s2s.source_addresses) {
+        boost::system::error_code ec;
+        const auto local = asio::ip::make_address(text, ec);
+        if (ec || local.is_v4() != peer.address().is_v4()) {
+            continue;
+        }
+        raw_socket().open(peer.protocol(), ec);
+        if (!ec) {
+            raw_socket().bind(asio::ip::tcp::endpoint(local, 0), ec);
+        }
+        return ec ? "cannot connect from " + text + ": " + ec.message() : std::string();
+    }
+    return {};  // no source address of the peer's family: the kernel chooses
+}
+
 void s2s_outgoing_stream::on_idle() {
     if (queue_.empty() && verifies_sent_.empty() && verifies_unsent_.empty()) {
         spdlog::info("{}: unused for {} s, closing", log_name(), ctx_.cfg.s2s.idle_timeout.count());
@@ -182,6 +198,12 @@ asio::awaitable<bool> s2s_outgoing_stream::connect() {
                     self->raw_socket().cancel(cancel_ec);
                 }
             });
+            if (auto bound = bind_source(endpoint); !bound.empty()) {
+                attempt_timer.cancel();
+                last_error = bound;
+                spdlog::warn("{}: {}", log_name(), bound);
+                continue;
+            }
             auto [ec] = co_await raw_socket().async_connect(endpoint, tuple_awaitable);
             attempt_timer.cancel();
             if (ec) {

@@ -47,6 +47,9 @@ private:
     void on_idle() override;
 
     boost::asio::awaitable<bool> connect();
+    // Binds the socket to the configured source address of `peer`'s family ([s2s] source_addresses), opening it;
+    // an error's text, or empty (also when no address of that family is configured).
+    std::string bind_source(const boost::asio::ip::tcp::endpoint& peer);
     void send_header();
     boost::asio::awaitable<void> handle_features(const stanza& features);
     boost::asio::awaitable<void> handle_element(stanza s) override;

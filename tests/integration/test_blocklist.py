@@ -119,15 +119,18 @@ def test_a_list_imported_from_another_server_blocks_there_too(hush, xmpp):
 
 
 def test_a_stranger_flood_trips_dos_detection_and_travels_to_another_server(hush, xmpp):
-    """mallory@b.test writes to three users of a.test as a stranger: a.test's DoS detector blocks b.test, publishes
-    it in /blocklist.xml, c.test (which imports that list) refuses b.test's strangers — and carol@c.test still
-    talks with bob@b.test, whom she wrote to first."""
+    """mallory@b.test is locked out by a challenge of a.test, then writes to three users of a.test as a stranger: a.test's DoS
+    detector, with that lockout as evidence against b.test, blocks b.test, publishes it in /blocklist.xml, c.test
+    (which imports that list) refuses b.test's strangers — and carol@c.test still talks with bob@b.test, whom she
+    wrote to first."""
+    from test_dos_evidence import lock_out
     from test_federation import free_port
     port_a, port_b, port_c = free_port(), free_port(), free_port()
 
     a = start_server(hush, "a.test", port_a, {"b.test": port_b}, http=True,
                      antispim={"chain": ["blocklist", "dos", "challenge"]},
-                     **{"antispim.dos": {"distinct_receivers": 3, "window_seconds": 60, "block_hours": 2}})
+                     **{"antispim.dos": {"distinct_receivers": 3, "window_seconds": 60, "block_hours": 2,
+                                         "evidence_senders": 1}})
     url = f"http://127.0.0.1:{a.port('http')}/blocklist.xml"
     b = start_server(hush, "b.test", port_b, {"a.test": port_a, "c.test": port_c}, antispim={"chain": ["pass"]})
     c = start_server(hush, "c.test", port_c, {"b.test": port_b}, antispim={"chain": ["blocklist"]},
@@ -143,7 +146,9 @@ def test_a_stranger_flood_trips_dos_detection_and_travels_to_another_server(hush
         await login(mallory, b.port("c2s"))
         for user in ("u1", "u2"):
             mallory.send_message(f"{user}@a.test", "cheap pills")
-            await mallory.expect_stanza(is_challenge(f"{user}@a.test"), "a challenge")  # held, not yet a flood
+            st = await mallory.expect_stanza(is_challenge(f"{user}@a.test"), "a challenge")  # held, not yet a flood
+            if user == "u1":  # guesses until the lockout: the evidence
+                await lock_out(mallory, "u1@a.test", st)
         mallory.send_message("u3@a.test", "cheap pills")
         await mallory.expect_stanza(is_error_from("u3@a.test", "policy-violation"), "the DoS refusal")
         await c.wait_log(f"antispim: imported 1 entry from {url}")

@@ -146,3 +146,27 @@ def test_a_person_in_profanity_sees_how_long_to_wait(hush, xmpp, profanity):
             lambda st: st.xml.tag == q(CLIENT_NS, "message") and (st.xml.get("from") or "").startswith("carol@"))
 
     xmpp.run(scenario())
+
+
+def test_a_person_in_profanity_reads_the_number_and_types_it(hush, xmpp, profanity):
+    """The default challenge in a real terminal client: the number shows in words on the screen, the person types
+    its digits, the thanks show and the held message reaches bob."""
+    from test_challenge_code import ASKED as NUMBER, DIGITS, start_default
+    server = start_default(hush)
+    first = "hi Bob, carol from the choir"
+
+    async def scenario():
+        bob = client(xmpp, "bob@localhost/desk")
+        await login(bob, server.port("c2s"))
+        await profanity.connect("carol@localhost", PASSWORDS["carol"], server.port("c2s"))
+        profanity.type(f"/msg bob@localhost {first}")
+        words = re.compile(re.escape(squeeze(NUMBER)) + r"((?:\s*(?:" + "|".join(DIGITS) + r")\b){4})")
+        shown = await profanity.wait_until(lambda s: words.search(squeeze(latest_reply(s))), "the number in words")
+        assert shown.string.startswith(squeeze(f"{HEADER} {ASKED}"))
+        profanity.type("".join(str(DIGITS.index(w)) for w in shown.group(1).split()))
+        await profanity.wait_until(lambda s: squeeze(f"{HEADER} {THANKS}") in squeeze(latest_reply(s)),
+                                   "the thanks for the right number")
+        await bob.expect_stanza(lambda st: is_chat("carol@localhost", first)(st) and has_delay(st),
+                                "carol's held message")
+
+    xmpp.run(scenario())

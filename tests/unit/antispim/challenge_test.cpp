@@ -12,8 +12,16 @@ using namespace std::chrono_literals;
 
 namespace {
 
+challenge_settings code() {
+    challenge_settings s;  // the default: kind code, 4 digits
+    s.min_answer = 3s;
+    s.max_tries = 3;
+    return s;
+}
+
 challenge_settings sky() {
     challenge_settings s;
+    s.kind = challenge_kind::question;
     s.question = "What colour is a clear sky?";
     s.good_answers = {"blue"};
     s.wrong_answers = {"green", "red", "purple", "orange", "black"};
@@ -231,8 +239,9 @@ TEST_CASE("the settings element round-trips the wire example") {
     REQUIRE(reparsed);
     CHECK(*reparsed == *parsed);
     CHECK(xml_of(*reparsed) ==
-          "<challenge xmlns=\"urn:hush:antispim:0\" enabled=\"true\" strangers=\"challenge\" min-answer-seconds=\"3\" "
-          "max-tries=\"3\" long-interval-minutes=\"10\" growth=\"10\" steps=\"4\" offered=\"4\"><question>What colour "
+          "<challenge xmlns=\"urn:hush:antispim:0\" enabled=\"true\" strangers=\"challenge\" kind=\"question\" "
+          "code-digits=\"4\" min-answer-seconds=\"3\" max-tries=\"3\" long-interval-minutes=\"10\" growth=\"10\" "
+          "steps=\"4\" offered=\"4\"><question>What colour "
           "is a clear sky?</question><answer correct=\"true\">blue</answer><answer>green</answer><answer>red</answer>"
           "<answer>purple</answer></challenge>");
 }
@@ -252,6 +261,9 @@ TEST_CASE("bad settings are refused with a reason") {
     CHECK(error_of("<challenge max-tries='0'><question>q</question></challenge>") ==
           "'max-tries' must be a whole number from 1 to 100");
     CHECK(error_of("<challenge strangers='maybe'/>") == "'strangers' must be challenge, allow or drop");
+    CHECK(error_of("<challenge kind='riddle'/>") == "'kind' must be code or question");
+    CHECK(error_of("<challenge kind='question'/>") == "the <question/> must not be empty");
+    CHECK(error_of("<challenge code-digits='3'/>") == "'code-digits' must be a whole number from 4 to 12");
     CHECK(error_of("<challenge><question>q</question><answer correct='true'>A</answer><answer>a</answer></challenge>")
               .ends_with("is both a good and a wrong answer"));
 }
@@ -274,11 +286,12 @@ TEST_CASE("challenge form: XEP-0158 with the offered answers, and its submission
     engine.on_stanza(st, sky(), t0);
     pugi::xml_document doc;
     auto message = doc.append_child("message");
-    append_captcha_form(message, "bob@example.org", sky(), st);
+    append_captcha_form(message, "bob@example.org", st, "What colour is a clear sky?");
     const auto x = message.child("captcha").child("x");
     CHECK(std::string_view(message.child("captcha").attribute("xmlns").value()) == "urn:xmpp:captcha");
     CHECK(std::string_view(x.find_child_by_attribute("field", "var", "challenge").child("value").child_value()) ==
           st.challenge_id);
+    CHECK(std::string_view(x.find_child_by_attribute("field", "var", "qa").attribute("type").value()) == "list-single");
     CHECK(std::distance(x.find_child_by_attribute("field", "var", "qa").children("option").begin(),
                         x.find_child_by_attribute("field", "var", "qa").children("option").end()) == 4);
     // The answer as a client submits it.
@@ -295,4 +308,120 @@ TEST_CASE("challenge form: XEP-0158 with the offered answers, and its submission
 
 TEST_CASE("format_utc") {
     CHECK(format_utc(time_point(std::chrono::seconds(1795467600))) == "2026-11-23T21:00:00Z");
+}
+
+// ---- the default: a code to type ------------------------------------------------------------------------------------
+
+TEST_CASE("a code challenge: a new number of code_digits digits each time, nothing to pick from") {
+    challenge_engine engine(11);
+    sender_state st;
+    CHECK(engine.on_stanza(st, code(), t0).what == stranger_outcome::kind::challenge);
+    REQUIRE(st.code.size() == 4);
+    CHECK(st.code.front() != '0');  // people drop a leading zero
+    CHECK(std::all_of(st.code.begin(), st.code.end(), [](char c) { return c >= '0' && c <= '9'; }));
+    CHECK(st.offered.empty());
+    std::set<std::string> seen{st.code};
+    for (int i = 0; i < 20; ++i) {
+        engine.new_challenge(st, code(), t0);
+        seen.insert(st.code);
+    }
+    CHECK(seen.size() > 15);  // drawn anew: an answer that passed once is worth nothing the next time
+    auto six = code();
+    six.code_digits = 6;
+    engine.new_challenge(st, six, t0);
+    CHECK(st.code.size() == 6);
+}
+
+TEST_CASE("a code challenge: typed digits pass, with the spaces and punctuation people type") {
+    for (const char* typed : {"{}", " {} ", "{}.", "{}!"}) {
+        challenge_engine engine(12);
+        sender_state st;
+        engine.on_stanza(st, code(), t0);
+        std::string answer = typed;
+        answer.replace(answer.find("{}"), 2, st.code);
+        CAPTURE(answer);
+        CHECK(challenge_engine::looks_like_answer(st, answer));
+        CHECK(engine.on_answer(st, code(), t0 + 5s, answer, "k1").what == answer_outcome::kind::pass);
+        CHECK(st.approved_key == "k1");
+        CHECK(st.code.empty());
+    }
+    challenge_engine engine(13);
+    sender_state st;
+    engine.on_stanza(st, code(), t0);
+    const std::string spaced = std::string(1, st.code[0]) + " " + st.code[1] + "-" + st.code.substr(2);
+    CHECK(engine.on_answer(st, code(), t0 + 5s, spaced, "k1").what == answer_outcome::kind::pass);
+}
+
+TEST_CASE("a code challenge: only a reply of digits is an answer; a message is held and costs no try") {
+    challenge_engine engine(14);
+    sender_state st;
+    CHECK_FALSE(challenge_engine::looks_like_answer(st, "1234"));  // no challenge outstanding
+    engine.on_stanza(st, code(), t0);
+    CHECK(challenge_engine::looks_like_answer(st, "1"));
+    CHECK(challenge_engine::looks_like_answer(st, "12 34"));
+    CHECK_FALSE(challenge_engine::looks_like_answer(st, "blue"));  // the old default's answer: a message, no try
+    CHECK_FALSE(challenge_engine::looks_like_answer(st, "hello, are you there?"));
+    CHECK_FALSE(challenge_engine::looks_like_answer(st, "call me at 555 1234"));
+    CHECK_FALSE(challenge_engine::looks_like_answer(st, "?!"));
+    CHECK_FALSE(challenge_engine::looks_like_answer(st, std::string(40, '1')));  // nobody types that as a number
+}
+
+TEST_CASE("a code challenge: wrong and too fast answers cost tries, each try gets a new code, then a lockout") {
+    challenge_engine engine(15);
+    sender_state st;
+    engine.on_stanza(st, code(), t0);
+    const std::string first = st.code;
+    // Right digits, too fast: a try, and a new code (the old one is gone).
+    CHECK(engine.on_answer(st, code(), t0 + 1s, first, "k1").what == answer_outcome::kind::too_fast);
+    CHECK(st.tries == 1);
+    REQUIRE(st.code.size() == 4);
+    const std::string wrong = st.code == "1000" ? "1001" : "1000";
+    CHECK(engine.on_answer(st, code(), st.challenged_at + 5s, wrong, "k1").what == answer_outcome::kind::wrong);
+    const auto out = engine.on_answer(st, code(), st.challenged_at + 5s, wrong, "k1");
+    CHECK(out.what == answer_outcome::kind::locked_out);
+    CHECK(st.code.empty());
+    CHECK(st.lockouts == 1);
+}
+
+TEST_CASE("a code challenge: the settings and the outstanding code survive serialization") {
+    pugi::xml_document doc;
+    REQUIRE(doc.load_string("<challenge xmlns='urn:hush:antispim:0' kind='code' code-digits='6'/>"));
+    auto parsed = parse_challenge_settings(doc.first_child());
+    REQUIRE(parsed);
+    CHECK(parsed->kind == challenge_kind::code);
+    CHECK(parsed->code_digits == 6);
+    pugi::xml_document again;
+    REQUIRE(again.load_string(xml_of(*parsed).c_str()));
+    auto reparsed = parse_challenge_settings(again.first_child());
+    REQUIRE(reparsed);
+    CHECK(*reparsed == *parsed);
+    // Settings stored before the kinds (a question, no kind) stay a question.
+    pugi::xml_document old;
+    REQUIRE(old.load_string("<challenge><question>q</question><answer correct='true'>a</answer><answer>b</answer>"
+                            "</challenge>"));
+    CHECK(parse_challenge_settings(old.first_child())->kind == challenge_kind::question);
+    CHECK(parse_challenge_settings(pugi::xml_document().append_child("challenge"))->kind == challenge_kind::code);
+
+    challenge_engine engine(16);
+    sender_state st;
+    engine.on_stanza(st, code(), t0);
+    auto back = parse_sender_state(serialize_sender_state(st));
+    REQUIRE(back);
+    CHECK(*back == st);
+    CHECK(back->code == st.code);
+}
+
+TEST_CASE("a code challenge's form: a text-single field labelled with the spelled-out number (XEP-0158)") {
+    challenge_engine engine(17);
+    sender_state st;
+    engine.on_stanza(st, code(), t0);
+    pugi::xml_document doc;
+    auto message = doc.append_child("message");
+    append_captcha_form(message, "bob@example.org", st, "Please reply with this number, written in digits: one two");
+    const auto qa = message.child("captcha").child("x").find_child_by_attribute("field", "var", "qa");
+    CHECK(std::string_view(qa.attribute("type").value()) == "text-single");
+    CHECK(std::string_view(qa.attribute("label").value()) ==
+          "Please reply with this number, written in digits: one two");
+    CHECK_FALSE(qa.child("option"));
+    CHECK(qa.child("required"));
 }

@@ -11,6 +11,7 @@ namespace {
 
 challenge_settings sky() {
     challenge_settings s;
+    s.kind = challenge_kind::question;
     s.question = "What colour is a clear sky?";
     s.good_answers = {"blue"};
     s.wrong_answers = {"green", "red", "purple"};
@@ -41,6 +42,26 @@ TEST_CASE("the question: first line names the server, then the question and numb
           "What colour is a clear sky?\n"
           "1) green\n2) blue\n3) red\n4) purple\n"
           "Reply with the number or the words of your answer.");
+}
+
+TEST_CASE("the default question: the code spelled out digit by digit, to be typed in digits") {
+    challenge_texts texts;
+    sender_state st;
+    st.challenge_id = "c1";
+    st.code = "7402";
+    const challenge_settings code;  // the default kind
+    CHECK(challenge_body(texts, bob, code, st, challenge_feedback::none) ==
+          "Automatic reply from example.org, on behalf of bob@example.org:\n"
+          "bob@example.org only receives messages from people they know. Your message is kept and will be delivered "
+          "as soon as you answer this question:\n"
+          "Please reply with this number, written in digits: seven four zero two");
+    CHECK(challenge_question(texts, bob, code, st) == "Please reply with this number, written in digits: seven four zero two");
+    // Another language's digit words.
+    texts.code_question = "Bitte antworten Sie mit dieser Zahl in Ziffern: {code}";
+    texts.digits = "null eins zwei drei vier fünf sechs sieben acht neun";
+    CHECK(challenge_question(texts, bob, code, st) == "Bitte antworten Sie mit dieser Zahl in Ziffern: sieben vier null zwei");
+    // A question of the receiver's own is asked as it is.
+    CHECK(challenge_question(texts, bob, sky(), offered(0)) == "What colour is a clear sky?");
 }
 
 TEST_CASE("feedback: too fast and wrong say so and count the tries left") {

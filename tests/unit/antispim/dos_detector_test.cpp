@@ -15,7 +15,8 @@ TEST_CASE("distinct receivers are counted per key within the window") {
     cfg.antispim.dos.window = std::chrono::seconds{60};
     storage::async_store store(cfg.storage);
     blocklist_service blocklist(cfg.antispim, cfg.storage, "", store);
-    dos_detector detector(cfg.antispim, store, blocklist, [](std::string_view d) { return d == "example.org"; });
+    antispim::challenge_evidence evidence(cfg.antispim.dos.evidence_window);
+    dos_detector detector(cfg.antispim, store, blocklist, evidence, [](std::string_view d) { return d == "example.org"; });
     const auto t0 = std::chrono::steady_clock::now();
     CHECK(detector.record("jid:bot@spam.test", "a@example.org", t0) == 1);
     CHECK(detector.record("jid:bot@spam.test", "a@example.org", t0 + std::chrono::seconds(1)) == 1);  // same user
@@ -33,7 +34,8 @@ TEST_CASE("remote servers are also counted by network") {
     cfg.storage = test::sqlite_options(dir.path());
     storage::async_store store(cfg.storage);
     blocklist_service blocklist(cfg.antispim, cfg.storage, "", store);
-    dos_detector detector(cfg.antispim, store, blocklist, [](std::string_view d) { return d == "example.org"; });
+    antispim::challenge_evidence evidence(cfg.antispim.dos.evidence_window);
+    dos_detector detector(cfg.antispim, store, blocklist, evidence, [](std::string_view d) { return d == "example.org"; });
     CHECK(detector.network_of("192.0.2.77") == "192.0.2.0/24");
     CHECK(detector.network_of("2001:db8:1:2::9") == "2001:db8:1::/48");
     CHECK(detector.network_of("not an address").empty());
@@ -48,7 +50,8 @@ TEST_CASE("a full detector forgets idle keys, not a sender that keeps sending") 
     storage::async_store store(cfg.storage);
     blocklist_service blocklist(cfg.antispim, cfg.storage, "", store);
     std::atomic<std::uint64_t> evictions{0};
-    dos_detector detector(cfg.antispim, store, blocklist, [](std::string_view d) { return d == "example.org"; }, 50,
+    antispim::challenge_evidence evidence(cfg.antispim.dos.evidence_window);
+    dos_detector detector(cfg.antispim, store, blocklist, evidence, [](std::string_view d) { return d == "example.org"; }, 50,
                           &evictions);
     const auto t0 = std::chrono::steady_clock::now();
     std::size_t reached = 0;

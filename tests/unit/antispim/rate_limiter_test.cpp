@@ -64,7 +64,7 @@ TEST_CASE("token buckets: a full set forgets idle buckets, not the one of a send
     CHECK_FALSE(buckets.take_all(first, t0 + 2s));
 }
 
-TEST_CASE("rate limiter: only strangers' first contacts, per sender, domain, IP and receiver") {
+TEST_CASE("rate limiter: only strangers' first contacts, per sender, domain, IP and receiver with the service") {
     antispim_config::rate_options options;
     rate_limiter limiter(options, [](std::string_view d) { return d == "example.org"; });
     stanza invite = stanza::parse("<presence type='subscribe' from='bot@spam.test' to='bob@example.org'/>");
@@ -77,7 +77,8 @@ TEST_CASE("rate limiter: only strangers' first contacts, per sender, domain, IP 
     CHECK(requests[0].key == "invites|sender|bot@spam.test");
     CHECK(requests[1].key == "invites|domain|spam.test");
     CHECK(requests[2].key == "invites|ip|192.0.2.7");
-    CHECK(requests[3].key == "invites|receiver|bob@example.org");
+    // A receiver's share per sending service: a farm on spam.test cannot use up what bob accepts from elsewhere.
+    CHECK(requests[3].key == "invites|receiver|bob@example.org|spam.test");
     CHECK(requests[0].limit.count == options.invites.sender.count);
     ctx.stranger = false;  // contacts are never rate-limited here
     CHECK(limiter.requests_for(ctx).empty());
@@ -89,7 +90,7 @@ TEST_CASE("rate limiter: only strangers' first contacts, per sender, domain, IP 
     requests = limiter.requests_for(local);
     REQUIRE(requests.size() == 2);
     CHECK(requests[0].key == "messages|sender|alice@example.org");
-    CHECK(requests[1].key == "messages|receiver|bob@example.org");
+    CHECK(requests[1].key == "messages|receiver|bob@example.org|example.org");
     // Receipts and other non-first-contact stanzas are left alone.
     stanza result = stanza::parse("<iq type='result' id='1' from='bot@spam.test' to='bob@example.org'/>");
     antispim::spim_context iq_ctx{result};

@@ -94,6 +94,28 @@ TEST_CASE("antispim: the default challenge and trust of local users") {
           "2:13: antispim.challenge.strangers: must be one of \"challenge\", \"allow\", \"drop\" (got \"block\")");
 }
 
+TEST_CASE("antispim: the challenge's kind — a code by default, a question only with the admin's own") {
+    const config plain = load_ok("[antispim.challenge]\nmin_answer_seconds = 2\n");
+    CHECK(plain.antispim.challenge.kind == hush::antispim::challenge_kind::code);
+    CHECK(plain.antispim.challenge.code_digits == 4);
+    CHECK(plain.antispim.challenge.question.empty());  // no question ships: every installation would share it
+    CHECK(load_ok("[antispim.challenge]\ncode_digits = 6\n").antispim.challenge.code_digits == 6);
+    // A question configured without a kind (a config from before the kinds) is asked.
+    const config asked = load_ok("[antispim.challenge]\nquestion = \"Our room?\"\ngood_answers = [\"den\"]\n"
+                                 "wrong_answers = [\"hall\"]\n");
+    CHECK(asked.antispim.challenge.kind == hush::antispim::challenge_kind::question);
+    CHECK(load_ok("[antispim.challenge]\nkind = \"code\"\nquestion = \"Our room?\"\ngood_answers = [\"den\"]\n"
+                  "wrong_answers = [\"hall\"]\n").antispim.challenge.kind == hush::antispim::challenge_kind::code);
+    CHECK(load_error("[antispim.challenge]\nkind = \"question\"\nquestion = \"Our room?\"\n") ==
+          "1:1: antispim.challenge.good_answers: is required with kind = \"question\" (your own question and its answers)");
+    CHECK(load_error("[antispim.challenge]\nkind = \"riddle\"\n") ==
+          "2:8: antispim.challenge.kind: must be one of \"code\", \"question\" (got \"riddle\")");
+    CHECK(load_error("[antispim.challenge]\ncode_digits = 3\n").find("antispim.challenge.code_digits") !=
+          std::string::npos);
+    CHECK(load_error("[antispim.texts]\ndigits = \"zero one two\"\n") ==
+          "2:10: antispim.texts.digits: must be the ten words for 0 to 9, separated by spaces");
+}
+
 TEST_CASE("antispim texts: defaults replaced, other languages fall back to them, placeholders checked") {
     const config c = load_ok(
         "[antispim.texts]\nwrong = \"Not quite; {tries_left} left.\"\n"

@@ -71,6 +71,10 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.antispim.dos.distinct_receivers == 20);
     CHECK(c.antispim.dos.window == std::chrono::seconds{600});
     CHECK(c.antispim.dos.block_for == std::chrono::hours{24});
+    CHECK(c.antispim.dos.evidence_senders == 3);
+    CHECK(c.antispim.dos.evidence_window == std::chrono::seconds{3600});
+    CHECK(c.antispim.challenge.kind == hush::antispim::challenge_kind::code);
+    CHECK(c.s2s.source_addresses.empty());
     CHECK(c.antispim.dry_run.empty());
     CHECK(c.antispim.trust_local_users);
     CHECK(c.antispim.max_held_per_sender == 10);
@@ -360,6 +364,7 @@ TEST_CASE("s2s: every key, static hosts and per-domain overrides") {
         "[server]\nhosts = [\"example.org\"]\n"
         "[s2s]\nrequire_valid_certificates = true\nca_file = \"ca.toml\"\ndns_servers = \"127.0.0.1:53\"\n"
         "connect_timeout = 7\nidle_timeout = 60\nmax_queued_stanzas = 10\nretry_initial = 2\nretry_max = 20\n"
+        "source_addresses = [\"192.0.2.10\", \"2001:DB8::10\"]\n"
         "[s2s.hosts]\n\"Partner.Example\" = \"xmpp.partner.example:5299\"\n"
         "\"lab.test\" = [\"10.0.0.7\", \"[2001:db8::7]:5271\", \"tls:10.0.0.8:5270\"]\n"
         "[s2s.domains.\"old.example\"]\nrequire_valid_certificate = false\n");
@@ -372,6 +377,7 @@ TEST_CASE("s2s: every key, static hosts and per-domain overrides") {
     CHECK(s.max_queued_stanzas == 10);
     CHECK(s.retry_initial == std::chrono::seconds{2});
     CHECK(s.retry_max == std::chrono::seconds{20});
+    CHECK(s.source_addresses == std::vector<std::string>{"192.0.2.10", "2001:db8::10"});  // canonical
     REQUIRE(s.hosts.size() == 2);
     CHECK(s.hosts.at("partner.example") == std::vector<hush::endpoint_spec>{{"xmpp.partner.example", 5299, false}});
     CHECK(s.hosts.at("lab.test") == std::vector<hush::endpoint_spec>{{"10.0.0.7", 5269, false},
@@ -384,6 +390,10 @@ TEST_CASE("s2s: every key, static hosts and per-domain overrides") {
 }
 
 TEST_CASE("s2s: errors name the key") {
+    CHECK(load_error("[s2s]\nsource_addresses = [\"example.org\"]\n") ==
+          "2:20: s2s.source_addresses: expected IP addresses such as 192.0.2.10 or 2001:db8::10 (got \"example.org\")");
+    CHECK(load_error("[s2s]\nsource_addresses = [\"192.0.2.1\", \"192.0.2.2\"]\n") ==
+          "2:20: s2s.source_addresses: takes at most one IPv4 and one IPv6 address");
     CHECK(load_error("[s2s]\nrequire_valid_certificate = true\n") ==
           "2:1: s2s.require_valid_certificate: unknown key (did you mean s2s.require_valid_certificates?)");
     CHECK(load_error("[s2s]\nrequire_valid_certificates = \"yes\"\n") ==

@@ -56,7 +56,8 @@ struct world {
           store(cfg.storage),
           blocklist(cfg.antispim, cfg.storage, "", store),
           admins("example.org", {}),
-          dos(cfg.antispim, store, blocklist, is_local()),
+          evidence(cfg.antispim.dos.evidence_window),
+          dos(cfg.antispim, store, blocklist, evidence, is_local()),
           strangers(cfg.antispim, store, is_local(), nullptr, {}),
           outbound(cfg.antispim, store, admins, strangers),
           rate(cfg.antispim.rate, is_local()),
@@ -142,6 +143,7 @@ struct world {
     session_registry registry;
     blocklist_service blocklist;
     admin_notifier admins;
+    antispim::challenge_evidence evidence;
     dos_detector dos;
     antispim_service strangers;
     outbound_guard outbound;
