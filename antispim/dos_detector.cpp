@@ -147,6 +147,13 @@ asio::awaitable<void> dos_detector::block(std::string kind, std::string value, s
     entry.value = std::move(value);
     entry.reason = "contacted " + std::to_string(reached) + " users as a stranger within " +
                    std::to_string(limits_.window.count()) + " s";
+    if (entry.kind != "jid") {
+        // The evidence a service or network was blocked on, for the admins and for importers of /blocklist.xml.
+        const auto tally = evidence_.of((entry.kind == "domain" ? "domain:" : "ip:") + entry.value,
+                                        std::chrono::steady_clock::now());
+        entry.reason += "; " + std::to_string(tally.failed) + " of its senders locked out by challenges, " +
+                        std::to_string(tally.passed) + " passed";
+    }
     entry.source = "dos detector";
     entry.added_at = unix_now();
     entry.expires_at = entry.added_at + std::chrono::duration_cast<std::chrono::seconds>(limits_.block_for).count();

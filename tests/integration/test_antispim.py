@@ -85,6 +85,14 @@ def form_of(st) -> tuple[str, list[str], str]:
     return fields["challenge"].findtext(q(DATA_NS, "value")), options, fields["qa"].get("label")
 
 
+def captcha_submission(challenge_id: str, answer: str) -> str:
+    """An XEP-0158 answer (§3.4): the submitted form, for an iq set to the receiver's bare JID."""
+    return (f"<captcha xmlns='{CAPTCHA_NS}'><x xmlns='{DATA_NS}' type='submit'>"
+            f"<field var='FORM_TYPE'><value>{CAPTCHA_NS}</value></field>"
+            f"<field var='challenge'><value>{challenge_id}</value></field>"
+            f"<field var='qa'><value>{answer}</value></field></x></captcha>")
+
+
 def is_approval(sender_bare: str):
     def match(st) -> bool:
         e = st.xml
@@ -261,12 +269,7 @@ def test_the_form_answer_and_a_new_question_revoking_approval(hush, xmpp):
         mallory.send_message("bob@localhost", "first")
         challenge_id, options, _ = form_of(await mallory.expect_stanza(is_captcha_form("bob@localhost"), "the form"))
         # XEP-0158: the form, submitted to bob's bare JID.
-        form = (f"<captcha xmlns='{CAPTCHA_NS}'><x xmlns='{DATA_NS}' type='submit'>"
-                f"<field var='FORM_TYPE'><value>{CAPTCHA_NS}</value></field>"
-                f"<field var='from'><value>bob@localhost</value></field>"
-                f"<field var='challenge'><value>{challenge_id}</value></field>"
-                f"<field var='qa'><value>blue</value></field></x></captcha>")
-        result = await mallory.iq("set", form, to="bob@localhost")
+        result = await mallory.iq("set", captcha_submission(challenge_id, "blue"), to="bob@localhost")
         assert result["type"] == "result", str(result)
         approval = await mallory.expect_stanza(is_approval("bob@localhost"), "the approval")
         secret = approval.xml.findtext(q(NS, "secret"))

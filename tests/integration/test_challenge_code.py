@@ -7,8 +7,8 @@ default challenge settings (nothing about the challenge configured but the minim
 
 from __future__ import annotations
 
-from test_antispim import (CAPTCHA_NS, DATA_NS, NS, client, is_approval, is_captcha_form, is_challenge, is_chat,
-                           is_lockout)
+from test_antispim import (CAPTCHA_NS, DATA_NS, NS, captcha_submission, client, is_approval, is_captcha_form,
+                           is_challenge, is_chat, is_lockout)
 from test_im import PASSWORDS, login
 from xmpp_raw import CLIENT_NS, q
 
@@ -88,11 +88,7 @@ def test_the_form_answer_takes_the_typed_number(hush, xmpp):
         carol.send_message("bob@localhost", "hello from the form")
         code = code_of(await carol.expect_stanza(is_challenge("bob@localhost"), "the challenge"))
         challenge_id, _, _ = text_field_of(await carol.expect_stanza(is_captcha_form("bob@localhost"), "the form"))
-        submit = (f"<captcha xmlns='{CAPTCHA_NS}'><x xmlns='{DATA_NS}' type='submit'>"
-                  f"<field var='FORM_TYPE'><value>{CAPTCHA_NS}</value></field>"
-                  f"<field var='challenge'><value>{challenge_id}</value></field>"
-                  f"<field var='qa'><value>{code}</value></field></x></captcha>")
-        result = await carol.iq("set", submit, to="bob@localhost")
+        result = await carol.iq("set", captcha_submission(challenge_id, code), to="bob@localhost")
         assert result["type"] == "result", str(result)
         await carol.expect_stanza(is_approval("bob@localhost"), "the approval")
         await bob.expect_stanza(is_chat("carol@localhost", "hello from the form"), "the held message")

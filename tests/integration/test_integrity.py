@@ -11,7 +11,7 @@ import asyncio
 import re
 import xml.etree.ElementTree as ET
 
-from test_antispim import (CAPTCHA_NS, DATA_NS, NS, STANZAS_NS, challenge_of, challenge_settings, is_captcha_form,
+from test_antispim import (NS, STANZAS_NS, captcha_submission, challenge_of, challenge_settings, is_captcha_form,
                            is_challenge, is_chat, is_error_from, is_lockout)
 from test_defences import call, error_of, metric, with_http
 from test_im import PASSWORDS, login
@@ -202,10 +202,7 @@ def test_a_stranger_cannot_tell_a_missing_account_from_an_existing_one(hush, xmp
         ("get", "<blocklist xmlns='urn:xmpp:blocking'/>"),
         ("set", "<vCard xmlns='vcard-temp'><FN>x</FN></vCard>"),
         ("set", "<command xmlns='http://jabber.org/protocol/commands' node='urn:hush:antispim:0#requests'/>"),
-        ("set", f"<captcha xmlns='{CAPTCHA_NS}'><x xmlns='{DATA_NS}' type='submit'>"
-                "<field var='FORM_TYPE'><value>urn:xmpp:captcha</value></field>"
-                "<field var='challenge'><value>nope</value></field><field var='qa'><value>1</value></field>"
-                "</x></captcha>"),
+        ("set", captcha_submission("nope", "1")),
     ]
 
     async def observe(stranger, account: str) -> list[str]:
@@ -224,12 +221,8 @@ def test_a_stranger_cannot_tell_a_missing_account_from_an_existing_one(hush, xmp
         seen.append(normalized(err, account))
         # A wrong form answer to the outstanding challenge, then wrong answers by message until the lockout.
         challenge_id, options, _ = challenge_of(st)
-        seen.append(normalized(await stranger.iq("set", (
-            f"<captcha xmlns='{CAPTCHA_NS}'><x xmlns='{DATA_NS}' type='submit'>"
-            "<field var='FORM_TYPE'><value>urn:xmpp:captcha</value></field>"
-            f"<field var='challenge'><value>{challenge_id}</value></field>"
-            "<field var='qa'><value>green</value></field></x></captcha>"),
-            to=account), account))
+        seen.append(normalized(await stranger.iq("set", captcha_submission(challenge_id, "green"), to=account),
+                               account))
         seen.append(normalized(await stranger.expect_stanza(is_challenge(account), "a new challenge"), account))
         stranger.send_message(account, "green")
         seen.append(normalized(await stranger.expect_stanza(is_challenge(account), "another challenge"), account))
