@@ -55,11 +55,13 @@ constexpr auto answer_window = std::chrono::minutes{10};
 
 antispim_service::antispim_service(const antispim_config& cfg, storage::async_store& store,
                                    std::function<bool(std::string_view)> is_local, consensus* consensus,
-                                   std::function<bool(const antispim::spim_context&)> challenge_listing)
+                                   std::function<bool(const antispim::spim_context&)> challenge_listing,
+                                   as::challenge_evidence* evidence)
     : cfg_(cfg),
       store_(store),
       is_local_(std::move(is_local)),
       consensus_(consensus),
+      evidence_(evidence),
       challenge_listing_(std::move(challenge_listing)),
       engine_(random_seed()) {
     phantom_key_ = sasl::random_hex(32);

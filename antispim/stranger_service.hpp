@@ -40,8 +40,10 @@ public:
     // senders to challenge even when the receiver lets strangers through (imports trusted for "challenge").
     // Nothing here sends: what it wants sent (challenges, approvals, released stanzas, notices) goes into the
     // `outgoing` of the call, which the router carries out.
+    // `evidence`, when set, records how remote senders' challenges end (the DoS detector reads it).
     antispim_service(const antispim_config& cfg, storage::async_store& store, std::function<bool(std::string_view)> is_local,
-                     consensus* consensus, std::function<bool(const antispim::spim_context&)> challenge_listing);
+                     consensus* consensus, std::function<bool(const antispim::spim_context&)> challenge_listing,
+                     antispim::challenge_evidence* evidence = nullptr);
     bool listed_for_challenge(const antispim::spim_context& ctx) const {
         return challenge_listing_ && challenge_listing_(ctx);
     }
@@ -167,8 +169,6 @@ public:
     boost::asio::awaitable<antispim::answer_outcome> answer(const jid& receiver_bare, const jid& sender,
                                                             std::string_view text, const stanza& reply_to,
                                                             outgoing& out, std::string_view peer_address = {});
-    // Where answers' outcomes are recorded as evidence (the DoS detector reads it); none when unset.
-    void set_evidence(antispim::challenge_evidence* evidence) { evidence_ = evidence; }
     // Runs the engine under its lock (the engine's random source is shared).
     template <class F>
     auto with_engine(F&& f) {
@@ -182,7 +182,7 @@ private:
     storage::async_store& store_;
     std::function<bool(std::string_view)> is_local_;
     consensus* const consensus_;
-    antispim::challenge_evidence* evidence_ = nullptr;
+    antispim::challenge_evidence* const evidence_;
     std::function<bool(const antispim::spim_context&)> challenge_listing_;
     std::mutex engine_mutex_;
     antispim::challenge_engine engine_;

@@ -85,8 +85,8 @@ server::server(config cfg)
         cfg_.antispim, *store_, is_local, consensus_.get(),
         [list = blocklist_.get()](const antispim::spim_context& ctx) {
             return list->listed_for_challenge(ctx.sender, ctx.peer_address);
-        });
-    antispim_->set_evidence(evidence_.get());
+        },
+        evidence_.get());
     rtbl_ = std::make_unique<rtbl_service>(cfg_.antispim, cfg_.hosts.front(), *blocklist_);
     outbound_ = std::make_unique<outbound_guard>(cfg_.antispim, *store_, *admins_, *antispim_,
                                                  outbound_guard::default_max_accounts,
