@@ -106,24 +106,24 @@ std::vector<bound_resource> session_registry::resources(const jid& bare) const {
     return out;
 }
 
-bool session_registry::online(const jid& account) const {
+template <class Pred>
+bool session_registry::any_live(const jid& account, Pred pred) const {
     std::shared_lock lock(mutex_);
     auto it = by_bare_.find(account.bare_string());
     return it != by_bare_.end() &&
-           std::any_of(it->second.begin(), it->second.end(), [](const entry& e) { return !e.target.expired(); });
+           std::any_of(it->second.begin(), it->second.end(), [&](const entry& e) { return !e.target.expired() && pred(e); });
+}
+
+bool session_registry::online(const jid& account) const {
+    return any_live(account, [](const entry&) { return true; });
 }
 
 bool session_registry::any_carbons(const jid& account) const {
-    std::shared_lock lock(mutex_);
-    auto it = by_bare_.find(account.bare_string());
-    return it != by_bare_.end() && std::any_of(it->second.begin(), it->second.end(), [](const entry& e) {
-               return e.carbons && !e.target.expired();
-           });
+    return any_live(account, [](const entry& e) { return e.carbons; });
 }
 
 bool session_registry::any_available(const jid& bare) const {
-    const auto all_resources = resources(bare);
-    return std::any_of(all_resources.begin(), all_resources.end(), [](const bound_resource& r) { return r.available; });
+    return any_live(bare, [](const entry& e) { return e.available; });
 }
 
 std::vector<bound_resource> session_registry::best_available(const jid& bare) const {

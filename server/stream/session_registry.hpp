@@ -62,6 +62,10 @@ private:
     };
     template <class Fn>
     void update(const jid& full, Fn fn);
+    // Whether a live session of the account matches `pred` (one lookup, no copies): online, any_carbons,
+    // any_available.
+    template <class Pred>
+    bool any_live(const jid& account, Pred pred) const;
     mutable std::shared_mutex mutex_;
     std::unordered_map<std::string, std::vector<entry>> by_bare_;  // key: bare JID string
     std::size_t count_ = 0;
