@@ -106,8 +106,14 @@ struct antispim_config {
     struct consensus_options {
         bool enabled = true;
         bool dry_run = false;  // only log (and count) what would be blocked
-        std::size_t users = 3;
-        std::size_t domain_senders = 5;
+        std::size_t users = 3;           // weighted voters against one sender
+        std::size_t domain_senders = 5;  // distinct senders of a remote domain judged by voters of some standing
+        std::size_t domain_voters = 3;   // weighted voters against the senders of a remote domain
+        // A voter's weight (its standing): 1 for an account at least voter_min_age old with voter_min_contacts
+        // mutual contacts, less for a younger or lonelier one (the product of both fractions), so a few throwaway
+        // accounts cannot blocklist anyone.
+        std::chrono::hours voter_min_age{7 * 24};
+        std::size_t voter_min_contacts = 2;
         std::chrono::seconds window{7 * 24 * 3600};
         std::chrono::hours block_for{7 * 24};
         bool count_lockouts = true;  // a sender the challenge blocked for good counts as a vote

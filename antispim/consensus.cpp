@@ -1,12 +1,29 @@
 #include "antispim/consensus.hpp"
 
+#include "protocol/roster_item.hpp"
 #include "protocol/xep0082.hpp"
+#include "storage/store.hpp"
 
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 namespace hush {
 
 namespace asio = boost::asio;
+
+std::int64_t voter_weight(std::chrono::seconds age, std::size_t mutual_contacts,
+                          const antispim_config::consensus_options& options) {
+    double weight = 1.0;
+    const auto min_age = std::chrono::duration_cast<std::chrono::seconds>(options.voter_min_age);
+    if (min_age.count() > 0 && age < min_age) {
+        weight *= static_cast<double>(std::max<std::int64_t>(age.count(), 0)) / static_cast<double>(min_age.count());
+    }
+    if (options.voter_min_contacts > 0 && mutual_contacts < options.voter_min_contacts) {
+        weight *= static_cast<double>(mutual_contacts) / static_cast<double>(options.voter_min_contacts);
+    }
+    return static_cast<std::int64_t>(weight * 100.0);  // rounded down: a voter almost in standing is not yet
+}
 
 consensus::consensus(const antispim_config& cfg, storage::async_store& store, blocklist_service& blocklist,
                      admin_notifier& admins, std::function<bool(std::string_view)> is_local)
@@ -52,23 +69,25 @@ asio::awaitable<void> consensus::vote(const jid& voter, const jid& sender, std::
     const std::int64_t now = unix_now();
     storage::spam_vote v{voter.bare_string(), sender.bare_string(), sender.domain(), std::move(kind), now};
     const std::int64_t since = now - options_.window.count();
-    struct tally {
-        std::int64_t voters = 0;
-        std::int64_t senders = 0;
-    };
-    auto record = [v, since](storage::store& s) -> storage::result<tally> {
+    // One storage job reads the voter's standing, stores the vote and counts: the decision sees its own vote.
+    auto record = [v, since, voter, options = options_](storage::store& s) mutable
+        -> storage::result<storage::spam_vote_tally> {
+        auto created = s.account_created_at(voter.domain(), voter.node());
+        if (!created) {
+            return hush::unexpected<storage::error>(created.error());
+        }
+        auto roster = s.get_roster(voter.domain(), voter.node());
+        if (!roster) {
+            return hush::unexpected<storage::error>(roster.error());
+        }
+        const auto mutual = static_cast<std::size_t>(std::count_if(
+            roster->begin(), roster->end(), [](const roster_item& item) { return item.sub == subscription::both; }));
+        const std::chrono::seconds age{created->has_value() ? v.at - **created : 0};
+        v.weight = voter_weight(age, mutual, options);
         if (auto put = s.put_spam_vote(v); !put) {
             return hush::unexpected<storage::error>(put.error());
         }
-        auto voters = s.count_spam_voters(v.sender, since);
-        if (!voters) {
-            return hush::unexpected<storage::error>(voters.error());
-        }
-        auto senders = s.count_spam_senders(v.sender_domain, since);
-        if (!senders) {
-            return hush::unexpected<storage::error>(senders.error());
-        }
-        return tally{*voters, *senders};
+        return s.tally_spam_votes(v.sender, v.sender_domain, since);
     };
     auto counted = co_await store_.run(std::move(record));
     if (!counted) {
@@ -78,16 +97,23 @@ asio::awaitable<void> consensus::vote(const jid& voter, const jid& sender, std::
     }
     votes_.fetch_add(1);
     const auto window_hours = std::chrono::duration_cast<std::chrono::hours>(options_.window).count();
-    if (counted->voters >= static_cast<std::int64_t>(options_.users)) {
+    auto voters = [](std::int64_t hundredths) {
+        return hundredths % 100 == 0 ? std::to_string(hundredths / 100)
+                                     : std::to_string(hundredths / 100) + "." + std::to_string(hundredths % 100 / 10);
+    };
+    if (counted->sender_weight >= static_cast<std::int64_t>(options_.users) * 100) {
         co_await block("jid", v.sender,
-                       std::to_string(counted->voters) + " local users blocked, reported or locked out this sender "
-                       "within " + std::to_string(window_hours) + " h",
+                       "local users weighing " + voters(counted->sender_weight) + " voters (of " +
+                           std::to_string(options_.users) + " needed) blocked, reported or locked out this sender "
+                           "within " + std::to_string(window_hours) + " h",
                        out);
     }
-    if (!is_local_(v.sender_domain) && counted->senders >= static_cast<std::int64_t>(options_.domain_senders)) {
+    if (!is_local_(v.sender_domain) && counted->domain_senders >= static_cast<std::int64_t>(options_.domain_senders) &&
+        counted->domain_weight >= static_cast<std::int64_t>(options_.domain_voters) * 100) {
         co_await block("domain", v.sender_domain,
-                       std::to_string(counted->senders) + " senders of this domain were blocked, reported or locked "
-                       "out by local users within " + std::to_string(window_hours) + " h",
+                       std::to_string(counted->domain_senders) + " senders of this domain were blocked, reported or "
+                       "locked out by local users weighing " + voters(counted->domain_weight) + " voters within " +
+                       std::to_string(window_hours) + " h",
                        out);
     }
 }

@@ -1,10 +1,12 @@
 #pragma once
 // User consensus (seed 2: "when several users block the same sender, the server can block it for everyone"):
 // every block (XEP-0191), spam report (XEP-0377, message requests) and — optionally — challenge lockout a local
-// user makes is a vote. When `users` distinct local users voted against one sender within the window, the sender
-// goes on the server-wide blocklist (source "user consensus") for block_hours; when `domain_senders` distinct
-// senders of one remote domain were voted against, the whole domain does. The admins are told. In dry-run the
-// votes are kept and what would be blocked is logged and counted, nothing more.
+// user makes is a vote, weighted by the voter's standing (account age and mutual contacts: throwaway accounts
+// weigh nothing). When the voters against one sender within the window weigh `users`, the sender goes on the
+// server-wide blocklist (source "user consensus") for block_hours; a remote domain does when `domain_senders` of
+// its senders were judged by voters weighing `domain_voters` in all — several voters against several senders, so
+// one user blocking five people of a big service cannot block it. The admins are told. In dry-run the votes are
+// kept and what would be blocked is logged and counted, nothing more.
 #include <atomic>
 #include <functional>
 #include <string>
@@ -20,6 +22,11 @@
 #include "storage/async_store.hpp"
 
 namespace hush {
+
+// A voter's standing in hundredths: 100 for an account at least `min_age` old with `min_contacts` mutual contacts,
+// else the product of the two fractions reached (a day-old account with no contacts: 0).
+std::int64_t voter_weight(std::chrono::seconds age, std::size_t mutual_contacts,
+                          const antispim_config::consensus_options& options);
 
 class consensus {
 public:

@@ -194,6 +194,14 @@ ALTER TABLE documents ADD COLUMN updated_at {int64} NOT NULL DEFAULT 0;
 UPDATE documents SET updated_at = {now};
 CREATE INDEX documents_by_age ON documents (updated_at);
 )sql"},
+    // Graded evidence (issue 16): a stored server-wide entry says what it does (block, or greylist a range the DoS
+    // detector saw a farm in), and a consensus vote carries its voter's standing (hundredths: 100 = a voter of
+    // age and contacts; the votes already cast count in full).
+    migration{7, "blocklist trust, vote weights",
+              R"sql(
+ALTER TABLE server_blocklist ADD COLUMN trust {key} NOT NULL DEFAULT 'block';
+ALTER TABLE spam_votes ADD COLUMN weight {int64} NOT NULL DEFAULT 100;
+)sql"},
 };
 
 // The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.

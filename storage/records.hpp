@@ -47,8 +47,8 @@ struct blocklist_entry {
     std::int64_t added_at = 0;    // unix seconds
     std::int64_t expires_at = 0;  // unix seconds; 0 = never
     bool contacts_too = false;    // also refuse stanzas from the receivers' existing contacts
-    // What a match does — "block", "greylist" or "challenge". Only imported entries (kept in memory) take their
-    // source's trust; stored entries always block.
+    // What a match does — "block", "greylist" or "challenge": an imported entry takes its source's trust; a stored
+    // one keeps its own (the DoS detector greylists ranges, everything else stored blocks).
     std::string trust = "block";
 
     bool operator==(const blocklist_entry&) const = default;
@@ -62,6 +62,15 @@ struct spam_vote {
     std::string sender_domain;  // its domain, for counting senders per domain
     std::string kind;           // "block", "report", "lockout"
     std::int64_t at = 0;        // unix seconds
+    std::int64_t weight = 100;  // the voter's standing in hundredths: 100 = an account of age and contacts, 0 = none
+};
+
+// What user consensus counts about one sender and its domain within a window. Weights are summed over distinct
+// voters (each voter counts once, with the largest weight it voted with), in hundredths.
+struct spam_vote_tally {
+    std::int64_t sender_weight = 0;   // the voters against this sender
+    std::int64_t domain_senders = 0;  // distinct senders of the domain voted against by a voter of any standing > 0
+    std::int64_t domain_weight = 0;   // the voters against any sender of the domain
 };
 
 // An XEP-0377 spam or abuse report, as the reporting user sent it.

@@ -7,12 +7,12 @@ namespace hush::storage {
 
 result<void> sql_store::put_blocklist_entry(const blocklist_entry& e) {
     auto stored = run("put blocklist entry",
-                      "INSERT INTO server_blocklist (kind, value, reason, source, added_at, expires_at, contacts_too) "
-                      "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (kind, value) DO UPDATE SET "
+                      "INSERT INTO server_blocklist (kind, value, reason, source, added_at, expires_at, contacts_too, trust) "
+                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (kind, value) DO UPDATE SET "
                       "reason = excluded.reason, source = excluded.source, added_at = excluded.added_at, "
-                      "expires_at = excluded.expires_at, contacts_too = excluded.contacts_too",
+                      "expires_at = excluded.expires_at, contacts_too = excluded.contacts_too, trust = excluded.trust",
                       {e.kind, e.value, e.reason, e.source, e.added_at, e.expires_at,
-                       static_cast<std::int64_t>(e.contacts_too ? 1 : 0)});
+                       static_cast<std::int64_t>(e.contacts_too ? 1 : 0), e.trust});
     if (!stored) {
         return unexpected(stored.error());
     }
@@ -31,7 +31,7 @@ result<bool> sql_store::remove_blocklist_entry(const std::string& kind, const st
 result<std::vector<blocklist_entry>> sql_store::list_blocklist(std::int64_t now) {
     std::vector<blocklist_entry> out;
     auto done = run("list blocklist",
-                    "SELECT kind, value, reason, source, added_at, expires_at, contacts_too FROM server_blocklist "
+                    "SELECT kind, value, reason, source, added_at, expires_at, contacts_too, trust FROM server_blocklist "
                     "WHERE $1 = 0 OR expires_at = 0 OR expires_at > $1 ORDER BY kind, value",
                     {now}, [&](const sql_row& row) -> result<void> {
                         const auto added = row.int64(4);
@@ -41,7 +41,7 @@ result<std::vector<blocklist_entry>> sql_store::list_blocklist(std::int64_t now)
                             return unexpected(driver_->failure("list blocklist", "unreadable entry"));
                         }
                         out.push_back({row.text(0), row.text(1), row.text(2), row.text(3), *added, *expires,
-                                       *contacts != 0});
+                                       *contacts != 0, row.text(7)});
                         return {};
                     });
     if (!done) {
@@ -90,32 +90,41 @@ result<std::optional<std::string>> sql_store::admin_token_name(const std::string
 
 result<void> sql_store::put_spam_vote(const spam_vote& v) {
     auto stored = run("put spam vote",
-                      "INSERT INTO spam_votes (voter, sender, sender_domain, kind, at) VALUES ($1, $2, $3, $4, $5) "
-                      "ON CONFLICT (voter, sender, kind) DO UPDATE SET at = excluded.at",
-                      {v.voter, v.sender, v.sender_domain, v.kind, v.at});
+                      "INSERT INTO spam_votes (voter, sender, sender_domain, kind, at, weight) "
+                      "VALUES ($1, $2, $3, $4, $5, $6) "
+                      "ON CONFLICT (voter, sender, kind) DO UPDATE SET at = excluded.at, weight = excluded.weight",
+                      {v.voter, v.sender, v.sender_domain, v.kind, v.at, v.weight});
     if (!stored) {
         return unexpected(stored.error());
     }
     return {};
 }
 
-result<std::int64_t> sql_store::count_spam_voters(const std::string& sender, std::int64_t since) {
-    auto n = query_int64("count spam voters",
-                         "SELECT COUNT(DISTINCT voter) FROM spam_votes WHERE sender = $1 AND at >= $2", {sender, since});
-    if (!n) {
-        return unexpected(n.error());
+result<spam_vote_tally> sql_store::tally_spam_votes(const std::string& sender, const std::string& domain,
+                                                    std::int64_t since) {
+    // Each voter counts once, with its largest weight: one account voting three ways is still one voter.
+    auto sender_weight = query_int64("tally spam votes",
+                                     "SELECT COALESCE(SUM(w), 0) FROM (SELECT MAX(weight) AS w FROM spam_votes "
+                                     "WHERE sender = $1 AND at >= $2 GROUP BY voter) AS voters",
+                                     {sender, since});
+    if (!sender_weight) {
+        return unexpected(sender_weight.error());
     }
-    return n->value_or(0);
-}
-
-result<std::int64_t> sql_store::count_spam_senders(const std::string& domain, std::int64_t since) {
-    auto n = query_int64("count spam senders",
-                         "SELECT COUNT(DISTINCT sender) FROM spam_votes WHERE sender_domain = $1 AND at >= $2",
-                         {domain, since});
-    if (!n) {
-        return unexpected(n.error());
+    auto domain_senders = query_int64("tally spam votes",
+                                      "SELECT COUNT(DISTINCT sender) FROM spam_votes "
+                                      "WHERE sender_domain = $1 AND at >= $2 AND weight > 0",
+                                      {domain, since});
+    if (!domain_senders) {
+        return unexpected(domain_senders.error());
     }
-    return n->value_or(0);
+    auto domain_weight = query_int64("tally spam votes",
+                                     "SELECT COALESCE(SUM(w), 0) FROM (SELECT MAX(weight) AS w FROM spam_votes "
+                                     "WHERE sender_domain = $1 AND at >= $2 GROUP BY voter) AS voters",
+                                     {domain, since});
+    if (!domain_weight) {
+        return unexpected(domain_weight.error());
+    }
+    return spam_vote_tally{sender_weight->value_or(0), domain_senders->value_or(0), domain_weight->value_or(0)};
 }
 
 result<std::int64_t> sql_store::add_spam_report(const spam_report& r) {

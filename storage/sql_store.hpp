@@ -111,8 +111,8 @@ public:
     result<std::optional<std::int64_t>> account_created_at(const std::string& domain,
                                                            const std::string& username) override;
     result<void> put_spam_vote(const spam_vote& vote) override;
-    result<std::int64_t> count_spam_voters(const std::string& sender, std::int64_t since) override;
-    result<std::int64_t> count_spam_senders(const std::string& domain, std::int64_t since) override;
+    result<spam_vote_tally> tally_spam_votes(const std::string& sender, const std::string& domain,
+                                             std::int64_t since) override;
     result<std::int64_t> add_spam_report(const spam_report& report) override;
     result<std::vector<spam_report>> list_spam_reports(std::size_t limit) override;
     result<void> put_account_flag(const account_flag& flag) override;

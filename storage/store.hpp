@@ -191,9 +191,9 @@ public:
 
     // Users' judgements of senders (user consensus). put replaces the vote with the same voter, sender and kind.
     virtual result<void> put_spam_vote(const spam_vote& vote) = 0;
-    // Distinct voters about `sender` since `since`; distinct judged senders of `domain` since `since`.
-    virtual result<std::int64_t> count_spam_voters(const std::string& sender, std::int64_t since) = 0;
-    virtual result<std::int64_t> count_spam_senders(const std::string& domain, std::int64_t since) = 0;
+    // The weighted voters about `sender`, and the judged senders and weighted voters of `domain`, since `since`.
+    virtual result<spam_vote_tally> tally_spam_votes(const std::string& sender, const std::string& domain,
+                                                     std::int64_t since) = 0;
 
     // XEP-0377 reports. add returns the new report's id; list gives the newest `limit` first.
     virtual result<std::int64_t> add_spam_report(const spam_report& report) = 0;

@@ -205,12 +205,15 @@ private:
         }
         const std::string_view p = "antispim.consensus";
         r_.check_keys(*t, p,
-                      {"enabled", "dry_run", "users", "domain_senders", "window_hours", "block_hours",
-                       "count_lockouts"});
+                      {"enabled", "dry_run", "users", "domain_senders", "domain_voters", "voter_min_age_hours",
+                       "voter_min_contacts", "window_hours", "block_hours", "count_lockouts"});
         r_.read_bool(*t, p, "enabled", o.enabled);
         r_.read_bool(*t, p, "dry_run", o.dry_run);
         r_.read_int(*t, p, "users", o.users, 1, 1000000);
         r_.read_int(*t, p, "domain_senders", o.domain_senders, 1, 1000000);
+        r_.read_int(*t, p, "domain_voters", o.domain_voters, 1, 1000000);
+        read_hours(*t, p, "voter_min_age_hours", o.voter_min_age, 0);
+        r_.read_int(*t, p, "voter_min_contacts", o.voter_min_contacts, 0, 10000);
         std::chrono::hours window = std::chrono::duration_cast<std::chrono::hours>(o.window);
         read_hours(*t, p, "window_hours", window);
         o.window = window;

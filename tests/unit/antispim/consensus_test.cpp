@@ -1,10 +1,12 @@
 // User consensus on a real (SQLite) store: votes of distinct local users block a sender server-wide, distinct
-// voted senders of one remote domain block the domain, a user voting twice or against itself counts once or not
-// at all, dry-run only counts, and the admins are told of each block.
+// voted senders of one remote domain block the domain when several voters judged them, a user voting twice or
+// against itself counts once or not at all, votes weigh their voter's standing, dry-run only counts, and the admins
+// are told of each block.
 #include <doctest.h>
 
 #include "antispim/consensus.hpp"
 #include "server/config/config.hpp"
+#include "server/im/accounts.hpp"
 #include "tests/unit/test_support.hpp"
 #include "tests/unit/recording.hpp"
 
@@ -34,8 +36,27 @@ struct fixture {
         c.storage = test::sqlite_options(dir.path());
         c.antispim.consensus.users = 3;
         c.antispim.consensus.domain_senders = 2;
+        c.antispim.consensus.domain_voters = 2;
         c.antispim.consensus.dry_run = dry_run;
+        // Every voter in full standing, unless a test asks for the rule.
+        c.antispim.consensus.voter_min_age = std::chrono::hours{0};
+        c.antispim.consensus.voter_min_contacts = 0;
         return c;
+    }
+
+    void add_account(const char* node) {
+        auto creds = accounts::make_credentials("secret-password", 4096);
+        REQUIRE(creds);
+        auto create = [node, creds = *creds](storage::store& s) { return s.create_account("example.org", node, creds); };
+        REQUIRE(run_sync(store.run(std::move(create))));
+    }
+
+    void add_mutual_contact(const char* node, std::string contact) {
+        roster_item item;
+        item.contact = std::move(contact);
+        item.sub = subscription::both;
+        auto put = [node, item](storage::store& s) { return s.put_roster_item("example.org", node, item); };
+        REQUIRE(run_sync(store.run(std::move(put))));
     }
 
     // The server-wide entry for kind/value, if any.
@@ -77,7 +98,7 @@ TEST_CASE("three distinct local users block a sender server-wide, and the admins
     REQUIRE(blocked);
     CHECK(blocked->source == "user consensus");
     CHECK(blocked->expires_at - blocked->added_at == 7 * 24 * 3600);
-    CHECK(blocked->reason.find("3 local users") != std::string::npos);
+    CHECK(blocked->reason.find("local users weighing 3 voters") != std::string::npos);
     CHECK(f.votes.totals().votes == 4);
     CHECK(f.votes.totals().blocks == 1);
     REQUIRE(f.sink.sent.size() == 1);
@@ -89,13 +110,25 @@ TEST_CASE("three distinct local users block a sender server-wide, and the admins
     CHECK(f.sink.sent.size() == 1);
 }
 
-TEST_CASE("distinct voted senders of one remote domain block the domain; local domains never") {
+TEST_CASE("distinct voted senders of one remote domain block the domain, when several voters judged them") {
     fixture f;
     f.vote("alice@example.org", "a@spam.test");
     CHECK_FALSE(f.entry("domain", "spam.test"));
-    f.vote("alice@example.org", "b@spam.test");
-    CHECK(f.entry("domain", "spam.test"));
-    // Local senders count per JID but never get their own domain blocked.
+    // One user judging many people of a big service is one voter: the service stays.
+    for (const char* sender : {"b@spam.test", "c@spam.test", "d@spam.test", "e@spam.test"}) {
+        f.vote("alice@example.org", sender);
+    }
+    CHECK_FALSE(f.entry("domain", "spam.test"));
+    f.vote("bob@example.org", "a@spam.test");
+    const auto blocked = f.entry("domain", "spam.test");
+    REQUIRE(blocked);
+    CHECK(blocked->reason.find("5 senders of this domain") != std::string::npos);
+    CHECK(blocked->reason.find("weighing 2 voters") != std::string::npos);
+    CHECK(blocked->trust == "block");
+}
+
+TEST_CASE("local senders count per JID but never get their own domain blocked") {
+    fixture f;
     f.vote("alice@example.org", "x@example.org");
     f.vote("bob@example.org", "y@example.org");
     CHECK_FALSE(f.entry("domain", "example.org"));
@@ -141,4 +174,48 @@ TEST_CASE("a report is stored for the admins and counts as a vote") {
     REQUIRE(listed->size() == 1);
     CHECK(listed->front().reporter == "alice@example.org");
     CHECK(listed->front().reported == "spammer@spam.test");
+}
+
+TEST_CASE("a voter's weight is its standing: account age and mutual contacts") {
+    antispim_config::consensus_options o;  // defaults: 7 days, 2 mutual contacts
+    using std::chrono::hours;
+    CHECK(voter_weight(hours{24 * 7}, 2, o) == 100);
+    CHECK(voter_weight(hours{24 * 365}, 50, o) == 100);
+    CHECK(voter_weight(hours{0}, 5, o) == 0);            // created a moment ago
+    CHECK(voter_weight(hours{24 * 30}, 0, o) == 0);      // old, but nobody it talks with
+    CHECK(voter_weight(hours{24 * 30}, 1, o) == 50);
+    CHECK(voter_weight(hours{84}, 2, o) == 50);          // half the age
+    CHECK(voter_weight(hours{84}, 1, o) == 25);
+    CHECK(voter_weight(hours{-5}, 2, o) == 0);           // a clock that went back counts as new
+    o.voter_min_age = hours{0};
+    o.voter_min_contacts = 0;
+    CHECK(voter_weight(hours{0}, 0, o) == 100);           // both rules off
+}
+
+TEST_CASE("throwaway accounts cannot blocklist anyone; the same votes count once the voters have contacts") {
+    fixture f;
+    f.cfg.antispim.consensus.voter_min_contacts = 1;
+    consensus votes(f.cfg.antispim, f.store, f.blocklist, f.admins,
+                    [](std::string_view d) { return d == "example.org"; });
+    auto vote = [&](const char* voter) {
+        run_sync(votes.vote(parse_jid(std::string(voter) + "@example.org"), parse_jid("victim@big.test"), "block",
+                            f.out));
+    };
+    for (const char* node : {"t1", "t2", "t3", "t4", "t5"}) {
+        f.add_account(node);
+        vote(node);  // no contacts: weight 0
+    }
+    CHECK(votes.totals().votes == 5);
+    CHECK_FALSE(f.entry("jid", "victim@big.test"));
+    CHECK_FALSE(f.entry("domain", "big.test"));
+    // Not an account at all (deleted since): no standing either.
+    vote("ghost");
+    CHECK_FALSE(f.entry("jid", "victim@big.test"));
+    for (const char* node : {"t1", "t2", "t3"}) {
+        f.add_mutual_contact(node, "friend@example.org");
+        vote(node);  // a repeat refreshes the vote with the voter's standing now
+    }
+    const auto blocked = f.entry("jid", "victim@big.test");
+    REQUIRE(blocked);
+    CHECK(blocked->reason.find("weighing 3 voters") != std::string::npos);
 }

@@ -192,7 +192,7 @@ TEST_CASE_TEMPLATE("server blocklist: put replaces, expired entries are left out
     CHECK(must(s->list_blocklist(0)).empty());
     const blocklist_entry spam{"domain", "spam.test", "open registration, invites", "admin", 100, 0, false};
     const blocklist_entry bot{"jid", "bot@other.test", "reported", "report", 200, 1000, true};
-    const blocklist_entry range{"ip", "192.0.2.0/24", "flood", "dos detector", 300, 2000, false};
+    const blocklist_entry range{"ip", "192.0.2.0/24", "flood", "dos detector", 300, 2000, false, "greylist"};
     must(s->put_blocklist_entry(spam));
     must(s->put_blocklist_entry(bot));
     must(s->put_blocklist_entry(range));
@@ -227,25 +227,33 @@ TEST_CASE_TEMPLATE("admin tokens: by digest, replaced by name, removed", B, HUSH
     CHECK_FALSE(must(s->admin_token_name("bb22")).has_value());
 }
 
-TEST_CASE_TEMPLATE("spam votes: distinct voters per sender and judged senders per domain, in a window", B,
+TEST_CASE_TEMPLATE("spam votes: weighted distinct voters per sender, judged senders and voters per domain", B,
                    HUSH_BACKENDS) {
     B backend;
     if (!backend.available()) {
         return;
     }
     auto s = open_with_accounts(backend);
-    CHECK(must(s->count_spam_voters("bot@spam.test", 0)) == 0);
-    must(s->put_spam_vote({"alice@example.org", "bot@spam.test", "spam.test", "block", 100}));
-    must(s->put_spam_vote({"alice@example.org", "bot@spam.test", "spam.test", "report", 110}));  // same voter
-    must(s->put_spam_vote({"bob@example.org", "bot@spam.test", "spam.test", "lockout", 120}));
-    must(s->put_spam_vote({"bob@example.org", "bot2@spam.test", "spam.test", "block", 50}));
-    CHECK(must(s->count_spam_voters("bot@spam.test", 0)) == 2);
-    CHECK(must(s->count_spam_voters("bot@spam.test", 115)) == 1);  // only bob's is recent enough
-    CHECK(must(s->count_spam_senders("spam.test", 0)) == 2);
-    CHECK(must(s->count_spam_senders("spam.test", 60)) == 1);
-    must(s->put_spam_vote({"bob@example.org", "bot2@spam.test", "spam.test", "block", 130}));  // refreshed
-    CHECK(must(s->count_spam_senders("spam.test", 60)) == 2);
-    CHECK(must(s->count_spam_senders("other.test", 0)) == 0);
+    using tally = spam_vote_tally;
+    auto same = [](const tally& a, const tally& b) {
+        return a.sender_weight == b.sender_weight && a.domain_senders == b.domain_senders &&
+               a.domain_weight == b.domain_weight;
+    };
+    CHECK(same(must(s->tally_spam_votes("bot@spam.test", "spam.test", 0)), tally{0, 0, 0}));
+    must(s->put_spam_vote({"alice@example.org", "bot@spam.test", "spam.test", "block", 100, 100}));
+    must(s->put_spam_vote({"alice@example.org", "bot@spam.test", "spam.test", "report", 110, 40}));  // same voter
+    must(s->put_spam_vote({"bob@example.org", "bot@spam.test", "spam.test", "lockout", 120, 50}));
+    must(s->put_spam_vote({"bob@example.org", "bot2@spam.test", "spam.test", "block", 50, 50}));
+    // alice counts once, with her largest weight; bob once for the domain although he judged two of its senders.
+    CHECK(same(must(s->tally_spam_votes("bot@spam.test", "spam.test", 0)), tally{150, 2, 150}));
+    CHECK(same(must(s->tally_spam_votes("bot@spam.test", "spam.test", 115)), tally{50, 1, 50}));  // bob's is recent
+    CHECK(same(must(s->tally_spam_votes("bot2@spam.test", "spam.test", 60)), tally{0, 1, 150}));
+    must(s->put_spam_vote({"bob@example.org", "bot2@spam.test", "spam.test", "block", 130, 50}));  // refreshed
+    CHECK(same(must(s->tally_spam_votes("bot2@spam.test", "spam.test", 60)), tally{50, 2, 150}));
+    // A voter of no standing is kept but judges no sender of the domain.
+    must(s->put_spam_vote({"carol@example.org", "bot3@spam.test", "spam.test", "block", 140, 0}));
+    CHECK(same(must(s->tally_spam_votes("bot3@spam.test", "spam.test", 60)), tally{0, 2, 150}));
+    CHECK(same(must(s->tally_spam_votes("x@other.test", "other.test", 0)), tally{0, 0, 0}));
 }
 
 TEST_CASE_TEMPLATE("spam reports: stored with stanza ids, newest first", B, HUSH_BACKENDS) {
@@ -416,16 +424,38 @@ TEST_CASE_TEMPLATE("migration 6: documents already there count as written when i
     must(s->put_document(domain, "alice", "antispim:contact:x@spam.test", "<contact/>"));
     // Back to schema 5, the document kept.
     backend.exec_raw("DROP TABLE held_stanzas; DROP INDEX documents_by_age; "
-                     "ALTER TABLE documents DROP COLUMN updated_at; DELETE FROM schema_version WHERE version = 6");
+                     "ALTER TABLE documents DROP COLUMN updated_at; ALTER TABLE server_blocklist DROP COLUMN trust; "
+                     "ALTER TABLE spam_votes DROP COLUMN weight; DELETE FROM schema_version WHERE version >= 6");
     auto old = open_store(backend.options());
     CHECK(must(old->schema_version()) == 5);
     const auto before = now_unix();
-    CHECK(must(old->migrate()) == 6);
+    CHECK(must(old->migrate()) == latest_schema_version());
     const auto stamped = backend.query_int("SELECT updated_at FROM documents");
     CHECK(stamped >= before);
     CHECK(stamped <= now_unix());
     CHECK(must(old->get_document(domain, "alice", "antispim:contact:x@spam.test")) ==
           std::optional<std::string>("<contact/>"));
+}
+
+TEST_CASE_TEMPLATE("migration 7: stored entries keep blocking, votes already cast count in full", B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_with_accounts(backend);
+    backend.exec_raw("ALTER TABLE server_blocklist DROP COLUMN trust; ALTER TABLE spam_votes DROP COLUMN weight; "
+                     "DELETE FROM schema_version WHERE version = 7");
+    backend.exec_raw("INSERT INTO server_blocklist (kind, value, reason, source, added_at, expires_at, contacts_too) "
+                     "VALUES ('domain', 'spam.test', 'old', 'admin', 1, 0, 0); "
+                     "INSERT INTO spam_votes (voter, sender, sender_domain, kind, at) "
+                     "VALUES ('alice@example.org', 'bot@spam.test', 'spam.test', 'block', 10)");
+    auto old = open_store(backend.options());
+    CHECK(must(old->schema_version()) == 6);
+    CHECK(must(old->migrate()) == 7);
+    const auto entries = must(old->list_blocklist(0));
+    REQUIRE(entries.size() == 1);
+    CHECK(entries[0].trust == "block");
+    CHECK(must(old->tally_spam_votes("bot@spam.test", "spam.test", 0)).sender_weight == 100);
 }
 
 // ---- held stanzas (migration 6) ----
