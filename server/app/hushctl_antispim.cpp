@@ -183,7 +183,8 @@ int requests_command(const config& cfg, storage::store& store, const jid& user, 
         if (auto r = docs::put_state(store, d, u, sender_bare, blocked); !r) {
             return fail(r.error().message);
         }
-        // Kept for the admins and counted towards user consensus, as a report from a client is.
+        // Kept for the admins and counted towards user consensus, as a report from a client is; with full weight,
+        // as it is the admin's judgement.
         storage::spam_report report{0, user.bare_string(), sender_bare, "spam",
                                     "reported with hushctl from the message requests", {}, unix_now()};
         if (auto r = store.add_spam_report(report); !r) {

@@ -91,7 +91,7 @@ def test_consensus_after_k_users_block_and_report_over_s2s(hush, xmpp):
     a = start_server(hush, "a.test", port_a, {"b.test": port_b}, http=True,
                      server={"admins": ["admin@a.test"]},
                      antispim={"chain": ["blocklist", "challenge"]},
-                     **{"antispim.consensus": {"users": 2}})
+                     **{"antispim.consensus": {"users": 2, "voter_min_age_hours": 0, "voter_min_contacts": 0}})
     b = start_server(hush, "b.test", port_b, {"a.test": port_a}, antispim={"chain": ["pass"]})
     for user in ("u1", "u2", "u3", "admin"):
         a.adduser(f"{user}@a.test", "a-password-1")
@@ -114,7 +114,7 @@ def test_consensus_after_k_users_block_and_report_over_s2s(hush, xmpp):
         assert (await u2.iq("set", report)).xml.get("type") == "result"
         notice = await admin.expect_stanza(is_headline("user consensus blocked jid mallory@b.test"),
                                            "the admin's notice")
-        assert "2 local users" in notice.xml.findtext(q(CLIENT_NS, "body"))
+        assert "local users weighing 2 voters" in notice.xml.findtext(q(CLIENT_NS, "body"))
 
         mallory = xmpp.client("mallory@b.test/bot", PASSWORDS["dave"])
         await login(mallory, b.port("c2s"))
@@ -144,7 +144,8 @@ def test_consensus_after_k_users_block_and_report_over_s2s(hush, xmpp):
 
 def test_consensus_dry_run_only_counts(hush, xmpp):
     server = hush(**with_http(antispim={"chain": ["blocklist"]},
-                              **{"antispim.consensus": {"users": 1, "dry_run": True}}))
+                              **{"antispim.consensus": {"users": 1, "dry_run": True, "voter_min_age_hours": 0,
+                                                        "voter_min_contacts": 0}}))
     server.adduser("u1@localhost", "a-password-1")
 
     async def scenario():
