@@ -215,15 +215,21 @@ const storage::blocklist_entry* blocklist::match(const jid& sender, std::string_
         const auto dot = domain.find('.');
         domain = dot == std::string_view::npos ? std::string_view{} : domain.substr(dot + 1);
     }
-    if (!peer_address.empty()) {
-        if (auto address = parse_ip_range(peer_address)) {
-            for (const auto& [range, index] : ranges_) {
-                if (range.contains(*address)) {
-                    if (const auto* e = live(index)) {
-                        return e;
-                    }
-                }
-            }
+    return match_address(peer_address, now);
+}
+
+const storage::blocklist_entry* blocklist::match_address(std::string_view peer_address, std::int64_t now) const {
+    if (peer_address.empty()) {
+        return nullptr;
+    }
+    const auto address = parse_ip_range(peer_address);
+    if (!address) {
+        return nullptr;
+    }
+    for (const auto& [range, index] : ranges_) {
+        const auto& e = entries_[index];
+        if (range.contains(*address) && (e.expires_at == 0 || e.expires_at > now)) {
+            return &e;
         }
     }
     return nullptr;

@@ -47,6 +47,8 @@ public:
     // The most specific entry (JID, then domain, then IP range) matching the sender or the connection it came
     // from, unless expired at `now`.
     const storage::blocklist_entry* match(const jid& sender, std::string_view peer_address, std::int64_t now) const;
+    // The entry for the range a connection came from, unless expired at `now`.
+    const storage::blocklist_entry* match_address(std::string_view peer_address, std::int64_t now) const;
 
     const std::vector<storage::blocklist_entry>& entries() const { return entries_; }
 

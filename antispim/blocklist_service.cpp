@@ -47,12 +47,12 @@ public:
         }
         if (entry->trust == "greylist") {
             // Defer a first contact once per sender and receiver, as for a greylisted network.
-            greylist* grey = service_.greylist_for_imports();
+            greylist* grey = service_.greylist_for_entries();
             if (grey == nullptr || !as::is_first_contact(path)) {
                 co_return result(as::verdict::pass());
             }
-            const auto wait = grey->check("listed " + ctx.sender.bare_string() + " " + ctx.receiver.bare_string(),
-                                          std::chrono::steady_clock::now());
+            const auto wait = grey->check_listed(ctx.sender.bare_string(), ctx.receiver.bare_string(),
+                                                 std::chrono::steady_clock::now());
             if (wait.count() == 0) {
                 co_return result(as::verdict::pass());
             }
@@ -60,7 +60,8 @@ public:
             v.kind = as::verdict_kind::defer;
             v.reason = "listed-greylist-" + entry->kind + ":" + entry->value;
             v.error_condition = "policy-violation";
-            v.error_text = "listed by " + entry->source.substr(entry->source.find(':') + 1) +
+            v.error_text = (entry->source == "dos detector" ? std::string("your network is greylisted here")
+                                                            : "listed by " + entry->source.substr(entry->source.find(':') + 1)) +
                            ": please try again in " + std::to_string(wait.count()) + " s";
             co_return result(std::move(v));
         }

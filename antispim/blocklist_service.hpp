@@ -26,8 +26,9 @@ public:
 
     // Loads the list with its own short-lived connection; throws std::runtime_error at start-up on failure.
     // `storage` opens a connection of its own at start-up (the list must be there before the first stanza);
-    // `ca_file` adds trust anchors for HTTPS imports (the [s2s] ca_file). Imported entries with trust "greylist"
-    // defer a first contact once through `greylist`, as the greylist policy does (null: they block instead).
+    // `ca_file` adds trust anchors for HTTPS imports (the [s2s] ca_file). Entries with trust "greylist" (imported
+    // ones, ranges the DoS detector greylisted) defer a first contact once through `greylist`, as the greylist
+    // policy does (null: they let it pass).
     blocklist_service(const antispim_config& cfg, const storage::store_options& storage, std::string ca_file,
                       storage::async_store& store, class greylist* greylist = nullptr);
 
@@ -49,7 +50,8 @@ public:
     std::vector<storage::blocklist_entry> local_entries() const;
     std::vector<storage::blocklist_entry> imported_entries() const;
 
-    class greylist* greylist_for_imports() const { return greylist_; }
+    // Where entries with trust "greylist" note their first sights.
+    class greylist* greylist_for_entries() const { return greylist_; }
     // Whether the sender is listed by an import whose trust is "challenge" (the challenge policy asks it even
     // when the receiver lets strangers through).
     bool listed_for_challenge(const jid& sender, std::string_view peer_address) const;

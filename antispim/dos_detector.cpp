@@ -6,6 +6,7 @@
 #include <set>
 
 #include "antispim/blocklist.hpp"
+#include "antispim/greylist.hpp"
 
 namespace hush {
 
@@ -42,38 +43,48 @@ public:
         }
         const std::size_t limit = detector_.limits().distinct_receivers;
         // A service or a network reaching many users is a crowd or a farm: only its senders' answers to challenges
-        // tell which, so it is blocked only with that evidence. A sender reaching them alone is blocked as it is.
+        // tell which, so it is acted on only with that evidence. A sender reaching them alone is blocked as it is.
+        // A service with evidence is blocked; a network is greylisted (the seed: greylist ranges, don't reject
+        // them), once: its entry then defers each first contact, and its people go on to be challenged.
+        const bool sender_crossed = by_sender >= limit;
         const bool domain_crossed = by_domain >= limit && detector_.evidence_against("domain:" + ctx.sender.domain());
-        const bool network_crossed = by_network >= limit && detector_.evidence_against("ip:" + network);
-        if (by_sender < limit && !domain_crossed && !network_crossed) {
+        const bool network_crossed = by_network >= limit && !detector_.greylisted(ctx.peer_address) &&
+                                     detector_.evidence_against("ip:" + network);
+        if (!sender_crossed && !domain_crossed && !network_crossed) {
             co_return result(as::verdict::pass());
         }
-        // The widest key that crossed the line: a flood from one service blocks the service (the seed: blacklist
-        // abusive services), a flood from many domains in one network the network, a local sender only itself.
-        std::string kind = domain_crossed ? "domain" : network_crossed ? "ip" : "jid";
-        std::string value = kind == "jid"      ? ctx.sender.bare_string()
-                            : kind == "domain" ? ctx.sender.domain()
-                                               : network;
-        const std::size_t reached = std::max({by_sender, by_domain, by_network});
+        dos_detector::actions acts;
+        acts.reached = std::max({by_sender, by_domain, by_network});
+        if (domain_crossed || sender_crossed) {
+            // The widest key that crossed the line: a flood from one service blocks the service, a local sender
+            // only itself (our own domain is never counted).
+            acts.block_kind = domain_crossed ? "domain" : "jid";
+            acts.block_value = domain_crossed ? ctx.sender.domain() : ctx.sender.bare_string();
+        }
+        if (network_crossed) {
+            acts.greylist_network = network;
+        }
         as::verdict v;
-        v.kind = as::verdict_kind::reject;
-        v.reason = "dos:" + kind + ":" + value;
         v.error_condition = "policy-violation";
-        v.error_text = "too many users of this server contacted at once; blocked for a while";
-        auto* detector = &detector_;
-        struct block_effect final : as::verdict_effect {
+        if (!acts.block_kind.empty()) {
+            v.kind = as::verdict_kind::reject;
+            v.reason = "dos:" + acts.block_kind + ":" + acts.block_value;
+            v.error_text = "too many users of this server contacted at once; blocked for a while";
+        } else {
+            const auto wait = detector_.first_sight_wait(ctx.sender.bare_string(), receiver);
+            v.kind = as::verdict_kind::defer;
+            v.reason = "dos:greylist:ip:" + network;
+            v.error_text = "too many users of this server contacted from your network at once; it is greylisted "
+                           "here: please try again in " + std::to_string(wait.count()) + " s";
+        }
+        struct act_effect final : as::verdict_effect {
             dos_detector* detector;
-            std::string kind, value;
-            std::size_t reached;
-            asio::awaitable<void> apply(const stanza&, outgoing& out) override {
-                co_await detector->block(kind, value, reached, out);
-            }
+            dos_detector::actions acts;
+            asio::awaitable<void> apply(const stanza&, outgoing& out) override { co_await detector->act(acts, out); }
         };
-        auto effect = std::make_shared<block_effect>();
-        effect->detector = detector;
-        effect->kind = std::move(kind);
-        effect->value = std::move(value);
-        effect->reached = reached;
+        auto effect = std::make_shared<act_effect>();
+        effect->detector = &detector_;
+        effect->acts = std::move(acts);
         v.effect = std::move(effect);
         co_return result(std::move(v));
     }
@@ -111,7 +122,7 @@ bool dos_detector::evidence_against(const std::string& key) {
     }
     if (say) {
         spdlog::info("antispim: DoS detector: {} reached {} users, but of its senders {} were locked out by a challenge "
-                     "and {} passed: not blocked, each is challenged",
+                     "and {} passed: not blocked nor greylisted, each is challenged",
                      key, limits_.distinct_receivers, tally.failed, tally.passed);
     }
     return abusive;
@@ -141,14 +152,30 @@ std::size_t dos_detector::record(const std::string& key, const std::string& rece
     return distinct.size();
 }
 
-asio::awaitable<void> dos_detector::block(std::string kind, std::string value, std::size_t reached, outgoing& out) {
+bool dos_detector::greylisted(std::string_view peer_address) const {
+    const auto* entry = blocklist_.current()->match_address(peer_address, unix_now());
+    return entry != nullptr;  // a range already listed, whatever it does, needs no second entry
+}
+
+std::chrono::seconds dos_detector::first_sight_wait(std::string_view sender, std::string_view receiver) {
+    greylist* grey = blocklist_.greylist_for_entries();
+    if (grey == nullptr) {
+        return std::chrono::seconds{0};
+    }
+    // Noted as the entry's own first sight, so the sender retrying after the wait is not deferred twice.
+    return grey->check_listed(sender, receiver, std::chrono::steady_clock::now());
+}
+
+storage::blocklist_entry dos_detector::entry_for(std::string kind, std::string value, std::string trust,
+                                                 std::size_t reached) {
     storage::blocklist_entry entry;
     entry.kind = std::move(kind);
     entry.value = std::move(value);
+    entry.trust = std::move(trust);
     entry.reason = "contacted " + std::to_string(reached) + " users as a stranger within " +
                    std::to_string(limits_.window.count()) + " s";
     if (entry.kind != "jid") {
-        // The evidence a service or network was blocked on, for the admins and for importers of /blocklist.xml.
+        // The evidence a service or network was listed on, for the admins and for importers of /blocklist.xml.
         const auto tally = evidence_.of((entry.kind == "domain" ? "domain:" : "ip:") + entry.value,
                                         std::chrono::steady_clock::now());
         entry.reason += "; " + std::to_string(tally.failed) + " of its senders locked out by challenges, " +
@@ -157,19 +184,42 @@ asio::awaitable<void> dos_detector::block(std::string kind, std::string value, s
     entry.source = "dos detector";
     entry.added_at = unix_now();
     entry.expires_at = entry.added_at + std::chrono::duration_cast<std::chrono::seconds>(limits_.block_for).count();
-    spdlog::warn("antispim: DoS detector blocks {} {} for {} h: {} (admins: review with hushctl blocklist list)",
-                 entry.kind, entry.value, limits_.block_for.count(), entry.reason);
-    auto put = [entry](storage::store& s) { return s.put_blocklist_entry(entry); };
+    return entry;
+}
+
+asio::awaitable<void> dos_detector::act(actions acts, outgoing& out) {
+    std::vector<storage::blocklist_entry> entries;
+    if (!acts.block_kind.empty()) {
+        entries.push_back(entry_for(acts.block_kind, acts.block_value, "block", acts.reached));
+    }
+    if (!acts.greylist_network.empty()) {
+        entries.push_back(entry_for("ip", acts.greylist_network, "greylist", acts.reached));
+    }
+    auto put = [entries](storage::store& s) -> storage::result<void> {
+        for (const auto& entry : entries) {
+            if (auto stored = s.put_blocklist_entry(entry); !stored) {
+                return stored;
+            }
+        }
+        return {};
+    };
     if (auto stored = co_await store_.run(std::move(put)); !stored) {
-        spdlog::error("antispim: DoS detector cannot store the block: {}", stored.error().message);
+        spdlog::error("antispim: DoS detector cannot store its entries: {}", stored.error().message);
         co_return;
     }
     co_await blocklist_.reload();
-    if (notifier_ != nullptr) {
-        notifier_->notify("DoS detector blocked " + entry.kind + " " + entry.value,
-                          entry.value + " is blocked server-wide for " + std::to_string(limits_.block_for.count()) +
-                              " h: " + entry.reason + ". Review with `hushctl blocklist list` or the admin page.",
-                          out);
+    for (const auto& entry : entries) {
+        const char* does = entry.trust == "block" ? "blocks" : "greylists";
+        spdlog::warn("antispim: DoS detector {} {} {} for {} h: {} (admins: review with hushctl blocklist list)", does,
+                     entry.kind, entry.value, limits_.block_for.count(), entry.reason);
+        if (notifier_ != nullptr) {
+            notifier_->notify(std::string("DoS detector ") + (entry.trust == "block" ? "blocked " : "greylisted ") +
+                                  entry.kind + " " + entry.value,
+                              entry.value + " is " + (entry.trust == "block" ? "blocked" : "greylisted") +
+                                  " server-wide for " + std::to_string(limits_.block_for.count()) + " h: " +
+                                  entry.reason + ". Review with `hushctl blocklist list` or the admin page.",
+                              out);
+        }
     }
 }
 

@@ -2,9 +2,11 @@
 // DoS detection (the seed's "a server can detect someone DoS'ing several of its users"): the "dos" policy counts,
 // per sender, per remote domain and per remote server network (/24, /48), the distinct local users reached with
 // stranger stanzas within a window; at the threshold the sender goes on the server-wide blocklist for a while,
-// source "dos detector", and the admins are told; the stanza that crossed the line is refused. A remote domain or
-// network goes there only when challenges hold evidence against it (antispim/challenge_evidence.hpp): a conference
-// writing to many people at once is no farm, and its people are challenged one by one like anyone.
+// source "dos detector", and the admins are told; the stanza that crossed the line is refused. A remote domain
+// goes there, or a network is greylisted there (its first contacts deferred once each, never refused: the seed's
+// "greylist, don't reject the c-class"), only when challenges hold evidence against it
+// (antispim/challenge_evidence.hpp): a conference writing to many people at once is no farm, and its people are
+// challenged one by one like anyone.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -43,7 +45,19 @@ public:
     std::size_t record(const std::string& key, const std::string& receiver, std::chrono::steady_clock::time_point now);
 
     const antispim_config::dos_limits& limits() const { return limits_; }
-    boost::asio::awaitable<void> block(std::string kind, std::string value, std::size_t reached, outgoing& out);
+
+    // What a crossing does: block a sender or a service, greylist a network, or both.
+    struct actions {
+        std::string block_kind, block_value;  // "jid"/"domain" and its value; empty: nothing to block
+        std::string greylist_network;         // "192.0.2.0/24"; empty: nothing to greylist
+        std::size_t reached = 0;
+    };
+    // Stores the entries (one storage job), reloads the list, logs and tells the admins.
+    boost::asio::awaitable<void> act(actions acts, outgoing& out);
+    // Whether a server-wide entry already covers the range `peer_address` is in.
+    bool greylisted(std::string_view peer_address) const;
+    // The wait of a first contact the crossing defers, noted as a greylisted entry's first sight.
+    std::chrono::seconds first_sight_wait(std::string_view sender, std::string_view receiver);
     bool is_local(std::string_view domain) const { return is_local_(domain); }
     // Whether challenges hold evidence against `key` ("domain:…", "ip:…") to block it; a crossing without it is
     // logged, once per window and key.
@@ -52,6 +66,8 @@ public:
     std::string network_of(std::string_view peer_address) const;
 
 private:
+    storage::blocklist_entry entry_for(std::string kind, std::string value, std::string trust, std::size_t reached);
+
     antispim_config::dos_limits limits_;
     storage::async_store& store_;
     blocklist_service& blocklist_;

@@ -80,4 +80,11 @@ std::chrono::seconds greylist::check(const std::string& key, std::chrono::steady
     return std::chrono::ceil<std::chrono::seconds>(options_.retry_after - waited);
 }
 
+std::chrono::seconds greylist::check_listed(std::string_view sender, std::string_view receiver,
+                                            std::chrono::steady_clock::time_point now) {
+    std::string key = "listed ";
+    key.append(sender).append(" ").append(receiver);
+    return check(key, now);
+}
+
 }  // namespace hush

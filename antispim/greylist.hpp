@@ -34,6 +34,10 @@ public:
     std::optional<std::string> greylisted_network(std::string_view peer_address) const;
     // First sight of (network, sender, receiver) at `now`: how long to wait; zero once it may pass.
     std::chrono::seconds check(const std::string& key, std::chrono::steady_clock::time_point now);
+    // The same for a sender a server-wide entry greylists (an imported one, or a range the DoS detector saw a farm
+    // in): once per sender and receiver, whichever entry it is.
+    std::chrono::seconds check_listed(std::string_view sender, std::string_view receiver,
+                                      std::chrono::steady_clock::time_point now);
 
     const antispim_config::greylist_options& options() const { return options_; }
 

@@ -1,13 +1,19 @@
 """DoS detection asks the challenges for evidence (issue 16), over real S2S: a service whose people write to many
 users of a.test at once (a conference) is not blocked — each of them is challenged as usual — while the same reach
-after its senders were locked out by challenges blocks the service. b.test connects from an address of its own ([s2s]
-source_addresses), so a.test counts it in that network.
+after its senders were locked out by challenges blocks the service and greylists its network. A farm of little
+services in one network gets the network greylisted, never refused: its next sender waits once, then is challenged.
+Remote servers connect from addresses of their own ([s2s] source_addresses), so a.test counts them in those networks.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
+import time
+
 from test_blocklist import start_server
 from test_challenge_code import code_of
+from test_federation import free_port
 from test_im import PASSWORDS, login
 from test_antispim import is_challenge, is_error_from, is_lockout
 
@@ -22,7 +28,6 @@ async def lock_out(bot, receiver: str, challenge) -> None:
 
 
 def test_a_crowd_is_challenged_and_a_failing_service_is_blocked(hush, xmpp):
-    from test_federation import free_port
     port_a, port_b = free_port(), free_port()
     a = start_server(hush, "a.test", port_a, {"b.test": port_b},
                      antispim={"chain": ["blocklist", "dos", "challenge"]},
@@ -66,4 +71,70 @@ def test_a_crowd_is_challenged_and_a_failing_service_is_blocked(hush, xmpp):
     log = a.stderr_text()
     assert "antispim: DoS detector blocks domain b.test for 2 h: contacted 3 users as a stranger within 600 s; 2 of " \
            "its senders locked out by challenges, 0 passed" in log, a.describe()
+    assert "antispim: DoS detector greylists ip 127.0.2.0/24 for 2 h" in log, a.describe()
     assert "127.0.2.1" in log  # the peer address a.test saw
+
+
+def test_a_farm_network_of_little_services_is_greylisted_not_refused(hush, xmpp):
+    """c.test, d.test, e.test and g.test are one farm server in 127.0.3.0/24. Two bots of two services are locked
+    out; a third service's sender then makes the network's reach 3: the network is greylisted (deferred, not
+    refused), no service is blocked. A fourth service's sender waits once, and after the wait gets the challenge."""
+    port_a, port_f = free_port(), free_port()
+    farm_domains = ("c.test", "d.test", "e.test", "g.test")
+    a = start_server(hush, "a.test", port_a, {d: port_f for d in farm_domains},
+                     antispim={"chain": ["blocklist", "dos", "challenge"]},
+                     **{"antispim.dos": {"distinct_receivers": 3, "window_seconds": 600, "block_hours": 2,
+                                         "evidence_senders": 2},
+                        "antispim.greylist": {"retry_after_seconds": 1}})
+    farm = hush(server={"hosts": list(farm_domains)},
+                listen=[{"kind": "c2s", "address": "127.0.0.1", "port": 0},
+                        {"kind": "s2s", "address": "127.0.0.1", "port": port_f}],
+                antispim={"chain": ["pass"]}, s2s={"source_addresses": ["127.0.3.1"]},
+                **{"s2s.hosts": {"a.test": f"127.0.0.1:{port_a}"}})
+    for user in ("u1", "u2", "u3", "u4"):
+        a.adduser(f"{user}@a.test", "a-password-1")
+    for domain in farm_domains:
+        farm.adduser(f"bot@{domain}", PASSWORDS["dave"])
+
+    async def bot_of(domain: str):
+        bot = xmpp.client(f"bot@{domain}/x", PASSWORDS["dave"])
+        await login(bot, farm.port("c2s"))
+        return bot
+
+    async def scenario():
+        for domain, user in (("c.test", "u1@a.test"), ("d.test", "u2@a.test")):
+            bot = await bot_of(domain)
+            bot.send_message(user, "cheap pills")
+            await lock_out(bot, user, await bot.expect_stanza(is_challenge(user), f"bot@{domain}'s challenge"))
+
+        third = await bot_of("e.test")
+        third.send_message("u3@a.test", "cheap pills")
+        deferred = await third.expect_stanza(is_error_from("u3@a.test", "policy-violation"), "the deferral")
+        assert deferred.xml.find("{jabber:client}error").get("type") == "wait"
+        await a.wait_log("antispim: DoS detector greylists ip 127.0.3.0/24 for 2 h")
+
+        # The next service of the network waits once (the greylisted entry), then goes on to be challenged.
+        fourth = await bot_of("g.test")
+        fourth.send_message("u4@a.test", "hello?")
+        err = await fourth.expect_stanza(is_error_from("u4@a.test", "policy-violation"), "the greylist's wait")
+        assert err.xml.find("{jabber:client}error").get("type") == "wait"
+        assert "your network is greylisted here" in (err.xml.findtext(
+            "{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}text") or "")
+        # Retry as a person would, after the wait the error names (1 s here; the client honours it, as people
+        # do), until a.test takes the message: it is challenged, not refused.
+        answer = err
+        deadline = time.monotonic() + 20
+        while not is_challenge("u4@a.test")(answer):
+            assert time.monotonic() < deadline, "no challenge after the greylist's wait"
+            text = answer.xml.findtext("{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}text") or ""
+            await asyncio.sleep(int(re.search(r"try again in (\d+) s", text).group(1)))
+            fourth.send_message("u4@a.test", "hello again")
+            answer = await fourth.expect_stanza(lambda st: is_challenge("u4@a.test")(st) or
+                                                is_error_from("u4@a.test", "policy-violation")(st),
+                                                "the answer to the retry")
+
+    xmpp.run(scenario())
+    listed = a.hushctl("blocklist", "list").stdout
+    assert "ip\t127.0.3.0/24\t" in listed and "dos detector" in listed
+    for domain in farm_domains:
+        assert f"domain\t{domain}" not in listed
