@@ -183,6 +183,27 @@ blocklist::blocklist(std::vector<storage::blocklist_entry> entries, std::int64_t
     }
 }
 
+std::string_view evidence_of(const storage::blocklist_entry& e) {
+    if (e.source == "admin" || e.source.starts_with("admin:")) {
+        return "admin";
+    }
+    if (e.source == "dos detector") {
+        return e.kind == "jid" ? "reach" : "challenges";
+    }
+    if (e.source == "user consensus") {
+        return "consensus";
+    }
+    if (e.source == "report") {
+        return "report";
+    }
+    return "import";
+}
+
+std::string_view milder_trust(std::string_view a, std::string_view b) {
+    auto severity = [](std::string_view t) { return t == "challenge" ? 0 : t == "greylist" ? 1 : 2; };
+    return severity(a) <= severity(b) ? a : b;
+}
+
 const storage::blocklist_entry* blocklist::match(const jid& sender, std::string_view peer_address,
                                                  std::int64_t now) const {
     // Indexed lookups: imported lists run to many thousands of entries and this runs for every stranger stanza.

@@ -38,6 +38,19 @@ hush::expected<std::string, std::string> normalize_blocklist_value(std::string_v
 // Lower-case hex SHA-256 of the bare JID: how hashed entries name a sender.
 std::string jid_sha256(const jid& sender);
 
+// What an entry rests on, machine-readable, as /blocklist.xml publishes it (`evidence`) and importers choose by:
+// "admin" (an admin listed it), "reach" (one sender reached many users as a stranger), "challenges" (a service or
+// network reached many users and its senders failed the challenges), "consensus" (local users in standing
+// blocked, reported or locked it out), "report" (a user's report), "import" (another server's list), "unknown"
+// (a published entry that does not say).
+inline constexpr std::array<std::string_view, 7> evidence_kinds{"admin",  "reach",  "challenges", "consensus",
+                                                                "report", "import", "unknown"};
+std::string_view evidence_of(const storage::blocklist_entry& e);
+
+// The milder of two trust levels ("challenge" < "greylist" < "block"): an importer never makes more of an entry
+// than its publisher did, nor more than it trusts the publisher.
+std::string_view milder_trust(std::string_view a, std::string_view b);
+
 class blocklist {
 public:
     blocklist() = default;

@@ -1,5 +1,7 @@
 #include "antispim/blocklist_import.hpp"
 
+#include <algorithm>
+
 #include <ctime>
 #include <sstream>
 
@@ -150,12 +152,15 @@ asio::awaitable<hush::expected<fetched_list, std::string>> fetch_list(std::strin
     co_return got;
 }
 
-hush::expected<std::vector<storage::blocklist_entry>, std::string> parse_blocklist_import(const std::string& format,
-                                                                                          const std::string& body,
-                                                                                          const std::string& url,
-                                                                                          std::int64_t now) {
+hush::expected<std::vector<storage::blocklist_entry>, std::string> parse_blocklist_import(
+    const std::string& format, const std::string& body, const std::string& url, std::int64_t now,
+    const std::vector<std::string>& evidence) {
     std::vector<storage::blocklist_entry> out;
-    auto add = [&](const std::string& kind, const std::string& value, std::string reason, std::int64_t expires) {
+    auto add = [&](const std::string& kind, const std::string& value, std::string reason, std::int64_t expires,
+                   std::string_view published_evidence = "unknown", std::string_view trust = "block") {
+        if (!evidence.empty() && std::find(evidence.begin(), evidence.end(), published_evidence) == evidence.end()) {
+            return;  // evidence this importer does not act on
+        }
         auto normalized = as::normalize_blocklist_value(kind, value);
         if (!normalized) {
             return;  // one bad line must not cost the rest of the list
@@ -167,6 +172,7 @@ hush::expected<std::vector<storage::blocklist_entry>, std::string> parse_blockli
         e.source = "import:" + url;
         e.added_at = now;
         e.expires_at = expires;
+        e.trust = trust == "greylist" || trust == "challenge" ? std::string(trust) : "block";
         out.push_back(std::move(e));
     };
     if (format == "domains") {
@@ -204,8 +210,9 @@ hush::expected<std::vector<storage::blocklist_entry>, std::string> parse_blockli
                 continue;
             }
         }
+        const std::string_view published = entry.attribute("evidence").value();
         add(entry.attribute("type").value(), entry.attribute("value").value(), entry.attribute("reason").value(),
-            expires);
+            expires, published.empty() ? "unknown" : published, entry.attribute("trust").value());
     }
     return out;
 }

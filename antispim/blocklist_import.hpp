@@ -14,12 +14,14 @@
 
 namespace hush {
 
-// Parses a fetched list (format "hush" or "domains"); entries get source "import:<url>". Entries already expired
-// at `now`, and malformed lines, are skipped; the error says why the whole document is unusable.
-hush::expected<std::vector<storage::blocklist_entry>, std::string> parse_blocklist_import(const std::string& format,
-                                                                                          const std::string& body,
-                                                                                          const std::string& url,
-                                                                                          std::int64_t now);
+// Parses a fetched list (format "hush" or "domains"); entries get source "import:<url>" and the trust their
+// publisher gave them ("block" unless it says `trust='greylist'` or `'challenge'`). Entries already expired at
+// `now`, malformed lines, and — when `evidence` is not empty — entries whose published evidence kind is not in it
+// (one that does not say is "unknown"; every "domains" line is) are skipped; the error says why the whole
+// document is unusable.
+hush::expected<std::vector<storage::blocklist_entry>, std::string> parse_blocklist_import(
+    const std::string& format, const std::string& body, const std::string& url, std::int64_t now,
+    const std::vector<std::string>& evidence = {});
 
 struct fetched_list {
     unsigned status = 0;  // 200, or 304 when `etag` still matches

@@ -190,13 +190,14 @@ asio::awaitable<void> blocklist_service::follow(antispim_config::import_source s
             spdlog::debug("antispim: {} unchanged", source.url);
         } else if (fetched->status != 200) {
             failure = "HTTP " + std::to_string(fetched->status);
-        } else if (auto entries = parse_blocklist_import(source.format, fetched->body, source.url, unix_now());
+        } else if (auto entries = parse_blocklist_import(source.format, fetched->body, source.url, unix_now(),
+                                                         source.evidence);
                    !entries) {
             failure = entries.error();
         } else {
             etag = fetched->etag;
             for (auto& e : *entries) {
-                e.trust = source.trust;
+                e.trust = std::string(as::milder_trust(source.trust, e.trust));  // a published greylist stays one
             }
             const std::size_t count = entries->size();
             set_imported(source.url, std::move(*entries));

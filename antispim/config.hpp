@@ -70,6 +70,8 @@ struct antispim_config {
         std::string format = "hush";    // "hush" (urn:hush:blocklist:0 XML) or "domains" (one domain per line)
         std::chrono::seconds interval{3600};
         std::string trust = "block";    // what its entries do: "block", "greylist" or "challenge"
+        // The published evidence kinds to take (antispim::evidence_kinds); empty: every entry.
+        std::vector<std::string> evidence;
     };
     std::vector<import_source> imports;
 

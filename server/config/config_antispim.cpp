@@ -2,6 +2,7 @@
 // conf/hush.toml documents each key and its default.
 #include "server/config/config_antispim.hpp"
 
+#include "antispim/blocklist.hpp"
 #include "protocol/jid.hpp"
 
 #include <algorithm>
@@ -285,7 +286,7 @@ private:
         for (std::size_t i = 0; i < array->size(); ++i) {
             const toml::table& t = *array->get(i)->as_table();
             const std::string prefix = indexed("antispim.import", i);
-            r_.check_keys(t, prefix, {"url", "format", "interval_seconds", "trust"});
+            r_.check_keys(t, prefix, {"url", "format", "interval_seconds", "trust", "evidence"});
             antispim_config::import_source source;
             const toml::node* url = r_.read_string(t, prefix, "url", source.url);
             if (!url) {
@@ -299,6 +300,19 @@ private:
             r_.read_seconds(t, prefix, "interval_seconds", source.interval);
             if (const auto trust = r_.read_choice(t, prefix, "trust", trust_levels)) {
                 source.trust = trust_levels[*trust];
+            }
+            if (const toml::array* kinds = r_.read_string_list(t, prefix, "evidence", source.evidence)) {
+                const auto& known = antispim::evidence_kinds;
+                for (std::size_t k = 0; k < source.evidence.size(); ++k) {
+                    if (std::find(known.begin(), known.end(), source.evidence[k]) == known.end()) {
+                        std::string names;
+                        for (const auto name : known) {
+                            names += (names.empty() ? "" : ", ") + in_quotes(name);
+                        }
+                        r_.fail(kinds->get(k)->source(), indexed(join(prefix, "evidence"), k),
+                                in_quotes(source.evidence[k]) + " is not an evidence kind (" + names + ")");
+                    }
+                }
             }
             out.push_back(std::move(source));
         }

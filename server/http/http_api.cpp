@@ -95,7 +95,11 @@ http_api::document http_api::blocklist_document() const {
         }
         newest = std::max(newest, e.added_at);
         body += "  <entry type='" + xml_escape(kind) + "' value='" + xml_escape(value) + "' reason='" +
-                xml_escape(e.reason) + "' source='" + xml_escape(e.source) + "' added='" + iso(e.added_at) + "'";
+                xml_escape(e.reason) + "' source='" + xml_escape(e.source) + "' evidence='" +
+                std::string(antispim::evidence_of(e)) + "' added='" + iso(e.added_at) + "'";
+        if (e.trust != "block") {
+            body += " trust='" + xml_escape(e.trust) + "'";  // a greylisted range: importers should not block it
+        }
         if (e.expires_at != 0) {
             body += " expires='" + iso(e.expires_at) + "'";
         }

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import xml.etree.ElementTree as ET
 
 from test_blocklist import start_server
 from test_challenge_code import code_of
+from test_defences import call
 from test_federation import free_port
 from test_im import PASSWORDS, login
 from test_antispim import is_challenge, is_error_from, is_lockout
@@ -78,10 +80,12 @@ def test_a_crowd_is_challenged_and_a_failing_service_is_blocked(hush, xmpp):
 def test_a_farm_network_of_little_services_is_greylisted_not_refused(hush, xmpp):
     """c.test, d.test, e.test and g.test are one farm server in 127.0.3.0/24. Two bots of two services are locked
     out; a third service's sender then makes the network's reach 3: the network is greylisted (deferred, not
-    refused), no service is blocked. A fourth service's sender waits once, and after the wait gets the challenge."""
-    port_a, port_f = free_port(), free_port()
+    refused), no service is blocked. A fourth service's sender waits once, and after the wait gets the challenge.
+    a.test publishes the range with its evidence kind and trust; h.test, which imports from a.test only entries
+    resting on challenges (and trusts the list to block), greylists the range too — it does not block it."""
+    port_a, port_f, port_h = free_port(), free_port(), free_port()
     farm_domains = ("c.test", "d.test", "e.test", "g.test")
-    a = start_server(hush, "a.test", port_a, {d: port_f for d in farm_domains},
+    a = start_server(hush, "a.test", port_a, {d: port_f for d in farm_domains}, http=True,
                      antispim={"chain": ["blocklist", "dos", "challenge"]},
                      **{"antispim.dos": {"distinct_receivers": 3, "window_seconds": 600, "block_hours": 2,
                                          "evidence_senders": 2},
@@ -90,7 +94,7 @@ def test_a_farm_network_of_little_services_is_greylisted_not_refused(hush, xmpp)
                 listen=[{"kind": "c2s", "address": "127.0.0.1", "port": 0},
                         {"kind": "s2s", "address": "127.0.0.1", "port": port_f}],
                 antispim={"chain": ["pass"]}, s2s={"source_addresses": ["127.0.3.1"]},
-                **{"s2s.hosts": {"a.test": f"127.0.0.1:{port_a}"}})
+                **{"s2s.hosts": {"a.test": f"127.0.0.1:{port_a}", "h.test": f"127.0.0.1:{port_h}"}})
     for user in ("u1", "u2", "u3", "u4"):
         a.adduser(f"{user}@a.test", "a-password-1")
     for domain in farm_domains:
@@ -138,3 +142,27 @@ def test_a_farm_network_of_little_services_is_greylisted_not_refused(hush, xmpp)
     assert "ip\t127.0.3.0/24\t" in listed and "dos detector" in listed
     for domain in farm_domains:
         assert f"domain\t{domain}" not in listed
+
+    # What a.test publishes says what the entry rests on and what it does.
+    status, body = call(a, "GET", "/blocklist.xml")
+    assert status == 200
+    entry = ET.fromstring(body).find("{urn:hush:blocklist:0}entry")
+    assert (entry.get("type"), entry.get("value"), entry.get("evidence"), entry.get("trust")) == \
+        ("ip", "127.0.3.0/24", "challenges", "greylist")
+
+    url = f"http://127.0.0.1:{a.port('http')}/blocklist.xml"
+    h = start_server(hush, "h.test", port_h, {d: port_f for d in farm_domains},
+                     antispim={"chain": ["blocklist", "challenge"]},
+                     **{"antispim.import": [{"url": url, "trust": "block", "evidence": ["challenges"]}]})
+    h.adduser("u1@h.test", "a-password-1")
+
+    async def imported():
+        await h.wait_log(f"antispim: imported 1 entry from {url}")
+        bot = await bot_of("g.test")
+        bot.send_message("u1@h.test", "hello?")
+        err = await bot.expect_stanza(is_error_from("u1@h.test", "policy-violation"), "h.test's answer")
+        assert err.xml.find("{jabber:client}error").get("type") == "wait"  # greylisted as published, not blocked
+        assert f"listed by {url}: please try again in" in (err.xml.findtext(
+            "{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}text") or "")
+
+    xmpp.run(imported())

@@ -158,6 +158,30 @@ TEST_CASE("antispim imports: url, format, interval") {
     CHECK(load_error("[[antispim.import]]\nformat = \"hush\"\n").ends_with("antispim.import[0]: url is required"));
 }
 
+TEST_CASE("antispim imports: the evidence kinds to take, validated") {
+    const config c = load_ok("[[antispim.import]]\nurl = \"http://a.test/blocklist.xml\"\n"
+                             "evidence = [\"admin\", \"challenges\"]\n");
+    CHECK(c.antispim.imports[0].evidence == std::vector<std::string>{"admin", "challenges"});
+    CHECK(load_ok("[[antispim.import]]\nurl = \"http://a.test/x\"\n").antispim.imports[0].evidence.empty());
+    CHECK(load_error("[[antispim.import]]\nurl = \"http://a.test/x\"\nevidence = [\"admin\", \"hearsay\"]\n") ==
+          "3:22: antispim.import[0].evidence[1]: \"hearsay\" is not an evidence kind (\"admin\", \"reach\", "
+          "\"challenges\", \"consensus\", \"report\", \"import\", \"unknown\")");
+}
+
+TEST_CASE("antispim consensus: voters' standing and a domain's voters") {
+    const config c = load_ok("[antispim.consensus]\ndomain_voters = 4\nvoter_min_age_hours = 0\n"
+                             "voter_min_contacts = 5\n");
+    CHECK(c.antispim.consensus.domain_voters == 4);
+    CHECK(c.antispim.consensus.voter_min_age == std::chrono::hours{0});
+    CHECK(c.antispim.consensus.voter_min_contacts == 5);
+    const config d = load_ok("");
+    CHECK(d.antispim.consensus.voter_min_age == std::chrono::hours{168});
+    CHECK(d.antispim.consensus.voter_min_contacts == 2);
+    CHECK(d.antispim.consensus.domain_voters == 3);
+    CHECK(load_error("[antispim.consensus]\ndomain_voters = 0\n").find("antispim.consensus.domain_voters") !=
+          std::string::npos);
+}
+
 TEST_CASE("antispim greylist: ranges validated") {
     const config c = load_ok("[antispim.greylist]\nranges = [\"192.0.2.0/24\", \"2001:db8::/32\"]\nretry_after_seconds = 60\n");
     CHECK(c.antispim.greylist.ranges.size() == 2);

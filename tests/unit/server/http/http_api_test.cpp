@@ -241,6 +241,25 @@ TEST_CASE("blocklist_document: only the configured sources, JIDs hashed when ask
     CHECK(hashed.etag != doc.etag);
 }
 
+TEST_CASE("blocklist_document: each entry says what it rests on; a greylisted range says it is one") {
+    http_world w;
+    w.add_entry(entry("jid", "lone@big.test", "dos detector", 100));
+    w.add_entry(entry("domain", "farm.test", "dos detector", 100));
+    auto range = entry("ip", "192.0.2.0/24", "dos detector", 100);
+    range.trust = "greylist";
+    w.add_entry(range);
+    w.add_entry(entry("jid", "victim@big.test", "user consensus", 100));
+    w.add_entry(entry("domain", "spam.test", "admin:ops", 100));
+    const auto doc = w.api.blocklist_document();
+    CHECK(contains(doc.body, "value='lone@big.test' reason='spam' source='dos detector' evidence='reach' added="));
+    CHECK(contains(doc.body, "value='farm.test' reason='spam' source='dos detector' evidence='challenges' added="));
+    CHECK(contains(doc.body, "value='192.0.2.0/24' reason='spam' source='dos detector' evidence='challenges' "
+                             "added='1970-01-01T00:01:40Z' trust='greylist'/>"));
+    CHECK(contains(doc.body, "value='victim@big.test' reason='spam' source='user consensus' evidence='consensus'"));
+    CHECK(contains(doc.body, "value='spam.test' reason='spam' source='admin:ops' evidence='admin'"));
+    CHECK_FALSE(contains(doc.body, "trust='block'"));  // blocking is what an entry does unless it says otherwise
+}
+
 TEST_CASE("GET /metrics: 200 Prometheus text with the known counters and gauges") {
     http_world w;
     w.add_entry(entry("domain", "spam.test", "admin", 1));
