@@ -4,7 +4,9 @@
 // ended in a lockout (max_tries wrong or too fast answers: "failed") or a pass, within a sliding window. A single
 // wrong answer is not recorded: people mistype and pass at the next try. The DoS detector asks it before
 // it blocks a whole service or network: many users reached at once is a crowd (a conference, a new team) or a farm,
-// and only the answers tell which.
+// and only the answers tell which. The challenge asks it too: a sender of a service or network with evidence
+// against it gets fewer tries (the guess budget of a suspect service), the first step before greylisting and
+// blocking.
 //
 // Bounded: at most `max_keys` keys (the least recently used forgotten, counted in `evictions`) and
 // `max_senders_per_key` senders per key (the oldest forgotten). Thread-safe.
@@ -42,7 +44,12 @@ public:
     // Evidence of abuse: at least `min_failed` distinct senders failed, and more failed than passed.
     static bool abusive(const tally& t, std::size_t min_failed) { return t.failed >= min_failed && t.failed > t.passed; }
 
+    // Answers judged with fewer tries because of this evidence (for /metrics).
+    void count_stricter() { stricter_.fetch_add(1, std::memory_order_relaxed); }
+    std::uint64_t stricter() const { return stricter_.load(std::memory_order_relaxed); }
+
 private:
+    std::atomic<std::uint64_t> stricter_{0};
     struct answer {
         std::string sender;
         bool failed = false;

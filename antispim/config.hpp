@@ -54,6 +54,9 @@ struct antispim_config {
         std::chrono::hours block_for{24};
         std::size_t evidence_senders = 3;
         std::chrono::seconds evidence_window{3600};
+        // The tries a sender of a service or network with that evidence gets, whatever its receiver allows
+        // (0: as many as the receiver allows).
+        unsigned suspect_tries = 1;
     } dos;
 
     // Greylisting ([antispim.greylist], the "greylist" policy): strangers' first contacts from these ranges wait.

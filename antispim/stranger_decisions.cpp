@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "antispim/blocklist.hpp"
 #include "antispim/documents.hpp"
 #include "antispim/stranger_service_internal.hpp"
@@ -157,6 +159,13 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
                                                              std::string_view peer_address) {
     const std::string sender_bare = sender.bare_string();
     const auto now = as::clock_type::now();
+    const unsigned strict_tries = suspect_tries(sender, peer_address);
+    // Fewer tries for a suspect service's sender, for an existing receiver and a missing one alike.
+    auto budget = [strict_tries](as::challenge_settings& settings) {
+        if (strict_tries > 0 && settings.max_tries > strict_tries) {
+            settings.max_tries = strict_tries;
+        }
+    };
     struct judged {
         as::answer_outcome outcome;
         as::receiver_record record;  // with the state after the answer
@@ -165,7 +174,7 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
     // One atomic storage operation for read-decide-write: parallel answers are judged one after the other, so
     // each costs a try and none gets around the lockout.
     auto decide = [this, d = r.domain(), u = r.node(), sender_bare, now, answer_text = std::string(text),
-                   defaults = cfg_.challenge](storage::store& st) -> storage::result<std::optional<judged>> {
+                   defaults = cfg_.challenge, budget](storage::store& st) -> storage::result<std::optional<judged>> {
         return storage::atomically(st, d, u, [&]() -> storage::result<std::optional<judged>> {
             auto exists = st.account_exists(d, u);
             if (!exists) {
@@ -178,6 +187,7 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
             if (!record) {
                 return hush::unexpected<storage::error>(record.error());
             }
+            budget(record->settings);
             judged j;
             j.outcome = with_engine([&](as::challenge_engine& e) {
                 return e.on_answer(record->state, record->settings, now, answer_text, record->key_id);
@@ -200,6 +210,7 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
     } else {
         judged j;
         j.record = phantom_record(r, sender_bare);
+        budget(j.record.settings);
         std::lock_guard lock(engine_mutex_);
         auto& p = phantoms_[r.bare_string() + " " + sender_bare];
         j.outcome = engine_.on_answer(p.state, j.record.settings, now, text, j.record.key_id);
@@ -258,6 +269,34 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
         break;
     }
     co_return outcome;
+}
+
+unsigned antispim_service::suspect_tries(const jid& sender, std::string_view peer_address) {
+    if (evidence_ == nullptr || cfg_.dos.suspect_tries == 0 || is_local_(sender.domain())) {
+        return 0;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::string> keys{"domain:" + sender.domain()};
+    if (const auto network = as::network_of(peer_address, 24, 48); !network.empty()) {
+        keys.push_back("ip:" + network);
+    }
+    for (const auto& key : keys) {
+        const auto tally = evidence_->of(key, now);
+        if (as::challenge_evidence::abusive(tally, cfg_.dos.evidence_senders)) {
+            // Evidence acts as the "dos" policy does: in its dry run, only said.
+            const bool dry = std::find(cfg_.dry_run.begin(), cfg_.dry_run.end(), "dos") != cfg_.dry_run.end();
+            spdlog::info("antispim: {}{} answers with {} tr{}: {} has evidence against it ({} of its senders locked "
+                         "out by challenges, {} passed)",
+                         dry ? "(dry run) " : "", sender.bare_string(), cfg_.dos.suspect_tries,
+                         cfg_.dos.suspect_tries == 1 ? "y" : "ies", key, tally.failed, tally.passed);
+            if (dry) {
+                return 0;
+            }
+            evidence_->count_stricter();
+            return cfg_.dos.suspect_tries;
+        }
+    }
+    return 0;
 }
 
 }  // namespace hush

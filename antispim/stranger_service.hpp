@@ -169,6 +169,9 @@ public:
     boost::asio::awaitable<antispim::answer_outcome> answer(const jid& receiver_bare, const jid& sender,
                                                             std::string_view text, const stanza& reply_to,
                                                             outgoing& out, std::string_view peer_address = {});
+    // The tries a sender gets when the challenges hold evidence against its service or network ([antispim.dos]
+    // suspect_tries; counted and logged); 0 when they do not.
+    unsigned suspect_tries(const jid& sender, std::string_view peer_address);
     // Runs the engine under its lock (the engine's random source is shared).
     template <class F>
     auto with_engine(F&& f) {

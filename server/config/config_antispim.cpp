@@ -62,7 +62,8 @@ public:
         load_greylist(*t, a.greylist);
         if (const toml::table* dos = r_.section(*t, "antispim", "dos")) {
             r_.check_keys(*dos, "antispim.dos", {"distinct_receivers", "window_seconds", "block_hours",
-                                                 "evidence_senders", "evidence_window_seconds"});
+                                                 "evidence_senders", "evidence_window_seconds", "suspect_tries"});
+            r_.read_int(*dos, "antispim.dos", "suspect_tries", a.dos.suspect_tries, 0, 100);
             r_.read_int(*dos, "antispim.dos", "evidence_senders", a.dos.evidence_senders, 1, 1000);
             r_.read_seconds(*dos, "antispim.dos", "evidence_window_seconds", a.dos.evidence_window);
             r_.read_int(*dos, "antispim.dos", "distinct_receivers", a.dos.distinct_receivers, 2, 1000000);

@@ -14,6 +14,7 @@
 #include "protocol/stanza.hpp"
 #include "server/http/admin_page.hpp"
 #include "server/stream/connection_tracker.hpp"
+#include "antispim/challenge_evidence.hpp"
 #include "antispim/consensus.hpp"
 #include "antispim/outbound_guard.hpp"
 
@@ -138,6 +139,12 @@ std::string http_api::metrics_text(std::int64_t held_requests) const {
             << "hush_antispim_consensus_total{event=\"report\"} " << c.reports << "\n"
             << "hush_antispim_consensus_total{event=\"block\"} " << c.blocks << "\n"
             << "hush_antispim_consensus_total{event=\"would_block\"} " << c.would_block << "\n";
+    }
+    if (sources_.evidence != nullptr) {
+        out << "# HELP hush_antispim_evidence_total What challenge evidence against services and networks did "
+               "besides DoS verdicts: answers judged with fewer tries.\n"
+            << "# TYPE hush_antispim_evidence_total counter\n"
+            << "hush_antispim_evidence_total{event=\"stricter_challenge\"} " << sources_.evidence->stricter() << "\n";
     }
     if (sources_.outbound_state != nullptr) {
         const auto counters = sources_.outbound_state->counters();

@@ -22,11 +22,15 @@ namespace hush {
 
 class consensus;
 class outbound_guard;
+namespace antispim {
+class challenge_evidence;
+}
 
 // What /metrics counts besides the router, the chain and the registries; a null or empty one is not there.
 struct metrics_sources {
     const consensus* consensus_state = nullptr;
     const outbound_guard* outbound_state = nullptr;
+    const antispim::challenge_evidence* evidence = nullptr;
     std::function<std::size_t()> s2s_streams;  // outgoing server-to-server streams
 };
 

@@ -151,7 +151,8 @@ def test_a_stranger_flood_trips_dos_detection_and_travels_to_another_server(hush
                 await lock_out(mallory, "u1@a.test", st)
         mallory.send_message("u3@a.test", "cheap pills")
         await mallory.expect_stanza(is_error_from("u3@a.test", "policy-violation"), "the DoS refusal")
-        await c.wait_log(f"antispim: imported 1 entry from {url}")
+        # b.test's domain, blocked, and its network (every test server's), greylisted: both with challenge evidence.
+        await c.wait_log(f"antispim: imported 2 entries from {url}")
 
         carol, bob = im_client(xmpp, "carol@c.test/c"), im_client(xmpp, "bob@b.test/phone")
         await login(carol, c.port("c2s"))
@@ -171,6 +172,7 @@ def test_a_stranger_flood_trips_dos_detection_and_travels_to_another_server(hush
     conn.request("GET", "/blocklist.xml")
     published = conn.getresponse().read().decode()
     assert "value='b.test'" in published and "source='dos detector'" in published
+    assert "value='127.0.0.0/24' reason='contacted 3 users" in published and "trust='greylist'" in published
 
 
 def test_greylisted_network_waits_once(hush, xmpp):

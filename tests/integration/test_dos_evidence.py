@@ -1,6 +1,8 @@
 """DoS detection asks the challenges for evidence (issue 16), over real S2S: a service whose people write to many
 users of a.test at once (a conference) is not blocked — each of them is challenged as usual — while the same reach
-after its senders were locked out by challenges blocks the service and greylists its network. A farm of little
+after its senders were locked out by challenges blocks the service and greylists its network. Before any such reach,
+that evidence already gives the service's next senders one try instead of three (a person who reads the number still
+passes). A farm of little
 services in one network gets the network greylisted, never refused: its next sender waits once, then is challenged.
 Remote servers connect from addresses of their own ([s2s] source_addresses), so a.test counts them in those networks.
 """
@@ -14,10 +16,10 @@ import xml.etree.ElementTree as ET
 
 from test_blocklist import start_server
 from test_challenge_code import code_of
-from test_defences import call
+from test_defences import call, metric
 from test_federation import free_port
 from test_im import PASSWORDS, login
-from test_antispim import is_challenge, is_error_from, is_lockout
+from test_antispim import is_approval, is_challenge, is_error_from, is_lockout
 
 
 async def lock_out(bot, receiver: str, challenge) -> None:
@@ -66,6 +68,7 @@ def test_a_crowd_is_challenged_and_a_failing_service_is_blocked(hush, xmpp):
             bot.send_message("u1@a.test", "cheap pills")
             await lock_out(bot, "u1@a.test", await bot.expect_stanza(is_challenge("u1@a.test"), f"{name}'s challenge"))
             bots[name] = bot
+
         bots["dave"].send_message("u2@a.test", "cheap pills")
         await bots["dave"].expect_stanza(is_error_from("u2@a.test", "policy-violation"), "the DoS refusal")
 
@@ -75,6 +78,49 @@ def test_a_crowd_is_challenged_and_a_failing_service_is_blocked(hush, xmpp):
            "its senders locked out by challenges, 0 passed" in log, a.describe()
     assert "antispim: DoS detector greylists ip 127.0.2.0/24 for 2 h" in log, a.describe()
     assert "127.0.2.1" in log  # the peer address a.test saw
+
+
+def test_a_service_with_evidence_against_it_gets_fewer_tries(hush, xmpp):
+    """Two bots of b.test are locked out by a.test's challenges (3 tries each). b.test has reached only three users, so
+    nothing is blocked; but its next sender, carol, who mistypes once, is locked out at once (suspect_tries = 1), and
+    alice, who reads the number, passes as anyone. /metrics counts the stricter answers."""
+    port_a, port_b = free_port(), free_port()
+    a = start_server(hush, "a.test", port_a, {"b.test": port_b}, http=True,
+                     antispim={"chain": ["blocklist", "dos", "challenge"]},
+                     **{"antispim.dos": {"evidence_senders": 2},
+                        "antispim.challenge": {"min_answer_seconds": 0}})
+    b = start_server(hush, "b.test", port_b, {"a.test": port_a}, antispim={"chain": ["pass"]},
+                     s2s={"source_addresses": ["127.0.4.1"]})
+    for user in ("u1", "u2", "u3"):
+        a.adduser(f"{user}@a.test", "a-password-1")
+    for name in ("alice", "carol", "dave"):
+        b.adduser(f"{name}@b.test", PASSWORDS[name])
+    b.adduser("mallory@b.test", PASSWORDS["dave"])
+
+    async def first_contact(name: str, password: str, user: str):
+        client = xmpp.client(f"{name}@b.test/x", password)
+        await login(client, b.port("c2s"))
+        client.send_message(user, "hello")
+        return client, await client.expect_stanza(is_challenge(user), f"{name}'s challenge")
+
+    async def scenario():
+        for name in ("dave", "mallory"):
+            bot, challenge = await first_contact(name, PASSWORDS["dave"], "u1@a.test")
+            await lock_out(bot, "u1@a.test", challenge)  # three wrong answers each: the receiver's tries
+
+        carol, challenge = await first_contact("carol", PASSWORDS["carol"], "u2@a.test")
+        carol.send_message("u2@a.test", "1000" if code_of(challenge) != "1000" else "1001")
+        await carol.expect_stanza(is_lockout("u2@a.test"), "carol's lockout after one wrong answer")
+        await a.wait_log("antispim: carol@b.test answers with 1 try: domain:b.test has evidence against it (2 of its "
+                         "senders locked out by challenges, 0 passed)")
+
+        alice, challenge = await first_contact("alice", PASSWORDS["alice"], "u3@a.test")
+        alice.send_message("u3@a.test", code_of(challenge))
+        await alice.expect_stanza(is_approval("u3@a.test"), "alice's pass")
+
+    xmpp.run(scenario())
+    assert metric(a, 'hush_antispim_evidence_total{event="stricter_challenge"}') == 2  # carol's and alice's answers
+    assert "b.test" not in a.hushctl("blocklist", "list").stdout
 
 
 def test_a_farm_network_of_little_services_is_greylisted_not_refused(hush, xmpp):
