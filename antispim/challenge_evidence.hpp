@@ -1,8 +1,9 @@
 #pragma once
 // What challenges have shown about remote services and networks (issue 16: evidence that spans accounts): per remote
 // domain ("domain:spam.example") and per network ("ip:192.0.2.0/24"), the distinct senders whose latest challenge
-// ended in a lockout (max_tries wrong or too fast answers: "failed") or a pass, within a sliding window. A single
-// wrong answer is not recorded: people mistype and pass at the next try. The DoS detector asks it before
+// ended in a lockout (max_tries wrong or too fast answers: "failed") or a pass, within a sliding window; a sender
+// its receiver judged spam after all (reported from the message requests, blocked after passing) counts as failed.
+// A single wrong answer is not recorded: people mistype and pass at the next try. The DoS detector asks it before
 // it blocks a whole service or network: many users reached at once is a crowd (a conference, a new team) or a farm,
 // and only the answers tell which. The challenge asks it too: a sender of a service or network with evidence
 // against it gets fewer tries (the guess budget of a suspect service), the first step before greylisting and

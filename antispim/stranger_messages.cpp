@@ -119,11 +119,21 @@ asio::awaitable<void> antispim_service::advise_if_passed(const jid& r, const std
     if (record && record->account_exists && approved_now(*record)) {
         spdlog::info("antispim: {} blocked {}, who had passed the challenge: advising a harder question",
                      r.bare_string(), sender_bare);
+        judged_spam(sender_bare);  // a pass its receiver then blocked: its service's bots may read the challenge
         advise(r, sender_bare + " answered your anti-spam question and you have now blocked them: your "
                                          "question was probably too easy. Try a harder one, add more wrong answers or "
                                          "a longer wait; changing the question also revokes everyone it let in.",
                         out);
     }
+}
+
+void antispim_service::judged_spam(const std::string& sender_bare) {
+    const auto sender = jid::parse(sender_bare);
+    if (evidence_ == nullptr || !sender || is_local_(sender->domain())) {
+        return;
+    }
+    // About its service only: the network it came through is not known here.
+    evidence_->record("domain:" + sender->domain(), sender_bare, true, std::chrono::steady_clock::now());
 }
 
 asio::awaitable<void> antispim_service::count_lockout(const jid& r, outgoing& out) {

@@ -87,6 +87,9 @@ asio::awaitable<hush::expected<std::size_t, std::string>> antispim_service::reso
     }
     spdlog::info("antispim: {} {} the message request of {} ({} held stanza(s) discarded)", user.bare_string(),
                  action == request_action::report ? "reported" : "rejected", sender_bare, *taken);
+    if (action == request_action::report) {
+        judged_spam(sender_bare);  // its receiver read it and called it spam: evidence about its service
+    }
     if (action == request_action::report && consensus_ != nullptr) {
         if (auto reported = jid::parse(sender_bare)) {
             spam_report_payload report;

@@ -172,6 +172,9 @@ public:
     // The tries a sender gets when the challenges hold evidence against its service or network ([antispim.dos]
     // suspect_tries; counted and logged); 0 when they do not.
     unsigned suspect_tries(const jid& sender, std::string_view peer_address);
+    // A remote sender its receiver judged spam (reported from the message requests, or blocked after it passed the
+    // challenge): evidence against its service, as a lockout is.
+    void judged_spam(const std::string& sender_bare);
     // Runs the engine under its lock (the engine's random source is shared).
     template <class F>
     auto with_engine(F&& f) {

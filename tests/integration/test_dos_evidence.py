@@ -81,9 +81,10 @@ def test_a_crowd_is_challenged_and_a_failing_service_is_blocked(hush, xmpp):
 
 
 def test_a_service_with_evidence_against_it_gets_fewer_tries(hush, xmpp):
-    """Two bots of b.test are locked out by a.test's challenges (3 tries each). b.test has reached only three users, so
-    nothing is blocked; but its next sender, carol, who mistypes once, is locked out at once (suspect_tries = 1), and
-    alice, who reads the number, passes as anyone. /metrics counts the stricter answers."""
+    """A bot of b.test is locked out by a.test's challenge (3 tries); another reads the number and passes, and its
+    receiver then blocks it (XEP-0191): two failures of b.test. b.test has reached only three users, so nothing is
+    blocked; but its next sender, carol, who mistypes once, is locked out at once (suspect_tries = 1), and alice, who
+    reads the number, passes as anyone. /metrics counts the stricter answers."""
     port_a, port_b = free_port(), free_port()
     a = start_server(hush, "a.test", port_a, {"b.test": port_b}, http=True,
                      antispim={"chain": ["blocklist", "dos", "challenge"]},
@@ -104,9 +105,16 @@ def test_a_service_with_evidence_against_it_gets_fewer_tries(hush, xmpp):
         return client, await client.expect_stanza(is_challenge(user), f"{name}'s challenge")
 
     async def scenario():
-        for name in ("dave", "mallory"):
-            bot, challenge = await first_contact(name, PASSWORDS["dave"], "u1@a.test")
-            await lock_out(bot, "u1@a.test", challenge)  # three wrong answers each: the receiver's tries
+        bot, challenge = await first_contact("dave", PASSWORDS["dave"], "u1@a.test")
+        await lock_out(bot, "u1@a.test", challenge)  # three wrong answers: the receiver's tries
+        reader, challenge = await first_contact("mallory", PASSWORDS["dave"], "u1@a.test")
+        reader.send_message("u1@a.test", code_of(challenge))
+        await reader.expect_stanza(is_approval("u1@a.test"), "the reader's pass")
+        u1 = xmpp.client("u1@a.test/x", "a-password-1")
+        await login(u1, a.port("c2s"))
+        block = "<block xmlns='urn:xmpp:blocking'><item jid='mallory@b.test'/></block>"
+        assert (await u1.iq("set", block)).xml.get("type") == "result"
+        await a.wait_log("antispim: u1@a.test blocked mallory@b.test, who had passed the challenge")
 
         carol, challenge = await first_contact("carol", PASSWORDS["carol"], "u2@a.test")
         carol.send_message("u2@a.test", "1000" if code_of(challenge) != "1000" else "1001")

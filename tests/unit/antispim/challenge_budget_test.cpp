@@ -1,6 +1,7 @@
 // A suspect service's guess budget (issue 16): when challenges hold evidence against a sender's service or network,
 // its answers are judged with [antispim.dos] suspect_tries tries, whatever the receiver allows; other senders keep
-// the receiver's; an answer to a missing account is judged the same way; each such answer is counted.
+// the receiver's; an answer to a missing account is judged the same way; each such answer is counted. A sender its
+// receiver judges spam after passing (or reports from the message requests) is evidence like a lockout.
 #include <doctest.h>
 
 #include "antispim/challenge_evidence.hpp"
@@ -122,4 +123,39 @@ TEST_CASE("evidence needs more failed than passed senders; dry run and suspect_t
     off.failed("domain:spam.test", 5);
     CHECK(off.service.suspect_tries(parse_jid("mallory@spam.test"), "192.0.2.1") == 0);
     CHECK(off.wrong_answer("bob@example.org", "mallory@spam.test", true) == kind::wrong);
+}
+
+TEST_CASE("a sender its receiver judges spam after all counts against its service, as a lockout does") {
+    fixture f;
+    const jid bob = parse_jid("bob@example.org");
+    // reader@spam.test reads the number and passes; bob blocks it afterwards.
+    const stanza first = stanza::parse("<message from='reader@spam.test/x' to='bob@example.org' type='chat'>"
+                                       "<body>hi</body></message>");
+    auto step = run_sync(f.service.record_stranger_stanza(bob, "reader@spam.test", f.cfg.antispim.challenge, true,
+                                                          &first));
+    REQUIRE(step);
+    const auto passed = run_sync(f.service.answer(bob, parse_jid("reader@spam.test/x"), step->state.code, first, f.out));
+    REQUIRE(passed.what == kind::pass);
+    auto now = std::chrono::steady_clock::now();
+    CHECK(f.evidence.of("domain:spam.test", now).passed == 1);
+    run_sync(f.service.advise_if_passed(bob, "reader@spam.test", f.out));
+    CHECK(f.evidence.of("domain:spam.test", now).passed == 0);
+    CHECK(f.evidence.of("domain:spam.test", now).failed == 1);  // its latest outcome: judged spam
+
+    // held@spam.test never answered; bob reports it from his message requests.
+    const stanza held = stanza::parse("<message from='held@spam.test/x' to='bob@example.org' type='chat'>"
+                                      "<body>pills</body></message>");
+    REQUIRE(run_sync(f.service.record_stranger_stanza(bob, "held@spam.test", f.cfg.antispim.challenge, true, &held)));
+    REQUIRE(run_sync(f.service.resolve_request(bob, "held@spam.test",
+                                              antispim_service::request_action::report, f.out)));
+    CHECK(f.evidence.of("domain:spam.test", std::chrono::steady_clock::now()).failed == 2);
+    // Rejecting a request is no judgement of spam; local senders are never evidence.
+    const stanza other = stanza::parse("<message from='maybe@spam.test/x' to='bob@example.org' type='chat'>"
+                                       "<body>hello</body></message>");
+    REQUIRE(run_sync(f.service.record_stranger_stanza(bob, "maybe@spam.test", f.cfg.antispim.challenge, true, &other)));
+    REQUIRE(run_sync(f.service.resolve_request(bob, "maybe@spam.test",
+                                              antispim_service::request_action::reject, f.out)));
+    f.service.judged_spam("alice@example.org");
+    CHECK(f.evidence.of("domain:spam.test", std::chrono::steady_clock::now()).failed == 2);
+    CHECK(f.evidence.of("domain:example.org", std::chrono::steady_clock::now()).failed == 0);
 }
