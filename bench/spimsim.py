@@ -361,9 +361,14 @@ min_answer_seconds = {max(0, round(3 * self.args.time_scale))}
         delays = {m: self.received[m] - t for m, t in self.legit_sent.items() if m in self.received}
         beyond = [d - self.legit_own_time.get(m, 0.0) for m, d in delays.items()]
         lost = [m for m in self.legit_sent if m not in self.received]
-        blocked = [line for line in a.hushctl("blocklist", "list").splitlines()
+        entries = a.hushctl("blocklist", "list").splitlines()
+        blocked = [line for line in entries
                    if any(legit in line for legit in LEGIT) or any(SOURCES[d].rsplit(".", 1)[0] + "." in line
                                                                      for d in LEGIT)]
+        # What the evidence from challenges did on a.test, read from its log.
+        log = (a.dir / "hushd.log").read_text(errors="replace")
+        actions = {"stricter_answers": log.count(" answers with "), "dos_blocks": log.count("DoS detector blocks "),
+                   "dos_greylists": log.count("DoS detector greylists ")}
 
         def pct(values: list[float], q: float) -> float | None:
             return sorted(values)[max(0, math.ceil(q * len(values)) - 1)] if values else None
@@ -381,6 +386,8 @@ min_answer_seconds = {max(0, round(3 * self.args.time_scale))}
             "added_delay_p90_s": pct(list(delays.values()), 0.9),
             "beyond_answering_p50_s": statistics.median(beyond) if beyond else None,
             "legit_blocked": blocked,
+            "blocklist_entries": entries,
+            "evidence_actions": actions,
         }
 
 
