@@ -199,9 +199,10 @@ std::string_view evidence_of(const storage::blocklist_entry& e) {
     return "import";
 }
 
+int trust_severity(std::string_view trust) { return trust == "challenge" ? 0 : trust == "greylist" ? 1 : 2; }
+
 std::string_view milder_trust(std::string_view a, std::string_view b) {
-    auto severity = [](std::string_view t) { return t == "challenge" ? 0 : t == "greylist" ? 1 : 2; };
-    return severity(a) <= severity(b) ? a : b;
+    return trust_severity(a) <= trust_severity(b) ? a : b;
 }
 
 const storage::blocklist_entry* blocklist::match(const jid& sender, std::string_view peer_address,
@@ -247,13 +248,17 @@ const storage::blocklist_entry* blocklist::match_address(std::string_view peer_a
     if (!address) {
         return nullptr;
     }
+    // Ranges overlap and their entries do different things: the most severe live one decides, so a greylisted /24
+    // never hides a blocked /10 around it.
+    const storage::blocklist_entry* found = nullptr;
     for (const auto& [range, index] : ranges_) {
         const auto& e = entries_[index];
-        if (range.contains(*address) && (e.expires_at == 0 || e.expires_at > now)) {
-            return &e;
+        if (range.contains(*address) && (e.expires_at == 0 || e.expires_at > now) &&
+            (found == nullptr || trust_severity(e.trust) > trust_severity(found->trust))) {
+            found = &e;
         }
     }
-    return nullptr;
+    return found;
 }
 
 }  // namespace hush::antispim

@@ -47,8 +47,10 @@ inline constexpr std::array<std::string_view, 7> evidence_kinds{"admin",  "reach
                                                                 "report", "import", "unknown"};
 std::string_view evidence_of(const storage::blocklist_entry& e);
 
-// The milder of two trust levels ("challenge" < "greylist" < "block"): an importer never makes more of an entry
-// than its publisher did, nor more than it trusts the publisher.
+// How much a trust level does: "challenge" 0, "greylist" 1, "block" (and anything else) 2.
+int trust_severity(std::string_view trust);
+// The milder of two trust levels: an importer never makes more of an entry than its publisher did, nor more than it
+// trusts the publisher.
 std::string_view milder_trust(std::string_view a, std::string_view b);
 
 class blocklist {
@@ -60,7 +62,7 @@ public:
     // The most specific entry (JID, then domain, then IP range) matching the sender or the connection it came
     // from, unless expired at `now`.
     const storage::blocklist_entry* match(const jid& sender, std::string_view peer_address, std::int64_t now) const;
-    // The entry for the range a connection came from, unless expired at `now`.
+    // The entry for the range a connection came from, unless expired at `now`; of overlapping ones, the most severe.
     const storage::blocklist_entry* match_address(std::string_view peer_address, std::int64_t now) const;
 
     const std::vector<storage::blocklist_entry>& entries() const { return entries_; }

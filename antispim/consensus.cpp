@@ -25,6 +25,41 @@ std::int64_t voter_weight(std::chrono::seconds age, std::size_t mutual_contacts,
     return static_cast<std::int64_t>(weight * 100.0);  // rounded down: a voter almost in standing is not yet
 }
 
+storage::result<std::size_t> established_contacts(storage::store& s, const jid& voter, std::int64_t now,
+                                                  const antispim_config::consensus_options& options,
+                                                  const std::function<bool(std::string_view)>& is_local) {
+    auto roster = s.get_roster(voter.domain(), voter.node());
+    if (!roster) {
+        return hush::unexpected<storage::error>(roster.error());
+    }
+    const auto min_age = std::chrono::duration_cast<std::chrono::seconds>(options.voter_min_age).count();
+    std::size_t counted = 0;
+    for (const auto& item : *roster) {
+        if (counted >= options.voter_min_contacts) {
+            break;  // enough: the rest need no lookup
+        }
+        if (item.sub != subscription::both) {
+            continue;
+        }
+        const auto contact = jid::parse(item.contact);
+        if (!contact) {
+            continue;
+        }
+        if (!is_local(contact->domain())) {
+            ++counted;
+            continue;
+        }
+        auto created = s.account_created_at(contact->domain(), contact->node());
+        if (!created) {
+            return hush::unexpected<storage::error>(created.error());
+        }
+        if (created->has_value() && now - **created >= min_age) {
+            ++counted;
+        }
+    }
+    return counted;
+}
+
 consensus::consensus(const antispim_config& cfg, storage::async_store& store, blocklist_service& blocklist,
                      admin_notifier& admins, std::function<bool(std::string_view)> is_local)
     : options_(cfg.consensus),
@@ -70,20 +105,18 @@ asio::awaitable<void> consensus::vote(const jid& voter, const jid& sender, std::
     storage::spam_vote v{voter.bare_string(), sender.bare_string(), sender.domain(), std::move(kind), now};
     const std::int64_t since = now - options_.window.count();
     // One storage job reads the voter's standing, stores the vote and counts: the decision sees its own vote.
-    auto record = [v, since, voter, options = options_](storage::store& s) mutable
+    auto record = [v, since, voter, options = options_, is_local = is_local_](storage::store& s) mutable
         -> storage::result<storage::spam_vote_tally> {
         auto created = s.account_created_at(voter.domain(), voter.node());
         if (!created) {
             return hush::unexpected<storage::error>(created.error());
         }
-        auto roster = s.get_roster(voter.domain(), voter.node());
-        if (!roster) {
-            return hush::unexpected<storage::error>(roster.error());
+        auto mutual = established_contacts(s, voter, v.at, options, is_local);
+        if (!mutual) {
+            return hush::unexpected<storage::error>(mutual.error());
         }
-        const auto mutual = static_cast<std::size_t>(std::count_if(
-            roster->begin(), roster->end(), [](const roster_item& item) { return item.sub == subscription::both; }));
         const std::chrono::seconds age{created->has_value() ? v.at - **created : 0};
-        v.weight = voter_weight(age, mutual, options);
+        v.weight = voter_weight(age, *mutual, options);
         if (auto put = s.put_spam_vote(v); !put) {
             return hush::unexpected<storage::error>(put.error());
         }
@@ -97,9 +130,10 @@ asio::awaitable<void> consensus::vote(const jid& voter, const jid& sender, std::
     }
     votes_.fetch_add(1);
     const auto window_hours = std::chrono::duration_cast<std::chrono::hours>(options_.window).count();
-    auto voters = [](std::int64_t hundredths) {
-        return hundredths % 100 == 0 ? std::to_string(hundredths / 100)
-                                     : std::to_string(hundredths / 100) + "." + std::to_string(hundredths % 100 / 10);
+    auto voters = [](std::int64_t hundredths) {  // 300 → "3", 205 → "2.05"
+        const auto cents = hundredths % 100;
+        return std::to_string(hundredths / 100) +
+               (cents == 0 ? "" : (cents < 10 ? ".0" : ".") + std::to_string(cents));
     };
     if (counted->sender_weight >= static_cast<std::int64_t>(options_.users) * 100) {
         co_await block("jid", v.sender,

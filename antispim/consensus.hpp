@@ -20,13 +20,22 @@
 #include "antispim/blocklist_service.hpp"
 #include "antispim/config.hpp"
 #include "storage/async_store.hpp"
+#include "storage/store.hpp"
 
 namespace hush {
 
-// A voter's standing in hundredths: 100 for an account at least `min_age` old with `min_contacts` mutual contacts,
-// else the product of the two fractions reached (a day-old account with no contacts: 0).
+// A voter's standing in hundredths: 100 for an account at least `min_age` old with `min_contacts` mutual contacts
+// (that count: see established_contacts), else the product of the two fractions reached (a day-old account with no
+// contacts: 0).
 std::int64_t voter_weight(std::chrono::seconds age, std::size_t mutual_contacts,
                           const antispim_config::consensus_options& options);
+
+// The voter's mutual contacts that count for its standing at `now` (unix seconds), up to voter_min_contacts: a
+// contact on another server, or a local account itself voter_min_age old — throwaway accounts befriending each
+// other do not make voters of each other.
+storage::result<std::size_t> established_contacts(storage::store& s, const jid& voter, std::int64_t now,
+                                                  const antispim_config::consensus_options& options,
+                                                  const std::function<bool(std::string_view)>& is_local);
 
 class consensus {
 public:

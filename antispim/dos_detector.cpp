@@ -72,10 +72,23 @@ public:
             v.error_text = "too many users of this server contacted at once; blocked for a while";
         } else {
             const auto wait = detector_.first_sight_wait(ctx.sender.bare_string(), receiver);
+            if (wait.count() == 0) {
+                co_return result(as::verdict::pass());  // it waited once already (or waits are off): never twice
+            }
             v.kind = as::verdict_kind::defer;
             v.reason = "dos:greylist:ip:" + network;
             v.error_text = "too many users of this server contacted from your network at once; it is greylisted "
                            "here: please try again in " + std::to_string(wait.count()) + " s";
+        }
+        // Parallel crossings store each entry once, and the admins hear of it once.
+        if (!acts.block_kind.empty() && !detector_.begin_acting(acts.block_kind + ":" + acts.block_value)) {
+            acts.block_kind.clear();
+        }
+        if (!acts.greylist_network.empty() && !detector_.begin_acting("ip:" + acts.greylist_network)) {
+            acts.greylist_network.clear();
+        }
+        if (acts.block_kind.empty() && acts.greylist_network.empty()) {
+            co_return result(std::move(v));  // the same verdict; another stanza's effect is storing the entry
         }
         struct act_effect final : as::verdict_effect {
             dos_detector* detector;
@@ -105,7 +118,8 @@ dos_detector::dos_detector(const antispim_config& cfg, storage::async_store& sto
       is_local_(std::move(is_local)),
       notifier_(notifier),
       seen_(max_keys, evictions),
-      not_blocked_said_(1000) {}
+      not_blocked_said_(1000),
+      acting_(1000) {}
 
 bool dos_detector::evidence_against(const std::string& key) {
     const auto now = std::chrono::steady_clock::now();
@@ -153,8 +167,25 @@ std::size_t dos_detector::record(const std::string& key, const std::string& rece
 }
 
 bool dos_detector::greylisted(std::string_view peer_address) const {
+    // A range already greylisted or blocked needs no second entry; one that is only challenged does.
     const auto* entry = blocklist_.current()->match_address(peer_address, unix_now());
-    return entry != nullptr;  // a range already listed, whatever it does, needs no second entry
+    return entry != nullptr && antispim::trust_severity(entry->trust) >= antispim::trust_severity("greylist");
+}
+
+bool dos_detector::begin_acting(const std::string& key) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex_);
+    auto [since, first] = acting_.try_emplace(key, now);
+    if (!first && now - since < acting_for) {
+        return false;
+    }
+    since = now;
+    return true;
+}
+
+void dos_detector::done_acting(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    acting_.erase(key);
 }
 
 std::chrono::seconds dos_detector::first_sight_wait(std::string_view sender, std::string_view receiver) {
@@ -188,6 +219,21 @@ storage::blocklist_entry dos_detector::entry_for(std::string kind, std::string v
 }
 
 asio::awaitable<void> dos_detector::act(actions acts, outgoing& out) {
+    struct finish {  // whatever happens below, the next crossing may act again
+        dos_detector* detector;
+        std::vector<std::string> keys;
+        ~finish() {
+            for (const auto& key : keys) {
+                detector->done_acting(key);
+            }
+        }
+    } done{this, {}};
+    if (!acts.block_kind.empty()) {
+        done.keys.push_back(acts.block_kind + ":" + acts.block_value);
+    }
+    if (!acts.greylist_network.empty()) {
+        done.keys.push_back("ip:" + acts.greylist_network);
+    }
     std::vector<storage::blocklist_entry> entries;
     if (!acts.block_kind.empty()) {
         entries.push_back(entry_for(acts.block_kind, acts.block_value, "block", acts.reached));

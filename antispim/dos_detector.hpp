@@ -58,6 +58,11 @@ public:
     bool greylisted(std::string_view peer_address) const;
     // The wait of a first contact the crossing defers, noted as a greylisted entry's first sight.
     std::chrono::seconds first_sight_wait(std::string_view sender, std::string_view receiver);
+    // Whether this crossing stores the entry for `key` ("jid:…", "domain:…", "ip:…"): false while another one is
+    // (for up to acting_for, should its effect never run, as in a dry run). done_acting ends it.
+    bool begin_acting(const std::string& key);
+    void done_acting(const std::string& key);
+    static constexpr std::chrono::seconds acting_for{60};
     bool is_local(std::string_view domain) const { return is_local_(domain); }
     // Whether challenges hold evidence against `key` ("domain:…", "ip:…") to block it; a crossing without it is
     // logged, once per window and key.
@@ -77,6 +82,7 @@ private:
     std::mutex mutex_;
     antispim::bounded_map<std::string, std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>>> seen_;
     antispim::bounded_map<std::string, std::chrono::steady_clock::time_point> not_blocked_said_;
+    antispim::bounded_map<std::string, std::chrono::steady_clock::time_point> acting_;
 };
 
 }  // namespace hush

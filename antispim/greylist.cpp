@@ -23,8 +23,10 @@ public:
         if (!network) {
             co_return result(as::verdict::pass());
         }
-        const auto wait = list_.check(*network + " " + ctx.sender.bare_string() + " " + ctx.receiver.bare_string(),
-                                      std::chrono::steady_clock::now());
+        // The same first sight as a listed range's (blocklist entries with trust "greylist"): a sender in both
+        // waits once.
+        const auto wait = list_.check_listed(ctx.sender.bare_string(), ctx.receiver.bare_string(),
+                                             std::chrono::steady_clock::now());
         if (wait.count() == 0) {
             co_return result(as::verdict::pass());
         }

@@ -32,7 +32,7 @@ public:
 
     // The network a peer address belongs to, if it is greylisted ("192.0.2.0/24").
     std::optional<std::string> greylisted_network(std::string_view peer_address) const;
-    // First sight of (network, sender, receiver) at `now`: how long to wait; zero once it may pass.
+    // First sight of `key` at `now`: how long to wait; zero once it may pass.
     std::chrono::seconds check(const std::string& key, std::chrono::steady_clock::time_point now);
     // The same for a sender a server-wide entry greylists (an imported one, or a range the DoS detector saw a farm
     // in): once per sender and receiver, whichever entry it is.

@@ -159,16 +159,20 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
                                                              std::string_view peer_address) {
     const std::string sender_bare = sender.bare_string();
     const auto now = as::clock_type::now();
-    const unsigned strict_tries = suspect_tries(sender, peer_address);
-    // Fewer tries for a suspect service's sender, for an existing receiver and a missing one alike.
-    auto budget = [strict_tries](as::challenge_settings& settings) {
-        if (strict_tries > 0 && settings.max_tries > strict_tries) {
-            settings.max_tries = strict_tries;
+    const auto suspect = suspect_of(sender, peer_address);
+    // Fewer tries for a suspect service's sender, for an existing receiver and a missing one alike; true when that
+    // lowered the receiver's.
+    auto budget = [tries = suspect.tries](as::challenge_settings& settings) {
+        if (tries > 0 && settings.max_tries > tries) {
+            settings.max_tries = tries;
+            return true;
         }
+        return false;
     };
     struct judged {
         as::answer_outcome outcome;
         as::receiver_record record;  // with the state after the answer
+        bool budget_lowered = false;
     };
     std::optional<judged> done;
     // One atomic storage operation for read-decide-write: parallel answers are judged one after the other, so
@@ -187,8 +191,8 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
             if (!record) {
                 return hush::unexpected<storage::error>(record.error());
             }
-            budget(record->settings);
             judged j;
+            j.budget_lowered = budget(record->settings);
             j.outcome = with_engine([&](as::challenge_engine& e) {
                 return e.on_answer(record->state, record->settings, now, answer_text, record->key_id);
             });
@@ -210,7 +214,7 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
     } else {
         judged j;
         j.record = phantom_record(r, sender_bare);
-        budget(j.record.settings);
+        j.budget_lowered = budget(j.record.settings);
         std::lock_guard lock(engine_mutex_);
         auto& p = phantoms_[r.bare_string() + " " + sender_bare];
         j.outcome = engine_.on_answer(p.state, j.record.settings, now, text, j.record.key_id);
@@ -227,9 +231,19 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
                  : outcome.what == kind::blocked    ? "blocked"
                  : outcome.what == kind::locked_out ? "locked out"
                                                     : "no challenge");
+    if (done->budget_lowered && outcome.what != kind::no_challenge) {
+        evidence_->count_stricter();
+        spdlog::info("antispim: {} answers with {} tr{}: {} has evidence against it ({} of its senders locked out by "
+                     "challenges, {} passed)",
+                     sender_bare, suspect.tries, suspect.tries == 1 ? "y" : "ies", suspect.key, suspect.tally.failed,
+                     suspect.tally.passed);
+    }
     // Evidence about the sender's service and network: a pass, or a lockout (max_tries wrong or too fast answers).
-    // A single wrong answer is no evidence: people mistype, and pass at the next try.
-    const bool evidence = outcome.what == kind::pass || outcome.what == kind::locked_out || outcome.what == kind::blocked;
+    // A single wrong answer is no evidence: people mistype, and pass at the next try — so a lockout after the
+    // lowered tries of a suspect service is none either (else one typo of its people would keep it suspect); its
+    // sender's final block after all its lockouts is.
+    const bool lockout_evidence = outcome.what == kind::locked_out && !done->budget_lowered;
+    const bool evidence = outcome.what == kind::pass || lockout_evidence || outcome.what == kind::blocked;
     if (evidence_ != nullptr && evidence && !is_local_(sender.domain())) {
         const bool failed = outcome.what != kind::pass;
         const auto now_steady = std::chrono::steady_clock::now();
@@ -271,32 +285,31 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
     co_return outcome;
 }
 
-unsigned antispim_service::suspect_tries(const jid& sender, std::string_view peer_address) {
+antispim_service::suspect antispim_service::suspect_of(const jid& sender, std::string_view peer_address) {
     if (evidence_ == nullptr || cfg_.dos.suspect_tries == 0 || is_local_(sender.domain())) {
-        return 0;
+        return {};
     }
     const auto now = std::chrono::steady_clock::now();
     std::vector<std::string> keys{"domain:" + sender.domain()};
     if (const auto network = as::network_of(peer_address, 24, 48); !network.empty()) {
         keys.push_back("ip:" + network);
     }
-    for (const auto& key : keys) {
+    for (auto& key : keys) {
         const auto tally = evidence_->of(key, now);
-        if (as::challenge_evidence::abusive(tally, cfg_.dos.evidence_senders)) {
-            // Evidence acts as the "dos" policy does: in its dry run, only said.
-            const bool dry = std::find(cfg_.dry_run.begin(), cfg_.dry_run.end(), "dos") != cfg_.dry_run.end();
-            spdlog::info("antispim: {}{} answers with {} tr{}: {} has evidence against it ({} of its senders locked "
-                         "out by challenges, {} passed)",
-                         dry ? "(dry run) " : "", sender.bare_string(), cfg_.dos.suspect_tries,
-                         cfg_.dos.suspect_tries == 1 ? "y" : "ies", key, tally.failed, tally.passed);
-            if (dry) {
-                return 0;
-            }
-            evidence_->count_stricter();
-            return cfg_.dos.suspect_tries;
+        if (!as::challenge_evidence::abusive(tally, cfg_.dos.evidence_senders)) {
+            continue;
         }
+        // Evidence acts as the "dos" policy does: in its dry run, only said.
+        if (std::find(cfg_.dry_run.begin(), cfg_.dry_run.end(), "dos") != cfg_.dry_run.end()) {
+            spdlog::info("antispim: (dry run) {} would answer with {} tr{}: {} has evidence against it ({} of its "
+                         "senders locked out by challenges, {} passed)",
+                         sender.bare_string(), cfg_.dos.suspect_tries, cfg_.dos.suspect_tries == 1 ? "y" : "ies",
+                         key, tally.failed, tally.passed);
+            return {};
+        }
+        return {cfg_.dos.suspect_tries, std::move(key), tally};
     }
-    return 0;
+    return {};
 }
 
 }  // namespace hush

@@ -87,8 +87,10 @@ asio::awaitable<hush::expected<std::size_t, std::string>> antispim_service::reso
     }
     spdlog::info("antispim: {} {} the message request of {} ({} held stanza(s) discarded)", user.bare_string(),
                  action == request_action::report ? "reported" : "rejected", sender_bare, *taken);
-    if (action == request_action::report) {
-        judged_spam(sender_bare);  // its receiver read it and called it spam: evidence about its service
+    if (action == request_action::report && *taken > 0) {
+        // Its receiver read what it sent and called it spam: evidence about its service. Only for a sender that
+        // wrote: reporting names nobody wrote with would let one account make any service suspect.
+        judged_spam(sender_bare);
     }
     if (action == request_action::report && consensus_ != nullptr) {
         if (auto reported = jid::parse(sender_bare)) {

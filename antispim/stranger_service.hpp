@@ -169,9 +169,14 @@ public:
     boost::asio::awaitable<antispim::answer_outcome> answer(const jid& receiver_bare, const jid& sender,
                                                             std::string_view text, const stanza& reply_to,
                                                             outgoing& out, std::string_view peer_address = {});
-    // The tries a sender gets when the challenges hold evidence against its service or network ([antispim.dos]
-    // suspect_tries; counted and logged); 0 when they do not.
-    unsigned suspect_tries(const jid& sender, std::string_view peer_address);
+    // What the challenges hold against a sender's service or network: the tries its answers get ([antispim.dos]
+    // suspect_tries; 0 when nothing, or in the dos policy's dry run), and the evidence that says so.
+    struct suspect {
+        unsigned tries = 0;
+        std::string key;  // "domain:…" or "ip:…"
+        antispim::challenge_evidence::tally tally;
+    };
+    suspect suspect_of(const jid& sender, std::string_view peer_address);
     // A remote sender its receiver judged spam (reported from the message requests, or blocked after it passed the
     // challenge): evidence against its service, as a lockout is.
     void judged_spam(const std::string& sender_bare);

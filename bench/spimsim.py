@@ -29,7 +29,7 @@ The same population runs against three policies on a.test:
   allow       "allow all" (chain = ["pass"])
 and the table says, for each: bot stanzas (invitations and messages) that reached a user, by bot kind; legit first
 contacts lost; the delay added to those delivered (p50, p90) and its part beyond the person's own answering time;
-and any server-wide block of a legitimate domain or network.
+and any server-wide entry (block or greylist) against a legitimate domain or network.
 """
 
 from __future__ import annotations
@@ -431,7 +431,7 @@ def main() -> int:
     fmt = (lambda v: "-" if v is None else f"{v:.1f} s")
     print("| policy | bot stanzas reaching a user | " + " | ".join(kinds) +
           " | legit first contacts lost | added delay p50 / p90 | beyond the answering time, p50 "
-          "| legit domains or networks blocked |")
+          "| legit domains or networks blocked or greylisted |")
     print("|---" * (len(kinds) + 6) + "|")
     for r in results:
         cells = [f"{r['bots_by_kind'].get(k, [0, 0])[0]}/{r['bots_by_kind'].get(k, [0, 0])[1]}" for k in kinds]

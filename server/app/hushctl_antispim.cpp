@@ -213,12 +213,14 @@ int blocklist_command(storage::store& store, const std::vector<std::string>& arg
         }
         const auto now = unix_now();
         for (const auto& e : *list) {
-            std::printf("%s\t%s\t%s\t%s\tadded %s\t%s%s\n", e.kind.c_str(), e.value.c_str(), e.reason.c_str(),
+            // What it does, when it does not simply block: "greylist" (a range the DoS detector saw a farm in).
+            const std::string does = e.trust == "block" ? "" : "\t" + e.trust;
+            std::printf("%s\t%s\t%s\t%s\tadded %s\t%s%s%s\n", e.kind.c_str(), e.value.c_str(), e.reason.c_str(),
                         e.source.c_str(), xep0082_stamp(e.added_at).c_str(),
                         e.expires_at == 0 ? "never expires"
                                           : ((e.expires_at <= now ? "expired " : "expires ") +
                                              xep0082_stamp(e.expires_at)).c_str(),
-                        e.contacts_too ? "\tcontacts too" : "");
+                        e.contacts_too ? "\tcontacts too" : "", does.c_str());
         }
         return 0;
     }

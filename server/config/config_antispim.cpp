@@ -314,6 +314,12 @@ private:
                                 in_quotes(source.evidence[k]) + " is not an evidence kind (" + names + ")");
                     }
                 }
+                // A plain list says nothing of its evidence: without "unknown" it would import nothing.
+                if (source.format == "domains" && !source.evidence.empty() &&
+                    std::find(source.evidence.begin(), source.evidence.end(), "unknown") == source.evidence.end()) {
+                    r_.fail(kinds->source(), join(prefix, "evidence"),
+                            "a \"domains\" list says nothing of its evidence: add \"unknown\", or leave evidence out");
+                }
             }
             out.push_back(std::move(source));
         }

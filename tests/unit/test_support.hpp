@@ -10,6 +10,7 @@
 #include <string>
 #include <system_error>
 
+#include "protocol/jid.hpp"
 #include "protocol/namespaces.hpp"
 #include "protocol/stanza.hpp"
 #include "storage/store.hpp"
@@ -38,6 +39,15 @@ public:
 private:
     std::filesystem::path path_;
 };
+
+// A JID a test spells out; one that is no JID throws, which fails the test.
+inline jid parse_jid(std::string_view text) {
+    auto j = jid::parse(text);
+    if (!j) {
+        throw std::invalid_argument("not a JID: " + std::string(text));
+    }
+    return *j;
+}
 
 inline storage::store_options sqlite_options(const std::filesystem::path& dir) {
     storage::store_options o;

@@ -87,3 +87,23 @@ TEST_CASE("blocklist: hashed JIDs, parent domains, and the first entry for a val
     CHECK(e->trust == "block");
     CHECK_FALSE(list.match(*hush::jid::parse("x@notspam.test"), "", 10));
 }
+
+TEST_CASE("overlapping ranges: the most severe live entry decides, whatever the order") {
+    auto with_trust = [](std::string value, std::string trust, std::int64_t expires = 0) {
+        auto e = entry("ip", std::move(value), expires);
+        e.trust = std::move(trust);
+        return e;
+    };
+    const blocklist list({with_trust("100.100.1.0/24", "greylist"), with_trust("100.64.0.0/10", "block", 500),
+                          with_trust("100.100.0.0/16", "challenge")},
+                         100);
+    REQUIRE(list.match_address("100.100.1.7", 100));
+    CHECK(list.match_address("100.100.1.7", 100)->value == "100.64.0.0/10");  // block beats the greylisted /24
+    CHECK(list.match_address("100.100.1.7", 600)->value == "100.100.1.0/24");  // the block expired: the greylist
+    CHECK(list.match_address("100.100.2.7", 600)->trust == "challenge");
+    CHECK_FALSE(list.match_address("198.51.100.1", 100));
+    CHECK(trust_severity("challenge") < trust_severity("greylist"));
+    CHECK(trust_severity("greylist") < trust_severity("block"));
+    CHECK(milder_trust("block", "greylist") == "greylist");
+    CHECK(milder_trust("challenge", "block") == "challenge");
+}

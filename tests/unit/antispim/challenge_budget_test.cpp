@@ -15,11 +15,7 @@ using test::run_sync;
 
 namespace {
 
-jid parse_jid(std::string_view text) {
-    auto j = jid::parse(text);
-    REQUIRE(j);
-    return *j;
-}
+using test::parse_jid;
 
 struct fixture {
     explicit fixture(unsigned suspect_tries = 1)
@@ -84,6 +80,8 @@ TEST_CASE("a sender of a service with evidence against it has one try; others ke
     CHECK(f.wrong_answer("bob@example.org", "first@spam.test", true) == kind::wrong);  // no evidence yet
     f.failed("domain:spam.test", 2);
     CHECK(f.wrong_answer("bob@example.org", "mallory@spam.test", true) == kind::locked_out);
+    // A lockout after one try is no evidence (a person's typo would keep the service suspect): still 2 failed.
+    CHECK(f.evidence.of("domain:spam.test", std::chrono::steady_clock::now()).failed == 2);
     CHECK(f.wrong_answer("bob@example.org", "eve@fine.test", true) == kind::wrong);
     CHECK(f.evidence.stricter() == 1);
     // A missing account answers exactly as an existing one.
@@ -108,20 +106,20 @@ TEST_CASE("evidence needs more failed than passed senders; dry run and suspect_t
     }
     CHECK(f.wrong_answer("bob@example.org", "a@mixed.test", true) == kind::wrong);  // 2 failed, 2 passed: a crowd
 
-    CHECK(f.service.suspect_tries(parse_jid("alice@example.org"), "") == 0);  // local senders: never
+    CHECK(f.service.suspect_of(parse_jid("alice@example.org"), "").tries == 0);  // local senders: never
     f.failed("domain:spam.test", 5);
-    CHECK(f.service.suspect_tries(parse_jid("mallory@spam.test"), "192.0.2.1") == 1);
+    CHECK(f.service.suspect_of(parse_jid("mallory@spam.test"), "192.0.2.1").tries == 1);
 
     fixture dry;
     dry.cfg.antispim.dry_run = {"dos"};  // evidence acts as the dos policy: in its dry run, only logged
     dry.failed("domain:spam.test", 5);
-    CHECK(dry.service.suspect_tries(parse_jid("mallory@spam.test"), "192.0.2.1") == 0);
+    CHECK(dry.service.suspect_of(parse_jid("mallory@spam.test"), "192.0.2.1").tries == 0);
     CHECK(dry.wrong_answer("bob@example.org", "mallory@spam.test", true) == kind::wrong);
     CHECK(dry.evidence.stricter() == 0);
 
     fixture off(0);
     off.failed("domain:spam.test", 5);
-    CHECK(off.service.suspect_tries(parse_jid("mallory@spam.test"), "192.0.2.1") == 0);
+    CHECK(off.service.suspect_of(parse_jid("mallory@spam.test"), "192.0.2.1").tries == 0);
     CHECK(off.wrong_answer("bob@example.org", "mallory@spam.test", true) == kind::wrong);
 }
 

@@ -16,11 +16,7 @@ using test::run_sync;
 
 namespace {
 
-jid parse_jid(std::string_view text) {
-    auto j = jid::parse(text);
-    REQUIRE(j);
-    return *j;
-}
+using test::parse_jid;
 
 struct fixture {
     explicit fixture(bool dry_run = false)
@@ -212,10 +208,39 @@ TEST_CASE("throwaway accounts cannot blocklist anyone; the same votes count once
     vote("ghost");
     CHECK_FALSE(f.entry("jid", "victim@big.test"));
     for (const char* node : {"t1", "t2", "t3"}) {
-        f.add_mutual_contact(node, "friend@example.org");
+        f.add_mutual_contact(node, "friend@elsewhere.test");
         vote(node);  // a repeat refreshes the vote with the voter's standing now
     }
     const auto blocked = f.entry("jid", "victim@big.test");
     REQUIRE(blocked);
     CHECK(blocked->reason.find("weighing 3 voters") != std::string::npos);
+}
+
+TEST_CASE("contacts that count for standing: on other servers, or local accounts old enough themselves") {
+    fixture f;
+    auto& o = f.cfg.antispim.consensus;
+    o.voter_min_age = std::chrono::hours{24};
+    o.voter_min_contacts = 2;
+    for (const char* node : {"voter", "sybil1", "sybil2"}) {
+        f.add_account(node);
+    }
+    f.add_mutual_contact("voter", "sybil1@example.org");
+    f.add_mutual_contact("voter", "sybil2@example.org");
+    f.add_mutual_contact("voter", "ghost@example.org");  // no such account
+    auto count = [&](std::int64_t at) {
+        auto n = run_sync(f.store.run([&, at](storage::store& s) {
+            return established_contacts(s, parse_jid("voter@example.org"), at, o,
+                                        [](std::string_view d) { return d == "example.org"; });
+        }));
+        REQUIRE(n);
+        return *n;
+    };
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    CHECK(count(now) == 0);               // two accounts created just now, befriending the voter: nobody yet
+    CHECK(count(now + 25 * 3600) == 2);   // a day later they are established themselves
+    f.add_mutual_contact("voter", "friend@elsewhere.test");
+    CHECK(count(now) == 1);               // a contact on another server counts at once
+    o.voter_min_contacts = 1;
+    CHECK(count(now + 25 * 3600) == 1);   // counting stops at what is needed
 }

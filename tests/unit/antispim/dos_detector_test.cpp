@@ -200,3 +200,38 @@ TEST_CASE("a service reaching many users with evidence is blocked; a lone sender
     CHECK(lone.kind == antispim::verdict_kind::reject);
     CHECK(lone.reason == "dos:jid:lone@big.test");
 }
+
+TEST_CASE("parallel crossings store an entry once; a sender that already waited is not deferred again") {
+    policy_fixture f;
+    CHECK(f.detector.begin_acting("ip:192.0.2.0/24"));
+    CHECK_FALSE(f.detector.begin_acting("ip:192.0.2.0/24"));  // another crossing is storing it
+    CHECK(f.detector.begin_acting("domain:farm.test"));         // other keys are not held up
+    f.detector.done_acting("ip:192.0.2.0/24");
+    CHECK(f.detector.begin_acting("ip:192.0.2.0/24"));
+    f.detector.done_acting("ip:192.0.2.0/24");
+
+    // A crossing while the entry is being stored: the same verdict, no second effect.
+    f.lock_out("ip:192.0.2.0/24", 2);
+    f.judge(*f.policy, "a@one.test", "u1@example.org");
+    f.judge(*f.policy, "b@two.test", "u2@example.org");
+    const auto first = f.judge(*f.policy, "c@three.test", "u3@example.org");
+    REQUIRE(first.kind == antispim::verdict_kind::defer);
+    REQUIRE(first.effect);
+    const auto second = f.judge(*f.policy, "d@four.test", "u4@example.org");
+    CHECK(second.kind == antispim::verdict_kind::defer);
+    CHECK_FALSE(second.effect);
+    f.apply(first);
+    CHECK(f.entry("ip", "192.0.2.0/24"));
+}
+
+TEST_CASE("a crossing sender that already waited out a greylist is not deferred a second time") {
+    policy_fixture f;
+    f.lock_out("ip:192.0.2.0/24", 2);
+    // x@six.test was deferred by a greylist to u3 six minutes ago (retry_after is 300 s).
+    CHECK(f.grey.check_listed("x@six.test", "u3@example.org", std::chrono::steady_clock::now() - 360s).count() == 300);
+    f.judge(*f.policy, "a@one.test", "u1@example.org");
+    f.judge(*f.policy, "b@two.test", "u2@example.org");
+    CHECK(f.judge(*f.policy, "x@six.test", "u3@example.org").kind == antispim::verdict_kind::pass);
+    // The next sender of that network meets the crossing as usual.
+    CHECK(f.judge(*f.policy, "y@seven.test", "u4@example.org").kind == antispim::verdict_kind::defer);
+}

@@ -27,11 +27,7 @@ using test::run_sync;
 
 namespace {
 
-jid parse_jid(std::string_view text) {
-    auto j = jid::parse(text);
-    REQUIRE(j);
-    return *j;
-}
+using test::parse_jid;
 
 stanza make_stanza(std::string_view xml) {
     auto doc = std::make_shared<pugi::xml_document>();

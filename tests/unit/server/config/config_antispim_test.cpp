@@ -166,6 +166,11 @@ TEST_CASE("antispim imports: the evidence kinds to take, validated") {
     CHECK(load_error("[[antispim.import]]\nurl = \"http://a.test/x\"\nevidence = [\"admin\", \"hearsay\"]\n") ==
           "3:22: antispim.import[0].evidence[1]: \"hearsay\" is not an evidence kind (\"admin\", \"reach\", "
           "\"challenges\", \"consensus\", \"report\", \"import\", \"unknown\")");
+    CHECK(load_error("[[antispim.import]]\nurl = \"http://a.test/x\"\nformat = \"domains\"\nevidence = [\"admin\"]\n")
+              .ends_with("antispim.import[0].evidence: a \"domains\" list says nothing of its evidence: add "
+                         "\"unknown\", or leave evidence out"));
+    CHECK(load_ok("[[antispim.import]]\nurl = \"http://a.test/x\"\nformat = \"domains\"\nevidence = [\"unknown\"]\n")
+              .antispim.imports[0].evidence.size() == 1);
 }
 
 TEST_CASE("antispim consensus: voters' standing and a domain's voters") {

@@ -43,11 +43,7 @@ stanza make_stanza(std::string_view xml) {
     return stanza(std::move(doc), "");
 }
 
-jid parse_jid(std::string_view text) {
-    auto j = jid::parse(text);
-    REQUIRE(j);
-    return *j;
-}
+using test::parse_jid;
 
 std::int64_t now_unix() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())

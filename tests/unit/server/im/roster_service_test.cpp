@@ -18,11 +18,7 @@ using test::run_sync;
 
 namespace {
 
-jid parse_jid(std::string_view text) {
-    auto j = jid::parse(text);
-    REQUIRE(j);
-    return *j;
-}
+using test::parse_jid;
 
 stanza parse(std::string_view xml) {
     stanza s = stanza::parse(std::string(xml));
