@@ -102,29 +102,30 @@ result<void> sql_store::put_spam_vote(const spam_vote& v) {
 
 result<spam_vote_tally> sql_store::tally_spam_votes(const std::string& sender, const std::string& domain,
                                                     std::int64_t since) {
-    // Each voter counts once, with its largest weight: one account voting three ways is still one voter.
-    auto sender_weight = query_int64("tally spam votes",
-                                     "SELECT COALESCE(SUM(w), 0) FROM (SELECT MAX(weight) AS w FROM spam_votes "
-                                     "WHERE sender = $1 AND at >= $2 GROUP BY voter) AS voters",
-                                     {sender, since});
-    if (!sender_weight) {
-        return unexpected(sender_weight.error());
+    // One statement, one snapshot. Each voter counts once, with its largest weight: one account voting three ways
+    // is still one voter.
+    spam_vote_tally tally;
+    auto done = run("tally spam votes",
+                    "SELECT (SELECT COALESCE(SUM(w), 0) FROM (SELECT MAX(weight) AS w FROM spam_votes "
+                    "WHERE sender = $1 AND at >= $3 GROUP BY voter) AS voters), "
+                    "(SELECT COUNT(DISTINCT sender) FROM spam_votes WHERE sender_domain = $2 AND at >= $3 "
+                    "AND weight > 0), "
+                    "(SELECT COALESCE(SUM(w), 0) FROM (SELECT MAX(weight) AS w FROM spam_votes "
+                    "WHERE sender_domain = $2 AND at >= $3 GROUP BY voter) AS domain_voters)",
+                    {sender, domain, since}, [&](const sql_row& row) -> result<void> {
+                        const auto sender_weight = row.int64(0);
+                        const auto domain_senders = row.int64(1);
+                        const auto domain_weight = row.int64(2);
+                        if (!sender_weight || !domain_senders || !domain_weight) {
+                            return unexpected(driver_->failure("tally spam votes", "unreadable tally"));
+                        }
+                        tally = {*sender_weight, *domain_senders, *domain_weight};
+                        return {};
+                    });
+    if (!done) {
+        return unexpected(done.error());
     }
-    auto domain_senders = query_int64("tally spam votes",
-                                      "SELECT COUNT(DISTINCT sender) FROM spam_votes "
-                                      "WHERE sender_domain = $1 AND at >= $2 AND weight > 0",
-                                      {domain, since});
-    if (!domain_senders) {
-        return unexpected(domain_senders.error());
-    }
-    auto domain_weight = query_int64("tally spam votes",
-                                     "SELECT COALESCE(SUM(w), 0) FROM (SELECT MAX(weight) AS w FROM spam_votes "
-                                     "WHERE sender_domain = $1 AND at >= $2 GROUP BY voter) AS voters",
-                                     {domain, since});
-    if (!domain_weight) {
-        return unexpected(domain_weight.error());
-    }
-    return spam_vote_tally{sender_weight->value_or(0), domain_senders->value_or(0), domain_weight->value_or(0)};
+    return tally;
 }
 
 result<std::int64_t> sql_store::add_spam_report(const spam_report& r) {
