@@ -432,6 +432,15 @@ def measure(name: str, args) -> dict:
             settle(server)
             contacts, cpu = measured_run(server, "--users", str(args.users), "--duration", str(args.duration),
                                          "--window", "10", "--prefix", "u", "--subscribe-pairs")
+            results["contacts_retried"] = contacts["subscribed_pairs"] != args.users // 2
+            if results["contacts_retried"]:
+                # Seen once in a CI smoke run (9 of 50 pairs), never again in a dozen; not understood yet, so it is
+                # said, recorded and measured again rather than hidden (a second shortfall fails the run).
+                print(f"[{name}] WARNING: only {contacts['subscribed_pairs']} of {args.users // 2} pairs became "
+                      f"contacts; measuring again", file=sys.stderr)
+                settle(server)
+                contacts, cpu = measured_run(server, "--users", str(args.users), "--duration", str(args.duration),
+                                             "--window", "10", "--prefix", "u", "--subscribe-pairs")
             if contacts["subscribed_pairs"] != args.users // 2:
                 raise RuntimeError(f"{name}: only {contacts['subscribed_pairs']} pairs became contacts")
             results.update(messages_per_second_contacts=contacts["messages_per_second"],
