@@ -136,6 +136,12 @@ bool blocklist_service::listed_for_challenge(const jid& sender, std::string_view
     return entry != nullptr && entry->trust == "challenge";
 }
 
+bool blocklist_service::listed_mildly(const jid& sender, std::string_view peer_address) const {
+    const auto list = current();
+    const auto* entry = list->match(sender, peer_address, unix_now());
+    return entry != nullptr && (entry->trust == "challenge" || entry->trust == "greylist");
+}
+
 std::vector<storage::blocklist_entry> blocklist_service::imported_entries() const {
     std::lock_guard lock(mutex_);
     const auto now = unix_now();

@@ -55,6 +55,9 @@ public:
     // Whether the sender is listed by an import whose trust is "challenge" (the challenge policy asks it even
     // when the receiver lets strangers through).
     bool listed_for_challenge(const jid& sender, std::string_view peer_address) const;
+    // Whether an entry that does not block (trust "challenge" or "greylist") lists the sender or its network: a
+    // part of the content policy's combined score.
+    bool listed_mildly(const jid& sender, std::string_view peer_address) const;
 
 private:
     void install(std::vector<storage::blocklist_entry> entries);

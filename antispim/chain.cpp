@@ -70,16 +70,28 @@ boost::asio::awaitable<decision> chain::evaluate(const spim_context& ctx) {
         const auto k = static_cast<std::size_t>(v.kind);
         if (slot.dry_run) {
             cells.dry_run[k].fetch_add(1, std::memory_order_relaxed);
-            if (v.kind != verdict_kind::pass) {
-                spdlog::info("antispim: dry-run {} would {} {} -> {} ({})", slot.impl->name(), verdict_name(v.kind),
-                             ctx.sender.full_string(), ctx.receiver.full_string(), v.reason);
+            if (v.kind != verdict_kind::pass || v.require_challenge) {
+                spdlog::info("antispim: dry-run {} would {} {} -> {} ({}){}{}", slot.impl->name(),
+                             v.kind == verdict_kind::pass ? "require a challenge of" : verdict_name(v.kind),
+                             ctx.sender.full_string(), ctx.receiver.full_string(), v.reason,
+                             v.explanation.empty() ? "" : ": ", v.explanation);
             }
             continue;
         }
         cells.enforced[k].fetch_add(1, std::memory_order_relaxed);
+        if (!v.explanation.empty() && ctx.score_explanation.empty()) {
+            ctx.score_explanation = v.explanation;
+        }
+        if (v.kind == verdict_kind::pass && v.require_challenge) {
+            ctx.must_challenge = true;
+        }
         if (v.kind != verdict_kind::pass) {
-            spdlog::info("antispim: {} {} {} -> {} ({})", slot.impl->name(), verdict_name(v.kind),
-                         ctx.sender.full_string(), ctx.receiver.full_string(), v.reason);
+            if (v.explanation.empty()) {
+                v.explanation = ctx.score_explanation;
+            }
+            spdlog::info("antispim: {} {} {} -> {} ({}){}{}", slot.impl->name(), verdict_name(v.kind),
+                         ctx.sender.full_string(), ctx.receiver.full_string(), v.reason,
+                         v.explanation.empty() ? "" : ": ", v.explanation);
             co_return decision{std::move(v), std::string(slot.impl->name())};
         }
     }

@@ -33,6 +33,53 @@ as::verdict make(as::verdict_kind kind, std::string reason, effect_fn::fn effect
     return v;
 }
 
+// Keeps a stranger's stanza (one atomic storage operation) and answers its sender: the challenge when
+// `offer_challenge`, else nothing (the content policy's hold band: only the receiver can release it).
+effect_fn::fn hold_effect(antispim_service* svc, jid receiver, jid sender, as::challenge_settings settings,
+                          bool exists, bool online, as::contact_note* note, bool offer_challenge) {
+    return [svc, receiver, sender, sender_bare = sender.bare_string(), settings, exists, online, note,
+            offer_challenge](const stanza& held, outgoing& out) -> asio::awaitable<void> {
+        using kind = as::stranger_outcome::kind;
+        auto step = co_await svc->record_stranger_stanza(receiver, sender_bare, settings, exists, &held,
+                                                         online, note);
+        if (!step) {
+            spdlog::error("antispim: cannot hold a stanza from {} for {}: {}", sender_bare,
+                          receiver.bare_string(), step.error());
+            out.route(make_error_reply(held, "internal-server-error", error_type::wait,
+                                                       "try again later"));
+            co_return;
+        }
+        if (step->sender_full) {
+            out.route(make_error_reply(
+                held, "resource-constraint", error_type::wait,
+                as::waiting_sentence(svc->texts(stanza_lang(held)).texts, svc->speaker_for(receiver))));
+            co_return;
+        }
+        for (const auto& evicted : step->evicted) {
+            svc->send_eviction_notice(evicted, out);
+        }
+        if (step->notify_requests > 0 && !step->notice_offline) {
+            svc->send_request_notice(receiver, step->notify_requests, out);
+        }
+        switch (step->outcome.what) {
+        case kind::challenge:
+            if (offer_challenge) {
+                svc->send_challenge(receiver, sender, settings, step->state, as::challenge_feedback::none,
+                                    stanza_lang(held), out);
+            }
+            break;
+        case kind::locked_out:  // a parallel stanza used the last try first
+            svc->send_lockout(held, step->outcome.until, out);
+            break;
+        case kind::blocked:
+            out.route(make_error_reply(held, "service-unavailable"));
+            break;
+        case kind::resend:
+            break;
+        }
+    };
+}
+
 class challenge_policy final : public as::policy {
 public:
     explicit challenge_policy(antispim_service& service) : service_(service) {}
@@ -62,8 +109,9 @@ public:
             record = std::make_shared<const as::receiver_record>(std::move(*loaded));
         }
         auto settings = record->settings;
-        // A sender listed by a source trusted for "challenge" only is asked whatever the user chose.
-        if (service_.listed_for_challenge(ctx) && (!settings.enabled || settings.strangers == as::stranger_mode::allow)) {
+        // A sender listed by a source trusted for "challenge" only, or whose combined score asks for it, is asked
+        // whatever the user chose.
+        if ((ctx.must_challenge || service_.listed_for_challenge(ctx)) && (!settings.enabled || settings.strangers == as::stranger_mode::allow)) {
             settings.enabled = true;
             settings.strangers = as::stranger_mode::challenge;
         }
@@ -133,46 +181,9 @@ public:
         }
         case kind::challenge:
         case kind::resend:
-            co_return result(make(
-                as::verdict_kind::hold, outcome.what == kind::challenge ? "stranger-challenged" : "stranger-held",
-                [svc, receiver, sender, sender_bare, settings, exists, online, note](const stanza& held,
-                                                                                     outgoing& out) -> asio::awaitable<void> {
-                    auto step = co_await svc->record_stranger_stanza(receiver, sender_bare, settings, exists, &held,
-                                                                     online, note);
-                    if (!step) {
-                        spdlog::error("antispim: cannot hold a stanza from {} for {}: {}", sender_bare,
-                                      receiver.bare_string(), step.error());
-                        out.route(make_error_reply(held, "internal-server-error", error_type::wait,
-                                                                   "try again later"));
-                        co_return;
-                    }
-                    if (step->sender_full) {
-                        out.route(make_error_reply(
-                            held, "resource-constraint", error_type::wait,
-                            as::waiting_sentence(svc->texts(stanza_lang(held)).texts, svc->speaker_for(receiver))));
-                        co_return;
-                    }
-                    for (const auto& evicted : step->evicted) {
-                        svc->send_eviction_notice(evicted, out);
-                    }
-                    if (step->notify_requests > 0 && !step->notice_offline) {
-                        svc->send_request_notice(receiver, step->notify_requests, out);
-                    }
-                    switch (step->outcome.what) {
-                    case kind::challenge:
-                        svc->send_challenge(receiver, sender, settings, step->state,
-                                                     as::challenge_feedback::none, stanza_lang(held), out);
-                        break;
-                    case kind::locked_out:  // a parallel stanza used the last try first
-                        svc->send_lockout(held, step->outcome.until, out);
-                        break;
-                    case kind::blocked:
-                        out.route(make_error_reply(held, "service-unavailable"));
-                        break;
-                    case kind::resend:
-                        break;
-                    }
-                }));
+            co_return result(make(as::verdict_kind::hold,
+                                  outcome.what == kind::challenge ? "stranger-challenged" : "stranger-held",
+                                  hold_effect(svc, receiver, sender, settings, exists, online, note, true)));
         }
         co_return result(as::verdict::pass());
     }
@@ -182,6 +193,28 @@ private:
 };
 
 }  // namespace
+
+asio::awaitable<hush::expected<as::verdict, as::policy_failure>> antispim_service::hold_quietly(
+    const as::spim_context& ctx) {
+    using result = hush::expected<as::verdict, as::policy_failure>;
+    const jid receiver = ctx.receiver.bare();
+    std::shared_ptr<const as::receiver_record> record = ctx.record;
+    if (!record) {
+        auto loaded = co_await load_record(receiver, ctx.sender.bare_string());
+        if (!loaded) {
+            co_return hush::unexpected<as::policy_failure>(as::policy_failure{loaded.error()});
+        }
+        record = std::make_shared<const as::receiver_record>(std::move(*loaded));
+    }
+    // Held like a challenged stranger's stanza (the same caps, expiry and message requests), whatever the receiver
+    // lets through; a missing account's the same way, in memory.
+    auto settings = record->settings;
+    settings.enabled = true;
+    settings.strangers = as::stranger_mode::challenge;
+    co_return result(make(as::verdict_kind::hold, "content-hold",
+                          hold_effect(this, receiver, ctx.sender, settings, record->account_exists,
+                                      ctx.receiver_online, ctx.sender_note, false)));
+}
 
 std::unique_ptr<as::policy> antispim_service::make_challenge_policy() {
     return std::make_unique<challenge_policy>(*this);

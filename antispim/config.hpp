@@ -137,6 +137,38 @@ struct antispim_config {
         std::size_t new_suspend_at = 30;
     } outbound;
 
+    // Content scoring ([antispim.content], the "content" policy): what a stranger's message says, scored by a
+    // SpamAssassin spamd, the built-in Bayes classifier and URL/domain lists.
+    struct content_options {
+        std::string spamd;  // "host:port"; empty: no spamd
+        std::chrono::milliseconds spamd_timeout{3000};  // connecting, sending and answering, together
+        std::string spamd_fail = "pass";  // spamd down, slow or busy: "pass" (no content score) or "hold"
+        std::size_t spamd_connections = 4;  // checks at once; more are not made (the fail mode applies)
+        double spamd_weight = 1.0;          // points per point of spamd's score
+        bool bayes = true;
+        std::size_t bayes_min_messages = 20;  // of each class before it scores
+        std::size_t bayes_max_tokens = 200000;
+        double bayes_weight = 12.0;  // points at a spam probability of 1 (and minus them at 0)
+        std::vector<std::string> url_lists;  // files: one domain or URL per line
+        double url_weight = 10.0;            // points per listed domain linked
+        bool local_first_contacts = false;   // judge local senders' first contacts too (not only strangers)
+    } content;
+
+    // The combined score ([antispim.score]): the content policy adds what the other defences know of the sender to
+    // the content's points, and the sum decides. Below challenge_at: no objection (the receiver's own challenge
+    // settings apply); from challenge_at: the sender is challenged even if the receiver lets strangers through;
+    // from hold_at: held as a message request with no challenge to answer (only the receiver can release it);
+    // from reject_at: refused.
+    struct score_options {
+        double challenge_at = 5.0;
+        double hold_at = 10.0;
+        double reject_at = 20.0;
+        double listed = 3.0;       // a server-wide entry challenges or greylists the sender or its network
+        double reputation = 3.0;   // challenges hold evidence against the sender's service or network
+        double behaviour = 4.0;    // at the DoS limit of distinct receivers (less, in proportion, below it)
+        double new_account = 2.0;  // a local sender younger than [antispim.outbound] new_account_hours
+    } score;
+
     // What /blocklist.xml publishes ([antispim.publish]).
     struct publish_options {
         // Entry sources: "admin", "dos", "consensus", "reports", "imports".

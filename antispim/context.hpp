@@ -55,6 +55,10 @@ struct spim_context {
     // A local sender's deferred note (see contact_note), for the atomic decision to store; null when none. It
     // lives as long as the routing of the stanza, so only for what runs within it (a verdict's effect).
     contact_note* sender_note = nullptr;
+    // Set by the chain from an enforced content policy's passing verdict, for the policies after it: the score asks
+    // for a challenge, and why (copied into whatever verdict decides).
+    mutable bool must_challenge = false;
+    mutable std::string score_explanation;
     origin_kind origin = origin_kind::local_session;
     std::string origin_domain;  // the authenticated domain the stanza arrived from
     std::string peer_address;   // IP address of the connection it arrived on

@@ -166,6 +166,21 @@ std::size_t dos_detector::record(const std::string& key, const std::string& rece
     return distinct.size();
 }
 
+std::size_t dos_detector::reached(const std::string& key, std::chrono::steady_clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    const auto* seen = seen_.peek(key);
+    if (seen == nullptr) {
+        return 0;
+    }
+    std::set<std::string_view> distinct;
+    for (const auto& [at, who] : *seen) {
+        if (now - at <= limits_.window) {
+            distinct.insert(who);
+        }
+    }
+    return distinct.size();
+}
+
 bool dos_detector::greylisted(std::string_view peer_address) const {
     // A range already greylisted or blocked needs no second entry; one that is only challenged does.
     const auto* entry = blocklist_.current()->match_address(peer_address, unix_now());

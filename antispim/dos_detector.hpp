@@ -44,6 +44,10 @@ public:
     // the window (bounded memory: old contacts fall out of the window).
     std::size_t record(const std::string& key, const std::string& receiver, std::chrono::steady_clock::time_point now);
 
+    // The distinct receivers `key` reached within the window, without counting anything (the combined score's
+    // "behaviour" part reads what the dos policy counted).
+    std::size_t reached(const std::string& key, std::chrono::steady_clock::time_point now);
+
     const antispim_config::dos_limits& limits() const { return limits_; }
 
     // What a crossing does: block a sender or a service, greylist a network, or both.

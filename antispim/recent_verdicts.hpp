@@ -19,6 +19,7 @@ struct verdict_record {
     std::string sender;     // bare JIDs
     std::string receiver;
     std::string stanza;  // message, presence or iq
+    std::string explanation;  // the combined score's parts, when one was taken
 };
 
 class recent_verdicts {

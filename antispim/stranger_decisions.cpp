@@ -285,6 +285,20 @@ asio::awaitable<as::answer_outcome> antispim_service::answer(const jid& r, const
     co_return outcome;
 }
 
+bool antispim_service::evidence_against(const jid& sender, std::string_view peer_address) {
+    if (evidence_ == nullptr || is_local_(sender.domain())) {
+        return false;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::string> keys{"domain:" + sender.domain()};
+    if (const auto network = as::network_of(peer_address, 24, 48); !network.empty()) {
+        keys.push_back("ip:" + network);
+    }
+    return std::any_of(keys.begin(), keys.end(), [&](const std::string& key) {
+        return as::challenge_evidence::abusive(evidence_->of(key, now), cfg_.dos.evidence_senders);
+    });
+}
+
 antispim_service::suspect antispim_service::suspect_of(const jid& sender, std::string_view peer_address) {
     if (evidence_ == nullptr || cfg_.dos.suspect_tries == 0 || is_local_(sender.domain())) {
         return {};

@@ -235,7 +235,8 @@ void antispim_service::send_approval(const jid& r, const jid& sender,
     out.unfiltered(std::move(m));
 }
 
-asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const std::string& sender_bare, outgoing& out) {
+asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const std::string& sender_bare, outgoing& out,
+                                                           std::vector<std::string>* texts) {
     auto take = [d = r.domain(), u = r.node(), sender_bare, now = unix_seconds(as::clock_type::now()),
                  expiry = held_expiry_seconds()](storage::store& st) {
         return docs::take_held(st, d, u, sender_bare, now, expiry);
@@ -253,6 +254,9 @@ asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const 
             continue;
         }
         if (original.kind() == stanza_kind::message) {
+            if (texts != nullptr) {
+                texts->emplace_back(original.element().child_value("body"));
+            }
             // XEP-0203: when it really arrived.
             auto delay = original.element().append_child("delay");
             delay.append_attribute("xmlns").set_value(ns::delay.data());

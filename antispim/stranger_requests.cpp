@@ -63,11 +63,18 @@ asio::awaitable<hush::expected<std::size_t, std::string>> antispim_service::reso
         if (auto approved = co_await store_.run(std::move(approve)); !approved) {
             co_return hush::unexpected<std::string>(approved.error().message);
         }
-        co_return co_await deliver_held(user, sender_bare, out);
+        std::vector<std::string> texts;
+        const std::size_t delivered = co_await deliver_held(user, sender_bare, out, &texts);
+        for (auto& text : texts) {
+            if (learner_) {
+                learner_(false, std::move(text));  // its receiver read it and let it in
+            }
+        }
+        co_return delivered;
     }
     auto take = [d = user.domain(), u = user.node(), sender_bare, now = unix_seconds(as::clock_type::now()),
                  expiry = held_expiry_seconds(), block = action == request_action::report](storage::store& s)
-        -> storage::result<std::size_t> {
+        -> storage::result<std::vector<std::string>> {
         auto held = docs::take_held(s, d, u, sender_bare, now, expiry);
         if (!held) {
             return hush::unexpected<storage::error>(held.error());
@@ -79,15 +86,26 @@ asio::awaitable<hush::expected<std::size_t, std::string>> antispim_service::reso
                 return hush::unexpected<storage::error>(stored.error());
             }
         }
-        return held->size();
+        std::vector<std::string> xml;
+        for (auto& item : *held) {
+            xml.push_back(std::move(item.xml));
+        }
+        return xml;
     };
-    auto taken = co_await store_.run(std::move(take));
-    if (!taken) {
-        co_return hush::unexpected<std::string>(taken.error().message);
+    auto taken_xml = co_await store_.run(std::move(take));
+    if (!taken_xml) {
+        co_return hush::unexpected<std::string>(taken_xml.error().message);
     }
+    // Its receiver read it and refused it: spam, for the content filter.
+    for (const auto& xml : *taken_xml) {
+        if (const stanza held = stanza::parse(xml); learner_ && held.valid() && held.kind() == stanza_kind::message) {
+            learner_(true, held.element().child_value("body"));
+        }
+    }
+    const std::size_t count = taken_xml->size();
     spdlog::info("antispim: {} {} the message request of {} ({} held stanza(s) discarded)", user.bare_string(),
-                 action == request_action::report ? "reported" : "rejected", sender_bare, *taken);
-    if (action == request_action::report && *taken > 0) {
+                 action == request_action::report ? "reported" : "rejected", sender_bare, count);
+    if (action == request_action::report && count > 0) {
         // Its receiver read what it sent and called it spam: evidence about its service. Only for a sender that
         // wrote: reporting names nobody wrote with would let one account make any service suspect.
         judged_spam(sender_bare);
@@ -96,12 +114,12 @@ asio::awaitable<hush::expected<std::size_t, std::string>> antispim_service::reso
         if (auto reported = jid::parse(sender_bare)) {
             spam_report_payload report;
             report.reason = std::string(reporting_spam);
-            report.texts.push_back({"en", "reported from the message requests (" + std::to_string(*taken) +
+            report.texts.push_back({"en", "reported from the message requests (" + std::to_string(count) +
                                               " held stanza(s))"});
             co_await consensus_->report(user, *reported, report, out);
         }
     }
-    co_return *taken;
+    co_return count;
 }
 
 // ---- iq: settings and form answers --------------------------------------------------------------------------------

@@ -56,13 +56,14 @@ constexpr auto answer_window = std::chrono::minutes{10};
 antispim_service::antispim_service(const antispim_config& cfg, storage::async_store& store,
                                    std::function<bool(std::string_view)> is_local, consensus* consensus,
                                    std::function<bool(const antispim::spim_context&)> challenge_listing,
-                                   as::challenge_evidence* evidence)
+                                   as::challenge_evidence* evidence, content_learner learner)
     : cfg_(cfg),
       store_(store),
       is_local_(std::move(is_local)),
       consensus_(consensus),
       evidence_(evidence),
       challenge_listing_(std::move(challenge_listing)),
+      learner_(std::move(learner)),
       engine_(random_seed()) {
     phantom_key_ = sasl::random_hex(32);
     phantom_key_id_ = phantom_key_.substr(0, 12);  // same length as a real key id
@@ -412,6 +413,11 @@ asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& fro
         }
     }
     // Written (again) once per sweep interval at most: a note's age is how long it has not been used.
+    if (learner_ && s.kind() == stanza_kind::message && to.has_node()) {
+        // What people write to someone new is what the content filter must let through (ham), at most once per
+        // pair and sweep interval, as the note below.
+        learner_(false, s.element().child_value("body"));
+    }
     as::contact_note note{from.domain(), from.node(), target, true};
     if (defer != nullptr) {
         *defer = std::move(note);

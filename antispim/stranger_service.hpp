@@ -41,9 +41,13 @@ public:
     // Nothing here sends: what it wants sent (challenges, approvals, released stanzas, notices) goes into the
     // `outgoing` of the call, which the router carries out.
     // `evidence`, when set, records how remote senders' challenges end (the DoS detector reads it).
+    // `learner`, when set, is told what users judged (the content policy's Bayes learns from it): the texts of
+    // rejected and reported message requests (spam), of released ones and of users' first messages to a new
+    // contact (ham). It must not block: it queues the lesson.
+    using content_learner = std::function<void(bool spam, std::string text)>;
     antispim_service(const antispim_config& cfg, storage::async_store& store, std::function<bool(std::string_view)> is_local,
                      consensus* consensus, std::function<bool(const antispim::spim_context&)> challenge_listing,
-                     antispim::challenge_evidence* evidence = nullptr);
+                     antispim::challenge_evidence* evidence = nullptr, content_learner learner = {});
     bool listed_for_challenge(const antispim::spim_context& ctx) const {
         return challenge_listing_ && challenge_listing_(ctx);
     }
@@ -65,6 +69,10 @@ public:
 
     // The "challenge" policy for the chain.
     std::unique_ptr<antispim::policy> make_challenge_policy();
+    // The content policy's hold band: the stanza is kept as a message request (in the effect, one atomic storage
+    // operation) and no challenge is sent, so only the receiver can release it.
+    boost::asio::awaitable<hush::expected<antispim::verdict, antispim::policy_failure>> hold_quietly(
+        const antispim::spim_context& ctx);
 
     // server_handlers extension: <challenge/> inside jabber:iq:privacy (the owner's settings) and XEP-0158
     // answers (an iq set with <captcha/> to a user's bare JID).
@@ -141,8 +149,9 @@ public:
                                                const antispim::receiver_record& record, std::string_view lang,
                                                outgoing& out);
     // Every held stanza of the sender to the receiver, delay-stamped; returns how many.
+    // `texts`, when set, gets the bodies of the messages delivered.
     boost::asio::awaitable<std::size_t> deliver_held(const jid& receiver_bare, const std::string& sender_bare,
-                                                     outgoing& out);
+                                                     outgoing& out, std::vector<std::string>* texts = nullptr);
     std::int64_t held_expiry_seconds() const;
     // The question as a chat message every client shows (after the feedback on the last answer, if any), then the
     // XEP-0158 form in a body-less message of its own (some clients drop any message carrying a captcha form).
@@ -177,6 +186,9 @@ public:
         antispim::challenge_evidence::tally tally;
     };
     suspect suspect_of(const jid& sender, std::string_view peer_address);
+    // Whether challenges hold evidence against the sender's service or network, whatever is done about it (the
+    // content policy's "reputation" part).
+    bool evidence_against(const jid& sender, std::string_view peer_address);
     // A remote sender its receiver judged spam (reported from the message requests, or blocked after it passed the
     // challenge): evidence against its service, as a lockout is.
     void judged_spam(const std::string& sender_bare);
@@ -195,6 +207,7 @@ private:
     consensus* const consensus_;
     antispim::challenge_evidence* const evidence_;
     std::function<bool(const antispim::spim_context&)> challenge_listing_;
+    content_learner learner_;
     std::mutex engine_mutex_;
     antispim::challenge_engine engine_;
     // Challenge state for addresses without an account (kept in memory, bounded): the same answers as for an

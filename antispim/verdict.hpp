@@ -41,6 +41,12 @@ struct verdict {
     std::string error_text;       // optional text for the sender
     std::string error_payload;    // optional application element (XML) inside the <error/>: <retry-after/>
     std::shared_ptr<verdict_effect> effect;  // see verdict_effect; only a deciding (non-pass) verdict's runs
+    // The parts of the combined score behind it ("score 12.0 = spamd 9.0 [GTUBE] + bayes 3.0"); empty when no
+    // score was taken. Shown in the log, /api/verdicts and the admin page.
+    std::string explanation;
+    // A passing verdict of the content policy whose score asks for a challenge even where the receiver lets
+    // strangers through: the challenge policy after it obliges (not in dry-run).
+    bool require_challenge = false;
 
     static verdict pass() { return {}; }
 };

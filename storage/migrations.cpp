@@ -202,6 +202,20 @@ CREATE INDEX documents_by_age ON documents (updated_at);
 ALTER TABLE server_blocklist ADD COLUMN trust {key} NOT NULL DEFAULT 'block';
 ALTER TABLE spam_votes ADD COLUMN weight {int64} NOT NULL DEFAULT 100;
 )sql"},
+    // Content scoring (issue 17): the built-in Bayes classifier's counts. Tokens are keyed hashes, never words.
+    migration{8, "content model",
+              R"sql(
+CREATE TABLE content_tokens (
+    token {int64} NOT NULL PRIMARY KEY,
+    spam {int64} NOT NULL,
+    ham {int64} NOT NULL,
+    seen_at {int64} NOT NULL
+);
+CREATE TABLE content_totals (
+    class {key} NOT NULL PRIMARY KEY,
+    messages {int64} NOT NULL
+);
+)sql"},
 };
 
 // The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.

@@ -73,6 +73,19 @@ struct spam_vote_tally {
     std::int64_t domain_weight = 0;   // the voters against any sender of the domain
 };
 
+// The content policy's Bayes model as stored: how many messages of each class it learnt from, and per token (a
+// keyed 64-bit hash of the word, never the word) how many of those messages had it.
+struct content_token {
+    std::int64_t token = 0;
+    std::int64_t spam = 0;
+    std::int64_t ham = 0;
+};
+struct content_model {
+    std::int64_t spam_messages = 0;
+    std::int64_t ham_messages = 0;
+    std::vector<content_token> tokens;
+};
+
 // An XEP-0377 spam or abuse report, as the reporting user sent it.
 struct spam_report {
     std::int64_t id = 0;  // assigned when stored

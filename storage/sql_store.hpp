@@ -113,6 +113,10 @@ public:
     result<void> put_spam_vote(const spam_vote& vote) override;
     result<spam_vote_tally> tally_spam_votes(const std::string& sender, const std::string& domain,
                                              std::int64_t since) override;
+    result<content_model> load_content_model(std::size_t max_tokens) override;
+    result<void> train_content(bool spam, const std::vector<std::int64_t>& tokens, std::int64_t now,
+                               std::size_t max_tokens) override;
+    result<void> reset_content() override;
     result<std::int64_t> add_spam_report(const spam_report& report) override;
     result<std::vector<spam_report>> list_spam_reports(std::size_t limit) override;
     result<void> put_account_flag(const account_flag& flag) override;

@@ -195,6 +195,14 @@ public:
     virtual result<spam_vote_tally> tally_spam_votes(const std::string& sender, const std::string& domain,
                                                      std::int64_t since) = 0;
 
+    // The content policy's Bayes model. load gives the totals and at most `max_tokens` tokens (the most seen
+    // first). train adds one message of a class (its distinct tokens) in one transaction, then, when more than
+    // `max_tokens` are stored, forgets the least seen (oldest first among equals). reset forgets everything.
+    virtual result<content_model> load_content_model(std::size_t max_tokens) = 0;
+    virtual result<void> train_content(bool spam, const std::vector<std::int64_t>& tokens, std::int64_t now,
+                                       std::size_t max_tokens) = 0;
+    virtual result<void> reset_content() = 0;
+
     // XEP-0377 reports. add returns the new report's id; list gives the newest `limit` first.
     virtual result<std::int64_t> add_spam_report(const spam_report& report) = 0;
     virtual result<std::vector<spam_report>> list_spam_reports(std::size_t limit) = 0;

@@ -12,6 +12,7 @@
 #include "server/im/accounts.hpp"
 #include "server/config/config.hpp"
 #include "server/app/hushctl_antispim.hpp"
+#include "server/app/hushctl_content.hpp"
 #include "server/app/hushctl_defences.hpp"
 #include "storage/store.hpp"
 
@@ -25,8 +26,8 @@ int usage(FILE* out) {
                  "  passwd JID [PASSWORD]    change an account's password\n"
                  "  deluser JID              delete an account\n"
                  "  users [DOMAIN]           list accounts\n"
-                 "%s%s",
-                 hush::antispim_usage, hush::defences_usage);
+                 "%s%s%s",
+                 hush::antispim_usage, hush::defences_usage, hush::content_usage);
     return 2;
 }
 
@@ -115,6 +116,10 @@ int main(int argc, char** argv) {
     if (command == "reports" || command == "account" ||
         (command == "blocklist" && args.size() > 1 && args[1] == "import")) {
         const int status = hush::run_defences_command(*cfg, *store, args);
+        return status == 2 ? usage(stderr) : status;
+    }
+    if (command == "content") {
+        const int status = hush::run_content_command(*cfg, *store, args);
         return status == 2 ? usage(stderr) : status;
     }
     if (command == "challenge" || command == "requests" || command == "blocklist" || command == "token") {

@@ -86,7 +86,26 @@ server::server(config cfg)
         [list = blocklist_.get()](const antispim::spim_context& ctx) {
             return list->listed_for_challenge(ctx.sender, ctx.peer_address);
         },
-        evidence_.get());
+        evidence_.get(), [this](bool spam, std::string text) { content_->learn_later(spam, std::move(text)); });
+    content_ = std::make_unique<antispim::content_service>(
+        cfg_.antispim, *store_, server_secret_,
+        [this](const antispim::spim_context& ctx) -> asio::awaitable<antispim::sender_signals> {
+            antispim::sender_signals signals;
+            signals.listed = blocklist_->listed_mildly(ctx.sender, ctx.peer_address);
+            signals.suspect = antispim_->evidence_against(ctx.sender, ctx.peer_address);
+            signals.reached = dos_->reached("jid:" + ctx.sender.bare_string(), std::chrono::steady_clock::now());
+            if (ctx.origin == antispim::origin_kind::local_session && cfg_.antispim.score.new_account > 0) {
+                auto created = [d = ctx.sender.domain(), u = ctx.sender.node()](storage::store& s) {
+                    return s.account_created_at(d, u);
+                };
+                if (auto at = co_await store_->read(std::move(created)); at && *at) {
+                    const auto young = std::chrono::duration_cast<std::chrono::seconds>(cfg_.antispim.outbound.new_account);
+                    signals.new_account = unix_now() - **at < young.count();
+                }
+            }
+            co_return signals;
+        },
+        [this](const antispim::spim_context& ctx) { return antispim_->hold_quietly(ctx); }, loops_.front()->get_executor());
     rtbl_ = std::make_unique<rtbl_service>(cfg_.antispim, cfg_.hosts.front(), *blocklist_);
     outbound_ = std::make_unique<outbound_guard>(cfg_.antispim, *store_, *admins_, *antispim_,
                                                  outbound_guard::default_max_accounts,
@@ -98,7 +117,8 @@ server::server(config cfg)
                                      {"blocklist", [this] { return blocklist_->make_policy(); }},
                                      {"dos", [this] { return dos_->make_policy(); }},
                                      {"greylist", [this] { return greylist_->make_policy(); }},
-                                     {"rate", [this] { return rate_->make_policy(); }}});
+                                     {"rate", [this] { return rate_->make_policy(); }},
+                                     {"content", [this] { return content_->make_policy(); }}});
     antispim_commands_ = std::make_unique<antispim_commands>(*antispim_, is_local);
 
     // The IM services and the iq handlers (server/im).
@@ -188,6 +208,8 @@ int server::run() {
             if (signo == SIGHUP) {
                 // One-shot: a failure is logged, and the periodic reload below tries again.
                 spawn_supervised(loops_.front()->get_executor(), "blocklist reload on SIGHUP", blocklist_->reload());
+                spawn_supervised(loops_.front()->get_executor(), "content model and URL lists reload on SIGHUP",
+                                 content_->reload());
                 const auto err = tls_->reload();
                 if (err.empty()) {
                     spdlog::info("SIGHUP: TLS certificate reloaded");
@@ -229,6 +251,22 @@ int server::run() {
                     break;
                 }
                 co_await blocklist_->reload();
+            }
+        },
+        keep_going);
+    // The content policy's Bayes model, read at start and again every few minutes (hushctl content train writes
+    // to storage, not to hushd), and its URL lists on SIGHUP.
+    spawn_supervised_loop(
+        loops_.front()->get_executor(), "content model reload",
+        [this]() -> asio::awaitable<void> {
+            asio::steady_timer timer(*loops_.front());
+            while (!stopping_) {
+                co_await content_->reload(false);
+                timer.expires_after(std::chrono::minutes(5));
+                auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                if (ec || stopping_) {
+                    break;
+                }
             }
         },
         keep_going);

@@ -11,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "antispim/chain.hpp"
+#include "antispim/content_service.hpp"
 #include "antispim/state_metrics.hpp"
 #include "server/im/accounts.hpp"
 #include "server/im/antispim_commands.hpp"
@@ -77,6 +78,7 @@ private:
     std::unique_ptr<dos_detector> dos_;
     std::unique_ptr<consensus> consensus_;
     std::unique_ptr<antispim_service> antispim_;
+    std::unique_ptr<antispim::content_service> content_;
     std::unique_ptr<rtbl_service> rtbl_;
     std::unique_ptr<outbound_guard> outbound_;
     std::unique_ptr<rate_limiter> rate_;

@@ -75,7 +75,7 @@ public:
         load_limits(root, c);
         load_sasl(root, c);
         load_storage(root, c);
-        load_antispim(*this, root, c);
+        load_antispim(*this, root, c, dir_);
         c.antispim.offline_quota = c.limits.max_offline_messages;  // for the notices the layer keeps offline
         load_registration(root, c);
         load_s2s(root, c);

@@ -16,7 +16,8 @@
 namespace hush::config_detail {
 namespace {
 
-constexpr std::array<std::string_view, 6> known_policies{"pass", "blocklist", "dos", "greylist", "rate", "challenge"};
+constexpr std::array<std::string_view, 7> known_policies{"pass", "blocklist", "dos", "greylist", "rate", "content",
+                                                         "challenge"};
 constexpr std::array<std::string_view, 3> stranger_modes{"challenge", "allow", "drop"};  // as antispim::stranger_mode
 constexpr std::array<std::string_view, 2> challenge_kinds{"code", "question"};  // as antispim::challenge_kind
 constexpr std::array<std::string_view, 3> trust_levels{"block", "greylist", "challenge"};
@@ -37,7 +38,7 @@ public:
                        "max_held_bytes_per_receiver", "max_held_total", "state_expiry_days", "contact_expiry_days",
                        "sweep_interval_seconds",
                        "challenge", "texts", "import", "rtbl", "dos", "greylist", "rate", "consensus", "outbound",
-                       "publish"});
+                       "publish", "content", "score"});
         antispim_config& a = c.antispim;
         r_.read_bool(*t, "antispim", "trust_local_users", a.trust_local_users);
         read_hours(*t, "antispim", "trusted_after_hours", a.trusted_after, 0);
@@ -523,6 +524,11 @@ private:
 
 }  // namespace
 
-void load_antispim(toml_reader& reader, const toml::table& root, config& c) { antispim_loader(reader).load(root, c); }
+void load_antispim(toml_reader& reader, const toml::table& root, config& c, const std::filesystem::path& dir) {
+    antispim_loader(reader).load(root, c);
+    if (const toml::table* t = reader.ok() ? reader.section(root, "antispim") : nullptr) {
+        load_content(reader, *t, c.antispim, dir);
+    }
+}
 
 }  // namespace hush::config_detail

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstdio>
 
 namespace hush::config_detail {
 namespace {
@@ -189,6 +190,27 @@ const toml::node* toml_reader::read_path(const toml::table& t, std::string_view 
         return node;
     }
     out = resolve(base, text);
+    return node;
+}
+
+const toml::node* toml_reader::read_number(const toml::table& t, std::string_view prefix, std::string_view key,
+                                           double& out, double min, double max) {
+    const toml::node* node = t.get(key);
+    if (!node) {
+        return nullptr;
+    }
+    std::optional<double> value = node->value<double>();  // integers convert too
+    if (!value || !(node->is_floating_point() || node->is_integer())) {
+        fail_type(*node, join(prefix, key), "a number");
+        return nullptr;
+    }
+    if (*value < min || *value > max) {
+        char text[96];
+        std::snprintf(text, sizeof text, "must be between %g and %g (got %g)", min, max, *value);
+        fail(node->source(), join(prefix, key), text);
+        return nullptr;
+    }
+    out = *value;
     return node;
 }
 

@@ -63,6 +63,9 @@ public:
     const toml::node* read_bool(const toml::table& t, std::string_view prefix, std::string_view key, bool& out);
     const toml::node* read_string(const toml::table& t, std::string_view prefix, std::string_view key,
                                   std::string& out);
+    // A number (integer or float) within [min, max].
+    const toml::node* read_number(const toml::table& t, std::string_view prefix, std::string_view key, double& out,
+                                  double min, double max);
     // A string that must be one of `names`; returns its index.
     std::optional<std::size_t> read_choice(const toml::table& t, std::string_view prefix, std::string_view key,
                                            std::span<const std::string_view> names);

@@ -160,7 +160,7 @@ response admin_api::verdicts(const request& req) const {
     for (const auto& r : verdicts_.newest(*limit)) {
         records.push_back(json::object{{"time", r.time},     {"policy", r.policy},     {"verdict", r.verdict},
                                        {"reason", r.reason}, {"sender", r.sender},     {"receiver", r.receiver},
-                                       {"stanza", r.stanza}});
+                                       {"stanza", r.stanza}, {"explanation", r.explanation}});
     }
     return json_response(req, http::status::ok, records);
 }

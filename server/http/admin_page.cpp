@@ -57,7 +57,7 @@ std::string_view admin_page_html() {
   <section>
     <h2>Recent verdicts <button id="refresh" type="button">Refresh</button></h2>
     <table id="verdicts">
-      <thead><tr><th>Time (UTC)</th><th>Policy</th><th>Verdict</th><th>Reason</th><th>Sender</th><th>Receiver</th><th>Stanza</th></tr></thead>
+      <thead><tr><th>Time (UTC)</th><th>Policy</th><th>Verdict</th><th>Reason</th><th>Sender</th><th>Receiver</th><th>Stanza</th><th>Score</th></tr></thead>
       <tbody></tbody>
     </table>
   </section>
@@ -209,7 +209,7 @@ std::string_view admin_page_js() {
       const tr = document.createElement("tr");
       const when = new Date(v.time * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, "");
       tr.append(cell(when), cell(v.policy), cell(v.verdict), cell(v.reason), cell(v.sender), cell(v.receiver),
-                cell(v.stanza));
+                cell(v.stanza), cell(v.explanation || ""));
       return tr;
     });
     $("verdicts").tBodies[0].replaceChildren(...rows);

@@ -376,6 +376,7 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
         r.sender = ctx.sender.bare_string();
         r.receiver = to.bare_string();
         r.stanza = std::string(stanza_kind_name(kind));
+        r.explanation = d.result.explanation;
         recent_->record(std::move(r));
     }
     outgoing out;

@@ -37,7 +37,7 @@ TEST_CASE("the challenge texts commented in conf/hush.toml are the built-in defa
 
 TEST_CASE("antispim: known policies, dry_run only from the chain") {
     CHECK(load_error("[antispim]\nchain = [\"pass\", \"rbl\"]\n") ==
-          "2:18: antispim.chain[1]: unknown policy \"rbl\" (available: \"pass\", \"blocklist\", \"dos\", \"greylist\", \"rate\", \"challenge\")");
+          "2:18: antispim.chain[1]: unknown policy \"rbl\" (available: \"pass\", \"blocklist\", \"dos\", \"greylist\", \"rate\", \"content\", \"challenge\")");
     CHECK(load_error("[antispim]\nchain = [\"pass\", \"pass\"]\n") ==
           "2:18: antispim.chain[1]: policy \"pass\" is listed twice");
     CHECK(load_error("[antispim]\nchain = []\ndry_run = [\"pass\"]\n") ==
