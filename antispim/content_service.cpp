@@ -216,7 +216,14 @@ asio::awaitable<void> content_service::reload(bool lists) {
     if (cfg_.content.bayes) {
         auto load = [max = cfg_.content.bayes_max_tokens](storage::store& s) { return s.load_content_model(max); };
         if (auto model = co_await store_.run(std::move(load)); model) {
+            const auto before = bayes_.stats();
             bayes_.load(*model);
+            const auto after = bayes_.stats();
+            if (after.spam_messages != before.spam_messages || after.ham_messages != before.ham_messages) {
+                spdlog::info("antispim: content: Bayes model loaded: {} spam, {} ham message(s), {} token(s){}",
+                             after.spam_messages, after.ham_messages, after.tokens,
+                             after.trained() ? "" : " (not scoring yet)");
+            }
         } else {
             spdlog::error("antispim: content: cannot load the Bayes model: {}", model.error().message);
         }
@@ -236,6 +243,11 @@ asio::awaitable<hush::expected<verdict, policy_failure>> content_policy::evaluat
     const bool judged = ctx.stranger || (cfg.content.local_first_contacts && !ctx.contact &&
                                          ctx.origin == origin_kind::local_session);
     if (!judged || !is_first_contact(path_of(ctx.stanza))) {
+        co_return result(verdict::pass());
+    }
+    // An answer to the receiver's challenge is the challenge policy's to judge, whatever it says.
+    if (ctx.record && ctx.kind == stanza_kind::message &&
+        challenge_engine::looks_like_answer(ctx.record->state, ctx.stanza.element().child_value("body"))) {
         co_return result(verdict::pass());
     }
     const score_sheet sheet = co_await service_.score(ctx);

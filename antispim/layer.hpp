@@ -63,6 +63,9 @@ public:
                                                   antispim::contact_note* defer) = 0;
     // Stores a deferred note, if still pending.
     virtual boost::asio::awaitable<void> store_note(antispim::contact_note& note) = 0;
+    // A message between local accounts the sender is trusted for (an established account) and no contact yet:
+    // ham for the content filter (see antispim_service).
+    virtual void established_first_message(const stanza& s, const jid& from, const jid& to) { (void)s, (void)from, (void)to; }
 };
 
 // Stanzas addressed to the server itself that are not requests (iq results and errors, messages): the

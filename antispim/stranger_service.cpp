@@ -375,6 +375,19 @@ as::receiver_record antispim_service::phantom_record(const jid& r, const std::st
     return record;
 }
 
+void antispim_service::established_first_message(const stanza& s, const jid& from, const jid& to) {
+    if (!learner_ || s.kind() != stanza_kind::message || s.element().child("body").empty()) {
+        return;
+    }
+    {
+        std::lock_guard lock(engine_mutex_);
+        if (!taught_.try_emplace(from.bare_string() + " " + to.bare_string(), true).second) {
+            return;
+        }
+    }
+    learner_(false, s.element().child_value("body"));
+}
+
 asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& from, const jid& to,
                                                  as::contact_note* defer) {
     const std::string user = from.bare_string();
@@ -413,11 +426,6 @@ asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& fro
         }
     }
     // Written (again) once per sweep interval at most: a note's age is how long it has not been used.
-    if (learner_ && s.kind() == stanza_kind::message && to.has_node()) {
-        // What people write to someone new is what the content filter must let through (ham), at most once per
-        // pair and sweep interval, as the note below.
-        learner_(false, s.element().child_value("body"));
-    }
     as::contact_note note{from.domain(), from.node(), target, true};
     if (defer != nullptr) {
         *defer = std::move(note);

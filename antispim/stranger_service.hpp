@@ -42,8 +42,8 @@ public:
     // `outgoing` of the call, which the router carries out.
     // `evidence`, when set, records how remote senders' challenges end (the DoS detector reads it).
     // `learner`, when set, is told what users judged (the content policy's Bayes learns from it): the texts of
-    // rejected and reported message requests (spam), of released ones and of users' first messages to a new
-    // contact (ham). It must not block: it queues the lesson.
+    // rejected and reported message requests (spam), of released ones and of established users' first messages to
+    // someone new (ham). It must not block: it queues the lesson.
     using content_learner = std::function<void(bool spam, std::string text)>;
     antispim_service(const antispim_config& cfg, storage::async_store& store, std::function<bool(std::string_view)> is_local,
                      consensus* consensus, std::function<bool(const antispim::spim_context&)> challenge_listing,
@@ -61,6 +61,10 @@ public:
     boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to,
                                           antispim::contact_note* defer) override;
     boost::asio::awaitable<void> store_note(antispim::contact_note& note) override;
+    // An established local account (not a stranger to anyone here) wrote to someone it has no relationship with
+    // yet: what people write to someone new, and what the content filter must let through. Taught as ham once per
+    // pair (bounded).
+    void established_first_message(const stanza& s, const jid& from, const jid& to) override;
 
     // The receiver's challenge data and this sender's state in one storage operation; for a missing account the
     // same shapes from memory (server default settings, a per-process key), so answers cannot tell them apart.
@@ -223,6 +227,8 @@ private:
     // in: errors and iq results from there answer them, groupchat from there is theirs (guarded by engine_mutex_).
     antispim::bounded_map<std::string, antispim::time_point> addressed_{100000};
     antispim::bounded_map<std::string, bool> joined_{100000};
+    // Pairs whose first message taught the content filter ham (once each).
+    antispim::bounded_map<std::string, bool> taught_{100000};
     // Roster and written-first contacts ("receiver sender"), as read under a storage relations generation; only the
     // positive answer is kept, and only while the generation is unchanged (guarded by engine_mutex_).
     struct cached_contact {

@@ -367,6 +367,10 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
     ctx.receiver_online = sessions_.online(to);
     ctx.sender_note = note;
     const antispim::decision d = co_await chain_.evaluate(ctx);
+    if (relation.trusted_local && !relation.contact && origin.kind == antispim::origin_kind::local_session &&
+        kind == stanza_kind::message && d.result.kind == antispim::verdict_kind::pass) {
+        strangers_->established_first_message(s, from, to);
+    }
     if (recent_ != nullptr && d.result.kind != antispim::verdict_kind::pass) {
         verdict_record r;
         r.time = unix_now();

@@ -1,0 +1,195 @@
+"""Content scoring end to end (issue 17): a real SpamAssassin spamd started for the tests, the built-in Bayes
+classifier taught with hushctl, URL lists reloaded on SIGHUP, and every verdict's parts in /api/verdicts.
+
+The senders are local accounts that are strangers to bob (trust_local_users = false), so each message goes through
+the chain exactly as a remote stranger's does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from test_antispim import is_challenge, is_error_from
+from test_defences import call, error_of, metric, with_http
+from test_federation import free_port
+from test_im import PASSWORDS, login
+from xmpp_raw import CLIENT_NS, q
+
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+HAM = "hi bob, are we still on for lunch tomorrow?"
+
+
+@pytest.fixture(scope="module")
+def spamd():
+    """A throwaway spamd on a free loopback port (../shared/testing.md's recipe): local tests only, no Bayes of its
+    own, ready once spamc -K answers. Yields its port."""
+    if shutil.which("spamd") is None or shutil.which("spamc") is None:
+        pytest.fail("spamd and spamc are needed (Debian: apt-get install spamassassin spamc; ./dev test does)")
+    home = Path(tempfile.mkdtemp(prefix="spamd."))
+    shutil.chown(home, "nobody", "nogroup")
+    port = free_port()
+    log = open(home / "spamd.log", "w")
+    proc = subprocess.Popen(["spamd", "-L", "-x", "-4", "-i", f"127.0.0.1:{port}", "-A", "127.0.0.1",
+                             "-u", "nobody", "-g", "nogroup", "-H", str(home), "-s", "stderr", "-m", "2",
+                             "--min-children=1", "--cf=use_bayes 0", "--cf=bayes_auto_learn 0"],
+                            stdout=log, stderr=log)
+    deadline = time.monotonic() + 60
+    while subprocess.run(["spamc", "-d", "127.0.0.1", "-p", str(port), "-K"], capture_output=True).returncode != 0:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"spamd did not start:\n{(home / 'spamd.log').read_text()}")
+        time.sleep(0.1)  # polling a readiness probe, not synchronising with the system under test
+    yield port
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def content_server(hush, **content):
+    """bob and mallory on localhost, strangers to each other; the chain scores content before the challenge."""
+    server = hush(**with_http(antispim={"chain": ["content", "challenge"], "trust_local_users": False},
+                              **{"antispim.content": content}))
+    server.adduser("bob@localhost", PASSWORDS["bob"])
+    server.adduser("mallory@localhost", PASSWORDS["dave"])
+    server.adduser("carol@localhost", PASSWORDS["carol"])
+    return server
+
+
+def verdicts(server) -> list[dict]:
+    token = server.hushctl("token", "create", f"ops{time.monotonic_ns()}").stdout.strip()
+    status, body = call(server, "GET", "/api/verdicts", token)
+    assert status == 200, body
+    return json.loads(body)
+
+
+def is_request_notice(st) -> bool:
+    e = st.xml
+    return (e.tag == q(CLIENT_NS, "message") and e.get("from") == "localhost"
+            and e.findtext(q(CLIENT_NS, "subject")) == "Message requests")
+
+
+def test_spamd_refuses_gtube_and_lets_a_normal_message_go_on_to_the_challenge(hush, xmpp, spamd):
+    server = content_server(hush, spamd=f"127.0.0.1:{spamd}")
+
+    async def scenario():
+        mallory = xmpp.client("mallory@localhost/x", PASSWORDS["dave"])
+        await login(mallory, server.port("c2s"))
+        mallory.send_message("bob@localhost", f"cheap stuff {GTUBE}")
+        err = await mallory.expect_stanza(is_error_from("bob@localhost", "policy-violation"), "the content refusal")
+        assert "looks like spam" in error_of(err)[1]
+        carol = xmpp.client("carol@localhost/x", PASSWORDS["carol"])
+        await login(carol, server.port("c2s"))
+        carol.send_message("bob@localhost", HAM)
+        await carol.expect_stanza(is_challenge("bob@localhost"), "the ordinary challenge: spamd found nothing")
+
+    xmpp.run(scenario())
+    found = verdicts(server)
+    refused = [v for v in found if v["sender"] == "mallory@localhost"]
+    assert refused and refused[0]["policy"] == "content" and refused[0]["verdict"] == "reject"
+    assert "spamd 1000." in refused[0]["explanation"] and "[GTUBE" in refused[0]["explanation"], refused[0]
+    held = [v for v in found if v["sender"] == "carol@localhost"]
+    assert held and held[0]["policy"] == "challenge", held
+    # The content policy's parts travel with the challenge's verdict: spamd's score and no rule worth a point.
+    assert held[0]["explanation"].startswith("score ") and " = spamd 0." in held[0]["explanation"], held[0]
+    assert metric(server, 'hush_antispim_verdicts_total{policy="content",verdict="reject",mode="enforced"}') == 1
+
+
+def test_spamd_down_fail_mode_pass_challenges_and_hold_keeps_the_message(hush, xmpp):
+    closed = free_port()  # nothing listens there
+    passing = content_server(hush, spamd=f"127.0.0.1:{closed}", spamd_fail="pass", bayes=False)
+    holding = content_server(hush, spamd=f"127.0.0.1:{closed}", spamd_fail="hold", bayes=False)
+
+    async def scenario():
+        mallory = xmpp.client("mallory@localhost/x", PASSWORDS["dave"])
+        await login(mallory, passing.port("c2s"))
+        mallory.send_message("bob@localhost", HAM)
+        await mallory.expect_stanza(is_challenge("bob@localhost"), "fail mode pass: the usual challenge")
+        bob = xmpp.client("bob@localhost/x", PASSWORDS["bob"])
+        await login(bob, holding.port("c2s"))
+        mallory2 = xmpp.client("mallory@localhost/y", PASSWORDS["dave"])
+        await login(mallory2, holding.port("c2s"))
+        mallory2.send_message("bob@localhost", HAM)
+        await bob.expect_stanza(is_request_notice, "fail mode hold: bob hears a request waits")
+
+    xmpp.run(scenario())
+    assert "mallory@localhost\t1 held" in holding.hushctl("requests", "bob@localhost").stdout
+    v = [v for v in verdicts(holding) if v["sender"] == "mallory@localhost"][0]
+    assert (v["policy"], v["verdict"], v["reason"]) == ("content", "hold", "content-spamd-unavailable"), v
+    assert "spamd unavailable: cannot connect to spamd" in v["explanation"], v
+    assert "spamd unavailable" in [v for v in verdicts(passing) if v["sender"] == "mallory@localhost"][0]["explanation"]
+
+
+def test_bayes_taught_with_hushctl_holds_spam_without_a_challenge(hush, xmpp, tmp_path):
+    server = content_server(hush, bayes_min_messages=10)
+    spam = [f"win free bitcoin now, guaranteed profit {i}x, click https://coin{i}.win.test/r" for i in range(30)]
+    ham = [f"hi, can we move the project meeting {i} to thursday? thanks" for i in range(30)]
+    (tmp_path / "spam.txt").write_text("\n".join(spam) + "\n")
+    (tmp_path / "ham.txt").write_text("\n".join(ham) + "\n")
+    assert "scoring: not yet" in server.hushctl("content", "stats").stdout
+    assert server.hushctl("content", "train", "spam", str(tmp_path / "spam.txt")).stdout == \
+        "learnt 30 spam message(s)\n"
+    assert server.hushctl("content", "train", "ham", "-", input="\n".join(ham) + "\n\n").stdout == \
+        "learnt 30 ham message(s), skipped 1 line(s) without words\n"
+    stats = server.hushctl("content", "stats").stdout
+    assert "spam messages: 30\nham messages: 30\n" in stats and "scoring: yes" in stats
+    server.signal(signal.SIGHUP)
+
+    async def scenario():
+        await server.wait_log("Bayes model loaded: 30 spam, 30 ham")
+        bob = xmpp.client("bob@localhost/x", PASSWORDS["bob"])
+        await login(bob, server.port("c2s"))
+        mallory = xmpp.client("mallory@localhost/x", PASSWORDS["dave"])
+        await login(mallory, server.port("c2s"))
+        mallory.send_message("bob@localhost", "free bitcoin profit guaranteed, click https://coin77.win.test/r")
+        await bob.expect_stanza(is_request_notice, "the spam is held as a request")
+        carol = xmpp.client("carol@localhost/x", PASSWORDS["carol"])
+        await login(carol, server.port("c2s"))
+        carol.send_message("bob@localhost", "hi, can we move the meeting to friday? thanks")
+        await carol.expect_stanza(is_challenge("bob@localhost"), "ham goes on to the ordinary challenge")
+
+    xmpp.run(scenario())
+    held = [v for v in verdicts(server) if v["sender"] == "mallory@localhost"][0]
+    assert (held["policy"], held["reason"]) == ("content", "content-hold"), held
+    assert "bayes p=" in held["explanation"], held
+    assert server.hushctl("content", "reset").returncode == 0
+    assert "spam messages: 0" in server.hushctl("content", "stats").stdout
+
+
+def test_url_lists_are_reloaded_on_sighup(hush, xmpp, tmp_path):
+    lists = tmp_path / "urls.txt"
+    lists.write_text("# exchanged list\nother.example\n")
+    server = content_server(hush, url_lists=[str(lists)], url_weight=25.0, bayes=False)
+
+    async def scenario():
+        mallory = xmpp.client("mallory@localhost/x", PASSWORDS["dave"])
+        await login(mallory, server.port("c2s"))
+        mallory.send_message("bob@localhost", "look https://promo.bad.example/deal")
+        await mallory.expect_stanza(is_challenge("bob@localhost"), "not listed yet: the challenge")
+        lists.write_text("# exchanged list\nother.example\nbad.example\n")
+        server.signal(signal.SIGHUP)
+        await server.wait_log("URL lists loaded, 2 domain(s)")
+        carol = xmpp.client("carol@localhost/x", PASSWORDS["carol"])
+        await login(carol, server.port("c2s"))
+        carol.send_message("bob@localhost", "look https://www.bad.example/deal")
+        await carol.expect_stanza(is_error_from("bob@localhost", "policy-violation"), "listed now: refused")
+
+    xmpp.run(scenario())
+    v = [v for v in verdicts(server) if v["sender"] == "carol@localhost"][0]
+    assert v["explanation"].startswith("score 27.0 = url-list bad.example 25.0 + new-account 2.0"), v
+
+
+def test_a_broken_url_list_stops_the_start_naming_its_line(hush, tmp_path):
+    lists = tmp_path / "urls.txt"
+    lists.write_text("good.example\nnot a domain\n")
+    with pytest.raises(AssertionError) as failed:
+        hush(antispim={"chain": ["content", "challenge"]}, **{"antispim.content": {"url_lists": [str(lists)]}})
+    assert f"{lists}:2: 'not a domain' is no domain or URL" in str(failed.value)
