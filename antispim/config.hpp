@@ -15,7 +15,7 @@
 namespace hush {
 
 struct antispim_config {
-    std::vector<std::string> chain{"blocklist", "dos", "rate", "challenge"};  // ordered policy names
+    std::vector<std::string> chain{"blocklist", "dos", "rate", "content", "challenge"};  // ordered policy names
     std::vector<std::string> dry_run;             // policies that only log what they would do
     // Established accounts on this server are no strangers to each other: accounts at least trusted_after old
     // with at least trusted_min_contacts mutual (subscription both) contacts. Newer accounts are judged like
@@ -166,7 +166,8 @@ struct antispim_config {
         double listed = 3.0;       // a server-wide entry challenges or greylists the sender or its network
         double reputation = 3.0;   // challenges hold evidence against the sender's service or network
         double behaviour = 4.0;    // at the DoS limit of distinct receivers (less, in proportion, below it)
-        double new_account = 2.0;  // a local sender younger than [antispim.outbound] new_account_hours
+        double new_account = 2.0;  // a local sender younger than [antispim.outbound] new_account_hours (only with
+                                   // content.local_first_contacts: it costs a storage read)
     } score;
 
     // What /blocklist.xml publishes ([antispim.publish]).

@@ -89,22 +89,7 @@ server::server(config cfg)
         evidence_.get(), [this](bool spam, std::string text) { content_->learn_later(spam, std::move(text)); });
     content_ = std::make_unique<antispim::content_service>(
         cfg_.antispim, *store_, server_secret_,
-        [this](const antispim::spim_context& ctx) -> asio::awaitable<antispim::sender_signals> {
-            antispim::sender_signals signals;
-            signals.listed = blocklist_->listed_mildly(ctx.sender, ctx.peer_address);
-            signals.suspect = antispim_->evidence_against(ctx.sender, ctx.peer_address);
-            signals.reached = dos_->reached("jid:" + ctx.sender.bare_string(), std::chrono::steady_clock::now());
-            if (ctx.origin == antispim::origin_kind::local_session && cfg_.antispim.score.new_account > 0) {
-                auto created = [d = ctx.sender.domain(), u = ctx.sender.node()](storage::store& s) {
-                    return s.account_created_at(d, u);
-                };
-                if (auto at = co_await store_->read(std::move(created)); at && *at) {
-                    const auto young = std::chrono::duration_cast<std::chrono::seconds>(cfg_.antispim.outbound.new_account);
-                    signals.new_account = unix_now() - **at < young.count();
-                }
-            }
-            co_return signals;
-        },
+        antispim::sender_signal_source(cfg_.antispim, *store_, *blocklist_, *antispim_, *dos_),
         [this](const antispim::spim_context& ctx) { return antispim_->hold_quietly(ctx); }, loops_.front()->get_executor());
     rtbl_ = std::make_unique<rtbl_service>(cfg_.antispim, cfg_.hosts.front(), *blocklist_);
     outbound_ = std::make_unique<outbound_guard>(cfg_.antispim, *store_, *admins_, *antispim_,

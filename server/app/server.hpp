@@ -12,6 +12,7 @@
 
 #include "antispim/chain.hpp"
 #include "antispim/content_service.hpp"
+#include "antispim/content_signals.hpp"
 #include "antispim/state_metrics.hpp"
 #include "server/im/accounts.hpp"
 #include "server/im/antispim_commands.hpp"

@@ -151,9 +151,10 @@ def test_admin_page_in_a_real_browser(hush, xmpp, browser):
     assert status == 401  # the API still wants the token; the page sends it
     browser.find_element(By.ID, "refresh").click()
     wait.until(lambda d: len(rows(d, "#verdicts")) == 1)
-    when, policy, verdict, reason, sender, receiver, stanza = rows(browser, "#verdicts")[0]
+    when, policy, verdict, reason, sender, receiver, stanza, score = rows(browser, "#verdicts")[0]
     assert (policy, verdict, reason, sender, receiver, stanza) == \
         ("blocklist", "reject", "blocked-jid:mallory@localhost", "mallory@localhost", "bob@localhost", "message")
+    assert score == ""  # the blocklist decided before the content policy scored anything
     assert when[:2] == "20"
 
     # Remove with the row's button: gone from the table and from the published list.

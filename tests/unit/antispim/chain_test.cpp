@@ -111,7 +111,7 @@ TEST_CASE("a failing policy whose failure verdict is pass lets the stanza throug
 
 TEST_CASE("build from config: built-in policies, and those the server supplies through factories") {
     antispim_config cfg;
-    CHECK(cfg.chain == std::vector<std::string>{"blocklist", "dos", "rate", "challenge"});  // the server's factories
+    CHECK(cfg.chain == std::vector<std::string>{"blocklist", "dos", "rate", "content", "challenge"});  // the server's
     CHECK_THROWS(chain::build(cfg));
     int made = 0;
     auto make = [&made] {
@@ -119,10 +119,10 @@ TEST_CASE("build from config: built-in policies, and those the server supplies t
         return std::unique_ptr<policy>(std::make_unique<pass_policy>());
     };
     const std::map<std::string, chain::policy_factory> factories{{"challenge", make}, {"blocklist", make}, {"dos", make},
-                                                                 {"rate", make}};
+                                                                 {"rate", make}, {"content", make}};
     auto ch = chain::build(cfg, factories);
-    REQUIRE(ch->size() == 4);
-    CHECK(made == 4);
+    REQUIRE(ch->size() == 5);
+    CHECK(made == 5);
     cfg.chain = {"pass"};
     ch = chain::build(cfg);
     CHECK(ch->policy_names() == std::vector<std::string>{"pass"});

@@ -240,3 +240,26 @@ TEST_CASE("antispim rtbl sources") {
     CHECK(load_error("[[antispim.rtbl]]\nservice = \"x.test\"\nnodes = [\"muc_bans_sha256\"]\n")
               .starts_with("3:10: antispim.rtbl[0].nodes[0]: \"muc_bans_sha256\" is not a node Hush reads"));
 }
+
+TEST_CASE("antispim.content and antispim.score: values, relative list paths, errors with line and key") {
+    const config c = load_ok("[antispim.content]\nspamd = \"127.0.0.1:7830\"\nspamd_timeout_ms = 500\n"
+                             "spamd_fail = \"hold\"\nspamd_weight = 2\nurl_lists = [\"lists/a.txt\"]\n"
+                             "[antispim.score]\nchallenge_at = 4.5\nhold_at = 9\nreject_at = 30\nlisted = 0\n");
+    CHECK(c.antispim.content.spamd == "127.0.0.1:7830");
+    CHECK(c.antispim.content.spamd_timeout == std::chrono::milliseconds{500});
+    CHECK(c.antispim.content.spamd_fail == "hold");
+    CHECK(c.antispim.content.spamd_weight == 2.0);  // an integer is a number too
+    CHECK(c.antispim.content.url_lists == std::vector<std::string>{(test_dir() / "conf" / "lists" / "a.txt").string()});
+    CHECK(c.antispim.score.challenge_at == 4.5);
+    CHECK(c.antispim.score.reject_at == 30.0);
+    CHECK(c.antispim.score.listed == 0.0);
+    CHECK(load_error("[antispim.content]\nspamd = \"localhost\"\n") ==
+          "2:9: antispim.content.spamd: must be \"host:port\" (\"127.0.0.1:783\", \"[::1]:783\"), or \"\" for no spamd");
+    CHECK(load_error("[antispim.content]\nspamd_fail = \"drop\"\n").starts_with("2:14: antispim.content.spamd_fail: "));
+    CHECK(load_error("[antispim.content]\nbayes_weight = \"high\"\n").starts_with("2:16: antispim.content.bayes_weight: "));
+    CHECK(load_error("[antispim.content]\nurl_weight = -1\n") ==
+          "2:14: antispim.content.url_weight: must be between 0 and 1000 (got -1)");
+    CHECK(load_error("[antispim.score]\nhold_at = 30\n") ==
+          "2:11: antispim.score.hold_at: must keep challenge_at <= hold_at <= reject_at");
+    CHECK(load_error("[antispim.content]\nspamd_host = \"x\"\n").starts_with("2:1: antispim.content.spamd_host: unknown key"));
+}

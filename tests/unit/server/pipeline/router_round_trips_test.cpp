@@ -14,6 +14,7 @@
 
 #include "antispim/blocklist_service.hpp"
 #include "antispim/chain.hpp"
+#include "antispim/content_signals.hpp"
 #include "antispim/documents.hpp"
 #include "antispim/dos_detector.hpp"
 #include "antispim/outbound_guard.hpp"
@@ -46,7 +47,7 @@ config world_config(const storage::store_options& storage, std::vector<std::stri
     c.hosts = {"example.org"};
     c.storage = storage;
     c.antispim.offline_quota = c.limits.max_offline_messages;
-    return c;  // the default chain: blocklist, dos, rate, challenge
+    return c;  // the default chain: blocklist, dos, rate, content, challenge
 }
 
 // The server's parts as server.cpp wires them, minus the network.
@@ -61,11 +62,16 @@ struct world {
           strangers(cfg.antispim, store, is_local(), nullptr, {}),
           outbound(cfg.antispim, store, admins, strangers),
           rate(cfg.antispim.rate, is_local()),
+          content(cfg.antispim, store, "secret",
+                  antispim::sender_signal_source(cfg.antispim, store, blocklist, strangers, dos),
+                  [this](const antispim::spim_context& ctx) { return strangers.hold_quietly(ctx); },
+                  io.get_executor()),
           chain(antispim::chain::build(cfg.antispim,
                                        {{"challenge", [this] { return strangers.make_challenge_policy(); }},
                                         {"blocklist", [this] { return blocklist.make_policy(); }},
                                         {"dos", [this] { return dos.make_policy(); }},
-                                        {"rate", [this] { return rate.make_policy(); }}})),
+                                        {"rate", [this] { return rate.make_policy(); }},
+                                        {"content", [this] { return content.make_policy(); }}})),
           im_ctx{store, registry, cfg.limits.max_offline_messages},
           im(im_ctx, nullptr),
           handlers("test", {}),
@@ -148,6 +154,8 @@ struct world {
     antispim_service strangers;
     outbound_guard outbound;
     rate_limiter rate;
+    boost::asio::io_context io;  // where the content policy's lessons would run (none here)
+    antispim::content_service content;
     std::unique_ptr<antispim::chain> chain;
     im_context im_ctx;
     im_core im;
