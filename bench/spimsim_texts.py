@@ -199,6 +199,22 @@ class Texts:
             f"Your voicemail ({r.randint(1, 3)} new) is waiting: {url}",
         ))
 
+    def _lure(self) -> str:
+        """The spam that reads like a person: the wrong-number and old-friend openers of "pig butchering" scams,
+        and recruiting scams. No link, nothing sold yet; what a filter has is the shape."""
+        r = self.rng
+        n = self.name()
+        return r.choice((
+            f"Hi, is this {self.name()}? We met at {r.choice(CONFERENCES)} last month, you said to message you here",
+            f"Sorry, wrong number! But you seem nice. I'm {n}, where are you from?",
+            f"Hey {self.name()}, long time no see! How have you been? I'm in {r.choice(CITIES)} now",
+            f"Hello, I'm {n}, a recruiter at {r.choice(COMPANIES).capitalize()}. We have a remote part-time job, "
+            f"{self.amount()} per day, only {r.choice((30, 45, 60, 90))} minutes. Interested?",
+            f"Hi {self.name()}, are we still meeting {r.choice(DAYS)}? My assistant gave me this contact",
+            f"Good afternoon, I'm {n} from the HR department. Your profile matches a position with a salary of "
+            f"{self.amount()} a month. Can I send you the details?",
+        ))
+
     def _opener(self) -> str:
         r = self.rng
         text = r.choice(OPENERS)
@@ -227,9 +243,9 @@ class Texts:
     def spam(self) -> str:
         r = self.rng
         family = r.choices((self._crypto, self._singles, self._pharmacy, self._support, self._giveaway,
-                            self._phishing, self._opener), weights=(22, 16, 12, 16, 10, 12, 12))[0]
+                            self._phishing, self._lure, self._opener), weights=(20, 14, 11, 14, 9, 11, 11, 10))[0]
         text = family()
-        if family != self._opener and r.random() < 0.25:  # a greeting first, as the chatty ones do
+        if family not in (self._opener, self._lure) and r.random() < 0.25:  # a greeting first, as the chatty ones do
             opener = r.choice(OPENERS).capitalize()
             text = f"{opener}{'' if opener[-1] in '?!' else '.'} {text}"
         if r.random() < 0.3:
@@ -263,10 +279,34 @@ class Texts:
         return _maybe(r, 0.35, r.choice((" Thanks!", " Cheers", " Thanks a lot.", f" – {self.name()}", " Best,",
                                          " See you!", " thx"))) + _maybe(r, 0.15, " " + r.choice(EMOJI_HAM))
 
+    def _ham_near_spam(self) -> str:
+        """Ordinary messages that share spam's words: money, crypto, a prize, "verify your account", a shortened
+        link, "hello dear" — what a content filter must not learn to refuse."""
+        r = self.rng
+        n, company = self.name(), r.choice(COMPANIES)
+        return r.choice((
+            f"hello dear, it's your aunt {n}, I have a new phone. How are you?",
+            "hi, are you there?",
+            f"did you see {r.choice(COINS)} is at {self.amount()} again? I'm thinking of finally selling mine",
+            f"I sent you the money for the tickets, {self.amount()}. Let me know when it arrives!",
+            f"IT asks everyone to verify their account on the new VPN portal by {r.choice(DAYS)}: "
+            f"https://vpn.{company}.com/enroll",
+            f"the workshop is free for speakers, you can register here: https://{company}.events/register",
+            f"congrats on winning the hackathon prize!! {r.choice(EMOJI_HAM)}",
+            f"this made me laugh: https://youtu.be/{self.token(11)}",
+            f"slides from today: https://bit.ly/{self.token(7)}",
+            f"my pharmacy says the prescription isn't there yet, could you call Dr. {n}'s office?",
+            f"hey, long time no see! I'm back in {r.choice(CITIES)}, coffee some time?",
+            "your parcel is at my place, the DHL guy left it with me",
+        ))
+
     def ham(self) -> str:
         """A person's first message to someone: meeting, project, lunch, introduction, question, of any length,
-        sometimes with a link to a work document."""
+        sometimes with a link to a work document; now and then one that shares spam's words."""
         r = self.rng
+        if r.random() < 0.15:
+            text = self._ham_near_spam()
+            return text[0].upper() + text[1:] if r.random() < 0.7 else text
         to, me, topic, day = self.name(), self.name(), r.choice(TOPICS), r.choice(DAYS)
         time_ = f"{r.randint(8, 17)}:{r.choice(('00', '15', '30', '45'))}"
         link = self.work_link()
