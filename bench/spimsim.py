@@ -76,7 +76,8 @@ CAPTCHA_NS = "urn:xmpp:captcha"
 DATA_NS = "jabber:x:data"
 STANZAS_NS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 # a.test's log line for each enforced verdict other than pass (antispim/chain.cpp): policy, verdict, from -> to.
-VERDICT_LINE = re.compile(r"antispim: (\S+) (hold|defer|reject|drop) (\S+) -> (\S+) \((.*)\)$", re.M)
+# chain.cpp's line: "antispim: POLICY VERDICT FROM -> TO (REASON)", then ": PARTS" when a score was taken.
+VERDICT_LINE = re.compile(r"antispim: (\S+) (hold|defer|reject|drop) (\S+) -> (\S+) \(([^)]*)\)(?:: .*)?$", re.M)
 PASSWORD = "sim-password-1"
 GOOD = "blue"  # the right answer of the question the drop/allow baselines and reuse bots know
 DIGITS = "zero one two three four five six seven eight nine".split()

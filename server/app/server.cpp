@@ -161,7 +161,7 @@ server::server(config cfg)
                                                            connections_, server_secret_, handlers_->caps_ver(),
                                                            registration_.get(), &state_metrics_});
     http_ = std::make_unique<http_api>(*ctx_, *blocklist_, *chain_, verdicts_,
-                                       metrics_sources{consensus_.get(), outbound_.get(), evidence_.get(),
+                                       metrics_sources{consensus_.get(), outbound_.get(), evidence_.get(), content_.get(),
                                                        [s2s = s2s_.get()] { return s2s->stream_count(); }});
     for (const auto& where : cfg_.listeners) {
         listeners_.push_back(std::make_unique<listener>(loops_.front()->get_executor(), where, *ctx_, *s2s_, *http_,

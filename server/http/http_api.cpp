@@ -140,6 +140,21 @@ std::string http_api::metrics_text(std::int64_t held_requests) const {
             << "hush_antispim_consensus_total{event=\"block\"} " << c.blocks << "\n"
             << "hush_antispim_consensus_total{event=\"would_block\"} " << c.would_block << "\n";
     }
+    if (sources_.content != nullptr) {
+        const auto& c = *sources_.content;
+        const auto bayes = c.stats();
+        out << "# HELP hush_antispim_content_spamd_failures_total Content checks spamd did not answer (down, slow or "
+               "busy); the fail mode applied\n"
+            << "# TYPE hush_antispim_content_spamd_failures_total counter\n"
+            << "hush_antispim_content_spamd_failures_total " << c.spamd_failures() << "\n"
+            << "# HELP hush_antispim_content_lessons_skipped_total Bayes lessons dropped because too many were queued\n"
+            << "# TYPE hush_antispim_content_lessons_skipped_total counter\n"
+            << "hush_antispim_content_lessons_skipped_total " << c.lessons_skipped() << "\n"
+            << "# HELP hush_antispim_content_bayes_messages Messages the Bayes classifier learnt, by class\n"
+            << "# TYPE hush_antispim_content_bayes_messages gauge\n"
+            << "hush_antispim_content_bayes_messages{class=\"spam\"} " << bayes.spam_messages << "\n"
+            << "hush_antispim_content_bayes_messages{class=\"ham\"} " << bayes.ham_messages << "\n";
+    }
     if (sources_.evidence != nullptr) {
         out << "# HELP hush_antispim_evidence_total What challenge evidence against services and networks did "
                "besides DoS verdicts: answers judged with fewer tries.\n"

@@ -12,6 +12,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "antispim/content_service.hpp"
 #include "antispim/chain.hpp"
 #include "server/http/admin_api.hpp"
 #include "antispim/blocklist_service.hpp"
@@ -31,6 +32,7 @@ struct metrics_sources {
     const consensus* consensus_state = nullptr;
     const outbound_guard* outbound_state = nullptr;
     const antispim::challenge_evidence* evidence = nullptr;
+    const antispim::content_service* content = nullptr;
     std::function<std::size_t()> s2s_streams;  // outgoing server-to-server streams
 };
 
