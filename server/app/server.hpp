@@ -29,7 +29,7 @@
 #include "server/im/account_services.hpp"
 #include "server/im/im_core.hpp"
 #include "antispim/recent_verdicts.hpp"
-#include "server/im/registration.hpp"
+#include "server/registration/registration.hpp"
 #include "server/stream/connection_tracker.hpp"
 #include "server/app/listener.hpp"
 #include "server/pipeline/router.hpp"

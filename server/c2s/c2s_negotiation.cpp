@@ -11,7 +11,7 @@
 
 #include "protocol/namespaces.hpp"
 #include "server/c2s/c2s_session.hpp"
-#include "server/im/registration.hpp"
+#include "server/registration/registration.hpp"
 #include "server/im/server_handlers.hpp"
 #include "server/stream/test_hooks.hpp"
 

@@ -1,4 +1,4 @@
-#include "server/im/registration.hpp"
+#include "server/registration/registration.hpp"
 
 #include <spdlog/spdlog.h>
 

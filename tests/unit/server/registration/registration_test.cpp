@@ -17,7 +17,7 @@
 #include "protocol/namespaces.hpp"
 #include "protocol/scram.hpp"
 #include "server/im/accounts.hpp"
-#include "server/im/registration.hpp"
+#include "server/registration/registration.hpp"
 #include "storage/async_store.hpp"
 
 #include "tests/unit/test_support.hpp"
