@@ -13,6 +13,7 @@
 #include "server/config/config.hpp"
 #include "server/app/hushctl_antispim.hpp"
 #include "server/app/hushctl_defences.hpp"
+#include "server/app/hushctl_registration.hpp"
 #include "storage/store.hpp"
 
 namespace {
@@ -25,8 +26,8 @@ int usage(FILE* out) {
                  "  passwd JID [PASSWORD]    change an account's password\n"
                  "  deluser JID              delete an account\n"
                  "  users [DOMAIN]           list accounts\n"
-                 "%s%s",
-                 hush::antispim_usage, hush::defences_usage);
+                 "%s%s%s",
+                 hush::antispim_usage, hush::defences_usage, hush::registration_usage);
     return 2;
 }
 
@@ -115,6 +116,10 @@ int main(int argc, char** argv) {
     if (command == "reports" || command == "account" ||
         (command == "blocklist" && args.size() > 1 && args[1] == "import")) {
         const int status = hush::run_defences_command(*cfg, *store, args);
+        return status == 2 ? usage(stderr) : status;
+    }
+    if (command == "invite" || command == "registration") {
+        const int status = hush::run_registration_command(*cfg, *store, args);
         return status == 2 ? usage(stderr) : status;
     }
     if (command == "challenge" || command == "requests" || command == "blocklist" || command == "token") {

@@ -1,3 +1,5 @@
+// XEP-0077 after authentication (password change, account removal) and what both halves share; the half before
+// authentication is registration_signup.cpp.
 #include "server/registration/registration.hpp"
 
 #include <spdlog/spdlog.h>
@@ -10,65 +12,11 @@
 
 namespace hush {
 
-// ---- registration_limiter ----
-
-registration_limiter::registration_limiter(std::size_t max_per_window, std::chrono::seconds window)
-    : max_(max_per_window), window_(window) {}
-
-void registration_limiter::sweep(clock::time_point now) {
-    // Whole-map sweeps at most once per window keep addresses that never come back from piling up.
-    if (now - last_sweep_ < window_) {
-        return;
-    }
-    last_sweep_ = now;
-    std::erase_if(slots_, [&](const auto& kv) { return kv.second.empty() || now - kv.second.back() >= window_; });
-}
-
-bool registration_limiter::try_reserve(const std::string& address, clock::time_point now) {
-    std::lock_guard lock(mutex_);
-    sweep(now);
-    auto& times = slots_[address];
-    while (!times.empty() && now - times.front() >= window_) {
-        times.pop_front();
-    }
-    if (times.size() >= max_) {
-        return false;
-    }
-    times.push_back(now);
-    return true;
-}
-
-void registration_limiter::release(const std::string& address, clock::time_point reserved_at) {
-    std::lock_guard lock(mutex_);
-    auto it = slots_.find(address);
-    if (it == slots_.end()) {
-        return;
-    }
-    auto& times = it->second;
-    if (auto slot = std::find(times.begin(), times.end(), reserved_at); slot != times.end()) {
-        times.erase(slot);
-    }
-    if (times.empty()) {
-        slots_.erase(it);
-    }
-}
-
-std::size_t registration_limiter::used(const std::string& address, clock::time_point now) {
-    std::lock_guard lock(mutex_);
-    auto it = slots_.find(address);
-    if (it == slots_.end()) {
-        return 0;
-    }
-    return static_cast<std::size_t>(
-        std::count_if(it->second.begin(), it->second.end(), [&](auto t) { return now - t < window_; }));
-}
-
 // ---- registration_service ----
 
-namespace {
+namespace registration_detail {
 
-// The error reply without the request's payload, which holds a password.
-stanza error_reply(const stanza& iq, std::string_view condition, std::string_view text = {}) {
+stanza error_reply(const stanza& iq, std::string_view condition, std::string_view text) {
     stanza stripped = iq.clone();
     stripped.element().remove_children();
     return make_error_reply(stripped, condition, text);
@@ -80,7 +28,6 @@ stanza error_reply(const stanza& iq, std::string_view condition, error_type type
     return make_error_reply(stripped, condition, type, text);
 }
 
-// The text of <name/> in the query's namespace, or nullopt when there is no such element.
 std::optional<std::string> field(pugi::xml_node query, const char* name) {
     for (auto c : query.children(name)) {
         const auto ns = c.attribute("xmlns");
@@ -89,20 +36,6 @@ std::optional<std::string> field(pugi::xml_node query, const char* name) {
         }
     }
     return std::nullopt;
-}
-
-std::size_t count_elements(pugi::xml_node parent) {
-    std::size_t n = 0;
-    for (auto c : parent.children()) {
-        n += c.type() == pugi::node_element ? 1 : 0;
-    }
-    return n;
-}
-
-// Unicode code points in valid UTF-8: every byte but the continuation bytes starts one.
-std::size_t code_points(std::string_view utf8) {
-    return static_cast<std::size_t>(
-        std::count_if(utf8.begin(), utf8.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 pugi::xml_node add_query(stanza& reply) {
@@ -118,15 +51,42 @@ void add_text(pugi::xml_node parent, const char* name, const std::string& text) 
     }
 }
 
+}  // namespace registration_detail
+
+namespace {
+
+using namespace registration_detail;
+
+std::size_t count_elements(pugi::xml_node parent) {
+    std::size_t n = 0;
+    for (auto c : parent.children()) {
+        n += c.type() == pugi::node_element ? 1 : 0;
+    }
+    return n;
+}
+
+// Unicode code points in valid UTF-8: every byte but the continuation bytes starts one.
+std::size_t code_points(std::string_view utf8) {
+    return static_cast<std::size_t>(
+        std::count_if(utf8.begin(), utf8.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
 }  // namespace
 
 registration_service::registration_service(const config& cfg, storage::async_store& store)
     : cfg_(cfg),
       store_(store),
-      limiter_(cfg.registration.max_per_ip,
-               std::chrono::duration_cast<std::chrono::seconds>(cfg.registration.window)) {}
+      limits_(cfg.registration.max_per_ip, cfg.registration.max_per_network, cfg.registration.max_total,
+              std::chrono::duration_cast<std::chrono::seconds>(cfg.registration.window)) {}
 
-bool registration_service::stream_feature_enabled(const config& cfg) { return cfg.registration.enabled; }
+bool registration_service::stream_feature_enabled(const config& cfg) {
+    return cfg.registration.mode != registration_mode::closed;
+}
+
+bool registration_service::reserved(const std::string& node) const {
+    const auto& names = cfg_.registration.reserved_names;
+    return std::find(names.begin(), names.end(), node) != names.end();
+}
 
 std::string registration_service::check_password(std::string_view password) const {
     // Counted as it will be stored: after SASLprep (which also refuses prohibited characters).
@@ -139,96 +99,6 @@ std::string registration_service::check_password(std::string_view password) cons
         return "the password must be at least " + std::to_string(min) + " characters long";
     }
     return {};
-}
-
-boost::asio::awaitable<stanza> registration_service::handle_unauthenticated(const stanza& iq,
-                                                                            const std::string& domain,
-                                                                            const std::string& peer_ip) {
-    const std::string_view type = iq.type();
-    if (type != "get" && type != "set") {
-        co_return stanza{};  // results and errors are never answered
-    }
-    // Before authentication the client has no address: never send a reply to whatever 'from' it claimed.
-    stanza request = iq.clone();
-    request.remove_attribute("from");
-    if (!cfg_.registration.enabled) {
-        co_return error_reply(request, "service-unavailable", "in-band registration is disabled on this server");
-    }
-    const pugi::xml_node query = request.child("query", register_ns);
-    if (!query) {
-        co_return error_reply(request, "bad-request", "expected a jabber:iq:register query");
-    }
-    if (type == "get") {
-        stanza reply = make_iq_result(request);
-        auto q = add_query(reply);
-        add_text(q, "instructions", "Choose a username and password to register with this server.");
-        add_text(q, "username", {});
-        add_text(q, "password", {});
-        co_return reply;
-    }
-    if (query.child("remove")) {
-        // XEP-0077 §3.2: there is no registration to cancel before logging in.
-        co_return error_reply(request, "unexpected-request", error_type::cancel, "log in to remove your account");
-    }
-    stanza reply = co_await create(request, query, domain, peer_ip);
-    co_return reply;
-}
-
-boost::asio::awaitable<stanza> registration_service::create(const stanza& iq, pugi::xml_node query,
-                                                            const std::string& domain, const std::string& peer_ip) {
-    const auto username = field(query, "username");
-    const auto password = field(query, "password");
-    // XEP-0077 §3.1: missing or empty required fields (an empty password included) are <not-acceptable/>.
-    if (!username || username->empty() || !password || password->empty()) {
-        co_return error_reply(iq, "not-acceptable", "a username and a password are required");
-    }
-    const auto who = jid::from_parts(*username, domain);
-    if (!who || !who->has_node()) {
-        co_return error_reply(iq, "jid-malformed", "this username is not allowed in an address");
-    }
-    if (const std::string why = check_password(*password); !why.empty()) {
-        co_return error_reply(iq, "not-acceptable", why);
-    }
-    // A taken name is refused before the key derivation, so probing names costs no PBKDF2 work; create_account
-    // below still settles a race between two registrations of the same name.
-    auto lookup = [domain = who->domain(), node = who->node()](storage::store& s) {
-        return s.account_exists(domain, node);
-    };
-    auto exists = co_await store_.run(std::move(lookup));
-    if (!exists) {
-        spdlog::error("registration: looking up {} failed: {}", who->bare_string(), exists.error().message);
-        co_return error_reply(iq, "internal-server-error");
-    }
-    if (*exists) {
-        co_return error_reply(iq, "conflict", "this username is taken");
-    }
-    // Reserved before the key derivation too, so a client over its limit costs no PBKDF2 work.
-    const auto reserved_at = registration_limiter::clock::now();
-    if (!limiter_.try_reserve(peer_ip, reserved_at)) {
-        spdlog::info("registration: refused for {} from {}: too many registrations", who->bare_string(), peer_ip);
-        co_return error_reply(iq, "resource-constraint", error_type::wait,
-                              "too many accounts registered from your address; try again later");
-    }
-    auto creds = accounts::make_credentials(*password, cfg_.sasl.scram_iterations);
-    if (!creds) {
-        limiter_.release(peer_ip, reserved_at);
-        co_return error_reply(iq, "not-acceptable", "the password contains characters that are not allowed");
-    }
-    auto create_it = [domain = who->domain(), node = who->node(), creds = std::move(*creds)](storage::store& s) {
-        return s.create_account(domain, node, creds);
-    };
-    auto created = co_await store_.run(std::move(create_it));
-    if (!created) {
-        limiter_.release(peer_ip, reserved_at);
-        spdlog::error("registration: creating {} failed: {}", who->bare_string(), created.error().message);
-        co_return error_reply(iq, "internal-server-error");
-    }
-    if (!*created) {
-        limiter_.release(peer_ip, reserved_at);
-        co_return error_reply(iq, "conflict", "this username is taken");
-    }
-    spdlog::info("registration: created {} from {}", who->bare_string(), peer_ip);
-    co_return make_iq_result(iq);
 }
 
 boost::asio::awaitable<registration_outcome> registration_service::handle_authenticated(const stanza& iq,

@@ -1,49 +1,30 @@
 #pragma once
-// XEP-0077 in-band registration (jabber:iq:register):
-//   before authentication (after STARTTLS): get the form, create an account;
-//   after authentication: change one's password, remove one's account.
-// Only creating accounts depends on [registration] enabled; the rest is account management and always works.
-// Error replies never echo the request back: it holds a password (XEP-0077 §3.3).
+// XEP-0077 in-band registration (jabber:iq:register), docs/registration.md:
+//   before authentication (after STARTTLS): an invitation token (XEP-0445 <preauth/>), the form (with the XEP-0158
+//   CAPTCHA in open mode), account creation as [registration] mode allows;
+//   after authentication: change one's password, remove one's account (account management, whatever the mode).
+// Error replies never echo the request back: it holds a password (XEP-0077 §3.3). A stranger learns nothing about
+// which accounts exist beyond what XEP-0077 itself says (<conflict/> for a taken name).
 #include <chrono>
-#include <deque>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include <boost/asio/awaitable.hpp>
 
 #include "protocol/jid.hpp"
 #include "protocol/stanza.hpp"
 #include "server/config/config.hpp"
+#include "server/registration/captcha.hpp"
+#include "server/registration/registration_limits.hpp"
 #include "storage/async_store.hpp"
 
 namespace hush {
 
-// Counts successful registrations per IP address over a sliding window. Thread-safe: sessions on every
-// event-loop thread share one. A slot is reserved before the account is created and released if creation
-// fails, so concurrent attempts from one address cannot overshoot the limit.
-class registration_limiter {
-public:
-    using clock = std::chrono::steady_clock;
-
-    registration_limiter(std::size_t max_per_window, std::chrono::seconds window);
-
-    // Takes a slot for `address` at `now`; false when the address already used all of them in the window.
-    bool try_reserve(const std::string& address, clock::time_point now = clock::now());
-    // Gives back the slot taken at `reserved_at` (the registration did not happen).
-    void release(const std::string& address, clock::time_point reserved_at);
-    // Slots in use for `address` at `now`.
-    std::size_t used(const std::string& address, clock::time_point now = clock::now());
-
-private:
-    void sweep(clock::time_point now);
-
-    std::size_t max_;
-    std::chrono::seconds window_;
-    std::mutex mutex_;
-    std::unordered_map<std::string, std::deque<clock::time_point>> slots_;  // oldest first
-    clock::time_point last_sweep_{};
+// What one stream negotiated before registering: kept by the session, handed back with every request.
+struct registration_session {
+    std::string invite_sha256;    // the digest of an accepted XEP-0445 token; empty: none
+    std::string invite_username;  // the one name that invite may register; empty: any
+    unsigned failed_tokens = 0;   // refused tokens on this stream (bounded: then every token is refused)
 };
 
 // What an authenticated jabber:iq:register request did.
@@ -57,37 +38,65 @@ class registration_service {
 public:
     static constexpr std::string_view register_ns = "jabber:iq:register";
     static constexpr std::string_view feature_ns = "http://jabber.org/features/iq-register";
+    static constexpr std::string_view token_feature_ns = "urn:xmpp:ibr-token:0";  // XEP-0445 stream feature
+    static constexpr std::string_view preauth_ns = "urn:xmpp:pars:0";
+    static constexpr std::string_view captcha_ns = "urn:xmpp:captcha";
+    static constexpr unsigned max_failed_tokens = 5;
 
     // `cfg` (its registration and sasl sections) must outlive the service, as the server's config does.
     registration_service(const config& cfg, storage::async_store& store);
 
-    // An iq with a <query xmlns='jabber:iq:register'/> payload received after TLS and before SASL success, on a
-    // stream for `domain` (a local host, nameprepped) from `peer_ip`. Returns the reply to send; an iq of type
-    // result or error gets none: the returned stanza is then empty (valid() == false).
+    // Is this unauthenticated iq for the service (a jabber:iq:register query or a XEP-0445 <preauth/>)?
+    static bool handles_unauthenticated(const stanza& iq);
+
+    // An iq handles_unauthenticated() accepted, received after TLS and before SASL success, on a stream for
+    // `domain` (a local host, nameprepped) from `peer_ip`, with the stream's `session`. Returns the reply to send;
+    // an iq of type result or error gets none: the returned stanza is then empty (valid() == false).
     boost::asio::awaitable<stanza> handle_unauthenticated(const stanza& iq, const std::string& domain,
-                                                          const std::string& peer_ip);
+                                                          const std::string& peer_ip, registration_session& session);
 
     // The same after authentication, from `account` (the session's JID; only its bare part is used): get shows
     // the registration, set changes the password (<username> = own + <password>) or removes the account
     // (<remove/>). `removed` says the account was deleted.
     boost::asio::awaitable<registration_outcome> handle_authenticated(const stanza& iq, const jid& account);
 
-    // Advertise <register xmlns='http://jabber.org/features/iq-register'/> in the post-TLS stream features?
+    // Advertise <register xmlns='http://jabber.org/features/iq-register'/> (and XEP-0445's
+    // <register xmlns='urn:xmpp:ibr-token:0'/>) in the post-TLS stream features?
     static bool stream_feature_enabled(const config& cfg);
 
-    registration_limiter& limiter() { return limiter_; }
+    registration_limits& limits() { return limits_; }
+    captcha_book& captcha() { return captcha_; }
 
 private:
+    // registration_signup.cpp: everything before authentication.
+    boost::asio::awaitable<stanza> preauth(const stanza& iq, const std::string& domain, registration_session& session);
+    stanza form(const stanza& iq, const registration_session& session);
     boost::asio::awaitable<stanza> create(const stanza& iq, pugi::xml_node query, const std::string& domain,
-                                          const std::string& peer_ip);
+                                          const std::string& peer_ip, const registration_session& session);
+    // registration.cpp: account management after authentication.
     boost::asio::awaitable<stanza> change_password(const stanza& iq, pugi::xml_node query, const jid& owner);
     boost::asio::awaitable<registration_outcome> remove(const stanza& iq, const jid& owner);
     // Empty when the password is acceptable for a new account or a password change, else why not.
     std::string check_password(std::string_view password) const;
+    bool reserved(const std::string& node) const;
 
     const config& cfg_;
     storage::async_store& store_;
-    registration_limiter limiter_;
+    registration_limits limits_;
+    captcha_book captcha_;
 };
+
+// Shared by registration.cpp and registration_signup.cpp.
+namespace registration_detail {
+
+// The error reply without the request's payload, which holds a password.
+stanza error_reply(const stanza& iq, std::string_view condition, std::string_view text = {});
+stanza error_reply(const stanza& iq, std::string_view condition, error_type type, std::string_view text);
+// The text of <name/> in the query's namespace, or nullopt when there is no such element.
+std::optional<std::string> field(pugi::xml_node query, const char* name);
+pugi::xml_node add_query(stanza& reply);
+void add_text(pugi::xml_node parent, const char* name, const std::string& text);
+
+}  // namespace registration_detail
 
 }  // namespace hush
