@@ -273,3 +273,65 @@ def test_approval_queue(hush, xmpp, storage_backend):
         assert await carol.connect(server.port("c2s")) == "carol@localhost/a"
 
     xmpp.run(carol_logs_in())
+
+
+COMMANDS_NS = "http://jabber.org/protocol/commands"
+DISCO_ITEMS_NS = "http://jabber.org/protocol/disco#items"
+
+
+def test_users_invite_with_the_xep_0401_command_within_their_quota(hush, xmpp):
+    server = hush(registration={"mode": "invite", "invites_per_user": 2})
+    server.adduser("alice@localhost", "alice-secret-1")
+
+    async def scenario():
+        port = server.port("c2s")
+        alice = xmpp.client("alice@localhost/a", "alice-secret-1")
+        await alice.connect(port)
+        items = await alice.iq("get", f"<query xmlns='{DISCO_ITEMS_NS}' node='{COMMANDS_NS}'/>", to="localhost")
+        nodes = [i.get("node") for i in items.xml.find(q(DISCO_ITEMS_NS, "query"))]
+        assert "urn:xmpp:invite#invite" in nodes, nodes
+
+        execute = f"<command xmlns='{COMMANDS_NS}' node='urn:xmpp:invite#invite' action='execute'/>"
+        uris = []
+        for _ in range(2):
+            answer = await alice.iq("set", execute, to="localhost")
+            assert answer["type"] == "result", str(answer)
+            command = answer.xml.find(q(COMMANDS_NS, "command"))
+            assert command.get("status") == "completed"
+            fields = {f.get("var"): f.findtext(q(DATA_NS, "value"))
+                      for f in command.find(q(DATA_NS, "x")).findall(q(DATA_NS, "field"))}
+            assert re.fullmatch(r"xmpp:alice@localhost\?roster;preauth=[a-z2-7]{24};ibr=y", fields["uri"])
+            assert fields["expire"].endswith("Z")
+            uris.append(fields["uri"])
+        # The quota: two live invitations.
+        refused = await alice.iq("set", execute, to="localhost")
+        assert refused["type"] == "error" and error_condition(refused) == "resource-constraint"
+
+        # The invitee registers with alice's link; then alice may invite again.
+        token = re.search(r"preauth=([a-z2-7]+)", uris[0]).group(1)
+        bob = Registrant(xmpp, "bob", "bob-secret-2", token)
+        assert await bob.run(port) == ("result",)
+        assert await bob.logged_in() == "bob@localhost/reg"
+        again = await alice.iq("set", execute, to="localhost")
+        assert again["type"] == "result", str(again)
+
+    xmpp.run(scenario())
+    inviters = [line.split("\t")[3] for line in server.hushctl("invite", "list").stdout.splitlines()]
+    assert inviters == ["alice@localhost"] * 3
+
+
+def test_no_user_invitations_while_registration_is_closed(hush, xmpp):
+    server = hush(registration={"mode": "closed"})
+    server.adduser("alice@localhost", "alice-secret-1")
+
+    async def scenario():
+        alice = xmpp.client("alice@localhost/a", "alice-secret-1")
+        await alice.connect(server.port("c2s"))
+        items = await alice.iq("get", f"<query xmlns='{DISCO_ITEMS_NS}' node='{COMMANDS_NS}'/>", to="localhost")
+        assert "urn:xmpp:invite#invite" not in [i.get("node") for i in items.xml.find(q(DISCO_ITEMS_NS, "query"))]
+        refused = await alice.iq("set", f"<command xmlns='{COMMANDS_NS}' node='urn:xmpp:invite#invite' "
+                                        "action='execute'/>", to="localhost")
+        assert refused["type"] == "error" and error_condition(refused) == "forbidden"
+
+    xmpp.run(scenario())
+    assert server.hushctl("invite", "list").stdout == ""
