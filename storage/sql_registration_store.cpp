@@ -4,13 +4,6 @@
 
 namespace hush::storage {
 
-namespace {
-
-constexpr const char* invite_columns =
-    "token_sha256, domain, username, inviter, uses_left, uses_total, created_at, expires_at";
-
-}  // namespace
-
 result<registration_status> sql_store::register_account(const new_registration& r, const account_credentials& creds) {
     sql_transaction tx(*driver_);
     if (auto begun = tx.begin_write(); !begun) {
@@ -78,7 +71,7 @@ result<void> sql_store::put_invite(const registration_invite& i) {
 
 namespace {
 
-// Reads one row of invite_columns.
+// Reads one row of token_sha256, domain, username, inviter, uses_left, uses_total, created_at, expires_at.
 result<registration_invite> read_invite(const sql_row& row, sql_driver& driver) {
     registration_invite i;
     i.token_sha256 = row.text(0);
@@ -103,8 +96,9 @@ result<registration_invite> read_invite(const sql_row& row, sql_driver& driver) 
 
 result<std::optional<registration_invite>> sql_store::get_invite(const std::string& token_sha256) {
     std::optional<registration_invite> found;
-    const std::string sql = std::string("SELECT ") + invite_columns + " FROM registration_invites WHERE token_sha256 = $1";
-    auto done = run("get invite", sql.c_str(), {token_sha256}, [&](const sql_row& row) -> result<void> {
+    auto done = run("get invite", "SELECT token_sha256, domain, username, inviter, uses_left, uses_total, created_at, expires_at "
+                    "FROM registration_invites WHERE token_sha256 = $1",
+                    {token_sha256}, [&](const sql_row& row) -> result<void> {
         auto invite = read_invite(row, *driver_);
         if (!invite) {
             return unexpected(invite.error());
@@ -128,9 +122,10 @@ result<bool> sql_store::remove_invite(const std::string& token_sha256) {
 
 result<std::vector<registration_invite>> sql_store::list_invites() {
     std::vector<registration_invite> out;
-    const std::string sql =
-        std::string("SELECT ") + invite_columns + " FROM registration_invites ORDER BY created_at DESC, token_sha256";
-    auto done = run("list invites", sql.c_str(), {}, [&](const sql_row& row) -> result<void> {
+    auto done = run("list invites",
+                    "SELECT token_sha256, domain, username, inviter, uses_left, uses_total, created_at, expires_at "
+                    "FROM registration_invites ORDER BY created_at DESC, token_sha256",
+                    {}, [&](const sql_row& row) -> result<void> {
         auto invite = read_invite(row, *driver_);
         if (!invite) {
             return unexpected(invite.error());

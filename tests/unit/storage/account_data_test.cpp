@@ -423,7 +423,8 @@ TEST_CASE_TEMPLATE("migration 6: documents already there count as written when i
     auto s = open_with_accounts(backend);
     must(s->put_document(domain, "alice", "antispim:contact:x@spam.test", "<contact/>"));
     // Back to schema 5, the document kept.
-    backend.exec_raw("DROP TABLE held_stanzas; DROP INDEX documents_by_age; "
+    backend.exec_raw("DROP TABLE pending_accounts; DROP TABLE registration_invites; "
+                     "DROP TABLE held_stanzas; DROP INDEX documents_by_age; "
                      "ALTER TABLE documents DROP COLUMN updated_at; ALTER TABLE server_blocklist DROP COLUMN trust; "
                      "ALTER TABLE spam_votes DROP COLUMN weight; DELETE FROM schema_version WHERE version >= 6");
     auto old = open_store(backend.options());

@@ -37,7 +37,9 @@ std::string solve(const std::string& question) {
 TEST_CASE("captcha questions: small sums in words, never negative") {
     std::set<std::string> questions;
     for (unsigned v = 0; v < 128; ++v) {
-        const auto [question, answer] = captcha_book::question_for(v);
+        const auto made = captcha_book::question_for(v);
+        const std::string& question = made.first;
+        const std::string& answer = made.second;
         CAPTURE(question);
         CHECK(question.starts_with("What is "));
         CHECK(question.ends_with("? Answer in digits."));

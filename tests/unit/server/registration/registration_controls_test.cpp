@@ -88,6 +88,9 @@ public:
     // Stores an invite and returns its token.
     std::string invite(std::int64_t uses, std::int64_t expires_in = 3600, std::string username = {}) {
         auto made = invites::make({std::string(domain), std::move(username), "", uses, expires_in}, unix_now());
+        if (expires_in < 0) {
+            made.record.expires_at = unix_now() + expires_in;  // already expired
+        }
         auto put = [r = made.record](storage::store& s) { return s.put_invite(r); };
         REQUIRE(test::run_sync(store.run(std::move(put))));
         return made.token;
