@@ -102,7 +102,11 @@ server::server(config cfg)
     // The IM services and the iq handlers (server/im), registration (server/registration).
     registration_ = std::make_unique<registration_service>(cfg_, *store_);
     invite_command_ = std::make_unique<invite_command>(cfg_, *store_);
+    approval_command_ = std::make_unique<approval_command>(cfg_, *store_);
     std::vector<std::pair<std::string, std::string>> more_commands;
+    if (cfg_.registration.mode == registration_mode::open && cfg_.registration.approval && !cfg_.admins.empty()) {
+        more_commands.emplace_back(approval_command::node, approval_command::name);
+    }
     if (cfg_.registration.mode != registration_mode::closed && cfg_.registration.invites_per_user > 0) {
         more_commands.emplace_back(invite_command::node, invite_command::name);
     }
@@ -127,6 +131,11 @@ server::server(config cfg)
              {std::string(reporting_ns)},
              antispim_service::account_features()},
             {[command = invite_command_.get()](const stanza& iq, const jid& addressed, outgoing& out) {
+                 return command->handle_iq(iq, addressed, out);
+             },
+             {},
+             {}},
+            {[command = approval_command_.get()](const stanza& iq, const jid& addressed, outgoing& out) {
                  return command->handle_iq(iq, addressed, out);
              },
              {},

@@ -29,6 +29,7 @@
 #include "server/im/account_services.hpp"
 #include "server/im/im_core.hpp"
 #include "antispim/recent_verdicts.hpp"
+#include "server/registration/approval_command.hpp"
 #include "server/registration/invite_command.hpp"
 #include "server/registration/registration.hpp"
 #include "server/stream/connection_tracker.hpp"
@@ -85,6 +86,7 @@ private:
     std::unique_ptr<antispim_commands> antispim_commands_;
     std::unique_ptr<registration_service> registration_;
     std::unique_ptr<invite_command> invite_command_;
+    std::unique_ptr<approval_command> approval_command_;
     std::unique_ptr<im_context> im_ctx_;
     std::unique_ptr<im_core> im_;
     std::unique_ptr<account_services> account_services_;

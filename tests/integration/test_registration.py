@@ -338,3 +338,57 @@ def test_no_user_invitations_while_registration_is_closed(hush, xmpp):
 
     xmpp.run(scenario())
     assert server.hushctl("invite", "list").stdout == ""
+
+
+def test_admins_work_through_the_approval_queue_with_an_ad_hoc_command(hush, xmpp):
+    server = hush(server={"admins": ["alice@localhost"]},
+                  registration={"mode": "open", "captcha": False, "approval": True})
+    server.adduser("alice@localhost", "alice-secret-1")
+    server.adduser("bob@localhost", "bob-secret-2")
+    node = "urn:hush:registration:0#approve"
+    execute = f"<command xmlns='{COMMANDS_NS}' node='{node}' action='execute'/>"
+
+    def submit(session: str, approve: list[str], deny: list[str]) -> str:
+        def field(var, values):
+            return f"<field var='{var}'>" + "".join(f"<value>{v}</value>" for v in values) + "</field>"
+        return (f"<command xmlns='{COMMANDS_NS}' node='{node}' sessionid='{session}' action='complete'>"
+                f"<x xmlns='{DATA_NS}' type='submit'>{field('approve', approve)}{field('deny', deny)}</x></command>")
+
+    async def scenario():
+        port = server.port("c2s")
+        for user in ("carol", "dave", "erin"):
+            assert await Registrant(xmpp, user, f"{user}-secret-3").run(port) == ("result",)
+        alice = xmpp.client("alice@localhost/a", "alice-secret-1")
+        await alice.connect(port)
+        items = await alice.iq("get", f"<query xmlns='{DISCO_ITEMS_NS}' node='{COMMANDS_NS}'/>", to="localhost")
+        assert node in [i.get("node") for i in items.xml.find(q(DISCO_ITEMS_NS, "query"))]
+
+        first = await alice.iq("set", execute, to="localhost")
+        command = first.xml.find(q(COMMANDS_NS, "command"))
+        assert command is not None and command.get("status") == "executing", str(first)
+        form = command.find(q(DATA_NS, "x"))
+        options = [o.findtext(q(DATA_NS, "value"))
+                   for o in form.find(f"{q(DATA_NS, 'field')}[@var='approve']").findall(q(DATA_NS, "option"))]
+        assert options == ["carol@localhost", "dave@localhost", "erin@localhost"]
+
+        # Not an admin: refused, whatever the session.
+        bob = xmpp.client("bob@localhost/b", "bob-secret-2")
+        await bob.connect(port)
+        refused = await bob.iq("set", submit(command.get("sessionid"), ["carol@localhost"], []), to="localhost")
+        assert refused["type"] == "error" and error_condition(refused) == "forbidden"
+
+        done = await alice.iq("set", submit(command.get("sessionid"), ["carol@localhost"], ["dave@localhost"]),
+                              to="localhost")
+        finished = done.xml.find(q(COMMANDS_NS, "command"))
+        assert finished.get("status") == "completed", str(done)
+        assert finished.findtext(q(COMMANDS_NS, "note")) == "Approved 1, denied 1."
+        # The session is used up.
+        again = await alice.iq("set", submit(command.get("sessionid"), ["erin@localhost"], []), to="localhost")
+        assert again["type"] == "error" and error_condition(again) == "bad-request"
+
+        carol = xmpp.client("carol@localhost/c", "carol-secret-3")
+        assert await carol.connect(port) == "carol@localhost/c"
+
+    xmpp.run(scenario())
+    assert server.hushctl("registration", "pending").stdout.split("\t")[0] == "erin@localhost"
+    assert "dave@localhost" not in users(server)
