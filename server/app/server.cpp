@@ -100,7 +100,7 @@ server::server(config cfg)
                                      {"greylist", [this] { return greylist_->make_policy(); }},
                                      {"rate", [this] { return rate_->make_policy(); }}});
     // The IM services and the iq handlers (server/im), registration (server/registration).
-    registration_ = std::make_unique<registration_service>(cfg_, *store_);
+    registration_ = std::make_unique<registration_service>(cfg_, *store_, admins_.get());
     invite_command_ = std::make_unique<invite_command>(cfg_, *store_);
     approval_command_ = std::make_unique<approval_command>(cfg_, *store_);
     std::vector<std::pair<std::string, std::string>> more_commands;

@@ -148,9 +148,14 @@ asio::awaitable<void> c2s_session::handle_element(stanza s) {
                 send(make_error_reply(s, "bad-request").serialize());
                 co_return;
             }
-            stanza reply = co_await ctx_.registration->handle_unauthenticated(s, domain_, peer_address_, registration_);
+            outgoing notices;  // for the admins: accounts waiting for approval, limits reached
+            stanza reply =
+                co_await ctx_.registration->handle_unauthenticated(s, domain_, peer_address_, registration_, &notices);
             if (reply.valid()) {
                 send(reply.serialize());
+            }
+            if (!notices.empty()) {
+                co_await ctx_.routes.carry_out(std::move(notices));
             }
             co_return;
         }

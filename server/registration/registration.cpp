@@ -73,11 +73,12 @@ std::size_t code_points(std::string_view utf8) {
 
 }  // namespace
 
-registration_service::registration_service(const config& cfg, storage::async_store& store)
+registration_service::registration_service(const config& cfg, storage::async_store& store, admin_notifier* admins)
     : cfg_(cfg),
       store_(store),
       limits_(cfg.registration.max_per_ip, cfg.registration.max_per_network, cfg.registration.max_total,
-              std::chrono::duration_cast<std::chrono::seconds>(cfg.registration.window)) {}
+              std::chrono::duration_cast<std::chrono::seconds>(cfg.registration.window)),
+      admins_(admins) {}
 
 bool registration_service::stream_feature_enabled(const config& cfg) {
     return cfg.registration.mode != registration_mode::closed;

@@ -6,12 +6,17 @@
 // Error replies never echo the request back: it holds a password (XEP-0077 §3.3). A stranger learns nothing about
 // which accounts exist beyond what XEP-0077 itself says (<conflict/> for a taken name).
 #include <chrono>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include <boost/asio/awaitable.hpp>
 
+#include "antispim/admin_notifier.hpp"
 #include "protocol/jid.hpp"
+#include "protocol/outgoing.hpp"
 #include "protocol/stanza.hpp"
 #include "server/config/config.hpp"
 #include "server/registration/captcha.hpp"
@@ -43,17 +48,20 @@ public:
     static constexpr std::string_view captcha_ns = "urn:xmpp:captcha";
     static constexpr unsigned max_failed_tokens = 5;
 
-    // `cfg` (its registration and sasl sections) must outlive the service, as the server's config does.
-    registration_service(const config& cfg, storage::async_store& store);
+    // `cfg` (its registration and sasl sections) must outlive the service, as the server's config does. `admins`
+    // (may be null) is told about accounts waiting for approval and about registration limits being reached.
+    registration_service(const config& cfg, storage::async_store& store, admin_notifier* admins = nullptr);
 
     // Is this unauthenticated iq for the service (a jabber:iq:register query or a XEP-0445 <preauth/>)?
     static bool handles_unauthenticated(const stanza& iq);
 
     // An iq handles_unauthenticated() accepted, received after TLS and before SASL success, on a stream for
     // `domain` (a local host, nameprepped) from `peer_ip`, with the stream's `session`. Returns the reply to send;
-    // an iq of type result or error gets none: the returned stanza is then empty (valid() == false).
+    // an iq of type result or error gets none: the returned stanza is then empty (valid() == false). The admins'
+    // notices go into `notices` (when given) for the caller to send.
     boost::asio::awaitable<stanza> handle_unauthenticated(const stanza& iq, const std::string& domain,
-                                                          const std::string& peer_ip, registration_session& session);
+                                                          const std::string& peer_ip, registration_session& session,
+                                                          outgoing* notices = nullptr);
 
     // The same after authentication, from `account` (the session's JID; only its bare part is used): get shows
     // the registration, set changes the password (<username> = own + <password>) or removes the account
@@ -72,7 +80,11 @@ private:
     boost::asio::awaitable<stanza> preauth(const stanza& iq, const std::string& domain, registration_session& session);
     stanza form(const stanza& iq, const registration_session& session);
     boost::asio::awaitable<stanza> create(const stanza& iq, pugi::xml_node query, const std::string& domain,
-                                          const std::string& peer_ip, const registration_session& session);
+                                          const std::string& peer_ip, const registration_session& session,
+                                          outgoing* notices);
+    // Tells the admins that `limit` refused a registration for `key` (a network, or "*" for the server), once per
+    // window and key: a burst is news, every refusal in it is not.
+    void notice_burst(const std::string& key, const std::string& text, outgoing* notices);
     // registration.cpp: account management after authentication.
     boost::asio::awaitable<stanza> change_password(const stanza& iq, pugi::xml_node query, const jid& owner);
     boost::asio::awaitable<registration_outcome> remove(const stanza& iq, const jid& owner);
@@ -84,6 +96,9 @@ private:
     storage::async_store& store_;
     registration_limits limits_;
     captcha_book captcha_;
+    admin_notifier* admins_;
+    std::mutex notice_mutex_;
+    std::unordered_map<std::string, std::chrono::steady_clock::time_point> burst_notices_;  // bounded, swept
 };
 
 // Shared by registration.cpp and registration_signup.cpp.

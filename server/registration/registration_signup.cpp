@@ -74,7 +74,8 @@ bool registration_service::handles_unauthenticated(const stanza& iq) {
 boost::asio::awaitable<stanza> registration_service::handle_unauthenticated(const stanza& iq,
                                                                             const std::string& domain,
                                                                             const std::string& peer_ip,
-                                                                            registration_session& session) {
+                                                                            registration_session& session,
+                                                                            outgoing* notices) {
     const std::string_view type = iq.type();
     if (type != "get" && type != "set") {
         co_return stanza{};  // results and errors are never answered
@@ -103,7 +104,7 @@ boost::asio::awaitable<stanza> registration_service::handle_unauthenticated(cons
         // XEP-0077 §3.2: there is no registration to cancel before logging in.
         co_return error_reply(request, "unexpected-request", error_type::cancel, "log in to remove your account");
     }
-    stanza reply = co_await create(request, query, domain, peer_ip, session);
+    stanza reply = co_await create(request, query, domain, peer_ip, session, notices);
     co_return reply;
 }
 
@@ -170,7 +171,7 @@ stanza registration_service::form(const stanza& iq, const registration_session& 
 
 boost::asio::awaitable<stanza> registration_service::create(const stanza& iq, pugi::xml_node query,
                                                             const std::string& domain, const std::string& peer_ip,
-                                                            const registration_session& session) {
+                                                            const registration_session& session, outgoing* notices) {
     const bool invited = !session.invite_sha256.empty();
     if (!invited && cfg_.registration.mode != registration_mode::open) {
         co_return error_reply(iq, "forbidden", error_type::auth,
@@ -229,6 +230,20 @@ boost::asio::awaitable<stanza> registration_service::create(const stanza& iq, pu
             static constexpr std::array<const char*, 4> which{"", "address", "network", "server"};
             spdlog::info("registration: refused for {} from {}: the {} limit is reached", who->bare_string(), peer_ip,
                          which[static_cast<std::size_t>(refused)]);
+            const auto& rc = cfg_.registration;
+            const std::string per = " per " + std::to_string(rc.window.count()) + " minutes";
+            if (refused == registration_limits::refusal::network) {
+                const std::string network = registration_network(peer_ip);
+                notice_burst(network,
+                             "Registrations from " + network + " reached max_per_network (" +
+                                 std::to_string(rc.max_per_network) + per + "); more from there are refused for now.",
+                             notices);
+            } else if (refused == registration_limits::refusal::total) {
+                notice_burst("*",
+                             "Registrations on this server reached max_total (" + std::to_string(rc.max_total) + per +
+                                 "); every registration without an invitation is refused for now.",
+                             notices);
+            }
             co_return error_reply(iq, "resource-constraint", error_type::wait,
                                   "too many accounts were registered recently; try again later");
         }
@@ -265,10 +280,34 @@ boost::asio::awaitable<stanza> registration_service::create(const stanza& iq, pu
         break;
     }
     const bool pending = !invited && cfg_.registration.approval;
+    if (pending && admins_ != nullptr && notices != nullptr) {
+        admins_->notify("account waiting for approval",
+                        who->bare_string() + " registered from " + peer_ip +
+                            " and waits for approval: hushctl registration approve|deny " + who->bare_string() +
+                            ", the admin page, or the command \"Accounts waiting for approval\".",
+                        *notices);
+    }
     spdlog::info("registration: created {} from {}{}{}", who->bare_string(), peer_ip,
                  invited ? " with invite " + session.invite_sha256.substr(0, 12) : std::string(),
                  pending ? ", pending approval" : "");
     co_return make_iq_result(iq);
+}
+
+void registration_service::notice_burst(const std::string& key, const std::string& text, outgoing* notices) {
+    if (admins_ == nullptr || notices == nullptr) {
+        return;
+    }
+    constexpr std::size_t max_keys = 1000;
+    const auto now = std::chrono::steady_clock::now();
+    {
+        std::lock_guard lock(notice_mutex_);
+        std::erase_if(burst_notices_, [&](const auto& kv) { return now - kv.second >= cfg_.registration.window; });
+        if (burst_notices_.contains(key) || burst_notices_.size() >= max_keys) {
+            return;  // told already in this window (or a storm of networks: the first thousand said enough)
+        }
+        burst_notices_[key] = now;
+    }
+    admins_->notify("registration limit reached", text, *notices);
 }
 
 }  // namespace hush

@@ -228,22 +228,48 @@ def raw_register(source: str, port: int, user: str) -> ET.Element:
         return s.read_until(q(CLIENT_NS, "iq"))
 
 
-def test_limits_per_address_per_network_and_in_total(hush):
-    server = hush(registration={"mode": "open", "captcha": False, "max_per_ip": 1, "max_per_network": 2,
+def is_notice(subject: str, body_part: str):
+    def match(st) -> bool:
+        e = st.xml
+        return (e.tag == q(CLIENT_NS, "message") and e.get("type") == "headline"
+                and e.findtext(q(CLIENT_NS, "subject")) == "Hush: " + subject
+                and body_part in (e.findtext(q(CLIENT_NS, "body")) or ""))
+    return match
+
+
+def test_limits_per_address_per_network_and_in_total(hush, xmpp):
+    server = hush(server={"admins": ["alice@localhost"]},
+                  registration={"mode": "open", "captcha": False, "max_per_ip": 1, "max_per_network": 2,
                                 "max_total": 3})
+    server.adduser("alice@localhost", "alice-secret-1")
     port = server.port("c2s")
 
     def answer(source, user):
         reply = raw_register(source, port, user)
         return reply.get("type") if reply.get("type") == "result" else error_condition(reply)
 
-    assert answer("127.0.0.2", "user1") == "result"
-    assert answer("127.0.0.2", "user2") == "resource-constraint"  # the address
-    assert answer("127.0.0.3", "user2") == "result"
-    assert answer("127.0.0.4", "user3") == "resource-constraint"  # 127.0.0.0/24 is full
-    assert answer("127.0.1.4", "user3") == "result"               # another /24
-    assert answer("127.0.2.4", "user4") == "resource-constraint"  # three in all
-    assert set(users(server)) == {"user1@localhost", "user2@localhost", "user3@localhost"}
+    async def scenario():
+        # An admin online hears of each burst once per window (headlines: an offline admin finds them in the log).
+        alice = xmpp.client("alice@localhost/a", "alice-secret-1")
+        await alice.connect(port)
+        for source, user, expected in (("127.0.0.2", "user1", "result"),
+                                       ("127.0.0.2", "user2", "resource-constraint"),  # the address
+                                       ("127.0.0.3", "user2", "result"),
+                                       ("127.0.0.4", "user3", "resource-constraint"),  # 127.0.0.0/24 is full
+                                       ("127.0.1.4", "user3", "result"),               # another /24
+                                       ("127.0.2.4", "user4", "resource-constraint"),  # three in all
+                                       ("127.0.0.5", "user4", "resource-constraint")):  # the network again
+            assert await asyncio.to_thread(answer, source, user) == expected, (source, user)
+        network = is_notice("registration limit reached", "Registrations from 127.0.0.0/24 reached max_per_network")
+        total = is_notice("registration limit reached", "Registrations on this server reached max_total (3 per 60")
+        await alice.expect_stanza(network, "the network notice")
+        await alice.expect_stanza(total, "the total notice")
+        await alice.ping_server()  # anything sent before this answer has arrived
+        # expect_stanza took each out of the inbox: nothing like them is left (no second notice for the repeat).
+        assert alice.received_matching(network) == [] and alice.received_matching(total) == []
+
+    xmpp.run(scenario())
+    assert set(users(server)) - {"alice@localhost"} == {"user1@localhost", "user2@localhost", "user3@localhost"}
 
 
 def test_approval_queue(hush, xmpp, storage_backend):
@@ -356,10 +382,14 @@ def test_admins_work_through_the_approval_queue_with_an_ad_hoc_command(hush, xmp
 
     async def scenario():
         port = server.port("c2s")
-        for user in ("carol", "dave", "erin"):
-            assert await Registrant(xmpp, user, f"{user}-secret-3").run(port) == ("result",)
         alice = xmpp.client("alice@localhost/a", "alice-secret-1")
         await alice.connect(port)
+        for user in ("carol", "dave", "erin"):
+            assert await Registrant(xmpp, user, f"{user}-secret-3").run(port) == ("result",)
+        for user in ("carol", "dave", "erin"):
+            await alice.expect_stanza(is_notice("account waiting for approval",
+                                                f"{user}@localhost registered from 127.0.0.1 and waits for approval"),
+                                      f"the notice about {user}")
         items = await alice.iq("get", f"<query xmlns='{DISCO_ITEMS_NS}' node='{COMMANDS_NS}'/>", to="localhost")
         assert node in [i.get("node") for i in items.xml.find(q(DISCO_ITEMS_NS, "query"))]
 
