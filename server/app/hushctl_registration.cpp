@@ -98,6 +98,25 @@ int create_invite(const config& cfg, storage::store& store, const std::vector<st
             return 2;
         }
     }
+    if (!request.username.empty()) {
+        auto taken = store.account_exists(request.domain, request.username);
+        if (!taken) {
+            return fail(taken.error().message);
+        }
+        if (*taken) {
+            return fail(request.username + "@" + request.domain + " already exists");
+        }
+    }
+    if (!request.inviter.empty()) {
+        const auto inviter = jid::parse(request.inviter);
+        auto known = store.account_exists(inviter->domain(), inviter->node());
+        if (!known) {
+            return fail(known.error().message);
+        }
+        if (!*known) {
+            return fail("no account " + request.inviter);
+        }
+    }
     const auto made = invites::make(request, unix_now());
     if (auto stored = store.put_invite(made.record); !stored) {
         return fail(stored.error().message);

@@ -135,6 +135,8 @@ def test_invite_links_and_registering_with_a_token(hush, xmpp, storage_backend):
     assert re.fullmatch(r"xmpp:alice@localhost\?roster;preauth=[a-z2-7]{24};ibr=y",
                         create_invite(server, "--inviter", "alice@localhost")[1])
     assert server.hushctl("invite", "create", "--uses", "0", check=False).returncode == 1
+    assert server.hushctl("invite", "create", "--user", "alice", check=False).returncode == 1  # exists
+    assert server.hushctl("invite", "create", "--inviter", "nobody@localhost", check=False).returncode == 1
 
     # XEP-0445 §4: the stream feature that says tokens are accepted, next to XEP-0077's.
     with RawStream.connect("127.0.0.1", server.port("c2s")) as s:

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/namespaces.hpp"
 #include "protocol/xep0082.hpp"
@@ -74,7 +75,10 @@ outcome result_of(const stanza& reply) {
 class fixture {
 public:
     explicit fixture(config c)
-        : cfg(std::move(c)), store(test::sqlite_options(dir.path())), service(cfg, store) {}
+        : cfg(std::move(c)),
+          store(test::sqlite_options(dir.path())),
+          admins("example.org", {"boss@example.org"}),
+          service(cfg, store, &admins) {}
 
     outcome send(std::string_view xml, registration_session& session, std::string_view from_ip = "192.0.2.7") {
         return result_of(raw(xml, session, from_ip));
@@ -82,7 +86,18 @@ public:
 
     stanza raw(std::string_view xml, registration_session& session, std::string_view from_ip = "192.0.2.7") {
         const stanza iq = make_stanza(xml);
-        return test::run_sync(service.handle_unauthenticated(iq, std::string(domain), std::string(from_ip), session));
+        return test::run_sync(
+            service.handle_unauthenticated(iq, std::string(domain), std::string(from_ip), session, &notices));
+    }
+
+    // The bodies of the admins' notices so far, taken.
+    std::vector<std::string> take_notices() {
+        std::vector<std::string> bodies;
+        for (auto& o : notices.take()) {
+            CHECK(o.content.to() == "boss@example.org");
+            bodies.emplace_back(o.content.element().child("body").text().get());
+        }
+        return bodies;
     }
 
     // Stores an invite and returns its token.
@@ -113,7 +128,9 @@ public:
     config cfg;
     test::temp_dir dir;
     storage::async_store store;
+    admin_notifier admins;
     registration_service service;
+    outgoing notices;
 };
 
 // The question of a form reply and its challenge id.
@@ -265,9 +282,16 @@ TEST_CASE("open mode: reserved names are taken; limits per network") {
     CHECK_FALSE(f.exists("admin"));
     CHECK(f.send(register_set("user1", "password-1"), s, "192.0.2.1").type == "result");
     CHECK(f.send(register_set("user2", "password-2"), s, "192.0.2.2").type == "result");
+    CHECK(f.take_notices().empty());
     const auto third = f.send(register_set("user3", "password-3"), s, "192.0.2.3");
     CHECK(third.condition == "resource-constraint");
     CHECK_FALSE(f.exists("user3"));
+    // The admins hear of the burst once: the next refusal in the same window says nothing new.
+    const auto told = f.take_notices();
+    REQUIRE(told.size() == 1);
+    CHECK(told[0].starts_with("Registrations from 192.0.2.0/24 reached max_per_network (2 per 60 minutes)"));
+    CHECK(f.send(register_set("user3", "password-3"), s, "192.0.2.9").condition == "resource-constraint");
+    CHECK(f.take_notices().empty());
     CHECK(f.send(register_set("user3", "password-3"), s, "198.51.100.3").type == "result");
     // An invitation is not counted against the limits.
     const std::string token = f.invite(1);
@@ -282,9 +306,13 @@ TEST_CASE("approval: accounts registered without a token wait; invited ones do n
     CHECK(f.send(register_set("juliet", "balcony-scene"), s).type == "result");
     CHECK(f.exists("juliet"));
     CHECK(f.pending("juliet"));
+    const auto told = f.take_notices();
+    REQUIRE(told.size() == 1);
+    CHECK(told[0].starts_with("juliet@example.org registered from 192.0.2.7 and waits for approval"));
     const std::string token = f.invite(1);
     registration_session invited;
     CHECK(f.send(preauth(token), invited).type == "result");
     CHECK(f.send(register_set("romeo", "montague-house"), invited).type == "result");
     CHECK_FALSE(f.pending("romeo"));
+    CHECK(f.take_notices().empty());
 }
