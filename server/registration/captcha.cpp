@@ -24,8 +24,18 @@ std::string trimmed(const std::string& s) {
 
 }  // namespace
 
-captcha_book::captcha_book(std::size_t max_open, std::chrono::seconds lifetime)
-    : max_open_(max_open), lifetime_(lifetime) {}
+captcha_book::captcha_book(std::size_t max_open, std::chrono::seconds lifetime, std::size_t max_per_address)
+    : max_open_(max_open), lifetime_(lifetime), max_per_address_(max_per_address) {}
+
+void captcha_book::forget(std::unordered_map<std::string, entry>::iterator it) {
+    if (auto a = by_address_.find(it->second.address); a != by_address_.end()) {
+        std::erase(a->second, it->first);
+        if (a->second.empty()) {
+            by_address_.erase(a);
+        }
+    }
+    open_.erase(it);
+}
 
 std::pair<std::string, std::string> captcha_book::question_for(unsigned value) {
     const unsigned a = 2 + value % 8;          // 2..9
@@ -41,7 +51,7 @@ void captcha_book::sweep(clock::time_point now) {
     while (!order_.empty() && (now - order_.front().second >= lifetime_ || open_.size() > max_open_)) {
         auto it = open_.find(order_.front().first);
         if (it != open_.end() && it->second.issued == order_.front().second) {
-            open_.erase(it);
+            forget(it);
         }
         order_.pop_front();
     }
@@ -51,14 +61,20 @@ void captcha_book::sweep(clock::time_point now) {
     }
 }
 
-captcha_book::challenge captcha_book::issue(clock::time_point now) {
+captcha_book::challenge captcha_book::issue(const std::string& address, clock::time_point now) {
     unsigned value = 0;
     const std::string raw = sasl::random_bytes(sizeof value);
     std::memcpy(&value, raw.data(), sizeof value);
     auto [question, expected] = question_for(value);
     challenge c{sasl::random_hex(12), std::move(question)};
     std::lock_guard lock(mutex_);
-    open_[c.id] = entry{std::move(expected), now};
+    if (auto a = by_address_.find(address); a != by_address_.end() && a->second.size() >= max_per_address_) {
+        if (auto oldest = open_.find(a->second.front()); oldest != open_.end()) {
+            forget(oldest);
+        }
+    }
+    open_[c.id] = entry{std::move(expected), now, address};
+    by_address_[address].push_back(c.id);
     order_.emplace_back(c.id, now);
     sweep(now);
     return c;
@@ -72,7 +88,7 @@ bool captcha_book::answer(const std::string& id, const std::string& given, clock
         return false;
     }
     const std::string expected = std::move(it->second.expected);
-    open_.erase(it);  // one answer per challenge, right or wrong
+    forget(it);  // one answer per challenge, right or wrong
     const std::string answer = trimmed(given);
     return answer.size() == expected.size() && sasl::constant_time_equal(answer, expected);
 }

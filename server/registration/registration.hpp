@@ -78,7 +78,7 @@ public:
 private:
     // registration_signup.cpp: everything before authentication.
     boost::asio::awaitable<stanza> preauth(const stanza& iq, const std::string& domain, registration_session& session);
-    stanza form(const stanza& iq, const registration_session& session);
+    stanza form(const stanza& iq, const std::string& peer_ip, const registration_session& session);
     boost::asio::awaitable<stanza> create(const stanza& iq, pugi::xml_node query, const std::string& domain,
                                           const std::string& peer_ip, const registration_session& session,
                                           outgoing* notices);

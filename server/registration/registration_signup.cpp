@@ -98,7 +98,7 @@ boost::asio::awaitable<stanza> registration_service::handle_unauthenticated(cons
         co_return error_reply(request, "bad-request", "expected a jabber:iq:register query");
     }
     if (type == "get") {
-        co_return form(request, session);
+        co_return form(request, peer_ip, session);
     }
     if (query.child("remove")) {
         // XEP-0077 §3.2: there is no registration to cancel before logging in.
@@ -135,7 +135,7 @@ boost::asio::awaitable<stanza> registration_service::preauth(const stanza& iq, c
     co_return make_iq_result(iq);
 }
 
-stanza registration_service::form(const stanza& iq, const registration_session& session) {
+stanza registration_service::form(const stanza& iq, const std::string& peer_ip, const registration_session& session) {
     stanza reply = make_iq_result(iq);
     auto q = add_query(reply);
     const bool invited = !session.invite_sha256.empty();
@@ -153,7 +153,7 @@ stanza registration_service::form(const stanza& iq, const registration_session& 
         return reply;
     }
     // XEP-0158 §5: the CAPTCHA form goes straight into the query; no legacy fields, which could not carry it.
-    const auto challenge = captcha_.issue();
+    const auto challenge = captcha_.issue(peer_ip);
     add_text(q, "instructions", "Choose a username and password, and answer the question.");
     auto x = q.append_child("x");
     x.append_attribute("xmlns").set_value(std::string(data_ns).c_str());
