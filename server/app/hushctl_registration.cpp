@@ -56,7 +56,8 @@ std::string state_of(const storage::registration_invite& i, std::int64_t now) {
 int create_invite(const config& cfg, storage::store& store, const std::vector<std::string>& args) {
     invites::invite_request request;
     request.domain = cfg.hosts.front();
-    request.expires_in_seconds = std::chrono::duration_cast<std::chrono::seconds>(cfg.registration.invite_expiry).count();
+    request.expires_in_seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(cfg.registration.invite_expiry).count();
     for (std::size_t i = 2; i < args.size(); ++i) {
         const std::string& flag = args[i];
         if (i + 1 >= args.size()) {
@@ -78,7 +79,8 @@ int create_invite(const config& cfg, storage::store& store, const std::vector<st
         } else if (flag == "--host") {
             const auto host = nameprep(value);
             if (!host || !is_host(cfg, *host)) {
-                return fail(value + " is not a host of this server (see [server] hosts in " + cfg.source.string() + ")");
+                return fail(value + " is not a host of this server (see [server] hosts in " + cfg.source.string() +
+                            ")");
             }
             request.domain = *host;
         } else if (flag == "--user") {

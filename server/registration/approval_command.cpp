@@ -123,7 +123,8 @@ boost::asio::awaitable<std::optional<stanza>> approval_command::handle_iq(const 
         co_return co_await list(iq, admin);
     }
     if (!take_session(session, admin)) {
-        stanza reply = make_error_reply(iq, "bad-request", "this session expired or is not yours; run the command again");
+        stanza reply =
+            make_error_reply(iq, "bad-request", "this session expired or is not yours; run the command again");
         auto e = reply.element().child("error").append_child("bad-sessionid");
         e.append_attribute("xmlns").set_value(std::string(commands_ns).c_str());
         co_return reply;

@@ -80,7 +80,8 @@ boost::asio::awaitable<std::optional<stanza>> invite_command::handle_iq(const st
     invites::invite_request request;
     request.domain = requester->domain();
     request.inviter = inviter;
-    request.expires_in_seconds = std::chrono::duration_cast<std::chrono::seconds>(cfg_.registration.invite_expiry).count();
+    request.expires_in_seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(cfg_.registration.invite_expiry).count();
     const auto made = invites::make(request, now);
     // Invitations nobody used, long expired, go with each new one: the table stays as small as the quotas.
     auto put = [record = made.record, cutoff = now - 7 * 24 * 3600](storage::store& s) -> storage::result<void> {

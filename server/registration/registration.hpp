@@ -5,7 +5,10 @@
 //   after authentication: change one's password, remove one's account (account management, whatever the mode).
 // Error replies never echo the request back: it holds a password (XEP-0077 §3.3). A stranger learns nothing about
 // which accounts exist beyond what XEP-0077 itself says (<conflict/> for a taken name).
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -30,6 +33,35 @@ struct registration_session {
     std::string invite_sha256;    // the digest of an accepted XEP-0445 token; empty: none
     std::string invite_username;  // the one name that invite may register; empty: any
     unsigned failed_tokens = 0;   // refused tokens on this stream (bounded: then every token is refused)
+};
+
+// What became of registrations before login, for /metrics: one counter per outcome.
+class registration_counters {
+public:
+    enum class outcome {
+        created,          // without an invitation, may log in
+        created_invited,  // with an invitation
+        created_pending,  // waiting for approval
+        refused_closed,   // mode = "closed"
+        refused_no_invite,
+        refused_token,    // a <preauth/> token refused (unknown, used up, expired), or its last use taken meanwhile
+        refused_captcha,
+        refused_taken,    // the name exists or is reserved
+        refused_limit_address,
+        refused_limit_network,
+        refused_limit_total,
+        count_
+    };
+    static constexpr std::array<std::string_view, static_cast<std::size_t>(outcome::count_)> names{
+        "created",        "created_invited",       "created_pending",       "refused_closed",
+        "refused_no_invite", "refused_token",      "refused_captcha",       "refused_taken",
+        "refused_limit_address", "refused_limit_network", "refused_limit_total"};
+
+    void add(outcome o) { counts_[static_cast<std::size_t>(o)].fetch_add(1, std::memory_order_relaxed); }
+    std::uint64_t get(outcome o) const { return counts_[static_cast<std::size_t>(o)].load(std::memory_order_relaxed); }
+
+private:
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(outcome::count_)> counts_{};
 };
 
 // What an authenticated jabber:iq:register request did.
@@ -73,6 +105,7 @@ public:
     static bool stream_feature_enabled(const config& cfg);
 
     registration_limits& limits() { return limits_; }
+    const registration_counters& counters() const { return counters_; }
     captcha_book& captcha() { return captcha_; }
 
 private:
@@ -97,6 +130,7 @@ private:
     registration_limits limits_;
     captcha_book captcha_;
     admin_notifier* admins_;
+    registration_counters counters_;
     std::mutex notice_mutex_;
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> burst_notices_;  // bounded, swept
 };

@@ -84,6 +84,7 @@ boost::asio::awaitable<stanza> registration_service::handle_unauthenticated(cons
     stanza request = iq.clone();
     request.remove_attribute("from");
     if (cfg_.registration.mode == registration_mode::closed) {
+        counters_.add(registration_counters::outcome::refused_closed);
         co_return error_reply(request, "service-unavailable", "in-band registration is disabled on this server");
     }
     if (request.child("preauth", preauth_ns)) {
@@ -127,6 +128,7 @@ boost::asio::awaitable<stanza> registration_service::preauth(const stanza& iq, c
     }
     if (!*found || !invites::usable(**found, domain, unix_now())) {
         ++session.failed_tokens;
+        counters_.add(registration_counters::outcome::refused_token);
         co_return error_reply(iq, "item-not-found", error_type::cancel, token_refused);
     }
     // XEP-0445: the token is not used until the registration succeeds, and its expiry is not checked again.
@@ -174,6 +176,7 @@ boost::asio::awaitable<stanza> registration_service::create(const stanza& iq, pu
                                                             const registration_session& session, outgoing* notices) {
     const bool invited = !session.invite_sha256.empty();
     if (!invited && cfg_.registration.mode != registration_mode::open) {
+        counters_.add(registration_counters::outcome::refused_no_invite);
         co_return error_reply(iq, "forbidden", error_type::auth,
                               "registration on this server needs an invitation: open the link you were sent");
     }
@@ -199,12 +202,14 @@ boost::asio::awaitable<stanza> registration_service::create(const stanza& iq, pu
         const auto answer = form_value(query, "qa");
         if (!challenge || !answer || !captcha_.answer(*challenge, *answer)) {
             spdlog::info("registration: wrong or missing CAPTCHA answer from {}", peer_ip);
+            counters_.add(registration_counters::outcome::refused_captcha);
             co_return error_reply(iq, "not-acceptable", error_type::modify,
                                   "the answer to the question is wrong or missing; ask for a new form");
         }
     }
     // A reserved name is as good as taken (XEP-0077's <conflict/>), unless an invite names exactly it.
     if (reserved(who->node()) && session.invite_username != who->node()) {
+        counters_.add(registration_counters::outcome::refused_taken);
         co_return error_reply(iq, "conflict", "this username is taken");
     }
     // A taken name is refused before the key derivation, so probing names costs no PBKDF2 work; register_account
@@ -218,6 +223,7 @@ boost::asio::awaitable<stanza> registration_service::create(const stanza& iq, pu
         co_return error_reply(iq, "internal-server-error");
     }
     if (*exists) {
+        counters_.add(registration_counters::outcome::refused_taken);
         co_return error_reply(iq, "conflict", "this username is taken");
     }
     // Invited registrations skip the limits: the invitation is what vouches for them. Reserved before the key
@@ -230,6 +236,10 @@ boost::asio::awaitable<stanza> registration_service::create(const stanza& iq, pu
             static constexpr std::array<const char*, 4> which{"", "address", "network", "server"};
             spdlog::info("registration: refused for {} from {}: the {} limit is reached", who->bare_string(), peer_ip,
                          which[static_cast<std::size_t>(refused)]);
+            using counted = registration_counters::outcome;
+            counters_.add(refused == registration_limits::refusal::address   ? counted::refused_limit_address
+                          : refused == registration_limits::refusal::network ? counted::refused_limit_network
+                                                                             : counted::refused_limit_total);
             const auto& rc = cfg_.registration;
             const std::string per = " per " + std::to_string(rc.window.count()) + " minutes";
             if (refused == registration_limits::refusal::network) {
@@ -273,13 +283,18 @@ boost::asio::awaitable<stanza> registration_service::create(const stanza& iq, pu
     switch (*status) {
     case storage::registration_status::taken:
         release();
+        counters_.add(registration_counters::outcome::refused_taken);
         co_return error_reply(iq, "conflict", "this username is taken");
     case storage::registration_status::invite_refused:
+        counters_.add(registration_counters::outcome::refused_token);
         co_return error_reply(iq, "item-not-found", error_type::cancel, token_refused);
     case storage::registration_status::created:
         break;
     }
     const bool pending = !invited && cfg_.registration.approval;
+    counters_.add(invited   ? registration_counters::outcome::created_invited
+                  : pending ? registration_counters::outcome::created_pending
+                            : registration_counters::outcome::created);
     if (pending && admins_ != nullptr && notices != nullptr) {
         admins_->notify("account waiting for approval",
                         who->bare_string() + " registered from " + peer_ip +

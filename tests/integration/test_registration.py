@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import urllib.request
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -241,6 +242,8 @@ def is_notice(subject: str, body_part: str):
 
 def test_limits_per_address_per_network_and_in_total(hush, xmpp):
     server = hush(server={"admins": ["alice@localhost"]},
+                  listen=[{"kind": "c2s", "address": "127.0.0.1", "port": 0},
+                          {"kind": "http", "address": "127.0.0.1", "port": 0}],
                   registration={"mode": "open", "captcha": False, "max_per_ip": 1, "max_per_network": 2,
                                 "max_total": 3})
     server.adduser("alice@localhost", "alice-secret-1")
@@ -272,6 +275,11 @@ def test_limits_per_address_per_network_and_in_total(hush, xmpp):
 
     xmpp.run(scenario())
     assert set(users(server)) - {"alice@localhost"} == {"user1@localhost", "user2@localhost", "user3@localhost"}
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port('http')}/metrics", timeout=10) as res:
+        metrics = res.read().decode()
+    counted = dict(re.findall(r'^hush_registrations_total\{outcome="(\w+)"\} (\d+)$', metrics, re.M))
+    assert (counted["created"], counted["refused_limit_address"], counted["refused_limit_network"],
+            counted["refused_limit_total"], counted["refused_captcha"]) == ("3", "1", "2", "1", "0")
 
 
 def test_approval_queue(hush, xmpp, storage_backend):

@@ -270,6 +270,11 @@ TEST_CASE("open mode with the CAPTCHA: the form carries the question; wrong, mis
     // A replayed answer does not register another account.
     CHECK(f.send(form_set("romeo", "montague-house", challenge2, solve(question2)), s).condition == "not-acceptable");
     CHECK_FALSE(f.exists("romeo"));
+    // Counted for /metrics: four answers refused (no form, wrong, too late, replayed), one account.
+    using counted = registration_counters::outcome;
+    CHECK(f.service.counters().get(counted::refused_captcha) == 4);
+    CHECK(f.service.counters().get(counted::created) == 1);
+    CHECK(f.service.counters().get(counted::created_pending) == 0);
 }
 
 TEST_CASE("open mode: reserved names are taken; limits per network") {
