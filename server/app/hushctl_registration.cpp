@@ -120,6 +120,10 @@ int create_invite(const config& cfg, storage::store& store, const std::vector<st
         }
     }
     const auto made = invites::make(request, unix_now());
+    // As every new invitation does: the used-up ones and those expired over a week ago go.
+    if (auto swept = store.delete_dead_invites(unix_now() - invites::dead_after_seconds); !swept) {
+        return fail(swept.error().message);
+    }
     if (auto stored = store.put_invite(made.record); !stored) {
         return fail(stored.error().message);
     }

@@ -118,7 +118,14 @@ asio::awaitable<response> admin_api::create_invite(const request& req, const std
         request.username = *node;
     }
     const auto made = invites::make(request, now_unix());
-    auto put = [record = made.record](storage::store& s) { return s.put_invite(record); };
+    // As every new invitation does: the used-up ones and those expired over a week ago go.
+    auto put = [record = made.record, cutoff = now_unix() - invites::dead_after_seconds](
+                   storage::store& s) -> storage::result<void> {
+        if (auto swept = s.delete_dead_invites(cutoff); !swept) {
+            return hush::unexpected(swept.error());
+        }
+        return s.put_invite(record);
+    };
     if (auto stored = co_await ctx_.store.run(std::move(put)); !stored) {
         co_return json_error(req, http::status::service_unavailable, "storage unavailable");
     }

@@ -84,7 +84,8 @@ boost::asio::awaitable<std::optional<stanza>> invite_command::handle_iq(const st
         std::chrono::duration_cast<std::chrono::seconds>(cfg_.registration.invite_expiry).count();
     const auto made = invites::make(request, now);
     // Invitations nobody used, long expired, go with each new one: the table stays as small as the quotas.
-    auto put = [record = made.record, cutoff = now - 7 * 24 * 3600](storage::store& s) -> storage::result<void> {
+    auto put = [record = made.record, cutoff = now - invites::dead_after_seconds](storage::store& s)
+        -> storage::result<void> {
         if (auto swept = s.delete_dead_invites(cutoff); !swept) {
             return hush::unexpected(swept.error());
         }

@@ -26,6 +26,10 @@ struct created_invite {
     storage::registration_invite record;
 };
 
+// Invitations used up, or expired longer ago than this, are deleted whenever a new one is made (the table stays
+// about as small as the live invitations).
+inline constexpr std::int64_t dead_after_seconds = 7 * 24 * 3600;
+
 std::string new_token();
 std::string digest(std::string_view token);
 // The public id of an invite: the first 12 hex digits of the digest (enough to name it, useless to register).
