@@ -166,8 +166,11 @@ port = {self.port}
 max_connections_per_ip = 100000
 auth_failures_before_delay = 1000
 [registration]
-enabled = true
+mode = "open"
+captcha = false
 max_per_ip = 1000000
+max_per_network = 1000000
+max_total = 1000000
 [antispim]
 trust_local_users = false      # the flood's bots are strangers to the legit users
 [antispim.outbound]

@@ -216,6 +216,31 @@ CREATE TABLE content_totals (
     messages {int64} NOT NULL
 );
 )sql"},
+    // In-band registration controls (issue 17): invitations (XEP-0445/0401; only a SHA-256 of each token) and the
+    // accounts waiting for an administrator's approval.
+    migration{9, "registration invites and approval queue",
+              R"sql(
+CREATE TABLE registration_invites (
+    token_sha256 {key} NOT NULL PRIMARY KEY,
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    inviter {key} NOT NULL,
+    uses_left {int64} NOT NULL,
+    uses_total {int64} NOT NULL,
+    created_at {int64} NOT NULL,
+    expires_at {int64} NOT NULL
+);
+CREATE INDEX registration_invites_by_inviter ON registration_invites (inviter, expires_at);
+CREATE INDEX registration_invites_by_name ON registration_invites (domain, username);
+CREATE TABLE pending_accounts (
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    requested_at {int64} NOT NULL,
+    address TEXT NOT NULL,
+    PRIMARY KEY (domain, username),
+    FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+);
+)sql"},
 };
 
 // The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.

@@ -159,4 +159,45 @@ struct held_totals {
     std::int64_t bytes = 0;
 };
 
+// An invitation to register (XEP-0445 token, XEP-0401 invite). Only a SHA-256 of the token is stored.
+struct registration_invite {
+    std::string token_sha256;  // hex; its first 12 characters are the invite's public id
+    std::string domain;        // the host it registers on
+    std::string username;      // the one local part it may register (reserved meanwhile); empty: any
+    std::string inviter;       // the local bare JID that invited (XEP-0401); empty: an administrator
+    std::int64_t uses_left = 1;
+    std::int64_t uses_total = 1;
+    std::int64_t created_at = 0;  // unix seconds
+    std::int64_t expires_at = 0;  // unix seconds; 0 = never
+
+    bool operator==(const registration_invite&) const = default;
+};
+
+// An account created in-band, for register_account: created, with an invite's use taken, and left pending an
+// administrator's approval, all in one transaction.
+struct new_registration {
+    std::string domain;
+    std::string username;
+    std::string invite_sha256;  // empty: registered without a token
+    bool pending = false;       // cannot log in until approved
+    std::string address;        // where it registered from (for the admin deciding)
+    std::int64_t now = 0;
+};
+
+enum class registration_status {
+    created,
+    taken,           // the account exists, or a live invite reserves the name for someone else
+    invite_refused,  // the invite has no use left, is for another host or another name, or is gone
+};
+
+// An account waiting for an administrator's approval.
+struct pending_account {
+    std::string domain;
+    std::string username;
+    std::int64_t requested_at = 0;
+    std::string address;
+
+    bool operator==(const pending_account&) const = default;
+};
+
 }  // namespace hush::storage

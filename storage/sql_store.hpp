@@ -129,6 +129,20 @@ public:
     result<std::vector<std::pair<std::string, std::int64_t>>> list_admin_tokens() override;
     result<std::optional<std::string>> admin_token_name(const std::string& token_sha256) override;
 
+    // In-band registration (sql_registration_store.cpp)
+    result<registration_status> register_account(const new_registration& request,
+                                                 const account_credentials& creds) override;
+    result<void> put_invite(const registration_invite& invite) override;
+    result<std::optional<registration_invite>> get_invite(const std::string& token_sha256) override;
+    result<bool> remove_invite(const std::string& token_sha256) override;
+    result<std::vector<registration_invite>> list_invites() override;
+    result<std::int64_t> count_live_invites(const std::string& inviter, std::int64_t now) override;
+    result<std::int64_t> delete_dead_invites(std::int64_t cutoff) override;
+    result<std::vector<pending_account>> list_pending_accounts() override;
+    result<bool> is_pending(const std::string& domain, const std::string& username) override;
+    result<bool> approve_pending(const std::string& domain, const std::string& username) override;
+    result<bool> deny_pending(const std::string& domain, const std::string& username) override;
+
     result<void> set_last_activity(const std::string& domain, const std::string& username,
                                    const last_activity& activity) override;
     result<std::optional<last_activity>> get_last_activity(const std::string& domain,

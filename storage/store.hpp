@@ -222,6 +222,29 @@ public:
     // The name of the token with this digest, if any.
     virtual result<std::optional<std::string>> admin_token_name(const std::string& token_sha256) = 0;
 
+    // In-band registration (docs/registration.md). register_account creates the account (credentials as
+    // create_account), takes one use of the invite when it names one, and marks it pending when asked: all or
+    // nothing, in one write transaction, so two registrations never share an invite's last use. A name reserved by
+    // another live invite (uses left, not expired at `now`) counts as taken.
+    virtual result<registration_status> register_account(const new_registration& request,
+                                                         const account_credentials& creds) = 0;
+    // Invites. put replaces one with the same digest; remove returns false when absent.
+    virtual result<void> put_invite(const registration_invite& invite) = 0;
+    virtual result<std::optional<registration_invite>> get_invite(const std::string& token_sha256) = 0;
+    virtual result<bool> remove_invite(const std::string& token_sha256) = 0;
+    // Every invite, newest first.
+    virtual result<std::vector<registration_invite>> list_invites() = 0;
+    // Invites of `inviter` with a use left and not expired at `now` (a user's quota).
+    virtual result<std::int64_t> count_live_invites(const std::string& inviter, std::int64_t now) = 0;
+    // Deletes invites used up or expired before `cutoff`; returns how many.
+    virtual result<std::int64_t> delete_dead_invites(std::int64_t cutoff) = 0;
+    // The approval queue, oldest first. approve lifts the pending mark; deny deletes the account, only if it is
+    // pending. Both return false when the account is not pending.
+    virtual result<std::vector<pending_account>> list_pending_accounts() = 0;
+    virtual result<bool> is_pending(const std::string& domain, const std::string& username) = 0;
+    virtual result<bool> approve_pending(const std::string& domain, const std::string& username) = 0;
+    virtual result<bool> deny_pending(const std::string& domain, const std::string& username) = 0;
+
     // XEP-0012 last activity of an account (set when its last resource goes offline).
     virtual result<void> set_last_activity(const std::string& domain, const std::string& username,
                                            const last_activity& activity) = 0;

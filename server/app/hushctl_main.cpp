@@ -14,6 +14,7 @@
 #include "server/app/hushctl_antispim.hpp"
 #include "server/app/hushctl_content.hpp"
 #include "server/app/hushctl_defences.hpp"
+#include "server/app/hushctl_registration.hpp"
 #include "storage/store.hpp"
 
 namespace {
@@ -26,8 +27,8 @@ int usage(FILE* out) {
                  "  passwd JID [PASSWORD]    change an account's password\n"
                  "  deluser JID              delete an account\n"
                  "  users [DOMAIN]           list accounts\n"
-                 "%s%s%s",
-                 hush::antispim_usage, hush::defences_usage, hush::content_usage);
+                 "%s%s%s%s",
+                 hush::antispim_usage, hush::defences_usage, hush::content_usage, hush::registration_usage);
     return 2;
 }
 
@@ -120,6 +121,10 @@ int main(int argc, char** argv) {
     }
     if (command == "content") {
         const int status = hush::run_content_command(*cfg, *store, args);
+        return status == 2 ? usage(stderr) : status;
+    }
+    if (command == "invite" || command == "registration") {
+        const int status = hush::run_registration_command(*cfg, *store, args);
         return status == 2 ? usage(stderr) : status;
     }
     if (command == "challenge" || command == "requests" || command == "blocklist" || command == "token") {

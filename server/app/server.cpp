@@ -104,10 +104,19 @@ server::server(config cfg)
                                      {"greylist", [this] { return greylist_->make_policy(); }},
                                      {"rate", [this] { return rate_->make_policy(); }},
                                      {"content", [this] { return content_->make_policy(); }}});
-    antispim_commands_ = std::make_unique<antispim_commands>(*antispim_, is_local);
+    // The IM services and the iq handlers (server/im), registration (server/registration).
+    registration_ = std::make_unique<registration_service>(cfg_, *store_, admins_.get());
+    invite_command_ = std::make_unique<invite_command>(cfg_, *store_);
+    approval_command_ = std::make_unique<approval_command>(cfg_, *store_);
+    std::vector<std::pair<std::string, std::string>> more_commands;
+    if (cfg_.registration.mode == registration_mode::open && cfg_.registration.approval && !cfg_.admins.empty()) {
+        more_commands.emplace_back(approval_command::node, approval_command::name);
+    }
+    if (cfg_.registration.mode != registration_mode::closed && cfg_.registration.invites_per_user > 0) {
+        more_commands.emplace_back(invite_command::node, invite_command::name);
+    }
+    antispim_commands_ = std::make_unique<antispim_commands>(*antispim_, is_local, std::move(more_commands));
 
-    // The IM services and the iq handlers (server/im).
-    registration_ = std::make_unique<registration_service>(cfg_, *store_);
     im_ctx_ = std::make_unique<im_context>(im_context{*store_, registry_, cfg_.limits.max_offline_messages});
     im_ = std::make_unique<im_core>(*im_ctx_, registration_.get());
     account_services_ = std::make_unique<account_services>(
@@ -126,6 +135,16 @@ server::server(config cfg)
              },
              {std::string(reporting_ns)},
              antispim_service::account_features()},
+            {[command = invite_command_.get()](const stanza& iq, const jid& addressed, outgoing& out) {
+                 return command->handle_iq(iq, addressed, out);
+             },
+             {},
+             {}},
+            {[command = approval_command_.get()](const stanza& iq, const jid& addressed, outgoing& out) {
+                 return command->handle_iq(iq, addressed, out);
+             },
+             {},
+             {}},
             {[commands = antispim_commands_.get()](const stanza& iq, const jid& addressed, outgoing& out) {
                  return commands->handle_iq(iq, addressed, out);
              },

@@ -31,7 +31,9 @@
 #include "server/im/account_services.hpp"
 #include "server/im/im_core.hpp"
 #include "antispim/recent_verdicts.hpp"
-#include "server/im/registration.hpp"
+#include "server/registration/approval_command.hpp"
+#include "server/registration/invite_command.hpp"
+#include "server/registration/registration.hpp"
 #include "server/stream/connection_tracker.hpp"
 #include "server/app/listener.hpp"
 #include "server/pipeline/router.hpp"
@@ -86,6 +88,8 @@ private:
     std::unique_ptr<antispim::chain> chain_;
     std::unique_ptr<antispim_commands> antispim_commands_;
     std::unique_ptr<registration_service> registration_;
+    std::unique_ptr<invite_command> invite_command_;
+    std::unique_ptr<approval_command> approval_command_;
     std::unique_ptr<im_context> im_ctx_;
     std::unique_ptr<im_core> im_;
     std::unique_ptr<account_services> account_services_;

@@ -11,7 +11,7 @@
 
 #include "protocol/namespaces.hpp"
 #include "server/c2s/c2s_session.hpp"
-#include "server/im/registration.hpp"
+#include "server/registration/registration.hpp"
 #include "server/im/server_handlers.hpp"
 #include "server/stream/test_hooks.hpp"
 
@@ -89,6 +89,7 @@ void c2s_session::send_features() {
         }
         f += "</mechanisms>";
         if (registration_service::stream_feature_enabled(ctx_.cfg)) {
+            f += "<register xmlns='urn:xmpp:ibr-token:0'/>";                     // XEP-0445 §4
             f += "<register xmlns='http://jabber.org/features/iq-register'/>";  // XEP-0077 §3
         }
         break;
@@ -138,18 +139,23 @@ asio::awaitable<void> c2s_session::handle_element(stanza s) {
         co_return;
     }
     if (phase_ == phase::tls_done) {
-        // XEP-0077: in-band registration is the one thing allowed between TLS and SASL.
+        // XEP-0077 (and XEP-0445's token): in-band registration is the one thing allowed between TLS and SASL.
         if (ctx_.registration != nullptr && s.kind() == stanza_kind::iq &&
-            s.child("query", registration_service::register_ns)) {
+            registration_service::handles_unauthenticated(s)) {
             std::size_t children = 0;
             only_child_element(s, children);
             if (s.id().empty() || !(s.type() == "get" || s.type() == "set") || children != 1) {
                 send(make_error_reply(s, "bad-request").serialize());
                 co_return;
             }
-            stanza reply = co_await ctx_.registration->handle_unauthenticated(s, domain_, peer_address_);
+            outgoing notices;  // for the admins: accounts waiting for approval, limits reached
+            stanza reply =
+                co_await ctx_.registration->handle_unauthenticated(s, domain_, peer_address_, registration_, &notices);
             if (reply.valid()) {
                 send(reply.serialize());
+            }
+            if (!notices.empty()) {
+                co_await ctx_.routes.carry_out(std::move(notices));
             }
             co_return;
         }

@@ -17,6 +17,7 @@
 #include "protocol/stream_parser.hpp"
 #include "server/c2s/sasl_authenticator.hpp"
 #include "server/pipeline/server_context.hpp"
+#include "server/registration/registration.hpp"
 #include "server/stream/session.hpp"
 #include "server/stream/xmpp_stream.hpp"
 
@@ -62,6 +63,7 @@ private:
     jid jid_;  // bound full JID
     std::unique_ptr<sasl_authenticator> sasl_;
     unsigned auth_failures_ = 0;
+    registration_session registration_;  // XEP-0445: a token accepted on this stream, for XEP-0077
     // Both maps below grow from what peers send, so they are bounded (least recently used forgotten first):
     // past 1000 directed-presence recipients the oldest is not told we left; past 2000 held presences (about the
     // 1 MB outbox a flush must fit in) the stalest sender's is dropped.

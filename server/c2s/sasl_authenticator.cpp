@@ -73,7 +73,7 @@ boost::asio::awaitable<sasl_step> sasl_authenticator::respond(std::string respon
         co_return failure(final ? "not-authorized" : final.error().condition);
     }
     sasl_step ok{sasl_step::kind::success, std::move(*final), {}, username};
-    co_return ok;
+    co_return co_await unless_pending(std::move(ok));
 }
 
 boost::asio::awaitable<storage::result<std::optional<storage::account_credentials>>> sasl_authenticator::lookup(
@@ -153,7 +153,22 @@ boost::asio::awaitable<sasl_step> sasl_authenticator::plain(std::string message)
     if (!sasl::verify_password(sasl::scram_hash::sha256, parsed->password, creds->sha256)) {
         co_return failure("not-authorized");
     }
-    co_return sasl_step{sasl_step::kind::success, {}, {}, *node};
+    co_return co_await unless_pending(sasl_step{sasl_step::kind::success, {}, {}, *node});
+}
+
+boost::asio::awaitable<sasl_step> sasl_authenticator::unless_pending(sasl_step ok) {
+    auto query = [domain = domain_, username = ok.username](storage::store& s) {
+        return s.is_pending(domain, username);
+    };
+    auto pending = co_await store_.read(std::move(query));
+    if (!pending) {
+        spdlog::error("sasl: approval lookup failed: {}", pending.error().message);
+        co_return failure("temporary-auth-failure");
+    }
+    if (*pending) {
+        co_return failure("account-disabled");
+    }
+    co_return ok;
 }
 
 }  // namespace hush

@@ -43,6 +43,9 @@ private:
     boost::asio::awaitable<storage::result<std::optional<storage::account_credentials>>> lookup(
         const std::string& username);
     static sasl_step failure(std::string condition);
+    // `ok` unless the account still waits for an administrator's approval (docs/registration.md): then
+    // <account-disabled/>, told only to someone who proved the password.
+    boost::asio::awaitable<sasl_step> unless_pending(sasl_step ok);
 
     storage::async_store& store_;
     std::string domain_;

@@ -24,6 +24,7 @@
 #include "protocol/jid.hpp"
 #include "server/config/config_antispim.hpp"
 #include "server/config/config_reader.hpp"
+#include "server/config/config_registration.hpp"
 
 namespace hush {
 namespace {
@@ -77,7 +78,7 @@ public:
         load_storage(root, c);
         load_antispim(*this, root, c, dir_);
         c.antispim.offline_quota = c.limits.max_offline_messages;  // for the notices the layer keeps offline
-        load_registration(root, c);
+        load_registration(*this, root, c);
         load_s2s(root, c);
         return c;
     }
@@ -282,22 +283,6 @@ private:
             }
         }
         s.sqlite_path = sqlite_path.string();
-    }
-
-    void load_registration(const toml::table& root, config& c) {
-        const toml::table* t = section(root, "registration");
-        if (!t) {
-            return;
-        }
-        check_keys(*t, "registration", {"enabled", "max_per_ip", "window_minutes", "min_password_length"});
-        registration_config& r = c.registration;
-        read_bool(*t, "registration", "enabled", r.enabled);
-        read_int(*t, "registration", "max_per_ip", r.max_per_ip, 1, 1000000);
-        std::int64_t minutes = r.window.count();
-        if (read_int(*t, "registration", "window_minutes", minutes, 1, max_timeout_seconds / 60)) {
-            r.window = std::chrono::minutes{minutes};
-        }
-        read_int(*t, "registration", "min_password_length", r.min_password_length, 1, 1024);
     }
 
     // A remote domain as a key of [s2s.hosts] or [s2s.domains]: the JID domain preparation (as server.hosts get),

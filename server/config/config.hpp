@@ -52,13 +52,31 @@ struct sasl_config {
     bool allow_plain = true;                // PLAIN is offered only inside TLS
 };
 
-// XEP-0077 in-band registration. Password changes and account removal by a logged-in user are account
-// management and work whatever `enabled` says.
+// Who may create an account in-band (XEP-0077; docs/registration.md). Password changes and account removal by a
+// logged-in user are account management and work whatever `mode` says.
+enum class registration_mode {
+    closed,  // nobody: accounts come from hushctl adduser
+    invite,  // only with a valid invitation token (XEP-0445 / XEP-0401)
+    open,    // anyone, behind the CAPTCHA, the limits and the reserved names (a token skips all three)
+};
+
 struct registration_config {
-    bool enabled = false;                // let unauthenticated clients create accounts
-    std::size_t max_per_ip = 5;          // successful registrations from one IP address per window
+    registration_mode mode = registration_mode::closed;
+    // Successful registrations without a token per window: from one address, one IPv4 /24 or IPv6 /64, and in all.
+    std::size_t max_per_ip = 5;
+    std::size_t max_per_network = 10;
+    std::size_t max_total = 100;
     std::chrono::minutes window{60};
     std::size_t min_password_length = 8;  // in characters (Unicode code points), after SASLprep
+    // Open mode: a XEP-0158 question/answer CAPTCHA in the registration form.
+    bool captcha = true;
+    // Accounts registered without a token wait for an admin's approval before they can log in.
+    bool approval = false;
+    // Local parts nobody may register (nodeprepped): the defaults plus the configured ones.
+    std::vector<std::string> reserved_names;
+    // XEP-0401: live invitations one user may hold at a time (0: users cannot invite), and how long they last.
+    std::size_t invites_per_user = 5;
+    std::chrono::hours invite_expiry{24 * 7};
 };
 
 // Federation ([s2s]). TLS is always required on server-to-server streams; what varies is whether the peer's

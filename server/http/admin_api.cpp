@@ -60,6 +60,9 @@ asio::awaitable<response> admin_api::handle(const request& req, const std::strin
     if (path.starts_with(flagged_prefix) && method == http::verb::delete_) {
         co_return co_await clear_flag(req, path.substr(flagged_prefix.size()), who, peer);
     }
+    if (auto answered = co_await registration(req, path, who, peer)) {
+        co_return std::move(*answered);
+    }
     const bool known = path == "/api/blocklist" || path == "/api/verdicts" || path.starts_with(entries_prefix) || path == "/api/reports" ||
                        path == "/api/accounts/flagged" || path.starts_with(flagged_prefix);
     co_return known ? json_error(req, http::status::method_not_allowed, "method not allowed here")

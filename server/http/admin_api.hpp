@@ -7,7 +7,13 @@
 //   GET    /api/accounts/flagged          accounts outbound protection flagged or suspended
 //   DELETE /api/accounts/flagged/JID      clear one (lifts a suspension)
 //   GET    /api/verdicts[?limit=N]        the last deciding verdicts (in memory), newest first
+//   GET    /api/invites                   registration invitations (admin_api_registration.cpp)
+//   POST   /api/invites                   create one: {"uses","expires_hours","host","username"}; answers its "uri"
+//   DELETE /api/invites/ID                revoke one (ID: its 12-character id)
+//   GET    /api/registrations/pending     accounts waiting for approval
+//   POST   /api/registrations/pending/JID/approve | /deny   let it log in, or delete it
 // Bad input gets 400 with a message; unknown resources 404; storage trouble 503.
+#include <optional>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -40,6 +46,18 @@ private:
                                                            const std::string& who, const std::string& peer);
 
     http_util::response verdicts(const http_util::request& req) const;
+
+    // admin_api_registration.cpp; nullopt when `path` is not one of theirs.
+    boost::asio::awaitable<std::optional<http_util::response>> registration(const http_util::request& req,
+                                                                            std::string_view path,
+                                                                            const std::string& who,
+                                                                            const std::string& peer);
+    boost::asio::awaitable<http_util::response> create_invite(const http_util::request& req, const std::string& who,
+                                                              const std::string& peer);
+    boost::asio::awaitable<http_util::response> revoke_invite(const http_util::request& req, std::string_view id,
+                                                              const std::string& who, const std::string& peer);
+    boost::asio::awaitable<http_util::response> decide_pending(const http_util::request& req, std::string_view rest,
+                                                               const std::string& who, const std::string& peer);
 
     server_context& ctx_;
     blocklist_service& blocklist_;

@@ -61,6 +61,27 @@ std::string_view admin_page_html() {
       <tbody></tbody>
     </table>
   </section>
+  <section>
+    <h2>Registration</h2>
+    <h3>Invitations</h3>
+    <form id="invite-form" autocomplete="off">
+      <input id="invite-uses" aria-label="uses" type="number" min="1" step="1" placeholder="uses (1)">
+      <input id="invite-expires" aria-label="expires in hours" type="number" min="0" step="1"
+             placeholder="expires in hours (default)">
+      <input id="invite-username" aria-label="only this username" placeholder="only this username (optional)">
+      <button id="invite-submit" type="submit">Create invitation</button>
+    </form>
+    <p id="invite-created" hidden>New invitation, shown once: <code id="invite-uri"></code></p>
+    <table id="invites">
+      <thead><tr><th>Id</th><th>Host</th><th>Username</th><th>Inviter</th><th>Uses left</th><th>Created</th><th>Expires</th><th>State</th><th></th></tr></thead>
+      <tbody></tbody>
+    </table>
+    <h3>Waiting for approval</h3>
+    <table id="pending">
+      <thead><tr><th>Account</th><th>Registered</th><th>From</th><th></th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
 </main>
 </body>
 </html>
@@ -83,6 +104,8 @@ th, td { text-align: left; padding: .25em .6em; border-bottom: 1px solid #e4e4e4
 th { background: #f4f4f4; }
 td { word-break: break-word; }
 td.none { color: #888; font-style: italic; }
+h3 { font-size: 1em; margin-top: 1em; }
+#invite-uri { user-select: all; word-break: break-all; }
 )css";
 }
 
@@ -111,6 +134,10 @@ std::string_view admin_page_js() {
     $("logout").hidden = true;
     $("entries").tBodies[0].replaceChildren();
     $("verdicts").tBodies[0].replaceChildren();
+    $("invites").tBodies[0].replaceChildren();
+    $("pending").tBodies[0].replaceChildren();
+    $("invite-created").hidden = true;
+    $("invite-uri").textContent = "";
   }
 
   // Calls the API; throws an Error whose message is fit to show.
@@ -215,6 +242,69 @@ std::string_view admin_page_js() {
     $("verdicts").tBodies[0].replaceChildren(...rows);
   }
 
+  function actionButton(label, className, ariaLabel, onClick) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = className;
+    button.textContent = label;
+    button.setAttribute("aria-label", ariaLabel);
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  async function act(method, path, message, reload) {
+    try {
+      await api(method, path);
+      showError("");
+      setStatus(message);
+      await reload();
+    } catch (e) {
+      showError(e.message);
+    }
+  }
+
+  function renderInvites(invites) {
+    const rows = invites.map((i) => {
+      const tr = document.createElement("tr");
+      tr.dataset.id = i.id;
+      tr.append(cell(i.id), cell(i.host), i.username ? cell(i.username) : cell("any", "none"),
+                i.inviter ? cell(i.inviter) : cell("admin", "none"), cell(i.uses_left + " of " + i.uses_total),
+                cell(i.created), i.expires ? cell(i.expires) : cell("never", "none"), cell(i.state));
+      const action = document.createElement("td");
+      action.append(actionButton("Revoke", "revoke", "revoke invitation " + i.id,
+                                 () => act("DELETE", "/api/invites/" + encodeURIComponent(i.id),
+                                           "revoked invitation " + i.id, loadInvites)));
+      tr.append(action);
+      return tr;
+    });
+    $("invites").tBodies[0].replaceChildren(...rows);
+  }
+
+  function renderPending(accounts) {
+    const rows = accounts.map((p) => {
+      const tr = document.createElement("tr");
+      tr.dataset.jid = p.jid;
+      tr.append(cell(p.jid), cell(p.requested), cell(p.address));
+      const action = document.createElement("td");
+      const path = "/api/registrations/pending/" + encodeURIComponent(p.jid);
+      action.append(actionButton("Approve", "approve", "approve " + p.jid,
+                                 () => act("POST", path + "/approve", "approved " + p.jid, loadPending)),
+                    actionButton("Deny", "deny", "deny " + p.jid,
+                                 () => act("POST", path + "/deny", "denied " + p.jid, loadPending)));
+      tr.append(action);
+      return tr;
+    });
+    $("pending").tBodies[0].replaceChildren(...rows);
+  }
+
+  async function loadInvites() {
+    renderInvites(await api("GET", "/api/invites"));
+  }
+
+  async function loadPending() {
+    renderPending(await api("GET", "/api/registrations/pending"));
+  }
+
   async function loadEntries() {
     renderEntries(await api("GET", "/api/blocklist"));
   }
@@ -227,6 +317,8 @@ std::string_view admin_page_js() {
     try {
       await loadEntries();
       await loadVerdicts();
+      await loadInvites();
+      await loadPending();
       showError("");
       $("app").hidden = false;
       $("logout").hidden = false;
@@ -284,6 +376,39 @@ std::string_view admin_page_js() {
       showError(e.message);
     } finally {
       $("add-submit").disabled = false;
+    }
+  });
+
+  $("invite-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const request = {};
+    const uses = $("invite-uses").value.trim();
+    const hours = $("invite-expires").value.trim();
+    const username = $("invite-username").value.trim();
+    if (uses !== "") {
+      request.uses = Number(uses);
+    }
+    if (hours !== "") {
+      request.expires_hours = Number(hours);
+    }
+    if (username !== "") {
+      request.username = username;
+    }
+    $("invite-submit").disabled = true;
+    try {
+      const created = await api("POST", "/api/invites", request);
+      showError("");
+      setStatus("created invitation " + created.id);
+      $("invite-uri").textContent = created.uri;
+      $("invite-created").hidden = false;
+      $("invite-uses").value = "";
+      $("invite-expires").value = "";
+      $("invite-username").value = "";
+      await loadInvites();
+    } catch (e) {
+      showError(e.message);
+    } finally {
+      $("invite-submit").disabled = false;
     }
   });
 

@@ -13,6 +13,7 @@
 #include "antispim/documents.hpp"
 #include "protocol/stanza.hpp"
 #include "server/http/admin_page.hpp"
+#include "server/registration/registration.hpp"
 #include "server/stream/connection_tracker.hpp"
 #include "antispim/challenge_evidence.hpp"
 #include "antispim/consensus.hpp"
@@ -193,6 +194,15 @@ std::string http_api::metrics_text(std::int64_t held_requests) const {
     out << "# HELP hush_antispim_held_requests Senders with stanzas held for a receiver (message requests).\n"
         << "# TYPE hush_antispim_held_requests gauge\n"
         << "hush_antispim_held_requests " << held_requests << "\n";
+    if (ctx_.registration != nullptr) {
+        const auto& counters = ctx_.registration->counters();
+        out << "# HELP hush_registrations_total In-band registrations before login, by outcome "
+               "(docs/registration.md).\n# TYPE hush_registrations_total counter\n";
+        for (std::size_t i = 0; i < registration_counters::names.size(); ++i) {
+            out << "hush_registrations_total{outcome=\"" << registration_counters::names[i] << "\"} "
+                << counters.get(static_cast<registration_counters::outcome>(i)) << "\n";
+        }
+    }
     out << "# HELP hush_sessions Bound client sessions (resources).\n# TYPE hush_sessions gauge\n"
         << "hush_sessions " << ctx_.registry.size() << "\n";
     out << "# HELP hush_connections Open client and server connections.\n# TYPE hush_connections gauge\n"

@@ -2,7 +2,7 @@
 // The HTTP endpoint (Boost.Beast), on the `http` listener (127.0.0.1:5280 by default):
 //   GET  /blocklist.xml   the server-wide blocklist for other servers (ETag/If-None-Match, Last-Modified); which
 //                         sources it publishes and whether JIDs are hashed is [antispim.publish]
-//   GET  /metrics         Prometheus text: verdicts per policy, consensus, outbound protection, evictions from
+//   GET  /metrics         Prometheus text: verdicts per policy, registrations, consensus, outbound protection, evictions from
 //                         bounded defence state, held requests, sessions, connections, S2S streams, blocklist size
 //   /api/...              the admin REST API (server/http/admin_api.hpp), bearer token (hushctl token create NAME)
 //   GET  /admin, /admin/admin.{js,css}   the admin page (no data in it: it asks for a token and calls the API)

@@ -122,8 +122,9 @@ stanza command_error(const stanza& iq, std::string_view condition, std::string_v
 
 }  // namespace
 
-antispim_commands::antispim_commands(antispim_service& service, std::function<bool(std::string_view)> is_local)
-    : service_(service), is_local_(std::move(is_local)) {}
+antispim_commands::antispim_commands(antispim_service& service, std::function<bool(std::string_view)> is_local,
+                                     std::vector<std::pair<std::string, std::string>> more_commands)
+    : service_(service), is_local_(std::move(is_local)), more_commands_(std::move(more_commands)) {}
 
 std::string antispim_commands::open_session(const std::string& node, const jid& user) {
     std::lock_guard lock(mutex_);
@@ -173,6 +174,12 @@ asio::awaitable<std::optional<stanza>> antispim_commands::handle_iq(const stanza
                 auto item = q.append_child("item");
                 item.append_attribute("jid").set_value(addressed.domain().c_str());
                 item.append_attribute("node").set_value(std::string(node).c_str());
+                item.append_attribute("name").set_value(name.c_str());
+            }
+            for (const auto& [node, name] : more_commands_) {
+                auto item = q.append_child("item");
+                item.append_attribute("jid").set_value(addressed.domain().c_str());
+                item.append_attribute("node").set_value(node.c_str());
                 item.append_attribute("name").set_value(name.c_str());
             }
             co_return reply;

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -23,7 +25,9 @@ public:
     static constexpr std::string_view configure_node = "urn:hush:antispim:0#configure";
     static constexpr std::string_view requests_node = "urn:hush:antispim:0#requests";
 
-    antispim_commands(antispim_service& service, std::function<bool(std::string_view)> is_local);
+    // `more_commands`: (node, name) of the server's other commands, listed with these (XEP-0050 §2.2 has one list).
+    antispim_commands(antispim_service& service, std::function<bool(std::string_view)> is_local,
+                      std::vector<std::pair<std::string, std::string>> more_commands = {});
 
     // server_handlers extension: iq to the server domain (commands, disco for the commands node).
     boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed, outgoing& out);
@@ -37,6 +41,7 @@ private:
 
     antispim_service& service_;
     std::function<bool(std::string_view)> is_local_;
+    std::vector<std::pair<std::string, std::string>> more_commands_;
     struct session_info {
         std::string node;
         std::string user;

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "protocol/namespaces.hpp"
-#include "server/im/registration.hpp"
+#include "server/registration/registration.hpp"
 
 namespace hush {
 

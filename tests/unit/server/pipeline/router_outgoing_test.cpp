@@ -2,7 +2,7 @@
 // router is the one place that sends, so these are the only ways a service's stanzas reach anyone.
 #include <doctest.h>
 
-#include "server/im/registration.hpp"
+#include "server/registration/registration.hpp"
 #include "tests/unit/server/pipeline/router_fixture.hpp"
 #include "tests/unit/test_support.hpp"
 

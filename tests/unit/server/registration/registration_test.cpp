@@ -17,7 +17,8 @@
 #include "protocol/namespaces.hpp"
 #include "protocol/scram.hpp"
 #include "server/im/accounts.hpp"
-#include "server/im/registration.hpp"
+#include "server/registration/registration.hpp"
+#include "server/registration/registration_limits.hpp"
 #include "storage/async_store.hpp"
 
 #include "tests/unit/test_support.hpp"
@@ -43,9 +44,12 @@ stanza make_stanza(std::string_view xml) {
     return stanza(std::move(doc), "");
 }
 
+// enabled: open without the CAPTCHA (what `enabled = true` was); the CAPTCHA, invitations and approval have their
+// own tests (registration_controls_test.cpp).
 config make_config(bool enabled, std::size_t max_per_ip = 5, std::size_t min_password_length = 8) {
     config c;
-    c.registration.enabled = enabled;
+    c.registration.mode = enabled ? registration_mode::open : registration_mode::closed;
+    c.registration.captcha = false;
     c.registration.max_per_ip = max_per_ip;
     c.registration.min_password_length = min_password_length;
     return c;
@@ -88,7 +92,7 @@ public:
         const stanza iq = make_stanza(xml);
         const std::string d(domain);
         const std::string peer(from_ip);
-        return run_sync(service.handle_unauthenticated(iq, d, peer));
+        return run_sync(service.handle_unauthenticated(iq, d, peer, session));
     }
 
     registration_outcome authenticated(std::string_view xml, std::string_view account) {
@@ -129,7 +133,14 @@ public:
     temp_dir dir;
     storage::async_store store;
     registration_service service;
+    registration_session session;
 };
+
+// Would one more registration from `address` pass the limits now? (Takes the slot when it would.)
+registration_limits::refusal limit_for(registration_service& service, std::string_view address) {
+    registration_limits::reservation r;
+    return service.limits().try_reserve(std::string(address), registration_limits::clock::now(), r);
+}
 
 }  // namespace
 
@@ -165,7 +176,7 @@ TEST_CASE("registration_limiter: N per window per address, sliding, with release
     CHECK(limiter.used("2001:db8::1", t0 + 24h) == 0);
 }
 
-TEST_CASE("stream feature only when registration is enabled") {
+TEST_CASE("stream feature only when registration is not closed") {
     CHECK_FALSE(registration_service::stream_feature_enabled(make_config(false)));
     CHECK(registration_service::stream_feature_enabled(make_config(true)));
     CHECK_FALSE(registration_service::stream_feature_enabled(config{}));  // the default
@@ -267,7 +278,7 @@ TEST_CASE("at most max_per_ip successful registrations per address; failures do 
     // Another address still may.
     check_result(f.unauthenticated(register_iq("set", credentials("user3", "password-3")), "2001:db8::7"));
     CHECK(f.exists("user3"));
-    CHECK(f.service.limiter().used(std::string(ip)) == 2);
+    CHECK(limit_for(f.service, ip) == registration_limits::refusal::address);
 }
 
 TEST_CASE("authenticated get shows the registration") {
@@ -355,7 +366,7 @@ TEST_CASE("storage failures are internal-server-error and free the registration 
     f.store.shutdown();
     check_error(f.unauthenticated(register_iq("set", credentials("juliet", "balcony-scene"))),
                 "internal-server-error", "wait");
-    CHECK(f.service.limiter().used(std::string(ip)) == 0);
+    CHECK(limit_for(f.service, ip) == registration_limits::refusal::none);
     const auto out = f.authenticated(register_iq("set", "<remove/>"), "juliet@example.org/balcony");
     check_error(out.reply, "internal-server-error", "wait");
     CHECK_FALSE(out.removed);
