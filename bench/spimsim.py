@@ -35,14 +35,15 @@ conference. Every body is distinct, so no exact-match filter wins, and the recei
 body. The bodies are the same for every policy of a seed.
 
 The same population runs against each policy on a.test (--policies, default hush,drop,allow):
-  hush        the default configuration
+  hush        the default configuration (its chain has "content" before "challenge", with no spamd and an
+              untrained Bayes classifier: only what the other defences know of a sender is scored)
   drop        "drop all strangers" (challenge strangers = "drop")
   allow       "allow all" (chain = ["pass"])
-  content     hush's default plus content scoring (issue 17): "content" in the chain before "challenge", and
-              [antispim.content] pointing at a throwaway spamd this script starts (and stops); before hushd starts,
-              its Bayes classifier is trained with `hushctl content train spam|ham FILE` on --train lines of each
-              from a seed stream of their own (not the texts the run sends). A build without content scoring is
-              told by hushctl's exit status: the policy is reported as not run and the exit status is 1.
+  content     hush's default with content scoring equipped (issue 17): [antispim.content] pointing at a throwaway
+              spamd this script starts (and stops), and, before hushd starts, its Bayes classifier trained with
+              `hushctl content train spam|ham FILE` on --train lines of each from a seed stream of their own (not
+              the texts the run sends). A build without content scoring is told by hushctl's exit status: the
+              policy is reported as not run and the exit status is 1.
 and the table says, for each: bot stanzas (invitations and messages) that reached a user, by bot kind; legit first
 contacts lost, and of them those a content verdict held or refused (false positives: an error, or a hold the
 person could not release by answering; from a.test's log of verdicts); the delay added to those delivered (p50,
@@ -86,7 +87,7 @@ BOT_KINDS = ["plain", "instant", "guesser", "reuse", "patient", "distributed", "
 # design, so they are chosen explicitly, to measure what stops them after it (content scoring).
 DEFAULT_KINDS = ["plain", "instant", "guesser", "reuse", "patient", "distributed"]
 POLICIES = ["hush", "drop", "allow", "content"]
-DEFAULT_CHAIN = ["blocklist", "dos", "rate", "challenge"]  # a.test's [antispim] chain by default (conf/hush.toml)
+DEFAULT_CHAIN = ["blocklist", "dos", "rate", "content", "challenge"]  # a.test's [antispim] chain by default (conf/hush.toml)
 # Where each service's outgoing S2S comes from: a /24 of its own.
 SOURCES = {"a.test": "127.0.1.1", "b.test": "127.0.2.1", "c.test": "127.0.3.1", "d.test": "127.0.4.1",
            "e.test": "127.0.5.1"}
@@ -261,9 +262,7 @@ class Simulation:
         """a.test's [antispim] chain when the policy sets one (None: the default)."""
         if self.policy == "allow":
             return ["pass"]
-        if self.policy == "content":  # content scoring before the challenge: solvers pass the challenge
-            return [p for p in DEFAULT_CHAIN if p != "challenge"] + ["content", "challenge"]
-        return None
+        return None  # hush and content: the default chain, which scores content before the challenge
 
     def policy_config(self, spamd_port: int = 0) -> str:
         chain = self.chain()

@@ -72,7 +72,7 @@ def content_config(spamd_port: int) -> str:
     """a.test's [antispim.content] section: the spamd started for the run, failing open."""
     return f"""[antispim.content]
 spamd = "127.0.0.1:{spamd_port}"   # spamd address; "" = no spamd
-spamd_timeout = 3          # seconds
+spamd_timeout_ms = 3000    # connecting, sending and the answer
 spamd_fail = "pass"        # "pass" or "hold" when spamd is down or slow
 """
 

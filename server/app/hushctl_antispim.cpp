@@ -1,5 +1,7 @@
 #include "server/app/hushctl_antispim.hpp"
 
+#include "server/app/hushctl_common.hpp"
+
 #include <charconv>
 #include <cstdio>
 #include <ctime>
@@ -21,12 +23,9 @@ namespace hush {
 
 namespace {
 
-namespace docs = antispim_documents;
+using hushctl::fail;
 
-int fail(const std::string& what) {
-    std::fprintf(stderr, "hushctl: %s\n", what.c_str());
-    return 1;
-}
+namespace docs = antispim_documents;
 
 std::string to_xml(pugi::xml_node node) {
     std::ostringstream out;

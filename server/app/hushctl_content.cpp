@@ -1,5 +1,7 @@
 #include "server/app/hushctl_content.hpp"
 
+#include "server/app/hushctl_common.hpp"
+
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -12,10 +14,7 @@ namespace hush {
 
 namespace {
 
-int fail(const std::string& what) {
-    std::fprintf(stderr, "hushctl: %s\n", what.c_str());
-    return 1;
-}
+using hushctl::fail;
 
 int train(const config& cfg, storage::store& store, bool spam, const std::string& file) {
     // The same key hushd hashes tokens with, or the lessons would never match what it scores.

@@ -1,6 +1,9 @@
 #include "server/app/hushctl_defences.hpp"
 
+#include "server/app/hushctl_common.hpp"
+
 #include <charconv>
+#include <limits>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -19,29 +22,12 @@ namespace hush {
 
 namespace {
 
-int fail(const std::string& what) {
-    std::fprintf(stderr, "hushctl: %s\n", what.c_str());
-    return 1;
-}
-
-std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
-
-std::string stamp(std::int64_t t) {
-    const std::time_t seconds = t;
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char buffer[32];
-    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buffer;
-}
+using hushctl::fail;
+using hushctl::unix_now;
+using hushctl::stamp;
 
 std::optional<long> positive(const std::string& text) {
-    long n = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    if (ec != std::errc{} || end != text.data() + text.size() || n <= 0) {
-        return std::nullopt;
-    }
-    return n;
+    return hushctl::number(text, 1, std::numeric_limits<long>::max());
 }
 
 hush::expected<std::string, std::string> read_source(const config& cfg, const std::string& source) {

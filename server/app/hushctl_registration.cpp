@@ -1,5 +1,7 @@
 #include "server/app/hushctl_registration.hpp"
 
+#include "server/app/hushctl_common.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -14,30 +16,10 @@ namespace hush {
 
 namespace {
 
-int fail(const std::string& what) {
-    std::fprintf(stderr, "hushctl: %s\n", what.c_str());
-    return 1;
-}
-
-std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
-
-std::string stamp(std::int64_t t) {
-    const std::time_t seconds = t;
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char buffer[32];
-    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buffer;
-}
-
-std::optional<long> number(const std::string& text, long min, long max) {
-    long n = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    if (ec != std::errc{} || end != text.data() + text.size() || n < min || n > max) {
-        return std::nullopt;
-    }
-    return n;
-}
+using hushctl::fail;
+using hushctl::unix_now;
+using hushctl::stamp;
+using hushctl::number;
 
 bool is_host(const config& cfg, const std::string& host) {
     return std::find(cfg.hosts.begin(), cfg.hosts.end(), host) != cfg.hosts.end();

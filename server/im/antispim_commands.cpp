@@ -5,6 +5,7 @@
 #include <charconv>
 #include <sstream>
 
+#include "protocol/adhoc.hpp"
 #include "protocol/namespaces.hpp"
 #include "protocol/scram.hpp"
 
@@ -28,12 +29,6 @@ pugi::xml_node command_reply(stanza& reply, std::string_view node, const std::st
     c.append_attribute("sessionid").set_value(session.c_str());
     c.append_attribute("status").set_value(std::string(status).c_str());
     return c;
-}
-
-void note(pugi::xml_node command, std::string_view type, const std::string& text) {
-    auto n = command.append_child("note");
-    n.append_attribute("type").set_value(std::string(type).c_str());
-    n.append_child(pugi::node_pcdata).set_value(text.c_str());
 }
 
 pugi::xml_node form(pugi::xml_node command, const char* title, const char* instructions) {
@@ -68,20 +63,8 @@ void option(pugi::xml_node f, const std::string& label, const std::string& value
     o.append_child("value").append_child(pugi::node_pcdata).set_value(value.c_str());
 }
 
-std::vector<std::string> submitted(pugi::xml_node x, std::string_view var) {
-    std::vector<std::string> out;
-    for (auto f : x.children("field")) {
-        if (var == f.attribute("var").value()) {
-            for (auto v : f.children("value")) {
-                out.emplace_back(v.child_value());
-            }
-        }
-    }
-    return out;
-}
-
 std::string first(pugi::xml_node x, std::string_view var) {
-    auto values = submitted(x, var);
+    auto values = adhoc::form_values(x, var);
     return values.empty() ? std::string() : values.front();
 }
 
@@ -187,19 +170,7 @@ asio::awaitable<std::optional<stanza>> antispim_commands::handle_iq(const stanza
         if (auto info = iq.child("query", ns::disco_info)) {
             const std::string_view node = info.attribute("node").value();
             if (node == configure_node || node == requests_node) {
-                stanza reply = make_iq_result(iq);
-                auto q = reply.element().append_child("query");
-                q.append_attribute("xmlns").set_value(ns::disco_info.data());
-                q.append_attribute("node").set_value(std::string(node).c_str());
-                auto identity = q.append_child("identity");
-                identity.append_attribute("category").set_value("automation");
-                identity.append_attribute("type").set_value("command-node");
-                identity.append_attribute("name").set_value(node == configure_node ? "Anti-spam question"
-                                                                                   : "Message requests");
-                for (const char* feature : {"http://jabber.org/protocol/commands", "jabber:x:data"}) {
-                    q.append_child("feature").append_attribute("var").set_value(feature);
-                }
-                co_return reply;
+                co_return adhoc::node_info(iq, node, node == configure_node ? "Anti-spam question" : "Message requests");
             }
         }
         co_return std::nullopt;
@@ -291,12 +262,12 @@ asio::awaitable<stanza> antispim_commands::configure(const stanza& iq, const jid
     if (const auto question = first(x, "question"); !question.empty()) {
         e.append_child("question").append_child(pugi::node_pcdata).set_value(question.c_str());
     }
-    for (const auto& a : lines(submitted(x, "good"))) {
+    for (const auto& a : lines(adhoc::form_values(x, "good"))) {
         auto answer = e.append_child("answer");
         answer.append_attribute("correct").set_value("true");
         answer.append_child(pugi::node_pcdata).set_value(a.c_str());
     }
-    for (const auto& a : lines(submitted(x, "wrong"))) {
+    for (const auto& a : lines(adhoc::form_values(x, "wrong"))) {
         e.append_child("answer").append_child(pugi::node_pcdata).set_value(a.c_str());
     }
     auto parsed = as::parse_challenge_settings(e);
@@ -308,7 +279,7 @@ asio::awaitable<stanza> antispim_commands::configure(const stanza& iq, const jid
     }
     stanza reply = make_iq_result(iq);
     auto c = command_reply(reply, node, session, "completed");
-    note(c, "info", "Saved.");
+    adhoc::add_note(c, "info", "Saved.");
     co_return reply;
 }
 
@@ -325,7 +296,7 @@ asio::awaitable<stanza> antispim_commands::requests(const stanza& iq, const jid&
         stanza reply = make_iq_result(iq);
         if (list->empty()) {
             auto c = command_reply(reply, node, sasl::random_hex(12), "completed");
-            note(c, "info", "No message requests.");
+            adhoc::add_note(c, "info", "No message requests.");
             co_return reply;
         }
         auto c = command_reply(reply, node, open_session(node, user), "executing");
@@ -366,7 +337,7 @@ asio::awaitable<stanza> antispim_commands::requests(const stanza& iq, const jid&
     }
     std::size_t done = 0;
     std::size_t stanzas = 0;
-    for (const auto& sender : submitted(x, "senders")) {
+    for (const auto& sender : adhoc::form_values(x, "senders")) {
         const auto who = jid::parse(sender);
         if (!who) {
             continue;
@@ -380,7 +351,7 @@ asio::awaitable<stanza> antispim_commands::requests(const stanza& iq, const jid&
     }
     stanza reply = make_iq_result(iq);
     auto c = command_reply(reply, node, session, "completed");
-    note(c, "info",
+    adhoc::add_note(c, "info",
          std::to_string(done) + " request(s) " +
              (what == action::release ? "accepted, " + std::to_string(stanzas) + " stanza(s) delivered"
                                       : (what == action::reject ? "rejected" : "reported")) + ".");

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "protocol/adhoc.hpp"
 #include "protocol/namespaces.hpp"
 #include "protocol/scram.hpp"
 #include "protocol/xep0082.hpp"
@@ -25,24 +26,6 @@ pugi::xml_node command_reply(stanza& reply, const std::string& session, const ch
     c.append_attribute("sessionid").set_value(session.c_str());
     c.append_attribute("status").set_value(status);
     return c;
-}
-
-void note(pugi::xml_node command, const std::string& text) {
-    auto n = command.append_child("note");
-    n.append_attribute("type").set_value("info");
-    n.append_child(pugi::node_pcdata).set_value(text.c_str());
-}
-
-std::vector<std::string> submitted(pugi::xml_node form, std::string_view var) {
-    std::vector<std::string> out;
-    for (auto f : form.children("field")) {
-        if (var == f.attribute("var").value()) {
-            for (auto v : f.children("value")) {
-                out.emplace_back(v.child_value());
-            }
-        }
-    }
-    return out;
 }
 
 }  // namespace
@@ -78,22 +61,7 @@ boost::asio::awaitable<std::optional<stanza>> approval_command::handle_iq(const 
         co_return std::nullopt;
     }
     if (iq.type() == "get") {
-        auto info = iq.child("query", ns::disco_info);
-        if (!info || node != info.attribute("node").value()) {
-            co_return std::nullopt;
-        }
-        stanza reply = make_iq_result(iq);
-        auto q = reply.element().append_child("query");
-        q.append_attribute("xmlns").set_value(ns::disco_info.data());
-        q.append_attribute("node").set_value(std::string(node).c_str());
-        auto identity = q.append_child("identity");
-        identity.append_attribute("category").set_value("automation");
-        identity.append_attribute("type").set_value("command-node");
-        identity.append_attribute("name").set_value(std::string(name).c_str());
-        for (const char* feature : {"http://jabber.org/protocol/commands", "jabber:x:data"}) {
-            q.append_child("feature").append_attribute("var").set_value(feature);
-        }
-        co_return reply;
+        co_return adhoc::node_info(iq, node, name);
     }
     auto command = iq.child("command", commands_ns);
     if (!command || iq.type() != "set" || node != command.attribute("node").value()) {
@@ -142,7 +110,7 @@ boost::asio::awaitable<stanza> approval_command::list(const stanza& iq, const st
     stanza reply = make_iq_result(iq);
     if (pending->empty()) {
         auto c = command_reply(reply, sasl::random_hex(12), "completed");
-        note(c, "No account is waiting for approval.");
+        adhoc::add_note(c, "info", "No account is waiting for approval.");
         co_return reply;
     }
     auto c = command_reply(reply, open_session(admin), "executing");
@@ -180,8 +148,8 @@ boost::asio::awaitable<stanza> approval_command::list(const stanza& iq, const st
 
 boost::asio::awaitable<stanza> approval_command::decide(const stanza& iq, const std::string& admin,
                                                         pugi::xml_node form) {
-    const auto approve = submitted(form, "approve");
-    const auto deny = submitted(form, "deny");
+    const auto approve = adhoc::form_values(form, "approve");
+    const auto deny = adhoc::form_values(form, "deny");
     for (const auto& a : approve) {
         if (std::find(deny.begin(), deny.end(), a) != deny.end()) {
             co_return make_error_reply(iq, "bad-request", a + " is both approved and denied");
@@ -216,7 +184,7 @@ boost::asio::awaitable<stanza> approval_command::decide(const stanza& iq, const 
     spdlog::info("approval command: {} approved {} and denied {} account(s)", admin, done->first, done->second);
     stanza reply = make_iq_result(iq);
     auto c = command_reply(reply, iq.child("command", commands_ns).attribute("sessionid").value(), "completed");
-    note(c, "Approved " + std::to_string(done->first) + ", denied " + std::to_string(done->second) + ".");
+    adhoc::add_note(c, "info", "Approved " + std::to_string(done->first) + ", denied " + std::to_string(done->second) + ".");
     co_return reply;
 }
 

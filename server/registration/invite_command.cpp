@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "protocol/adhoc.hpp"
 #include "protocol/namespaces.hpp"
 #include "protocol/xep0082.hpp"
 #include "server/registration/invites.hpp"
@@ -32,22 +33,7 @@ boost::asio::awaitable<std::optional<stanza>> invite_command::handle_iq(const st
         co_return std::nullopt;
     }
     if (iq.type() == "get") {
-        auto info = iq.child("query", ns::disco_info);
-        if (!info || node != info.attribute("node").value()) {
-            co_return std::nullopt;
-        }
-        stanza reply = make_iq_result(iq);
-        auto q = reply.element().append_child("query");
-        q.append_attribute("xmlns").set_value(ns::disco_info.data());
-        q.append_attribute("node").set_value(std::string(node).c_str());
-        auto identity = q.append_child("identity");
-        identity.append_attribute("category").set_value("automation");
-        identity.append_attribute("type").set_value("command-node");
-        identity.append_attribute("name").set_value(std::string(name).c_str());
-        for (const char* feature : {"http://jabber.org/protocol/commands", "jabber:x:data"}) {
-            q.append_child("feature").append_attribute("var").set_value(feature);
-        }
-        co_return reply;
+        co_return adhoc::node_info(iq, node, name);
     }
     auto command = iq.child("command", commands_ns);
     if (!command || iq.type() != "set" || node != command.attribute("node").value()) {
