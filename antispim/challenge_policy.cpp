@@ -40,8 +40,15 @@ effect_fn::fn hold_effect(antispim_service* svc, jid receiver, jid sender, as::c
     return [svc, receiver, sender, sender_bare = sender.bare_string(), settings, exists, online, note,
             offer_challenge](const stanza& held, outgoing& out) -> asio::awaitable<void> {
         using kind = as::stranger_outcome::kind;
-        auto step = co_await svc->record_stranger_stanza(receiver, sender_bare, settings, exists, &held,
-                                                         online, note);
+        // What the content policy holds is marked, so that passing a challenge does not release it.
+        stanza quarantined;
+        if (!offer_challenge) {
+            quarantined = stanza::parse(held.serialize());
+            quarantined.element().append_child("quarantined").append_attribute("xmlns").set_value(
+                std::string(as::ns).c_str());
+        }
+        auto step = co_await svc->record_stranger_stanza(receiver, sender_bare, settings, exists,
+                                                         offer_challenge ? &held : &quarantined, online, note);
         if (!step) {
             spdlog::error("antispim: cannot hold a stanza from {} for {}: {}", sender_bare,
                           receiver.bare_string(), step.error());

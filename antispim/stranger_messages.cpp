@@ -236,7 +236,7 @@ void antispim_service::send_approval(const jid& r, const jid& sender,
 }
 
 asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const std::string& sender_bare, outgoing& out,
-                                                           std::vector<std::string>* texts) {
+                                                           std::vector<std::string>* texts, bool by_receiver) {
     auto take = [d = r.domain(), u = r.node(), sender_bare, now = unix_seconds(as::clock_type::now()),
                  expiry = held_expiry_seconds()](storage::store& st) {
         return docs::take_held(st, d, u, sender_bare, now, expiry);
@@ -248,10 +248,18 @@ asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const 
         co_return 0;
     }
     std::size_t count = 0;
+    std::vector<docs::held_stanza> kept;  // what the content policy held: the receiver's to release
     for (const auto& item : *held) {
         stanza original = stanza::parse(item.xml);
         if (!original.valid()) {
             continue;
+        }
+        if (auto mark = original.child("quarantined", as::ns)) {
+            if (!by_receiver) {
+                kept.push_back(item);
+                continue;
+            }
+            original.element().remove_child(mark);
         }
         if (original.kind() == stanza_kind::message) {
             if (texts != nullptr) {
@@ -266,6 +274,23 @@ asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const 
         }
         out.unfiltered(std::move(original));
         ++count;
+    }
+    if (!kept.empty()) {
+        auto keep = [d = r.domain(), u = r.node(), sender_bare, kept, expiry = held_expiry_seconds(),
+                     limits = held_limits()](storage::store& st) -> storage::result<void> {
+            for (const auto& item : kept) {
+                if (auto stored = docs::add_held(st, d, u, sender_bare, item.xml, item.at, expiry, limits); !stored) {
+                    return hush::unexpected<storage::error>(stored.error());
+                }
+            }
+            return {};
+        };
+        if (auto stored = co_await store_.run(std::move(keep)); !stored) {
+            spdlog::error("antispim: cannot keep {} quarantined stanza(s) of {} for {}: {}", kept.size(), sender_bare,
+                          r.bare_string(), stored.error().message);
+        }
+        spdlog::info("antispim: {} passed {}'s challenge; {} stanza(s) the content policy held stay message requests",
+                     sender_bare, r.bare_string(), kept.size());
     }
     spdlog::info("antispim: {} approved by {}; {} held stanza(s) delivered", sender_bare, r.bare_string(), count);
     co_return count;

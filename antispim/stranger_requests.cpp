@@ -64,7 +64,7 @@ asio::awaitable<hush::expected<std::size_t, std::string>> antispim_service::reso
             co_return hush::unexpected<std::string>(approved.error().message);
         }
         std::vector<std::string> texts;
-        const std::size_t delivered = co_await deliver_held(user, sender_bare, out, &texts);
+        const std::size_t delivered = co_await deliver_held(user, sender_bare, out, &texts, true);
         for (auto& text : texts) {
             if (learner_) {
                 learner_(false, std::move(text));  // its receiver read it and let it in

@@ -153,9 +153,12 @@ public:
                                                const antispim::receiver_record& record, std::string_view lang,
                                                outgoing& out);
     // Every held stanza of the sender to the receiver, delay-stamped; returns how many.
-    // `texts`, when set, gets the bodies of the messages delivered.
+    // `texts`, when set, gets the bodies of the messages delivered. Stanzas the content policy held (marked
+    // <quarantined/>) go only when the receiver releases them (`by_receiver`); a sender passing the challenge
+    // leaves them held, as message requests.
     boost::asio::awaitable<std::size_t> deliver_held(const jid& receiver_bare, const std::string& sender_bare,
-                                                     outgoing& out, std::vector<std::string>* texts = nullptr);
+                                                     outgoing& out, std::vector<std::string>* texts = nullptr,
+                                                     bool by_receiver = false);
     std::int64_t held_expiry_seconds() const;
     // The question as a chat message every client shows (after the feedback on the last answer, if any), then the
     // XEP-0158 form in a body-less message of its own (some clients drop any message carrying a captcha form).

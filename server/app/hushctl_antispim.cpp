@@ -152,8 +152,12 @@ int requests_command(const config& cfg, storage::store& store, const jid& user, 
             if (!s.valid()) {
                 continue;
             }
+            // The content policy's mark (the receiver releases it now) is no part of what the sender sent.
+            if (auto mark = s.child("quarantined", antispim::ns)) {
+                s.element().remove_child(mark);
+            }
             if (s.kind() == stanza_kind::presence) {
-                storage::subscription_request request{sender_bare, item.xml, item.at};
+                storage::subscription_request request{sender_bare, s.serialize(), item.at};
                 if (auto r = store.put_subscription_request(d, u, request); !r) {
                     return fail(r.error().message);
                 }

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from test_antispim import is_challenge, is_error_from
+from test_antispim import (answer_number, challenge_of, challenge_settings, client, is_approval, is_challenge, is_chat,
+                           is_error_from)
 from test_defences import call, error_of, metric, with_http
 from test_federation import free_port
 from test_im import PASSWORDS, login
@@ -196,3 +197,37 @@ def test_a_broken_url_list_stops_the_start_naming_its_line(hush, tmp_path):
     with pytest.raises(AssertionError) as failed:
         hush(antispim={"chain": ["content", "challenge"]}, **{"antispim.content": {"url_lists": [str(lists)]}})
     assert f"{lists}:2: 'not a domain' is no domain or URL" in str(failed.value)
+
+
+def test_passing_the_challenge_does_not_release_what_content_held(hush, xmpp, tmp_path):
+    """A human-solver farm's account: its clean first message is challenged, its spam (a listed link) is held by
+    content; it answers right and gets the clean one through, but the spam stays a message request for bob."""
+    lists = tmp_path / "urls.txt"
+    lists.write_text("bad.example\n")
+    server = hush(**with_http(antispim={"chain": ["content", "challenge"], "trust_local_users": False},
+                              **{"antispim.content": {"url_lists": [str(lists)], "url_weight": 12.0, "bayes": False},
+                                 "antispim.challenge": challenge_settings(0)}))
+    server.adduser("bob@localhost", PASSWORDS["bob"])
+    server.adduser("alice@localhost", PASSWORDS["alice"])
+
+    async def scenario():
+        bob, solver = client(xmpp, "bob@localhost/desk"), client(xmpp, "alice@localhost/farm")
+        await login(bob, server.port("c2s"))
+        await login(solver, server.port("c2s"))
+        solver.send_message("bob@localhost", "hello there")
+        st = await solver.expect_stanza(is_challenge("bob@localhost"), "the challenge")
+        _, options, _ = challenge_of(st)
+        solver.send_message("bob@localhost", "cheap meds at https://shop.bad.example/x")
+        await bob.expect_stanza(is_request_notice, "the spam is held as a request")
+        solver.send_message("bob@localhost", answer_number(options))  # the right answer, as a paid person types it
+        await solver.expect_stanza(is_approval("bob@localhost"), "approved")
+        await bob.expect_stanza(is_chat("alice@localhost", "hello there"), "the clean message, released by the pass")
+        await bob.ping_server()
+        assert not bob.received_matching(is_chat("alice@localhost", "cheap meds at https://shop.bad.example/x"))
+
+    xmpp.run(scenario())
+    assert "1 stanza(s) the content policy held stay message requests" in server.stderr_text()
+    assert "alice@localhost\t1 held" in server.hushctl("requests", "bob@localhost").stdout
+    # bob releases it himself: then it goes (to his offline messages, hushctl working on the database).
+    assert server.hushctl("requests", "bob@localhost", "release", "alice@localhost").returncode == 0
+    assert "alice@localhost" not in server.hushctl("requests", "bob@localhost").stdout
