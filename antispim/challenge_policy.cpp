@@ -40,7 +40,8 @@ effect_fn::fn hold_effect(antispim_service* svc, jid receiver, jid sender, as::c
     return [svc, receiver, sender, sender_bare = sender.bare_string(), settings, exists, online, note,
             offer_challenge](const stanza& held, outgoing& out) -> asio::awaitable<void> {
         using kind = as::stranger_outcome::kind;
-        // What the content policy holds is marked, so that passing a challenge does not release it.
+        // What the content policy holds is marked, so that passing a challenge does not release it (nor anything else
+        // the sender has held here).
         stanza quarantined;
         if (!offer_challenge) {
             quarantined = stanza::parse(held.serialize());

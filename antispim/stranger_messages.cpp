@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "antispim/documents.hpp"
 #include "antispim/stranger_service_internal.hpp"
 #include "protocol/namespaces.hpp"
@@ -248,17 +250,23 @@ asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const 
         co_return 0;
     }
     std::size_t count = 0;
-    std::vector<docs::held_stanza> kept;  // what the content policy held: the receiver's to release
+    // Once the content policy held one of them, the sender's whole request is the receiver's to release: passing
+    // the challenge (a paid person can) releases nothing, not even the invitation that carried no text.
+    std::vector<docs::held_stanza> kept;
+    const bool quarantined = !by_receiver && std::any_of(held->begin(), held->end(), [](const docs::held_stanza& item) {
+        const stanza s = stanza::parse(item.xml);
+        return s.valid() && !s.child("quarantined", as::ns).empty();
+    });
+    if (quarantined) {
+        kept = std::move(*held);
+        held->clear();
+    }
     for (const auto& item : *held) {
         stanza original = stanza::parse(item.xml);
         if (!original.valid()) {
             continue;
         }
         if (auto mark = original.child("quarantined", as::ns)) {
-            if (!by_receiver) {
-                kept.push_back(item);
-                continue;
-            }
             original.element().remove_child(mark);
         }
         if (original.kind() == stanza_kind::message) {
@@ -289,8 +297,9 @@ asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const 
             spdlog::error("antispim: cannot keep {} quarantined stanza(s) of {} for {}: {}", kept.size(), sender_bare,
                           r.bare_string(), stored.error().message);
         }
-        spdlog::info("antispim: {} passed {}'s challenge; {} stanza(s) the content policy held stay message requests",
-                     sender_bare, r.bare_string(), kept.size());
+        spdlog::info("antispim: {} passed {}'s challenge; the content policy held part of its request, so its {} held "
+                     "stanza(s) stay for {} to release",
+                     sender_bare, r.bare_string(), kept.size(), r.bare_string());
     }
     spdlog::info("antispim: {} approved by {}; {} held stanza(s) delivered", sender_bare, r.bare_string(), count);
     co_return count;

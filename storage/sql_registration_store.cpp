@@ -40,6 +40,13 @@ result<registration_status> sql_store::register_account(const new_registration& 
     if (!*created) {
         return registration_status::taken;
     }
+    if (!r.invite_sha256.empty()) {
+        // XEP-0401: a user's invitation makes inviter and invitee contacts (mutual subscription), in the same
+        // transaction, so the new account's first message to its inviter is no stranger's.
+        if (auto linked = befriend_inviter(r); !linked) {
+            return unexpected(linked.error());
+        }
+    }
     if (r.pending) {
         auto queued = run("queue pending account",
                           "INSERT INTO pending_accounts (domain, username, requested_at, address) VALUES ($1, $2, $3, $4)",
@@ -52,6 +59,41 @@ result<registration_status> sql_store::register_account(const new_registration& 
         return unexpected(committed.error());
     }
     return registration_status::created;
+}
+
+result<void> sql_store::befriend_inviter(const new_registration& r) {
+    auto inviter = query_text("find inviter", "SELECT inviter FROM registration_invites WHERE token_sha256 = $1",
+                              {r.invite_sha256});
+    if (!inviter) {
+        return unexpected(inviter.error());
+    }
+    const std::string who = inviter->value_or("");
+    const auto at = who.find('@');
+    if (at == std::string::npos || at == 0) {
+        return {};  // an administrator's invitation: nobody to befriend
+    }
+    const std::string inviter_user = who.substr(0, at);
+    const std::string inviter_domain = who.substr(at + 1);
+    auto exists = account_created_at(inviter_domain, inviter_user);
+    if (!exists) {
+        return unexpected(exists.error());
+    }
+    if (!*exists) {
+        return {};  // the inviter's account is gone
+    }
+    roster_item to_inviter;
+    to_inviter.contact = who;
+    to_inviter.sub = subscription::both;
+    if (auto put = put_roster_item(r.domain, r.username, to_inviter); !put) {
+        return unexpected(put.error());
+    }
+    roster_item to_invitee;
+    to_invitee.contact = r.username + "@" + r.domain;
+    to_invitee.sub = subscription::both;
+    if (auto put = put_roster_item(inviter_domain, inviter_user, to_invitee); !put) {
+        return unexpected(put.error());
+    }
+    return {};
 }
 
 result<void> sql_store::put_invite(const registration_invite& i) {

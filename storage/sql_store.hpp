@@ -154,6 +154,9 @@ private:
     // Runs one statement (see sql_driver::run); returns the rows it changed.
     result<long> run(std::string_view context, const char* sql, params args, const row_handler& on_row = {});
     // The first column of the first row as text; nullopt for no row or NULL.
+    // register_account's XEP-0401 step: the invitation's inviter, a local account, and the new one become mutual
+    // contacts (inside the caller's transaction).
+    result<void> befriend_inviter(const new_registration& r);
     result<std::optional<std::string>> query_text(std::string_view context, const char* sql, params args);
     // The first column of every row as text.
     result<std::vector<std::string>> query_texts(std::string_view context, const char* sql, params args);

@@ -350,6 +350,11 @@ def test_users_invite_with_the_xep_0401_command_within_their_quota(hush, xmpp):
         bob = Registrant(xmpp, "bob", "bob-secret-2", token)
         assert await bob.run(port) == ("result",)
         assert await bob.logged_in() == "bob@localhost/reg"
+        # XEP-0401: inviter and invitee are contacts already (mutual subscription), so neither is a stranger.
+        roster = await alice.iq("get", "<query xmlns='jabber:iq:roster'/>")
+        items = {i.get("jid"): i.get("subscription")
+                 for i in roster.xml.find(q("jabber:iq:roster", "query")).findall(q("jabber:iq:roster", "item"))}
+        assert items == {"bob@localhost": "both"}, items
         again = await alice.iq("set", execute, to="localhost")
         assert again["type"] == "result", str(again)
 
