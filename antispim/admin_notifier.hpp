@@ -1,7 +1,8 @@
 #pragma once
 // Telling the admins: what the server decided on its own (automatic blocks, flagged or suspended accounts) goes
 // to the log and, as a headline message from the server, to every JID in [server] admins — a running admin
-// client shows it at once; otherwise it waits in offline storage.
+// client shows it at once. A headline is not kept for an admin who is offline (RFC 6121 §8.5.2.1.1): the log, the
+// admin page and /metrics are where such an admin finds it later.
 #include <atomic>
 #include <string>
 #include <vector>
