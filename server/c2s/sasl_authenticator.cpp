@@ -73,17 +73,34 @@ boost::asio::awaitable<sasl_step> sasl_authenticator::respond(std::string respon
         co_return failure(final ? "not-authorized" : final.error().condition);
     }
     sasl_step ok{sasl_step::kind::success, std::move(*final), {}, username};
-    co_return co_await unless_pending(std::move(ok));
+    co_return unless_pending(std::move(ok));
 }
 
 boost::asio::awaitable<storage::result<std::optional<storage::account_credentials>>> sasl_authenticator::lookup(
     const std::string& username) {
-    auto query = [domain = domain_, username](storage::store& s) { return s.get_credentials(domain, username); };
+    using found_account = std::pair<std::optional<storage::account_credentials>, bool>;
+    auto query = [domain = domain_, username](storage::store& s) -> storage::result<found_account> {
+        auto creds = s.get_credentials(domain, username);
+        if (!creds) {
+            return hush::unexpected(creds.error());
+        }
+        bool pending = false;
+        if (*creds) {
+            auto waiting = s.is_pending(domain, username);
+            if (!waiting) {
+                return hush::unexpected(waiting.error());
+            }
+            pending = *waiting;
+        }
+        return found_account{std::move(*creds), pending};
+    };
     auto found = co_await store_.run(std::move(query));
     if (!found) {
         spdlog::error("sasl: credential lookup failed: {}", found.error().message);
+        co_return hush::unexpected(found.error());
     }
-    co_return found;
+    pending_ = found->second;
+    co_return std::move(found->first);
 }
 
 boost::asio::awaitable<sasl_step> sasl_authenticator::scram_first(std::string message) {
@@ -153,22 +170,11 @@ boost::asio::awaitable<sasl_step> sasl_authenticator::plain(std::string message)
     if (!sasl::verify_password(sasl::scram_hash::sha256, parsed->password, creds->sha256)) {
         co_return failure("not-authorized");
     }
-    co_return co_await unless_pending(sasl_step{sasl_step::kind::success, {}, {}, *node});
+    co_return unless_pending(sasl_step{sasl_step::kind::success, {}, {}, *node});
 }
 
-boost::asio::awaitable<sasl_step> sasl_authenticator::unless_pending(sasl_step ok) {
-    auto query = [domain = domain_, username = ok.username](storage::store& s) {
-        return s.is_pending(domain, username);
-    };
-    auto pending = co_await store_.read(std::move(query));
-    if (!pending) {
-        spdlog::error("sasl: approval lookup failed: {}", pending.error().message);
-        co_return failure("temporary-auth-failure");
-    }
-    if (*pending) {
-        co_return failure("account-disabled");
-    }
-    co_return ok;
+sasl_step sasl_authenticator::unless_pending(sasl_step ok) const {
+    return pending_ ? failure("account-disabled") : ok;
 }
 
 }  // namespace hush

@@ -39,13 +39,14 @@ public:
 private:
     boost::asio::awaitable<sasl_step> scram_first(std::string message);
     boost::asio::awaitable<sasl_step> plain(std::string message);
-    // nullopt inside: no such account; an error: storage failed (answered with temporary-auth-failure).
+    // nullopt inside: no such account; an error: storage failed (answered with temporary-auth-failure). Whether the
+    // account waits for approval is read in the same storage job (pending_): a login costs no extra round trip.
     boost::asio::awaitable<storage::result<std::optional<storage::account_credentials>>> lookup(
         const std::string& username);
     static sasl_step failure(std::string condition);
     // `ok` unless the account still waits for an administrator's approval (docs/registration.md): then
     // <account-disabled/>, told only to someone who proved the password.
-    boost::asio::awaitable<sasl_step> unless_pending(sasl_step ok);
+    sasl_step unless_pending(sasl_step ok) const;
 
     storage::async_store& store_;
     std::string domain_;
@@ -55,6 +56,7 @@ private:
     bool scram_first_done_ = false;
     bool awaiting_plain_ = false;
     bool account_missing_ = false;
+    bool pending_ = false;  // the account looked up waits for approval
     std::string username_;
 };
 
