@@ -1,4 +1,5 @@
 #include "antispim/bayes.hpp"
+#include "protocol/ascii.hpp"
 #include "antispim/url_lists.hpp"
 
 #include <openssl/evp.h>
@@ -15,16 +16,6 @@ namespace hush::antispim {
 namespace {
 
 bool word_byte(unsigned char c) { return std::isalnum(c) != 0 || c >= 0x80 || c == '\''; }
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return out;
-}
 
 // Fisher's inverse chi-square for even degrees of freedom: P(chi2 >= x2).
 double chi2q(double x2, std::size_t v) {
@@ -69,7 +60,7 @@ std::vector<std::string> content_tokens(std::string_view text) {
         while (end < text.size() && word_byte(static_cast<unsigned char>(text[end]))) {
             ++end;
         }
-        const std::string word = lower(text.substr(i, end - i));
+        const std::string word = ascii_lower(text.substr(i, end - i));
         i = end;
         ++words;
         if (std::all_of(word.begin(), word.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {

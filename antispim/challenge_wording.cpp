@@ -1,4 +1,5 @@
 #include "antispim/challenge_wording.hpp"
+#include "protocol/ascii.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -7,13 +8,6 @@
 namespace hush::antispim {
 
 namespace {
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
 
 // "{n} tries" with n, or the singular text for 1.
 std::string counted(const std::string& one, const std::string& many, long long n) {
@@ -50,7 +44,7 @@ std::string utc_minutes(time_point t) {
 
 chosen_texts texts_for(const challenge_wording& wording, std::string_view xml_lang) {
     if (!xml_lang.empty() && !wording.languages.empty()) {
-        const std::string tag = lower(xml_lang);
+        const std::string tag = ascii_lower(xml_lang);
         if (auto it = wording.languages.find(tag); it != wording.languages.end()) {
             return {it->second, it->first};
         }

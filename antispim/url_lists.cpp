@@ -1,4 +1,5 @@
 #include "antispim/url_lists.hpp"
+#include "protocol/ascii.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -8,19 +9,12 @@ namespace hush::antispim {
 
 namespace {
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
 bool host_byte(unsigned char c) { return std::isalnum(c) != 0 || c == '.' || c == '-' || c >= 0x80; }
 
 // "https://Spam.Example/x" or "spam.example" -> "spam.example"; empty when the line names no domain.
 std::string domain_of(std::string_view line) {
     for (std::string_view scheme : {"https://", "http://"}) {
-        if (lower(line.substr(0, scheme.size())) == scheme) {
+        if (ascii_lower(line.substr(0, scheme.size())) == scheme) {
             line.remove_prefix(scheme.size());
         }
     }
@@ -28,7 +22,7 @@ std::string domain_of(std::string_view line) {
     while (end < line.size() && host_byte(static_cast<unsigned char>(line[end]))) {
         ++end;
     }
-    std::string host = lower(line.substr(0, end));
+    std::string host = ascii_lower(line.substr(0, end));
     while (!host.empty() && host.back() == '.') {
         host.pop_back();
     }
@@ -84,7 +78,7 @@ hush::expected<url_list_set, std::string> load_url_lists(const std::vector<std::
 
 std::vector<std::string> linked_hosts(std::string_view text) {
     std::vector<std::string> out;
-    const std::string lowered = lower(text);
+    const std::string lowered = ascii_lower(text);
     std::size_t i = 0;
     while (i < lowered.size()) {
         const std::string_view rest = std::string_view(lowered).substr(i);
