@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "antispim/chain.hpp"
 #include "antispim/content_service.hpp"
 #include "server/config/config.hpp"
 #include "tests/unit/test_support.hpp"
@@ -166,4 +167,35 @@ TEST_CASE("lessons are stored as hashes and read back; a trained model scores") 
     const auto model = run_sync(f.store->run([](storage::store& s) { return s.load_content_model(100); })).value();
     CHECK(model.ham_messages == 5);
     CHECK(model.tokens.size() > 5);
+}
+
+TEST_CASE("dry run: the content policy's verdict is only counted; no challenge is forced, no parts carried") {
+    fixture f;
+    f.cfg.antispim.content.bayes = false;
+    f.signals.listed = true;
+    f.signals.suspect = true;  // 6 points: the challenge band
+    auto svc = f.service();
+    const stanza s = stanza::parse(message("hello"));
+    for (const bool dry : {true, false}) {
+        std::vector<policy_slot> slots;
+        slots.push_back({svc->make_policy(), dry, {}});
+        chain ch(std::move(slots));
+        spim_context ctx{s};
+        ctx.sender = *jid::parse("bot@spam.test/x");
+        ctx.receiver = *jid::parse("bob@example.org");
+        ctx.kind = s.kind();
+        ctx.origin = origin_kind::remote_domain;
+        const auto d = run_sync(ch.evaluate(ctx));
+        CHECK(d.result.kind == verdict_kind::pass);
+        const auto pass = static_cast<std::size_t>(verdict_kind::pass);
+        if (dry) {
+            CHECK_FALSE(ctx.must_challenge);
+            CHECK(ctx.score_explanation.empty());
+            CHECK(ch.counters(0).dry_run[pass] == 1);
+        } else {
+            CHECK(ctx.must_challenge);  // the challenge policy after it asks whatever the receiver chose
+            CHECK(ctx.score_explanation == "score 6.0 = listed 3.0 + reputation 3.0");
+            CHECK(ch.counters(0).enforced[pass] == 1);
+        }
+    }
 }
