@@ -196,6 +196,8 @@ void content_service::learn_later(bool spam, std::string text) {
             if (auto learnt = co_await learn(spam, text); !learnt) {
                 spdlog::error("antispim: content: cannot learn a {} message: {}", spam ? "spam" : "ham",
                               learnt.error());
+            } else {
+                spdlog::debug("antispim: content: learnt a {} message", spam ? "spam" : "ham");
             }
         },
         [this](std::exception_ptr failure) {

@@ -23,6 +23,7 @@ namespace hush {
 struct relation_facts {
     bool account_exists = true;
     bool contact = false;        // roster either way, asked, pre-approved, written to first, or approved
+    bool related = false;        // the same without "approved": a relationship the receiver made, not a passed challenge
     bool trusted_local = false;  // an established account of this server (trust_local_users)
     bool answers_receiver = false;
     bool joined_room = false;
@@ -63,9 +64,12 @@ public:
                                                   antispim::contact_note* defer) = 0;
     // Stores a deferred note, if still pending.
     virtual boost::asio::awaitable<void> store_note(antispim::contact_note& note) = 0;
-    // A message between local accounts the sender is trusted for (an established account) and no contact yet:
-    // ham for the content filter (see antispim_service).
-    virtual void established_first_message(const stanza& s, const jid& from, const jid& to) { (void)s, (void)from, (void)to; }
+    // Ham for the content filter (see antispim_service): an established local account's message to someone it has
+    // no relationship with yet (`first_contact`), or a message from someone the receiver made a relationship with
+    // (sampled). Never one a passed challenge let through: a paid person passes.
+    virtual void learn_ham(const stanza& s, const jid& from, const jid& to, bool first_contact) {
+        (void)s, (void)from, (void)to, (void)first_contact;
+    }
 };
 
 // Stanzas addressed to the server itself that are not requests (iq results and errors, messages): the

@@ -237,6 +237,18 @@ void antispim_service::send_approval(const jid& r, const jid& sender,
     out.unfiltered(std::move(m));
 }
 
+void antispim_service::remember_delivered(const jid& receiver_bare, const std::string& sender_bare,
+                                          std::string_view text) {
+    if (!learner_ || text.empty()) {
+        return;
+    }
+    std::lock_guard lock(engine_mutex_);
+    auto& texts = delivered_texts_[receiver_bare.bare_string() + " " + sender_bare];
+    if (texts.size() < max_remembered_texts) {
+        texts.emplace_back(text.substr(0, max_remembered_bytes));
+    }
+}
+
 asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const std::string& sender_bare, outgoing& out,
                                                            std::vector<std::string>* texts, bool by_receiver) {
     auto take = [d = r.domain(), u = r.node(), sender_bare, now = unix_seconds(as::clock_type::now()),
@@ -272,6 +284,9 @@ asio::awaitable<std::size_t> antispim_service::deliver_held(const jid& r, const 
         if (original.kind() == stanza_kind::message) {
             if (texts != nullptr) {
                 texts->emplace_back(original.element().child_value("body"));
+            }
+            if (!by_receiver) {
+                remember_delivered(r, sender_bare, original.element().child_value("body"));
             }
             // XEP-0203: when it really arrived.
             auto delay = original.element().append_child("delay");

@@ -54,6 +54,24 @@ antispim_service::message_requests(const jid& user) {
     co_return std::move(*found);
 }
 
+void antispim_service::learn_reported(const jid& user, const std::string& sender_bare) {
+    if (!learner_) {
+        return;
+    }
+    std::vector<std::string> texts;
+    {
+        std::lock_guard lock(engine_mutex_);
+        const std::string key = user.bare_string() + " " + sender_bare;
+        if (auto* found = delivered_texts_.find(key)) {
+            texts = std::move(*found);
+            delivered_texts_.erase(key);
+        }
+    }
+    for (auto& text : texts) {
+        learner_(true, std::move(text));  // what its receiver read, then reported as spam
+    }
+}
+
 asio::awaitable<hush::expected<std::size_t, std::string>> antispim_service::resolve_request(
     const jid& user, const std::string& sender_bare, request_action action, outgoing& out) {
     if (action == request_action::release) {
@@ -147,6 +165,9 @@ asio::awaitable<std::optional<stanza>> antispim_service::handle_iq(const stanza&
                 continue;
             }
             if (auto report = parse_spam_report(item)) {
+                if (report->reason == reporting_spam) {
+                    learn_reported(addressed, blocked->bare_string());
+                }
                 co_await consensus_->report(addressed, blocked->bare(), *report, out);
             } else {
                 co_await consensus_->vote(addressed, blocked->bare(), "block", out);

@@ -237,6 +237,7 @@ relation_plan antispim_service::plan_relation(const jid& r, const jid& sender, b
                                                                  cached->generation == plan.generation &&
                                                                  as::clock_type::now() - cached->at < contact_cache_ttl) {
             plan.facts.contact = true;
+            plan.facts.related = true;  // the cache holds only relationships, never approvals
             plan.answered = true;
         }
     }
@@ -303,6 +304,7 @@ hush::expected<relation_facts, std::string> antispim_service::finish_relation(re
     relation_facts facts = std::move(plan.facts);
     facts.account_exists = got->exists;
     facts.contact = got->contact;
+    facts.related = got->exists && got->contact;
     if (got->exists && got->contact) {
         std::lock_guard lock(engine_mutex_);
         contacts_.insert_or_assign(plan.pair_key, cached_contact{plan.generation, as::clock_type::now()});
@@ -375,8 +377,12 @@ as::receiver_record antispim_service::phantom_record(const jid& r, const std::st
     return record;
 }
 
-void antispim_service::established_first_message(const stanza& s, const jid& from, const jid& to) {
-    if (!learner_ || s.kind() != stanza_kind::message || s.element().child("body").empty()) {
+void antispim_service::learn_ham(const stanza& s, const jid& from, const jid& to, bool first_contact) {
+    // Contacts talk a lot: one of their messages in ham_sample_every is looked at (a counter, no lock), and each
+    // pair teaches once.
+    if (!learner_ || s.kind() != stanza_kind::message ||
+        (!first_contact && ham_sampled_.fetch_add(1, std::memory_order_relaxed) % ham_sample_every != 0) ||
+        s.element().child("body").empty()) {
         return;
     }
     {

@@ -5,6 +5,7 @@
 //
 // Everything is kept per account in storage documents (antispim/documents.hpp), so it survives restarts and
 // works on both backends.
+#include <atomic>
 #include <map>
 #include <unordered_set>
 #include <memory>
@@ -61,10 +62,11 @@ public:
     boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to,
                                           antispim::contact_note* defer) override;
     boost::asio::awaitable<void> store_note(antispim::contact_note& note) override;
-    // An established local account (not a stranger to anyone here) wrote to someone it has no relationship with
-    // yet: what people write to someone new, and what the content filter must let through. Taught as ham once per
-    // pair (bounded).
-    void established_first_message(const stanza& s, const jid& from, const jid& to) override;
+    // Ham for the content filter, once per pair (bounded): what an established local account writes to someone new,
+    // and — one message in ham_sample_every — what someone the receiver has a relationship with writes (a
+    // contact's reply). Never what an approval through the challenge let in.
+    void learn_ham(const stanza& s, const jid& from, const jid& to, bool first_contact) override;
+    static constexpr std::uint64_t ham_sample_every = 16;
 
     // The receiver's challenge data and this sender's state in one storage operation; for a missing account the
     // same shapes from memory (server default settings, a per-process key), so answers cannot tell them apart.
@@ -153,6 +155,13 @@ public:
                                                const antispim::receiver_record& record, std::string_view lang,
                                                outgoing& out);
     // Every held stanza of the sender to the receiver, delay-stamped; returns how many.
+    // A passed challenge delivered `text` from the sender: remembered (bounded) for a report to teach the content
+    // filter; taken by a report (XEP-0377 inside a block) as spam.
+    void remember_delivered(const jid& receiver_bare, const std::string& sender_bare, std::string_view text);
+    static constexpr std::size_t max_remembered_texts = 3;
+    static constexpr std::size_t max_remembered_bytes = 1024;
+    // An XEP-0377 spam report of `sender_bare` by `user`: what its passed challenge delivered is spam.
+    void learn_reported(const jid& user, const std::string& sender_bare);
     // `texts`, when set, gets the bodies of the messages delivered. Stanzas the content policy held (marked
     // <quarantined/>) go only when the receiver releases them (`by_receiver`); a sender passing the challenge
     // leaves them held, as message requests.
@@ -232,6 +241,11 @@ private:
     antispim::bounded_map<std::string, bool> joined_{100000};
     // Pairs whose first message taught the content filter ham (once each).
     antispim::bounded_map<std::string, bool> taught_{100000};
+    std::atomic<std::uint64_t> ham_sampled_{0};
+    // What a sender's passed challenge delivered ("receiver sender" -> its first texts), so that an XEP-0377 spam
+    // report of it can teach the content filter (there is no archive to find the text in). At most 5000 pairs of 3
+    // texts of 1 KiB: 15 MiB.
+    antispim::bounded_map<std::string, std::vector<std::string>> delivered_texts_{5000};
     // Roster and written-first contacts ("receiver sender"), as read under a storage relations generation; only the
     // positive answer is kept, and only while the generation is unchanged (guarded by engine_mutex_).
     struct cached_contact {

@@ -367,9 +367,12 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
     ctx.receiver_online = sessions_.online(to);
     ctx.sender_note = note;
     const antispim::decision d = co_await chain_.evaluate(ctx);
-    if (relation.trusted_local && !relation.contact && origin.kind == antispim::origin_kind::local_session &&
-        kind == stanza_kind::message && d.result.kind == antispim::verdict_kind::pass) {
-        strangers_->established_first_message(s, from, to);
+    if (strangers_ != nullptr && kind == stanza_kind::message && d.result.kind == antispim::verdict_kind::pass) {
+        if (relation.related) {
+            strangers_->learn_ham(s, from, to, false);  // a contact's message (sampled)
+        } else if (relation.trusted_local && !relation.contact && origin.kind == antispim::origin_kind::local_session) {
+            strangers_->learn_ham(s, from, to, true);  // an established account writing to someone new
+        }
     }
     if (recent_ != nullptr && d.result.kind != antispim::verdict_kind::pass) {
         verdict_record r;

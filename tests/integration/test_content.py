@@ -21,7 +21,7 @@ from test_antispim import (answer_number, challenge_of, challenge_settings, clie
                            is_error_from)
 from test_defences import call, error_of, metric, with_http
 from test_federation import free_port
-from test_im import PASSWORDS, login
+from test_im import PASSWORDS, befriend, im_client, login
 from xmpp_raw import CLIENT_NS, q
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
@@ -232,3 +232,52 @@ def test_passing_the_challenge_does_not_release_what_content_held(hush, xmpp, tm
     # bob releases it himself: then it goes (to his offline messages, hushctl working on the database).
     assert server.hushctl("requests", "bob@localhost", "release", "alice@localhost").returncode == 0
     assert "alice@localhost" not in server.hushctl("requests", "bob@localhost").stdout
+
+
+def test_a_spam_report_teaches_the_classifier_what_a_passed_challenge_delivered(hush, xmpp):
+    """A solver's spam got through (it answered right); bob blocks and reports it (XEP-0191 + XEP-0377): the text
+    its pass delivered is learnt as spam — there is no archive to find it in otherwise."""
+    server = hush(**with_http(antispim={"chain": ["content", "challenge"], "trust_local_users": False},
+                              **{"antispim.challenge": challenge_settings(0)}))
+    server.adduser("bob@localhost", PASSWORDS["bob"])
+    server.adduser("alice@localhost", PASSWORDS["alice"])
+    spam = "hello dear, invest 500 in bitcoin today and double it, guaranteed"
+
+    async def scenario():
+        bob, solver = client(xmpp, "bob@localhost/desk"), client(xmpp, "alice@localhost/farm")
+        await login(bob, server.port("c2s"))
+        await login(solver, server.port("c2s"))
+        solver.send_message("bob@localhost", spam)
+        st = await solver.expect_stanza(is_challenge("bob@localhost"), "the challenge")
+        solver.send_message("bob@localhost", answer_number(challenge_of(st)[1]))
+        await bob.expect_stanza(is_chat("alice@localhost", spam), "delivered after the right answer")
+        # Approved now, but no relationship bob made: what it writes next teaches no ham.
+        solver.send_message("bob@localhost", "more offers for you, dear")
+        await bob.expect_stanza(is_chat("alice@localhost", "more offers for you, dear"), "an approved sender's message")
+        report = ("<block xmlns='urn:xmpp:blocking'><item jid='alice@localhost'>"
+                  "<report xmlns='urn:xmpp:reporting:1' reason='urn:xmpp:reporting:spam'/></item></block>")
+        assert (await bob.iq("set", report)).xml.get("type") == "result"
+        await server.wait_log("antispim: content: learnt a spam message")
+
+    xmpp.run(scenario())
+    assert metric(server, 'hush_antispim_content_bayes_messages{class="spam"}') == 1
+    assert metric(server, 'hush_antispim_content_bayes_messages{class="ham"}') == 0  # lessons run in order
+
+
+def test_a_contacts_message_teaches_ham(hush, xmpp):
+    """bob and alice are mutual contacts: alice's message (the first of the sampled ones) is learnt as ham, once."""
+    server = hush(**with_http())
+    server.adduser("bob@localhost", PASSWORDS["bob"])
+    server.adduser("alice@localhost", PASSWORDS["alice"])
+
+    async def scenario():
+        bob, alice = im_client(xmpp, "bob@localhost/desk"), im_client(xmpp, "alice@localhost/phone")
+        await login(bob, server.port("c2s"))
+        await login(alice, server.port("c2s"))
+        await befriend(alice, bob)
+        alice.send_message("bob@localhost", "see you at the standup tomorrow")
+        await bob.expect_stanza(is_chat("alice@localhost", "see you at the standup tomorrow"), "a contact's message")
+        await server.wait_log("antispim: content: learnt a ham message")
+
+    xmpp.run(scenario())
+    assert metric(server, 'hush_antispim_content_bayes_messages{class="ham"}') == 1
