@@ -70,6 +70,8 @@ public:
     virtual void learn_ham(const stanza& s, const jid& from, const jid& to, bool first_contact) {
         (void)s, (void)from, (void)to, (void)first_contact;
     }
+    // A message from a sender only a passed challenge let in: kept (bounded) in case its receiver reports it.
+    virtual void remember_for_reports(const stanza& s, const jid& from, const jid& to) { (void)s, (void)from, (void)to; }
 };
 
 // Stanzas addressed to the server itself that are not requests (iq results and errors, messages): the

@@ -67,6 +67,11 @@ public:
     // contact's reply). Never what an approval through the challenge let in.
     void learn_ham(const stanza& s, const jid& from, const jid& to, bool first_contact) override;
     static constexpr std::uint64_t ham_sample_every = 16;
+    void remember_for_reports(const stanza& s, const jid& from, const jid& to) override {
+        if (s.kind() == stanza_kind::message) {
+            remember_delivered(to.bare(), from.bare_string(), s.element().child_value("body"));
+        }
+    }
 
     // The receiver's challenge data and this sender's state in one storage operation; for a missing account the
     // same shapes from memory (server default settings, a per-process key), so answers cannot tell them apart.
@@ -155,8 +160,9 @@ public:
                                                const antispim::receiver_record& record, std::string_view lang,
                                                outgoing& out);
     // Every held stanza of the sender to the receiver, delay-stamped; returns how many.
-    // A passed challenge delivered `text` from the sender: remembered (bounded) for a report to teach the content
-    // filter; taken by a report (XEP-0377 inside a block) as spam.
+    // A passed challenge delivered `text` from the sender (or the sender, approved by it, wrote it since): its first
+    // texts are remembered (bounded) for a report to teach the content filter; a report (XEP-0377 inside a block)
+    // takes them as spam.
     void remember_delivered(const jid& receiver_bare, const std::string& sender_bare, std::string_view text);
     static constexpr std::size_t max_remembered_texts = 3;
     static constexpr std::size_t max_remembered_bytes = 1024;

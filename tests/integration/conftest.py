@@ -225,6 +225,15 @@ class HushServer:
                 raise AssertionError(f"hushd never logged {text!r} within {timeout}s\n{self.describe()}")
             await asyncio.sleep(0.02)
 
+    async def wait_log_count(self, text: str, count: int, timeout: float = TIMEOUT) -> None:
+        """Wait until hushd's log contains `text` at least `count` times (checked as wait_log does)."""
+        deadline = time.monotonic() + timeout
+        while self.stderr_text().count(text) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"hushd logged {text!r} fewer than {count} times within {timeout}s\n"
+                                     f"{self.describe()}")
+            await asyncio.sleep(0.02)
+
     def describe(self, tail: int = 200) -> str:
         err = self.stderr_text().splitlines()[-tail:]
         return ("--- config " + str(self.config_path) + " ---\n" + self.config_path.read_text()

@@ -251,17 +251,17 @@ def test_a_spam_report_teaches_the_classifier_what_a_passed_challenge_delivered(
         st = await solver.expect_stanza(is_challenge("bob@localhost"), "the challenge")
         solver.send_message("bob@localhost", answer_number(challenge_of(st)[1]))
         await bob.expect_stanza(is_chat("alice@localhost", spam), "delivered after the right answer")
-        # Approved now, but no relationship bob made: what it writes next teaches no ham.
+        # Approved now, but no relationship bob made: what it writes next teaches no ham (and is spam once reported).
         solver.send_message("bob@localhost", "more offers for you, dear")
         await bob.expect_stanza(is_chat("alice@localhost", "more offers for you, dear"), "an approved sender's message")
         report = ("<block xmlns='urn:xmpp:blocking'><item jid='alice@localhost'>"
                   "<report xmlns='urn:xmpp:reporting:1' reason='urn:xmpp:reporting:spam'/></item></block>")
         assert (await bob.iq("set", report)).xml.get("type") == "result"
-        await server.wait_log("antispim: content: learnt a spam message")
+        await server.wait_log_count("antispim: content: learnt a spam message", 2)
 
     xmpp.run(scenario())
-    assert metric(server, 'hush_antispim_content_bayes_messages{class="spam"}') == 1
-    assert metric(server, 'hush_antispim_content_bayes_messages{class="ham"}') == 0  # lessons run in order
+    assert metric(server, 'hush_antispim_content_bayes_messages{class="spam"}') == 2  # both of its texts
+    assert metric(server, 'hush_antispim_content_bayes_messages{class="ham"}') == 0
 
 
 def test_a_contacts_message_teaches_ham(hush, xmpp):
