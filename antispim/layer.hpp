@@ -64,12 +64,10 @@ public:
                                                   antispim::contact_note* defer) = 0;
     // Stores a deferred note, if still pending.
     virtual boost::asio::awaitable<void> store_note(antispim::contact_note& note) = 0;
-    // Ham for the content filter (see antispim_service): an established local account's message to someone it has
-    // no relationship with yet (`first_contact`), or a message from someone the receiver made a relationship with
-    // (sampled). Never one a passed challenge let through: a paid person passes.
-    virtual void learn_ham(const stanza& s, const jid& from, const jid& to, bool first_contact) {
-        (void)s, (void)from, (void)to, (void)first_contact;
-    }
+    // Ham for the content filter (see antispim_service, sampled): an established local account's message to someone
+    // it has no relationship with yet, or a message from someone the receiver made a relationship with. Never one a
+    // passed challenge let through: a paid person passes.
+    virtual void learn_ham(const stanza& s, const jid& from, const jid& to) { (void)s, (void)from, (void)to; }
     // A message from a sender only a passed challenge let in: kept (bounded) in case its receiver reports it.
     virtual void remember_for_reports(const stanza& s, const jid& from, const jid& to) { (void)s, (void)from, (void)to; }
 };

@@ -377,11 +377,11 @@ as::receiver_record antispim_service::phantom_record(const jid& r, const std::st
     return record;
 }
 
-void antispim_service::learn_ham(const stanza& s, const jid& from, const jid& to, bool first_contact) {
-    // Contacts talk a lot: one of their messages in ham_sample_every is looked at (a counter, no lock), and each
-    // pair teaches once.
+void antispim_service::learn_ham(const stanza& s, const jid& from, const jid& to) {
+    // This runs for every such message on the routing path: one in ham_sample_every is looked at (a counter, no
+    // lock, no allocation), and each pair teaches once. (A sender keeps writing to someone new until they answer.)
     if (!learner_ || s.kind() != stanza_kind::message ||
-        (!first_contact && ham_sampled_.fetch_add(1, std::memory_order_relaxed) % ham_sample_every != 0) ||
+        ham_sampled_.fetch_add(1, std::memory_order_relaxed) % ham_sample_every != 0 ||
         s.element().child("body").empty()) {
         return;
     }

@@ -62,10 +62,10 @@ public:
     boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to,
                                           antispim::contact_note* defer) override;
     boost::asio::awaitable<void> store_note(antispim::contact_note& note) override;
-    // Ham for the content filter, once per pair (bounded): what an established local account writes to someone new,
-    // and — one message in ham_sample_every — what someone the receiver has a relationship with writes (a
-    // contact's reply). Never what an approval through the challenge let in.
-    void learn_ham(const stanza& s, const jid& from, const jid& to, bool first_contact) override;
+    // Ham for the content filter, one message in ham_sample_every, once per pair (bounded): what an established local
+    // account writes to someone new, and what someone the receiver has a relationship with writes (a contact's
+    // reply). Never what an approval through the challenge let in.
+    void learn_ham(const stanza& s, const jid& from, const jid& to) override;
     static constexpr std::uint64_t ham_sample_every = 16;
     void remember_for_reports(const stanza& s, const jid& from, const jid& to) override {
         if (s.kind() == stanza_kind::message) {

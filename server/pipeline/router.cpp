@@ -368,12 +368,11 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
     ctx.sender_note = note;
     const antispim::decision d = co_await chain_.evaluate(ctx);
     if (strangers_ != nullptr && kind == stanza_kind::message && d.result.kind == antispim::verdict_kind::pass) {
-        if (relation.related) {
-            strangers_->learn_ham(s, from, to, false);  // a contact's message (sampled)
-        } else if (relation.contact) {
+        if (relation.contact && !relation.related) {
             strangers_->remember_for_reports(s, from, to);  // let in by a passed challenge: spam if reported
-        } else if (relation.trusted_local && !relation.contact && origin.kind == antispim::origin_kind::local_session) {
-            strangers_->learn_ham(s, from, to, true);  // an established account writing to someone new
+        } else if (relation.related ||
+                   (relation.trusted_local && origin.kind == antispim::origin_kind::local_session)) {
+            strangers_->learn_ham(s, from, to);  // a contact's, or an established account's to someone new
         }
     }
     if (recent_ != nullptr && d.result.kind != antispim::verdict_kind::pass) {
