@@ -293,7 +293,9 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
         }
         co_return;
     }
-    if (row.what == antispim::disposition::judge && !co_await post(s, from, to, origin, relation, note)) {
+    const std::optional<bool> sender_young = ahead != nullptr ? ahead->sender_young : std::nullopt;
+    if (row.what == antispim::disposition::judge &&
+        !co_await post(s, from, to, origin, relation, note, sender_young)) {
         co_return;
     }
     if (!relation.account_exists) {
@@ -351,7 +353,8 @@ boost::asio::awaitable<bool> router::inviter_acceptable(const stanza& s, const j
 }
 
 boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, const jid& to, const route_origin& origin,
-                                          const relation_facts& relation, antispim::contact_note* note) {
+                                          const relation_facts& relation, antispim::contact_note* note,
+                                          std::optional<bool> sender_young) {
     const stanza_kind kind = s.kind();
     antispim::spim_context ctx{s};
     ctx.sender = from;  // the authenticated sender, never a claim inside the payload
@@ -366,6 +369,7 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
     ctx.record = relation.record;
     ctx.receiver_online = sessions_.online(to);
     ctx.sender_note = note;
+    ctx.sender_young = sender_young;
     const antispim::decision d = co_await chain_.evaluate(ctx);
     if (strangers_ != nullptr && kind == stanza_kind::message && d.result.kind == antispim::verdict_kind::pass) {
         if (relation.contact && !relation.related) {

@@ -107,8 +107,10 @@ private:
     boost::asio::awaitable<void> route_to_account(stanza s, const jid& from, const jid& to, route_origin origin,
                                                   relation_ahead* ahead, antispim::contact_note* note);
     // Returns false when the stanza must not be delivered (and has been answered as the verdict says).
+    // `sender_young`: whether a local sender's account is new, when the outbound guard's read told.
     boost::asio::awaitable<bool> post(const stanza& s, const jid& from, const jid& to, const route_origin& origin,
-                                      const relation_facts& relation, antispim::contact_note* note);
+                                      const relation_facts& relation, antispim::contact_note* note,
+                                      std::optional<bool> sender_young);
     // Stores a deferred note no atomic decision took (before the stanza goes any further).
     boost::asio::awaitable<void> store_note(antispim::contact_note* note);
     // A mediated invitation (XEP-0045 §7.8.2) relayed by a room that passed: false when the inviter it names is a
