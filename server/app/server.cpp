@@ -1,5 +1,7 @@
 #include "server/app/server.hpp"
 
+#include "server/sm/resumption_registry.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -179,6 +181,10 @@ server::server(config cfg)
     ctx_ = std::make_unique<server_context>(server_context{cfg_, registry_, *router_, *store_, *tls_, throttle_,
                                                            connections_, server_secret_, handlers_->caps_ver(),
                                                            registration_.get(), &state_metrics_});
+    if (cfg_.stream_management.enabled) {
+        resumptions_ = std::make_unique<sm::resumption_registry>(cfg_.stream_management.max_detached);
+        ctx_->resumptions = resumptions_.get();
+    }
     http_ = std::make_unique<http_api>(*ctx_, *blocklist_, *chain_, verdicts_,
                                        metrics_sources{consensus_.get(), outbound_.get(), evidence_.get(), content_.get(),
                                                        [s2s = s2s_.get()] { return s2s->stream_count(); }});

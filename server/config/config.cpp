@@ -25,6 +25,7 @@
 #include "server/config/config_antispim.hpp"
 #include "server/config/config_reader.hpp"
 #include "server/config/config_registration.hpp"
+#include "server/config/config_stream_management.hpp"
 
 namespace hush {
 namespace {
@@ -68,7 +69,8 @@ public:
     config load(const toml::table& root) {
         config c;
         check_keys(root, "",
-                   {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim", "registration", "s2s"});
+                   {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim", "registration", "s2s",
+                    "stream_management"});
         load_server(root, c);
         load_log(root, c);
         load_tls(root, c);
@@ -80,6 +82,7 @@ public:
         c.antispim.offline_quota = c.limits.max_offline_messages;  // for the notices the layer keeps offline
         load_registration(*this, root, c);
         load_s2s(root, c);
+        load_stream_management(*this, root, c);
         return c;
     }
 

@@ -202,8 +202,9 @@ boost::asio::awaitable<void> im_core::session_presence(const jid& full, const st
 }
 
 boost::asio::awaitable<void> im_core::session_ended(const jid& full, bool was_available,
-                                                    const std::set<std::string>& directed, outgoing& out) {
-    co_await presence_.session_ended(full, was_available, directed, out);
+                                                    const std::set<std::string>& directed, const std::string& status,
+                                                    outgoing& out) {
+    co_await presence_.session_ended(full, was_available, directed, status, out);
     privacy_.session_ended(full);
 }
 

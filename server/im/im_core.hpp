@@ -41,9 +41,11 @@ public:
     // resources' presence, stored requests and offline messages.
     boost::asio::awaitable<void> session_presence(const jid& full, const stanza& presence, outgoing& out);
     // A bound session ended: unavailable presence to contacts and directed-presence recipients if it was
-    // available (RFC 6121 §4.5.3.2), and its privacy state forgotten.
+    // available (RFC 6121 §4.5.3.2), and its privacy state forgotten. `status`: of its last unavailable presence,
+    // kept for XEP-0012.
     boost::asio::awaitable<void> session_ended(const jid& full, bool was_available,
-                                               const std::set<std::string>& directed, outgoing& out);
+                                               const std::set<std::string>& directed, const std::string& status,
+                                               outgoing& out);
     // XEP-0077 from a bound session (password change, §3.3 removal). After a removal every contact is told
     // (unsubscribe/unsubscribed); the caller sends the reply and closes the account's sessions.
     boost::asio::awaitable<registration_outcome> account_request(const stanza& iq, const jid& full, outgoing& out);

@@ -169,12 +169,12 @@ boost::asio::awaitable<void> router::session_presence(const jid& full, const sta
 }
 
 boost::asio::awaitable<void> router::session_ended(const jid& full, bool was_available,
-                                                   const std::set<std::string>& directed) {
+                                                   const std::set<std::string>& directed, const std::string& status) {
     if (im_ == nullptr) {
         co_return;
     }
     outgoing out;
-    co_await im_->session_ended(full, was_available, directed, out);
+    co_await im_->session_ended(full, was_available, directed, status, out);
     co_await carry_out(std::move(out));
 }
 

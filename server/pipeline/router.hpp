@@ -90,7 +90,8 @@ public:
     // presence without 'to', the end of the session, and XEP-0077 requests (the caller sends the reply and, after
     // a removal, closes the account's sessions).
     boost::asio::awaitable<void> session_presence(const jid& full, const stanza& presence);
-    boost::asio::awaitable<void> session_ended(const jid& full, bool was_available, const std::set<std::string>& directed);
+    boost::asio::awaitable<void> session_ended(const jid& full, bool was_available, const std::set<std::string>& directed,
+                                               const std::string& status = {});
     boost::asio::awaitable<registration_outcome> account_request(const stanza& iq, const jid& full);
 
     // Stanzas routed to accounts per row of the classification table (antispim::classification_rows), for
