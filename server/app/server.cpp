@@ -1,5 +1,6 @@
 #include "server/app/server.hpp"
 
+#include "server/push/push_service.hpp"
 #include "server/sm/resumption_registry.hpp"
 
 #include <spdlog/spdlog.h>
@@ -120,7 +121,8 @@ server::server(config cfg)
     antispim_commands_ = std::make_unique<antispim_commands>(*antispim_, is_local, std::move(more_commands));
 
     im_ctx_ = std::make_unique<im_context>(im_context{*store_, registry_, cfg_.limits.max_offline_messages});
-    im_ = std::make_unique<im_core>(*im_ctx_, registration_.get());
+    push_ = std::make_unique<push_service>(*store_, cfg_.push);
+    im_ = std::make_unique<im_core>(*im_ctx_, registration_.get(), push_.get());
     account_services_ = std::make_unique<account_services>(
         *store_,
         [this](const jid& bare) { return registry_.any_available(bare); },
@@ -157,6 +159,11 @@ server::server(config cfg)
              },
              im_core::server_features(),
              im_core::account_features()},
+            {[push = push_.get()](const stanza& iq, const jid& addressed, outgoing&) {
+                 return push->handle(iq, addressed);
+             },
+             {},
+             cfg_.push.enabled ? std::vector<std::string>{std::string(push::push_ns)} : std::vector<std::string>{}},
             {[services = account_services_.get()](const stanza& iq, const jid& addressed, outgoing&) {
                  return services->handle(iq, addressed);
              },

@@ -70,7 +70,7 @@ public:
         config c;
         check_keys(root, "",
                    {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim", "registration", "s2s",
-                    "stream_management"});
+                    "stream_management", "push"});
         load_server(root, c);
         load_log(root, c);
         load_tls(root, c);
@@ -83,6 +83,7 @@ public:
         load_registration(*this, root, c);
         load_s2s(root, c);
         load_stream_management(*this, root, c);
+        load_push(*this, root, c);
         return c;
     }
 

@@ -59,6 +59,16 @@ struct stream_management_config {
     std::size_t max_detached = 10000;          // sessions waiting to be resumed at once, server-wide
 };
 
+// XEP-0357 push notifications ([push], docs/push.md). The summary is message-count only unless the admin lets
+// it carry the sender or the body (which then pass through the client vendor's app server and the phone's push
+// service).
+struct push_config {
+    bool enabled = true;
+    bool include_sender = false;
+    bool include_body = false;
+    std::size_t max_registrations = 5;  // per account
+};
+
 struct sasl_config {
     std::uint32_t scram_iterations = 4096;  // for new credentials; at least 4096
     bool allow_plain = true;                // PLAIN is offered only inside TLS
@@ -143,6 +153,7 @@ struct config {
     registration_config registration;
     s2s_config s2s;
     stream_management_config stream_management;
+    push_config push;
 };
 
 // Loads and validates; on error returns one line "FILE:LINE:COL: KEY: what is wrong" (the earliest in the file),

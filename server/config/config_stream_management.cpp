@@ -1,4 +1,5 @@
-// The [stream_management] section: XEP-0198 acks and resumption (docs/stream-management.md).
+// The [stream_management] and [push] sections: XEP-0198 acks and resumption (docs/stream-management.md) and
+// XEP-0357 notifications (docs/push.md) — what keeps phones up to date.
 #include "server/config/config_stream_management.hpp"
 
 namespace hush::config_detail {
@@ -21,6 +22,20 @@ void load_stream_management(toml_reader& reader, const toml::table& root, config
     reader.read_seconds(*t, p, "ack_after", o.ack_after);
     reader.read_seconds(*t, p, "ack_timeout", o.ack_timeout);
     reader.read_int(*t, p, "max_detached", o.max_detached, 1, 10000000);
+}
+
+void load_push(toml_reader& reader, const toml::table& root, config& c) {
+    const toml::table* t = reader.section(root, "push");
+    if (!t) {
+        return;
+    }
+    constexpr std::string_view p = "push";
+    auto& o = c.push;
+    reader.check_keys(*t, p, {"enabled", "include_sender", "include_body", "max_registrations"});
+    reader.read_bool(*t, p, "enabled", o.enabled);
+    reader.read_bool(*t, p, "include_sender", o.include_sender);
+    reader.read_bool(*t, p, "include_body", o.include_body);
+    reader.read_int(*t, p, "max_registrations", o.max_registrations, 1, 100);
 }
 
 }  // namespace hush::config_detail

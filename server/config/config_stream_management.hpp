@@ -6,5 +6,7 @@
 namespace hush::config_detail {
 
 void load_stream_management(toml_reader& reader, const toml::table& root, config& c);
+// [push] (XEP-0357): the other half of keeping phones up to date.
+void load_push(toml_reader& reader, const toml::table& root, config& c);
 
 }  // namespace hush::config_detail

@@ -178,6 +178,15 @@ boost::asio::awaitable<void> router::session_ended(const jid& full, bool was_ava
     co_await carry_out(std::move(out));
 }
 
+boost::asio::awaitable<void> router::waiting_session_message(const stanza& message, const jid& to) {
+    if (im_ == nullptr) {
+        co_return;
+    }
+    outgoing out;
+    co_await im_->waiting_session_message(message, to, out);
+    co_await carry_out(std::move(out));
+}
+
 boost::asio::awaitable<registration_outcome> router::account_request(const stanza& iq, const jid& full) {
     if (im_ == nullptr) {
         co_return registration_outcome{make_error_reply(iq, "service-unavailable"), false};
@@ -324,7 +333,10 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
         break;
     case delivery::no_resource: {
         // RFC 6121 §8.5.2.2.1: store for later (XEP-0160), or refuse; never lose silently.
-        const std::string condition = im_ != nullptr ? co_await im_->undeliverable(s, to) : "service-unavailable";
+        outgoing notifications;  // XEP-0357: the account's phones are woken for what was stored
+        const std::string condition =
+            im_ != nullptr ? co_await im_->undeliverable(s, to, notifications) : "service-unavailable";
+        co_await carry_out(std::move(notifications));
         if (!condition.empty()) {
             co_await bounce(s, condition);
         }

@@ -93,6 +93,8 @@ public:
     boost::asio::awaitable<void> session_ended(const jid& full, bool was_available, const std::set<std::string>& directed,
                                                const std::string& status = {});
     boost::asio::awaitable<registration_outcome> account_request(const stanza& iq, const jid& full);
+    // A message kept for a session waiting to be resumed (XEP-0198): the account's phones are woken (XEP-0357).
+    boost::asio::awaitable<void> waiting_session_message(const stanza& message, const jid& to);
 
     // Stanzas routed to accounts per row of the classification table (antispim::classification_rows), for
     // /metrics and tests.

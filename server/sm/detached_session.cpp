@@ -81,11 +81,24 @@ void detached_session::deliver(shared_bytes serialized) {
             reroute_later(self->executor_, self->routes_, self->state_.full, std::move(one));
             return;
         }
+        // A message wakes the account's phones (XEP-0357) as one stored offline would: its client is asleep.
+        const bool maybe_message = bytes->starts_with("<message") && bytes->find("<body") != std::string::npos;
+        shared_bytes kept = bytes;
         if (!self->state_.state.sent(std::move(bytes), unix_now(), self->options_.max_unacked,
                                      self->options_.max_unacked_bytes)) {
             spdlog::info("sm {}: over {} unacknowledged stanzas while detached: the session ends",
                          self->state_.full.full_string(), self->options_.max_unacked);
             self->end_now();
+            return;
+        }
+        if (maybe_message) {
+            spawn_supervised(self->executor_, "sm: waking the phones of " + self->state_.full.bare_string(),
+                             [self, kept]() -> asio::awaitable<void> {
+                                 const stanza s = stanza::parse(*kept);
+                                 if (s.valid()) {
+                                     co_await self->routes_.waiting_session_message(s, self->state_.full);
+                                 }
+                             });
         }
     });
 }

@@ -55,6 +55,10 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.stream_management.ack_after == std::chrono::seconds{3});
     CHECK(c.stream_management.ack_timeout == std::chrono::seconds{60});
     CHECK(c.stream_management.max_detached == 10000);
+    CHECK(c.push.enabled);
+    CHECK_FALSE(c.push.include_sender);
+    CHECK_FALSE(c.push.include_body);
+    CHECK(c.push.max_registrations == 5);
     CHECK(c.s2s.connect_timeout == std::chrono::seconds{30});
     CHECK(c.s2s.idle_timeout == std::chrono::seconds{300});
     CHECK(c.s2s.max_queued_stanzas == 1000);
@@ -149,6 +153,8 @@ TEST_CASE("stream_management: values and errors with line and key") {
     CHECK_FALSE(c.stream_management.enabled);
     CHECK(load_error("[stream_management]\nmax_unacked = 5\n").starts_with("2:15: stream_management.max_unacked: "));
     CHECK(load_error("[stream_management]\nresume = 5\n").starts_with("2:1: stream_management.resume: unknown key"));
+    CHECK(load_ok("[push]\ninclude_body = true\n").push.include_body);
+    CHECK(load_error("[push]\nmax_registrations = 0\n").starts_with("2:21: push.max_registrations: "));
 }
 
 TEST_CASE("a relative config path is made absolute") {
