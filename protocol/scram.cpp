@@ -294,7 +294,8 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
     return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-scram_server::scram_server(scram_hash hash, std::string server_nonce) : hash_(hash) {
+scram_server::scram_server(scram_hash hash, std::string server_nonce, channel_binding binding)
+    : hash_(hash), binding_(std::move(binding)) {
     // A fixed nonce is for tests; anything a client could not echo back falls back to a random one.
     server_nonce_ = is_printable_nonce(server_nonce) ? std::move(server_nonce)
                                                      : base64_encode(random_bytes(server_nonce_bytes));
@@ -308,18 +309,39 @@ hush::expected<std::string, sasl_failure> scram_server::receive_client_first(std
         return hush::unexpected{malformed("invalid UTF-8 or NUL")};
     }
 
-    // gs2-header = gs2-cbind-flag "," [authzid] ","
-    if (message.starts_with("p=")) {
-        return hush::unexpected{malformed("channel binding is not supported")};
-    }
-    if (message.size() < 2 || (message[0] != 'n' && message[0] != 'y') || message[1] != ',') {
+    // gs2-header = gs2-cbind-flag "," [authzid] ","; gs2-cbind-flag = ("p=" cb-name) / "n" / "y"
+    std::size_t flag_end = 1;
+    if (binding_.plus) {
+        const std::size_t comma = message.find(',');
+        if (!message.starts_with("p=") || comma == std::string_view::npos) {
+            return hush::unexpected{malformed("a -PLUS mechanism needs channel binding (p=)")};
+        }
+        const std::string_view type = message.substr(2, comma - 2);
+        for (const auto& [name, data] : binding_.available) {
+            if (name == type) {
+                binding_data_ = data;
+            }
+        }
+        if (binding_data_.empty()) {
+            return hush::unexpected{sasl_failure{"not-authorized", "unsupported channel binding type"}};
+        }
+        flag_end = comma;
+    } else if (message.starts_with("p=")) {
+        return hush::unexpected{malformed("channel binding needs a -PLUS mechanism")};
+    } else if (message.starts_with("y,") && binding_.offered()) {
+        // The client can bind, and believes we cannot: our -PLUS offer was stripped on the way (RFC 5802 §6).
+        return hush::unexpected{sasl_failure{"not-authorized", "channel binding was offered"}};
+    } else if (message.size() < 2 || (message[0] != 'n' && message[0] != 'y')) {
         return hush::unexpected{malformed("bad gs2 header")};
     }
-    const std::size_t authz_end = message.find(',', 2);
+    if (message.size() <= flag_end || message[flag_end] != ',') {
+        return hush::unexpected{malformed("bad gs2 header")};
+    }
+    const std::size_t authz_end = message.find(',', flag_end + 1);
     if (authz_end == std::string_view::npos) {
         return hush::unexpected{malformed("bad gs2 header")};
     }
-    const std::string_view authz_field = message.substr(2, authz_end - 2);
+    const std::string_view authz_field = message.substr(flag_end + 1, authz_end - flag_end - 1);
     std::string authzid;
     if (!authz_field.empty()) {
         auto decoded = authz_field.starts_with("a=") ? decode_saslname(authz_field.substr(2)) : std::nullopt;
@@ -399,8 +421,12 @@ hush::expected<std::string, sasl_failure> scram_server::receive_client_final(std
         }
     }
     const auto binding = base64_decode(attrs[0].substr(2));
-    if (!binding || *binding != gs2_header_) {
+    if (!binding || !binding->starts_with(gs2_header_) || (!binding_.plus && binding->size() != gs2_header_.size())) {
         return hush::unexpected{malformed("channel binding does not match the gs2 header")};
+    }
+    // The data the client bound to must be this connection's: else someone in the middle relays the exchange.
+    if (!constant_time_equal(std::string_view(*binding).substr(gs2_header_.size()), binding_data_)) {
+        return hush::unexpected{sasl_failure{"not-authorized", "channel binding does not match this connection"}};
     }
     if (attrs[1].substr(2) != client_nonce_ + server_nonce_) {
         return hush::unexpected{malformed("nonce mismatch")};

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "protocol/expected.hpp"
 
@@ -52,16 +54,27 @@ struct sasl_failure {
     std::string text;  // optional human-readable detail
 };
 
+// Channel binding for one SCRAM exchange (RFC 5802 §6, XEP-0440): what this connection can bind to, by type
+// ("tls-exporter" RFC 9266, "tls-server-end-point" RFC 5929), and whether this exchange is a -PLUS mechanism.
+struct channel_binding {
+    std::vector<std::pair<std::string, std::string>> available;  // type -> binding data (raw bytes)
+    bool plus = false;
+    // The server offers -PLUS mechanisms on this connection: a client that says "y" (it supports channel binding
+    // but thinks the server does not) is being downgraded by someone in the middle, and fails (RFC 5802 §6).
+    bool offered() const { return !available.empty(); }
+};
+
 // One SCRAM exchange, server side. Usage:
 //   auto user = s.receive_client_first(msg);      // -> username (SASLprepped)
 //   auto first = s.server_first(creds);           // after looking up the credentials (or decoy ones)
 //   auto final = s.receive_client_final(msg);     // -> server-final-message ("v=...") on success
 // Each step is accepted once, in order; out-of-order calls fail (server_first returns "").
-// Channel binding is not offered: a client sending "p=" gets "malformed-request"; "y" is accepted since we
-// advertise no -PLUS mechanism.
+// A -PLUS exchange needs "p=<type>" with a type of `binding.available`, and the client-final c= must carry the
+// gs2 header and that type's data; a plain one refuses "p=", and "y" when the connection offers channel binding.
 class scram_server {
 public:
-    explicit scram_server(scram_hash hash, std::string server_nonce = {});  // empty: random nonce
+    explicit scram_server(scram_hash hash, std::string server_nonce = {},  // empty: random nonce
+                          channel_binding binding = {});
 
     hush::expected<std::string, sasl_failure> receive_client_first(std::string_view message);
     std::string server_first(const scram_credentials& creds);
@@ -74,6 +87,8 @@ private:
     scram_hash hash_;
     std::string server_nonce_;
     std::string client_nonce_;
+    channel_binding binding_;
+    std::string binding_data_;  // of the type the client chose (-PLUS), else empty
     std::string gs2_header_;
     std::string client_first_bare_;
     std::string server_first_;

@@ -13,6 +13,7 @@
 #include "server/c2s/c2s_session.hpp"
 #include "server/registration/registration.hpp"
 #include "server/im/server_handlers.hpp"
+#include "server/stream/channel_binding.hpp"
 #include "server/stream/test_hooks.hpp"
 
 namespace hush {
@@ -83,11 +84,21 @@ void c2s_session::send_features() {
         f += "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>";
         break;
     case phase::tls_done:
+        if (channel_bindings_.empty()) {
+            channel_bindings_ = channel_bindings(tls_handle());  // once per connection, after the handshake
+        }
         f += "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>";
-        for (const auto& m : sasl_authenticator::mechanisms(ctx_.cfg.sasl.allow_plain)) {
+        for (const auto& m : sasl_authenticator::mechanisms(ctx_.cfg.sasl.allow_plain, !channel_bindings_.empty())) {
             f += "<mechanism>" + m + "</mechanism>";
         }
         f += "</mechanisms>";
+        if (!channel_bindings_.empty()) {
+            f += "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>";  // XEP-0440
+            for (const auto& [type, data] : channel_bindings_) {
+                f += "<channel-binding type='" + type + "'/>";
+            }
+            f += "</sasl-channel-binding>";
+        }
         if (registration_service::stream_feature_enabled(ctx_.cfg)) {
             f += "<register xmlns='urn:xmpp:ibr-token:0'/>";                     // XEP-0445 §4
             f += "<register xmlns='http://jabber.org/features/iq-register'/>";  // XEP-0077 §3
@@ -197,8 +208,11 @@ asio::awaitable<void> c2s_session::handle_sasl(const stanza& s) {
         co_return;
     }
     if (!sasl_) {
+        if (channel_bindings_.empty()) {
+            channel_bindings_ = channel_bindings(tls_handle());
+        }
         sasl_ = std::make_unique<sasl_authenticator>(ctx_.store, domain_, ctx_.server_secret,
-                                                     ctx_.cfg.sasl.scram_iterations);
+                                                     ctx_.cfg.sasl.scram_iterations, channel_bindings_);
     }
     const std::string text = s.element().text().get();
     if (name == "abort") {

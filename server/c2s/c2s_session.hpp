@@ -87,6 +87,7 @@ private:
     std::string stream_id_;
     jid jid_;  // bound full JID
     std::unique_ptr<sasl_authenticator> sasl_;
+    std::vector<std::pair<std::string, std::string>> channel_bindings_;  // what SCRAM-*-PLUS may bind to (XEP-0440)
     unsigned auth_failures_ = 0;
     registration_session registration_;  // XEP-0445: a token accepted on this stream, for XEP-0077
     // Both maps below grow from what peers send, so they are bounded (least recently used forgotten first):

@@ -7,11 +7,20 @@
 namespace hush {
 
 sasl_authenticator::sasl_authenticator(storage::async_store& store, std::string domain, std::string server_secret,
-                                       std::uint32_t iterations)
-    : store_(store), domain_(std::move(domain)), server_secret_(std::move(server_secret)), iterations_(iterations) {}
+                                       std::uint32_t iterations,
+                                       std::vector<std::pair<std::string, std::string>> bindings)
+    : store_(store),
+      domain_(std::move(domain)),
+      server_secret_(std::move(server_secret)),
+      iterations_(iterations),
+      bindings_(std::move(bindings)) {}
 
-std::vector<std::string> sasl_authenticator::mechanisms(bool allow_plain) {
-    std::vector<std::string> m{"SCRAM-SHA-256", "SCRAM-SHA-1"};
+std::vector<std::string> sasl_authenticator::mechanisms(bool allow_plain, bool channel_binding) {
+    std::vector<std::string> m;
+    if (channel_binding) {
+        m = {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS"};
+    }
+    m.insert(m.end(), {"SCRAM-SHA-256", "SCRAM-SHA-1"});
     if (allow_plain) {
         m.emplace_back("PLAIN");
     }
@@ -36,8 +45,11 @@ void sasl_authenticator::reset() {
 boost::asio::awaitable<sasl_step> sasl_authenticator::start(std::string_view mechanism, bool allow_plain,
                                                             std::optional<std::string> initial) {
     reset();
-    if (mechanism == "SCRAM-SHA-256" || mechanism == "SCRAM-SHA-1") {
-        scram_.emplace(mechanism == "SCRAM-SHA-256" ? sasl::scram_hash::sha256 : sasl::scram_hash::sha1);
+    const bool plus = mechanism.ends_with("-PLUS");
+    const std::string_view base = plus ? mechanism.substr(0, mechanism.size() - 5) : mechanism;
+    if ((base == "SCRAM-SHA-256" || base == "SCRAM-SHA-1") && (!plus || !bindings_.empty())) {
+        scram_.emplace(base == "SCRAM-SHA-256" ? sasl::scram_hash::sha256 : sasl::scram_hash::sha1, std::string(),
+                       sasl::channel_binding{bindings_, plus});
         if (!initial) {
             // SCRAM is client-first: ask for the initial response with an empty challenge.
             co_return sasl_step{sasl_step::kind::challenge, {}, {}, {}};

@@ -24,10 +24,12 @@ struct sasl_step {
 
 class sasl_authenticator {
 public:
+    // `bindings`: what this connection lets SCRAM-*-PLUS bind to (server/stream/channel_binding.hpp).
     sasl_authenticator(storage::async_store& store, std::string domain, std::string server_secret,
-                       std::uint32_t iterations);
+                       std::uint32_t iterations, std::vector<std::pair<std::string, std::string>> bindings = {});
 
-    static std::vector<std::string> mechanisms(bool allow_plain);
+    // -PLUS first when the connection can bind (clients take the first they support).
+    static std::vector<std::string> mechanisms(bool allow_plain, bool channel_binding = false);
 
     // `initial` is the decoded initial response (nullopt when the client sent none).
     boost::asio::awaitable<sasl_step> start(std::string_view mechanism, bool allow_plain,
@@ -52,6 +54,7 @@ private:
     std::string domain_;
     std::string server_secret_;
     std::uint32_t iterations_;
+    std::vector<std::pair<std::string, std::string>> bindings_;
     std::optional<sasl::scram_server> scram_;
     bool scram_first_done_ = false;
     bool awaiting_plain_ = false;

@@ -66,13 +66,14 @@ constexpr std::string_view combined_nonce = "fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1Z
 
 // Runs client-first and server-first with the given gs2 header, returning the server-first message.
 struct exchange {
-    scram_server server{scram_hash::sha256, std::string(server_nonce)};
+    scram_server server;
     scram_credentials creds = derive_credentials(scram_hash::sha256, "pencil", "0123456789abcdef", 4096);
     std::string gs2 = "n,,";
     std::string bare = "n=user,r=" + std::string(client_nonce);
     std::string server_first;
 
-    explicit exchange(std::string gs2_header = "n,,") : gs2(std::move(gs2_header)) {
+    explicit exchange(std::string gs2_header = "n,,", channel_binding binding = {})
+        : server(scram_hash::sha256, std::string(server_nonce), std::move(binding)), gs2(std::move(gs2_header)) {
         auto user = server.receive_client_first(gs2 + bare);
         REQUIRE(user);
         CHECK(*user == "user");
@@ -194,6 +195,45 @@ TEST_CASE("scram: gs2 header variants") {
         auto r = server.receive_client_first("p=tls-exporter,,n=user,r=abc");
         check_malformed(r);
         check_malformed(scram_server(scram_hash::sha1).receive_client_first("p=tls-unique,,n=user,r=abc"));
+    }
+}
+
+TEST_CASE("scram -PLUS: the client binds to this connection's data; another's, or a downgrade, fails") {
+    const channel_binding offered{{{"tls-exporter", std::string(32, '\x11')}, {"tls-server-end-point", "cert-hash"}},
+                                  false};
+    channel_binding plus = offered;
+    plus.plus = true;
+    SUBCASE("tls-exporter: c= carries the gs2 header and the exporter's 32 bytes") {
+        exchange ex("p=tls-exporter,,", plus);
+        const std::string c = base64_encode("p=tls-exporter,," + std::string(32, '\x11'));
+        CHECK(ex.server.receive_client_final(ex.final_for("c=" + c + ",r=" + std::string(combined_nonce))));
+    }
+    SUBCASE("tls-server-end-point, with an authzid") {
+        exchange ex("p=tls-server-end-point,a=user@example.com,", plus);
+        CHECK(ex.server.authzid() == "user@example.com");
+        const std::string c = base64_encode("p=tls-server-end-point,a=user@example.com,cert-hash");
+        CHECK(ex.server.receive_client_final(ex.final_for("c=" + c + ",r=" + std::string(combined_nonce))));
+    }
+    SUBCASE("data of another connection (a relay in the middle) is not-authorized") {
+        exchange ex("p=tls-exporter,,", plus);
+        const std::string c = base64_encode("p=tls-exporter,," + std::string(32, '\x22'));
+        auto r = ex.server.receive_client_final(ex.final_for("c=" + c + ",r=" + std::string(combined_nonce)));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().condition == "not-authorized");
+    }
+    SUBCASE("a type the connection does not have, or no p= at all, fails at the first message") {
+        scram_server unknown(scram_hash::sha256, {}, plus);
+        auto r = unknown.receive_client_first("p=tls-unique,,n=user,r=abc");
+        REQUIRE_FALSE(r);
+        CHECK(r.error().condition == "not-authorized");
+        check_malformed(scram_server(scram_hash::sha256, {}, plus).receive_client_first("n,,n=user,r=abc"));
+    }
+    SUBCASE("y,, where binding was offered: the offer was stripped on the way, so it fails") {
+        scram_server downgraded(scram_hash::sha256, {}, offered);
+        auto r = downgraded.receive_client_first("y,,n=user,r=abc");
+        REQUIRE_FALSE(r);
+        CHECK(r.error().condition == "not-authorized");
+        CHECK(scram_server(scram_hash::sha256, {}, offered).receive_client_first("n,,n=user,r=abc"));
     }
 }
 

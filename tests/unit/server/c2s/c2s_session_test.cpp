@@ -180,7 +180,9 @@ TEST_CASE("c2s STARTTLS: <proceed/>, the handshake, a restarted stream offering 
     client.open_stream();
     const stanza features = client.features();
     CHECK_FALSE(has_child(features, "starttls", ns::tls));
-    CHECK(mechanisms(features) == std::vector<std::string>{"SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"});
+    // TLS 1.3 and our certificate: both channel bindings, so the -PLUS mechanisms first (XEP-0440).
+    CHECK(mechanisms(features) == std::vector<std::string>{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256",
+                                                           "SCRAM-SHA-1", "PLAIN"});
     CHECK(client.headers().size() == 2);
 
     REQUIRE(client.write(plain_auth("alice", password)));
@@ -197,7 +199,8 @@ TEST_CASE("c2s with PLAIN disabled: it is neither offered nor accepted") {
     w.cfg.sasl.allow_plain = false;
     test_peer& client = w.connect_c2s(true);
     client.open_stream();
-    CHECK(mechanisms(client.features()) == std::vector<std::string>{"SCRAM-SHA-256", "SCRAM-SHA-1"});
+    CHECK(mechanisms(client.features()) ==
+          std::vector<std::string>{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1"});
     REQUIRE(client.write(plain_auth("alice", password)));
     CHECK(condition_of(client.expect("failure", ns::sasl)) == "invalid-mechanism");
 }
@@ -210,7 +213,7 @@ TEST_CASE("c2s direct TLS: SCRAM-SHA-256 with the server's signature, stream res
     client.open_stream();
     const stanza features = client.features();
     CHECK_FALSE(has_child(features, "starttls", ns::tls));  // TLS is already on
-    CHECK(mechanisms(features).front() == "SCRAM-SHA-256");
+    CHECK(mechanisms(features).front() == "SCRAM-SHA-256-PLUS");
 
     REQUIRE(scram_attempt(client, "alice", password) == "success");
     CHECK(w.registry.size() == 0);  // authenticated is not bound
