@@ -328,7 +328,7 @@ hush::expected<std::string, sasl_failure> scram_server::receive_client_first(std
         flag_end = comma;
     } else if (message.starts_with("p=")) {
         return hush::unexpected{malformed("channel binding needs a -PLUS mechanism")};
-    } else if (message.starts_with("y,") && binding_.offered()) {
+    } else if (message.starts_with("y,") && binding_.offered() && binding_.refuse_downgrade) {
         // The client can bind, and believes we cannot: our -PLUS offer was stripped on the way (RFC 5802 §6).
         return hush::unexpected{sasl_failure{"not-authorized", "channel binding was offered"}};
     } else if (message.size() < 2 || (message[0] != 'n' && message[0] != 'y')) {

@@ -59,8 +59,10 @@ struct sasl_failure {
 struct channel_binding {
     std::vector<std::pair<std::string, std::string>> available;  // type -> binding data (raw bytes)
     bool plus = false;
-    // The server offers -PLUS mechanisms on this connection: a client that says "y" (it supports channel binding
-    // but thinks the server does not) is being downgraded by someone in the middle, and fails (RFC 5802 §6).
+    // With -PLUS offered on this connection, a client that says "y" (it supports channel binding but thinks the
+    // server does not) may be downgraded by someone in the middle: RFC 5802 §6 has it fail. Off by default, since
+    // clients that can only bind to tls-unique (which TLS 1.3 does not have; slixmpp, say) say "y" too.
+    bool refuse_downgrade = false;
     bool offered() const { return !available.empty(); }
 };
 

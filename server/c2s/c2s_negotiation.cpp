@@ -92,6 +92,7 @@ void c2s_session::send_features() {
             f += "<mechanism>" + m + "</mechanism>";
         }
         f += "</mechanisms>";
+        f += sasl2_feature();  // XEP-0388, with Bind2 and stream management inline
         if (!channel_bindings_.empty()) {
             f += "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>";  // XEP-0440
             for (const auto& [type, data] : channel_bindings_) {
@@ -138,6 +139,10 @@ asio::awaitable<void> c2s_session::handle_element(stanza s) {
     }
     if (element_ns == ns::sasl) {
         co_await handle_sasl(s);
+        co_return;
+    }
+    if (element_ns == "urn:xmpp:sasl:2") {
+        co_await handle_sasl2(s);
         co_return;
     }
     if (element_ns == "urn:xmpp:csi:0" && phase_ == phase::bound && (s.name() == "active" || s.name() == "inactive")) {
@@ -212,7 +217,8 @@ asio::awaitable<void> c2s_session::handle_sasl(const stanza& s) {
             channel_bindings_ = channel_bindings(tls_handle());
         }
         sasl_ = std::make_unique<sasl_authenticator>(ctx_.store, domain_, ctx_.server_secret,
-                                                     ctx_.cfg.sasl.scram_iterations, channel_bindings_);
+                                                     ctx_.cfg.sasl.scram_iterations, channel_bindings_,
+                                                     ctx_.cfg.sasl.strict_channel_binding);
     }
     const std::string text = s.element().text().get();
     if (name == "abort") {
@@ -277,15 +283,19 @@ asio::awaitable<void> c2s_session::finish_sasl(sasl_step step) {
     case sasl_step::kind::failure:
         break;
     }
+    co_await sasl_failed(step.condition, sasl_failure_element(step.condition));
+}
+
+asio::awaitable<void> c2s_session::sasl_failed(const std::string& condition, std::string element) {
     ++auth_failures_;
     const auto delay = ctx_.throttle.record_failure(peer_address_);
-    spdlog::info("c2s {}: authentication failed ({}), failure {} on this connection", peer_address_, step.condition,
+    spdlog::info("c2s {}: authentication failed ({}), failure {} on this connection", peer_address_, condition,
                  auth_failures_);
     if (delay.count() > 0) {
         asio::steady_timer pause(executor_, delay);
         co_await pause.async_wait(tuple_awaitable);
     }
-    send(sasl_failure_element(step.condition));
+    send(std::move(element));
     if (auth_failures_ >= ctx_.cfg.limits.auth_failures_per_connection) {
         begin_close(stream_error{"policy-violation", "too many failed authentication attempts"});
     }
@@ -305,12 +315,7 @@ void c2s_session::handle_bind(const stanza& iq) {
         }
         resource = std::move(*prepped);
     }
-    jid_ = jid_.bare().with_resource(resource);
-    if (auto previous = ctx_.registry.bind(jid_, shared_from_this())) {
-        previous->close(stream_error{"conflict", "replaced by a new session"});
-    }
-    phase_ = phase::bound;
-    spdlog::info("c2s {}: bound {}", peer_address_, jid_.full_string());
+    bind_resource(resource);
     stanza result = make_iq_result(iq);
     result.remove_attribute("to");
     result.remove_attribute("from");
@@ -318,6 +323,15 @@ void c2s_session::handle_bind(const stanza& iq) {
     b.append_attribute("xmlns").set_value(ns::bind.data());
     b.append_child("jid").append_child(pugi::node_pcdata).set_value(jid_.full_string().c_str());
     send(result.serialize());
+}
+
+void c2s_session::bind_resource(const std::string& resource) {
+    jid_ = jid_.bare().with_resource(resource);
+    if (auto previous = ctx_.registry.bind(jid_, shared_from_this())) {
+        previous->close(stream_error{"conflict", "replaced by a new session"});
+    }
+    phase_ = phase::bound;
+    spdlog::info("c2s {}: bound {}", peer_address_, jid_.full_string());
 }
 
 asio::awaitable<void> c2s_session::handle_stanza(stanza s) {

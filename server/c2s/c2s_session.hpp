@@ -25,6 +25,19 @@
 
 namespace hush {
 
+// What a SASL2 <authenticate/> asks for besides authentication (XEP-0386 Bind2, XEP-0198 inline).
+struct sasl2_request {
+    bool bind = false;
+    std::string tag;  // the client's, part of the resource
+    bool carbons = false;
+    bool sm_enable = false;
+    std::string sm_resume;  // the <enable/>'s resume attribute
+    std::string sm_max;
+    bool resume = false;  // <resume/> instead of binding
+    std::string previd;
+    std::string h;
+};
+
 class c2s_session final : public xmpp_stream, public sm::resumable {
 public:
     c2s_session(tcp::socket socket, bool direct_tls, server_context& ctx, std::shared_ptr<void> connection_slot);
@@ -51,7 +64,14 @@ private:
     boost::asio::awaitable<void> handle_element(stanza s) override;
     boost::asio::awaitable<void> handle_sasl(const stanza& s);
     boost::asio::awaitable<void> finish_sasl(sasl_step step);
+    // A failed authentication: counted, slowed down per address, answered with `element`; too many close.
+    boost::asio::awaitable<void> sasl_failed(const std::string& condition, std::string element);
     void handle_bind(const stanza& iq);
+    void bind_resource(const std::string& resource);
+    // XEP-0388 SASL2 with XEP-0386 Bind2 and inline XEP-0198 (c2s_sasl2.cpp).
+    std::string sasl2_feature();
+    boost::asio::awaitable<void> handle_sasl2(const stanza& s);
+    boost::asio::awaitable<void> finish_sasl2(sasl_step step);
     boost::asio::awaitable<void> handle_stanza(stanza s);
     boost::asio::awaitable<void> handle_own_presence(const stanza& p);
     void track_directed_presence(const stanza& p);
@@ -61,9 +81,16 @@ private:
     // XEP-0198 (c2s_stream_management.cpp).
     boost::asio::awaitable<void> handle_sm(const stanza& s);
     void handle_enable(const stanza& s);
+    // <enabled/> (or <failed/>) for an enable request: on its own or inline in Bind2.
+    std::string enable_sm(std::string_view resume, std::string_view max);
     void handle_ack(const stanza& s);
     boost::asio::awaitable<void> handle_resume(const stanza& s);
-    void adopt(sm::handover state, std::uint32_t client_handled);
+    // Resumes `previd`: `announce` gets the <resumed/> element to send (alone, or inside a SASL2 <success/>) before
+    // the stanzas sent again. Returns the <failed/> element when it cannot, else empty.
+    boost::asio::awaitable<std::string> resume_session(std::string previd, std::string h,
+                                                       std::function<void(const std::string&)> announce);
+    void adopt(sm::handover state, std::uint32_t client_handled,
+               const std::function<void(const std::string&)>& announce);
     // A stanza to the client: counted and kept until acknowledged once stream management is on; passed on to the
     // successor once resumed elsewhere.
     void emit(shared_bytes bytes);
@@ -87,6 +114,7 @@ private:
     std::string stream_id_;
     jid jid_;  // bound full JID
     std::unique_ptr<sasl_authenticator> sasl_;
+    std::optional<sasl2_request> sasl2_;  // a SASL2 exchange is under way
     std::vector<std::pair<std::string, std::string>> channel_bindings_;  // what SCRAM-*-PLUS may bind to (XEP-0440)
     unsigned auth_failures_ = 0;
     registration_session registration_;  // XEP-0445: a token accepted on this stream, for XEP-0077

@@ -50,18 +50,20 @@ asio::awaitable<void> c2s_session::handle_sm(const stanza& s) {
 }
 
 void c2s_session::handle_enable(const stanza& s) {
+    send(enable_sm(s.element().attribute("resume").value(), s.element().attribute("max").value()));
+}
+
+std::string c2s_session::enable_sm(std::string_view resume, std::string_view max) {
     if (phase_ != phase::bound || sm_.enabled()) {
-        send(failed("unexpected-request"));  // XEP-0198 §3: only once, and only with a bound resource
-        return;
+        return failed("unexpected-request");  // XEP-0198 §3: only once, and only with a bound resource
     }
     const auto& options = ctx_.cfg.stream_management;
-    const std::string_view resume = s.element().attribute("resume").value();
     const bool resumable = (resume == "true" || resume == "1") && ctx_.resumptions != nullptr;
     std::string reply = "<enabled xmlns='urn:xmpp:sm:3'";
     if (resumable) {
         // The client may ask for a shorter window, never a longer one.
         resume_timeout_ = options.resume_timeout;
-        if (auto asked = sm::parse_h(s.element().attribute("max").value()); asked && *asked > 0) {
+        if (auto asked = sm::parse_h(max); asked && *asked > 0) {
             resume_timeout_ = std::min(resume_timeout_, std::chrono::seconds{*asked});
         }
         sm_.enable(sasl::random_hex(16));  // unguessable, and bound to this account besides
@@ -70,8 +72,8 @@ void c2s_session::handle_enable(const stanza& s) {
     } else {
         sm_.enable({});
     }
-    send(reply + "/>");
     spdlog::debug("{}: stream management enabled{}", log_name(), resumable ? ", resumable" : "");
+    return reply + "/>";
 }
 
 void c2s_session::handle_ack(const stanza& s) {
@@ -99,17 +101,24 @@ asio::awaitable<void> c2s_session::handle_resume(const stanza& s) {
         send(failed("unexpected-request"));  // after authentication, instead of binding (XEP-0198 §5)
         co_return;
     }
-    const std::string previd = s.element().attribute("previd").value();
-    const auto client_handled = sm::parse_h(s.element().attribute("h").value());
+    const std::string failure = co_await resume_session(s.element().attribute("previd").value(),
+                                                        s.element().attribute("h").value(),
+                                                        [this](const std::string& resumed) { send(resumed); });
+    if (!failure.empty()) {
+        send(failure);
+    }
+}
+
+asio::awaitable<std::string> c2s_session::resume_session(std::string previd, std::string h,
+                                                         std::function<void(const std::string&)> announce) {
+    const auto client_handled = sm::parse_h(h);
     if (previd.empty() || !client_handled) {
-        send(failed("bad-request"));
-        co_return;
+        co_return failed("bad-request");
     }
     // Unknown, someone else's and expired look alike; only the account's own ended session tells its count.
     auto holder = ctx_.resumptions->find(previd, jid_.bare());
     if (!holder) {
-        send(failed("item-not-found", ctx_.resumptions->ended_count(previd, jid_.bare())));
-        co_return;
+        co_return failed("item-not-found", ctx_.resumptions->ended_count(previd, jid_.bare()));
     }
     resuming_ = true;
     struct outcome {
@@ -119,12 +128,15 @@ asio::awaitable<void> c2s_session::handle_resume(const stanza& s) {
     auto result = std::make_shared<outcome>();
     auto wake = std::make_shared<asio::steady_timer>(executor_, std::chrono::steady_clock::time_point::max());
     holder->take_over(jid_.bare(), shared_from_this(),
-                      [me = self(), result, wake, handled = *client_handled](std::optional<sm::handover> state) mutable {
-                          asio::post(me->executor_, [me, result, wake, handled, state = std::move(state)]() mutable {
+                      [me = self(), result, wake, handled = *client_handled,
+                       announce = std::move(announce)](std::optional<sm::handover> state) mutable {
+                          asio::post(me->executor_, [me, result, wake, handled, announce = std::move(announce),
+                                                     state = std::move(state)]() mutable {
                               result->answered = true;
                               if (state) {
                                   result->resumed = true;
-                                  me->adopt(std::move(*state), handled);  // before anything delivered after it
+                                  // Before anything delivered after it.
+                                  me->adopt(std::move(*state), handled, announce);
                               }
                               wake->cancel();
                           });
@@ -134,11 +146,13 @@ asio::awaitable<void> c2s_session::handle_resume(const stanza& s) {
     }
     if (!result->resumed) {
         resuming_ = false;
-        send(failed("item-not-found"));
+        co_return failed("item-not-found");
     }
+    co_return std::string();
 }
 
-void c2s_session::adopt(sm::handover state, std::uint32_t client_handled) {
+void c2s_session::adopt(sm::handover state, std::uint32_t client_handled,
+                        const std::function<void(const std::string&)>& announce) {
     jid_ = state.full;
     sm_ = std::move(state.state);
     resume_timeout_ = state.resume_timeout;
@@ -159,7 +173,7 @@ void c2s_session::adopt(sm::handover state, std::uint32_t client_handled) {
         begin_close(std::move(e));
         return;
     }
-    send("<resumed xmlns='urn:xmpp:sm:3' h='" + std::to_string(sm_.handled()) + "' previd='" + sm_.id() + "'/>");
+    announce("<resumed xmlns='urn:xmpp:sm:3' h='" + std::to_string(sm_.handled()) + "' previd='" + sm_.id() + "'/>");
     // What the client never acknowledged, again and in order (it counts them from its h on).
     for (const auto& u : sm_.unacked()) {
         enqueue(u.bytes);

@@ -8,12 +8,14 @@ namespace hush {
 
 sasl_authenticator::sasl_authenticator(storage::async_store& store, std::string domain, std::string server_secret,
                                        std::uint32_t iterations,
-                                       std::vector<std::pair<std::string, std::string>> bindings)
+                                       std::vector<std::pair<std::string, std::string>> bindings,
+                                       bool strict_channel_binding)
     : store_(store),
       domain_(std::move(domain)),
       server_secret_(std::move(server_secret)),
       iterations_(iterations),
-      bindings_(std::move(bindings)) {}
+      bindings_(std::move(bindings)),
+      strict_channel_binding_(strict_channel_binding) {}
 
 std::vector<std::string> sasl_authenticator::mechanisms(bool allow_plain, bool channel_binding) {
     std::vector<std::string> m;
@@ -49,7 +51,7 @@ boost::asio::awaitable<sasl_step> sasl_authenticator::start(std::string_view mec
     const std::string_view base = plus ? mechanism.substr(0, mechanism.size() - 5) : mechanism;
     if ((base == "SCRAM-SHA-256" || base == "SCRAM-SHA-1") && (!plus || !bindings_.empty())) {
         scram_.emplace(base == "SCRAM-SHA-256" ? sasl::scram_hash::sha256 : sasl::scram_hash::sha1, std::string(),
-                       sasl::channel_binding{bindings_, plus});
+                       sasl::channel_binding{bindings_, plus, strict_channel_binding_});
         if (!initial) {
             // SCRAM is client-first: ask for the initial response with an empty challenge.
             co_return sasl_step{sasl_step::kind::challenge, {}, {}, {}};

@@ -26,7 +26,8 @@ class sasl_authenticator {
 public:
     // `bindings`: what this connection lets SCRAM-*-PLUS bind to (server/stream/channel_binding.hpp).
     sasl_authenticator(storage::async_store& store, std::string domain, std::string server_secret,
-                       std::uint32_t iterations, std::vector<std::pair<std::string, std::string>> bindings = {});
+                       std::uint32_t iterations, std::vector<std::pair<std::string, std::string>> bindings = {},
+                       bool strict_channel_binding = false);
 
     // -PLUS first when the connection can bind (clients take the first they support).
     static std::vector<std::string> mechanisms(bool allow_plain, bool channel_binding = false);
@@ -55,6 +56,7 @@ private:
     std::string server_secret_;
     std::uint32_t iterations_;
     std::vector<std::pair<std::string, std::string>> bindings_;
+    bool strict_channel_binding_ = false;
     std::optional<sasl::scram_server> scram_;
     bool scram_first_done_ = false;
     bool awaiting_plain_ = false;

@@ -245,10 +245,11 @@ private:
         if (!t) {
             return;
         }
-        check_keys(*t, "sasl", {"scram_iterations", "allow_plain"});
+        check_keys(*t, "sasl", {"scram_iterations", "allow_plain", "strict_channel_binding"});
         read_int(*t, "sasl", "scram_iterations", c.sasl.scram_iterations, 4096,
                  std::numeric_limits<std::uint32_t>::max());
         read_bool(*t, "sasl", "allow_plain", c.sasl.allow_plain);
+        read_bool(*t, "sasl", "strict_channel_binding", c.sasl.strict_channel_binding);
     }
 
     void load_storage(const toml::table& root, config& c) {

@@ -72,6 +72,9 @@ struct push_config {
 struct sasl_config {
     std::uint32_t scram_iterations = 4096;  // for new credentials; at least 4096
     bool allow_plain = true;                // PLAIN is offered only inside TLS
+    // Refuse SCRAM's "y" flag while -PLUS is offered (RFC 5802 §6 downgrade protection); off by default because
+    // clients that can bind only to tls-unique (absent from TLS 1.3) say "y" too.
+    bool strict_channel_binding = false;
 };
 
 // Who may create an account in-band (XEP-0077; docs/registration.md). Password changes and account removal by a

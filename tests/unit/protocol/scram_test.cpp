@@ -228,8 +228,11 @@ TEST_CASE("scram -PLUS: the client binds to this connection's data; another's, o
         CHECK(r.error().condition == "not-authorized");
         check_malformed(scram_server(scram_hash::sha256, {}, plus).receive_client_first("n,,n=user,r=abc"));
     }
-    SUBCASE("y,, where binding was offered: the offer was stripped on the way, so it fails") {
-        scram_server downgraded(scram_hash::sha256, {}, offered);
+    SUBCASE("y,, where binding was offered: accepted by default (tls-unique-only clients), refused when strict") {
+        CHECK(scram_server(scram_hash::sha256, {}, offered).receive_client_first("y,,n=user,r=abc"));
+        channel_binding strict = offered;
+        strict.refuse_downgrade = true;
+        scram_server downgraded(scram_hash::sha256, {}, strict);
         auto r = downgraded.receive_client_first("y,,n=user,r=abc");
         REQUIRE_FALSE(r);
         CHECK(r.error().condition == "not-authorized");
