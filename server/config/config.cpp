@@ -24,6 +24,7 @@
 #include "protocol/jid.hpp"
 #include "server/config/config_antispim.hpp"
 #include "server/config/config_reader.hpp"
+#include "server/config/config_mam.hpp"
 #include "server/config/config_registration.hpp"
 
 namespace hush {
@@ -68,7 +69,7 @@ public:
     config load(const toml::table& root) {
         config c;
         check_keys(root, "",
-                   {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim", "registration", "s2s"});
+                   {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim", "registration", "s2s", "mam"});
         load_server(root, c);
         load_log(root, c);
         load_tls(root, c);
@@ -80,6 +81,7 @@ public:
         c.antispim.offline_quota = c.limits.max_offline_messages;  // for the notices the layer keeps offline
         load_registration(*this, root, c);
         load_s2s(root, c);
+        load_mam(*this, root, c);
         return c;
     }
 
