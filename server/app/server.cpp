@@ -124,6 +124,9 @@ server::server(config cfg)
         [this](const jid& bare) { return registry_.any_available(bare); },
         [im = im_.get()](const jid& account, const jid& requester) { return im->may_see_presence(account, requester); },
         std::chrono::steady_clock::now());
+    // XEP-0313: the archive the router writes as it delivers, and the account's own queries of it.
+    archiver_ = std::make_unique<archiver>(cfg_.mam, *store_);
+    mam_queries_ = std::make_unique<mam_queries>(cfg_.mam, *store_);
     auto account_features = account_services::features();
     account_features.emplace_back("jabber:iq:register");
     handlers_ = std::make_unique<server_handlers>(
@@ -160,6 +163,11 @@ server::server(config cfg)
              },
              std::move(account_features),
              {"jabber:iq:last", "vcard-temp"}},
+            {[queries = mam_queries_.get()](const stanza& iq, const jid& addressed, outgoing& out) {
+                 return queries->handle_iq(iq, addressed, out);
+             },
+             {},
+             cfg_.mam.enabled ? mam_queries::account_features() : std::vector<std::string>{}},
         });
     accounts_ = std::make_unique<storage_account_directory>(*store_);
 
@@ -173,6 +181,7 @@ server::server(config cfg)
     links.inbox = rtbl_.get();
     links.recent = &verdicts_;
     links.remote = s2s_.get();
+    links.mam = archiver_.get();
     router_ = std::make_unique<router>(cfg_.hosts, registry_, *accounts_, *chain_, *handlers_, links);
 
     // What sessions share, the HTTP endpoint and the listeners.
@@ -290,6 +299,23 @@ int server::run() {
             }
         },
         keep_going);
+    // XEP-0313 retention and the per-account cap (at start, then every [mam] sweep_interval).
+    if (cfg_.mam.enabled && (cfg_.mam.retention_days > 0 || cfg_.mam.max_items_per_user > 0)) {
+        spawn_supervised_loop(
+            loops_.front()->get_executor(), "archive sweeper",
+            [this]() -> asio::awaitable<void> {
+                asio::steady_timer timer(*loops_.front());
+                while (!stopping_) {
+                    co_await archiver_->sweep();
+                    timer.expires_after(cfg_.mam.sweep_interval);
+                    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                    if (ec || stopping_) {
+                        break;
+                    }
+                }
+            },
+            keep_going);
+    }
 
     for (auto& loop : loops_) {
         guards_.push_back(asio::make_work_guard(*loop));
