@@ -289,3 +289,30 @@ def test_held_stranger_message_enters_the_archive_only_when_released(hush, xmpp,
         assert (await mam(bob)).bodies == ["hi Bob, we met at the conference", "so, about that talk"]
 
     xmpp.run(scenario())
+
+
+def test_offline_messages_are_archived_and_a_refused_one_is_not(hush, xmpp, storage_backend):
+    server = hush(storage=storage_backend, limits={"max_offline_messages": 1})
+    for name in ("alice", "bob"):
+        server.adduser(f"{name}@localhost", PASSWORDS[name])
+
+    async def scenario():
+        alice = im_client(xmpp, "alice@localhost/phone")
+        await login(alice, server.port("c2s"))
+        # bob is offline: the first message is stored (and archived), the second refused (and not archived).
+        alice.send_message("bob@localhost", "kept for later")
+        alice.send_message("bob@localhost", "one too many")
+        error = await alice.next_message_error()
+        assert error["error"]["condition"] == "resource-constraint"
+        bob = im_client(xmpp, "bob@localhost/desk")
+        await login(bob, server.port("c2s"))
+        got = await next_chat(bob, "alice@localhost")
+        assert got["body"] == "kept for later"
+        ids = stanza_ids(got, "bob@localhost")  # the offline copy carries its archive id
+        assert len(ids) == 1
+        page = await mam(bob)
+        assert page.bodies == ["kept for later"] and page.items[0]["id"] == ids[0]
+        # The sender's archive has both: she sent them.
+        assert (await mam(alice)).bodies == ["kept for later", "one too many"]
+
+    xmpp.run(scenario())

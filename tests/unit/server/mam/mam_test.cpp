@@ -307,8 +307,14 @@ TEST_CASE("archiver: disabled archives nothing but still strips forgeries; the s
     run_sync(f.archive.sweep());
     CHECK(fixture::bodies(f.query(bob, "bob@example.org", "<query xmlns='urn:xmpp:mam:2'/>")) ==
           std::vector<std::string>{"m3", "m4"});
-    // Retention: everything archived so far is younger than a day.
+    // Retention: an item of two days ago goes, what was archived just now stays.
+    const std::int64_t two_days_ago = f.archive.next_id() - std::int64_t{2} * 86400 * 1000000;
+    storage::archived_message old{two_days_ago, "alice@example.org", storage::archive_direction::incoming,
+                                  chat(alice, "bob@example.org", "old")};
+    REQUIRE(run_sync(f.store.run([old](storage::store& s) { return s.append_archive("example.org", "bob", old); })));
+    CHECK(f.query(bob, "bob@example.org", "<query xmlns='urn:xmpp:mam:2'/>").results.size() == 3);
     f.cfg.retention_days = 1;
     run_sync(f.archive.sweep());
-    CHECK(f.query(bob, "bob@example.org", "<query xmlns='urn:xmpp:mam:2'/>").results.size() == 2);
+    CHECK(fixture::bodies(f.query(bob, "bob@example.org", "<query xmlns='urn:xmpp:mam:2'/>")) ==
+          std::vector<std::string>{"m3", "m4"});
 }
