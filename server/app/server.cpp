@@ -126,7 +126,8 @@ server::server(config cfg)
         std::chrono::steady_clock::now());
     // XEP-0313: the archive the router writes as it delivers, and the account's own queries of it.
     archiver_ = std::make_unique<archiver>(cfg_.mam, *store_);
-    mam_queries_ = std::make_unique<mam_queries>(cfg_.mam, *store_);
+    // A page's results take at most half a session's outbox.
+    mam_queries_ = std::make_unique<mam_queries>(cfg_.mam, *store_, cfg_.limits.max_outbox_bytes / 2);
     auto account_features = account_services::features();
     account_features.emplace_back("jabber:iq:register");
     handlers_ = std::make_unique<server_handlers>(

@@ -68,7 +68,8 @@ std::optional<std::vector<std::string>> bare_jids(const std::vector<std::string>
 
 }  // namespace
 
-mam_queries::mam_queries(const mam_config& cfg, storage::async_store& store) : cfg_(cfg), store_(store) {}
+mam_queries::mam_queries(const mam_config& cfg, storage::async_store& store, std::size_t page_bytes)
+    : cfg_(cfg), store_(store), page_bytes_(page_bytes) {}
 
 const std::vector<std::string>& mam_queries::account_features() {
     static const std::vector<std::string> features{std::string(mam::ns), std::string(mam::ns_extended),
@@ -164,6 +165,25 @@ boost::asio::awaitable<stanza> mam_queries::query(const stanza& iq, pugi::xml_no
     }
     if (page.unknown_reference) {
         co_return make_error_reply(iq, "item-not-found");
+    }
+    // What the wrapping adds to each archived message, about (the result, forwarded and delay elements).
+    constexpr std::size_t wrapping_bytes = 400;
+    std::size_t bytes = 0;
+    const std::size_t n = page.items.size();
+    for (std::size_t k = 0; k < n; ++k) {
+        // In paging order: forward from the oldest, backward from the newest.
+        const std::size_t i = aq.backward ? n - 1 - k : k;
+        bytes += page.items[i].stanza.size() + wrapping_bytes;
+        if (k > 0 && bytes > page_bytes_) {
+            // Cut short, not complete: the client pages on from the last item (backward: the first) it got.
+            if (aq.backward) {
+                page.items.erase(page.items.begin(), page.items.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+            } else {
+                page.items.resize(i);
+            }
+            page.complete = false;
+            break;
+        }
     }
     for (const auto& item : page.items) {
         stanza m = mam::make_result_message(requester.full_string(), account.bare_string(), q.queryid,

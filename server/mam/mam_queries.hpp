@@ -20,7 +20,9 @@ namespace hush {
 
 class mam_queries {
 public:
-    mam_queries(const mam_config& cfg, storage::async_store& store);
+    // `page_bytes`: a page stops early (not complete) once its results would take more than this — the asking
+    // session's outbox is bounded, and a page of large messages must not overflow (and so close) it.
+    mam_queries(const mam_config& cfg, storage::async_store& store, std::size_t page_bytes);
 
     // nullopt for an iq that is not XEP-0313's; the results go into `out`, before the returned answer.
     boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed, outgoing& out);
@@ -35,6 +37,7 @@ private:
 
     const mam_config& cfg_;
     storage::async_store& store_;
+    std::size_t page_bytes_;
 };
 
 }  // namespace hush

@@ -39,7 +39,7 @@ std::string chat(std::string_view from, std::string_view to, std::string_view bo
 }
 
 struct fixture {
-    fixture() : store(sqlite_options(dir.path())), archive(cfg, store), queries(cfg, store) {
+    fixture() : store(sqlite_options(dir.path())), archive(cfg, store), queries(cfg, store, 4096) {
         for (const char* node : {"alice", "bob"}) {
             auto creds = accounts::make_credentials("secret-password", 4096);
             REQUIRE(creds);
@@ -291,6 +291,28 @@ TEST_CASE("mam_queries: RSM paging, fin, count, the page cap, errors, and only o
     CHECK_FALSE(run_sync(f.queries.handle_iq(
         make_stanza("<iq type='get' id='v' from='bob@example.org/desk' to='bob@example.org'><vCard xmlns='vcard-temp'/></iq>"),
         parse_jid("bob@example.org"), out)));
+}
+
+TEST_CASE("mam_queries: a page of large messages stops before it would overflow the session's outbox") {
+    fixture f;  // 4096 bytes a page
+    for (int i = 0; i < 6; ++i) {
+        f.receive(chat(alice, "bob@example.org", std::to_string(i) + std::string(1000, 'x')));
+    }
+    auto page = f.query(bob, "bob@example.org", "<query xmlns='urn:xmpp:mam:2'/>");
+    REQUIRE(page.results.size() == 2);
+    CHECK_FALSE(page.reply.element().child("fin").attribute("complete"));
+    const auto last = mam::parse_rsm_result(page.reply.element().child("fin").child("set"))->last;
+    page = f.query(bob, "bob@example.org",
+                   "<query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'><after>" + last +
+                       "</after></set></query>");
+    CHECK(page.results.size() == 2);
+    CHECK(fixture::bodies(page)[0].starts_with("2"));
+    // Backward: the newest of the page are kept.
+    page = f.query(bob, "bob@example.org",
+                   "<query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'><before/></set></query>");
+    REQUIRE(page.results.size() == 2);
+    CHECK(fixture::bodies(page)[0].starts_with("4"));
+    CHECK(fixture::bodies(page)[1].starts_with("5"));
 }
 
 TEST_CASE("archiver: disabled archives nothing but still strips forgeries; the sweep applies the cap") {
