@@ -6,6 +6,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
 #include <future>
@@ -127,7 +129,7 @@ server::server(config cfg)
     // XEP-0313: the archive the router writes as it delivers, and the account's own queries of it.
     archiver_ = std::make_unique<archiver>(cfg_.mam, *store_);
     // A page's results take at most half a session's outbox.
-    mam_queries_ = std::make_unique<mam_queries>(cfg_.mam, *store_, cfg_.limits.max_outbox_bytes / 2);
+    mam_queries_ = std::make_unique<mam_queries>(cfg_.mam, *store_, *archiver_, cfg_.limits.max_outbox_bytes / 2);
     auto account_features = account_services::features();
     account_features.emplace_back("jabber:iq:register");
     handlers_ = std::make_unique<server_handlers>(
@@ -332,6 +334,12 @@ int server::run() {
     loops_.front()->run();
     for (auto& t : threads_) {
         t.join();
+    }
+    // Archive items still queued behind delivery are written before the storage closes.
+    {
+        asio::io_context last;
+        asio::co_spawn(last, archiver_->write_remaining(), asio::detached);
+        last.run();
     }
     // Storage work still queued posts into the stopped loops; only then may the loops (and with them any session
     // a pending handler still holds) be destroyed, while the registry and tracker they use are still alive.

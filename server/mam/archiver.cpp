@@ -22,37 +22,62 @@ bool listed(const std::vector<std::string>& jids, const std::string& bare) {
     return std::find(jids.begin(), jids.end(), bare) != jids.end();
 }
 
-// XEP-0313 §7 for one item, inside the storage job: explicit lists first, then the default.
-storage::result<bool> wanted(storage::store& st, const std::string& domain, const std::string& username,
-                             const std::string& with, storage::archive_default fallback) {
-    auto prefs = st.get_archive_prefs(domain, username);
-    if (!prefs) {
-        return unexpected(prefs.error());
-    }
-    const auto mode = *prefs ? (*prefs)->mode : fallback;
-    if (*prefs) {
-        if (listed((*prefs)->never, with)) {
-            return false;
-        }
-        if (listed((*prefs)->always, with)) {
-            return true;
-        }
-    }
-    switch (mode) {
-    case storage::archive_default::always: return true;
-    case storage::archive_default::never: return false;
-    case storage::archive_default::roster: break;
-    }
-    auto item = st.get_roster_item(domain, username, with);
-    if (!item) {
-        return unexpected(item.error());
-    }
-    return item->has_value();
-}
-
 }  // namespace
 
-archiver::archiver(const mam_config& cfg, storage::async_store& store) : cfg_(cfg), store_(store) {}
+archiver::archiver(const mam_config& cfg, storage::async_store& store) : cfg_(cfg), store_(store), writer_(store) {}
+
+void archiver::prefs_changed(const jid& account, const storage::archive_prefs& prefs) {
+    std::lock_guard lock(prefs_mutex_);
+    prefs_[account.bare_string()] = prefs;
+}
+
+boost::asio::awaitable<bool> archiver::wanted(const jid& account, const std::string& with) {
+    std::optional<std::optional<storage::archive_prefs>> cached;
+    {
+        std::lock_guard lock(prefs_mutex_);
+        if (auto it = prefs_.find(account.bare_string()); it != prefs_.end()) {
+            cached = it->second;
+        }
+    }
+    if (!cached) {
+        auto read = co_await store_.read([d = account.domain(), u = account.node()](storage::store& st) {
+            return st.get_archive_prefs(d, u);
+        });
+        if (!read) {
+            spdlog::error("mam: cannot read the preferences of {}: {}", account.bare_string(), read.error().message);
+            co_return false;
+        }
+        cached = *read;
+        std::lock_guard lock(prefs_mutex_);
+        if (prefs_.size() >= max_cached_prefs) {
+            prefs_.clear();  // bounded; the next messages read them again
+        }
+        prefs_.emplace(account.bare_string(), *read);
+    }
+    const auto& prefs = *cached;
+    if (prefs) {
+        if (listed(prefs->never, with)) {
+            co_return false;
+        }
+        if (listed(prefs->always, with)) {
+            co_return true;
+        }
+    }
+    switch (prefs ? prefs->mode : cfg_.default_mode) {
+    case storage::archive_default::always: co_return true;
+    case storage::archive_default::never: co_return false;
+    case storage::archive_default::roster: break;
+    }
+    // "roster": a contact is a JID with an item in the account's roster (read each time: rosters change).
+    auto item = co_await store_.read([d = account.domain(), u = account.node(), with](storage::store& st) {
+        return st.get_roster_item(d, u, with);
+    });
+    if (!item) {
+        spdlog::error("mam: cannot read the roster of {}: {}", account.bare_string(), item.error().message);
+        co_return false;
+    }
+    co_return item->has_value();
+}
 
 std::int64_t archiver::next_id() {
     const std::int64_t now = now_us();
@@ -97,30 +122,16 @@ bool archiver::archivable(const stanza& message) {
 boost::asio::awaitable<std::optional<std::int64_t>> archiver::append(const jid& account, const jid& with,
                                                                      storage::archive_direction direction,
                                                                      std::string xml) {
-    storage::archived_message item{next_id(), with.bare_string(), direction, std::move(xml)};
-    // One round trip: the preferences, the roster when they say "roster", and the write.
-    auto job = [d = account.domain(), u = account.node(), item = std::move(item),
-                fallback = cfg_.default_mode](storage::store& st) -> storage::result<std::optional<std::int64_t>> {
-        auto want = wanted(st, d, u, item.with, fallback);
-        if (!want) {
-            return unexpected(want.error());
-        }
-        if (!*want) {
-            return std::optional<std::int64_t>();
-        }
-        auto id = st.append_archive(d, u, item);
-        if (!id) {
-            return unexpected(id.error());
-        }
-        return std::optional<std::int64_t>(*id);
-    };
-    auto done = co_await store_.run(std::move(job));
-    if (!done) {
-        // Delivery goes on: a message is never lost because the archive could not take it.
-        spdlog::error("mam: cannot archive a message for {}: {}", account.bare_string(), done.error().message);
+    const std::string with_bare = with.bare_string();
+    if (!co_await wanted(account, with_bare)) {
         co_return std::nullopt;
     }
-    co_return *done;
+    // The id is known now, so the delivered copy is stamped before anything is written (archive_writer). One
+    // hushd per database: its ids only grow, and no other writer takes them.
+    const std::int64_t id = next_id();
+    co_await writer_.append(account.domain(), account.node(),
+                            storage::archived_message{id, with_bare, direction, std::move(xml)});
+    co_return id;
 }
 
 boost::asio::awaitable<std::optional<std::int64_t>> archiver::inbound(stanza& message, const jid& from, const jid& to) {
@@ -149,15 +160,11 @@ boost::asio::awaitable<void> archiver::outbound(const stanza& message, const jid
 }
 
 boost::asio::awaitable<void> archiver::forget(const jid& account, std::int64_t id) {
-    auto done = co_await store_.run([d = account.domain(), u = account.node(), id](storage::store& st) {
-        return st.delete_archive_item(d, u, id);
-    });
-    if (!done) {
-        spdlog::error("mam: cannot remove item {} of {}: {}", id, account.bare_string(), done.error().message);
-    }
+    co_await writer_.remove(account.domain(), account.node(), id);  // in order, after its append
 }
 
 boost::asio::awaitable<void> archiver::sweep() {
+    co_await writer_.flush();
     std::int64_t expired = 0;
     if (cfg_.retention_days > 0) {
         const std::int64_t cutoff = now_us() - cfg_.retention_days * 86400 * std::int64_t{1000000};

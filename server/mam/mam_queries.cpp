@@ -68,8 +68,9 @@ std::optional<std::vector<std::string>> bare_jids(const std::vector<std::string>
 
 }  // namespace
 
-mam_queries::mam_queries(const mam_config& cfg, storage::async_store& store, std::size_t page_bytes)
-    : cfg_(cfg), store_(store), page_bytes_(page_bytes) {}
+mam_queries::mam_queries(const mam_config& cfg, storage::async_store& store, archiver& archive,
+                         std::size_t page_bytes)
+    : cfg_(cfg), store_(store), archive_(archive), page_bytes_(page_bytes) {}
 
 const std::vector<std::string>& mam_queries::account_features() {
     static const std::vector<std::string> features{std::string(mam::ns), std::string(mam::ns_extended),
@@ -154,6 +155,7 @@ boost::asio::awaitable<stanza> mam_queries::query(const stanza& iq, pugi::xml_no
     storage::archive_page page;
     page.complete = true;
     if (!no_known_ids) {
+        co_await archive_.flush();  // what the account was delivered is written before it is looked for
         auto found = co_await store_.read([d = account.domain(), u = account.node(), aq](storage::store& st) {
             return st.query_archive(d, u, aq);
         });
@@ -227,6 +229,7 @@ boost::asio::awaitable<stanza> mam_queries::prefs(const stanza& iq, pugi::xml_no
             spdlog::error("mam: cannot store the preferences of {}: {}", account.bare_string(), put.error().message);
             co_return make_error_reply(iq, "internal-server-error");
         }
+        archive_.prefs_changed(account, stored);
     } else {
         auto got = co_await store_.read([d = account.domain(), u = account.node()](storage::store& st) {
             return st.get_archive_prefs(d, u);

@@ -14,6 +14,7 @@
 #include "protocol/outgoing.hpp"
 #include "protocol/stanza.hpp"
 #include "server/config/config.hpp"
+#include "server/mam/archiver.hpp"
 #include "storage/async_store.hpp"
 
 namespace hush {
@@ -22,7 +23,8 @@ class mam_queries {
 public:
     // `page_bytes`: a page stops early (not complete) once its results would take more than this — the asking
     // session's outbox is bounded, and a page of large messages must not overflow (and so close) it.
-    mam_queries(const mam_config& cfg, storage::async_store& store, std::size_t page_bytes);
+    // `archive`: written behind delivery, so a query waits for it first; told of preference changes.
+    mam_queries(const mam_config& cfg, storage::async_store& store, archiver& archive, std::size_t page_bytes);
 
     // nullopt for an iq that is not XEP-0313's; the results go into `out`, before the returned answer.
     boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed, outgoing& out);
@@ -37,6 +39,7 @@ private:
 
     const mam_config& cfg_;
     storage::async_store& store_;
+    archiver& archive_;
     std::size_t page_bytes_;
 };
 

@@ -12,6 +12,7 @@
 
 #include "protocol/mam.hpp"
 #include "server/im/accounts.hpp"
+#include "server/mam/archive_writer.hpp"
 #include "server/mam/archiver.hpp"
 #include "server/mam/mam_queries.hpp"
 #include "storage/async_store.hpp"
@@ -39,7 +40,7 @@ std::string chat(std::string_view from, std::string_view to, std::string_view bo
 }
 
 struct fixture {
-    fixture() : store(sqlite_options(dir.path())), archive(cfg, store), queries(cfg, store, 4096) {
+    fixture() : store(sqlite_options(dir.path())), archive(cfg, store), queries(cfg, store, archive, 4096) {
         for (const char* node : {"alice", "bob"}) {
             auto creds = accounts::make_credentials("secret-password", 4096);
             REQUIRE(creds);
@@ -339,4 +340,39 @@ TEST_CASE("archiver: disabled archives nothing but still strips forgeries; the s
     run_sync(f.archive.sweep());
     CHECK(fixture::bodies(f.query(bob, "bob@example.org", "<query xmlns='urn:xmpp:mam:2'/>")) ==
           std::vector<std::string>{"m3", "m4"});
+}
+
+TEST_CASE("archive_writer: batches behind, bounded, in order; one bad item loses only itself") {
+    fixture f;
+    archive_writer writer(f.store, 3, 2);  // at most 3 queued, 2 per batch
+    auto items = [](std::int64_t first) {
+        std::vector<storage::archived_message> out;
+        for (std::int64_t id = first; id < first + 7; ++id) {
+            out.push_back({id, "alice@example.org", storage::archive_direction::incoming,
+                           "<message><body>" + std::to_string(id) + "</body></message>"});
+        }
+        return out;
+    };
+    run_sync([&]() -> boost::asio::awaitable<void> {
+        // More than max_pending: the later appends wait for the writer instead of growing the queue.
+        for (auto& m : items(100)) {
+            co_await writer.append("example.org", "bob", m);
+            CHECK(writer.pending() <= 3);
+        }
+        // An account that does not exist: its item fails alone.
+        co_await writer.append("example.org", "nobody", items(200)[0]);
+        co_await writer.append("example.org", "bob", items(300)[0]);
+        co_await writer.remove("example.org", "bob", 101);  // after its append, whatever the batching
+        co_await writer.flush();
+        CHECK(writer.pending() == 0);
+    }());
+    auto page = run_sync(f.store.read([](storage::store& s) {
+        return s.query_archive("example.org", "bob", storage::archive_query{});
+    }));
+    REQUIRE(page);
+    std::vector<std::int64_t> ids;
+    for (const auto& i : page->items) {
+        ids.push_back(i.id);
+    }
+    CHECK(ids == std::vector<std::int64_t>{100, 102, 103, 104, 105, 106, 300});
 }
