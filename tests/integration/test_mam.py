@@ -316,3 +316,32 @@ def test_offline_messages_are_archived_and_a_refused_one_is_not(hush, xmpp, stor
         assert (await mam(alice)).bodies == ["kept for later", "one too many"]
 
     xmpp.run(scenario())
+
+
+def test_carbons_carry_the_stanza_id_and_the_archive_has_the_message_once(hush, xmpp):
+    server = hush()
+    for name in ("alice", "bob"):
+        server.adduser(f"{name}@localhost", PASSWORDS[name])
+    carbons_ns = "urn:xmpp:carbons:2"
+
+    async def scenario():
+        alice = im_client(xmpp, "alice@localhost/a")
+        bob_a, bob_b = im_client(xmpp, "bob@localhost/A"), im_client(xmpp, "bob@localhost/B")
+        for c in (alice, bob_a, bob_b):
+            await login(c, server.port("c2s"))
+        enabled = await bob_b.iq("set", f"<enable xmlns='{carbons_ns}'/>")
+        assert enabled["type"] == "result"
+        alice.send_message(bob_a.jid, "to A")
+        got = await next_chat(bob_a, "alice@localhost")
+        ids = stanza_ids(got, "bob@localhost")
+        assert len(ids) == 1
+        carbon = await bob_b.expect_stanza(
+            lambda st: st.xml.find(q(carbons_ns, "received")) is not None, "the received carbon on B")
+        inner = carbon.xml.find(f"{q(carbons_ns, 'received')}/{q(FORWARD_NS, 'forwarded')}/{q(CLIENT_NS, 'message')}")
+        assert [e.get("id") for e in inner.findall(q(SID_NS, "stanza-id")) if e.get("by") == "bob@localhost"] == ids
+        # One item, whichever resource asks.
+        for c in (bob_a, bob_b):
+            page = await mam(c)
+            assert page.bodies == ["to A"] and page.items[0]["id"] == ids[0]
+
+    xmpp.run(scenario())
