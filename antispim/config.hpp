@@ -166,8 +166,10 @@ struct antispim_config {
         double listed = 3.0;       // a server-wide entry challenges or greylists the sender or its network
         double reputation = 3.0;   // challenges hold evidence against the sender's service or network
         double behaviour = 4.0;    // at the DoS limit of distinct receivers (less, in proportion, below it)
-        double new_account = 2.0;  // a local sender younger than [antispim.outbound] new_account_hours (only with
-                                   // content.local_first_contacts: it costs a storage read)
+        double new_account = 2.0;  // a local sender younger than [antispim.outbound] new_account_hours (as the
+                                   // outbound guard's read found it)
+        double rate = 4.0;         // × the share of a rate bucket used, from half a bucket on ("rate" must come
+                                   // before "content" in the chain, as by default)
     } score;
 
     // What /blocklist.xml publishes ([antispim.publish]).

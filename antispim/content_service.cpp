@@ -163,6 +163,11 @@ asio::awaitable<score_sheet> content_service::score(const spim_context& ctx) {
     if (sig.new_account && w.new_account > 0) {
         sheet.add("new-account", w.new_account);
     }
+    // Below half a bucket a first contact is ordinary; from there the part grows to the full weight at empty.
+    if (sig.rate_used >= rate_part_from && w.rate > 0) {
+        sheet.add("rate " + std::to_string(static_cast<int>(std::lround(sig.rate_used * 100))) + "% used",
+                  w.rate * sig.rate_used);
+    }
     co_return sheet;
 }
 

@@ -33,6 +33,7 @@ struct sender_signals {
     bool suspect = false;     // challenges hold evidence against its service or network
     std::size_t reached = 0;  // distinct receivers it reached within the DoS window
     bool new_account = false; // a local account younger than [antispim.outbound] new_account_hours
+    double rate_used = 0;     // the largest share of a rate bucket this first contact left used (0..1)
 };
 
 // One combined score and its parts.
@@ -69,6 +70,8 @@ public:
     // skipped (counted in lessons_skipped).
     void learn_later(bool spam, std::string text);
     static constexpr std::size_t max_lessons_queued = 64;
+    // The share of a rate bucket used from which the combined score has a `rate` part.
+    static constexpr double rate_part_from = 0.5;
     std::uint64_t lessons_skipped() const { return lessons_skipped_.load(std::memory_order_relaxed); }
     // Re-reads the model from storage (hushctl content train writes there too), and with `lists` the URL lists.
     boost::asio::awaitable<void> reload(bool lists = true);

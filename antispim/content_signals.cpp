@@ -12,7 +12,12 @@ content_service::signal_source sender_signal_source(const antispim_config& cfg, 
         signals.listed = blocklist.listed_mildly(ctx.sender, ctx.peer_address);
         signals.suspect = strangers.evidence_against(ctx.sender, ctx.peer_address);
         signals.reached = dos.reached("jid:" + ctx.sender.bare_string(), std::chrono::steady_clock::now());
-        if (cfg.content.local_first_contacts && ctx.origin == origin_kind::local_session && cfg.score.new_account > 0) {
+        signals.rate_used = ctx.rate_used;
+        if (ctx.sender_young) {
+            signals.new_account = *ctx.sender_young;  // the outbound guard's read told
+        } else if (cfg.content.local_first_contacts && ctx.origin == origin_kind::local_session &&
+                   cfg.score.new_account > 0) {
+            // The guard did not read it (disabled, or its read failed): one read of our own.
             auto created = [d = ctx.sender.domain(), u = ctx.sender.node()](storage::store& s) {
                 return s.account_created_at(d, u);
             };

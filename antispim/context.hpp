@@ -1,6 +1,7 @@
 #pragma once
 // Everything a policy may look at about one inbound stanza. Built once by the router.
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "antispim/challenge.hpp"
@@ -59,6 +60,12 @@ struct spim_context {
     // for a challenge, and why (copied into whatever verdict decides).
     mutable bool must_challenge = false;
     mutable std::string score_explanation;
+    // Set by the rate policy when it lets a first contact through: the largest share of one of its buckets now used
+    // (0..1), for the combined score's `rate` part.
+    mutable double rate_used = 0;
+    // Whether a local sender's account is younger than [antispim.outbound] new_account_hours, when the outbound
+    // guard's read already told (no read of its own for the combined score's `new-account` part).
+    std::optional<bool> sender_young;
     origin_kind origin = origin_kind::local_session;
     std::string origin_domain;  // the authenticated domain the stanza arrived from
     std::string peer_address;   // IP address of the connection it arrived on

@@ -36,6 +36,8 @@ struct relation_facts {
 struct relation_ahead {
     bool check_exists = false;
     std::optional<relation_facts> facts;
+    // Set by the outbound guard when its read told whether the sender's account is young (for the combined score).
+    std::optional<bool> sender_young;
 };
 
 // Reads another part of the layer runs inside the oracle's read job (stranger_oracle::stranger_to_user), so that

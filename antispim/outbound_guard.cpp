@@ -85,6 +85,7 @@ asio::awaitable<std::optional<outbound_refusal>> outbound_guard::check(const sta
     // is), and with what the router reads next (`ahead`): one storage round trip.
     struct facts {
         bool read = false;
+        bool age_read = false;
         std::optional<storage::account_flag> flag;
         bool young = false;
     };
@@ -104,6 +105,7 @@ asio::awaitable<std::optional<outbound_refusal>> outbound_guard::check(const sta
                 return hush::unexpected(created.error());
             }
             out.young = *created && now - **created < new_account;
+            out.age_read = true;
         }
         out.read = true;
         *found = std::move(out);
@@ -120,6 +122,9 @@ asio::awaitable<std::optional<outbound_refusal>> outbound_guard::check(const sta
             spdlog::error("antispim: outbound protection cannot read the flag of {}: {}", account,
                           read.error().message);
         }
+    }
+    if (ahead != nullptr && found->age_read) {
+        ahead->sender_young = found->young;  // the combined score's `new-account` part, without a read of its own
     }
     const std::optional<storage::account_flag> existing = found->flag;  // unread: none, and not young
     const bool already_flagged = existing && existing->state == "flagged";

@@ -30,8 +30,10 @@ public:
         if (requests.empty()) {
             co_return result(as::verdict::pass());
         }
-        const auto refused = limiter_.buckets().take_all(requests, token_buckets::clock::now());
+        double used = 0;
+        const auto refused = limiter_.buckets().take_all(requests, token_buckets::clock::now(), &used);
         if (!refused) {
+            ctx.rate_used = used;  // for the combined score's `rate` part (the content policy comes after)
             co_return result(as::verdict::pass());
         }
         const auto& r = requests[refused->index];
@@ -74,7 +76,7 @@ double token_buckets::level(bucket& b, const antispim_config::rate_limit& limit,
 }
 
 std::optional<token_buckets::refusal> token_buckets::take_all(const std::vector<request>& requests,
-                                                              clock::time_point now) {
+                                                              clock::time_point now, double* used_share) {
     std::lock_guard lock(mutex_);
     std::vector<bucket*> taken;
     for (std::size_t i = 0; i < requests.size(); ++i) {
@@ -92,10 +94,16 @@ std::optional<token_buckets::refusal> token_buckets::take_all(const std::vector<
         }
         taken.push_back(&b);
     }
-    for (bucket* b : taken) {
-        if (b != nullptr) {
-            b->tokens -= 1.0;
+    double used = 0;
+    for (std::size_t i = 0; i < taken.size(); ++i) {
+        if (taken[i] != nullptr) {
+            taken[i]->tokens -= 1.0;
+            const double capacity = static_cast<double>(requests[i].limit.count);
+            used = std::max(used, std::clamp(1.0 - taken[i]->tokens / capacity, 0.0, 1.0));
         }
+    }
+    if (used_share != nullptr) {
+        *used_share = used;
     }
     return std::nullopt;
 }

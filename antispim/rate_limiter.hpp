@@ -39,8 +39,11 @@ public:
     explicit token_buckets(std::size_t max_buckets = default_max_buckets,
                            std::atomic<std::uint64_t>* evictions = nullptr);
 
-    // Takes one token from every bucket, or none when one of them is empty.
-    std::optional<refusal> take_all(const std::vector<request>& requests, clock::time_point now);
+    // Takes one token from every bucket, or none when one of them is empty. `used_share`, when given and all were
+    // taken, is set to the largest share of a bucket's capacity now used (0: full, 1: empty) — the combined
+    // score's `rate` part.
+    std::optional<refusal> take_all(const std::vector<request>& requests, clock::time_point now,
+                                    double* used_share = nullptr);
 
     std::size_t size() const;
 

@@ -419,6 +419,15 @@ std::size_t strip_stanza_ids(const stanza& message, std::string_view by) {
     return removed;
 }
 
+std::string stanza_id(const stanza& message, std::string_view by) {
+    for (auto c : message.element().children("stanza-id")) {
+        if (c.attribute("xmlns").value() == sid_ns && c.attribute("by").value() == by) {
+            return c.attribute("id").value();
+        }
+    }
+    return {};
+}
+
 void add_stanza_id(const stanza& message, std::string_view by, std::string_view id) {
     auto sid = add(message.element(), "stanza-id", sid_ns);
     sid.append_attribute("by").set_value(std::string(by).c_str());

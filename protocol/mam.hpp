@@ -94,6 +94,8 @@ void serialize_prefs(const prefs& p, pugi::xml_node parent);
 // make); returns how many.
 std::size_t strip_stanza_ids(const stanza& message, std::string_view by);
 void add_stanza_id(const stanza& message, std::string_view by, std::string_view id);
+// The id of the first <stanza-id/> whose `by` is `by`, or empty.
+std::string stanza_id(const stanza& message, std::string_view by);
 
 // XEP-0082 date-time ("1969-07-21T02:56:15Z", fractions of a second and offsets allowed) as unix microseconds.
 std::optional<std::int64_t> parse_datetime(std::string_view text);

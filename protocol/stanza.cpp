@@ -123,6 +123,7 @@ std::string serialize_stream_error(const stream_error& error) {
         out += xml_escape(error.text);
         out += "</text>";
     }
+    out += error.app_payload;
     out += "</stream:error>";
     return out;
 }

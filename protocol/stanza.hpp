@@ -3,6 +3,7 @@
 // RFC 6120 stream and stanza error builders.
 #include <memory>
 #include <string>
+#include <utility>
 #include <string_view>
 
 #include <pugixml.hpp>
@@ -54,8 +55,13 @@ std::string xml_escape(std::string_view text);
 
 // RFC 6120 §4.9.3 stream error conditions used by Hush.
 struct stream_error {
+    stream_error() = default;
+    stream_error(std::string condition_, std::string text_ = {}, std::string app_payload_ = {})
+        : condition(std::move(condition_)), text(std::move(text_)), app_payload(std::move(app_payload_)) {}
+
     std::string condition;  // e.g. "not-well-formed", "policy-violation"
     std::string text;
+    std::string app_payload;  // an application-specific condition, serialized (RFC 6120 §4.9.4)
 };
 std::string serialize_stream_error(const stream_error& error);
 

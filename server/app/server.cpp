@@ -1,5 +1,8 @@
 #include "server/app/server.hpp"
 
+#include "server/push/push_service.hpp"
+#include "server/sm/resumption_registry.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -120,7 +123,8 @@ server::server(config cfg)
     antispim_commands_ = std::make_unique<antispim_commands>(*antispim_, is_local, std::move(more_commands));
 
     im_ctx_ = std::make_unique<im_context>(im_context{*store_, registry_, cfg_.limits.max_offline_messages});
-    im_ = std::make_unique<im_core>(*im_ctx_, registration_.get());
+    push_ = std::make_unique<push_service>(*store_, cfg_.push);
+    im_ = std::make_unique<im_core>(*im_ctx_, registration_.get(), push_.get());
     account_services_ = std::make_unique<account_services>(
         *store_,
         [this](const jid& bare) { return registry_.any_available(bare); },
@@ -161,6 +165,11 @@ server::server(config cfg)
              },
              im_core::server_features(),
              im_core::account_features()},
+            {[push = push_.get()](const stanza& iq, const jid& addressed, outgoing&) {
+                 return push->handle(iq, addressed);
+             },
+             {},
+             cfg_.push.enabled ? std::vector<std::string>{std::string(push::push_ns)} : std::vector<std::string>{}},
             {[services = account_services_.get()](const stanza& iq, const jid& addressed, outgoing&) {
                  return services->handle(iq, addressed);
              },
@@ -191,6 +200,10 @@ server::server(config cfg)
     ctx_ = std::make_unique<server_context>(server_context{cfg_, registry_, *router_, *store_, *tls_, throttle_,
                                                            connections_, server_secret_, handlers_->caps_ver(),
                                                            registration_.get(), &state_metrics_});
+    if (cfg_.stream_management.enabled) {
+        resumptions_ = std::make_unique<sm::resumption_registry>(cfg_.stream_management.max_detached);
+        ctx_->resumptions = resumptions_.get();
+    }
     http_ = std::make_unique<http_api>(*ctx_, *blocklist_, *chain_, verdicts_,
                                        metrics_sources{consensus_.get(), outbound_.get(), evidence_.get(), content_.get(),
                                                        [s2s = s2s_.get()] { return s2s->stream_count(); }});

@@ -48,6 +48,11 @@
 
 namespace hush {
 
+namespace sm {
+class resumption_registry;
+}
+class push_service;
+
 class server {
 public:
     // Sets everything up; throws std::runtime_error with a clear message when something cannot start.
@@ -90,6 +95,8 @@ private:
     std::unique_ptr<antispim::chain> chain_;
     std::unique_ptr<antispim_commands> antispim_commands_;
     std::unique_ptr<registration_service> registration_;
+    std::unique_ptr<sm::resumption_registry> resumptions_;  // XEP-0198; null when stream management is off
+    std::unique_ptr<push_service> push_;                    // XEP-0357
     std::unique_ptr<invite_command> invite_command_;
     std::unique_ptr<approval_command> approval_command_;
     std::unique_ptr<im_context> im_ctx_;

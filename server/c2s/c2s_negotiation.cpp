@@ -100,6 +100,9 @@ void c2s_session::send_features() {
         if (ctx_.routes.serves_im()) {
             f += "<ver xmlns='urn:xmpp:features:rosterver'/><csi xmlns='urn:xmpp:csi:0'/>";
         }
+        if (ctx_.cfg.stream_management.enabled) {
+            f += "<sm xmlns='urn:xmpp:sm:3'/>";  // XEP-0198: enable after binding, or resume instead of it
+        }
         if (!ctx_.caps_ver.empty()) {
             f += "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='" + std::string(server_handlers::caps_node_prefix) + "' ver='" +
                  ctx_.caps_ver + "'/>";
@@ -128,6 +131,11 @@ asio::awaitable<void> c2s_session::handle_element(stanza s) {
     }
     if (element_ns == "urn:xmpp:csi:0" && phase_ == phase::bound && (s.name() == "active" || s.name() == "inactive")) {
         set_client_active(s.name() == "active");  // XEP-0352 nonzas get no answer
+        co_return;
+    }
+    if (element_ns == sm::sm_ns && ctx_.cfg.stream_management.enabled &&
+        (phase_ == phase::authenticated || phase_ == phase::bound)) {
+        co_await handle_sm(s);
         co_return;
     }
     if (!element_ns.empty() || s.kind() == stanza_kind::other) {
@@ -172,6 +180,9 @@ asio::awaitable<void> c2s_session::handle_element(stanza s) {
         co_return;
     }
     co_await handle_stanza(std::move(s));
+    if (sm_.enabled()) {
+        sm_.count_handled();  // XEP-0198: every stanza the client sent counts, whatever became of it
+    }
 }
 
 asio::awaitable<void> c2s_session::handle_sasl(const stanza& s) {
@@ -318,12 +329,12 @@ asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
         const bool request = type == "get" || type == "set";
         if (s.id().empty() || !(request || type == "result" || type == "error") || (request && children != 1)) {
             if (type != "error" && type != "result") {
-                send(make_error_reply(s, "bad-request", "an iq needs an id, a type and one payload").serialize());
+                send_stanza(make_error_reply(s, "bad-request", "an iq needs an id, a type and one payload").serialize());
             }
             co_return;
         }
         if (s.to().empty() && type == "set" && s.child("session", ns::session)) {
-            send(make_iq_result(s).serialize());  // RFC 3921 session establishment: a no-op kept for old clients
+            send_stanza(make_iq_result(s).serialize());  // RFC 3921 session establishment: a no-op kept for old clients
             co_return;
         }
     }
@@ -341,7 +352,7 @@ asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
             if (!s.is_error()) {
                 stanza reply = make_error_reply(s, "jid-malformed");
                 reply.set_attribute("from", jid_.domain());
-                send(reply.serialize());
+                send_stanza(reply.serialize());
             }
             co_return;
         }
@@ -356,7 +367,7 @@ asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
         // Through the pipeline, which tells every contact of a removed account (XEP-0077 §3.3).
         auto outcome = co_await ctx_.routes.account_request(s, jid_);
         if (outcome.reply.valid()) {
-            send(outcome.reply.serialize());
+            send_stanza(outcome.reply.serialize());
         }
         if (outcome.removed) {
             spdlog::info("c2s {}: account {} removed itself", peer_address_, jid_.bare_string());
@@ -390,6 +401,16 @@ asio::awaitable<void> c2s_session::handle_own_presence(const stanza& p) {
     } else if (p.type() == "unavailable") {
         available_ = false;
         directed_.clear();  // RFC 6121 §4.6.3: unavailable presence ends directed presence too
+        // XEP-0012 §3: "Last Activity" answers with it once the account is offline. Kept short.
+        std::string status = p.element().child_value("status");
+        if (status.size() > max_status_bytes) {
+            std::size_t cut = max_status_bytes;
+            while (cut > 0 && (static_cast<unsigned char>(status[cut]) & 0xC0) == 0x80) {
+                --cut;  // not inside a UTF-8 sequence
+            }
+            status.resize(cut);
+        }
+        last_status_ = std::move(status);
     }
     co_await ctx_.routes.session_presence(jid_, p);
 }

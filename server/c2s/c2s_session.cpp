@@ -7,6 +7,8 @@
 #include <set>
 
 #include "protocol/namespaces.hpp"
+#include "server/sm/resumption_registry.hpp"
+#include "server/sm/unacknowledged.hpp"
 
 namespace hush {
 
@@ -57,20 +59,39 @@ asio::awaitable<bool> c2s_session::on_connected() {
 }
 
 void c2s_session::on_close_begun() {
-    if (!jid_.empty()) {
+    // A session that may be resumed stays bound: on_disconnected() hands the binding to a detached session.
+    if (!jid_.empty() && !may_hibernate() && !handed_over_) {
         ctx_.registry.unbind(jid_, this);
     }
 }
 
 asio::awaitable<void> c2s_session::on_disconnected() {
-    if (phase_ == phase::bound) {
-        // Contacts and directed-presence recipients learn we are gone, clean close or not (RFC 6121 §4.5.3.2).
-        std::set<std::string> directed;
-        for (const auto& entry : directed_) {
-            directed.insert(entry.first);
-        }
-        co_await ctx_.routes.session_ended(jid_, available_, directed);
+    if (phase_ != phase::bound || handed_over_) {
+        co_return;  // resumed elsewhere: the successor is the session now
     }
+    if (may_hibernate() && hibernate()) {
+        co_return;
+    }
+    ctx_.registry.unbind(jid_, this);
+    if (sm_.resumable() && ctx_.resumptions != nullptr) {
+        ctx_.resumptions->ended(sm_.id(), sm_.handled());
+    }
+    // Contacts and directed-presence recipients learn we are gone, clean close or not (RFC 6121 §4.5.3.2).
+    std::set<std::string> directed;
+    for (const auto& entry : directed_) {
+        directed.insert(entry.first);
+    }
+    co_await ctx_.routes.session_ended(jid_, available_, directed, last_status_);
+    // What the client never acknowledged is not lost (XEP-0198 §4): messages go to the account again.
+    co_await sm::reroute_unacknowledged(ctx_.routes, jid_, sm_.take_unacked());
+}
+
+void c2s_session::deliver(shared_bytes serialized) {
+    asio::dispatch(executor_, [weak = weak_from_this(), bytes = std::move(serialized)]() mutable {
+        if (auto self = std::static_pointer_cast<c2s_session>(weak.lock())) {
+            self->emit(std::move(bytes));
+        }
+    });
 }
 
 void c2s_session::deliver_presence(shared_bytes serialized, const std::string& from) {
@@ -79,11 +100,21 @@ void c2s_session::deliver_presence(shared_bytes serialized, const std::string& f
         if (!self) {
             return;
         }
+        if (self->handed_over_) {
+            if (auto next = self->successor_.lock()) {
+                next->deliver_presence(std::move(bytes), from);
+            }
+            return;
+        }
+        if (self->resuming_) {
+            self->early_.emplace_back(from, std::move(bytes));
+            return;
+        }
         if (self->client_inactive_) {
             self->held_presence_.insert_or_assign(from, std::move(bytes));  // only the latest per contact matters
             return;
         }
-        self->enqueue(std::move(bytes));
+        self->emit(std::move(bytes));
     });
 }
 
@@ -93,7 +124,7 @@ void c2s_session::set_client_active(bool active) {
         // Oldest first, as they came.
         for (auto it = held_presence_.end(); it != held_presence_.begin();) {
             --it;
-            enqueue(std::move(it->second));
+            emit(std::move(it->second));
         }
         held_presence_.clear();
     }

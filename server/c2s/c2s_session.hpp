@@ -18,18 +18,24 @@
 #include "server/c2s/sasl_authenticator.hpp"
 #include "server/pipeline/server_context.hpp"
 #include "server/registration/registration.hpp"
+#include "server/sm/handover.hpp"
+#include "server/sm/sm_state.hpp"
 #include "server/stream/session.hpp"
 #include "server/stream/xmpp_stream.hpp"
 
 namespace hush {
 
-class c2s_session final : public xmpp_stream {
+class c2s_session final : public xmpp_stream, public sm::resumable {
 public:
     c2s_session(tcp::socket socket, bool direct_tls, server_context& ctx, std::shared_ptr<void> connection_slot);
     ~c2s_session() override;
 
     void start();
+    void deliver(shared_bytes serialized) override;
     void deliver_presence(shared_bytes serialized, const std::string& from) override;
+    // sm::resumable: the client resumed this session on another connection (c2s_stream_management.cpp).
+    void take_over(const jid& claimant, std::shared_ptr<session> successor,
+                   std::function<void(std::optional<sm::handover>)> done) override;
 
 private:
     enum class phase { connected, tls_done, authenticated, bound };
@@ -52,6 +58,25 @@ private:
     void set_client_active(bool active);
     void send_features();
 
+    // XEP-0198 (c2s_stream_management.cpp).
+    boost::asio::awaitable<void> handle_sm(const stanza& s);
+    void handle_enable(const stanza& s);
+    void handle_ack(const stanza& s);
+    boost::asio::awaitable<void> handle_resume(const stanza& s);
+    void adopt(sm::handover state, std::uint32_t client_handled);
+    // A stanza to the client: counted and kept until acknowledged once stream management is on; passed on to the
+    // successor once resumed elsewhere.
+    void emit(shared_bytes bytes);
+    void send_stanza(std::string bytes) { emit(share(std::move(bytes))); }
+    void request_ack();
+    std::chrono::steady_clock::time_point timer_deadline() const override;
+    void on_timer() override;
+    // Whether the connection's end leaves the session waiting to be resumed (not a clean close, not a fatal error).
+    bool may_hibernate() const;
+    bool hibernate();
+    sm::handover make_handover();
+    std::shared_ptr<c2s_session> self() { return std::static_pointer_cast<c2s_session>(shared_from_this()); }
+
     server_context& ctx_;
     std::shared_ptr<void> connection_slot_;
     bool direct_tls_;
@@ -69,12 +94,25 @@ private:
     // 1 MB outbox a flush must fit in) the stalest sender's is dropped.
     static constexpr std::size_t max_directed = 1000;
     static constexpr std::size_t max_held_presence = 2000;
+    static constexpr std::size_t max_status_bytes = 1024;
 
     bool available_ = false;           // sent available presence (and not unavailable since)
+    std::string last_status_;          // the status text of its last unavailable presence (XEP-0012), bounded
     antispim::bounded_map<std::string, std::monostate> directed_;  // JIDs we sent directed presence to: they get
                                                                    // unavailable at the end
     bool client_inactive_ = false;     // XEP-0352: presence is held while the client says it is inactive
     antispim::bounded_map<std::string, shared_bytes> held_presence_;  // latest per sender
+
+    // XEP-0198.
+    sm::sm_state sm_;
+    std::chrono::seconds resume_timeout_{0};
+    std::uint32_t requested_at_ = 0;  // sent count at our last <r/>
+    std::optional<std::chrono::steady_clock::time_point> ack_requested_since_;  // an <r/> not answered yet
+    std::optional<std::chrono::steady_clock::time_point> unrequested_since_;    // a stanza sent since the last <r/>
+    bool resuming_ = false;  // waiting for the state of the session it resumes
+    std::vector<std::pair<std::string, shared_bytes>> early_;  // delivered meanwhile (from: presence only)
+    bool handed_over_ = false;  // resumed on another connection: what still comes goes to successor_
+    std::weak_ptr<session> successor_;
 };
 
 }  // namespace hush

@@ -26,6 +26,7 @@
 #include "server/config/config_reader.hpp"
 #include "server/config/config_mam.hpp"
 #include "server/config/config_registration.hpp"
+#include "server/config/config_stream_management.hpp"
 
 namespace hush {
 namespace {
@@ -69,7 +70,8 @@ public:
     config load(const toml::table& root) {
         config c;
         check_keys(root, "",
-                   {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim", "registration", "s2s", "mam"});
+                   {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim", "registration", "s2s",
+                    "stream_management", "push", "mam"});
         load_server(root, c);
         load_log(root, c);
         load_tls(root, c);
@@ -81,6 +83,8 @@ public:
         c.antispim.offline_quota = c.limits.max_offline_messages;  // for the notices the layer keeps offline
         load_registration(*this, root, c);
         load_s2s(root, c);
+        load_stream_management(*this, root, c);
+        load_push(*this, root, c);
         load_mam(*this, root, c);
         return c;
     }

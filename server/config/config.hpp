@@ -47,6 +47,28 @@ struct limits_config {
     unsigned auth_failures_before_delay = 3;     // per IP within a window, then answers are slowed down
 };
 
+// XEP-0198 stream management ([stream_management], docs/stream-management.md).
+struct stream_management_config {
+    bool enabled = true;
+    std::chrono::seconds resume_timeout{300};  // how long a dropped session waits to be resumed (a client may ask less)
+    std::size_t max_unacked = 500;             // stanzas kept for a session until the client acknowledges them
+    std::size_t max_unacked_bytes = 1024 * 1024;  // ... and their bytes
+    std::size_t ack_after_stanzas = 5;         // the server asks for an ack after this many unacknowledged stanzas
+    std::chrono::seconds ack_after{3};         // ... or when one has waited this long
+    std::chrono::seconds ack_timeout{60};      // an ack request unanswered this long: the connection is dead
+    std::size_t max_detached = 10000;          // sessions waiting to be resumed at once, server-wide
+};
+
+// XEP-0357 push notifications ([push], docs/push.md). The summary is message-count only unless the admin lets
+// it carry the sender or the body (which then pass through the client vendor's app server and the phone's push
+// service).
+struct push_config {
+    bool enabled = true;
+    bool include_sender = false;
+    bool include_body = false;
+    std::size_t max_registrations = 5;  // per account
+};
+
 struct sasl_config {
     std::uint32_t scram_iterations = 4096;  // for new credentials; at least 4096
     bool allow_plain = true;                // PLAIN is offered only inside TLS
@@ -142,6 +164,8 @@ struct config {
     antispim_config antispim;
     registration_config registration;
     s2s_config s2s;
+    stream_management_config stream_management;
+    push_config push;
     mam_config mam;
 };
 

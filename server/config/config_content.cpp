@@ -53,12 +53,14 @@ void load_content(toml_reader& r, const toml::table& antispim, antispim_config& 
         const std::string_view p = "antispim.score";
         auto& o = a.score;
         r.check_keys(*t, p,
-                     {"challenge_at", "hold_at", "reject_at", "listed", "reputation", "behaviour", "new_account"});
+                     {"challenge_at", "hold_at", "reject_at", "listed", "reputation", "behaviour", "new_account",
+                      "rate"});
         r.read_number(*t, p, "challenge_at", o.challenge_at, 0, 1e6);
         const toml::node* hold = r.read_number(*t, p, "hold_at", o.hold_at, 0, 1e6);
         const toml::node* reject = r.read_number(*t, p, "reject_at", o.reject_at, 0, 1e6);
         for (auto [key, out] : {std::pair{"listed", &o.listed}, std::pair{"reputation", &o.reputation},
-                                std::pair{"behaviour", &o.behaviour}, std::pair{"new_account", &o.new_account}}) {
+                                std::pair{"behaviour", &o.behaviour}, std::pair{"new_account", &o.new_account},
+                                std::pair{"rate", &o.rate}}) {
             r.read_number(*t, p, key, *out, 0, 1000);
         }
         if (r.ok() && !(o.challenge_at <= o.hold_at && o.hold_at <= o.reject_at)) {

@@ -1,5 +1,7 @@
 #include "server/im/im_core.hpp"
 
+#include "server/push/push_service.hpp"
+
 #include <algorithm>
 
 #include "protocol/namespaces.hpp"
@@ -55,9 +57,10 @@ stanza carbon(const stanza& message, const char* direction, const jid& account, 
 
 }  // namespace
 
-im_core::im_core(im_context& ctx, registration_service* registration)
+im_core::im_core(im_context& ctx, registration_service* registration, push_service* push)
     : ctx_(ctx),
       registration_(registration),
+      push_(push),
       roster_(ctx),
       // XEP-0191 §3.4: an unblocked contact that may see our presence gets it again.
       privacy_(ctx, roster_,
@@ -151,14 +154,23 @@ boost::asio::awaitable<hook_result> im_core::inbound(const stanza& s, const jid&
     co_return hook_result::proceed;
 }
 
-boost::asio::awaitable<std::string> im_core::undeliverable(const stanza& s, const jid& to) {
+boost::asio::awaitable<std::string> im_core::undeliverable(const stanza& s, const jid& to, outgoing& out) {
     if (!worth_storing(s)) {
         co_return std::string();
     }
     if (co_await presence_.store_offline(to.bare(), s)) {
+        if (push_ != nullptr) {
+            co_await push_->notify(to.bare(), s, out);
+        }
         co_return std::string();
     }
     co_return std::string("resource-constraint");
+}
+
+boost::asio::awaitable<void> im_core::waiting_session_message(const stanza& s, const jid& to, outgoing& out) {
+    if (push_ != nullptr) {
+        co_await push_->notify(to.bare(), s, out);
+    }
 }
 
 boost::asio::awaitable<std::optional<stanza>> im_core::handle_iq(const stanza& iq, const jid& addressed, outgoing& out) {
@@ -202,8 +214,9 @@ boost::asio::awaitable<void> im_core::session_presence(const jid& full, const st
 }
 
 boost::asio::awaitable<void> im_core::session_ended(const jid& full, bool was_available,
-                                                    const std::set<std::string>& directed, outgoing& out) {
-    co_await presence_.session_ended(full, was_available, directed, out);
+                                                    const std::set<std::string>& directed, const std::string& status,
+                                                    outgoing& out) {
+    co_await presence_.session_ended(full, was_available, directed, status, out);
     privacy_.session_ended(full);
 }
 

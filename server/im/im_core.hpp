@@ -18,17 +18,22 @@ enum class hook_result { proceed, consumed };
 
 class registration_service;
 struct registration_outcome;
+class push_service;
 
 // Every call puts what it wants sent into `out`, for the router to carry out; nothing here sends by itself.
 class im_core {
 public:
-    // `registration`: XEP-0077 for bound sessions (password change, removal); null where there is none.
-    im_core(im_context& ctx, registration_service* registration);
+    // `registration`: XEP-0077 for bound sessions (password change, removal); `push`: XEP-0357 notifications for
+    // what is stored offline. Either null where there is none.
+    im_core(im_context& ctx, registration_service* registration, push_service* push = nullptr);
 
     boost::asio::awaitable<hook_result> outbound(stanza& s, const jid& from, const jid& to, outgoing& out);
     boost::asio::awaitable<hook_result> inbound(const stanza& s, const jid& from, const jid& to, outgoing& out);
-    // Returns the error condition for the sender, or empty when stored.
-    boost::asio::awaitable<std::string> undeliverable(const stanza& s, const jid& to);
+    // Returns the error condition for the sender, or empty when stored. A stored message wakes the account's
+    // phones (XEP-0357: notifications into `out`).
+    boost::asio::awaitable<std::string> undeliverable(const stanza& s, const jid& to, outgoing& out);
+    // A message kept for a session waiting to be resumed (XEP-0198): its phones are woken as for offline storage.
+    boost::asio::awaitable<void> waiting_session_message(const stanza& s, const jid& to, outgoing& out);
 
     // iq get/set addressed to an account's bare JID (or to the server for carbons); nullopt if not ours.
     boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed, outgoing& out);
@@ -41,9 +46,11 @@ public:
     // resources' presence, stored requests and offline messages.
     boost::asio::awaitable<void> session_presence(const jid& full, const stanza& presence, outgoing& out);
     // A bound session ended: unavailable presence to contacts and directed-presence recipients if it was
-    // available (RFC 6121 §4.5.3.2), and its privacy state forgotten.
+    // available (RFC 6121 §4.5.3.2), and its privacy state forgotten. `status`: of its last unavailable presence,
+    // kept for XEP-0012.
     boost::asio::awaitable<void> session_ended(const jid& full, bool was_available,
-                                               const std::set<std::string>& directed, outgoing& out);
+                                               const std::set<std::string>& directed, const std::string& status,
+                                               outgoing& out);
     // XEP-0077 from a bound session (password change, §3.3 removal). After a removal every contact is told
     // (unsubscribe/unsubscribed); the caller sends the reply and closes the account's sessions.
     boost::asio::awaitable<registration_outcome> account_request(const stanza& iq, const jid& full, outgoing& out);
@@ -61,6 +68,7 @@ private:
 
     im_context& ctx_;
     registration_service* registration_;
+    push_service* push_;
     roster_service roster_;
     privacy_service privacy_;
     presence_service presence_;

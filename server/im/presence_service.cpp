@@ -169,7 +169,7 @@ boost::asio::awaitable<void> presence_service::initial_presence_extras(const jid
 
 boost::asio::awaitable<void> presence_service::session_ended(const jid& full, bool was_available,
                                                              const std::set<std::string>& directed,
-                                                             outgoing& out) {
+                                                             const std::string& status, outgoing& out) {
     if (was_available) {
         const stanza unavailable = simple_presence("unavailable", full.full_string(), full.bare_string());
         co_await broadcast(full, unavailable, true, out);
@@ -182,13 +182,15 @@ boost::asio::awaitable<void> presence_service::session_ended(const jid& full, bo
         others_available = others_available || r.available;
     }
     if (!others_available) {
-        storage::last_activity activity{unix_now(), {}};
+        storage::last_activity activity{unix_now(), status};
         auto query = [d = full.domain(), u = full.node(), activity](storage::store& s) {
             return s.set_last_activity(d, u, activity);
         };
         auto saved = co_await ctx_.store.run(std::move(query));
         if (!saved) {
             spdlog::warn("presence: cannot record last activity of {}: {}", full.bare_string(), saved.error().message);
+        } else {
+            spdlog::debug("presence: last activity of {} recorded", full.bare_string());
         }
     }
 }

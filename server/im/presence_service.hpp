@@ -19,9 +19,10 @@ public:
     // A presence without 'to' from `full` (available or unavailable): update the registry, broadcast.
     boost::asio::awaitable<void> own_presence(const jid& full, const stanza& presence, outgoing& out);
     // The session of `full` ended without unavailable presence: broadcast unavailable for it.
-    // `directed` holds the JIDs it sent directed presence to.
+    // `directed` holds the JIDs it sent directed presence to; `status` is the status text of its last unavailable
+    // presence, recorded with the time for XEP-0012 when it was the account's last available resource.
     boost::asio::awaitable<void> session_ended(const jid& full, bool was_available, const std::set<std::string>& directed,
-                                               outgoing& out);
+                                               const std::string& status, outgoing& out);
 
     // Outbound subscription stanza from a local user: updates the user's roster and sends on what Appendix A
     // says to send (the stanza with bare from/to, then presence or unavailable presence as §3 requires).

@@ -134,13 +134,30 @@ boost::asio::awaitable<std::optional<std::int64_t>> archiver::append(const jid& 
     co_return id;
 }
 
-boost::asio::awaitable<std::optional<std::int64_t>> archiver::inbound(stanza& message, const jid& from, const jid& to) {
+std::size_t archiver::strip_forged(stanza& message, const jid& from, const jid& to) {
+    if (message.kind() != stanza_kind::message) {
+        return 0;
+    }
+    const std::size_t removed = mam::strip_stanza_ids(message, to.bare_string());
+    if (removed > 0) {
+        spdlog::info("mam: removed a stanza-id claiming to be {}'s from a message of {}", to.bare_string(),
+                     from.full_string());
+    }
+    return removed;
+}
+
+boost::asio::awaitable<std::optional<std::int64_t>> archiver::inbound(stanza& message, const jid& from, const jid& to,
+                                                                      bool server_made) {
     if (message.kind() != stanza_kind::message) {
         co_return std::nullopt;
     }
     const std::string account = to.bare_string();
-    if (mam::strip_stanza_ids(message, account) > 0) {
-        spdlog::info("mam: removed a stanza-id claiming to be {}'s from a message of {}", account, from.full_string());
+    if (server_made) {
+        if (!mam::stanza_id(message, account).empty()) {
+            co_return std::nullopt;  // redelivered (XEP-0198): in the archive since it was first delivered
+        }
+    } else {
+        strip_forged(message, from, to);  // the router did already; a no-op then
     }
     if (!cfg_.enabled || !archivable(message)) {
         co_return std::nullopt;

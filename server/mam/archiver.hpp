@@ -26,10 +26,17 @@ class archiver {
 public:
     archiver(const mam_config& cfg, storage::async_store& store);
 
+    // A message for the local account `to` arriving from outside this server (a session or a peer server): removes
+    // every stanza-id claiming to be the account's — before anything keeps the message (a held one is released as
+    // it was held). Returns how many.
+    std::size_t strip_forged(stanza& message, const jid& from, const jid& to);
     // A message for the local account `to` (its sender authenticated as `from`), about to be delivered or stored
-    // offline. Strips forged stanza-ids whatever the message; archives and stamps it when it is worth archiving
-    // and the account's preferences want it. Returns the item's id, for forget().
-    boost::asio::awaitable<std::optional<std::int64_t>> inbound(stanza& message, const jid& from, const jid& to);
+    // offline; `server_made`: this server routes it (a held message released, an XEP-0198 redelivery). Archives and
+    // stamps it when it is worth archiving and the account's preferences want it — except a server-made one that
+    // carries the account's stanza-id already (redelivered: archived when first delivered). Returns the new item's
+    // id, for forget().
+    boost::asio::awaitable<std::optional<std::int64_t>> inbound(stanza& message, const jid& from, const jid& to,
+                                                                bool server_made);
     // A message a local user `from` sends to `to` (after the outbound checks let it go): into the sender's archive.
     boost::asio::awaitable<void> outbound(const stanza& message, const jid& from, const jid& to);
     // An item inbound() archived whose message was refused after all (offline storage full): the archive keeps

@@ -174,12 +174,21 @@ boost::asio::awaitable<void> router::session_presence(const jid& full, const sta
 }
 
 boost::asio::awaitable<void> router::session_ended(const jid& full, bool was_available,
-                                                   const std::set<std::string>& directed) {
+                                                   const std::set<std::string>& directed, const std::string& status) {
     if (im_ == nullptr) {
         co_return;
     }
     outgoing out;
-    co_await im_->session_ended(full, was_available, directed, out);
+    co_await im_->session_ended(full, was_available, directed, status, out);
+    co_await carry_out(std::move(out));
+}
+
+boost::asio::awaitable<void> router::waiting_session_message(const stanza& message, const jid& to) {
+    if (im_ == nullptr) {
+        co_return;
+    }
+    outgoing out;
+    co_await im_->waiting_session_message(message, to, out);
     co_await carry_out(std::move(out));
 }
 
@@ -214,6 +223,11 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     const stanza_kind kind = s.kind();
     const std::string_view type = s.type();
     const bool online = sessions_.online(to);
+    if (mam_ != nullptr && kind == stanza_kind::message && !origin.generated) {
+        // XEP-0359: only this server says what is in the account's archive — before anything keeps the message
+        // (a held one is released, and archived, as it was held).
+        mam_->strip_forged(s, from, to);
+    }
 
     // Classify first (antispim/classification.hpp): what the receiver is to the authenticated sender decides
     // whether the stanza is judged, delivered or dropped — for a missing account exactly as for an existing one.
@@ -298,7 +312,9 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
         }
         co_return;
     }
-    if (row.what == antispim::disposition::judge && !co_await post(s, from, to, origin, relation, note)) {
+    const std::optional<bool> sender_young = ahead != nullptr ? ahead->sender_young : std::nullopt;
+    if (row.what == antispim::disposition::judge &&
+        !co_await post(s, from, to, origin, relation, note, sender_young)) {
         co_return;
     }
     if (!relation.account_exists) {
@@ -320,7 +336,7 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     // Archived only now, past the chain: a held stranger's message reaches here once it is released.
     std::optional<std::int64_t> archived;
     if (mam_ != nullptr && kind == stanza_kind::message) {
-        archived = co_await mam_->inbound(s, from, to);  // and the delivered copy carries its stanza-id
+        archived = co_await mam_->inbound(s, from, to, origin.generated);  // the delivered copy gets its stanza-id
     }
     const delivery delivered = deliver_local(s, to, out);
     co_await carry_out(std::move(out));
@@ -335,7 +351,10 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
         break;
     case delivery::no_resource: {
         // RFC 6121 §8.5.2.2.1: store for later (XEP-0160), or refuse; never lose silently.
-        const std::string condition = im_ != nullptr ? co_await im_->undeliverable(s, to) : "service-unavailable";
+        outgoing notifications;  // XEP-0357: the account's phones are woken for what was stored
+        const std::string condition =
+            im_ != nullptr ? co_await im_->undeliverable(s, to, notifications) : "service-unavailable";
+        co_await carry_out(std::move(notifications));
         if (!condition.empty()) {
             if (archived) {
                 co_await mam_->forget(to, *archived);  // refused after all: not the account's
@@ -367,7 +386,8 @@ boost::asio::awaitable<bool> router::inviter_acceptable(const stanza& s, const j
 }
 
 boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, const jid& to, const route_origin& origin,
-                                          const relation_facts& relation, antispim::contact_note* note) {
+                                          const relation_facts& relation, antispim::contact_note* note,
+                                          std::optional<bool> sender_young) {
     const stanza_kind kind = s.kind();
     antispim::spim_context ctx{s};
     ctx.sender = from;  // the authenticated sender, never a claim inside the payload
@@ -382,6 +402,7 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
     ctx.record = relation.record;
     ctx.receiver_online = sessions_.online(to);
     ctx.sender_note = note;
+    ctx.sender_young = sender_young;
     const antispim::decision d = co_await chain_.evaluate(ctx);
     if (strangers_ != nullptr && kind == stanza_kind::message && d.result.kind == antispim::verdict_kind::pass) {
         if (relation.contact && !relation.related) {

@@ -92,8 +92,11 @@ public:
     // presence without 'to', the end of the session, and XEP-0077 requests (the caller sends the reply and, after
     // a removal, closes the account's sessions).
     boost::asio::awaitable<void> session_presence(const jid& full, const stanza& presence);
-    boost::asio::awaitable<void> session_ended(const jid& full, bool was_available, const std::set<std::string>& directed);
+    boost::asio::awaitable<void> session_ended(const jid& full, bool was_available, const std::set<std::string>& directed,
+                                               const std::string& status = {});
     boost::asio::awaitable<registration_outcome> account_request(const stanza& iq, const jid& full);
+    // A message kept for a session waiting to be resumed (XEP-0198): the account's phones are woken (XEP-0357).
+    boost::asio::awaitable<void> waiting_session_message(const stanza& message, const jid& to);
 
     // Stanzas routed to accounts per row of the classification table (antispim::classification_rows), for
     // /metrics and tests.
@@ -109,8 +112,10 @@ private:
     boost::asio::awaitable<void> route_to_account(stanza s, const jid& from, const jid& to, route_origin origin,
                                                   relation_ahead* ahead, antispim::contact_note* note);
     // Returns false when the stanza must not be delivered (and has been answered as the verdict says).
+    // `sender_young`: whether a local sender's account is new, when the outbound guard's read told.
     boost::asio::awaitable<bool> post(const stanza& s, const jid& from, const jid& to, const route_origin& origin,
-                                      const relation_facts& relation, antispim::contact_note* note);
+                                      const relation_facts& relation, antispim::contact_note* note,
+                                      std::optional<bool> sender_young);
     // Stores a deferred note no atomic decision took (before the stanza goes any further).
     boost::asio::awaitable<void> store_note(antispim::contact_note* note);
     // A mediated invitation (XEP-0045 §7.8.2) relayed by a room that passed: false when the inviter it names is a

@@ -19,6 +19,9 @@
 namespace hush {
 
 class registration_service;
+namespace sm {
+class resumption_registry;
+}
 
 struct server_context {
     const config& cfg;
@@ -32,6 +35,7 @@ struct server_context {
     std::string caps_ver;  // XEP-0115 hash of the server's disco#info, for stream features
     registration_service* registration = nullptr;      // XEP-0077 before authentication; null in bare routing tests
     antispim::state_metrics* state_metrics = nullptr;  // evictions from bounded state, for /metrics; may be null
+    sm::resumption_registry* resumptions = nullptr;     // XEP-0198 resumption; null when stream management is off
 };
 
 }  // namespace hush

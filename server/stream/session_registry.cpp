@@ -41,6 +41,25 @@ void session_registry::unbind(const jid& full, const session* s) {
     }
 }
 
+bool session_registry::rebind(const jid& full, const session* from, const std::shared_ptr<session>& to) {
+    std::unique_lock lock(mutex_);
+    auto it = by_bare_.find(full.bare_string());
+    if (it == by_bare_.end()) {
+        return false;
+    }
+    for (auto& e : it->second) {
+        if (e.resource == full.resource()) {
+            auto current = e.target.lock();
+            if (current.get() != from) {
+                return false;
+            }
+            e.target = to;
+            return true;
+        }
+    }
+    return false;
+}
+
 template <class Fn>
 void session_registry::update(const jid& full, Fn fn) {
     std::unique_lock lock(mutex_);

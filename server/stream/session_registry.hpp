@@ -30,6 +30,9 @@ public:
     std::shared_ptr<session> bind(const jid& full, const std::shared_ptr<session>& s);
     // Removes the binding if it still belongs to `s`.
     void unbind(const jid& full, const session* s);
+    // Moves the binding of `full` from `from` to `to`, keeping its presence, interest and carbons (XEP-0198: a
+    // resumed or detached session is the same resource). False when it was not `from`'s.
+    bool rebind(const jid& full, const session* from, const std::shared_ptr<session>& to);
     void set_presence(const jid& full, bool available, int priority, shared_bytes presence = {});
     void set_interested(const jid& full, bool interested);
     void set_carbons(const jid& full, bool enabled);

@@ -214,6 +214,7 @@ void xmpp_stream::begin_close(std::optional<stream_error> error) {
         return;
     }
     if (error) {
+        close_condition_ = error->condition;
         if (!header_sent_) {
             // RFC 6120 §4.9.1.1: an error before our header still needs a header to be well-formed.
             send("<?xml version='1.0'?><stream:stream xmlns='" + std::string(content_ns_) +
@@ -261,7 +262,13 @@ asio::awaitable<void> xmpp_stream::watchdog() {
                 }
                 continue;
             }
+            const auto own_deadline = timer_deadline();
+            if (now >= own_deadline) {
+                on_timer();
+                continue;
+            }
             deadline = !negotiated() ? std::min(idle_deadline, handshake_deadline) : idle_deadline;
+            deadline = std::min(deadline, own_deadline);
         }
         watchdog_timer_.expires_at(deadline);
         co_await watchdog_timer_.async_wait(tuple_awaitable);
@@ -339,6 +346,7 @@ asio::awaitable<void> xmpp_stream::handle_event(xml::stream_event& event) {
         co_return;
     }
     if (std::holds_alternative<xml::stream_close>(event)) {
+        peer_closed_ = !closing_;
         begin_close(std::nullopt);
         co_return;
     }

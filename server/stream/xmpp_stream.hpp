@@ -53,6 +53,16 @@ protected:
     virtual std::chrono::seconds idle_timeout() const { return limits_.idle_timeout; }
     // Idle for idle_timeout(): a client is told why; an outgoing server stream just closes.
     virtual void on_idle() { begin_close(stream_error{"connection-timeout", "idle for too long"}); }
+    // A deadline of the derived stream's own (stream management's ack timers), kept by the watchdog: on_timer()
+    // runs once it has passed and must move it on. rearm_watchdog() after moving it earlier.
+    virtual std::chrono::steady_clock::time_point timer_deadline() const {
+        return std::chrono::steady_clock::time_point::max();
+    }
+    virtual void on_timer() {}
+    void rearm_watchdog() { watchdog_timer_.cancel(); }
+    // How the stream is ending: the peer closed it (</stream:stream>), or we did with this stream error.
+    bool peer_closed_stream() const { return peer_closed_; }
+    const std::string& close_condition() const { return close_condition_; }
 
     // A fresh, unguessable stream id (dialback keys are bound to it).
     static std::string new_stream_id();
@@ -120,6 +130,8 @@ private:
     bool restart_stream_ = false;
     bool header_sent_ = false;
     bool disconnected_ = false;  // on_disconnected() has been called
+    bool peer_closed_ = false;
+    std::string close_condition_;
 
     // Queued, not yet taken by the writer, which takes it whole (a deque would keep a 512-byte node for the life
     // of an idle connection). outbox_bytes_ counts what is queued or being written.

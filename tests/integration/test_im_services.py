@@ -211,9 +211,14 @@ def test_last_activity(hush, xmpp, storage_backend):
 
         assert seconds(await last(alice, "localhost")) >= 0  # the server's uptime
         assert seconds(await last(alice, "bob@localhost")) == 0  # online
-        await bob.disconnect()
+        bob.xmpp.send_presence(ptype="unavailable", pstatus="Gone fishing \u2014 back Monday")
         await alice.expect_stanza(is_presence(bob.jid, "unavailable"), "bob's unavailable presence")
-        assert 0 <= seconds(await last(alice, "bob@localhost")) < 60  # since he logged out
+        await bob.disconnect()
+        await server.wait_log("presence: last activity of bob@localhost recorded")
+        answer = await last(alice, "bob@localhost")
+        assert 0 <= seconds(answer) < 60  # since he logged out
+        # ... with the status of his last unavailable presence (XEP-0012 §3)
+        assert answer.xml.find(q(LAST_NS, "query")).text == "Gone fishing \u2014 back Monday"
 
         # XEP-0012 §3: only those allowed to see bob's presence may ask.
         result = await last(carol, "bob@localhost")

@@ -17,6 +17,7 @@ import base64
 import select
 import socket
 import ssl
+import struct
 import time
 import xml.etree.ElementTree as ET
 
@@ -229,6 +230,11 @@ class RawStream:
 
     def login(self, username: str, password: str, domain: str = "localhost", resource: str = "raw") -> str:
         """STARTTLS (unless already on TLS), PLAIN, bind. Return the bound full JID."""
+        self.authenticate(username, password, domain)
+        return self.bind(resource)
+
+    def authenticate(self, username: str, password: str, domain: str = "localhost") -> ET.Element:
+        """STARTTLS (unless already on TLS), PLAIN, and the restarted stream; return its features (bind, sm...)."""
         self.open_stream(domain)
         features = self.features()
         if not isinstance(self.sock, ssl.SSLSocket):
@@ -241,8 +247,17 @@ class RawStream:
         if answer.tag != q(SASL_NS, "success"):
             raise AssertionError(f"PLAIN failed: {ET.tostring(answer)!r}")
         self.open_stream(domain)
-        self.features()
-        return self.bind(resource)
+        return self.features()
+
+    def cut(self) -> None:
+        """Drop the TCP connection the way a phone losing its network does to the server: no closing handshake,
+        a reset rather than a FIN (SO_LINGER 0), whatever was in flight lost."""
+        raw = self.sock
+        try:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        self.close()
 
     def close(self) -> None:
         try:

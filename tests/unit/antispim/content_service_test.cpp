@@ -110,6 +110,26 @@ TEST_CASE("the bands: challenge from challenge_at, hold from hold_at, reject fro
     CHECK(v.explanation.starts_with("score 28.0 = url-list bad.example 20.0 + listed 3.0"));
 }
 
+TEST_CASE("the rate part: from half a rate bucket used, its weight times the share") {
+    fixture f;
+    f.cfg.antispim.content.bayes = false;
+    auto svc = f.service();
+    f.signals.rate_used = 0.4;  // an ordinary first contact: no part
+    CHECK(f.judge(*svc, message("hello")).explanation == "score 0.0");
+    f.signals.rate_used = 0.75;
+    auto v = f.judge(*svc, message("hello"));
+    CHECK(v.explanation == "score 3.0 = rate 75% used 3.0");
+    CHECK_FALSE(v.require_challenge);
+    // A bucket run empty and a listed sender: the challenge band.
+    f.signals.rate_used = 1.0;
+    f.signals.listed = true;
+    v = f.judge(*svc, message("hello"));
+    CHECK(v.explanation == "score 7.0 = listed 3.0 + rate 100% used 4.0");
+    CHECK(v.require_challenge);
+    f.cfg.antispim.score.rate = 0;
+    CHECK(f.judge(*f.service(), message("hello")).explanation == "score 3.0 = listed 3.0");
+}
+
 TEST_CASE("an encrypted body gets no content score, and the verdict says so") {
     fixture f;
     auto svc = f.service();

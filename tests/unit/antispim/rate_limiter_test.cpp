@@ -118,3 +118,32 @@ TEST_CASE("rate policy: the refusal names the limit; defer mode adds retry-after
     CHECK(second->error_text.find("1 per minute") != std::string::npos);
     CHECK(second->error_payload.find("retry-after") != std::string::npos);
 }
+
+TEST_CASE("rate policy: a first contact let through leaves the share of its fullest bucket used, for the score") {
+    antispim_config::rate_options options;
+    options.messages.sender = {4, 60s};
+    rate_limiter limiter(options, [](std::string_view d) { return d == "example.org"; });
+    auto policy = limiter.make_policy();
+    stanza message = stanza::parse("<message from='bot@spam.test' to='bob@example.org'><body>buy</body></message>");
+    antispim::spim_context ctx{message};
+    ctx.sender = *jid::parse("bot@spam.test");
+    ctx.receiver = *jid::parse("bob@example.org");
+    std::vector<double> used;
+    for (int i = 0; i < 4; ++i) {
+        auto v = test::run_sync(policy->evaluate(ctx));
+        REQUIRE(v);
+        CHECK(v->kind == antispim::verdict_kind::pass);
+        used.push_back(ctx.rate_used);
+    }
+    // The sender's bucket of 4 is the fullest-used one (the others hold 60 or more); a little refills between calls.
+    CHECK(used[0] == doctest::Approx(0.25).epsilon(0.01));
+    CHECK(used[1] == doctest::Approx(0.5).epsilon(0.01));
+    CHECK(used[3] == doctest::Approx(1.0).epsilon(0.01));
+    // A contact draws on no bucket: nothing used.
+    antispim::spim_context contact{message};
+    contact.sender = ctx.sender;
+    contact.receiver = ctx.receiver;
+    contact.stranger = false;
+    REQUIRE(test::run_sync(policy->evaluate(contact)));
+    CHECK(contact.rate_used == 0);
+}

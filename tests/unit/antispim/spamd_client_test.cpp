@@ -32,7 +32,7 @@ asio::awaitable<void> stand_in(tcp::acceptor& acceptor, std::string answer, std:
     if (aec) {
         co_return;
     }
-    auto [rec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(request), "\r\n\r\n", tuple_awaitable);
+    [[maybe_unused]] auto [rec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(request), "\r\n\r\n", tuple_awaitable);
     if (answer.empty()) {
         asio::steady_timer hold(socket.get_executor(), 10s);
         co_await hold.async_wait(tuple_awaitable);

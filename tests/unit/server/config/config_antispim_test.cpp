@@ -244,7 +244,7 @@ TEST_CASE("antispim rtbl sources") {
 TEST_CASE("antispim.content and antispim.score: values, relative list paths, errors with line and key") {
     const config c = load_ok("[antispim.content]\nspamd = \"127.0.0.1:7830\"\nspamd_timeout_ms = 500\n"
                              "spamd_fail = \"hold\"\nspamd_weight = 2\nurl_lists = [\"lists/a.txt\"]\n"
-                             "[antispim.score]\nchallenge_at = 4.5\nhold_at = 9\nreject_at = 30\nlisted = 0\n");
+                             "[antispim.score]\nchallenge_at = 4.5\nhold_at = 9\nreject_at = 30\nlisted = 0\nrate = 6\n");
     CHECK(c.antispim.content.spamd == "127.0.0.1:7830");
     CHECK(c.antispim.content.spamd_timeout == std::chrono::milliseconds{500});
     CHECK(c.antispim.content.spamd_fail == "hold");
@@ -253,6 +253,8 @@ TEST_CASE("antispim.content and antispim.score: values, relative list paths, err
     CHECK(c.antispim.score.challenge_at == 4.5);
     CHECK(c.antispim.score.reject_at == 30.0);
     CHECK(c.antispim.score.listed == 0.0);
+    CHECK(c.antispim.score.rate == 6.0);
+    CHECK(load_error("[antispim.score]\nrate = 2000\n") == "2:8: antispim.score.rate: must be between 0 and 1000 (got 2000)");
     CHECK(load_error("[antispim.content]\nspamd = \"localhost\"\n") ==
           "2:9: antispim.content.spamd: must be \"host:port\" (\"127.0.0.1:783\", \"[::1]:783\"), or \"\" for no spamd");
     CHECK(load_error("[antispim.content]\nspamd_fail = \"drop\"\n").starts_with("2:14: antispim.content.spamd_fail: "));

@@ -47,6 +47,18 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.s2s.ca_file.empty());
     CHECK(c.s2s.hosts.empty());
     CHECK(c.s2s.dns_servers.empty());
+    CHECK(c.stream_management.enabled);
+    CHECK(c.stream_management.resume_timeout == std::chrono::seconds{300});
+    CHECK(c.stream_management.max_unacked == 500);
+    CHECK(c.stream_management.max_unacked_bytes == 1024 * 1024);
+    CHECK(c.stream_management.ack_after_stanzas == 5);
+    CHECK(c.stream_management.ack_after == std::chrono::seconds{3});
+    CHECK(c.stream_management.ack_timeout == std::chrono::seconds{60});
+    CHECK(c.stream_management.max_detached == 10000);
+    CHECK(c.push.enabled);
+    CHECK_FALSE(c.push.include_sender);
+    CHECK_FALSE(c.push.include_body);
+    CHECK(c.push.max_registrations == 5);
     CHECK(c.s2s.connect_timeout == std::chrono::seconds{30});
     CHECK(c.s2s.idle_timeout == std::chrono::seconds{300});
     CHECK(c.s2s.max_queued_stanzas == 1000);
@@ -87,6 +99,7 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.antispim.score.reputation == 3.0);
     CHECK(c.antispim.score.behaviour == 4.0);
     CHECK(c.antispim.score.new_account == 2.0);
+    CHECK(c.antispim.score.rate == 4.0);
     CHECK(c.antispim.dos.distinct_receivers == 20);
     CHECK(c.antispim.dos.window == std::chrono::seconds{600});
     CHECK(c.antispim.dos.block_for == std::chrono::hours{24});
@@ -131,6 +144,17 @@ TEST_CASE("an empty file gives the same defaults as the shipped one") {
     const config c = load_ok("");
     check_defaults(c, test_dir() / "conf");
     CHECK(c.source == test_dir() / "conf" / "ok.toml");
+}
+
+TEST_CASE("stream_management: values and errors with line and key") {
+    const config c = load_ok("[stream_management]\nresume_timeout = 60\nmax_unacked = 50\nenabled = false\n");
+    CHECK(c.stream_management.resume_timeout == std::chrono::seconds{60});
+    CHECK(c.stream_management.max_unacked == 50);
+    CHECK_FALSE(c.stream_management.enabled);
+    CHECK(load_error("[stream_management]\nmax_unacked = 5\n").starts_with("2:15: stream_management.max_unacked: "));
+    CHECK(load_error("[stream_management]\nresume = 5\n").starts_with("2:1: stream_management.resume: unknown key"));
+    CHECK(load_ok("[push]\ninclude_body = true\n").push.include_body);
+    CHECK(load_error("[push]\nmax_registrations = 0\n").starts_with("2:21: push.max_registrations: "));
 }
 
 TEST_CASE("a relative config path is made absolute") {

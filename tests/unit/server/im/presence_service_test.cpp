@@ -444,7 +444,7 @@ TEST_CASE("session_ended: unavailable to subscribers, resources and directed-pre
     };
 
     f.unbind(phone);  // as the session does before it reports its end
-    f.run(f.presence.session_ended(parse_jid(phone), true, {"carol@example.net/laptop", "room@muc.example.net/al"}, f.out));
+    f.run(f.presence.session_ended(parse_jid(phone), true, {"carol@example.net/laptop", "room@muc.example.net/al"}, {}, f.out));
     const auto gone = of_type(f.sink.sent, "presence", "unavailable");
     REQUIRE(gone.size() == 3);
     CHECK(between(gone, phone, "bob@example.net").size() == 1);
@@ -455,17 +455,18 @@ TEST_CASE("session_ended: unavailable to subscribers, resources and directed-pre
 
     f.clear();
     f.unbind(desk);
-    f.run(f.presence.session_ended(parse_jid(desk), true, {}, f.out));
+    f.run(f.presence.session_ended(parse_jid(desk), true, {}, "gone fishing", f.out));
     CHECK(between(f.sink.sent, desk, "bob@example.net").size() == 1);
     const auto recorded = last_activity();
     REQUIRE(recorded);
     CHECK(recorded->logout_at > 0);
+    CHECK(recorded->status == "gone fishing");  // XEP-0012: the last unavailable presence's status
 
     // A session that never sent available presence ends without a word.
     f.clear();
     f.bind("alice@example.org/tablet");
     f.unbind("alice@example.org/tablet");
-    f.run(f.presence.session_ended(parse_jid("alice@example.org/tablet"), false, {"carol@example.net/laptop"}, f.out));
+    f.run(f.presence.session_ended(parse_jid("alice@example.org/tablet"), false, {"carol@example.net/laptop"}, {}, f.out));
     CHECK(f.sink.sent.empty());
 }
 

@@ -54,7 +54,7 @@ struct fixture {
     // Delivers `xml` to its 'to' through the archiver as the router would; returns the stamped message.
     stanza receive(std::string_view xml) {
         stanza s = make_stanza(xml);
-        run_sync(archive.inbound(s, parse_jid(s.from()), parse_jid(s.to())));
+        run_sync(archive.inbound(s, parse_jid(s.from()), parse_jid(s.to()), false));
         return s;
     }
 
@@ -375,4 +375,25 @@ TEST_CASE("archive_writer: batches behind, bounded, in order; one bad item loses
         ids.push_back(i.id);
     }
     CHECK(ids == std::vector<std::int64_t>{100, 102, 103, 104, 105, 106, 300});
+}
+
+TEST_CASE("archiver: a server-made message — released when held: archived; redelivered (XEP-0198): not again") {
+    fixture f;
+    // Released after a challenge: the router routes it itself, without a stanza-id of ours: archived now.
+    stanza released = make_stanza(chat("mallory@example.net/x", "bob@example.org", "held until approved"));
+    const auto first = run_sync(f.archive.inbound(released, parse_jid("mallory@example.net/x"),
+                                                  parse_jid("bob@example.org"), true));
+    REQUIRE(first);
+    CHECK(mam::stanza_id(released, "bob@example.org") == std::to_string(*first));
+    // The copy a cut session never acknowledged, routed to the account again: in the archive already.
+    stanza again = stanza::parse(released.serialize());
+    CHECK_FALSE(run_sync(f.archive.inbound(again, parse_jid("mallory@example.net/x"), parse_jid("bob@example.org"),
+                                           true)));
+    CHECK(mam::stanza_id(again, "bob@example.org") == std::to_string(*first));
+    CHECK(fixture::bodies(f.query(bob, "bob@example.org", "<query xmlns='urn:xmpp:mam:2'/>")) ==
+          std::vector<std::string>{"held until approved"});
+    // From outside, the same id is a forgery: stripped (the router does it before the chain can hold the message).
+    stanza forged = stanza::parse(released.serialize());
+    CHECK(f.archive.strip_forged(forged, parse_jid("mallory@example.net/x"), parse_jid("bob@example.org")) == 1);
+    CHECK(mam::stanza_id(forged, "bob@example.org").empty());
 }

@@ -41,19 +41,24 @@ public:
     std::vector<stanza> sent;
 };
 
-config world_config(const storage::store_options& storage, std::vector<std::string> dry_run) {
+config world_config(const storage::store_options& storage, std::vector<std::string> dry_run,
+                    const std::function<void(config&)>& adjust) {
     config c;
     c.antispim.dry_run = std::move(dry_run);
     c.hosts = {"example.org"};
     c.storage = storage;
     c.antispim.offline_quota = c.limits.max_offline_messages;
+    if (adjust) {
+        adjust(c);
+    }
     return c;  // the default chain: blocklist, dos, rate, content, challenge
 }
 
 // The server's parts as server.cpp wires them, minus the network.
 struct world {
-    explicit world(const storage::store_options& storage, std::vector<std::string> dry_run = {})
-        : cfg(world_config(storage, std::move(dry_run))),
+    explicit world(const storage::store_options& storage, std::vector<std::string> dry_run = {},
+                   const std::function<void(config&)>& adjust = {})
+        : cfg(world_config(storage, std::move(dry_run), adjust)),
           store(cfg.storage),
           blocklist(cfg.antispim, cfg.storage, "", store),
           admins("example.org", {}),
@@ -347,6 +352,49 @@ TEST_CASE_TEMPLATE("a local stranger's first message takes two storage round tri
         CHECK(again == 2);
         CHECK(w.held("bob") == 2);
     }
+}
+
+TEST_CASE_TEMPLATE("local first contacts scored: a new account's age comes with the outbound guard's read", B,
+                   HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    world w(backend.options(2), {}, [](config& c) {
+        c.antispim.content.local_first_contacts = true;
+        c.antispim.content.bayes = false;
+        c.antispim.score.new_account = c.antispim.score.hold_at;  // a new account alone: held, no challenge
+    });
+    auto phone = log_in(w, "alice@example.org/phone");
+    const auto trips = w.route("<message from='alice@example.org/phone' to='bob@example.org' type='chat' id='m1'>"
+                               "<body>hello</body></message>",
+                               route_origin{});
+    INFO("storage jobs:\n" << w.trips());
+    CHECK(trips == 2);  // no read of its own for the account's age
+    CHECK(w.held("bob") == 1);
+    CHECK_FALSE(questioned(*phone));  // the hold band asks nothing
+}
+
+TEST_CASE_TEMPLATE("local first contacts scored with outbound protection off: the score reads the age itself", B,
+                   HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    world w(backend.options(2), {}, [](config& c) {
+        c.antispim.content.local_first_contacts = true;
+        c.antispim.content.bayes = false;
+        c.antispim.score.new_account = c.antispim.score.hold_at;
+        c.antispim.outbound.enabled = false;
+    });
+    auto phone = log_in(w, "alice@example.org/phone");
+    const auto trips = w.route("<message from='alice@example.org/phone' to='bob@example.org' type='chat' id='m1'>"
+                               "<body>hello</body></message>",
+                               route_origin{});
+    INFO("storage jobs:\n" << w.trips());
+    CHECK(trips == 3);  // one read more than with the guard's read, same verdict
+    CHECK(w.held("bob") == 1);
+    CHECK_FALSE(questioned(*phone));
 }
 
 TEST_CASE_TEMPLATE("a local user's first message to a missing account costs the same and gets the same answer", B,

@@ -1,0 +1,41 @@
+// The [stream_management] and [push] sections: XEP-0198 acks and resumption (docs/stream-management.md) and
+// XEP-0357 notifications (docs/push.md) — what keeps phones up to date.
+#include "server/config/config_stream_management.hpp"
+
+namespace hush::config_detail {
+
+void load_stream_management(toml_reader& reader, const toml::table& root, config& c) {
+    const toml::table* t = reader.section(root, "stream_management");
+    if (!t) {
+        return;
+    }
+    constexpr std::string_view p = "stream_management";
+    auto& o = c.stream_management;
+    reader.check_keys(*t, p,
+                      {"enabled", "resume_timeout", "max_unacked", "max_unacked_bytes", "ack_after_stanzas", "ack_after",
+                       "ack_timeout", "max_detached"});
+    reader.read_bool(*t, p, "enabled", o.enabled);
+    reader.read_seconds(*t, p, "resume_timeout", o.resume_timeout);
+    reader.read_int(*t, p, "max_unacked", o.max_unacked, 10, 100000);
+    reader.read_int(*t, p, "max_unacked_bytes", o.max_unacked_bytes, 64 * 1024, 1024 * 1024 * 1024);
+    reader.read_int(*t, p, "ack_after_stanzas", o.ack_after_stanzas, 1, 1000);
+    reader.read_seconds(*t, p, "ack_after", o.ack_after);
+    reader.read_seconds(*t, p, "ack_timeout", o.ack_timeout);
+    reader.read_int(*t, p, "max_detached", o.max_detached, 1, 10000000);
+}
+
+void load_push(toml_reader& reader, const toml::table& root, config& c) {
+    const toml::table* t = reader.section(root, "push");
+    if (!t) {
+        return;
+    }
+    constexpr std::string_view p = "push";
+    auto& o = c.push;
+    reader.check_keys(*t, p, {"enabled", "include_sender", "include_body", "max_registrations"});
+    reader.read_bool(*t, p, "enabled", o.enabled);
+    reader.read_bool(*t, p, "include_sender", o.include_sender);
+    reader.read_bool(*t, p, "include_body", o.include_body);
+    reader.read_int(*t, p, "max_registrations", o.max_registrations, 1, 100);
+}
+
+}  // namespace hush::config_detail

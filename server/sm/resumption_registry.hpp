@@ -1,0 +1,43 @@
+#pragma once
+// Which session a XEP-0198 resumption id names, and for whom: only the account that enabled it can resume it, and
+// an unknown id, another account's and an expired one get the same <failed/> (nothing tells a guesser which ids
+// exist). Bounded: past max_sessions the oldest id is forgotten (that session can no longer be resumed, nothing
+// else). A session that ended leaves its last count for a while, for the h of <failed/> (XEP-0198 §5).
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "antispim/bounded_map.hpp"
+#include "server/sm/handover.hpp"
+
+namespace hush::sm {
+
+class resumption_registry {
+public:
+    explicit resumption_registry(std::size_t max_sessions);
+
+    // A new resumable session (its id is fresh and unguessable).
+    void add(const std::string& id, const jid& bare, std::weak_ptr<resumable> holder);
+    // The session now holding `id` (a resumed or detached one).
+    void replace(const std::string& id, std::weak_ptr<resumable> holder);
+    // The holder of `id` when it is `bare`'s and still alive.
+    std::shared_ptr<resumable> find(const std::string& id, const jid& bare) const;
+    // The session ended for good: the id resumes nothing, but <failed/> still gets its h for a while.
+    void ended(const std::string& id, std::uint32_t handled);
+    // The last h of an ended session of `bare`'s, if remembered.
+    std::optional<std::uint32_t> ended_count(const std::string& id, const jid& bare) const;
+    std::size_t size() const;
+
+private:
+    struct entry {
+        std::string bare;
+        std::weak_ptr<resumable> holder;
+        std::optional<std::uint32_t> ended_handled;
+    };
+    mutable std::mutex mutex_;
+    antispim::bounded_map<std::string, entry> entries_;
+};
+
+}  // namespace hush::sm
