@@ -114,7 +114,8 @@ stranger_iq_answer answer_for_stranger_iq(std::string_view type, std::string_vie
     if (type == "get" && payload_name == "vCard" && payload_ns == "vcard-temp") {
         return stranger_iq_answer::empty_vcard;
     }
-    // Last activity, private data, rosters, blocking, privacy lists, commands...: a stranger's business with none.
+    // Last activity, private data, rosters, blocking, privacy lists, commands, the XEP-0313 archive and its
+    // preferences...: a stranger's business with none.
     return stranger_iq_answer::refuse;
 }
 

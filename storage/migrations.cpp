@@ -241,6 +241,34 @@ CREATE TABLE pending_accounts (
     FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
 );
 )sql"},
+    // XEP-0313 message archive (issue 18). An item's id is the microsecond it was archived at, unique per account
+    // (the store moves a colliding one on): the primary key orders a user's archive and turns a time range into an
+    // id range, so a page query — with or without `with` — is one index range scan however large the archive.
+    // The index on id alone serves the retention sweep over every account.
+    migration{10, "message archive",
+              R"sql(
+CREATE TABLE message_archive (
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    id {int64} NOT NULL,
+    with_jid {key} NOT NULL,
+    direction {int64} NOT NULL CHECK (direction IN (0, 1)),
+    stanza TEXT NOT NULL,
+    PRIMARY KEY (domain, username, id),
+    FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+);
+CREATE INDEX message_archive_by_with ON message_archive (domain, username, with_jid, id);
+CREATE INDEX message_archive_by_age ON message_archive (id);
+CREATE TABLE message_archive_prefs (
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    default_mode TEXT NOT NULL CHECK (default_mode IN ('always', 'roster', 'never')),
+    always_jids TEXT NOT NULL,
+    never_jids TEXT NOT NULL,
+    PRIMARY KEY (domain, username),
+    FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+);
+)sql"},
 };
 
 // The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.

@@ -200,4 +200,50 @@ struct pending_account {
     bool operator==(const pending_account&) const = default;
 };
 
+
+// XEP-0313 message archive (storage/sql_archive_store.cpp). An item's id is the microsecond (unix time) it was
+// archived at, unique per account: it orders the archive, is its XEP-0359 stanza-id, and makes a time range an id
+// range, so one index serves paging and time filters.
+enum class archive_direction { incoming, outgoing };
+
+struct archived_message {
+    std::int64_t id = 0;
+    std::string with;  // the other party's bare JID
+    archive_direction direction = archive_direction::incoming;
+    std::string stanza;  // the message as delivered (or sent), serialized
+
+    bool operator==(const archived_message&) const = default;
+};
+
+// One page of an archive query. Bounds are ids (inclusive start/end, exclusive after/before); all optional.
+struct archive_query {
+    std::string with;  // a bare JID, or empty for every party
+    std::optional<std::int64_t> start;
+    std::optional<std::int64_t> end;
+    std::optional<std::int64_t> after;   // forward paging from here (RSM <after/>)
+    std::optional<std::int64_t> before;  // backward paging to here (RSM <before/>)
+    bool backward = false;               // the last `max` items instead of the first (RSM <before/>, empty or not)
+    std::vector<std::int64_t> ids;       // only these items (XEP-0313 "ids"), when not empty
+    std::size_t max = 50;
+    bool count = false;                  // also count every item matching with/start/end
+};
+
+struct archive_page {
+    std::vector<archived_message> items;  // oldest first, whichever way the query pages
+    bool complete = false;                // the page reaches the end of the result set in its direction
+    bool unknown_reference = false;       // `after` or `before` names no item of the archive (nothing else is set)
+    std::optional<std::int64_t> count;
+};
+
+// XEP-0313 §7 archiving preferences: the default, then JIDs always or never archived (bare JIDs, sorted).
+enum class archive_default { always, roster, never };
+
+struct archive_prefs {
+    archive_default mode = archive_default::always;
+    std::vector<std::string> always;
+    std::vector<std::string> never;
+
+    bool operator==(const archive_prefs&) const = default;
+};
+
 }  // namespace hush::storage

@@ -148,6 +148,21 @@ public:
     result<std::optional<last_activity>> get_last_activity(const std::string& domain,
                                                            const std::string& username) override;
 
+    // XEP-0313 message archive (sql_archive_store.cpp)
+    result<std::int64_t> append_archive(const std::string& domain, const std::string& username,
+                                        const archived_message& m) override;
+    result<archive_page> query_archive(const std::string& domain, const std::string& username,
+                                       const archive_query& q) override;
+    result<bool> delete_archive_item(const std::string& domain, const std::string& username,
+                                     std::int64_t id) override;
+    result<std::int64_t> delete_archive_before(std::int64_t cutoff, std::size_t limit) override;
+    result<std::int64_t> trim_archive(const std::string& domain, const std::string& username,
+                                      std::size_t keep) override;
+    result<std::optional<archive_prefs>> get_archive_prefs(const std::string& domain,
+                                                           const std::string& username) override;
+    result<void> put_archive_prefs(const std::string& domain, const std::string& username,
+                                   const archive_prefs& prefs) override;
+
 private:
     using params = std::initializer_list<sql_param>;
 

@@ -245,6 +245,28 @@ public:
     virtual result<bool> approve_pending(const std::string& domain, const std::string& username) = 0;
     virtual result<bool> deny_pending(const std::string& domain, const std::string& username) = 0;
 
+    // XEP-0313 message archive (migration 10), deleted with the account. append stores the item under `m.id` or,
+    // when another item of the account holds that id, the next free one after it; returns the id used.
+    virtual result<std::int64_t> append_archive(const std::string& domain, const std::string& username,
+                                                const archived_message& m) = 0;
+    // One page (see archive_query, archive_page); reads only.
+    virtual result<archive_page> query_archive(const std::string& domain, const std::string& username,
+                                               const archive_query& q) = 0;
+    // Returns false when there was no such item.
+    virtual result<bool> delete_archive_item(const std::string& domain, const std::string& username,
+                                             std::int64_t id) = 0;
+    // Retention: deletes up to `limit` items, over all accounts, with ids (archive times) before `cutoff`; returns
+    // how many.
+    virtual result<std::int64_t> delete_archive_before(std::int64_t cutoff, std::size_t limit) = 0;
+    // The per-account cap: deletes the account's items but the newest `keep`; returns how many.
+    virtual result<std::int64_t> trim_archive(const std::string& domain, const std::string& username,
+                                              std::size_t keep) = 0;
+    // nullopt when the account never set any (the server's default applies).
+    virtual result<std::optional<archive_prefs>> get_archive_prefs(const std::string& domain,
+                                                                   const std::string& username) = 0;
+    virtual result<void> put_archive_prefs(const std::string& domain, const std::string& username,
+                                           const archive_prefs& prefs) = 0;
+
     // XEP-0012 last activity of an account (set when its last resource goes offline).
     virtual result<void> set_last_activity(const std::string& domain, const std::string& username,
                                            const last_activity& activity) = 0;

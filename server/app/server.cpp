@@ -9,6 +9,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
 #include <future>
@@ -128,6 +130,10 @@ server::server(config cfg)
         [this](const jid& bare) { return registry_.any_available(bare); },
         [im = im_.get()](const jid& account, const jid& requester) { return im->may_see_presence(account, requester); },
         std::chrono::steady_clock::now());
+    // XEP-0313: the archive the router writes as it delivers, and the account's own queries of it.
+    archiver_ = std::make_unique<archiver>(cfg_.mam, *store_);
+    // A page's results take at most half a session's outbox.
+    mam_queries_ = std::make_unique<mam_queries>(cfg_.mam, *store_, *archiver_, cfg_.limits.max_outbox_bytes / 2);
     auto account_features = account_services::features();
     account_features.emplace_back("jabber:iq:register");
     handlers_ = std::make_unique<server_handlers>(
@@ -169,6 +175,11 @@ server::server(config cfg)
              },
              std::move(account_features),
              {"jabber:iq:last", "vcard-temp"}},
+            {[queries = mam_queries_.get()](const stanza& iq, const jid& addressed, outgoing& out) {
+                 return queries->handle_iq(iq, addressed, out);
+             },
+             {},
+             cfg_.mam.enabled ? mam_queries::account_features() : std::vector<std::string>{}},
         });
     accounts_ = std::make_unique<storage_account_directory>(*store_);
 
@@ -182,6 +193,7 @@ server::server(config cfg)
     links.inbox = rtbl_.get();
     links.recent = &verdicts_;
     links.remote = s2s_.get();
+    links.mam = archiver_.get();
     router_ = std::make_unique<router>(cfg_.hosts, registry_, *accounts_, *chain_, *handlers_, links);
 
     // What sessions share, the HTTP endpoint and the listeners.
@@ -303,6 +315,23 @@ int server::run() {
             }
         },
         keep_going);
+    // XEP-0313 retention and the per-account cap (at start, then every [mam] sweep_interval).
+    if (cfg_.mam.enabled && (cfg_.mam.retention_days > 0 || cfg_.mam.max_items_per_user > 0)) {
+        spawn_supervised_loop(
+            loops_.front()->get_executor(), "archive sweeper",
+            [this]() -> asio::awaitable<void> {
+                asio::steady_timer timer(*loops_.front());
+                while (!stopping_) {
+                    co_await archiver_->sweep();
+                    timer.expires_after(cfg_.mam.sweep_interval);
+                    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                    if (ec || stopping_) {
+                        break;
+                    }
+                }
+            },
+            keep_going);
+    }
 
     for (auto& loop : loops_) {
         guards_.push_back(asio::make_work_guard(*loop));
@@ -318,6 +347,12 @@ int server::run() {
     loops_.front()->run();
     for (auto& t : threads_) {
         t.join();
+    }
+    // Archive items still queued behind delivery are written before the storage closes.
+    {
+        asio::io_context last;
+        asio::co_spawn(last, archiver_->write_remaining(), asio::detached);
+        last.run();
     }
     // Storage work still queued posts into the stopped loops; only then may the loops (and with them any session
     // a pending handler still holds) be destroyed, while the registry and tracker they use are still alive.

@@ -30,6 +30,8 @@
 #include "server/config/config.hpp"
 #include "server/im/account_services.hpp"
 #include "server/im/im_core.hpp"
+#include "server/mam/archiver.hpp"
+#include "server/mam/mam_queries.hpp"
 #include "antispim/recent_verdicts.hpp"
 #include "server/registration/approval_command.hpp"
 #include "server/registration/invite_command.hpp"
@@ -100,6 +102,8 @@ private:
     std::unique_ptr<im_context> im_ctx_;
     std::unique_ptr<im_core> im_;
     std::unique_ptr<account_services> account_services_;
+    std::unique_ptr<archiver> archiver_;
+    std::unique_ptr<mam_queries> mam_queries_;
     std::unique_ptr<server_handlers> handlers_;
     std::unique_ptr<storage_account_directory> accounts_;
     std::unique_ptr<s2s_manager> s2s_;

@@ -24,6 +24,7 @@
 #include "protocol/jid.hpp"
 #include "server/config/config_antispim.hpp"
 #include "server/config/config_reader.hpp"
+#include "server/config/config_mam.hpp"
 #include "server/config/config_registration.hpp"
 #include "server/config/config_stream_management.hpp"
 
@@ -70,7 +71,7 @@ public:
         config c;
         check_keys(root, "",
                    {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim", "registration", "s2s",
-                    "stream_management", "push"});
+                    "stream_management", "push", "mam"});
         load_server(root, c);
         load_log(root, c);
         load_tls(root, c);
@@ -84,6 +85,7 @@ public:
         load_s2s(root, c);
         load_stream_management(*this, root, c);
         load_push(*this, root, c);
+        load_mam(*this, root, c);
         return c;
     }
 

@@ -140,6 +140,18 @@ struct s2s_config {
     }
 };
 
+// XEP-0313 message archive ([mam]; docs/mam.md).
+struct mam_config {
+    bool enabled = true;
+    // What is archived for an account that set no preferences: "always", "roster" (only contacts) or "never".
+    storage::archive_default default_mode = storage::archive_default::always;
+    std::size_t default_page = 50;   // items per page when the query names no <max/>
+    std::size_t max_page = 100;      // a larger <max/> is cut to this
+    std::int64_t retention_days = 0;  // items older than this are deleted by the sweep; 0 keeps them forever
+    std::size_t max_items_per_user = 1000000;  // the sweep keeps each account's newest this many; 0: no cap
+    std::chrono::seconds sweep_interval{3600};
+};
+
 struct config {
     std::filesystem::path source;   // the file this came from
     std::vector<std::string> hosts;  // virtual hosts, nameprepped
@@ -157,6 +169,7 @@ struct config {
     s2s_config s2s;
     stream_management_config stream_management;
     push_config push;
+    mam_config mam;
 };
 
 // Loads and validates; on error returns one line "FILE:LINE:COL: KEY: what is wrong" (the earliest in the file),

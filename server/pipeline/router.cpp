@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "server/im/im_core.hpp"
+#include "server/mam/archiver.hpp"
 #include "server/registration/registration.hpp"
 #include "antispim/recent_verdicts.hpp"
 
@@ -49,7 +50,8 @@ router::router(std::vector<std::string> hosts, session_registry& sessions, accou
       strangers_(links.strangers),
       outbound_(links.outbound),
       inbox_(links.inbox),
-      recent_(links.recent) {}
+      recent_(links.recent),
+      mam_(links.mam) {}
 
 bool router::is_local_domain(std::string_view domain) const {
     return std::find(hosts_.begin(), hosts_.end(), domain) != hosts_.end();
@@ -93,6 +95,9 @@ boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
             co_await bounce(s, refused->condition, refused->type, refused->text);
             co_return;
         }
+    }
+    if (mam_ != nullptr && from_local_user && s.kind() == stanza_kind::message) {
+        co_await mam_->outbound(s, *from, *to);  // into the sender's archive, as it leaves
     }
     if (strangers_ != nullptr && from_local_user) {
         co_await strangers_->outbound(s, *from, *to, to_other_account ? &note : nullptr);
@@ -218,6 +223,11 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     const stanza_kind kind = s.kind();
     const std::string_view type = s.type();
     const bool online = sessions_.online(to);
+    if (mam_ != nullptr && kind == stanza_kind::message && !origin.generated) {
+        // XEP-0359: only this server says what is in the account's archive — before anything keeps the message
+        // (a held one is released, and archived, as it was held).
+        mam_->strip_forged(s, from, to);
+    }
 
     // Classify first (antispim/classification.hpp): what the receiver is to the authenticated sender decides
     // whether the stanza is judged, delivered or dropped — for a missing account exactly as for an existing one.
@@ -323,12 +333,20 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
             co_return;
         }
     }
+    // Archived only now, past the chain: a held stranger's message reaches here once it is released.
+    std::optional<std::int64_t> archived;
+    if (mam_ != nullptr && kind == stanza_kind::message) {
+        archived = co_await mam_->inbound(s, from, to, origin.generated);  // the delivered copy gets its stanza-id
+    }
     const delivery delivered = deliver_local(s, to, out);
     co_await carry_out(std::move(out));
     switch (delivered) {
     case delivery::delivered:
         break;
     case delivery::refused:
+        if (archived) {
+            co_await mam_->forget(to, *archived);
+        }
         co_await bounce(s, "service-unavailable");
         break;
     case delivery::no_resource: {
@@ -338,6 +356,9 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
             im_ != nullptr ? co_await im_->undeliverable(s, to, notifications) : "service-unavailable";
         co_await carry_out(std::move(notifications));
         if (!condition.empty()) {
+            if (archived) {
+                co_await mam_->forget(to, *archived);  // refused after all: not the account's
+            }
             co_await bounce(s, condition);
         }
         break;

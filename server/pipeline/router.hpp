@@ -6,7 +6,7 @@
 //   2. for another domain: federation; for the server itself: its iq handlers or the anti-SPIM inbox;
 //   3. for a local account: the classification (judged / delivered / dropped, by the authenticated sender), the
 //      anti-SPIM chain for what is judged (post), the IM core's inbound hook (privacy, subscriptions, probes),
-//      then delivery to sessions, offline storage or an error.
+//      then the archive (XEP-0313, which stamps the stanza-id) and delivery to sessions, offline storage or an error.
 // A bound session's own presence, its end and its account requests enter here too (session_presence & co.).
 // Services never send: they return an `outgoing`, which carry_out() routes (again through this path) or writes
 // to the one resource it names. Errors go back to the sender; an error is never answered with an error.
@@ -44,6 +44,7 @@ struct route_origin {
     bool unfiltered = false;   // said or released by the anti-SPIM layer itself: skips the chain
 };
 
+class archiver;
 class im_core;
 class recent_verdicts;
 struct registration_outcome;
@@ -66,6 +67,7 @@ struct router_links {
     server_inbox* inbox = nullptr;                // answers to the anti-SPIM layer's own requests
     recent_verdicts* recent = nullptr;            // deciding verdicts for the admin page (else only counted, logged)
     remote_router* remote = nullptr;
+    archiver* mam = nullptr;                      // XEP-0313: local accounts' message archives
 };
 
 class router final : public stanza_sink {
@@ -137,6 +139,7 @@ private:
     outbound_filter* const outbound_;
     server_inbox* const inbox_;
     recent_verdicts* const recent_;
+    archiver* const mam_;
     std::array<std::atomic<std::uint64_t>, antispim::classification_rows.size() + 1> classified_{};
 };
 

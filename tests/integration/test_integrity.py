@@ -201,6 +201,8 @@ def test_a_stranger_cannot_tell_a_missing_account_from_an_existing_one(hush, xmp
         ("get", "<query xmlns='jabber:iq:privacy'/>"),
         ("get", "<blocklist xmlns='urn:xmpp:blocking'/>"),
         ("set", "<vCard xmlns='vcard-temp'><FN>x</FN></vCard>"),
+        ("set", "<query xmlns='urn:xmpp:mam:2' queryid='q1'/>"),  # XEP-0313: nobody's archive to a stranger
+        ("get", "<prefs xmlns='urn:xmpp:mam:2'/>"),
         ("set", "<command xmlns='http://jabber.org/protocol/commands' node='urn:hush:antispim:0#requests'/>"),
         ("set", captcha_submission("nope", "1")),
     ]

@@ -222,6 +222,12 @@ def test_window_passes_messages_go_offline_and_contacts_see_her_leave(hush, xmpp
         got = [await alice_again.next_message(), await alice_again.next_message()]
         assert [m["body"] for m in got] == ["while you sleep 1", "while you sleep 2"]
         assert all(m.xml.find("{urn:xmpp:delay}delay") is not None for m in got)  # from offline storage
+        # XEP-0313: archived once, when first delivered; the offline copies carry the same stanza-ids.
+        from test_mam import mam, stanza_ids
+        ids = [stanza_ids(m, "alice@localhost") for m in got]
+        page = await mam(alice_again)
+        assert page.bodies == ["while you sleep 1", "while you sleep 2"]
+        assert ids == [[item["id"]] for item in page.items]
         await alice_again.disconnect()
         await bob.disconnect()
 

@@ -155,6 +155,23 @@ TEST_CASE("classification: what a stranger's iq to a bare JID gets, alike for ev
     CHECK(answer_for_stranger_iq("get", "query", "jabber:iq:private") == stranger_iq_answer::refuse);
 }
 
+TEST_CASE("classification: XEP-0313 archive queries — the account's own traffic; a stranger's is refused alike") {
+    // The account's own resource asking its own archive (an iq to its bare JID from itself): own traffic.
+    inbound_facts own = facts(stanza_kind::iq, "set", true);
+    own.own = true;
+    check_row(own, disposition::deliver, "own-account");
+    own.type = "get";
+    check_row(own, disposition::deliver, "own-account");
+    // Anyone else's: answered by the server on the account's behalf — and to a stranger refused, for an existing
+    // account as for a missing one (no archive, no enumeration).
+    check_row(facts(stanza_kind::iq, "set", true), disposition::deliver, "iq-to-account");
+    for (const char* type : {"get", "set"}) {
+        CHECK(answer_for_stranger_iq(type, "query", "urn:xmpp:mam:2") == stranger_iq_answer::refuse);
+        CHECK(answer_for_stranger_iq(type, "prefs", "urn:xmpp:mam:2") == stranger_iq_answer::refuse);
+    }
+    // The archive's result messages are written to the asking resource directly, never routed: nothing to classify.
+}
+
 TEST_CASE("classification: a stranger's automatic messages (chat states, receipts, markers) are dropped") {
     auto f = facts(stanza_kind::message, "chat");
     f.automatic = true;

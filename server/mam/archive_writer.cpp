@@ -1,0 +1,189 @@
+#include "server/mam/archive_writer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <utility>
+
+namespace hush {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// How often a waiting caller looks again: a batch takes about this long, so nobody waits much longer than it.
+constexpr auto poll_interval = std::chrono::milliseconds(1);
+
+asio::awaitable<void> pause() {
+    asio::steady_timer timer(co_await asio::this_coro::executor, poll_interval);
+    co_await timer.async_wait(asio::use_awaitable);
+}
+
+}  // namespace
+
+archive_writer::archive_writer(storage::async_store& store, std::size_t max_pending, std::size_t max_batch)
+    : store_(store), max_pending_(max_pending), max_batch_(max_batch) {}
+
+std::size_t archive_writer::pending() const {
+    std::lock_guard lock(mutex_);
+    return pending_.size();
+}
+
+asio::awaitable<void> archive_writer::append(const std::string& domain, const std::string& username,
+                                             storage::archived_message item) {
+    co_await enqueue(op{domain, username, std::move(item), false});
+}
+
+asio::awaitable<void> archive_writer::remove(const std::string& domain, const std::string& username, std::int64_t id) {
+    storage::archived_message item;
+    item.id = id;
+    co_await enqueue(op{domain, username, std::move(item), true});
+}
+
+bool archive_writer::claim_writer_locked() {
+    if (!writing_ && !pending_.empty()) {
+        writing_ = true;
+        return true;
+    }
+    return false;
+}
+
+void archive_writer::start_writer(const asio::any_io_executor& executor) {
+    // Outside the lock: co_spawn may run the writer's first steps at once, and it takes the lock.
+    asio::co_spawn(executor, drain(), asio::detached);
+}
+
+asio::awaitable<void> archive_writer::enqueue(op o) {
+    const auto executor = co_await asio::this_coro::executor;
+    while (true) {
+        bool queued = false;
+        bool start = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (pending_.size() < max_pending_) {
+                pending_.push_back(std::move(o));
+                ++queued_;
+                queued = true;
+            }
+            start = claim_writer_locked();
+        }
+        if (start) {
+            start_writer(executor);
+        }
+        if (queued) {
+            co_return;
+        }
+        co_await pause();  // full: wait for the writer, the sender with it
+    }
+}
+
+asio::awaitable<void> archive_writer::flush() {
+    const auto executor = co_await asio::this_coro::executor;
+    std::uint64_t target = 0;
+    {
+        std::lock_guard lock(mutex_);
+        target = queued_;
+    }
+    while (true) {
+        bool start = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (written_ >= target) {
+                co_return;
+            }
+            start = claim_writer_locked();
+        }
+        if (start) {
+            start_writer(executor);
+        }
+        co_await pause();
+    }
+}
+
+asio::awaitable<void> archive_writer::drain() {
+    while (co_await write_batch()) {
+    }
+}
+
+asio::awaitable<void> archive_writer::write_remaining() {
+    while (co_await write_batch()) {
+    }
+}
+
+asio::awaitable<bool> archive_writer::write_batch() {
+    std::vector<op> batch;
+    {
+        std::lock_guard lock(mutex_);
+        if (pending_.empty()) {
+            writing_ = false;
+            co_return false;
+        }
+        const std::size_t n = std::min(pending_.size(), max_batch_);
+        batch.assign(std::make_move_iterator(pending_.begin()),
+                     std::make_move_iterator(pending_.begin() + static_cast<std::ptrdiff_t>(n)));
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    const std::size_t n = batch.size();
+    // One transaction for the batch. Should an item fail (its account deleted meanwhile), the batch is written
+    // again with a savepoint per item, so only what fails is lost (and logged).
+    auto job = [batch = std::move(batch)](storage::store& st) -> storage::result<std::vector<std::string>> {
+        auto write = [&st](const op& o) -> storage::result<void> {
+            if (o.remove) {
+                auto removed = st.delete_archive_item(o.domain, o.username, o.item.id);
+                if (!removed) {
+                    return unexpected(removed.error());
+                }
+                return {};
+            }
+            auto id = st.append_archive(o.domain, o.username, o.item);
+            if (!id) {
+                return unexpected(id.error());
+            }
+            return {};
+        };
+        std::vector<std::string> failures;
+        auto whole = st.tentatively([&]() -> storage::result<void> {
+            for (const auto& o : batch) {
+                if (auto one = write(o); !one) {
+                    return one;
+                }
+            }
+            return {};
+        });
+        if (whole) {
+            return failures;
+        }
+        auto done = st.tentatively([&]() -> storage::result<void> {
+            for (const auto& o : batch) {
+                if (auto one = st.tentatively([&] { return write(o); }); !one) {
+                    failures.push_back(o.username + "@" + o.domain + ": " + one.error().message);
+                }
+            }
+            return {};
+        });
+        if (!done) {
+            return unexpected(done.error());
+        }
+        return failures;
+    };
+    auto written = co_await store_.run(std::move(job));
+    if (!written) {
+        spdlog::error("mam: {} archive write(s) lost: {}", n, written.error().message);
+    } else {
+        for (const auto& failure : *written) {
+            spdlog::error("mam: an archive write failed: {}", failure);
+        }
+    }
+    {
+        std::lock_guard lock(mutex_);
+        written_ += n;
+    }
+    co_return true;
+}
+
+}  // namespace hush

@@ -1,0 +1,225 @@
+#include "server/mam/archiver.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "protocol/mam.hpp"
+#include "protocol/namespaces.hpp"
+
+namespace hush {
+
+namespace {
+
+std::int64_t now_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+bool listed(const std::vector<std::string>& jids, const std::string& bare) {
+    return std::find(jids.begin(), jids.end(), bare) != jids.end();
+}
+
+}  // namespace
+
+archiver::archiver(const mam_config& cfg, storage::async_store& store) : cfg_(cfg), store_(store), writer_(store) {}
+
+void archiver::prefs_changed(const jid& account, const storage::archive_prefs& prefs) {
+    std::lock_guard lock(prefs_mutex_);
+    prefs_[account.bare_string()] = prefs;
+}
+
+boost::asio::awaitable<bool> archiver::wanted(const jid& account, const std::string& with) {
+    std::optional<std::optional<storage::archive_prefs>> cached;
+    {
+        std::lock_guard lock(prefs_mutex_);
+        if (auto it = prefs_.find(account.bare_string()); it != prefs_.end()) {
+            cached = it->second;
+        }
+    }
+    if (!cached) {
+        auto read = co_await store_.read([d = account.domain(), u = account.node()](storage::store& st) {
+            return st.get_archive_prefs(d, u);
+        });
+        if (!read) {
+            spdlog::error("mam: cannot read the preferences of {}: {}", account.bare_string(), read.error().message);
+            co_return false;
+        }
+        cached = *read;
+        std::lock_guard lock(prefs_mutex_);
+        if (prefs_.size() >= max_cached_prefs) {
+            prefs_.clear();  // bounded; the next messages read them again
+        }
+        prefs_.emplace(account.bare_string(), *read);
+    }
+    const auto& prefs = *cached;
+    if (prefs) {
+        if (listed(prefs->never, with)) {
+            co_return false;
+        }
+        if (listed(prefs->always, with)) {
+            co_return true;
+        }
+    }
+    switch (prefs ? prefs->mode : cfg_.default_mode) {
+    case storage::archive_default::always: co_return true;
+    case storage::archive_default::never: co_return false;
+    case storage::archive_default::roster: break;
+    }
+    // "roster": a contact is a JID with an item in the account's roster (read each time: rosters change).
+    auto item = co_await store_.read([d = account.domain(), u = account.node(), with](storage::store& st) {
+        return st.get_roster_item(d, u, with);
+    });
+    if (!item) {
+        spdlog::error("mam: cannot read the roster of {}: {}", account.bare_string(), item.error().message);
+        co_return false;
+    }
+    co_return item->has_value();
+}
+
+std::int64_t archiver::next_id() {
+    const std::int64_t now = now_us();
+    std::int64_t last = last_id_.load(std::memory_order_relaxed);
+    std::int64_t next = 0;
+    do {
+        next = std::max(now, last + 1);
+    } while (!last_id_.compare_exchange_weak(last, next, std::memory_order_relaxed));
+    return next;
+}
+
+bool archiver::archivable(const stanza& message) {
+    if (message.kind() != stanza_kind::message) {
+        return false;
+    }
+    const std::string_view type = message.type();
+    if (type != "chat" && type != "normal" && !type.empty()) {
+        return false;  // errors, groupchat (no MUC archive here), headlines
+    }
+    if (message.element().child("body").empty()) {
+        return false;
+    }
+    for (auto c : message.element().children()) {
+        if (c.type() != pugi::node_element) {
+            continue;
+        }
+        const std::string_view child_ns = c.attribute("xmlns").value();
+        const std::string_view name = c.name();
+        if (child_ns == ns::hush_antispim) {
+            return false;  // the server's own challenge talk, not the users'
+        }
+        if (child_ns == "urn:xmpp:hints" && (name == "no-store" || name == "no-permanent-store")) {
+            return false;
+        }
+        if (child_ns == mam::ns && name == "result") {
+            return false;  // an archive result is not a new message
+        }
+    }
+    return true;
+}
+
+boost::asio::awaitable<std::optional<std::int64_t>> archiver::append(const jid& account, const jid& with,
+                                                                     storage::archive_direction direction,
+                                                                     std::string xml) {
+    const std::string with_bare = with.bare_string();
+    if (!co_await wanted(account, with_bare)) {
+        co_return std::nullopt;
+    }
+    // The id is known now, so the delivered copy is stamped before anything is written (archive_writer). One
+    // hushd per database: its ids only grow, and no other writer takes them.
+    const std::int64_t id = next_id();
+    co_await writer_.append(account.domain(), account.node(),
+                            storage::archived_message{id, with_bare, direction, std::move(xml)});
+    co_return id;
+}
+
+std::size_t archiver::strip_forged(stanza& message, const jid& from, const jid& to) {
+    if (message.kind() != stanza_kind::message) {
+        return 0;
+    }
+    const std::size_t removed = mam::strip_stanza_ids(message, to.bare_string());
+    if (removed > 0) {
+        spdlog::info("mam: removed a stanza-id claiming to be {}'s from a message of {}", to.bare_string(),
+                     from.full_string());
+    }
+    return removed;
+}
+
+boost::asio::awaitable<std::optional<std::int64_t>> archiver::inbound(stanza& message, const jid& from, const jid& to,
+                                                                      bool server_made) {
+    if (message.kind() != stanza_kind::message) {
+        co_return std::nullopt;
+    }
+    const std::string account = to.bare_string();
+    if (server_made) {
+        if (!mam::stanza_id(message, account).empty()) {
+            co_return std::nullopt;  // redelivered (XEP-0198): in the archive since it was first delivered
+        }
+    } else {
+        strip_forged(message, from, to);  // the router did already; a no-op then
+    }
+    if (!cfg_.enabled || !archivable(message)) {
+        co_return std::nullopt;
+    }
+    const auto id = co_await append(to.bare(), from, storage::archive_direction::incoming, message.serialize());
+    if (id) {
+        mam::add_stanza_id(message, account, std::to_string(*id));
+    }
+    co_return id;
+}
+
+boost::asio::awaitable<void> archiver::outbound(const stanza& message, const jid& from, const jid& to) {
+    if (!cfg_.enabled || from.equals_bare(to) || !archivable(message)) {
+        co_return;  // to oneself: archived once, as it arrives
+    }
+    co_await append(from.bare(), to, storage::archive_direction::outgoing, message.serialize());
+}
+
+boost::asio::awaitable<void> archiver::forget(const jid& account, std::int64_t id) {
+    co_await writer_.remove(account.domain(), account.node(), id);  // in order, after its append
+}
+
+boost::asio::awaitable<void> archiver::sweep() {
+    co_await writer_.flush();
+    std::int64_t expired = 0;
+    if (cfg_.retention_days > 0) {
+        const std::int64_t cutoff = now_us() - cfg_.retention_days * 86400 * std::int64_t{1000000};
+        while (true) {
+            auto deleted = co_await store_.run(
+                [cutoff](storage::store& st) { return st.delete_archive_before(cutoff, sweep_batch); });
+            if (!deleted) {
+                spdlog::error("mam: retention sweep failed: {}", deleted.error().message);
+                break;
+            }
+            expired += *deleted;
+            if (*deleted < static_cast<std::int64_t>(sweep_batch)) {
+                break;
+            }
+        }
+    }
+    std::int64_t trimmed = 0;
+    if (cfg_.max_items_per_user > 0) {
+        auto accounts = co_await store_.read([](storage::store& st) { return st.list_accounts(""); });
+        if (!accounts) {
+            spdlog::error("mam: cannot list accounts for the archive cap: {}", accounts.error().message);
+        } else {
+            for (const auto& a : *accounts) {
+                auto deleted = co_await store_.run([a, keep = cfg_.max_items_per_user](storage::store& st) {
+                    return st.trim_archive(a.domain, a.username, keep);
+                });
+                if (!deleted) {
+                    spdlog::error("mam: cannot cap the archive of {}@{}: {}", a.username, a.domain,
+                                  deleted.error().message);
+                    continue;
+                }
+                trimmed += *deleted;
+            }
+        }
+    }
+    if (expired > 0 || trimmed > 0) {
+        spdlog::info("mam: sweep deleted {} item(s) past retention and {} over the per-account cap", expired, trimmed);
+    }
+}
+
+}  // namespace hush

@@ -1,0 +1,252 @@
+#include "server/mam/mam_queries.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "protocol/mam.hpp"
+
+namespace hush {
+
+namespace {
+
+pugi::xml_node payload_of(const stanza& s) {
+    for (auto c : s.element().children()) {
+        if (c.type() == pugi::node_element) {
+            return c;
+        }
+    }
+    return {};
+}
+
+// Archive ids are decimal microseconds; anything else names no item.
+std::optional<std::int64_t> parse_id(std::string_view text) {
+    std::int64_t value = 0;
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc() || ptr != end) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+// The tighter of two optional bounds (`larger`: the larger one is tighter).
+std::optional<std::int64_t> tighter(std::optional<std::int64_t> a, std::optional<std::int64_t> b, bool larger) {
+    if (!a) {
+        return b;
+    }
+    if (!b) {
+        return a;
+    }
+    return larger ? std::max(*a, *b) : std::min(*a, *b);
+}
+
+std::string_view mode_name(storage::archive_default mode) {
+    switch (mode) {
+    case storage::archive_default::always: return "always";
+    case storage::archive_default::roster: return "roster";
+    case storage::archive_default::never: return "never";
+    }
+    return "always";
+}
+
+// Bare JIDs, normalized; nullopt when one is not a JID.
+std::optional<std::vector<std::string>> bare_jids(const std::vector<std::string>& jids) {
+    std::vector<std::string> out;
+    for (const auto& j : jids) {
+        const auto parsed = jid::parse(j);
+        if (!parsed) {
+            return std::nullopt;
+        }
+        out.push_back(parsed->bare_string());
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+}  // namespace
+
+mam_queries::mam_queries(const mam_config& cfg, storage::async_store& store, archiver& archive,
+                         std::size_t page_bytes)
+    : cfg_(cfg), store_(store), archive_(archive), page_bytes_(page_bytes) {}
+
+const std::vector<std::string>& mam_queries::account_features() {
+    static const std::vector<std::string> features{std::string(mam::ns), std::string(mam::ns_extended),
+                                                   std::string(mam::sid_ns)};
+    return features;
+}
+
+boost::asio::awaitable<std::optional<stanza>> mam_queries::handle_iq(const stanza& iq, const jid& addressed,
+                                                                     outgoing& out) {
+    const auto element = payload_of(iq);
+    if (!cfg_.enabled || element.attribute("xmlns").value() != mam::ns) {
+        co_return std::nullopt;
+    }
+    const auto requester = jid::parse(iq.from());
+    // XEP-0313 §5: an account's archive is its own. (A query to the server's domain has no archive to answer.)
+    if (!addressed.has_node() || !requester || !requester->equals_bare(addressed)) {
+        co_return make_error_reply(iq, "forbidden");
+    }
+    const std::string_view name = element.name();
+    if (name == std::string_view("query")) {
+        if (iq.type() == "get") {
+            stanza reply = make_iq_result(iq);
+            mam::append_query_form(reply.element());
+            co_return reply;
+        }
+        co_return co_await query(iq, element, addressed, *requester, out);
+    }
+    if (name == std::string_view("prefs")) {
+        co_return co_await prefs(iq, element, addressed);
+    }
+    co_return make_error_reply(iq, "feature-not-implemented");
+}
+
+boost::asio::awaitable<stanza> mam_queries::query(const stanza& iq, pugi::xml_node element, const jid& account,
+                                                  const jid& requester, outgoing& out) {
+    auto parsed = mam::parse_query(element);
+    if (!parsed) {
+        co_return make_error_reply(iq, "bad-request", parsed.error());
+    }
+    const mam::query& q = *parsed;
+    storage::archive_query aq;
+    if (!q.with.empty()) {
+        const auto with = jid::parse(q.with);
+        if (!with) {
+            co_return make_error_reply(iq, "bad-request", "'with' is not a JID");
+        }
+        aq.with = with->bare_string();  // the archive knows parties by bare JID
+    }
+    aq.start = q.start;
+    aq.end = q.end;
+    // An id that is not one of ours names no item: <item-not-found/> (XEP-0059 §2.2, XEP-0313 §5.1.2).
+    auto reference = [](const std::optional<std::string>& text) -> std::optional<std::optional<std::int64_t>> {
+        if (!text) {
+            return std::optional<std::int64_t>();
+        }
+        const auto id = parse_id(*text);
+        if (!id) {
+            return std::nullopt;
+        }
+        return std::optional<std::int64_t>(*id);
+    };
+    const auto after_id = reference(q.after_id);
+    const auto rsm_after = reference(q.rsm.after);
+    const auto before_id = reference(q.before_id);
+    const bool last_page = q.rsm.before && q.rsm.before->empty();
+    const auto rsm_before = reference(last_page ? std::nullopt : q.rsm.before);
+    if (!after_id || !rsm_after || !before_id || !rsm_before) {
+        co_return make_error_reply(iq, "item-not-found");
+    }
+    aq.after = tighter(*after_id, *rsm_after, true);
+    aq.before = tighter(*before_id, *rsm_before, false);
+    aq.backward = q.rsm.before.has_value();
+    for (const auto& text : q.ids) {
+        if (const auto id = parse_id(text)) {
+            aq.ids.push_back(*id);
+        }
+    }
+    const bool no_known_ids = !q.ids.empty() && aq.ids.empty();
+    aq.max = std::min(q.rsm.max.value_or(cfg_.default_page), cfg_.max_page);
+    aq.count = q.rsm.max == std::size_t{0};  // XEP-0059 §2.7: max 0 asks for the count alone
+
+    storage::archive_page page;
+    page.complete = true;
+    if (!no_known_ids) {
+        co_await archive_.flush();  // what the account was delivered is written before it is looked for
+        auto found = co_await store_.read([d = account.domain(), u = account.node(), aq](storage::store& st) {
+            return st.query_archive(d, u, aq);
+        });
+        if (!found) {
+            spdlog::error("mam: query of {} failed: {}", account.bare_string(), found.error().message);
+            co_return make_error_reply(iq, "internal-server-error");
+        }
+        page = std::move(*found);
+    }
+    if (page.unknown_reference) {
+        co_return make_error_reply(iq, "item-not-found");
+    }
+    // What the wrapping adds to each archived message, about (the result, forwarded and delay elements).
+    constexpr std::size_t wrapping_bytes = 400;
+    std::size_t bytes = 0;
+    const std::size_t n = page.items.size();
+    for (std::size_t k = 0; k < n; ++k) {
+        // In paging order: forward from the oldest, backward from the newest.
+        const std::size_t i = aq.backward ? n - 1 - k : k;
+        bytes += page.items[i].stanza.size() + wrapping_bytes;
+        if (k > 0 && bytes > page_bytes_) {
+            // Cut short, not complete: the client pages on from the last item (backward: the first) it got.
+            if (aq.backward) {
+                page.items.erase(page.items.begin(), page.items.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+            } else {
+                page.items.resize(i);
+            }
+            page.complete = false;
+            break;
+        }
+    }
+    for (const auto& item : page.items) {
+        stanza m = mam::make_result_message(requester.full_string(), account.bare_string(), q.queryid,
+                                            std::to_string(item.id), item.id, item.stanza);
+        if (m.valid()) {
+            out.to_resource(requester, std::move(m));
+        }
+    }
+    mam::rsm_result set;
+    if (!page.items.empty()) {
+        set.first = std::to_string(page.items.front().id);
+        set.last = std::to_string(page.items.back().id);
+    }
+    set.count = page.count;
+    stanza reply = make_iq_result(iq);
+    mam::append_fin(reply.element(), page.complete, set);
+    co_return reply;
+}
+
+boost::asio::awaitable<stanza> mam_queries::prefs(const stanza& iq, pugi::xml_node element, const jid& account) {
+    storage::archive_prefs stored;
+    if (iq.type() == "set") {
+        const auto asked = mam::parse_prefs(element);
+        if (!asked) {
+            co_return make_error_reply(iq, "bad-request", "default must be always, roster or never");
+        }
+        auto always = bare_jids(asked->always);
+        auto never = bare_jids(asked->never);
+        if (!always || !never) {
+            co_return make_error_reply(iq, "jid-malformed");
+        }
+        stored.mode = asked->default_mode == "never"    ? storage::archive_default::never
+                      : asked->default_mode == "roster" ? storage::archive_default::roster
+                                                        : storage::archive_default::always;
+        stored.always = std::move(*always);
+        stored.never = std::move(*never);
+        auto put = co_await store_.run([d = account.domain(), u = account.node(), stored](storage::store& st) {
+            return st.put_archive_prefs(d, u, stored);
+        });
+        if (!put) {
+            spdlog::error("mam: cannot store the preferences of {}: {}", account.bare_string(), put.error().message);
+            co_return make_error_reply(iq, "internal-server-error");
+        }
+        archive_.prefs_changed(account, stored);
+    } else {
+        auto got = co_await store_.read([d = account.domain(), u = account.node()](storage::store& st) {
+            return st.get_archive_prefs(d, u);
+        });
+        if (!got) {
+            spdlog::error("mam: cannot read the preferences of {}: {}", account.bare_string(), got.error().message);
+            co_return make_error_reply(iq, "internal-server-error");
+        }
+        stored = got->value_or(storage::archive_prefs{cfg_.default_mode, {}, {}});
+    }
+    mam::prefs answer;
+    answer.default_mode = std::string(mode_name(stored.mode));
+    answer.always = stored.always;
+    answer.never = stored.never;
+    stanza reply = make_iq_result(iq);
+    mam::serialize_prefs(answer, reply.element());
+    co_return reply;
+}
+
+}  // namespace hush
