@@ -4,6 +4,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+
+#include "antispim/content_service.hpp"
+
 #include "antispim/documents.hpp"
 #include "antispim/stranger_service_internal.hpp"
 
@@ -54,9 +58,10 @@ antispim_service::message_requests(const jid& user) {
     co_return std::move(*found);
 }
 
-void antispim_service::learn_reported(const jid& user, const std::string& sender_bare) {
+asio::awaitable<void> antispim_service::learn_reported(const jid& user, const std::string& sender_bare,
+                                                       const std::vector<reported_stanza_id>& stanza_ids) {
     if (!learner_) {
-        return;
+        co_return;
     }
     std::vector<std::string> texts;
     {
@@ -69,6 +74,40 @@ void antispim_service::learn_reported(const jid& user, const std::string& sender
     }
     for (auto& text : texts) {
         learner_(true, std::move(text));  // what its receiver read, then reported as spam
+    }
+    // The reported messages themselves, from the reporter's own archive: only ids it stamped (by = the reporter),
+    // only messages that came from the reported sender, never an encrypted one's fallback text.
+    storage::archive_query query;
+    query.with = sender_bare;
+    for (const auto& id : stanza_ids) {
+        std::int64_t value = 0;
+        const auto* end = id.id.data() + id.id.size();
+        if (id.by == user.bare_string() && std::from_chars(id.id.data(), end, value).ptr == end &&
+            query.ids.size() < max_reported_ids) {
+            query.ids.push_back(value);
+        }
+    }
+    if (query.ids.empty()) {
+        co_return;
+    }
+    query.max = query.ids.size();
+    auto read = [d = user.domain(), u = user.node(), query](storage::store& s) { return s.query_archive(d, u, query); };
+    auto page = co_await store_.read(std::move(read));
+    if (!page) {
+        spdlog::warn("antispim: cannot read the reported messages of {}: {}", user.bare_string(), page.error().message);
+        co_return;
+    }
+    for (const auto& item : page->items) {
+        if (item.direction != storage::archive_direction::incoming || item.with != sender_bare) {
+            continue;
+        }
+        const stanza s = stanza::parse(item.stanza);
+        if (!s.valid() || as::content_service::encrypted(s)) {
+            continue;
+        }
+        if (std::string body = s.element().child_value("body"); !body.empty()) {
+            learner_(true, std::move(body));
+        }
     }
 }
 
@@ -166,7 +205,7 @@ asio::awaitable<std::optional<stanza>> antispim_service::handle_iq(const stanza&
             }
             if (auto report = parse_spam_report(item)) {
                 if (report->reason == reporting_spam) {
-                    learn_reported(addressed, blocked->bare_string());
+                    co_await learn_reported(addressed, blocked->bare_string(), report->stanza_ids);
                 }
                 co_await consensus_->report(addressed, blocked->bare(), *report, out);
             } else {

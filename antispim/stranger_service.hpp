@@ -24,6 +24,7 @@
 #include "antispim/consensus.hpp"
 #include "antispim/config.hpp"
 #include "protocol/outgoing.hpp"
+#include "protocol/spam_report.hpp"
 #include "protocol/xep0082.hpp"
 #include "antispim/layer.hpp"
 #include "storage/async_store.hpp"
@@ -167,7 +168,12 @@ public:
     static constexpr std::size_t max_remembered_texts = 3;
     static constexpr std::size_t max_remembered_bytes = 1024;
     // An XEP-0377 spam report of `sender_bare` by `user`: what its passed challenge delivered is spam.
-    void learn_reported(const jid& user, const std::string& sender_bare);
+    // A spam report (XEP-0377 inside a block) of `sender_bare`: what `user` read of it teaches the classifier — the
+    // first texts a passed challenge let in, and the reported messages themselves when the report names them by the
+    // stanza-ids of `user`'s archive (XEP-0313), whoever the sender was to the user.
+    boost::asio::awaitable<void> learn_reported(const jid& user, const std::string& sender_bare,
+                                                const std::vector<reported_stanza_id>& stanza_ids);
+    static constexpr std::size_t max_reported_ids = 20;  // archive items read for one report
     // `texts`, when set, gets the bodies of the messages delivered. Stanzas the content policy held (marked
     // <quarantined/>) go only when the receiver releases them (`by_receiver`); a sender passing the challenge
     // leaves them held, as message requests.

@@ -282,3 +282,34 @@ def test_a_contacts_message_teaches_ham(hush, xmpp):
 
     xmpp.run(scenario())
     assert metric(server, 'hush_antispim_content_bayes_messages{class="ham"}') == 1
+
+
+def test_a_report_naming_archived_messages_teaches_them_whoever_sent_them(hush, xmpp):
+    """bob's contact alice (her account taken over, say) sends him spam; bob reports it naming the message by the
+    stanza-id his archive stamped on it (XEP-0377 with XEP-0359): that text is learnt as spam, read from his archive
+    (XEP-0313) — no challenge was involved, nothing else kept it."""
+    server = hush(**with_http())
+    server.adduser("bob@localhost", PASSWORDS["bob"])
+    server.adduser("alice@localhost", PASSWORDS["alice"])
+    spam = "cheap watches here, best replica prices, click now"
+
+    async def scenario():
+        bob, alice = im_client(xmpp, "bob@localhost/desk"), im_client(xmpp, "alice@localhost/phone")
+        await login(bob, server.port("c2s"))
+        await login(alice, server.port("c2s"))
+        await befriend(alice, bob)
+        alice.send_message("bob@localhost", spam)
+        got = await bob.expect_stanza(is_chat("alice@localhost", spam), "the contact's spam")
+        sid = got.xml.find("{urn:xmpp:sid:0}stanza-id")
+        assert sid is not None and sid.get("by") == "bob@localhost"
+        report = ("<block xmlns='urn:xmpp:blocking'><item jid='alice@localhost'>"
+                  "<report xmlns='urn:xmpp:reporting:1' reason='urn:xmpp:reporting:spam'>"
+                  f"<stanza-id xmlns='urn:xmpp:sid:0' by='bob@localhost' id='{sid.get('id')}'/>"
+                  # An id of someone else's archive is not read.
+                  "<stanza-id xmlns='urn:xmpp:sid:0' by='alice@localhost' id='1'/>"
+                  "</report></item></block>")
+        assert (await bob.iq("set", report)).xml.get("type") == "result"
+        await server.wait_log("antispim: content: learnt a spam message")
+
+    xmpp.run(scenario())
+    assert metric(server, 'hush_antispim_content_bayes_messages{class="spam"}') == 1
