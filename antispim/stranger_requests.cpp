@@ -4,7 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <charconv>
+#include "protocol/text.hpp"
 
 #include "antispim/content_service.hpp"
 
@@ -80,11 +80,9 @@ asio::awaitable<void> antispim_service::learn_reported(const jid& user, const st
     storage::archive_query query;
     query.with = sender_bare;
     for (const auto& id : stanza_ids) {
-        std::int64_t value = 0;
-        const auto* end = id.id.data() + id.id.size();
-        if (id.by == user.bare_string() && std::from_chars(id.id.data(), end, value).ptr == end &&
-            query.ids.size() < max_reported_ids) {
-            query.ids.push_back(value);
+        const auto value = parse_decimal<std::int64_t>(id.id);
+        if (id.by == user.bare_string() && value && query.ids.size() < max_reported_ids) {
+            query.ids.push_back(*value);
         }
     }
     if (query.ids.empty()) {

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "protocol/namespaces.hpp"
+#include "protocol/text.hpp"
 #include "server/c2s/c2s_session.hpp"
 #include "server/registration/registration.hpp"
 #include "server/im/server_handlers.hpp"
@@ -430,15 +431,7 @@ asio::awaitable<void> c2s_session::handle_own_presence(const stanza& p) {
         available_ = false;
         directed_.clear();  // RFC 6121 §4.6.3: unavailable presence ends directed presence too
         // XEP-0012 §3: "Last Activity" answers with it once the account is offline. Kept short.
-        std::string status = p.element().child_value("status");
-        if (status.size() > max_status_bytes) {
-            std::size_t cut = max_status_bytes;
-            while (cut > 0 && (static_cast<unsigned char>(status[cut]) & 0xC0) == 0x80) {
-                --cut;  // not inside a UTF-8 sequence
-            }
-            status.resize(cut);
-        }
-        last_status_ = std::move(status);
+        last_status_ = truncate_utf8(p.element().child_value("status"), max_status_bytes);
     }
     co_await ctx_.routes.session_presence(jid_, p);
 }

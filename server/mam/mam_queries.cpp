@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 
 #include "protocol/mam.hpp"
+#include "protocol/text.hpp"
 
 namespace hush {
 
@@ -21,15 +21,7 @@ pugi::xml_node payload_of(const stanza& s) {
 }
 
 // Archive ids are decimal microseconds; anything else names no item.
-std::optional<std::int64_t> parse_id(std::string_view text) {
-    std::int64_t value = 0;
-    const auto* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (text.empty() || ec != std::errc() || ptr != end) {
-        return std::nullopt;
-    }
-    return value;
-}
+std::optional<std::int64_t> parse_id(std::string_view text) { return parse_decimal<std::int64_t>(text); }
 
 // The tighter of two optional bounds (`larger`: the larger one is tighter).
 std::optional<std::int64_t> tighter(std::optional<std::int64_t> a, std::optional<std::int64_t> b, bool larger) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "protocol/scram.hpp"
+#include "protocol/text.hpp"
 
 namespace hush {
 
@@ -151,15 +152,7 @@ boost::asio::awaitable<void> push_service::notify(const jid& account, const stan
         }
     }
     if (options_.include_body) {
-        std::string body = message.element().child_value("body");
-        if (body.size() > max_body_bytes) {
-            std::size_t cut = max_body_bytes;
-            while (cut > 0 && (static_cast<unsigned char>(body[cut]) & 0xC0) == 0x80) {
-                --cut;  // not inside a UTF-8 sequence
-            }
-            body.resize(cut);
-        }
-        what.last_body = std::move(body);
+        what.last_body = truncate_utf8(message.element().child_value("body"), max_body_bytes);
     }
     for (const auto& registration : parse_registrations(**stored)) {
         out.route(push::notification(account.bare(), registration, what, "push-" + sasl::random_hex(8)));

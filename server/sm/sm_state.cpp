@@ -1,6 +1,6 @@
 #include "server/sm/sm_state.hpp"
 
-#include <charconv>
+#include "protocol/text.hpp"
 
 namespace hush::sm {
 
@@ -36,14 +36,6 @@ std::deque<unacked_stanza> sm_state::take_unacked() {
     return out;
 }
 
-std::optional<std::uint32_t> parse_h(std::string_view text) {
-    std::uint32_t value = 0;
-    const auto* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (text.empty() || ec != std::errc() || ptr != end) {
-        return std::nullopt;
-    }
-    return value;
-}
+std::optional<std::uint32_t> parse_h(std::string_view text) { return parse_decimal<std::uint32_t>(text); }
 
 }  // namespace hush::sm
