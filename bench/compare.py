@@ -175,6 +175,8 @@ max_total = 1000000
 trust_local_users = false      # the flood's bots are strangers to the legit users
 [antispim.outbound]
 enabled = false                # the flood comes from local accounts here; outbound protection would stop it
+[mam]
+enabled = false                # as Prosody and ejabberd run here: no archive (bench/mam_ab.py measures its cost)
 """)
         return [str(BUILD / "hushd"), "--config", str(self.workdir / "hush.toml")]
 
