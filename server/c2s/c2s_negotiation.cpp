@@ -127,6 +127,9 @@ void c2s_session::send_features() {
 }
 
 asio::awaitable<void> c2s_session::handle_element(stanza s) {
+    if (handed_over_) {
+        co_return;  // resumed on another connection: what this one still reads is the client's to send again there
+    }
     const std::string& element_ns = s.ns();
     if (element_ns == ns::tls && s.name() == "starttls") {
         if (phase_ != phase::connected) {
@@ -196,10 +199,12 @@ asio::awaitable<void> c2s_session::handle_element(stanza s) {
         }
         co_return;
     }
-    co_await handle_stanza(std::move(s));
     if (sm_.enabled()) {
-        sm_.count_handled();  // XEP-0198: every stanza the client sent counts, whatever became of it
+        // XEP-0198: every stanza the client sent counts, whatever becomes of it; counted as it is taken, so a
+        // resumption that takes the session over while this one is on its way includes it.
+        sm_.count_handled();
     }
+    co_await handle_stanza(std::move(s));
 }
 
 asio::awaitable<void> c2s_session::handle_sasl(const stanza& s) {

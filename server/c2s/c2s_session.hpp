@@ -140,7 +140,8 @@ private:
     std::optional<std::chrono::steady_clock::time_point> unrequested_since_;    // a stanza sent since the last <r/>
     bool resuming_ = false;  // waiting for the state of the session it resumes
     std::vector<std::pair<std::string, shared_bytes>> early_;  // delivered meanwhile (from: presence only)
-    bool handed_over_ = false;  // resumed on another connection: what still comes goes to successor_
+    bool handed_over_ = false;  // resumed on another connection (or detached): what still comes goes to successor_
+    bool overflowed_ = false;   // too many unacknowledged stanzas: the session ends, it does not wait
     std::weak_ptr<session> successor_;
 };
 

@@ -126,23 +126,30 @@ asio::awaitable<std::string> c2s_session::resume_session(std::string previd, std
         bool resumed = false;
     };
     auto result = std::make_shared<outcome>();
-    auto wake = std::make_shared<asio::steady_timer>(executor_, std::chrono::steady_clock::time_point::max());
-    holder->take_over(jid_.bare(), shared_from_this(),
-                      [me = self(), result, wake, handled = *client_handled,
-                       announce = std::move(announce)](std::optional<sm::handover> state) mutable {
-                          asio::post(me->executor_, [me, result, wake, handled, announce = std::move(announce),
-                                                     state = std::move(state)]() mutable {
-                              result->answered = true;
-                              if (state) {
-                                  result->resumed = true;
-                                  // Before anything delivered after it.
-                                  me->adopt(std::move(*state), handled, announce);
-                              }
-                              wake->cancel();
-                          });
-                      });
-    while (!result->answered) {
-        co_await wake->async_wait(asio::as_tuple(asio::use_awaitable));
+    // Twice at most: the connection the client left may hand its session to a detached one just as it is asked.
+    for (int attempt = 0; attempt < 2 && holder && !result->resumed; ++attempt) {
+        result->answered = false;
+        auto wake = std::make_shared<asio::steady_timer>(executor_, std::chrono::steady_clock::time_point::max());
+        holder->take_over(
+            jid_.bare(), shared_from_this(),
+            [me = self(), result, wake, handled = *client_handled, announce](std::optional<sm::handover> state) mutable {
+                asio::post(me->executor_, [me, result, wake, handled, announce = std::move(announce),
+                                           state = std::move(state)]() mutable {
+                    result->answered = true;
+                    if (state) {
+                        result->resumed = true;
+                        me->adopt(std::move(*state), handled, announce);  // before anything delivered after it
+                    }
+                    wake->cancel();
+                });
+            });
+        while (!result->answered) {
+            co_await wake->async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        if (!result->resumed) {
+            auto now_held = ctx_.resumptions->find(previd, jid_.bare());
+            holder = now_held != holder ? now_held : nullptr;
+        }
     }
     if (!result->resumed) {
         resuming_ = false;
@@ -170,6 +177,14 @@ void c2s_session::adopt(sm::handover state, std::uint32_t client_handled,
         stream_error e{"undefined-condition", "acknowledged more stanzas than were sent"};
         e.app_payload = "<handled-count-too-high xmlns='urn:xmpp:sm:3' h='" + std::to_string(client_handled) +
                         "' send-count='" + std::to_string(sm_.sent_count()) + "'/>";
+        // What arrived while this took over goes where the unacknowledged stanzas will (on_disconnected).
+        std::deque<sm::unacked_stanza> early;
+        for (auto& [from, bytes] : early_) {
+            early.push_back(sm::unacked_stanza{std::move(bytes), unix_now()});
+        }
+        early_.clear();
+        overflowed_ = true;  // no waiting: the session ends
+        sm::reroute_later(executor_, ctx_.routes, jid_, std::move(early));
         begin_close(std::move(e));
         return;
     }
@@ -181,9 +196,21 @@ void c2s_session::adopt(sm::handover state, std::uint32_t client_handled,
     if (!sm_.unacked().empty()) {
         request_ack();
     }
-    // Then what arrived for it while it was away, and while this took over.
+    // Then what arrived for it while it was away, and while this took over. Presence (the latest per contact)
+    // only as far as half the outbox allows after the stanzas sent again: a flood of it must not close the stream
+    // the client has just resumed; what is left out, the client's next presence probe brings back.
+    std::size_t budget = limits_.max_outbox_bytes / 2 > sm_.unacked_bytes() ? limits_.max_outbox_bytes / 2 - sm_.unacked_bytes() : 0;
+    std::size_t skipped = 0;
     for (auto& [from, bytes] : state.held_presence) {
+        if (bytes->size() > budget) {
+            ++skipped;
+            continue;
+        }
+        budget -= bytes->size();
         emit(std::move(bytes));
+    }
+    if (skipped > 0) {
+        spdlog::info("{}: {} held presence update(s) left out of the resumption", log_name(), skipped);
     }
     auto early = std::move(early_);
     early_.clear();
@@ -248,10 +275,13 @@ void c2s_session::emit(shared_bytes bytes) {
     if (!sm_.sent(bytes, unix_now(), options.max_unacked, options.max_unacked_bytes)) {
         // A client that does not acknowledge would have the server keep everything: the session ends, and this
         // stanza, like the unacknowledged ones, goes to the account again.
-        // Closed first: that unbinds the resource, so the stanza cannot come back here.
-        if (!closing_) {
+        // Unbound first (whatever state the stream is in), so the stanza cannot come back here; and no
+        // hibernating with a full queue.
+        if (!overflowed_) {
             spdlog::info("{}: over {} unacknowledged stanzas, closing", log_name(), options.max_unacked);
         }
+        overflowed_ = true;
+        ctx_.registry.unbind(jid_, this);
         begin_close(stream_error{"resource-constraint", "too many unacknowledged stanzas"});
         std::deque<sm::unacked_stanza> one{sm::unacked_stanza{std::move(bytes), unix_now()}};
         sm::reroute_later(executor_, ctx_.routes, jid_, std::move(one));
@@ -309,7 +339,7 @@ void c2s_session::on_timer() {
 }
 
 bool c2s_session::may_hibernate() const {
-    if (!sm_.resumable() || phase_ != phase::bound || handed_over_ || ctx_.resumptions == nullptr ||
+    if (!sm_.resumable() || phase_ != phase::bound || handed_over_ || overflowed_ || ctx_.resumptions == nullptr ||
         peer_closed_stream()) {
         return false;  // a clean close ends the session (XEP-0198 §5)
     }
@@ -325,6 +355,9 @@ bool c2s_session::hibernate() {
                                                            *ctx_.resumptions, ctx_.routes, make_handover());
     const bool rebound = ctx_.registry.rebind(jid_, this, detached);
     ctx_.resumptions->replace(detached->id(), detached);
+    // What the router already handed to this session (posted before the rebind) goes on to the detached one.
+    handed_over_ = true;
+    successor_ = detached;
     detached->start();
     if (!rebound) {
         detached->close(stream_error{"conflict", ""});  // it ends as a session ends, its stanzas rerouted

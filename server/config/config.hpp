@@ -52,7 +52,8 @@ struct stream_management_config {
     bool enabled = true;
     std::chrono::seconds resume_timeout{300};  // how long a dropped session waits to be resumed (a client may ask less)
     std::size_t max_unacked = 500;             // stanzas kept for a session until the client acknowledges them
-    std::size_t max_unacked_bytes = 1024 * 1024;  // ... and their bytes
+    std::size_t max_unacked_bytes = 512 * 1024;  // ... and their bytes (at most half of [limits] max_outbox_bytes:
+                                                 // all of it is sent again at once on resumption)
     std::size_t ack_after_stanzas = 5;         // the server asks for an ack after this many unacknowledged stanzas
     std::chrono::seconds ack_after{3};         // ... or when one has waited this long
     std::chrono::seconds ack_timeout{60};      // an ack request unanswered this long: the connection is dead

@@ -17,7 +17,14 @@ void load_stream_management(toml_reader& reader, const toml::table& root, config
     reader.read_bool(*t, p, "enabled", o.enabled);
     reader.read_seconds(*t, p, "resume_timeout", o.resume_timeout);
     reader.read_int(*t, p, "max_unacked", o.max_unacked, 10, 100000);
-    reader.read_int(*t, p, "max_unacked_bytes", o.max_unacked_bytes, 64 * 1024, 1024 * 1024 * 1024);
+    if (const toml::node* bytes = reader.read_int(*t, p, "max_unacked_bytes", o.max_unacked_bytes, 16 * 1024,
+                                                  1024 * 1024 * 1024);
+        bytes && o.max_unacked_bytes > c.limits.max_outbox_bytes / 2) {
+        reader.fail(bytes->source(), "stream_management.max_unacked_bytes",
+                    "must be at most half of limits.max_outbox_bytes (" +
+                        std::to_string(c.limits.max_outbox_bytes / 2) +
+                        "): on resumption all of it is sent again at once");
+    }
     reader.read_int(*t, p, "ack_after_stanzas", o.ack_after_stanzas, 1, 1000);
     reader.read_seconds(*t, p, "ack_after", o.ack_after);
     reader.read_seconds(*t, p, "ack_timeout", o.ack_timeout);

@@ -149,11 +149,15 @@ boost::asio::awaitable<void> presence_service::initial_presence_extras(const jid
             ids.push_back(m.id);
             continue;
         }
-        auto delay = s.element().append_child("delay");
-        delay.append_attribute("xmlns").set_value(ns::delay.data());
-        delay.append_attribute("from").set_value(full.domain().c_str());
-        delay.append_attribute("stamp").set_value(xep0082_stamp(m.stored_at).c_str());
-        delay.append_child(pugi::node_pcdata).set_value("Offline Storage");
+        // XEP-0203: one stamp of ours; a message that already carries one (sent to a session that never
+        // acknowledged it, then stored) keeps that earlier time.
+        if (std::string_view(s.child("delay", ns::delay).attribute("from").value()) != full.domain()) {
+            auto delay = s.element().append_child("delay");
+            delay.append_attribute("xmlns").set_value(ns::delay.data());
+            delay.append_attribute("from").set_value(full.domain().c_str());
+            delay.append_attribute("stamp").set_value(xep0082_stamp(m.stored_at).c_str());
+            delay.append_child(pugi::node_pcdata).set_value("Offline Storage");
+        }
         out.to_resource(full, std::move(s));
         ids.push_back(m.id);
     }

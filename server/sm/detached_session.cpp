@@ -53,11 +53,22 @@ asio::awaitable<void> detached_session::wait() {
 }
 
 asio::awaitable<void> detached_session::end() {
+    // Replaced by a new session binding the same resource (a client that lost its state): that one is live, so
+    // nobody is told this resource left.
+    const auto current = sessions_.find(state_.full);
+    const bool replaced = current != nullptr && current.get() != this;
     ending_ = true;
-    spdlog::info("sm {}: not resumed within {} s: the session ends", state_.full.full_string(), state_.resume_timeout.count());
+    if (replaced) {
+        spdlog::info("sm {}: replaced by a new session: the waiting one ends", state_.full.full_string());
+    } else {
+        spdlog::info("sm {}: not resumed within {} s: the session ends", state_.full.full_string(),
+                     state_.resume_timeout.count());
+    }
     sessions_.unbind(state_.full, this);
     resumptions_.ended(state_.state.id(), state_.state.handled());
-    co_await routes_.session_ended(state_.full, state_.available, state_.directed, state_.last_status);
+    if (!replaced) {
+        co_await routes_.session_ended(state_.full, state_.available, state_.directed, state_.last_status);
+    }
     co_await reroute_unacknowledged(routes_, state_.full, state_.state.take_unacked());
 }
 
@@ -88,6 +99,11 @@ void detached_session::deliver(shared_bytes serialized) {
                                      self->options_.max_unacked_bytes)) {
             spdlog::info("sm {}: over {} unacknowledged stanzas while detached: the session ends",
                          self->state_.full.full_string(), self->options_.max_unacked);
+            // Unbound now, so nothing more comes here; this stanza goes where the unacknowledged ones will.
+            self->ending_ = true;
+            self->sessions_.unbind(self->state_.full, self.get());
+            reroute_later(self->executor_, self->routes_, self->state_.full,
+                          std::deque<unacked_stanza>{unacked_stanza{std::move(kept), unix_now()}});
             self->end_now();
             return;
         }

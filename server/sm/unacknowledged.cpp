@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "protocol/xep0082.hpp"
 #include "server/stream/supervised.hpp"
 
 namespace hush::sm {
@@ -42,6 +43,14 @@ boost::asio::awaitable<std::size_t> reroute_unacknowledged(router& routes, const
         // To the account: its other available resources, else offline storage. Unfiltered: the anti-SPIM layer
         // judged it on its way in, and its sender must not be counted twice.
         s.set_attribute("to", full.bare_string());
+        // XEP-0203: when it first reached the session, so a client shows it at its time, not at the rerouting's
+        // (offline storage keeps a stamp it finds).
+        if (!s.child("delay", "urn:xmpp:delay")) {
+            auto delay = s.element().append_child("delay");
+            delay.append_attribute("xmlns").set_value("urn:xmpp:delay");
+            delay.append_attribute("from").set_value(full.domain().c_str());
+            delay.append_attribute("stamp").set_value(xep0082_stamp(u.queued_at).c_str());
+        }
         co_await routes.send_unfiltered(std::move(s));
         ++rerouted;
     }

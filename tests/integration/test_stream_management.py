@@ -297,3 +297,26 @@ def test_a_client_that_never_acknowledges_loses_nothing(hush, xmpp):
         await again.disconnect()
 
     xmpp.run(scenario())
+
+
+def test_a_detached_session_that_fills_up_ends_and_loses_nothing(hush, xmpp):
+    """alice's phone drops its connection; more messages arrive for her than a waiting session keeps
+    (max_unacked): the session ends at once instead of waiting, and every message — the kept ones and the one
+    that did not fit — is in offline storage for her next login."""
+    server = hush(stream_management={"max_unacked": 10})
+    add_users(server, "alice", "bob")
+    alice = raw_alice(server)
+    enable(alice)
+    alice.cut()
+    asyncio.run(server.wait_log("connection lost; the session waits"))
+    send_from_bob(server, [f"y{i}" for i in range(12)])
+    asyncio.run(server.wait_log("over 10 unacknowledged stanzas while detached: the session ends"))
+
+    async def scenario():
+        again = xmpp.client("alice@localhost/laptop", PASSWORDS["alice"])
+        await again.connect(server.port("c2s"))
+        bodies = sorted([(await again.next_message())["body"] for _ in range(12)], key=lambda b: int(b[1:]))
+        assert bodies == [f"y{i}" for i in range(12)]
+        await again.disconnect()
+
+    xmpp.run(scenario())

@@ -50,7 +50,7 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.stream_management.enabled);
     CHECK(c.stream_management.resume_timeout == std::chrono::seconds{300});
     CHECK(c.stream_management.max_unacked == 500);
-    CHECK(c.stream_management.max_unacked_bytes == 1024 * 1024);
+    CHECK(c.stream_management.max_unacked_bytes == 512 * 1024);
     CHECK(c.stream_management.ack_after_stanzas == 5);
     CHECK(c.stream_management.ack_after == std::chrono::seconds{3});
     CHECK(c.stream_management.ack_timeout == std::chrono::seconds{60});
@@ -153,6 +153,8 @@ TEST_CASE("stream_management: values and errors with line and key") {
     CHECK_FALSE(c.stream_management.enabled);
     CHECK(load_error("[stream_management]\nmax_unacked = 5\n").starts_with("2:15: stream_management.max_unacked: "));
     CHECK(load_error("[stream_management]\nresume = 5\n").starts_with("2:1: stream_management.resume: unknown key"));
+    CHECK(load_error("[stream_management]\nmax_unacked_bytes = 1048576\n")
+              .starts_with("2:21: stream_management.max_unacked_bytes: must be at most half of limits.max_outbox_bytes"));
     CHECK(load_ok("[push]\ninclude_body = true\n").push.include_body);
     CHECK(load_error("[push]\nmax_registrations = 0\n").starts_with("2:21: push.max_registrations: "));
 }
