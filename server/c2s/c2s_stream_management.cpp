@@ -351,6 +351,11 @@ bool c2s_session::hibernate() {
     if (ctx_.registry.find(jid_).get() != this) {
         return false;  // replaced meanwhile
     }
+    if (!ctx_.resumptions->reserve_detached()) {
+        spdlog::warn("{}: {} sessions already wait to be resumed (max_detached): this one ends", log_name(),
+                     ctx_.resumptions->detached());
+        return false;
+    }
     auto detached = std::make_shared<sm::detached_session>(executor_, ctx_.cfg.stream_management, ctx_.registry,
                                                            *ctx_.resumptions, ctx_.routes, make_handover());
     const bool rebound = ctx_.registry.rebind(jid_, this, detached);

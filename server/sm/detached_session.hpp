@@ -27,8 +27,10 @@ public:
     // Presence held while detached: as a session's (c2s_session::max_held_presence).
     static constexpr std::size_t max_held_presence = 2000;
 
+    // The caller has reserved its place (resumption_registry::reserve_detached); it is released with this.
     detached_session(boost::asio::any_io_executor executor, const stream_management_config& options,
                      session_registry& sessions, resumption_registry& resumptions, router& routes, handover state);
+    ~detached_session() override { resumptions_.release_detached(); }
 
     // Starts waiting (its timer coroutine owns it from here).
     void start();

@@ -2,7 +2,20 @@
 
 namespace hush::sm {
 
-resumption_registry::resumption_registry(std::size_t max_sessions) : entries_(max_sessions) {}
+resumption_registry::resumption_registry(std::size_t max_sessions)
+    : entries_(max_sessions), max_detached_(max_sessions) {}
+
+bool resumption_registry::reserve_detached() {
+    std::size_t now = detached_.load();
+    while (now < max_detached_) {
+        if (detached_.compare_exchange_weak(now, now + 1)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void resumption_registry::release_detached() { detached_.fetch_sub(1); }
 
 void resumption_registry::add(const std::string& id, const jid& bare, std::weak_ptr<resumable> holder) {
     std::lock_guard lock(mutex_);

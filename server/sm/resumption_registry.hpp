@@ -3,6 +3,7 @@
 // an unknown id, another account's and an expired one get the same <failed/> (nothing tells a guesser which ids
 // exist). Bounded: past max_sessions the oldest id is forgotten (that session can no longer be resumed, nothing
 // else). A session that ended leaves its last count for a while, for the h of <failed/> (XEP-0198 §5).
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,12 @@ public:
     std::optional<std::uint32_t> ended_count(const std::string& id, const jid& bare) const;
     std::size_t size() const;
 
+    // Sessions waiting to be resumed, server-wide, at most max_sessions: a connection that drops when they are all
+    // taken ends its session at once (its stanzas rerouted) instead of waiting.
+    bool reserve_detached();
+    void release_detached();
+    std::size_t detached() const { return detached_.load(); }
+
 private:
     struct entry {
         std::string bare;
@@ -38,6 +45,8 @@ private:
     };
     mutable std::mutex mutex_;
     antispim::bounded_map<std::string, entry> entries_;
+    const std::size_t max_detached_;
+    std::atomic<std::size_t> detached_{0};
 };
 
 }  // namespace hush::sm
