@@ -36,17 +36,54 @@ std::size_t archive_writer::pending() const {
 
 asio::awaitable<void> archive_writer::append(const std::string& domain, const std::string& username,
                                              storage::archived_message item) {
-    co_await enqueue(op{domain, username, std::move(item), false});
+    co_await enqueue(op{domain, username, std::move(item), op_kind::append});
 }
 
 asio::awaitable<void> archive_writer::remove(const std::string& domain, const std::string& username, std::int64_t id) {
     storage::archived_message item;
     item.id = id;
-    co_await enqueue(op{domain, username, std::move(item), true});
+    co_await enqueue(op{domain, username, std::move(item), op_kind::remove});
+}
+
+asio::awaitable<void> archive_writer::drop_offline_copy(const std::string& domain, const std::string& username,
+                                                        std::int64_t id) {
+    storage::archived_message item;
+    item.id = id;
+    co_await enqueue(op{domain, username, std::move(item), op_kind::drop_offline_copy});
+}
+
+asio::awaitable<storage::result<std::int64_t>> archive_writer::exclusively(deletion job) {
+    const auto executor = co_await asio::this_coro::executor;
+    {
+        std::lock_guard lock(mutex_);
+        ++deletions_waiting_;
+    }
+    while (true) {
+        {
+            std::lock_guard lock(mutex_);
+            if (!writing_) {
+                writing_ = true;  // no batch starts until it is done
+                --deletions_waiting_;
+                break;
+            }
+        }
+        co_await pause();
+    }
+    auto done = co_await store_.run(std::move(job));
+    bool start = false;
+    {
+        std::lock_guard lock(mutex_);
+        writing_ = false;
+        start = claim_writer_locked();
+    }
+    if (start) {
+        start_writer(executor);
+    }
+    co_return done;
 }
 
 bool archive_writer::claim_writer_locked() {
-    if (!writing_ && !pending_.empty()) {
+    if (!writing_ && deletions_waiting_ == 0 && !pending_.empty()) {
         writing_ = true;
         return true;
     }
@@ -106,21 +143,21 @@ asio::awaitable<void> archive_writer::flush() {
 }
 
 asio::awaitable<void> archive_writer::drain() {
-    while (co_await write_batch()) {
+    while (co_await write_batch(true)) {
     }
 }
 
 asio::awaitable<void> archive_writer::write_remaining() {
-    while (co_await write_batch()) {
+    while (co_await write_batch(false)) {
     }
 }
 
-asio::awaitable<bool> archive_writer::write_batch() {
+asio::awaitable<bool> archive_writer::write_batch(bool yield) {
     std::vector<op> batch;
     {
         std::lock_guard lock(mutex_);
-        if (pending_.empty()) {
-            writing_ = false;
+        if (pending_.empty() || (yield && deletions_waiting_ > 0)) {
+            writing_ = false;  // the deletion restarts the writer when it is done
             co_return false;
         }
         const std::size_t n = std::min(pending_.size(), max_batch_);
@@ -133,10 +170,18 @@ asio::awaitable<bool> archive_writer::write_batch() {
     // again with a savepoint per item, so only what fails is lost (and logged).
     auto job = [batch = std::move(batch)](storage::store& st) -> storage::result<std::vector<std::string>> {
         auto write = [&st](const op& o) -> storage::result<void> {
-            if (o.remove) {
+            if (o.kind == op_kind::remove) {
                 auto removed = st.delete_archive_item(o.domain, o.username, o.item.id);
                 if (!removed) {
                     return unexpected(removed.error());
+                }
+                return {};
+            }
+            if (o.kind == op_kind::drop_offline_copy) {
+                // After the item's append: dropped only if the item is written (this batch or an earlier one).
+                auto dropped = st.drop_offline_copies(o.domain, o.username, o.item.id);
+                if (!dropped) {
+                    return unexpected(dropped.error());
                 }
                 return {};
             }
