@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,13 @@ private:
         op_kind kind = op_kind::append;
     };
 
+    // What a batch did besides writing: what failed, and the items append_archive moved to another id.
+    struct outcome {
+        std::vector<std::string> failures;
+        std::set<std::string> moved;
+    };
+    static std::string moved_key(const op& o);
+
     boost::asio::awaitable<void> enqueue(op o);
     // The one writer: batches until nothing is queued.
     boost::asio::awaitable<void> drain();
@@ -77,6 +85,10 @@ private:
     std::vector<op> pending_;
     bool writing_ = false;  // a batch or a deletion runs
     std::size_t deletions_waiting_ = 0;
+    // Items written under another id than they were stamped with (only with a second writer on the database): an
+    // offline row naming the stamped id must keep its copy. Bounded.
+    static constexpr std::size_t max_moved = 10000;
+    std::set<std::string> moved_;
     std::uint64_t queued_ = 0;   // ops ever queued
     std::uint64_t written_ = 0;  // ops the writer is done with
 };

@@ -9,6 +9,7 @@
 
 #include "protocol/mam.hpp"
 #include "server/im/presence_service.hpp"
+#include "server/mam/archive_writer.hpp"
 #include "server/mam/archiver.hpp"
 #include "tests/unit/server/im/im_fixture.hpp"
 
@@ -121,4 +122,38 @@ TEST_CASE("offline in the archive: the sweep keeps an item an offline message re
     const auto messages = f.login(phone);
     REQUIRE(messages.size() == 1);
     CHECK(std::string(messages[0].element().child_value("body")) == "offline");
+}
+
+TEST_CASE("offline in the archive: an item written under another id leaves the offline copy alone") {
+    offline_fixture f;
+    archive_writer writer(f.store);
+    // Another writer took ids 100 and 200 (only with a second hushd on the database): our items move on.
+    for (const std::int64_t taken : {100, 200}) {
+        REQUIRE(run_sync(f.store.run([taken](storage::store& s) {
+            return s.append_archive("example.org", "alice",
+                                    storage::archived_message{taken, "carol@example.net",
+                                                              storage::archive_direction::incoming,
+                                                              "<message><body>someone else's</body></message>"});
+        })));
+    }
+    for (const std::int64_t id : {100, 200}) {
+        const std::string mine = "<message><body>mine " + std::to_string(id) + "</body></message>";
+        REQUIRE(run_sync(f.store.run([&](storage::store& s) {
+            return s.store_offline_message("example.org", "alice", mine, 1, 10, id);
+        })));
+        run_sync(writer.append("example.org", "alice",
+                               storage::archived_message{id, "bob@example.net", storage::archive_direction::incoming,
+                                                         mine}));
+        if (id == 200) {
+            run_sync(writer.flush());  // the move is known from an earlier batch
+        }
+        run_sync(writer.drop_offline_copy("example.org", "alice", id));
+        run_sync(writer.flush());
+    }
+    const auto rows = f.offline();
+    REQUIRE(rows.size() == 2);
+    CHECK_FALSE(rows[0].from_archive);
+    CHECK(rows[0].stanza == "<message><body>mine 100</body></message>");
+    CHECK_FALSE(rows[1].from_archive);
+    CHECK(rows[1].stanza == "<message><body>mine 200</body></message>");
 }
