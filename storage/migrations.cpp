@@ -269,6 +269,15 @@ CREATE TABLE message_archive_prefs (
     FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
 );
 )sql"},
+    // Offline messages served from the archive (issue 18): an offline message that is also the account's archive
+    // item records the item's id, and its own copy (stanza) becomes '' once the item is written, so at rest the
+    // message is stored once. '' rather than NULL: SQLite cannot drop a NOT NULL without rebuilding the table, and
+    // a serialized message is never empty. The index serves dropping copies and the archive deletions' check.
+    migration{11, "offline messages in the archive",
+              R"sql(
+ALTER TABLE offline_messages ADD COLUMN archive_id {int64};
+CREATE INDEX offline_messages_by_archive_item ON offline_messages (domain, username, archive_id);
+)sql"},
 };
 
 // The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.

@@ -29,8 +29,13 @@ struct subscription_request {
 
 struct offline_message {
     std::int64_t id = 0;
-    std::string stanza;  // serialized message stanza as it would have been delivered
+    std::string stanza;  // serialized message stanza as it would have been delivered (see from_archive)
     std::int64_t stored_at = 0;  // unix seconds, for the XEP-0203 delay stamp
+    // The account's archive item (XEP-0313) holding the same message, when it was archived as it went offline.
+    std::optional<std::int64_t> archive_id;
+    // `stanza` is the archive item's: the message without its <stanza-id/> (the row's own copy was dropped once
+    // the item was written), which the reader adds back from archive_id.
+    bool from_archive = false;
 };
 
 struct last_activity {

@@ -1,4 +1,4 @@
-// sql_store, XEP-0313 message archive (migration 10): append, page queries, retention, the per-account cap and
+// sql_store, XEP-0313 message archive (migrations 10, 11): append, page queries, retention, the per-account cap and
 // archiving preferences. Every page query is one range scan of (domain, username, id) or (domain, username,
 // with_jid, id): ids are archive times in microseconds, so start/end become id bounds too.
 #include <algorithm>
@@ -201,9 +201,13 @@ result<archive_page> sql_store::query_archive(const std::string& domain, const s
     return page;
 }
 
+// The deletions skip items an offline message references: the item may be that message's only copy
+// (drop_offline_copies). Bounded: an account has at most its offline quota of them.
 result<bool> sql_store::delete_archive_item(const std::string& domain, const std::string& username, std::int64_t id) {
     auto deleted = run("delete archive item",
-                       "DELETE FROM message_archive WHERE domain = $1 AND username = $2 AND id = $3",
+                       "DELETE FROM message_archive WHERE domain = $1 AND username = $2 AND id = $3 AND NOT EXISTS "
+                       "(SELECT 1 FROM offline_messages o WHERE o.domain = $1 AND o.username = $2 "
+                       "AND o.archive_id = $3)",
                        {domain, username, id});
     if (!deleted) {
         return unexpected(deleted.error());
@@ -212,9 +216,12 @@ result<bool> sql_store::delete_archive_item(const std::string& domain, const std
 }
 
 result<std::int64_t> sql_store::delete_archive_before(std::int64_t cutoff, std::size_t limit) {
+    // Skipped in the inner query, so referenced items do not fill the batch (the sweep stops at a short one).
     auto deleted = run("delete expired archive items",
                        "DELETE FROM message_archive WHERE id < $1 AND (domain, username, id) IN "
-                       "(SELECT domain, username, id FROM message_archive WHERE id < $1 ORDER BY id LIMIT $2)",
+                       "(SELECT a.domain, a.username, a.id FROM message_archive a WHERE a.id < $1 AND NOT EXISTS "
+                       "(SELECT 1 FROM offline_messages o WHERE o.domain = a.domain AND o.username = a.username "
+                       "AND o.archive_id = a.id) ORDER BY a.id LIMIT $2)",
                        {cutoff, static_cast<std::int64_t>(limit)});
     if (!deleted) {
         return unexpected(deleted.error());
@@ -224,11 +231,14 @@ result<std::int64_t> sql_store::delete_archive_before(std::int64_t cutoff, std::
 
 result<std::int64_t> sql_store::trim_archive(const std::string& domain, const std::string& username,
                                              std::size_t keep) {
-    // The newest `keep` stay: everything up to the (keep+1)-th newest goes (nothing when there are fewer).
+    // The newest `keep` stay: everything up to the (keep+1)-th newest goes (nothing when there are fewer), but
+    // what offline messages reference (only the rows going are looked up: the offset scan stays as cheap).
     auto deleted = run("trim archive",
                        "DELETE FROM message_archive WHERE domain = $1 AND username = $2 AND id <= "
                        "(SELECT id FROM message_archive WHERE domain = $1 AND username = $2 "
-                       "ORDER BY id DESC LIMIT 1 OFFSET $3)",
+                       "ORDER BY id DESC LIMIT 1 OFFSET $3) AND NOT EXISTS "
+                       "(SELECT 1 FROM offline_messages o WHERE o.domain = $1 AND o.username = $2 "
+                       "AND o.archive_id = message_archive.id)",
                        {domain, username, static_cast<std::int64_t>(keep)});
     if (!deleted) {
         return unexpected(deleted.error());

@@ -58,9 +58,12 @@ public:
                                              const std::string& from) override;
 
     result<bool> store_offline_message(const std::string& domain, const std::string& username,
-                                       const std::string& stanza, std::int64_t stored_at, std::size_t quota) override;
+                                       const std::string& stanza, std::int64_t stored_at, std::size_t quota,
+                                       std::optional<std::int64_t> archive_id = std::nullopt) override;
     result<std::vector<offline_message>> get_offline_messages(const std::string& domain,
                                                               const std::string& username) override;
+    result<std::int64_t> drop_offline_copies(const std::string& domain, const std::string& username,
+                                             std::int64_t archive_id) override;
     result<void> delete_offline_messages(const std::string& domain, const std::string& username,
                                          const std::vector<std::int64_t>& ids) override;
 

@@ -101,12 +101,21 @@ public:
                                                      const std::string& from) = 0;
 
     // Offline messages (XEP-0160). store_offline_message returns false, storing nothing, when the account
-    // already holds `quota` messages.
+    // already holds `quota` messages. `archive_id`: the message is also the account's archive item with that id
+    // (written or still queued); the row keeps its own copy until drop_offline_copies finds the item written.
     virtual result<bool> store_offline_message(const std::string& domain, const std::string& username,
-                                               const std::string& stanza, std::int64_t stored_at,
-                                               std::size_t quota) = 0;
+                                               const std::string& stanza, std::int64_t stored_at, std::size_t quota,
+                                               std::optional<std::int64_t> archive_id = std::nullopt) = 0;
+    // Oldest first; a row whose own copy was dropped reads its archive item (one query, one snapshot).
     virtual result<std::vector<offline_message>> get_offline_messages(const std::string& domain,
                                                                       const std::string& username) = 0;
+    // Drops the own copy of the account's offline messages that reference archive item `archive_id`, when the
+    // item exists: from then on the message is stored once, in the archive (whose deletions skip items an
+    // offline message references). Call it only once the offline row is committed, and never while an archive
+    // deletion runs (PostgreSQL: one whose snapshot predates the row could take the item after this looked;
+    // server/mam/archive_writer serializes them). Returns how many copies were dropped.
+    virtual result<std::int64_t> drop_offline_copies(const std::string& domain, const std::string& username,
+                                                     std::int64_t archive_id) = 0;
     // Deletes the given messages (after they were handed to a session).
     virtual result<void> delete_offline_messages(const std::string& domain, const std::string& username,
                                                  const std::vector<std::int64_t>& ids) = 0;
@@ -252,13 +261,16 @@ public:
     // One page (see archive_query, archive_page); reads only.
     virtual result<archive_page> query_archive(const std::string& domain, const std::string& username,
                                                const archive_query& q) = 0;
-    // Returns false when there was no such item.
+    // The three deletions below skip an item an offline message references (it may be that message's only copy):
+    // it goes by the same rules once the message is delivered. Account deletion still removes both.
+    // Returns false when there was no such item (or an offline message references it).
     virtual result<bool> delete_archive_item(const std::string& domain, const std::string& username,
                                              std::int64_t id) = 0;
     // Retention: deletes up to `limit` items, over all accounts, with ids (archive times) before `cutoff`; returns
     // how many.
     virtual result<std::int64_t> delete_archive_before(std::int64_t cutoff, std::size_t limit) = 0;
-    // The per-account cap: deletes the account's items but the newest `keep`; returns how many.
+    // The per-account cap: deletes the account's items older than the newest `keep`, but those offline messages
+    // reference; returns how many.
     virtual result<std::int64_t> trim_archive(const std::string& domain, const std::string& username,
                                               std::size_t keep) = 0;
     // nullopt when the account never set any (the server's default applies).

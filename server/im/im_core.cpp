@@ -154,11 +154,12 @@ boost::asio::awaitable<hook_result> im_core::inbound(const stanza& s, const jid&
     co_return hook_result::proceed;
 }
 
-boost::asio::awaitable<std::string> im_core::undeliverable(const stanza& s, const jid& to, outgoing& out) {
+boost::asio::awaitable<std::string> im_core::undeliverable(const stanza& s, const jid& to, outgoing& out,
+                                                          std::optional<std::int64_t> archive_id) {
     if (!worth_storing(s)) {
         co_return std::string();
     }
-    if (co_await presence_.store_offline(to.bare(), s)) {
+    if (co_await presence_.store_offline(to.bare(), s, archive_id)) {
         if (push_ != nullptr) {
             co_await push_->notify(to.bare(), s, out);
         }

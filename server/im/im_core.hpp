@@ -30,8 +30,9 @@ public:
     boost::asio::awaitable<hook_result> outbound(stanza& s, const jid& from, const jid& to, outgoing& out);
     boost::asio::awaitable<hook_result> inbound(const stanza& s, const jid& from, const jid& to, outgoing& out);
     // Returns the error condition for the sender, or empty when stored. A stored message wakes the account's
-    // phones (XEP-0357: notifications into `out`).
-    boost::asio::awaitable<std::string> undeliverable(const stanza& s, const jid& to, outgoing& out);
+    // phones (XEP-0357: notifications into `out`). `archive_id`: the account's archive item holding the message.
+    boost::asio::awaitable<std::string> undeliverable(const stanza& s, const jid& to, outgoing& out,
+                                                      std::optional<std::int64_t> archive_id = std::nullopt);
     // A message kept for a session waiting to be resumed (XEP-0198): its phones are woken as for offline storage.
     boost::asio::awaitable<void> waiting_session_message(const stanza& s, const jid& to, outgoing& out);
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "protocol/mam.hpp"
 #include "protocol/namespaces.hpp"
 
 namespace hush {
@@ -148,6 +149,13 @@ boost::asio::awaitable<void> presence_service::initial_presence_extras(const jid
             spdlog::error("offline: stored message {} of {} is not XML; dropped", m.id, full.bare_string());
             ids.push_back(m.id);
             continue;
+        }
+        if (m.from_archive && m.archive_id) {
+            // The archive item is the message as it was before it got its stanza-id: the copy stored offline had
+            // it added, so the flood sends the same stanza whichever copy it read.
+            mam::add_stanza_id(s, full.bare_string(), std::to_string(*m.archive_id));
+            spdlog::debug("offline: message {} of {} read from archive item {}", m.id, full.bare_string(),
+                          *m.archive_id);
         }
         // XEP-0203: one stamp of ours; a message that already carries one (sent to a session that never
         // acknowledged it, then stored) keeps that earlier time.
@@ -370,9 +378,12 @@ void presence_service::deliver_to_available(const jid& user, const stanza& s, bo
     }
 }
 
-boost::asio::awaitable<bool> presence_service::store_offline(const jid& user, const stanza& message) {
+boost::asio::awaitable<bool> presence_service::store_offline(const jid& user, const stanza& message,
+                                                            std::optional<std::int64_t> archive_id) {
     auto query = [d = user.domain(), u = user.node(), xml = message.serialize(), quota = ctx_.offline_quota,
-                  now = unix_now()](storage::store& s) { return s.store_offline_message(d, u, xml, now, quota); };
+                  now = unix_now(), archive_id](storage::store& s) {
+        return s.store_offline_message(d, u, xml, now, quota, archive_id);
+    };
     auto stored = co_await ctx_.store.run(std::move(query));
     if (!stored) {
         spdlog::error("offline: cannot store a message for {}: {}", user.bare_string(), stored.error().message);

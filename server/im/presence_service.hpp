@@ -2,6 +2,8 @@
 // RFC 6121 §3 and §4: presence subscriptions (both sides of Appendix A), presence broadcast and probes,
 // and what an account receives when it comes online: other resources' presence, stored subscription requests
 // and offline messages (XEP-0160, with XEP-0203 delay stamps).
+#include <cstdint>
+#include <optional>
 #include <set>
 
 #include "protocol/subscription.hpp"
@@ -38,8 +40,10 @@ public:
     // privacy allows (after an unblock, XEP-0191 §3.4).
     boost::asio::awaitable<void> send_current_presence_if_subscribed(const jid& user, const jid& to, outgoing& out);
 
-    // A message for `user` found no available resource: store it. Returns false when over quota.
-    boost::asio::awaitable<bool> store_offline(const jid& user, const stanza& message);
+    // A message for `user` found no available resource: store it (referencing its archive item, if it is one).
+    // Returns false when over quota.
+    boost::asio::awaitable<bool> store_offline(const jid& user, const stanza& message,
+                                               std::optional<std::int64_t> archive_id = std::nullopt);
 
 private:
     boost::asio::awaitable<void> broadcast(const jid& full, const stanza& presence, bool to_subscribers, outgoing& out);

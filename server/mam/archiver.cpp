@@ -180,13 +180,17 @@ boost::asio::awaitable<void> archiver::forget(const jid& account, std::int64_t i
     co_await writer_.remove(account.domain(), account.node(), id);  // in order, after its append
 }
 
+boost::asio::awaitable<void> archiver::stored_offline(const jid& account, std::int64_t id) {
+    co_await writer_.drop_offline_copy(account.domain(), account.node(), id);  // in order, after its append
+}
+
 boost::asio::awaitable<void> archiver::sweep() {
     co_await writer_.flush();
     std::int64_t expired = 0;
     if (cfg_.retention_days > 0) {
         const std::int64_t cutoff = now_us() - cfg_.retention_days * 86400 * std::int64_t{1000000};
         while (true) {
-            auto deleted = co_await store_.run(
+            auto deleted = co_await writer_.exclusively(
                 [cutoff](storage::store& st) { return st.delete_archive_before(cutoff, sweep_batch); });
             if (!deleted) {
                 spdlog::error("mam: retention sweep failed: {}", deleted.error().message);
@@ -205,7 +209,7 @@ boost::asio::awaitable<void> archiver::sweep() {
             spdlog::error("mam: cannot list accounts for the archive cap: {}", accounts.error().message);
         } else {
             for (const auto& a : *accounts) {
-                auto deleted = co_await store_.run([a, keep = cfg_.max_items_per_user](storage::store& st) {
+                auto deleted = co_await writer_.exclusively([a, keep = cfg_.max_items_per_user](storage::store& st) {
                     return st.trim_archive(a.domain, a.username, keep);
                 });
                 if (!deleted) {

@@ -42,6 +42,9 @@ public:
     // An item inbound() archived whose message was refused after all (offline storage full): the archive keeps
     // only what the account received.
     boost::asio::awaitable<void> forget(const jid& account, std::int64_t id);
+    // The message inbound() archived as item `id` is now stored offline, referencing the item: the offline row's
+    // own copy goes once the item is written (archive_writer), so the message is stored once.
+    boost::asio::awaitable<void> stored_offline(const jid& account, std::int64_t id);
     // Retention (retention_days) over every account, then the per-account cap. Bounded batches.
     boost::asio::awaitable<void> sweep();
     // Returns once every item archived before the call is written: queries see what was delivered.

@@ -353,13 +353,17 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
         // RFC 6121 §8.5.2.2.1: store for later (XEP-0160), or refuse; never lose silently.
         outgoing notifications;  // XEP-0357: the account's phones are woken for what was stored
         const std::string condition =
-            im_ != nullptr ? co_await im_->undeliverable(s, to, notifications) : "service-unavailable";
+            im_ != nullptr ? co_await im_->undeliverable(s, to, notifications, archived) : "service-unavailable";
         co_await carry_out(std::move(notifications));
         if (!condition.empty()) {
             if (archived) {
                 co_await mam_->forget(to, *archived);  // refused after all: not the account's
             }
             co_await bounce(s, condition);
+        } else if (archived) {
+            // Stored offline (an archived message has a body: always worth storing), referencing its archive item:
+            // its own copy goes once the item is written.
+            co_await mam_->stored_offline(to, *archived);
         }
         break;
     }

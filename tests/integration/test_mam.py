@@ -1,13 +1,16 @@
 """XEP-0313 Message Archive Management (and XEP-0359 stanza-ids) end to end, with slixmpp clients over real TLS
 sockets, on SQLite and PostgreSQL: two users talk and both archives hold the conversation; 1,000 messages paged
 through forward and backward with XEP-0059 RSM; filters by with and by time; preferences; forged stanza-ids
-stripped; nobody queries someone else's archive; a held stranger's message enters the archive only once released.
+stripped; nobody queries someone else's archive; a held stranger's message enters the archive only once released;
+an offline message is stored once, in the archive, and delivered once with the stanza-id the archive gives.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import sqlite3
+import subprocess
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -314,6 +317,60 @@ def test_offline_messages_are_archived_and_a_refused_one_is_not(hush, xmpp, stor
         assert page.bodies == ["kept for later"] and page.items[0]["id"] == ids[0]
         # The sender's archive has both: she sent them.
         assert (await mam(alice)).bodies == ["kept for later", "one too many"]
+
+    xmpp.run(scenario())
+
+
+def db_rows(server, sql: str) -> list[tuple]:
+    """Rows of a read-only query against the server's database, either backend."""
+    storage = server.config["storage"]
+    if storage["backend"] == "sqlite":
+        with sqlite3.connect(f"file:{server.workdir / 'data' / storage['path']}?mode=ro", uri=True) as db:
+            return [tuple(str(v) for v in row) for row in db.execute(sql).fetchall()]
+    result = subprocess.run(["psql", "-X", "-q", "-t", "-A", "-F", "|", storage["url"], "-c", sql],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, check=True)
+    return [tuple(line.split("|")) for line in result.stdout.splitlines() if line]
+
+
+def test_an_offline_message_is_stored_once_in_the_archive_and_delivered_once(hush, xmpp, storage_backend):
+    server = hush(storage=storage_backend)
+    for name in ("alice", "bob"):
+        server.adduser(f"{name}@localhost", PASSWORDS[name])
+    body = "stored once " + uuid.uuid4().hex[:8]
+    # (offline rows, of them with their own copy, archive items of bob holding the body)
+    copies = ("SELECT (SELECT COUNT(*) FROM offline_messages WHERE username = 'bob'), "
+              "(SELECT COUNT(*) FROM offline_messages WHERE username = 'bob' AND stanza <> ''), "
+              f"(SELECT COUNT(*) FROM message_archive WHERE username = 'bob' AND stanza LIKE '%{body}%')")
+
+    async def until_copies(expected: tuple) -> None:
+        deadline = time.monotonic() + 10
+        while db_rows(server, copies) != [expected]:
+            assert time.monotonic() < deadline, (db_rows(server, copies), expected)
+            await asyncio.sleep(0.05)
+
+    async def scenario():
+        alice = im_client(xmpp, "alice@localhost/phone")
+        await login(alice, server.port("c2s"))
+        alice.send_message("bob@localhost", body)
+        # bob is offline: the row references the archive item, and its own copy goes once the item is written.
+        await until_copies(("1", "0", "1"))
+
+        bob = im_client(xmpp, "bob@localhost/desk")
+        await login(bob, server.port("c2s"))
+        got = await next_chat(bob, "alice@localhost")
+        assert got["body"] == body
+        ids = stanza_ids(got, "bob@localhost")
+        assert len(ids) == 1
+        assert got.xml.find(q(DELAY_NS, "delay")) is not None  # the offline stamp, as before
+        await server.wait_log("read from archive item " + ids[0])
+        page = await mam(bob)
+        assert page.bodies == [body] and page.items[0]["id"] == ids[0]
+        await bob.ping_server()
+        delivered = [st for st in bob.inbox if st.xml.tag == q(CLIENT_NS, "message")
+                     and st.xml.findtext(q(CLIENT_NS, "body")) == body]
+        assert len(delivered) == 1, [ET.tostring(st.xml) for st in delivered]
+        # Delivered: the offline row is gone, the archive keeps the message.
+        await until_copies(("0", "0", "1"))
 
     xmpp.run(scenario())
 

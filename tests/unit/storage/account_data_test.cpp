@@ -423,7 +423,9 @@ TEST_CASE_TEMPLATE("migration 6: documents already there count as written when i
     auto s = open_with_accounts(backend);
     must(s->put_document(domain, "alice", "antispim:contact:x@spam.test", "<contact/>"));
     // Back to schema 5, the document kept.
-    backend.exec_raw("DROP TABLE message_archive_prefs; DROP TABLE message_archive; "
+    backend.exec_raw("DROP INDEX offline_messages_by_archive_item; "
+                     "ALTER TABLE offline_messages DROP COLUMN archive_id; "
+                     "DROP TABLE message_archive_prefs; DROP TABLE message_archive; "
                      "DROP TABLE pending_accounts; DROP TABLE registration_invites; "
                      "DROP TABLE held_stanzas; DROP INDEX documents_by_age; "
                      "ALTER TABLE documents DROP COLUMN updated_at; ALTER TABLE server_blocklist DROP COLUMN trust; "
@@ -447,7 +449,9 @@ TEST_CASE_TEMPLATE("migration 7: stored entries keep blocking, votes already cas
     }
     auto s = open_with_accounts(backend);
     // Back to version 6: the later migrations' tables go too, and migrate() brings them all back.
-    backend.exec_raw("DROP TABLE message_archive_prefs; DROP TABLE message_archive; "
+    backend.exec_raw("DROP INDEX offline_messages_by_archive_item; "
+                     "ALTER TABLE offline_messages DROP COLUMN archive_id; "
+                     "DROP TABLE message_archive_prefs; DROP TABLE message_archive; "
                      "DROP TABLE pending_accounts; DROP TABLE registration_invites; "
                      "ALTER TABLE server_blocklist DROP COLUMN trust; ALTER TABLE spam_votes DROP COLUMN weight; "
                      "DROP TABLE content_tokens; DROP TABLE content_totals; DELETE FROM schema_version WHERE version >= 7");
