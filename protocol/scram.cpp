@@ -231,6 +231,8 @@ std::string hex_encode(std::string_view raw) {
 
 std::string random_hex(std::size_t count) { return hex_encode(random_bytes(count)); }
 
+std::string hmac_sha256(std::string_view key, std::string_view data) { return hmac(EVP_sha256(), key, data); }
+
 std::string base64_encode(std::string_view raw) {
     constexpr std::size_t chunk = 3 * 4096;  // a multiple of 3, so padding only ever ends the last chunk
     std::string out;

@@ -47,6 +47,8 @@ std::string random_hex(std::size_t count);
 std::string base64_encode(std::string_view raw);
 hush::expected<std::string, std::string> base64_decode(std::string_view text);  // error: "bad base64"
 bool constant_time_equal(std::string_view a, std::string_view b);
+// HMAC-SHA-256 (raw bytes); empty only when OpenSSL fails.
+std::string hmac_sha256(std::string_view key, std::string_view data);
 
 // A SASL failure condition (RFC 6120 §6.5), e.g. "not-authorized", "malformed-request".
 struct sasl_failure {

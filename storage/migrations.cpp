@@ -278,6 +278,26 @@ CREATE TABLE message_archive_prefs (
 ALTER TABLE offline_messages ADD COLUMN archive_id {int64};
 CREATE INDEX offline_messages_by_archive_item ON offline_messages (domain, username, archive_id);
 )sql"},
+    // XEP-0484 FAST tokens (issue 18). A row names a token; the token itself is derived from the server secret and
+    // token_id (protocol/fast.hpp), so nothing here lets anyone log in. A client (agent_id) has its current token
+    // and, after a rotation, the previous one until the new one is used. last_count: the highest count seen (-1:
+    // none), so an initial response cannot be replayed.
+    migration{12, "FAST tokens",
+              R"sql(
+CREATE TABLE fast_tokens (
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    agent_id {key} NOT NULL,
+    token_id {key} NOT NULL,
+    mechanism TEXT NOT NULL,
+    created_at {int64} NOT NULL,
+    expires_at {int64} NOT NULL,
+    last_count {int64} NOT NULL,
+    PRIMARY KEY (domain, username, agent_id, token_id),
+    FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+);
+CREATE INDEX fast_tokens_by_expiry ON fast_tokens (expires_at);
+)sql"},
 };
 
 // The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.

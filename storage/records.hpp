@@ -196,6 +196,18 @@ enum class registration_status {
 };
 
 // An account waiting for an administrator's approval.
+// A XEP-0484 FAST token's row (migration 12): which client holds it, for what mechanism, until when.
+struct fast_token {
+    std::string agent_id;  // the client's XEP-0388 user-agent id
+    std::string token_id;  // random; the token is derived from it (protocol/fast.hpp)
+    std::string mechanism;
+    std::int64_t created_at = 0;  // unix seconds
+    std::int64_t expires_at = 0;
+    std::int64_t last_count = -1;  // the highest count a login with it gave; -1: none
+
+    bool operator==(const fast_token&) const = default;
+};
+
 struct pending_account {
     std::string domain;
     std::string username;

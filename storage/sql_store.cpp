@@ -139,6 +139,10 @@ result<bool> sql_store::create_account(const std::string& domain, const std::str
 
 result<bool> sql_store::set_credentials(const std::string& domain, const std::string& username,
                                         const account_credentials& creds) {
+    sql_transaction tx(*driver_);
+    if (auto begun = tx.begin_write(); !begun) {
+        return unexpected(begun.error());
+    }
     auto updated = run(
         "set credentials",
         "UPDATE accounts SET sha1_salt = $3, sha1_iterations = $4, sha1_stored_key = $5, sha1_server_key = $6, "
@@ -149,6 +153,13 @@ result<bool> sql_store::set_credentials(const std::string& domain, const std::st
          std::int64_t{creds.sha256.iterations}, sql_blob{creds.sha256.stored_key}, sql_blob{creds.sha256.server_key}});
     if (!updated) {
         return unexpected(updated.error());
+    }
+    // A new password ends every FAST token (XEP-0484): a device that knew only the old one has no way back in.
+    if (auto revoked = delete_fast_tokens(domain, username, {}); !revoked) {
+        return unexpected(revoked.error());
+    }
+    if (auto committed = tx.commit(); !committed) {
+        return unexpected(committed.error());
     }
     return *updated > 0;
 }

@@ -166,6 +166,17 @@ public:
     result<void> put_archive_prefs(const std::string& domain, const std::string& username,
                                    const archive_prefs& prefs) override;
 
+    // XEP-0484 FAST tokens (sql_fast_store.cpp)
+    result<std::vector<fast_token>> get_fast_tokens(const std::string& domain, const std::string& username,
+                                                    const std::string& agent_id) override;
+    result<void> put_fast_token(const std::string& domain, const std::string& username, const fast_token& token,
+                                std::size_t max_clients) override;
+    result<bool> use_fast_token(const std::string& domain, const std::string& username, const std::string& agent_id,
+                                const std::string& token_id, std::int64_t count, std::int64_t now) override;
+    result<std::int64_t> delete_fast_tokens(const std::string& domain, const std::string& username,
+                                            const std::string& agent_id) override;
+    result<std::int64_t> delete_expired_fast_tokens(std::int64_t now) override;
+
 private:
     using params = std::initializer_list<sql_param>;
 

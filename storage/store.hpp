@@ -45,7 +45,7 @@ public:
     // Accounts. create_account returns false when the account already exists.
     virtual result<bool> create_account(const std::string& domain, const std::string& username,
                                         const account_credentials& creds) = 0;
-    // Returns false when there is no such account.
+    // Returns false when there is no such account. A new password revokes the account's FAST tokens.
     virtual result<bool> set_credentials(const std::string& domain, const std::string& username,
                                          const account_credentials& creds) = 0;
     virtual result<bool> delete_account(const std::string& domain, const std::string& username) = 0;
@@ -278,6 +278,26 @@ public:
                                                                    const std::string& username) = 0;
     virtual result<void> put_archive_prefs(const std::string& domain, const std::string& username,
                                            const archive_prefs& prefs) = 0;
+
+    // XEP-0484 FAST tokens (migration 12), deleted with the account. get: the account's tokens, of one client
+    // (agent_id) or of all (empty), newest first.
+    virtual result<std::vector<fast_token>> get_fast_tokens(const std::string& domain, const std::string& username,
+                                                            const std::string& agent_id) = 0;
+    // Adds a token; the client keeps only the newest one it had before (which stays usable until the new one is
+    // used), and past `max_clients` clients the account's least recently issued client loses its tokens.
+    virtual result<void> put_fast_token(const std::string& domain, const std::string& username,
+                                        const fast_token& token, std::size_t max_clients) = 0;
+    // A login with the token: true when it had not expired at `now` and `count` (-1: none given) is above every
+    // count used with it before — then the count is recorded and the client's older tokens deleted. One
+    // conditional write: two logins racing with the same count cannot both pass.
+    virtual result<bool> use_fast_token(const std::string& domain, const std::string& username,
+                                        const std::string& agent_id, const std::string& token_id, std::int64_t count,
+                                        std::int64_t now) = 0;
+    // Deletes the tokens of one client (or all, for an empty agent_id); returns how many.
+    virtual result<std::int64_t> delete_fast_tokens(const std::string& domain, const std::string& username,
+                                                    const std::string& agent_id) = 0;
+    // Deletes tokens expired at `now`, over all accounts; returns how many.
+    virtual result<std::int64_t> delete_expired_fast_tokens(std::int64_t now) = 0;
 
     // XEP-0012 last activity of an account (set when its last resource goes offline).
     virtual result<void> set_last_activity(const std::string& domain, const std::string& username,

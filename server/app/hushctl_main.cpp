@@ -14,6 +14,7 @@
 #include "server/app/hushctl_antispim.hpp"
 #include "server/app/hushctl_content.hpp"
 #include "server/app/hushctl_defences.hpp"
+#include "server/app/hushctl_fast.hpp"
 #include "server/app/hushctl_registration.hpp"
 #include "storage/store.hpp"
 
@@ -24,11 +25,12 @@ int usage(FILE* out) {
                  "usage: hushctl --config FILE COMMAND [ARGS]\n"
                  "commands:\n"
                  "  adduser JID [PASSWORD]   create an account (prompts for the password if omitted)\n"
-                 "  passwd JID [PASSWORD]    change an account's password\n"
+                 "  passwd JID [PASSWORD]    change an account's password (revokes its FAST tokens)\n"
                  "  deluser JID              delete an account\n"
                  "  users [DOMAIN]           list accounts\n"
-                 "%s%s%s%s",
-                 hush::antispim_usage, hush::defences_usage, hush::content_usage, hush::registration_usage);
+                 "%s%s%s%s%s",
+                 hush::antispim_usage, hush::defences_usage, hush::content_usage, hush::registration_usage,
+                 hush::fast_usage);
     return 2;
 }
 
@@ -121,6 +123,10 @@ int main(int argc, char** argv) {
     }
     if (command == "content") {
         const int status = hush::run_content_command(*cfg, *store, args);
+        return status == 2 ? usage(stderr) : status;
+    }
+    if (command == "fast") {
+        const int status = hush::run_fast_command(*cfg, *store, args);
         return status == 2 ? usage(stderr) : status;
     }
     if (command == "invite" || command == "registration") {

@@ -240,7 +240,7 @@ asio::awaitable<void> c2s_session::handle_sasl(const stanza& s) {
             auto decoded = sasl::base64_decode(text);
             if (!decoded) {
                 sasl_->reset();
-                sasl_step bad_encoding{sasl_step::kind::failure, {}, "incorrect-encoding", {}};
+                sasl_step bad_encoding{sasl_step::kind::failure, {}, "incorrect-encoding", {}, {}};
                 co_await finish_sasl(std::move(bad_encoding));
                 co_return;
             }

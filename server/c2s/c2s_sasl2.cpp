@@ -3,8 +3,12 @@
 // no bind and enable round trips (docs/stream-management.md "SASL2").
 #include <spdlog/spdlog.h>
 
+#include "protocol/fast.hpp"
 #include "protocol/scram.hpp"
+#include "protocol/text.hpp"
+#include "protocol/xep0082.hpp"
 #include "server/c2s/c2s_session.hpp"
+#include "server/c2s/sasl_fast.hpp"
 
 namespace hush {
 
@@ -15,6 +19,20 @@ namespace {
 constexpr std::string_view bind2_ns = "urn:xmpp:bind:0";
 constexpr std::string_view carbons_ns = "urn:xmpp:carbons:2";
 constexpr std::size_t max_tag_bytes = 32;
+constexpr std::size_t max_agent_id_bytes = 128;  // a UUID is 36
+
+// The XEP-0388 user-agent id, when usable as the name of a client's tokens: printable, bounded.
+std::string agent_id_from(std::string_view id) {
+    if (id.empty() || id.size() > max_agent_id_bytes) {
+        return {};
+    }
+    for (char c : id) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+            return {};
+        }
+    }
+    return std::string(id);
+}
 
 std::string sasl2_failure(std::string_view condition, std::string_view text = {}) {
     std::string out = "<failure xmlns='urn:xmpp:sasl:2'><" + std::string(condition) +
@@ -51,6 +69,15 @@ std::string c2s_session::sasl2_feature() {
     f += "</inline></bind>";
     if (sm) {
         f += "<sm xmlns='urn:xmpp:sm:3'/>";
+    }
+    if (ctx_.cfg.sasl.fast) {
+        f += "<fast xmlns='urn:xmpp:fast:0'>";
+        for (const auto& m : fast::mechanisms()) {
+            if (m.channel_binding.empty() || binding_data(m.channel_binding)) {
+                f += "<mechanism>" + std::string(m.name) + "</mechanism>";
+            }
+        }
+        f += "</fast>";
     }
     return f + "</inline></authentication>";
 }
@@ -114,14 +141,46 @@ asio::awaitable<void> c2s_session::handle_sasl2(const stanza& s) {
             request.previd = resume.attribute("previd").value();
             request.h = resume.attribute("h").value();
         }
+        request.mechanism = element.attribute("mechanism").value();
+        request.agent_id = agent_id_from(element.child("user-agent").attribute("id").value());
+        fast_login login{request.agent_id, -1, {}};
+        if (auto asked = element.child("request-token"); asked && asked.attribute("xmlns").value() == fast::ns) {
+            if (fast::find_mechanism(asked.attribute("mechanism").value())) {
+                request.token_request = asked.attribute("mechanism").value();
+            }
+        }
+        if (auto used = element.child("fast"); used && used.attribute("xmlns").value() == fast::ns) {
+            const std::string_view invalidate = used.attribute("invalidate").value();
+            request.invalidate = invalidate == "true" || invalidate == "1";
+            if (auto count = parse_decimal<std::int64_t>(used.attribute("count").value())) {
+                login.count = *count;
+            }
+        }
         auto initial = payload_of(element.child("initial-response"));
         if (!initial) {
             co_await sasl_failed("incorrect-encoding", sasl2_failure("incorrect-encoding"));
             co_return;
         }
+        const std::string mechanism = request.mechanism;
         sasl2_ = std::move(request);
-        auto step = co_await sasl_->start(element.attribute("mechanism").value(), ctx_.cfg.sasl.allow_plain,
-                                          std::move(*initial));
+        if (auto ht = fast::find_mechanism(mechanism)) {
+            // XEP-0484: a token, checked with the binding data of the mechanism's type (none for -NONE).
+            const auto cb = ht->channel_binding.empty() ? std::optional<std::string>(std::string())
+                                                        : binding_data(ht->channel_binding);
+            if (!ctx_.cfg.sasl.fast || !cb) {
+                co_await finish_sasl2(sasl_step{sasl_step::kind::failure, {}, "invalid-mechanism", {}, {}});
+                co_return;
+            }
+            if (!*initial) {
+                co_await finish_sasl2(sasl_step{sasl_step::kind::failure, {}, "malformed-request", {}, {}});
+                co_return;
+            }
+            login.cb_data = *cb;
+            auto step = co_await sasl_->fast(mechanism, std::move(**initial), std::move(login));
+            co_await finish_sasl2(std::move(step));
+            co_return;
+        }
+        auto step = co_await sasl_->start(mechanism, ctx_.cfg.sasl.allow_plain, std::move(*initial));
         co_await finish_sasl2(std::move(step));
         co_return;
     }
@@ -165,9 +224,10 @@ asio::awaitable<void> c2s_session::finish_sasl2(sasl_step step) {
     const std::string additional =
         step.payload.empty() ? std::string()
                              : "<additional-data>" + sasl::base64_encode(step.payload) + "</additional-data>";
+    const std::string token = co_await fast_token_for(request, step);
     auto success = [&](const std::string& identifier, const std::string& inner) {
         return "<success xmlns='urn:xmpp:sasl:2'>" + additional + "<authorization-identifier>" +
-               xml_escape(identifier) + "</authorization-identifier>" + inner + "</success>";
+               xml_escape(identifier) + "</authorization-identifier>" + token + inner + "</success>";
     };
     std::string resume_failure;
     if (request.resume) {
@@ -195,6 +255,35 @@ asio::awaitable<void> c2s_session::finish_sasl2(sasl_step step) {
     }
     bound += "</bound>";
     send(success(jid_.full_string(), resume_failure + bound));
+}
+
+asio::awaitable<std::string> c2s_session::fast_token_for(const sasl2_request& request, const sasl_step& step) {
+    if (!ctx_.cfg.sasl.fast || request.agent_id.empty()) {
+        co_return std::string();
+    }
+    const bool by_token = step.fast_token_expires_at.has_value();
+    if (by_token && request.invalidate) {
+        co_await revoke_fast_tokens(ctx_.store, domain_, jid_.node(), request.agent_id);
+        spdlog::info("c2s {}: FAST tokens of {} for client {} invalidated", peer_address_, jid_.bare_string(),
+                     request.agent_id);
+        co_return std::string();
+    }
+    const std::int64_t lifetime = ctx_.cfg.sasl.fast_token_lifetime;
+    // A token past half its life is replaced while the client still has a working one.
+    const bool aging = by_token && *step.fast_token_expires_at - unix_now() < lifetime / 2;
+    if (request.token_request.empty() && !aging) {
+        co_return std::string();
+    }
+    const std::string mechanism = request.token_request.empty() ? request.mechanism : request.token_request;
+    auto issued = co_await issue_fast_token(
+        ctx_.store, fast_token_request{domain_, jid_.node(), ctx_.server_secret, request.agent_id, mechanism, lifetime,
+                                       ctx_.cfg.sasl.fast_max_clients});
+    if (!issued) {
+        co_return std::string();
+    }
+    spdlog::info("c2s {}: FAST token issued to {} for client {}", peer_address_, jid_.bare_string(), request.agent_id);
+    co_return "<token xmlns='urn:xmpp:fast:0' expiry='" + xep0082_stamp(issued->expires_at) + "' token='" +
+        xml_escape(issued->token) + "'/>";
 }
 
 }  // namespace hush

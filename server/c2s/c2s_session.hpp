@@ -36,6 +36,10 @@ struct sasl2_request {
     bool resume = false;  // <resume/> instead of binding
     std::string previd;
     std::string h;
+    std::string mechanism;
+    std::string agent_id;       // XEP-0388 <user-agent id=…/>
+    std::string token_request;  // XEP-0484 <request-token mechanism=…/>: the mechanism
+    bool invalidate = false;    // XEP-0484 <fast invalidate='true'/>: end the token with this login
 };
 
 class c2s_session final : public xmpp_stream, public sm::resumable {
@@ -70,8 +74,20 @@ private:
     void bind_resource(const std::string& resource);
     // XEP-0388 SASL2 with XEP-0386 Bind2 and inline XEP-0198 (c2s_sasl2.cpp).
     std::string sasl2_feature();
+    // This connection's channel-binding data of `type` (XEP-0440), if it has that type.
+    std::optional<std::string> binding_data(std::string_view type) const {
+        for (const auto& [name, data] : channel_bindings_) {
+            if (name == type) {
+                return data;
+            }
+        }
+        return std::nullopt;
+    }
     boost::asio::awaitable<void> handle_sasl2(const stanza& s);
     boost::asio::awaitable<void> finish_sasl2(sasl_step step);
+    // XEP-0484: the <token/> for a SASL2 success (a new one asked for, or one replacing a token past half its life),
+    // or nothing; an invalidating login revokes the client's tokens instead.
+    boost::asio::awaitable<std::string> fast_token_for(const sasl2_request& request, const sasl_step& step);
     boost::asio::awaitable<void> handle_stanza(stanza s);
     boost::asio::awaitable<void> handle_own_presence(const stanza& p);
     void track_directed_presence(const stanza& p);

@@ -54,14 +54,14 @@ boost::asio::awaitable<sasl_step> sasl_authenticator::start(std::string_view mec
                        sasl::channel_binding{bindings_, plus, strict_channel_binding_});
         if (!initial) {
             // SCRAM is client-first: ask for the initial response with an empty challenge.
-            co_return sasl_step{sasl_step::kind::challenge, {}, {}, {}};
+            co_return sasl_step{sasl_step::kind::challenge, {}, {}, {}, {}};
         }
         co_return co_await scram_first(std::move(*initial));
     }
     if (mechanism == "PLAIN" && allow_plain) {
         if (!initial) {
             awaiting_plain_ = true;
-            co_return sasl_step{sasl_step::kind::challenge, {}, {}, {}};
+            co_return sasl_step{sasl_step::kind::challenge, {}, {}, {}, {}};
         }
         co_return co_await plain(std::move(*initial));
     }
@@ -86,7 +86,7 @@ boost::asio::awaitable<sasl_step> sasl_authenticator::respond(std::string respon
     if (!final || missing) {
         co_return failure(final ? "not-authorized" : final.error().condition);
     }
-    sasl_step ok{sasl_step::kind::success, std::move(*final), {}, username};
+    sasl_step ok{sasl_step::kind::success, std::move(*final), {}, username, {}};
     co_return unless_pending(std::move(ok));
 }
 
@@ -151,7 +151,7 @@ boost::asio::awaitable<sasl_step> sasl_authenticator::scram_first(std::string me
     }
     username_ = *node;
     scram_first_done_ = true;
-    co_return sasl_step{sasl_step::kind::challenge, scram_->server_first(chosen), {}, {}};
+    co_return sasl_step{sasl_step::kind::challenge, scram_->server_first(chosen), {}, {}, {}};
 }
 
 boost::asio::awaitable<sasl_step> sasl_authenticator::plain(std::string message) {
@@ -184,7 +184,7 @@ boost::asio::awaitable<sasl_step> sasl_authenticator::plain(std::string message)
     if (!sasl::verify_password(sasl::scram_hash::sha256, parsed->password, creds->sha256)) {
         co_return failure("not-authorized");
     }
-    co_return unless_pending(sasl_step{sasl_step::kind::success, {}, {}, *node});
+    co_return unless_pending(sasl_step{sasl_step::kind::success, {}, {}, *node, {}});
 }
 
 sasl_step sasl_authenticator::unless_pending(sasl_step ok) const {

@@ -247,11 +247,15 @@ private:
         if (!t) {
             return;
         }
-        check_keys(*t, "sasl", {"scram_iterations", "allow_plain", "strict_channel_binding"});
+        check_keys(*t, "sasl", {"scram_iterations", "allow_plain", "strict_channel_binding", "fast",
+                                "fast_token_lifetime", "fast_max_clients"});
         read_int(*t, "sasl", "scram_iterations", c.sasl.scram_iterations, 4096,
                  std::numeric_limits<std::uint32_t>::max());
         read_bool(*t, "sasl", "allow_plain", c.sasl.allow_plain);
         read_bool(*t, "sasl", "strict_channel_binding", c.sasl.strict_channel_binding);
+        read_bool(*t, "sasl", "fast", c.sasl.fast);
+        read_int(*t, "sasl", "fast_token_lifetime", c.sasl.fast_token_lifetime, 300, 365 * 24 * 3600);
+        read_int(*t, "sasl", "fast_max_clients", c.sasl.fast_max_clients, 1, 1000);
     }
 
     void load_storage(const toml::table& root, config& c) {

@@ -1,0 +1,126 @@
+// XEP-0484 FAST on the server side: logging in with a token (HT-SHA-256-*) and issuing one. Tokens are derived from
+// the server secret and a random id (protocol/fast.hpp); the store keeps ids, expiry and the last count only.
+#include "server/c2s/sasl_fast.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "protocol/fast.hpp"
+#include "protocol/jid.hpp"
+#include "protocol/xep0082.hpp"
+
+namespace hush {
+
+namespace {
+
+constexpr std::size_t token_id_bytes = 16;
+
+std::int64_t unix_micros() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+boost::asio::awaitable<sasl_step> sasl_authenticator::fast(std::string_view mechanism, std::string initial,
+                                                           fast_login login) {
+    reset();
+    if (!fast::find_mechanism(mechanism)) {
+        co_return failure("invalid-mechanism");
+    }
+    auto parsed = fast::parse_initial_response(initial);
+    if (!parsed) {
+        co_return failure("malformed-request");
+    }
+    auto node = nodeprep(parsed->authcid);
+    if (!node || node->empty()) {
+        co_return failure("not-authorized");
+    }
+    struct outcome {
+        bool ok = false;
+        bool pending = false;
+        std::string token;
+        std::int64_t expires_at = 0;
+    };
+    // One job: the client's tokens read, the proof checked against each (current, then previous), and the one that
+    // matches marked used by a conditional write — a replayed count or an expired token changes nothing. A missing
+    // account has no tokens: the same not-authorized, and no write either way.
+    auto job = [domain = domain_, secret = server_secret_, username = *node, login,
+                hashed = std::move(parsed->hashed_token)](storage::store& s) -> storage::result<outcome> {
+        auto tokens = s.get_fast_tokens(domain, username, login.agent_id);
+        if (!tokens) {
+            return hush::unexpected(tokens.error());
+        }
+        outcome out;
+        for (const auto& t : *tokens) {
+            const std::string token = fast::derive_token(secret, domain, username, login.agent_id, t.token_id);
+            if (!sasl::constant_time_equal(fast::initiator_hash(token, login.cb_data), hashed)) {
+                continue;
+            }
+            auto used = s.use_fast_token(domain, username, login.agent_id, t.token_id, login.count, unix_now());
+            if (!used) {
+                return hush::unexpected(used.error());
+            }
+            if (!*used) {
+                return out;
+            }
+            auto pending = s.is_pending(domain, username);
+            if (!pending) {
+                return hush::unexpected(pending.error());
+            }
+            out = outcome{true, *pending, token, t.expires_at};
+            return out;
+        }
+        return out;
+    };
+    if (login.agent_id.empty()) {
+        co_return failure("not-authorized");  // a token is some client's: without its id there is none to check
+    }
+    auto checked = co_await store_.run(std::move(job));
+    if (!checked) {
+        spdlog::error("sasl: FAST token lookup failed: {}", checked.error().message);
+        co_return failure("temporary-auth-failure");
+    }
+    if (!checked->ok) {
+        co_return failure("not-authorized");
+    }
+    pending_ = checked->pending;
+    sasl_step ok{sasl_step::kind::success, fast::responder_hash(checked->token, login.cb_data), {}, *node, {}};
+    ok.fast_token_expires_at = checked->expires_at;
+    co_return unless_pending(std::move(ok));
+}
+
+boost::asio::awaitable<std::optional<issued_fast_token>> issue_fast_token(storage::async_store& store,
+                                                                          fast_token_request request) {
+    const std::int64_t now = unix_now();
+    storage::fast_token row{request.agent_id, sasl::random_hex(token_id_bytes), request.mechanism, unix_micros(),
+                            now + request.lifetime, -1};
+    issued_fast_token issued{
+        fast::derive_token(request.server_secret, request.domain, request.username, request.agent_id, row.token_id),
+        row.expires_at};
+    auto job = [request, row, now](storage::store& s) -> storage::result<void> {
+        // Expired tokens of every account go here: issuing is rare next to logging in, and the index makes it cheap.
+        if (auto swept = s.delete_expired_fast_tokens(now); !swept) {
+            return hush::unexpected(swept.error());
+        }
+        return s.put_fast_token(request.domain, request.username, row, request.max_clients);
+    };
+    auto stored = co_await store.run(std::move(job));
+    if (!stored) {
+        spdlog::warn("sasl: no FAST token for {}@{}: {}", request.username, request.domain, stored.error().message);
+        co_return std::nullopt;
+    }
+    co_return issued;
+}
+
+boost::asio::awaitable<void> revoke_fast_tokens(storage::async_store& store, std::string domain, std::string username,
+                                                std::string agent_id) {
+    auto revoked = co_await store.run([domain, username, agent_id](storage::store& s) {
+        return s.delete_fast_tokens(domain, username, agent_id);
+    });
+    if (!revoked) {
+        spdlog::warn("sasl: FAST tokens of {}@{} not revoked: {}", username, domain, revoked.error().message);
+    }
+}
+
+}  // namespace hush
