@@ -28,6 +28,10 @@ classification classify(const inbound_facts& f) {
     if (f.own) {
         return row(disposition::deliver, "own-account");
     }
+    if (f.push_answer) {
+        // Taken by the push service (it may disable the registration); no resource of the user's sees it.
+        return row(disposition::deliver, "push-answer");
+    }
     // Errors are never judged (a verdict would answer an error with an error) and never answered. They reach the
     // user only where they can answer something: the server's own bounces, a contact's, or an address the user
     // wrote to a moment ago. Anything else is a stranger's text in disguise.

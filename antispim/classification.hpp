@@ -28,6 +28,9 @@ struct inbound_facts {
     bool server_generated = false;
     // The sender is one of the receiver's own resources, or the receiver's own server.
     bool own = false;
+    // An iq result or error from an app server answering the receiver's push notification still outstanding (same
+    // id, from the service it went to; XEP-0357): for the push service, never for the user.
+    bool push_answer = false;
     // A contact: subscription either way, asked or pre-approved by the receiver, written to first by the
     // receiver, or approved through the challenge.
     bool contact = false;
@@ -54,12 +57,12 @@ struct classification {
 classification classify(const inbound_facts& facts);
 
 // Every row name, for counters (/metrics) and the docs; classify() returns only these.
-inline constexpr std::array<std::string_view, 19> classification_rows = {
-    "anti-spim-own",         "own-account",          "server-error",        "error-answers-receiver",
-    "error-unsolicited",     "iq-answer",            "iq-answer-unsolicited", "groupchat-joined-room",
-    "groupchat-not-joined",  "iq-to-account",        "contact",             "local-account",
-    "subscription-answer",   "stranger-message",     "stranger-automatic",  "stranger-invite",
-    "stranger-presence",     "stranger-iq",          "unknown-kind",
+inline constexpr std::array<std::string_view, 20> classification_rows = {
+    "anti-spim-own",        "own-account",           "push-answer",           "server-error",
+    "error-answers-receiver", "error-unsolicited",   "iq-answer",             "iq-answer-unsolicited",
+    "groupchat-joined-room", "groupchat-not-joined", "iq-to-account",         "contact",
+    "local-account",        "subscription-answer",   "stranger-message",      "stranger-automatic",
+    "stranger-invite",      "stranger-presence",     "stranger-iq",           "unknown-kind",
 };
 
 std::size_t classification_row_index(std::string_view name);

@@ -54,6 +54,15 @@ std::optional<disable_request> parse_disable(pugi::xml_node disable) {
     return out;
 }
 
+answer_kind answer_of(const stanza& iq) {
+    if (iq.type() != "error") {
+        return answer_kind::accepted;
+    }
+    // An error without a type says nothing to go on: taken as final, as 'cancel' would be.
+    const std::string_view type = iq.element().child("error").attribute("type").value();
+    return type == "wait" ? answer_kind::try_later : answer_kind::gone;
+}
+
 stanza notification(const jid& account, const enable_request& registration, const summary& what, std::string id) {
     stanza iq = stanza::parse("<iq type='set'/>");
     iq.set_attribute("from", account.bare_string());

@@ -36,6 +36,12 @@ struct summary {
     std::optional<std::string> last_body;
 };
 
+// What an app server's answer to a notification says (XEP-0357 §8): a result; an error of type 'wait' (try again
+// later: the registration stays); any other error (item-not-found, forbidden, service-unavailable...): the
+// registration is gone.
+enum class answer_kind { accepted, try_later, gone };
+answer_kind answer_of(const stanza& iq);
+
 // The iq set publishing `what` to `node` at `service`, from the account, with the client's publish-options.
 stanza notification(const jid& account, const enable_request& registration, const summary& what, std::string id);
 

@@ -123,7 +123,7 @@ server::server(config cfg)
     antispim_commands_ = std::make_unique<antispim_commands>(*antispim_, is_local, std::move(more_commands));
 
     im_ctx_ = std::make_unique<im_context>(im_context{*store_, registry_, cfg_.limits.max_offline_messages});
-    push_ = std::make_unique<push_service>(*store_, cfg_.push);
+    push_ = std::make_unique<push_service>(*store_, cfg_.push, cfg_.hosts);
     im_ = std::make_unique<im_core>(*im_ctx_, registration_.get(), push_.get());
     account_services_ = std::make_unique<account_services>(
         *store_,

@@ -2,6 +2,8 @@
 
 #include "server/push/push_service.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "protocol/namespaces.hpp"
@@ -163,6 +165,7 @@ boost::asio::awaitable<std::string> im_core::undeliverable(const stanza& s, cons
         if (push_ != nullptr) {
             co_await push_->notify(to.bare(), s, out);
         }
+        spdlog::debug("offline: a message for {} stored", to.bare_string());
         co_return std::string();
     }
     co_return std::string("resource-constraint");
@@ -171,6 +174,19 @@ boost::asio::awaitable<std::string> im_core::undeliverable(const stanza& s, cons
 boost::asio::awaitable<void> im_core::waiting_session_message(const stanza& s, const jid& to, outgoing& out) {
     if (push_ != nullptr) {
         co_await push_->notify(to.bare(), s, out);
+    }
+}
+
+std::optional<push_answer> im_core::take_push_answer(const stanza& iq, const jid& from, const jid& to) {
+    if (push_ == nullptr) {
+        return std::nullopt;
+    }
+    return push_->take_answer(iq, from, to);
+}
+
+boost::asio::awaitable<void> im_core::push_answered(const push_answer& answer) {
+    if (push_ != nullptr) {
+        co_await push_->answered(answer);
     }
 }
 

@@ -11,6 +11,7 @@
 #include "server/im/presence_service.hpp"
 #include "server/im/privacy_service.hpp"
 #include "server/im/roster_service.hpp"
+#include "server/push/push_service.hpp"
 
 namespace hush {
 
@@ -35,6 +36,12 @@ public:
                                                       std::optional<std::int64_t> archive_id = std::nullopt);
     // A message kept for a session waiting to be resumed (XEP-0198): its phones are woken as for offline storage.
     boost::asio::awaitable<void> waiting_session_message(const stanza& s, const jid& to, outgoing& out);
+
+    // XEP-0357: an app server's answer to a notification still outstanding (push_service::take_answer; no storage
+    // access, asked before classification), and what it then does (an error saying the registration is gone
+    // disables it).
+    std::optional<push_answer> take_push_answer(const stanza& iq, const jid& from, const jid& to);
+    boost::asio::awaitable<void> push_answered(const push_answer& answer);
 
     // iq get/set addressed to an account's bare JID (or to the server for carbons); nullopt if not ours.
     boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed, outgoing& out);

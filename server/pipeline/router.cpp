@@ -238,8 +238,17 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     facts.anti_spim_own = origin.unfiltered;
     facts.server_generated = origin.generated;
     facts.own = from.equals_bare(to) || (!from.has_node() && is_local_domain(from.domain()));
+    // XEP-0357: an app server answering the account's notification. Taken before anything is read: it is the push
+    // service's, and the classification only counts it.
+    std::optional<push_answer> answered_push;
+    if (im_ != nullptr && kind == stanza_kind::iq && !origin.generated && !facts.anti_spim_own && !facts.own) {
+        answered_push = im_->take_push_answer(s, from, to);
+    }
+    facts.push_answer = answered_push.has_value();
     relation_facts relation;
-    if (facts.anti_spim_own || facts.own || strangers_ == nullptr) {
+    if (facts.push_answer) {
+        // Nothing of the account to read: the answer goes no further than the push service.
+    } else if (facts.anti_spim_own || facts.own || strangers_ == nullptr) {
         if (!online) {
             auto looked_up = co_await accounts_.exists(to.bare());
             if (!looked_up) {
@@ -270,6 +279,10 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     classified_[antispim::classification_row_index(row.name)].fetch_add(1, std::memory_order_relaxed);
     if (row.what != antispim::disposition::judge) {
         co_await store_note(note);  // no atomic decision will take it: stored before anything goes on
+    }
+    if (answered_push) {
+        co_await im_->push_answered(*answered_push);
+        co_return;
     }
     if (row.what == antispim::disposition::drop) {
         // Never answered: an answer would tell the sender something (and errors are never answered).

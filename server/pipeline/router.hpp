@@ -4,9 +4,10 @@
 //   1. a local user's stanza: the IM core's outbound hook (subscriptions, blocking, carbons "sent"), the outbound
 //      filter (outbound protection) and the stranger oracle's note of whom the user wrote to;
 //   2. for another domain: federation; for the server itself: its iq handlers or the anti-SPIM inbox;
-//   3. for a local account: the classification (judged / delivered / dropped, by the authenticated sender), the
-//      anti-SPIM chain for what is judged (post), the IM core's inbound hook (privacy, subscriptions, probes),
-//      then the archive (XEP-0313, which stamps the stanza-id) and delivery to sessions, offline storage or an error.
+//   3. for a local account: the classification (judged / delivered / dropped, by the authenticated sender; an app
+//      server's answer to a push notification is the push service's, XEP-0357's push-answer row), the anti-SPIM
+//      chain for what is judged (post), the IM core's inbound hook (privacy, subscriptions, probes), then the
+//      archive (XEP-0313, which stamps the stanza-id) and delivery to sessions, offline storage or an error.
 // A bound session's own presence, its end and its account requests enter here too (session_presence & co.).
 // Services never send: they return an `outgoing`, which carry_out() routes (again through this path) or writes
 // to the one resource it names. Errors go back to the sender; an error is never answered with an error.

@@ -26,10 +26,43 @@ bool same_registration(const push::enable_request& a, const jid& service, const 
     return a.service.equals_full(service) && a.node == node;
 }
 
+// Inside the caller's storage::atomically: the document, or none when nothing is left.
+storage::result<void> store_registrations(storage::store& s, const std::string& d, const std::string& u,
+                                          const std::vector<push::enable_request>& registrations) {
+    if (registrations.empty()) {
+        if (auto gone = s.delete_document(d, u, std::string(push_service::document_key)); !gone) {
+            return hush::unexpected(gone.error());
+        }
+        return {};
+    }
+    return s.put_document(d, u, std::string(push_service::document_key),
+                          push_service::serialize_registrations(registrations));
+}
+
 }  // namespace
 
-push_service::push_service(storage::async_store& store, const push_config& options)
-    : store_(store), options_(options) {}
+push_service::push_service(storage::async_store& store, const push_config& options,
+                           std::vector<std::string> local_hosts)
+    : store_(store), options_(options), local_hosts_(std::move(local_hosts)) {}
+
+std::string push_service::unacceptable(const push::enable_request& enable) const {
+    // An app server is a service (push.example.net), never a person: notifications are iq sets the server sends
+    // on the account's behalf, past the outbound guard and the receiver's anti-SPIM, so they must not reach
+    // anyone's account.
+    if (enable.service.has_node()) {
+        return "a push service is a service's address without a user part, such as push.example.net";
+    }
+    if (std::find(local_hosts_.begin(), local_hosts_.end(), enable.service.domain()) != local_hosts_.end()) {
+        return "this server is no push service";  // nor is any account of it
+    }
+    if (enable.node.size() > max_node_bytes) {
+        return "node too long";
+    }
+    if (enable.publish_options.size() > max_options_bytes) {
+        return "publish-options too large";
+    }
+    return {};
+}
 
 std::vector<push::enable_request> push_service::parse_registrations(const std::string& document) {
     std::vector<push::enable_request> out;
@@ -61,7 +94,8 @@ boost::asio::awaitable<std::optional<stanza>> push_service::handle(const stanza&
     }
     const auto from = jid::parse(iq.from());
     if (!from || !from->equals_bare(addressed)) {
-        co_return make_error_reply(iq, "forbidden");  // only the account's own resources
+        // Only the account's own resources; anyone else gets what a missing account gives (no enumeration).
+        co_return make_error_reply(iq, "service-unavailable");
     }
     if (!options_.enabled) {
         co_return make_error_reply(iq, "service-unavailable");
@@ -73,40 +107,40 @@ boost::asio::awaitable<std::optional<stanza>> push_service::handle(const stanza&
                                                 : name != "disable" || !(disable = push::parse_disable(payload)))) {
         co_return make_error_reply(iq, "bad-request");
     }
-    if (enable && enable->publish_options.size() > max_options_bytes) {
-        co_return make_error_reply(iq, "not-acceptable", "publish-options too large");
+    if (enable) {
+        if (const std::string why = unacceptable(*enable); !why.empty()) {
+            co_return make_error_reply(iq, "not-acceptable", why);
+        }
     }
-    // Read, change and write in one storage job: two resources enabling at once both count.
+    // Read, change and write under the account's row lock (storage::atomically): PostgreSQL runs jobs in
+    // parallel, and two resources enabling at once must both count against the cap and neither be lost.
     struct outcome {
         bool full = false;
     };
     auto result = std::make_shared<outcome>();
     auto change = [d = addressed.domain(), u = addressed.node(), enable, disable, result,
                    max = options_.max_registrations](storage::store& s) -> storage::result<void> {
-        auto stored = s.get_document(d, u, std::string(document_key));
-        if (!stored) {
-            return hush::unexpected(stored.error());
-        }
-        auto registrations = parse_registrations(stored->value_or(std::string()));
-        if (enable) {
-            std::erase_if(registrations, [&](const auto& r) { return same_registration(r, enable->service, enable->node); });
-            if (registrations.size() >= max) {
-                result->full = true;
-                return {};
+        return storage::atomically(s, d, u, [&]() -> storage::result<void> {
+            auto stored = s.get_document(d, u, std::string(document_key));
+            if (!stored) {
+                return hush::unexpected(stored.error());
             }
-            registrations.push_back(*enable);
-        } else {
-            std::erase_if(registrations, [&](const auto& r) {
-                return r.service.equals_full(disable->service) && (!disable->node || r.node == *disable->node);
-            });
-        }
-        if (registrations.empty()) {
-            if (auto gone = s.delete_document(d, u, std::string(document_key)); !gone) {
-                return hush::unexpected(gone.error());
+            auto registrations = parse_registrations(stored->value_or(std::string()));
+            if (enable) {
+                std::erase_if(registrations,
+                              [&](const auto& r) { return same_registration(r, enable->service, enable->node); });
+                if (registrations.size() >= max) {
+                    result->full = true;
+                    return {};
+                }
+                registrations.push_back(*enable);
+            } else {
+                std::erase_if(registrations, [&](const auto& r) {
+                    return r.service.equals_full(disable->service) && (!disable->node || r.node == *disable->node);
+                });
             }
-            return {};
-        }
-        return s.put_document(d, u, std::string(document_key), serialize_registrations(registrations));
+            return store_registrations(s, d, u, registrations);
+        });
     };
     if (auto stored = co_await store_.run(std::move(change)); !stored) {
         spdlog::error("push: cannot store the registrations of {}: {}", addressed.bare_string(), stored.error().message);
@@ -154,10 +188,120 @@ boost::asio::awaitable<void> push_service::notify(const jid& account, const stan
     if (options_.include_body) {
         what.last_body = truncate_utf8(message.element().child_value("body"), max_body_bytes);
     }
+    std::size_t sent = 0;
+    std::size_t held_back = 0;
     for (const auto& registration : parse_registrations(**stored)) {
-        out.route(push::notification(account.bare(), registration, what, "push-" + sasl::random_hex(8)));
+        if (!unacceptable(registration).empty()) {
+            continue;  // stored before app servers had to be services: never notified
+        }
+        std::string id = "push-" + sasl::random_hex(8);
+        if (!claim(account, registration, id)) {
+            ++held_back;  // the previous notification is still unanswered: the phone is already being woken
+            continue;
+        }
+        out.route(push::notification(account.bare(), registration, what, std::move(id)));
+        ++sent;
     }
-    spdlog::debug("push: notified the app server(s) of {}", account.bare_string());
+    spdlog::debug("push: notified {} app server(s) of {}, {} still unanswered", sent, account.bare_string(),
+                  held_back);
+}
+
+bool push_service::claim(const jid& account, const push::enable_request& registration, const std::string& id) {
+    const clock::time_point now = now_();
+    key k{account.bare_string(), registration.service.full_string(), registration.node};
+    std::lock_guard lock(mutex_);
+    if (auto it = outstanding_.find(k); it != outstanding_.end()) {
+        if (now - it->second.sent < answer_timeout) {
+            return false;
+        }
+        by_id_.erase(it->second.id);  // unanswered for too long: this one replaces it
+        outstanding_.erase(it);
+    }
+    if (outstanding_.size() >= max_outstanding) {
+        std::erase_if(outstanding_, [&](const auto& entry) {
+            if (now - entry.second.sent < answer_timeout) {
+                return false;
+            }
+            by_id_.erase(entry.second.id);
+            return true;
+        });
+        if (outstanding_.size() >= max_outstanding) {
+            spdlog::warn("push: {} notifications awaiting an answer; {} not notified", outstanding_.size(),
+                         account.bare_string());
+            return false;
+        }
+    }
+    outstanding_.emplace(k, pending{id, now});
+    by_id_.emplace(id, std::move(k));
+    return true;
+}
+
+std::optional<push_answer> push_service::take_answer(const stanza& iq, const jid& from, const jid& to) {
+    if (iq.kind() != stanza_kind::iq || (iq.type() != "result" && iq.type() != "error")) {
+        return std::nullopt;
+    }
+    push_answer answer;
+    {
+        std::lock_guard lock(mutex_);
+        auto id = by_id_.find(std::string(iq.id()));
+        if (id == by_id_.end()) {
+            return std::nullopt;
+        }
+        const auto& [account, service, node] = id->second;
+        auto service_jid = jid::parse(service);
+        // Only the app server it went to, answering for the account it came from.
+        if (account != to.bare_string() || !service_jid || !service_jid->equals_bare(from)) {
+            return std::nullopt;
+        }
+        answer.account = to.bare();
+        answer.service = *service_jid;
+        answer.node = node;
+        outstanding_.erase(id->second);
+        by_id_.erase(id);
+    }
+    answer.kind = push::answer_of(iq);
+    return answer;
+}
+
+boost::asio::awaitable<void> push_service::answered(const push_answer& answer) {
+    spdlog::debug("push: {} answered the notification of {} on node {}{}", answer.service.full_string(),
+                  answer.account.bare_string(), answer.node,
+                  answer.kind == push::answer_kind::accepted ? "" : " with an error");
+    if (answer.kind != push::answer_kind::gone) {
+        co_return;  // accepted, or try later: the next message notifies again
+    }
+    // XEP-0357 §8: the app server says the registration is gone; so it is here.
+    auto remove = [d = answer.account.domain(), u = answer.account.node(), service = answer.service,
+                   node = answer.node](storage::store& s) -> storage::result<void> {
+        return storage::atomically(s, d, u, [&]() -> storage::result<void> {
+            auto stored = s.get_document(d, u, std::string(document_key));
+            if (!stored) {
+                return hush::unexpected(stored.error());
+            }
+            if (!*stored) {
+                return {};
+            }
+            auto registrations = parse_registrations(**stored);
+            const std::size_t before = registrations.size();
+            std::erase_if(registrations, [&](const auto& r) { return same_registration(r, service, node); });
+            if (registrations.size() == before) {
+                return {};  // disabled meanwhile
+            }
+            return store_registrations(s, d, u, registrations);
+        });
+    };
+    if (auto removed = co_await store_.run(std::move(remove)); !removed) {
+        spdlog::error("push: cannot disable the registration of {} with {}: {}", answer.account.bare_string(),
+                      answer.service.full_string(), removed.error().message);
+        co_return;
+    }
+    spdlog::info("push: {} disabled {} node {}: the app server answered with an error", answer.account.bare_string(),
+                 answer.service.full_string(), answer.node);
+}
+
+std::size_t push_service::outstanding() const {
+    std::lock_guard lock(mutex_);
+    return outstanding_.size();
 }
 
 }  // namespace hush

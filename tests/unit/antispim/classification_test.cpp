@@ -45,6 +45,16 @@ TEST_CASE("classification: the receiver's own resources and own server are deliv
     check_row(f, disposition::deliver, "own-account");
 }
 
+TEST_CASE("classification: an app server's answer to a push notification goes to the push service, whoever sent it") {
+    // XEP-0357: a result or an error answering the notification still outstanding (the router asks the push
+    // service first); a stranger's error or result answering nothing is still dropped (below).
+    for (std::string_view type : {"result", "error"}) {
+        auto f = facts(stanza_kind::iq, type);
+        f.push_answer = true;
+        check_row(f, disposition::deliver, "push-answer");
+    }
+}
+
 TEST_CASE("classification: errors") {
     SUBCASE("the server's own bounce is delivered") {
         auto f = facts(stanza_kind::message, "error");
