@@ -72,16 +72,22 @@ asio::awaitable<void> c2s_session::on_disconnected() {
     if (may_hibernate() && hibernate()) {
         co_return;
     }
-    ctx_.registry.unbind(jid_, this);
+    const bool resource_gone = ctx_.registry.unbind(jid_, this);
     if (sm_.resumable() && ctx_.resumptions != nullptr) {
         ctx_.resumptions->ended(sm_.id(), sm_.handled());
     }
-    // Contacts and directed-presence recipients learn we are gone, clean close or not (RFC 6121 §4.5.3.2).
-    std::set<std::string> directed;
-    for (const auto& entry : directed_) {
-        directed.insert(entry.first);
+    if (resource_gone) {
+        // Contacts and directed-presence recipients learn we are gone, clean close or not (RFC 6121 §4.5.3.2).
+        std::set<std::string> directed;
+        for (const auto& entry : directed_) {
+            directed.insert(entry.first);
+        }
+        co_await ctx_.routes.session_ended(jid_, available_, directed, last_status_);
+    } else {
+        // Replaced by a new bind of the resource (<conflict/>): the resource lives on in the new session, whose
+        // presence is the one that counts — an unavailable now could arrive after it.
+        spdlog::debug("c2s {}: replaced; {} stays online in its new session", peer_address_, jid_.full_string());
     }
-    co_await ctx_.routes.session_ended(jid_, available_, directed, last_status_);
     // What the client never acknowledged is not lost (XEP-0198 §4): messages go to the account again.
     co_await sm::reroute_unacknowledged(ctx_.routes, jid_, sm_.take_unacked());
 }

@@ -19,26 +19,32 @@ std::shared_ptr<session> session_registry::bind(const jid& full, const std::shar
     return nullptr;
 }
 
-void session_registry::unbind(const jid& full, const session* s) {
+bool session_registry::unbind(const jid& full, const session* s) {
     std::unique_lock lock(mutex_);
     auto it = by_bare_.find(full.bare_string());
     if (it == by_bare_.end()) {
-        return;
+        return true;
     }
     auto& list = it->second;
     const auto before = list.size();
+    bool successor = false;
     std::erase_if(list, [&](const entry& e) {
         if (e.resource != full.resource()) {
             return false;
         }
         // A replaced session must not remove its successor's binding.
         auto current = e.target.lock();
-        return current == nullptr || current.get() == s;
+        if (current != nullptr && current.get() != s) {
+            successor = true;
+            return false;
+        }
+        return true;
     });
     count_ -= before - list.size();
     if (list.empty()) {
         by_bare_.erase(it);
     }
+    return !successor;
 }
 
 bool session_registry::rebind(const jid& full, const session* from, const std::shared_ptr<session>& to) {

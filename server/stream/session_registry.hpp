@@ -28,8 +28,9 @@ class session_registry {
 public:
     // Binds `full` to `s`. Returns the session that had the same full JID (to be closed with <conflict/>), if any.
     std::shared_ptr<session> bind(const jid& full, const std::shared_ptr<session>& s);
-    // Removes the binding if it still belongs to `s`.
-    void unbind(const jid& full, const session* s);
+    // Removes the binding if it still belongs to `s`. Returns false when another live session holds `full` now
+    // (`s` was replaced by a new bind of its resource): the resource did not go away.
+    bool unbind(const jid& full, const session* s);
     // Moves the binding of `full` from `from` to `to`, keeping its presence, interest and carbons (XEP-0198: a
     // resumed or detached session is the same resource). False when it was not `from`'s.
     bool rebind(const jid& full, const session* from, const std::shared_ptr<session>& to);

@@ -510,3 +510,30 @@ def test_subscription_request_while_offline(hush, xmpp, storage_backend):
         assert not bob2.received_matching(is_presence("alice@localhost", "subscribe")), "answered request again"
 
     xmpp.run(scenario())
+
+
+def test_a_session_replaced_by_a_new_bind_of_its_resource_tells_nobody_the_resource_left(hush, xmpp):
+    """The old connection of a resource bound again (<conflict/>) ends, but the resource lives on: contacts must not
+    get an unavailable for it, which could arrive after the new session's available presence."""
+    server = hush()
+    add_users(server, "alice", "bob")
+    port = server.port("c2s")
+
+    async def scenario():
+        alice = im_client(xmpp, "alice@localhost/desk")
+        bob = im_client(xmpp, "bob@localhost/laptop")
+        await login(alice, port)
+        await login(bob, port)
+        await befriend(alice, bob)  # each has the other's available presence by now
+
+        again = im_client(xmpp, "alice@localhost/desk")
+        await login(again, port, status="back at my desk")
+        error = await alice.next_stream_error()
+        assert error["condition"] == "conflict", str(error)
+        await bob.expect_stanza(is_presence("alice@localhost/desk", status="back at my desk"), "the new presence")
+        await server.wait_log("stays online in its new session")
+        await settle(bob)  # whatever the old session's end sent bob has arrived by now
+        assert not [st for st in bob.inbox
+                    if st.xml.tag == q(CLIENT_NS, "presence") and st.xml.get("type") == "unavailable"], bob.inbox
+
+    xmpp.run(scenario())

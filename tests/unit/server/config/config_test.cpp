@@ -74,6 +74,9 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.limits.auth_failures_before_delay == 3);
     CHECK(c.sasl.scram_iterations == 4096);
     CHECK(c.sasl.allow_plain);
+    CHECK(c.sasl.fast);
+    CHECK(c.sasl.fast_token_lifetime == 30 * 24 * 3600);
+    CHECK(c.sasl.fast_max_clients == 20);
     CHECK(c.storage.backend == store_options::backend_kind::sqlite);
     CHECK(c.storage.sqlite_path == (c.data_dir / "hush.db").string());
     CHECK(c.storage.postgres_url.empty());
@@ -237,6 +240,10 @@ TEST_CASE("numbers out of range are errors") {
     CHECK(load_error("[sasl]\nscram_iterations = 4095\n") ==
           "2:20: sasl.scram_iterations: must be at least 4096 (got 4095)");
     CHECK(load_error("[server]\nthreads = -1\n").starts_with("2:11: server.threads: "));
+    CHECK(load_error("[sasl]\nfast_token_lifetime = 10\n").starts_with("2:23: sasl.fast_token_lifetime: "));
+    CHECK(load_error("[sasl]\nfast_max_clients = 0\n").starts_with("2:20: sasl.fast_max_clients: "));
+    CHECK(load_error("[sasl]\nfast = 1\n").starts_with("2:8: sasl.fast: "));
+    CHECK(load_ok("[sasl]\nfast = false\nfast_token_lifetime = 300\n").sasl.fast_token_lifetime == 300);
 
     const config c = load_ok(
         "[limits]\nmax_stanza_bytes = 16777216\nmax_depth = 1000\n[sasl]\nscram_iterations = 4096\n"
