@@ -26,6 +26,26 @@ bool listed(const std::vector<std::string>& jids, const std::string& bare) {
 
 archiver::archiver(const mam_config& cfg, storage::async_store& store) : cfg_(cfg), store_(store), writer_(store) {}
 
+boost::asio::awaitable<bool> archiver::load_last_id() {
+    auto last = co_await store_.read([](storage::store& st) { return st.max_archive_id(); });
+    if (!last) {
+        spdlog::error("mam: cannot read the archive's last id: {}", last.error().message);
+        co_return false;
+    }
+    writer_.seed_last_id(*last);
+    co_return true;
+}
+
+void archiver::account_removed(const jid& account) {
+    const std::size_t dropped = writer_.discard(account.domain(), account.node());
+    if (dropped > 0) {
+        spdlog::info("mam: {} queued archive write(s) of the deleted account {} dropped", dropped,
+                     account.bare_string());
+    }
+    std::lock_guard lock(prefs_mutex_);
+    prefs_.erase(account.bare_string());
+}
+
 void archiver::prefs_changed(const jid& account, const storage::archive_prefs& prefs) {
     std::lock_guard lock(prefs_mutex_);
     prefs_[account.bare_string()] = prefs;
@@ -79,16 +99,6 @@ boost::asio::awaitable<bool> archiver::wanted(const jid& account, const std::str
     co_return item->has_value();
 }
 
-std::int64_t archiver::next_id() {
-    const std::int64_t now = now_us();
-    std::int64_t last = last_id_.load(std::memory_order_relaxed);
-    std::int64_t next = 0;
-    do {
-        next = std::max(now, last + 1);
-    } while (!last_id_.compare_exchange_weak(last, next, std::memory_order_relaxed));
-    return next;
-}
-
 bool archiver::archivable(const stanza& message) {
     if (message.kind() != stanza_kind::message) {
         return false;
@@ -126,12 +136,10 @@ boost::asio::awaitable<std::optional<std::int64_t>> archiver::append(const jid& 
     if (!co_await wanted(account, with_bare)) {
         co_return std::nullopt;
     }
-    // The id is known now, so the delivered copy is stamped before anything is written (archive_writer). One
-    // hushd per database: its ids only grow, and no other writer takes them.
-    const std::int64_t id = next_id();
-    co_await writer_.append(account.domain(), account.node(),
-                            storage::archived_message{id, with_bare, direction, std::move(xml)});
-    co_return id;
+    // The id is made as the item is queued (archive_writer: the queue is in id order), so the delivered copy is
+    // stamped before anything is written. One hushd per database: its ids only grow, and no other writer takes them.
+    co_return co_await writer_.append(account.domain(), account.node(),
+                                      storage::archived_message{0, with_bare, direction, std::move(xml)});
 }
 
 std::size_t archiver::strip_forged(stanza& message, const jid& from, const jid& to) {
@@ -176,7 +184,8 @@ boost::asio::awaitable<void> archiver::outbound(const stanza& message, const jid
     co_await append(from.bare(), to, storage::archive_direction::outgoing, message.serialize());
 }
 
-boost::asio::awaitable<void> archiver::forget(const jid& account, std::int64_t id) {
+boost::asio::awaitable<void> archiver::forget(const jid& account, std::int64_t id, stanza& message) {
+    mam::strip_stanza_ids(message, account.bare_string());
     co_await writer_.remove(account.domain(), account.node(), id);  // in order, after its append
 }
 
