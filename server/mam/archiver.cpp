@@ -44,20 +44,24 @@ void archiver::account_removed(const jid& account) {
     }
     std::lock_guard lock(prefs_mutex_);
     prefs_.erase(account.bare_string());
+    ++prefs_generation_;
 }
 
 void archiver::prefs_changed(const jid& account, const storage::archive_prefs& prefs) {
     std::lock_guard lock(prefs_mutex_);
     prefs_[account.bare_string()] = prefs;
+    ++prefs_generation_;
 }
 
 boost::asio::awaitable<bool> archiver::wanted(const jid& account, const std::string& with) {
     std::optional<std::optional<storage::archive_prefs>> cached;
+    std::uint64_t generation = 0;
     {
         std::lock_guard lock(prefs_mutex_);
         if (auto it = prefs_.find(account.bare_string()); it != prefs_.end()) {
             cached = it->second;
         }
+        generation = prefs_generation_;
     }
     if (!cached) {
         auto read = co_await store_.read([d = account.domain(), u = account.node()](storage::store& st) {
@@ -72,7 +76,10 @@ boost::asio::awaitable<bool> archiver::wanted(const jid& account, const std::str
         if (prefs_.size() >= max_cached_prefs) {
             prefs_.clear();  // bounded; the next messages read them again
         }
-        prefs_.emplace(account.bare_string(), *read);
+        // An account removed (or preferences set) during the read: what was read may be the old account's.
+        if (generation == prefs_generation_) {
+            prefs_.emplace(account.bare_string(), *read);
+        }
     }
     const auto& prefs = *cached;
     if (prefs) {

@@ -83,6 +83,8 @@ private:
     std::mutex prefs_mutex_;
     // Bare JID → the account's own preferences (nullopt: none set, the configured default applies).
     std::unordered_map<std::string, std::optional<storage::archive_prefs>> prefs_;
+    // Bumped by every change to an account's preferences or its removal: a read that began before one is not cached.
+    std::uint64_t prefs_generation_ = 0;
 };
 
 }  // namespace hush
