@@ -1,9 +1,10 @@
 #include "protocol/mam.hpp"
 
-#include <charconv>
 #include <cstdio>
 
+#include "protocol/jid.hpp"
 #include "protocol/namespaces.hpp"
+#include "protocol/text.hpp"
 
 namespace hush::mam {
 
@@ -30,17 +31,6 @@ pugi::xml_node child_ns(pugi::xml_node parent, std::string_view name, std::strin
     return {};
 }
 
-template <class T>
-std::optional<T> parse_number(std::string_view text) {
-    T value{};
-    const auto* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (ec != std::errc() || ptr != end || text.empty()) {
-        return std::nullopt;
-    }
-    return value;
-}
-
 // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
     y -= m <= 2 ? 1 : 0;
@@ -49,6 +39,14 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
     const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+bool leap_year(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+// Days in month `m` (1-12) of year `y`.
+int days_in_month(int y, int m) {
+    static constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && leap_year(y) ? 29 : days[m - 1];
 }
 
 std::optional<int> digits(std::string_view text, std::size_t at, std::size_t n) {
@@ -77,8 +75,8 @@ std::optional<std::int64_t> parse_datetime(std::string_view t) {
     const auto second = digits(t, 17, 2);
     if (!year || !month || !day || !hour || !minute || !second || t[4] != '-' || t[7] != '-' || t[10] != 'T' ||
         t[13] != ':' || t[16] != ':' || *month < 1 || *month > 12 || *day < 1 || *day > 31 || *hour > 23 ||
-        *minute > 59 || *second > 60) {
-        return std::nullopt;
+        *minute > 59 || *second > 60 || *day > days_in_month(*year, *month)) {
+        return std::nullopt;  // also Feb 31, Feb 29 of a common year, Apr 31
     }
     std::size_t at = 19;
     std::int64_t micros = 0;
@@ -164,7 +162,7 @@ std::optional<rsm_request> parse_rsm(pugi::xml_node set) {
         const std::string_view name = c.name();
         const std::string_view text = c.child_value();
         if (name == "max") {
-            r.max = parse_number<std::size_t>(text);
+            r.max = parse_decimal<std::size_t>(text);
             if (!r.max) {
                 return std::nullopt;
             }
@@ -222,10 +220,10 @@ std::optional<rsm_result> parse_rsm_result(pugi::xml_node set) {
     r.first = set.child_value("first");
     r.last = set.child_value("last");
     if (auto index = set.child("first").attribute("index")) {
-        r.first_index = parse_number<std::size_t>(index.value());
+        r.first_index = parse_decimal<std::size_t>(index.value());
     }
     if (set.child("count")) {
-        r.count = parse_number<std::int64_t>(set.child_value("count"));
+        r.count = parse_decimal<std::int64_t>(set.child_value("count"));
     }
     return r;
 }
@@ -404,15 +402,34 @@ void serialize_prefs(const prefs& p, pugi::xml_node parent) {
     }
 }
 
+namespace {
+
+// Whether a stanza-id's `by` may name `account` (a bare JID, normalized): compared as normalized bare JIDs, so
+// 'Victim@Example.COM/x' is the victim's. A `by` that is no JID is the account's unless its bare part provably
+// names someone else: whoever wrote it may be trying to slip one past a client that is less strict.
+bool may_claim(std::string_view by, const jid& account) {
+    if (const auto parsed = jid::parse(by)) {
+        return parsed->equals_bare(account);
+    }
+    const auto bare = jid::parse(by.substr(0, by.find('/')));
+    return !bare || bare->equals_bare(account);
+}
+
+}  // namespace
+
 std::size_t strip_stanza_ids(const stanza& message, std::string_view by) {
+    const auto account = jid::parse(by);
     std::size_t removed = 0;
     auto element = message.element();
     for (auto c = element.first_child(); c;) {
         auto next = c.next_sibling();
         if (c.type() == pugi::node_element && std::string_view(c.name()) == "stanza-id" &&
-            c.attribute("xmlns").value() == sid_ns && c.attribute("by").value() == by) {
-            element.remove_child(c);
-            ++removed;
+            c.attribute("xmlns").value() == sid_ns) {
+            const std::string_view claimed = c.attribute("by").value();
+            if (account ? may_claim(claimed, *account) : claimed == by) {
+                element.remove_child(c);
+                ++removed;
+            }
         }
         c = next;
     }

@@ -90,14 +90,16 @@ struct prefs {
 std::optional<prefs> parse_prefs(pugi::xml_node prefs_element);
 void serialize_prefs(const prefs& p, pugi::xml_node parent);
 
-// XEP-0359: removes every <stanza-id xmlns='urn:xmpp:sid:0'/> whose `by` is `by` (a claim only this server may
-// make); returns how many.
+// XEP-0359: removes every <stanza-id xmlns='urn:xmpp:sid:0'/> whose `by` names the bare JID `by` (a claim only
+// this server may make): compared as normalized bare JIDs (case, a resource), and a `by` that is no JID is removed
+// unless its bare part names someone else. Returns how many.
 std::size_t strip_stanza_ids(const stanza& message, std::string_view by);
 void add_stanza_id(const stanza& message, std::string_view by, std::string_view id);
 // The id of the first <stanza-id/> whose `by` is `by`, or empty.
 std::string stanza_id(const stanza& message, std::string_view by);
 
-// XEP-0082 date-time ("1969-07-21T02:56:15Z", fractions of a second and offsets allowed) as unix microseconds.
+// XEP-0082 date-time ("1969-07-21T02:56:15Z", fractions of a second and offsets allowed) as unix microseconds;
+// nullopt for a date that does not exist (Feb 30, Feb 29 of a common year).
 std::optional<std::int64_t> parse_datetime(std::string_view text);
 // Unix microseconds as "2026-12-07T05:15:15.123456Z" (no fraction when it is zero).
 std::string format_datetime(std::int64_t unix_us);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/roster_item.hpp"
@@ -241,19 +242,48 @@ struct archive_query {
     std::optional<std::int64_t> before;  // backward paging to here (RSM <before/>)
     bool backward = false;               // the last `max` items instead of the first (RSM <before/>, empty or not)
     std::vector<std::int64_t> ids;       // only these items (XEP-0313 "ids"), when not empty
+    std::vector<std::int64_t> references;  // more ids that must name items (after-id and <after/> both given)
     std::size_t max = 50;
-    bool count = false;                  // also count every item matching with/start/end
+    // A page also stops (not complete) once its items' stanzas, each counted with `item_overhead` more bytes,
+    // would pass `max_bytes` (the first item always fits): rows past it are not read. 0: no such bound.
+    std::size_t max_bytes = 0;
+    std::size_t item_overhead = 0;
+    bool count = false;                  // also count every item matching with/start/end (and ids, when given)
 };
 
 struct archive_page {
     std::vector<archived_message> items;  // oldest first, whichever way the query pages
     bool complete = false;                // the page reaches the end of the result set in its direction
-    bool unknown_reference = false;       // `after` or `before` names no item of the archive (nothing else is set)
+    bool unknown_reference = false;       // `after`, `before` or a reference names no item (nothing else is set)
     std::optional<std::int64_t> count;
 };
 
 // XEP-0313 §7 archiving preferences: the default, then JIDs always or never archived (bare JIDs, sorted).
 enum class archive_default { always, roster, never };
+
+// The names XEP-0313 (and the stored preferences) give the defaults.
+inline std::string_view to_string(archive_default mode) {
+    switch (mode) {
+    case archive_default::always: return "always";
+    case archive_default::roster: return "roster";
+    case archive_default::never: return "never";
+    }
+    return "always";
+}
+
+// nullopt for anything but the three names.
+inline std::optional<archive_default> parse_archive_default(std::string_view name) {
+    if (name == "always") {
+        return archive_default::always;
+    }
+    if (name == "roster") {
+        return archive_default::roster;
+    }
+    if (name == "never") {
+        return archive_default::never;
+    }
+    return std::nullopt;
+}
 
 struct archive_prefs {
     archive_default mode = archive_default::always;

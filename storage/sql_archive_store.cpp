@@ -18,15 +18,6 @@ constexpr std::int64_t id_max = std::numeric_limits<std::int64_t>::max();
 // A clash means another item was archived in the same microsecond; a run this long means something is wrong.
 constexpr int max_append_attempts = 64;
 
-std::string_view mode_name(archive_default mode) {
-    switch (mode) {
-    case archive_default::always: return "always";
-    case archive_default::roster: return "roster";
-    case archive_default::never: return "never";
-    }
-    return "always";
-}
-
 std::string join_lines(const std::vector<std::string>& jids) {
     std::string out;
     for (const auto& j : jids) {
@@ -75,6 +66,15 @@ result<std::int64_t> sql_store::append_archive(const std::string& domain, const 
     return unexpected(driver_->failure("append to archive", "no free archive id"));
 }
 
+result<std::int64_t> sql_store::max_archive_id() {
+    // The index on id alone (message_archive_by_age) answers it from its last entry; no row: an empty archive.
+    auto found = query_int64("max archive id", "SELECT id FROM message_archive ORDER BY id DESC LIMIT 1", {});
+    if (!found) {
+        return unexpected(found.error());
+    }
+    return found->value_or(0);
+}
+
 result<archive_page> sql_store::query_archive(const std::string& domain, const std::string& username,
                                               const archive_query& q) {
     archive_page page;
@@ -83,13 +83,16 @@ result<archive_page> sql_store::query_archive(const std::string& domain, const s
     if (auto begun = tx.begin_read(); !begun) {
         return unexpected(begun.error());
     }
+    auto references = q.references;
     for (const auto& reference : {q.after, q.before}) {
-        if (!reference) {
-            continue;
+        if (reference) {
+            references.push_back(*reference);
         }
+    }
+    for (const auto reference : references) {
         auto found = query_int64("find archive item",
                                  "SELECT id FROM message_archive WHERE domain = $1 AND username = $2 AND id = $3",
-                                 {domain, username, *reference});
+                                 {domain, username, reference});
         if (!found) {
             return unexpected(found.error());
         }
@@ -114,17 +117,33 @@ result<archive_page> sql_store::query_archive(const std::string& domain, const s
         upper = std::min(upper, *q.before);
     }
 
+    // Past the byte budget the page is full: the row handler stops the statement (an error the driver returns,
+    // told apart by `full`), so the rest is never read.
+    std::size_t bytes = 0;
+    bool full = false;
     auto read_item = [&](const sql_row& row) -> result<void> {
         const auto id = row.int64(0);
         const auto direction = row.int64(2);
         if (!id || !direction) {
             return unexpected(driver_->failure("query archive", "unreadable archive item"));
         }
+        if (page.items.size() >= q.max) {
+            // The row past the page (it only says there is more), not counted against the budget.
+            page.items.push_back(archived_message{*id, {}, archive_direction::incoming, {}});
+            return {};
+        }
+        std::string stanza = row.text(3);
+        bytes += stanza.size() + q.item_overhead;
+        if (q.max_bytes > 0 && !page.items.empty() && bytes > q.max_bytes) {
+            full = true;
+            return unexpected(driver_->failure("query archive", "page full"));
+        }
         page.items.push_back(archived_message{
             *id, row.text(1), *direction == 1 ? archive_direction::outgoing : archive_direction::incoming,
-            row.text(3)});
+            std::move(stanza)});
         return {};
     };
+    auto failed = [&full](const result<long>& read) { return !read && !full; };
     const std::int64_t limit = static_cast<std::int64_t>(q.max) + 1;
     if (!q.ids.empty()) {
         // XEP-0313 "ids": point lookups, in id order, within the other bounds.
@@ -135,7 +154,7 @@ result<archive_page> sql_store::query_archive(const std::string& domain, const s
             std::reverse(wanted.begin(), wanted.end());
         }
         for (const auto id : wanted) {
-            if (static_cast<std::int64_t>(page.items.size()) >= limit) {
+            if (static_cast<std::int64_t>(page.items.size()) >= limit || full) {
                 break;
             }
             if (id <= lower || id >= upper) {
@@ -145,7 +164,7 @@ result<archive_page> sql_store::query_archive(const std::string& domain, const s
                             "SELECT id, with_jid, direction, stanza FROM message_archive "
                             "WHERE domain = $1 AND username = $2 AND id = $3 AND ($4 = '' OR with_jid = $4)",
                             {domain, username, id, q.with}, read_item);
-            if (!read) {
+            if (failed(read)) {
                 return unexpected(read.error());
             }
         }
@@ -166,19 +185,40 @@ result<archive_page> sql_store::query_archive(const std::string& domain, const s
         const std::string_view with = q.with;
         auto read = q.with.empty() ? run("query archive", sql, {domain, username, lower, upper, limit}, read_item)
                                    : run("query archive", sql, {domain, username, lower, upper, limit, with}, read_item);
-        if (!read) {
+        if (failed(read)) {
             return unexpected(read.error());
         }
     }
-    // One row more than asked for tells whether the result set goes on in the paging direction.
-    page.complete = page.items.size() <= q.max;
-    if (!page.complete) {
+    // One row more than asked for tells whether the result set goes on in the paging direction; a page cut by
+    // the byte budget does too.
+    page.complete = page.items.size() <= q.max && !full;
+    if (page.items.size() > q.max) {
         page.items.pop_back();
     }
     if (q.backward) {
         std::reverse(page.items.begin(), page.items.end());
     }
-    if (q.count) {
+    if (q.count && !q.ids.empty()) {
+        // The result set is the listed items within with/start/end: counted by point lookups (ids are few).
+        auto listed = q.ids;
+        std::sort(listed.begin(), listed.end());
+        listed.erase(std::unique(listed.begin(), listed.end()), listed.end());
+        std::int64_t counted = 0;
+        for (const auto id : listed) {
+            if ((q.start && id < *q.start) || (q.end && id > *q.end)) {
+                continue;
+            }
+            auto one = query_int64("count archive",
+                                   "SELECT COUNT(*) FROM message_archive WHERE domain = $1 AND username = $2 "
+                                   "AND id = $3 AND ($4 = '' OR with_jid = $4)",
+                                   {domain, username, id, q.with});
+            if (!one) {
+                return unexpected(one.error());
+            }
+            counted += one->value_or(0);
+        }
+        page.count = counted;
+    } else if (q.count) {
         const std::int64_t first = q.start.value_or(id_min);
         const std::int64_t last = q.end.value_or(id_max);
         auto counted = q.with.empty()
@@ -254,10 +294,7 @@ result<std::optional<archive_prefs>> sql_store::get_archive_prefs(const std::str
                     "WHERE domain = $1 AND username = $2",
                     {domain, username}, [&](const sql_row& row) -> result<void> {
                         archive_prefs p;
-                        const std::string mode = row.text(0);
-                        p.mode = mode == "never"    ? archive_default::never
-                                 : mode == "roster" ? archive_default::roster
-                                                    : archive_default::always;
+                        p.mode = parse_archive_default(row.text(0)).value_or(archive_default::always);
                         p.always = split_lines(row.text(1));
                         p.never = split_lines(row.text(2));
                         found = std::move(p);
@@ -282,7 +319,7 @@ result<void> sql_store::put_archive_prefs(const std::string& domain, const std::
                       "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (domain, username) DO UPDATE SET "
                       "default_mode = excluded.default_mode, always_jids = excluded.always_jids, "
                       "never_jids = excluded.never_jids",
-                      {domain, username, mode_name(prefs.mode), always_text, never_text});
+                      {domain, username, to_string(prefs.mode), always_text, never_text});
     if (!stored) {
         return unexpected(stored.error());
     }

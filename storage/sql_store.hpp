@@ -154,6 +154,7 @@ public:
     // XEP-0313 message archive (sql_archive_store.cpp)
     result<std::int64_t> append_archive(const std::string& domain, const std::string& username,
                                         const archived_message& m) override;
+    result<std::int64_t> max_archive_id() override;
     result<archive_page> query_archive(const std::string& domain, const std::string& username,
                                        const archive_query& q) override;
     result<bool> delete_archive_item(const std::string& domain, const std::string& username,

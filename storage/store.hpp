@@ -258,6 +258,9 @@ public:
     // when another item of the account holds that id, the next free one after it; returns the id used.
     virtual result<std::int64_t> append_archive(const std::string& domain, const std::string& username,
                                                 const archived_message& m) = 0;
+    // The highest id in any account's archive, 0 when there is none: hushd seeds its ids with it at start-up, so
+    // they never go back (a restart, the clock stepped back).
+    virtual result<std::int64_t> max_archive_id() = 0;
     // One page (see archive_query, archive_page); reads only.
     virtual result<archive_page> query_archive(const std::string& domain, const std::string& username,
                                                const archive_query& q) = 0;

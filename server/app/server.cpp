@@ -12,8 +12,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 #include <cstdio>
 #include <future>
+#include <stdexcept>
 
 #include "server/stream/certificate.hpp"
 #include "server/stream/supervised.hpp"
@@ -132,6 +134,18 @@ server::server(config cfg)
         std::chrono::steady_clock::now());
     // XEP-0313: the archive the router writes as it delivers, and the account's own queries of it.
     archiver_ = std::make_unique<archiver>(cfg_.mam, *store_);
+    {
+        // Ids go on from the highest stored one: never back after a restart, whatever the clock did meanwhile.
+        asio::io_context init;
+        auto loaded = asio::co_spawn(init, archiver_->load_last_id(), asio::use_future);
+        init.run();
+        if (!loaded.get()) {
+            throw std::runtime_error("cannot read the message archive's last id");
+        }
+    }
+    registration_->on_removal(
+        {[this](const jid&) -> asio::awaitable<void> { co_await archiver_->flush(); },
+         [this](const jid& account) { archiver_->account_removed(account); }});
     // A page's results take at most half a session's outbox.
     mam_queries_ = std::make_unique<mam_queries>(cfg_.mam, *store_, *archiver_, cfg_.limits.max_outbox_bytes / 2);
     auto account_features = account_services::features();
@@ -372,6 +386,7 @@ void server::shutdown() {
         return;
     }
     stopping_ = true;
+    archiver_->close();  // a delivery waiting for room in the archive queue goes on, and write_remaining() writes it
     signals_->cancel();
     s2s_->close_all();  // no new outgoing streams; the open ones close with every other connection below
     for (auto& l : listeners_) {

@@ -26,18 +26,42 @@ bool listed(const std::vector<std::string>& jids, const std::string& bare) {
 
 archiver::archiver(const mam_config& cfg, storage::async_store& store) : cfg_(cfg), store_(store), writer_(store) {}
 
+boost::asio::awaitable<bool> archiver::load_last_id() {
+    auto last = co_await store_.read([](storage::store& st) { return st.max_archive_id(); });
+    if (!last) {
+        spdlog::error("mam: cannot read the archive's last id: {}", last.error().message);
+        co_return false;
+    }
+    writer_.seed_last_id(*last);
+    co_return true;
+}
+
+void archiver::account_removed(const jid& account) {
+    const std::size_t dropped = writer_.discard(account.domain(), account.node());
+    if (dropped > 0) {
+        spdlog::info("mam: {} queued archive write(s) of the deleted account {} dropped", dropped,
+                     account.bare_string());
+    }
+    std::lock_guard lock(prefs_mutex_);
+    prefs_.erase(account.bare_string());
+    ++prefs_generation_;
+}
+
 void archiver::prefs_changed(const jid& account, const storage::archive_prefs& prefs) {
     std::lock_guard lock(prefs_mutex_);
     prefs_[account.bare_string()] = prefs;
+    ++prefs_generation_;
 }
 
 boost::asio::awaitable<bool> archiver::wanted(const jid& account, const std::string& with) {
     std::optional<std::optional<storage::archive_prefs>> cached;
+    std::uint64_t generation = 0;
     {
         std::lock_guard lock(prefs_mutex_);
         if (auto it = prefs_.find(account.bare_string()); it != prefs_.end()) {
             cached = it->second;
         }
+        generation = prefs_generation_;
     }
     if (!cached) {
         auto read = co_await store_.read([d = account.domain(), u = account.node()](storage::store& st) {
@@ -52,7 +76,10 @@ boost::asio::awaitable<bool> archiver::wanted(const jid& account, const std::str
         if (prefs_.size() >= max_cached_prefs) {
             prefs_.clear();  // bounded; the next messages read them again
         }
-        prefs_.emplace(account.bare_string(), *read);
+        // An account removed (or preferences set) during the read: what was read may be the old account's.
+        if (generation == prefs_generation_) {
+            prefs_.emplace(account.bare_string(), *read);
+        }
     }
     const auto& prefs = *cached;
     if (prefs) {
@@ -77,16 +104,6 @@ boost::asio::awaitable<bool> archiver::wanted(const jid& account, const std::str
         co_return false;
     }
     co_return item->has_value();
-}
-
-std::int64_t archiver::next_id() {
-    const std::int64_t now = now_us();
-    std::int64_t last = last_id_.load(std::memory_order_relaxed);
-    std::int64_t next = 0;
-    do {
-        next = std::max(now, last + 1);
-    } while (!last_id_.compare_exchange_weak(last, next, std::memory_order_relaxed));
-    return next;
 }
 
 bool archiver::archivable(const stanza& message) {
@@ -126,12 +143,10 @@ boost::asio::awaitable<std::optional<std::int64_t>> archiver::append(const jid& 
     if (!co_await wanted(account, with_bare)) {
         co_return std::nullopt;
     }
-    // The id is known now, so the delivered copy is stamped before anything is written (archive_writer). One
-    // hushd per database: its ids only grow, and no other writer takes them.
-    const std::int64_t id = next_id();
-    co_await writer_.append(account.domain(), account.node(),
-                            storage::archived_message{id, with_bare, direction, std::move(xml)});
-    co_return id;
+    // The id is made as the item is queued (archive_writer: the queue is in id order), so the delivered copy is
+    // stamped before anything is written. One hushd per database: its ids only grow, and no other writer takes them.
+    co_return co_await writer_.append(account.domain(), account.node(),
+                                      storage::archived_message{0, with_bare, direction, std::move(xml)});
 }
 
 std::size_t archiver::strip_forged(stanza& message, const jid& from, const jid& to) {
@@ -176,7 +191,8 @@ boost::asio::awaitable<void> archiver::outbound(const stanza& message, const jid
     co_await append(from.bare(), to, storage::archive_direction::outgoing, message.serialize());
 }
 
-boost::asio::awaitable<void> archiver::forget(const jid& account, std::int64_t id) {
+boost::asio::awaitable<void> archiver::forget(const jid& account, std::int64_t id, stanza& message) {
+    mam::strip_stanza_ids(message, account.bare_string());
     co_await writer_.remove(account.domain(), account.node(), id);  // in order, after its append
 }
 

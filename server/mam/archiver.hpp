@@ -5,7 +5,6 @@
 // stamps the delivered copy with its XEP-0359 <stanza-id/> — after removing any stanza-id from outside that
 // claims to be this account's (a forgery). The item is written behind delivery, in batches (archive_writer); the
 // preferences are cached per account (bounded). Also the sweep that applies retention and the per-account cap.
-#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -26,6 +25,10 @@ class archiver {
 public:
     archiver(const mam_config& cfg, storage::async_store& store);
 
+    // At start-up, before anything is archived: ids go on from the highest stored one (never back, whatever the
+    // clock did meanwhile). False when the storage cannot tell (logged).
+    boost::asio::awaitable<bool> load_last_id();
+
     // A message for the local account `to` arriving from outside this server (a session or a peer server): removes
     // every stanza-id claiming to be the account's — before anything keeps the message (a held one is released as
     // it was held). Returns how many.
@@ -40,15 +43,22 @@ public:
     // A message a local user `from` sends to `to` (after the outbound checks let it go): into the sender's archive.
     boost::asio::awaitable<void> outbound(const stanza& message, const jid& from, const jid& to);
     // An item inbound() archived whose message was refused after all (offline storage full): the archive keeps
-    // only what the account received.
-    boost::asio::awaitable<void> forget(const jid& account, std::int64_t id);
+    // only what the account received, and `message` loses the stanza-id inbound() gave it — bounced to its sender,
+    // it must not tell whether the account archives messages from them.
+    boost::asio::awaitable<void> forget(const jid& account, std::int64_t id, stanza& message);
     // The message inbound() archived as item `id` is now stored offline, referencing the item: the offline row's
     // own copy goes once the item is written (archive_writer), so the message is stored once.
     boost::asio::awaitable<void> stored_offline(const jid& account, std::int64_t id);
     // Retention (retention_days) over every account, then the per-account cap. Bounded batches.
     boost::asio::awaitable<void> sweep();
-    // Returns once every item archived before the call is written: queries see what was delivered.
-    boost::asio::awaitable<void> flush() { co_await writer_.flush(); }
+    // Returns true once every item archived before the call is written: queries see what was delivered. False
+    // while the storage refuses the writer (archive_writer::flush).
+    boost::asio::awaitable<bool> flush() { co_return co_await writer_.flush(); }
+    // The account was deleted: what is queued for it is dropped and its cached preferences forgotten, so an account
+    // created again under the name starts empty.
+    void account_removed(const jid& account);
+    // Shutdown begins (archive_writer::close).
+    void close() { writer_.close(); }
     // At exit, after the event loops stopped: writes what is still queued (archive_writer::write_remaining).
     boost::asio::awaitable<void> write_remaining() { co_await writer_.write_remaining(); }
     // The account's preferences changed (mam_queries stored them): the cache follows.
@@ -57,9 +67,6 @@ public:
     // Chat and normal messages with a body: no errors, groupchat, headlines, chat states or receipts alone, nothing
     // the anti-SPIM layer itself says, nothing an XEP-0334 hint asks not to store.
     static bool archivable(const stanza& message);
-    // The next archive id: the current time in microseconds, always larger than the last one this process made.
-    std::int64_t next_id();
-
     // Rows the sweep deletes per statement.
     static constexpr std::size_t sweep_batch = 10000;
     // Accounts whose preferences are cached; when full, the cache starts again empty.
@@ -76,10 +83,11 @@ private:
     const mam_config& cfg_;
     storage::async_store& store_;
     archive_writer writer_;
-    std::atomic<std::int64_t> last_id_{0};
     std::mutex prefs_mutex_;
     // Bare JID → the account's own preferences (nullopt: none set, the configured default applies).
     std::unordered_map<std::string, std::optional<storage::archive_prefs>> prefs_;
+    // Bumped by every change to an account's preferences or its removal: a read that began before one is not cached.
+    std::uint64_t prefs_generation_ = 0;
 };
 
 }  // namespace hush

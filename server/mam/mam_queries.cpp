@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "protocol/mam.hpp"
 #include "protocol/text.hpp"
@@ -32,15 +33,6 @@ std::optional<std::int64_t> tighter(std::optional<std::int64_t> a, std::optional
         return a;
     }
     return larger ? std::max(*a, *b) : std::min(*a, *b);
-}
-
-std::string_view mode_name(storage::archive_default mode) {
-    switch (mode) {
-    case storage::archive_default::always: return "always";
-    case storage::archive_default::roster: return "roster";
-    case storage::archive_default::never: return "never";
-    }
-    return "always";
 }
 
 // Bare JIDs, normalized; nullopt when one is not a JID.
@@ -134,50 +126,48 @@ boost::asio::awaitable<stanza> mam_queries::query(const stanza& iq, pugi::xml_no
     }
     aq.after = tighter(*after_id, *rsm_after, true);
     aq.before = tighter(*before_id, *rsm_before, false);
-    aq.backward = q.rsm.before.has_value();
-    for (const auto& text : q.ids) {
-        if (const auto id = parse_id(text)) {
-            aq.ids.push_back(*id);
+    // Given both ways, both must name items, not only the tighter one (XEP-0059 §2.2).
+    for (const auto& [a, b] : {std::pair{*after_id, *rsm_after}, std::pair{*before_id, *rsm_before}}) {
+        if (a && b) {
+            aq.references.push_back(*a);
+            aq.references.push_back(*b);
         }
     }
-    const bool no_known_ids = !q.ids.empty() && aq.ids.empty();
+    aq.backward = q.rsm.before.has_value();
+    // Bounded like a page: more ids than a page holds is refused, not cut (the client would miss the rest).
+    if (q.ids.size() > cfg_.max_page) {
+        co_return make_error_reply(iq, "policy-violation",
+                                   "at most " + std::to_string(cfg_.max_page) + " ids in one query");
+    }
+    for (const auto& text : q.ids) {
+        const auto id = parse_id(text);
+        if (!id) {
+            co_return make_error_reply(iq, "bad-request", "'" + text + "' is not an archive id");
+        }
+        aq.ids.push_back(*id);
+    }
     aq.max = std::min(q.rsm.max.value_or(cfg_.default_page), cfg_.max_page);
     aq.count = q.rsm.max == std::size_t{0};  // XEP-0059 §2.7: max 0 asks for the count alone
+    // A page stops early (not complete) rather than overflow the session's outbox: the client pages on from the
+    // last item (backward: the first) it got. The store stops reading there.
+    aq.max_bytes = page_bytes_;
+    aq.item_overhead = 400;  // what the wrapping adds to each archived message, about (result, forwarded, delay)
 
-    storage::archive_page page;
-    page.complete = true;
-    if (!no_known_ids) {
-        co_await archive_.flush();  // what the account was delivered is written before it is looked for
-        auto found = co_await store_.read([d = account.domain(), u = account.node(), aq](storage::store& st) {
-            return st.query_archive(d, u, aq);
-        });
-        if (!found) {
-            spdlog::error("mam: query of {} failed: {}", account.bare_string(), found.error().message);
-            co_return make_error_reply(iq, "internal-server-error");
-        }
-        page = std::move(*found);
+    // What the account was delivered is written before it is looked for; while the storage refuses the writer
+    // the archive is not complete, and a page without what is queued would let the client page past it.
+    if (!co_await archive_.flush()) {
+        co_return make_error_reply(iq, "internal-server-error", "the archive is being written; try again later");
     }
+    auto found = co_await store_.read([d = account.domain(), u = account.node(), aq](storage::store& st) {
+        return st.query_archive(d, u, aq);
+    });
+    if (!found) {
+        spdlog::error("mam: query of {} failed: {}", account.bare_string(), found.error().message);
+        co_return make_error_reply(iq, "internal-server-error");
+    }
+    storage::archive_page page = std::move(*found);
     if (page.unknown_reference) {
         co_return make_error_reply(iq, "item-not-found");
-    }
-    // What the wrapping adds to each archived message, about (the result, forwarded and delay elements).
-    constexpr std::size_t wrapping_bytes = 400;
-    std::size_t bytes = 0;
-    const std::size_t n = page.items.size();
-    for (std::size_t k = 0; k < n; ++k) {
-        // In paging order: forward from the oldest, backward from the newest.
-        const std::size_t i = aq.backward ? n - 1 - k : k;
-        bytes += page.items[i].stanza.size() + wrapping_bytes;
-        if (k > 0 && bytes > page_bytes_) {
-            // Cut short, not complete: the client pages on from the last item (backward: the first) it got.
-            if (aq.backward) {
-                page.items.erase(page.items.begin(), page.items.begin() + static_cast<std::ptrdiff_t>(i) + 1);
-            } else {
-                page.items.resize(i);
-            }
-            page.complete = false;
-            break;
-        }
     }
     for (const auto& item : page.items) {
         stanza m = mam::make_result_message(requester.full_string(), account.bare_string(), q.queryid,
@@ -204,14 +194,17 @@ boost::asio::awaitable<stanza> mam_queries::prefs(const stanza& iq, pugi::xml_no
         if (!asked) {
             co_return make_error_reply(iq, "bad-request", "default must be always, roster or never");
         }
+        // Bounded: the lists are cached per account and searched on every archived message.
+        if (asked->always.size() > max_prefs_jids || asked->never.size() > max_prefs_jids) {
+            co_return make_error_reply(iq, "not-acceptable",
+                                       "at most " + std::to_string(max_prefs_jids) + " JIDs in <always/> and in <never/>");
+        }
         auto always = bare_jids(asked->always);
         auto never = bare_jids(asked->never);
         if (!always || !never) {
             co_return make_error_reply(iq, "jid-malformed");
         }
-        stored.mode = asked->default_mode == "never"    ? storage::archive_default::never
-                      : asked->default_mode == "roster" ? storage::archive_default::roster
-                                                        : storage::archive_default::always;
+        stored.mode = storage::parse_archive_default(asked->default_mode).value_or(storage::archive_default::always);
         stored.always = std::move(*always);
         stored.never = std::move(*never);
         auto put = co_await store_.run([d = account.domain(), u = account.node(), stored](storage::store& st) {
@@ -233,7 +226,7 @@ boost::asio::awaitable<stanza> mam_queries::prefs(const stanza& iq, pugi::xml_no
         stored = got->value_or(storage::archive_prefs{cfg_.default_mode, {}, {}});
     }
     mam::prefs answer;
-    answer.default_mode = std::string(mode_name(stored.mode));
+    answer.default_mode = std::string(storage::to_string(stored.mode));
     answer.always = stored.always;
     answer.never = stored.never;
     stanza reply = make_iq_result(iq);

@@ -29,6 +29,9 @@ public:
     // nullopt for an iq that is not XEP-0313's; the results go into `out`, before the returned answer.
     boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed, outgoing& out);
 
+    // JIDs an account may list in <always/>, and as many in <never/> (more: <not-acceptable/>).
+    static constexpr std::size_t max_prefs_jids = 1000;
+
     // What an account's disco#info lists.
     static const std::vector<std::string>& account_features();
 

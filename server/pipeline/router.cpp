@@ -358,7 +358,7 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
         break;
     case delivery::refused:
         if (archived) {
-            co_await mam_->forget(to, *archived);
+            co_await mam_->forget(to, *archived, s);
         }
         co_await bounce(s, "service-unavailable");
         break;
@@ -370,7 +370,7 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
         co_await carry_out(std::move(notifications));
         if (!condition.empty()) {
             if (archived) {
-                co_await mam_->forget(to, *archived);  // refused after all: not the account's
+                co_await mam_->forget(to, *archived, s);  // refused after all: not the account's
             }
             co_await bounce(s, condition);
         } else if (archived) {

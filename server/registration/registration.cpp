@@ -182,11 +182,18 @@ boost::asio::awaitable<stanza> registration_service::change_password(const stanz
 
 boost::asio::awaitable<registration_outcome> registration_service::remove(const stanza& iq, const jid& owner) {
     registration_outcome out;
+    const jid account = owner.bare();
+    if (removal_hooks_.before) {
+        co_await removal_hooks_.before(account);  // the archive writes what it queued, then the rows go with it
+    }
     auto erase = [domain = owner.domain(), node = owner.node()](storage::store& s) {
         return s.delete_account(domain, node);
     };
     auto deleted = co_await store_.run(std::move(erase));
     store_.relations_changed();  // its roster and contact notes went with it
+    if (deleted && *deleted && removal_hooks_.after) {
+        removal_hooks_.after(account);  // what was queued or cached for it meanwhile
+    }
     if (!deleted) {
         spdlog::error("registration: removing {} failed: {}", owner.bare_string(), deleted.error().message);
         out.reply = error_reply(iq, "internal-server-error");

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -104,6 +105,15 @@ public:
     // <register xmlns='urn:xmpp:ibr-token:0'/>) in the post-TLS stream features?
     static bool stream_feature_enabled(const config& cfg);
 
+    // What else holds an account's state and must follow its removal (the message archive: its write queue and
+    // cached preferences). `before` runs before the account is deleted, `after` once it is: nothing queued or
+    // cached for it may reach an account created again under the name. Set them before the first request.
+    struct removal_hooks {
+        std::function<boost::asio::awaitable<void>(const jid& account)> before;
+        std::function<void(const jid& account)> after;
+    };
+    void on_removal(removal_hooks hooks) { removal_hooks_ = std::move(hooks); }
+
     registration_limits& limits() { return limits_; }
     const registration_counters& counters() const { return counters_; }
     captcha_book& captcha() { return captcha_; }
@@ -131,6 +141,7 @@ private:
     captcha_book captcha_;
     admin_notifier* admins_;
     registration_counters counters_;
+    removal_hooks removal_hooks_;
     std::mutex notice_mutex_;
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> burst_notices_;  // bounded, swept
 };

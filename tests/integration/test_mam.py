@@ -158,11 +158,14 @@ def test_archive_paging_filters_prefs_and_privacy(hush, xmpp, storage_backend):
         forged = alice.xmpp.make_message(mto="bob@localhost", mbody="forged id", mtype="chat")
         forged.xml.append(ET.fromstring(f"<stanza-id xmlns='{SID_NS}' by='bob@localhost' id='forged'/>"))
         forged.xml.append(ET.fromstring(f"<stanza-id xmlns='{SID_NS}' by='alice@localhost' id='hers'/>"))
+        # bob's JID spelled otherwise is still bob's: compared normalized, as a bare JID.
+        forged.xml.append(ET.fromstring(f"<stanza-id xmlns='{SID_NS}' by='Bob@LOCALHOST/x' id='forged2'/>"))
         forged.send()
         got = await next_chat(bob, "alice@localhost")
         bob_ids = stanza_ids(got, "bob@localhost")
         assert len(bob_ids) == 1 and bob_ids[0] != "forged"
         assert stanza_ids(got, "alice@localhost") == ["hers"]  # not bob's to judge
+        assert [e.get("id") for e in got.xml.findall(q(SID_NS, "stanza-id"))] == ["hers", bob_ids[0]]
 
         time.sleep(1.1)
         t_mid = time.time()
@@ -307,6 +310,8 @@ def test_offline_messages_are_archived_and_a_refused_one_is_not(hush, xmpp, stor
         alice.send_message("bob@localhost", "one too many")
         error = await alice.next_message_error()
         assert error["error"]["condition"] == "resource-constraint"
+        # The bounce does not tell alice whether bob's archive took it: no stanza-id of bob's in it.
+        assert error.xml.findall(q(SID_NS, "stanza-id")) == []
         bob = im_client(xmpp, "bob@localhost/desk")
         await login(bob, server.port("c2s"))
         got = await next_chat(bob, "alice@localhost")

@@ -3,6 +3,8 @@
 #include <doctest.h>
 
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "protocol/mam.hpp"
 
@@ -181,6 +183,41 @@ TEST_CASE("XEP-0359 stanza-id: stamped, and a forged one claiming our account st
           "<message from=\"mallory@evil.example\" to=\"juliet@capulet.lit\" type=\"chat\"><body>hi</body>"
           "<stanza-id xmlns=\"urn:xmpp:sid:0\" id=\"theirs\" by=\"mallory@evil.example\"/>"
           "<stanza-id xmlns=\"urn:xmpp:sid:0\" by=\"juliet@capulet.lit\" id=\"1700000000000001\"/></message>");
+}
+
+TEST_CASE("XEP-0359 stanza-id: the claim is compared as a normalized bare JID; no-JID claims go unless provably another's") {
+    const std::string long_resource(1100, 'x');  // over RFC 7622's 1023 bytes: the whole is no JID
+    const stanza m = stanza::parse(
+        "<message from='mallory@evil.example' to='juliet@capulet.lit' type='chat'><body>hi</body>"
+        "<stanza-id xmlns='urn:xmpp:sid:0' id='case' by='Juliet@Capulet.LIT'/>"
+        "<stanza-id xmlns='urn:xmpp:sid:0' id='resource' by='juliet@capulet.lit/balcony'/>"
+        "<stanza-id xmlns='urn:xmpp:sid:0' id='dot' by='juliet@capulet.lit.'/>"
+        "<stanza-id xmlns='urn:xmpp:sid:0' id='nobody' by='@@'/>"
+        "<stanza-id xmlns='urn:xmpp:sid:0' id='missing'/>"
+        "<stanza-id xmlns='urn:xmpp:sid:0' id='hers-no-jid' by='JULIET@capulet.lit/" + long_resource + "'/>"
+        "<stanza-id xmlns='urn:xmpp:sid:0' id='his-no-jid' by='romeo@montague.lit/" + long_resource + "'/>"
+        "<stanza-id xmlns='urn:xmpp:sid:0' id='server' by='capulet.lit'/>"
+        "<stanza-id xmlns='urn:xmpp:sid:0' id='romeo' by='Romeo@Montague.LIT'/>"
+        "</message>");
+    REQUIRE(m.valid());
+    CHECK(mam::strip_stanza_ids(m, "juliet@capulet.lit") == 6);
+    std::vector<std::string> left;
+    for (auto sid : m.element().children("stanza-id")) {
+        left.emplace_back(sid.attribute("id").value());
+    }
+    CHECK(left == std::vector<std::string>{"his-no-jid", "server", "romeo"});
+}
+
+TEST_CASE("XEP-0082 dates that do not exist are refused") {
+    CHECK(mam::parse_datetime("2024-02-29T00:00:00Z"));
+    CHECK(mam::parse_datetime("2000-02-29T00:00:00Z"));
+    CHECK_FALSE(mam::parse_datetime("2023-02-29T00:00:00Z"));
+    CHECK_FALSE(mam::parse_datetime("1900-02-29T00:00:00Z"));
+    CHECK_FALSE(mam::parse_datetime("2024-02-30T00:00:00Z"));
+    CHECK_FALSE(mam::parse_datetime("2024-02-31T00:00:00Z"));
+    CHECK_FALSE(mam::parse_datetime("2024-04-31T00:00:00Z"));
+    CHECK(mam::parse_datetime("2024-12-31T23:59:59Z"));
+    CHECK_FALSE(mam::parse_datetime("2024-00-10T00:00:00Z"));
 }
 
 TEST_CASE("XEP-0082 date-times to the microsecond") {

@@ -223,3 +223,74 @@ TEST_CASE_TEMPLATE("archive: preferences; the archive and preferences go with th
     CHECK(must(s->query_archive(domain, "alice", archive_query{})).items.empty());
     CHECK_FALSE(must(s->get_archive_prefs(domain, "alice")).has_value());
 }
+
+TEST_CASE_TEMPLATE("archive: the highest id over all accounts, for the ids to go on from at start-up", B,
+                   HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = open_with_accounts(backend);
+    CHECK(must(s->max_archive_id()) == 0);
+    CHECK(must(s->append_archive(domain, "alice", item(70, "bob@example.org"))) == 70);
+    CHECK(must(s->append_archive(domain, "bob", item(90, "alice@example.org"))) == 90);
+    CHECK(must(s->append_archive(domain, "alice", item(80, "bob@example.org"))) == 80);
+    CHECK(must(s->max_archive_id()) == 90);
+}
+
+TEST_CASE_TEMPLATE("archive: a page stops at its byte budget (rows past it unread); ids counted; references", B,
+                   HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    auto s = seeded(backend);  // each stanza "<message id='mNN'/>": 19 bytes (20 for m100)
+    archive_query q;
+    q.max = 5;
+    q.max_bytes = 3 * (20 + 100);
+    q.item_overhead = 100;
+    auto page = must(s->query_archive(domain, "alice", q));
+    CHECK(ids(page) == id_list{10, 20, 30});
+    CHECK_FALSE(page.complete);
+    q.backward = true;
+    page = must(s->query_archive(domain, "alice", q));
+    CHECK(ids(page) == id_list{80, 90, 100});  // the newest kept
+    CHECK_FALSE(page.complete);
+    // The first item always fits, however large.
+    archive_query tiny;
+    tiny.max_bytes = 1;
+    page = must(s->query_archive(domain, "alice", tiny));
+    CHECK(ids(page) == id_list{10});
+    CHECK_FALSE(page.complete);
+    tiny.ids = {30, 40, 50};
+    CHECK(ids(must(s->query_archive(domain, "alice", tiny))) == id_list{30});
+    // A budget the whole set fits in: complete.
+    archive_query roomy;
+    roomy.max_bytes = 100000;
+    CHECK(must(s->query_archive(domain, "alice", roomy)).complete);
+
+    // The count of an ids query is of the listed items that exist (within with/start/end), not of the archive.
+    archive_query listed;
+    listed.ids = {20, 30, 30, 35, 90};
+    listed.count = true;
+    listed.max = 0;
+    page = must(s->query_archive(domain, "alice", listed));
+    CHECK(page.items.empty());
+    CHECK(page.count == 3);
+    CHECK_FALSE(page.complete);
+    listed.with = "carol@example.net";
+    CHECK(must(s->query_archive(domain, "alice", listed)).count == 2);  // 30, 90 (20 is dave's)
+    listed.with.clear();
+    listed.start = 40;
+    CHECK(must(s->query_archive(domain, "alice", listed)).count == 1);  // 90
+
+    // Every reference must name an item, not only `after`.
+    archive_query both;
+    both.after = 40;
+    both.references = {40, 35};
+    CHECK(must(s->query_archive(domain, "alice", both)).unknown_reference);
+    both.references = {40, 20};
+    page = must(s->query_archive(domain, "alice", both));
+    CHECK_FALSE(page.unknown_reference);
+    CHECK(ids(page).front() == 50);
+}

@@ -3,121 +3,10 @@
 // errors, preferences, only one's own archive).
 #include <doctest.h>
 
-#include <boost/asio/awaitable.hpp>
-#include <memory>
-#include <sstream>
-#include <string>
-#include <string_view>
-#include <vector>
-
-#include "protocol/mam.hpp"
-#include "server/im/accounts.hpp"
-#include "server/mam/archive_writer.hpp"
-#include "server/mam/archiver.hpp"
-#include "server/mam/mam_queries.hpp"
-#include "storage/async_store.hpp"
-
-#include "tests/unit/test_support.hpp"
+#include "tests/unit/server/mam/mam_fixture.hpp"
 
 using namespace hush;
-
-namespace {
-
-using test::parse_jid;
-using test::run_sync;
-using test::sqlite_options;
-using test::temp_dir;
-
-stanza make_stanza(std::string_view xml) {
-    stanza s = stanza::parse(xml);
-    REQUIRE(s.valid());
-    return s;
-}
-
-std::string chat(std::string_view from, std::string_view to, std::string_view body, std::string_view extra = {}) {
-    return "<message type='chat' from='" + std::string(from) + "' to='" + std::string(to) + "'><body>" +
-           std::string(body) + "</body>" + std::string(extra) + "</message>";
-}
-
-struct fixture {
-    fixture() : store(sqlite_options(dir.path())), archive(cfg, store), queries(cfg, store, archive, 4096) {
-        for (const char* node : {"alice", "bob"}) {
-            auto creds = accounts::make_credentials("secret-password", 4096);
-            REQUIRE(creds);
-            auto created = run_sync(store.run([node, creds = *creds](storage::store& s) {
-                return s.create_account("example.org", node, creds);
-            }));
-            REQUIRE(created);
-        }
-    }
-
-    // Delivers `xml` to its 'to' through the archiver as the router would; returns the stamped message.
-    stanza receive(std::string_view xml) {
-        stanza s = make_stanza(xml);
-        run_sync(archive.inbound(s, parse_jid(s.from()), parse_jid(s.to()), false));
-        return s;
-    }
-
-    void send(std::string_view xml) {
-        const stanza s = make_stanza(xml);
-        run_sync(archive.outbound(s, parse_jid(s.from()), parse_jid(s.to())));
-    }
-
-    struct answer {
-        stanza reply;
-        std::vector<stanza> results;
-    };
-
-    answer ask(std::string_view xml, std::string_view to) {
-        const stanza iq = make_stanza(xml);
-        outgoing out;
-        auto reply = run_sync(queries.handle_iq(iq, parse_jid(to), out));
-        REQUIRE(reply);
-        answer a{std::move(*reply), {}};
-        for (auto& o : out.take()) {
-            CHECK(o.path == outgoing_path::resource);
-            CHECK(o.resource.full_string() == iq.from());
-            a.results.push_back(std::move(o.content));
-        }
-        return a;
-    }
-
-    answer query(std::string_view from, std::string_view to, std::string_view query_xml) {
-        return ask("<iq type='set' id='q1' from='" + std::string(from) + "' to='" + std::string(to) + "'>" +
-                       std::string(query_xml) + "</iq>",
-                   to);
-    }
-
-    static std::vector<std::string> bodies(const answer& a) {
-        std::vector<std::string> out;
-        for (const auto& r : a.results) {
-            out.emplace_back(r.element()
-                                 .child("result")
-                                 .child("forwarded")
-                                 .child("message")
-                                 .child_value("body"));
-        }
-        return out;
-    }
-
-    static std::string condition(const stanza& reply) {
-        for (auto c : reply.element().child("error").children()) {
-            return c.name();
-        }
-        return {};
-    }
-
-    mam_config cfg;
-    temp_dir dir;
-    storage::async_store store;
-    archiver archive;
-    mam_queries queries;
-};
-
-constexpr std::string_view alice = "alice@example.org/phone";
-constexpr std::string_view bob = "bob@example.org/desk";
-
-}  // namespace
+using namespace hush::mam_testing;
 
 TEST_CASE("archiver: only chat and normal messages with a body, never the server's own challenge talk") {
     CHECK(archiver::archivable(make_stanza(chat("a@x", "b@x", "hi"))));
@@ -137,11 +26,37 @@ TEST_CASE("archiver: only chat and normal messages with a body, never the server
 TEST_CASE("archiver: ids only grow, even within one microsecond") {
     fixture f;
     std::int64_t last = 0;
-    for (int i = 0; i < 1000; ++i) {
-        const auto id = f.archive.next_id();
-        CHECK(id > last);
-        last = id;
+    for (int i = 0; i < 300; ++i) {
+        stanza m = make_stanza(chat(alice, "bob@example.org", "x"));
+        const auto id = run_sync(f.archive.inbound(m, parse_jid(alice), parse_jid("bob@example.org"), false));
+        REQUIRE(id);
+        CHECK(*id > last);
+        last = *id;
     }
+}
+
+TEST_CASE("archiver: ids go on from the highest stored one after a restart, even with the clock behind it") {
+    fixture f;
+    // An item from "the future" (a clock since stepped back, or another run's): the next ids are larger.
+    const std::int64_t ahead = now_us() + std::int64_t{3600} * 1000000;
+    storage::archived_message later{ahead, "alice@example.org", storage::archive_direction::incoming,
+                                    chat(alice, "bob@example.org", "later")};
+    REQUIRE(run_sync(f.store.run([later](storage::store& s) { return s.append_archive("example.org", "alice", later); })));
+    const auto highest = run_sync(f.store.read([](storage::store& s) { return s.max_archive_id(); }));
+    REQUIRE(highest);
+    CHECK(*highest == ahead);
+    archiver restarted(f.cfg, f.store);
+    REQUIRE(run_sync(restarted.load_last_id()));
+    stanza m = make_stanza(chat(alice, "bob@example.org", "after the restart"));
+    const auto id = run_sync(restarted.inbound(m, parse_jid(alice), parse_jid("bob@example.org"), false));
+    REQUIRE(id);
+    CHECK(*id == ahead + 1);
+    // An empty archive: 0.
+    temp_dir other;
+    storage::async_store empty(sqlite_options(other.path()));
+    const auto none = run_sync(empty.read([](storage::store& s) { return s.max_archive_id(); }));
+    REQUIRE(none);
+    CHECK(*none == 0);
 }
 
 TEST_CASE("archiver: both directions archived and stamped; a forged stanza-id removed; forget") {
@@ -179,7 +94,10 @@ TEST_CASE("archiver: both directions archived and stamped; a forged stanza-id re
           std::vector<std::string>{"hello bob", "note to self"});
 
     // Forgotten (refused after all): gone.
-    run_sync(f.archive.forget(parse_jid("bob@example.org"), std::stoll(bob_ids[0])));
+    stanza bounced = stanza::parse(got.serialize());
+    run_sync(f.archive.forget(parse_jid("bob@example.org"), std::stoll(bob_ids[0]), bounced));
+    CHECK(mam::stanza_id(bounced, "bob@example.org").empty());  // a bounce must not tell what was archived
+    CHECK(mam::stanza_id(bounced, "alice@example.org") == "hers");
     CHECK(f.query(bob, "bob@example.org", "<query xmlns='urn:xmpp:mam:2'/>").results.empty());
 }
 
@@ -331,7 +249,7 @@ TEST_CASE("archiver: disabled archives nothing but still strips forgeries; the s
     CHECK(fixture::bodies(f.query(bob, "bob@example.org", "<query xmlns='urn:xmpp:mam:2'/>")) ==
           std::vector<std::string>{"m3", "m4"});
     // Retention: an item of two days ago goes, what was archived just now stays.
-    const std::int64_t two_days_ago = f.archive.next_id() - std::int64_t{2} * 86400 * 1000000;
+    const std::int64_t two_days_ago = now_us() - std::int64_t{2} * 86400 * 1000000;
     storage::archived_message old{two_days_ago, "alice@example.org", storage::archive_direction::incoming,
                                   chat(alice, "bob@example.org", "old")};
     REQUIRE(run_sync(f.store.run([old](storage::store& s) { return s.append_archive("example.org", "bob", old); })));
@@ -340,41 +258,6 @@ TEST_CASE("archiver: disabled archives nothing but still strips forgeries; the s
     run_sync(f.archive.sweep());
     CHECK(fixture::bodies(f.query(bob, "bob@example.org", "<query xmlns='urn:xmpp:mam:2'/>")) ==
           std::vector<std::string>{"m3", "m4"});
-}
-
-TEST_CASE("archive_writer: batches behind, bounded, in order; one bad item loses only itself") {
-    fixture f;
-    archive_writer writer(f.store, 3, 2);  // at most 3 queued, 2 per batch
-    auto items = [](std::int64_t first) {
-        std::vector<storage::archived_message> out;
-        for (std::int64_t id = first; id < first + 7; ++id) {
-            out.push_back({id, "alice@example.org", storage::archive_direction::incoming,
-                           "<message><body>" + std::to_string(id) + "</body></message>"});
-        }
-        return out;
-    };
-    run_sync([&]() -> boost::asio::awaitable<void> {
-        // More than max_pending: the later appends wait for the writer instead of growing the queue.
-        for (auto& m : items(100)) {
-            co_await writer.append("example.org", "bob", m);
-            CHECK(writer.pending() <= 3);
-        }
-        // An account that does not exist: its item fails alone.
-        co_await writer.append("example.org", "nobody", items(200)[0]);
-        co_await writer.append("example.org", "bob", items(300)[0]);
-        co_await writer.remove("example.org", "bob", 101);  // after its append, whatever the batching
-        co_await writer.flush();
-        CHECK(writer.pending() == 0);
-    }());
-    auto page = run_sync(f.store.read([](storage::store& s) {
-        return s.query_archive("example.org", "bob", storage::archive_query{});
-    }));
-    REQUIRE(page);
-    std::vector<std::int64_t> ids;
-    for (const auto& i : page->items) {
-        ids.push_back(i.id);
-    }
-    CHECK(ids == std::vector<std::int64_t>{100, 102, 103, 104, 105, 106, 300});
 }
 
 TEST_CASE("archiver: a server-made message — released when held: archived; redelivered (XEP-0198): not again") {
@@ -396,4 +279,89 @@ TEST_CASE("archiver: a server-made message — released when held: archived; red
     stanza forged = stanza::parse(released.serialize());
     CHECK(f.archive.strip_forged(forged, parse_jid("mallory@example.net/x"), parse_jid("bob@example.org")) == 1);
     CHECK(mam::stanza_id(forged, "bob@example.org").empty());
+}
+
+namespace {
+
+std::string form(std::string_view fields) {
+    return "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>urn:xmpp:mam:2</value></field>" +
+           std::string(fields) + "</x>";
+}
+
+std::string ids_field(const std::vector<std::string>& ids) {
+    std::string out = "<field var='ids'>";
+    for (const auto& id : ids) {
+        out += "<value>" + id + "</value>";
+    }
+    return out + "</field>";
+}
+
+}  // namespace
+
+TEST_CASE("mam_queries: ids — bounded, parsed strictly, counted; both after-id and <after/> must exist; max 0") {
+    fixture f;
+    f.cfg.max_page = 4;
+    std::vector<std::string> ids;
+    for (int i = 0; i < 6; ++i) {
+        const stanza got = f.receive(chat(i % 2 == 0 ? alice : "carol@example.net/x", "bob@example.org",
+                                          "m" + std::to_string(i)));
+        ids.push_back(mam::stanza_id(got, "bob@example.org"));
+    }
+    auto query = [&](std::string_view fields, std::string_view set = {}) {
+        return f.query(bob, "bob@example.org",
+                       "<query xmlns='urn:xmpp:mam:2'>" + form(fields) +
+                           (set.empty() ? std::string() : "<set xmlns='http://jabber.org/protocol/rsm'>" +
+                                                              std::string(set) + "</set>") +
+                           "</query>");
+    };
+    // More ids than a page: refused, not cut.
+    auto page = query(ids_field({ids[0], ids[1], ids[2], ids[3], ids[4]}));
+    CHECK(fixture::condition(page.reply) == "policy-violation");
+    // An id that is no archive id: bad-request, not silently dropped.
+    page = query(ids_field({ids[0], "nonsense"}));
+    CHECK(fixture::condition(page.reply) == "bad-request");
+    // An id that is ours but names nothing is just not found.
+    page = query(ids_field({ids[0], "12345", ids[2]}));
+    CHECK(fixture::bodies(page) == std::vector<std::string>{"m0", "m2"});
+    // <count/> counts the listed items (within `with`), not the whole archive.
+    page = query(ids_field({ids[0], ids[1], ids[2], "12345"}), "<max>0</max>");
+    CHECK(page.results.empty());
+    CHECK(mam::parse_rsm_result(page.reply.element().child("fin").child("set"))->count == 3);
+    CHECK_FALSE(page.reply.element().child("fin").attribute("complete"));  // there are items past the empty page
+    const std::string alices = ids_field({ids[0], ids[1], ids[2]}) +
+                               "<field var='with'><value>alice@example.org</value></field>";
+    page = query(alices, "<max>0</max>");
+    CHECK(mam::parse_rsm_result(page.reply.element().child("fin").child("set"))->count == 2);
+    page = query(alices, "<max>1</max>");
+    CHECK(fixture::bodies(page) == std::vector<std::string>{"m0"});
+    CHECK_FALSE(page.reply.element().child("fin").attribute("complete"));
+    // max 0 on an empty result set: complete (XEP-0313: the results were not limited by the page size).
+    page = query("<field var='with'><value>dave@example.net</value></field>", "<max>0</max>");
+    CHECK(page.reply.element().child("fin").attribute("complete"));
+    CHECK(mam::parse_rsm_result(page.reply.element().child("fin").child("set"))->count == 0);
+    // after-id and <after/> together: both must name items, not only the tighter one.
+    page = query("<field var='after-id'><value>12345</value></field>", "<after>" + ids[3] + "</after>");
+    CHECK(fixture::condition(page.reply) == "item-not-found");
+    page = query("<field var='before-id'><value>" + ids[2] + "</value></field>", "<before>12345</before>");
+    CHECK(fixture::condition(page.reply) == "item-not-found");
+    page = query("<field var='after-id'><value>" + ids[1] + "</value></field>", "<after>" + ids[3] + "</after>");
+    CHECK(fixture::bodies(page) == std::vector<std::string>{"m4", "m5"});
+    // An impossible date is a bad request.
+    page = query("<field var='start'><value>2023-02-29T00:00:00Z</value></field>");
+    CHECK(fixture::condition(page.reply) == "bad-request");
+}
+
+TEST_CASE("mam_queries: the preference lists are bounded") {
+    fixture f;
+    auto prefs_with = [&](std::size_t n) {
+        std::string always;
+        for (std::size_t i = 0; i < n; ++i) {
+            always += "<jid>u" + std::to_string(i) + "@example.net</jid>";
+        }
+        return f.ask("<iq type='set' id='p' from='bob@example.org/desk' to='bob@example.org'>"
+                     "<prefs xmlns='urn:xmpp:mam:2' default='roster'><always>" + always + "</always></prefs></iq>",
+                     "bob@example.org");
+    };
+    CHECK(prefs_with(mam_queries::max_prefs_jids).reply.type() == "result");
+    CHECK(fixture::condition(prefs_with(mam_queries::max_prefs_jids + 1).reply) == "not-acceptable");
 }

@@ -127,8 +127,11 @@ TEST_CASE("offline in the archive: the sweep keeps an item an offline message re
 TEST_CASE("offline in the archive: an item written under another id leaves the offline copy alone") {
     offline_fixture f;
     archive_writer writer(f.store);
-    // Another writer took ids 100 and 200 (only with a second hushd on the database): our items move on.
-    for (const std::int64_t taken : {100, 200}) {
+    // Ids the writer makes are predictable past a seed in the future: future + 1, future + 2.
+    constexpr std::int64_t future = 4'000'000'000'000'000;
+    writer.seed_last_id(future);
+    // Another writer took them first (only with a second hushd on the database): our items move on.
+    for (const std::int64_t taken : {future + 1, future + 2}) {
         REQUIRE(run_sync(f.store.run([taken](storage::store& s) {
             return s.append_archive("example.org", "alice",
                                     storage::archived_message{taken, "carol@example.net",
@@ -136,15 +139,16 @@ TEST_CASE("offline in the archive: an item written under another id leaves the o
                                                               "<message><body>someone else's</body></message>"});
         })));
     }
-    for (const std::int64_t id : {100, 200}) {
-        const std::string mine = "<message><body>mine " + std::to_string(id) + "</body></message>";
+    for (const int n : {1, 2}) {
+        const std::int64_t id = future + n;
+        const std::string mine = "<message><body>mine " + std::to_string(n) + "</body></message>";
         REQUIRE(run_sync(f.store.run([&](storage::store& s) {
             return s.store_offline_message("example.org", "alice", mine, 1, 10, id);
         })));
-        run_sync(writer.append("example.org", "alice",
-                               storage::archived_message{id, "bob@example.net", storage::archive_direction::incoming,
-                                                         mine}));
-        if (id == 200) {
+        CHECK(run_sync(writer.append("example.org", "alice",
+                                     storage::archived_message{0, "bob@example.net",
+                                                               storage::archive_direction::incoming, mine})) == id);
+        if (n == 2) {
             run_sync(writer.flush());  // the move is known from an earlier batch
         }
         run_sync(writer.drop_offline_copy("example.org", "alice", id));
@@ -153,7 +157,7 @@ TEST_CASE("offline in the archive: an item written under another id leaves the o
     const auto rows = f.offline();
     REQUIRE(rows.size() == 2);
     CHECK_FALSE(rows[0].from_archive);
-    CHECK(rows[0].stanza == "<message><body>mine 100</body></message>");
+    CHECK(rows[0].stanza == "<message><body>mine 1</body></message>");
     CHECK_FALSE(rows[1].from_archive);
-    CHECK(rows[1].stanza == "<message><body>mine 200</body></message>");
+    CHECK(rows[1].stanza == "<message><body>mine 2</body></message>");
 }

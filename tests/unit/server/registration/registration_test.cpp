@@ -342,6 +342,17 @@ TEST_CASE("removing one's account") {
     f.create("romeo", "montague-house");
     const std::string_view me = "juliet@example.org/balcony";
     const std::string attrs = " from='juliet@example.org/balcony'";
+    // The archive's hooks: before the account goes (it still exists) and after (it is gone), with its bare JID.
+    std::vector<std::string> hooks;
+    f.service.on_removal({[&](const jid& account) -> boost::asio::awaitable<void> {
+                              hooks.push_back("before " + account.bare_string() +
+                                              (f.exists("juliet") ? " (exists)" : " (gone)"));
+                              co_return;
+                          },
+                          [&](const jid& account) {
+                              hooks.push_back("after " + account.bare_string() +
+                                              (f.exists("juliet") ? " (exists)" : " (gone)"));
+                          }});
 
     auto out = f.authenticated(register_iq("set", "<remove/><username>juliet</username>", attrs), me);
     check_error(out.reply, "bad-request", "modify");
@@ -354,6 +365,7 @@ TEST_CASE("removing one's account") {
     CHECK(out.removed);
     CHECK_FALSE(f.exists("juliet"));
     CHECK(f.exists("romeo"));
+    CHECK(hooks == std::vector<std::string>{"before juliet@example.org (exists)", "after juliet@example.org (gone)"});
 
     // A second remove (another session of the same account raced it) finds nothing.
     out = f.authenticated(register_iq("set", "<remove/>", attrs), me);
