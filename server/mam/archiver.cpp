@@ -145,6 +145,17 @@ boost::asio::awaitable<std::optional<std::int64_t>> archiver::append(const jid& 
     }
     // The id is made as the item is queued (archive_writer: the queue is in id order), so the delivered copy is
     // stamped before anything is written. One hushd per database: its ids only grow, and no other writer takes them.
+    if (cfg_.max_items_per_user > 0) {
+        std::lock_guard lock(touched_mutex_);
+        if (!touched_overflow_ && !touched_.contains(account.bare_string())) {
+            if (touched_.size() >= max_touched) {
+                touched_overflow_ = true;
+                touched_.clear();
+            } else {
+                touched_.insert(account.bare_string());
+            }
+        }
+    }
     co_return co_await writer_.append(account.domain(), account.node(),
                                       storage::archived_message{0, with_bare, direction, std::move(xml)});
 }
@@ -220,9 +231,29 @@ boost::asio::awaitable<void> archiver::sweep() {
     }
     std::int64_t trimmed = 0;
     if (cfg_.max_items_per_user > 0) {
-        auto accounts = co_await store_.read([](storage::store& st) { return st.list_accounts(""); });
+        // Only accounts that archived something since the last sweep can have gone over the cap (all of them after
+        // a start or an overflow of the set): a sweep does not read every account's archive every hour.
+        bool all = false;
+        std::unordered_set<std::string> touched;
+        {
+            std::lock_guard lock(touched_mutex_);
+            all = touched_overflow_;
+            touched.swap(touched_);
+            touched_overflow_ = false;
+        }
+        storage::result<std::vector<storage::account>> accounts =
+            all ? co_await store_.read([](storage::store& st) { return st.list_accounts(""); })
+                : storage::result<std::vector<storage::account>>(std::vector<storage::account>{});
+        if (accounts && !all) {
+            for (const auto& bare : touched) {
+                const auto at = bare.find('@');
+                accounts->push_back(storage::account{bare.substr(0, at), bare.substr(at + 1), 0});
+            }
+        }
         if (!accounts) {
             spdlog::error("mam: cannot list accounts for the archive cap: {}", accounts.error().message);
+            std::lock_guard lock(touched_mutex_);
+            touched_overflow_ = true;  // the next sweep tries them all again
         } else {
             for (const auto& a : *accounts) {
                 auto deleted = co_await writer_.exclusively([a, keep = cfg_.max_items_per_user](storage::store& st) {

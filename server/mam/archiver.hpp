@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -88,6 +89,12 @@ private:
     std::unordered_map<std::string, std::optional<storage::archive_prefs>> prefs_;
     // Bumped by every change to an account's preferences or its removal: a read that began before one is not cached.
     std::uint64_t prefs_generation_ = 0;
+    // Accounts with items archived since the last sweep: only they can be over the per-account cap. Bounded: past
+    // max_touched the next sweep caps every account, as it would without the set.
+    static constexpr std::size_t max_touched = 100000;
+    std::mutex touched_mutex_;
+    std::unordered_set<std::string> touched_;  // "user@domain"
+    bool touched_overflow_ = true;  // true at start: what was archived before it is unknown
 };
 
 }  // namespace hush

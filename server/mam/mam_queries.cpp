@@ -70,8 +70,10 @@ boost::asio::awaitable<std::optional<stanza>> mam_queries::handle_iq(const stanz
     }
     const auto requester = jid::parse(iq.from());
     // XEP-0313 §5: an account's archive is its own. (A query to the server's domain has no archive to answer.)
+    // Anyone else gets what a missing account answers (RFC 6121 §8.5.1), not <forbidden/>: that would tell an
+    // existing account from a missing one.
     if (!addressed.has_node() || !requester || !requester->equals_bare(addressed)) {
-        co_return make_error_reply(iq, "forbidden");
+        co_return make_error_reply(iq, "service-unavailable");
     }
     const std::string_view name = element.name();
     if (name == std::string_view("query")) {
