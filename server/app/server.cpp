@@ -215,7 +215,8 @@ server::server(config cfg)
                                                            connections_, server_secret_, handlers_->caps_ver(),
                                                            registration_.get(), &state_metrics_});
     if (cfg_.stream_management.enabled) {
-        resumptions_ = std::make_unique<sm::resumption_registry>(cfg_.stream_management.max_detached);
+        resumptions_ = std::make_unique<sm::resumption_registry>(cfg_.stream_management.max_detached,
+                                                              cfg_.stream_management.max_detached_per_account);
         ctx_->resumptions = resumptions_.get();
     }
     http_ = std::make_unique<http_api>(*ctx_, *blocklist_, *chain_, verdicts_,

@@ -351,9 +351,10 @@ bool c2s_session::hibernate() {
     if (ctx_.registry.find(jid_).get() != this) {
         return false;  // replaced meanwhile
     }
-    if (!ctx_.resumptions->reserve_detached()) {
-        spdlog::warn("{}: {} sessions already wait to be resumed (max_detached): this one ends", log_name(),
-                     ctx_.resumptions->detached());
+    if (!ctx_.resumptions->reserve_detached(jid_)) {
+        spdlog::warn("{}: no place for the session to wait to be resumed ({} wait; max_detached, "
+                     "max_detached_per_account): this one ends",
+                     log_name(), ctx_.resumptions->detached());
         return false;
     }
     auto detached = std::make_shared<sm::detached_session>(executor_, ctx_.cfg.stream_management, ctx_.registry,

@@ -58,6 +58,7 @@ struct stream_management_config {
     std::chrono::seconds ack_after{3};         // ... or when one has waited this long
     std::chrono::seconds ack_timeout{60};      // an ack request unanswered this long: the connection is dead
     std::size_t max_detached = 10000;          // sessions waiting to be resumed at once, server-wide
+    std::size_t max_detached_per_account = 10;  // ...and for one account
 };
 
 // XEP-0357 push notifications ([push], docs/push.md). The summary is message-count only unless the admin lets

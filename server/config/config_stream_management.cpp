@@ -13,7 +13,7 @@ void load_stream_management(toml_reader& reader, const toml::table& root, config
     auto& o = c.stream_management;
     reader.check_keys(*t, p,
                       {"enabled", "resume_timeout", "max_unacked", "max_unacked_bytes", "ack_after_stanzas", "ack_after",
-                       "ack_timeout", "max_detached"});
+                       "ack_timeout", "max_detached", "max_detached_per_account"});
     reader.read_bool(*t, p, "enabled", o.enabled);
     reader.read_seconds(*t, p, "resume_timeout", o.resume_timeout);
     reader.read_int(*t, p, "max_unacked", o.max_unacked, 10, 100000);
@@ -29,6 +29,7 @@ void load_stream_management(toml_reader& reader, const toml::table& root, config
     reader.read_seconds(*t, p, "ack_after", o.ack_after);
     reader.read_seconds(*t, p, "ack_timeout", o.ack_timeout);
     reader.read_int(*t, p, "max_detached", o.max_detached, 1, 10000000);
+    reader.read_int(*t, p, "max_detached_per_account", o.max_detached_per_account, 1, 1000);
 }
 
 void load_push(toml_reader& reader, const toml::table& root, config& c) {

@@ -30,7 +30,7 @@ public:
     // The caller has reserved its place (resumption_registry::reserve_detached); it is released with this.
     detached_session(boost::asio::any_io_executor executor, const stream_management_config& options,
                      session_registry& sessions, resumption_registry& resumptions, router& routes, handover state);
-    ~detached_session() override { resumptions_.release_detached(); }
+    ~detached_session() override { resumptions_.release_detached(state_.full); }
 
     // Starts waiting (its timer coroutine owns it from here).
     void start();

@@ -2,20 +2,32 @@
 
 namespace hush::sm {
 
-resumption_registry::resumption_registry(std::size_t max_sessions)
-    : entries_(max_sessions), max_detached_(max_sessions) {}
+resumption_registry::resumption_registry(std::size_t max_sessions, std::size_t max_per_account)
+    : entries_(max_sessions), max_detached_(max_sessions), max_per_account_(max_per_account) {}
 
-bool resumption_registry::reserve_detached() {
-    std::size_t now = detached_.load();
-    while (now < max_detached_) {
-        if (detached_.compare_exchange_weak(now, now + 1)) {
-            return true;
-        }
+bool resumption_registry::reserve_detached(const jid& account) {
+    std::lock_guard lock(detached_mutex_);
+    const std::string bare = account.bare_string();
+    auto it = detached_by_account_.find(bare);
+    if ((it != detached_by_account_.end() && it->second >= max_per_account_) || detached_.load() >= max_detached_) {
+        return false;
     }
-    return false;
+    ++detached_by_account_[bare];
+    detached_.fetch_add(1);
+    return true;
 }
 
-void resumption_registry::release_detached() { detached_.fetch_sub(1); }
+void resumption_registry::release_detached(const jid& account) {
+    std::lock_guard lock(detached_mutex_);
+    auto it = detached_by_account_.find(account.bare_string());
+    if (it == detached_by_account_.end()) {
+        return;
+    }
+    if (--it->second == 0) {
+        detached_by_account_.erase(it);
+    }
+    detached_.fetch_sub(1);
+}
 
 void resumption_registry::add(const std::string& id, const jid& bare, std::weak_ptr<resumable> holder) {
     std::lock_guard lock(mutex_);

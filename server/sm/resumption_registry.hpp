@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "antispim/bounded_map.hpp"
 #include "server/sm/handover.hpp"
@@ -17,7 +18,7 @@ namespace hush::sm {
 
 class resumption_registry {
 public:
-    explicit resumption_registry(std::size_t max_sessions);
+    explicit resumption_registry(std::size_t max_sessions, std::size_t max_per_account = 10);
 
     // A new resumable session (its id is fresh and unguessable).
     void add(const std::string& id, const jid& bare, std::weak_ptr<resumable> holder);
@@ -31,10 +32,11 @@ public:
     std::optional<std::uint32_t> ended_count(const std::string& id, const jid& bare) const;
     std::size_t size() const;
 
-    // Sessions waiting to be resumed, server-wide, at most max_sessions: a connection that drops when they are all
-    // taken ends its session at once (its stanzas rerouted) instead of waiting.
-    bool reserve_detached();
-    void release_detached();
+    // Sessions waiting to be resumed: at most max_sessions server-wide and max_per_account for one account (a client
+    // that enables resumption and drops its connection in a loop cannot take the server's places). A connection
+    // that drops when none is left ends its session at once (its stanzas rerouted) instead of waiting.
+    bool reserve_detached(const jid& account);
+    void release_detached(const jid& account);
     std::size_t detached() const { return detached_.load(); }
 
 private:
@@ -46,7 +48,11 @@ private:
     mutable std::mutex mutex_;
     antispim::bounded_map<std::string, entry> entries_;
     const std::size_t max_detached_;
+    const std::size_t max_per_account_;
     std::atomic<std::size_t> detached_{0};
+    std::mutex detached_mutex_;
+    std::unordered_map<std::string, std::size_t> detached_by_account_;  // bare JID -> places it holds (bounded by
+                                                                        // max_sessions: one entry per place)
 };
 
 }  // namespace hush::sm

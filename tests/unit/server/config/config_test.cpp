@@ -55,6 +55,7 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.stream_management.ack_after == std::chrono::seconds{3});
     CHECK(c.stream_management.ack_timeout == std::chrono::seconds{60});
     CHECK(c.stream_management.max_detached == 10000);
+    CHECK(c.stream_management.max_detached_per_account == 10);
     CHECK(c.push.enabled);
     CHECK_FALSE(c.push.include_sender);
     CHECK_FALSE(c.push.include_body);
@@ -158,6 +159,9 @@ TEST_CASE("stream_management: values and errors with line and key") {
     CHECK(load_error("[stream_management]\nresume = 5\n").starts_with("2:1: stream_management.resume: unknown key"));
     CHECK(load_error("[stream_management]\nmax_unacked_bytes = 1048576\n")
               .starts_with("2:21: stream_management.max_unacked_bytes: must be at most half of limits.max_outbox_bytes"));
+    CHECK(load_error("[stream_management]\nmax_detached_per_account = 0\n")
+              .starts_with("2:28: stream_management.max_detached_per_account: "));
+    CHECK(load_ok("[stream_management]\nmax_detached_per_account = 3\n").stream_management.max_detached_per_account == 3);
     CHECK(load_ok("[push]\ninclude_body = true\n").push.include_body);
     CHECK(load_error("[push]\nmax_registrations = 0\n").starts_with("2:21: push.max_registrations: "));
 }

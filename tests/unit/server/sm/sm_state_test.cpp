@@ -96,12 +96,12 @@ TEST_CASE("resumption_registry: only its account resumes an id; unknown and fore
     CHECK(ids.size() == 2);
     CHECK_FALSE(ids.ended_count("a1", alice));
     // At most as many sessions wait to be resumed as ids are kept.
-    CHECK(ids.reserve_detached());
-    CHECK(ids.reserve_detached());
-    CHECK_FALSE(ids.reserve_detached());
-    ids.release_detached();
+    CHECK(ids.reserve_detached(alice));
+    CHECK(ids.reserve_detached(bob));
+    CHECK_FALSE(ids.reserve_detached(alice));
+    ids.release_detached(alice);
     CHECK(ids.detached() == 1);
-    CHECK(ids.reserve_detached());
+    CHECK(ids.reserve_detached(alice));
 }
 
 TEST_CASE("session_registry::rebind moves a binding with its presence, only from its holder") {
