@@ -52,6 +52,11 @@ hush::expected<initial_response, std::string> parse_initial_response(std::string
     return r;
 }
 
+bool past_half_life(std::int64_t created_at_us, std::int64_t expires_at, std::int64_t now) {
+    const std::int64_t created = created_at_us / 1000000;
+    return now - created >= (expires_at - created) / 2;
+}
+
 std::string initiator_hash(std::string_view token, std::string_view cb_data) {
     return sasl::hmac_sha256(token, std::string("Initiator").append(cb_data));
 }

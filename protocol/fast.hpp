@@ -5,6 +5,7 @@
 //
 // The server stores no token: a token is derived from the server secret and a random token id, so the database
 // alone (a backup, a dump) lets nobody log in, and a token is bound to the account and client it was issued to.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,10 @@ struct initial_response {
     std::string hashed_token;
 };
 hush::expected<initial_response, std::string> parse_initial_response(std::string_view message);
+
+// Whether a token issued at `created_at_us` (microseconds) that expires at `expires_at` (seconds) is past half its
+// own life at `now` (seconds): then a login with it gets a new one.
+bool past_half_life(std::int64_t created_at_us, std::int64_t expires_at, std::int64_t now);
 
 std::string initiator_hash(std::string_view token, std::string_view cb_data);
 std::string responder_hash(std::string_view token, std::string_view cb_data);

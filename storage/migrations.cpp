@@ -279,9 +279,9 @@ ALTER TABLE offline_messages ADD COLUMN archive_id {int64};
 CREATE INDEX offline_messages_by_archive_item ON offline_messages (domain, username, archive_id);
 )sql"},
     // XEP-0484 FAST tokens (issue 18). A row names a token; the token itself is derived from the server secret and
-    // token_id (protocol/fast.hpp), so nothing here lets anyone log in. A client (agent_id) has its current token
-    // and, after a rotation, the previous one until the new one is used. last_count: the highest count seen (-1:
-    // none), so an initial response cannot be replayed.
+    // token_id (protocol/fast.hpp), so nothing here lets anyone log in. A client (agent_id) has the token it last
+    // used and, after a rotation, the new one until that is used. last_count: the highest count seen (-1: none), so
+    // a first flight cannot be replayed. created_at and used_at (0: never) in microseconds, expires_at in seconds.
     migration{12, "FAST tokens",
               R"sql(
 CREATE TABLE fast_tokens (
@@ -293,6 +293,7 @@ CREATE TABLE fast_tokens (
     created_at {int64} NOT NULL,
     expires_at {int64} NOT NULL,
     last_count {int64} NOT NULL,
+    used_at {int64} NOT NULL,
     PRIMARY KEY (domain, username, agent_id, token_id),
     FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
 );

@@ -196,19 +196,20 @@ enum class registration_status {
     invite_refused,  // the invite has no use left, is for another host or another name, or is gone
 };
 
-// An account waiting for an administrator's approval.
 // A XEP-0484 FAST token's row (migration 12): which client holds it, for what mechanism, until when.
 struct fast_token {
     std::string agent_id;  // the client's XEP-0388 user-agent id
     std::string token_id;  // random; the token is derived from it (protocol/fast.hpp)
-    std::string mechanism;
-    std::int64_t created_at = 0;  // unix seconds
-    std::int64_t expires_at = 0;
+    std::string mechanism;         // the HT mechanism it was asked for: the only one it works with
+    std::int64_t created_at = 0;   // unix microseconds
+    std::int64_t expires_at = 0;   // unix seconds
     std::int64_t last_count = -1;  // the highest count a login with it gave; -1: none
+    std::int64_t used_at = 0;      // unix microseconds of its last login; 0: never used
 
     bool operator==(const fast_token&) const = default;
 };
 
+// An account waiting for an administrator's approval.
 struct pending_account {
     std::string domain;
     std::string username;

@@ -173,7 +173,8 @@ public:
     result<void> put_fast_token(const std::string& domain, const std::string& username, const fast_token& token,
                                 std::size_t max_clients) override;
     result<bool> use_fast_token(const std::string& domain, const std::string& username, const std::string& agent_id,
-                                const std::string& token_id, std::int64_t count, std::int64_t now) override;
+                                const std::string& token_id, std::int64_t count, std::int64_t now, std::int64_t now_us,
+                                bool invalidate) override;
     result<std::int64_t> delete_fast_tokens(const std::string& domain, const std::string& username,
                                             const std::string& agent_id) override;
     result<std::int64_t> delete_expired_fast_tokens(std::int64_t now) override;

@@ -286,16 +286,18 @@ public:
     // (agent_id) or of all (empty), newest first.
     virtual result<std::vector<fast_token>> get_fast_tokens(const std::string& domain, const std::string& username,
                                                             const std::string& agent_id) = 0;
-    // Adds a token; the client keeps only the newest one it had before (which stays usable until the new one is
-    // used), and past `max_clients` clients the account's least recently issued client loses its tokens.
+    // Adds a token. The client keeps the token it used last (it holds that one for sure, even should the success
+    // carrying the new token be lost) and loses those it never used; past `max_clients` clients the account's client
+    // least recently active (issued a token or used one) loses its tokens.
     virtual result<void> put_fast_token(const std::string& domain, const std::string& username,
                                         const fast_token& token, std::size_t max_clients) = 0;
-    // A login with the token: true when it had not expired at `now` and `count` (-1: none given) is above every
-    // count used with it before — then the count is recorded and the client's older tokens deleted. One
-    // conditional write: two logins racing with the same count cannot both pass.
+    // A login with the token: true when it had not expired at `now` (seconds) and `count` (-1: none given) is above
+    // every count used with it before — then the count and the time (`now_us`) are recorded and the client's older
+    // tokens deleted, or, with `invalidate`, all of the client's tokens (XEP-0484: the login ends them). One
+    // conditional write under the account's lock: two logins racing with the same count cannot both pass.
     virtual result<bool> use_fast_token(const std::string& domain, const std::string& username,
                                         const std::string& agent_id, const std::string& token_id, std::int64_t count,
-                                        std::int64_t now) = 0;
+                                        std::int64_t now, std::int64_t now_us, bool invalidate) = 0;
     // Deletes the tokens of one client (or all, for an empty agent_id); returns how many.
     virtual result<std::int64_t> delete_fast_tokens(const std::string& domain, const std::string& username,
                                                     const std::string& agent_id) = 0;

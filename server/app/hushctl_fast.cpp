@@ -29,8 +29,10 @@ int run_fast_command(const config& cfg, storage::store& store, const std::vector
         }
         for (const auto& t : *tokens) {
             const std::string count = t.last_count < 0 ? "-" : std::to_string(t.last_count);
-            std::printf("%s\t%s\tissued %s\texpires %s\tcount %s\n", t.agent_id.c_str(), t.mechanism.c_str(),
-                        stamp(t.created_at / 1000000).c_str(), stamp(t.expires_at).c_str(), count.c_str());
+            const std::string used = t.used_at == 0 ? "never" : stamp(t.used_at / 1000000);
+            std::printf("%s\t%s\tissued %s\tused %s\texpires %s\tcount %s\n", t.agent_id.c_str(),
+                        t.mechanism.c_str(), stamp(t.created_at / 1000000).c_str(), used.c_str(),
+                        stamp(t.expires_at).c_str(), count.c_str());
         }
         return 0;
     }

@@ -13,7 +13,7 @@ namespace hush {
 int run_fast_command(const config& cfg, storage::store& store, const std::vector<std::string>& args);
 
 inline constexpr const char* fast_usage =
-    "  fast list JID            the account's FAST tokens: client id, mechanism, issued, expires, last count\n"
+    "  fast list JID            the account's FAST tokens: client id, mechanism, issued, last used, expires, count\n"
     "  fast revoke JID [CLIENT] revoke the tokens of one client (its id, as listed), or of all its clients\n";
 
 }  // namespace hush

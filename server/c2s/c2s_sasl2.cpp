@@ -143,17 +143,24 @@ asio::awaitable<void> c2s_session::handle_sasl2(const stanza& s) {
         }
         request.mechanism = element.attribute("mechanism").value();
         request.agent_id = agent_id_from(element.child("user-agent").attribute("id").value());
-        fast_login login{request.agent_id, -1, {}};
+        fast_login login{request.agent_id, -1, {}, false};
+        bool bad_count = false;
         if (auto asked = element.child("request-token"); asked && asked.attribute("xmlns").value() == fast::ns) {
-            if (fast::find_mechanism(asked.attribute("mechanism").value())) {
-                request.token_request = asked.attribute("mechanism").value();
+            // Only a mechanism offered on this connection (a -EXPR token where there is no exporter is useless).
+            if (auto m = fast::find_mechanism(asked.attribute("mechanism").value());
+                m && (m->channel_binding.empty() || binding_data(m->channel_binding))) {
+                request.token_request = m->name;
             }
         }
         if (auto used = element.child("fast"); used && used.attribute("xmlns").value() == fast::ns) {
             const std::string_view invalidate = used.attribute("invalidate").value();
-            request.invalidate = invalidate == "true" || invalidate == "1";
-            if (auto count = parse_decimal<std::int64_t>(used.attribute("count").value())) {
-                login.count = *count;
+            login.invalidate = invalidate == "true" || invalidate == "1";
+            request.invalidate = login.invalidate;
+            // XEP-0484: a positive integer when given; anything else is no count at all, not a missing one.
+            if (const auto text = std::string_view(used.attribute("count").value()); !text.empty()) {
+                const auto count = parse_decimal<std::int64_t>(text);
+                bad_count = !count || *count < 1;
+                login.count = bad_count ? -1 : *count;
             }
         }
         auto initial = payload_of(element.child("initial-response"));
@@ -171,7 +178,7 @@ asio::awaitable<void> c2s_session::handle_sasl2(const stanza& s) {
                 co_await finish_sasl2(sasl_step{sasl_step::kind::failure, {}, "invalid-mechanism", {}, {}});
                 co_return;
             }
-            if (!*initial) {
+            if (!*initial || bad_count) {
                 co_await finish_sasl2(sasl_step{sasl_step::kind::failure, {}, "malformed-request", {}, {}});
                 co_return;
             }
@@ -261,19 +268,13 @@ asio::awaitable<std::string> c2s_session::fast_token_for(const sasl2_request& re
     if (!ctx_.cfg.sasl.fast || request.agent_id.empty()) {
         co_return std::string();
     }
-    const bool by_token = step.fast_token_expires_at.has_value();
-    if (by_token && request.invalidate) {
-        co_await revoke_fast_tokens(ctx_.store, domain_, jid_.node(), request.agent_id);
-        spdlog::info("c2s {}: FAST tokens of {} for client {} invalidated", peer_address_, jid_.bare_string(),
-                     request.agent_id);
-        co_return std::string();
-    }
-    const std::int64_t lifetime = ctx_.cfg.sasl.fast_token_lifetime;
-    // A token past half its life is replaced while the client still has a working one.
-    const bool aging = by_token && *step.fast_token_expires_at - unix_now() < lifetime / 2;
+    // A token past half its own life is replaced while the client still has a working one — unless the login
+    // ended the client's tokens (invalidate, done in the login's own storage job), which only a request renews.
+    const bool aging = step.fast_token_aging.value_or(false) && !request.invalidate;
     if (request.token_request.empty() && !aging) {
         co_return std::string();
     }
+    const std::int64_t lifetime = ctx_.cfg.sasl.fast_token_lifetime;
     const std::string mechanism = request.token_request.empty() ? request.mechanism : request.token_request;
     auto issued = co_await issue_fast_token(
         ctx_.store, fast_token_request{domain_, jid_.node(), ctx_.server_secret, request.agent_id, mechanism, lifetime,

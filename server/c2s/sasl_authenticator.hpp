@@ -20,8 +20,8 @@ struct sasl_step {
     std::string payload;    // raw (not yet base64) challenge or additional success data
     std::string condition;  // for failures: RFC 6120 §6.5 condition
     std::string username;   // on success: the authenticated local part (nodeprepped)
-    // On success with a FAST token (XEP-0484): when the token expires (unix seconds), to replace it in time.
-    std::optional<std::int64_t> fast_token_expires_at;
+    // On success with a FAST token (XEP-0484): whether it is past half its life (a login gets a new one then).
+    std::optional<bool> fast_token_aging;
 };
 
 // What a XEP-0484 login names besides the HT initial response.
@@ -29,6 +29,7 @@ struct fast_login {
     std::string agent_id;     // the client's XEP-0388 user-agent id: the token is that client's
     std::int64_t count = -1;  // <fast count=…/>; -1 when absent
     std::string cb_data;      // the binding data of the mechanism's channel-binding type; empty for -NONE
+    bool invalidate = false;  // <fast invalidate='true'/>: the client's tokens end with this login
 };
 
 class sasl_authenticator {
@@ -45,9 +46,9 @@ public:
     boost::asio::awaitable<sasl_step> start(std::string_view mechanism, bool allow_plain,
                                             std::optional<std::string> initial);
     boost::asio::awaitable<sasl_step> respond(std::string response);
-    // A XEP-0484 login (sasl_fast.cpp): HT-SHA-256-* against the client's tokens, read, checked and marked used
-    // in one storage job. A missing account, a wrong or expired token and a replayed count all give
-    // not-authorized.
+    // A XEP-0484 login (sasl_fast.cpp): HT-SHA-256-* against the client's tokens for that mechanism, read, checked
+    // and marked used in one storage job. A missing account, a wrong or expired token, another mechanism's token and
+    // a replayed count all give <credentials-expired/> (XEP-0484: the client drops the token, logs in otherwise).
     boost::asio::awaitable<sasl_step> fast(std::string_view mechanism, std::string initial, fast_login login);
     bool in_progress() const { return scram_.has_value() || awaiting_plain_; }
     void reset();

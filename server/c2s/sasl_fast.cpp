@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <vector>
+
 #include "protocol/fast.hpp"
 #include "protocol/jid.hpp"
 #include "protocol/xep0082.hpp"
@@ -32,61 +34,74 @@ boost::asio::awaitable<sasl_step> sasl_authenticator::fast(std::string_view mech
     if (!parsed) {
         co_return failure("malformed-request");
     }
+    // Every refusal past this point is the same, whether the account, the client or the token exists or not.
+    constexpr const char* refused = "credentials-expired";
     auto node = nodeprep(parsed->authcid);
-    if (!node || node->empty()) {
-        co_return failure("not-authorized");
+    if (!node || node->empty() || login.agent_id.empty()) {
+        co_return failure(refused);  // a token is some client's: without its id there is none to check
     }
     struct outcome {
         bool ok = false;
         bool pending = false;
         std::string token;
-        std::int64_t expires_at = 0;
+        bool aging = false;
     };
-    // One job: the client's tokens read, the proof checked against each (current, then previous), and the one that
-    // matches marked used by a conditional write — a replayed count or an expired token changes nothing. A missing
-    // account has no tokens: the same not-authorized, and no write either way.
-    auto job = [domain = domain_, secret = server_secret_, username = *node, login,
+    // One job: the client's tokens read, the proof checked against each, and the one that matches — issued for
+    // this very mechanism, so a token bound to the connection is never accepted without the binding — marked used
+    // by a conditional write (a replayed count or an expired token changes nothing), invalidated in the same write
+    // when the client says so. A missing account has no tokens: the same refusal, no write either way. Two HMACs
+    // are computed whatever there is (a client has at most two tokens), so timing does not tell either.
+    auto job = [domain = domain_, secret = server_secret_, username = *node, login, name = std::string(mechanism),
                 hashed = std::move(parsed->hashed_token)](storage::store& s) -> storage::result<outcome> {
         auto tokens = s.get_fast_tokens(domain, username, login.agent_id);
         if (!tokens) {
             return hush::unexpected(tokens.error());
         }
-        outcome out;
-        for (const auto& t : *tokens) {
+        std::vector<storage::fast_token> candidates = std::move(*tokens);
+        while (candidates.size() < 2) {
+            candidates.push_back(storage::fast_token{login.agent_id, "-", "-", 0, 0, -1, 0});  // matches nothing
+        }
+        const storage::fast_token* match = nullptr;
+        std::string matched_token;
+        for (const auto& t : candidates) {
             const std::string token = fast::derive_token(secret, domain, username, login.agent_id, t.token_id);
-            if (!sasl::constant_time_equal(fast::initiator_hash(token, login.cb_data), hashed)) {
-                continue;
+            const bool proves = sasl::constant_time_equal(fast::initiator_hash(token, login.cb_data), hashed);
+            if (proves && t.mechanism == name && match == nullptr) {
+                match = &t;
+                matched_token = token;
             }
-            auto used = s.use_fast_token(domain, username, login.agent_id, t.token_id, login.count, unix_now());
-            if (!used) {
-                return hush::unexpected(used.error());
-            }
-            if (!*used) {
-                return out;
-            }
-            auto pending = s.is_pending(domain, username);
-            if (!pending) {
-                return hush::unexpected(pending.error());
-            }
-            out = outcome{true, *pending, token, t.expires_at};
+        }
+        outcome out;
+        if (match == nullptr) {
             return out;
         }
+        const std::int64_t now = unix_now();
+        auto used = s.use_fast_token(domain, username, login.agent_id, match->token_id, login.count, now,
+                                     unix_micros(), login.invalidate);
+        if (!used) {
+            return hush::unexpected(used.error());
+        }
+        if (!*used) {
+            return out;
+        }
+        auto pending = s.is_pending(domain, username);
+        if (!pending) {
+            return hush::unexpected(pending.error());
+        }
+        out = outcome{true, *pending, matched_token, fast::past_half_life(match->created_at, match->expires_at, now)};
         return out;
     };
-    if (login.agent_id.empty()) {
-        co_return failure("not-authorized");  // a token is some client's: without its id there is none to check
-    }
     auto checked = co_await store_.run(std::move(job));
     if (!checked) {
         spdlog::error("sasl: FAST token lookup failed: {}", checked.error().message);
         co_return failure("temporary-auth-failure");
     }
     if (!checked->ok) {
-        co_return failure("not-authorized");
+        co_return failure(refused);
     }
     pending_ = checked->pending;
     sasl_step ok{sasl_step::kind::success, fast::responder_hash(checked->token, login.cb_data), {}, *node, {}};
-    ok.fast_token_expires_at = checked->expires_at;
+    ok.fast_token_aging = checked->aging;
     co_return unless_pending(std::move(ok));
 }
 
@@ -94,7 +109,7 @@ boost::asio::awaitable<std::optional<issued_fast_token>> issue_fast_token(storag
                                                                           fast_token_request request) {
     const std::int64_t now = unix_now();
     storage::fast_token row{request.agent_id, sasl::random_hex(token_id_bytes), request.mechanism, unix_micros(),
-                            now + request.lifetime, -1};
+                            now + request.lifetime, -1, 0};
     issued_fast_token issued{
         fast::derive_token(request.server_secret, request.domain, request.username, request.agent_id, row.token_id),
         row.expires_at};
@@ -111,16 +126,6 @@ boost::asio::awaitable<std::optional<issued_fast_token>> issue_fast_token(storag
         co_return std::nullopt;
     }
     co_return issued;
-}
-
-boost::asio::awaitable<void> revoke_fast_tokens(storage::async_store& store, std::string domain, std::string username,
-                                                std::string agent_id) {
-    auto revoked = co_await store.run([domain, username, agent_id](storage::store& s) {
-        return s.delete_fast_tokens(domain, username, agent_id);
-    });
-    if (!revoked) {
-        spdlog::warn("sasl: FAST tokens of {}@{} not revoked: {}", username, domain, revoked.error().message);
-    }
 }
 
 }  // namespace hush

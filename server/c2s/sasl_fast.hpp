@@ -1,6 +1,6 @@
 #pragma once
-// XEP-0484 FAST tokens for client logins (docs/fast.md): issuing a token in a SASL2 success and revoking a client's
-// tokens. Logging in with one is sasl_authenticator::fast (sasl_fast.cpp).
+// XEP-0484 FAST tokens for client logins (docs/fast.md): issuing a token in a SASL2 success. Logging in with one
+// (and invalidating it) is sasl_authenticator::fast (sasl_fast.cpp).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,8 +30,4 @@ struct issued_fast_token {
 // nullopt when storage failed (logged): the login goes on without a token.
 boost::asio::awaitable<std::optional<issued_fast_token>> issue_fast_token(storage::async_store& store,
                                                                           fast_token_request request);
-// Every token of the client (XEP-0484 invalidate); failures are logged.
-boost::asio::awaitable<void> revoke_fast_tokens(storage::async_store& store, std::string domain, std::string username,
-                                                std::string agent_id);
-
 }  // namespace hush

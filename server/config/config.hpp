@@ -80,7 +80,7 @@ struct sasl_config {
     // XEP-0484 FAST (docs/fast.md): tokens a client asks for in SASL2 and logs in with in one round trip.
     bool fast = true;
     std::int64_t fast_token_lifetime = 30 * 24 * 3600;  // seconds; a token used past half of it is replaced
-    std::size_t fast_max_clients = 20;                   // per account; the least recently issued client goes first
+    std::size_t fast_max_clients = 20;                   // per account; the least recently active client goes first
 };
 
 // Who may create an account in-band (XEP-0077; docs/registration.md). Password changes and account removal by a

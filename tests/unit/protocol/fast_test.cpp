@@ -38,6 +38,16 @@ TEST_CASE("fast: the initial response is authcid NUL a 32-byte hash") {
     CHECK_FALSE(fast::parse_initial_response(std::string(2000, 'a') + '\0' + hash));
 }
 
+TEST_CASE("fast: a token is replaced past half its own life") {
+    const std::int64_t created_us = 1000LL * 1000000;  // issued at second 1000, for 100 s
+    CHECK_FALSE(fast::past_half_life(created_us, 1100, 1000));
+    CHECK_FALSE(fast::past_half_life(created_us, 1100, 1049));
+    CHECK(fast::past_half_life(created_us, 1100, 1050));
+    CHECK(fast::past_half_life(created_us, 1100, 2000));
+    // Its own life, not today's setting: a 30-day token is not replaced on day 2 because the lifetime became a day.
+    CHECK_FALSE(fast::past_half_life(0, 30 * 86400, 2 * 86400));
+}
+
 TEST_CASE("fast: mechanisms, best first, with their channel-binding types") {
     REQUIRE(fast::mechanisms().size() == 3);
     CHECK(fast::mechanisms().front().name == "HT-SHA-256-EXPR");
