@@ -13,6 +13,7 @@ Prints one line per run and the medians (docs/performance.md, "Message archive")
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import tempfile
@@ -30,11 +31,15 @@ class HushMam(compare.Hush):
 
     def command(self) -> list[str]:
         command = super().command()
-        extra = f"\n[mam]\nenabled = {'true' if self.enabled else 'false'}\n"
-        if self.postgres_url:
-            extra += f'[storage]\nbackend = "postgresql"\nurl = "{self.postgres_url}"\n'
         config = self.workdir / "hush.toml"
-        config.write_text(config.read_text() + extra)
+        # compare.py's config has its own [mam] section (the archive off, as the other servers run): switched here.
+        text, switched = re.subn(r"^\[mam\]\nenabled = \w+", f"[mam]\nenabled = {'true' if self.enabled else 'false'}",
+                                 config.read_text(), flags=re.MULTILINE)
+        if switched != 1:
+            raise RuntimeError("compare.py's Hush config has no [mam] section to switch")
+        if self.postgres_url:
+            text += f'\n[storage]\nbackend = "postgresql"\nurl = "{self.postgres_url}"\n'
+        config.write_text(text)
         return command
 
 
