@@ -12,6 +12,12 @@ inline std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
 
 inline std::int64_t unix_now() { return unix_seconds(std::chrono::system_clock::now()); }
 
+// Unix microseconds now: archive ids, FAST token times.
+inline std::int64_t unix_now_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 // "2026-11-23T21:00:00Z" (UTC, seconds precision) for a unix time.
 std::string xep0082_stamp(std::int64_t unix_seconds);
 

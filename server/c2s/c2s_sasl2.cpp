@@ -73,7 +73,7 @@ std::string c2s_session::sasl2_feature() {
     if (ctx_.cfg.sasl.fast) {
         f += "<fast xmlns='urn:xmpp:fast:0'>";
         for (const auto& m : fast::mechanisms()) {
-            if (m.channel_binding.empty() || binding_data(m.channel_binding)) {
+            if (binding_data(m.channel_binding)) {
                 f += "<mechanism>" + std::string(m.name) + "</mechanism>";
             }
         }
@@ -147,8 +147,7 @@ asio::awaitable<void> c2s_session::handle_sasl2(const stanza& s) {
         bool bad_count = false;
         if (auto asked = element.child("request-token"); asked && asked.attribute("xmlns").value() == fast::ns) {
             // Only a mechanism offered on this connection (a -EXPR token where there is no exporter is useless).
-            if (auto m = fast::find_mechanism(asked.attribute("mechanism").value());
-                m && (m->channel_binding.empty() || binding_data(m->channel_binding))) {
+            if (auto m = fast::find_mechanism(asked.attribute("mechanism").value()); m && binding_data(m->channel_binding)) {
                 request.token_request = m->name;
             }
         }
@@ -172,8 +171,7 @@ asio::awaitable<void> c2s_session::handle_sasl2(const stanza& s) {
         sasl2_ = std::move(request);
         if (auto ht = fast::find_mechanism(mechanism)) {
             // XEP-0484: a token, checked with the binding data of the mechanism's type (none for -NONE).
-            const auto cb = ht->channel_binding.empty() ? std::optional<std::string>(std::string())
-                                                        : binding_data(ht->channel_binding);
+            const auto cb = binding_data(ht->channel_binding);
             if (!ctx_.cfg.sasl.fast || !cb) {
                 co_await finish_sasl2(sasl_step{sasl_step::kind::failure, {}, "invalid-mechanism", {}, {}});
                 co_return;

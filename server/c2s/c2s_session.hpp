@@ -74,8 +74,12 @@ private:
     void bind_resource(const std::string& resource);
     // XEP-0388 SASL2 with XEP-0386 Bind2 and inline XEP-0198 (c2s_sasl2.cpp).
     std::string sasl2_feature();
-    // This connection's channel-binding data of `type` (XEP-0440), if it has that type.
+    // This connection's channel-binding data of `type` (XEP-0440), if it has that type; for no type (a mechanism
+    // without channel binding, HT-SHA-256-NONE), empty data.
     std::optional<std::string> binding_data(std::string_view type) const {
+        if (type.empty()) {
+            return std::string();
+        }
         for (const auto& [name, data] : channel_bindings_) {
             if (name == type) {
                 return data;

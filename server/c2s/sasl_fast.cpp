@@ -16,12 +16,6 @@ namespace {
 
 constexpr std::size_t token_id_bytes = 16;
 
-std::int64_t unix_micros() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 }  // namespace
 
 boost::asio::awaitable<sasl_step> sasl_authenticator::fast(std::string_view mechanism, std::string initial,
@@ -77,7 +71,7 @@ boost::asio::awaitable<sasl_step> sasl_authenticator::fast(std::string_view mech
         }
         const std::int64_t now = unix_now();
         auto used = s.use_fast_token(domain, username, login.agent_id, match->token_id, login.count, now,
-                                     unix_micros(), login.invalidate);
+                                     unix_now_us(), login.invalidate);
         if (!used) {
             return hush::unexpected(used.error());
         }
@@ -108,7 +102,7 @@ boost::asio::awaitable<sasl_step> sasl_authenticator::fast(std::string_view mech
 boost::asio::awaitable<std::optional<issued_fast_token>> issue_fast_token(storage::async_store& store,
                                                                           fast_token_request request) {
     const std::int64_t now = unix_now();
-    storage::fast_token row{request.agent_id, sasl::random_hex(token_id_bytes), request.mechanism, unix_micros(),
+    storage::fast_token row{request.agent_id, sasl::random_hex(token_id_bytes), request.mechanism, unix_now_us(),
                             now + request.lifetime, -1, 0};
     issued_fast_token issued{
         fast::derive_token(request.server_secret, request.domain, request.username, request.agent_id, row.token_id),

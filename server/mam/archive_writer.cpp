@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "protocol/xep0082.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,12 +20,6 @@ namespace hush {
 namespace asio = boost::asio;
 
 namespace {
-
-std::int64_t now_us() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // An item of the account, as "user@domain id".
 std::string moved_key_of(const std::string& domain, const std::string& username, std::int64_t id) {
@@ -61,7 +57,7 @@ void archive_writer::seed_last_id(std::int64_t id) {
 
 std::int64_t archive_writer::next_id_locked() {
     // Strictly increasing whatever the clock does (stepped back: one microsecond after the last id).
-    last_id_ = std::max(now_us(), last_id_ + 1);
+    last_id_ = std::max(unix_now_us(), last_id_ + 1);
     return last_id_;
 }
 
@@ -92,10 +88,34 @@ asio::awaitable<void> archive_writer::drop_offline_copy(const std::string& domai
 
 asio::awaitable<storage::result<std::int64_t>> archive_writer::exclusively(deletion job) {
     const auto executor = co_await asio::this_coro::executor;
+    // However this coroutine ends — done, thrown through, or destroyed while it waits — the writer is let go: its
+    // place in the waiting count is given back, or the writing flag it took, and whoever waits is woken.
+    struct release {
+        archive_writer& self;
+        asio::any_io_executor executor;
+        bool running = false;
+        ~release() {
+            bool start = false;
+            {
+                std::lock_guard lock(self.mutex_);
+                if (running) {
+                    self.writing_ = false;
+                } else {
+                    --self.deletions_waiting_;
+                }
+                start = self.claim_writer_locked();
+            }
+            if (start) {
+                self.start_writer(executor);
+            }
+            self.wake_all();  // the writer, or another deletion, may wait
+        }
+    };
     {
         std::lock_guard lock(mutex_);
         ++deletions_waiting_;
     }
+    release guard{*this, executor};
     while (true) {
         waiter w;
         {
@@ -103,24 +123,14 @@ asio::awaitable<storage::result<std::int64_t>> archive_writer::exclusively(delet
             if (!writing_) {
                 writing_ = true;  // no batch starts until it is done
                 --deletions_waiting_;
+                guard.running = true;
                 break;
             }
             w = add_waiter_locked(executor);  // the writer wakes everyone when it stops
         }
         co_await wait(std::move(w));
     }
-    auto done = co_await store_.run(std::move(job));
-    bool start = false;
-    {
-        std::lock_guard lock(mutex_);
-        writing_ = false;
-        start = claim_writer_locked();
-    }
-    if (start) {
-        start_writer(executor);
-    }
-    wake_all();  // another deletion may wait
-    co_return done;
+    co_return co_await store_.run(std::move(job));
 }
 
 bool archive_writer::claim_writer_locked() {
@@ -208,14 +218,17 @@ asio::awaitable<bool> archive_writer::flush() {
             if (first_unwritten_locked() > target) {
                 co_return true;
             }
-            if (failing_) {
-                co_return false;  // the storage refuses the writer: do not wait minutes for it
-            }
+            // A writer is started if none runs (one stopped for a deletion, or threw), even while failing.
             start = claim_writer_locked();
-            w = add_waiter_locked(executor);
+            if (!failing_) {
+                w = add_waiter_locked(executor);
+            }
         }
         if (start) {
             start_writer(executor);
+        }
+        if (!w) {
+            co_return false;  // the storage refuses the writer (it retries): do not wait minutes for it
         }
         co_await wait(std::move(w));
     }
@@ -267,10 +280,9 @@ asio::awaitable<void> archive_writer::drain() {
         std::lock_guard lock(mutex_);
         if (in_flight_) {
             spdlog::critical("mam: archive items from #{} on, being written, may be lost", *in_flight_);
-        }
-        if (in_flight_) {
             queued_bytes_ -= in_flight_bytes_;
         }
+        failing_ = false;  // nothing is being retried any more
         writing_ = false;
         in_flight_.reset();
     }
@@ -278,6 +290,7 @@ asio::awaitable<void> archive_writer::drain() {
 }
 
 asio::awaitable<void> archive_writer::write_remaining() {
+    failing_since_.reset();  // a stranded writer's retries do not count against the exit's own time
     while (co_await write_batch(true)) {
     }
 }

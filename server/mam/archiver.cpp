@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "protocol/xep0082.hpp"
+
 #include <algorithm>
 #include <chrono>
 
@@ -11,12 +13,6 @@
 namespace hush {
 
 namespace {
-
-std::int64_t now_us() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 bool listed(const std::vector<std::string>& jids, const std::string& bare) {
     return std::find(jids.begin(), jids.end(), bare) != jids.end();
@@ -215,7 +211,7 @@ boost::asio::awaitable<void> archiver::sweep() {
     co_await writer_.flush();
     std::int64_t expired = 0;
     if (cfg_.retention_days > 0) {
-        const std::int64_t cutoff = now_us() - cfg_.retention_days * 86400 * std::int64_t{1000000};
+        const std::int64_t cutoff = unix_now_us() - cfg_.retention_days * 86400 * std::int64_t{1000000};
         while (true) {
             auto deleted = co_await writer_.exclusively(
                 [cutoff](storage::store& st) { return st.delete_archive_before(cutoff, sweep_batch); });

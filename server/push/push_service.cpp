@@ -231,6 +231,25 @@ bool push_service::claim(const jid& account, const push::enable_request& registr
             return false;
         }
     }
+    // One account holds at most max_registrations entries, whatever it enabled and disabled since: its oldest goes
+    // (the map orders an account's entries together), so no account can fill the server's map.
+    const std::string& bare = std::get<0>(k);
+    for (;;) {
+        auto first = outstanding_.lower_bound(key{bare, {}, {}});
+        auto oldest = outstanding_.end();
+        std::size_t mine = 0;
+        for (auto it = first; it != outstanding_.end() && std::get<0>(it->first) == bare; ++it) {
+            ++mine;
+            if (oldest == outstanding_.end() || it->second.sent < oldest->second.sent) {
+                oldest = it;
+            }
+        }
+        if (mine < options_.max_registrations) {
+            break;
+        }
+        by_id_.erase(oldest->second.id);
+        outstanding_.erase(oldest);
+    }
     outstanding_.emplace(k, pending{id, now});
     by_id_.emplace(id, std::move(k));
     return true;

@@ -41,7 +41,7 @@ public:
     static constexpr std::size_t max_outstanding = 100000;
 
     // `local_hosts`: the domains this server serves; no address there is an app server.
-    push_service(storage::async_store& store, const push_config& options, std::vector<std::string> local_hosts = {});
+    push_service(storage::async_store& store, const push_config& options, std::vector<std::string> local_hosts);
 
     // <enable/> or <disable/> (XEP-0357 §5, §6); nullopt when the payload is not ours. `iq` is a validated request
     // from a stamped full JID; `addressed` the bare JID it went to. Anyone but the account itself gets

@@ -140,6 +140,29 @@ TEST_CASE("archive_writer: a storage job that throws does not stop the writer") 
     CHECK(stored_ids(f.store, "bob") == std::vector<std::int64_t>{id});
 }
 
+TEST_CASE("archive_writer: a deletion whose job throws lets the writer go") {
+    fixture f;
+    archive_writer writer(f.store, 100, 10, archive_writer::default_max_pending_bytes, quick_retries());
+    bool threw = false;
+    run_sync([&]() -> boost::asio::awaitable<void> {
+        try {
+            co_await writer.exclusively([](storage::store&) -> storage::result<std::int64_t> {
+                throw std::runtime_error("injected");
+            });
+        } catch (const std::runtime_error&) {
+            threw = true;
+        }
+    }());
+    CHECK(threw);
+    // Had the deletion kept the writing flag, this flush would wait for ever.
+    const auto id = run_sync(writer.append("example.org", "bob", message_item("after the deletion")));
+    CHECK(run_sync(writer.flush()));
+    CHECK(stored_ids(f.store, "bob") == std::vector<std::int64_t>{id});
+    // And another deletion runs.
+    auto deleted = run_sync(writer.exclusively([](storage::store&) -> storage::result<std::int64_t> { return 0; }));
+    CHECK(deleted.has_value());
+}
+
 TEST_CASE("archive_writer: bounded in bytes too; closing lets a waiting delivery through and it is written") {
     fixture f;
     const std::string big(1000, 'x');

@@ -223,6 +223,18 @@ TEST_CASE("push: one notification per registration awaits an answer; an answer o
     CHECK(f.notify(false).empty());
 }
 
+TEST_CASE("push: however often it disables and enables, an account holds at most max_registrations waiting") {
+    fixture f;
+    const std::string disable = "<iq type='set' id='d' from='user@example.com/m'><disable xmlns='urn:xmpp:push:0' "
+                                "jid='push.a.example'/></iq>";
+    for (int i = 0; i < 3 * static_cast<int>(f.cfg.max_registrations); ++i) {
+        REQUIRE(f.enable("push.a.example", "n" + std::to_string(i)).type() == "result");
+        CHECK(f.notify(false).size() == 1);  // a new node: a new registration, notified
+        REQUIRE(f.ask(disable).type() == "result");
+    }
+    CHECK(f.push.outstanding() == f.cfg.max_registrations);
+}
+
 TEST_CASE("push: only the app server it went to answers a notification, for the account it came from") {
     fixture f;
     REQUIRE(f.enable("push.a.example", "n1").type() == "result");
