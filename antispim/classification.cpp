@@ -32,6 +32,10 @@ classification classify(const inbound_facts& f) {
         // Taken by the push service (it may disable the registration); no resource of the user's sees it.
         return row(disposition::deliver, "push-answer");
     }
+    if (f.caps_answer) {
+        // Taken by the PEP service that asked (it learns which notifications the resource wants).
+        return row(disposition::deliver, "caps-answer");
+    }
     // Errors are never judged (a verdict would answer an error with an error) and never answered. They reach the
     // user only where they can answer something: the server's own bounces, a contact's, or an address the user
     // wrote to a moment ago. Anything else is a stranger's text in disguise.
@@ -68,6 +72,11 @@ classification classify(const inbound_facts& f) {
         }
         if (!type.empty() && type != "chat" && type != "normal" && type != "headline") {
             return row(disposition::drop, "unknown-kind");
+        }
+        if (f.pubsub_event && !f.contact) {
+            // Only a node's owner or a service the receiver subscribed to (both contacts) has events for them;
+            // anyone else's is text in a costume, and no person reads a challenge about it.
+            return row(disposition::drop, "stranger-pubsub-event");
         }
         if (f.automatic && !f.contact && !f.trusted_local) {
             // Chat states, receipts, markers from a stranger's client: not a first contact, never an answer, never

@@ -31,6 +31,11 @@ struct inbound_facts {
     // An iq result or error from an app server answering the receiver's push notification still outstanding (same
     // id, from the service it went to; XEP-0357): for the push service, never for the user.
     bool push_answer = false;
+    // An iq result or error from a resource answering the receiver's PEP service, which asked it what its client
+    // wants (XEP-0115 disco#info, XEP-0163 +notify): for the PEP service, never for the user.
+    bool caps_answer = false;
+    // A message carrying a XEP-0060 event (<event xmlns='…pubsub#event'/>): a node's notification, never typed.
+    bool pubsub_event = false;
     // A contact: subscription either way, asked or pre-approved by the receiver, written to first by the
     // receiver, or approved through the challenge.
     bool contact = false;
@@ -57,8 +62,9 @@ struct classification {
 classification classify(const inbound_facts& facts);
 
 // Every row name, for counters (/metrics) and the docs; classify() returns only these.
-inline constexpr std::array<std::string_view, 20> classification_rows = {
-    "anti-spim-own",        "own-account",           "push-answer",           "server-error",
+inline constexpr std::array<std::string_view, 22> classification_rows = {
+    "anti-spim-own",        "own-account",           "push-answer",           "caps-answer",
+    "stranger-pubsub-event", "server-error",
     "error-answers-receiver", "error-unsolicited",   "iq-answer",             "iq-answer-unsolicited",
     "groupchat-joined-room", "groupchat-not-joined", "iq-to-account",         "contact",
     "local-account",        "subscription-answer",   "stranger-message",      "stranger-automatic",

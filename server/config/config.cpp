@@ -25,6 +25,7 @@
 #include "server/config/config_antispim.hpp"
 #include "server/config/config_reader.hpp"
 #include "server/config/config_mam.hpp"
+#include "server/config/config_pubsub.hpp"
 #include "server/config/config_registration.hpp"
 #include "server/config/config_stream_management.hpp"
 
@@ -71,7 +72,7 @@ public:
         config c;
         check_keys(root, "",
                    {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim", "registration", "s2s",
-                    "stream_management", "push", "mam"});
+                    "stream_management", "push", "mam", "pubsub"});
         load_server(root, c);
         load_log(root, c);
         load_tls(root, c);
@@ -86,6 +87,7 @@ public:
         load_stream_management(*this, root, c);
         load_push(*this, root, c);
         load_mam(*this, root, c);
+        load_pubsub(*this, root, c);
         return c;
     }
 

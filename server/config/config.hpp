@@ -158,6 +158,23 @@ struct mam_config {
     std::chrono::seconds sweep_interval{3600};
 };
 
+// XEP-0060 publish-subscribe and XEP-0163 PEP ([pubsub]; docs/pubsub.md): every account's personal eventing
+// nodes and a service for everyone's nodes at `service`.
+struct pubsub_config {
+    bool enabled = true;
+    // The service's domain: "pubsub.<first host>" when not configured; empty: no service (PEP stays).
+    std::string service;
+    bool service_configured = false;
+    // Who may create nodes on the service: "local" (accounts of this server) or "admins" ([server] admins).
+    bool service_creators_admins_only = false;
+    std::size_t max_items_per_node = 256;      // a node's max_items cannot exceed it ("max" means it)
+    std::size_t max_nodes_per_account = 128;    // PEP nodes of one account
+    std::size_t max_service_nodes = 10000;      // nodes on the service
+    std::size_t max_payload_bytes = 128 * 1024;  // one item's payload (avatars are the largest)
+    std::size_t max_subscriptions_per_node = 10000;
+    std::size_t max_subscriptions_per_jid = 1000;  // one JID's subscriptions on the service
+};
+
 struct config {
     std::filesystem::path source;   // the file this came from
     std::vector<std::string> hosts;  // virtual hosts, nameprepped
@@ -175,6 +192,7 @@ struct config {
     s2s_config s2s;
     stream_management_config stream_management;
     push_config push;
+    pubsub_config pubsub;
     mam_config mam;
 };
 

@@ -59,10 +59,11 @@ stanza carbon(const stanza& message, const char* direction, const jid& account, 
 
 }  // namespace
 
-im_core::im_core(im_context& ctx, registration_service* registration, push_service* push)
+im_core::im_core(im_context& ctx, registration_service* registration, push_service* push, pubsub_engine* pubsub)
     : ctx_(ctx),
       registration_(registration),
       push_(push),
+      pubsub_(pubsub),
       roster_(ctx),
       // XEP-0191 §3.4: an unblocked contact that may see our presence gets it again.
       privacy_(ctx, roster_,
@@ -142,6 +143,9 @@ boost::asio::awaitable<hook_result> im_core::inbound(const stanza& s, const jid&
         }
         if (!co_await privacy_.allows(to, from, privacy::stanza_class::presence_in)) {
             co_return hook_result::consumed;
+        }
+        if (pubsub_ != nullptr) {
+            co_await pubsub_->presence_seen(to.bare(), from, s, out);  // XEP-0163: what the contact's client wants
         }
         co_return hook_result::proceed;
     }
@@ -227,6 +231,10 @@ boost::asio::awaitable<bool> im_core::may_see_presence(const jid& account, const
 }
 
 boost::asio::awaitable<void> im_core::session_presence(const jid& full, const stanza& presence, outgoing& out) {
+    if (pubsub_ != nullptr) {
+        // XEP-0163: the account's PEP service learns what this client wants (asking it before anything else).
+        co_await pubsub_->presence_seen(full.bare(), full, presence, out);
+    }
     co_await presence_.own_presence(full, presence, out);
 }
 
@@ -235,6 +243,9 @@ boost::asio::awaitable<void> im_core::session_ended(const jid& full, bool was_av
                                                     outgoing& out) {
     co_await presence_.session_ended(full, was_available, directed, status, out);
     privacy_.session_ended(full);
+    if (pubsub_ != nullptr) {
+        pubsub_->forget(full);
+    }
 }
 
 boost::asio::awaitable<registration_outcome> im_core::account_request(const stanza& iq, const jid& full, outgoing& out) {

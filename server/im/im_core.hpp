@@ -12,6 +12,7 @@
 #include "server/im/privacy_service.hpp"
 #include "server/im/roster_service.hpp"
 #include "server/push/push_service.hpp"
+#include "server/pubsub/pubsub_engine.hpp"
 
 namespace hush {
 
@@ -26,7 +27,9 @@ class im_core {
 public:
     // `registration`: XEP-0077 for bound sessions (password change, removal); `push`: XEP-0357 notifications for
     // what is stored offline. Either null where there is none.
-    im_core(im_context& ctx, registration_service* registration, push_service* push = nullptr);
+    // `pubsub`: XEP-0163, told of presence so that PEP notifications reach the clients that want them (null: none).
+    im_core(im_context& ctx, registration_service* registration, push_service* push = nullptr,
+            pubsub_engine* pubsub = nullptr);
 
     boost::asio::awaitable<hook_result> outbound(stanza& s, const jid& from, const jid& to, outgoing& out);
     boost::asio::awaitable<hook_result> inbound(const stanza& s, const jid& from, const jid& to, outgoing& out);
@@ -77,6 +80,7 @@ private:
     im_context& ctx_;
     registration_service* registration_;
     push_service* push_;
+    pubsub_engine* pubsub_;
     roster_service roster_;
     privacy_service privacy_;
     presence_service presence_;

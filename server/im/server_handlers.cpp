@@ -37,6 +37,8 @@ server_handlers::server_handlers(std::string version, std::vector<extension> ext
         extra_server_features_.insert(extra_server_features_.end(), e.server_features.begin(), e.server_features.end());
         extra_account_features_.insert(extra_account_features_.end(), e.account_features.begin(),
                                        e.account_features.end());
+        extra_account_identities_.insert(extra_account_identities_.end(), e.account_identities.begin(),
+                                         e.account_identities.end());
     }
 }
 
@@ -120,6 +122,12 @@ stanza server_handlers::disco_info(const stanza& iq, const jid& addressed, pugi:
     if (addressed.has_node()) {
         identity.append_attribute("category").set_value("account");
         identity.append_attribute("type").set_value("registered");
+        for (const auto& extra : extra_account_identities_) {
+            const auto slash = extra.find('/');
+            auto more = q.append_child("identity");
+            more.append_attribute("category").set_value(extra.substr(0, slash).c_str());
+            more.append_attribute("type").set_value(extra.substr(slash + 1).c_str());
+        }
     } else {
         identity.append_attribute("category").set_value("server");
         identity.append_attribute("type").set_value("im");

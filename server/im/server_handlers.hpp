@@ -18,6 +18,8 @@ public:
         handler handle;
         std::vector<std::string> server_features;   // join the server's disco#info
         std::vector<std::string> account_features;  // join every account's disco#info
+        // "category/type" identities joining every account's disco#info (XEP-0163: pubsub/pep).
+        std::vector<std::string> account_identities = {};
     };
 
     // Extensions are asked in this order, before the built-in answers.
@@ -38,6 +40,7 @@ private:
     std::vector<handler> extensions_;
     std::vector<std::string> extra_server_features_;
     std::vector<std::string> extra_account_features_;
+    std::vector<std::string> extra_account_identities_;
 };
 
 }  // namespace hush

@@ -8,6 +8,7 @@
 
 #include "server/im/im_core.hpp"
 #include "server/mam/archiver.hpp"
+#include "server/pubsub/pubsub_engine.hpp"
 #include "server/registration/registration.hpp"
 #include "antispim/recent_verdicts.hpp"
 
@@ -51,7 +52,8 @@ router::router(std::vector<std::string> hosts, session_registry& sessions, accou
       outbound_(links.outbound),
       inbox_(links.inbox),
       recent_(links.recent),
-      mam_(links.mam) {}
+      mam_(links.mam),
+      pubsub_(links.pubsub) {}
 
 bool router::is_local_domain(std::string_view domain) const {
     return std::find(hosts_.begin(), hosts_.end(), domain) != hosts_.end();
@@ -245,9 +247,17 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
         answered_push = im_->take_push_answer(s, from, to);
     }
     facts.push_answer = answered_push.has_value();
+    // XEP-0163: a resource answering the receiver's PEP service, which asked what its client wants. The same.
+    std::optional<pubsub_engine::caps_reply> answered_caps;
+    if (pubsub_ != nullptr && kind == stanza_kind::iq && !origin.generated && !facts.anti_spim_own &&
+        !facts.push_answer) {
+        answered_caps = pubsub_->take_caps_answer(s, from, to);
+    }
+    facts.caps_answer = answered_caps.has_value();
+    facts.pubsub_event = kind == stanza_kind::message && s.child("event", pubsub::event_ns);
     relation_facts relation;
-    if (facts.push_answer) {
-        // Nothing of the account to read: the answer goes no further than the push service.
+    if (facts.push_answer || facts.caps_answer) {
+        // Nothing of the account to read: the answer goes no further than the push or PEP service.
     } else if (facts.anti_spim_own || facts.own || strangers_ == nullptr) {
         if (!online) {
             auto looked_up = co_await accounts_.exists(to.bare());
@@ -282,6 +292,12 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     }
     if (answered_push) {
         co_await im_->push_answered(*answered_push);
+        co_return;
+    }
+    if (answered_caps) {
+        outgoing out;
+        co_await pubsub_->caps_answered(*answered_caps, out);  // the last items the resource wants
+        co_await carry_out(std::move(out));
         co_return;
     }
     if (row.what == antispim::disposition::drop) {

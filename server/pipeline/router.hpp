@@ -46,6 +46,7 @@ struct route_origin {
 };
 
 class archiver;
+class pubsub_engine;
 class im_core;
 class recent_verdicts;
 struct registration_outcome;
@@ -69,6 +70,7 @@ struct router_links {
     recent_verdicts* recent = nullptr;            // deciding verdicts for the admin page (else only counted, logged)
     remote_router* remote = nullptr;
     archiver* mam = nullptr;                      // XEP-0313: local accounts' message archives
+    pubsub_engine* pubsub = nullptr;              // XEP-0060/0163: the PEP services' caps queries are answered here
 };
 
 class router final : public stanza_sink {
@@ -141,6 +143,7 @@ private:
     server_inbox* const inbox_;
     recent_verdicts* const recent_;
     archiver* const mam_;
+    pubsub_engine* const pubsub_;
     std::array<std::atomic<std::uint64_t>, antispim::classification_rows.size() + 1> classified_{};
 };
 

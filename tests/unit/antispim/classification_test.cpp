@@ -55,6 +55,32 @@ TEST_CASE("classification: an app server's answer to a push notification goes to
     }
 }
 
+TEST_CASE("classification: a client's answer to the PEP service's caps query goes to the PEP service") {
+    // XEP-0163/XEP-0115: taken by the router before it classifies (an outstanding query from the receiver's bare
+    // JID to that very resource); anything else answering nothing stays unsolicited.
+    for (std::string_view type : {"result", "error"}) {
+        auto f = facts(stanza_kind::iq, type);
+        f.caps_answer = true;
+        check_row(f, disposition::deliver, "caps-answer");
+        f.caps_answer = false;
+        check_row(f, disposition::drop, type == "result" ? "iq-answer-unsolicited" : "error-unsolicited");
+    }
+}
+
+TEST_CASE("classification: pubsub events come from contacts only") {
+    // XEP-0060/0163: a contact's PEP notification, or a service's the receiver subscribed to (subscribing made it
+    // a contact), is judged as any contact's message; anyone else's is dropped, never challenged.
+    for (std::string_view type : {"headline", "normal", ""}) {
+        auto f = facts(stanza_kind::message, type);
+        f.pubsub_event = true;
+        check_row(f, disposition::drop, "stranger-pubsub-event");
+        f.trusted_local = true;
+        check_row(f, disposition::drop, "stranger-pubsub-event");
+        f.contact = true;
+        check_row(f, disposition::judge, "contact");
+    }
+}
+
 TEST_CASE("classification: errors") {
     SUBCASE("the server's own bounce is delivered") {
         auto f = facts(stanza_kind::message, "error");
