@@ -126,7 +126,9 @@ server::server(config cfg)
 
     im_ctx_ = std::make_unique<im_context>(im_context{*store_, registry_, cfg_.limits.max_offline_messages});
     push_ = std::make_unique<push_service>(*store_, cfg_.push, cfg_.hosts);
-    im_ = std::make_unique<im_core>(*im_ctx_, registration_.get(), push_.get());
+    // XEP-0060/0163: every account's PEP nodes and the service at [pubsub] service.
+    pubsub_ = std::make_unique<pubsub_engine>(*store_, cfg_.pubsub, cfg_.hosts, cfg_.admins, registry_, nullptr);
+    im_ = std::make_unique<im_core>(*im_ctx_, registration_.get(), push_.get(), cfg_.pubsub.enabled ? pubsub_.get() : nullptr);
     account_services_ = std::make_unique<account_services>(
         *store_,
         [this](const jid& bare) { return registry_.any_available(bare); },
@@ -194,6 +196,10 @@ server::server(config cfg)
              },
              {},
              cfg_.mam.enabled ? mam_queries::account_features() : std::vector<std::string>{}},
+            {[this](const stanza& iq, const jid& addressed, outgoing& out) { return pubsub_request(iq, addressed, out); },
+             cfg_.pubsub.enabled ? pubsub_engine::account_features() : std::vector<std::string>{},
+             cfg_.pubsub.enabled ? pubsub_engine::account_features() : std::vector<std::string>{},
+             cfg_.pubsub.enabled ? std::vector<std::string>{"pubsub/pep"} : std::vector<std::string>{}},
         });
     accounts_ = std::make_unique<storage_account_directory>(*store_);
 
@@ -208,7 +214,13 @@ server::server(config cfg)
     links.recent = &verdicts_;
     links.remote = s2s_.get();
     links.mam = archiver_.get();
-    router_ = std::make_unique<router>(cfg_.hosts, registry_, *accounts_, *chain_, *handlers_, links);
+    links.pubsub = cfg_.pubsub.enabled ? pubsub_.get() : nullptr;
+    // The pubsub service's domain is this server's too: stanzas to it are answered here, not federated.
+    std::vector<std::string> routed_domains = cfg_.hosts;
+    if (cfg_.pubsub.enabled && !cfg_.pubsub.service.empty()) {
+        routed_domains.push_back(cfg_.pubsub.service);
+    }
+    router_ = std::make_unique<router>(std::move(routed_domains), registry_, *accounts_, *chain_, *handlers_, links);
 
     // What sessions share, the HTTP endpoint and the listeners.
     ctx_ = std::make_unique<server_context>(server_context{cfg_, registry_, *router_, *store_, *tls_, throttle_,
@@ -418,6 +430,28 @@ void server::shutdown() {
     if (connections_.size() == 0) {
         finish->cancel();
     }
+}
+
+boost::asio::awaitable<std::optional<stanza>> server::pubsub_request(const stanza& iq, const jid& addressed,
+                                                                     outgoing& out) {
+    if (!cfg_.pubsub.enabled) {
+        co_return std::nullopt;
+    }
+    const auto query = iq.child("query", "http://jabber.org/protocol/disco#items");
+    if (iq.type() == "get" && query && !addressed.has_node() && !query.attribute("node") &&
+        std::find(cfg_.hosts.begin(), cfg_.hosts.end(), addressed.domain()) != cfg_.hosts.end()) {
+        // XEP-0030: the server's items name its services, so clients find the pubsub service.
+        stanza reply = make_iq_result(iq);
+        auto q = reply.element().append_child("query");
+        q.append_attribute("xmlns").set_value("http://jabber.org/protocol/disco#items");
+        if (!pubsub_->service_domain().empty()) {
+            auto item = q.append_child("item");
+            item.append_attribute("jid").set_value(pubsub_->service_domain().c_str());
+            item.append_attribute("name").set_value("Publish-subscribe");
+        }
+        co_return reply;
+    }
+    co_return co_await pubsub_->handle(iq, addressed, out);
 }
 
 }  // namespace hush
