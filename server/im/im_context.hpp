@@ -13,10 +13,14 @@
 
 namespace hush {
 
+class caps_cache;
+
 struct im_context {
     storage::async_store& store;
     session_registry& registry;
     std::size_t offline_quota = 1000;
+    // XEP-0115 caps of the available JIDs the server hears presence from (server/pubsub/); null: not kept.
+    caps_cache* caps = nullptr;
 };
 
 }  // namespace hush

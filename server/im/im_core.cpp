@@ -1,5 +1,6 @@
 #include "server/im/im_core.hpp"
 
+#include "server/pubsub/caps_cache.hpp"
 #include "server/push/push_service.hpp"
 
 #include <spdlog/spdlog.h>
@@ -143,6 +144,7 @@ boost::asio::awaitable<hook_result> im_core::inbound(const stanza& s, const jid&
         if (!co_await privacy_.allows(to, from, privacy::stanza_class::presence_in)) {
             co_return hook_result::consumed;
         }
+        co_await track_caps(from, s, out);
         co_return hook_result::proceed;
     }
     const auto cls = kind == stanza_kind::message ? privacy::stanza_class::message : privacy::stanza_class::iq;
@@ -228,6 +230,17 @@ boost::asio::awaitable<bool> im_core::may_see_presence(const jid& account, const
 
 boost::asio::awaitable<void> im_core::session_presence(const jid& full, const stanza& presence, outgoing& out) {
     co_await presence_.own_presence(full, presence, out);
+    co_await track_caps(full, presence, out);
+}
+
+boost::asio::awaitable<void> im_core::track_caps(const jid& from, const stanza& presence, outgoing& out) {
+    // A room's occupant presence announces the occupant's client, reachable only through the room: not kept.
+    if (ctx_.caps == nullptr || presence.child("x", "http://jabber.org/protocol/muc#user")) {
+        co_return;
+    }
+    if (auto query = co_await ctx_.caps->presence(from, presence)) {
+        out.route(std::move(*query));
+    }
 }
 
 boost::asio::awaitable<void> im_core::session_ended(const jid& full, bool was_available,
@@ -235,6 +248,9 @@ boost::asio::awaitable<void> im_core::session_ended(const jid& full, bool was_av
                                                     outgoing& out) {
     co_await presence_.session_ended(full, was_available, directed, status, out);
     privacy_.session_ended(full);
+    if (ctx_.caps != nullptr) {
+        ctx_.caps->forget(full);
+    }
 }
 
 boost::asio::awaitable<registration_outcome> im_core::account_request(const stanza& iq, const jid& full, outgoing& out) {

@@ -72,6 +72,9 @@ public:
 
 private:
     void sent_copies(const stanza& message, const jid& from, outgoing& out);
+    // XEP-0115: an available or unavailable presence goes to the caps cache (ctx_.caps); its disco#info query, if
+    // any, into `out`.
+    boost::asio::awaitable<void> track_caps(const jid& from, const stanza& presence, outgoing& out);
     void cancel_subscriptions(const jid& account, const std::vector<storage::roster_item>& items, outgoing& out);
 
     im_context& ctx_;
