@@ -1,5 +1,6 @@
 #include "server/app/server.hpp"
 
+#include "server/pubsub/caps_cache.hpp"
 #include "server/push/push_service.hpp"
 #include "server/sm/resumption_registry.hpp"
 
@@ -30,6 +31,10 @@ namespace hush {
 namespace asio = boost::asio;
 
 namespace {
+
+// The caps cache's bounds: distinct client versions are few; available JIDs are many more.
+constexpr std::size_t caps_max_vers = 10000;
+constexpr std::size_t caps_max_jids = 100000;
 
 unsigned thread_count(unsigned configured) {
     if (configured > 0) {
@@ -124,10 +129,13 @@ server::server(config cfg)
     }
     antispim_commands_ = std::make_unique<antispim_commands>(*antispim_, is_local, std::move(more_commands));
 
+    // XEP-0115: the caps of the available JIDs the PEP services hear presence from (they ask; it keeps).
+    caps_ = std::make_unique<caps_cache>(caps_max_vers, caps_max_jids);
     im_ctx_ = std::make_unique<im_context>(im_context{*store_, registry_, cfg_.limits.max_offline_messages});
     push_ = std::make_unique<push_service>(*store_, cfg_.push, cfg_.hosts);
     // XEP-0060/0163: every account's PEP nodes and the service at [pubsub] service.
-    pubsub_ = std::make_unique<pubsub_engine>(*store_, cfg_.pubsub, cfg_.hosts, cfg_.admins, registry_, nullptr);
+    pubsub_ = std::make_unique<pubsub_engine>(*store_, cfg_.pubsub, cfg_.hosts, cfg_.admins, registry_,
+                                              caps_.get());
     im_ = std::make_unique<im_core>(*im_ctx_, registration_.get(), push_.get(), cfg_.pubsub.enabled ? pubsub_.get() : nullptr);
     account_services_ = std::make_unique<account_services>(
         *store_,
@@ -210,7 +218,7 @@ server::server(config cfg)
     links.im = im_.get();
     links.strangers = antispim_.get();
     links.outbound = outbound_.get();
-    links.inbox = rtbl_.get();
+    links.inboxes = {rtbl_.get()};
     links.recent = &verdicts_;
     links.remote = s2s_.get();
     links.mam = archiver_.get();
@@ -233,7 +241,8 @@ server::server(config cfg)
     }
     http_ = std::make_unique<http_api>(*ctx_, *blocklist_, *chain_, verdicts_,
                                        metrics_sources{consensus_.get(), outbound_.get(), evidence_.get(), content_.get(),
-                                                       [s2s = s2s_.get()] { return s2s->stream_count(); }});
+                                                       [s2s = s2s_.get()] { return s2s->stream_count(); },
+                                                       [caps = caps_.get()] { return caps->vers(); }});
     for (const auto& where : cfg_.listeners) {
         listeners_.push_back(std::make_unique<listener>(loops_.front()->get_executor(), where, *ctx_, *s2s_, *http_,
                                                         [this] { return next_executor(); }));

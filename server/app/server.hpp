@@ -53,6 +53,7 @@ namespace sm {
 class resumption_registry;
 }
 class push_service;
+class caps_cache;
 
 class server {
 public:
@@ -101,6 +102,7 @@ private:
     std::unique_ptr<registration_service> registration_;
     std::unique_ptr<sm::resumption_registry> resumptions_;  // XEP-0198; null when stream management is off
     std::unique_ptr<push_service> push_;                    // XEP-0357
+    std::unique_ptr<caps_cache> caps_;                      // XEP-0115, for PEP's +notify (XEP-0163 §4)
     std::unique_ptr<invite_command> invite_command_;
     std::unique_ptr<approval_command> approval_command_;
     std::unique_ptr<im_context> im_ctx_;

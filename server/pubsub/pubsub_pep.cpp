@@ -21,8 +21,8 @@ boost::asio::awaitable<void> pubsub_engine::presence_seen(const jid& account, co
         forget(from);
         co_return;
     }
-    if (!presence.type().empty()) {
-        co_return;
+    if (!presence.type().empty() || presence.child("x", "http://jabber.org/protocol/muc#user")) {
+        co_return;  // a room's occupant: its client is reachable only through the room
     }
     const auto announced = caps_->announce(from, presence);
     const std::string ver = announced ? announced->node + "#" + announced->ver : std::string();
