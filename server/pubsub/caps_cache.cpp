@@ -44,7 +44,7 @@ caps_cache::jid_state& caps_cache::record(const jid& full) {
     }
     ages_.push_back(name);
     by_bare_[full.bare_string()].insert(name);
-    return jids_.emplace(name, jid_state{full, {}, nullptr, std::prev(ages_.end())}).first->second;
+    return jids_.emplace(name, jid_state{full, {}, nullptr, false, std::prev(ages_.end())}).first->second;
 }
 
 void caps_cache::set_key(jid_state& state, std::string key) {
@@ -58,6 +58,7 @@ void caps_cache::set_key(jid_state& state, std::string key) {
     }
     state.key = std::move(key);
     state.own.reset();
+    state.refused = false;
     if (!state.key.empty()) {
         by_key_[state.key].insert(state.full.full_string());
     }
@@ -109,6 +110,13 @@ void caps_cache::store(const std::string& key, std::shared_ptr<const feature_set
     entries_.emplace(key, entry{std::move(features), std::prev(lru_.end())});
 }
 
+void caps_cache::refused(const query& q) {
+    std::lock_guard lock(mutex_);
+    if (auto it = jids_.find(q.to.full_string()); it != jids_.end() && it->second.key == q.key) {
+        it->second.refused = true;
+    }
+}
+
 std::shared_ptr<const caps_cache::feature_set> caps_cache::features_locked(const jid_state& state) const {
     if (state.key.empty()) {
         return no_features();  // no <c/>: nothing to tell (XEP-0115 §1.2)
@@ -147,8 +155,8 @@ boost::asio::awaitable<std::optional<stanza>> caps_cache::presence(const jid& fr
             set_key(state, key);
         }
         bool needed = false;
-        if (!c) {
-            needed = false;
+        if (!c || state.refused) {
+            needed = false;  // nothing to ask, or what it answered for this ver was refused already
         } else if (verifiable) {
             if (auto it = entries_.find(key); it != entries_.end()) {
                 lru_.splice(lru_.end(), lru_, it->second.lru);
@@ -210,16 +218,19 @@ boost::asio::awaitable<bool> caps_cache::handle(const stanza& s) {
     }
     if (s.is_error()) {
         spdlog::debug("caps: {} answered disco#info for {} with an error", q.to.full_string(), q.ver);
+        refused(q);
         co_return true;
     }
     auto info = caps::read_disco_info(s.child("query", ns::disco_info));
     if (!info) {
         spdlog::debug("caps: {}'s disco#info is not cached: {}", q.to.full_string(), info.error());
+        refused(q);
         co_return true;
     }
     if (q.verifiable && caps::ver(q.hash, *info) != q.ver) {
         spdlog::info("caps: {}'s disco#info does not hash to its ver {} ({}): not cached", q.to.full_string(), q.ver,
                      q.hash);
+        refused(q);
         co_return true;
     }
     auto features = sorted_features(std::move(info->features));

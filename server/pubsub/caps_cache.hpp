@@ -71,6 +71,7 @@ private:
         jid full;
         std::string key;                            // hash ' ' ver; "" when no <c/>; '~' node#ver when unverifiable
         std::shared_ptr<const feature_set> own;     // an unverifiable answer, believed for this JID only
+        bool refused = false;  // its answer for `key` failed (error, ill-formed, wrong hash): not asked again
         std::list<std::string>::iterator age;
     };
     struct query {
@@ -90,6 +91,8 @@ private:
     void expire_queries(clock::time_point now);
     std::shared_ptr<const feature_set> features_locked(const jid_state& state) const;
     void store(const std::string& key, std::shared_ptr<const feature_set> features);
+    // The asked JID's answer for `q` failed; it is not asked again while it announces the same.
+    void refused(const query& q);
 
     const std::string self_;
     const std::size_t max_entries_;

@@ -2,7 +2,8 @@
 // handed to the presence service, the XEP-0191 error for writing to a blocked JID, presence-out lists, carbons
 // "sent"), inbound (blocked and denied senders per stanza kind, subscriptions and probes consumed, notifications
 // passed on), undeliverable (offline storage and its quota), the iq dispatch with carbons enable/disable, carbons
-// "received", may_see_presence, cancel_subscriptions, and the presence an unblocked subscriber gets again.
+// "received", may_see_presence, cancel_subscriptions, the presence an unblocked subscriber gets again, and what goes
+// to the XEP-0115 caps cache.
 #include <doctest.h>
 
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "server/config/config.hpp"
 #include "server/im/im_core.hpp"
+#include "server/pubsub/caps_cache.hpp"
 #include "server/registration/registration.hpp"
 #include "tests/unit/server/im/im_fixture.hpp"
 
@@ -382,4 +384,44 @@ TEST_CASE("unblocking a 'from' contact sends it our current presence again (XEP-
     CHECK(again[0].type() == "");
     CHECK(std::string(again[0].element().child_value("status")) == "back");
     CHECK(between(f.sink.sent, phone, "carol@example.net").empty());  // carol never saw our presence
+}
+
+TEST_CASE("caps: a session's own presence and what an account receives go to the caps cache; its queries are routed") {
+    core_fixture f;
+    caps_cache cache("example.org", 100, 100);
+    f.ctx.caps = &cache;
+    f.bind(phone);
+    f.seed("bob@example.net", subscription::both);
+    f.sink.sent.clear();
+    const auto caps = [](std::string_view ver) {
+        return "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://client.example' ver='" +
+               std::string(ver) + "'/>";
+    };
+    const auto queries = [&f] {
+        std::vector<std::string> to;
+        for (const auto& s : f.sink.sent) {
+            if (s.name() == "iq" && s.type() == "get" && s.from() == "example.org" &&
+                s.child("query", "http://jabber.org/protocol/disco#info")) {
+                to.emplace_back(s.to());
+            }
+        }
+        return to;
+    };
+
+    f.run(f.core.session_presence(parse_jid(phone), parse("<presence>" + caps("v1=") + "</presence>"), f.out));
+    CHECK(queries() == std::vector<std::string>{std::string(phone)});
+    CHECK(f.inbound("<presence from='bob@example.net/laptop' to='alice@example.org'>" + caps("v2=") + "</presence>") ==
+          hook_result::proceed);
+    CHECK(queries() == std::vector<std::string>{std::string(phone), std::string(bob)});
+    // A room's occupant presence carries the occupant's caps: not the room's, not kept.
+    CHECK(f.inbound("<presence from='room@muc.example.net/bob' to='alice@example.org/phone'>" + caps("v3=") +
+                    "<x xmlns='http://jabber.org/protocol/muc#user'/></presence>") == hook_result::proceed);
+    CHECK(queries().size() == 2);
+    CHECK(cache.jids() == 2);
+
+    CHECK(f.inbound("<presence type='unavailable' from='bob@example.net/laptop' to='alice@example.org'/>") ==
+          hook_result::proceed);
+    CHECK(cache.jids() == 1);
+    f.run(f.core.session_ended(parse_jid(phone), true, {}, {}, f.out));
+    CHECK(cache.jids() == 0);
 }

@@ -124,20 +124,31 @@ TEST_CASE("caps cache: forged answers are refused") {
         CHECK(f.cache.outstanding() == 0);
         CHECK_FALSE(f.cache.features(parse_jid("alice@example.org/phone")));
         CHECK(f.known.empty());
-        // The next presence asks again.
-        CHECK(f.available("alice@example.org/phone", presence(exodus_ver)));
+        // That JID is not asked again while it announces the same (a status change each minute would be a query
+        // each minute); another JID announcing the ver is, and a new ver from the first is.
+        CHECK_FALSE(f.available("alice@example.org/phone", presence(exodus_ver)));
+        auto other = f.available("bob@example.org/pc", presence(exodus_ver));
+        REQUIRE(other);
+        CHECK(f.handle(answer(*other, "bob@example.org/pc", exodus_features)));
+        CHECK(f.cache.vers() == 1);
+        REQUIRE(f.known.size() == 2);  // both announce it: alice's features are known now too
+        CHECK(f.cache.features(parse_jid("alice@example.org/phone")));
     }
     SUBCASE("an answer §5.4 says not to cache, or an error, is taken and nothing stored") {
         auto dup = exodus_features;
         dup.push_back(exodus_features.front());
         CHECK(f.handle(answer(*q, "alice@example.org/phone", dup)));
         CHECK(f.cache.vers() == 0);
-        auto again = f.available("alice@example.org/phone", presence(exodus_ver));
+        auto again = f.available("bob@example.org/pc", presence(exodus_ver));
         REQUIRE(again);
         CHECK(f.handle(stanza::parse("<iq type='error' id='" + std::string(again->id()) +
-                                     "' from='alice@example.org/phone' to='example.org'><error type='cancel'>"
+                                     "' from='bob@example.org/pc' to='example.org'><error type='cancel'>"
                                      "<item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>")));
         CHECK(f.cache.vers() == 0);
+        CHECK_FALSE(f.available("bob@example.org/pc", presence(exodus_ver)));
+        // Going offline and back is a new announcement: asked again.
+        f.cache.forget(parse_jid("bob@example.org/pc"));
+        CHECK(f.available("bob@example.org/pc", presence(exodus_ver)));
     }
     // Not an answer at all.
     CHECK_FALSE(f.handle(stanza::parse("<iq type='get' id='caps-1' from='alice@example.org/phone' to='example.org'/>")));
