@@ -171,8 +171,18 @@ boost::asio::awaitable<std::optional<stanza>> caps_cache::presence(const jid& fr
             needed = !state.own;
         }
         const std::string dedup = verifiable ? key : "~" + from.full_string();
+        const auto now = needed ? now_() : clock::time_point();
+        if (auto a = needed ? asked_.find(dedup) : asked_.end(); a != asked_.end()) {
+            // A query nobody answered in time no longer holds this ver back.
+            auto o = outstanding_.find(a->second);
+            if (o == outstanding_.end() || now - o->second.sent >= query_timeout) {
+                if (o != outstanding_.end()) {
+                    outstanding_.erase(o);
+                }
+                asked_.erase(a);
+            }
+        }
         if (needed && !asked_.contains(dedup)) {
-            const auto now = now_();
             expire_queries(now);
             if (outstanding_.size() < max_outstanding) {
                 std::string id = "caps-" + std::to_string(++next_id_);

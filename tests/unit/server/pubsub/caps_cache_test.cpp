@@ -259,5 +259,10 @@ TEST_CASE("caps cache: bounds on vers, JIDs and outstanding queries") {
         now += caps_cache::query_timeout;
         CHECK(f.available("late@example.org/r", presence("late=")));
         CHECK(f.cache.outstanding() == 1);
+        // An unanswered ver is asked again (of another JID announcing it) once its query has expired.
+        CHECK_FALSE(f.available("other@example.org/r", presence("late=")));
+        now += caps_cache::query_timeout;
+        CHECK(f.available("other@example.org/r", presence("late=")));
+        CHECK(f.cache.outstanding() == 1);
     }
 }
