@@ -124,6 +124,11 @@ stranger_iq_answer answer_for_stranger_iq(std::string_view type, std::string_vie
     if (type == "set" && payload_name == "captcha" && payload_ns == captcha_ns) {
         return stranger_iq_answer::to_server;  // answers to the challenge
     }
+    if (type == "get" && payload_name == "pubsub" && payload_ns == "http://jabber.org/protocol/pubsub") {
+        // PEP reads (XEP-0163): the engine answers what the node's access model allows — an open OMEMO device list
+        // to anyone, anything else <item-not-found/>, as for a node or an account that does not exist.
+        return stranger_iq_answer::to_server;
+    }
     if (type == "get" && payload_name == "vCard" && payload_ns == "vcard-temp") {
         return stranger_iq_answer::empty_vcard;
     }

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "protocol/namespaces.hpp"
+#include "protocol/privacy_list.hpp"
 #include "protocol/scram.hpp"
 #include "protocol/xep0082.hpp"
 #include "server/pubsub/pubsub_job.hpp"
@@ -187,6 +188,7 @@ boost::asio::awaitable<stanza> pubsub_engine::request(const stanza& iq, const ji
     }
     for (const auto& [to, e] : outcome->last_item) {
         stanza m = pubsub::event_message(host.address.bare_string(), to, e.to.config.notification_type);
+        m.set_attribute("id", sasl::random_hex(8));
         pubsub::append_items_event(m, e.to.node, e.items, true);
         out.route(std::move(m));
     }
@@ -248,7 +250,13 @@ void pubsub_engine::notify(const pubsub_host& host, const pubsub_delivery& d,
         if (!sent.insert(to).second) {
             return;
         }
+        if (!d.blocked.empty()) {
+            if (const auto target = jid::parse(to); target && privacy::is_blocked(d.blocked, *target)) {
+                return;
+            }
+        }
         stanza m = pubsub::event_message(host.address.bare_string(), to, d.config.notification_type);
+        m.set_attribute("id", sasl::random_hex(8));  // §7.1.2.1: a unique id, for errors to come back by
         fill(m);
         out.route(std::move(m));
     };

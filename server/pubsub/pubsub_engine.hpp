@@ -41,6 +41,8 @@ struct pubsub_delivery {
     std::vector<std::string> to;  // explicit subscribers (bare or full JIDs)
     // PEP: the contacts who may see the node (bare JIDs; their clients' +notify picks the resources).
     std::vector<std::string> contacts;
+    // PEP: the account's XEP-0191 blocklist; nothing goes to what it blocks.
+    std::vector<std::string> blocked;
     bool pep = false;
 };
 

@@ -198,8 +198,8 @@ storage::result<job_outcome> owner_job(storage::store& s, const job_input& in) {
         return hush::unexpected(a.error());
     }
     if (*a != affiliation::owner) {
-        // PEP: what is not the requester's answers as if missing (nothing learned about the account).
-        return in.host.pep ? refused(in, "item-not-found") : refused(in, "forbidden");
+        // Strangers never get here for PEP: the router refuses their owner requests as for a missing account.
+        return refused(in, "forbidden");
     }
     switch (in.r.kind) {
     case request_kind::configure_get:

@@ -5,6 +5,8 @@
 #include <algorithm>
 
 #include "protocol/namespaces.hpp"
+#include "protocol/privacy_list.hpp"
+#include "protocol/scram.hpp"
 #include "server/pubsub/pubsub_engine.hpp"
 #include "server/pubsub/pubsub_job.hpp"
 
@@ -122,6 +124,15 @@ boost::asio::awaitable<void> pubsub_engine::last_items(const jid& account, const
     const std::size_t limit = options_.max_items_per_node;
     auto found = co_await store_.read([&](storage::store& s) -> storage::result<std::vector<pending_event>> {
         std::vector<pending_event> events;
+        if (!to.equals_bare(account)) {
+            auto blocked = s.get_blocklist(account.domain(), account.node());
+            if (!blocked) {
+                return hush::unexpected(blocked.error());
+            }
+            if (privacy::is_blocked(*blocked, to)) {
+                return events;  // XEP-0191 §3.4: nothing goes to what the account blocks
+            }
+        }
         auto nodes = s.list_pubsub_nodes(host.key);
         if (!nodes) {
             return hush::unexpected(nodes.error());
@@ -160,7 +171,7 @@ boost::asio::awaitable<void> pubsub_engine::last_items(const jid& account, const
             const auto& item = last->front();
             const std::string publisher = publisher_of(item, **n, true);
             events.push_back(pending_event{event_kind::items,
-                                           pubsub_delivery{record.node, (*n)->config, {}, {}, true},
+                                           pubsub_delivery{record.node, (*n)->config, {}, {}, {}, true},
                                            {{item.id, publisher, item.payload}},
                                            {}});
         }
@@ -173,6 +184,7 @@ boost::asio::awaitable<void> pubsub_engine::last_items(const jid& account, const
     }
     for (const auto& e : *found) {
         stanza m = pubsub::event_message(account.bare_string(), to.full_string(), e.to.config.notification_type);
+        m.set_attribute("id", sasl::random_hex(8));
         pubsub::append_items_event(m, e.to.node, e.items, e.to.config.deliver_payloads);
         out.route(std::move(m));
     }

@@ -326,7 +326,7 @@ storage::result<job_outcome> subscribe(storage::store& s, const job_input& in) {
             return hush::unexpected(last.error());
         }
         if (!last->empty()) {
-            pending_event e{event_kind::items, pubsub_delivery{r.node, n.config, {}, {}, in.host.pep},
+            pending_event e{event_kind::items, pubsub_delivery{r.node, n.config, {}, {}, {}, in.host.pep},
                             {view_of(last->front(), n, in.host.pep)}, {}};
             out.last_item.emplace_back(subscriber->full_string(), std::move(e));
         }
@@ -423,7 +423,7 @@ pugi::xml_node result_payload(stanza& reply, std::string_view payload_ns) {
 }
 
 storage::result<pubsub_delivery> recipients(storage::store& s, const pubsub_host& host, const loaded_node& n) {
-    pubsub_delivery d{n.record.node, n.config, {}, {}, host.pep};
+    pubsub_delivery d{n.record.node, n.config, {}, {}, {}, host.pep};
     auto subs = s.get_pubsub_subscriptions(host.key, n.record.node);
     if (!subs) {
         return hush::unexpected(subs.error());
@@ -436,11 +436,14 @@ storage::result<pubsub_delivery> recipients(storage::store& s, const pubsub_host
     if (!host.pep || n.config.access == pubsub::access_model::whitelist) {
         return d;  // a whitelist node goes to the account's own resources and explicit subscribers only
     }
-    // XEP-0163 §4.3: the contacts the account's presence goes to, as far as the access model lets them see.
+    // XEP-0163 §4.3: the contacts the account's presence goes to, as far as the access model lets them see, and
+    // never what the account blocks (XEP-0191 §3.4: nothing at all goes there).
     auto roster = s.get_roster(host.account.domain(), host.account.node());
-    if (!roster) {
-        return hush::unexpected(roster.error());
+    auto blocked = s.get_blocklist(host.account.domain(), host.account.node());
+    if (!roster || !blocked) {
+        return hush::unexpected(!roster ? roster.error() : blocked.error());
     }
+    d.blocked = std::move(*blocked);
     for (const auto& item : *roster) {
         if (item.sub != subscription::from && item.sub != subscription::both) {
             continue;

@@ -189,6 +189,12 @@ TEST_CASE("classification: what a stranger's iq to a bare JID gets, alike for ev
     CHECK(answer_for_stranger_iq("get", "query", "jabber:iq:roster") == stranger_iq_answer::refuse);
     CHECK(answer_for_stranger_iq("set", "vCard", "vcard-temp") == stranger_iq_answer::refuse);
     CHECK(answer_for_stranger_iq("get", "query", "jabber:iq:private") == stranger_iq_answer::refuse);
+    // PEP (XEP-0163): reads go to the engine, which shows only what the node's access model opens to anyone and
+    // answers <item-not-found/> otherwise, as for a missing account; writes and the owner's requests are refused.
+    CHECK(answer_for_stranger_iq("get", "pubsub", "http://jabber.org/protocol/pubsub") == stranger_iq_answer::to_server);
+    CHECK(answer_for_stranger_iq("set", "pubsub", "http://jabber.org/protocol/pubsub") == stranger_iq_answer::refuse);
+    CHECK(answer_for_stranger_iq("get", "pubsub", "http://jabber.org/protocol/pubsub#owner") ==
+          stranger_iq_answer::refuse);
 }
 
 TEST_CASE("classification: XEP-0313 archive queries — the account's own traffic; a stranger's is refused alike") {
