@@ -56,6 +56,11 @@ router::router(std::vector<std::string> hosts, session_registry& sessions, accou
       pubsub_(links.pubsub) {}
 
 bool router::is_local_domain(std::string_view domain) const {
+    return serves_accounts(domain) || (pubsub_ != nullptr && !pubsub_->service_domain().empty() &&
+                                       pubsub_->service_domain() == domain);
+}
+
+bool router::serves_accounts(std::string_view domain) const {
     return std::find(hosts_.begin(), hosts_.end(), domain) != hosts_.end();
 }
 
