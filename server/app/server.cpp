@@ -1,5 +1,6 @@
 #include "server/app/server.hpp"
 
+#include "server/pubsub/caps_cache.hpp"
 #include "server/push/push_service.hpp"
 #include "server/sm/resumption_registry.hpp"
 
@@ -30,6 +31,10 @@ namespace hush {
 namespace asio = boost::asio;
 
 namespace {
+
+// The caps cache's bounds: distinct client versions are few; available JIDs are many more.
+constexpr std::size_t caps_max_vers = 10000;
+constexpr std::size_t caps_max_jids = 100000;
 
 unsigned thread_count(unsigned configured) {
     if (configured > 0) {
@@ -124,9 +129,14 @@ server::server(config cfg)
     }
     antispim_commands_ = std::make_unique<antispim_commands>(*antispim_, is_local, std::move(more_commands));
 
+    // XEP-0115: the caps of the available JIDs the PEP services hear presence from (they ask; it keeps).
+    caps_ = std::make_unique<caps_cache>(caps_max_vers, caps_max_jids);
     im_ctx_ = std::make_unique<im_context>(im_context{*store_, registry_, cfg_.limits.max_offline_messages});
     push_ = std::make_unique<push_service>(*store_, cfg_.push, cfg_.hosts);
-    im_ = std::make_unique<im_core>(*im_ctx_, registration_.get(), push_.get());
+    // XEP-0060/0163: every account's PEP nodes and the service at [pubsub] service.
+    pubsub_ = std::make_unique<pubsub_engine>(*store_, cfg_.pubsub, cfg_.hosts, cfg_.admins, registry_,
+                                              caps_.get());
+    im_ = std::make_unique<im_core>(*im_ctx_, registration_.get(), push_.get(), cfg_.pubsub.enabled ? pubsub_.get() : nullptr);
     account_services_ = std::make_unique<account_services>(
         *store_,
         [this](const jid& bare) { return registry_.any_available(bare); },
@@ -194,6 +204,10 @@ server::server(config cfg)
              },
              {},
              cfg_.mam.enabled ? mam_queries::account_features() : std::vector<std::string>{}},
+            {[this](const stanza& iq, const jid& addressed, outgoing& out) { return pubsub_request(iq, addressed, out); },
+             cfg_.pubsub.enabled ? pubsub_engine::account_features() : std::vector<std::string>{},
+             cfg_.pubsub.enabled ? pubsub_engine::account_features() : std::vector<std::string>{},
+             cfg_.pubsub.enabled ? std::vector<std::string>{"pubsub/pep"} : std::vector<std::string>{}},
         });
     accounts_ = std::make_unique<storage_account_directory>(*store_);
 
@@ -204,11 +218,17 @@ server::server(config cfg)
     links.im = im_.get();
     links.strangers = antispim_.get();
     links.outbound = outbound_.get();
-    links.inbox = rtbl_.get();
+    links.inboxes = {rtbl_.get()};
     links.recent = &verdicts_;
     links.remote = s2s_.get();
     links.mam = archiver_.get();
-    router_ = std::make_unique<router>(cfg_.hosts, registry_, *accounts_, *chain_, *handlers_, links);
+    links.pubsub = cfg_.pubsub.enabled ? pubsub_.get() : nullptr;
+    // The pubsub service's domain is this server's too: stanzas to it are answered here, not federated.
+    std::vector<std::string> routed_domains = cfg_.hosts;
+    if (cfg_.pubsub.enabled && !cfg_.pubsub.service.empty()) {
+        routed_domains.push_back(cfg_.pubsub.service);
+    }
+    router_ = std::make_unique<router>(std::move(routed_domains), registry_, *accounts_, *chain_, *handlers_, links);
 
     // What sessions share, the HTTP endpoint and the listeners.
     ctx_ = std::make_unique<server_context>(server_context{cfg_, registry_, *router_, *store_, *tls_, throttle_,
@@ -221,7 +241,8 @@ server::server(config cfg)
     }
     http_ = std::make_unique<http_api>(*ctx_, *blocklist_, *chain_, verdicts_,
                                        metrics_sources{consensus_.get(), outbound_.get(), evidence_.get(), content_.get(),
-                                                       [s2s = s2s_.get()] { return s2s->stream_count(); }});
+                                                       [s2s = s2s_.get()] { return s2s->stream_count(); },
+                                                       [caps = caps_.get()] { return caps->vers(); }});
     for (const auto& where : cfg_.listeners) {
         listeners_.push_back(std::make_unique<listener>(loops_.front()->get_executor(), where, *ctx_, *s2s_, *http_,
                                                         [this] { return next_executor(); }));
@@ -418,6 +439,28 @@ void server::shutdown() {
     if (connections_.size() == 0) {
         finish->cancel();
     }
+}
+
+boost::asio::awaitable<std::optional<stanza>> server::pubsub_request(const stanza& iq, const jid& addressed,
+                                                                     outgoing& out) {
+    if (!cfg_.pubsub.enabled) {
+        co_return std::nullopt;
+    }
+    const auto query = iq.child("query", "http://jabber.org/protocol/disco#items");
+    if (iq.type() == "get" && query && !addressed.has_node() && !query.attribute("node") &&
+        std::find(cfg_.hosts.begin(), cfg_.hosts.end(), addressed.domain()) != cfg_.hosts.end()) {
+        // XEP-0030: the server's items name its services, so clients find the pubsub service.
+        stanza reply = make_iq_result(iq);
+        auto q = reply.element().append_child("query");
+        q.append_attribute("xmlns").set_value("http://jabber.org/protocol/disco#items");
+        if (!pubsub_->service_domain().empty()) {
+            auto item = q.append_child("item");
+            item.append_attribute("jid").set_value(pubsub_->service_domain().c_str());
+            item.append_attribute("name").set_value("Publish-subscribe");
+        }
+        co_return reply;
+    }
+    co_return co_await pubsub_->handle(iq, addressed, out);
 }
 
 }  // namespace hush

@@ -32,6 +32,7 @@
 #include "server/im/im_core.hpp"
 #include "server/mam/archiver.hpp"
 #include "server/mam/mam_queries.hpp"
+#include "server/pubsub/pubsub_engine.hpp"
 #include "antispim/recent_verdicts.hpp"
 #include "server/registration/approval_command.hpp"
 #include "server/registration/invite_command.hpp"
@@ -52,6 +53,7 @@ namespace sm {
 class resumption_registry;
 }
 class push_service;
+class caps_cache;
 
 class server {
 public:
@@ -67,6 +69,9 @@ private:
     boost::asio::any_io_executor next_executor();
 
     config cfg_;
+    // The pubsub engine's iq (PEP at accounts, the service at its domain), and the service in the server's items.
+    boost::asio::awaitable<std::optional<stanza>> pubsub_request(const stanza& iq, const jid& addressed, outgoing& out);
+
     std::vector<std::unique_ptr<boost::asio::io_context>> loops_;
     std::vector<std::thread> threads_;
     std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
@@ -97,9 +102,11 @@ private:
     std::unique_ptr<registration_service> registration_;
     std::unique_ptr<sm::resumption_registry> resumptions_;  // XEP-0198; null when stream management is off
     std::unique_ptr<push_service> push_;                    // XEP-0357
+    std::unique_ptr<caps_cache> caps_;                      // XEP-0115, for PEP's +notify (XEP-0163 §4)
     std::unique_ptr<invite_command> invite_command_;
     std::unique_ptr<approval_command> approval_command_;
     std::unique_ptr<im_context> im_ctx_;
+    std::unique_ptr<pubsub_engine> pubsub_;  // XEP-0060/0163
     std::unique_ptr<im_core> im_;
     std::unique_ptr<account_services> account_services_;
     std::unique_ptr<archiver> archiver_;

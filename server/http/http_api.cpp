@@ -175,6 +175,9 @@ std::string http_api::metrics_text(std::int64_t held_requests) const {
     out << "# HELP hush_s2s_outgoing_streams Outgoing server-to-server streams.\n"
         << "# TYPE hush_s2s_outgoing_streams gauge\n"
         << "hush_s2s_outgoing_streams " << (sources_.s2s_streams ? sources_.s2s_streams() : 0) << "\n";
+    out << "# HELP hush_caps_vers XEP-0115 client versions whose verified features are cached.\n"
+        << "# TYPE hush_caps_vers gauge\n"
+        << "hush_caps_vers " << (sources_.caps_vers ? sources_.caps_vers() : 0) << "\n";
     out << "# HELP hush_blocklist_entries Entries in the server-wide blocklist.\n# TYPE hush_blocklist_entries gauge\n"
         << "hush_blocklist_entries " << blocklist_.current()->entries().size() << "\n";
     return out.str();

@@ -34,6 +34,7 @@ struct metrics_sources {
     const antispim::challenge_evidence* evidence = nullptr;
     const antispim::content_service* content = nullptr;
     std::function<std::size_t()> s2s_streams;  // outgoing server-to-server streams
+    std::function<std::size_t()> caps_vers;    // XEP-0115 vers whose verified features are cached
 };
 
 class http_api {

@@ -1,11 +1,9 @@
 #include "server/im/server_handlers.hpp"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 
+#include "protocol/caps.hpp"
 #include "protocol/namespaces.hpp"
-#include "protocol/scram.hpp"
 
 namespace hush {
 
@@ -67,14 +65,11 @@ std::vector<std::string> server_handlers::account_features() const {
 }
 
 std::string server_handlers::caps_ver() const {
-    // XEP-0115 §5.1: identities "category/type/lang/name<", then each feature followed by "<".
-    std::string input = "server/im//Hush<";
-    for (const auto& f : server_features()) {
-        input += f + "<";
-    }
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
-    return sasl::base64_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+    // The identity and features disco_info() answers for the server (XEP-0115 §5.1 in protocol/caps).
+    caps::disco_info info;
+    info.identities.push_back({"server", "im", "", "Hush"});
+    info.features = server_features();
+    return caps::ver("sha-1", info).value_or(std::string());
 }
 
 boost::asio::awaitable<stanza> server_handlers::handle(const stanza& iq, const jid& addressed, outgoing& out) {

@@ -50,7 +50,7 @@ router::router(std::vector<std::string> hosts, session_registry& sessions, accou
       remote_(links.remote),
       strangers_(links.strangers),
       outbound_(links.outbound),
-      inbox_(links.inbox),
+      inboxes_(std::move(links.inboxes)),
       recent_(links.recent),
       mam_(links.mam),
       pubsub_(links.pubsub) {}
@@ -219,8 +219,12 @@ boost::asio::awaitable<void> router::route_to_server(stanza s, const jid& to) {
         }
     }
     // Presence and messages to the server itself, and iq results/errors, need no answer; some are awaited.
-    if (inbox_ != nullptr && s.kind() != stanza_kind::presence) {
-        co_await inbox_->handle(s);
+    if (s.kind() != stanza_kind::presence) {
+        for (server_inbox* inbox : inboxes_) {
+            if (inbox != nullptr && co_await inbox->handle(s)) {
+                break;
+            }
+        }
     }
     co_return;
 }

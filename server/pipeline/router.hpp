@@ -3,7 +3,8 @@
 // process → post → route). In order:
 //   1. a local user's stanza: the IM core's outbound hook (subscriptions, blocking, carbons "sent"), the outbound
 //      filter (outbound protection) and the stranger oracle's note of whom the user wrote to;
-//   2. for another domain: federation; for the server itself: its iq handlers or the anti-SPIM inbox;
+//   2. for another domain: federation; for the server itself: its iq handlers or its inboxes (answers to its own
+//      requests: the anti-SPIM layer's);
 //   3. for a local account: the classification (judged / delivered / dropped, by the authenticated sender; an app
 //      server's answer to a push notification is the push service's, XEP-0357's push-answer row), the anti-SPIM
 //      chain for what is judged (post), the IM core's inbound hook (privacy, subscriptions, probes), then the
@@ -66,7 +67,9 @@ struct router_links {
     im_core* im = nullptr;
     stranger_oracle* strangers = nullptr;
     outbound_filter* outbound = nullptr;
-    server_inbox* inbox = nullptr;                // answers to the anti-SPIM layer's own requests
+    // Answers to the server's own requests (the anti-SPIM layer's RTBL subscriptions), asked in order: the first
+    // that takes a stanza consumes it.
+    std::vector<server_inbox*> inboxes;
     recent_verdicts* recent = nullptr;            // deciding verdicts for the admin page (else only counted, logged)
     remote_router* remote = nullptr;
     archiver* mam = nullptr;                      // XEP-0313: local accounts' message archives
@@ -144,7 +147,7 @@ private:
     remote_router* const remote_;
     stranger_oracle* const strangers_;
     outbound_filter* const outbound_;
-    server_inbox* const inbox_;
+    const std::vector<server_inbox*> inboxes_;
     recent_verdicts* const recent_;
     archiver* const mam_;
     pubsub_engine* const pubsub_;

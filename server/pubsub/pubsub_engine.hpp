@@ -117,17 +117,19 @@ private:
     caps_cache* caps_;
     std::string service_;
 
-    // The PEP services' disco#info queries awaiting an answer: "account full-JID" -> what was asked and when, and
-    // the accounts whose last items the resource gets once its features are known. Bounded: the oldest go.
+    // What each account's PEP service knows of a resource whose presence reached it: full JID -> account (bare) ->
+    // the caps ver it announced (a repeated presence with the same caps sends nothing again), and the services'
+    // disco#info queries awaiting an answer: "account full-JID" -> what was asked and when. Both bounded: the
+    // oldest go first.
     struct asked {
         std::string node_ver;
         std::chrono::steady_clock::time_point when;
     };
-    static constexpr std::size_t max_asked = 10000;
+    static constexpr std::size_t max_tracked = 10000;
     static constexpr std::chrono::seconds ask_timeout{60};
     mutable std::mutex mutex_;
+    std::map<std::string, std::map<std::string, std::string>> seen_;
     std::map<std::string, asked> asked_;
-    std::map<std::string, std::vector<std::string>> waiting_;  // full JID -> accounts (bare), each asked
     boost::asio::awaitable<void> last_items(const jid& account, const jid& to, outgoing& out);
 };
 

@@ -21,10 +21,28 @@ boost::asio::awaitable<void> pubsub_engine::presence_seen(const jid& account, co
         forget(from);
         co_return;
     }
-    if (!presence.type().empty()) {
-        co_return;
+    if (!presence.type().empty() || presence.child("x", "http://jabber.org/protocol/muc#user")) {
+        co_return;  // a room's occupant: its client is reachable only through the room
     }
     const auto announced = caps_->announce(from, presence);
+    const std::string ver = announced ? announced->node + "#" + announced->ver : std::string();
+    const std::string key = account.bare_string() + " " + from.full_string();
+    const auto now = std::chrono::steady_clock::now();
+    {
+        std::lock_guard lock(mutex_);
+        auto known = seen_.find(from.full_string());
+        if (known == seen_.end()) {
+            if (seen_.size() >= max_tracked) {
+                seen_.erase(seen_.begin());
+            }
+            known = seen_.emplace(from.full_string(), std::map<std::string, std::string>{}).first;
+        }
+        const auto before = known->second.find(account.bare_string());
+        if (before != known->second.end() && before->second == ver) {
+            co_return;  // a new status, the same client: its last items went already (or are on their way)
+        }
+        known->second[account.bare_string()] = ver;
+    }
     if (caps_->features(from) != nullptr) {
         co_await last_items(account, from, out);
         co_return;
@@ -32,31 +50,15 @@ boost::asio::awaitable<void> pubsub_engine::presence_seen(const jid& account, co
     if (!announced) {
         co_return;  // no caps: a client that says nothing wants nothing
     }
-    const std::string node_ver = announced->node + "#" + announced->ver;
-    const std::string key = account.bare_string() + " " + from.full_string();
-    const auto now = std::chrono::steady_clock::now();
     {
         std::lock_guard lock(mutex_);
-        auto& accounts = waiting_[from.full_string()];
-        if (std::find(accounts.begin(), accounts.end(), account.bare_string()) == accounts.end()) {
-            accounts.push_back(account.bare_string());
-        }
-        const auto it = asked_.find(key);
-        if (it != asked_.end() && it->second.node_ver == node_ver && now - it->second.when < ask_timeout) {
-            co_return;  // asked already; its answer serves
-        }
-        if (asked_.size() >= max_asked || waiting_.size() > max_asked) {
-            // Full: the expired go; if none has, the query is not made (the resource just gets no last items).
+        if (asked_.size() >= max_tracked) {
             std::erase_if(asked_, [&](const auto& e) { return now - e.second.when >= ask_timeout; });
-            if (asked_.size() >= max_asked) {
-                waiting_.erase(from.full_string());
-                co_return;
-            }
-            if (waiting_.size() > max_asked) {
-                waiting_.clear();
+            if (asked_.size() >= max_tracked) {
+                co_return;  // full of live queries: this resource gets no last items, nothing else is lost
             }
         }
-        asked_[key] = asked{node_ver, now};
+        asked_[key] = asked{ver, now};
     }
     // Asked by the account's PEP service, from its bare JID, as XEP-0163 services do (a client that answers disco
     // only to its contacts answers this).
@@ -67,7 +69,7 @@ boost::asio::awaitable<void> pubsub_engine::presence_seen(const jid& account, co
     query.set_attribute("to", from.full_string());
     auto q = query.element().append_child("query");
     q.append_attribute("xmlns").set_value(std::string(ns::disco_info).c_str());
-    q.append_attribute("node").set_value(node_ver.c_str());
+    q.append_attribute("node").set_value(ver.c_str());
     out.route(std::move(query));
 }
 
@@ -77,7 +79,7 @@ void pubsub_engine::forget(const jid& full) {
     }
     caps_->forget(full);
     std::lock_guard lock(mutex_);
-    waiting_.erase(full.full_string());
+    seen_.erase(full.full_string());
 }
 
 std::optional<pubsub_engine::caps_reply> pubsub_engine::take_caps_answer(const stanza& iq, const jid& from,
@@ -98,31 +100,11 @@ std::optional<pubsub_engine::caps_reply> pubsub_engine::take_caps_answer(const s
 boost::asio::awaitable<void> pubsub_engine::caps_answered(const caps_reply& answer, outgoing& out) {
     if (answer.iq.type() != "result" || !caps_->learn(answer.from, answer.iq)) {
         spdlog::debug("pubsub: {} did not say what it wants ({})", answer.from.full_string(), answer.node_ver);
-        std::lock_guard lock(mutex_);
-        waiting_.erase(answer.from.full_string());
         co_return;
     }
-    // The features of every resource announcing the same caps are known now: each gets its last items.
-    std::vector<std::pair<jid, std::vector<std::string>>> ready;
-    {
-        std::lock_guard lock(mutex_);
-        for (auto it = waiting_.begin(); it != waiting_.end();) {
-            const auto full = jid::parse(it->first);
-            if (full && caps_->features(*full) != nullptr) {
-                ready.emplace_back(*full, std::move(it->second));
-                it = waiting_.erase(it);
-            } else {
-                ++it;
-            }
-        }
-    }
-    for (const auto& [full, accounts] : ready) {
-        for (const auto& account : accounts) {
-            if (const auto a = jid::parse(account)) {
-                co_await last_items(*a, full, out);
-            }
-        }
-    }
+    // What asked learns it: the account's last items go to the resource now (other accounts that asked get theirs
+    // with their own answers; later presences find the caps known).
+    co_await last_items(answer.account, answer.from, out);
 }
 
 boost::asio::awaitable<void> pubsub_engine::last_items(const jid& account, const jid& to, outgoing& out) {

@@ -82,3 +82,42 @@ TEST_CASE("without the IM core, an account request gets <service-unavailable/> a
     CHECK(outcome.reply.type() == "error");
     CHECK(outcome.reply.serialize().find("service-unavailable") != std::string::npos);
 }
+
+namespace {
+
+// An inbox that takes what `takes` says and records what it was asked.
+class recording_inbox final : public server_inbox {
+public:
+    explicit recording_inbox(bool takes) : takes_(takes) {}
+    boost::asio::awaitable<bool> handle(const stanza& s) override {
+        asked.push_back(std::string(s.id()));
+        co_return takes_;
+    }
+    std::vector<std::string> asked;
+
+private:
+    bool takes_;
+};
+
+}  // namespace
+
+TEST_CASE("server inboxes: answers to the server go to each in order until one takes them; presence to none") {
+    recording_inbox declines(false);
+    recording_inbox takes(true);
+    recording_inbox never(true);
+    session_registry sessions;
+    fake_directory directory;
+    policy_log log;
+    antispim::chain chain(one_policy(antispim::verdict::pass(), &log));
+    server_handlers handlers{"test-version", {}};
+    router_links links;
+    links.inboxes = {&declines, nullptr, &takes, &never};
+    router r(std::vector<std::string>{std::string(domain)}, sessions, directory, chain, handlers, links);
+    for (const char* xml : {"<iq type='result' id='a1' from='alice@example.org/phone' to='example.org'/>",
+                            "<presence id='p1' from='alice@example.org/phone' to='example.org'/>"}) {
+        test::run_sync(r.route(make(xml), {}));
+    }
+    CHECK(declines.asked == std::vector<std::string>{"a1"});
+    CHECK(takes.asked == std::vector<std::string>{"a1"});
+    CHECK(never.asked.empty());
+}
