@@ -299,6 +299,54 @@ CREATE TABLE fast_tokens (
 );
 CREATE INDEX fast_tokens_by_expiry ON fast_tokens (expires_at);
 )sql"},
+    // XEP-0060 publish-subscribe and PEP (issue 19). A node lives on a host: an account's bare JID "user@domain"
+    // (its PEP nodes; no foreign key to accounts, the host is one column: delete_account deletes them by host) or a
+    // service's domain. Items, subscriptions and affiliations go with their node. Items are ordered by
+    // published_at (microseconds), then seq (per node, one more than the node's highest at each put), so a replaced
+    // item is the newest even within one microsecond; the index serves newest-first reads and trimming.
+    // Subscriptions and affiliations are also looked up by JID across a host's nodes.
+    migration{13, "publish-subscribe",
+              R"sql(
+CREATE TABLE pubsub_nodes (
+    host {key} NOT NULL,
+    node {key} NOT NULL,
+    config TEXT NOT NULL,
+    owner {key} NOT NULL,
+    created_at {int64} NOT NULL,
+    PRIMARY KEY (host, node)
+);
+CREATE TABLE pubsub_items (
+    host {key} NOT NULL,
+    node {key} NOT NULL,
+    id {key} NOT NULL,
+    publisher TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    published_at {int64} NOT NULL,
+    seq {int64} NOT NULL,
+    PRIMARY KEY (host, node, id),
+    FOREIGN KEY (host, node) REFERENCES pubsub_nodes (host, node) ON DELETE CASCADE
+);
+CREATE INDEX pubsub_items_by_age ON pubsub_items (host, node, published_at, seq);
+CREATE TABLE pubsub_subscriptions (
+    host {key} NOT NULL,
+    node {key} NOT NULL,
+    jid {key} NOT NULL,
+    subid {key} NOT NULL,
+    state {key} NOT NULL CHECK (state IN ('subscribed', 'pending', 'unconfigured')),
+    PRIMARY KEY (host, node, jid, subid),
+    FOREIGN KEY (host, node) REFERENCES pubsub_nodes (host, node) ON DELETE CASCADE
+);
+CREATE INDEX pubsub_subscriptions_by_jid ON pubsub_subscriptions (host, jid);
+CREATE TABLE pubsub_affiliations (
+    host {key} NOT NULL,
+    node {key} NOT NULL,
+    jid {key} NOT NULL,
+    affiliation {key} NOT NULL CHECK (affiliation IN ('owner', 'publisher', 'publish-only', 'member', 'outcast')),
+    PRIMARY KEY (host, node, jid),
+    FOREIGN KEY (host, node) REFERENCES pubsub_nodes (host, node) ON DELETE CASCADE
+);
+CREATE INDEX pubsub_affiliations_by_jid ON pubsub_affiliations (host, jid);
+)sql"},
 };
 
 // The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.

@@ -294,31 +294,42 @@ struct archive_prefs {
     bool operator==(const archive_prefs&) const = default;
 };
 
-// XEP-0060 (migration 13). `host` is an account's bare JID "user@domain" for its PEP nodes (deleted with the
-// account) or a service's domain ("pubsub.example.org").
+// XEP-0060 publish-subscribe (storage/sql_pubsub_store.cpp, migration 13). `host` is an account's bare JID
+// "user@domain" for its PEP nodes (deleted with the account) or a service's domain ("pubsub.example.org").
 struct pubsub_node_record {
     std::string host;
     std::string node;
-    std::string config;   // opaque to storage: the engine's serialized node configuration
-    std::string owner;    // bare JID of the creator ("" for the server itself)
+    std::string config;           // opaque to storage: the engine's serialized node configuration
+    std::string owner;            // bare JID of the creator ("" for the server itself)
     std::int64_t created_at = 0;  // unix seconds
+
+    bool operator==(const pubsub_node_record&) const = default;
 };
+
 struct pubsub_item_record {
     std::string id;
-    std::string publisher;     // the publisher's JID
-    std::string payload;       // serialized XML of the item's payload element ("" when none)
-    std::int64_t published_at = 0;  // unix microseconds; the order of items (a replaced item moves to newest)
+    std::string publisher;            // the publisher's JID
+    std::string payload;              // serialized XML of the item's payload element ("" when none)
+    std::int64_t published_at = 0;    // unix microseconds; the order of items (a replaced item moves to newest)
+
+    bool operator==(const pubsub_item_record&) const = default;
 };
+
 struct pubsub_subscription_record {
     std::string node;
-    std::string jid;     // as subscribed: full or bare, normalized
+    std::string jid;    // as subscribed: full or bare, normalized
     std::string subid;
-    std::string state;   // "subscribed", "pending", "unconfigured"
+    std::string state;  // "subscribed", "pending", "unconfigured"
+
+    bool operator==(const pubsub_subscription_record&) const = default;
 };
+
 struct pubsub_affiliation_record {
     std::string node;
     std::string jid;          // bare, normalized
     std::string affiliation;  // "owner", "publisher", "publish-only", "member", "outcast"
+
+    bool operator==(const pubsub_affiliation_record&) const = default;
 };
 
 }  // namespace hush::storage

@@ -240,6 +240,10 @@ result<bool> sql_store::approve_pending(const std::string& domain, const std::st
 }
 
 result<bool> sql_store::deny_pending(const std::string& domain, const std::string& username) {
+    sql_transaction tx(*driver_);
+    if (auto begun = tx.begin_write(); !begun) {
+        return unexpected(begun.error());
+    }
     // Only a pending account: denying must never become a way to delete an approved one.
     auto removed = run("deny pending account",
                        "DELETE FROM accounts WHERE domain = $1 AND username = $2 AND EXISTS (SELECT 1 FROM "
@@ -247,6 +251,15 @@ result<bool> sql_store::deny_pending(const std::string& domain, const std::strin
                        {domain, username});
     if (!removed) {
         return unexpected(removed.error());
+    }
+    // A pending account cannot log in to publish, but its PEP host goes with it all the same (as delete_account).
+    if (*removed > 0) {
+        if (auto pep = delete_pubsub_host(username + "@" + domain); !pep) {
+            return unexpected(pep.error());
+        }
+    }
+    if (auto committed = tx.commit(); !committed) {
+        return unexpected(committed.error());
     }
     return *removed > 0;
 }

@@ -165,10 +165,21 @@ result<bool> sql_store::set_credentials(const std::string& domain, const std::st
 }
 
 result<bool> sql_store::delete_account(const std::string& domain, const std::string& username) {
+    sql_transaction tx(*driver_);
+    if (auto begun = tx.begin_write(); !begun) {
+        return unexpected(begun.error());
+    }
     auto deleted =
         run("delete account", "DELETE FROM accounts WHERE domain = $1 AND username = $2", {domain, username});
     if (!deleted) {
         return unexpected(deleted.error());
+    }
+    // The account's PEP nodes live on its bare JID, not keyed by (domain, username): no cascade reaches them.
+    if (auto pep = delete_pubsub_host(username + "@" + domain); !pep) {
+        return unexpected(pep.error());
+    }
+    if (auto committed = tx.commit(); !committed) {
+        return unexpected(committed.error());
     }
     return *deleted > 0;
 }

@@ -179,6 +179,40 @@ public:
                                             const std::string& agent_id) override;
     result<std::int64_t> delete_expired_fast_tokens(std::int64_t now) override;
 
+    // XEP-0060 publish-subscribe (sql_pubsub_store.cpp)
+    result<std::optional<pubsub_node_record>> get_pubsub_node(const std::string& host, const std::string& node,
+                                                              bool lock) override;
+    result<std::vector<pubsub_node_record>> list_pubsub_nodes(const std::string& host) override;
+    result<std::int64_t> count_pubsub_nodes(const std::string& host) override;
+    result<bool> create_pubsub_node(const pubsub_node_record& record) override;
+    result<bool> set_pubsub_node_config(const std::string& host, const std::string& node,
+                                        const std::string& config) override;
+    result<bool> delete_pubsub_node(const std::string& host, const std::string& node) override;
+    result<std::int64_t> purge_pubsub_node(const std::string& host, const std::string& node) override;
+    result<void> put_pubsub_item(const std::string& host, const std::string& node,
+                                 const pubsub_item_record& item) override;
+    result<std::vector<std::string>> trim_pubsub_items(const std::string& host, const std::string& node,
+                                                       std::size_t keep) override;
+    result<std::vector<pubsub_item_record>> get_pubsub_items(const std::string& host, const std::string& node,
+                                                             const std::vector<std::string>& ids,
+                                                             std::size_t max) override;
+    result<std::vector<std::string>> pubsub_item_ids(const std::string& host, const std::string& node) override;
+    result<std::int64_t> count_pubsub_items(const std::string& host, const std::string& node) override;
+    result<bool> delete_pubsub_item(const std::string& host, const std::string& node, const std::string& id) override;
+    result<void> put_pubsub_subscription(const std::string& host, const pubsub_subscription_record& s) override;
+    result<std::int64_t> delete_pubsub_subscription(const std::string& host, const std::string& node,
+                                                    const std::string& jid, const std::string& subid) override;
+    result<std::vector<pubsub_subscription_record>> get_pubsub_subscriptions(const std::string& host,
+                                                                             const std::string& node) override;
+    result<std::vector<pubsub_subscription_record>> pubsub_subscriptions_of(const std::string& host,
+                                                                            const std::string& jid) override;
+    result<std::int64_t> count_pubsub_subscriptions(const std::string& host, const std::string& node) override;
+    result<void> put_pubsub_affiliation(const std::string& host, const pubsub_affiliation_record& a) override;
+    result<std::vector<pubsub_affiliation_record>> get_pubsub_affiliations(const std::string& host,
+                                                                           const std::string& node) override;
+    result<std::vector<pubsub_affiliation_record>> pubsub_affiliations_of(const std::string& host,
+                                                                          const std::string& jid) override;
+
 private:
     using params = std::initializer_list<sql_param>;
 
@@ -210,6 +244,12 @@ private:
     result<std::pair<std::int64_t, std::int64_t>> delete_request(const std::string& domain,
                                                                  const std::string& username,
                                                                  const std::string& sender);
+
+    // The pubsub readers: rows of (node, jid, subid, state) and (node, jid, affiliation).
+    result<std::vector<pubsub_subscription_record>> read_pubsub_subscriptions(const char* sql, params args);
+    result<std::vector<pubsub_affiliation_record>> read_pubsub_affiliations(const char* sql, params args);
+    // Deletes every pubsub row of `host` (delete_account, inside its transaction).
+    result<void> delete_pubsub_host(const std::string& host);
 
     std::unique_ptr<sql_driver> driver_;
 };

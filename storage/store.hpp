@@ -48,6 +48,8 @@ public:
     // Returns false when there is no such account. A new password revokes the account's FAST tokens.
     virtual result<bool> set_credentials(const std::string& domain, const std::string& username,
                                          const account_credentials& creds) = 0;
+    // Deletes the account with everything it owns, its PEP nodes (pubsub host "user@domain") included, in one
+    // transaction. Returns false when there was no such account.
     virtual result<bool> delete_account(const std::string& domain, const std::string& username) = 0;
     virtual result<std::optional<account_credentials>> get_credentials(const std::string& domain,
                                                                        const std::string& username) = 0;
@@ -304,38 +306,55 @@ public:
     // Deletes tokens expired at `now`, over all accounts; returns how many.
     virtual result<std::int64_t> delete_expired_fast_tokens(std::int64_t now) = 0;
 
-    // XEP-0060 publish-subscribe (migration 13).
+    // XEP-0060 publish-subscribe (migration 13). A node lives on a `host` (see pubsub_node_record): an account's
+    // bare JID for its PEP nodes — delete_account deletes every pubsub row of that host — or a service's domain.
     // `lock`: inside a transaction (atomically/tentatively), the node row stays locked until commit (PostgreSQL FOR
     // UPDATE; SQLite holds the write lock anyway).
-    virtual result<std::optional<pubsub_node_record>> get_pubsub_node(const std::string& host, const std::string& node, bool lock) = 0;
-    virtual result<std::vector<pubsub_node_record>> list_pubsub_nodes(const std::string& host) = 0;   // by node name
+    virtual result<std::optional<pubsub_node_record>> get_pubsub_node(const std::string& host, const std::string& node,
+                                                                      bool lock) = 0;
+    virtual result<std::vector<pubsub_node_record>> list_pubsub_nodes(const std::string& host) = 0;  // by node name
     virtual result<std::int64_t> count_pubsub_nodes(const std::string& host) = 0;
     virtual result<bool> create_pubsub_node(const pubsub_node_record& record) = 0;  // false: exists already
-    virtual result<bool> set_pubsub_node_config(const std::string& host, const std::string& node, const std::string& config) = 0;
-    virtual result<bool> delete_pubsub_node(const std::string& host, const std::string& node) = 0;  // + items, subscriptions, affiliations
-    virtual result<std::int64_t> purge_pubsub_node(const std::string& host, const std::string& node) = 0;  // items deleted
+    virtual result<bool> set_pubsub_node_config(const std::string& host, const std::string& node,
+                                                const std::string& config) = 0;
+    // Deletes the node with its items, subscriptions and affiliations.
+    virtual result<bool> delete_pubsub_node(const std::string& host, const std::string& node) = 0;
+    // Deletes the node's items, keeping the node; returns how many.
+    virtual result<std::int64_t> purge_pubsub_node(const std::string& host, const std::string& node) = 0;
     // Inserts, or replaces the item with the same id (which then counts as newest).
-    virtual result<void> put_pubsub_item(const std::string& host, const std::string& node, const pubsub_item_record& item) = 0;
-    // Deletes all but the newest `keep` items; returns the ids deleted.
-    virtual result<std::vector<std::string>> trim_pubsub_items(const std::string& host, const std::string& node, std::size_t keep) = 0;
+    virtual result<void> put_pubsub_item(const std::string& host, const std::string& node,
+                                         const pubsub_item_record& item) = 0;
+    // Deletes all but the newest `keep` items; returns the ids deleted (newest first).
+    virtual result<std::vector<std::string>> trim_pubsub_items(const std::string& host, const std::string& node,
+                                                               std::size_t keep) = 0;
     // `ids` empty: the newest `max` items (0: all); else those of `ids` that exist. Newest first either way.
     virtual result<std::vector<pubsub_item_record>> get_pubsub_items(const std::string& host, const std::string& node,
-                                                                     const std::vector<std::string>& ids, std::size_t max) = 0;
-    virtual result<std::vector<std::string>> pubsub_item_ids(const std::string& host, const std::string& node) = 0; // newest first
+                                                                     const std::vector<std::string>& ids,
+                                                                     std::size_t max) = 0;
+    virtual result<std::vector<std::string>> pubsub_item_ids(const std::string& host,
+                                                             const std::string& node) = 0;  // newest first
     virtual result<std::int64_t> count_pubsub_items(const std::string& host, const std::string& node) = 0;
-    virtual result<bool> delete_pubsub_item(const std::string& host, const std::string& node, const std::string& id) = 0;
-    // Subscriptions: put inserts or replaces (host, node, jid, subid). delete: subid "" deletes every one of jid on the node; returns how many.
+    virtual result<bool> delete_pubsub_item(const std::string& host, const std::string& node,
+                                            const std::string& id) = 0;
+    // Subscriptions: put inserts or replaces (host, node, jid, subid). delete: subid "" deletes every one of jid on
+    // the node; returns how many.
     virtual result<void> put_pubsub_subscription(const std::string& host, const pubsub_subscription_record& s) = 0;
-    virtual result<std::int64_t> delete_pubsub_subscription(const std::string& host, const std::string& node, const std::string& jid, const std::string& subid) = 0;
+    virtual result<std::int64_t> delete_pubsub_subscription(const std::string& host, const std::string& node,
+                                                            const std::string& jid, const std::string& subid) = 0;
     // node "": every node of the host. Ordered by node, jid, subid.
-    virtual result<std::vector<pubsub_subscription_record>> get_pubsub_subscriptions(const std::string& host, const std::string& node) = 0;
-    // Those of one JID (exact match on the stored jid OR its bare form when `jid` is bare: give both forms' rows), all nodes of the host.
-    virtual result<std::vector<pubsub_subscription_record>> pubsub_subscriptions_of(const std::string& host, const std::string& jid) = 0;
+    virtual result<std::vector<pubsub_subscription_record>> get_pubsub_subscriptions(const std::string& host,
+                                                                                     const std::string& node) = 0;
+    // Those of one JID (exact match on the stored jid OR its bare form when `jid` is bare: give both forms' rows),
+    // all nodes of the host. Ordered by node, jid, subid.
+    virtual result<std::vector<pubsub_subscription_record>> pubsub_subscriptions_of(const std::string& host,
+                                                                                    const std::string& jid) = 0;
     virtual result<std::int64_t> count_pubsub_subscriptions(const std::string& host, const std::string& node) = 0;
-    // Affiliations: "none" deletes. node "": every node of the host.
+    // Affiliations: "none" deletes. node "": every node of the host. Ordered by node, jid.
     virtual result<void> put_pubsub_affiliation(const std::string& host, const pubsub_affiliation_record& a) = 0;
-    virtual result<std::vector<pubsub_affiliation_record>> get_pubsub_affiliations(const std::string& host, const std::string& node) = 0;
-    virtual result<std::vector<pubsub_affiliation_record>> pubsub_affiliations_of(const std::string& host, const std::string& jid) = 0;
+    virtual result<std::vector<pubsub_affiliation_record>> get_pubsub_affiliations(const std::string& host,
+                                                                                   const std::string& node) = 0;
+    virtual result<std::vector<pubsub_affiliation_record>> pubsub_affiliations_of(const std::string& host,
+                                                                                  const std::string& jid) = 0;
 
     // XEP-0012 last activity of an account (set when its last resource goes offline).
     virtual result<void> set_last_activity(const std::string& domain, const std::string& username,
