@@ -30,7 +30,7 @@ void check_rtbl_publication(toml_reader& reader, const toml::table& root, config
 
 void load_pubsub(toml_reader& reader, const toml::table& root, config& c) {
     pubsub_config& p = c.pubsub;
-    p.service = "pubsub." + c.hosts.front();
+    p.service = c.hosts.empty() ? std::string() : "pubsub." + c.hosts.front();  // no hosts: already an error
     const toml::table* t = reader.section(root, "pubsub");
     if (!t) {
         check_rtbl_publication(reader, root, c);
@@ -50,7 +50,7 @@ void load_pubsub(toml_reader& reader, const toml::table& root, config& c) {
             } else if (std::find(c.hosts.begin(), c.hosts.end(), domain->domain()) != c.hosts.end()) {
                 reader.fail(service->source(), "pubsub.service",
                             "is one of server.hosts; the service needs a domain of its own (pubsub." +
-                                c.hosts.front() + ")");
+                                domain->domain() + ")");
             } else {
                 p.service = domain->domain();
             }
