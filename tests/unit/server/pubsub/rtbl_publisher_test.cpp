@@ -1,8 +1,8 @@
 // The blocklist published as RTBL nodes (server/pubsub/rtbl_publisher): which item ids each node should hold
 // (domains, hashed JIDs whatever hash_jids said, addresses and ranges; nothing expired, nothing that only
 // greylists), how a node gets there (publish the missing, retract the rest), the nodes' configuration, and whole
-// passes against the engine on SQLite: items published once, a removal retracted with a notification to a remote
-// subscriber, an expiry the same, an unchanged list touching nothing.
+// passes against the engine on both backends: items published once, a removal retracted with a notification to a
+// remote subscriber, an expiry the same, an unchanged list touching nothing.
 #include <doctest.h>
 
 #include <algorithm>
@@ -51,7 +51,8 @@ TEST_CASE("rtbl publication: each kind on its node, JIDs only hashed, nothing ex
     CHECK(w.ids.at("spam_source_ips") == ids({"192.0.2.0/24", "2001:db8::1"}));
     CHECK(w.next_expiry == 300);  // the soonest expiry of what is published: the next pass then
     for (const auto& [node, items] : w.ids) {
-        CHECK(std::none_of(items.begin(), items.end(), [](const std::string& id) { return id.find('@') != std::string::npos; }));
+        CHECK(std::none_of(items.begin(), items.end(),
+                           [](const std::string& id) { return id.find('@') != std::string::npos; }));
     }
 
     const auto empty = rp::wanted({}, 200);
@@ -82,10 +83,11 @@ TEST_CASE("rtbl publication: the nodes are open, the server's to publish on, per
 
 namespace {
 
-// An engine with a service on SQLite, a publisher fed by `entries`, and what it delivered.
+// An engine with a service on `options`' storage, a publisher fed by `entries`, and what it delivered.
 struct publisher_world {
-    test::temp_dir dir;
-    storage::async_store store{test::sqlite_options(dir.path())};
+    explicit publisher_world(const storage::store_options& options) : store(options) {}
+
+    storage::async_store store;
     pubsub_config options = [] {
         pubsub_config p;
         p.service = "pubsub.example.org";
@@ -114,8 +116,13 @@ struct publisher_world {
 
 }  // namespace
 
-TEST_CASE("rtbl publisher: a pass publishes, a removal and an expiry retract with notifications, nothing else") {
-    publisher_world w;
+TEST_CASE_TEMPLATE("rtbl publisher: a pass publishes, a removal and an expiry retract with notifications, nothing else",
+                   B, HUSH_BACKENDS) {
+    B backend;
+    if (!backend.available()) {
+        return;
+    }
+    publisher_world w(backend.options());
     const auto now = unix_now();
     w.entries = {entry("domain", "spam.test"), entry("jid", "bot@spam.test"), entry("ip", "192.0.2.7", now + 3600)};
     REQUIRE(run_sync(w.publisher.sync()));
@@ -135,7 +142,8 @@ TEST_CASE("rtbl publisher: a pass publishes, a removal and an expiry retract wit
     CHECK(subscribed->type() == "result");
     auto fetched = run_sync(w.engine.handle(
         stanza::parse("<iq type='get' id='f1' from='remote.test' to='pubsub.example.org'>"
-                      "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='spam_source_domains'/></pubsub></iq>"),
+                      "<pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+                      "<items node='spam_source_domains'/></pubsub></iq>"),
         *jid::parse("pubsub.example.org"), out));
     REQUIRE(fetched);
     CHECK(fetched->serialize().find("<report xmlns=\"urn:xmpp:reporting:1\" reason=\"urn:xmpp:reporting:spam\"") !=
@@ -165,11 +173,13 @@ TEST_CASE("rtbl publisher: a pass publishes, a removal and an expiry retract wit
 }
 
 TEST_CASE("rtbl publisher: a node someone else created is not taken over") {
-    publisher_world w;
+    test::temp_dir dir;
+    publisher_world w(test::sqlite_options(dir.path()));
     outgoing out;
     auto created = run_sync(w.engine.handle(
         stanza::parse("<iq type='set' id='c1' from='mallory@example.org/x' to='pubsub.example.org'>"
-                      "<pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='spam_source_ips'/></pubsub></iq>"),
+                      "<pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+                      "<create node='spam_source_ips'/></pubsub></iq>"),
         *jid::parse("pubsub.example.org"), out));
     REQUIRE(created);
     REQUIRE(created->type() == "result");
