@@ -100,6 +100,9 @@ std::shared_ptr<const as::blocklist> blocklist_service::current() const {
 
 void blocklist_service::install(std::vector<storage::blocklist_entry> entries) {
     std::lock_guard lock(mutex_);
+    if (entries != local_) {
+        generation_.fetch_add(1, std::memory_order_release);  // a periodic reload that read the same is no change
+    }
     local_ = std::move(entries);
     const std::size_t count = local_.size();
     spdlog::log(count != last_count_ ? spdlog::level::info : spdlog::level::debug,
@@ -126,7 +129,11 @@ void blocklist_service::rebuild() {
 
 void blocklist_service::set_imported(const std::string& source, std::vector<storage::blocklist_entry> entries) {
     std::lock_guard lock(mutex_);
-    imported_[source] = std::move(entries);
+    auto& slot = imported_[source];
+    if (entries != slot) {
+        generation_.fetch_add(1, std::memory_order_release);
+    }
+    slot = std::move(entries);
     rebuild();
 }
 
@@ -163,6 +170,53 @@ std::vector<storage::blocklist_entry> blocklist_service::local_entries() const {
     for (const auto& e : local_) {
         if (e.expires_at == 0 || e.expires_at > now) {
             out.push_back(e);
+        }
+    }
+    return out;
+}
+
+std::string_view publish_source_of(const storage::blocklist_entry& e) {
+    if (e.source == "admin" || e.source.starts_with("admin:")) {
+        return "admin";
+    }
+    if (e.source == "dos detector") {
+        return "dos";
+    }
+    if (e.source == "user consensus") {
+        return "consensus";
+    }
+    if (e.source == "report") {
+        return "reports";
+    }
+    return "imports";
+}
+
+std::vector<storage::blocklist_entry> blocklist_service::published_entries() const {
+    const auto& publish = cfg_.publish;
+    const auto chosen = [&](const storage::blocklist_entry& e) {
+        return std::find(publish.sources.begin(), publish.sources.end(), publish_source_of(e)) !=
+               publish.sources.end();
+    };
+    std::vector<storage::blocklist_entry> out;
+    for (auto& e : local_entries()) {
+        if (chosen(e)) {
+            out.push_back(std::move(e));
+        }
+    }
+    for (auto& e : imported_entries()) {
+        // What others listed is theirs to publish: re-published only when asked for, and only if it blocks.
+        if (e.trust == "block" && chosen(e)) {
+            out.push_back(std::move(e));
+        }
+    }
+    if (publish.hash_jids) {
+        for (auto& e : out) {
+            if (e.kind == "jid") {
+                if (const auto j = jid::parse(e.value)) {
+                    e.kind = "jid-sha256";
+                    e.value = as::jid_sha256(*j);
+                }
+            }
         }
     }
     return out;

@@ -5,6 +5,7 @@
 // refused; contacts keep talking unless the entry says contacts_too.
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,6 +51,15 @@ public:
     std::vector<storage::blocklist_entry> local_entries() const;
     std::vector<storage::blocklist_entry> imported_entries() const;
 
+    // What [antispim.publish] publishes, the one selection behind /blocklist.xml and the RTBL nodes: unexpired
+    // local entries whose source class is in `sources`, and imported ones that block when "imports" is; JIDs as
+    // kind "jid-sha256" (the hex SHA-256 of the bare JID) when hash_jids says so. Local entries first.
+    std::vector<storage::blocklist_entry> published_entries() const;
+
+    // Goes up whenever the entries change (a reload that read something else, an import or RTBL update): a cheap
+    // signal for whoever mirrors the list (the RTBL publisher), instead of comparing it again and again.
+    std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
     // Where entries with trust "greylist" note their first sights.
     class greylist* greylist_for_entries() const { return greylist_; }
     // Whether the sender is listed by an import whose trust is "challenge" (the challenge policy asks it even
@@ -72,6 +82,10 @@ private:
     mutable std::mutex mutex_;
     std::shared_ptr<const antispim::blocklist> current_;
     std::size_t last_count_ = static_cast<std::size_t>(-1);
+    std::atomic<std::uint64_t> generation_{0};
 };
+
+// The source class of an entry for [antispim.publish] sources: "admin", "dos", "consensus", "reports", "imports".
+std::string_view publish_source_of(const storage::blocklist_entry& e);
 
 }  // namespace hush

@@ -177,6 +177,9 @@ struct antispim_config {
         // Entry sources: "admin", "dos", "consensus", "reports", "imports".
         std::vector<std::string> sources{"admin", "dos", "consensus", "reports"};
         bool hash_jids = false;  // publish JIDs as SHA-256 of the bare JID (kind "jid-sha256") for privacy
+        // Also as XEP-0060 real-time blocklist nodes on the [pubsub] service (JIDs there always hashed); true by
+        // default when there is a service, false (and true is an error) when there is none.
+        bool rtbl = true;
     } publish;
 };
 

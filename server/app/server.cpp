@@ -229,6 +229,13 @@ server::server(config cfg)
         routed_domains.push_back(cfg_.pubsub.service);
     }
     router_ = std::make_unique<router>(std::move(routed_domains), registry_, *accounts_, *chain_, *handlers_, links);
+    if (cfg_.pubsub.enabled && !pubsub_->service_domain().empty() && cfg_.antispim.publish.rtbl) {
+        // [antispim.publish] as RTBL nodes on the service; the notifications go out through the router.
+        rtbl_publisher_ = std::make_unique<rtbl_publisher>(
+            *pubsub_, [list = blocklist_.get()] { return list->published_entries(); },
+            [list = blocklist_.get()] { return list->generation(); },
+            [r = router_.get()](outgoing out) { return r->carry_out(std::move(out)); });
+    }
 
     // What sessions share, the HTTP endpoint and the listeners.
     ctx_ = std::make_unique<server_context>(server_context{cfg_, registry_, *router_, *store_, *tls_, throttle_,
@@ -303,6 +310,12 @@ int server::run() {
         spawn_supervised_loop(
             loops_.front()->get_executor(), "real-time blocklist " + cfg_.antispim.rtbls[i].service,
             [this, i] { return rtbl_->follow(i, stopping_, *router_); }, keep_going);
+    }
+    // The published blocklist as RTBL nodes on the pubsub service, in step with the list.
+    if (rtbl_publisher_) {
+        spawn_supervised_loop(
+            loops_.front()->get_executor(), "real-time blocklist publication on " + pubsub_->service_domain(),
+            [this] { return rtbl_publisher_->run(stopping_); }, keep_going);
     }
     // hushctl edits the blocklist in the database: pick its changes up now and then.
     spawn_supervised_loop(

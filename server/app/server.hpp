@@ -33,6 +33,7 @@
 #include "server/mam/archiver.hpp"
 #include "server/mam/mam_queries.hpp"
 #include "server/pubsub/pubsub_engine.hpp"
+#include "server/pubsub/rtbl_publisher.hpp"
 #include "antispim/recent_verdicts.hpp"
 #include "server/registration/approval_command.hpp"
 #include "server/registration/invite_command.hpp"
@@ -115,6 +116,7 @@ private:
     std::unique_ptr<storage_account_directory> accounts_;
     std::unique_ptr<s2s_manager> s2s_;
     std::unique_ptr<router> router_;
+    std::unique_ptr<rtbl_publisher> rtbl_publisher_;  // the blocklist on the pubsub service; null when not published
     std::unique_ptr<server_context> ctx_;
     std::unique_ptr<http_api> http_;
     std::vector<std::unique_ptr<listener>> listeners_;

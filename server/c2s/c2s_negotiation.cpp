@@ -57,7 +57,7 @@ pugi::xml_node only_child_element(const stanza& s, std::size_t& count) {
 
 void c2s_session::handle_stream_open(const xml::stream_open& header) {
     auto host = accept_stream_header(
-        header, [this](std::string_view d) { return ctx_.routes.is_local_domain(d); }, domain_);
+        header, [this](std::string_view d) { return ctx_.routes.serves_accounts(d); }, domain_);
     if (!host) {
         return;
     }

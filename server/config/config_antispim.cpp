@@ -261,7 +261,7 @@ private:
             return;
         }
         const std::string_view p = "antispim.publish";
-        r_.check_keys(*t, p, {"sources", "hash_jids"});
+        r_.check_keys(*t, p, {"sources", "hash_jids", "rtbl"});
         if (const toml::array* sources = r_.read_string_list(*t, p, "sources", o.sources)) {
             for (std::size_t i = 0; i < o.sources.size(); ++i) {
                 if (std::find(publish_sources.begin(), publish_sources.end(), o.sources[i]) == publish_sources.end()) {
@@ -272,6 +272,7 @@ private:
             }
         }
         r_.read_bool(*t, p, "hash_jids", o.hash_jids);
+        r_.read_bool(*t, p, "rtbl", o.rtbl);  // checked against [pubsub] once that is read (config_pubsub.cpp)
     }
 
     void load_imports(const toml::table& antispim, std::vector<antispim_config::import_source>& out) {

@@ -13,6 +13,19 @@ namespace {
 
 constexpr std::array<std::string_view, 2> creators{"local", "admins"};
 
+// [antispim.publish] rtbl publishes on the service: without one it is off, and asking for it is an error.
+void check_rtbl_publication(toml_reader& reader, const toml::table& root, config& c) {
+    if (c.pubsub.enabled && !c.pubsub.service.empty()) {
+        return;
+    }
+    c.antispim.publish.rtbl = false;
+    const toml::node* asked = root.at_path("antispim.publish.rtbl").node();
+    if (asked != nullptr && asked->value<bool>().value_or(false)) {
+        reader.fail(asked->source(), "antispim.publish.rtbl",
+                    "needs the pubsub service ([pubsub] enabled, with a service domain)");
+    }
+}
+
 }  // namespace
 
 void load_pubsub(toml_reader& reader, const toml::table& root, config& c) {
@@ -20,6 +33,7 @@ void load_pubsub(toml_reader& reader, const toml::table& root, config& c) {
     p.service = c.hosts.empty() ? std::string() : "pubsub." + c.hosts.front();  // no hosts: already an error
     const toml::table* t = reader.section(root, "pubsub");
     if (!t) {
+        check_rtbl_publication(reader, root, c);
         return;
     }
     reader.check_keys(*t, "pubsub",
@@ -51,6 +65,7 @@ void load_pubsub(toml_reader& reader, const toml::table& root, config& c) {
     reader.read_int(*t, "pubsub", "max_payload_bytes", p.max_payload_bytes, 1024, 16 * 1024 * 1024);
     reader.read_int(*t, "pubsub", "max_subscriptions_per_node", p.max_subscriptions_per_node, 1, 10000000);
     reader.read_int(*t, "pubsub", "max_subscriptions_per_jid", p.max_subscriptions_per_jid, 1, 1000000);
+    check_rtbl_publication(reader, root, c);
 }
 
 }  // namespace hush::config_detail

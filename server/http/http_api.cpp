@@ -49,52 +49,17 @@ response admin_asset(const request& req, std::string_view body, std::string_view
 
 }  // namespace
 
-std::string_view publish_source_of(const storage::blocklist_entry& e) {
-    if (e.source == "admin" || e.source.starts_with("admin:")) {
-        return "admin";
-    }
-    if (e.source == "dos detector") {
-        return "dos";
-    }
-    if (e.source == "user consensus") {
-        return "consensus";
-    }
-    if (e.source == "report") {
-        return "reports";
-    }
-    return "imports";
-}
-
 http_api::http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain,
                    const recent_verdicts& verdicts, metrics_sources sources)
     : ctx_(ctx), blocklist_(blocklist), chain_(chain), admin_(ctx, blocklist, verdicts), sources_(std::move(sources)) {}
 
 http_api::document http_api::blocklist_document() const {
-    const auto& publish = ctx_.cfg.antispim.publish;
-    auto published = [&](const storage::blocklist_entry& e) {
-        return std::find(publish.sources.begin(), publish.sources.end(), publish_source_of(e)) !=
-               publish.sources.end();
-    };
-    std::vector<storage::blocklist_entry> entries = blocklist_.local_entries();
-    for (auto& e : blocklist_.imported_entries()) {
-        // What others listed is theirs to publish: re-published only when asked for, and only if it blocks.
-        if (e.trust == "block") {
-            entries.push_back(std::move(e));
-        }
-    }
     std::int64_t newest = 0;
     std::string body = "<?xml version='1.0' encoding='UTF-8'?>\n<blocklist xmlns='" + std::string(blocklist_ns) +
                        "' server='" + xml_escape(ctx_.cfg.hosts.front()) + "'>\n";
-    for (const auto& e : entries) {
-        if (!published(e)) {
-            continue;
-        }
-        std::string kind = e.kind;
-        std::string value = e.value;
-        if (publish.hash_jids && kind == "jid") {
-            kind = "jid-sha256";
-            value = antispim::jid_sha256(*jid::parse(e.value));
-        }
+    for (const auto& e : blocklist_.published_entries()) {
+        const std::string& kind = e.kind;
+        const std::string& value = e.value;
         newest = std::max(newest, e.added_at);
         body += "  <entry type='" + xml_escape(kind) + "' value='" + xml_escape(value) + "' reason='" +
                 xml_escape(e.reason) + "' source='" + xml_escape(e.source) + "' evidence='" +

@@ -63,7 +63,4 @@ private:
     metrics_sources sources_;
 };
 
-// The source class of an entry for [antispim.publish] sources: "admin", "dos", "consensus", "reports", "imports".
-std::string_view publish_source_of(const storage::blocklist_entry& e);
-
 }  // namespace hush

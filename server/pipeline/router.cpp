@@ -55,8 +55,21 @@ router::router(std::vector<std::string> hosts, session_registry& sessions, accou
       mam_(links.mam),
       pubsub_(links.pubsub) {}
 
+namespace {
+
+bool is_service(const pubsub_engine* pubsub, std::string_view domain) {
+    return pubsub != nullptr && !pubsub->service_domain().empty() && pubsub->service_domain() == domain;
+}
+
+}  // namespace
+
 bool router::is_local_domain(std::string_view domain) const {
-    return std::find(hosts_.begin(), hosts_.end(), domain) != hosts_.end();
+    return std::find(hosts_.begin(), hosts_.end(), domain) != hosts_.end() || is_service(pubsub_, domain);
+}
+
+bool router::serves_accounts(std::string_view domain) const {
+    // The service's domain may be among the routed ones (the server passes it): it still has no accounts.
+    return std::find(hosts_.begin(), hosts_.end(), domain) != hosts_.end() && !is_service(pubsub_, domain);
 }
 
 boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {

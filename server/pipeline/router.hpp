@@ -81,7 +81,11 @@ public:
     router(std::vector<std::string> hosts, session_registry& sessions, account_directory& accounts,
            antispim::chain& chain, iq_handler& handlers, router_links links);
 
+    // Ours to answer: the hosts and the pubsub service's domain ([pubsub] service), which federation accepts
+    // streams for and sends from like a host, and whose stanzas go to the server's handlers.
     bool is_local_domain(std::string_view domain) const;
+    // A host with accounts (c2s streams): the hosts only.
+    bool serves_accounts(std::string_view domain) const;
     // Rosters, presence, privacy and offline storage are served (not in the bare routing tests).
     bool serves_im() const { return im_ != nullptr; }
 

@@ -46,9 +46,8 @@ s2s_manager::~s2s_manager() = default;
 void s2s_manager::send(stanza s, stanza_sink& bounces) {
     const auto to = jid::parse(s.to());
     const auto from = jid::parse(s.from());
-    const auto& hosts = ctx_.cfg.hosts;
-    if (!to || !from || std::find(hosts.begin(), hosts.end(), from->domain()) == hosts.end()) {
-        // The router only hands over stanzas from local accounts or the server itself.
+    if (!to || !from || !serves(from->domain())) {
+        // The router only hands over stanzas from local accounts, the server itself or its pubsub service.
         spdlog::error("s2s: refusing to relay {} -> {}", s.from(), s.to());
         return;
     }
@@ -63,6 +62,17 @@ void s2s_manager::send(stanza s, stanza_sink& bounces) {
         return;
     }
     stream->submit(std::move(s), bounces);
+}
+
+bool s2s_manager::serves(std::string_view domain) const {
+    const auto& hosts = ctx_.cfg.hosts;
+    if (std::find(hosts.begin(), hosts.end(), domain) != hosts.end()) {
+        return true;
+    }
+    // The pubsub service (the RTBL's notifications) is a domain of ours too: dialback authenticates it on the
+    // stream to the peer like any host (XEP-0220 §2.5), and the peer verifies it with us (s2s_incoming).
+    const auto& pubsub = ctx_.cfg.pubsub;
+    return pubsub.enabled && !pubsub.service.empty() && pubsub.service == domain;
 }
 
 void s2s_manager::verify(dialback_verify request, std::weak_ptr<dialback_waiter> waiter) {

@@ -77,6 +77,9 @@ public:
     // The peer's certificate on `ssl`, judged for `domain` (chain, then names).
     peer_certificate_status judge_certificate(SSL* ssl, const std::string& domain) const;
 
+    // Whether stanzas may leave from `domain`: a host, or the pubsub service's domain.
+    bool serves(std::string_view domain) const;
+
     // Closes every outgoing stream (shutdown).
     void close_all();
     // Outgoing streams currently known (for metrics).

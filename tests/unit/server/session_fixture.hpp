@@ -32,6 +32,7 @@
 #include "server/s2s/s2s_incoming.hpp"
 #include "server/s2s/s2s_manager.hpp"
 #include "server/stream/certificate.hpp"
+#include "server/pubsub/pubsub_engine.hpp"
 #include "tests/unit/server/pipeline/router_fixture.hpp"
 #include "tests/unit/test_support.hpp"
 
@@ -295,6 +296,7 @@ inline config make_config(const test::temp_dir& dir) {
     config c;
     c.hosts = {std::string(domain)};
     c.storage = test::sqlite_options(dir.path());
+    c.pubsub.service = "pubsub." + std::string(domain);  // a domain of ours too: federation serves it
     return c;
 }
 
@@ -401,7 +403,8 @@ struct session_world {
     server_handlers handlers{"test-version", {}};
     router_testing::policy_log log;
     antispim::chain chain{router_testing::one_policy(antispim::verdict::pass(), &log)};
-    router routes{cfg.hosts, registry, directory, chain, handlers, {}};
+    pubsub_engine pubsub{store, cfg.pubsub, cfg.hosts, {}, registry, nullptr};
+    router routes{cfg.hosts, registry, directory, chain, handlers, router_links{.pubsub = &pubsub}};
     auth_throttle throttle{100};  // no answer delays: the per-connection failure limit is what the tests see
     connection_tracker connections{64};
     server_context ctx{cfg, registry, routes, store, tls, throttle, connections, "server-secret", "", nullptr, nullptr};

@@ -147,6 +147,14 @@ std::string scram_attempt(test_peer& peer, std::string_view user, std::string_vi
 
 }  // namespace
 
+TEST_CASE("c2s a stream to the pubsub service's domain gets <host-unknown/>: it has no accounts") {
+    session_world w;
+    test_peer& client = w.connect_c2s(false);
+    client.open_stream("pubsub." + std::string(domain));
+    CHECK(client.stream_error() == "host-unknown");
+    CHECK(client.stream_closed());
+}
+
 // ---- TLS before authentication ----------------------------------------------------------------------------------
 
 TEST_CASE("c2s before TLS: only STARTTLS is offered, SASL gets <encryption-required/>, a stanza <policy-violation/>") {

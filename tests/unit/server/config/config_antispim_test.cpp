@@ -225,6 +225,17 @@ TEST_CASE("antispim rate, consensus, outbound, publish and admins") {
               .starts_with("3:9: antispim.import[0].trust"));
 }
 
+TEST_CASE("antispim publish rtbl: on by default with the pubsub service, off without, an error when asked without") {
+    CHECK(load_ok("").antispim.publish.rtbl);
+    CHECK_FALSE(load_ok("[antispim.publish]\nrtbl = false\n").antispim.publish.rtbl);
+    CHECK_FALSE(load_ok("[pubsub]\nservice = \"\"\n").antispim.publish.rtbl);
+    CHECK_FALSE(load_ok("[pubsub]\nenabled = false\n").antispim.publish.rtbl);
+    CHECK(load_ok("[antispim.publish]\nrtbl = true\n[pubsub]\nservice = \"lists.example.org\"\n").antispim.publish.rtbl);
+    CHECK(load_error("[antispim.publish]\nrtbl = true\n[pubsub]\nservice = \"\"\n") ==
+          "2:8: antispim.publish.rtbl: needs the pubsub service ([pubsub] enabled, with a service domain)");
+    CHECK(load_error("[antispim.publish]\nrtbl = \"yes\"\n").starts_with("2:8: antispim.publish.rtbl"));
+}
+
 TEST_CASE("antispim rtbl sources") {
     const config c = load_ok("[[antispim.rtbl]]\nservice = \"RTBL.Example.NET\"\n"
                              "[[antispim.rtbl]]\nservice = \"other.test\"\nnodes = [\"spam_source_ips\"]\n"

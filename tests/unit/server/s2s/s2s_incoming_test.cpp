@@ -311,3 +311,30 @@ TEST_CASE("s2s <db:verify/>: a key we made for that stream is valid, any other i
     CHECK(test::error_of(answer).condition == "item-not-found");
     CHECK_FALSE(peer.ended());  // answering questions is what this stream is for
 }
+
+TEST_CASE("s2s the pubsub service's domain is ours: streams to it, dialback for it, our answers as its authority") {
+    s2s_world w;
+    const std::string service = "pubsub." + std::string(domain);
+    REQUIRE(w.routes.is_local_domain(service));
+    CHECK_FALSE(w.routes.serves_accounts(service));  // no client streams, no accounts
+
+    // A peer's stream to the service (as b.test's [[antispim.rtbl]] subscriptions come): accepted, and the peer
+    // authenticates for it like for a host.
+    test_peer& peer = w.connect_s2s(true, w.peer_tls);
+    peer.open_stream(service, remote);
+    peer.features();
+    CHECK(peer.headers().size() == 1);
+    REQUIRE(peer.write(db_result(remote, service)));
+    const stanza answer = peer.expect("result", dialback_ns::elements);
+    CHECK(answer.type() == "valid");
+    CHECK(answer.from() == service);
+    REQUIRE(peer.write("<message from='remote.test' to='" + service + "' id='m1'><body>hi</body></message>"));
+
+    // remote.test got a stream from the service (id s1, its notifications) and asks us, its authoritative server.
+    const std::string key = dialback_key(w.ctx.server_secret, remote, service, "s1");
+    REQUIRE(peer.write("<db:verify from='remote.test' to='" + service + "' id='s1'>" + key + "</db:verify>"));
+    const stanza verified = peer.expect("verify", dialback_ns::elements);
+    CHECK(verified.type() == "valid");
+    CHECK(verified.from() == service);
+    CHECK_FALSE(peer.ended());
+}
