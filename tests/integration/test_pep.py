@@ -11,6 +11,7 @@ server delivers stanzas to a session in the order it queued them (pubsub_helpers
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 
@@ -166,7 +167,7 @@ def test_bookmarks_reach_the_accounts_resources_only(hush, xmpp, storage_backend
         await assert_none_before(bob, is_event(BOOKMARKS), chat_marker(phone, bob, "after the bookmark"),
                                  "alice's bookmark event")
 
-        server.restart()
+        await asyncio.to_thread(server.restart)  # the clients see their streams close meanwhile
         phone = await online(xmpp, server, "alice", "phone2")
         laptop = await online(xmpp, server, "alice", "laptop2", notify=[BOOKMARKS])
         stored = items_of(await get_items(phone, BOOKMARKS))

@@ -10,6 +10,8 @@ instead of sleeping (pubsub_helpers.assert_none_before).
 
 from __future__ import annotations
 
+import asyncio
+
 from pubsub_helpers import (HOST, NODE_CONFIG, OWNER_NS, PUBSUB_NS, SERVICE, assert_error,
                             assert_none_before, config_fields, data_form, disco_info, disco_items, event_items,
                             get_items, ids_of, is_event, items_of, online, owner_iq, publish, published_id,
@@ -106,7 +108,7 @@ def test_create_and_configure_nodes(hush, xmpp, storage_backend):
         else:
             assert_error(instant, "not-acceptable", "nodeid-required", "an instant node refused (§8.1.2)")
 
-        server.restart()
+        await asyncio.to_thread(server.restart)  # the clients see their streams close meanwhile
         alice = await online(xmpp, server, "alice", "again")
         fields = config_fields(await owner_iq(alice, "get", "<configure node='blog'/>", to=SERVICE))
         assert (fields.get("pubsub#title"), fields.get("pubsub#max_items")) == (["Musings"], ["10"]), fields
@@ -146,7 +148,7 @@ def test_publish_and_retrieve_items(hush, xmpp, storage_backend):
         assert len(everything) == 3, everything
         assert {i.get("id"): entry_title(i) for i in everything}["third"] == "Third, revised"
 
-        server.restart()
+        await asyncio.to_thread(server.restart)  # the clients see their streams close meanwhile
         alice = await online(xmpp, server, "alice", "again")
         after = items_of(await get_items(alice, node, to=SERVICE))
         assert {i.get("id"): entry_title(i) for i in after} == {i.get("id"): entry_title(i) for i in everything}
