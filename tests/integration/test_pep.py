@@ -52,6 +52,11 @@ def conference(name: str, nick: str) -> str:
     return (f"<conference xmlns='{BOOKMARKS}' name='{name}' autojoin='true'><nick>{nick}</nick></conference>")
 
 
+def echoed(answer) -> list[str]:
+    """The tags of an error answer's children besides <error/> (RFC 6120 §8.3.1 lets it echo the request)."""
+    return [child.tag for child in answer.xml if child.tag != q("jabber:client", "error")]
+
+
 def leaks(answer, ns: str, name: str) -> bool:
     """Whether an answer carries a payload element of the node (an error may echo the request, never items)."""
     return answer.xml.find(f".//{q(ns, name)}") is not None
@@ -130,6 +135,8 @@ def test_omemo_device_list_is_open_but_presence_nodes_are_not(hush, xmpp, storag
         missing = await get_items(carol, AVATAR_META, to=f"nobody@{HOST}")
         assert error_signature(refused) == error_signature(missing), \
             f"an existing account's closed node answers otherwise than a missing account's:\n{refused}\n{missing}"
+        assert echoed(refused) == echoed(missing), \
+            f"one error echoes the request, the other does not:\n{refused}\n{missing}"
 
         readable = items_of(await get_items(bob, AVATAR_META, to=ALICE))
         assert ids_of(readable) == ["111f4b3c50d7b0df729d299bc6f8e9ef9066971f"], readable
