@@ -376,3 +376,74 @@ def test_stranger_with_notify_interest_gets_no_events(hush, xmpp):
                                  "a tune event without a presence subscription")
 
     xmpp.run(scenario())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 9. who may write, and who stops receiving (XEP-0163 §2.2, §4.3.3, §7.1)
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_only_the_owner_writes_to_a_pep_service(hush, xmpp, storage_backend):
+    """One publisher per node (XEP-0163 §2.2): bob, a contact, may not publish to alice's node, retract her item,
+    purge or delete her node (<forbidden/>, XEP-0060 §7.1.3.1, §7.2.3.1, §8.5, §8.4); her item is untouched."""
+    server = start(hush, storage_backend)
+
+    async def scenario():
+        await make_contacts(xmpp, server, "alice", "bob")
+        alice = await online(xmpp, server, "alice", "phone")
+        bob = await online(xmpp, server, "bob", "desk")
+        await publish(alice, TUNE, tune("Hers"), "t1")
+
+        assert_error(await publish(bob, TUNE, tune("His"), "t1", to=ALICE, ok=False), "forbidden",
+                     what="a contact publishing to alice's node")
+        assert_error(await pubsub_iq(bob, "set", f"<retract node='{TUNE}'><item id='t1'/></retract>", to=ALICE),
+                     "forbidden", what="a contact retracting alice's item")
+        for op in ("purge", "delete"):
+            answer = await bob.iq("set", f"<pubsub xmlns='{PUBSUB_NS}#owner'><{op} node='{TUNE}'/></pubsub>", to=ALICE)
+            assert_error(answer, "forbidden", what=f"a contact's {op} of alice's node")
+        assert [tune_title(i) for i in items_of(await get_items(alice, TUNE))] == ["Hers"]
+
+    xmpp.run(scenario())
+
+
+def test_no_events_to_a_blocked_contact(hush, xmpp):
+    """XEP-0163 §4.3.3: a PEP service MUST NOT send notifications to a subscriber the owner has blocked (XEP-0191):
+    alice blocks bob, publishes; carol gets the event, bob does not."""
+    server = start(hush)
+
+    async def scenario():
+        await make_contacts(xmpp, server, "alice", "bob", "carol")
+        alice = await online(xmpp, server, "alice", "phone")
+        bob = await online(xmpp, server, "bob", "desk", notify=[TUNE])
+        carol = await online(xmpp, server, "carol", "desk", notify=[TUNE])
+        answer = await alice.iq("set", f"<block xmlns='urn:xmpp:blocking'><item jid='bob@{HOST}'/></block>")
+        assert answer["type"] == "result", str(answer)
+
+        await publish(alice, TUNE, tune("Not for bob"))
+        await carol.expect_stanza(is_event(TUNE, sender=ALICE), "the tune event at carol")
+        await assert_none_before(bob, is_event(TUNE), chat_marker(carol, bob, "after the tune"),
+                                 "a tune event although alice blocked bob")
+
+    xmpp.run(scenario())
+
+
+def test_cancelled_presence_subscription_loses_access(hush, xmpp):
+    """XEP-0163 §7.1: access to presence nodes is recalculated when a presence subscription changes. alice cancels
+    carol's subscription (RFC 6121 §3.2): carol gets no more events and cannot read the node."""
+    server = start(hush)
+
+    async def scenario():
+        await make_contacts(xmpp, server, "alice", "bob", "carol")
+        alice = await online(xmpp, server, "alice", "phone")
+        bob = await online(xmpp, server, "bob", "desk", notify=[TUNE])
+        carol = await online(xmpp, server, "carol", "desk", notify=[TUNE])
+        alice.xmpp.send_presence(pto=f"carol@{HOST}", ptype="unsubscribed")
+        await carol.expect_stanza(lambda st: st.xml.get("type") == "unsubscribed", "alice's cancellation")
+
+        await publish(alice, TUNE, tune("Not for carol"))
+        await bob.expect_stanza(is_event(TUNE, sender=ALICE), "the tune event at bob")
+        await assert_none_before(carol, is_event(TUNE), chat_marker(bob, carol, "after the tune"),
+                                 "a tune event after alice cancelled carol's presence subscription")
+        refused = await get_items(carol, TUNE, to=ALICE)
+        assert refused["type"] == "error" and not leaks(refused, TUNE, "tune"), str(refused)
+
+    xmpp.run(scenario())
