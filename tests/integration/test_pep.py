@@ -82,11 +82,13 @@ def test_publish_auto_creates_and_notifies_only_interested_resources(hush, xmpp,
         assert_error(await get_items(phone, TUNE), "item-not-found", what="items of a node never published to")
         await publish(phone, TUNE, tune("Introduction (Allegro vigoroso)"))
 
+        events = []
         for c in (bob, tablet):
             st = await c.expect_stanza(is_event(TUNE, sender=ALICE), f"alice's tune event at {c.jid}")
             assert st.xml.get("type") == "headline", f"notification type (XEP-0163 §4.3.4 example): {st}"
             items = event_items(st)
             assert len(items) == 1 and tune_title(items[0]) == "Introduction (Allegro vigoroso)", str(st)
+            events.append(st)
 
         stored = items_of(await get_items(phone, TUNE))
         assert [tune_title(i) for i in stored] == ["Introduction (Allegro vigoroso)"], stored
@@ -96,6 +98,9 @@ def test_publish_auto_creates_and_notifies_only_interested_resources(hush, xmpp,
                                  "a tune event without tune+notify")
         await assert_none_before(phone, is_event(TUNE), chat_marker(bob, phone, "after the tune"),
                                  "a tune event on alice's own resource without tune+notify")
+        # XEP-0060 §7.1.2: each notification SHOULD have an id, unique, to track errors it bounces with.
+        ids = [st.xml.get("id") for st in events]
+        assert all(ids) and len(set(ids)) == len(ids), f"notification ids: {ids}"
 
     xmpp.run(scenario())
 
@@ -445,5 +450,29 @@ def test_cancelled_presence_subscription_loses_access(hush, xmpp):
                                  "a tune event after alice cancelled carol's presence subscription")
         refused = await get_items(carol, TUNE, to=ALICE)
         assert refused["type"] == "error" and not leaks(refused, TUNE, "tune"), str(refused)
+
+    xmpp.run(scenario())
+
+
+def test_deleted_account_takes_its_pep_nodes_along(hush, xmpp, storage_backend):
+    """An account deleted (hushctl deluser) and made again under the same name starts with no PEP nodes: a
+    stranger finds no device list of the old one's, the new owner no bookmarks."""
+    server = start(hush, storage_backend)
+
+    async def scenario():
+        alice = await online(xmpp, server, "alice", "phone")
+        await publish(alice, DEVICELIST, f"<list xmlns='{AXOLOTL}'><device id='42'/></list>", "current",
+                      options={"pubsub#access_model": "open"})
+        await publish(alice, BOOKMARKS, conference("Old", "A"), ROOM, options=BOOKMARK_OPTIONS)
+        await alice.disconnect()
+        await asyncio.to_thread(server.hushctl, "deluser", ALICE)
+        await asyncio.to_thread(server.adduser, ALICE, "alice-secret-1")
+
+        carol = await online(xmpp, server, "carol", "laptop")
+        stale = await get_items(carol, DEVICELIST, to=ALICE)
+        assert stale["type"] == "error" and not leaks(stale, AXOLOTL, "list"), f"the old device list: {stale}"
+        alice = await online(xmpp, server, "alice", "new")
+        stale = await get_items(alice, BOOKMARKS)
+        assert not leaks(stale, BOOKMARKS, "conference"), f"the old account's bookmarks: {stale}"
 
     xmpp.run(scenario())

@@ -186,6 +186,7 @@ def test_subscribe_notify_retract_unsubscribe(hush, xmpp, storage_backend):
         await publish(alice, "news", entry("Second"), "second", to=SERVICE)
         st = await bob.expect_stanza(is_event("news", sender=SERVICE, item_id="second"), "the 'second' event")
         assert [entry_title(i) for i in event_items(st)] == ["Second"], str(st)
+        second_event = st
 
         mine = await ok(pubsub_iq(bob, "get", "<subscriptions/>", to=SERVICE), "bob's subscriptions")
         subs = mine.xml.findall(f"{q(PUBSUB_NS, 'pubsub')}/{q(PUBSUB_NS, 'subscriptions')}/"
@@ -205,6 +206,7 @@ def test_subscribe_notify_retract_unsubscribe(hush, xmpp, storage_backend):
 
         assert_error(await pubsub_iq(bob, "set", f"<subscribe node='news' jid='{CAROL}'/>", to=SERVICE),
                      "bad-request", "invalid-jid", "subscribing another JID")
+        assert second_event.xml.get("id"), f"a notification without an id (§7.1.2 SHOULD): {second_event}"
 
     xmpp.run(scenario())
 
