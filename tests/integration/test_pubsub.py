@@ -271,8 +271,8 @@ def test_owner_manages_subscriptions_and_affiliations(hush, xmpp, storage_backen
 # ---------------------------------------------------------------------------------------------------------------
 
 def test_purge_and_delete_notify_subscribers(hush, xmpp, storage_backend):
-    """bob may neither purge nor delete alice's node (<forbidden/>). alice purges it: bob gets one <purge/>
-    (the node notifies retractions) and it holds no items. She deletes it: bob gets <delete/>, and the node is
+    """bob, subscribed with his full JID, may neither purge nor delete alice's node (<forbidden/>). alice purges
+    it: bob's resource gets one <purge/> (the node notifies retractions) and it holds no items. She deletes it: bob gets <delete/>, and the node is
     gone (<item-not-found/> for items, configuration, a second delete)."""
     server = start(hush, storage_backend)
 
@@ -283,7 +283,7 @@ def test_purge_and_delete_notify_subscribers(hush, xmpp, storage_backend):
                                        "pubsub#notify_delete": True})
         for n in ("1", "2"):
             await publish(alice, "doomed", entry(n), n, to=SERVICE)
-        await subscribe(bob, "doomed")
+        await subscribe(bob, "doomed", jid=bob.jid)  # a full JID: notifications go to exactly that (§6.1.1)
 
         assert_error(await owner_iq(bob, "set", "<purge node='doomed'/>", to=SERVICE), "forbidden",
                      what="a non-owner purging")
@@ -291,11 +291,13 @@ def test_purge_and_delete_notify_subscribers(hush, xmpp, storage_backend):
                      what="a non-owner deleting")
 
         await ok(owner_iq(alice, "set", "<purge node='doomed'/>", to=SERVICE), "purge")
-        await bob.expect_stanza(is_event("doomed", sender=SERVICE, kind="purge"), "the purge notification")
+        st = await bob.expect_stanza(is_event("doomed", sender=SERVICE, kind="purge"), "the purge notification")
+        assert st.xml.get("to") == bob.jid, str(st)
         assert items_of(await get_items(alice, "doomed", to=SERVICE)) == []
 
         await ok(owner_iq(alice, "set", "<delete node='doomed'/>", to=SERVICE), "delete")
-        await bob.expect_stanza(is_event("doomed", sender=SERVICE, kind="delete"), "the delete notification")
+        st = await bob.expect_stanza(is_event("doomed", sender=SERVICE, kind="delete"), "the delete notification")
+        assert st.xml.get("to") == bob.jid, str(st)
         assert_error(await get_items(alice, "doomed", to=SERVICE), "item-not-found", what="items of a deleted node")
         assert_error(await owner_iq(alice, "get", "<configure node='doomed'/>", to=SERVICE), "item-not-found",
                      what="configuration of a deleted node")
