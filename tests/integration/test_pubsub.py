@@ -272,8 +272,8 @@ def test_owner_manages_subscriptions_and_affiliations(hush, xmpp, storage_backen
 
 def test_purge_and_delete_notify_subscribers(hush, xmpp, storage_backend):
     """bob, subscribed with his full JID, may neither purge nor delete alice's node (<forbidden/>). alice purges
-    it: bob's resource gets one <purge/> (the node notifies retractions) and it holds no items. She deletes it: bob gets <delete/>, and the node is
-    gone (<item-not-found/> for items, configuration, a second delete)."""
+    it: bob's resource gets one <purge/> (the node notifies retractions) and it holds no items. She deletes it:
+    bob gets <delete/>, and the node is gone (<item-not-found/> for items, configuration, a second delete)."""
     server = start(hush, storage_backend)
 
     async def scenario():
