@@ -1,5 +1,6 @@
 #include "server/app/server.hpp"
 
+#include "protocol/bookmarks.hpp"
 #include "server/pubsub/caps_cache.hpp"
 #include "server/push/push_service.hpp"
 #include "server/sm/resumption_registry.hpp"
@@ -194,6 +195,13 @@ server::server(config cfg)
              },
              {},
              cfg_.push.enabled ? std::vector<std::string>{std::string(push::push_ns)} : std::vector<std::string>{}},
+            // Before private storage: XEP-0048 bookmarks there are the XEP-0402 PEP node (XEP-0402 §5.3).
+            {[this](const stanza& iq, const jid& addressed, outgoing& out) {
+                 return pubsub_->legacy_bookmarks(iq, addressed, out);
+             },
+             {},
+             cfg_.pubsub.enabled ? std::vector<std::string>{std::string(bookmarks::compat_feature)}
+                                 : std::vector<std::string>{}},
             {[services = account_services_.get()](const stanza& iq, const jid& addressed, outgoing&) {
                  return services->handle(iq, addressed);
              },

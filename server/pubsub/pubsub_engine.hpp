@@ -78,6 +78,11 @@ public:
     std::optional<caps_reply> take_caps_answer(const stanza& iq, const jid& from, const jid& to);
     boost::asio::awaitable<void> caps_answered(const caps_reply& answer, outgoing& out);
 
+    // XEP-0402 §5.3: the account's XEP-0048 bookmarks in XEP-0049 private XML (get or set of <storage
+    // xmlns='storage:bookmarks'/> from the account itself) are its urn:xmpp:bookmarks:1 PEP node; nullopt: not those.
+    boost::asio::awaitable<std::optional<stanza>> legacy_bookmarks(const stanza& iq, const jid& addressed,
+                                                                   outgoing& out);
+
     // The server's own nodes on the service (the RTBL publisher). ensure creates the node or applies `config` to
     // it; publish/retract notify the node's subscribers into `out`. False on a storage failure (logged).
     boost::asio::awaitable<bool> ensure_own_node(const std::string& node, const pubsub::node_config& config);

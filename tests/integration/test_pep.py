@@ -476,3 +476,46 @@ def test_deleted_account_takes_its_pep_nodes_along(hush, xmpp, storage_backend):
         assert not leaks(stale, BOOKMARKS, "conference"), f"the old account's bookmarks: {stale}"
 
     xmpp.run(scenario())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# XEP-0402 §5.3: XEP-0048 bookmarks in XEP-0049 private XML are the urn:xmpp:bookmarks:1 node
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_legacy_private_xml_bookmarks_are_the_bookmarks2_node(hush, xmpp, storage_backend):
+    """An old client stores its bookmarks in private XML; a Bookmarks 2 client (bookmarks+notify) is told at once
+    and reads them from the node; what the new client then publishes, the old one reads back; a room dropped from the
+    old client's list is retracted. The account advertises urn:xmpp:bookmarks:1#compat."""
+    server = start(hush, storage_backend)
+    private = "jabber:iq:private"
+
+    async def scenario():
+        old = await online(xmpp, server, "alice", "old")
+        new = await online(xmpp, server, "alice", "new", notify=[BOOKMARKS])
+        _, features = await disco_info(old, ALICE)
+        assert "urn:xmpp:bookmarks:1#compat" in features
+
+        stored = await old.iq("set", f"<query xmlns='{private}'><storage xmlns='storage:bookmarks'>"
+                                     "<conference jid='council@conference.underhill.org' name='Council of Oberon' "
+                                     "autojoin='true'><nick>Puck</nick></conference></storage></query>")
+        assert stored["type"] == "result", str(stored)
+        st = await new.expect_stanza(is_event(BOOKMARKS, sender=ALICE, item_id="council@conference.underhill.org"),
+                                     "the bookmark stored by the old client, as a Bookmarks 2 event")
+        conf = event_items(st)[0].find(q(BOOKMARKS, "conference"))
+        assert conf is not None and conf.get("autojoin") == "true" and conf.findtext(q(BOOKMARKS, "nick")) == "Puck"
+
+        await publish(new, BOOKMARKS, conference("The Play&apos;s the Thing", "JC"), ROOM, options=BOOKMARK_OPTIONS)
+        got = await old.iq("get", f"<query xmlns='{private}'><storage xmlns='storage:bookmarks'/></query>")
+        rooms = {c.get("jid"): c for c in got.xml.iter(q("storage:bookmarks", "conference"))}
+        assert set(rooms) == {"council@conference.underhill.org", ROOM}, str(got)
+        assert rooms[ROOM].get("name") == "The Play's the Thing" and rooms[ROOM].findtext(
+            q("storage:bookmarks", "nick")) == "JC", str(got)
+
+        dropped = await old.iq("set", f"<query xmlns='{private}'><storage xmlns='storage:bookmarks'>"
+                                      f"<conference jid='{ROOM}' name='The Play' autojoin='false'/></storage></query>")
+        assert dropped["type"] == "result", str(dropped)
+        await new.expect_stanza(is_event(BOOKMARKS, sender=ALICE, retract="council@conference.underhill.org"),
+                                "the dropped room's retraction")
+        assert ids_of(items_of(await get_items(new, BOOKMARKS))) == [ROOM]
+
+    xmpp.run(scenario())

@@ -1,0 +1,139 @@
+// XEP-0402 §5.3: bookmarks kept by old clients in XEP-0049 private XML (XEP-0048 <storage/>) are the PEP node
+// urn:xmpp:bookmarks:1 — read from it, written to it (with its notifications) — so a client of either kind sees
+// the other's bookmarks, and clients that see urn:xmpp:bookmarks:1#compat use Bookmarks 2.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "protocol/bookmarks.hpp"
+#include "protocol/xep0082.hpp"
+#include "server/pubsub/pubsub_engine.hpp"
+#include "server/pubsub/pubsub_job.hpp"
+
+namespace hush {
+
+using namespace pubsub_detail;
+
+namespace {
+
+constexpr std::string_view private_ns = "jabber:iq:private";
+
+// What XEP-0402 §4 asks of the node: the account's alone, every bookmark kept.
+pubsub::node_config bookmarks_config(std::size_t limit) {
+    pubsub::node_config c = pubsub::pep_defaults(limit);
+    c.access = pubsub::access_model::whitelist;
+    c.persist_items = true;
+    c.max_items = limit;
+    c.max_items_is_max = true;
+    c.send_last_published_item = pubsub::send_last::never;
+    return c;
+}
+
+}  // namespace
+
+boost::asio::awaitable<std::optional<stanza>> pubsub_engine::legacy_bookmarks(const stanza& iq, const jid& addressed,
+                                                                              outgoing& out) {
+    const auto query = iq.child("query", private_ns);
+    const auto storage = query.child("storage");
+    const auto from = jid::parse(iq.from());
+    if (!options_.enabled || !addressed.has_node() || !storage ||
+        std::string_view(storage.attribute("xmlns").value()) != bookmarks::legacy_ns || !from ||
+        !from->equals_bare(addressed)) {
+        co_return std::nullopt;  // not the account's own bookmarks: private storage answers as it always does
+    }
+    const pubsub_host host = host_for(addressed);
+    const std::string node(bookmarks::pep_node);
+    const std::size_t limit = options_.max_items_per_node;
+    if (iq.type() == "get") {
+        auto items = co_await store_.read([&](storage::store& s) { return s.get_pubsub_items(host.key, node, {}, 0); });
+        if (!items) {
+            spdlog::error("pubsub: reading {}'s bookmarks failed: {}", host.key, items.error().message);
+            co_return make_error_reply(iq, "internal-server-error");
+        }
+        std::vector<bookmarks::conference> conferences;
+        for (auto it = items->rbegin(); it != items->rend(); ++it) {
+            if (auto c = bookmarks::parse_conference(it->id, it->payload)) {
+                conferences.push_back(std::move(*c));
+            }
+        }
+        stanza reply = make_iq_result(iq);
+        auto q = reply.element().append_child("query");
+        q.append_attribute("xmlns").set_value(std::string(private_ns).c_str());
+        bookmarks::append_storage(q, conferences);
+        co_return reply;
+    }
+    const auto conferences = bookmarks::parse_storage(storage);
+    if (conferences.size() > limit) {
+        co_return make_error_reply(iq, "not-acceptable", "more bookmarks than a node keeps");
+    }
+    const std::int64_t now = unix_now_us();
+    auto decided = co_await store_.run([&](storage::store& s) -> storage::result<std::vector<pending_event>> {
+        return storage::atomically(s, host.account.domain(), host.account.node(),
+                                   [&]() -> storage::result<std::vector<pending_event>> {
+            auto n = load_node(s, host.key, node, true, limit);
+            if (!n) {
+                return hush::unexpected(n.error());
+            }
+            if (!*n) {
+                storage::pubsub_node_record record{host.key, node, pubsub::serialize_config(bookmarks_config(limit)),
+                                                   host.key, now / 1000000};
+                if (auto created = s.create_pubsub_node(record); !created) {
+                    return hush::unexpected(created.error());
+                }
+                *n = loaded_node{record, bookmarks_config(limit)};
+            }
+            auto before = s.pubsub_item_ids(host.key, node);
+            if (!before) {
+                return hush::unexpected(before.error());
+            }
+            std::vector<pubsub::item_view> published;
+            std::set<std::string> kept;
+            for (const auto& c : conferences) {
+                storage::pubsub_item_record item{c.jid, host.key, bookmarks::serialize_conference(c), now};
+                if (auto put = s.put_pubsub_item(host.key, node, item); !put) {
+                    return hush::unexpected(put.error());
+                }
+                kept.insert(c.jid);
+                published.push_back({item.id, publisher_of(item, **n, true), item.payload});
+            }
+            std::vector<std::string> retracted;
+            for (const auto& id : *before) {
+                if (!kept.contains(id)) {
+                    if (auto deleted = s.delete_pubsub_item(host.key, node, id); !deleted) {
+                        return hush::unexpected(deleted.error());
+                    }
+                    retracted.push_back(id);
+                }
+            }
+            auto to = recipients(s, host, **n);
+            if (!to) {
+                return hush::unexpected(to.error());
+            }
+            std::vector<pending_event> events;
+            if (!published.empty()) {
+                events.push_back(pending_event{event_kind::items, *to, std::move(published), {}});
+            }
+            if (!retracted.empty() && (*n)->config.notify_retract) {
+                events.push_back(pending_event{event_kind::retract, *to, {}, std::move(retracted)});
+            }
+            return events;
+        });
+    });
+    if (!decided) {
+        spdlog::error("pubsub: storing {}'s bookmarks failed: {}", host.key, decided.error().message);
+        co_return make_error_reply(iq, "internal-server-error");
+    }
+    for (const auto& e : *decided) {
+        notify(host, e.to, [&e](stanza& m) {
+            if (e.kind == event_kind::items) {
+                pubsub::append_items_event(m, e.to.node, e.items, e.to.config.deliver_payloads);
+            } else {
+                pubsub::append_retract_event(m, e.to.node, e.ids);
+            }
+        }, out);
+    }
+    co_return make_iq_result(iq);
+}
+
+}  // namespace hush
