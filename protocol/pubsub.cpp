@@ -245,7 +245,11 @@ std::string unmet_precondition(pugi::xml_node form, const node_config& config, s
         if (e == form_error::unknown_field) {
             continue;  // not something a node of this server has: nothing to compare
         }
-        if (e != form_error::none || serialize_config(wanted) != serialize_config(config)) {
+        // "max" is the limit, however it was asked for: compare the numbers.
+        node_config have = config;
+        wanted.max_items_is_max = false;
+        have.max_items_is_max = false;
+        if (e != form_error::none || serialize_config(wanted) != serialize_config(have)) {
             return var;
         }
     }

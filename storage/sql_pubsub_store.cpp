@@ -148,8 +148,22 @@ result<std::int64_t> sql_store::purge_pubsub_node(const std::string& host, const
 }
 
 result<void> sql_store::delete_pubsub_host(const std::string& host) {
-    // The node rows take their items, subscriptions and affiliations with them (ON DELETE CASCADE).
-    if (auto deleted = run("delete pubsub host", "DELETE FROM pubsub_nodes WHERE host = $1", {host}); !deleted) {
+    // The account's PEP nodes and the service nodes it created; the node rows take their items, subscriptions and
+    // affiliations with them (ON DELETE CASCADE). Then what it holds on other nodes, anywhere: a name registered
+    // again must not inherit subscriptions (notifications from this server's own service pass unjudged), a
+    // whitelist membership or an ownership. Its full JIDs' subscriptions are those in [host + "/", host + "0").
+    if (auto deleted = run("delete pubsub host", "DELETE FROM pubsub_nodes WHERE host = $1 OR owner = $1", {host});
+        !deleted) {
+        return unexpected(deleted.error());
+    }
+    if (auto deleted = run("delete pubsub subscriptions of",
+                           "DELETE FROM pubsub_subscriptions WHERE jid = $1 OR (jid >= $2 AND jid < $3)",
+                           {host, host + "/", host + "0"});
+        !deleted) {
+        return unexpected(deleted.error());
+    }
+    if (auto deleted = run("delete pubsub affiliations of", "DELETE FROM pubsub_affiliations WHERE jid = $1", {host});
+        !deleted) {
         return unexpected(deleted.error());
     }
     return {};

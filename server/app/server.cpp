@@ -239,6 +239,7 @@ server::server(config cfg)
     router_ = std::make_unique<router>(std::move(routed_domains), registry_, *accounts_, *chain_, *handlers_, links);
     if (cfg_.pubsub.enabled && !pubsub_->service_domain().empty() && cfg_.antispim.publish.rtbl) {
         // [antispim.publish] as RTBL nodes on the service; the notifications go out through the router.
+        pubsub_->reserve_nodes({rtbl_publication::nodes.begin(), rtbl_publication::nodes.end()});
         rtbl_publisher_ = std::make_unique<rtbl_publisher>(
             *pubsub_, [list = blocklist_.get()] { return list->published_entries(); },
             [list = blocklist_.get()] { return list->generation(); },

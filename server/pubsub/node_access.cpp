@@ -65,8 +65,7 @@ storage::result<affiliation> affiliation_of(storage::store& s, const std::string
     return affiliation::none;
 }
 
-storage::result<access> access_of(storage::store& s, const loaded_node& n, const jid& owner, affiliation a,
-                                  const jid& who) {
+access decide_access(const loaded_node& n, affiliation a, const storage::roster_item* owner_item) {
     if (a == affiliation::outcast) {
         return access::outcast;
     }
@@ -84,28 +83,37 @@ storage::result<access> access_of(storage::store& s, const loaded_node& n, const
     }
     const bool presence = n.config.access == pubsub::access_model::presence;
     const access refused = presence ? access::presence_required : access::roster_group_required;
-    if (!owner.has_node()) {
-        return refused;  // a node without an owning account has no roster to consult
-    }
-    auto item = s.get_roster_item(owner.domain(), owner.node(), who.bare_string());
-    if (!item) {
-        return hush::unexpected(item.error());
-    }
-    if (!*item) {
+    if (owner_item == nullptr) {
         return refused;
     }
     if (presence) {
-        // The owner's presence goes to `who`: the owner's item says from or both.
-        const bool sees = (*item)->sub == subscription::from || (*item)->sub == subscription::both;
+        // The owner's presence goes to them: the owner's item says from or both.
+        const bool sees = owner_item->sub == subscription::from || owner_item->sub == subscription::both;
         return sees ? access::allowed : refused;
     }
-    for (const auto& group : (*item)->groups) {
-        const auto& allowed = n.config.roster_groups_allowed;
+    const auto& allowed = n.config.roster_groups_allowed;
+    for (const auto& group : owner_item->groups) {
         if (std::find(allowed.begin(), allowed.end(), group) != allowed.end()) {
             return access::allowed;
         }
     }
     return refused;
+}
+
+storage::result<access> access_of(storage::store& s, const loaded_node& n, const jid& owner, affiliation a,
+                                  const jid& who) {
+    const bool needs_roster = a != affiliation::outcast && a != affiliation::owner && a != affiliation::publisher &&
+                              a != affiliation::member &&
+                              (n.config.access == pubsub::access_model::presence ||
+                               n.config.access == pubsub::access_model::roster);
+    if (!needs_roster || !owner.has_node()) {
+        return decide_access(n, a, nullptr);  // a node without an owning account has no roster to consult
+    }
+    auto item = s.get_roster_item(owner.domain(), owner.node(), who.bare_string());
+    if (!item) {
+        return hush::unexpected(item.error());
+    }
+    return decide_access(n, a, *item ? &**item : nullptr);
 }
 
 std::string publisher_of(const storage::pubsub_item_record& item, const loaded_node& n, bool pep) {

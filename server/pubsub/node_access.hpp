@@ -38,6 +38,8 @@ storage::result<affiliation> affiliation_of(storage::store& s, const std::string
 enum class access { allowed, presence_required, roster_group_required, closed, outcast };
 storage::result<access> access_of(storage::store& s, const loaded_node& n, const jid& owner, affiliation a,
                                   const jid& who);
+// The same decision from what is already read: the owner's roster item for the entity (null: none).
+access decide_access(const loaded_node& n, affiliation a, const storage::roster_item* owner_item);
 
 // Whose JID an item names (pubsub#itemreply): the owner, the publisher, or — "none" — the publisher on the service
 // (its subscribers may not know each other otherwise) and nobody on PEP (it could only be the account).

@@ -147,6 +147,8 @@ boost::asio::awaitable<stanza> pubsub_engine::request(const stanza& iq, const ji
     const bool local_user = from.has_node() &&
                             std::find(local_hosts_.begin(), local_hosts_.end(), from.domain()) != local_hosts_.end();
     in.may_create = options_.service_creators_admins_only ? in.admin : local_user;
+    in.local = local_user;
+    in.reserved = !host.pep && std::find(reserved_.begin(), reserved_.end(), r.node) != reserved_.end();
     in.generated_id = new_item_id();
     in.now_us = unix_now_us();
     const bool reads = r.kind == pubsub::request_kind::items || r.kind == pubsub::request_kind::subscriptions ||
@@ -435,7 +437,16 @@ boost::asio::awaitable<bool> pubsub_engine::ensure_own_node(const std::string& n
                 return {};
             }
             if (!(*n)->record.owner.empty()) {
-                return hush::unexpected(storage::error{"node " + node + " belongs to " + (*n)->record.owner});
+                // Reserved for the server: somebody's node of that name (made while it was free) goes.
+                spdlog::warn("pubsub: the server takes back node {} from {}", node, (*n)->record.owner);
+                if (auto deleted = s.delete_pubsub_node(key, node); !deleted) {
+                    return hush::unexpected(deleted.error());
+                }
+                storage::pubsub_node_record record{key, node, wanted, "", unix_now()};
+                if (auto created = s.create_pubsub_node(record); !created) {
+                    return hush::unexpected(created.error());
+                }
+                return {};
             }
             if ((*n)->record.config != wanted) {
                 auto set = s.set_pubsub_node_config(key, node, wanted);

@@ -85,6 +85,9 @@ public:
 
     // The server's own nodes on the service (the RTBL publisher). ensure creates the node or applies `config` to
     // it; publish/retract notify the node's subscribers into `out`. False on a storage failure (logged).
+    // Node names on the service only the server may have (the RTBL's): nobody creates them, and a node of that name
+    // somebody made before (the publisher was off then) is taken back by ensure_own_node. Set once at start-up.
+    void reserve_nodes(std::vector<std::string> names) { reserved_ = std::move(names); }
     boost::asio::awaitable<bool> ensure_own_node(const std::string& node, const pubsub::node_config& config);
     boost::asio::awaitable<bool> publish_own(const std::string& node, const std::string& item_id,
                                              const std::string& payload_xml, outgoing& out);
@@ -123,6 +126,7 @@ private:
     session_registry& sessions_;
     caps_cache* caps_;
     std::string service_;
+    std::vector<std::string> reserved_;
 
     // What each account's PEP service knows of a resource whose presence reached it: full JID -> account (bare) ->
     // the caps ver it announced (a repeated presence with the same caps sends nothing again), and the services'

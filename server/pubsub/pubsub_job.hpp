@@ -35,6 +35,8 @@ struct job_input {
     const pubsub_config& options;
     bool admin = false;
     bool may_create = false;  // on the service: may `from` create nodes ([pubsub] service_creators)
+    bool reserved = false;
+    bool local = false;       // `from` is an account of this server    // the node's name is the server's own (reserve_nodes)
     std::string generated_id;  // an id for an item or node the request leaves unnamed
     std::int64_t now_us = 0;
 };

@@ -128,10 +128,19 @@ storage::result<job_outcome> affiliations(storage::store& s, const job_input& in
         for (const auto& change : in.r.changes) {
             const auto who = jid::parse(change.jid);
             const auto a = parse_affiliation(change.value);
-            if (!who || !a) {
+            // PEP has one owner and one publisher, the account: others may only be members or outcasts.
+            if (!who || !a || (in.host.pep && (*a == affiliation::owner || *a == affiliation::publisher ||
+                                               *a == affiliation::publish_only))) {
                 return refused(in, "not-acceptable");
             }
             changes.emplace_back(who->bare(), *a);
+        }
+        auto current = s.get_pubsub_affiliations(in.host.key, node);
+        if (!current) {
+            return hush::unexpected(current.error());
+        }
+        if (current->size() + changes.size() > in.options.max_subscriptions_per_node) {
+            return refused(in, "policy-violation");  // bounded like the subscriptions
         }
         for (const auto& [who, a] : changes) {
             if (in.host.pep ? who.equals_bare(in.host.account) : who.bare_string() == n.record.owner) {
@@ -142,8 +151,18 @@ storage::result<job_outcome> affiliations(storage::store& s, const job_input& in
                 return hush::unexpected(put.error());
             }
             if (a == affiliation::outcast) {
-                if (auto gone = s.delete_pubsub_subscription(in.host.key, node, who.bare_string(), ""); !gone) {
-                    return hush::unexpected(gone.error());
+                // Every subscription of the outcast's, its resources' included: an outcast has none.
+                auto subs = s.pubsub_subscriptions_of(in.host.key, who.bare_string());
+                if (!subs) {
+                    return hush::unexpected(subs.error());
+                }
+                for (const auto& x : *subs) {
+                    if (x.node != node) {
+                        continue;
+                    }
+                    if (auto gone = s.delete_pubsub_subscription(in.host.key, node, x.jid, x.subid); !gone) {
+                        return hush::unexpected(gone.error());
+                    }
                 }
             }
         }

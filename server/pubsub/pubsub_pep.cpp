@@ -20,7 +20,19 @@ boost::asio::awaitable<void> pubsub_engine::presence_seen(const jid& account, co
         co_return;
     }
     if (presence.type() == "unavailable") {
-        forget(from);
+        // Gone for this account (a directed unavailable is not gone for everyone); for the server once no account
+        // sees it any more. A session's end forgets it outright (forget()).
+        bool nobody = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (auto it = seen_.find(from.full_string()); it != seen_.end()) {
+                it->second.erase(account.bare_string());
+                nobody = it->second.empty();
+            }
+        }
+        if (nobody) {
+            forget(from);
+        }
         co_return;
     }
     if (!presence.type().empty() || presence.child("x", "http://jabber.org/protocol/muc#user")) {
@@ -33,15 +45,27 @@ boost::asio::awaitable<void> pubsub_engine::presence_seen(const jid& account, co
     {
         std::lock_guard lock(mutex_);
         auto known = seen_.find(from.full_string());
+        if (known != seen_.end()) {
+            const auto before = known->second.find(account.bare_string());
+            if (before != known->second.end() && before->second == ver) {
+                co_return;  // a new status, the same client: its last items went already (or are on their way)
+            }
+        }
+        const bool ask = caps_->features(from) == nullptr && announced;
+        if (ask) {
+            if (asked_.size() >= max_tracked / 10) {
+                std::erase_if(asked_, [&](const auto& e) { return now - e.second.when >= ask_timeout; });
+            }
+            if (asked_.size() >= max_tracked) {
+                co_return;  // full of live queries: not recorded as seen, so a later presence asks again
+            }
+            asked_[key] = asked{ver, now};
+        }
         if (known == seen_.end()) {
             if (seen_.size() >= max_tracked) {
                 seen_.erase(seen_.begin());
             }
             known = seen_.emplace(from.full_string(), std::map<std::string, std::string>{}).first;
-        }
-        const auto before = known->second.find(account.bare_string());
-        if (before != known->second.end() && before->second == ver) {
-            co_return;  // a new status, the same client: its last items went already (or are on their way)
         }
         known->second[account.bare_string()] = ver;
     }
@@ -51,16 +75,6 @@ boost::asio::awaitable<void> pubsub_engine::presence_seen(const jid& account, co
     }
     if (!announced) {
         co_return;  // no caps: a client that says nothing wants nothing
-    }
-    {
-        std::lock_guard lock(mutex_);
-        if (asked_.size() >= max_tracked) {
-            std::erase_if(asked_, [&](const auto& e) { return now - e.second.when >= ask_timeout; });
-            if (asked_.size() >= max_tracked) {
-                co_return;  // full of live queries: this resource gets no last items, nothing else is lost
-            }
-        }
-        asked_[key] = asked{ver, now};
     }
     // Asked by the account's PEP service, from its bare JID, as XEP-0163 services do (a client that answers disco
     // only to its contacts answers this).
@@ -91,7 +105,12 @@ std::optional<pubsub_engine::caps_reply> pubsub_engine::take_caps_answer(const s
     }
     std::lock_guard lock(mutex_);
     const auto it = asked_.find(to.bare_string() + " " + from.full_string());
-    if (it == asked_.end()) {
+    if (it == asked_.end() || std::chrono::steady_clock::now() - it->second.when >= ask_timeout) {
+        return std::nullopt;
+    }
+    // The answer names what it answers: one about other caps (announced since) is not this query's.
+    const auto query = iq.child("query", ns::disco_info);
+    if (iq.type() == "result" && query && std::string_view(query.attribute("node").value()) != it->second.node_ver) {
         return std::nullopt;
     }
     caps_reply reply{to.bare(), from, it->second.node_ver, iq};

@@ -1,6 +1,7 @@
 // XEP-0060 §6 and §7, the requests any entity makes: create, publish, retract, items, subscribe, unsubscribe, and
 // its own subscriptions and affiliations. Each runs inside its request's one storage transaction (pubsub_job.hpp).
 #include <algorithm>
+#include <map>
 
 #include "server/pubsub/pubsub_job.hpp"
 
@@ -47,8 +48,8 @@ pubsub::item_view view_of(const storage::pubsub_item_record& item, const loaded_
 storage::result<job_outcome> create(storage::store& s, const job_input& in) {
     const auto& r = in.r;
     const bool own_host = in.host.pep ? in.from.equals_bare(in.host.account) : in.may_create;
-    if (!own_host) {
-        return refused(in, "forbidden");
+    if (!own_host || in.reserved) {
+        return refused(in, "forbidden");  // reserved: the server's own (the RTBL nodes others servers trust)
     }
     std::string node = r.node;
     if (node.empty()) {
@@ -72,6 +73,18 @@ storage::result<job_outcome> create(storage::store& s, const job_input& in) {
     if (static_cast<std::size_t>(*count) >=
         (in.host.pep ? in.options.max_nodes_per_account : in.options.max_service_nodes)) {
         return refused(in, "policy-violation");
+    }
+    if (!in.host.pep && !in.admin) {
+        // One account cannot take the whole service: it owns at most as many nodes there as it may have of its own.
+        auto nodes = s.list_pubsub_nodes(in.host.key);
+        if (!nodes) {
+            return hush::unexpected(nodes.error());
+        }
+        const auto owned = std::count_if(nodes->begin(), nodes->end(),
+                                         [&](const auto& n) { return n.owner == in.from.bare_string(); });
+        if (static_cast<std::size_t>(owned) >= in.options.max_nodes_per_account) {
+            return refused(in, "policy-violation");
+        }
     }
     storage::pubsub_node_record record{in.host.key, node, pubsub::serialize_config(config), in.from.bare_string(),
                                        in.now_us / 1000000};
@@ -127,16 +140,8 @@ storage::result<job_outcome> publish(storage::store& s, const job_input& in) {
         }
         n = loaded_node{std::move(record), std::move(config)};
     } else {
-        if (r.form) {
-            const std::string unmet = pubsub::unmet_precondition(r.form, n->config, in.options.max_items_per_node);
-            if (!unmet.empty()) {
-                const std::string field = unmet.starts_with("pubsub#") ? unmet.substr(7) : unmet;
-                return job_outcome{error_reply(in.iq, "conflict", "precondition-not-met", {},
-                                               "Field does not match: " + field),
-                                   {}, {}};
-            }
-        }
         if (!in.host.pep) {
+            // Permission first: a refused publisher learns nothing of the node's configuration from preconditions.
             auto a = affiliation_of(s, in.host.key, false, *n, in.from, in.admin);
             if (!a) {
                 return hush::unexpected(a.error());
@@ -151,8 +156,22 @@ storage::result<job_outcome> publish(storage::store& s, const job_input& in) {
                     return x.node == r.node && x.state == "subscribed";
                 });
             }
-            if (!may_publish(n->config, *a, subscribed)) {
+            // A right that comes from the publish model alone (open, subscribers) is for this server's accounts: a
+            // remote stranger publishing to everyone subscribed would reach them from this server's own domain,
+            // past the anti-SPIM layer. Others publish once the owner made them publishers.
+            const bool by_model = *a != affiliation::owner && *a != affiliation::publisher &&
+                                  *a != affiliation::publish_only;
+            if (!may_publish(n->config, *a, subscribed) || (by_model && !in.local)) {
                 return refused(in, "forbidden");
+            }
+        }
+        if (r.form) {
+            const std::string unmet = pubsub::unmet_precondition(r.form, n->config, in.options.max_items_per_node);
+            if (!unmet.empty()) {
+                const std::string field = unmet.starts_with("pubsub#") ? unmet.substr(7) : unmet;
+                return job_outcome{error_reply(in.iq, "conflict", "precondition-not-met", {},
+                                               "Field does not match: " + field),
+                                   {}, {}};
             }
         }
     }
@@ -302,11 +321,21 @@ storage::result<job_outcome> subscribe(storage::store& s, const job_input& in) {
     if (!count || !mine) {
         return hush::unexpected(!count ? count.error() : mine.error());
     }
-    const bool already = std::any_of(mine->begin(), mine->end(), [&](const auto& x) {
-        return x.node == r.node && x.jid == subscriber->full_string();
-    });
+    // One subscription per account and node (no subids): a new one from another resource replaces the old, so
+    // a node's subscribers are at least that many distinct accounts.
+    bool already = false;
+    std::size_t others = 0;
+    for (const auto& x : *mine) {
+        if (x.node != r.node) {
+            ++others;
+        } else if (x.jid == subscriber->full_string()) {
+            already = true;
+        } else if (auto gone = s.delete_pubsub_subscription(in.host.key, r.node, x.jid, x.subid); !gone) {
+            return hush::unexpected(gone.error());
+        }
+    }
     if (!already && (static_cast<std::size_t>(*count) >= in.options.max_subscriptions_per_node ||
-                     mine->size() >= in.options.max_subscriptions_per_jid)) {
+                     others >= in.options.max_subscriptions_per_jid)) {
         return refused(in, "policy-violation");
     }
     if (!already) {
@@ -424,38 +453,63 @@ pugi::xml_node result_payload(stanza& reply, std::string_view payload_ns) {
 
 storage::result<pubsub_delivery> recipients(storage::store& s, const pubsub_host& host, const loaded_node& n) {
     pubsub_delivery d{n.record.node, n.config, {}, {}, {}, host.pep};
+    // Who may still read the node decides, not who once subscribed: an outcast, a contact removed from the roster
+    // or a model made stricter loses the notifications with the access. Affiliations and the owner's roster are
+    // read once for all subscribers.
     auto subs = s.get_pubsub_subscriptions(host.key, n.record.node);
-    if (!subs) {
-        return hush::unexpected(subs.error());
+    auto stored = s.get_pubsub_affiliations(host.key, n.record.node);
+    if (!subs || !stored) {
+        return hush::unexpected(!subs ? subs.error() : stored.error());
     }
+    std::map<std::string, affiliation> affiliations;
+    for (const auto& a : *stored) {
+        affiliations[a.jid] = parse_affiliation(a.affiliation).value_or(affiliation::none);
+    }
+    const jid owner = host.pep ? host.account : jid::parse(n.record.owner).value_or(jid{});
+    std::map<std::string, storage::roster_item> roster;
+    if (owner.has_node()) {
+        auto items = s.get_roster(owner.domain(), owner.node());
+        if (!items) {
+            return hush::unexpected(items.error());
+        }
+        for (auto& item : *items) {
+            roster.emplace(item.contact, std::move(item));
+        }
+    }
+    if (host.pep) {
+        // XEP-0191 §3.4: nothing at all goes to what the account blocks.
+        auto blocked = s.get_blocklist(host.account.domain(), host.account.node());
+        if (!blocked) {
+            return hush::unexpected(blocked.error());
+        }
+        d.blocked = std::move(*blocked);
+    }
+    auto may_read = [&](const jid& who) {
+        const std::string bare = who.bare_string();
+        affiliation a = affiliation::none;
+        if (owner.has_node() && bare == owner.bare_string()) {
+            a = affiliation::owner;
+        } else if (const auto it = affiliations.find(bare); it != affiliations.end()) {
+            a = it->second;
+        }
+        const auto item = roster.find(bare);
+        return decide_access(n, a, item != roster.end() ? &item->second : nullptr) == access::allowed;
+    };
     for (const auto& x : *subs) {
-        if (x.state == "subscribed") {
+        const auto who = jid::parse(x.jid);
+        if (x.state == "subscribed" && who && may_read(*who)) {
             d.to.push_back(x.jid);
         }
     }
     if (!host.pep || n.config.access == pubsub::access_model::whitelist) {
-        return d;  // a whitelist node goes to the account's own resources and explicit subscribers only
+        return d;  // a whitelist node goes to the account's own resources and its members' subscriptions only
     }
-    // XEP-0163 §4.3: the contacts the account's presence goes to, as far as the access model lets them see, and
-    // never what the account blocks (XEP-0191 §3.4: nothing at all goes there).
-    auto roster = s.get_roster(host.account.domain(), host.account.node());
-    auto blocked = s.get_blocklist(host.account.domain(), host.account.node());
-    if (!roster || !blocked) {
-        return hush::unexpected(!roster ? roster.error() : blocked.error());
-    }
-    d.blocked = std::move(*blocked);
-    for (const auto& item : *roster) {
-        if (item.sub != subscription::from && item.sub != subscription::both) {
-            continue;
+    // XEP-0163 §4.3: the contacts the account's presence goes to, as far as the access model lets them read.
+    for (const auto& [contact, item] : roster) {
+        const auto who = jid::parse(contact);
+        if ((item.sub == subscription::from || item.sub == subscription::both) && who && may_read(*who)) {
+            d.contacts.push_back(contact);
         }
-        if (n.config.access == pubsub::access_model::roster &&
-            std::none_of(item.groups.begin(), item.groups.end(), [&](const std::string& g) {
-                const auto& allowed = n.config.roster_groups_allowed;
-                return std::find(allowed.begin(), allowed.end(), g) != allowed.end();
-            })) {
-            continue;
-        }
-        d.contacts.push_back(item.contact);
     }
     return d;
 }

@@ -122,6 +122,9 @@ asio::awaitable<bool> rtbl_publisher::sync() {
         spdlog::info("pubsub: rtbl {} on {}: {} published, {} retracted, {} item(s)", node,
                      engine_.service_domain(), todo.publish.size(), todo.retract.size(), ids.size());
     }
+    if (!ok) {
+        nodes_ready_ = false;  // a node deleted meanwhile (by an admin) is made again on the next pass
+    }
     co_return ok;
 }
 

@@ -151,6 +151,10 @@ TEST_CASE("pubsub: a configuration survives storage, and publish-options are pre
     CHECK(pubsub::unmet_precondition(doc.first_child(), bookmarks, 256) == "pubsub#max_items");
     CHECK(pubsub::apply_form(doc.first_child(), bookmarks, 256, false).error == pubsub::form_error::none);
     CHECK(bookmarks.max_items == 256);
+    pubsub::node_config numeric = pubsub::pep_defaults(256);
+    numeric.max_items = 256;  // set as a number, asked for as "max": the same
+    numeric.access = pubsub::access_model::whitelist;
+    CHECK(pubsub::unmet_precondition(doc.first_child(), numeric, 256).empty());
     CHECK(bookmarks.access == pubsub::access_model::whitelist);
     // "true" and "1", "max" and the limit: met however they are written.
     CHECK(pubsub::unmet_precondition(doc.first_child(), bookmarks, 256).empty());

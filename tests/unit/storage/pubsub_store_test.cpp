@@ -263,21 +263,33 @@ TEST_CASE_TEMPLATE("pubsub: an account's PEP nodes go with the account, a servic
     auto s = open_with_accounts(backend);
     const std::string bob = "bob@example.org";
     for (const auto& host : {pep, bob, service}) {
-        REQUIRE(must(s->create_pubsub_node(node_record(host, "n"))));
+        auto record = node_record(host, "n");
+        record.owner = host == pep ? "alice@example.org" : host == bob ? bob : "";
+        REQUIRE(must(s->create_pubsub_node(record)));
         must(s->put_pubsub_item(host, "n", item("i", 1)));
         must(s->put_pubsub_subscription(host, {"n", "alice@example.org", "s", "subscribed"}));
-        must(s->put_pubsub_affiliation(host, {"n", "alice@example.org", "owner"}));
+        must(s->put_pubsub_subscription(host, {"n", "alice@example.org/phone", "s", "subscribed"}));
+        must(s->put_pubsub_subscription(host, {"n", "alice@example.org.evil/x", "s", "subscribed"}));  // not hers
+        must(s->put_pubsub_affiliation(host, {"n", "alice@example.org", "member"}));
     }
+    REQUIRE(must(s->create_pubsub_node(node_record(service, "alices"))));  // a service node alice created
     REQUIRE(must(s->delete_account(domain, "alice")));
     for (const auto* table : {"pubsub_nodes", "pubsub_items", "pubsub_subscriptions", "pubsub_affiliations"}) {
         CAPTURE(table);
         CHECK(backend.query_int(std::string("SELECT COUNT(*) FROM ") + table + " WHERE host = 'alice@example.org'") ==
               0);
-        CHECK(backend.query_int(std::string("SELECT COUNT(*) FROM ") + table + " WHERE host = 'bob@example.org'") ==
-              1);
-        CHECK(backend.query_int(std::string("SELECT COUNT(*) FROM ") + table +
-                                " WHERE host = 'pubsub.example.org'") == 1);
     }
+    // Other hosts keep their nodes and items, and lose what alice held there: a name registered again inherits no
+    // subscription, membership or node.
+    for (const auto& host : {bob, service}) {
+        CAPTURE(host);
+        CHECK(must(s->count_pubsub_items(host, "n")) == 1);
+        const auto subs = must(s->get_pubsub_subscriptions(host, "n"));
+        REQUIRE(subs.size() == 1);
+        CHECK(subs[0].jid == "alice@example.org.evil/x");
+        CHECK(must(s->get_pubsub_affiliations(host, "n")).empty());
+    }
+    CHECK_FALSE(must(s->get_pubsub_node(service, "alices", false)));
     // Created again, the account starts without PEP nodes.
     REQUIRE(must(s->create_account(domain, "alice", make_credentials('a'))));
     CHECK(must(s->list_pubsub_nodes(pep)).empty());

@@ -172,17 +172,34 @@ TEST_CASE_TEMPLATE("rtbl publisher: a pass publishes, a removal and an expiry re
     CHECK(w.items("spam_source_jids_sha256") == std::vector<std::string>{digest});
 }
 
-TEST_CASE("rtbl publisher: a node someone else created is not taken over") {
+TEST_CASE("rtbl publisher: the RTBL's names are the server's: nobody creates them, a squatted one is taken back") {
     test::temp_dir dir;
     publisher_world w(test::sqlite_options(dir.path()));
-    outgoing out;
-    auto created = run_sync(w.engine.handle(
-        stanza::parse("<iq type='set' id='c1' from='mallory@example.org/x' to='pubsub.example.org'>"
-                      "<pubsub xmlns='http://jabber.org/protocol/pubsub'>"
-                      "<create node='spam_source_ips'/></pubsub></iq>"),
-        *jid::parse("pubsub.example.org"), out));
-    REQUIRE(created);
-    REQUIRE(created->type() == "result");
+    auto create = [&](const char* id) {
+        outgoing out;
+        auto answer = run_sync(w.engine.handle(
+            stanza::parse(std::string("<iq type='set' id='") + id + "' from='mallory@example.org/x' "
+                          "to='pubsub.example.org'><pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+                          "<create node='spam_source_ips'/></pubsub></iq>"),
+            *jid::parse("pubsub.example.org"), out));
+        REQUIRE(answer);
+        return std::string(answer->type());
+    };
+    // Made while nothing reserved the name (the publisher was off then)...
+    REQUIRE(create("c1") == "result");
     w.entries = {entry("ip", "192.0.2.7")};
-    CHECK_FALSE(run_sync(w.publisher.sync()));  // logged; the server's own nodes are not a user's to squat
+    // ...the server takes it back: other servers trust what is on it in this server's name.
+    REQUIRE(run_sync(w.publisher.sync()));
+    CHECK(w.items("spam_source_ips") == std::vector<std::string>{"192.0.2.7"});
+    w.engine.reserve_nodes({"spam_source_ips"});
+    outgoing out;
+    auto deleted = run_sync(w.engine.handle(
+        stanza::parse("<iq type='set' id='d1' from='mallory@example.org/x' to='pubsub.example.org'>"
+                      "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='spam_source_ips'/>"
+                      "</pubsub></iq>"),
+        *jid::parse("pubsub.example.org"), out));
+    REQUIRE(deleted);
+    CHECK(deleted->type() == "error");  // no longer hers
+    CHECK(create("c2") == "error");     // and not to be made again by anyone
+    CHECK(w.items("spam_source_ips") == std::vector<std::string>{"192.0.2.7"});
 }
