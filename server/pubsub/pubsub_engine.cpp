@@ -82,6 +82,7 @@ pubsub_engine::pubsub_engine(storage::async_store& store, const pubsub_config& o
 
 std::vector<std::string> pubsub_engine::account_features() {
     std::vector<std::string> f = common_features();
+    f.emplace_back("urn:xmpp:pep-vcard-conversion:0");  // XEP-0398: a PEP avatar is the vCard's photo too
     return f;
 }
 

@@ -48,6 +48,10 @@ storage::result<pubsub_delivery> recipients(storage::store& s, const pubsub_host
 storage::result<job_outcome> entity_job(storage::store& s, const job_input& in);
 storage::result<job_outcome> owner_job(storage::store& s, const job_input& in);
 
+// XEP-0398: the avatar the account just published (its urn:xmpp:avatar:metadata item) as its vCard's PHOTO.
+storage::result<void> avatar_to_vcard(storage::store& s, const pubsub_host& host,
+                                      const storage::pubsub_item_record& metadata);
+
 // A reply with a <pubsub/> payload of namespace `payload_ns`; returns that payload.
 pugi::xml_node result_payload(stanza& reply, std::string_view payload_ns);
 

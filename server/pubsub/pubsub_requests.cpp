@@ -185,6 +185,11 @@ storage::result<job_outcome> publish(storage::store& s, const job_input& in) {
             return hush::unexpected(trimmed.error());
         }
     }
+    if (in.host.pep && r.node == "urn:xmpp:avatar:metadata") {
+        if (auto converted = avatar_to_vcard(s, in.host, item); !converted) {
+            return hush::unexpected(converted.error());
+        }
+    }
     job_outcome out{make_iq_result(in.iq), {}, {}};
     auto publish_el = result_payload(out.reply, pubsub::ns).append_child("publish");
     publish_el.append_attribute("node").set_value(r.node.c_str());

@@ -229,6 +229,17 @@ def test_avatar_metadata_event_then_data_by_id(hush, xmpp):
         await assert_none_before(bob, is_event(AVATAR_DATA), chat_marker(alice, bob, "after the avatar"),
                                  "an avatar data event without data+notify")
 
+        # XEP-0398: the PEP avatar is her vCard's photo too, for clients that read only vCards; switched off
+        # (empty metadata), the photo goes.
+        card = await bob.iq("get", "<vCard xmlns='vcard-temp'/>", to=ALICE)
+        photo = card.xml.find(f"{q('vcard-temp', 'vCard')}/{q('vcard-temp', 'PHOTO')}")
+        assert photo is not None, str(card)
+        assert photo.findtext(q("vcard-temp", "TYPE")) == "image/png"
+        assert base64.b64decode(photo.findtext(q("vcard-temp", "BINVAL"))) == image
+        await publish(alice, AVATAR_META, f"<metadata xmlns='{AVATAR_META}'/>", "off")
+        card = await bob.iq("get", "<vCard xmlns='vcard-temp'/>", to=ALICE)
+        assert card.xml.find(f"{q('vcard-temp', 'vCard')}/{q('vcard-temp', 'PHOTO')}") is None, str(card)
+
     xmpp.run(scenario())
 
 
