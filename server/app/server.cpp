@@ -213,7 +213,7 @@ server::server(config cfg)
              {},
              cfg_.mam.enabled ? mam_queries::account_features() : std::vector<std::string>{}},
             {[this](const stanza& iq, const jid& addressed, outgoing& out) { return pubsub_request(iq, addressed, out); },
-             cfg_.pubsub.enabled ? pubsub_engine::account_features() : std::vector<std::string>{},
+             cfg_.pubsub.enabled ? pubsub_engine::service_features() : std::vector<std::string>{},
              cfg_.pubsub.enabled ? pubsub_engine::account_features() : std::vector<std::string>{},
              cfg_.pubsub.enabled ? std::vector<std::string>{"pubsub/pep"} : std::vector<std::string>{}},
         });
