@@ -58,6 +58,26 @@ stanza disco_reply(const stanza& iq, std::string_view query_ns, pugi::xml_node r
     return reply;
 }
 
+// A request's job in one write transaction: under the account's lock for PEP, else its own (the job locks the node).
+storage::result<job_outcome> locked_job(storage::store& s, const job_input& in,
+                                        storage::result<job_outcome> (*job)(storage::store&, const job_input&)) {
+    if (in.host.pep) {
+        return storage::atomically(s, in.host.account.domain(), in.host.account.node(), [&] { return job(s, in); });
+    }
+    std::optional<storage::result<job_outcome>> done;
+    auto committed = s.tentatively([&]() -> storage::result<void> {
+        done.emplace(job(s, in));
+        if (!done->has_value()) {
+            return hush::unexpected(done->error());
+        }
+        return {};
+    });
+    if (!committed) {
+        return hush::unexpected(committed.error());
+    }
+    return std::move(*done);
+}
+
 void add_identity(pugi::xml_node query, const char* category, const char* type, const std::string& name = {}) {
     auto identity = query.append_child("identity");
     identity.append_attribute("category").set_value(category);
@@ -154,26 +174,8 @@ boost::asio::awaitable<stanza> pubsub_engine::request(const stanza& iq, const ji
     in.now_us = unix_now_us();
     const bool reads = r.kind == pubsub::request_kind::items || r.kind == pubsub::request_kind::subscriptions ||
                        r.kind == pubsub::request_kind::affiliations;
-    auto job = [&in](storage::store& s) -> storage::result<job_outcome> {
-        if (in.host.pep) {
-            return storage::atomically(s, in.host.account.domain(), in.host.account.node(),
-                                       [&] { return entity_job(s, in); });
-        }
-        std::optional<storage::result<job_outcome>> done;
-        auto committed = s.tentatively([&]() -> storage::result<void> {
-            done.emplace(entity_job(s, in));
-            if (!done->has_value()) {
-                return hush::unexpected(done->error());
-            }
-            return {};
-        });
-        if (!committed) {
-            return hush::unexpected(committed.error());
-        }
-        return std::move(*done);
-    };
     auto outcome = reads ? co_await store_.read([&in](storage::store& s) { return entity_job(s, in); })
-                         : co_await store_.run(job);
+                         : co_await store_.run([&in](storage::store& s) { return locked_job(s, in, entity_job); });
     if (!outcome) {
         spdlog::error("pubsub: {} on {} node {} failed: {}", iq.from(), host.key, r.node, outcome.error().message);
         co_return pubsub::error_reply(iq, "internal-server-error");
@@ -205,24 +207,7 @@ boost::asio::awaitable<stanza> pubsub_engine::owner_request(const stanza& iq, co
     job_input in{iq, from, host, r, options_, false, false, {}, 0};
     in.admin = is_admin(from);
     in.now_us = unix_now_us();
-    auto outcome = co_await store_.run([&in](storage::store& s) -> storage::result<job_outcome> {
-        if (in.host.pep) {
-            return storage::atomically(s, in.host.account.domain(), in.host.account.node(),
-                                       [&] { return owner_job(s, in); });
-        }
-        std::optional<storage::result<job_outcome>> done;
-        auto committed = s.tentatively([&]() -> storage::result<void> {
-            done.emplace(owner_job(s, in));
-            if (!done->has_value()) {
-                return hush::unexpected(done->error());
-            }
-            return {};
-        });
-        if (!committed) {
-            return hush::unexpected(committed.error());
-        }
-        return std::move(*done);
-    });
+    auto outcome = co_await store_.run([&in](storage::store& s) { return locked_job(s, in, owner_job); });
     if (!outcome) {
         spdlog::error("pubsub: owner {} on {} node {} failed: {}", iq.from(), host.key, r.node,
                       outcome.error().message);

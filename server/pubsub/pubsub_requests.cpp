@@ -2,6 +2,7 @@
 // its own subscriptions and affiliations. Each runs inside its request's one storage transaction (pubsub_job.hpp).
 #include <algorithm>
 #include <map>
+#include <variant>
 
 #include "server/pubsub/pubsub_job.hpp"
 
@@ -43,6 +44,31 @@ job_outcome not_visible(const job_input& in, access a) {
 
 pubsub::item_view view_of(const storage::pubsub_item_record& item, const loaded_node& n, bool pep) {
     return {item.id, publisher_of(item, n, pep), item.payload};
+}
+
+// The request's node, when `in.from` may read it (access model, affiliation); else the answer to send.
+storage::result<std::variant<loaded_node, job_outcome>> readable_node(storage::store& s, const job_input& in,
+                                                                        bool lock) {
+    using found_node = std::variant<loaded_node, job_outcome>;
+    auto found = load_node(s, in.host.key, in.r.node, lock, in.options.max_items_per_node);
+    if (!found) {
+        return hush::unexpected(found.error());
+    }
+    if (!*found) {
+        return found_node{refused(in, "item-not-found")};
+    }
+    auto a = affiliation_of(s, in.host.key, in.host.pep, **found, in.from, in.admin);
+    if (!a) {
+        return hush::unexpected(a.error());
+    }
+    auto allowed = access_of(s, **found, owner_of(in, **found), *a, in.from);
+    if (!allowed) {
+        return hush::unexpected(allowed.error());
+    }
+    if (*allowed != access::allowed) {
+        return found_node{not_visible(in, *allowed)};
+    }
+    return found_node{std::move(**found)};
 }
 
 storage::result<job_outcome> create(storage::store& s, const job_input& in) {
@@ -253,25 +279,14 @@ storage::result<job_outcome> retract(storage::store& s, const job_input& in) {
 
 storage::result<job_outcome> items(storage::store& s, const job_input& in) {
     const auto& r = in.r;
-    auto found = load_node(s, in.host.key, r.node, false, in.options.max_items_per_node);
+    auto found = readable_node(s, in, false);
     if (!found) {
         return hush::unexpected(found.error());
     }
-    if (!*found) {
-        return refused(in, "item-not-found");
+    if (auto* refusal = std::get_if<job_outcome>(&*found)) {
+        return std::move(*refusal);
     }
-    const loaded_node& n = **found;
-    auto a = affiliation_of(s, in.host.key, in.host.pep, n, in.from, in.admin);
-    if (!a) {
-        return hush::unexpected(a.error());
-    }
-    auto allowed = access_of(s, n, owner_of(in, n), *a, in.from);
-    if (!allowed) {
-        return hush::unexpected(allowed.error());
-    }
-    if (*allowed != access::allowed) {
-        return not_visible(in, *allowed);
-    }
+    const loaded_node& n = std::get<loaded_node>(*found);
     auto list = s.get_pubsub_items(in.host.key, r.node, r.item_ids, r.item_ids.empty() ? r.max_items.value_or(0) : 0);
     if (!list) {
         return hush::unexpected(list.error());
@@ -302,25 +317,14 @@ storage::result<job_outcome> subscribe(storage::store& s, const job_input& in) {
     if (!subscriber || !subscriber->equals_bare(in.from)) {
         return refused(in, "bad-request", "invalid-jid");  // §6.1.3.1: only oneself
     }
-    auto found = load_node(s, in.host.key, r.node, true, in.options.max_items_per_node);
+    auto found = readable_node(s, in, true);
     if (!found) {
         return hush::unexpected(found.error());
     }
-    if (!*found) {
-        return refused(in, "item-not-found");
+    if (auto* refusal = std::get_if<job_outcome>(&*found)) {
+        return std::move(*refusal);
     }
-    const loaded_node& n = **found;
-    auto a = affiliation_of(s, in.host.key, in.host.pep, n, in.from, in.admin);
-    if (!a) {
-        return hush::unexpected(a.error());
-    }
-    auto allowed = access_of(s, n, owner_of(in, n), *a, in.from);
-    if (!allowed) {
-        return hush::unexpected(allowed.error());
-    }
-    if (*allowed != access::allowed) {
-        return not_visible(in, *allowed);
-    }
+    const loaded_node& n = std::get<loaded_node>(*found);
     auto count = s.count_pubsub_subscriptions(in.host.key, r.node);
     auto mine = s.pubsub_subscriptions_of(in.host.key, in.from.bare_string());
     if (!count || !mine) {
