@@ -33,7 +33,7 @@ std::vector<conference> parse_storage(pugi::xml_node storage) {
             continue;
         }
         out.push_back({*j, c.attribute("name").value(), truth(c.attribute("autojoin").value()), c.child_value("nick"),
-                       c.child_value("password")});
+                       c.child_value("password"), {}});
     }
     return out;
 }
@@ -63,8 +63,12 @@ std::optional<conference> parse_conference(std::string_view item_id, std::string
     if (std::string_view(c.name()) != "conference" || std::string_view(c.attribute("xmlns").value()) != pep_node) {
         return std::nullopt;
     }
-    return conference{*j, c.attribute("name").value(), truth(c.attribute("autojoin").value()), c.child_value("nick"),
-                      c.child_value("password")};
+    conference out{*j, c.attribute("name").value(), truth(c.attribute("autojoin").value()), c.child_value("nick"),
+                   c.child_value("password"), {}};
+    if (auto extensions = c.child("extensions")) {
+        out.extensions = pubsub::serialize_element(extensions);
+    }
+    return out;
 }
 
 std::string serialize_conference(const conference& c) {
@@ -79,6 +83,9 @@ std::string serialize_conference(const conference& c) {
     }
     text_child(el, "nick", c.nick);
     text_child(el, "password", c.password);
+    if (!c.extensions.empty()) {
+        pubsub::append_xml(el, c.extensions);
+    }
     return pubsub::serialize_element(el);
 }
 

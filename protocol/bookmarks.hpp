@@ -20,8 +20,13 @@ struct conference {
     bool autojoin = false;
     std::string nick;
     std::string password;
+    std::string extensions;  // XEP-0402's <extensions/>, serialized: kept, never shown to XEP-0048 clients
 
     bool operator==(const conference&) const = default;
+    // The same bookmark as far as XEP-0048 can say (extensions aside).
+    bool same_legacy(const conference& o) const {
+        return jid == o.jid && name == o.name && autojoin == o.autojoin && nick == o.nick && password == o.password;
+    }
 };
 
 // XEP-0048 <storage/>: its conferences (those with a valid room JID; URLs are not kept: XEP-0402 has none).

@@ -265,12 +265,12 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     }
     facts.push_answer = answered_push.has_value();
     // XEP-0163: a resource answering the receiver's PEP service, which asked what its client wants. The same.
-    std::optional<pubsub_engine::caps_reply> answered_caps;
+    std::unique_ptr<pubsub_engine::caps_reply> answered_caps;
     if (pubsub_ != nullptr && kind == stanza_kind::iq && !origin.generated && !facts.anti_spim_own &&
         !facts.push_answer) {
         answered_caps = pubsub_->take_caps_answer(s, from, to);
     }
-    facts.caps_answer = answered_caps.has_value();
+    facts.caps_answer = answered_caps != nullptr;
     facts.pubsub_event = kind == stanza_kind::message && s.child("event", pubsub::event_ns);
     relation_facts relation;
     if (facts.push_answer || facts.caps_answer) {

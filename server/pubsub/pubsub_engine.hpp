@@ -75,7 +75,8 @@ public:
         std::string node_ver;
         stanza iq;
     };
-    std::optional<caps_reply> take_caps_answer(const stanza& iq, const jid& from, const jid& to);
+    // Null when the stanza answers no query (the common case: a pointer keeps the router's frame small).
+    std::unique_ptr<caps_reply> take_caps_answer(const stanza& iq, const jid& from, const jid& to);
     boost::asio::awaitable<void> caps_answered(const caps_reply& answer, outgoing& out);
 
     // XEP-0402 §5.3: the account's XEP-0048 bookmarks in XEP-0049 private XML (get or set of <storage

@@ -49,8 +49,9 @@ storage::result<job_outcome> entity_job(storage::store& s, const job_input& in);
 storage::result<job_outcome> owner_job(storage::store& s, const job_input& in);
 
 // XEP-0398: the avatar the account just published (its urn:xmpp:avatar:metadata item) as its vCard's PHOTO.
+// Only when both avatar nodes are open to anyone: a vCard is anyone's to read.
 storage::result<void> avatar_to_vcard(storage::store& s, const pubsub_host& host,
-                                      const storage::pubsub_item_record& metadata);
+                                      const storage::pubsub_item_record& metadata, std::size_t max_items_limit);
 
 // A reply with a <pubsub/> payload of namespace `payload_ns`; returns that payload.
 pugi::xml_node result_payload(stanza& reply, std::string_view payload_ns);

@@ -1,6 +1,7 @@
 // XEP-0060 §8, the owner's requests: configure, default configuration, purge, delete, and the management of
 // subscriptions and affiliations. Each runs inside its request's one storage transaction (pubsub_job.hpp).
 #include <algorithm>
+#include <set>
 
 #include "server/pubsub/pubsub_job.hpp"
 
@@ -139,8 +140,20 @@ storage::result<job_outcome> affiliations(storage::store& s, const job_input& in
         if (!current) {
             return hush::unexpected(current.error());
         }
-        if (current->size() + changes.size() > in.options.max_subscriptions_per_node) {
-            return refused(in, "policy-violation");  // bounded like the subscriptions
+        // Bounded like the subscriptions, by what the node would hold after: changes and removals always go.
+        std::set<std::string> after;
+        for (const auto& a : *current) {
+            after.insert(a.jid);
+        }
+        for (const auto& [who, a] : changes) {
+            if (a == affiliation::none) {
+                after.erase(who.bare_string());
+            } else {
+                after.insert(who.bare_string());
+            }
+        }
+        if (after.size() > current->size() && after.size() > in.options.max_subscriptions_per_node) {
+            return refused(in, "policy-violation");
         }
         for (const auto& [who, a] : changes) {
             if (in.host.pep ? who.equals_bare(in.host.account) : who.bare_string() == n.record.owner) {

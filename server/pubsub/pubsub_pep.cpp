@@ -22,7 +22,7 @@ boost::asio::awaitable<void> pubsub_engine::presence_seen(const jid& account, co
     if (presence.type() == "unavailable") {
         // Gone for this account (a directed unavailable is not gone for everyone); for the server once no account
         // sees it any more. A session's end forgets it outright (forget()).
-        bool nobody = false;
+        bool nobody = true;  // no record (never seen, or evicted): nobody is known to see it
         {
             std::lock_guard lock(mutex_);
             if (auto it = seen_.find(from.full_string()); it != seen_.end()) {
@@ -98,22 +98,23 @@ void pubsub_engine::forget(const jid& full) {
     seen_.erase(full.full_string());
 }
 
-std::optional<pubsub_engine::caps_reply> pubsub_engine::take_caps_answer(const stanza& iq, const jid& from,
-                                                                         const jid& to) {
+std::unique_ptr<pubsub_engine::caps_reply> pubsub_engine::take_caps_answer(const stanza& iq, const jid& from,
+                                                                           const jid& to) {
     if (caps_ == nullptr || (iq.type() != "result" && iq.type() != "error") || !to.is_bare() || from.is_bare()) {
-        return std::nullopt;
+        return nullptr;
     }
     std::lock_guard lock(mutex_);
     const auto it = asked_.find(to.bare_string() + " " + from.full_string());
     if (it == asked_.end() || std::chrono::steady_clock::now() - it->second.when >= ask_timeout) {
-        return std::nullopt;
+        return nullptr;
     }
     // The answer names what it answers: one about other caps (announced since) is not this query's.
     const auto query = iq.child("query", ns::disco_info);
-    if (iq.type() == "result" && query && std::string_view(query.attribute("node").value()) != it->second.node_ver) {
-        return std::nullopt;
+    if (iq.type() == "result" && query && query.attribute("node") &&
+        std::string_view(query.attribute("node").value()) != it->second.node_ver) {
+        return nullptr;
     }
-    caps_reply reply{to.bare(), from, it->second.node_ver, iq};
+    auto reply = std::make_unique<caps_reply>(caps_reply{to.bare(), from, it->second.node_ver, iq});
     asked_.erase(it);
     return reply;
 }

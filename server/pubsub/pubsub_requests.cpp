@@ -98,7 +98,7 @@ storage::result<job_outcome> create(storage::store& s, const job_input& in) {
     }
     if (static_cast<std::size_t>(*count) >=
         (in.host.pep ? in.options.max_nodes_per_account : in.options.max_service_nodes)) {
-        return refused(in, "policy-violation");
+        return refused(in, "not-allowed", "max-nodes-exceeded");
     }
     if (!in.host.pep && !in.admin) {
         // One account cannot take the whole service: it owns at most as many nodes there as it may have of its own.
@@ -109,7 +109,7 @@ storage::result<job_outcome> create(storage::store& s, const job_input& in) {
         const auto owned = std::count_if(nodes->begin(), nodes->end(),
                                          [&](const auto& n) { return n.owner == in.from.bare_string(); });
         if (static_cast<std::size_t>(owned) >= in.options.max_nodes_per_account) {
-            return refused(in, "policy-violation");
+            return refused(in, "not-allowed", "max-nodes-exceeded");
         }
     }
     storage::pubsub_node_record record{in.host.key, node, pubsub::serialize_config(config), in.from.bare_string(),
@@ -156,7 +156,7 @@ storage::result<job_outcome> publish(storage::store& s, const job_input& in) {
             return hush::unexpected(count.error());
         }
         if (static_cast<std::size_t>(*count) >= in.options.max_nodes_per_account) {
-            return refused(in, "policy-violation");
+            return refused(in, "not-allowed", "max-nodes-exceeded");
         }
         storage::pubsub_node_record record{in.host.key, r.node, pubsub::serialize_config(config),
                                            in.host.account.bare_string(), in.now_us / 1000000};
@@ -212,7 +212,7 @@ storage::result<job_outcome> publish(storage::store& s, const job_input& in) {
         }
     }
     if (in.host.pep && r.node == "urn:xmpp:avatar:metadata") {
-        if (auto converted = avatar_to_vcard(s, in.host, item); !converted) {
+        if (auto converted = avatar_to_vcard(s, in.host, item, in.options.max_items_per_node); !converted) {
             return hush::unexpected(converted.error());
         }
     }
@@ -334,18 +334,25 @@ storage::result<job_outcome> subscribe(storage::store& s, const job_input& in) {
     // a node's subscribers are at least that many distinct accounts.
     bool already = false;
     std::size_t others = 0;
+    std::vector<const storage::pubsub_subscription_record*> replaced;
     for (const auto& x : *mine) {
         if (x.node != r.node) {
             ++others;
         } else if (x.jid == subscriber->full_string()) {
             already = true;
-        } else if (auto gone = s.delete_pubsub_subscription(in.host.key, r.node, x.jid, x.subid); !gone) {
-            return hush::unexpected(gone.error());
+        } else {
+            replaced.push_back(&x);
         }
     }
-    if (!already && (static_cast<std::size_t>(*count) >= in.options.max_subscriptions_per_node ||
+    // Decided before anything is deleted: a refusal leaves the account's subscription as it was.
+    if (!already && (static_cast<std::size_t>(*count) - replaced.size() >= in.options.max_subscriptions_per_node ||
                      others >= in.options.max_subscriptions_per_jid)) {
-        return refused(in, "policy-violation");
+        return refused(in, "not-allowed", "too-many-subscriptions");
+    }
+    for (const auto* x : replaced) {
+        if (auto gone = s.delete_pubsub_subscription(in.host.key, r.node, x->jid, x->subid); !gone) {
+            return hush::unexpected(gone.error());
+        }
     }
     if (!already) {
         storage::pubsub_subscription_record sub{r.node, subscriber->full_string(), "", "subscribed"};

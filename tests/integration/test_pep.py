@@ -15,9 +15,9 @@ import asyncio
 import base64
 import hashlib
 
-from pubsub_helpers import (HOST, PUBSUB_NS, assert_error, assert_none_before, chat_marker,
+from pubsub_helpers import (HOST, NODE_CONFIG, PUBSUB_NS, assert_error, assert_none_before, chat_marker, data_form,
                             disco_info, disco_items, error_signature, event_items, get_items, ids_of, is_event,
-                            items_of, make_contacts, online, publish, pubsub_iq, start)
+                            items_of, make_contacts, online, owner_iq, publish, pubsub_iq, start)
 from xmpp_raw import q
 
 TUNE = "http://jabber.org/protocol/tune"
@@ -229,8 +229,18 @@ def test_avatar_metadata_event_then_data_by_id(hush, xmpp):
         await assert_none_before(bob, is_event(AVATAR_DATA), chat_marker(alice, bob, "after the avatar"),
                                  "an avatar data event without data+notify")
 
-        # XEP-0398: the PEP avatar is her vCard's photo too, for clients that read only vCards; switched off
-        # (empty metadata), the photo goes.
+        # XEP-0398: a contacts-only avatar (the PEP default, presence access) stays out of the vCard, which anyone
+        # may read; made public (access_model=open, as clients offer), it is her vCard's photo too, for clients
+        # that read only vCards; switched off (empty metadata), the photo goes.
+        card = await bob.iq("get", "<vCard xmlns='vcard-temp'/>", to=ALICE)
+        assert card.xml.find(f"{q('vcard-temp', 'vCard')}/{q('vcard-temp', 'PHOTO')}") is None, str(card)
+        public = {"pubsub#access_model": "open"}
+        for node in (AVATAR_DATA, AVATAR_META):
+            configured = await owner_iq(alice, "set", f"<configure node='{node}'>"
+                                                      f"{data_form(NODE_CONFIG, public)}</configure>")
+            assert configured["type"] == "result", str(configured)
+        await publish(alice, AVATAR_META, f"<metadata xmlns='{AVATAR_META}'><info bytes='{len(image)}' id='{sha}' "
+                                          "height='64' width='64' type='image/png'/></metadata>", sha)
         card = await bob.iq("get", "<vCard xmlns='vcard-temp'/>", to=ALICE)
         photo = card.xml.find(f"{q('vcard-temp', 'vCard')}/{q('vcard-temp', 'PHOTO')}")
         assert photo is not None, str(card)
