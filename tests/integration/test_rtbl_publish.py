@@ -106,6 +106,25 @@ def test_a_second_hush_follows_the_published_blocklist_over_s2s(hush, xmpp):
         assert not bob.received_matching(lambda s: (s.xml.get("from") or "").startswith("mallory@"))
         assert not bob.received_matching(is_chat_from("eve@a.test", "buy now"))
 
+        # An open-publish node on the service (docs/pubsub.md): a right that comes from the publish model alone is
+        # for a.test's accounts. bob, of another server, may subscribe and read, never publish: what he published
+        # would reach every subscriber from a.test's own service, past its anti-SPIM layer.
+        ps = "http://jabber.org/protocol/pubsub"
+        form = ("<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'>"
+                "<value>http://jabber.org/protocol/pubsub#node_config</value></field>"
+                "<field var='pubsub#publish_model'><value>open</value></field></x>")
+        created = await eve.iq("set", f"<pubsub xmlns='{ps}'><create node='lobby'/><configure>{form}</configure>"
+                                      "</pubsub>", to=SERVICE)
+        assert created.xml.get("type") == "result", created
+        item = "<item><entry xmlns='http://www.w3.org/2005/Atom'><title>hi</title></entry></item>"
+        refused = await bob.iq("set", f"<pubsub xmlns='{ps}'><publish node='lobby'>{item}</publish></pubsub>",
+                               to=SERVICE)
+        assert refused.xml.get("type") == "error", refused
+        assert refused.xml.find("{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}forbidden") is not None
+        accepted = await eve.iq("set", f"<pubsub xmlns='{ps}'><publish node='lobby'>{item}</publish></pubsub>",
+                                to=SERVICE)
+        assert accepted.xml.get("type") == "result", accepted
+
     xmpp.run(scenario())
 
     # What b.test holds came from the nodes: ids only (the JID as its digest), nothing in clear.
