@@ -202,9 +202,7 @@ server::server(config cfg)
              {},
              cfg_.pubsub.enabled ? std::vector<std::string>{std::string(bookmarks::compat_feature)}
                                  : std::vector<std::string>{}},
-            {[services = account_services_.get()](const stanza& iq, const jid& addressed, outgoing&) {
-                 return services->handle(iq, addressed);
-             },
+            {[this](const stanza& iq, const jid& addressed, outgoing& out) { return account_request(iq, addressed, out); },
              std::move(account_features),
              {"jabber:iq:last", "vcard-temp"}},
             {[queries = mam_queries_.get()](const stanza& iq, const jid& addressed, outgoing& out) {
@@ -461,6 +459,18 @@ void server::shutdown() {
     if (connections_.size() == 0) {
         finish->cancel();
     }
+}
+
+boost::asio::awaitable<std::optional<stanza>> server::account_request(const stanza& iq, const jid& addressed,
+                                                                      outgoing& out) {
+    auto answer = co_await account_services_->handle(iq, addressed);
+    if (answer && answer->type() == "result" && iq.type() == "set" && cfg_.pubsub.enabled &&
+        iq.child("vCard", "vcard-temp").child("PHOTO")) {
+        // XEP-0398: the photo an old client stored is the account's PEP avatar too (account_services checked it
+        // is the account's own vCard).
+        co_await pubsub_->vcard_photo_to_avatar(iq, addressed.bare(), out);
+    }
+    co_return answer;
 }
 
 boost::asio::awaitable<std::optional<stanza>> server::pubsub_request(const stanza& iq, const jid& addressed,

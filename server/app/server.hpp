@@ -70,6 +70,9 @@ private:
     boost::asio::any_io_executor next_executor();
 
     config cfg_;
+    // vCard, private storage and last activity (account_services), and a stored vCard's photo as the PEP avatar.
+    boost::asio::awaitable<std::optional<stanza>> account_request(const stanza& iq, const jid& addressed,
+                                                                  outgoing& out);
     // The pubsub engine's iq (PEP at accounts, the service at its domain), and the service in the server's items.
     boost::asio::awaitable<std::optional<stanza>> pubsub_request(const stanza& iq, const jid& addressed, outgoing& out);
 

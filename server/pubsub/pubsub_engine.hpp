@@ -84,6 +84,11 @@ public:
     boost::asio::awaitable<std::optional<stanza>> legacy_bookmarks(const stanza& iq, const jid& addressed,
                                                                    outgoing& out);
 
+    // XEP-0398: the photo of a vCard the account has just stored (`vcard_set`, its accepted iq set) is published
+    // as its XEP-0084 avatar (data and metadata nodes, made open where missing: the vCard was anyone's to read),
+    // unless it already is; notifications into `out`.
+    boost::asio::awaitable<void> vcard_photo_to_avatar(const stanza& vcard_set, const jid& account, outgoing& out);
+
     // The server's own nodes on the service (the RTBL publisher). ensure creates the node or applies `config` to
     // it; publish/retract notify the node's subscribers into `out`. False on a storage failure (logged).
     // Node names on the service only the server may have (the RTBL's): nobody creates them, and a node of that name

@@ -540,3 +540,30 @@ def test_legacy_private_xml_bookmarks_are_the_bookmarks2_node(hush, xmpp, storag
         assert ids_of(items_of(await get_items(new, BOOKMARKS))) == [ROOM]
 
     xmpp.run(scenario())
+
+
+def test_a_vcard_photo_becomes_the_pep_avatar(hush, xmpp):
+    """XEP-0398: an old client stores a vCard with a photo; the account's contacts that want avatar metadata get the
+    XEP-0084 event, and the image is in the data node under its SHA-1 — readable by anyone, as the vCard was."""
+    server = start(hush)
+
+    async def scenario():
+        await make_contacts(xmpp, server, "alice", "bob")
+        old = await online(xmpp, server, "alice", "old")
+        bob = await online(xmpp, server, "bob", "desk", notify=[AVATAR_META])
+        carol = await online(xmpp, server, "carol", "laptop")
+        image = bytes(range(200)) * 3
+        sha = hashlib.sha1(image).hexdigest()
+        encoded = base64.b64encode(image).decode()
+        folded = "\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))  # as vCards fold BINVAL
+        stored = await old.iq("set", "<vCard xmlns='vcard-temp'><FN>Alice</FN><PHOTO><TYPE>image/png</TYPE>"
+                                     f"<BINVAL>{folded}</BINVAL></PHOTO></vCard>")
+        assert stored["type"] == "result", str(stored)
+        st = await bob.expect_stanza(is_event(AVATAR_META, sender=ALICE, item_id=sha), "the avatar from the vCard")
+        info = event_items(st)[0].find(f"{q(AVATAR_META, 'metadata')}/{q(AVATAR_META, 'info')}")
+        assert info is not None and info.get("type") == "image/png" and info.get("bytes") == str(len(image)), str(st)
+        data = items_of(await get_items(carol, AVATAR_DATA, to=ALICE, ids=[sha]))
+        assert ids_of(data) == [sha], data
+        assert base64.b64decode(data[0].findtext(q(AVATAR_DATA, "data"))) == image
+
+    xmpp.run(scenario())
