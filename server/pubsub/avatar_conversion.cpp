@@ -193,9 +193,7 @@ boost::asio::awaitable<void> pubsub_engine::vcard_photo_to_avatar(const stanza& 
         co_return;
     }
     for (const auto& e : *decided) {
-        notify(host, e.to, [&e](stanza& m) {
-            pubsub::append_items_event(m, e.to.node, e.items, e.to.config.deliver_payloads);
-        }, out);
+        notify(host, e, out);
     }
 }
 

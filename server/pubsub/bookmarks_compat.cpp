@@ -191,13 +191,7 @@ boost::asio::awaitable<std::optional<stanza>> pubsub_engine::legacy_bookmarks(co
         co_return make_error_reply(iq, "internal-server-error");
     }
     for (const auto& e : *decided) {
-        notify(host, e.to, [&e](stanza& m) {
-            if (e.kind == event_kind::items) {
-                pubsub::append_items_event(m, e.to.node, e.items, e.to.config.deliver_payloads);
-            } else {
-                pubsub::append_retract_event(m, e.to.node, e.ids);
-            }
-        }, out);
+        notify(host, e, out);
     }
     co_return make_iq_result(iq);
 }

@@ -181,15 +181,7 @@ boost::asio::awaitable<stanza> pubsub_engine::request(const stanza& iq, const ji
         co_return pubsub::error_reply(iq, "internal-server-error");
     }
     for (const auto& e : outcome->events) {
-        notify(host, e.to, [&e](stanza& m) {
-            switch (e.kind) {
-            case event_kind::items: pubsub::append_items_event(m, e.to.node, e.items, e.to.config.deliver_payloads); break;
-            case event_kind::retract: pubsub::append_retract_event(m, e.to.node, e.ids); break;
-            case event_kind::delete_node: pubsub::append_node_event(m, "delete", e.to.node); break;
-            case event_kind::purge: pubsub::append_node_event(m, "purge", e.to.node); break;
-            case event_kind::configuration: pubsub::append_node_event(m, "configuration", e.to.node); break;
-            }
-        }, out);
+        notify(host, e, out);
     }
     for (const auto& [to, e] : outcome->last_item) {
         stanza m = pubsub::event_message(host.address.bare_string(), to, e.to.config.notification_type);
@@ -214,12 +206,7 @@ boost::asio::awaitable<stanza> pubsub_engine::owner_request(const stanza& iq, co
         co_return pubsub::error_reply(iq, "internal-server-error");
     }
     for (const auto& e : outcome->events) {
-        notify(host, e.to, [&e](stanza& m) {
-            const char* what = e.kind == event_kind::delete_node ? "delete"
-                               : e.kind == event_kind::purge    ? "purge"
-                                                                : "configuration";
-            pubsub::append_node_event(m, what, e.to.node);
-        }, out);
+        notify(host, e, out);
     }
     co_return std::move(outcome->reply);
 }
@@ -231,8 +218,17 @@ std::vector<jid> pubsub_engine::interested(const jid& bare, const std::string& n
     return caps_->wanting(bare, node);
 }
 
-void pubsub_engine::notify(const pubsub_host& host, const pubsub_delivery& d,
-                           const std::function<void(stanza&)>& fill, outgoing& out) const {
+void pubsub_engine::notify(const pubsub_host& host, const pending_event& e, outgoing& out) const {
+    const pubsub_delivery& d = e.to;
+    auto fill = [&e](stanza& m) {
+        switch (e.kind) {
+        case event_kind::items: pubsub::append_items_event(m, e.to.node, e.items, e.to.config.deliver_payloads); break;
+        case event_kind::retract: pubsub::append_retract_event(m, e.to.node, e.ids); break;
+        case event_kind::delete_node: pubsub::append_node_event(m, "delete", e.to.node); break;
+        case event_kind::purge: pubsub::append_node_event(m, "purge", e.to.node); break;
+        case event_kind::configuration: pubsub::append_node_event(m, "configuration", e.to.node); break;
+        }
+    };
     std::set<std::string> sent;
     auto send = [&](const std::string& to) {
         if (!sent.insert(to).second) {
@@ -449,14 +445,16 @@ boost::asio::awaitable<bool> pubsub_engine::ensure_own_node(const std::string& n
     co_return done.has_value();
 }
 
-boost::asio::awaitable<bool> pubsub_engine::publish_own(const std::string& node, const std::string& item_id,
-                                                        const std::string& payload_xml, outgoing& out) {
+boost::asio::awaitable<bool> pubsub_engine::change_own(
+    const std::string& node, const std::string& what, bool missing_is_fine,
+    const std::function<storage::result<std::optional<pending_event>>(storage::store&, const pubsub_host&,
+                                                                      const loaded_node&)>& change,
+    outgoing& out) {
     if (service_.empty()) {
         co_return false;
     }
     const pubsub_host host = host_for(*jid::parse(service_));
     const std::size_t limit = options_.max_items_per_node;
-    const std::int64_t now = unix_now_us();
     auto decided = co_await store_.run([&](storage::store& s) -> storage::result<std::optional<pending_event>> {
         std::optional<pending_event> event;
         auto done = in_transaction(s, [&]() -> storage::result<void> {
@@ -465,20 +463,14 @@ boost::asio::awaitable<bool> pubsub_engine::publish_own(const std::string& node,
                 return hush::unexpected(n.error());
             }
             if (!*n) {
-                return hush::unexpected(storage::error{"no node " + node});
+                // Nothing to retract from a node that is gone; nowhere to publish.
+                return missing_is_fine ? storage::result<void>{} : hush::unexpected(storage::error{"no node " + node});
             }
-            storage::pubsub_item_record item{item_id, service_, payload_xml, now};
-            if (auto put = s.put_pubsub_item(host.key, node, item); !put) {
-                return hush::unexpected(put.error());
+            auto changed = change(s, host, **n);
+            if (!changed) {
+                return hush::unexpected(changed.error());
             }
-            if (auto trimmed = s.trim_pubsub_items(host.key, node, (*n)->config.max_items); !trimmed) {
-                return hush::unexpected(trimmed.error());
-            }
-            auto to = recipients(s, host, **n);
-            if (!to) {
-                return hush::unexpected(to.error());
-            }
-            event = pending_event{event_kind::items, std::move(*to), {{item_id, {}, payload_xml}}, {}};
+            event = std::move(*changed);
             return {};
         });
         if (!done) {
@@ -487,64 +479,59 @@ boost::asio::awaitable<bool> pubsub_engine::publish_own(const std::string& node,
         return event;
     });
     if (!decided) {
-        spdlog::error("pubsub: cannot publish {} on the server's node {}: {}", item_id, node, decided.error().message);
+        spdlog::error("pubsub: cannot {} on the server's node {}: {}", what, node, decided.error().message);
         co_return false;
     }
     if (*decided) {
-        const pending_event& e = **decided;
-        notify(host, e.to, [&e](stanza& m) {
-            pubsub::append_items_event(m, e.to.node, e.items, e.to.config.deliver_payloads);
-        }, out);
+        notify(host, **decided, out);
     }
     co_return true;
 }
 
+boost::asio::awaitable<bool> pubsub_engine::publish_own(const std::string& node, const std::string& item_id,
+                                                        const std::string& payload_xml, outgoing& out) {
+    const std::int64_t now = unix_now_us();
+    co_return co_await change_own(
+        node, "publish " + item_id, false,
+        [&](storage::store& s, const pubsub_host& host,
+            const loaded_node& n) -> storage::result<std::optional<pending_event>> {
+            storage::pubsub_item_record item{item_id, host.key, payload_xml, now};
+            if (auto put = s.put_pubsub_item(host.key, node, item); !put) {
+                return hush::unexpected(put.error());
+            }
+            if (auto trimmed = s.trim_pubsub_items(host.key, node, n.config.max_items); !trimmed) {
+                return hush::unexpected(trimmed.error());
+            }
+            auto to = recipients(s, host, n);
+            if (!to) {
+                return hush::unexpected(to.error());
+            }
+            return std::optional<pending_event>{
+                pending_event{event_kind::items, std::move(*to), {{item_id, {}, payload_xml}}, {}}};
+        },
+        out);
+}
+
 boost::asio::awaitable<bool> pubsub_engine::retract_own(const std::string& node, const std::string& item_id,
                                                         outgoing& out) {
-    if (service_.empty()) {
-        co_return false;
-    }
-    const pubsub_host host = host_for(*jid::parse(service_));
-    const std::size_t limit = options_.max_items_per_node;
-    auto decided = co_await store_.run([&](storage::store& s) -> storage::result<std::optional<pending_event>> {
-        std::optional<pending_event> event;
-        auto done = in_transaction(s, [&]() -> storage::result<void> {
-            auto n = load_node(s, host.key, node, true, limit);
-            if (!n) {
-                return hush::unexpected(n.error());
-            }
-            if (!*n) {
-                return {};
-            }
+    co_return co_await change_own(
+        node, "retract " + item_id, true,
+        [&](storage::store& s, const pubsub_host& host,
+            const loaded_node& n) -> storage::result<std::optional<pending_event>> {
             auto deleted = s.delete_pubsub_item(host.key, node, item_id);
             if (!deleted) {
                 return hush::unexpected(deleted.error());
             }
-            if (!*deleted || !(*n)->config.notify_retract) {
-                return {};
+            if (!*deleted || !n.config.notify_retract) {
+                return std::optional<pending_event>{};
             }
-            auto to = recipients(s, host, **n);
+            auto to = recipients(s, host, n);
             if (!to) {
                 return hush::unexpected(to.error());
             }
-            event = pending_event{event_kind::retract, std::move(*to), {}, {item_id}};
-            return {};
-        });
-        if (!done) {
-            return hush::unexpected(done.error());
-        }
-        return event;
-    });
-    if (!decided) {
-        spdlog::error("pubsub: cannot retract {} from the server's node {}: {}", item_id, node,
-                      decided.error().message);
-        co_return false;
-    }
-    if (*decided) {
-        const pending_event& e = **decided;
-        notify(host, e.to, [&e](stanza& m) { pubsub::append_retract_event(m, e.to.node, e.ids); }, out);
-    }
-    co_return true;
+            return std::optional<pending_event>{pending_event{event_kind::retract, std::move(*to), {}, {item_id}}};
+        },
+        out);
 }
 
 boost::asio::awaitable<std::optional<std::vector<std::string>>> pubsub_engine::own_item_ids(const std::string& node) {

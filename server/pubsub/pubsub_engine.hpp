@@ -26,6 +26,11 @@
 
 namespace hush {
 
+namespace pubsub_detail {
+struct pending_event;
+struct loaded_node;
+}  // namespace pubsub_detail
+
 // Where a node lives: storage's host key, and who owns the host.
 struct pubsub_host {
     std::string key;     // "user@domain" (PEP) or the service domain
@@ -115,9 +120,16 @@ private:
                                                  const pubsub::request& r, outgoing& out);
     boost::asio::awaitable<std::optional<stanza>> disco(const stanza& iq, const jid& from, const pubsub_host& host,
                                                         pugi::xml_node query);
-    // Notifications for `what` (an event payload built by `fill`) to everyone `d` names, into `out`.
-    void notify(const pubsub_host& host, const pubsub_delivery& d, const std::function<void(stanza&)>& fill,
-                outgoing& out) const;
+    // A decided event (pubsub_job.hpp) to everyone it names, into `out`.
+    void notify(const pubsub_host& host, const pubsub_detail::pending_event& e, outgoing& out) const;
+    // One change to one of the server's own nodes, in a transaction of its own: `change` writes (the node row
+    // locked) and says what to notify. False on a storage failure (logged with `what`), or when the node is missing
+    // unless `missing_is_fine`.
+    boost::asio::awaitable<bool> change_own(
+        const std::string& node, const std::string& what, bool missing_is_fine,
+        const std::function<storage::result<std::optional<pubsub_detail::pending_event>>(
+            storage::store&, const pubsub_host&, const pubsub_detail::loaded_node&)>& change,
+        outgoing& out);
     // The resources of `bare` that want `node` (+notify), or `bare` itself when it is a remote/explicit address.
     std::vector<jid> interested(const jid& bare, const std::string& node) const;
 
