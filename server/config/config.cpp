@@ -25,6 +25,7 @@
 #include "server/config/config_antispim.hpp"
 #include "server/config/config_reader.hpp"
 #include "server/config/config_mam.hpp"
+#include "server/config/config_muc.hpp"
 #include "server/config/config_pubsub.hpp"
 #include "server/config/config_registration.hpp"
 #include "server/config/config_stream_management.hpp"
@@ -72,7 +73,7 @@ public:
         config c;
         check_keys(root, "",
                    {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim", "registration", "s2s",
-                    "stream_management", "push", "mam", "pubsub"});
+                    "stream_management", "push", "mam", "pubsub", "muc"});
         load_server(root, c);
         load_log(root, c);
         load_tls(root, c);
@@ -88,6 +89,7 @@ public:
         load_push(*this, root, c);
         load_mam(*this, root, c);
         load_pubsub(*this, root, c);
+        load_muc(*this, root, c);  // after [pubsub]: a room service must not take its domain
         return c;
     }
 

@@ -175,6 +175,29 @@ struct pubsub_config {
     std::size_t max_subscriptions_per_jid = 1000;  // one JID's subscriptions on the service
 };
 
+// XEP-0045 multi-user chat ([muc]): one room service per configured domain, and the bounds that keep its state and
+// its rooms' traffic in check.
+struct muc_config {
+    bool enabled = true;
+    // The MUC services' domains: "conference.<host>" for every host in server.hosts when not configured.
+    std::vector<std::string> services;
+    bool services_configured = false;
+    bool room_creators_admins_only = false;      // "local" (this server's accounts, default) or "admins"
+    std::size_t max_rooms = 10000;                // rooms (persistent + temporary) per service
+    std::size_t max_rooms_per_owner = 100;        // rooms one account may own (create) per service
+    std::size_t max_occupants = 200;              // default room size; a room's config may go up to max_occupants_limit
+    std::size_t max_occupants_limit = 1000;
+    std::size_t history_size = 20;                // messages a room keeps for history on join (0..200)
+    // Anti-SPIM: each occupant's groupchat messages and private messages through the room, a token bucket.
+    std::size_t flood_messages_per_minute = 30;   // 0: no limit
+    std::size_t flood_burst = 10;
+    // New occupants of public rooms without an affiliation join as visitors (no voice) until a moderator voices them
+    // or this much time has passed since their first join; false: participants at once.
+    bool new_occupants_visitors = false;
+    std::chrono::seconds visitor_period{300};
+    std::size_t max_rooms_per_user = 100;         // rooms one JID may be in at once per service (bounds state)
+};
+
 struct config {
     std::filesystem::path source;   // the file this came from
     std::vector<std::string> hosts;  // virtual hosts, nameprepped
@@ -193,6 +216,7 @@ struct config {
     stream_management_config stream_management;
     push_config push;
     pubsub_config pubsub;
+    muc_config muc;
     mam_config mam;
 };
 

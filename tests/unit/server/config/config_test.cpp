@@ -130,6 +130,19 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.registration.max_per_ip == 5);
     CHECK(c.registration.window == std::chrono::minutes{60});
     CHECK(c.registration.min_password_length == 8);
+    CHECK(c.muc.enabled);
+    CHECK(c.muc.services == std::vector<std::string>{"conference.localhost"});
+    CHECK_FALSE(c.muc.room_creators_admins_only);
+    CHECK(c.muc.max_rooms == 10000);
+    CHECK(c.muc.max_rooms_per_owner == 100);
+    CHECK(c.muc.max_rooms_per_user == 100);
+    CHECK(c.muc.max_occupants == 200);
+    CHECK(c.muc.max_occupants_limit == 1000);
+    CHECK(c.muc.history_size == 20);
+    CHECK(c.muc.flood_messages_per_minute == 30);
+    CHECK(c.muc.flood_burst == 10);
+    CHECK_FALSE(c.muc.new_occupants_visitors);
+    CHECK(c.muc.visitor_period == std::chrono::seconds{300});
 }
 
 }  // namespace
