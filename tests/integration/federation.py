@@ -2,7 +2,11 @@
 self-signed ones) and a real Prosody 0.12 run from a temp dir as a federation peer on loopback.
 
 Prosody finds its peers without DNS through its `unbound` option (libunbound answers *.test itself, RFC 6761): a
-hosts file maps each peer domain to 127.0.0.1 and an SRV record names the peer's s2s port.
+hosts file maps each peer domain to 127.0.0.1 and an SRV record names the peer's s2s port. Two peer domains at most
+(a host and one service domain of it, such as hush.test and conference.hush.test): libunbound gets its SRV records
+as `local-data` options, and lua-unbound passes an option table's values one per key, so the two records go under the
+two spellings of the one option libunbound accepts ("local-data" and "local-data:"; a table of strings as the value
+crashes Prosody 0.12 at start).
 
     from federation import TestCA, ProsodyServer, prosody, test_ca   # the last two are pytest fixtures
 """
@@ -97,7 +101,7 @@ class ProsodyServer:
 
     def __init__(self, workdir: Path, domain: str, cert: Path, key: Path, peers: dict[str, int] | None = None,
                  cafile: Path | None = None, secure_auth: bool = False, pubsub: str | None = None,
-                 admins: list[str] | None = None):
+                 admins: list[str] | None = None, muc: str | bool | None = None):
         if shutil.which("prosody") is None:
             pytest.fail("prosody is not installed (Debian packages prosody and lua-unbound; ./dev test installs them)")
         self.workdir = Path(workdir)
@@ -108,6 +112,8 @@ class ProsodyServer:
         self.cafile = cafile
         self.secure_auth = secure_auth
         self.pubsub = pubsub  # a pubsub component's domain (XEP-0060 service), if any
+        # A XEP-0045 MUC component's domain, if any (True: conference.<domain>).
+        self.muc = f"conference.{domain}" if muc is True else (muc or None)
         self.admins = list(admins or [])
         self.c2s_port = free_port()
         self.s2s_port = free_port()
@@ -122,10 +128,12 @@ class ProsodyServer:
         data.mkdir(exist_ok=True)
         hosts_file = self.workdir / "hosts"
         hosts_file.write_text("".join(f"127.0.0.1 {d}\n" for d in self.peers))
-        # lua-unbound takes one local-data string (a table of them crashes Prosody 0.12 at start): one peer each.
-        if len(self.peers) > 1:
-            raise ValueError("ProsodyServer supports one federation peer")
-        srv = "".join(f'"_xmpp-server._tcp.{d}. 60 IN SRV 0 0 {p} {d}."' for d, p in self.peers.items()) or '""'
+        # lua-unbound takes one local-data string per key (a table of them crashes Prosody 0.12 at start), and
+        # libunbound reads both "local-data" and "local-data:" as its local-data option: one peer domain each.
+        if len(self.peers) > 2:
+            raise ValueError("ProsodyServer supports two federation peer domains at most")
+        srv = "; ".join(f'["local-data{":" * i}"] = "_xmpp-server._tcp.{d}. 60 IN SRV 0 0 {p} {d}."'
+                        for i, (d, p) in enumerate(self.peers.items())) or '["local-data"] = ""'
         ssl_options = f"certificate = {_lua_string(self.cert)}; key = {_lua_string(self.key)};"
         if self.cafile:
             ssl_options += f" cafile = {_lua_string(self.cafile)};"
@@ -155,11 +163,15 @@ ssl = {{ {ssl_options} }}
 unbound = {{
     resolvconf = false;
     hoststxt = {_lua_string(hosts_file)};
-    options = {{ ["local-data"] = {srv} }};
+    options = {{ {srv} }};
 }}
 admins = {{ {" ".join(_lua_string(a) + ";" for a in self.admins)} }}
 VirtualHost {_lua_string(self.domain)}
-""" + (f"Component {_lua_string(self.pubsub)} \"pubsub\"\n" if self.pubsub else ""))
+""" + (f"Component {_lua_string(self.pubsub)} \"pubsub\"\n" if self.pubsub else "")
+   + (f"Component {_lua_string(self.muc)} \"muc\"\n"
+      # Anyone may create a room (XEP-0045 §10.1), locked until its owner configures it (§10.1.2, the default).
+      "    restrict_room_creation = false\n"
+      "    muc_room_locking = true\n" if self.muc else ""))
 
     def start(self, timeout: float = TIMEOUT) -> "ProsodyServer":
         log = open(self.workdir / "prosody.stdout.log", "wb")
@@ -222,9 +234,10 @@ def test_ca(tmp_path) -> TestCA:
 
 @pytest.fixture
 def prosody(request, tmp_path):
-    """Factory: prosody(domain, cert, key, peers={domain: s2s_port}, cafile=None, secure_auth=False) returns a
-    ProsodyServer, not yet started (its ports are known, so the peer's config can name them). Stopped at teardown;
-    its log is attached to a failing test's report."""
+    """Factory: prosody(domain, cert, key, peers={domain: s2s_port}, cafile=None, secure_auth=False, pubsub=None,
+    muc=None, admins=None) returns a ProsodyServer, not yet started (its ports are known, so the peer's config can
+    name them); muc=True adds a MUC service at conference.<domain>. Stopped at teardown; its log is attached to a
+    failing test's report."""
     servers: list[ProsodyServer] = []
     request.node.prosody_servers = servers
 
