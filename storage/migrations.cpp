@@ -347,6 +347,39 @@ CREATE TABLE pubsub_affiliations (
 );
 CREATE INDEX pubsub_affiliations_by_jid ON pubsub_affiliations (host, jid);
 )sql"},
+    // XEP-0045 multi-user chat: persistent rooms of a service (temporary ones are never stored) with their
+    // affiliations, which go with their room, and bans over a whole service. The config is opaque (the engine's).
+    // Affiliations are also looked up by JID over every service: an account's deletion removes its own everywhere.
+    migration{14, "multi-user chat rooms",
+              R"sql(
+CREATE TABLE muc_rooms (
+    service {key} NOT NULL,
+    room {key} NOT NULL,
+    config TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    subject_by TEXT NOT NULL,
+    created_at {int64} NOT NULL,
+    PRIMARY KEY (service, room)
+);
+CREATE TABLE muc_affiliations (
+    service {key} NOT NULL,
+    room {key} NOT NULL,
+    jid {key} NOT NULL,
+    affiliation {key} NOT NULL CHECK (affiliation IN ('owner', 'admin', 'member', 'outcast')),
+    nick TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (service, room, jid),
+    FOREIGN KEY (service, room) REFERENCES muc_rooms (service, room) ON DELETE CASCADE
+);
+CREATE INDEX muc_affiliations_by_jid ON muc_affiliations (jid);
+CREATE TABLE muc_service_bans (
+    service {key} NOT NULL,
+    jid {key} NOT NULL,
+    reason TEXT NOT NULL,
+    created_at {int64} NOT NULL,
+    PRIMARY KEY (service, jid)
+);
+)sql"},
 };
 
 // The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.

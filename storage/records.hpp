@@ -332,4 +332,36 @@ struct pubsub_affiliation_record {
     bool operator==(const pubsub_affiliation_record&) const = default;
 };
 
+// XEP-0045: a persistent room on a MUC service (storage/sql_muc_store.cpp, migration 14). Temporary rooms are never
+// stored.
+struct muc_room_record {
+    std::string service;          // the MUC service's domain, e.g. "conference.example.org"
+    std::string room;             // the room's localpart (already normalized by the caller)
+    std::string config;           // opaque to storage: the engine's serialized room configuration
+    std::string subject;          // the room's subject ("" none)
+    std::string subject_by;       // the nick that set it
+    std::int64_t created_at = 0;  // unix seconds
+
+    bool operator==(const muc_room_record&) const = default;
+};
+
+struct muc_affiliation_record {
+    std::string jid;          // bare JID or a domain
+    std::string affiliation;  // "owner", "admin", "member" or "outcast"
+    std::string nick;         // reserved nick (room registration), "" none
+    std::string reason;
+
+    bool operator==(const muc_affiliation_record&) const = default;
+};
+
+// A JID banned from every room of a service by an admin.
+struct muc_service_ban_record {
+    std::string service;
+    std::string jid;  // bare JID or a domain
+    std::string reason;
+    std::int64_t created_at = 0;  // unix seconds
+
+    bool operator==(const muc_service_ban_record&) const = default;
+};
+
 }  // namespace hush::storage

@@ -252,10 +252,14 @@ result<bool> sql_store::deny_pending(const std::string& domain, const std::strin
     if (!removed) {
         return unexpected(removed.error());
     }
-    // A pending account cannot log in to publish, but its PEP host goes with it all the same (as delete_account).
+    // A pending account cannot log in to publish, but its PEP host and MUC affiliations go with it all
+    // the same (as delete_account).
     if (*removed > 0) {
         if (auto pep = delete_pubsub_host(username + "@" + domain); !pep) {
             return unexpected(pep.error());
+        }
+        if (auto muc = delete_muc_affiliations_of(username + "@" + domain); !muc) {
+            return unexpected(muc.error());
         }
     }
     if (auto committed = tx.commit(); !committed) {

@@ -178,6 +178,11 @@ result<bool> sql_store::delete_account(const std::string& domain, const std::str
     if (auto pep = delete_pubsub_host(username + "@" + domain); !pep) {
         return unexpected(pep.error());
     }
+    // Nor its MUC affiliations, keyed by JID in rooms of any service: a name registered again must not inherit an
+    // ownership, a membership or a ban. The rooms stay (their other owners keep them).
+    if (auto muc = delete_muc_affiliations_of(username + "@" + domain); !muc) {
+        return unexpected(muc.error());
+    }
     if (auto committed = tx.commit(); !committed) {
         return unexpected(committed.error());
     }

@@ -213,6 +213,22 @@ public:
     result<std::vector<pubsub_affiliation_record>> pubsub_affiliations_of(const std::string& host,
                                                                           const std::string& jid) override;
 
+    // XEP-0045 multi-user chat (sql_muc_store.cpp)
+    result<std::optional<muc_room_record>> get_muc_room(const std::string& service, const std::string& room) override;
+    result<std::vector<muc_room_record>> list_muc_rooms(const std::string& service) override;
+    result<std::int64_t> count_muc_rooms(const std::string& service) override;
+    result<void> put_muc_room(const muc_room_record& r) override;
+    result<bool> delete_muc_room(const std::string& service, const std::string& room) override;
+    result<std::vector<muc_affiliation_record>> get_muc_affiliations(const std::string& service,
+                                                                     const std::string& room) override;
+    result<void> set_muc_affiliation(const std::string& service, const std::string& room,
+                                     const muc_affiliation_record& a) override;
+    result<std::vector<std::pair<std::string, muc_affiliation_record>>> muc_affiliations_of(
+        const std::string& jid) override;
+    result<std::vector<muc_service_ban_record>> list_muc_service_bans(const std::string& service) override;
+    result<bool> put_muc_service_ban(const muc_service_ban_record& b) override;
+    result<bool> delete_muc_service_ban(const std::string& service, const std::string& jid) override;
+
 private:
     using params = std::initializer_list<sql_param>;
 
@@ -250,6 +266,8 @@ private:
     result<std::vector<pubsub_affiliation_record>> read_pubsub_affiliations(const char* sql, params args);
     // Deletes every pubsub row of `host` (delete_account, inside its transaction).
     result<void> delete_pubsub_host(const std::string& host);
+    // Deletes every MUC affiliation of `jid`, in any room (delete_account, inside its transaction).
+    result<void> delete_muc_affiliations_of(const std::string& jid);
 
     std::unique_ptr<sql_driver> driver_;
 };

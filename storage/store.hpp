@@ -48,8 +48,9 @@ public:
     // Returns false when there is no such account. A new password revokes the account's FAST tokens.
     virtual result<bool> set_credentials(const std::string& domain, const std::string& username,
                                          const account_credentials& creds) = 0;
-    // Deletes the account with everything it owns, its PEP nodes (pubsub host "user@domain") included, in one
-    // transaction. Returns false when there was no such account.
+    // Deletes the account with everything it owns, its PEP nodes (pubsub host "user@domain") and its MUC
+    // affiliations (any room of any service; the rooms stay) included, in one transaction. Returns false when there
+    // was no such account.
     virtual result<bool> delete_account(const std::string& domain, const std::string& username) = 0;
     virtual result<std::optional<account_credentials>> get_credentials(const std::string& domain,
                                                                        const std::string& username) = 0;
@@ -355,6 +356,35 @@ public:
                                                                                    const std::string& node) = 0;
     virtual result<std::vector<pubsub_affiliation_record>> pubsub_affiliations_of(const std::string& host,
                                                                                   const std::string& jid) = 0;
+
+    // XEP-0045 multi-user chat (migration 14): the persistent rooms of a service (`service`: its domain; `room`: the
+    // room's normalized localpart), their affiliations, and the service-wide bans. Temporary rooms are never stored.
+    // delete_account deletes the account's affiliations in every room of every service (a name registered again
+    // inherits no ownership, membership or ban), keeping the rooms.
+    virtual result<std::optional<muc_room_record>> get_muc_room(const std::string& service,
+                                                                const std::string& room) = 0;
+    virtual result<std::vector<muc_room_record>> list_muc_rooms(const std::string& service) = 0;  // by room name
+    virtual result<std::int64_t> count_muc_rooms(const std::string& service) = 0;
+    // Inserts the room, or replaces config, subject and subject_by of the existing one (its created_at and
+    // affiliations are kept).
+    virtual result<void> put_muc_room(const muc_room_record& r) = 0;
+    // Deletes the room with its affiliations; false when there was none.
+    virtual result<bool> delete_muc_room(const std::string& service, const std::string& room) = 0;
+    virtual result<std::vector<muc_affiliation_record>> get_muc_affiliations(const std::string& service,
+                                                                             const std::string& room) = 0;  // by jid
+    // Inserts or replaces the affiliation of a.jid (nick and reason with it); "none" deletes it. The room must
+    // exist (put_muc_room first): for a room that does not, this fails with an error (a foreign key).
+    virtual result<void> set_muc_affiliation(const std::string& service, const std::string& room,
+                                             const muc_affiliation_record& a) = 0;
+    // Every affiliation of exactly `jid`, in any room of any service, as (room JID "room@service", record);
+    // ordered by service, room.
+    virtual result<std::vector<std::pair<std::string, muc_affiliation_record>>> muc_affiliations_of(
+        const std::string& jid) = 0;
+    // Service-wide bans, by jid. put: true when new; false when the ban existed (its reason is then replaced, its
+    // created_at kept). delete: false when there was none.
+    virtual result<std::vector<muc_service_ban_record>> list_muc_service_bans(const std::string& service) = 0;
+    virtual result<bool> put_muc_service_ban(const muc_service_ban_record& b) = 0;
+    virtual result<bool> delete_muc_service_ban(const std::string& service, const std::string& jid) = 0;
 
     // XEP-0012 last activity of an account (set when its last resource goes offline).
     virtual result<void> set_last_activity(const std::string& domain, const std::string& username,
