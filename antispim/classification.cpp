@@ -73,6 +73,11 @@ classification classify(const inbound_facts& f) {
         if (!type.empty() && type != "chat" && type != "normal" && type != "headline") {
             return row(disposition::drop, "unknown-kind");
         }
+        if (f.room_invitation) {
+            // The inviter is judged as if it wrote itself: held and challenged when a stranger, and never answered
+            // by an automatic drop (an invitation is something a person sent).
+            return judged(f, "stranger-room-invitation");
+        }
         if (f.pubsub_event && !f.contact) {
             // Only a node's owner or a service the receiver subscribed to (both contacts) has events for them;
             // anyone else's is text in a costume, and no person reads a challenge about it.

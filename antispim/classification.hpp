@@ -47,6 +47,9 @@ struct inbound_facts {
     bool answers_receiver = false;
     // The receiver has joined the room the sender belongs to (sent it available presence, not yet unavailable).
     bool joined_room = false;
+    // An invitation (or a decline) one of this server's rooms relays (XEP-0045 §7.8.2), judged as the inviter the
+    // room verified — the chain's sender is that person, never the room.
+    bool room_invitation = false;
     // A message the sender's client sent on its own (protocol's is_automatic_message): chat states, receipts,
     // markers, nothing typed.
     bool automatic = false;
@@ -62,13 +65,14 @@ struct classification {
 classification classify(const inbound_facts& facts);
 
 // Every row name, for counters (/metrics) and the docs; classify() returns only these.
-inline constexpr std::array<std::string_view, 22> classification_rows = {
+inline constexpr std::array<std::string_view, 23> classification_rows = {
     "anti-spim-own",        "own-account",           "push-answer",           "caps-answer",
     "stranger-pubsub-event", "server-error",
     "error-answers-receiver", "error-unsolicited",   "iq-answer",             "iq-answer-unsolicited",
     "groupchat-joined-room", "groupchat-not-joined", "iq-to-account",         "contact",
     "local-account",        "subscription-answer",   "stranger-message",      "stranger-automatic",
     "stranger-invite",      "stranger-presence",     "stranger-iq",           "unknown-kind",
+    "stranger-room-invitation",
 };
 
 std::size_t classification_row_index(std::string_view name);

@@ -55,8 +55,9 @@ public:
     // read says "stranger" (failing open would let spam through) and leaves `ahead` unset.
     virtual boost::asio::awaitable<bool> stranger_to_user(const jid& user, const jid& to, const companion_read& also,
                                                           relation_ahead* ahead) = 0;
-    // `check_exists`: whether the account's existence is still unknown (no session online).
-    virtual boost::asio::awaitable<hush::expected<relation_facts, std::string>> relation(const jid& receiver_bare,
+    // `check_exists`: whether the account's existence is still unknown (no session online). `receiver` may be a full
+    // JID: rooms are joined per resource (relation_facts::joined_room), everything else is the account's.
+    virtual boost::asio::awaitable<hush::expected<relation_facts, std::string>> relation(const jid& receiver,
                                                                                         const jid& sender,
                                                                                         bool check_exists) = 0;
     // Told of every stanza a local user sends. The note that the user wrote to `to` first is stored at once, or,

@@ -201,8 +201,9 @@ asio::awaitable<hush::expected<relation_facts, std::string>> antispim_service::r
     co_return finish_relation(plan, std::move(got));
 }
 
-relation_plan antispim_service::plan_relation(const jid& r, const jid& sender, bool check_exists) {
+relation_plan antispim_service::plan_relation(const jid& receiver, const jid& sender, bool check_exists) {
     relation_plan plan;
+    const jid r = receiver.bare();  // a full JID only tells which of the account's resources joined a room
     plan.receiver = r;
     plan.receiver_bare = r.bare_string();
     plan.sender_bare = sender.bare_string();
@@ -226,7 +227,8 @@ relation_plan antispim_service::plan_relation(const jid& r, const jid& sender, b
         if (const auto* at = addressed_.peek(plan.pair_key); at != nullptr && now - *at < answer_window) {
             plan.facts.answers_receiver = true;
         }
-        plan.facts.joined_room = joined_.peek(plan.pair_key) != nullptr;
+        // Per resource: one device leaving a room does not end another's membership.
+        plan.facts.joined_room = joined_.peek(receiver.full_string() + " " + plan.sender_bare) != nullptr;
     }
     // A contact of an online receiver is answered from memory while nothing that could end a relationship has
     // been written since it was read (and for at most contact_cache_ttl, for what another process writes).
@@ -404,10 +406,11 @@ asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& fro
         const auto now = as::clock_type::now();
         addressed_.insert_or_assign(user + " " + target, now);
         if (s.kind() == stanza_kind::presence && !to.is_bare()) {
+            // Which resource is in which room: groupchat reaches the resources that joined (not the account).
             if (s.type().empty()) {
-                joined_.insert_or_assign(user + " " + target, true);
+                joined_.insert_or_assign(from.full_string() + " " + target, true);
             } else if (s.type() == "unavailable") {
-                joined_.erase(user + " " + target);
+                joined_.erase(from.full_string() + " " + target);
             }
         }
     }

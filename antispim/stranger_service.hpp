@@ -57,7 +57,7 @@ public:
     // stranger_oracle
     boost::asio::awaitable<bool> stranger_to_user(const jid& user, const jid& to, const companion_read& also,
                                                   relation_ahead* ahead) override;
-    boost::asio::awaitable<hush::expected<relation_facts, std::string>> relation(const jid& receiver_bare,
+    boost::asio::awaitable<hush::expected<relation_facts, std::string>> relation(const jid& receiver,
                                                                                 const jid& sender,
                                                                                 bool check_exists) override;
     boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to,
@@ -272,7 +272,7 @@ private:
     std::string phantom_key_id_;
     bool is_established_cached(const std::string& sender_bare);
     // relation() in steps (see stranger_detail::relation_plan).
-    stranger_detail::relation_plan plan_relation(const jid& receiver_bare, const jid& sender, bool check_exists);
+    stranger_detail::relation_plan plan_relation(const jid& receiver, const jid& sender, bool check_exists);
     hush::expected<relation_facts, std::string> finish_relation(stranger_detail::relation_plan& plan,
                                                                storage::result<stranger_detail::relation_loaded> got);
     // After a note was stored (or failed to be): remembered, or logged.

@@ -22,13 +22,19 @@ struct outgoing_stanza {
     outgoing_path path = outgoing_path::route;
     stanza content;
     jid resource;  // path::resource only: the full JID of the session it is written to, whatever `to` says
+    // path::route only: the sender the anti-SPIM layer judges instead of `from` — a room's relayed invitation is
+    // judged as the inviter the room verified (XEP-0045 §7.8.2), not as the room.
+    jid judge_as;
 };
 
 class outgoing {
 public:
-    void route(stanza s) { items_.push_back({outgoing_path::route, std::move(s), {}}); }
-    void unfiltered(stanza s) { items_.push_back({outgoing_path::unfiltered, std::move(s), {}}); }
-    void to_resource(const jid& full, stanza s) { items_.push_back({outgoing_path::resource, std::move(s), full}); }
+    void route(stanza s) { items_.push_back({outgoing_path::route, std::move(s), {}, {}}); }
+    void route_judged_as(stanza s, const jid& sender) {
+        items_.push_back({outgoing_path::route, std::move(s), {}, sender});
+    }
+    void unfiltered(stanza s) { items_.push_back({outgoing_path::unfiltered, std::move(s), {}, {}}); }
+    void to_resource(const jid& full, stanza s) { items_.push_back({outgoing_path::resource, std::move(s), full, {}}); }
 
     bool empty() const { return items_.empty(); }
     std::size_t size() const { return items_.size(); }

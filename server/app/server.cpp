@@ -154,6 +154,16 @@ server::server(config cfg)
             throw std::runtime_error("cannot read the message archive's last id");
         }
     }
+    if (cfg_.muc.enabled && !cfg_.muc.services.empty()) {
+        // XEP-0045: the persistent rooms are read before anything can reach them.
+        muc_ = std::make_unique<muc_service>(*store_, cfg_.muc, cfg_.hosts, cfg_.admins, server_secret_);
+        asio::io_context init;
+        auto loaded = asio::co_spawn(init, muc_->load(), asio::use_future);
+        init.run();
+        if (!loaded.get()) {
+            throw std::runtime_error("cannot read the chat rooms");
+        }
+    }
     registration_->on_removal(
         {[this](const jid&) -> asio::awaitable<void> { co_await archiver_->flush(); },
          [this](const jid& account) { archiver_->account_removed(account); }});
@@ -164,6 +174,14 @@ server::server(config cfg)
     handlers_ = std::make_unique<server_handlers>(
         HUSH_VERSION,
         std::vector<server_handlers::extension>{
+            // XEP-0377 against a room's occupant: the room's moderators hear of it (only observed; the block itself
+            // is the IM core's).
+            {[this](const stanza& iq, const jid& addressed, outgoing& out) -> asio::awaitable<std::optional<stanza>> {
+                 report_to_room(iq, addressed, out);
+                 co_return std::nullopt;
+             },
+             {},
+             {}},
             // First, so that <challenge/> inside jabber:iq:privacy is answered here, not by the privacy lists.
             {[svc = antispim_.get()](const stanza& iq, const jid& addressed, outgoing& out) {
                  return svc->handle_iq(iq, addressed, out);
@@ -210,7 +228,7 @@ server::server(config cfg)
              },
              {},
              cfg_.mam.enabled ? mam_queries::account_features() : std::vector<std::string>{}},
-            {[this](const stanza& iq, const jid& addressed, outgoing& out) { return pubsub_request(iq, addressed, out); },
+            {[this](const stanza& iq, const jid& addressed, outgoing& out) { return service_request(iq, addressed, out); },
              cfg_.pubsub.enabled ? pubsub_engine::service_features() : std::vector<std::string>{},
              cfg_.pubsub.enabled ? pubsub_engine::account_features() : std::vector<std::string>{},
              cfg_.pubsub.enabled ? std::vector<std::string>{"pubsub/pep"} : std::vector<std::string>{}},
@@ -229,10 +247,14 @@ server::server(config cfg)
     links.remote = s2s_.get();
     links.mam = archiver_.get();
     links.pubsub = cfg_.pubsub.enabled ? pubsub_.get() : nullptr;
-    // The pubsub service's domain is this server's too: stanzas to it are answered here, not federated.
+    links.muc = muc_.get();
+    // The services' domains are this server's too: stanzas to them are answered here, not federated.
     std::vector<std::string> routed_domains = cfg_.hosts;
     if (cfg_.pubsub.enabled && !cfg_.pubsub.service.empty()) {
         routed_domains.push_back(cfg_.pubsub.service);
+    }
+    if (muc_) {
+        routed_domains.insert(routed_domains.end(), cfg_.muc.services.begin(), cfg_.muc.services.end());
     }
     router_ = std::make_unique<router>(std::move(routed_domains), registry_, *accounts_, *chain_, *handlers_, links);
     if (cfg_.pubsub.enabled && !pubsub_->service_domain().empty() && cfg_.antispim.publish.rtbl) {
@@ -323,6 +345,25 @@ int server::run() {
         spawn_supervised_loop(
             loops_.front()->get_executor(), "real-time blocklist publication on " + pubsub_->service_domain(),
             [this] { return rtbl_publisher_->run(stopping_); }, keep_going);
+    }
+    // XEP-0045: visitors whose waiting period ended get voice ([muc] new_occupants_visitors).
+    if (muc_ && cfg_.muc.new_occupants_visitors) {
+        spawn_supervised_loop(
+            loops_.front()->get_executor(), "chat room visitors",
+            [this]() -> asio::awaitable<void> {
+                asio::steady_timer timer(*loops_.front());
+                while (!stopping_) {
+                    timer.expires_after(std::chrono::seconds(5));
+                    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                    if (ec || stopping_) {
+                        break;
+                    }
+                    outgoing out;
+                    muc_->tick(out);
+                    co_await router_->carry_out(std::move(out));
+                }
+            },
+            keep_going);
     }
     // hushctl edits the blocklist in the database: pick its changes up now and then.
     spawn_supervised_loop(
@@ -461,6 +502,28 @@ void server::shutdown() {
     }
 }
 
+void server::report_to_room(const stanza& iq, const jid& addressed, outgoing& out) {
+    const auto block = iq.child("block", "urn:xmpp:blocking");
+    const auto requester = jid::parse(iq.from());
+    if (!muc_ || !block || iq.type() != "set" || !requester || !requester->equals_bare(addressed)) {
+        return;
+    }
+    for (auto item : block.children("item")) {
+        const auto occupant = jid::parse(item.attribute("jid").value());
+        const auto report = parse_spam_report(item);
+        if (occupant && report && !occupant->is_bare() && muc_->serves(occupant->domain())) {
+            std::string reason = report->short_reason();
+            if (const auto text = report->joined_text(); !text.empty()) {
+                reason += ": " + text;
+            }
+            if (!muc_->report(addressed, *occupant, reason, out)) {
+                spdlog::info("muc: report by {} of {} not passed on (no such occupant, or the reporter is not there)",
+                             addressed.bare_string(), occupant->full_string());
+            }
+        }
+    }
+}
+
 boost::asio::awaitable<std::optional<stanza>> server::account_request(const stanza& iq, const jid& addressed,
                                                                       outgoing& out) {
     auto answer = co_await account_services_->handle(iq, addressed);
@@ -473,24 +536,31 @@ boost::asio::awaitable<std::optional<stanza>> server::account_request(const stan
     co_return answer;
 }
 
-boost::asio::awaitable<std::optional<stanza>> server::pubsub_request(const stanza& iq, const jid& addressed,
-                                                                     outgoing& out) {
-    if (!cfg_.pubsub.enabled) {
-        co_return std::nullopt;
-    }
+boost::asio::awaitable<std::optional<stanza>> server::service_request(const stanza& iq, const jid& addressed,
+                                                                      outgoing& out) {
     const auto query = iq.child("query", "http://jabber.org/protocol/disco#items");
     if (iq.type() == "get" && query && !addressed.has_node() && !query.attribute("node") &&
         std::find(cfg_.hosts.begin(), cfg_.hosts.end(), addressed.domain()) != cfg_.hosts.end()) {
-        // XEP-0030: the server's items name its services, so clients find the pubsub service.
+        // XEP-0030: the server's items name its services, so clients find the pubsub and MUC services.
         stanza reply = make_iq_result(iq);
         auto q = reply.element().append_child("query");
         q.append_attribute("xmlns").set_value("http://jabber.org/protocol/disco#items");
-        if (!pubsub_->service_domain().empty()) {
+        if (cfg_.pubsub.enabled && !pubsub_->service_domain().empty()) {
             auto item = q.append_child("item");
             item.append_attribute("jid").set_value(pubsub_->service_domain().c_str());
             item.append_attribute("name").set_value("Publish-subscribe");
         }
+        if (muc_) {
+            for (const auto& domain : muc_->domains()) {
+                auto item = q.append_child("item");
+                item.append_attribute("jid").set_value(domain.c_str());
+                item.append_attribute("name").set_value("Chatrooms");
+            }
+        }
         co_return reply;
+    }
+    if (!cfg_.pubsub.enabled) {
+        co_return std::nullopt;
     }
     co_return co_await pubsub_->handle(iq, addressed, out);
 }

@@ -32,6 +32,7 @@
 #include "server/im/im_core.hpp"
 #include "server/mam/archiver.hpp"
 #include "server/mam/mam_queries.hpp"
+#include "server/muc/muc_service.hpp"
 #include "server/pubsub/pubsub_engine.hpp"
 #include "server/pubsub/rtbl_publisher.hpp"
 #include "antispim/recent_verdicts.hpp"
@@ -74,7 +75,10 @@ private:
     boost::asio::awaitable<std::optional<stanza>> account_request(const stanza& iq, const jid& addressed,
                                                                   outgoing& out);
     // The pubsub engine's iq (PEP at accounts, the service at its domain), and the service in the server's items.
-    boost::asio::awaitable<std::optional<stanza>> pubsub_request(const stanza& iq, const jid& addressed, outgoing& out);
+    // XEP-0377 inside a XEP-0191 block of a local room's occupant: passed to the room's moderators.
+    void report_to_room(const stanza& iq, const jid& addressed, outgoing& out);
+    // The server's disco#items (its services), then the pubsub engine's requests.
+    boost::asio::awaitable<std::optional<stanza>> service_request(const stanza& iq, const jid& addressed, outgoing& out);
 
     std::vector<std::unique_ptr<boost::asio::io_context>> loops_;
     std::vector<std::thread> threads_;
@@ -111,6 +115,7 @@ private:
     std::unique_ptr<approval_command> approval_command_;
     std::unique_ptr<im_context> im_ctx_;
     std::unique_ptr<pubsub_engine> pubsub_;  // XEP-0060/0163
+    std::unique_ptr<muc_service> muc_;       // XEP-0045; null when [muc] has no service
     std::unique_ptr<im_core> im_;
     std::unique_ptr<account_services> account_services_;
     std::unique_ptr<archiver> archiver_;

@@ -8,6 +8,7 @@
 
 #include "server/im/im_core.hpp"
 #include "server/mam/archiver.hpp"
+#include "server/muc/muc_service.hpp"
 #include "server/pubsub/pubsub_engine.hpp"
 #include "server/registration/registration.hpp"
 #include "antispim/recent_verdicts.hpp"
@@ -53,7 +54,8 @@ router::router(std::vector<std::string> hosts, session_registry& sessions, accou
       inboxes_(std::move(links.inboxes)),
       recent_(links.recent),
       mam_(links.mam),
-      pubsub_(links.pubsub) {}
+      pubsub_(links.pubsub),
+      muc_(links.muc) {}
 
 namespace {
 
@@ -64,12 +66,14 @@ bool is_service(const pubsub_engine* pubsub, std::string_view domain) {
 }  // namespace
 
 bool router::is_local_domain(std::string_view domain) const {
-    return std::find(hosts_.begin(), hosts_.end(), domain) != hosts_.end() || is_service(pubsub_, domain);
+    return std::find(hosts_.begin(), hosts_.end(), domain) != hosts_.end() || is_service(pubsub_, domain) ||
+           (muc_ != nullptr && muc_->serves(domain));
 }
 
 bool router::serves_accounts(std::string_view domain) const {
-    // The service's domain may be among the routed ones (the server passes it): it still has no accounts.
-    return std::find(hosts_.begin(), hosts_.end(), domain) != hosts_.end() && !is_service(pubsub_, domain);
+    // The services' domains may be among the routed ones (the server passes them): they still have no accounts.
+    return std::find(hosts_.begin(), hosts_.end(), domain) != hosts_.end() && !is_service(pubsub_, domain) &&
+           (muc_ == nullptr || !muc_->serves(domain));
 }
 
 boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
@@ -96,7 +100,7 @@ boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
     // addressee's atomic decision to store it (antispim::contact_note). A first message to a stranger so costs two
     // storage round trips instead of five (docs/antispim.md).
     const bool to_other_account = from_local_user && strangers_ != nullptr && !origin.unfiltered &&
-                                  is_local_domain(to->domain()) && to->has_node() && !from->equals_bare(*to);
+                                  serves_accounts(to->domain()) && to->has_node() && !from->equals_bare(*to);
     relation_ahead ahead;
     if (to_other_account) {
         ahead.check_exists = !sessions_.online(*to);  // as route_to_account would ask
@@ -118,7 +122,7 @@ boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
         co_await strangers_->outbound(s, *from, *to, to_other_account ? &note : nullptr);
     }
     if (!is_local_domain(to->domain())) {
-        if (origin.kind == antispim::origin_kind::remote_domain) {
+        if (origin.kind == antispim::origin_kind::remote_domain && origin.judge_as.empty()) {
             // Incoming streams refuse other domains; a remote stanza reaching here is a bug, not a relay request.
             spdlog::error("router: remote stanza for remote domain {} dropped", to->domain());
         } else if (remote_ != nullptr) {
@@ -126,6 +130,13 @@ boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
         } else {
             co_await bounce(s, "remote-server-not-found", "this server does not federate");
         }
+        co_return;
+    }
+    if (muc_ != nullptr && muc_->serves(to->domain())) {
+        // XEP-0045: a room (or the service) answers; what it relays comes back through route(), to be judged there.
+        outgoing out;
+        co_await muc_->handle(s, *from, *to, out);
+        co_await carry_out(std::move(out));
         co_return;
     }
     if (!to->has_node()) {
@@ -156,9 +167,19 @@ boost::asio::awaitable<void> router::send_unfiltered(stanza s) {
 boost::asio::awaitable<void> router::carry_out(outgoing out) {
     for (auto& o : out.take()) {
         switch (o.path) {
-        case outgoing_path::route:
-            co_await route(std::move(o.content), server_origin());
+        case outgoing_path::route: {
+            route_origin origin = server_origin();
+            if (!o.judge_as.empty()) {
+                // Judged as the sender a local service verified (a room's invitation: its inviter), with that
+                // sender's kind of origin.
+                const bool local = is_local_domain(o.judge_as.domain());
+                origin.kind = local ? antispim::origin_kind::local_session : antispim::origin_kind::remote_domain;
+                origin.domain = o.judge_as.domain();
+                origin.judge_as = std::move(o.judge_as);
+            }
+            co_await route(std::move(o.content), std::move(origin));
             break;
+        }
         case outgoing_path::unfiltered: {
             route_origin origin = server_origin();
             origin.unfiltered = true;
@@ -242,6 +263,8 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     const stanza_kind kind = s.kind();
     const std::string_view type = s.type();
     const bool online = sessions_.online(to);
+    // Who is judged: the authenticated sender, or the one a local room verified for what it relays.
+    const jid& sender = origin.judge_as.empty() ? from : origin.judge_as;
     if (mam_ != nullptr && kind == stanza_kind::message && !origin.generated) {
         // XEP-0359: only this server says what is in the account's archive — before anything keeps the message
         // (a held one is released, and archived, as it was held).
@@ -256,7 +279,7 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     facts.to_bare = to.is_bare();
     facts.anti_spim_own = origin.unfiltered;
     facts.server_generated = origin.generated;
-    facts.own = from.equals_bare(to) || (!from.has_node() && is_local_domain(from.domain()));
+    facts.own = sender.equals_bare(to) || (!sender.has_node() && is_local_domain(sender.domain()));
     // XEP-0357: an app server answering the account's notification. Taken before anything is read: it is the push
     // service's, and the classification only counts it.
     std::optional<push_answer> answered_push;
@@ -288,9 +311,9 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     } else if (ahead != nullptr && ahead->facts && (ahead->check_exists || online)) {
         relation = std::move(*ahead->facts);  // read with the outbound guard's read, as relation() reads it
     } else {
-        auto found = co_await strangers_->relation(to.bare(), from, !online);
+        auto found = co_await strangers_->relation(to, sender, !online);  // `to` full: rooms are joined per resource
         if (!found) {
-            spdlog::error("router: cannot tell what {} is to {}: {}", from.bare_string(), to.bare_string(),
+            spdlog::error("router: cannot tell what {} is to {}: {}", sender.bare_string(), to.bare_string(),
                           found.error());
             co_await bounce(s, "internal-server-error", error_type::wait);
             co_return;
@@ -302,6 +325,7 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     facts.answers_receiver = relation.answers_receiver;
     facts.joined_room = relation.joined_room;
     facts.automatic = kind == stanza_kind::message && is_automatic_message(s);
+    facts.room_invitation = kind == stanza_kind::message && !origin.judge_as.empty();
     const antispim::classification row = antispim::classify(facts);
     classified_[antispim::classification_row_index(row.name)].fetch_add(1, std::memory_order_relaxed);
     if (row.what != antispim::disposition::judge) {
@@ -360,7 +384,7 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     }
     const std::optional<bool> sender_young = ahead != nullptr ? ahead->sender_young : std::nullopt;
     if (row.what == antispim::disposition::judge &&
-        !co_await post(s, from, to, origin, relation, note, sender_young)) {
+        !co_await post(s, sender, to, origin, relation, note, sender_young)) {
         co_return;
     }
     if (!relation.account_exists) {

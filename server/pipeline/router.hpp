@@ -44,10 +44,14 @@ struct route_origin {
     std::string peer_address;  // IP address of that stream's peer
     bool generated = false;    // made by the server on a user's behalf: skips the outbound hooks
     bool unfiltered = false;   // said or released by the anti-SPIM layer itself: skips the chain
+    // The sender the anti-SPIM layer judges in place of `from`: the inviter a local room verified for the invitation
+    // it relays (outgoing::route_judged_as).
+    jid judge_as;
 };
 
 class archiver;
 class pubsub_engine;
+class muc_service;
 class im_core;
 class recent_verdicts;
 struct registration_outcome;
@@ -74,6 +78,7 @@ struct router_links {
     remote_router* remote = nullptr;
     archiver* mam = nullptr;                      // XEP-0313: local accounts' message archives
     pubsub_engine* pubsub = nullptr;              // XEP-0060/0163: the PEP services' caps queries are answered here
+    muc_service* muc = nullptr;                   // XEP-0045: the MUC services' domains and rooms
 };
 
 class router final : public stanza_sink {
@@ -81,8 +86,8 @@ public:
     router(std::vector<std::string> hosts, session_registry& sessions, account_directory& accounts,
            antispim::chain& chain, iq_handler& handlers, router_links links);
 
-    // Ours to answer: the hosts and the pubsub service's domain ([pubsub] service), which federation accepts
-    // streams for and sends from like a host, and whose stanzas go to the server's handlers.
+    // Ours to answer: the hosts, the pubsub service's domain ([pubsub] service) and the MUC services' ([muc]
+    // services), which federation accepts streams for and sends from like a host.
     bool is_local_domain(std::string_view domain) const;
     // A host with accounts (c2s streams): the hosts only.
     bool serves_accounts(std::string_view domain) const;
@@ -151,6 +156,7 @@ private:
     recent_verdicts* const recent_;
     archiver* const mam_;
     pubsub_engine* const pubsub_;
+    muc_service* const muc_;
     std::array<std::atomic<std::uint64_t>, antispim::classification_rows.size() + 1> classified_{};
 };
 

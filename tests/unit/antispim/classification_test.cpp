@@ -225,3 +225,17 @@ TEST_CASE("classification: a stranger's automatic messages (chat states, receipt
     local.trusted_local = true;
     check_row(local, disposition::judge, "local-account");
 }
+
+TEST_CASE("classification: a local room's invitation is judged as its verified inviter") {
+    // XEP-0045 §7.8.2: the room relays; the chain judges the occupant who invited (route_judged_as), held and
+    // challenged when a stranger — even when it carries nothing but the invitation (no typed text is needed).
+    auto f = facts(stanza_kind::message, "");
+    f.room_invitation = true;
+    check_row(f, disposition::judge, "stranger-room-invitation");
+    f.automatic = true;  // an invitation without a body still is something a person sent
+    check_row(f, disposition::judge, "stranger-room-invitation");
+    f.trusted_local = true;
+    check_row(f, disposition::judge, "local-account");
+    f.contact = true;
+    check_row(f, disposition::judge, "contact");
+}

@@ -206,13 +206,17 @@ TEST_CASE("errors and iq results answer what a user addressed; groupchat comes f
     CHECK(f.relation("bob@example.org", "mallory@spam.test/x").answers_receiver);
     CHECK_FALSE(f.relation("bob@example.org", "spam.test").answers_receiver);  // bob wrote to mallory, not her server
     CHECK_FALSE(f.relation("bob@example.org", "eve@other.test").answers_receiver);
-    CHECK_FALSE(f.relation("bob@example.org", "room@muc.test/x").joined_room);
+    CHECK_FALSE(f.relation("bob@example.org/desk", "room@muc.test/x").joined_room);
     run_sync(f.service.outbound(make_stanza("<presence><x xmlns='http://jabber.org/protocol/muc'/></presence>"),
                                 parse_jid("bob@example.org/desk"), parse_jid("room@muc.test/bob"), nullptr));
-    CHECK(f.relation("bob@example.org", "room@muc.test/alice").joined_room);
+    CHECK(f.relation("bob@example.org/desk", "room@muc.test/alice").joined_room);
+    CHECK_FALSE(f.relation("bob@example.org/phone", "room@muc.test/alice").joined_room);  // per resource
+    run_sync(f.service.outbound(make_stanza("<presence/>"), parse_jid("bob@example.org/phone"),
+                                parse_jid("room@muc.test/bob"), nullptr));
     run_sync(f.service.outbound(make_stanza("<presence type='unavailable'/>"), parse_jid("bob@example.org/desk"),
                                 parse_jid("room@muc.test/bob"), nullptr));
-    CHECK_FALSE(f.relation("bob@example.org", "room@muc.test/alice").joined_room);
+    CHECK_FALSE(f.relation("bob@example.org/desk", "room@muc.test/alice").joined_room);
+    CHECK(f.relation("bob@example.org/phone", "room@muc.test/alice").joined_room);  // the other device stays
 }
 
 TEST_CASE("the policy decides without side effects; its effect holds and challenges") {

@@ -1,0 +1,460 @@
+// The MUC service's frame: dispatch, loading and writing through to storage, admin operations and periodic work.
+// Presence (joining, leaving, nicks) is in muc_presence.cpp, messages in muc_messages.cpp, iq in muc_iq.cpp.
+#include "server/muc/muc_service.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "protocol/scram.hpp"
+#include "protocol/xep0082.hpp"
+
+namespace hush {
+
+using muc_detail::occupant;
+using muc_detail::room;
+
+muc_service::muc_service(storage::async_store& store, const muc_config& options, std::vector<std::string> local_hosts,
+                         std::vector<std::string> admins, std::string secret)
+    : store_(store),
+      options_(options),
+      local_hosts_(std::move(local_hosts)),
+      admins_(std::move(admins)),
+      secret_(std::move(secret)) {
+    for (const auto& domain : options_.services) {
+        services_[domain];
+    }
+}
+
+bool muc_service::serves(std::string_view domain) const {
+    return std::find(options_.services.begin(), options_.services.end(), domain) != options_.services.end();
+}
+
+std::int64_t muc_service::now() const { return unix_now(); }
+
+bool muc_service::is_admin(const jid& who) const {
+    return std::find(admins_.begin(), admins_.end(), who.bare_string()) != admins_.end();
+}
+
+bool muc_service::is_local(const jid& who) const {
+    return who.has_node() && std::find(local_hosts_.begin(), local_hosts_.end(), who.domain()) != local_hosts_.end();
+}
+
+std::string muc_service::occupant_id(const room& r, const jid& who) const {
+    // XEP-0421: stable for a JID in a room, unlinkable across rooms, and no digest of a guessable string alone.
+    return sasl::base64_encode(sasl::hmac_sha256(secret_, r.address.bare_string() + " " + who.bare_string()));
+}
+
+room* muc_service::find_locked(const jid& address) {
+    auto svc = services_.find(address.domain());
+    if (svc == services_.end()) {
+        return nullptr;
+    }
+    auto it = svc->second.rooms.find(address.node());
+    return it == svc->second.rooms.end() ? nullptr : it->second.get();
+}
+
+boost::asio::awaitable<bool> muc_service::load() {
+    {
+        std::lock_guard lock(mutex_);
+        if (loaded_) {
+            co_return true;
+        }
+    }
+    struct loaded_room {
+        storage::muc_room_record record;
+        std::vector<storage::muc_affiliation_record> affiliations;
+    };
+    struct loaded_service {
+        std::vector<loaded_room> rooms;
+        std::vector<storage::muc_service_ban_record> bans;
+    };
+    const auto domains = options_.services;
+    auto got = co_await store_.read([domains](storage::store& s) -> storage::result<std::map<std::string, loaded_service>> {
+        std::map<std::string, loaded_service> out;
+        for (const auto& domain : domains) {
+            auto rooms = s.list_muc_rooms(domain);
+            if (!rooms) {
+                return hush::unexpected<storage::error>(rooms.error());
+            }
+            auto& svc = out[domain];
+            for (auto& record : *rooms) {
+                auto affiliations = s.get_muc_affiliations(domain, record.room);
+                if (!affiliations) {
+                    return hush::unexpected<storage::error>(affiliations.error());
+                }
+                svc.rooms.push_back({std::move(record), std::move(*affiliations)});
+            }
+            auto bans = s.list_muc_service_bans(domain);
+            if (!bans) {
+                return hush::unexpected<storage::error>(bans.error());
+            }
+            svc.bans = std::move(*bans);
+        }
+        return out;
+    });
+    if (!got) {
+        spdlog::error("muc: cannot load the rooms: {}", got.error().message);
+        co_return false;
+    }
+    std::lock_guard lock(mutex_);
+    if (loaded_) {
+        co_return true;  // another call loaded them first
+    }
+    std::size_t count = 0;
+    for (auto& [domain, loaded] : *got) {
+        auto& svc = services_[domain];
+        for (auto& lr : loaded.rooms) {
+            auto address = jid::from_parts(lr.record.room, domain, {});
+            auto config = muc::parse_config(lr.record.config, options_.max_occupants_limit);
+            if (!address || !config) {
+                spdlog::error("muc: stored room {}@{} is unreadable; left out", lr.record.room, domain);
+                continue;
+            }
+            auto r = std::make_unique<room>();
+            r->address = *address;
+            r->config = std::move(*config);
+            r->created_at = lr.record.created_at;
+            r->subject = lr.record.subject;
+            r->subject_by = lr.record.subject_by;
+            r->has_subject = !lr.record.subject.empty();
+            for (const auto& a : lr.affiliations) {
+                if (auto value = muc::parse_affiliation(a.affiliation)) {
+                    r->affiliations[a.jid] = {*value, a.nick, a.reason};
+                }
+            }
+            svc.rooms[lr.record.room] = std::move(r);
+            ++count;
+        }
+        for (const auto& b : loaded.bans) {
+            svc.bans[b.jid] = b.reason;
+        }
+    }
+    loaded_ = true;
+    spdlog::info("muc: {} persistent room(s) loaded on {} service(s)", count, got->size());
+    co_return true;
+}
+
+boost::asio::awaitable<void> muc_service::handle(const stanza& s, const jid& from, const jid& to, outgoing& out) {
+    if (!co_await load()) {
+        if (!s.is_error() && s.type() != "result") {
+            out.route(make_error_reply(s, "internal-server-error", error_type::wait, "rooms could not be loaded"));
+        }
+        co_return;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        switch (s.kind()) {
+        case stanza_kind::presence:
+            presence_locked(s, from, to, out);
+            break;
+        case stanza_kind::message:
+            message_locked(s, from, to, out);
+            break;
+        case stanza_kind::iq:
+            iq_locked(s, from, to, out);
+            break;
+        case stanza_kind::other:
+            break;
+        }
+    }
+    co_await flush();
+}
+
+boost::asio::awaitable<void> muc_service::flush() {
+    {
+        std::lock_guard lock(mutex_);
+        if (flushing_ || writes_.empty()) {
+            co_return;  // the flusher at work takes what was just added, in order
+        }
+        flushing_ = true;
+    }
+    for (;;) {
+        std::vector<write> batch;
+        {
+            std::lock_guard lock(mutex_);
+            batch = std::exchange(writes_, {});
+            if (batch.empty()) {
+                flushing_ = false;
+                co_return;
+            }
+        }
+        auto done = co_await store_.run([batch = std::move(batch)](storage::store& s) -> storage::result<void> {
+            for (const auto& w : batch) {
+                if (auto r = w(s); !r) {
+                    return r;
+                }
+            }
+            return {};
+        });
+        if (!done) {
+            spdlog::error("muc: writing rooms to storage failed: {}", done.error().message);
+        }
+    }
+}
+
+void muc_service::persist_room_locked(const room& r) {
+    if (!r.config.persistent) {
+        return;
+    }
+    storage::muc_room_record record;
+    record.service = r.address.domain();
+    record.room = r.address.node();
+    record.config = muc::serialize_config(r.config);
+    record.subject = r.subject;
+    record.subject_by = r.subject_by;
+    record.created_at = r.created_at;
+    writes_.push_back([record](storage::store& s) { return s.put_muc_room(record); });
+}
+
+void muc_service::set_affiliation_locked(room& r, const std::string& who, muc::affiliation a,
+                                         const std::string& reason, const std::string& nick) {
+    if (a == muc::affiliation::none) {
+        r.affiliations.erase(who);
+    } else {
+        auto& e = r.affiliations[who];
+        e.value = a;
+        e.reason = reason;
+        if (!nick.empty() || a == muc::affiliation::outcast) {
+            e.nick = nick;
+        }
+    }
+    if (!r.config.persistent) {
+        return;
+    }
+    storage::muc_affiliation_record record;
+    record.jid = who;
+    record.affiliation = std::string(muc::affiliation_name(a));
+    if (auto it = r.affiliations.find(who); it != r.affiliations.end()) {
+        record.nick = it->second.nick;
+        record.reason = it->second.reason;
+    }
+    writes_.push_back([service = r.address.domain(), name = r.address.node(), record](storage::store& s) {
+        return s.set_muc_affiliation(service, name, record);
+    });
+}
+
+void muc_service::send_to_occupant(const occupant& o, const stanza& s, outgoing& out) const {
+    for (const auto& session : o.sessions) {
+        stanza copy = s.clone();
+        copy.set_attribute("to", session.full_string());
+        out.route(std::move(copy));
+    }
+}
+
+void muc_service::status_message_locked(const room& r, const std::vector<int>& codes, outgoing& out) const {
+    stanza m = stanza::make("message");
+    m.set_attribute("type", "groupchat");
+    m.set_attribute("from", r.address.bare_string());
+    auto x = m.element().append_child("x");
+    x.append_attribute("xmlns").set_value(muc::user_ns.data());
+    muc_detail::add_status(x, codes);
+    for (const auto& [nick, o] : r.occupants) {
+        send_to_occupant(o, m, out);
+    }
+}
+
+void muc_service::destroy_locked(service_state& svc, room& r, const std::string& reason, const std::string& alternate,
+                                 outgoing& out) {
+    for (const auto& [nick, o] : r.occupants) {
+        stanza p = r.presence_of(o, &o, "unavailable", {});
+        auto x = p.child("x", muc::user_ns);
+        auto destroy = x.append_child("destroy");
+        if (!alternate.empty()) {
+            destroy.append_attribute("jid").set_value(alternate.c_str());
+        }
+        if (!reason.empty()) {
+            destroy.append_child("reason").text().set(reason.c_str());
+        }
+        send_to_occupant(o, p, out);
+    }
+    if (r.config.persistent) {
+        writes_.push_back([service = r.address.domain(), name = r.address.node()](storage::store& s)
+                              -> storage::result<void> {
+            auto deleted = s.delete_muc_room(service, name);
+            if (!deleted) {
+                return hush::unexpected<storage::error>(deleted.error());
+            }
+            return {};
+        });
+    }
+    spdlog::info("muc: room {} destroyed{}", r.address.bare_string(), reason.empty() ? "" : " (" + reason + ")");
+    svc.rooms.erase(r.address.node());  // `r` is gone from here on
+}
+
+boost::asio::awaitable<bool> muc_service::close_room(const jid& address, const std::string& reason, outgoing& out) {
+    if (!co_await load()) {
+        co_return false;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        room* r = find_locked(address);
+        if (r == nullptr) {
+            co_return false;
+        }
+        destroy_locked(services_[address.domain()], *r, reason.empty() ? "closed by the server's admins" : reason,
+                       {}, out);
+    }
+    co_await flush();
+    co_return true;
+}
+
+boost::asio::awaitable<bool> muc_service::ban(const std::string& service, const std::string& who,
+                                              const std::string& reason, outgoing& out) {
+    auto target = jid::parse(who);
+    if (!serves(service) || !target || !target->is_bare() || !co_await load()) {
+        co_return false;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        auto& svc = services_[service];
+        svc.bans[target->bare_string()] = reason;
+        for (auto& [name, r] : svc.rooms) {
+            std::vector<std::string> gone;
+            for (const auto& [nick, o] : r->occupants) {
+                if (o.real.equals_bare(*target) || (!target->has_node() && o.real.domain() == target->domain())) {
+                    gone.push_back(nick);
+                }
+            }
+            for (const auto& nick : gone) {
+                remove_occupant_locked(*r, nick, {301}, reason, out);
+            }
+        }
+        storage::muc_service_ban_record record{service, target->bare_string(), reason, now()};
+        writes_.push_back([record](storage::store& s) -> storage::result<void> {
+            auto put = s.put_muc_service_ban(record);
+            if (!put) {
+                return hush::unexpected<storage::error>(put.error());
+            }
+            return {};
+        });
+    }
+    co_await flush();
+    co_return true;
+}
+
+boost::asio::awaitable<bool> muc_service::unban(const std::string& service, const std::string& who) {
+    if (!serves(service) || !co_await load()) {
+        co_return false;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        if (services_[service].bans.erase(who) == 0) {
+            co_return false;
+        }
+        writes_.push_back([service, who](storage::store& s) -> storage::result<void> {
+            auto deleted = s.delete_muc_service_ban(service, who);
+            if (!deleted) {
+                return hush::unexpected<storage::error>(deleted.error());
+            }
+            return {};
+        });
+    }
+    co_await flush();
+    co_return true;
+}
+
+std::vector<muc_room_summary> muc_service::rooms(const std::string& service) const {
+    std::lock_guard lock(mutex_);
+    std::vector<muc_room_summary> out;
+    auto svc = services_.find(service);
+    if (svc == services_.end()) {
+        return out;
+    }
+    for (const auto& [name, r] : svc->second.rooms) {
+        out.push_back({r->address.bare_string(), r->config.name, r->config.persistent, r->config.public_room,
+                       r->config.members_only, r->occupants.size()});
+    }
+    return out;
+}
+
+std::vector<std::string> muc_service::service_bans(const std::string& service) const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    if (auto svc = services_.find(service); svc != services_.end()) {
+        for (const auto& [who, reason] : svc->second.bans) {
+            out.push_back(who);
+        }
+    }
+    return out;
+}
+
+void muc_service::tick(outgoing& out) {
+    if (!options_.new_occupants_visitors) {
+        return;
+    }
+    std::lock_guard lock(mutex_);
+    const auto t = now();
+    for (auto& [domain, svc] : services_) {
+        for (auto& [name, r] : svc.rooms) {
+            if (r->config.moderated) {
+                continue;  // visitors there are the room's own rule, not the waiting period's
+            }
+            for (auto& [nick, o] : r->occupants) {
+                auto first = r->first_joined.find(o.real.bare_string());
+                if (o.role == muc::role::visitor && first != r->first_joined.end() &&
+                    t - first->second >= options_.visitor_period.count()) {
+                    o.role = muc::role::participant;
+                    broadcast_presence_locked(*r, o, "", {}, out);
+                }
+            }
+        }
+    }
+}
+
+bool muc_service::report(const jid& reporter, const jid& target, const std::string& reason, outgoing& out) {
+    std::lock_guard lock(mutex_);
+    room* r = find_locked(target.bare());
+    if (r == nullptr || target.is_bare()) {
+        return false;
+    }
+    auto reported = r->occupants.find(target.resource());
+    const bool reporter_in = std::any_of(r->occupants.begin(), r->occupants.end(),
+                                         [&](const auto& o) { return o.second.real.equals_bare(reporter); });
+    if (reported == r->occupants.end() || !reporter_in) {
+        return false;
+    }
+    // Moderators can act on it (kick, ban); they learn who was reported, by whom they can see, and why.
+    for (const auto& [nick, o] : r->occupants) {
+        if (o.role != muc::role::moderator) {
+            continue;
+        }
+        stanza m = stanza::make("message");
+        m.set_attribute("type", "normal");
+        m.set_attribute("from", r->address.bare_string());
+        std::string text = "Spam report: " + target.resource() + " (" + reported->second.real.bare_string() +
+                           ") was reported as spam";
+        if (!reason.empty()) {
+            text += ": " + reason;
+        }
+        m.element().append_child("body").text().set(text.c_str());
+        send_to_occupant(o, m, out);
+    }
+    return true;
+}
+
+std::vector<std::string> muc_service::service_features() {
+    return {"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items",
+            std::string(muc::ns), std::string(muc::occupant_id_ns)};
+}
+
+std::vector<std::string> muc_service::room_features(const room& r) {
+    const auto& c = r.config;
+    std::vector<std::string> f = {"http://jabber.org/protocol/disco#info",
+                                  "http://jabber.org/protocol/disco#items",
+                                  std::string(muc::ns),
+                                  std::string(muc::stable_id_feature),
+                                  std::string(muc::self_ping_feature),
+                                  std::string(muc::occupant_id_ns),
+                                  "jabber:iq:register",
+                                  c.public_room ? "muc_public" : "muc_hidden",
+                                  c.persistent ? "muc_persistent" : "muc_temporary",
+                                  c.members_only ? "muc_membersonly" : "muc_open",
+                                  c.moderated ? "muc_moderated" : "muc_unmoderated",
+                                  c.password_protected ? "muc_passwordprotected" : "muc_unsecured",
+                                  c.whois == muc::whois_policy::anyone ? "muc_nonanonymous" : "muc_semianonymous"};
+    std::sort(f.begin(), f.end());
+    return f;
+}
+
+}  // namespace hush

@@ -1,0 +1,112 @@
+"""XEP-0045 end to end: slixmpp clients on a real hushd create, configure, join and leave rooms on conference.a.test,
+talk in them, change nicks, get history, and send private messages (docs/muc.md)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from muc_helpers import (DISCO_INFO_NS, DISCO_ITEMS_NS, MUC, MUC_NS, OWNER_NS, ROOMCONFIG, USER_NS, assert_none_before,
+                         configure, create, fields_of, is_error_from, is_groupchat, is_message_from, is_presence_from,
+                         is_subject, item_of, join, join_and_subject, occupant_id, online, room_jid, say, send_join,
+                         start, status_codes)
+from xmpp_raw import CLIENT_NS, q
+
+
+def test_create_join_talk_nick_change_and_leave(hush, xmpp, storage_backend):
+    server = start(hush, storage_backend)
+
+    async def scenario():
+        alice = await online(xmpp, server, "alice")
+        bob = await online(xmpp, server, "bob")
+        room = room_jid("lobby")
+
+        # The server names its MUC service; the service says what it is.
+        items = await alice.iq("get", f"<query xmlns='{DISCO_ITEMS_NS}'/>", to="a.test")
+        assert MUC in {i.get("jid") for i in items.xml.iter(q(DISCO_ITEMS_NS, "item"))}, str(items)
+        info = await alice.iq("get", f"<query xmlns='{DISCO_INFO_NS}'/>", to=MUC)
+        identity = info.xml.find(f".//{q(DISCO_INFO_NS, 'identity')}")
+        assert (identity.get("category"), identity.get("type")) == ("conference", "text"), str(info)
+
+        # Creating: 201 + 110, the owner's item, and the room locked until configured (XEP-0045 §10.1).
+        created = await join_and_subject(alice, room, "Alice", codes={201})
+        assert item_of(created).get("affiliation") == "owner" and item_of(created).get("role") == "moderator"
+        send_join(bob, room, "Bob")
+        await bob.expect_stanza(is_error_from(f"{room}/Bob", "presence", "item-not-found"), "locked room refused")
+        await configure(alice, room)
+
+        # Bob joins: he sees Alice, then himself with 110; Alice sees him.
+        await join_and_subject(bob, room, "Bob")
+        alice_seen = await bob.expect_stanza(is_presence_from(f"{room}/Alice"), "alice's presence")
+        assert item_of(alice_seen).get("jid") is None, "semi-anonymous: a participant sees no real JID"
+        bob_seen = await alice.expect_stanza(is_presence_from(f"{room}/Bob"), "bob's presence")
+        assert item_of(bob_seen).get("jid", "").startswith("bob@a.test/"), "the moderator sees the real JID"
+        assert occupant_id(bob_seen), "XEP-0421 occupant id"
+
+        # Groupchat reaches everyone, the sender too, with the occupant's id (never the sender's own claim).
+        bob.xmpp.send_raw(f"<message to='{room}' type='groupchat'><body>hello all</body>"
+                          f"<occupant-id xmlns='urn:xmpp:occupant-id:0' id='forged'/></message>")
+        got = await alice.expect_stanza(is_groupchat(f"{room}/Bob", "hello all"), "bob's groupchat")
+        assert occupant_id(got) == occupant_id(bob_seen), str(got)
+        await bob.expect_stanza(is_groupchat(f"{room}/Bob", "hello all"), "bob's own echo")
+
+        # Nick change: unavailable with 303 and the new nick, then the new presence (XEP-0045 §7.6).
+        bob.xmpp.send_raw(f"<presence to='{room}/Robert'/>")
+        gone = await alice.expect_stanza(is_presence_from(f"{room}/Bob", "unavailable", {303}), "303")
+        assert item_of(gone).get("nick") == "Robert"
+        await alice.expect_stanza(is_presence_from(f"{room}/Robert"), "the new nick's presence")
+        await bob.expect_stanza(is_presence_from(f"{room}/Bob", "unavailable", {303, 110}), "303 to himself")
+
+        # A nick in use by someone else is a conflict.
+        send_join(bob, room, "Alice")
+        await bob.expect_stanza(is_error_from(f"{room}/Alice", "presence", "conflict"), "nick conflict")
+
+        # Leaving: everyone hears it; the leaver gets 110.
+        bob.xmpp.send_raw(f"<presence to='{room}/Robert' type='unavailable'/>")
+        await alice.expect_stanza(is_presence_from(f"{room}/Robert", "unavailable"), "bob left")
+        await bob.expect_stanza(is_presence_from(f"{room}/Robert", "unavailable", {110}), "bob's own leave")
+
+        # A non-occupant cannot speak.
+        await say(bob, room, "from outside")
+        await bob.expect_stanza(is_error_from(room, "message", "not-acceptable"), "not an occupant")
+
+    xmpp.run(scenario())
+
+
+def test_history_subject_and_private_messages(hush, xmpp):
+    server = start(hush, muc={"history_size": 3})
+
+    async def scenario():
+        alice = await online(xmpp, server, "alice")
+        bob = await online(xmpp, server, "bob")
+        room = room_jid("history")
+        await create(alice, room, "Alice")
+        alice.xmpp.send_raw(f"<message to='{room}' type='groupchat'><subject>Today: tests</subject></message>")
+        await alice.expect_stanza(lambda st: is_subject(room)(st) and
+                                  st.xml.findtext(q(CLIENT_NS, "subject")) == "Today: tests", "new subject")
+        for i in range(5):
+            await say(alice, room, f"line {i}")
+            await alice.expect_stanza(is_groupchat(f"{room}/Alice", f"line {i}"), f"line {i}")
+
+        # History: the room keeps three; Bob asks for two, gets the last two with delays, then the subject.
+        await join(bob, room, "Bob", history={"maxstanzas": 2})
+        first = await bob.expect_stanza(is_groupchat(f"{room}/Alice", "line 3"), "history line 3")
+        assert first.xml.find("{urn:xmpp:delay}delay") is not None, str(first)
+        await bob.expect_stanza(is_groupchat(f"{room}/Alice", "line 4"), "history line 4")
+        subject = await bob.expect_stanza(is_subject(room), "the subject after the history")
+        assert subject.xml.findtext(q(CLIENT_NS, "subject")) == "Today: tests"
+        assert not bob.received_matching(is_groupchat(f"{room}/Alice", "line 2")), "only two asked for"
+
+        # A private message between occupants, through the room; to an absent nick: item-not-found.
+        bob.xmpp.send_raw(f"<message to='{room}/Alice' type='chat'><body>psst</body></message>")
+        pm = await alice.expect_stanza(is_message_from(f"{room}/Bob", "psst", "chat"), "bob's private message")
+        assert pm.xml.find(q(USER_NS, "x")) is not None
+        bob.xmpp.send_raw(f"<message to='{room}/Nobody' type='chat'><body>psst</body></message>")
+        await bob.expect_stanza(is_error_from(f"{room}/Nobody", "message", "item-not-found"), "no such nick")
+
+        # XEP-0410: self-ping answers for a joined nick, not for another.
+        ok = await bob.iq("get", "<ping xmlns='urn:xmpp:ping'/>", to=f"{room}/Bob")
+        assert ok["type"] == "result", str(ok)
+        other = await alice.iq("get", "<ping xmlns='urn:xmpp:ping'/>", to=f"{room}/Bob")
+        assert other["type"] == "error", str(other)
+
+    xmpp.run(scenario())
