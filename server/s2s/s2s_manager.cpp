@@ -47,7 +47,7 @@ void s2s_manager::send(stanza s, stanza_sink& bounces) {
     const auto to = jid::parse(s.to());
     const auto from = jid::parse(s.from());
     if (!to || !from || !serves(from->domain())) {
-        // The router only hands over stanzas from local accounts, the server itself or its pubsub service.
+        // The router only hands over stanzas from local accounts, the server itself or its services.
         spdlog::error("s2s: refusing to relay {} -> {}", s.from(), s.to());
         return;
     }
@@ -69,10 +69,15 @@ bool s2s_manager::serves(std::string_view domain) const {
     if (std::find(hosts.begin(), hosts.end(), domain) != hosts.end()) {
         return true;
     }
-    // The pubsub service (the RTBL's notifications) is a domain of ours too: dialback authenticates it on the
-    // stream to the peer like any host (XEP-0220 §2.5), and the peer verifies it with us (s2s_incoming).
+    // The pubsub service (the RTBL's notifications) and the MUC services (rooms with remote occupants) are domains
+    // of ours too: dialback authenticates them on the stream to the peer like any host (XEP-0220 §2.5), and the
+    // peer verifies them with us (s2s_incoming).
     const auto& pubsub = ctx_.cfg.pubsub;
-    return pubsub.enabled && !pubsub.service.empty() && pubsub.service == domain;
+    if (pubsub.enabled && !pubsub.service.empty() && pubsub.service == domain) {
+        return true;
+    }
+    const auto& muc = ctx_.cfg.muc;
+    return muc.enabled && std::find(muc.services.begin(), muc.services.end(), domain) != muc.services.end();
 }
 
 void s2s_manager::verify(dialback_verify request, std::weak_ptr<dialback_waiter> waiter) {

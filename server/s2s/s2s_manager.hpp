@@ -77,7 +77,7 @@ public:
     // The peer's certificate on `ssl`, judged for `domain` (chain, then names).
     peer_certificate_status judge_certificate(SSL* ssl, const std::string& domain) const;
 
-    // Whether stanzas may leave from `domain`: a host, or the pubsub service's domain.
+    // Whether stanzas may leave from `domain`: a host, the pubsub service's domain or a MUC service's.
     bool serves(std::string_view domain) const;
 
     // Closes every outgoing stream (shutdown).

@@ -8,24 +8,15 @@ default anti-SPIM chain (the challenge): a room the user joined is no stranger, 
 challenged or dropped. Clients are slixmpp with its XEP-0045 plugin; every wait is on a stanza with a deadline.
 
 - test_local_user_joins_prosody_room: a Hush user in a Prosody room (presences, groupchat, a private message, leave).
-- test_prosody_user_joins_local_room: a Prosody user in a room of Hush's own service (conference.<host>), skipped
-  while the built server does not know the [muc] configuration section (muc_missing()).
-- test_local_user_owns_a_prosody_room: the same scenario with the room on Prosody's service (runs today).
-- test_prosody_reaches_a_second_domain_of_hush_over_s2s: the S2S route to conference.hush.test the skipped test
-  needs, with the domain as a second host of Hush's meanwhile.
-- test_a_resource_leaving_a_room_does_not_end_another_resources_membership: a bug, xfail(strict=True).
+- test_prosody_user_joins_local_room: a Prosody user in a room of Hush's own service (conference.<host>).
+- test_local_user_owns_a_prosody_room: the same scenario with the room on Prosody's service.
+- test_a_resource_leaving_a_room_does_not_end_another_resources_membership: rooms are joined per resource (one
+  device leaving does not end another's membership: the anti-SPIM layer's joined-room record is per full JID).
 """
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
-import time
-from pathlib import Path
 
-import pytest
-
-from conftest import TIMEOUT, build_dir
 from federation import prosody, self_signed  # noqa: F401  (fixtures)
 from test_antispim import is_challenge
 from test_blocklist import start_server
@@ -40,41 +31,6 @@ MUC_OWNER_NS = f"{MUC_NS}#owner"
 DISCO_INFO_NS = "http://jabber.org/protocol/disco#info"
 
 
-# ---- the probe: does this build have a MUC service? -------------------------------------------------------------
-
-def muc_missing() -> str | None:
-    """Why the built server has no MUC service, or None when it may have one.
-
-    Hush's configuration refuses unknown sections ("x.toml:7:2: muc: unknown key"), and the MUC service comes with
-    its [muc] section (defaults only: conference.<host> for each host). So hushctl of this build loading a config
-    with an empty [muc] tells, without starting a server or guessing at symbol names. Only that refusal skips: if the
-    probe cannot be run at all (hushctl fails without [muc] too), the test runs and shows the real error. A hushctl
-    missing while the build is relinked is waited for a minute."""
-    hushctl = build_dir() / "hushctl"
-    deadline = time.monotonic() + 60
-    while not hushctl.is_file():
-        if time.monotonic() > deadline:
-            return None  # the hush_binaries fixture reports it
-        time.sleep(1)  # not synchronization: a bounded wait for a binary being relinked
-    with tempfile.TemporaryDirectory(prefix="hush-muc-probe.") as d:
-        config = Path(d) / "hush.toml"
-        base = (f'[server]\nhosts = ["probe.test"]\ndata_dir = "{d}/data"\n'
-                '[storage]\nbackend = "sqlite"\npath = "hush.db"\n')
-
-        def load(text: str) -> subprocess.CompletedProcess:
-            config.write_text(text)
-            return subprocess.run([str(hushctl), "--config", str(config), "users"], stdin=subprocess.DEVNULL,
-                                  capture_output=True, text=True, timeout=TIMEOUT)
-
-        if load(base).returncode != 0:
-            return None  # the probe itself does not work here: run the test
-        with_muc = load(base + "[muc]\n")
-        if with_muc.returncode != 0 and "muc: unknown key" in with_muc.stderr:
-            return f"the built hushd has no MUC service yet ({hushctl} refuses a [muc] section: muc: unknown key)"
-    return None
-
-
-MUC_MISSING = muc_missing()
 
 
 # ---- stanzas ----------------------------------------------------------------------------------------------------
@@ -300,7 +256,6 @@ async def owner_and_guest(alice, bob, room: str) -> None:
     assert not bob.received_matching(is_error), bob.received_matching(is_error)
 
 
-@pytest.mark.skipif(MUC_MISSING is not None, reason=MUC_MISSING or "")
 def test_prosody_user_joins_local_room(hush, prosody, xmpp, tmp_path):
     hush_s2s = free_port()
     conference = "conference.hush.test"
@@ -348,45 +303,8 @@ def test_local_user_owns_a_prosody_room(hush, prosody, xmpp, tmp_path):
     assert not router_drops(h, p.muc), router_drops(h, p.muc)
 
 
-# ---- the route test 2 depends on, checked today ----------------------------------------------------------------
+# ---- rooms are joined per resource --------------------------------------------------------------------------------
 
-def test_prosody_reaches_a_second_domain_of_hush_over_s2s(hush, prosody, xmpp, tmp_path):
-    """Prosody finds conference.hush.test (its own SRV record, the second peer domain of federation.py's resolver)
-    and authenticates to it with dialback, as the room's JIDs need in test_prosody_user_joins_local_room. Until
-    Hush has its MUC service the domain is a second host of Hush's, with an account to write to."""
-    hush_s2s = free_port()
-    conference = "conference.hush.test"
-    cert = self_signed(tmp_path / "prosody-cert", "prosody.test")
-    p = prosody("prosody.test", *cert, peers={"hush.test": hush_s2s, conference: hush_s2s}).start()
-    p.register("bob", PASSWORDS["bob"])
-    h = start_server(hush, "hush.test", hush_s2s, {"prosody.test": p.s2s_port},
-                     server={"hosts": ["hush.test", conference]}, antispim={"chain": ["pass"]})
-    h.adduser(f"carol@{conference}", PASSWORDS["carol"])
-    h.adduser("alice@hush.test", PASSWORDS["alice"])
-
-    async def scenario():
-        carol = im_client(xmpp, f"carol@{conference}/desk")
-        await login(carol, h.port("c2s"))
-        alice = im_client(xmpp, "alice@hush.test/laptop")
-        await login(alice, h.port("c2s"))
-        bob = prosody_client(xmpp, "bob@prosody.test/phone")
-        await login(bob, p.c2s_port)
-        bob.send_message(f"carol@{conference}", "hi carol")
-        bob.send_message("alice@hush.test", "hi alice")
-        await carol.expect_stanza(is_chat("bob@prosody.test/phone", "hi carol"), "bob's message to the second domain")
-        await alice.expect_stanza(is_chat("bob@prosody.test/phone", "hi alice"), "bob's message to the first")
-
-    xmpp.run(scenario())
-    log = h.stderr_text()
-    assert f"prosody.test authenticated for {conference} (dialback)" in log, h.describe()
-    assert "prosody.test authenticated for hush.test (dialback)" in log, h.describe()
-
-
-# ---- a bug found on the way ----------------------------------------------------------------------------------------
-
-@pytest.mark.xfail(strict=True, reason="anti-SPIM keeps 'joined a room' per bare JID (antispim/stranger_service.cpp "
-                   "outbound(): joined_ keyed by from.bare_string() + room): one resource leaving ends it for all, and "
-                   "the room's groupchat to a resource still in it is dropped (groupchat-not-joined)")
 def test_a_resource_leaving_a_room_does_not_end_another_resources_membership(hush, prosody, xmpp, tmp_path):
     hush_s2s = free_port()
     cert = self_signed(tmp_path / "prosody-cert", "prosody.test")
