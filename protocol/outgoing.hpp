@@ -36,6 +36,16 @@ public:
     void unfiltered(stanza s) { items_.push_back({outgoing_path::unfiltered, std::move(s), {}, {}}); }
     void to_resource(const jid& full, stanza s) { items_.push_back({outgoing_path::resource, std::move(s), full, {}}); }
 
+    // Errors addressed to `to` go to `new_to` instead (an answer about a room's relayed invitation goes to the
+    // inviter the room verified, not to the room).
+    void readdress_errors(std::string_view to, const std::string& new_to) {
+        for (auto& o : items_) {
+            if (o.content.is_error() && o.content.to() == to) {
+                o.content.set_attribute("to", new_to);
+            }
+        }
+    }
+
     bool empty() const { return items_.empty(); }
     std::size_t size() const { return items_.size(); }
     const std::vector<outgoing_stanza>& items() const { return items_; }

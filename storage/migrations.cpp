@@ -380,6 +380,28 @@ CREATE TABLE muc_service_bans (
     PRIMARY KEY (service, jid)
 );
 )sql"},
+    // XEP-0313 for rooms (issue 20): a room's archive lives in message_archive under (service, room), so the
+    // table's rows are no longer all an account's. The foreign key to accounts goes (rebuilding the table: SQLite
+    // cannot drop a constraint); delete_account and deny_pending delete the account's archive themselves, and a
+    // destroyed room's archive goes with it.
+    migration{15, "room archives",
+              R"sql(
+CREATE TABLE message_archive_rebuilt (
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    id {int64} NOT NULL,
+    with_jid {key} NOT NULL,
+    direction {int64} NOT NULL CHECK (direction IN (0, 1)),
+    stanza TEXT NOT NULL,
+    PRIMARY KEY (domain, username, id)
+);
+INSERT INTO message_archive_rebuilt (domain, username, id, with_jid, direction, stanza)
+    SELECT domain, username, id, with_jid, direction, stanza FROM message_archive;
+DROP TABLE message_archive;
+ALTER TABLE message_archive_rebuilt RENAME TO message_archive;
+CREATE INDEX message_archive_by_with ON message_archive (domain, username, with_jid, id);
+CREATE INDEX message_archive_by_age ON message_archive (id);
+)sql"},
 };
 
 // The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.

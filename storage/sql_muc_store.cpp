@@ -95,10 +95,20 @@ result<void> sql_store::put_muc_room(const muc_room_record& r) {
 }
 
 result<bool> sql_store::delete_muc_room(const std::string& service, const std::string& room) {
-    // The affiliations reference the room ON DELETE CASCADE.
+    sql_transaction tx(*driver_);
+    if (auto begun = tx.begin_write(); !begun) {
+        return unexpected(begun.error());
+    }
+    // The affiliations reference the room ON DELETE CASCADE; its archive (XEP-0313, under the room's JID) does not.
     auto deleted = run("delete muc room", "DELETE FROM muc_rooms WHERE service = $1 AND room = $2", {service, room});
     if (!deleted) {
         return unexpected(deleted.error());
+    }
+    if (auto archive = trim_archive(service, room, 0); !archive) {
+        return unexpected(archive.error());
+    }
+    if (auto committed = tx.commit(); !committed) {
+        return unexpected(committed.error());
     }
     return *deleted > 0;
 }

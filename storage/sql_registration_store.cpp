@@ -261,6 +261,10 @@ result<bool> sql_store::deny_pending(const std::string& domain, const std::strin
         if (auto muc = delete_muc_affiliations_of(username + "@" + domain); !muc) {
             return unexpected(muc.error());
         }
+        // Nor its archive, which rooms' archives share (migration 15: no foreign key).
+        if (auto archive = trim_archive(domain, username, 0); !archive) {
+            return unexpected(archive.error());
+        }
     }
     if (auto committed = tx.commit(); !committed) {
         return unexpected(committed.error());

@@ -183,6 +183,10 @@ result<bool> sql_store::delete_account(const std::string& domain, const std::str
     if (auto muc = delete_muc_affiliations_of(username + "@" + domain); !muc) {
         return unexpected(muc.error());
     }
+    // Nor its archive, which rooms' archives share (migration 15: no foreign key).
+    if (auto archive = trim_archive(domain, username, 0); !archive) {
+        return unexpected(archive.error());
+    }
     if (auto committed = tx.commit(); !committed) {
         return unexpected(committed.error());
     }

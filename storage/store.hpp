@@ -369,6 +369,7 @@ public:
     // affiliations are kept).
     virtual result<void> put_muc_room(const muc_room_record& r) = 0;
     // Deletes the room with its affiliations; false when there was none.
+    // With the room's archive (XEP-0313 items under service/room, migration 15).
     virtual result<bool> delete_muc_room(const std::string& service, const std::string& room) = 0;
     virtual result<std::vector<muc_affiliation_record>> get_muc_affiliations(const std::string& service,
                                                                              const std::string& room) = 0;  // by jid

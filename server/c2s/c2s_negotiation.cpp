@@ -417,7 +417,7 @@ asio::awaitable<void> c2s_session::handle_stanza(stanza s) {
     if (spdlog::should_log(spdlog::level::debug) && kind != stanza_kind::message) {
         spdlog::debug("c2s {}: {} {} to {}", jid_.full_string(), s.name(), s.type(), s.to());
     }
-    route_origin origin{antispim::origin_kind::local_session, domain_, peer_address_};
+    route_origin origin{antispim::origin_kind::local_session, domain_, peer_address_, false, false, {}};
     co_await ctx_.routes.route(std::move(s), std::move(origin));
 }
 
@@ -434,11 +434,25 @@ asio::awaitable<void> c2s_session::handle_own_presence(const stanza& p) {
         available_ = true;
     } else if (p.type() == "unavailable") {
         available_ = false;
-        directed_.clear();  // RFC 6121 §4.6.3: unavailable presence ends directed presence too
         // XEP-0012 §3: "Last Activity" answers with it once the account is offline. Kept short.
         last_status_ = truncate_utf8(p.element().child_value("status"), max_status_bytes);
     }
     co_await ctx_.routes.session_presence(jid_, p);
+    if (p.type() == "unavailable" && !directed_.empty()) {
+        // RFC 6121 §4.6.3: unavailable presence also goes to everyone the session sent directed presence to (rooms
+        // it is in included), and ends it.
+        std::vector<std::string> directed;
+        for (const auto& entry : directed_) {
+            directed.push_back(entry.first);
+        }
+        directed_.clear();
+        for (const auto& to : directed) {
+            stanza copy = p.clone();
+            copy.set_attribute("to", to);
+            route_origin origin{antispim::origin_kind::local_session, domain_, peer_address_, false, false, {}};
+            co_await ctx_.routes.route(std::move(copy), std::move(origin));
+        }
+    }
 }
 
 }  // namespace hush

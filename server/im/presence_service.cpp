@@ -185,9 +185,11 @@ boost::asio::awaitable<void> presence_service::session_ended(const jid& full, bo
     if (was_available) {
         const stanza unavailable = simple_presence("unavailable", full.full_string(), full.bare_string());
         co_await broadcast(full, unavailable, true, out);
-        for (const auto& to : directed) {
-            out.route(simple_presence("unavailable", full.full_string(), to));
-        }
+    }
+    // Directed presence is ended whether or not the session ever sent initial presence (a client may join a room
+    // without it): the room must not keep a ghost occupant.
+    for (const auto& to : directed) {
+        out.route(simple_presence("unavailable", full.full_string(), to));
     }
     bool others_available = false;
     for (const auto& r : ctx_.registry.resources(full.bare())) {

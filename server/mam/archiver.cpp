@@ -156,6 +156,16 @@ boost::asio::awaitable<std::optional<std::int64_t>> archiver::append(const jid& 
                                       storage::archived_message{0, with_bare, direction, std::move(xml)});
 }
 
+boost::asio::awaitable<std::optional<std::int64_t>> archiver::append_room(const jid& room, const jid& occupant,
+                                                                          std::string xml) {
+    if (!cfg_.enabled) {
+        co_return std::nullopt;
+    }
+    co_return co_await writer_.append(room.domain(), room.node(),
+                                      storage::archived_message{0, occupant.full_string(),
+                                                                storage::archive_direction::incoming, std::move(xml)});
+}
+
 std::size_t archiver::strip_forged(stanza& message, const jid& from, const jid& to) {
     if (message.kind() != stanza_kind::message) {
         return 0;

@@ -41,6 +41,11 @@ public:
     // id, for forget().
     boost::asio::awaitable<std::optional<std::int64_t>> inbound(stanza& message, const jid& from, const jid& to,
                                                                 bool server_made);
+    // XEP-0313 §6 (MUC archives): a room's groupchat message as it broadcasts it (from room/nick), into the room's
+    // own archive (no preferences: the room's configuration decides). Its id, to stamp the copies with; nullopt when
+    // archiving is off.
+    boost::asio::awaitable<std::optional<std::int64_t>> append_room(const jid& room, const jid& occupant,
+                                                                    std::string xml);
     // A message a local user `from` sends to `to` (after the outbound checks let it go): into the sender's archive.
     boost::asio::awaitable<void> outbound(const stanza& message, const jid& from, const jid& to);
     // An item inbound() archived whose message was refused after all (offline storage full): the archive keeps

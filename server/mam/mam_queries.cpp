@@ -90,8 +90,22 @@ boost::asio::awaitable<std::optional<stanza>> mam_queries::handle_iq(const stanz
     co_return make_error_reply(iq, "feature-not-implemented");
 }
 
+boost::asio::awaitable<stanza> mam_queries::room_query(const stanza& iq, const jid& room, const jid& requester,
+                                                       bool local_requester, outgoing& out) {
+    const auto element = payload_of(iq);
+    if (!cfg_.enabled || std::string_view(element.name()) != "query") {
+        co_return make_error_reply(iq, "feature-not-implemented");
+    }
+    if (iq.type() == "get") {
+        stanza reply = make_iq_result(iq);
+        mam::append_query_form(reply.element());
+        co_return reply;
+    }
+    co_return co_await query(iq, element, room, requester, out, local_requester);
+}
+
 boost::asio::awaitable<stanza> mam_queries::query(const stanza& iq, pugi::xml_node element, const jid& account,
-                                                  const jid& requester, outgoing& out) {
+                                                  const jid& requester, outgoing& out, bool direct) {
     auto parsed = mam::parse_query(element);
     if (!parsed) {
         co_return make_error_reply(iq, "bad-request", parsed.error());
@@ -174,8 +188,10 @@ boost::asio::awaitable<stanza> mam_queries::query(const stanza& iq, pugi::xml_no
     for (const auto& item : page.items) {
         stanza m = mam::make_result_message(requester.full_string(), account.bare_string(), q.queryid,
                                             std::to_string(item.id), item.id, item.stanza);
-        if (m.valid()) {
+        if (m.valid() && direct) {
             out.to_resource(requester, std::move(m));
+        } else if (m.valid()) {
+            out.route(std::move(m));  // a remote occupant's server delivers it
         }
     }
     mam::rsm_result set;

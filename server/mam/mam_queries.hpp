@@ -29,6 +29,11 @@ public:
     // nullopt for an iq that is not XEP-0313's; the results go into `out`, before the returned answer.
     boost::asio::awaitable<std::optional<stanza>> handle_iq(const stanza& iq, const jid& addressed, outgoing& out);
 
+    // XEP-0313 §6: a query of a room's archive (iq get: the form; set: the query), whose room already decided that
+    // `requester` may read it. Results go to a local requester's session directly (`local_requester`), else routed.
+    boost::asio::awaitable<stanza> room_query(const stanza& iq, const jid& room, const jid& requester,
+                                              bool local_requester, outgoing& out);
+
     // JIDs an account may list in <always/>, and as many in <never/> (more: <not-acceptable/>).
     static constexpr std::size_t max_prefs_jids = 1000;
 
@@ -37,7 +42,7 @@ public:
 
 private:
     boost::asio::awaitable<stanza> query(const stanza& iq, pugi::xml_node element, const jid& account,
-                                         const jid& requester, outgoing& out);
+                                         const jid& requester, outgoing& out, bool direct = true);
     boost::asio::awaitable<stanza> prefs(const stanza& iq, pugi::xml_node element, const jid& account);
 
     const mam_config& cfg_;

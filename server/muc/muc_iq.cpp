@@ -156,7 +156,7 @@ stanza muc_service::disco_info_locked(const room& r, const stanza& s) const {
     identity.append_attribute("category").set_value("conference");
     identity.append_attribute("type").set_value("text");
     identity.append_attribute("name").set_value((r.config.name.empty() ? r.address.node() : r.config.name).c_str());
-    for (const auto& f : room_features(r)) {
+    for (const auto& f : room_features(r, static_cast<bool>(archive_.append))) {
         q.append_child("feature").append_attribute("var").set_value(f.c_str());
     }
     auto form = q.append_child("x");
@@ -258,6 +258,7 @@ std::optional<stanza> muc_service::owner_iq_locked(room& r, const stanza& s, con
     if (was_locked) {
         spdlog::info("muc: room {} configured by its owner", r.address.bare_string());
     }
+    destroy_if_abandoned_locked(r, out);  // `r` may be gone from here on
     return reply;
 }
 
@@ -360,6 +361,9 @@ std::optional<stanza> muc_service::admin_iq_locked(room& r, const stanza& s, con
             c.bare = target->bare_string();
             const auto now_value = r.affiliation_of(*target);
             const auto next = *item.affiliation_value;
+            if (next == muc::affiliation::outcast && target->equals_bare(from)) {
+                return make_error_reply(s, "conflict", error_type::cancel, "nobody bans themselves");  // §9.1
+            }
             if (actor_affiliation < muc::affiliation::admin) {
                 return make_error_reply(s, "forbidden", error_type::auth, "only admins change affiliations");
             }
@@ -399,6 +403,12 @@ std::optional<stanza> muc_service::admin_iq_locked(room& r, const stanza& s, con
                 continue;
             }
             target->second.role = *c.item.role_value;
+            if (options_.new_occupants_visitors) {
+                // A moderator decided: the newcomers' waiting period no longer applies to it.
+                r.first_joined[target->second.real.bare_string()] = *c.item.role_value == muc::role::visitor
+                                                                          ? muc_detail::held_by_moderator
+                                                                          : muc_detail::voiced;
+            }
             const std::string reason_xml =
                 c.item.reason.empty() ? std::string() : "<reason>" + xml_escape(c.item.reason) + "</reason>";
             broadcast_presence_locked(r, target->second, "", {}, out, actor_xml + reason_xml);
@@ -426,7 +436,9 @@ std::optional<stanza> muc_service::admin_iq_locked(room& r, const stanza& s, con
             }
         }
     }
-    return make_iq_result(s);
+    stanza reply = make_iq_result(s);
+    destroy_if_abandoned_locked(r, out);  // `r` may be gone from here on
+    return reply;
 }
 
 std::optional<stanza> muc_service::register_iq_locked(room& r, const stanza& s, const jid& from, outgoing& out) {

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "protocol/mam.hpp"
 #include "protocol/xep0082.hpp"
 #include "server/muc/muc_service.hpp"
 
@@ -38,7 +39,8 @@ bool muc_service::take_token_locked(occupant& o) {
     return true;
 }
 
-void muc_service::message_locked(const stanza& s, const jid& from, const jid& to, outgoing& out) {
+void muc_service::message_locked(const stanza& s, const jid& from, const jid& to, outgoing& out,
+                                 std::optional<archived_broadcast>& archived) {
     const std::string_view type = s.type();
     if (type == "error") {
         return;  // never answered; an occupant's bounce changes nothing here
@@ -67,10 +69,11 @@ void muc_service::message_locked(const stanza& s, const jid& from, const jid& to
         out.route(make_error_reply(s, "not-acceptable", error_type::cancel, "only occupants may speak in the room"));
         return;
     }
-    groupchat_locked(*r, *o, s, from, out);
+    groupchat_locked(*r, *o, s, out, archived);
 }
 
-void muc_service::groupchat_locked(room& r, occupant& o, const stanza& s, const jid& from, outgoing& out) {
+void muc_service::groupchat_locked(room& r, occupant& o, const stanza& s, outgoing& out,
+                                   std::optional<archived_broadcast>& archived) {
     const bool subject_change = has_element(s, "subject") && !has_element(s, "body");
     if (subject_change) {
         if (o.role != muc::role::moderator && !(r.config.change_subject && o.role >= muc::role::participant)) {
@@ -91,6 +94,7 @@ void muc_service::groupchat_locked(room& r, occupant& o, const stanza& s, const 
     m.set_attribute("from", r.address.with_resource(o.nick).full_string());
     // What the room says itself (XEP-0421 occupant ids, XEP-0359 ids by the room) is never the sender's to set.
     muc_detail::strip(m, "occupant-id", muc::occupant_id_ns);
+    mam::strip_stanza_ids(m, r.address.bare_string());
     auto id = e.append_child("occupant-id");
     id.append_attribute("xmlns").set_value(muc::occupant_id_ns.data());
     id.append_attribute("id").set_value(o.occupant_id.c_str());
@@ -101,10 +105,23 @@ void muc_service::groupchat_locked(room& r, occupant& o, const stanza& s, const 
         persist_room_locked(r);
     } else if (has_element(s, "body") && options_.history_size > 0) {
         const std::string body = e.child_value("body");
-        r.history.push_back({m.clone(), now(), body.size()});
+        r.history.push_back({m, now(), body.size()});  // the same document: an archive id stamped later shows here
         while (r.history.size() > options_.history_size) {
             r.history.pop_front();
         }
+    }
+    if (archive_.append && r.config.enable_logging && has_element(s, "body")) {
+        // XEP-0313 §6: archived first, so every copy carries the room's stanza-id.
+        archived_broadcast b{r.address, r.address.with_resource(o.nick), m, {}};
+        for (const auto& [nick, viewer] : r.occupants) {
+            for (const auto& session : viewer.sessions) {
+                stanza copy = m.clone();
+                copy.set_attribute("to", session.full_string());
+                b.copies.push_back(std::move(copy));
+            }
+        }
+        archived = std::move(b);
+        return;
     }
     for (const auto& [nick, viewer] : r.occupants) {
         send_to_occupant(viewer, m, out);
@@ -135,7 +152,8 @@ void muc_service::private_message_locked(room& r, const stanza& s, const jid& fr
         }
         return false;
     }();
-    if (!allowed) {
+    // A newcomer waiting for voice ([muc] new_occupants_visitors) listens first: private messages included.
+    if (!allowed || (options_.new_occupants_visitors && o->role == muc::role::visitor)) {
         out.route(make_error_reply(s, "forbidden", error_type::auth, "private messages are not allowed here"));
         return;
     }

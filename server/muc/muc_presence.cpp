@@ -59,8 +59,15 @@ muc::role muc_service::default_role_locked(room& r, const jid& who, muc::affilia
         // Anti-SPIM: a newcomer to a public room listens first, until a moderator voices it or the period passes.
         const auto t = now();
         auto [it, fresh] = r.first_joined.try_emplace(who.bare_string(), t);
+        if (it->second == muc_detail::voiced) {
+            return muc::role::participant;
+        }
+        if (it->second == muc_detail::held_by_moderator) {
+            return muc::role::visitor;
+        }
         if (fresh && r.first_joined.size() > max_first_joined) {
             // Bounded: the oldest newcomers are forgotten (they have waited longest anyway).
+            // (Settled entries, negative, go first: forgetting one costs a newcomer at most another wait.)
             auto oldest = std::min_element(r.first_joined.begin(), r.first_joined.end(),
                                            [](const auto& a, const auto& b) { return a.second < b.second; });
             r.first_joined.erase(oldest);
@@ -159,6 +166,7 @@ void muc_service::join_locked(const stanza& s, const jid& from, const jid& to, s
         created->address = to.bare();
         created->created_at = now();
         created->config.max_users = options_.max_occupants;
+        created->config.enable_logging = static_cast<bool>(archive_.append);  // XEP-0313 where the server archives
         // A client that speaks MUC gets a locked room to configure; one that does not (no <x/>), an instant room.
         created->locked = static_cast<bool>(x);
         created->affiliations[from.bare_string()] = {muc::affiliation::owner, {}, {}};

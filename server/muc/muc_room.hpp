@@ -19,6 +19,11 @@ namespace hush::muc_detail {
 
 using clock = std::chrono::steady_clock;
 
+// room::first_joined values other than a join time: a moderator voiced or devoiced the newcomer (or the waiting
+// period voiced it), so the period decides nothing more for it.
+inline constexpr std::int64_t voiced = -1;
+inline constexpr std::int64_t held_by_moderator = -2;
+
 struct affiliation_entry {
     muc::affiliation value = muc::affiliation::none;
     std::string nick;    // reserved by room registration

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "protocol/mam.hpp"
 #include "protocol/scram.hpp"
 #include "protocol/xep0082.hpp"
 
@@ -142,6 +143,11 @@ boost::asio::awaitable<void> muc_service::handle(const stanza& s, const jid& fro
         }
         co_return;
     }
+    if (s.kind() == stanza_kind::iq && to.has_node() && to.is_bare() && s.child("query", mam::ns)) {
+        co_await archive_query(s, from, to, out);
+        co_return;
+    }
+    std::optional<archived_broadcast> archived;
     {
         std::lock_guard lock(mutex_);
         switch (s.kind()) {
@@ -149,7 +155,7 @@ boost::asio::awaitable<void> muc_service::handle(const stanza& s, const jid& fro
             presence_locked(s, from, to, out);
             break;
         case stanza_kind::message:
-            message_locked(s, from, to, out);
+            message_locked(s, from, to, out, archived);
             break;
         case stanza_kind::iq:
             iq_locked(s, from, to, out);
@@ -158,7 +164,58 @@ boost::asio::awaitable<void> muc_service::handle(const stanza& s, const jid& fro
             break;
         }
     }
+    if (archived) {
+        co_await archive_and_send(std::move(*archived), out);
+    }
     co_await flush();
+}
+
+boost::asio::awaitable<void> muc_service::archive_and_send(archived_broadcast b, outgoing& out) {
+    const auto id = co_await archive_.append(b.room, b.occupant, b.message.serialize());
+    if (id) {
+        const std::string text = std::to_string(*id);
+        auto stamp = [&](stanza& m) {
+            auto sid = m.element().append_child("stanza-id");
+            sid.append_attribute("xmlns").set_value(mam::sid_ns.data());
+            sid.append_attribute("id").set_value(text.c_str());
+            sid.append_attribute("by").set_value(b.room.bare_string().c_str());
+        };
+        {
+            std::lock_guard lock(mutex_);  // the history entry shares the message's document
+            stamp(b.message);
+        }
+        for (auto& copy : b.copies) {
+            stamp(copy);
+        }
+    }
+    for (auto& copy : b.copies) {
+        out.route(std::move(copy));
+    }
+}
+
+boost::asio::awaitable<void> muc_service::archive_query(const stanza& s, const jid& from, const jid& to,
+                                                        outgoing& out) {
+    std::optional<stanza> refused;
+    {
+        std::lock_guard lock(mutex_);
+        room* r = find_locked(to.bare());
+        if (r == nullptr) {
+            refused = make_error_reply(s, "item-not-found", error_type::cancel, {});
+        } else if (!r->config.enable_logging || !archive_.query) {
+            refused = make_error_reply(s, "feature-not-implemented", error_type::cancel, "this room is not archived");
+        } else {
+            const auto a = r->affiliation_of(from);
+            const bool open = r->config.public_room && !r->config.members_only && !r->config.password_protected;
+            if (a == muc::affiliation::outcast || (!open && a < muc::affiliation::member && r->occupant_of(from) == nullptr)) {
+                refused = make_error_reply(s, "forbidden", error_type::auth, "only the room's occupants and members");
+            }
+        }
+    }
+    if (refused) {
+        out.route(std::move(*refused));
+        co_return;
+    }
+    out.route(co_await archive_.query(s, to.bare(), from, is_local(from), out));
 }
 
 boost::asio::awaitable<void> muc_service::flush() {
@@ -268,18 +325,32 @@ void muc_service::destroy_locked(service_state& svc, room& r, const std::string&
         }
         send_to_occupant(o, p, out);
     }
-    if (r.config.persistent) {
-        writes_.push_back([service = r.address.domain(), name = r.address.node()](storage::store& s)
-                              -> storage::result<void> {
+    // A persistent room's row goes with its archive; a temporary room's archive goes on its own.
+    writes_.push_back([service = r.address.domain(), name = r.address.node(),
+                       persistent = r.config.persistent](storage::store& s) -> storage::result<void> {
+        if (persistent) {
             auto deleted = s.delete_muc_room(service, name);
             if (!deleted) {
                 return hush::unexpected<storage::error>(deleted.error());
             }
             return {};
-        });
-    }
+        }
+        auto trimmed = s.trim_archive(service, name, 0);
+        if (!trimmed) {
+            return hush::unexpected<storage::error>(trimmed.error());
+        }
+        return {};
+    });
     spdlog::info("muc: room {} destroyed{}", r.address.bare_string(), reason.empty() ? "" : " (" + reason + ")");
     svc.rooms.erase(r.address.node());  // `r` is gone from here on
+}
+
+bool muc_service::destroy_if_abandoned_locked(room& r, outgoing& out) {
+    if (!r.occupants.empty() || r.config.persistent) {
+        return false;
+    }
+    destroy_locked(services_[r.address.domain()], r, {}, {}, out);
+    return true;
 }
 
 boost::asio::awaitable<bool> muc_service::close_room(const jid& address, const std::string& reason, outgoing& out) {
@@ -309,6 +380,7 @@ boost::asio::awaitable<bool> muc_service::ban(const std::string& service, const 
         std::lock_guard lock(mutex_);
         auto& svc = services_[service];
         svc.bans[target->bare_string()] = reason;
+        std::vector<room*> emptied;
         for (auto& [name, r] : svc.rooms) {
             std::vector<std::string> gone;
             for (const auto& [nick, o] : r->occupants) {
@@ -319,6 +391,12 @@ boost::asio::awaitable<bool> muc_service::ban(const std::string& service, const 
             for (const auto& nick : gone) {
                 remove_occupant_locked(*r, nick, {301}, reason, out);
             }
+            if (!gone.empty()) {
+                emptied.push_back(r.get());
+            }
+        }
+        for (room* r : emptied) {
+            destroy_if_abandoned_locked(*r, out);
         }
         storage::muc_service_ban_record record{service, target->bare_string(), reason, now()};
         writes_.push_back([record](storage::store& s) -> storage::result<void> {
@@ -392,9 +470,10 @@ void muc_service::tick(outgoing& out) {
             }
             for (auto& [nick, o] : r->occupants) {
                 auto first = r->first_joined.find(o.real.bare_string());
-                if (o.role == muc::role::visitor && first != r->first_joined.end() &&
+                if (o.role == muc::role::visitor && first != r->first_joined.end() && first->second >= 0 &&
                     t - first->second >= options_.visitor_period.count()) {
                     o.role = muc::role::participant;
+                    first->second = muc_detail::voiced;  // settled: a later devoice by a moderator stands
                     broadcast_presence_locked(*r, o, "", {}, out);
                 }
             }
@@ -438,7 +517,7 @@ std::vector<std::string> muc_service::service_features() {
             std::string(muc::ns), std::string(muc::occupant_id_ns)};
 }
 
-std::vector<std::string> muc_service::room_features(const room& r) {
+std::vector<std::string> muc_service::room_features(const room& r, bool archived) {
     const auto& c = r.config;
     std::vector<std::string> f = {"http://jabber.org/protocol/disco#info",
                                   "http://jabber.org/protocol/disco#items",
@@ -453,6 +532,9 @@ std::vector<std::string> muc_service::room_features(const room& r) {
                                   c.moderated ? "muc_moderated" : "muc_unmoderated",
                                   c.password_protected ? "muc_passwordprotected" : "muc_unsecured",
                                   c.whois == muc::whois_policy::anyone ? "muc_nonanonymous" : "muc_semianonymous"};
+    if (archived && c.enable_logging) {
+        f.emplace_back(mam::ns);
+    }
     std::sort(f.begin(), f.end());
     return f;
 }

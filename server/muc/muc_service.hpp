@@ -36,10 +36,26 @@ struct muc_room_summary {
     std::size_t occupants = 0;
 };
 
+// XEP-0313 for rooms: what the composition root connects the archive with (empty: rooms are not archived).
+struct muc_archive_link {
+    // Into the room's archive; the item's id (nullopt: not archived).
+    std::function<boost::asio::awaitable<std::optional<std::int64_t>>(const jid& room, const jid& occupant,
+                                                                      std::string xml)>
+        append;
+    // A query of the room's archive the room allowed; results into `out` (to a local requester's session, else
+    // routed), then the answer.
+    std::function<boost::asio::awaitable<stanza>(const stanza& iq, const jid& room, const jid& requester,
+                                                 bool local_requester, outgoing& out)>
+        query;
+};
+
 class muc_service {
 public:
     muc_service(storage::async_store& store, const muc_config& options, std::vector<std::string> local_hosts,
                 std::vector<std::string> admins, std::string secret);
+
+    // Set once at start-up, before any stanza.
+    void set_archive(muc_archive_link link) { archive_ = std::move(link); }
 
     bool serves(std::string_view domain) const;
     const std::vector<std::string>& domains() const { return options_.services; }
@@ -68,7 +84,7 @@ public:
     bool report(const jid& reporter, const jid& occupant, const std::string& reason, outgoing& out);
 
     static std::vector<std::string> service_features();
-    static std::vector<std::string> room_features(const muc_detail::room& r);
+    static std::vector<std::string> room_features(const muc_detail::room& r, bool archived);
 
 private:
     using room = muc_detail::room;
@@ -77,6 +93,15 @@ private:
     struct service_state {
         std::map<std::string, std::unique_ptr<room>> rooms;  // by localpart
         std::map<std::string, std::string> bans;             // JID or domain -> reason
+    };
+
+    // A groupchat message of an archived room: broadcast once the archive gave it an id (XEP-0359 stanza-id by the
+    // room), in the order decided.
+    struct archived_broadcast {
+        jid room;
+        jid occupant;        // room@service/nick
+        stanza message;      // as kept in the history (its document shared with the history entry)
+        std::vector<stanza> copies;
     };
 
     // Storage work decided under the mutex, done in that order by one flusher.
@@ -89,8 +114,13 @@ private:
     void history_locked(const room& r, const jid& session, pugi::xml_node x, outgoing& out) const;
     void leave_locked(room& r, occupant& o, const jid& session, const std::string& status, outgoing& out);
     void change_nick_locked(room& r, occupant& o, const stanza& s, const jid& from, const jid& to, outgoing& out);
-    void message_locked(const stanza& s, const jid& from, const jid& to, outgoing& out);
-    void groupchat_locked(room& r, occupant& o, const stanza& s, const jid& from, outgoing& out);
+    void message_locked(const stanza& s, const jid& from, const jid& to, outgoing& out,
+                        std::optional<archived_broadcast>& archived);
+    void groupchat_locked(room& r, occupant& o, const stanza& s, outgoing& out,
+                          std::optional<archived_broadcast>& archived);
+    // XEP-0313 §6 queries of a room's archive: occupants, members, and anyone for an open, public room.
+    boost::asio::awaitable<void> archive_query(const stanza& s, const jid& from, const jid& to, outgoing& out);
+    boost::asio::awaitable<void> archive_and_send(archived_broadcast b, outgoing& out);
     void private_message_locked(room& r, const stanza& s, const jid& from, const jid& to, outgoing& out);
     void invitations_locked(room& r, occupant* o, const stanza& s, const jid& from, outgoing& out);
     void iq_locked(const stanza& s, const jid& from, const jid& to, outgoing& out);
@@ -108,6 +138,8 @@ private:
     // affiliation...) to everyone, the actor and reason in the item.
     void remove_occupant_locked(room& r, const std::string& nick, const std::vector<int>& codes,
                                 const std::string& reason, outgoing& out);
+    // A temporary room nobody is in any more (kicked, banned, left) is destroyed; true when it was.
+    bool destroy_if_abandoned_locked(room& r, outgoing& out);
     void destroy_locked(service_state& svc, room& r, const std::string& reason, const std::string& alternate,
                         outgoing& out);
     void set_affiliation_locked(room& r, const std::string& who, muc::affiliation a, const std::string& reason,
@@ -130,6 +162,7 @@ private:
     std::vector<std::string> local_hosts_;
     std::vector<std::string> admins_;
     std::string secret_;
+    muc_archive_link archive_;
 
     mutable std::mutex mutex_;
     std::map<std::string, service_state> services_;  // by domain

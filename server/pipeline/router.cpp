@@ -24,6 +24,17 @@ route_origin server_origin() {
     return origin;
 }
 
+// What an error about `s` answers: `s` itself, or — for a room's relayed invitation — the same stanza as the
+// inviter's, so the error reaches the person the verdict was about (the room drops errors).
+stanza answerable(const stanza& s, const route_origin& origin) {
+    if (origin.judge_as.empty()) {
+        return s;
+    }
+    stanza copy = s.clone();
+    copy.set_attribute("from", origin.judge_as.full_string());
+    return copy;
+}
+
 std::string_view stanza_kind_name(stanza_kind kind) {
     switch (kind) {
     case stanza_kind::message: return "message";
@@ -93,14 +104,20 @@ boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
             co_return;
         }
     }
-    const bool from_local_user = origin.kind == antispim::origin_kind::local_session && !origin.generated &&
-                                 is_local_domain(from->domain()) && from->has_node();
+    // Who acts: the authenticated sender, or the local user a local room verified as the inviter of what it relays
+    // (outgoing::route_judged_as) — whose outbound protection counts the invitation like its own message.
+    const jid& actor = origin.judge_as.empty() ? *from : origin.judge_as;
+    const bool relayed_for_local_user =
+        !origin.judge_as.empty() && origin.judge_as.has_node() && serves_accounts(origin.judge_as.domain());
+    const bool from_local_user = (origin.kind == antispim::origin_kind::local_session && !origin.generated &&
+                                  is_local_domain(from->domain()) && from->has_node()) ||
+                                 relayed_for_local_user;
     // A local user's stanza to another local account: the outbound guard's storage read, when it reads, also reads
     // the relation route_to_account needs (relation_ahead), and the user's note that it wrote first waits for the
     // addressee's atomic decision to store it (antispim::contact_note). A first message to a stranger so costs two
     // storage round trips instead of five (docs/antispim.md).
     const bool to_other_account = from_local_user && strangers_ != nullptr && !origin.unfiltered &&
-                                  serves_accounts(to->domain()) && to->has_node() && !from->equals_bare(*to);
+                                  serves_accounts(to->domain()) && to->has_node() && !actor.equals_bare(*to);
     relation_ahead ahead;
     if (to_other_account) {
         ahead.check_exists = !sessions_.online(*to);  // as route_to_account would ask
@@ -108,18 +125,18 @@ boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
     antispim::contact_note note;
     if (outbound_ != nullptr && from_local_user) {
         outgoing out;
-        const auto refused = co_await outbound_->check(s, *from, *to, out, to_other_account ? &ahead : nullptr);
+        const auto refused = co_await outbound_->check(s, actor, *to, out, to_other_account ? &ahead : nullptr);
         co_await carry_out(std::move(out));
         if (refused) {
-            co_await bounce(s, refused->condition, refused->type, refused->text);
+            co_await bounce(answerable(s, origin), refused->condition, refused->type, refused->text);
             co_return;
         }
     }
-    if (mam_ != nullptr && from_local_user && s.kind() == stanza_kind::message) {
+    if (mam_ != nullptr && from_local_user && s.kind() == stanza_kind::message && !relayed_for_local_user) {
         co_await mam_->outbound(s, *from, *to);  // into the sender's archive, as it leaves
     }
     if (strangers_ != nullptr && from_local_user) {
-        co_await strangers_->outbound(s, *from, *to, to_other_account ? &note : nullptr);
+        co_await strangers_->outbound(s, actor, *to, to_other_account ? &note : nullptr);
     }
     if (!is_local_domain(to->domain())) {
         if (origin.kind == antispim::origin_kind::remote_domain && origin.judge_as.empty()) {
@@ -397,7 +414,12 @@ boost::asio::awaitable<void> router::route_to_account(stanza s, const jid& from,
     }
     outgoing out;
     if (im_ != nullptr) {
-        const auto hook = co_await im_->inbound(s, from, to, out);
+        // XEP-0191 and privacy lists: a relayed invitation must pass the receiver's rules for its inviter and for
+        // the room that relays it.
+        auto hook = co_await im_->inbound(s, sender, to, out);
+        if (hook == hook_result::proceed && !origin.judge_as.empty()) {
+            hook = co_await im_->inbound(s, from, to, out);
+        }
         if (hook == hook_result::consumed) {
             co_await carry_out(std::move(out));
             co_return;
@@ -501,6 +523,9 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
     outgoing out;
     if (d.result.effect) {
         co_await d.result.effect->apply(s, out);  // an atomic decision stores the sender's note with its own writes
+        if (!origin.judge_as.empty()) {
+            out.readdress_errors(s.from(), origin.judge_as.full_string());  // the inviter hears, not the room
+        }
     }
     co_await store_note(note);  // else it is stored now, before anything is sent or delivered
     if (d.result.effect) {
@@ -522,7 +547,8 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
         co_return false;
     case verdict_kind::reject: {
         const auto& cond = d.result.error_condition.empty() ? std::string("not-acceptable") : d.result.error_condition;
-        co_await bounce(s, cond, default_error_type(cond), d.result.error_text, d.result.error_payload);
+        co_await bounce(answerable(s, origin), cond, default_error_type(cond), d.result.error_text,
+                        d.result.error_payload);
         co_return false;
     }
     case verdict_kind::hold:
@@ -530,12 +556,12 @@ boost::asio::awaitable<bool> router::post(const stanza& s, const jid& from, cons
             co_return false;  // the policy keeps the stanza (and has told the sender why)
         }
         // A hold with nowhere to keep the stanza: refused with a temporary error rather than lost.
-        co_await bounce(s, "policy-violation", error_type::wait, "try again later");
+        co_await bounce(answerable(s, origin), "policy-violation", error_type::wait, "try again later");
         co_return false;
     case verdict_kind::defer: {
         const auto& cond =
             d.result.error_condition.empty() ? std::string("policy-violation") : d.result.error_condition;
-        co_await bounce(s, cond, error_type::wait,
+        co_await bounce(answerable(s, origin), cond, error_type::wait,
                         d.result.error_text.empty() ? std::string_view("try again later") : d.result.error_text,
                         d.result.error_payload);
         co_return false;
