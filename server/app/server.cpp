@@ -365,6 +365,25 @@ int server::run() {
             },
             keep_going);
     }
+    // XEP-0045: hushctl closes rooms and bans JIDs in the database; hushd picks that up (muc_sync.cpp).
+    if (muc_) {
+        spawn_supervised_loop(
+            loops_.front()->get_executor(), "chat room sync with storage",
+            [this]() -> asio::awaitable<void> {
+                asio::steady_timer timer(*loops_.front());
+                while (!stopping_) {
+                    timer.expires_after(std::chrono::seconds(10));
+                    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                    if (ec || stopping_) {
+                        break;
+                    }
+                    outgoing out;
+                    co_await muc_->sync_from_storage(out);
+                    co_await router_->carry_out(std::move(out));
+                }
+            },
+            keep_going);
+    }
     // hushctl edits the blocklist in the database: pick its changes up now and then.
     spawn_supervised_loop(
         loops_.front()->get_executor(), "periodic blocklist reload",
