@@ -278,7 +278,8 @@ server::server(config cfg)
     http_ = std::make_unique<http_api>(*ctx_, *blocklist_, *chain_, verdicts_,
                                        metrics_sources{consensus_.get(), outbound_.get(), evidence_.get(), content_.get(),
                                                        [s2s = s2s_.get()] { return s2s->stream_count(); },
-                                                       [caps = caps_.get()] { return caps->vers(); }});
+                                                       [caps = caps_.get()] { return caps->vers(); }},
+                                       muc_.get());
     for (const auto& where : cfg_.listeners) {
         listeners_.push_back(std::make_unique<listener>(loops_.front()->get_executor(), where, *ctx_, *s2s_, *http_,
                                                         [this] { return next_executor(); }));
