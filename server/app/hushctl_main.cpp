@@ -15,6 +15,7 @@
 #include "server/app/hushctl_content.hpp"
 #include "server/app/hushctl_defences.hpp"
 #include "server/app/hushctl_fast.hpp"
+#include "server/app/hushctl_muc.hpp"
 #include "server/app/hushctl_registration.hpp"
 #include "storage/store.hpp"
 
@@ -28,9 +29,9 @@ int usage(FILE* out) {
                  "  passwd JID [PASSWORD]    change an account's password (revokes its FAST tokens)\n"
                  "  deluser JID              delete an account\n"
                  "  users [DOMAIN]           list accounts\n"
-                 "%s%s%s%s%s",
+                 "%s%s%s%s%s%s",
                  hush::antispim_usage, hush::defences_usage, hush::content_usage, hush::registration_usage,
-                 hush::fast_usage);
+                 hush::fast_usage, hush::muc_usage);
     return 2;
 }
 
@@ -127,6 +128,10 @@ int main(int argc, char** argv) {
     }
     if (command == "fast") {
         const int status = hush::run_fast_command(*cfg, *store, args);
+        return status == 2 ? usage(stderr) : status;
+    }
+    if (command == "muc") {
+        const int status = hush::run_muc_command(*cfg, *store, args);
         return status == 2 ? usage(stderr) : status;
     }
     if (command == "invite" || command == "registration") {

@@ -278,7 +278,8 @@ server::server(config cfg)
     http_ = std::make_unique<http_api>(*ctx_, *blocklist_, *chain_, verdicts_,
                                        metrics_sources{consensus_.get(), outbound_.get(), evidence_.get(), content_.get(),
                                                        [s2s = s2s_.get()] { return s2s->stream_count(); },
-                                                       [caps = caps_.get()] { return caps->vers(); }});
+                                                       [caps = caps_.get()] { return caps->vers(); }},
+                                       muc_.get());
     for (const auto& where : cfg_.listeners) {
         listeners_.push_back(std::make_unique<listener>(loops_.front()->get_executor(), where, *ctx_, *s2s_, *http_,
                                                         [this] { return next_executor(); }));
@@ -360,6 +361,25 @@ int server::run() {
                     }
                     outgoing out;
                     muc_->tick(out);
+                    co_await router_->carry_out(std::move(out));
+                }
+            },
+            keep_going);
+    }
+    // XEP-0045: hushctl closes rooms and bans JIDs in the database; hushd picks that up (muc_sync.cpp).
+    if (muc_) {
+        spawn_supervised_loop(
+            loops_.front()->get_executor(), "chat room sync with storage",
+            [this]() -> asio::awaitable<void> {
+                asio::steady_timer timer(*loops_.front());
+                while (!stopping_) {
+                    timer.expires_after(std::chrono::seconds(10));
+                    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                    if (ec || stopping_) {
+                        break;
+                    }
+                    outgoing out;
+                    co_await muc_->sync_from_storage(out);
                     co_await router_->carry_out(std::move(out));
                 }
             },

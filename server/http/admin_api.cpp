@@ -26,8 +26,9 @@ json::object entry_json(const storage::blocklist_entry& e) {
 
 }  // namespace
 
-admin_api::admin_api(server_context& ctx, blocklist_service& blocklist, const recent_verdicts& verdicts)
-    : ctx_(ctx), blocklist_(blocklist), verdicts_(verdicts) {}
+admin_api::admin_api(server_context& ctx, blocklist_service& blocklist, const recent_verdicts& verdicts,
+                     muc_service* muc)
+    : ctx_(ctx), blocklist_(blocklist), verdicts_(verdicts), muc_(muc) {}
 
 asio::awaitable<response> admin_api::handle(const request& req, const std::string& who, const std::string& peer) {
     const std::string_view target = req.target();
@@ -61,6 +62,9 @@ asio::awaitable<response> admin_api::handle(const request& req, const std::strin
         co_return co_await clear_flag(req, path.substr(flagged_prefix.size()), who, peer);
     }
     if (auto answered = co_await registration(req, path, who, peer)) {
+        co_return std::move(*answered);
+    }
+    if (auto answered = co_await muc_endpoints(req, path, who, peer)) {
         co_return std::move(*answered);
     }
     const bool known = path == "/api/blocklist" || path == "/api/verdicts" || path.starts_with(entries_prefix) || path == "/api/reports" ||

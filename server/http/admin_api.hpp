@@ -12,6 +12,12 @@
 //   DELETE /api/invites/ID                revoke one (ID: its 12-character id)
 //   GET    /api/registrations/pending     accounts waiting for approval
 //   POST   /api/registrations/pending/JID/approve | /deny   let it log in, or delete it
+//   GET    /api/muc/rooms[?service=DOMAIN]          chat rooms of every MUC service, or one (admin_api_muc.cpp)
+//   DELETE /api/muc/rooms/ROOM_JID[?reason=TEXT]    close one: occupants told, a persistent room deleted
+//   GET    /api/muc/bans[?service=DOMAIN]           service-wide bans
+//   POST   /api/muc/bans                            ban {"service","jid","reason"} from every room of the service
+//   DELETE /api/muc/bans/SERVICE/JID                lift one
+//   (the /api/muc/ ones answer 404 when [muc] has no service)
 // Bad input gets 400 with a message; unknown resources 404; storage trouble 503.
 #include <optional>
 #include <string>
@@ -25,9 +31,13 @@
 
 namespace hush {
 
+class muc_service;
+
 class admin_api {
 public:
-    admin_api(server_context& ctx, blocklist_service& blocklist, const recent_verdicts& verdicts);
+    // `muc`: null when [muc] has no service.
+    admin_api(server_context& ctx, blocklist_service& blocklist, const recent_verdicts& verdicts,
+              muc_service* muc = nullptr);
 
     static bool handles(std::string_view path) { return path.starts_with("/api/"); }
 
@@ -59,9 +69,23 @@ private:
     boost::asio::awaitable<http_util::response> decide_pending(const http_util::request& req, std::string_view rest,
                                                                const std::string& who, const std::string& peer);
 
+    // admin_api_muc.cpp; nullopt when `path` is not one of theirs.
+    boost::asio::awaitable<std::optional<http_util::response>> muc_endpoints(const http_util::request& req,
+                                                                             std::string_view path,
+                                                                             const std::string& who,
+                                                                             const std::string& peer);
+    boost::asio::awaitable<http_util::response> close_room(const http_util::request& req, std::string_view rest,
+                                                           const std::string& who, const std::string& peer);
+    boost::asio::awaitable<http_util::response> muc_bans(const http_util::request& req);
+    boost::asio::awaitable<http_util::response> add_muc_ban(const http_util::request& req, const std::string& who,
+                                                            const std::string& peer);
+    boost::asio::awaitable<http_util::response> remove_muc_ban(const http_util::request& req, std::string_view rest,
+                                                               const std::string& who, const std::string& peer);
+
     server_context& ctx_;
     blocklist_service& blocklist_;
     const recent_verdicts& verdicts_;
+    muc_service* muc_;
 };
 
 }  // namespace hush

@@ -50,8 +50,12 @@ response admin_asset(const request& req, std::string_view body, std::string_view
 }  // namespace
 
 http_api::http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain,
-                   const recent_verdicts& verdicts, metrics_sources sources)
-    : ctx_(ctx), blocklist_(blocklist), chain_(chain), admin_(ctx, blocklist, verdicts), sources_(std::move(sources)) {}
+                   const recent_verdicts& verdicts, metrics_sources sources, muc_service* muc)
+    : ctx_(ctx),
+      blocklist_(blocklist),
+      chain_(chain),
+      admin_(ctx, blocklist, verdicts, muc),
+      sources_(std::move(sources)) {}
 
 http_api::document http_api::blocklist_document() const {
     std::int64_t newest = 0;

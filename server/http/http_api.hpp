@@ -39,8 +39,9 @@ struct metrics_sources {
 
 class http_api {
 public:
+    // `muc`: the MUC service for the admin API's /api/muc/ endpoints; null when [muc] has no service.
     http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain,
-             const recent_verdicts& verdicts, metrics_sources sources);
+             const recent_verdicts& verdicts, metrics_sources sources, muc_service* muc = nullptr);
 
     // Serves one connection (keep-alive) until the peer closes, errs or idles out.
     boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);

@@ -55,6 +55,9 @@ struct room {
     muc::room_config config;
     bool locked = false;         // XEP-0045 §10.1.1: created and waiting for its owner's configuration
     std::int64_t created_at = 0;
+    // When its latest write to storage was decided (unix seconds; 0: never stored): the storage sync closes a room
+    // gone from storage only once no write of it can still be queued (muc_sync.cpp).
+    std::int64_t persisted_at = 0;
     std::map<std::string, affiliation_entry> affiliations;  // bare JID (or domain) -> entry
     std::map<std::string, occupant> occupants;              // nick -> occupant
     std::deque<history_entry> history;

@@ -116,6 +116,7 @@ boost::asio::awaitable<bool> muc_service::load() {
             r->address = *address;
             r->config = std::move(*config);
             r->created_at = lr.record.created_at;
+            r->persisted_at = now();
             r->subject = lr.record.subject;
             r->subject_by = lr.record.subject_by;
             r->has_subject = !lr.record.subject.empty();
@@ -250,10 +251,11 @@ boost::asio::awaitable<void> muc_service::flush() {
     }
 }
 
-void muc_service::persist_room_locked(const room& r) {
+void muc_service::persist_room_locked(room& r) {
     if (!r.config.persistent) {
         return;
     }
+    r.persisted_at = now();
     storage::muc_room_record record;
     record.service = r.address.domain();
     record.room = r.address.node();

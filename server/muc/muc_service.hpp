@@ -79,6 +79,12 @@ public:
     // Periodic work: visitors whose waiting period ([muc] visitor_period) ended get voice.
     void tick(outgoing& out);
 
+    // hushctl edits rooms and bans in storage, not here (muc_sync.cpp): re-reads every service's bans and stored
+    // rooms, applies new bans (occupants removed with 301), lifts those gone, and closes a persistent room no longer
+    // stored (once its own last write is `sync_grace` old). Run periodically by the server.
+    boost::asio::awaitable<void> sync_from_storage(outgoing& out);
+    static constexpr std::int64_t sync_grace = 30;  // seconds
+
     // XEP-0377: `reporter` reported `occupant` (room@service/nick) as spam; the room's moderators are told.
     // False: no such occupant, or the reporter is not in that room.
     bool report(const jid& reporter, const jid& occupant, const std::string& reason, outgoing& out);
@@ -144,7 +150,10 @@ private:
                         outgoing& out);
     void set_affiliation_locked(room& r, const std::string& who, muc::affiliation a, const std::string& reason,
                                 const std::string& nick);
-    void persist_room_locked(const room& r);
+    void persist_room_locked(room& r);
+    // A ban from storage (muc_sync.cpp): recorded, and the JID's (or domain's) occupants removed with 301.
+    void apply_stored_ban_locked(service_state& svc, const std::string& who, const std::string& reason,
+                                 outgoing& out);
     void status_message_locked(const room& r, const std::vector<int>& codes, outgoing& out) const;
     bool take_token_locked(occupant& o);
     muc::role default_role_locked(room& r, const jid& who, muc::affiliation a);
