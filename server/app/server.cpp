@@ -169,6 +169,16 @@ server::server(config cfg)
          [this](const jid& account) { archiver_->account_removed(account); }});
     // A page's results take at most half a session's outbox.
     mam_queries_ = std::make_unique<mam_queries>(cfg_.mam, *store_, *archiver_, cfg_.limits.max_outbox_bytes / 2);
+    if (muc_ && cfg_.mam.enabled) {
+        // XEP-0313 §6: rooms keep their archives in the message archive, under the room's JID.
+        muc_->set_archive(
+            {[this](const jid& room, const jid& occupant, std::string xml) {
+                 return archiver_->append_room(room, occupant, std::move(xml));
+             },
+             [this](const stanza& iq, const jid& room, const jid& requester, bool local, outgoing& out) {
+                 return mam_queries_->room_query(iq, room, requester, local, out);
+             }});
+    }
     auto account_features = account_services::features();
     account_features.emplace_back("jabber:iq:register");
     handlers_ = std::make_unique<server_handlers>(

@@ -110,3 +110,47 @@ def test_history_subject_and_private_messages(hush, xmpp):
         assert other["type"] == "error", str(other)
 
     xmpp.run(scenario())
+
+
+def test_room_archive_xep0313(hush, xmpp, storage_backend):
+    """XEP-0313 §6: a room archives its groupchat (status 170 says so), stamps each copy with a stanza-id by the room,
+    and answers queries of its archive — to occupants and members; to anyone for an open, public room."""
+    server = start(hush, storage_backend)
+
+    async def scenario():
+        alice = await online(xmpp, server, "alice")
+        bob = await online(xmpp, server, "bob")
+        carol = await online(xmpp, server, "carol")
+        room = room_jid("archived")
+        created = await join_and_subject(alice, room, "Alice", codes={201})
+        assert 170 in status_codes(created), str(created)
+        await configure(alice, room)
+        await join_and_subject(bob, room, "Bob")
+        info = await alice.iq("get", f"<query xmlns='{DISCO_INFO_NS}'/>", to=room)
+        assert "urn:xmpp:mam:2" in {f.get("var") for f in info.xml.iter(q(DISCO_INFO_NS, "feature"))}, str(info)
+
+        ids = []
+        for body in ("first", "second"):
+            await say(bob, room, body)
+            got = await alice.expect_stanza(is_groupchat(f"{room}/Bob", body), body)
+            sid = got.xml.find("{urn:xmpp:sid:0}stanza-id")
+            assert sid is not None and sid.get("by") == room, str(got)
+            ids.append(sid.get("id"))
+            echo = await bob.expect_stanza(is_groupchat(f"{room}/Bob", body), f"{body} echo")
+            assert echo.xml.find("{urn:xmpp:sid:0}stanza-id").get("id") == sid.get("id")
+
+        # Carol, who never joined, reads the open public room's archive: both messages, in order, with the ids.
+        answer = await carol.iq("set", "<query xmlns='urn:xmpp:mam:2' queryid='q1'/>", to=room)
+        assert answer["type"] == "result", str(answer)
+        results = carol.received_matching(lambda st: st.xml.find("{urn:xmpp:mam:2}result") is not None)
+        assert [r.xml.find("{urn:xmpp:mam:2}result").get("id") for r in results] == ids, [str(r) for r in results]
+        forwarded = results[0].xml.find(".//{urn:xmpp:forward:0}forwarded/" + q(CLIENT_NS, "message"))
+        assert forwarded.get("from") == f"{room}/Bob" and forwarded.findtext(q(CLIENT_NS, "body")) == "first"
+        assert results[0].xml.get("from") == room
+
+        # Members only: a non-member outside the room may not read it.
+        await configure(alice, room, {"muc#roomconfig_membersonly": True})
+        refused = await carol.iq("set", "<query xmlns='urn:xmpp:mam:2' queryid='q2'/>", to=room)
+        assert refused["type"] == "error" and refused.xml.find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}forbidden") is not None, str(refused)
+
+    xmpp.run(scenario())

@@ -116,8 +116,13 @@ TEST_CASE_TEMPLATE("muc rooms: deleting a room takes its affiliations, not anoth
         must(s->put_muc_room(room_record(service, name)));
         must(s->set_muc_affiliation(service, name, {"alice@example.org", "owner", "", ""}));
         must(s->set_muc_affiliation(service, name, {"bob@example.org", "member", "bob", ""}));
+        // XEP-0313: the room's archive, under its JID (migration 15).
+        must(s->append_archive(service, name, archived_message{1, std::string(name) + "@" + service + "/bob",
+                                                               archive_direction::incoming, "<message/>"}));
     }
     CHECK(must(s->delete_muc_room(service, "r1")));
+    CHECK(backend.query_int("SELECT COUNT(*) FROM message_archive WHERE username = 'r1'") == 0);  // gone with it
+    CHECK(backend.query_int("SELECT COUNT(*) FROM message_archive WHERE username = 'r2'") == 1);
     CHECK_FALSE(must(s->delete_muc_room(service, "r1")));
     CHECK_FALSE(must(s->delete_muc_room(service, "never")));
     CHECK(backend.query_int("SELECT COUNT(*) FROM muc_affiliations WHERE room = 'r1'") == 0);

@@ -462,12 +462,14 @@ TEST_CASE("session_ended: unavailable to subscribers, resources and directed-pre
     CHECK(recorded->logout_at > 0);
     CHECK(recorded->status == "gone fishing");  // XEP-0012: the last unavailable presence's status
 
-    // A session that never sent available presence ends without a word.
+    // A session that never sent available presence tells its contacts nothing, but ends its directed presence (a
+    // room it joined without initial presence must not keep a ghost occupant).
     f.clear();
     f.bind("alice@example.org/tablet");
     f.unbind("alice@example.org/tablet");
     f.run(f.presence.session_ended(parse_jid("alice@example.org/tablet"), false, {"carol@example.net/laptop"}, {}, f.out));
-    CHECK(f.sink.sent.empty());
+    CHECK(f.sink.sent.size() == 1);
+    CHECK(between(f.sink.sent, "alice@example.org/tablet", "carol@example.net/laptop").size() == 1);
 }
 
 TEST_CASE("offline messages: stored up to the quota, delivered once with a delay stamp at the next login") {
