@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "protocol/adhoc.hpp"
+#include "protocol/data_form.hpp"
 #include "protocol/pubsub.hpp"
 #include "protocol/mam.hpp"
 
@@ -12,23 +13,7 @@ namespace hush::muc {
 
 namespace {
 
-constexpr std::string_view data_ns = "jabber:x:data";
-
-pugi::xml_node add_field(pugi::xml_node form, std::string_view var, std::string_view type, std::string_view label) {
-    auto f = form.append_child("field");
-    f.append_attribute("var").set_value(std::string(var).c_str());
-    if (!type.empty()) {
-        f.append_attribute("type").set_value(std::string(type).c_str());
-    }
-    if (!label.empty()) {
-        f.append_attribute("label").set_value(std::string(label).c_str());
-    }
-    return f;
-}
-
-void add_value(pugi::xml_node field, std::string_view value) {
-    field.append_child("value").text().set(std::string(value).c_str());
-}
+using data_form::add_value;
 
 std::optional<bool> parse_bool(std::string_view v) {
     if (v == "1" || v == "true") {
@@ -205,72 +190,40 @@ form_outcome apply_config_form(pugi::xml_node form, room_config& c, std::size_t 
 
 void append_config_form(pugi::xml_node parent, const room_config& c, std::string_view type,
                         std::size_t max_users_limit) {
-    auto form = parent.append_child("x");
-    form.append_attribute("xmlns").set_value(data_ns.data());
-    form.append_attribute("type").set_value(std::string(type).c_str());
-    const bool options = type == "form";
-    if (options) {
-        form.append_child("title").text().set("Room configuration");
+    data_form::builder form(parent, type, roomconfig_form);
+    if (form.offers()) {
+        form.form().prepend_child("title").text().set("Room configuration");  // XEP-0004: before the fields
     }
-    auto field = [&](std::string_view var, std::string_view field_type, std::string_view label) {
-        return add_field(form, var, options ? field_type : "", options ? label : "");
-    };
-    auto text = [&](std::string_view var, std::string_view label, const std::string& value,
-                    std::string_view field_type = "text-single") {
-        auto f = field(var, field_type, label);
-        if (!value.empty()) {
-            add_value(f, value);
-        }
-    };
-    auto boolean = [&](std::string_view var, std::string_view label, bool value) {
-        add_value(field(var, "boolean", label), value ? "1" : "0");
-    };
-    auto list = [&](std::string_view var, std::string_view label, std::string_view value,
-                    std::initializer_list<std::pair<std::string_view, std::string_view>> choices) {
-        auto f = field(var, "list-single", label);
-        if (options) {
-            for (const auto& [choice, choice_label] : choices) {
-                auto o = f.append_child("option");
-                o.append_attribute("label").set_value(std::string(choice_label).c_str());
-                add_value(o, choice);
-            }
-        }
-        add_value(f, value);
-    };
-    add_value(add_field(form, "FORM_TYPE", "hidden", {}), roomconfig_form);
-    text("muc#roomconfig_roomname", "Title", c.name);
-    text("muc#roomconfig_roomdesc", "Description", c.description);
-    text("muc#roomconfig_lang", "Language tag for room (e.g. 'en', 'de', 'fr' etc.)", c.language);
-    boolean("muc#roomconfig_persistentroom", "Persistent (room should remain even when it is empty)", c.persistent);
-    boolean("muc#roomconfig_publicroom", "Include room information in public lists", c.public_room);
-    boolean("muc#roomconfig_membersonly", "Only allow members to join", c.members_only);
-    boolean("muc#roomconfig_moderatedroom", "Moderated (require voice to send messages)", c.moderated);
-    boolean("muc#roomconfig_passwordprotectedroom", "Password protected", c.password_protected);
-    text("muc#roomconfig_roomsecret", "Password", c.password, "text-private");
-    list("muc#roomconfig_whois", "Addresses (JIDs) of room occupants may be viewed by:",
-         c.whois == whois_policy::anyone ? "anyone" : "moderators",
-         {{"moderators", "Moderators only"}, {"anyone", "Anyone"}});
+    form.text("muc#roomconfig_roomname", "Title", c.name);
+    form.text("muc#roomconfig_roomdesc", "Description", c.description);
+    form.text("muc#roomconfig_lang", "Language tag for room (e.g. 'en', 'de', 'fr' etc.)", c.language);
+    form.boolean("muc#roomconfig_persistentroom", "Persistent (room should remain even when it is empty)",
+                 c.persistent);
+    form.boolean("muc#roomconfig_publicroom", "Include room information in public lists", c.public_room);
+    form.boolean("muc#roomconfig_membersonly", "Only allow members to join", c.members_only);
+    form.boolean("muc#roomconfig_moderatedroom", "Moderated (require voice to send messages)", c.moderated);
+    form.boolean("muc#roomconfig_passwordprotectedroom", "Password protected", c.password_protected);
+    form.text("muc#roomconfig_roomsecret", "Password", c.password, "text-private");
+    form.list("muc#roomconfig_whois", "Addresses (JIDs) of room occupants may be viewed by:",
+              c.whois == whois_policy::anyone ? "anyone" : "moderators",
+              {{"moderators", "Moderators only"}, {"anyone", "Anyone"}});
     {
-        const std::string limit = std::to_string(max_users_limit);
-        auto f = field("muc#roomconfig_maxusers", "list-single", "Maximum number of occupants");
-        if (options) {
-            for (std::size_t n : {10, 20, 50, 100, 200, 500, 1000}) {
-                if (n <= max_users_limit) {
-                    auto o = f.append_child("option");
-                    o.append_attribute("label").set_value(std::to_string(n).c_str());
-                    add_value(o, std::to_string(n));
-                }
+        auto f = form.field("muc#roomconfig_maxusers", "list-single", "Maximum number of occupants");
+        for (std::size_t n : {10, 20, 50, 100, 200, 500, 1000}) {
+            if (n <= max_users_limit) {
+                form.option(f, std::to_string(n), std::to_string(n));
             }
         }
         add_value(f, std::to_string(c.max_users == 0 ? max_users_limit : c.max_users));
     }
-    boolean("muc#roomconfig_allowinvites", "Allow members to invite new members", c.allow_invites);
-    boolean("muc#roomconfig_changesubject", "Allow anyone to set the room's subject", c.change_subject);
-    list("muc#roomconfig_allowpm", "Allow private messages", pm_name(c.allow_pm),
-         {{"anyone", "Everyone"}, {"participants", "Participants"}, {"moderators", "Moderators"}, {"none", "Nobody"}});
-    boolean("muc#roomconfig_enablelogging", "Archive discussion (XEP-0313)", c.enable_logging);
-    boolean("muc#roomconfig_defaultrole_participant", "New occupants may speak (else they join as visitors)",
-            c.members_by_default);
+    form.boolean("muc#roomconfig_allowinvites", "Allow members to invite new members", c.allow_invites);
+    form.boolean("muc#roomconfig_changesubject", "Allow anyone to set the room's subject", c.change_subject);
+    form.list("muc#roomconfig_allowpm", "Allow private messages", pm_name(c.allow_pm),
+              {{"anyone", "Everyone"}, {"participants", "Participants"}, {"moderators", "Moderators"},
+               {"none", "Nobody"}});
+    form.boolean("muc#roomconfig_enablelogging", "Archive discussion (XEP-0313)", c.enable_logging);
+    form.boolean("muc#roomconfig_defaultrole_participant", "New occupants may speak (else they join as visitors)",
+                 c.members_by_default);
 }
 
 std::string serialize_config(const room_config& config) {

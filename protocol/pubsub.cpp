@@ -5,6 +5,7 @@
 #include <charconv>
 #include <sstream>
 
+#include "protocol/data_form.hpp"
 #include "protocol/namespaces.hpp"
 
 namespace hush::pubsub {
@@ -141,21 +142,8 @@ bool is_form(pugi::xml_node form) {
     return std::string_view(form.name()) == "x" && std::string_view(form.attribute("xmlns").value()) == data_ns;
 }
 
-pugi::xml_node add_field(pugi::xml_node form, std::string_view var, std::string_view type, std::string_view label) {
-    auto f = form.append_child("field");
-    f.append_attribute("var").set_value(std::string(var).c_str());
-    if (!type.empty()) {
-        f.append_attribute("type").set_value(std::string(type).c_str());
-    }
-    if (!label.empty()) {
-        f.append_attribute("label").set_value(std::string(label).c_str());
-    }
-    return f;
-}
-
-void add_value(pugi::xml_node field, std::string_view value) {
-    field.append_child("value").append_child(pugi::node_pcdata).set_value(std::string(value).c_str());
-}
+using data_form::add_field;
+using data_form::add_value;
 
 std::string attr(pugi::xml_node n, const char* name) { return n.attribute(name).value(); }
 
@@ -258,41 +246,14 @@ std::string unmet_precondition(pugi::xml_node form, const node_config& config, s
 
 void append_config_form(pugi::xml_node parent, const node_config& c, std::string_view type,
                         std::size_t max_items_limit) {
-    auto form = parent.append_child("x");
-    form.append_attribute("xmlns").set_value(data_ns.data());
-    form.append_attribute("type").set_value(std::string(type).c_str());
-    const bool options = type == "form";  // an owner's form says what each field is; the stored one only values
-    auto field = [&](std::string_view var, std::string_view field_type, std::string_view label) {
-        return add_field(form, var, options ? field_type : "", options ? label : "");
-    };
-    auto text = [&](std::string_view var, std::string_view label, const std::string& value) {
-        auto f = field(var, "text-single", label);
-        if (!value.empty()) {
-            add_value(f, value);  // an unset text field has no value at all
-        }
-        return f;
-    };
-    auto boolean = [&](std::string_view var, std::string_view label, bool value) {
-        add_value(field(var, "boolean", label), value ? "1" : "0");
-    };
-    auto list = [&](std::string_view var, std::string_view label, std::string_view value,
-                    std::initializer_list<std::pair<std::string_view, std::string_view>> choices) {
-        auto f = field(var, "list-single", label);
-        if (options) {
-            for (const auto& [choice, choice_label] : choices) {
-                auto o = f.append_child("option");
-                o.append_attribute("label").set_value(std::string(choice_label).c_str());
-                add_value(o, choice);
-            }
-        }
-        add_value(f, value);
-    };
-    add_value(add_field(form, "FORM_TYPE", "hidden", {}), node_config_form);
-    text("pubsub#title", "Title", c.title);
-    text("pubsub#description", "Description", c.description);
-    text("pubsub#type", "The type of node data, usually specified by the namespace of the payload (if any)", c.type);
+    // An owner's form says what each field is; the stored one only values.
+    data_form::builder form(parent, type, node_config_form);
+    const bool options = form.offers();
+    form.text("pubsub#title", "Title", c.title);
+    form.text("pubsub#description", "Description", c.description);
+    form.text("pubsub#type", "The type of node data, usually specified by the namespace of the payload (if any)", c.type);
     {
-        auto f = field("pubsub#max_items", "text-single", "Max # of items to persist");
+        auto f = form.field("pubsub#max_items", "text-single", "Max # of items to persist");
         if (options) {
             auto validate = f.append_child("validate");
             validate.append_attribute("xmlns").set_value("http://jabber.org/protocol/xdata-validate");
@@ -305,30 +266,30 @@ void append_config_form(pugi::xml_node parent, const node_config& c, std::string
         }
         add_value(f, c.max_items_is_max ? std::string("max") : std::to_string(c.max_items));
     }
-    boolean("pubsub#persist_items", "Persist items to storage", c.persist_items);
-    list("pubsub#access_model", "Specify the subscriber model", name_of(c.access),
-         {{"authorize", "authorize"}, {"open", "open"}, {"presence", "presence"}, {"roster", "roster"},
-          {"whitelist", "whitelist"}});
+    form.boolean("pubsub#persist_items", "Persist items to storage", c.persist_items);
+    form.list("pubsub#access_model", "Specify the subscriber model", name_of(c.access),
+              {{"authorize", "authorize"}, {"open", "open"}, {"presence", "presence"}, {"roster", "roster"},
+               {"whitelist", "whitelist"}});
     if (c.access == access_model::roster || !c.roster_groups_allowed.empty()) {
-        auto f = field("pubsub#roster_groups_allowed", "list-multi", "Roster groups allowed to subscribe");
+        auto f = form.field("pubsub#roster_groups_allowed", "list-multi", "Roster groups allowed to subscribe");
         for (const auto& g : c.roster_groups_allowed) {
             add_value(f, g);
         }
     }
-    list("pubsub#publish_model", "Specify the publisher model", name_of(c.publish),
-         {{"publishers", "publishers"}, {"subscribers", "subscribers"}, {"open", "open"}});
-    list("pubsub#send_last_published_item", "", name_of(c.send_last_published_item),
-         {{"never", "never"}, {"on_sub", "on_sub"}, {"on_sub_and_presence", "on_sub_and_presence"}});
-    boolean("pubsub#deliver_notifications", "Whether to deliver event notifications", c.deliver_notifications);
-    boolean("pubsub#deliver_payloads", "Whether to deliver payloads with event notifications", c.deliver_payloads);
-    list("pubsub#notification_type", "Specify the delivery style for notifications", c.notification_type,
-         {{"normal", "Messages of type normal"}, {"headline", "Messages of type headline"}});
-    boolean("pubsub#notify_delete", "Whether to notify subscribers when the node is deleted", c.notify_delete);
-    boolean("pubsub#notify_retract", "Whether to notify subscribers when items are removed from the node",
-            c.notify_retract);
-    list("pubsub#itemreply", "Specify whose JID to include as the publisher of items", c.itemreply,
-         {{"owner", "Include the node owner's JID"}, {"publisher", "Include the item publisher's JID"},
-          {"none", "Don't include any JID with items"}});
+    form.list("pubsub#publish_model", "Specify the publisher model", name_of(c.publish),
+              {{"publishers", "publishers"}, {"subscribers", "subscribers"}, {"open", "open"}});
+    form.list("pubsub#send_last_published_item", "", name_of(c.send_last_published_item),
+              {{"never", "never"}, {"on_sub", "on_sub"}, {"on_sub_and_presence", "on_sub_and_presence"}});
+    form.boolean("pubsub#deliver_notifications", "Whether to deliver event notifications", c.deliver_notifications);
+    form.boolean("pubsub#deliver_payloads", "Whether to deliver payloads with event notifications", c.deliver_payloads);
+    form.list("pubsub#notification_type", "Specify the delivery style for notifications", c.notification_type,
+              {{"normal", "Messages of type normal"}, {"headline", "Messages of type headline"}});
+    form.boolean("pubsub#notify_delete", "Whether to notify subscribers when the node is deleted", c.notify_delete);
+    form.boolean("pubsub#notify_retract", "Whether to notify subscribers when items are removed from the node",
+                 c.notify_retract);
+    form.list("pubsub#itemreply", "Specify whose JID to include as the publisher of items", c.itemreply,
+              {{"owner", "Include the node owner's JID"}, {"publisher", "Include the item publisher's JID"},
+               {"none", "Don't include any JID with items"}});
 }
 
 std::string serialize_config(const node_config& config) {

@@ -80,18 +80,26 @@ muc::role muc_service::default_role_locked(room& r, const jid& who, muc::affilia
 }
 
 std::size_t muc_service::rooms_of_locked(const service_state& svc, const jid& who, bool owned) const {
-    std::size_t n = 0;
+    if (!owned) {
+        auto it = svc.rooms_joined.find(who.bare_string());
+        return it == svc.rooms_joined.end() ? 0 : it->second;
+    }
+    std::size_t n = 0;  // rooms owned: counted on creation only, which is rare
     for (const auto& [name, r] : svc.rooms) {
-        if (owned) {
-            n += r->affiliation_of(who) == muc::affiliation::owner ? 1 : 0;
-        } else {
-            n += std::any_of(r->occupants.begin(), r->occupants.end(),
-                             [&](const auto& o) { return o.second.real.equals_bare(who); })
-                     ? 1
-                     : 0;
-        }
+        n += r->affiliation_of(who) == muc::affiliation::owner ? 1 : 0;
     }
     return n;
+}
+
+void muc_service::occupant_added_locked(const room& r, const occupant& o) {
+    ++services_[r.address.domain()].rooms_joined[o.real.bare_string()];
+}
+
+void muc_service::occupant_removed_locked(const room& r, const occupant& o) {
+    auto& joined = services_[r.address.domain()].rooms_joined;
+    if (auto it = joined.find(o.real.bare_string()); it != joined.end() && --it->second == 0) {
+        joined.erase(it);  // bounded by the occupants there are
+    }
 }
 
 void muc_service::presence_locked(const stanza& s, const jid& from, const jid& to, outgoing& out) {
@@ -146,6 +154,13 @@ void muc_service::join_locked(const stanza& s, const jid& from, const jid& to, s
     std::vector<int> self_codes;
     if (svc.bans.count(from.bare_string()) != 0 || svc.bans.count(from.domain()) != 0) {
         out.route(presence_error(s, "forbidden", error_type::auth, "banned from this service"));
+        return;
+    }
+    const bool another_session = r != nullptr && r->occupants.count(nick) != 0 &&
+                                 r->occupants.at(nick).real.equals_bare(from);
+    if (!another_session && rooms_of_locked(svc, from, false) >= options_.max_rooms_per_user) {
+        // Checked before anything is created: a refused join leaves no empty room behind.
+        out.route(presence_error(s, "resource-constraint", error_type::wait, "you are in as many rooms as one may be"));
         return;
     }
     if (r == nullptr) {
@@ -227,10 +242,6 @@ void muc_service::join_locked(const stanza& s, const jid& from, const jid& to, s
             return;
         }
     }
-    if (rooms_of_locked(svc, from, false) >= options_.max_rooms_per_user) {
-        out.route(presence_error(s, "resource-constraint", error_type::wait, "you are in as many rooms as one may be"));
-        return;
-    }
     {
         occupant o;
         o.nick = nick;
@@ -249,6 +260,7 @@ void muc_service::join_locked(const stanza& s, const jid& from, const jid& to, s
         }
         auto [it, inserted] = r->occupants.emplace(nick, std::move(o));
         occupant& joined = it->second;
+        occupant_added_locked(*r, joined);
         if (r->config.whois == muc::whois_policy::anyone) {
             self_codes.push_back(100);
         }
@@ -336,7 +348,9 @@ void muc_service::leave_locked(room& r, occupant& o, const jid& session, const s
         }
         send_to_occupant(viewer, p, out);
     }
-    r.occupants.erase(o.nick);
+    occupant_removed_locked(r, o);
+    const std::string nick = o.nick;  // `o` is the map's own element
+    r.occupants.erase(nick);
 }
 
 void muc_service::change_nick_locked(room& r, occupant& o, const stanza& s, const jid& from, const jid& to,
@@ -382,6 +396,7 @@ void muc_service::remove_occupant_locked(room& r, const std::string& nick, const
         }
         send_to_occupant(viewer, p, out);
     }
+    occupant_removed_locked(r, o);
     r.occupants.erase(it);
 }
 

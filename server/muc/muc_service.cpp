@@ -344,6 +344,9 @@ void muc_service::destroy_locked(service_state& svc, room& r, const std::string&
         return {};
     });
     spdlog::info("muc: room {} destroyed{}", r.address.bare_string(), reason.empty() ? "" : " (" + reason + ")");
+    for (const auto& [nick, o] : r.occupants) {
+        occupant_removed_locked(r, o);
+    }
     svc.rooms.erase(r.address.node());  // `r` is gone from here on
 }
 

@@ -99,7 +99,11 @@ private:
     struct service_state {
         std::map<std::string, std::unique_ptr<room>> rooms;  // by localpart
         std::map<std::string, std::string> bans;             // JID or domain -> reason
+        // How many rooms each real bare JID is in ([muc] max_rooms_per_user), kept as occupants come and go.
+        std::map<std::string, std::size_t> rooms_joined;
     };
+    void occupant_added_locked(const room& r, const occupant& o);
+    void occupant_removed_locked(const room& r, const occupant& o);
 
     // A groupchat message of an archived room: broadcast once the archive gave it an id (XEP-0359 stanza-id by the
     // room), in the order decided.
