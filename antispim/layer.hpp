@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -67,6 +68,12 @@ public:
                                                   antispim::contact_note* defer) = 0;
     // Stores a deferred note, if still pending.
     virtual boost::asio::awaitable<void> store_note(antispim::contact_note& note) = 0;
+    // A session ended; `directed`: the JIDs it had sent directed presence to (rooms among them). The rooms it was in
+    // are no longer joined by that resource (the server's unavailable on its behalf is not the user's own stanza).
+    virtual void session_ended(const jid& full, const std::set<std::string>& directed) {
+        (void)full;
+        (void)directed;
+    }
     // Ham for the content filter (see antispim_service, sampled): an established local account's message to someone
     // it has no relationship with yet, or a message from someone the receiver made a relationship with. Never one a
     // passed challenge let through: a paid person passes.

@@ -396,6 +396,15 @@ void antispim_service::learn_ham(const stanza& s, const jid& from, const jid& to
     learner_(false, s.element().child_value("body"));
 }
 
+void antispim_service::session_ended(const jid& full, const std::set<std::string>& directed) {
+    std::lock_guard lock(engine_mutex_);
+    for (const auto& to : directed) {
+        if (const auto target = jid::parse(to)) {
+            joined_.erase(full.full_string() + " " + target->bare_string());
+        }
+    }
+}
+
 asio::awaitable<void> antispim_service::outbound(const stanza& s, const jid& from, const jid& to,
                                                  as::contact_note* defer) {
     const std::string user = from.bare_string();

@@ -62,6 +62,7 @@ public:
                                                                                 bool check_exists) override;
     boost::asio::awaitable<void> outbound(const stanza& s, const jid& from, const jid& to,
                                           antispim::contact_note* defer) override;
+    void session_ended(const jid& full, const std::set<std::string>& directed) override;
     boost::asio::awaitable<void> store_note(antispim::contact_note& note) override;
     // Ham for the content filter, one message in ham_sample_every, once per pair (bounded): what an established local
     // account writes to someone new, and what someone the receiver has a relationship with writes (a contact's

@@ -171,8 +171,10 @@ result<std::vector<std::pair<std::string, muc_affiliation_record>>> sql_store::m
 }
 
 result<void> sql_store::delete_muc_affiliations_of(const std::string& jid) {
-    // Exactly the bare JID: affiliations are never held by full JIDs, and a domain's are not the account's.
-    auto deleted = run("delete muc affiliations of", "DELETE FROM muc_affiliations WHERE jid = $1", {jid});
+    // Exactly the bare JID: affiliations are never held by full JIDs, and a domain's are not the account's. A ban
+    // (outcast) stays: deleting the account and registering it again must not lift it.
+    auto deleted = run("delete muc affiliations of",
+                       "DELETE FROM muc_affiliations WHERE jid = $1 AND affiliation <> 'outcast'", {jid});
     if (!deleted) {
         return unexpected(deleted.error());
     }

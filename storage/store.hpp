@@ -360,7 +360,7 @@ public:
     // XEP-0045 multi-user chat (migration 14): the persistent rooms of a service (`service`: its domain; `room`: the
     // room's normalized localpart), their affiliations, and the service-wide bans. Temporary rooms are never stored.
     // delete_account deletes the account's affiliations in every room of every service (a name registered again
-    // inherits no ownership, membership or outcast entry), keeping the rooms and the service bans.
+    // inherits no ownership or membership), keeping the rooms, its outcast entries (a room's ban outlives the account) and the service bans.
     virtual result<std::optional<muc_room_record>> get_muc_room(const std::string& service,
                                                                 const std::string& room) = 0;
     virtual result<std::vector<muc_room_record>> list_muc_rooms(const std::string& service) = 0;  // by room name

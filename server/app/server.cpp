@@ -166,7 +166,12 @@ server::server(config cfg)
     }
     registration_->on_removal(
         {[this](const jid&) -> asio::awaitable<void> { co_await archiver_->flush(); },
-         [this](const jid& account) { archiver_->account_removed(account); }});
+         [this](const jid& account) {
+             archiver_->account_removed(account);
+             if (muc_) {
+                 muc_->account_removed(account);  // storage deleted its affiliations with the account
+             }
+         }});
     // A page's results take at most half a session's outbox.
     mam_queries_ = std::make_unique<mam_queries>(cfg_.mam, *store_, *archiver_, cfg_.limits.max_outbox_bytes / 2);
     if (muc_ && cfg_.mam.enabled) {
@@ -177,7 +182,8 @@ server::server(config cfg)
              },
              [this](const stanza& iq, const jid& room, const jid& requester, bool local, outgoing& out) {
                  return mam_queries_->room_query(iq, room, requester, local, out);
-             }});
+             },
+             [this](const jid& room) { return archiver_->purge_room(room); }});
     }
     auto account_features = account_services::features();
     account_features.emplace_back("jabber:iq:register");

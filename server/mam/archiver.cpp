@@ -166,6 +166,15 @@ boost::asio::awaitable<std::optional<std::int64_t>> archiver::append_room(const 
                                                                 storage::archive_direction::incoming, std::move(xml)});
 }
 
+boost::asio::awaitable<void> archiver::purge_room(const jid& room) {
+    auto purged = co_await writer_.exclusively([d = room.domain(), u = room.node()](storage::store& s) {
+        return s.trim_archive(d, u, 0);
+    });
+    if (!purged) {
+        spdlog::error("mam: emptying the archive of room {} failed: {}", room.bare_string(), purged.error().message);
+    }
+}
+
 std::size_t archiver::strip_forged(stanza& message, const jid& from, const jid& to) {
     if (message.kind() != stanza_kind::message) {
         return 0;

@@ -46,6 +46,9 @@ public:
     // archiving is off.
     boost::asio::awaitable<std::optional<std::int64_t>> append_room(const jid& room, const jid& occupant,
                                                                     std::string xml);
+    // A room's archive emptied, in order with its appends (a room created again under a destroyed one's name must
+    // not inherit what was said there).
+    boost::asio::awaitable<void> purge_room(const jid& room);
     // A message a local user `from` sends to `to` (after the outbound checks let it go): into the sender's archive.
     boost::asio::awaitable<void> outbound(const stanza& message, const jid& from, const jid& to);
     // An item inbound() archived whose message was refused after all (offline storage full): the archive keeps

@@ -16,7 +16,7 @@ namespace {
 
 constexpr std::string_view disco_info_ns = "http://jabber.org/protocol/disco#info";
 constexpr std::string_view disco_items_ns = "http://jabber.org/protocol/disco#items";
-constexpr std::size_t max_affiliations_per_room = 5000;
+using muc_detail::max_affiliations_per_room;
 constexpr std::size_t max_items_per_request = 100;
 
 pugi::xml_node first_element(const stanza& s) {
@@ -174,7 +174,7 @@ stanza muc_service::disco_info_locked(const room& r, const stanza& s) const {
 }
 
 std::optional<stanza> muc_service::owner_iq_locked(room& r, const stanza& s, const jid& from, outgoing& out) {
-    if (r.affiliation_of(from) != muc::affiliation::owner) {
+    if (r.affiliation_of(from) != muc::affiliation::owner || banned_locked(r, from)) {
         return make_error_reply(s, "forbidden", error_type::auth, "only the room's owners may");
     }
     const auto query = s.child("query", muc::owner_ns);
@@ -389,9 +389,11 @@ std::optional<stanza> muc_service::admin_iq_locked(room& r, const stanza& s, con
         }
         changes.push_back(std::move(c));
     }
+    // Copied now: an item may remove the actor itself (a self-kick, a ban of its own domain).
+    const std::string actor_xml =
+        actor != nullptr ? "<actor nick='" + xml_escape(actor->nick) + "'/>" : std::string();
+    actor = nullptr;
     for (const auto& c : changes) {
-        const std::string actor_xml =
-            actor != nullptr ? "<actor nick='" + xml_escape(actor->nick) + "'/>" : std::string();
         if (c.item.role_value) {
             auto target = r.occupants.find(c.item.nick);
             if (target == r.occupants.end()) {
@@ -445,7 +447,7 @@ std::optional<stanza> muc_service::register_iq_locked(room& r, const stanza& s, 
     (void)out;
     const auto* entry = r.entry_of(from);
     const auto a = r.affiliation_of(from);
-    if (a == muc::affiliation::outcast) {
+    if (a == muc::affiliation::outcast || banned_locked(r, from)) {
         return make_error_reply(s, "forbidden", error_type::auth, {});
     }
     if (s.type() == "get") {
@@ -482,6 +484,17 @@ std::optional<stanza> muc_service::register_iq_locked(room& r, const stanza& s, 
     if (r.config.members_only && a < muc::affiliation::member) {
         // Registering would make a member: in a members-only room, the admins decide who is one.
         return make_error_reply(s, "registration-required", error_type::auth, {});
+    }
+    if (a < muc::affiliation::member && newcomers_wait(r)) {
+        // A member speaks at once: registering is no way around the newcomers' wait. Voiced (by a moderator or by
+        // the period) first, then welcome.
+        const auto joined = r.first_joined.find(from.bare_string());
+        const bool voiced = joined != r.first_joined.end() &&
+                            (joined->second == muc_detail::voiced ||
+                             (joined->second >= 0 && now() - joined->second >= options_.visitor_period.count()));
+        if (!voiced) {
+            return make_error_reply(s, "not-allowed", error_type::cancel, "newcomers register once they have voice");
+        }
     }
     auto form = query.child("x");
     const auto values = adhoc::form_values(form, "muc#register_roomnick");

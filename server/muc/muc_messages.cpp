@@ -56,7 +56,7 @@ void muc_service::message_locked(const stanza& s, const jid& from, const jid& to
         return;
     }
     const auto x = s.child("x", muc::user_ns);
-    if (x && (x.child("invite") || x.child("decline"))) {
+    if (type != "groupchat" && x && (x.child("invite") || x.child("decline"))) {
         invitations_locked(*r, o, s, from, out);
         return;
     }
@@ -93,8 +93,10 @@ void muc_service::groupchat_locked(room& r, occupant& o, const stanza& s, outgoi
     e.remove_attribute("to");
     m.set_attribute("from", r.address.with_resource(o.nick).full_string());
     // What the room says itself (XEP-0421 occupant ids, XEP-0359 ids by the room) is never the sender's to set.
+    // Nor a muc#user payload (a forged invitation, status codes, a real JID) or anyone's XEP-0359 id.
     muc_detail::strip(m, "occupant-id", muc::occupant_id_ns);
-    mam::strip_stanza_ids(m, r.address.bare_string());
+    muc_detail::strip(m, "x", muc::user_ns);
+    muc_detail::strip(m, "stanza-id", mam::sid_ns);
     auto id = e.append_child("occupant-id");
     id.append_attribute("xmlns").set_value(muc::occupant_id_ns.data());
     id.append_attribute("id").set_value(o.occupant_id.c_str());
@@ -170,21 +172,23 @@ void muc_service::private_message_locked(room& r, const stanza& s, const jid& fr
     stanza m = s.clone();
     m.set_attribute("from", r.address.with_resource(o->nick).full_string());
     muc_detail::strip(m, "occupant-id", muc::occupant_id_ns);
-    if (!m.child("x", muc::user_ns)) {
-        m.element().append_child("x").append_attribute("xmlns").set_value(muc::user_ns.data());  // XEP-0045 §7.5
-    }
+    muc_detail::strip(m, "x", muc::user_ns);  // the room's own, empty (XEP-0045 §7.5), never the sender's
+    muc_detail::strip(m, "stanza-id", mam::sid_ns);
+    m.element().append_child("x").append_attribute("xmlns").set_value(muc::user_ns.data());
     send_to_occupant(target->second, m, out);
 }
 
 void muc_service::invitations_locked(room& r, occupant* o, const stanza& s, const jid& from, outgoing& out) {
     const auto x = s.child("x", muc::user_ns);
     if (auto decline = x.child("decline")) {
-        // XEP-0045 §7.8.2: relayed to the inviter, judged as the one who declines.
+        // XEP-0045 §7.8.2: relayed to the inviter, judged as the one who declines — only the answer to an
+        // invitation this room relayed, once: never a way to send anyone a text from the room's domain.
         auto inviter = jid::parse(decline.attribute("to").value());
-        if (!inviter) {
-            out.route(make_error_reply(s, "jid-malformed", error_type::modify, {}));
-            return;
+        auto invited = r.invited.find(from.bare_string());
+        if (!inviter || invited == r.invited.end() || invited->second != inviter->bare_string()) {
+            return;  // dropped without an answer, like anything unsolicited
         }
+        r.invited.erase(invited);
         stanza m = stanza::make("message");
         m.set_attribute("from", r.address.bare_string());
         m.set_attribute("to", inviter->full_string());
@@ -222,7 +226,8 @@ void muc_service::invitations_locked(room& r, occupant* o, const stanza& s, cons
             return;
         }
         if (r.config.members_only && r.affiliation_of(*invitee) < muc::affiliation::member &&
-            r.affiliation_of(*invitee) != muc::affiliation::outcast) {
+            r.affiliation_of(*invitee) != muc::affiliation::outcast &&
+            r.affiliations.size() < muc_detail::max_affiliations_per_room) {
             // XEP-0045 §9.3: an invitation to a members-only room makes the invitee a member.
             set_affiliation_locked(r, invitee->bare_string(), muc::affiliation::member, {}, {});
         }
@@ -245,6 +250,11 @@ void muc_service::invitations_locked(room& r, occupant* o, const stanza& s, cons
             body += ": " + reason;
         }
         m.element().append_child("body").text().set(body.c_str());
+        // A decline may answer it, once (bounded: when full, one remembered invitation is forgotten).
+        if (r.invited.size() >= muc_detail::max_invitations_remembered) {
+            r.invited.erase(r.invited.begin());
+        }
+        r.invited[invitee->bare_string()] = from.bare_string();
         // Judged as the inviter this room verified: a stranger's invitation is held and challenged like its message.
         out.route_judged_as(std::move(m), from);
     }

@@ -58,21 +58,27 @@ muc::role muc_service::default_role_locked(room& r, const jid& who, muc::affilia
     if (options_.new_occupants_visitors && r.config.public_room && !r.config.members_only) {
         // Anti-SPIM: a newcomer to a public room listens first, until a moderator voices it or the period passes.
         const auto t = now();
-        auto [it, fresh] = r.first_joined.try_emplace(who.bare_string(), t);
+        const std::string key = who.bare_string();
+        auto [it, fresh] = r.first_joined.try_emplace(key, t);
         if (it->second == muc_detail::voiced) {
             return muc::role::participant;
         }
         if (it->second == muc_detail::held_by_moderator) {
             return muc::role::visitor;
         }
+        const bool waits = t - it->second < options_.visitor_period.count();
         if (fresh && r.first_joined.size() > max_first_joined) {
-            // Bounded: the oldest newcomers are forgotten (they have waited longest anyway).
-            // (Settled entries, negative, go first: forgetting one costs a newcomer at most another wait.)
-            auto oldest = std::min_element(r.first_joined.begin(), r.first_joined.end(),
-                                           [](const auto& a, const auto& b) { return a.second < b.second; });
-            r.first_joined.erase(oldest);
+            // Bounded: the newcomer who came first is forgotten (it waited longest). A moderator's decision and
+            // the one just made are never the ones to go; when only those are left, the newcomer is not kept.
+            auto oldest = r.first_joined.end();
+            for (auto e = r.first_joined.begin(); e != r.first_joined.end(); ++e) {
+                if (e->second >= 0 && e->first != key && (oldest == r.first_joined.end() || e->second < oldest->second)) {
+                    oldest = e;
+                }
+            }
+            r.first_joined.erase(oldest != r.first_joined.end() ? oldest : r.first_joined.find(key));
         }
-        if (t - it->second < options_.visitor_period.count()) {
+        if (waits) {
             return muc::role::visitor;
         }
     }
@@ -129,14 +135,32 @@ void muc_service::presence_locked(const stanza& s, const jid& from, const jid& t
         }
         return;
     }
-    if (to.is_bare()) {
-        out.route(presence_error(s, "jid-malformed", error_type::modify, "a nickname is required"));
+    if (to.is_bare() || !to.has_node()) {
+        out.route(presence_error(s, "jid-malformed", error_type::modify, "a room and a nickname are required"));
         return;
     }
     if (r != nullptr) {
         if (occupant* o = r->occupant_of(from)) {
             if (o->nick != to.resource()) {
                 change_nick_locked(*r, *o, s, from, to, out);
+            } else if (s.child("x", muc::ns)) {
+                // A join from a session that is joined already (a client that lost track, a resumed stream): the
+                // whole join again, as a client waits for it — presences, its own with 110, history, subject.
+                o->presence = s.clone();
+                for (const auto& [other_nick, other] : r->occupants) {
+                    if (&other != o) {
+                        stanza p = r->presence_of(other, o, "", {});
+                        p.set_attribute("to", from.full_string());
+                        out.route(std::move(p));
+                    }
+                }
+                stanza self = r->presence_of(*o, o, "", {110});
+                self.set_attribute("to", from.full_string());
+                out.route(std::move(self));
+                history_locked(*r, from, s.child("x", muc::ns), out);
+            } else if (!take_token_locked(*o)) {
+                // Status text reaches every occupant: it spends from the same allowance as messages.
+                out.route(presence_error(s, "policy-violation", error_type::wait, "too many presence changes"));
             } else {
                 o->presence = s.clone();  // a status change
                 broadcast_presence_locked(*r, *o, "", {}, out);
@@ -188,6 +212,7 @@ void muc_service::join_locked(const stanza& s, const jid& from, const jid& to, s
         r = created.get();
         svc.rooms[to.node()] = std::move(created);
         self_codes.push_back(201);
+        purges_.push_back(r->address);  // nothing of an earlier room of that name is this room's archive
         spdlog::info("muc: room {} created by {}", r->address.bare_string(), from.bare_string());
     } else {
         const auto a = r->affiliation_of(from);

@@ -23,6 +23,9 @@ using clock = std::chrono::steady_clock;
 // period voiced it), so the period decides nothing more for it.
 inline constexpr std::int64_t voiced = -1;
 inline constexpr std::int64_t held_by_moderator = -2;
+// Bounds on what a room remembers.
+inline constexpr std::size_t max_affiliations_per_room = 5000;
+inline constexpr std::size_t max_invitations_remembered = 1000;
 
 struct affiliation_entry {
     muc::affiliation value = muc::affiliation::none;
@@ -66,6 +69,8 @@ struct room {
     bool has_subject = false;
     // Anti-SPIM ([muc] new_occupants_visitors): when each JID first joined, for the period visitors wait.
     std::map<std::string, std::int64_t> first_joined;
+    // Invitations this room relayed and nobody declined yet: invitee (bare) -> inviter (bare), for declines.
+    std::map<std::string, std::string> invited;
 
     muc::affiliation affiliation_of(const jid& who) const;  // by bare JID, then by domain
     const affiliation_entry* entry_of(const jid& who) const;

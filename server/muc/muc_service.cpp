@@ -168,7 +168,35 @@ boost::asio::awaitable<void> muc_service::handle(const stanza& s, const jid& fro
     if (archived) {
         co_await archive_and_send(std::move(*archived), out);
     }
+    co_await purge();
     co_await flush();
+}
+
+boost::asio::awaitable<void> muc_service::purge() {
+    std::vector<jid> rooms;
+    {
+        std::lock_guard lock(mutex_);
+        rooms = std::exchange(purges_, {});
+    }
+    if (!archive_.purge) {
+        co_return;
+    }
+    for (const auto& room : rooms) {
+        co_await archive_.purge(room);
+    }
+}
+
+void muc_service::account_removed(const jid& account) {
+    std::lock_guard lock(mutex_);
+    const std::string bare = account.bare_string();
+    for (auto& [domain, svc] : services_) {
+        for (auto& [name, r] : svc.rooms) {
+            if (auto it = r->affiliations.find(bare); it != r->affiliations.end() &&
+                                                      it->second.value != muc::affiliation::outcast) {
+                r->affiliations.erase(it);
+            }
+        }
+    }
 }
 
 boost::asio::awaitable<void> muc_service::archive_and_send(archived_broadcast b, outgoing& out) {
@@ -207,7 +235,8 @@ boost::asio::awaitable<void> muc_service::archive_query(const stanza& s, const j
         } else {
             const auto a = r->affiliation_of(from);
             const bool open = r->config.public_room && !r->config.members_only && !r->config.password_protected;
-            if (a == muc::affiliation::outcast || (!open && a < muc::affiliation::member && r->occupant_of(from) == nullptr)) {
+            if (a == muc::affiliation::outcast || banned_locked(*r, from) ||
+                (!open && a < muc::affiliation::member && r->occupant_of(from) == nullptr)) {
                 refused = make_error_reply(s, "forbidden", error_type::auth, "only the room's occupants and members");
             }
         }
@@ -237,13 +266,16 @@ boost::asio::awaitable<void> muc_service::flush() {
                 co_return;
             }
         }
-        auto done = co_await store_.run([batch = std::move(batch)](storage::store& s) -> storage::result<void> {
+        // Each write on its own: one that fails (logged) does not take the others of the batch with it.
+        auto done = co_await store_.run([batch = std::move(batch)](storage::store& s) -> storage::result<std::size_t> {
+            std::size_t failed = 0;
             for (const auto& w : batch) {
                 if (auto r = w(s); !r) {
-                    return r;
+                    spdlog::error("muc: writing a room to storage failed: {}", r.error().message);
+                    ++failed;
                 }
             }
-            return {};
+            return failed;
         });
         if (!done) {
             spdlog::error("muc: writing rooms to storage failed: {}", done.error().message);
@@ -327,27 +359,29 @@ void muc_service::destroy_locked(service_state& svc, room& r, const std::string&
         }
         send_to_occupant(o, p, out);
     }
-    // A persistent room's row goes with its archive; a temporary room's archive goes on its own.
-    writes_.push_back([service = r.address.domain(), name = r.address.node(),
-                       persistent = r.config.persistent](storage::store& s) -> storage::result<void> {
-        if (persistent) {
+    if (r.config.persistent) {
+        writes_.push_back([service = r.address.domain(), name = r.address.node()](storage::store& s)
+                              -> storage::result<void> {
             auto deleted = s.delete_muc_room(service, name);
             if (!deleted) {
                 return hush::unexpected<storage::error>(deleted.error());
             }
             return {};
-        }
-        auto trimmed = s.trim_archive(service, name, 0);
-        if (!trimmed) {
-            return hush::unexpected<storage::error>(trimmed.error());
-        }
-        return {};
-    });
+        });
+    }
+    // The archive goes through the archive's own queue, after anything of the room still being written there.
+    purges_.push_back(r.address);
     spdlog::info("muc: room {} destroyed{}", r.address.bare_string(), reason.empty() ? "" : " (" + reason + ")");
     for (const auto& [nick, o] : r.occupants) {
         occupant_removed_locked(r, o);
     }
     svc.rooms.erase(r.address.node());  // `r` is gone from here on
+}
+
+bool muc_service::banned_locked(const room& r, const jid& who) const {
+    auto svc = services_.find(r.address.domain());
+    return svc != services_.end() &&
+           (svc->second.bans.count(who.bare_string()) != 0 || svc->second.bans.count(who.domain()) != 0);
 }
 
 bool muc_service::destroy_if_abandoned_locked(room& r, outgoing& out) {
@@ -371,6 +405,7 @@ boost::asio::awaitable<bool> muc_service::close_room(const jid& address, const s
         destroy_locked(services_[address.domain()], *r, reason.empty() ? "closed by the server's admins" : reason,
                        {}, out);
     }
+    co_await purge();
     co_await flush();
     co_return true;
 }
@@ -498,6 +533,11 @@ bool muc_service::report(const jid& reporter, const jid& target, const std::stri
     if (reported == r->occupants.end() || !reporter_in) {
         return false;
     }
+    for (auto& [nick, o] : r->occupants) {
+        if (o.real.equals_bare(reporter) && !take_token_locked(o)) {
+            return false;  // reports spend the reporter's allowance like its messages
+        }
+    }
     // Moderators can act on it (kick, ban); they learn who was reported, by whom they can see, and why.
     for (const auto& [nick, o] : r->occupants) {
         if (o.role != muc::role::moderator) {
@@ -509,7 +549,7 @@ bool muc_service::report(const jid& reporter, const jid& target, const std::stri
         std::string text = "Spam report: " + target.resource() + " (" + reported->second.real.bare_string() +
                            ") was reported as spam";
         if (!reason.empty()) {
-            text += ": " + reason;
+            text += ": " + reason.substr(0, 200);  // the moderators read a reason, not a letter
         }
         m.element().append_child("body").text().set(text.c_str());
         send_to_occupant(o, m, out);

@@ -47,6 +47,8 @@ struct muc_archive_link {
     std::function<boost::asio::awaitable<stanza>(const stanza& iq, const jid& room, const jid& requester,
                                                  bool local_requester, outgoing& out)>
         query;
+    // Empties a room's archive, in order with its appends.
+    std::function<boost::asio::awaitable<void>(const jid& room)> purge;
 };
 
 class muc_service {
@@ -76,6 +78,10 @@ public:
     std::vector<muc_room_summary> rooms(const std::string& service) const;
     std::vector<std::string> service_bans(const std::string& service) const;
 
+    // The account was deleted: its affiliations go from every room (a name registered again inherits no ownership
+    // or membership); its bans stay. Storage deleted its rows in the same transaction as the account.
+    void account_removed(const jid& account);
+
     // Periodic work: visitors whose waiting period ([muc] visitor_period) ended get voice.
     void tick(outgoing& out);
 
@@ -102,6 +108,12 @@ private:
         // How many rooms each real bare JID is in ([muc] max_rooms_per_user), kept as occupants come and go.
         std::map<std::string, std::size_t> rooms_joined;
     };
+    // Banned from the room's whole service (an admin's service-wide ban).
+    bool banned_locked(const room& r, const jid& who) const;
+    // Newcomers to this room wait for voice ([muc] new_occupants_visitors: public, open rooms).
+    bool newcomers_wait(const room& r) const {
+        return options_.new_occupants_visitors && r.config.public_room && !r.config.members_only;
+    }
     void occupant_added_locked(const room& r, const occupant& o);
     void occupant_removed_locked(const room& r, const occupant& o);
 
@@ -169,6 +181,7 @@ private:
     std::int64_t now() const;
 
     boost::asio::awaitable<void> flush();
+    boost::asio::awaitable<void> purge();
 
     storage::async_store& store_;
     const muc_config& options_;
@@ -181,6 +194,7 @@ private:
     std::map<std::string, service_state> services_;  // by domain
     bool loaded_ = false;
     std::vector<write> writes_;
+    std::vector<jid> purges_;  // rooms whose archive is to be emptied (created, or destroyed), done after the lock
     bool flushing_ = false;
 };
 

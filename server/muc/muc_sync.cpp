@@ -110,6 +110,7 @@ boost::asio::awaitable<void> muc_service::sync_from_storage(outgoing& out) {
             }
         }
     }
+    co_await purge();  // the closed rooms' archives
     co_await flush();  // what was queued while storage was read (and the closed rooms' deletions, now no-ops)
 }
 
@@ -120,6 +121,7 @@ void muc_service::apply_stored_ban_locked(service_state& svc, const std::string&
     if (!target) {
         return;  // unparsable: it still refuses a join matching it exactly, and removes no one
     }
+    std::vector<room*> emptied;
     for (auto& [name, r] : svc.rooms) {
         std::vector<std::string> banned;
         for (const auto& [nick, o] : r->occupants) {
@@ -130,6 +132,12 @@ void muc_service::apply_stored_ban_locked(service_state& svc, const std::string&
         for (const auto& nick : banned) {
             remove_occupant_locked(*r, nick, {301}, reason, out);
         }
+        if (!banned.empty()) {
+            emptied.push_back(r.get());
+        }
+    }
+    for (room* r : emptied) {
+        destroy_if_abandoned_locked(*r, out);  // as ban() does: a temporary room nobody is in goes
     }
 }
 

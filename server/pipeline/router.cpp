@@ -228,6 +228,9 @@ boost::asio::awaitable<void> router::session_presence(const jid& full, const sta
 
 boost::asio::awaitable<void> router::session_ended(const jid& full, bool was_available,
                                                    const std::set<std::string>& directed, const std::string& status) {
+    if (strangers_ != nullptr) {
+        strangers_->session_ended(full, directed);  // the rooms that resource was in are left
+    }
     if (im_ == nullptr) {
         co_return;
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from muc_helpers import (DISCO_INFO_NS, DISCO_ITEMS_NS, MUC, MUC_NS, OWNER_NS, ROOMCONFIG, USER_NS, assert_none_before,
+from muc_helpers import (ADMIN_NS, DISCO_INFO_NS, DISCO_ITEMS_NS, MUC, MUC_NS, OWNER_NS, ROOMCONFIG, USER_NS, assert_none_before,
                          configure, create, fields_of, is_error_from, is_groupchat, is_message_from, is_presence_from,
                          is_subject, item_of, join, join_and_subject, occupant_id, online, room_jid, say, send_join,
                          start, status_codes)
@@ -152,5 +152,54 @@ def test_room_archive_xep0313(hush, xmpp, storage_backend):
         await configure(alice, room, {"muc#roomconfig_membersonly": True})
         refused = await carol.iq("set", "<query xmlns='urn:xmpp:mam:2' queryid='q2'/>", to=room)
         assert refused["type"] == "error" and refused.xml.find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}forbidden") is not None, str(refused)
+
+    xmpp.run(scenario())
+
+
+def test_what_a_room_refuses_to_carry(hush, xmpp):
+    """A room relays nothing it was not asked for: a decline only answers an invitation it relayed; a client's own
+    muc#user payload (a forged invitation) and XEP-0359 ids are removed from groupchat; an owner's request that kicks
+    itself first and then changes someone else is applied without the server falling over; a destroyed room's archive
+    is not the next room's of that name."""
+    server = start(hush)
+
+    async def scenario():
+        alice = await online(xmpp, server, "alice")
+        bob = await online(xmpp, server, "bob")
+        carol = await online(xmpp, server, "carol")
+        room = room_jid("careful")
+        await create(alice, room, "Alice")
+        await join_and_subject(bob, room, "Bob")
+
+        # A decline nobody was invited for goes nowhere (carol would get a text from the room's domain).
+        bob.xmpp.send_raw(f"<message to='{room}'><x xmlns='{USER_NS}'><decline to='carol@a.test'>"
+                          "<reason>buy now</reason></decline></x></message>")
+        marker = await carol.iq("get", "<ping xmlns='urn:xmpp:ping'/>", to="a.test")
+        assert marker["type"] == "result"
+        assert not carol.received_matching(is_message_from(room)), "an unsolicited decline was relayed"
+
+        # Groupchat: the sender's own muc#user payload and stanza-ids do not reach anyone.
+        bob.xmpp.send_raw(f"<message to='{room}' type='groupchat'><body>hi</body><x xmlns='{USER_NS}'>"
+                          "<invite from='carol@a.test'/></x><stanza-id xmlns='urn:xmpp:sid:0' id='x' by='alice@a.test'/>"
+                          "</message>")
+        got = await alice.expect_stanza(is_groupchat(f"{room}/Bob", "hi"), "bob's groupchat")
+        assert got.xml.find(q(USER_NS, "x")) is None, str(got)
+        assert all(sid.get("by") == room for sid in got.xml.findall("{urn:xmpp:sid:0}stanza-id")), str(got)
+
+        # The owner kicks itself and devoices bob in one request: applied, and the server still answers.
+        answer = await alice.iq("set", f"<query xmlns='{ADMIN_NS}'><item nick='Alice' role='none'/>"
+                                f"<item nick='Bob' role='visitor'/></query>", to=room)
+        assert answer["type"] == "result", str(answer)
+        await alice.expect_stanza(is_presence_from(f"{room}/Alice", "unavailable", {307, 110}), "kicked herself")
+        await alice.ping_server()
+
+        # Bob leaves: the temporary room goes, with its archive; a new room of that name starts empty.
+        bob.xmpp.send_raw(f"<presence to='{room}/Bob' type='unavailable'/>")
+        await bob.expect_stanza(is_presence_from(f"{room}/Bob", "unavailable", {110}), "bob left")
+        await create(carol, room, "Carol")
+        answer = await carol.iq("set", "<query xmlns='urn:xmpp:mam:2' queryid='q'/>", to=room)
+        assert answer["type"] == "result", str(answer)
+        assert not carol.received_matching(lambda st: st.xml.find("{urn:xmpp:mam:2}result") is not None), \
+            "the new room's archive has the old room's messages"
 
     xmpp.run(scenario())

@@ -248,19 +248,24 @@ TEST_CASE_TEMPLATE("muc: an account's affiliations go with the account, its room
         must(s->set_muc_affiliation(svc, room, {"example.org", "member", "", ""}));  // her domain's, not hers
     }
     must(s->put_muc_service_ban({service, "alice@example.org", "kept: not an affiliation", 1}));
+    must(s->put_muc_room(room_record(service, "banned-her")));
+    must(s->set_muc_affiliation(service, "banned-her", {"alice@example.org", "outcast", "", "spam"}));
 
     REQUIRE(must(s->delete_account(domain, "alice")));
-    CHECK(must(s->muc_affiliations_of("alice@example.org")).empty());
-    CHECK(must(s->count_muc_rooms(service)) == 1);
+    // Only the ban stays: registering the name again must not lift it.
+    const auto left = must(s->muc_affiliations_of("alice@example.org"));
+    REQUIRE(left.size() == 1);
+    CHECK(left[0].second.affiliation == "outcast");
+    CHECK(must(s->count_muc_rooms(service)) == 2);
     CHECK(must(s->count_muc_rooms(other_service)) == 1);
     CHECK(aff_keys(must(s->get_muc_affiliations(service, "lobby"))) ==
           names{"alice@example.org.evil member ", "bob@example.org member bob", "example.org member "});
     CHECK(must(s->get_muc_affiliations(other_service, "cellar")).size() == 3);
     CHECK(must(s->list_muc_service_bans(service)).size() == 1);
 
-    // Registered again, the name owns nothing.
+    // Registered again, the name owns nothing (and is still banned where it was).
     REQUIRE(must(s->create_account(domain, "alice", make_credentials('a'))));
-    CHECK(must(s->muc_affiliations_of("alice@example.org")).empty());
+    CHECK(must(s->muc_affiliations_of("alice@example.org")).size() == 1);
 
     // A failed deletion inside a transaction undoes the affiliations' deletion too.
     must(s->set_muc_affiliation(service, "lobby", {"alice@example.org", "owner", "", ""}));
@@ -272,7 +277,7 @@ TEST_CASE_TEMPLATE("muc: an account's affiliations go with the account, its room
     });
     CHECK_FALSE(failed.has_value());
     CHECK(must(s->account_exists(domain, "alice")));
-    CHECK(must(s->muc_affiliations_of("alice@example.org")).size() == 1);
+    CHECK(must(s->muc_affiliations_of("alice@example.org")).size() == 2);
 }
 
 TEST_CASE_TEMPLATE("muc: a denied pending account's affiliations go with it", B, HUSH_BACKENDS) {
@@ -320,5 +325,5 @@ TEST_CASE_TEMPLATE("muc: migration 14 applies on a fresh database and on one at 
     CHECK(must(s->count_muc_rooms(service)) == 0);
     must(s->put_muc_room(room_record(service, "lobby")));
     must(s->set_muc_affiliation(service, "lobby", {"alice@example.org", "owner", "", ""}));
-    CHECK(must(s->muc_affiliations_of("alice@example.org")).size() == 1);
+    CHECK(must(s->muc_affiliations_of("alice@example.org")).size() == 2);
 }
