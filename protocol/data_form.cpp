@@ -2,6 +2,16 @@
 
 namespace hush::data_form {
 
+std::optional<bool> parse_bool(std::string_view value) {
+    if (value == "1" || value == "true") {
+        return true;
+    }
+    if (value == "0" || value == "false") {
+        return false;
+    }
+    return std::nullopt;
+}
+
 pugi::xml_node add_field(pugi::xml_node form, std::string_view var, std::string_view type, std::string_view label) {
     auto f = form.append_child("field");
     f.append_attribute("var").set_value(std::string(var).c_str());

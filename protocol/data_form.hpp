@@ -3,6 +3,7 @@
 // writes a form an owner fills (type "form": field types, labels, options) or the same fields as a submission
 // (type "submit": values only — how the configuration is stored and parsed back).
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -12,6 +13,9 @@
 namespace hush::data_form {
 
 inline constexpr std::string_view ns = "jabber:x:data";
+
+// A boolean field's value: "1"/"true" or "0"/"false" (XEP-0004 §3.3); nullopt for anything else.
+std::optional<bool> parse_bool(std::string_view value);
 
 pugi::xml_node add_field(pugi::xml_node form, std::string_view var, std::string_view type, std::string_view label);
 void add_value(pugi::xml_node field, std::string_view value);

@@ -15,15 +15,7 @@ namespace {
 
 using data_form::add_value;
 
-std::optional<bool> parse_bool(std::string_view v) {
-    if (v == "1" || v == "true") {
-        return true;
-    }
-    if (v == "0" || v == "false") {
-        return false;
-    }
-    return std::nullopt;
-}
+using data_form::parse_bool;
 
 template <class T>
 std::optional<T> parse_number(std::string_view v) {

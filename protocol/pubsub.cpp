@@ -14,15 +14,7 @@ namespace {
 
 constexpr std::string_view prefix = "pubsub#";
 
-std::optional<bool> parse_bool(std::string_view v) {
-    if (v == "1" || v == "true") {
-        return true;
-    }
-    if (v == "0" || v == "false") {
-        return false;
-    }
-    return std::nullopt;
-}
+using data_form::parse_bool;
 
 std::optional<std::size_t> parse_count(std::string_view v) {
     std::size_t n = 0;

@@ -39,26 +39,7 @@ boost::asio::awaitable<bool> muc_service::ban(const std::string& service, const 
     }
     {
         std::lock_guard lock(mutex_);
-        auto& svc = services_[service];
-        svc.bans[target->bare_string()] = reason;
-        std::vector<room*> emptied;
-        for (auto& [name, r] : svc.rooms) {
-            std::vector<std::string> gone;
-            for (const auto& [nick, o] : r->occupants) {
-                if (o.real.equals_bare(*target) || (!target->has_node() && o.real.domain() == target->domain())) {
-                    gone.push_back(nick);
-                }
-            }
-            for (const auto& nick : gone) {
-                remove_occupant_locked(*r, nick, {301}, reason, out);
-            }
-            if (!gone.empty()) {
-                emptied.push_back(r.get());
-            }
-        }
-        for (room* r : emptied) {
-            destroy_if_abandoned_locked(*r, out);
-        }
+        apply_ban_locked(services_[service], target->bare_string(), reason, out);
         storage::muc_service_ban_record record{service, target->bare_string(), reason, now()};
         writes_.push_back([record](storage::store& s) -> storage::result<void> {
             auto put = s.put_muc_service_ban(record);
@@ -68,6 +49,7 @@ boost::asio::awaitable<bool> muc_service::ban(const std::string& service, const 
             return {};
         });
     }
+    co_await purge();  // the rooms the ban emptied
     co_await flush();
     co_return true;
 }

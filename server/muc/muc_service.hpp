@@ -167,9 +167,9 @@ private:
     void set_affiliation_locked(room& r, const std::string& who, muc::affiliation a, const std::string& reason,
                                 const std::string& nick);
     void persist_room_locked(room& r);
-    // A ban from storage (muc_sync.cpp): recorded, and the JID's (or domain's) occupants removed with 301.
-    void apply_stored_ban_locked(service_state& svc, const std::string& who, const std::string& reason,
-                                 outgoing& out);
+    // A service-wide ban (an admin's, or one hushctl stored: muc_sync.cpp): recorded, the JID's (or domain's)
+    // occupants removed with 301 from every room, and the temporary rooms that leaves empty destroyed.
+    void apply_ban_locked(service_state& svc, const std::string& who, const std::string& reason, outgoing& out);
     void status_message_locked(const room& r, const std::vector<int>& codes, outgoing& out) const;
     bool take_token_locked(occupant& o);
     muc::role default_role_locked(room& r, const jid& who, muc::affiliation a);

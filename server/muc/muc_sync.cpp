@@ -82,7 +82,7 @@ boost::asio::awaitable<void> muc_service::sync_from_storage(outgoing& out) {
                     auto it = svc.bans.find(who);
                     if (it == svc.bans.end()) {
                         spdlog::info("muc: {} banned from {} (from storage)", who, domain);
-                        apply_stored_ban_locked(svc, who, reason, out);
+                        apply_ban_locked(svc, who, reason, out);
                     } else {
                         it->second = reason;
                     }
@@ -114,7 +114,7 @@ boost::asio::awaitable<void> muc_service::sync_from_storage(outgoing& out) {
     co_await flush();  // what was queued while storage was read (and the closed rooms' deletions, now no-ops)
 }
 
-void muc_service::apply_stored_ban_locked(service_state& svc, const std::string& who, const std::string& reason,
+void muc_service::apply_ban_locked(service_state& svc, const std::string& who, const std::string& reason,
                                           outgoing& out) {
     svc.bans[who] = reason;
     const auto target = jid::parse(who);
@@ -137,7 +137,7 @@ void muc_service::apply_stored_ban_locked(service_state& svc, const std::string&
         }
     }
     for (room* r : emptied) {
-        destroy_if_abandoned_locked(*r, out);  // as ban() does: a temporary room nobody is in goes
+        destroy_if_abandoned_locked(*r, out);  // a temporary room nobody is in goes
     }
 }
 
