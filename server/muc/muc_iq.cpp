@@ -58,7 +58,7 @@ void muc_service::iq_locked(const stanza& s, const jid& from, const jid& to, out
     }
     std::optional<stanza> reply;
     if (!to.has_node()) {
-        reply = service_iq_locked(s, from, to, svc->second);
+        reply = service_iq_locked(s, svc->second);
     } else if (room* r = find_locked(to.bare()); r == nullptr) {
         reply = make_error_reply(s, "item-not-found", error_type::cancel, {});
     } else if (!to.is_bare()) {
@@ -97,7 +97,7 @@ void muc_service::iq_locked(const stanza& s, const jid& from, const jid& to, out
         } else if (ns == muc::owner_ns) {
             reply = owner_iq_locked(*r, s, from, out);
         } else if (ns == "jabber:iq:register") {
-            reply = register_iq_locked(*r, s, from, out);
+            reply = register_iq_locked(*r, s, from);
         } else if (std::string_view(payload.name()) == "ping" && ns == muc::ping_ns) {
             reply = make_iq_result(s);
         } else {
@@ -109,8 +109,7 @@ void muc_service::iq_locked(const stanza& s, const jid& from, const jid& to, out
     }
 }
 
-std::optional<stanza> muc_service::service_iq_locked(const stanza& s, const jid& from, const jid& to,
-                                                     service_state& svc) {
+std::optional<stanza> muc_service::service_iq_locked(const stanza& s, service_state& svc) {
     const auto payload = first_element(s);
     const std::string_view ns = payload.attribute("xmlns").value();
     if (s.type() == "get" && ns == disco_info_ns && std::string_view(payload.attribute("node").value()).empty()) {
@@ -144,8 +143,6 @@ std::optional<stanza> muc_service::service_iq_locked(const stanza& s, const jid&
         }
         return reply;
     }
-    (void)from;
-    (void)to;
     return make_error_reply(s, "service-unavailable", error_type::cancel, {});
 }
 
@@ -443,8 +440,7 @@ std::optional<stanza> muc_service::admin_iq_locked(room& r, const stanza& s, con
     return reply;
 }
 
-std::optional<stanza> muc_service::register_iq_locked(room& r, const stanza& s, const jid& from, outgoing& out) {
-    (void)out;
+std::optional<stanza> muc_service::register_iq_locked(room& r, const stanza& s, const jid& from) {
     const auto* entry = r.entry_of(from);
     const auto a = r.affiliation_of(from);
     if (a == muc::affiliation::outcast || banned_locked(r, from)) {

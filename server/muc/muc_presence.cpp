@@ -16,11 +16,6 @@ namespace {
 constexpr std::size_t max_sessions_per_occupant = 10;
 constexpr std::size_t max_first_joined = 10000;
 
-stanza presence_error(const stanza& s, std::string_view condition, error_type type, std::string_view text = {}) {
-    stanza e = make_error_reply(s, condition, type, text);
-    return e;
-}
-
 }  // namespace
 
 void muc_service::broadcast_presence_locked(const room& r, const occupant& subject, std::string_view type,
@@ -131,12 +126,12 @@ void muc_service::presence_locked(const stanza& s, const jid& from, const jid& t
     if (!type.empty()) {
         // Subscriptions and probes are not for rooms.
         if (type == "subscribe" || type == "probe") {
-            out.route(presence_error(s, "bad-request", error_type::modify));
+            out.route(make_error_reply(s, "bad-request", error_type::modify, {}));
         }
         return;
     }
     if (to.is_bare() || !to.has_node()) {
-        out.route(presence_error(s, "jid-malformed", error_type::modify, "a room and a nickname are required"));
+        out.route(make_error_reply(s, "jid-malformed", error_type::modify, "a room and a nickname are required"));
         return;
     }
     if (r != nullptr) {
@@ -160,7 +155,7 @@ void muc_service::presence_locked(const stanza& s, const jid& from, const jid& t
                 history_locked(*r, from, s.child("x", muc::ns), out);
             } else if (!take_token_locked(*o)) {
                 // Status text reaches every occupant: it spends from the same allowance as messages.
-                out.route(presence_error(s, "policy-violation", error_type::wait, "too many presence changes"));
+                out.route(make_error_reply(s, "policy-violation", error_type::wait, "too many presence changes"));
             } else {
                 o->presence = s.clone();  // a status change
                 broadcast_presence_locked(*r, *o, "", {}, out);
@@ -177,28 +172,28 @@ void muc_service::join_locked(const stanza& s, const jid& from, const jid& to, s
     const std::string& nick = to.resource();
     std::vector<int> self_codes;
     if (svc.bans.count(from.bare_string()) != 0 || svc.bans.count(from.domain()) != 0) {
-        out.route(presence_error(s, "forbidden", error_type::auth, "banned from this service"));
+        out.route(make_error_reply(s, "forbidden", error_type::auth, "banned from this service"));
         return;
     }
     const bool another_session = r != nullptr && r->occupants.count(nick) != 0 &&
                                  r->occupants.at(nick).real.equals_bare(from);
     if (!another_session && rooms_of_locked(svc, from, false) >= options_.max_rooms_per_user) {
         // Checked before anything is created: a refused join leaves no empty room behind.
-        out.route(presence_error(s, "resource-constraint", error_type::wait, "you are in as many rooms as one may be"));
+        out.route(make_error_reply(s, "resource-constraint", error_type::wait, "you are in as many rooms as one may be"));
         return;
     }
     if (r == nullptr) {
         // Creating a room (XEP-0045 §10.1): this server's accounts (or only its admins) may.
         if (!is_local(from) || (options_.room_creators_admins_only && !is_admin(from))) {
-            out.route(presence_error(s, "not-allowed", error_type::cancel, "rooms are created by this server's users"));
+            out.route(make_error_reply(s, "not-allowed", error_type::cancel, "rooms are created by this server's users"));
             return;
         }
         if (svc.rooms.size() >= options_.max_rooms) {
-            out.route(presence_error(s, "resource-constraint", error_type::wait, "this service has all the rooms it keeps"));
+            out.route(make_error_reply(s, "resource-constraint", error_type::wait, "this service has all the rooms it keeps"));
             return;
         }
         if (rooms_of_locked(svc, from, true) >= options_.max_rooms_per_owner) {
-            out.route(presence_error(s, "not-allowed", error_type::cancel, "you own as many rooms as one may"));
+            out.route(make_error_reply(s, "not-allowed", error_type::cancel, "you own as many rooms as one may"));
             return;
         }
         auto created = std::make_unique<room>();
@@ -217,35 +212,35 @@ void muc_service::join_locked(const stanza& s, const jid& from, const jid& to, s
     } else {
         const auto a = r->affiliation_of(from);
         if (r->locked && a != muc::affiliation::owner) {
-            out.route(presence_error(s, "item-not-found", error_type::cancel, "the room is being configured"));
+            out.route(make_error_reply(s, "item-not-found", error_type::cancel, "the room is being configured"));
             return;
         }
         if (a == muc::affiliation::outcast) {
-            out.route(presence_error(s, "forbidden", error_type::auth, "banned from this room"));
+            out.route(make_error_reply(s, "forbidden", error_type::auth, "banned from this room"));
             return;
         }
         if (r->config.members_only && a < muc::affiliation::member) {
-            out.route(presence_error(s, "registration-required", error_type::auth, "this room is for its members"));
+            out.route(make_error_reply(s, "registration-required", error_type::auth, "this room is for its members"));
             return;
         }
         if (r->config.password_protected && a < muc::affiliation::admin &&
             (!x || std::string_view(x.child_value("password")) != r->config.password)) {
-            out.route(presence_error(s, "not-authorized", error_type::auth, "a password is required"));
+            out.route(make_error_reply(s, "not-authorized", error_type::auth, "a password is required"));
             return;
         }
         if (r->nick_reserved_by_other(nick, from)) {
-            out.route(presence_error(s, "conflict", error_type::cancel, "that nickname is reserved"));
+            out.route(make_error_reply(s, "conflict", error_type::cancel, "that nickname is reserved"));
             return;
         }
         if (auto held = r->occupants.find(nick); held != r->occupants.end()) {
             if (!held->second.real.equals_bare(from)) {
-                out.route(presence_error(s, "conflict", error_type::cancel, "that nickname is in use"));
+                out.route(make_error_reply(s, "conflict", error_type::cancel, "that nickname is in use"));
                 return;
             }
             // XEP-0045 §7.2: the same person from another device shares the nick.
             occupant& o = held->second;
             if (o.sessions.size() >= max_sessions_per_occupant) {
-                out.route(presence_error(s, "resource-constraint", error_type::wait, "too many sessions under one nick"));
+                out.route(make_error_reply(s, "resource-constraint", error_type::wait, "too many sessions under one nick"));
                 return;
             }
             o.sessions.push_back(from);
@@ -263,7 +258,7 @@ void muc_service::join_locked(const stanza& s, const jid& from, const jid& to, s
         }
         const std::size_t limit = r->config.max_users == 0 ? options_.max_occupants_limit : r->config.max_users;
         if (r->occupants.size() >= limit && a < muc::affiliation::admin) {
-            out.route(presence_error(s, "service-unavailable", error_type::wait, "the room is full"));
+            out.route(make_error_reply(s, "service-unavailable", error_type::wait, "the room is full"));
             return;
         }
     }
@@ -382,7 +377,7 @@ void muc_service::change_nick_locked(room& r, occupant& o, const stanza& s, cons
                                      outgoing& out) {
     const std::string& nick = to.resource();
     if (r.occupants.count(nick) != 0 || r.nick_reserved_by_other(nick, from)) {
-        out.route(presence_error(s, "conflict", error_type::cancel, "that nickname is in use"));
+        out.route(make_error_reply(s, "conflict", error_type::cancel, "that nickname is in use"));
         return;
     }
     // XEP-0045 §7.6: unavailable with 303 and the new nick under the old one, then available under the new one.

@@ -146,10 +146,10 @@ private:
     void private_message_locked(room& r, const stanza& s, const jid& from, const jid& to, outgoing& out);
     void invitations_locked(room& r, occupant* o, const stanza& s, const jid& from, outgoing& out);
     void iq_locked(const stanza& s, const jid& from, const jid& to, outgoing& out);
-    std::optional<stanza> service_iq_locked(const stanza& s, const jid& from, const jid& to, service_state& svc);
+    std::optional<stanza> service_iq_locked(const stanza& s, service_state& svc);
     std::optional<stanza> admin_iq_locked(room& r, const stanza& s, const jid& from, outgoing& out);
     std::optional<stanza> owner_iq_locked(room& r, const stanza& s, const jid& from, outgoing& out);
-    std::optional<stanza> register_iq_locked(room& r, const stanza& s, const jid& from, outgoing& out);
+    std::optional<stanza> register_iq_locked(room& r, const stanza& s, const jid& from);
     stanza disco_info_locked(const room& r, const stanza& s) const;
 
     // Sends `p` (built per viewer) to every session of every occupant.
