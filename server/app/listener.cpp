@@ -54,6 +54,8 @@ std::string_view listener::kind_name() const {
         return "s2s_direct_tls";
     case kind::http:
         return "http";
+    case kind::https:
+        return "https";
     }
     return "unknown";
 }
@@ -85,13 +87,15 @@ asio::awaitable<void> listener::accept_loop() {
             co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
             continue;
         }
-        if (where_.type == listener_config::kind::http) {
+        if (where_.is_http()) {
             auto executor = socket.get_executor();
             boost::system::error_code ep_ec;
             const auto peer = socket.remote_endpoint(ep_ec);
             const std::string from = ep_ec ? "unknown" : peer.address().to_string();
             // A failure ends this one connection (its socket closes with the coroutine); logged, nothing more.
-            spawn_supervised(executor, "http connection from " + from, http_.serve(std::move(socket)));
+            const bool tls = where_.type == listener_config::kind::https;
+            spawn_supervised(executor, std::string(tls ? "https" : "http") + " connection from " + from,
+                             http_.serve(std::move(socket), tls));
             continue;
         }
         boost::system::error_code ep_ec;

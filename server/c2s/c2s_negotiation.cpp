@@ -75,6 +75,13 @@ void c2s_session::handle_stream_open(const xml::stream_open& header) {
                       xml_escape(domain_) + "' version='1.0' xml:lang='en'>";
     send(std::move(out));
     mark_header_sent();
+    if (framed() && phase_ == phase::connected) {
+        // TLS before authentication, and a WebSocket has no STARTTLS: plain ws:// serves only behind a trusted
+        // TLS-terminating proxy ([http] trusted_proxies).
+        begin_close(stream_error{"policy-violation",
+                                 "XMPP over WebSocket needs TLS: use wss://, or a proxy listed in [http] trusted_proxies"});
+        return;
+    }
     send_features();
 }
 

@@ -32,6 +32,19 @@ c2s_session::c2s_session(tcp::socket socket, bool direct_tls, server_context& ct
       directed_(max_directed, session_evictions(ctx)),
       held_presence_(max_held_presence, session_evictions(ctx)) {}
 
+c2s_session::c2s_session(std::unique_ptr<message_transport> transport, server_context& ctx,
+                         std::shared_ptr<void> connection_slot)
+    : xmpp_stream(std::move(transport), ctx.cfg.limits, ns::client),
+      ctx_(ctx),
+      connection_slot_(std::move(connection_slot)),
+      direct_tls_(false),
+      directed_(max_directed, session_evictions(ctx)),
+      held_presence_(max_held_presence, session_evictions(ctx)) {
+    if (tls_active()) {
+        phase_ = phase::tls_done;  // no STARTTLS in a WebSocket: wss:// (or the proxy's TLS) came first
+    }
+}
+
 c2s_session::~c2s_session() {
     if (!jid_.empty()) {
         ctx_.registry.unbind(jid_, this);
@@ -44,7 +57,8 @@ void c2s_session::start() {
 }
 
 std::string c2s_session::log_name() const {
-    return jid_.empty() ? "c2s " + peer_address_ : "c2s " + peer_address_ + " " + jid_.full_string();
+    const char* kind = framed() ? "c2s-ws " : "c2s ";
+    return jid_.empty() ? kind + peer_address_ : kind + peer_address_ + " " + jid_.full_string();
 }
 
 asio::awaitable<bool> c2s_session::on_connected() {

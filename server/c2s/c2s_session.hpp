@@ -45,6 +45,9 @@ struct sasl2_request {
 class c2s_session final : public xmpp_stream, public sm::resumable {
 public:
     c2s_session(tcp::socket socket, bool direct_tls, server_context& ctx, std::shared_ptr<void> connection_slot);
+    // XMPP over WebSocket (RFC 7395): the upgrade is done; TLS is the transport's (wss://, or a trusted proxy's).
+    c2s_session(std::unique_ptr<message_transport> transport, server_context& ctx,
+                std::shared_ptr<void> connection_slot);
     ~c2s_session() override;
 
     void start();

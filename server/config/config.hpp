@@ -17,15 +17,34 @@ namespace hush {
 
 struct listener_config {
     // Config names: "c2s", "c2s_direct_tls", "s2s", "s2s_direct_tls" (XEP-0368), "http" (blocklist.xml, metrics,
-    // the admin API).
-    enum class kind { c2s_starttls, c2s_direct_tls, s2s_starttls, s2s_direct_tls, http };
+    // the admin API, XMPP over WebSocket, XEP-0156 discovery, uploads) and "https" (the same over TLS).
+    enum class kind { c2s_starttls, c2s_direct_tls, s2s_starttls, s2s_direct_tls, http, https };
     kind type = kind::c2s_starttls;
     std::string address = "127.0.0.1";
-    // 0: an ephemeral port (tests); the bound port is printed. Default by kind: 5222, 5223, 5269, 5270, 5280.
+    // 0: an ephemeral port (tests); the bound port is printed. Default by kind: 5222, 5223, 5269, 5270, 5280, 5281.
     std::uint16_t port = 5222;
 
     bool is_s2s() const { return type == kind::s2s_starttls || type == kind::s2s_direct_tls; }
     bool is_direct_tls() const { return type == kind::c2s_direct_tls || type == kind::s2s_direct_tls; }
+    bool is_http() const { return type == kind::http || type == kind::https; }
+};
+
+// The web side shared by the http and https listeners ([http], docs/web.md).
+struct http_config {
+    // Reverse proxies (canonical IPs) whose X-Forwarded-For and X-Forwarded-Proto are believed: the client's address
+    // (per-IP limits, logs) and whether it came over TLS. Nobody else's forwarding headers count.
+    std::vector<std::string> trusted_proxies;
+    // The address browsers reach this server at ("https://chat.example.org", no trailing slash), for XEP-0156
+    // discovery and upload URLs; empty: taken from each request's Host and listener.
+    std::string public_url;
+};
+
+// RFC 7395 XMPP over WebSocket at /xmpp-websocket on the http listeners ([websocket], docs/web.md).
+struct websocket_config {
+    bool enabled = true;
+    // Origins (scheme://host[:port]) whose pages may open a session; "*" any. A handshake without Origin (not a
+    // browser) is always allowed: the Origin check protects browsers' users, it authenticates nobody.
+    std::vector<std::string> allowed_origins{"*"};
 };
 
 struct tls_config {
@@ -218,6 +237,8 @@ struct config {
     pubsub_config pubsub;
     muc_config muc;
     mam_config mam;
+    http_config http;
+    websocket_config websocket;
 };
 
 // Loads and validates; on error returns one line "FILE:LINE:COL: KEY: what is wrong" (the earliest in the file),

@@ -13,6 +13,7 @@
 #include "antispim/documents.hpp"
 #include "protocol/stanza.hpp"
 #include "server/http/admin_page.hpp"
+#include "server/http/discovery.hpp"
 #include "server/registration/registration.hpp"
 #include "server/stream/connection_tracker.hpp"
 #include "antispim/challenge_evidence.hpp"
@@ -29,9 +30,6 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-constexpr std::size_t max_body = 64 * 1024;
-constexpr std::size_t max_header = 8 * 1024;
-constexpr std::chrono::seconds read_deadline{30};
 constexpr std::string_view blocklist_ns = "urn:hush:blocklist:0";
 
 // The admin page's own files. A strict CSP: no inline script or style, nothing from elsewhere, no framing.
@@ -187,36 +185,9 @@ std::string http_api::metrics_text(std::int64_t held_requests) const {
     return out.str();
 }
 
-asio::awaitable<void> http_api::serve(asio::ip::tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
-    beast::flat_buffer buffer;
-    boost::system::error_code ep_ec;
-    const auto peer = stream.socket().remote_endpoint(ep_ec);
-    const std::string peer_address = ep_ec ? "unknown" : peer.address().to_string();
-    for (;;) {
-        http::request_parser<http::string_body> parser;
-        parser.body_limit(max_body);
-        parser.header_limit(max_header);
-        stream.expires_after(read_deadline);
-        auto [ec, n] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
-        if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
-            ec == asio::error::connection_reset) {
-            break;
-        }
-        if (ec) {
-            // Malformed or too large: say so, then close.
-            request bad;
-            bad.version(11);
-            response res = json_error(bad, ec == http::error::body_limit || ec == http::error::header_limit
-                                               ? http::status::payload_too_large
-                                               : http::status::bad_request,
-                                      "bad request: " + ec.message());
-            res.keep_alive(false);
-            co_await http::async_write(stream, res, tuple_awaitable);
-            break;
-        }
-        request req = parser.release();
-        response res;
+asio::awaitable<response> http_api::respond(request& req, const websocket::client& who) {
+    const std::string& peer_address = who.address;
+    response res;
         const std::string target(req.target());
         const std::string path(path_of(target));
         const bool admin_page =
@@ -265,17 +236,16 @@ asio::awaitable<void> http_api::serve(asio::ip::tcp::socket socket) {
             }
         } else if (path == "/blocklist.xml" || path == "/metrics") {
             res = json_error(req, http::status::method_not_allowed, "only GET here");
+        } else if (discovery::handles(path)) {
+            res = discovery::respond(ctx_.cfg, req, path, who.secure);
+        } else if (path == websocket::path && ctx_.cfg.websocket.enabled) {
+            res = json_error(req, http::status::upgrade_required,
+                             "XMPP over WebSocket (RFC 7395): open a WebSocket with the 'xmpp' subprotocol");
+            res.set(http::field::upgrade, "websocket");
         } else {
             res = json_error(req, http::status::not_found, "no such resource");
         }
-        const bool keep_alive = res.keep_alive();
-        auto [wec, written] = co_await http::async_write(stream, res, tuple_awaitable);
-        if (wec || !keep_alive) {
-            break;
-        }
-    }
-    boost::system::error_code ignored;
-    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    co_return res;
 }
 
 }  // namespace hush

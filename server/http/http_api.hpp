@@ -6,18 +6,25 @@
 //                         bounded defence state, held requests, sessions, connections, S2S streams, blocklist size
 //   /api/...              the admin REST API (server/http/admin_api.hpp), bearer token (hushctl token create NAME)
 //   GET  /admin, /admin/admin.{js,css}   the admin page (no data in it: it asks for a token and calls the API)
-// Every read has a byte limit and a deadline; bad input gets a 4xx with a JSON message.
+//   GET  /.well-known/host-meta[.json]    XEP-0156 discovery of the WebSocket endpoint (server/http/discovery.hpp)
+//        /xmpp-websocket                  RFC 7395 XMPP over WebSocket (server/websocket/)
+// On the https listener the same over TLS (http_connection.cpp). Every read has a byte limit and a deadline; bad
+// input gets a 4xx with a JSON message.
 #include <functional>
+#include <memory>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include "antispim/content_service.hpp"
 #include "antispim/chain.hpp"
 #include "server/http/admin_api.hpp"
 #include "antispim/blocklist_service.hpp"
 #include "antispim/recent_verdicts.hpp"
+#include "server/http/http_util.hpp"
 #include "server/pipeline/server_context.hpp"
+#include "server/websocket/websocket_endpoint.hpp"
 
 namespace hush {
 
@@ -43,8 +50,9 @@ public:
     http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain,
              const recent_verdicts& verdicts, metrics_sources sources, muc_service* muc = nullptr);
 
-    // Serves one connection (keep-alive) until the peer closes, errs or idles out.
-    boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+    // Serves one connection (keep-alive) until the peer closes, errs or idles out, or hands it to a WebSocket
+    // session; `tls`: the https listener's connection, TLS first (http_connection.cpp).
+    boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, bool tls);
 
     // The blocklist document, and its ETag (for tests and hushctl alike).
     struct document {
@@ -57,6 +65,12 @@ public:
     std::string metrics_text(std::int64_t held_requests) const;
 
 private:
+    template <class Stream>
+    boost::asio::awaitable<void> serve_connection(Stream stream, std::string peer, bool tls,
+                                                  std::shared_ptr<boost::asio::ssl::context> keep = nullptr);
+    // The answer to one request read whole, from `who`.
+    boost::asio::awaitable<http_util::response> respond(http_util::request& req, const websocket::client& who);
+
     server_context& ctx_;
     blocklist_service& blocklist_;
     antispim::chain& chain_;

@@ -49,6 +49,22 @@ xmpp_stream::xmpp_stream(tcp::socket socket, const limits_config& limits, std::s
     connected_at_ = last_activity_ = std::chrono::steady_clock::now();
 }
 
+xmpp_stream::xmpp_stream(std::unique_ptr<message_transport> transport, const limits_config& limits,
+                         std::string_view content_ns)
+    : executor_(transport->executor()),
+      limits_(limits),
+      peer_address_(transport->peer_address()),
+      content_ns_(content_ns),
+      socket_(executor_),
+      transport_(std::move(transport)),
+      framing_out_(std::in_place, content_ns),
+      parser_(xml::parser_limits{limits.max_stanza_bytes, limits.max_depth}),
+      writer_wake_(executor_, std::chrono::steady_clock::time_point::max()),
+      flushed_(executor_, std::chrono::steady_clock::time_point::max()),
+      watchdog_timer_(executor_) {
+    connected_at_ = last_activity_ = std::chrono::steady_clock::now();
+}
+
 void xmpp_stream::socket_connected() {
     boost::system::error_code ec;
     const auto endpoint = raw_socket().remote_endpoint(ec);
@@ -103,9 +119,13 @@ void xmpp_stream::close_socket() {
         return;
     }
     socket_closed_ = true;
-    boost::system::error_code ec;
-    raw_socket().shutdown(tcp::socket::shutdown_both, ec);
-    raw_socket().close(ec);
+    if (transport_) {
+        transport_->abort();
+    } else {
+        boost::system::error_code ec;
+        raw_socket().shutdown(tcp::socket::shutdown_both, ec);
+        raw_socket().close(ec);
+    }
     writer_wake_.cancel();
     flushed_.cancel();
     watchdog_timer_.cancel();
@@ -174,7 +194,9 @@ asio::awaitable<void> xmpp_stream::writer() {
         }
         writing_ = true;
         boost::system::error_code ec;
-        if (tls_ && batch.size() == 1) {
+        if (transport_) {
+            ec = co_await write_messages(in_flight);
+        } else if (tls_ && batch.size() == 1) {
             ec = co_await tls_->write(socket_, batch.front());
         } else if (tls_) {
             // One SSL_write for the whole batch: records of up to 16 KiB and one write(2) each, instead of a record
@@ -199,7 +221,23 @@ asio::awaitable<void> xmpp_stream::writer() {
             break;
         }
     }
+    if (transport_ && !socket_closed_) {
+        co_await transport_->close();  // the WebSocket closing handshake; the watchdog bounds it
+    }
     close_socket();
+}
+
+asio::awaitable<boost::system::error_code> xmpp_stream::write_messages(const std::vector<shared_bytes>& batch) {
+    std::vector<std::string> messages;
+    for (const auto& bytes : batch) {
+        framing_out_->push(*bytes, messages);
+    }
+    for (const auto& message : messages) {
+        if (auto ec = co_await transport_->write(message)) {
+            co_return ec;
+        }
+    }
+    co_return boost::system::error_code{};
 }
 
 asio::awaitable<void> xmpp_stream::wait_flushed() {
@@ -360,6 +398,11 @@ asio::awaitable<void> xmpp_stream::reader() {
         close_socket();
         co_return;
     }
+    if (transport_) {
+        co_await read_messages();
+        co_await finish_input();
+        co_return;
+    }
     boost::system::error_code mode_ec;
     socket_.non_blocking(true, mode_ec);
     while (!socket_closed_) {
@@ -388,27 +431,71 @@ asio::awaitable<void> xmpp_stream::reader() {
         if (closing_) {
             continue;  // draining until the peer closes or the grace period ends
         }
-        std::vector<xml::stream_event> events;  // per read: an idle stream keeps no capacity
-        auto error = parser_.feed(std::string_view(buffer, n), events);
-        for (auto& event : events) {
-            co_await handle_event(event);
-            if (closing_ || restart_stream_) {
-                break;
-            }
-        }
-        if (restart_stream_) {
-            // Anything the client sent after the restart point belongs to a stream it must not have started yet.
-            restart_stream_ = false;
-            header_sent_ = false;
-            parser_.reset();
-            on_stream_restart();
-            continue;
-        }
-        if (error && !closing_) {
-            begin_close(std::move(*error));
-        }
+        co_await parse(std::string_view(buffer, n));
     }
     co_await finish_input();
+}
+
+asio::awaitable<void> xmpp_stream::parse(std::string_view bytes) {
+    std::vector<xml::stream_event> events;  // per read: an idle stream keeps no capacity
+    auto error = parser_.feed(bytes, events);
+    for (auto& event : events) {
+        co_await handle_event(event);
+        if (closing_ || restart_stream_) {
+            break;
+        }
+    }
+    if (restart_stream_) {
+        // Anything the client sent after the restart point belongs to a stream it must not have started yet.
+        restart_stream_ = false;
+        header_sent_ = false;
+        framed_open_ = false;
+        parser_.reset();
+        on_stream_restart();
+        co_return;
+    }
+    if (error && !closing_) {
+        begin_close(std::move(*error));
+    }
+}
+
+asio::awaitable<void> xmpp_stream::read_messages() {
+    auto self = shared_from_this();
+    transport_->on_activity([weak = weak_from_this()] {
+        if (auto stream = weak.lock()) {
+            stream->touch();
+        }
+    });
+    std::string message;
+    while (!socket_closed_) {
+        bool text = true;
+        message.clear();
+        if (auto ec = co_await transport_->read(message, text)) {
+            spdlog::debug("{}: WebSocket read ended: {}", log_name(), ec.message());
+            break;
+        }
+        touch();
+        if (closing_) {
+            continue;  // draining until the peer closes or the grace period ends
+        }
+        if (!text) {
+            begin_close(stream_error{"bad-format", "XMPP over WebSocket is sent in text messages (RFC 7395 §3.2)"});
+            continue;
+        }
+        auto in = websocket_framing::from_client(message, content_ns_);
+        using kind = websocket_framing::inbound::kind;
+        if (in.what == kind::error) {
+            begin_close(stream_error{in.condition, in.text});
+            continue;
+        }
+        if ((in.what == kind::open) == framed_open_) {
+            begin_close(stream_error{"bad-format", framed_open_ ? "the stream is already open"
+                                                                : "the first message must be <open/> (RFC 7395 §3.4)"});
+            continue;
+        }
+        framed_open_ = true;
+        co_await parse(in.bytes);
+    }
 }
 
 asio::awaitable<void> xmpp_stream::finish_input() {

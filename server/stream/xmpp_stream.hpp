@@ -1,5 +1,5 @@
 #pragma once
-// One XML stream over TCP (and TLS), whatever is on the other end — a client today, a peer server for federation:
+// One XML stream over TCP (and TLS), or over a message transport (XMPP over WebSocket), whatever is on the other end — a client today, a peer server for federation:
 // a reader coroutine (bytes → parser → the derived class's handle_event), a writer coroutine (the only one that
 // writes to the socket, draining a bounded outbox) and a watchdog (negotiation, idle and close deadlines). Only
 // these coroutines own the stream; registries hold weak references. begin_close() is the one way down. The three
@@ -18,7 +18,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "protocol/stream_parser.hpp"
+#include "protocol/websocket_framing.hpp"
 #include "server/config/config.hpp"
+#include "server/stream/message_transport.hpp"
 #include "server/stream/session.hpp"
 #include "server/stream/tls_connection.hpp"
 
@@ -37,6 +39,8 @@ protected:
     // `content_ns` is the stream's default namespace (jabber:client, jabber:server), used in the header an early
     // stream error needs.
     xmpp_stream(tcp::socket socket, const limits_config& limits, std::string_view content_ns);
+    // The same stream carried by whole messages (RFC 7395): `transport` is connected and its handshake done.
+    xmpp_stream(std::unique_ptr<message_transport> transport, const limits_config& limits, std::string_view content_ns);
     ~xmpp_stream() override = default;
 
     // What the derived stream does.
@@ -88,8 +92,10 @@ protected:
     boost::asio::awaitable<bool> start_tls_client(std::shared_ptr<boost::asio::ssl::context> context,
                                                   const std::string& server_name);
     // The OpenSSL connection once TLS is on, else null.
-    SSL* tls_handle() const { return tls_ ? tls_->native() : nullptr; }
-    bool tls_active() const { return tls_ != nullptr; }
+    SSL* tls_handle() const { return transport_ ? transport_->tls_handle() : tls_ ? tls_->native() : nullptr; }
+    bool tls_active() const { return transport_ ? transport_->secure() : tls_ != nullptr; }
+    // Whether the stream is framed in messages (WebSocket): no STARTTLS, no whitespace, <open/> and <close/>.
+    bool framed() const { return transport_ != nullptr; }
     // The TCP socket (under TLS, if any: an outgoing stream connects it; nothing else should touch it).
     tcp::socket& raw_socket();
     // Takes a newly connected socket in (accepted, or after an outgoing connect): the peer's address, no Nagle.
@@ -110,6 +116,11 @@ protected:
 
 private:
     boost::asio::awaitable<void> reader();
+    // The reader's and writer's loops over a message transport.
+    boost::asio::awaitable<void> read_messages();
+    boost::asio::awaitable<boost::system::error_code> write_messages(const std::vector<shared_bytes>& batch);
+    // What a parser fed `bytes` did: events handled, a restart or an error acted on.
+    boost::asio::awaitable<void> parse(std::string_view bytes);
     boost::asio::awaitable<void> handle_event(xml::stream_event& event);
     boost::asio::awaitable<void> writer();
     boost::asio::awaitable<void> watchdog();
@@ -124,6 +135,9 @@ private:
     std::string_view content_ns_;
     tcp::socket socket_;
     std::unique_ptr<tls_connection> tls_;  // on socket_, once TLS is on
+    std::unique_ptr<message_transport> transport_;  // instead of socket_, when framed
+    std::optional<websocket_framing::outbound_splitter> framing_out_;
+    bool framed_open_ = false;  // the client's <open/> for the current stream has come
     std::shared_ptr<boost::asio::ssl::context> tls_context_;
 
     xml::stream_parser parser_;
