@@ -57,7 +57,7 @@ void load_http(toml_reader& reader, const toml::table& root, config& c) {
         }
         // A path prefix is allowed (a proxy serving Hush under /chat): only the scheme and host are checked.
         const auto slash = u.find('/', u.find("://") == std::string::npos ? 0 : u.find("://") + 3);
-        if (!valid_origin(std::string_view(u).substr(0, slash))) {
+        if (!u.empty() && !valid_origin(std::string_view(u).substr(0, slash))) {
             reader.fail(url->source(), "http.public_url",
                         "expected an http:// or https:// URL such as \"https://chat.example.org\" (got " +
                             in_quotes(u) + ")");

@@ -144,6 +144,13 @@ asio::awaitable<void> http_api::serve_connection(Stream stream, std::string peer
             co_await websocket::start_session(ctx_, std::move(stream), head.release(), who, std::move(admitted.slot));
             co_return;  // the session owns the connection now
         }
+        if (head.content_length() && *head.content_length() > max_body) {
+            // Refused from its Content-Length, before the client sends it.
+            response res = text_refusal(head.get().version(), http::status::payload_too_large,
+                                        "bad request: body limit exceeded");
+            co_await http::async_write(stream, res, tuple_awaitable);
+            break;
+        }
         http::request_parser<http::string_body> parser(std::move(head));
         parser.body_limit(max_body);
         auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
