@@ -210,11 +210,9 @@ inbound from_client(std::string_view message, std::string_view content_ns) {
         }
     }
     if (xmlns != framing_ns) {
-        // An <open/> or <close/> of another namespace is an ordinary element: the stream rules judge it.
-        inbound r;
-        r.what = inbound::kind::element;
-        r.bytes.assign(element);
-        return r;
+        // Nothing else is <open/> or <close/> at the top level: a stream header in the wrong namespace
+        // (RFC 6120 §4.9.3.10, as a wrong stream:stream would be).
+        return failure("invalid-namespace", "<open/> and <close/> are in urn:ietf:params:xml:ns:xmpp-framing");
     }
     inbound r;
     if (name == "close") {

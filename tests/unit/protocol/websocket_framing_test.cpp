@@ -42,9 +42,10 @@ TEST_CASE("a message that is not exactly one complete element is bad-format") {
     }
 }
 
-TEST_CASE("an <open/> of another namespace is just an element") {
+TEST_CASE("an <open/> of another namespace is invalid-namespace (RFC 6120 §4.9.3.10)") {
     const auto in = from_client("<open xmlns='urn:example' to='example.com'/>", "jabber:client");
-    CHECK(in.what == inbound::kind::element);
+    CHECK(in.what == inbound::kind::error);
+    CHECK(in.condition == "invalid-namespace");
 }
 
 TEST_CASE("the server's stream header becomes <open/>, its end <close/> (RFC 7395 §3.4, §3.6)") {
