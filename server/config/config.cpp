@@ -26,6 +26,7 @@
 #include "server/config/config_reader.hpp"
 #include "server/config/config_mam.hpp"
 #include "server/config/config_muc.hpp"
+#include "server/config/config_upload.hpp"
 #include "server/config/config_pubsub.hpp"
 #include "server/config/config_registration.hpp"
 #include "server/config/config_stream_management.hpp"
@@ -38,9 +39,9 @@ using namespace config_detail;
 
 constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "warn", "error"};
 constexpr std::array<std::string_view, 2> tls_versions{"1.2", "1.3"};
-constexpr std::array<std::string_view, 5> listener_kinds{"c2s", "c2s_direct_tls", "s2s", "s2s_direct_tls",
-                                                        "http"};  // as listener_config::kind
-constexpr std::array<std::uint16_t, 5> listener_default_ports{5222, 5223, 5269, 5270, 5280};
+constexpr std::array<std::string_view, 6> listener_kinds{"c2s", "c2s_direct_tls", "s2s", "s2s_direct_tls",
+                                                        "http", "https"};  // as listener_config::kind
+constexpr std::array<std::uint16_t, 6> listener_default_ports{5222, 5223, 5269, 5270, 5280, 5281};
 constexpr std::array<std::string_view, 2> backends{"sqlite", "postgresql"};         // as store_options::backend_kind
 
 hush::expected<std::string, std::string> read_file(const fs::path& path) {
@@ -73,7 +74,7 @@ public:
         config c;
         check_keys(root, "",
                    {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim", "registration", "s2s",
-                    "stream_management", "push", "mam", "pubsub", "muc"});
+                    "stream_management", "push", "mam", "pubsub", "muc", "upload"});
         load_server(root, c);
         load_log(root, c);
         load_tls(root, c);
@@ -90,6 +91,7 @@ public:
         load_mam(*this, root, c);
         load_pubsub(*this, root, c);
         load_muc(*this, root, c);  // after [pubsub]: a room service must not take its domain
+        load_upload(*this, root, c);  // after [muc] and the listeners: its domains and its default URL
         return c;
     }
 
