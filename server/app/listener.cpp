@@ -20,6 +20,12 @@ using asio::ip::tcp;
 listener::listener(asio::any_io_executor executor, const listener_config& where, server_context& ctx,
                    s2s_manager& federation, http_api& http, executor_picker pick)
     : acceptor_(executor), where_(where), ctx_(ctx), federation_(federation), http_(http), pick_(std::move(pick)) {
+    if (where.type == listener_config::kind::https) {
+        // The kind is known to the config (the upload service derives its URL from it); serving HTTP inside TLS
+        // comes with the HTTPS listener's own work.
+        throw std::runtime_error("listener kind \"https\" is not served by this build; use \"http\" behind a TLS proxy "
+                                 "and set [upload] public_url");
+    }
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(where.address, ec);
     if (ec) {
@@ -54,6 +60,8 @@ std::string_view listener::kind_name() const {
         return "s2s_direct_tls";
     case kind::http:
         return "http";
+    case kind::https:
+        return "https";
     }
     return "unknown";
 }

@@ -15,6 +15,7 @@
 #include "server/http/admin_page.hpp"
 #include "server/registration/registration.hpp"
 #include "server/stream/connection_tracker.hpp"
+#include "server/upload/upload_http.hpp"
 #include "antispim/challenge_evidence.hpp"
 #include "antispim/consensus.hpp"
 #include "antispim/outbound_guard.hpp"
@@ -50,12 +51,14 @@ response admin_asset(const request& req, std::string_view body, std::string_view
 }  // namespace
 
 http_api::http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain,
-                   const recent_verdicts& verdicts, metrics_sources sources, muc_service* muc)
+                   const recent_verdicts& verdicts, metrics_sources sources, muc_service* muc,
+                   upload_service* upload)
     : ctx_(ctx),
       blocklist_(blocklist),
       chain_(chain),
       admin_(ctx, blocklist, verdicts, muc),
-      sources_(std::move(sources)) {}
+      sources_(std::move(sources)),
+      upload_(upload) {}
 
 http_api::document http_api::blocklist_document() const {
     std::int64_t newest = 0;
@@ -194,11 +197,30 @@ asio::awaitable<void> http_api::serve(asio::ip::tcp::socket socket) {
     const auto peer = stream.socket().remote_endpoint(ep_ec);
     const std::string peer_address = ep_ec ? "unknown" : peer.address().to_string();
     for (;;) {
-        http::request_parser<http::string_body> parser;
-        parser.body_limit(max_body);
-        parser.header_limit(max_header);
+        // The head first: an upload's body is the upload endpoint's to read (streamed, with its own limit).
+        http::request_parser<http::empty_body> head;
+        head.header_limit(max_header);
         stream.expires_after(read_deadline);
-        auto [ec, n] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
+        auto [hec, hn] = co_await http::async_read_header(stream, buffer, head, tuple_awaitable);
+        if (hec == http::error::end_of_stream || hec == beast::error::timeout || hec == asio::error::eof ||
+            hec == asio::error::connection_reset) {
+            break;
+        }
+        if (!hec && upload_ != nullptr && upload_handles(path_of(head.get().target()))) {
+            const bool again = co_await serve_upload(*upload_, stream, buffer, head, peer_address);
+            if (!again) {
+                break;
+            }
+            continue;
+        }
+        http::request_parser<http::string_body> parser(std::move(head));
+        parser.body_limit(max_body);
+        boost::system::error_code ec = hec;
+        if (!ec) {
+            stream.expires_after(read_deadline);
+            auto [bec, bn] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
+            ec = bec;
+        }
         if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
             ec == asio::error::connection_reset) {
             break;

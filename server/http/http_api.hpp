@@ -6,6 +6,7 @@
 //                         bounded defence state, held requests, sessions, connections, S2S streams, blocklist size
 //   /api/...              the admin REST API (server/http/admin_api.hpp), bearer token (hushctl token create NAME)
 //   GET  /admin, /admin/admin.{js,css}   the admin page (no data in it: it asks for a token and calls the API)
+//   /upload/...           XEP-0363 file uploads and downloads (server/upload/upload_http.hpp), when [upload] is on
 // Every read has a byte limit and a deadline; bad input gets a 4xx with a JSON message.
 #include <functional>
 
@@ -37,11 +38,15 @@ struct metrics_sources {
     std::function<std::size_t()> caps_vers;    // XEP-0115 vers whose verified features are cached
 };
 
+class upload_service;
+
 class http_api {
 public:
     // `muc`: the MUC service for the admin API's /api/muc/ endpoints; null when [muc] has no service.
+    // `upload`: XEP-0363's files under /upload/ (server/upload/upload_http.hpp); null when [upload] is off.
     http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain,
-             const recent_verdicts& verdicts, metrics_sources sources, muc_service* muc = nullptr);
+             const recent_verdicts& verdicts, metrics_sources sources, muc_service* muc = nullptr,
+             upload_service* upload = nullptr);
 
     // Serves one connection (keep-alive) until the peer closes, errs or idles out.
     boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
@@ -62,6 +67,7 @@ private:
     antispim::chain& chain_;
     admin_api admin_;
     metrics_sources sources_;
+    upload_service* upload_;
 };
 
 }  // namespace hush
