@@ -163,6 +163,38 @@ asio::awaitable<bool> preflight(Stream& stream, const upload_config& options, co
     co_return !ec && res.keep_alive();
 }
 
+// Reads and drops a small body the request is refused with, so that the answer can be read before the connection
+// closes (closing with unread bytes resets it, and the peer may lose the answer) or the connection kept. False: the
+// body was too large to bother, or unreadable — then the connection is closed after the answer.
+constexpr std::uint64_t drain_limit = 64 * 1024;
+
+template <class Stream>
+asio::awaitable<bool> consume_body(Stream& stream, beast::flat_buffer& buffer, header_parser& header) {
+    const auto length = header.content_length();
+    if (!header.chunked() && (!length || *length == 0)) {
+        co_return true;
+    }
+    if (header.chunked() || *length > drain_limit) {
+        co_return false;
+    }
+    http::request_parser<http::buffer_body> parser(std::move(header));
+    parser.body_limit(drain_limit);
+    std::vector<char> scratch(4096);
+    while (!parser.is_done()) {
+        parser.get().body().data = scratch.data();
+        parser.get().body().size = scratch.size();
+        lowest(stream).expires_after(io_timeout);
+        auto [ec, n] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
+        if (ec == http::error::need_buffer) {
+            ec = {};
+        }
+        if (ec) {
+            co_return false;
+        }
+    }
+    co_return true;
+}
+
 // Reads the body into `fd`, at most `size` bytes; false on a read error, a timeout or a body of another size.
 template <class Stream>
 asio::awaitable<std::optional<std::string>> receive_body(Stream& stream, beast::flat_buffer& buffer,
@@ -202,13 +234,14 @@ template <class Stream>
 asio::awaitable<bool> put_file(upload_service& service, Stream& stream, beast::flat_buffer& buffer,
                                header_parser& header, const upload::file_path& path, const std::string& peer) {
     const upload_config& options = service.options();
-    const auto& req = header.get();
-    // Any answer before the body was read leaves the body on the connection: close it unless there is none.
+    // A copy: the parser itself goes to the body's reader.
+    const http::request<http::empty_body> req = header.get();
     const auto length = header.content_length();
-    const bool bodiless = length && *length == 0 && !header.chunked();
-    auto refuse = [&](http::status status, std::string why) {
+    // An answer before the body was read drops a small body first; a large one closes the connection.
+    auto refuse = [&](http::status status, std::string why) -> asio::awaitable<bool> {
         spdlog::info("upload http {}: PUT {} refused: {}", peer, path.id, why);
-        return reply_text(stream, options, req, status, std::move(why), bodiless);
+        const bool consumed = co_await consume_body(stream, buffer, header);
+        co_return co_await reply_text(stream, options, req, status, std::move(why), consumed);
     };
     auto row = co_await service.store().read([id = path.id](storage::store& s) { return s.get_upload(id); });
     if (!row) {
@@ -409,23 +442,26 @@ bool upload_handles(std::string_view path) {
 template <class Stream>
 asio::awaitable<bool> serve_upload(upload_service& service, Stream& stream, beast::flat_buffer& buffer,
                                    header_parser& header, std::string peer) {
-    const auto& req = header.get();
+    // A copy: a body to drop takes the parser.
+    const http::request<http::empty_body> req = header.get();
     const upload_config& options = service.options();
     const std::string_view target = req.target();
     const std::string_view path_only = target.substr(0, target.find('?'));
+    const auto path = upload::parse_file_path(path_only);
+    if (req.method() == http::verb::put && path) {
+        co_return co_await put_file(service, stream, buffer, header, *path, peer);
+    }
     const auto length = header.content_length();
     const bool bodiless = !header.chunked() && (!length || *length == 0);
+    const bool consumed = co_await consume_body(stream, buffer, header);
     if (req.method() == http::verb::options) {
-        co_return co_await preflight(stream, options, req);
+        co_return co_await preflight(stream, options, req) && consumed;
     }
-    const auto path = upload::parse_file_path(path_only);
     if (!path) {
         // Not an id and a name: nothing is looked up, nothing touches the file system.
-        co_return co_await reply_text(stream, options, req, http::status::not_found, "no such file", bodiless);
+        co_return co_await reply_text(stream, options, req, http::status::not_found, "no such file", consumed);
     }
     switch (req.method()) {
-    case http::verb::put:
-        co_return co_await put_file(service, stream, buffer, header, *path, peer);
     case http::verb::get:
     case http::verb::head:
         if (!bodiless) {
@@ -434,7 +470,7 @@ asio::awaitable<bool> serve_upload(upload_service& service, Stream& stream, beas
         co_return co_await get_file(service, stream, req, *path, peer);
     default:
         co_return co_await reply_text(stream, options, req, http::status::method_not_allowed,
-                                      "only GET, HEAD, PUT and OPTIONS here", bodiless);
+                                      "only GET, HEAD, PUT and OPTIONS here", consumed);
     }
 }
 
