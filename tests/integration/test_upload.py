@@ -110,7 +110,7 @@ def test_slixmpp_uploads_and_another_account_downloads(hush, xmpp, storage_backe
     source.write_bytes(content)
 
     async def scenario():
-        alice = await online(xmpp, server, "alice", plugins=("xep_0363",))
+        alice = await online(xmpp, server, "alice", plugins=("xep_0004", "xep_0128", "xep_0363"))
         bob = await online(xmpp, server, "bob")
         # The service is among the host's items, with its identity, feature and maximum size.
         items = await bob.iq("get", f"<query xmlns='{DISCO_ITEMS_NS}'/>", to=HOST)
