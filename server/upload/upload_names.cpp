@@ -236,11 +236,14 @@ byte_range parse_range(std::string_view header, std::uint64_t size) {
     }
     const auto first = number(a);
     const auto last = b.empty() ? std::optional<std::uint64_t>(size == 0 ? 0 : size - 1) : number(b);
-    if (!first || !last || *last < *first) {
+    if (!first || !last) {
         return {};
     }
     if (*first >= size) {
         return {byte_range::kind::unsatisfiable};
+    }
+    if (*last < *first) {
+        return {};
     }
     return {byte_range::kind::partial, *first, std::min(*last, size - 1)};
 }

@@ -81,7 +81,7 @@ TEST_CASE("http upload: the XEP's slot request round-trips") {
     pugi::xml_document out;
     http_upload::write_request(out, *r);
     CHECK(written(out) == "<request xmlns=\"urn:xmpp:http:upload:0\" filename=\"tr\xc3\xa8s cool.jpg\" size=\"23456\" "
-                          "content-type=\"image/jpeg\" />");
+                          "content-type=\"image/jpeg\"/>");
     CHECK(http_upload::parse_request(out.first_child()) == r);
 }
 
@@ -123,7 +123,7 @@ TEST_CASE("http upload: the XEP's slot round-trips") {
           "url=\"https://upload.montague.tld/4a771ac1-f0b2-4a4a-9700-f2a26fa2bb67/tr%C3%A8s%20cool.jpg\">"
           "<header name=\"Authorization\">Basic Base64String==</header>"
           "<header name=\"Cookie\">foo=bar; user=romeo</header></put>"
-          "<get url=\"https://download.montague.tld/4a771ac1-f0b2-4a4a-9700-f2a26fa2bb67/tr%C3%A8s%20cool.jpg\" />"
+          "<get url=\"https://download.montague.tld/4a771ac1-f0b2-4a4a-9700-f2a26fa2bb67/tr%C3%A8s%20cool.jpg\"/>"
           "</slot>");
     CHECK(http_upload::parse_slot(out.first_child()) == s);
 }

@@ -291,7 +291,8 @@ TEST_CASE("names that must be one of a set") {
     CHECK(load_error("[tls]\nmin_version = \"1.1\"\n") ==
           "2:15: tls.min_version: must be one of \"1.2\", \"1.3\" (got \"1.1\")");
     CHECK(load_error("[[listen]]\nkind = \"xmpp\"\n") ==
-          "2:8: listen[0].kind: must be one of \"c2s\", \"c2s_direct_tls\", \"s2s\", \"s2s_direct_tls\", \"http\" (got "
+          "2:8: listen[0].kind: must be one of \"c2s\", \"c2s_direct_tls\", \"s2s\", \"s2s_direct_tls\", \"http\", "
+          "\"https\" (got "
           "\"xmpp\")");
     CHECK(load_error("[storage]\nbackend = \"mysql\"\n") ==
           "2:11: storage.backend: must be one of \"sqlite\", \"postgresql\" (got \"mysql\")");
