@@ -216,6 +216,9 @@ asio::awaitable<void> http_api::serve(asio::ip::tcp::socket socket) {
         http::request_parser<http::string_body> parser(std::move(head));
         parser.body_limit(max_body);
         boost::system::error_code ec = hec;
+        if (!ec && parser.content_length() && *parser.content_length() > max_body) {
+            ec = http::error::body_limit;  // refused from its Content-Length, before the body is sent
+        }
         if (!ec) {
             stream.expires_after(read_deadline);
             auto [bec, bn] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
