@@ -402,6 +402,27 @@ ALTER TABLE message_archive_rebuilt RENAME TO message_archive;
 CREATE INDEX message_archive_by_with ON message_archive (domain, username, with_jid, id);
 CREATE INDEX message_archive_by_age ON message_archive (id);
 )sql"},
+    // XEP-0363 HTTP file upload: a slot handed out, then the file stored under its id. The account's rows go with
+    // it (the files on disk are then orphans the sweeper removes); the sweeper finds expired rows by expires_at.
+    migration{16, "http file upload",
+              R"sql(
+CREATE TABLE upload_files (
+    id {key} NOT NULL PRIMARY KEY,
+    secret_sha256 TEXT NOT NULL,
+    domain {key} NOT NULL,
+    username {key} NOT NULL,
+    filename TEXT NOT NULL,
+    size {int64} NOT NULL CHECK (size >= 0),
+    content_type TEXT NOT NULL,
+    state {key} NOT NULL CHECK (state IN ('pending', 'uploading', 'stored')),
+    created_at {int64} NOT NULL,
+    expires_at {int64} NOT NULL,
+    uploaded_at {int64} NOT NULL,
+    FOREIGN KEY (domain, username) REFERENCES accounts (domain, username) ON DELETE CASCADE
+);
+CREATE INDEX upload_files_by_account ON upload_files (domain, username, created_at);
+CREATE INDEX upload_files_by_expiry ON upload_files (expires_at);
+)sql"},
 };
 
 // The bookkeeping table itself is not a migration: it must exist before the first one can be recorded.

@@ -364,4 +364,50 @@ struct muc_service_ban_record {
     bool operator==(const muc_service_ban_record&) const = default;
 };
 
+// XEP-0363 HTTP file upload (storage/sql_upload_store.cpp, migration 16): one row per slot handed out, which
+// becomes the stored file's row once its PUT completed.
+enum class upload_state { pending, uploading, stored };
+
+struct upload_record {
+    std::string id;             // 32 lower-case hex digits (128 random bits): the file's name on disk too
+    std::string secret_sha256;  // hex SHA-256 of the PUT's bearer secret (the secret itself is never stored)
+    std::string domain;         // the account that asked for the slot
+    std::string username;
+    std::string filename;
+    std::int64_t size = 0;
+    std::string content_type;       // "" when the client named none
+    upload_state state = upload_state::pending;
+    std::int64_t created_at = 0;   // unix seconds
+    std::int64_t expires_at = 0;   // pending/uploading: the slot's deadline; stored: when the file is deleted
+    std::int64_t uploaded_at = 0;  // 0 until stored
+
+    bool operator==(const upload_record&) const = default;
+};
+
+// What one account may hold: bytes stored or promised (live slots), live slots not yet uploaded, slots asked for
+// in the last minute.
+struct upload_limits {
+    std::int64_t quota_bytes = 0;
+    std::int64_t max_pending = 0;
+    std::int64_t max_per_minute = 0;
+};
+
+enum class upload_slot_status { created, quota_exceeded, too_many_pending, too_many_per_minute };
+
+struct upload_slot_outcome {
+    upload_slot_status status = upload_slot_status::created;
+    std::int64_t used_bytes = 0;  // the account's bytes before this slot (stored and live slots)
+};
+
+// One account's uploads (hushctl upload stats).
+struct upload_usage {
+    std::string domain;
+    std::string username;
+    std::int64_t files = 0;    // stored
+    std::int64_t bytes = 0;    // stored
+    std::int64_t pending = 0;  // slots not (yet) uploaded, expired or not
+
+    bool operator==(const upload_usage&) const = default;
+};
+
 }  // namespace hush::storage

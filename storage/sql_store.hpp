@@ -229,8 +229,24 @@ public:
     result<bool> put_muc_service_ban(const muc_service_ban_record& b) override;
     result<bool> delete_muc_service_ban(const std::string& service, const std::string& jid) override;
 
+    // XEP-0363 HTTP file upload (sql_upload_store.cpp)
+    result<upload_slot_outcome> create_upload_slot(const upload_record& r, const upload_limits& limits,
+                                                   std::int64_t now) override;
+    result<bool> claim_upload_slot(const std::string& id, const std::string& secret_sha256, std::int64_t now,
+                                   std::int64_t deadline) override;
+    result<bool> finish_upload(const std::string& id, std::int64_t now, std::int64_t expires_at) override;
+    result<std::optional<upload_record>> get_upload(const std::string& id) override;
+    result<bool> delete_upload(const std::string& id) override;
+    result<std::vector<upload_record>> expired_uploads(std::int64_t now, std::size_t limit) override;
+    result<std::vector<upload_record>> list_uploads(const std::string& domain, const std::string& username,
+                                                    std::size_t limit) override;
+    result<std::vector<upload_usage>> upload_usage_by_account() override;
+
 private:
     using params = std::initializer_list<sql_param>;
+
+    // Rows of upload_files in the column order of sql_upload_store.cpp's upload_columns.
+    result<std::vector<upload_record>> read_uploads(std::string_view context, const char* sql, params args);
 
     // Runs one statement (see sql_driver::run); returns the rows it changed.
     result<long> run(std::string_view context, const char* sql, params args, const row_handler& on_row = {});

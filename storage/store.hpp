@@ -387,6 +387,29 @@ public:
     virtual result<bool> put_muc_service_ban(const muc_service_ban_record& b) = 0;
     virtual result<bool> delete_muc_service_ban(const std::string& service, const std::string& jid) = 0;
 
+    // XEP-0363 HTTP file upload (migration 16). The rows reference the account: delete_account deletes them (the
+    // files on disk go with the upload sweeper, as orphans).
+    // Inserts the slot `r` unless the account is over a limit at `now`, deciding under the account's lock in one
+    // transaction (so parallel requests cannot both pass): the rate (slots created in the last 60 s), the live
+    // pending slots, then the quota (r.size plus the bytes of stored files and live slots).
+    virtual result<upload_slot_outcome> create_upload_slot(const upload_record& r, const upload_limits& limits,
+                                                           std::int64_t now) = 0;
+    // The PUT's claim, one conditional statement: pending -> uploading, only with the right secret digest and before
+    // the deadline; the row's deadline becomes `deadline` (the body's). False: no such live pending slot.
+    virtual result<bool> claim_upload_slot(const std::string& id, const std::string& secret_sha256, std::int64_t now,
+                                           std::int64_t deadline) = 0;
+    // uploading -> stored at `now`, kept until `expires_at`. False when the row was not uploading (gone meanwhile).
+    virtual result<bool> finish_upload(const std::string& id, std::int64_t now, std::int64_t expires_at) = 0;
+    virtual result<std::optional<upload_record>> get_upload(const std::string& id) = 0;
+    virtual result<bool> delete_upload(const std::string& id) = 0;
+    // Rows whose expires_at is at or before `now` (expired slots and files), oldest first, at most `limit`.
+    virtual result<std::vector<upload_record>> expired_uploads(std::int64_t now, std::size_t limit) = 0;
+    // An account's rows (domain and username empty: every account's), by id, at most `limit`.
+    virtual result<std::vector<upload_record>> list_uploads(const std::string& domain, const std::string& username,
+                                                            std::size_t limit) = 0;
+    // Per account with any row, by domain and username.
+    virtual result<std::vector<upload_usage>> upload_usage_by_account() = 0;
+
     // XEP-0012 last activity of an account (set when its last resource goes offline).
     virtual result<void> set_last_activity(const std::string& domain, const std::string& username,
                                            const last_activity& activity) = 0;

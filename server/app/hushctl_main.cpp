@@ -16,6 +16,7 @@
 #include "server/app/hushctl_defences.hpp"
 #include "server/app/hushctl_fast.hpp"
 #include "server/app/hushctl_muc.hpp"
+#include "server/app/hushctl_upload.hpp"
 #include "server/app/hushctl_registration.hpp"
 #include "storage/store.hpp"
 
@@ -29,9 +30,9 @@ int usage(FILE* out) {
                  "  passwd JID [PASSWORD]    change an account's password (revokes its FAST tokens)\n"
                  "  deluser JID              delete an account\n"
                  "  users [DOMAIN]           list accounts\n"
-                 "%s%s%s%s%s%s",
+                 "%s%s%s%s%s%s%s",
                  hush::antispim_usage, hush::defences_usage, hush::content_usage, hush::registration_usage,
-                 hush::fast_usage, hush::muc_usage);
+                 hush::fast_usage, hush::muc_usage, hush::upload_usage);
     return 2;
 }
 
@@ -132,6 +133,10 @@ int main(int argc, char** argv) {
     }
     if (command == "muc") {
         const int status = hush::run_muc_command(*cfg, *store, args);
+        return status == 2 ? usage(stderr) : status;
+    }
+    if (command == "upload") {
+        const int status = hush::run_upload_command(*cfg, *store, args);
         return status == 2 ? usage(stderr) : status;
     }
     if (command == "invite" || command == "registration") {

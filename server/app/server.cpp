@@ -16,6 +16,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <future>
 #include <stdexcept>
 
@@ -164,6 +165,16 @@ server::server(config cfg)
             throw std::runtime_error("cannot read the chat rooms");
         }
     }
+    if (cfg_.upload.enabled && !cfg_.upload.services.empty()) {
+        // XEP-0363: the files' directory exists before the first slot is given.
+        std::error_code ec;
+        std::filesystem::create_directories(cfg_.upload.directory, ec);
+        if (ec) {
+            throw std::runtime_error("cannot create the upload directory " + cfg_.upload.directory.string() + ": " +
+                                     ec.message());
+        }
+        upload_ = std::make_unique<upload_service>(*store_, cfg_.upload, [this] { return upload_base_url(); });
+    }
     registration_->on_removal(
         {[this](const jid&) -> asio::awaitable<void> { co_await archiver_->flush(); },
          [this](const jid& account) {
@@ -264,6 +275,7 @@ server::server(config cfg)
     links.mam = archiver_.get();
     links.pubsub = cfg_.pubsub.enabled ? pubsub_.get() : nullptr;
     links.muc = muc_.get();
+    links.upload = upload_.get();
     // The services' domains are this server's too: stanzas to them are answered here, not federated.
     std::vector<std::string> routed_domains = cfg_.hosts;
     if (cfg_.pubsub.enabled && !cfg_.pubsub.service.empty()) {
@@ -271,6 +283,9 @@ server::server(config cfg)
     }
     if (muc_) {
         routed_domains.insert(routed_domains.end(), cfg_.muc.services.begin(), cfg_.muc.services.end());
+    }
+    if (upload_) {
+        routed_domains.insert(routed_domains.end(), cfg_.upload.services.begin(), cfg_.upload.services.end());
     }
     router_ = std::make_unique<router>(std::move(routed_domains), registry_, *accounts_, *chain_, *handlers_, links);
     if (cfg_.pubsub.enabled && !pubsub_->service_domain().empty() && cfg_.antispim.publish.rtbl) {
@@ -295,7 +310,7 @@ server::server(config cfg)
                                        metrics_sources{consensus_.get(), outbound_.get(), evidence_.get(), content_.get(),
                                                        [s2s = s2s_.get()] { return s2s->stream_count(); },
                                                        [caps = caps_.get()] { return caps->vers(); }},
-                                       muc_.get());
+                                       muc_.get(), upload_.get());
     for (const auto& where : cfg_.listeners) {
         listeners_.push_back(std::make_unique<listener>(loops_.front()->get_executor(), where, *ctx_, *s2s_, *http_,
                                                         [this] { return next_executor(); }));
@@ -397,6 +412,23 @@ int server::run() {
                     outgoing out;
                     co_await muc_->sync_from_storage(out);
                     co_await router_->carry_out(std::move(out));
+                }
+            },
+            keep_going);
+    }
+    // XEP-0363: expired slots and files, and files without a slot (at start, then every minute).
+    if (upload_) {
+        spawn_supervised_loop(
+            loops_.front()->get_executor(), "upload sweeper",
+            [this]() -> asio::awaitable<void> {
+                asio::steady_timer timer(*loops_.front());
+                while (!stopping_) {
+                    co_await upload_->sweep();
+                    timer.expires_after(upload_service::sweep_every);
+                    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                    if (ec || stopping_) {
+                        break;
+                    }
                 }
             },
             keep_going);
@@ -572,6 +604,17 @@ boost::asio::awaitable<std::optional<stanza>> server::account_request(const stan
     co_return answer;
 }
 
+std::string server::upload_base_url() const {
+    const auto& u = cfg_.upload;
+    const int i = u.public_url_listener;
+    if (i < 0 || static_cast<std::size_t>(i) >= listeners_.size() || cfg_.listeners[i].port != 0) {
+        return u.public_url;
+    }
+    // Derived from a listener on an ephemeral port: the configured port (0) is replaced by the bound one.
+    const std::string base = u.public_url.substr(0, u.public_url.rfind(':'));
+    return base + ":" + std::to_string(listeners_[static_cast<std::size_t>(i)]->port());
+}
+
 boost::asio::awaitable<std::optional<stanza>> server::service_request(const stanza& iq, const jid& addressed,
                                                                       outgoing& out) {
     const auto query = iq.child("query", "http://jabber.org/protocol/disco#items");
@@ -591,6 +634,14 @@ boost::asio::awaitable<std::optional<stanza>> server::service_request(const stan
                 auto item = q.append_child("item");
                 item.append_attribute("jid").set_value(domain.c_str());
                 item.append_attribute("name").set_value("Chatrooms");
+            }
+        }
+        if (upload_) {
+            // XEP-0363 §2: clients find the upload service among the server's items.
+            for (const auto& domain : upload_->services_of(addressed.domain())) {
+                auto item = q.append_child("item");
+                item.append_attribute("jid").set_value(domain.c_str());
+                item.append_attribute("name").set_value("HTTP File Upload");
             }
         }
         co_return reply;

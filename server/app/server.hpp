@@ -33,6 +33,7 @@
 #include "server/mam/archiver.hpp"
 #include "server/mam/mam_queries.hpp"
 #include "server/muc/muc_service.hpp"
+#include "server/upload/upload_service.hpp"
 #include "server/pubsub/pubsub_engine.hpp"
 #include "server/pubsub/rtbl_publisher.hpp"
 #include "antispim/recent_verdicts.hpp"
@@ -77,6 +78,9 @@ private:
     // The pubsub engine's iq (PEP at accounts, the service at its domain), and the service in the server's items.
     // XEP-0377 inside a XEP-0191 block of a local room's occupant: passed to the room's moderators.
     void report_to_room(const stanza& iq, const jid& addressed, outgoing& out);
+    // The base of the upload slots' URLs: [upload] public_url, or the one derived from a listener with the port it
+    // bound (port 0 in tests).
+    std::string upload_base_url() const;
     // The server's disco#items (its services), then the pubsub engine's requests.
     boost::asio::awaitable<std::optional<stanza>> service_request(const stanza& iq, const jid& addressed, outgoing& out);
 
@@ -116,6 +120,7 @@ private:
     std::unique_ptr<im_context> im_ctx_;
     std::unique_ptr<pubsub_engine> pubsub_;  // XEP-0060/0163
     std::unique_ptr<muc_service> muc_;       // XEP-0045; null when [muc] has no service
+    std::unique_ptr<upload_service> upload_;  // XEP-0363; null when [upload] is off
     std::unique_ptr<im_core> im_;
     std::unique_ptr<account_services> account_services_;
     std::unique_ptr<archiver> archiver_;

@@ -27,6 +27,7 @@
 #include "server/config/config_mam.hpp"
 #include "server/config/config_muc.hpp"
 #include "server/config/config_web.hpp"
+#include "server/config/config_upload.hpp"
 #include "server/config/config_pubsub.hpp"
 #include "server/config/config_registration.hpp"
 #include "server/config/config_stream_management.hpp"
@@ -74,7 +75,7 @@ public:
         config c;
         check_keys(root, "",
                    {"server", "log", "tls", "listen", "limits", "sasl", "storage", "antispim", "registration", "s2s",
-                    "stream_management", "push", "mam", "pubsub", "muc", "http", "websocket"});
+                    "stream_management", "push", "mam", "pubsub", "muc", "http", "websocket", "upload"});
         load_server(root, c);
         load_log(root, c);
         load_tls(root, c);
@@ -92,6 +93,7 @@ public:
         load_pubsub(*this, root, c);
         load_muc(*this, root, c);  // after [pubsub]: a room service must not take its domain
         load_web(*this, root, c);
+        load_upload(*this, root, c);  // after [muc] and the listeners: its domains and its default URL
         return c;
     }
 

@@ -17,7 +17,7 @@ namespace hush {
 
 struct listener_config {
     // Config names: "c2s", "c2s_direct_tls", "s2s", "s2s_direct_tls" (XEP-0368), "http" (blocklist.xml, metrics,
-    // the admin API, XMPP over WebSocket, XEP-0156 discovery, uploads) and "https" (the same over TLS).
+    // the admin API, XMPP over WebSocket, XEP-0156 discovery, uploads) and "https" (the same over TLS; default 5281).
     enum class kind { c2s_starttls, c2s_direct_tls, s2s_starttls, s2s_direct_tls, http, https };
     kind type = kind::c2s_starttls;
     std::string address = "127.0.0.1";
@@ -217,6 +217,31 @@ struct muc_config {
     std::size_t max_rooms_per_user = 100;         // rooms one JID may be in at once per service (bounds state)
 };
 
+// XEP-0363 HTTP file upload ([upload]; docs/upload.md): a service per host that hands out slots, and the files it
+// serves over the http(s) listener under /upload/.
+struct upload_config {
+    bool enabled = true;
+    // The services' domains: "upload.<host>" for every host when not configured; service_hosts[i] is the host whose
+    // accounts may use services[i] (the host it is a subdomain of).
+    std::vector<std::string> services;
+    std::vector<std::string> service_hosts;
+    std::filesystem::path directory;                   // absolute; "<data_dir>/uploads" when not configured
+    std::uint64_t max_file_size = 104857600;           // bytes per file
+    std::uint64_t quota_per_user = 1073741824;         // stored and pending bytes per account
+    std::chrono::seconds expire_after{604800};         // a stored file is deleted this long after its upload
+    std::chrono::seconds slot_timeout{300};            // the PUT must start within this after the slot was given
+    // Exact types ("image/png") or prefixes ("image/*"), lower case; empty: any type.
+    std::vector<std::string> allowed_content_types;
+    // The base of the slots' URLs, without a trailing slash. Configured, or derived from a listener
+    // (public_url_listener: its index, -1 when configured): "https://<host>:<port>" of the first https listener, else
+    // "http://<address>:<port>" of the first http listener — the port the listener bound, known only at run time.
+    std::string public_url;
+    int public_url_listener = -1;
+    std::size_t max_slots_per_minute = 30;  // slots one account may ask for per minute
+    std::size_t max_pending_slots = 10;     // slots of one account not yet uploaded
+    std::vector<std::string> cors_origins{"*"};  // origins browsers may upload from ("*": any)
+};
+
 struct config {
     std::filesystem::path source;   // the file this came from
     std::vector<std::string> hosts;  // virtual hosts, nameprepped
@@ -239,6 +264,7 @@ struct config {
     mam_config mam;
     http_config http;
     websocket_config websocket;
+    upload_config upload;
 };
 
 // Loads and validates; on error returns one line "FILE:LINE:COL: KEY: what is wrong" (the earliest in the file),

@@ -38,18 +38,17 @@ void allow_any_origin(response& res) {
 
 bool handles(std::string_view path) { return path == xrd_path || path == json_path; }
 
-std::string base_url(const config& cfg, const request& req, bool secure) {
+std::string base_url(const config& cfg, std::string_view host, bool secure) {
     if (!cfg.http.public_url.empty()) {
         return cfg.http.public_url;
     }
-    const std::string_view host = req[http::field::host];
     if (!plausible_host(host)) {
         return {};
     }
     return std::string(secure ? "https://" : "http://") + std::string(host);
 }
 
-response respond(const config& cfg, const request& req, std::string_view path, bool secure) {
+response respond(const config& cfg, const request& req, std::string_view path, std::string_view host, bool secure) {
     if (req.method() == http::verb::options) {
         response res = make_response(req, http::status::no_content, "", "text/plain");
         allow_any_origin(res);
@@ -62,7 +61,7 @@ response respond(const config& cfg, const request& req, std::string_view path, b
     }
     std::string websocket_url;
     if (cfg.websocket.enabled) {
-        const std::string base = base_url(cfg, req, secure);
+        const std::string base = base_url(cfg, host, secure);
         if (base.empty()) {
             return json_error(req, http::status::bad_request, "a Host header (host[:port]) is required");
         }

@@ -16,6 +16,7 @@
 #include "server/http/discovery.hpp"
 #include "server/registration/registration.hpp"
 #include "server/stream/connection_tracker.hpp"
+#include "server/upload/upload_http.hpp"
 #include "antispim/challenge_evidence.hpp"
 #include "antispim/consensus.hpp"
 #include "antispim/outbound_guard.hpp"
@@ -48,12 +49,14 @@ response admin_asset(const request& req, std::string_view body, std::string_view
 }  // namespace
 
 http_api::http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain,
-                   const recent_verdicts& verdicts, metrics_sources sources, muc_service* muc)
+                   const recent_verdicts& verdicts, metrics_sources sources, muc_service* muc,
+                   upload_service* upload)
     : ctx_(ctx),
       blocklist_(blocklist),
       chain_(chain),
       admin_(ctx, blocklist, verdicts, muc),
-      sources_(std::move(sources)) {}
+      sources_(std::move(sources)),
+      upload_(upload) {}
 
 http_api::document http_api::blocklist_document() const {
     std::int64_t newest = 0;
@@ -185,8 +188,8 @@ std::string http_api::metrics_text(std::int64_t held_requests) const {
     return out.str();
 }
 
-asio::awaitable<response> http_api::respond(request& req, const websocket::client& who) {
-    const std::string& peer_address = who.address;
+asio::awaitable<response> http_api::respond(request& req, const websocket::client& from) {
+    const std::string& peer_address = from.address;
     response res;
         const std::string target(req.target());
         const std::string path(path_of(target));
@@ -237,7 +240,7 @@ asio::awaitable<response> http_api::respond(request& req, const websocket::clien
         } else if (path == "/blocklist.xml" || path == "/metrics") {
             res = json_error(req, http::status::method_not_allowed, "only GET here");
         } else if (discovery::handles(path)) {
-            res = discovery::respond(ctx_.cfg, req, path, who.secure);
+            res = discovery::respond(ctx_.cfg, req, path, from.host, from.secure);
         } else if (path == websocket::path && ctx_.cfg.websocket.enabled) {
             res = json_error(req, http::status::upgrade_required,
                              "XMPP over WebSocket (RFC 7395): open a WebSocket with the 'xmpp' subprotocol");

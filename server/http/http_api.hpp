@@ -8,6 +8,7 @@
 //   GET  /admin, /admin/admin.{js,css}   the admin page (no data in it: it asks for a token and calls the API)
 //   GET  /.well-known/host-meta[.json]    XEP-0156 discovery of the WebSocket endpoint (server/http/discovery.hpp)
 //        /xmpp-websocket                  RFC 7395 XMPP over WebSocket (server/websocket/)
+//        /upload/...                      XEP-0363 file uploads and downloads (server/upload/upload_http.hpp), when [upload] is on
 // On the https listener the same over TLS (http_connection.cpp). Every read has a byte limit and a deadline; bad
 // input gets a 4xx with a JSON message.
 #include <functional>
@@ -44,11 +45,15 @@ struct metrics_sources {
     std::function<std::size_t()> caps_vers;    // XEP-0115 vers whose verified features are cached
 };
 
+class upload_service;
+
 class http_api {
 public:
     // `muc`: the MUC service for the admin API's /api/muc/ endpoints; null when [muc] has no service.
+    // `upload`: XEP-0363's files under /upload/ (server/upload/upload_http.hpp); null when [upload] is off.
     http_api(server_context& ctx, blocklist_service& blocklist, antispim::chain& chain,
-             const recent_verdicts& verdicts, metrics_sources sources, muc_service* muc = nullptr);
+             const recent_verdicts& verdicts, metrics_sources sources, muc_service* muc = nullptr,
+             upload_service* upload = nullptr);
 
     // Serves one connection (keep-alive) until the peer closes, errs or idles out, or hands it to a WebSocket
     // session; `tls`: the https listener's connection, TLS first (http_connection.cpp).
@@ -69,13 +74,14 @@ private:
     boost::asio::awaitable<void> serve_connection(Stream stream, std::string peer, bool tls,
                                                   std::shared_ptr<boost::asio::ssl::context> keep = nullptr);
     // The answer to one request read whole, from `who`.
-    boost::asio::awaitable<http_util::response> respond(http_util::request& req, const websocket::client& who);
+    boost::asio::awaitable<http_util::response> respond(http_util::request& req, const websocket::client& from);
 
     server_context& ctx_;
     blocklist_service& blocklist_;
     antispim::chain& chain_;
     admin_api admin_;
     metrics_sources sources_;
+    upload_service* upload_;
 };
 
 }  // namespace hush

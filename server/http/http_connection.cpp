@@ -12,6 +12,7 @@
 
 #include "server/http/http_api.hpp"
 #include "server/stream/tls_context.hpp"
+#include "server/upload/upload_http.hpp"
 #include "server/websocket/websocket_endpoint.hpp"
 
 namespace hush {
@@ -39,13 +40,19 @@ std::string_view trim(std::string_view s) {
 }
 
 // The client behind the connection from `peer`: a trusted proxy's X-Forwarded-For (its last, the proxy's own
-// entry) and X-Forwarded-Proto are believed; nobody else's.
+// entry), X-Forwarded-Proto and X-Forwarded-Host are believed; nobody else's.
 websocket::client client_of(const config& cfg, const std::string& peer, bool tls,
                             const http::request_header<>& head) {
-    websocket::client who{peer, tls};
+    websocket::client who{peer, tls, std::string(head[http::field::host])};
     const auto& proxies = cfg.http.trusted_proxies;
     if (std::find(proxies.begin(), proxies.end(), peer) == proxies.end()) {
         return who;
+    }
+    // The first X-Forwarded-Host is what the browser asked for (a proxy may rewrite Host).
+    std::string_view forwarded_host = head["X-Forwarded-Host"];
+    forwarded_host = trim(forwarded_host.substr(0, forwarded_host.find(',')));
+    if (!forwarded_host.empty()) {
+        who.host = std::string(forwarded_host);
     }
     std::string_view forwarded = head["X-Forwarded-For"];
     if (const auto comma = forwarded.rfind(','); comma != std::string_view::npos) {
@@ -143,6 +150,13 @@ asio::awaitable<void> http_api::serve_connection(Stream stream, std::string peer
             }
             co_await websocket::start_session(ctx_, std::move(stream), head.release(), who, std::move(admitted.slot));
             co_return;  // the session owns the connection now
+        }
+        if (upload_ != nullptr && upload_handles(path)) {
+            // An upload's body is the upload endpoint's to read: streamed to disk, with the slot's own limit.
+            if (!co_await serve_upload(*upload_, stream, buffer, head, who.address)) {
+                break;
+            }
+            continue;
         }
         if (head.content_length() && *head.content_length() > max_body) {
             // Refused from its Content-Length, before the client sends it.

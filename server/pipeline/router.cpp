@@ -9,6 +9,7 @@
 #include "server/im/im_core.hpp"
 #include "server/mam/archiver.hpp"
 #include "server/muc/muc_service.hpp"
+#include "server/upload/upload_service.hpp"
 #include "server/pubsub/pubsub_engine.hpp"
 #include "server/registration/registration.hpp"
 #include "antispim/recent_verdicts.hpp"
@@ -62,7 +63,8 @@ router::router(std::vector<std::string> hosts, session_registry& sessions, accou
       recent_(links.recent),
       mam_(links.mam),
       pubsub_(links.pubsub),
-      muc_(links.muc) {}
+      muc_(links.muc),
+      upload_(links.upload) {}
 
 namespace {
 
@@ -74,13 +76,13 @@ bool is_service(const pubsub_engine* pubsub, std::string_view domain) {
 
 bool router::is_local_domain(std::string_view domain) const {
     return std::find(hosts_.begin(), hosts_.end(), domain) != hosts_.end() || is_service(pubsub_, domain) ||
-           (muc_ != nullptr && muc_->serves(domain));
+           (muc_ != nullptr && muc_->serves(domain)) || (upload_ != nullptr && upload_->serves(domain));
 }
 
 bool router::serves_accounts(std::string_view domain) const {
     // The services' domains may be among the routed ones (the server passes them): they still have no accounts.
     return std::find(hosts_.begin(), hosts_.end(), domain) != hosts_.end() && !is_service(pubsub_, domain) &&
-           (muc_ == nullptr || !muc_->serves(domain));
+           (muc_ == nullptr || !muc_->serves(domain)) && (upload_ == nullptr || !upload_->serves(domain));
 }
 
 boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
@@ -149,6 +151,16 @@ boost::asio::awaitable<void> router::route(stanza s, route_origin origin) {
         // XEP-0045: a room (or the service) answers; what it relays comes back through route(), to be judged there.
         outgoing out;
         co_await muc_->handle(s, *from, *to, out);
+        co_await carry_out(std::move(out));
+        co_return;
+    }
+    if (upload_ != nullptr && upload_->serves(to->domain())) {
+        // XEP-0363: only iq is answered; the service itself refuses slots to anyone but its host's accounts, so
+        // the origin goes with the sender (a remote server's stanza never counts as a local session's).
+        outgoing out;
+        const bool local = origin.kind == antispim::origin_kind::local_session && !origin.generated &&
+                           serves_accounts(from->domain());
+        co_await upload_->handle(s, *from, *to, local, out);
         co_await carry_out(std::move(out));
         co_return;
     }

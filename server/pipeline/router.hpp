@@ -52,6 +52,7 @@ struct route_origin {
 class archiver;
 class pubsub_engine;
 class muc_service;
+class upload_service;
 class im_core;
 class recent_verdicts;
 struct registration_outcome;
@@ -79,6 +80,7 @@ struct router_links {
     archiver* mam = nullptr;                      // XEP-0313: local accounts' message archives
     pubsub_engine* pubsub = nullptr;              // XEP-0060/0163: the PEP services' caps queries are answered here
     muc_service* muc = nullptr;                   // XEP-0045: the MUC services' domains and rooms
+    upload_service* upload = nullptr;             // XEP-0363: the upload services' domains
 };
 
 class router final : public stanza_sink {
@@ -86,8 +88,9 @@ public:
     router(std::vector<std::string> hosts, session_registry& sessions, account_directory& accounts,
            antispim::chain& chain, iq_handler& handlers, router_links links);
 
-    // Ours to answer: the hosts, the pubsub service's domain ([pubsub] service) and the MUC services' ([muc]
-    // services), which federation accepts streams for and sends from like a host.
+    // Ours to answer: the hosts, the pubsub service's domain ([pubsub] service), the MUC services' ([muc]
+    // services) and the upload services' ([upload] services), which federation accepts streams for and sends from
+    // like a host.
     bool is_local_domain(std::string_view domain) const;
     // A host with accounts (c2s streams): the hosts only.
     bool serves_accounts(std::string_view domain) const;
@@ -157,6 +160,7 @@ private:
     archiver* const mam_;
     pubsub_engine* const pubsub_;
     muc_service* const muc_;
+    upload_service* const upload_;
     std::array<std::atomic<std::uint64_t>, antispim::classification_rows.size() + 1> classified_{};
 };
 

@@ -77,7 +77,12 @@ bool s2s_manager::serves(std::string_view domain) const {
         return true;
     }
     const auto& muc = ctx_.cfg.muc;
-    return muc.enabled && std::find(muc.services.begin(), muc.services.end(), domain) != muc.services.end();
+    if (muc.enabled && std::find(muc.services.begin(), muc.services.end(), domain) != muc.services.end()) {
+        return true;
+    }
+    // The upload services answer remote senders too (with a refusal: slots are for local accounts only).
+    const auto& upload = ctx_.cfg.upload;
+    return upload.enabled && std::find(upload.services.begin(), upload.services.end(), domain) != upload.services.end();
 }
 
 void s2s_manager::verify(dialback_verify request, std::weak_ptr<dialback_waiter> waiter) {

@@ -25,6 +25,7 @@ using upgrade_request = boost::beast::http::request<boost::beast::http::empty_bo
 struct client {
     std::string address;
     bool secure = false;  // TLS to us, or to a trusted proxy that said so
+    std::string host;     // the Host it asked for (a trusted proxy's X-Forwarded-Host, if any)
 };
 
 struct admission {

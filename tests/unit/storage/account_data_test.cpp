@@ -423,7 +423,7 @@ TEST_CASE_TEMPLATE("migration 6: documents already there count as written when i
     auto s = open_with_accounts(backend);
     must(s->put_document(domain, "alice", "antispim:contact:x@spam.test", "<contact/>"));
     // Back to schema 5, the document kept.
-    backend.exec_raw("DROP TABLE muc_affiliations; DROP TABLE muc_service_bans; DROP TABLE muc_rooms; "
+    backend.exec_raw("DROP TABLE upload_files; DROP TABLE muc_affiliations; DROP TABLE muc_service_bans; DROP TABLE muc_rooms; "
                      "DROP TABLE pubsub_affiliations; DROP TABLE pubsub_subscriptions; DROP TABLE pubsub_items; "
                      "DROP TABLE pubsub_nodes; DROP TABLE fast_tokens; DROP INDEX offline_messages_by_archive_item; "
                      "ALTER TABLE offline_messages DROP COLUMN archive_id; "
@@ -451,7 +451,7 @@ TEST_CASE_TEMPLATE("migration 7: stored entries keep blocking, votes already cas
     }
     auto s = open_with_accounts(backend);
     // Back to version 6: the later migrations' tables go too, and migrate() brings them all back.
-    backend.exec_raw("DROP TABLE muc_affiliations; DROP TABLE muc_service_bans; DROP TABLE muc_rooms; "
+    backend.exec_raw("DROP TABLE upload_files; DROP TABLE muc_affiliations; DROP TABLE muc_service_bans; DROP TABLE muc_rooms; "
                      "DROP TABLE pubsub_affiliations; DROP TABLE pubsub_subscriptions; DROP TABLE pubsub_items; "
                      "DROP TABLE pubsub_nodes; DROP TABLE fast_tokens; DROP INDEX offline_messages_by_archive_item; "
                      "ALTER TABLE offline_messages DROP COLUMN archive_id; "

@@ -315,7 +315,7 @@ TEST_CASE_TEMPLATE("muc: migration 14 applies on a fresh database and on one at 
     }
     // Back to version 13 (what a database of the previous release holds), keeping the data of earlier migrations;
     // migrating again brings the MUC tables back, empty.
-    backend.exec_raw("DROP TABLE muc_affiliations; DROP TABLE muc_service_bans; DROP TABLE muc_rooms; "
+    backend.exec_raw("DROP TABLE upload_files; DROP TABLE muc_affiliations; DROP TABLE muc_service_bans; DROP TABLE muc_rooms; "
                      "DELETE FROM schema_version WHERE version >= 14");
     auto s = open_store(backend.options());
     CHECK(must(s->schema_version()) == 13);

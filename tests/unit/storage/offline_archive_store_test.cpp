@@ -165,7 +165,7 @@ TEST_CASE_TEMPLATE("migration 11: offline messages already stored keep their own
     auto s = open_with_accounts(backend);
     REQUIRE(must(s->store_offline_message(domain, "alice", "<message><body>old</body></message>", 7, 10)));
     // Back to version 10, the message kept.
-    backend.exec_raw("DROP TABLE muc_affiliations; DROP TABLE muc_service_bans; DROP TABLE muc_rooms; "
+    backend.exec_raw("DROP TABLE upload_files; DROP TABLE muc_affiliations; DROP TABLE muc_service_bans; DROP TABLE muc_rooms; "
                      "DROP TABLE pubsub_affiliations; DROP TABLE pubsub_subscriptions; DROP TABLE pubsub_items; "
                      "DROP TABLE pubsub_nodes; DROP TABLE fast_tokens; DROP INDEX offline_messages_by_archive_item; "
                      "ALTER TABLE offline_messages DROP COLUMN archive_id; "

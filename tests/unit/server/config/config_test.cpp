@@ -42,6 +42,19 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.listeners[3].type == listener_config::kind::http);
     CHECK(c.listeners[3].address == "127.0.0.1");
     CHECK(c.listeners[3].port == 5280);
+    // [upload]: one service per host, served by that http listener.
+    CHECK(c.upload.enabled);
+    CHECK(c.upload.services == std::vector<std::string>{"upload.localhost"});
+    CHECK(c.upload.directory == c.data_dir / "uploads");
+    CHECK(c.upload.max_file_size == 104857600);
+    CHECK(c.upload.quota_per_user == 1073741824);
+    CHECK(c.upload.expire_after == std::chrono::seconds{604800});
+    CHECK(c.upload.slot_timeout == std::chrono::seconds{300});
+    CHECK(c.upload.allowed_content_types.empty());
+    CHECK(c.upload.public_url == "http://127.0.0.1:5280");
+    CHECK(c.upload.max_slots_per_minute == 30);
+    CHECK(c.upload.max_pending_slots == 10);
+    CHECK(c.upload.cors_origins == std::vector<std::string>{"*"});
     CHECK_FALSE(c.s2s.require_valid_certificates);
     CHECK(c.s2s.require_valid_certificate_for.empty());
     CHECK(c.s2s.ca_file.empty());
@@ -278,7 +291,8 @@ TEST_CASE("names that must be one of a set") {
     CHECK(load_error("[tls]\nmin_version = \"1.1\"\n") ==
           "2:15: tls.min_version: must be one of \"1.2\", \"1.3\" (got \"1.1\")");
     CHECK(load_error("[[listen]]\nkind = \"xmpp\"\n") ==
-          "2:8: listen[0].kind: must be one of \"c2s\", \"c2s_direct_tls\", \"s2s\", \"s2s_direct_tls\", \"http\", \"https\" (got "
+          "2:8: listen[0].kind: must be one of \"c2s\", \"c2s_direct_tls\", \"s2s\", \"s2s_direct_tls\", \"http\", "
+          "\"https\" (got "
           "\"xmpp\")");
     CHECK(load_error("[storage]\nbackend = \"mysql\"\n") ==
           "2:11: storage.backend: must be one of \"sqlite\", \"postgresql\" (got \"mysql\")");
