@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import os
+import ssl
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -72,7 +73,13 @@ async def ask_slot(c, filename: str, size: int, content_type: str | None = "text
 def _http(method: str, url: str, body: bytes | None = None, headers: dict | None = None):
     """One raw request (http.client sends the path exactly as given); returns (status, headers, body)."""
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    if parts.scheme == "https":
+        unverified = ssl.create_default_context()
+        unverified.check_hostname = False
+        unverified.verify_mode = ssl.CERT_NONE  # hushd's first-run certificate is self-signed
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=10, context=unverified)
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         conn.putrequest(method, path, skip_accept_encoding=True)
@@ -158,6 +165,26 @@ def test_slixmpp_uploads_and_another_account_downloads(hush, xmpp, storage_backe
         stats = server.hushctl("upload", "stats").stdout
         assert f"alice@{HOST}\t1\t{len(content)}\t0" in stats, stats
         assert f"total\t1\t{len(content)}\t0" in stats, stats
+
+    xmpp.run(scenario())
+
+
+def test_upload_over_the_https_listener(hush, xmpp):
+    """With only an https listener, slots point at it, and the PUT and GET (with a range) go over TLS."""
+    server = hush(server={"hosts": [HOST]},
+                  listen=[{"kind": "c2s", "address": "127.0.0.1", "port": 0},
+                          {"kind": "https", "address": "127.0.0.1", "port": 0}])
+    server.adduser(f"alice@{HOST}", PASSWORDS["alice"])
+
+    async def scenario():
+        alice = await online(xmpp, server, "alice")
+        put, get, headers = slot_of(await ask_slot(alice, "report.txt", 11))
+        assert put.startswith(f"https://{HOST}:{server.port('https')}/upload/"), put
+        local = put.replace(f"https://{HOST}:", "https://127.0.0.1:")
+        status, _, body = await call("PUT", local, b"hello world", {**headers, "Content-Type": "text/plain"})
+        assert status == 201, body
+        status, h, body = await call("GET", local, headers={"Range": "bytes=6-"})
+        assert status == 206 and body == b"world" and h["content-range"] == "bytes 6-10/11", (status, h)
 
     xmpp.run(scenario())
 
