@@ -231,9 +231,15 @@ inbound from_client(std::string_view message, std::string_view content_ns) {
     return r;
 }
 
-void outbound_splitter::push(std::string_view bytes, std::vector<std::string>& messages) {
-    pending_.append(bytes);
-    const std::string_view s = pending_;
+bool outbound_splitter::push(std::string_view bytes, std::vector<std::string>& messages) {
+    // Whole elements (the usual case) are cut from the input itself; only an incomplete tail is copied.
+    std::string joined;
+    std::string_view s = bytes;
+    if (!pending_.empty()) {
+        joined = std::move(pending_) + std::string(bytes);
+        pending_ = std::string();
+        s = joined;
+    }
     std::size_t pos = 0;
     while (true) {
         pos = s.find('<', pos);
@@ -293,7 +299,10 @@ void outbound_splitter::push(std::string_view bytes, std::vector<std::string>& m
         messages.push_back(std::move(message));
         pos = end;
     }
-    pending_.erase(0, pos);
+    if (pos < s.size()) {
+        pending_.assign(s.substr(pos));
+    }
+    return pending_.size() <= max_pending_;
 }
 
 }  // namespace hush::websocket_framing

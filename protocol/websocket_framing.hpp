@@ -31,15 +31,19 @@ inbound from_client(std::string_view message, std::string_view content_ns);
 // Cuts the server's output (stream header, elements, the closing tag, in any chunks) into WebSocket messages:
 // the header becomes <open/>, </stream:stream> becomes <close/>, stream:* elements declare the streams prefix,
 // and elements without a namespace of their own get `content_ns`. An incomplete tail waits for the next chunk.
+// Returns false when the tail waiting for its end passes `max_pending` bytes (output that never completes an element:
+// a bug of ours, so the stream is closed rather than buffering without bound).
 class outbound_splitter {
 public:
-    explicit outbound_splitter(std::string_view content_ns) : content_ns_(content_ns) {}
-    void push(std::string_view bytes, std::vector<std::string>& messages);
+    explicit outbound_splitter(std::string_view content_ns, std::size_t max_pending = 1024 * 1024)
+        : content_ns_(content_ns), max_pending_(max_pending) {}
+    bool push(std::string_view bytes, std::vector<std::string>& messages);
     bool idle() const { return pending_.empty(); }
 
 private:
     std::string_view content_ns_;
-    std::string pending_;
+    std::size_t max_pending_;
+    std::string pending_;  // empty without capacity between elements: an idle connection keeps no buffer
 };
 
 }  // namespace hush::websocket_framing

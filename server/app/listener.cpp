@@ -10,6 +10,7 @@
 #include "server/c2s/c2s_session.hpp"
 #include "server/http/http_api.hpp"
 #include "server/s2s/s2s_incoming.hpp"
+#include "server/stream/connection_tracker.hpp"
 #include "server/stream/supervised.hpp"
 
 namespace hush {
@@ -91,16 +92,23 @@ asio::awaitable<void> listener::accept_loop() {
             auto executor = socket.get_executor();
             boost::system::error_code ep_ec;
             const auto peer = socket.remote_endpoint(ep_ec);
-            const std::string from = ep_ec ? "unknown" : peer.address().to_string();
+            const std::string from = ep_ec ? "unknown" : address_text(peer.address());
+            auto slot = http_.admit(from);
+            if (!slot) {
+                // Too many at once from one address (slow headers, idle keep-alives): no answer, the socket closes.
+                spdlog::warn("http {}: refused, over max_connections_per_ip ({})", from,
+                             ctx_.cfg.limits.max_connections_per_ip);
+                continue;
+            }
             // A failure ends this one connection (its socket closes with the coroutine); logged, nothing more.
             const bool tls = where_.type == listener_config::kind::https;
             spawn_supervised(executor, std::string(tls ? "https" : "http") + " connection from " + from,
-                             http_.serve(std::move(socket), tls));
+                             http_.serve(std::move(socket), tls, std::move(slot)));
             continue;
         }
         boost::system::error_code ep_ec;
         const auto peer = socket.remote_endpoint(ep_ec);
-        const std::string address = ep_ec ? "unknown" : peer.address().to_string();
+        const std::string address = ep_ec ? "unknown" : address_text(peer.address());
         auto slot = ctx_.connections.admit(address);
         if (!slot) {
             spdlog::warn("{} {}: refused, over max_connections_per_ip ({})", s2s ? "s2s-in" : "c2s", address,

@@ -207,8 +207,19 @@ void load_upload(toml_reader& reader, const toml::table& root, config& c) {
     if (!services_configured) {
         default_services(reader, root, c);
     }
+    bool derived_clear_text = false;
     if (u.public_url.empty()) {
         default_public_url(c);
+        derived_clear_text = u.public_url.starts_with("http://");
+    }
+    if (derived_clear_text && !enabled_configured) {
+        // XEP-0363 wants HTTPS: slot secrets and files would cross the network in clear, and a loopback admin
+        // listener is no address for remote clients. On by default only with an https listener or a public URL;
+        // `enabled = true` takes the plain http listener anyway (a LAN, tests).
+        u.enabled = false;
+        u.services.clear();
+        u.service_hosts.clear();
+        return;
     }
     if (u.public_url.empty()) {
         // Nowhere to PUT or GET: an error when the admin asked for uploads, else no upload service.

@@ -1,3 +1,4 @@
+#include "protocol/percent_encoding.hpp"
 #include "server/http/admin_api.hpp"
 
 #include <spdlog/spdlog.h>
@@ -118,7 +119,7 @@ asio::awaitable<response> admin_api::remove_entry(const request& req, std::strin
                                                   const std::string& peer) {
     const auto slash = rest.find('/');
     const std::string kind(rest.substr(0, slash));
-    const auto decoded = url_decode(slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1));
+    const auto decoded = percent_decode(slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1));
     if (!decoded) {
         co_return json_error(req, http::status::bad_request, "malformed percent-encoding in the value");
     }
@@ -214,7 +215,7 @@ asio::awaitable<response> admin_api::flagged(const request& req) {
 
 asio::awaitable<response> admin_api::clear_flag(const request& req, std::string_view rest, const std::string& who,
                                                 const std::string& peer) {
-    const auto decoded = url_decode(rest);
+    const auto decoded = percent_decode(rest);
     const auto account = decoded ? jid::parse(*decoded) : std::nullopt;
     if (!account || !account->has_node()) {
         co_return json_error(req, http::status::bad_request, "expected an account's bare JID");

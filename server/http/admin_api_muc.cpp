@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "protocol/percent_encoding.hpp"
 #include "protocol/jid.hpp"
 #include "server/http/admin_api.hpp"
 #include "server/muc/muc_service.hpp"
@@ -85,7 +86,7 @@ asio::awaitable<std::optional<response>> admin_api::muc_endpoints(const request&
 
 asio::awaitable<response> admin_api::close_room(const request& req, std::string_view rest, const std::string& who,
                                                 const std::string& peer) {
-    const auto decoded = url_decode(rest);
+    const auto decoded = percent_decode(rest);
     const auto room = decoded ? jid::parse(*decoded) : std::nullopt;
     if (!room || !room->has_node() || !room->is_bare()) {
         co_return json_error(req, http::status::bad_request, "expected a room's bare JID (room@service)");
@@ -174,8 +175,8 @@ asio::awaitable<response> admin_api::add_muc_ban(const request& req, const std::
 asio::awaitable<response> admin_api::remove_muc_ban(const request& req, std::string_view rest, const std::string& who,
                                                     const std::string& peer) {
     const auto slash = rest.find('/');
-    const auto service = url_decode(rest.substr(0, slash));
-    const auto decoded = url_decode(slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1));
+    const auto service = percent_decode(rest.substr(0, slash));
+    const auto decoded = percent_decode(slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1));
     const auto target = decoded ? jid::parse(*decoded) : std::nullopt;
     if (!service || !target || !target->is_bare()) {
         co_return json_error(req, http::status::bad_request, "expected /api/muc/bans/SERVICE/JID");

@@ -1,6 +1,7 @@
 // The admin API's registration part: invitations and the approval queue (docs/registration.md).
 #include <spdlog/spdlog.h>
 
+#include "protocol/percent_encoding.hpp"
 #include "protocol/jid.hpp"
 #include "server/http/admin_api.hpp"
 #include "server/registration/invites.hpp"
@@ -171,7 +172,7 @@ asio::awaitable<response> admin_api::decide_pending(const request& req, std::str
     if (action != "approve" && action != "deny") {
         co_return json_error(req, http::status::not_found, "expected .../JID/approve or .../JID/deny");
     }
-    const auto decoded = url_decode(rest.substr(0, slash));
+    const auto decoded = percent_decode(rest.substr(0, slash));
     const auto account = decoded ? jid::parse(*decoded) : std::nullopt;
     if (!account || !account->has_node() || !account->is_bare()) {
         co_return json_error(req, http::status::bad_request, "expected an account's bare JID");

@@ -86,6 +86,9 @@ response respond(const config& cfg, const request& req, std::string_view path, s
         res = make_response(req, http::status::ok, std::move(body), "application/xrd+xml; charset=utf-8");
     }
     allow_any_origin(res);
+    if (cfg.http.public_url.empty()) {
+        res.set(http::field::vary, "Host");  // the link names the host asked for: a cache must keep them apart
+    }
     if (req.method() == http::verb::head) {
         const auto length = res.body().size();
         res.body().clear();

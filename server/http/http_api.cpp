@@ -52,6 +52,7 @@ http_api::http_api(server_context& ctx, blocklist_service& blocklist, antispim::
                    const recent_verdicts& verdicts, metrics_sources sources, muc_service* muc,
                    upload_service* upload)
     : ctx_(ctx),
+      http_connections_(ctx.cfg.limits.max_connections_per_ip),
       blocklist_(blocklist),
       chain_(chain),
       admin_(ctx, blocklist, verdicts, muc),

@@ -25,6 +25,7 @@
 #include "antispim/recent_verdicts.hpp"
 #include "server/http/http_util.hpp"
 #include "server/pipeline/server_context.hpp"
+#include "server/stream/connection_tracker.hpp"
 #include "server/websocket/websocket_endpoint.hpp"
 
 namespace hush {
@@ -57,7 +58,10 @@ public:
 
     // Serves one connection (keep-alive) until the peer closes, errs or idles out, or hands it to a WebSocket
     // session; `tls`: the https listener's connection, TLS first (http_connection.cpp).
-    boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, bool tls);
+    boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, bool tls, std::shared_ptr<void> slot);
+    // A slot for one HTTP connection from `address` (at most [limits] max_connections_per_ip at once; a trusted
+    // proxy is not counted, its clients are limited where they count: WebSocket sessions), or null when it is over.
+    std::shared_ptr<void> admit(const std::string& address);
 
     // The blocklist document, and its ETag (for tests and hushctl alike).
     struct document {
@@ -77,6 +81,7 @@ private:
     boost::asio::awaitable<http_util::response> respond(http_util::request& req, const websocket::client& from);
 
     server_context& ctx_;
+    connection_tracker http_connections_;  // HTTP connections per IP; an upgraded one counts with XMPP's instead
     blocklist_service& blocklist_;
     antispim::chain& chain_;
     admin_api admin_;

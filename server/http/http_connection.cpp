@@ -11,6 +11,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "server/http/http_api.hpp"
+#include "server/stream/connection_tracker.hpp"
 #include "server/stream/tls_context.hpp"
 #include "server/upload/upload_http.hpp"
 #include "server/websocket/websocket_endpoint.hpp"
@@ -39,8 +40,20 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-// The client behind the connection from `peer`: a trusted proxy's X-Forwarded-For (its last, the proxy's own
-// entry), X-Forwarded-Proto and X-Forwarded-Host are believed; nobody else's.
+// The value of the last `name` line: a proxy appends its own line (HAProxy's forwardfor), so earlier ones may be
+// the client's own.
+std::string_view last_line(const http::request_header<>& head, std::string_view name) {
+    std::string_view value;
+    for (auto [it, end] = head.equal_range(name); it != end; ++it) {
+        value = it->value();
+    }
+    return value;
+}
+
+// The client behind the connection from `peer`: a trusted proxy's X-Forwarded-For (the last entry, the one the
+// proxy added) and X-Forwarded-Proto are believed; nobody else's. The Host is the request's own (a proxy passes it
+// on, or [http] public_url names it): X-Forwarded-Host is not believed, so that no client can choose the
+// WebSocket URL discovery hands to others through a cache.
 websocket::client client_of(const config& cfg, const std::string& peer, bool tls,
                             const http::request_header<>& head) {
     websocket::client who{peer, tls, std::string(head[http::field::host])};
@@ -48,22 +61,16 @@ websocket::client client_of(const config& cfg, const std::string& peer, bool tls
     if (std::find(proxies.begin(), proxies.end(), peer) == proxies.end()) {
         return who;
     }
-    // The first X-Forwarded-Host is what the browser asked for (a proxy may rewrite Host).
-    std::string_view forwarded_host = head["X-Forwarded-Host"];
-    forwarded_host = trim(forwarded_host.substr(0, forwarded_host.find(',')));
-    if (!forwarded_host.empty()) {
-        who.host = std::string(forwarded_host);
-    }
-    std::string_view forwarded = head["X-Forwarded-For"];
+    std::string_view forwarded = last_line(head, "X-Forwarded-For");
     if (const auto comma = forwarded.rfind(','); comma != std::string_view::npos) {
         forwarded = forwarded.substr(comma + 1);
     }
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(trim(forwarded), ec);
     if (!ec) {
-        who.address = address.to_string();
+        who.address = address_text(address);
     }
-    if (trim(head["X-Forwarded-Proto"]) == "https") {
+    if (trim(last_line(head, "X-Forwarded-Proto")) == "https") {
         who.secure = true;
     }
     return who;
@@ -94,10 +101,18 @@ response text_refusal(unsigned version, http::status status, const std::string& 
 
 }  // namespace
 
-asio::awaitable<void> http_api::serve(asio::ip::tcp::socket socket, bool tls) {
+std::shared_ptr<void> http_api::admit(const std::string& address) {
+    const auto& proxies = ctx_.cfg.http.trusted_proxies;
+    if (std::find(proxies.begin(), proxies.end(), address) != proxies.end()) {
+        return std::make_shared<int>(0);  // not counted: everyone behind the proxy comes from its address
+    }
+    return http_connections_.admit(address);
+}
+
+asio::awaitable<void> http_api::serve(asio::ip::tcp::socket socket, bool tls, std::shared_ptr<void> slot) {
     boost::system::error_code ep_ec;
     const auto endpoint = socket.remote_endpoint(ep_ec);
-    const std::string peer = ep_ec ? "unknown" : endpoint.address().to_string();
+    const std::string peer = ep_ec ? "unknown" : address_text(endpoint.address());
     if (!tls) {
         co_await serve_connection(beast::tcp_stream(std::move(socket)), peer, false);
         co_return;

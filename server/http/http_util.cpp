@@ -5,6 +5,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "protocol/percent_encoding.hpp"
 #include "protocol/scram.hpp"
 #include "protocol/xep0082.hpp"
 
@@ -23,19 +24,6 @@ std::string utc(std::int64_t t, const char* format) {
     return buffer;
 }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 }  // namespace
 
 std::int64_t now_unix() { return unix_now(); }
@@ -47,27 +35,6 @@ std::string sha256_hex(std::string_view data) {
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
     return sasl::hex_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
-}
-
-std::optional<std::string> url_decode(std::string_view in) {
-    std::string out;
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        if (in[i] != '%') {
-            out += in[i];
-            continue;
-        }
-        if (i + 2 >= in.size()) {
-            return std::nullopt;
-        }
-        const int hi = hex_digit(in[i + 1]);
-        const int lo = hex_digit(in[i + 2]);
-        if (hi < 0 || lo < 0) {
-            return std::nullopt;
-        }
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-    }
-    return out;
 }
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
@@ -83,7 +50,7 @@ std::optional<std::string> query_parameter(std::string_view target, std::string_
         const std::string_view pair = rest.substr(0, amp);
         const auto eq = pair.find('=');
         if (pair.substr(0, eq) == key) {
-            return url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+            return percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
         }
         rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
     }

@@ -17,8 +17,6 @@ std::int64_t now_unix();
 std::string iso(std::int64_t t);        // 2026-11-25T05:00:00Z
 std::string http_date(std::int64_t t);  // Wed, 25 Nov 2026 05:00:00 GMT
 std::string sha256_hex(std::string_view data);
-// Percent-decoding of a path segment; nullopt for a malformed escape.
-std::optional<std::string> url_decode(std::string_view in);
 // The value of `key` in the query string of `target` ("/api/x?limit=5"), if present.
 std::optional<std::string> query_parameter(std::string_view target, std::string_view key);
 // The target without its query string.

@@ -2,6 +2,13 @@
 
 namespace hush {
 
+std::string address_text(const boost::asio::ip::address& address) {
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6()).to_string();
+    }
+    return address.to_string();
+}
+
 struct connection_tracker::slot {
     connection_tracker* owner;
     std::string address;

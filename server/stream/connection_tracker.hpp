@@ -8,9 +8,15 @@
 #include <string>
 #include <unordered_map>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "server/stream/session.hpp"
 
 namespace hush {
+
+// How a peer's address is named in limits, logs and [http] trusted_proxies: an IPv4 client of a dual-stack listener
+// (::ffff:192.0.2.1) as the IPv4 address it is.
+std::string address_text(const boost::asio::ip::address& address);
 
 class connection_tracker {
 public:

@@ -12,6 +12,7 @@
 #include "protocol/jid.hpp"
 #include "protocol/namespaces.hpp"
 #include "protocol/scram.hpp"
+#include "server/stream/connection_tracker.hpp"
 #include "server/stream/supervised.hpp"
 
 namespace hush {
@@ -57,7 +58,7 @@ xmpp_stream::xmpp_stream(std::unique_ptr<message_transport> transport, const lim
       content_ns_(content_ns),
       socket_(executor_),
       transport_(std::move(transport)),
-      framing_out_(std::in_place, content_ns),
+      framing_out_(std::in_place, content_ns, limits.max_outbox_bytes),
       parser_(xml::parser_limits{limits.max_stanza_bytes, limits.max_depth}),
       writer_wake_(executor_, std::chrono::steady_clock::time_point::max()),
       flushed_(executor_, std::chrono::steady_clock::time_point::max()),
@@ -68,7 +69,7 @@ xmpp_stream::xmpp_stream(std::unique_ptr<message_transport> transport, const lim
 void xmpp_stream::socket_connected() {
     boost::system::error_code ec;
     const auto endpoint = raw_socket().remote_endpoint(ec);
-    peer_address_ = ec ? "unknown" : endpoint.address().to_string();
+    peer_address_ = ec ? "unknown" : address_text(endpoint.address());
     // The writer already sends what is queued in one go; Nagle's algorithm would only hold an answer back until
     // the peer's delayed ACK (milliseconds per exchange at low load).
     raw_socket().set_option(tcp::no_delay(true), ec);
@@ -230,7 +231,10 @@ asio::awaitable<void> xmpp_stream::writer() {
 asio::awaitable<boost::system::error_code> xmpp_stream::write_messages(const std::vector<shared_bytes>& batch) {
     std::vector<std::string> messages;
     for (const auto& bytes : batch) {
-        framing_out_->push(*bytes, messages);
+        if (!framing_out_->push(*bytes, messages)) {
+            spdlog::error("{}: output that is not whole elements, closing", log_name());
+            co_return boost::system::errc::make_error_code(boost::system::errc::protocol_error);
+        }
     }
     for (const auto& message : messages) {
         if (auto ec = co_await transport_->write(message)) {

@@ -385,7 +385,7 @@ asio::awaitable<bool> get_file(upload_service& service, Stream& stream, const ht
     // User content must never run script on this origin (the admin page lives here too).
     res.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox");
     res.set(http::field::content_disposition, std::string(upload::shown_inline(stored.content_type) ? "inline" : "attachment") +
-                                                  "; filename*=UTF-8''" + upload::percent_encode(stored.filename));
+                                                  "; filename*=UTF-8''" + percent_encode(stored.filename));
     if (partial) {
         res.set(http::field::content_range, "bytes " + std::to_string(range.first) + "-" +
                                                 std::to_string(range.last) + "/" + std::to_string(size));

@@ -34,19 +34,6 @@ std::string random_hex(std::size_t bytes) {
     return hex(buffer.data(), bytes);
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 }  // namespace
 
 std::string random_id() {
@@ -93,44 +80,6 @@ std::string sanitize_filename(std::string_view name) {
     }
     if (out.empty() || out == "." || out == "..") {
         return "file";
-    }
-    return out;
-}
-
-std::string percent_encode(std::string_view s) {
-    static constexpr char digits[] = "0123456789ABCDEF";
-    std::string out;
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-            c == '_' || c == '~') {
-            out += c;
-        } else {
-            out += '%';
-            out += digits[u >> 4];
-            out += digits[u & 0x0f];
-        }
-    }
-    return out;
-}
-
-std::optional<std::string> percent_decode(std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] != '%') {
-            out += s[i];
-            continue;
-        }
-        if (i + 2 >= s.size()) {
-            return std::nullopt;
-        }
-        const int hi = hex_value(s[i + 1]);
-        const int lo = hex_value(s[i + 2]);
-        if (hi < 0 || lo < 0) {
-            return std::nullopt;
-        }
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
     }
     return out;
 }
@@ -190,12 +139,30 @@ bool shown_inline(std::string_view content_type) {
 }
 
 bool acceptable_content_type(std::string_view content_type) {
-    if (content_type.size() > 255 || content_type.find('/') == std::string_view::npos) {
+    // RFC 9110 §8.3.1: type "/" subtype, both tokens, then parameters. Strict, since a browser reads a list such as
+    // "image/png, text/html" by its last type: what is stored and served must be exactly one type.
+    if (content_type.size() > 255) {
         return false;
     }
-    for (const char c : content_type) {
+    const auto is_tchar = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    };
+    const auto semicolon = content_type.find(';');
+    const std::string_view type = content_type.substr(0, semicolon);
+    const auto slash = type.find('/');
+    if (slash == std::string_view::npos || slash == 0 || slash + 1 == type.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < type.size(); ++i) {
+        if (i != slash && !is_tchar(type[i])) {
+            return false;
+        }
+    }
+    // Parameters: printable, and no comma (no second type hiding in them).
+    for (const char c : content_type.substr(type.size())) {
         const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u >= 0x7f) {
+        if (u < 0x20 || u >= 0x7f || c == ',') {
             return false;
         }
     }

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/percent_encoding.hpp"
+
 namespace hush::upload {
 
 // 128 random bits as 32 lower-case hex digits: a slot's id, and its file's name on disk.
@@ -21,10 +23,6 @@ bool valid_id(std::string_view id);
 // The file name as stored and put in the URL: '/', '\\' and control characters become '_', "." and ".." (and
 // "") become "file", at most 255 bytes (cut on a UTF-8 character boundary).
 std::string sanitize_filename(std::string_view name);
-// RFC 3986 percent-encoding of everything but unreserved characters (a path segment).
-std::string percent_encode(std::string_view s);
-// nullopt for a malformed escape.
-std::optional<std::string> percent_decode(std::string_view s);
 
 // "/upload/<id>/<encoded name>" split: nullopt unless the id is valid and the rest one segment that decodes to a
 // name without '/', '\\' or a NUL.

@@ -198,7 +198,7 @@ boost::asio::awaitable<stanza> upload_service::request_slot(const stanza& iq, co
                               "Too many slots asked for: at most " + std::to_string(options_.max_slots_per_minute) +
                                   " a minute");
     }
-    const std::string url = base_url_() + "/upload/" + r.id + "/" + upload::percent_encode(r.filename);
+    const std::string url = base_url_() + "/upload/" + r.id + "/" + percent_encode(r.filename);
     spdlog::info("upload {}: slot {} for {} ({} bytes)", host, r.id, from.bare_string(), r.size);
     stanza reply = make_iq_result(iq);
     http_upload::write_slot(reply.element(), http_upload::slot{url, {{"Authorization", "Bearer " + secret}}, url});

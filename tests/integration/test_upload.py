@@ -29,7 +29,7 @@ def start(hush, storage: str, **upload):
     server = hush(storage=storage, server={"hosts": [HOST, OTHER]},
                   listen=[{"kind": "c2s", "address": "127.0.0.1", "port": 0},
                           {"kind": "http", "address": "127.0.0.1", "port": 0}],
-                  upload=upload)
+                  upload={"enabled": True, **upload})  # a plain http listener: on only when asked
     for name in PASSWORDS:
         server.adduser(f"{name}@{HOST}", PASSWORDS[name])
     server.adduser(f"bob@{OTHER}", PASSWORDS["bob"])

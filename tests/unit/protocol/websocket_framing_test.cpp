@@ -95,3 +95,12 @@ TEST_CASE("output split anywhere is cut into the same messages") {
         CHECK(out.idle());
     }
 }
+
+TEST_CASE("an incomplete tail is kept only up to the limit") {
+    outbound_splitter out("jabber:client", 64);
+    std::vector<std::string> messages;
+    CHECK(out.push("<message><body>", messages));
+    CHECK_FALSE(out.idle());
+    CHECK_FALSE(out.push(std::string(100, 'x'), messages));
+    CHECK(messages.empty());
+}

@@ -42,16 +42,15 @@ void check_defaults(const config& c, const fs::path& dir) {
     CHECK(c.listeners[3].type == listener_config::kind::http);
     CHECK(c.listeners[3].address == "127.0.0.1");
     CHECK(c.listeners[3].port == 5280);
-    // [upload]: one service per host, served by that http listener.
-    CHECK(c.upload.enabled);
-    CHECK(c.upload.services == std::vector<std::string>{"upload.localhost"});
+    // [upload]: off with only a plain http listener (XEP-0363 wants HTTPS; `enabled = true` takes it anyway).
+    CHECK_FALSE(c.upload.enabled);
+    CHECK(c.upload.services.empty());
     CHECK(c.upload.directory == c.data_dir / "uploads");
     CHECK(c.upload.max_file_size == 104857600);
     CHECK(c.upload.quota_per_user == 1073741824);
     CHECK(c.upload.expire_after == std::chrono::seconds{604800});
     CHECK(c.upload.slot_timeout == std::chrono::seconds{300});
     CHECK(c.upload.allowed_content_types.empty());
-    CHECK(c.upload.public_url == "http://127.0.0.1:5280");
     CHECK(c.upload.max_slots_per_minute == 30);
     CHECK(c.upload.max_pending_slots == 10);
     CHECK(c.upload.cors_origins == std::vector<std::string>{"*"});

@@ -14,7 +14,10 @@ using namespace hush::config_testing;
 using strings = std::vector<std::string>;
 
 TEST_CASE("upload: defaults give upload.<host> per host, files under data_dir, the URL of the http listener") {
-    const config c = load_ok("");
+    // Only an http listener: off unless asked for (XEP-0363 wants HTTPS), then on the http listener's URL.
+    CHECK_FALSE(load_ok("").upload.enabled);
+    CHECK(load_ok("").upload.services.empty());
+    const config c = load_ok("[upload]\nenabled = true\n");
     CHECK(c.upload.enabled);
     CHECK(c.upload.services == strings{"upload.localhost"});
     CHECK(c.upload.service_hosts == strings{"localhost"});
@@ -31,7 +34,7 @@ TEST_CASE("upload: defaults give upload.<host> per host, files under data_dir, t
     CHECK(c.upload.public_url == "http://127.0.0.1:5280");
     CHECK(c.upload.public_url_listener == 3);
 
-    const config two = load_ok("[server]\nhosts = [\"a.test\", \"B.Test\"]\n");
+    const config two = load_ok("[server]\nhosts = [\"a.test\", \"B.Test\"]\n[upload]\nenabled = true\n");
     CHECK(two.upload.services == strings{"upload.a.test", "upload.b.test"});
     CHECK(two.upload.service_hosts == strings{"a.test", "b.test"});
     CHECK(load_ok("[upload]\nenabled = false\n").upload.services.empty());
@@ -42,9 +45,10 @@ TEST_CASE("upload: the default URL prefers an https listener, and without any up
                                  "[[listen]]\nkind = \"https\"\n");
     CHECK(https.upload.public_url == "https://chat.test:5281");
     CHECK(https.upload.public_url_listener == 1);
-    const config any = load_ok("[[listen]]\nkind = \"http\"\naddress = \"0.0.0.0\"\nport = 8080\n");
+    CHECK(https.upload.enabled);  // on by default with an https listener
+    const config any = load_ok("[[listen]]\nkind = \"http\"\naddress = \"0.0.0.0\"\nport = 8080\n[upload]\nenabled = true\n");
     CHECK(any.upload.public_url == "http://localhost:8080");
-    const config v6 = load_ok("[[listen]]\nkind = \"http\"\naddress = \"::1\"\nport = 8080\n");
+    const config v6 = load_ok("[[listen]]\nkind = \"http\"\naddress = \"::1\"\nport = 8080\n[upload]\nenabled = true\n");
     CHECK(v6.upload.public_url == "http://[::1]:8080");
     // No http(s) listener: no upload service unless asked for, and then an error.
     const config none = load_ok("[[listen]]\nkind = \"c2s\"\n");

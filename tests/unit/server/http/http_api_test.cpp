@@ -111,7 +111,7 @@ struct http_world {
             io,
             [&]() -> asio::awaitable<void> {
                 auto socket = co_await acceptor.async_accept(asio::use_awaitable);
-                co_await api.serve(std::move(socket), false);
+                co_await api.serve(std::move(socket), false, nullptr);
                 out.server_done = true;
             },
             asio::detached);

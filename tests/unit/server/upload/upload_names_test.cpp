@@ -37,10 +37,10 @@ TEST_CASE("upload names: file names lose separators and control characters, and 
 }
 
 TEST_CASE("upload names: percent-encoding and the path parsed back") {
-    CHECK(percent_encode("très cool.jpg") == "tr%C3%A8s%20cool.jpg");
-    CHECK(percent_decode("tr%C3%A8s%20cool.jpg") == "très cool.jpg");
-    CHECK_FALSE(percent_decode("a%2"));
-    CHECK_FALSE(percent_decode("a%zz"));
+    CHECK(hush::percent_encode("très cool.jpg") == "tr%C3%A8s%20cool.jpg");
+    CHECK(hush::percent_decode("tr%C3%A8s%20cool.jpg") == "très cool.jpg");
+    CHECK_FALSE(hush::percent_decode("a%2"));
+    CHECK_FALSE(hush::percent_decode("a%zz"));
     const std::string id(32, 'f');
     const auto ok = parse_file_path("/upload/" + id + "/tr%C3%A8s%20cool.jpg");
     REQUIRE(ok);
@@ -71,6 +71,9 @@ TEST_CASE("upload names: content types allowed, shown inline, acceptable") {
     CHECK(acceptable_content_type("text/plain; charset=utf-8"));
     CHECK_FALSE(acceptable_content_type("text"));
     CHECK_FALSE(acceptable_content_type("text/plain\r\nX: y"));
+    CHECK_FALSE(acceptable_content_type("image/png, text/html"));  // a browser would take the last type
+    CHECK_FALSE(acceptable_content_type("image /png"));
+    CHECK_FALSE(acceptable_content_type("/png"));
 }
 
 TEST_CASE("upload names: one range is partial, several or malformed ones the whole file, past the end none") {
