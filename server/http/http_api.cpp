@@ -192,63 +192,63 @@ std::string http_api::metrics_text(std::int64_t held_requests) const {
 asio::awaitable<response> http_api::respond(request& req, const websocket::client& from) {
     const std::string& peer_address = from.address;
     response res;
-        const std::string target(req.target());
-        const std::string path(path_of(target));
-        const bool admin_page =
-            path == "/admin" || path == "/admin/" || path == "/admin/admin.js" || path == "/admin/admin.css";
-        if (admin_page && req.method() != http::verb::get) {
-            res = json_error(req, http::status::method_not_allowed, "only GET here");
-        } else if (path == "/admin" || path == "/admin/") {
-            res = admin_asset(req, admin_page_html(), "text/html; charset=utf-8");
-        } else if (path == "/admin/admin.js") {
-            res = admin_asset(req, admin_page_js(), "text/javascript; charset=utf-8");
-        } else if (path == "/admin/admin.css") {
-            res = admin_asset(req, admin_page_css(), "text/css; charset=utf-8");
-        } else if (path == "/blocklist.xml" && req.method() == http::verb::get) {
-            const auto doc = blocklist_document();
-            if (etag_matches(req[http::field::if_none_match], doc.etag)) {
-                res = make_response(req, http::status::not_modified, "", "application/xml");
-            } else {
-                res = make_response(req, http::status::ok, doc.body, "application/xml; charset=utf-8");
-            }
-            res.set(http::field::etag, doc.etag);
-            res.set(http::field::last_modified, doc.last_modified);
-        } else if (path == "/metrics" && req.method() == http::verb::get) {
-            auto count = [](storage::store& s) { return antispim_documents::count_requests(s); };
-            auto held = co_await ctx_.store.run(std::move(count));
-            res = make_response(req, http::status::ok, metrics_text(held ? *held : -1), "text/plain; version=0.0.4");
-        } else if (admin_api::handles(path)) {
-            // Bearer token: only its digest is stored.
-            std::string token(req[http::field::authorization]);
-            std::optional<std::string> who;
-            if (token.starts_with("Bearer ")) {
-                auto lookup = [digest = sha256_hex(token.substr(7))](storage::store& s) {
-                    return s.admin_token_name(digest);
-                };
-                auto found = co_await ctx_.store.run(std::move(lookup));
-                if (found && *found) {
-                    who = **found;
-                }
-            }
-            if (!who) {
-                spdlog::warn("http {}: {} {}: refused, missing or wrong token", peer_address,
-                             std::string(req.method_string()), target);
-                res = json_error(req, http::status::unauthorized, "a valid bearer token is required");
-                res.set(http::field::www_authenticate, "Bearer realm=\"hush\"");
-            } else {
-                res = co_await admin_.handle(req, *who, peer_address);
-            }
-        } else if (path == "/blocklist.xml" || path == "/metrics") {
-            res = json_error(req, http::status::method_not_allowed, "only GET here");
-        } else if (discovery::handles(path)) {
-            res = discovery::respond(ctx_.cfg, req, path, from.host, from.secure);
-        } else if (path == websocket::path && ctx_.cfg.websocket.enabled) {
-            res = json_error(req, http::status::upgrade_required,
-                             "XMPP over WebSocket (RFC 7395): open a WebSocket with the 'xmpp' subprotocol");
-            res.set(http::field::upgrade, "websocket");
+    const std::string target(req.target());
+    const std::string path(path_of(target));
+    const bool admin_page =
+        path == "/admin" || path == "/admin/" || path == "/admin/admin.js" || path == "/admin/admin.css";
+    if (admin_page && req.method() != http::verb::get) {
+        res = json_error(req, http::status::method_not_allowed, "only GET here");
+    } else if (path == "/admin" || path == "/admin/") {
+        res = admin_asset(req, admin_page_html(), "text/html; charset=utf-8");
+    } else if (path == "/admin/admin.js") {
+        res = admin_asset(req, admin_page_js(), "text/javascript; charset=utf-8");
+    } else if (path == "/admin/admin.css") {
+        res = admin_asset(req, admin_page_css(), "text/css; charset=utf-8");
+    } else if (path == "/blocklist.xml" && req.method() == http::verb::get) {
+        const auto doc = blocklist_document();
+        if (etag_matches(req[http::field::if_none_match], doc.etag)) {
+            res = make_response(req, http::status::not_modified, "", "application/xml");
         } else {
-            res = json_error(req, http::status::not_found, "no such resource");
+            res = make_response(req, http::status::ok, doc.body, "application/xml; charset=utf-8");
         }
+        res.set(http::field::etag, doc.etag);
+        res.set(http::field::last_modified, doc.last_modified);
+    } else if (path == "/metrics" && req.method() == http::verb::get) {
+        auto count = [](storage::store& s) { return antispim_documents::count_requests(s); };
+        auto held = co_await ctx_.store.run(std::move(count));
+        res = make_response(req, http::status::ok, metrics_text(held ? *held : -1), "text/plain; version=0.0.4");
+    } else if (admin_api::handles(path)) {
+        // Bearer token: only its digest is stored.
+        std::string token(req[http::field::authorization]);
+        std::optional<std::string> who;
+        if (token.starts_with("Bearer ")) {
+            auto lookup = [digest = sha256_hex(token.substr(7))](storage::store& s) {
+                return s.admin_token_name(digest);
+            };
+            auto found = co_await ctx_.store.run(std::move(lookup));
+            if (found && *found) {
+                who = **found;
+            }
+        }
+        if (!who) {
+            spdlog::warn("http {}: {} {}: refused, missing or wrong token", peer_address,
+                         std::string(req.method_string()), target);
+            res = json_error(req, http::status::unauthorized, "a valid bearer token is required");
+            res.set(http::field::www_authenticate, "Bearer realm=\"hush\"");
+        } else {
+            res = co_await admin_.handle(req, *who, peer_address);
+        }
+    } else if (path == "/blocklist.xml" || path == "/metrics") {
+        res = json_error(req, http::status::method_not_allowed, "only GET here");
+    } else if (discovery::handles(path)) {
+        res = discovery::respond(ctx_.cfg, req, path, from.host, from.secure);
+    } else if (path == websocket::path && ctx_.cfg.websocket.enabled) {
+        res = json_error(req, http::status::upgrade_required,
+                         "XMPP over WebSocket (RFC 7395): open a WebSocket with the 'xmpp' subprotocol");
+        res.set(http::field::upgrade, "websocket");
+    } else {
+        res = json_error(req, http::status::not_found, "no such resource");
+    }
     co_return res;
 }
 
